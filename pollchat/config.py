@@ -1,0 +1,51 @@
+"""Server settings: one frozen dataclass with every default in one place.
+
+The command line (``pollchat.server.cli``) builds a :class:`ServerConfig` from its flags;
+tests build one directly. Nothing here imports the rest of pollchat.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PORT = 3490
+"""Seed 004: "The server (listener socket) binds itself to port 3490"."""
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/pollchat``, else ``~/.local/share/pollchat`` (XDG Base Directory)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "pollchat"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything the server needs to start.
+
+    Attributes:
+        max_users: cap on simultaneous logged-in sessions (>= 1).
+        host, port: where to listen; port 0 picks a free port.
+        data_dir: where ``pollchat.db`` lives (created on first start).
+        kdf_iterations: PBKDF2 iterations for new password hashes.
+        max_line: longest accepted input line, bytes.
+        max_output: unsent bytes a connection may have queued before it is dropped as a
+            slow consumer.
+        max_failures: failed login attempts before a connection is closed (0 = no limit).
+        hash_workers: threads that run PBKDF2 off the event loop.
+        linger: seconds a closing connection gets to take its last lines.
+    """
+
+    max_users: int
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path(".")
+    kdf_iterations: int = 600_000
+    max_line: int = 4096
+    max_output: int = 1024 * 1024
+    max_failures: int = 3
+    hash_workers: int = max(2, os.cpu_count() or 2)
+    linger: float = 2.0

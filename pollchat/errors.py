@@ -1,0 +1,49 @@
+"""The errors pollchat raises on purpose. Any other exception is a bug.
+
+Imports nothing from pollchat but the text table.
+"""
+
+from __future__ import annotations
+
+from pollchat.texts import ErrorCode
+
+
+class PollchatError(Exception):
+    """Base class of every error pollchat raises on purpose."""
+
+
+class ConfigError(PollchatError):
+    """A bad command-line value, accounts file or data directory.
+
+    The command line prints it as one line on stderr and exits with status 2.
+    """
+
+
+class StoreError(PollchatError):
+    """The database cannot be opened or is not a pollchat database (never overwritten)."""
+
+
+class ProtocolError(PollchatError):
+    """The peer sent something the protocol does not allow.
+
+    Attributes:
+        code: the :class:`~pollchat.texts.ErrorCode` sent back to the peer.
+        detail: format arguments for the code's text (e.g. ``{"limit": 4096}``).
+
+    A ``ProtocolError`` never ends a connection by itself: the server answers with the
+    error line and carries on, as the foundation issue asks.
+    """
+
+    def __init__(self, code: ErrorCode, **detail: object) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(code.value.format(**detail) if detail else code.value)
+
+    def __eq__(self, other: object) -> bool:
+        # Equality by value lets tests compare framer outputs across chunkings.
+        if not isinstance(other, ProtocolError):
+            return NotImplemented
+        return (self.code, self.detail) == (other.code, other.detail)
+
+    def __hash__(self) -> int:
+        return hash((self.code, tuple(sorted(self.detail.items()))))

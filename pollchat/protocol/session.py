@@ -1,0 +1,243 @@
+"""The per-connection protocol state machine: lines in, actions out (sans-IO).
+
+Phases (seed 004's flow, fixed as the foundation issue says)::
+
+    AWAIT_VERB --"login"/"register"--> AWAIT_CREDENTIALS --"user,password"--> AUTHENTICATING
+        ^                                    |                                   |      |
+        +---- bad format (failure) ----------+<----- refused (failure) ----------+      |
+                                                                                 ok     v
+                                                                                    CHATTING
+
+While AUTHENTICATING (the password check runs off the event loop), further input is
+held in a backlog and replayed, in order, when the outcome is known: a client may send
+``login\\nuser1,123\\nhello\\n`` in one packet and ``hello`` is still delivered. After
+``max_failures`` failed attempts the session asks to close the connection.
+
+The session never touches a socket and never raises on any input: every line gives a
+list of actions (:class:`Reply`, :class:`Authenticate`, :class:`Chat`,
+:class:`SwitchMode`, :class:`Disconnect`) for the server to carry out.
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from collections import deque
+from dataclasses import dataclass
+
+from pollchat.errors import ProtocolError
+from pollchat.protocol.events import Error, Greeting, ServerEvent
+from pollchat.protocol.framing import Item
+from pollchat.protocol.names import normalize_name
+from pollchat.texts import ErrorCode
+
+DEFAULT_MAX_FAILURES = 3
+"""Failed login/registration attempts allowed on one connection (foundation issue)."""
+
+BACKLOG_LIMIT = 64 * 1024
+"""Characters of input held while a password check runs; past it the server stops reading
+from the connection until the check is done (backpressure, nothing is dropped)."""
+
+
+class Phase(enum.Enum):
+    """Where a connection is in the login flow."""
+
+    AWAIT_VERB = enum.auto()
+    AWAIT_CREDENTIALS = enum.auto()
+    AUTHENTICATING = enum.auto()
+    CHATTING = enum.auto()
+    CLOSED = enum.auto()
+
+
+class Verb(enum.Enum):
+    """The first line of the seed-004 login flow."""
+
+    LOGIN = "login"
+    REGISTER = "register"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Send ``event`` to this connection only."""
+
+    event: ServerEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Check credentials off the loop, then call ``auth_succeeded`` or ``auth_failed``.
+
+    ``name`` is already valid and NFC-normalised; ``password`` is everything after the
+    first comma (it may contain commas) and is never empty. Never log this action.
+    """
+
+    verb: Verb
+    name: str
+    password: str
+
+    def __repr__(self) -> str:  # keep the password out of logs and tracebacks
+        return f"Authenticate(verb={self.verb}, name={self.name!r}, password=<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A logged-in user's chat line for the main chat."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchMode:
+    """From now on render events for this connection in ``mode`` (``"json"``/``"text"``)."""
+
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """Send ``event`` (if any), flush, then close the connection."""
+
+    event: ServerEvent | None = None
+
+
+Action = Reply | Authenticate | Chat | SwitchMode | Disconnect
+
+_EOF = object()  # backlog marker: the peer closed its side while we were authenticating
+_MODE_LINES = {"mode json": "json", "mode text": "text"}
+_VERBS = {verb.value: verb for verb in Verb}
+
+
+def _size(item: object) -> int:
+    return len(item) + 1 if isinstance(item, str) else 1
+
+
+def has_control_characters(text: str) -> bool:
+    """True if ``text`` has a control character (Unicode Cc) other than TAB.
+
+    Such lines are refused so that no client can put ``\\r``, NUL or terminal escape
+    sequences on another user's screen."""
+    return any(ch != "\t" and unicodedata.category(ch) == "Cc" for ch in text)
+
+
+class Session:
+    """One connection's protocol state.
+
+    Args:
+        max_failures: failed attempts before the connection is closed (0 = unlimited).
+
+    Attributes:
+        phase: the current :class:`Phase`.
+        failures: failed login/registration attempts so far.
+    """
+
+    __slots__ = ("phase", "failures", "max_failures", "_verb_chosen", "_backlog", "_backlog_size")
+
+    def __init__(self, max_failures: int = DEFAULT_MAX_FAILURES) -> None:
+        self.phase = Phase.AWAIT_VERB
+        self.failures = 0
+        self.max_failures = max_failures
+        self._verb_chosen = Verb.LOGIN
+        self._backlog: deque[object] = deque()
+        self._backlog_size = 0  # characters of lines waiting in the backlog
+
+    # --- input ---------------------------------------------------------------------------
+
+    def feed(self, item: Item) -> list[Action]:
+        """Handle one framed item (a line or a framing error) and return the actions."""
+        if self.phase is Phase.AUTHENTICATING:
+            self._backlog.append(item)
+            self._backlog_size += _size(item)
+            return []
+        if self.phase is Phase.CLOSED:
+            return []
+        if isinstance(item, ProtocolError):
+            return [Reply(Error.of(item.code, **item.detail))]
+        if self.phase is Phase.CHATTING:
+            return self._chat(item)
+        if self.phase is Phase.AWAIT_VERB:
+            return self._verb(item)
+        return self._credentials(item)
+
+    def feed_eof(self) -> list[Action]:
+        """The peer closed its sending side (or the connection). Returns the actions;
+        while authenticating, the hang-up waits in the backlog behind earlier lines."""
+        if self.phase is Phase.AUTHENTICATING:
+            self._backlog.append(_EOF)
+            return []
+        if self.phase is Phase.CLOSED:
+            return []
+        self.phase = Phase.CLOSED
+        return [Disconnect()]
+
+    @property
+    def backlog_full(self) -> bool:
+        """True when the server should stop reading until authentication is done."""
+        return self._backlog_size >= BACKLOG_LIMIT
+
+    # --- authentication outcome ----------------------------------------------------------
+
+    def auth_succeeded(self) -> list[Action]:
+        """The credentials were accepted: start chatting and replay the backlog."""
+        self._expect_authenticating()
+        self.phase = Phase.CHATTING
+        return self._replay()
+
+    def auth_failed(self, code: ErrorCode) -> list[Action]:
+        """The credentials were refused with ``code``: count a failure, go back to the
+        start of the flow (or close after too many failures) and replay the backlog."""
+        self._expect_authenticating()
+        self.phase = Phase.AWAIT_VERB
+        return self._fail(code) + self._replay()
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _verb(self, line: str) -> list[Action]:
+        word = " ".join(line.split()).lower()
+        if word in _VERBS:
+            self._verb_chosen = _VERBS[word]
+            self.phase = Phase.AWAIT_CREDENTIALS
+            return []
+        if word in _MODE_LINES:
+            return [SwitchMode(_MODE_LINES[word])]
+        return [Reply(Greeting())]
+
+    def _credentials(self, line: str) -> list[Action]:
+        user, comma, password = line.partition(",")
+        name = normalize_name(user)
+        if not comma or name is None or not password:
+            self.phase = Phase.AWAIT_VERB
+            return self._fail(ErrorCode.BAD_FORMAT)
+        self.phase = Phase.AUTHENTICATING
+        return [Authenticate(self._verb_chosen, name, password)]
+
+    def _chat(self, line: str) -> list[Action]:
+        if not line.strip():
+            return []
+        if has_control_characters(line):
+            return [Reply(Error.of(ErrorCode.CONTROL_CHARACTERS))]
+        return [Chat(line)]
+
+    def _fail(self, code: ErrorCode) -> list[Action]:
+        self.failures += 1
+        actions: list[Action] = [Reply(Error.of(code))]
+        if self.max_failures and self.failures >= self.max_failures:
+            self.phase = Phase.CLOSED
+            self._backlog.clear()
+            self._backlog_size = 0
+            actions.append(Disconnect(Error.of(ErrorCode.TOO_MANY_ATTEMPTS)))
+        return actions
+
+    def _replay(self) -> list[Action]:
+        actions: list[Action] = []
+        while self._backlog and self.phase is not Phase.AUTHENTICATING:
+            item = self._backlog.popleft()
+            if item is _EOF:
+                actions += self.feed_eof()
+            else:
+                self._backlog_size -= _size(item)
+                actions += self.feed(item)  # type: ignore[arg-type]
+        return actions
+
+    def _expect_authenticating(self) -> None:
+        if self.phase is not Phase.AUTHENTICATING:
+            raise RuntimeError(f"no authentication in progress (phase {self.phase.name})")

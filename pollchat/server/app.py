@@ -1,0 +1,159 @@
+"""Wiring and lifetime of a server: listener, loop, workers, store, hub, chat layer.
+
+:class:`Server` is what the CLI runs and what integration tests step with
+:meth:`Server.run_once`. Shutdown (SIGINT, SIGTERM or :meth:`Server.request_shutdown`)
+goes through the loop: stop accepting, tell every connection ``server is shutting
+down``, flush for at most ``linger`` seconds, then close the sockets, the worker pool and
+the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import socket
+import time
+from collections.abc import Callable
+
+from pollchat.config import ServerConfig
+from pollchat.core.accounts import Account, AccountDirectory
+from pollchat.core.hub import Hub
+from pollchat.core.passwords import hash_password
+from pollchat.core.seats import SeatBudget
+from pollchat.errors import ConfigError
+from pollchat.server.chat import ChatServer
+from pollchat.server.connection import Connection
+from pollchat.server.loop import EventLoop
+from pollchat.server.timers import Timers
+from pollchat.server.workers import WorkerPool
+from pollchat.store.database import Database
+from pollchat import texts
+
+log = logging.getLogger(__name__)
+
+
+class Server:
+    """A pollchat server, bound and ready to run.
+
+    Args:
+        config: the settings.
+        preconfigured: accounts from the accounts file.
+        database: the open store of registered accounts (closed by :meth:`close`).
+        timers: the loop's timer queue (tests inject a fake clock).
+        clock: wall-clock seconds, for event timestamps.
+
+    Raises:
+        ConfigError: more preconfigured accounts than ``max_users``
+            (``login users > max users, change settings``), or the address cannot be
+            bound (in use, not available, no permission).
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        preconfigured: list[Account],
+        database: Database,
+        *,
+        timers: Timers | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if len(preconfigured) > config.max_users:
+            raise ConfigError(texts.TOO_FEW_SEATS)
+        self.config = config
+        self.database = database
+        self.listener = _listen(config.host, config.port)
+        self.loop = EventLoop(
+            self.listener,
+            max_line=config.max_line,
+            max_output=config.max_output,
+            linger=config.linger,
+            timers=timers,
+        )
+        self.pool = WorkerPool(self.loop, config.hash_workers)
+        self.hub: Hub[Connection] = Hub(
+            AccountDirectory(preconfigured, database), SeatBudget(config.max_users, len(preconfigured))
+        )
+        self.chat = ChatServer(
+            self.loop,
+            self.hub,
+            self.pool,
+            kdf_iterations=config.kdf_iterations,
+            dummy_hash=hash_password(secrets.token_urlsafe(16), config.kdf_iterations),
+            max_failures=config.max_failures,
+            clock=clock,
+            on_shutdown=self.shutdown,
+        )
+        self.loop.handler = self.chat
+        self.stopping = False
+        self._deadline = 0.0
+        self._closed = False
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound ``(host, port)``; the port is the real one when 0 was asked."""
+        host, port = self.listener.getsockname()[:2]
+        return host, port
+
+    def install_signal_handlers(self) -> None:
+        """Route SIGINT and SIGTERM through the loop's wake-up socket (main thread only).
+
+        The Python-level handlers do nothing; the C handler writes the signal number to
+        the wake-up socket (``signal.set_wakeup_fd``, PEP 475's advice for event loops),
+        which wakes ``select()`` at once.
+        """
+        signal.set_wakeup_fd(self.loop.wakeup_fd, warn_on_full_buffer=False)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: None)
+
+    def run_once(self, timeout: float | None = None) -> None:
+        """One loop pass (see :meth:`EventLoop.run_once`)."""
+        self.loop.run_once(timeout)
+
+    def serve_forever(self) -> None:
+        """Serve until shut down, then release everything (:meth:`close`)."""
+        try:
+            while not self.finished:
+                self.loop.run_once(self._remaining() if self.stopping else None)
+        finally:
+            self.close()
+
+    @property
+    def finished(self) -> bool:
+        """True once a shutdown has flushed every connection or run out of time."""
+        return self.stopping and (not self.loop.connections or self._remaining() == 0)
+
+    def shutdown(self) -> None:
+        """Begin a graceful shutdown (loop thread). A second call changes nothing."""
+        if self.stopping:
+            return
+        log.info("shutting down: %d connection(s) to close", len(self.loop.connections))
+        self.stopping = True
+        self._deadline = time.monotonic() + self.config.linger
+        self.loop.stop_accepting()
+        self.chat.shut_down_all()
+
+    def request_shutdown(self) -> None:
+        """Ask for :meth:`shutdown` from any thread."""
+        self.loop.call_soon_threadsafe(self.shutdown)
+
+    def close(self) -> None:
+        """Close sockets, stop the workers and close the database. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.loop.close_all()
+        self.pool.shutdown()
+        self.database.close()
+        log.info("stopped")
+
+    def _remaining(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

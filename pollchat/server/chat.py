@@ -1,0 +1,239 @@
+"""The chat layer: connection input through the protocol session and the hub, back out.
+
+This is the :class:`~pollchat.server.loop.Handler` the event loop calls. It owns no
+sockets: it feeds received bytes to the connection's framer and
+:class:`~pollchat.protocol.session.Session`, carries out the session's actions, sends
+password work to the worker pool, and turns the hub's deliveries into queued bytes.
+
+Fan-out renders each event once per mode (:class:`Frame`) and appends the same bytes to
+every recipient's output buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+
+from pollchat.core.accounts import Account
+from pollchat.core.hub import Admission, Delivery, Hub
+from pollchat.core.passwords import hash_password, verify_password
+from pollchat.protocol.events import Error, Greeting, ModeSwitched, ServerEvent, ShuttingDown
+from pollchat.protocol.render import encode_json, encode_text
+from pollchat.protocol.session import (
+    Action,
+    Authenticate,
+    Chat,
+    Disconnect,
+    Reply,
+    Session,
+    SwitchMode,
+    Verb,
+)
+from pollchat.server.connection import Connection
+from pollchat.server.loop import EventLoop
+from pollchat.server.workers import WorkerPool
+from pollchat.texts import ErrorCode
+
+log = logging.getLogger(__name__)
+
+
+class Frame:
+    """One event rendered at most once per mode, shared by all its recipients."""
+
+    __slots__ = ("event", "ts", "_text", "_json")
+
+    def __init__(self, event: ServerEvent, ts: float) -> None:
+        self.event = event
+        self.ts = ts
+        self._text: bytes | None = None
+        self._json: bytes | None = None
+
+    def for_connection(self, conn: Connection) -> bytes:
+        """The bytes for ``conn``'s mode."""
+        if conn.json_mode:
+            if self._json is None:
+                self._json = encode_json(self.event, self.ts)
+            return self._json
+        if self._text is None:
+            self._text = encode_text(self.event)
+        return self._text
+
+
+class ChatServer:
+    """Protocol and chat logic on top of the event loop.
+
+    Args:
+        loop: the event loop (its handler must be this object).
+        hub: the main chat room.
+        pool: the password worker pool.
+        kdf_iterations: PBKDF2 iterations for new registrations.
+        dummy_hash: a hash checked for unknown accounts, so that "no such account" costs
+            as long as "wrong password" and replies identically.
+        max_failures: failed attempts per connection before it is closed.
+        clock: wall-clock seconds for event timestamps.
+        on_shutdown: called when SIGINT or SIGTERM arrives.
+    """
+
+    def __init__(
+        self,
+        loop: EventLoop,
+        hub: Hub[Connection],
+        pool: WorkerPool,
+        *,
+        kdf_iterations: int,
+        dummy_hash: str,
+        max_failures: int = 3,
+        clock: Callable[[], float] = time.time,
+        on_shutdown: Callable[[], None] | None = None,
+    ) -> None:
+        self.loop = loop
+        self.hub = hub
+        self.pool = pool
+        self.kdf_iterations = kdf_iterations
+        self.dummy_hash = dummy_hash
+        self.max_failures = max_failures
+        self.clock = clock
+        self.on_shutdown = on_shutdown
+
+    # --- loop callbacks ---------------------------------------------------------------------
+
+    def on_connect(self, conn: Connection) -> None:
+        conn.session = Session(self.max_failures)
+        self.send(conn, Greeting())
+
+    def on_data(self, conn: Connection, data: bytes) -> None:
+        session = conn.session
+        assert session is not None
+        for item in conn.framer.feed(data):
+            if conn.closing:
+                return
+            self._apply(conn, session.feed(item))
+        if session.backlog_full and not conn.closing:
+            self.loop.pause_reading(conn)
+
+    def on_eof(self, conn: Connection) -> None:
+        assert conn.session is not None
+        self._apply(conn, conn.session.feed_eof())
+
+    def on_closed(self, conn: Connection) -> None:
+        session = self.hub.session_of(conn)
+        if session is not None:
+            log.info("%s logged out (connection #%d: %s)", session.account.name, conn.id, conn.close_reason)
+        self.deliver(self.hub.leave(conn))
+
+    def on_signal(self, signum: int) -> None:
+        if signum in (signal.SIGINT, signal.SIGTERM) and self.on_shutdown is not None:
+            log.info("received %s", signal.Signals(signum).name)
+            self.on_shutdown()
+
+    def on_slow_consumer(self, conn: Connection) -> None:
+        self.loop.queue(conn, Frame(Error.of(ErrorCode.TOO_SLOW), self.clock()).for_connection(conn))
+
+    # --- sending ----------------------------------------------------------------------------
+
+    def send(self, conn: Connection, event: ServerEvent) -> None:
+        """Queue ``event`` for ``conn`` alone."""
+        self.loop.queue(conn, Frame(event, self.clock()).for_connection(conn))
+
+    def deliver(self, deliveries: Iterable[Delivery[Connection]]) -> None:
+        """Carry out hub deliveries: render each event once, queue it to each target."""
+        queue = self.loop.queue
+        for delivery in deliveries:
+            if not delivery.targets:
+                continue
+            frame = Frame(delivery.event, self.clock())
+            for conn in delivery.targets:
+                queue(conn, frame.for_connection(conn))
+
+    def shut_down_all(self) -> None:
+        """Tell every connection the server is stopping and close it after a flush."""
+        for conn in list(self.loop.connections):
+            if not conn.closing:
+                self.send(conn, ShuttingDown())
+                self.loop.close(conn, "server shutting down")
+
+    # --- session actions ------------------------------------------------------------------------
+
+    def _apply(self, conn: Connection, actions: list[Action]) -> None:
+        for action in actions:
+            if conn.closing:
+                return
+            match action:
+                case Chat(text):
+                    self.deliver(self.hub.chat(conn, text))
+                case Reply(event):
+                    self.send(conn, event)
+                case Authenticate():
+                    self._authenticate(conn, action)
+                case SwitchMode(mode):
+                    conn.json_mode = mode == "json"
+                    self.send(conn, ModeSwitched(mode))
+                case Disconnect(event):
+                    if event is not None:
+                        self.send(conn, event)
+                    self.loop.close(conn, "too many failed attempts" if event else "peer closed")
+
+    def _authenticate(self, conn: Connection, action: Authenticate) -> None:
+        if action.verb is Verb.LOGIN:
+            account = self.hub.accounts.find(action.name)
+            encoded = account.password_hash if account is not None else self.dummy_hash
+            self.pool.submit(
+                verify_password,
+                action.password,
+                encoded,
+                on_done=lambda f: self._finish(conn, action, lambda: self.hub.login(conn, account, f.result())),
+            )
+            return
+        refusal = self.hub.check_registration(action.name)
+        if refusal is not None:
+            self._refused(conn, action, refusal)
+            return
+        self.pool.submit(
+            hash_password,
+            action.password,
+            self.kdf_iterations,
+            on_done=lambda f: self._finish(conn, action, lambda: self.hub.register(conn, action.name, f.result())),
+        )
+
+    def _finish(self, conn: Connection, action: Authenticate, decide: Callable[[], Admission[Connection]]) -> None:
+        """On the loop thread, once the password work is done."""
+        if conn.closing:  # gone meanwhile: no seat taken, no account created
+            return
+        try:
+            admission = decide()
+        except Exception:
+            log.exception("password check failed for connection #%d", conn.id)
+            self.loop.close(conn, "internal error", flush=False)
+            return
+        assert conn.session is not None
+        if admission.refusal is not None:
+            self._refused(conn, action, admission.refusal)
+            return
+        log.info("%s %s (connection #%d %s)", action.name, _DONE[action.verb], conn.id, conn.peer)
+        self.deliver(admission.deliveries)
+        self._resume(conn, conn.session.auth_succeeded())
+
+    def _refused(self, conn: Connection, action: Authenticate, refusal: ErrorCode) -> None:
+        log.info(
+            "%s refused for %r from %s (connection #%d): %s",
+            action.verb.value,
+            action.name,
+            conn.peer,
+            conn.id,
+            refusal.code,
+        )
+        assert conn.session is not None
+        self._resume(conn, conn.session.auth_failed(refusal))
+
+    def _resume(self, conn: Connection, actions: list[Action]) -> None:
+        if not conn.peer_eof:
+            self.loop.resume_reading(conn)
+        self._apply(conn, actions)
+        if conn.session is not None and conn.session.backlog_full and not conn.closing:
+            self.loop.pause_reading(conn)
+
+
+_DONE = {Verb.LOGIN: "logged in", Verb.REGISTER: "registered and logged in"}

@@ -1,0 +1,411 @@
+"""The event loop: one thread, one ``selectors.DefaultSelector``, non-blocking sockets.
+
+It only moves bytes. What the bytes mean is the :class:`Handler`'s business (the chat
+layer). One iteration (:meth:`EventLoop.run_once`)::
+
+    select(timeout from the timer heap)
+    for each ready key:            the object in key.data, never a lookup by descriptor
+        listener  -> accept a burst of connections
+        wake-up   -> collect signal numbers and worker results
+        connection (skipped if closed) -> read once, then write if writable
+    run worker results, then due timers
+    flush: send() to every connection with queued output; register write interest only
+           for what the kernel did not take (Redis's beforeSleep)
+    finalize closes requested during the pass: unregister, then close
+
+Closing is deferred to the end of the pass, so a descriptor freed while handling one
+event cannot be handed to a new connection while stale events of the same batch are
+still being processed. A connection asked to close with ``flush=True`` keeps its socket
+until its last lines are sent (then ``shutdown(SHUT_WR)``, and its input is discarded
+until the peer closes), at most ``linger`` seconds, so a goodbye line is not lost to a
+reset.
+
+Every output buffer is bounded: a connection whose unsent output would pass
+``max_output`` bytes is a slow consumer and is closed, logged, without delaying others.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import queue
+import selectors
+import socket
+from collections.abc import Callable
+from typing import Protocol
+
+from pollchat.server.connection import Connection
+from pollchat.server.timers import Timers
+
+log = logging.getLogger(__name__)
+
+RECV_SIZE = 64 * 1024
+"""Bytes read per readiness event; one read per connection per pass keeps it fair."""
+ACCEPT_BURST = 64
+"""Connections accepted per listener event before other work gets a turn."""
+ACCEPT_PAUSE = 0.5
+"""Seconds accepting pauses after EMFILE/ENFILE, instead of spinning on the listener."""
+_WAKE_WORK = b"\x00"  # worker results; any other byte is a signal number from set_wakeup_fd
+_LISTENER = object()
+_WAKEUP = object()
+
+
+class Handler(Protocol):
+    """What the loop calls; all calls happen on the loop thread."""
+
+    def on_connect(self, conn: Connection) -> None:
+        """A connection was accepted and registered."""
+
+    def on_data(self, conn: Connection, data: bytes) -> None:
+        """``data`` (non-empty) arrived on an open, non-closing connection."""
+
+    def on_eof(self, conn: Connection) -> None:
+        """The peer shut down its sending side."""
+
+    def on_closed(self, conn: Connection) -> None:
+        """``conn`` began closing (called once, whatever the reason)."""
+
+    def on_signal(self, signum: int) -> None:
+        """A signal arrived through the wake-up socket."""
+
+    def on_slow_consumer(self, conn: Connection) -> None:
+        """``conn``'s output passed the bound; unsent lines were dropped and it is about
+        to close. The handler may queue one last line."""
+
+
+class EventLoop:
+    """The selectors loop around one listening socket.
+
+    Args:
+        listener: a bound, listening socket (made non-blocking here).
+        handler: receives connection events (may be set as ``loop.handler`` before
+            the first pass, when handler and loop need each other).
+        max_output: output-buffer bound per connection, bytes.
+        linger: seconds a closing connection may take to flush and see the peer close.
+        timers: the timer queue (tests inject one with a fake clock).
+    """
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        handler: Handler | None = None,
+        *,
+        max_line: int = 4096,
+        max_output: int = 1024 * 1024,
+        linger: float = 2.0,
+        timers: Timers | None = None,
+    ) -> None:
+        self.handler: Handler = handler  # type: ignore[assignment]
+        self.max_line = max_line
+        self.max_output = max_output
+        self.linger = linger
+        self.timers = timers or Timers()
+        self.connections: set[Connection] = set()
+        self.running = False
+        self.selector = selectors.DefaultSelector()
+        self.listener: socket.socket | None = listener
+        listener.setblocking(False)
+        self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, _WAKEUP)
+        self._results: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._to_flush: dict[Connection, None] = {}  # insertion-ordered set
+        self._to_finalize: list[Connection] = []
+
+    @property
+    def wakeup_fd(self) -> int:
+        """The descriptor to give ``signal.set_wakeup_fd`` (non-blocking)."""
+        return self._wake_w.fileno()
+
+    # --- running -----------------------------------------------------------------------------
+
+    def run_once(self, timeout: float | None = None) -> None:
+        """One pass: wait at most ``timeout`` seconds (or until the next timer), handle
+        every ready event, run results and timers, flush output, finalize closes."""
+        for key, mask in self.selector.select(self.timers.timeout(timeout)):
+            data = key.data
+            if data is _LISTENER:
+                self._accept()
+            elif data is _WAKEUP:
+                self._drain_wakeup()
+            elif not data.closed:  # a key from this batch can outlive its connection
+                if mask & selectors.EVENT_READ:
+                    self._read(data)
+                if mask & selectors.EVENT_WRITE and not data.closed:
+                    self._send(data)
+        self._run_results()
+        self.timers.run_due()
+        self._flush()
+        self._finalize()
+
+    def serve(self) -> None:
+        """Run passes until :meth:`stop` is called."""
+        self.running = True
+        while self.running:
+            self.run_once()
+
+    def stop(self) -> None:
+        """Make :meth:`serve` return after the current pass."""
+        self.running = False
+
+    def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the loop thread soon; callable from any thread."""
+        self._results.put(callback)
+        try:
+            self._wake_w.send(_WAKE_WORK)
+        except OSError:  # buffer full (a wake-up is pending anyway) or closing
+            pass
+
+    def stop_accepting(self) -> None:
+        """Close the listening socket; established connections are not touched."""
+        if self.listener is not None:
+            if self.listener.fileno() != -1 and self._is_registered(self.listener):
+                self.selector.unregister(self.listener)
+            self.listener.close()
+            self.listener = None
+
+    def close_all(self) -> None:
+        """Release the selector and the wake-up pair (after the last pass)."""
+        self.stop_accepting()
+        for conn in list(self.connections):
+            self._finalize_one(conn)
+        self.selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # --- services for the handler -------------------------------------------------------------
+
+    def queue(self, conn: Connection, data: bytes) -> None:
+        """Append ``data`` to ``conn``'s output buffer; it is sent at the end of the pass.
+
+        A closing connection takes no more output. If the buffer would pass
+        ``max_output`` bytes, the connection is dropped as a slow consumer.
+        """
+        if conn.closing:
+            return
+        if len(conn.outbuf) + len(data) > self.max_output:
+            self._drop_slow_consumer(conn)
+            return
+        conn.outbuf += data
+        self._to_flush[conn] = None
+
+    def close(self, conn: Connection, reason: str, *, flush: bool = True) -> None:
+        """Begin closing ``conn``. Idempotent.
+
+        Args:
+            reason: why, for the log.
+            flush: send what is queued first (bounded by ``linger``); ``False`` drops it
+                (the peer is gone or misbehaving).
+        """
+        if conn.closing:
+            return
+        conn.closing = True
+        conn.close_reason = reason
+        log.info("connection #%d %s closing: %s", conn.id, conn.peer, reason)
+        if flush and conn.outbuf and self.linger > 0:
+            conn.linger = self.timers.call_later(self.linger, lambda: self._expire_linger(conn))
+            self._to_flush[conn] = None
+        else:
+            conn.outbuf.clear()
+            self._to_finalize.append(conn)
+        self.handler.on_closed(conn)
+
+    def pause_reading(self, conn: Connection) -> None:
+        """Stop reading from ``conn`` (backpressure) until :meth:`resume_reading`."""
+        if conn.reading:
+            conn.reading = False
+            self._update_interest(conn)
+
+    def resume_reading(self, conn: Connection) -> None:
+        """Read from ``conn`` again."""
+        if not conn.reading and not conn.closed:
+            conn.reading = True
+            self._update_interest(conn)
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPT_BURST):
+            if self.listener is None:
+                return
+            try:
+                sock, address = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.error("accept failed (%s); pausing new connections for %.1fs", exc, ACCEPT_PAUSE)
+                    self._pause_accepting()
+                else:  # ECONNABORTED and friends: that peer gave up; others may wait
+                    log.warning("accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # chat lines are small
+            except OSError:
+                pass
+            conn = Connection(sock, _format_peer(address), self.max_line)
+            self.connections.add(conn)
+            self._update_interest(conn)
+            log.info("connection #%d from %s", conn.id, conn.peer)
+            self.handler.on_connect(conn)
+
+    def _pause_accepting(self) -> None:
+        listener = self.listener
+        if listener is None or not self._is_registered(listener):
+            return
+        self.selector.unregister(listener)
+
+        def resume() -> None:
+            if self.listener is listener:
+                self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+
+        self.timers.call_later(ACCEPT_PAUSE, resume)
+
+    def _drain_wakeup(self) -> None:
+        while True:
+            try:
+                data = self._wake_r.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not data:
+                return
+            for signum in data.replace(_WAKE_WORK, b""):
+                self.handler.on_signal(signum)
+
+    def _run_results(self) -> None:
+        while True:
+            try:
+                callback = self._results.get_nowait()
+            except queue.Empty:
+                return
+            callback()
+
+    def _read(self, conn: Connection) -> None:
+        try:
+            data = conn.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # reset, timeout: the peer is gone
+            conn.peer_eof = True
+            self.close(conn, f"read error: {exc.strerror or exc}", flush=False)
+            return
+        if conn.closing:  # lingering: discard input until the peer closes
+            if not data:
+                conn.peer_eof = True
+                if not conn.outbuf:
+                    self._to_finalize.append(conn)
+            return
+        if not data:
+            conn.peer_eof = True
+            self.pause_reading(conn)  # level-triggered EOF would fire every pass
+            self.handler.on_eof(conn)
+            return
+        self.handler.on_data(conn, data)
+
+    def _send(self, conn: Connection) -> None:
+        """Send what the kernel takes; manage write interest; finish a flushed close."""
+        if conn.outbuf:
+            try:
+                sent = conn.sock.send(conn.outbuf)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as exc:  # EPIPE, ECONNRESET: the peer is gone
+                conn.outbuf.clear()
+                conn.peer_eof = True
+                if conn.closing:
+                    self._to_finalize.append(conn)
+                else:
+                    self.close(conn, f"write error: {exc.strerror or exc}", flush=False)
+                return
+            del conn.outbuf[:sent]
+        want_write = bool(conn.outbuf)
+        if want_write != conn.writing:
+            conn.writing = want_write
+            self._update_interest(conn)
+        if conn.closing and not conn.outbuf:
+            self._finish_flushed_close(conn)
+
+    def _finish_flushed_close(self, conn: Connection) -> None:
+        if conn.peer_eof:
+            self._to_finalize.append(conn)
+            return
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)  # the peer sees EOF after our last line
+        except OSError:
+            self._to_finalize.append(conn)
+            return
+        self.resume_reading(conn)  # read and discard until the peer closes (or linger ends)
+
+    def _flush(self) -> None:
+        pending, self._to_flush = self._to_flush, {}
+        for conn in pending:
+            if not conn.closed:
+                self._send(conn)
+
+    def _finalize(self) -> None:
+        while self._to_finalize:
+            self._finalize_one(self._to_finalize.pop())
+
+    def _finalize_one(self, conn: Connection) -> None:
+        if conn.closed:
+            return
+        if conn.registered:
+            self.selector.unregister(conn.sock)  # unregister before close (selectors docs)
+            conn.registered = False
+        conn.sock.close()
+        conn.closed = True
+        if conn.linger is not None:
+            conn.linger.cancel()
+        self.connections.discard(conn)
+        log.debug("connection #%d closed", conn.id)
+
+    def _expire_linger(self, conn: Connection) -> None:
+        if not conn.closed:
+            if conn.outbuf:
+                log.info("connection #%d %s: %d bytes unsent at close", conn.id, conn.peer, len(conn.outbuf))
+            self._to_finalize.append(conn)
+
+    def _drop_slow_consumer(self, conn: Connection) -> None:
+        log.warning(
+            "connection #%d %s: output buffer over %d bytes, dropping slow consumer",
+            conn.id,
+            conn.peer,
+            self.max_output,
+        )
+        # Keep the rest of the line the kernel may be in the middle of, so the peer
+        # never sees half a line; drop everything after it.
+        end = conn.outbuf.find(b"\n")
+        if end != -1:
+            del conn.outbuf[end + 1 :]
+        self.handler.on_slow_consumer(conn)
+        self.close(conn, "slow consumer", flush=True)
+
+    def _update_interest(self, conn: Connection) -> None:
+        events = (selectors.EVENT_READ if conn.reading else 0) | (selectors.EVENT_WRITE if conn.writing else 0)
+        if conn.closed:
+            return
+        if events and conn.registered:
+            self.selector.modify(conn.sock, events, conn)
+        elif events:
+            self.selector.register(conn.sock, events, conn)
+            conn.registered = True
+        elif conn.registered:
+            self.selector.unregister(conn.sock)
+            conn.registered = False
+
+    def _is_registered(self, sock: socket.socket) -> bool:
+        try:
+            self.selector.get_key(sock)
+        except KeyError:
+            return False
+        return True
+
+
+def _format_peer(address: object) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(address) or "local"

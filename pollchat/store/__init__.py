@@ -1,0 +1,1 @@
+"""Persistence: the SQLite database (the only package that knows SQL)."""
