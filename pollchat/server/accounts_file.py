@@ -42,6 +42,8 @@ def load_accounts_file(path: Path) -> list[Account]:
         raise ConfigError(f"cannot read accounts file {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"accounts file {path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"accounts file {path}: not UTF-8 text (byte {exc.start})") from None
     return parse_accounts(document, str(path))
 
 

@@ -180,6 +180,7 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
     except BaseException:
         database.close()
         raise
+    server.install_signal_handlers()  # before announcing: a script may signal at once
     host, port = server.address
     # The first line on stdout; scripts and tests wait for it.
     print(texts.LISTENING.format(host=host, port=port), flush=True)
@@ -190,7 +191,6 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         max_users - len(preconfigured),
         database.path,
     )
-    server.install_signal_handlers()
     server.serve_forever()
     return 0
 
@@ -204,6 +204,10 @@ def _hash_password(iterations: int, stdin: TextIO) -> int:
         password = stdin.readline().removesuffix("\n").removesuffix("\r")
     if not password:
         raise ConfigError("empty password")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError("the password is not valid UTF-8") from None
     print(hash_password(password, iterations))
     return 0
 

@@ -131,10 +131,14 @@ class EventLoop:
             elif data is _WAKEUP:
                 self._drain_wakeup()
             elif not data.closed:  # a key from this batch can outlive its connection
-                if mask & selectors.EVENT_READ:
-                    self._read(data)
-                if mask & selectors.EVENT_WRITE and not data.closed:
-                    self._send(data)
+                try:
+                    if mask & selectors.EVENT_READ:
+                        self._read(data)
+                    if mask & selectors.EVENT_WRITE and not data.closed:
+                        self._send(data)
+                except Exception:  # a bug must cost one connection, not the server
+                    log.exception("connection #%d %s: internal error", data.id, data.peer)
+                    self.close(data, "internal error", flush=False)
         self._run_results()
         self.timers.run_due()
         self._flush()
@@ -281,7 +285,10 @@ class EventLoop:
                 callback = self._results.get_nowait()
             except queue.Empty:
                 return
-            callback()
+            try:
+                callback()
+            except Exception:
+                log.exception("error in a worker result callback")
 
     def _read(self, conn: Connection) -> None:
         try:

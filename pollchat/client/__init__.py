@@ -1,0 +1,10 @@
+"""The line client: connects to a pollchat server, shows what it says, sends what you type.
+
+Never imports :mod:`pollchat.server` or :mod:`pollchat.store`; it speaks the wire protocol
+through :mod:`pollchat.protocol` only. Modules:
+
+* :mod:`.plain` -- the line-mode front end: pure rendering of server lines
+  (:func:`~pollchat.client.plain.render_incoming`) and the ``selectors`` loop over stdin
+  and the socket (:func:`~pollchat.client.plain.run`).
+* :mod:`.cli` -- ``pollchat-client``: arguments, connecting, the password prompt.
+"""

@@ -1,0 +1,233 @@
+"""``pollchat-client``: chat on a pollchat server from a terminal or a script.
+
+Exit status (also in ``--help``): 0 when the input ended (Ctrl+D, end of a pipe) and the
+server then closed the connection; 1 when the server cannot be reached, closes the
+connection first, the connection is lost, or stdout is closed (e.g. piped into
+``head``); 2 on a usage error; 130 on Ctrl+C (the shell convention for SIGINT, so a
+script can tell an interrupted session from a finished one). Every error is one line on
+stderr, prefixed ``pollchat-client:``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import socket
+import sys
+from typing import NoReturn, TextIO
+
+from pollchat import __version__, texts
+from pollchat.config import DEFAULT_PORT
+from pollchat.errors import ConfigError
+from pollchat.protocol.names import MAX_NAME_LENGTH, normalize_name
+from pollchat.client.plain import PROG, opening_lines, run
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for the TCP connection before reporting the server unreachable."""
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl+C (128 + SIGINT, as shells report it)."""
+MAX_PASSWORD_BYTES = 4096
+"""Longest password line read from stdin when there is no terminal."""
+
+EPILOG = f"""\
+examples:
+  {PROG} chat.example.org
+                                       chat: type login or register, then user,password
+  {PROG} 127.0.0.1 --port 4000 --user alice
+                                       log in as alice (the password is asked, not shown)
+  printf 'login\\nuser1,123\\nhi\\n' | {PROG} 127.0.0.1
+                                       log in, say hi, leave at the end of the input
+  printf 'hi\\n' | {PROG} 127.0.0.1 --user alice
+                                       the password is asked on the terminal; without a
+                                       terminal it is the first line of the input
+
+Leave with Ctrl+D (end of input: the client waits for the server to close) or Ctrl+C.
+
+exit status:
+  0    the input ended, then the server closed the connection
+  1    the server is unreachable, closed the connection first, or the connection was
+       lost; or stdout was closed (e.g. piped into head)
+  2    usage error
+  130  interrupted with Ctrl+C
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2), as the house style asks."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 65535, got {value}")
+    return value
+
+
+def _user_name(text: str) -> str:
+    name = normalize_name(text)
+    if name is None:
+        raise argparse.ArgumentTypeError(texts.CLIENT_BAD_USER.format(name=text, limit=MAX_NAME_LENGTH))
+    return name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Chat on a pollchat server: shows what the server says and sends each "
+        "line you type. Works interactively and in pipes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("host", metavar="HOST", help="the server's name or address")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="the server's TCP port (default: %(default)s)")
+    parser.add_argument(
+        "--user",
+        type=_user_name,
+        metavar="NAME",
+        help="log in as NAME; the password is asked without echo (or read as the first "
+        "line of stdin when there is no terminal)",
+    )
+    return parser
+
+
+def connect(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
+    """Open a TCP connection to ``host:port``, waiting at most ``timeout`` seconds.
+
+    Raises:
+        OSError: refused, timed out (``TimeoutError``), unknown host (``socket.gaierror``).
+    """
+    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # chat lines are small
+    except OSError:
+        pass
+    return sock
+
+
+def has_terminal(stdin_fd: int) -> bool:
+    """True if a password can be asked without echo: stdin is a terminal, or the process
+    has a controlling terminal (``/dev/tty``, where :func:`getpass.getpass` asks)."""
+    if os.isatty(stdin_fd):
+        return True
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def read_password(name: str, stdin_fd: int) -> str:
+    """The password for ``name``: asked with :func:`getpass.getpass` (no echo) when there
+    is a terminal, else the first line of ``stdin_fd``.
+
+    The line is read one byte at a time so that nothing after it is consumed: the rest of
+    the input is chat lines for :func:`~pollchat.client.plain.run`.
+
+    Raises:
+        ConfigError: no terminal and no complete password line on stdin.
+        KeyboardInterrupt: Ctrl+C at the prompt.
+    """
+    if has_terminal(stdin_fd):
+        return getpass.getpass(texts.CLIENT_PASSWORD_PROMPT.format(name=name))
+    raw = bytearray()
+    while len(raw) <= MAX_PASSWORD_BYTES:
+        try:
+            byte = os.read(stdin_fd, 1)
+        except OSError:
+            byte = b""
+        if not byte or byte == b"\n":
+            break
+        raw += byte
+    else:
+        raise ConfigError(texts.CLIENT_NO_PASSWORD.format(name=name))
+    try:
+        password = raw.removesuffix(b"\r").decode("utf-8")
+    except UnicodeDecodeError:
+        password = ""
+    if not password:
+        raise ConfigError(texts.CLIENT_NO_PASSWORD.format(name=name))
+    return password
+
+
+def _stdin_fd() -> int:
+    try:
+        return sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):  # stdin closed or replaced
+        return 0
+
+
+def _silence_stdout(stdout: TextIO) -> None:
+    """After EPIPE on stdout, point it at /dev/null so the flush at exit stays quiet."""
+    try:
+        fd = stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    stdin_fd: int | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Entry point of ``pollchat-client``. Returns the exit status (see the module doc).
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+        stdin_fd, stdout, stderr: the streams (default: the process's own); tests pass
+            a pipe and ``io.StringIO`` objects.
+    """
+    args = build_parser().parse_args(argv)
+    stdin_fd = _stdin_fd() if stdin_fd is None else stdin_fd
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+
+    def fail(message: str, status: int) -> int:
+        try:
+            print(f"{PROG}: {message}", file=stderr, flush=True)
+        except (BrokenPipeError, ValueError):
+            pass
+        return status
+
+    try:
+        sock = connect(args.host, args.port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return fail(texts.CLIENT_UNREACHABLE.format(host=args.host, port=args.port, reason=reason), 1)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    try:
+        if args.user is None:
+            first_lines = opening_lines()
+        else:
+            first_lines = opening_lines(args.user, read_password(args.user, stdin_fd))
+        return run(sock, stdin_fd, stdout, stderr, first_lines)
+    except ConfigError as exc:
+        return fail(str(exc), 2)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout's reader went away (socket errors never get here)
+        _silence_stdout(stdout)
+        return 1
+    finally:
+        sock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
