@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("host", metavar="HOST", help="the server's name or address")
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="the server's TCP port (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help="the server's TCP port (default: %(default)s)"
+    )
     parser.add_argument(
         "--user",
         type=_user_name,
@@ -166,6 +168,16 @@ def _stdin_fd() -> int:
         return 0
 
 
+def _end_terminal_line(stderr: TextIO) -> None:
+    """After Ctrl+C, start the shell's prompt on a fresh line (terminals only)."""
+    try:
+        if stderr.isatty():
+            stderr.write("\n")
+            stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def _silence_stdout(stdout: TextIO) -> None:
     """After EPIPE on stdout, point it at /dev/null so the flush at exit stays quiet."""
     try:
@@ -211,6 +223,7 @@ def main(
         reason = exc.strerror or str(exc) or type(exc).__name__
         return fail(texts.CLIENT_UNREACHABLE.format(host=args.host, port=args.port, reason=reason), 1)
     except KeyboardInterrupt:
+        _end_terminal_line(stderr)
         return EXIT_INTERRUPTED
     try:
         if args.user is None:
@@ -221,6 +234,7 @@ def main(
     except ConfigError as exc:
         return fail(str(exc), 2)
     except KeyboardInterrupt:
+        _end_terminal_line(stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # stdout's reader went away (socket errors never get here)
         _silence_stdout(stdout)

@@ -97,6 +97,7 @@ class ChatServer:
         self.max_failures = max_failures
         self.clock = clock
         self.on_shutdown = on_shutdown
+        self.stopping = False
 
     # --- loop callbacks ---------------------------------------------------------------------
 
@@ -122,7 +123,9 @@ class ChatServer:
         session = self.hub.session_of(conn)
         if session is not None:
             log.info("%s logged out (connection #%d: %s)", session.account.name, conn.id, conn.close_reason)
-        self.deliver(self.hub.leave(conn))
+        deliveries = self.hub.leave(conn)  # frees the seat, whatever happens next
+        if not self.stopping:
+            self.deliver(deliveries)
 
     def on_signal(self, signum: int) -> None:
         if signum in (signal.SIGINT, signal.SIGTERM) and self.on_shutdown is not None:
@@ -149,11 +152,15 @@ class ChatServer:
                 queue(conn, frame.for_connection(conn))
 
     def shut_down_all(self) -> None:
-        """Tell every connection the server is stopping and close it after a flush."""
-        for conn in list(self.loop.connections):
-            if not conn.closing:
-                self.send(conn, ShuttingDown())
-                self.loop.close(conn, "server shutting down")
+        """Tell every connection the server is stopping and close it after a flush.
+
+        Everyone is leaving at once, so no left notices are sent: the shutdown line is
+        each connection's last."""
+        self.stopping = True
+        open_connections = [conn for conn in self.loop.connections if not conn.closing]
+        self.deliver([Delivery(tuple(open_connections), ShuttingDown())])
+        for conn in open_connections:
+            self.loop.close(conn, "server shutting down")
 
     # --- session actions ------------------------------------------------------------------------
 

@@ -347,10 +347,14 @@ class EventLoop:
         self.resume_reading(conn)  # read and discard until the peer closes (or linger ends)
 
     def _flush(self) -> None:
-        pending, self._to_flush = self._to_flush, {}
-        for conn in pending:
-            if not conn.closed:
-                self._send(conn)
+        # A send error closes a connection, and its left notice queues new output for
+        # others: repeat until nothing is pending, so nothing waits for the next event.
+        # Ends because each connection closes at most once.
+        while self._to_flush:
+            pending, self._to_flush = self._to_flush, {}
+            for conn in pending:
+                if not conn.closed:
+                    self._send(conn)
 
     def _finalize(self) -> None:
         while self._to_finalize:

@@ -1,0 +1,466 @@
+"""Loopback test harness: a real :class:`~pollchat.server.app.Server`, stepped by the test.
+
+The server runs in the test's own thread: nothing happens on it unless the harness calls
+``server.run_once`` (password hashing runs in the server's worker threads and wakes the
+loop through its wake-up socket). Clients are plain non-blocking sockets on 127.0.0.1;
+every wait alternates one server pass with a non-blocking ``recv`` and has a deadline, so
+a missing line fails the test with a message instead of hanging it.
+
+Usage::
+
+    from tests.harness import harness, make_harness  # noqa: F401  (pytest fixtures)
+
+    def test_chat(harness):
+        a = harness.login("user1", "123")
+        b = harness.login("user2", "345")      # checks a got "user2 has entered the chat"
+        a.send(b"hello\\n")
+        assert b.line() == "user1: hello"
+        a.expect_silence()
+
+Every received chunk is checked: server lines never contain ``\\r`` or NUL.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from pollchat import texts
+from pollchat.config import ServerConfig
+from pollchat.core.accounts import Account
+from pollchat.core.passwords import hash_password
+from pollchat.core.seats import AccountKind
+from pollchat.server.app import Server
+from pollchat.server.connection import Connection
+from pollchat.store.database import DATABASE_NAME, Database
+
+KDF_ITERATIONS = 1000
+PASS_TIMEOUT = 0.01
+"""Longest a single server pass may sleep in ``select()`` while the harness waits."""
+DEFAULT_TIMEOUT = 5.0
+SILENCE = 0.15
+
+PRECONFIGURED = {"user1": "123", "user2": "345", "user3": "123"}
+"""The seed-004 accounts (name -> password)."""
+
+_HASHES: dict[tuple[str, str], str] = {}
+
+
+def preconfigured_accounts(accounts: dict[str, str] | None = None) -> list[Account]:
+    """``Account`` objects for ``accounts`` (hashes computed once per test session)."""
+    result = []
+    for name, password in (PRECONFIGURED if accounts is None else accounts).items():
+        key = (name, password)
+        if key not in _HASHES:
+            _HASHES[key] = hash_password(password, KDF_ITERATIONS)
+        result.append(Account(name, _HASHES[key], AccountKind.PRECONFIGURED))
+    return result
+
+
+class Client:
+    """One test client: a non-blocking socket and the bytes received so far.
+
+    Attributes:
+        name: the account it is logged in as (set by :meth:`Harness.login`), else None.
+        eof: the server closed the connection (``recv`` gave ``b""``).
+        reset: the connection was reset (ECONNRESET and friends).
+    """
+
+    def __init__(self, harness: Harness, sock: socket.socket) -> None:
+        self.harness = harness
+        self.sock = sock
+        sock.setblocking(False)
+        self.buf = bytearray()
+        self.eof = False
+        self.reset = False
+        self.name: str | None = None
+        self.gone = False  # closed by the test
+
+    # --- identity ---------------------------------------------------------------------------
+
+    @property
+    def local_port(self) -> int:
+        return self.sock.getsockname()[1]
+
+    def __repr__(self) -> str:
+        return f"<Client {self.name or '-'} port={self.local_port if not self.gone else '?'}>"
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def send(self, data: bytes, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Send all of ``data``, running server passes while the kernel buffer is full."""
+        view = memoryview(data)
+        deadline = time.monotonic() + timeout
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            view = view[sent:]
+            if view:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{self!r}: could not send {len(view)} more bytes within {timeout}s")
+                self.harness.pump()
+
+    def send_bytewise(self, data: bytes) -> None:
+        """One byte per ``send()``, with a server pass between bytes."""
+        for i in range(len(data)):
+            self.send(data[i : i + 1])
+            self.harness.pump()
+
+    # --- receiving -----------------------------------------------------------------------
+
+    def drain(self) -> bool:
+        """Read whatever the kernel has (no server pass). True if anything came."""
+        got = False
+        while not (self.eof or self.reset or self.gone):
+            try:
+                data = self.sock.recv(256 * 1024)
+            except (BlockingIOError, InterruptedError):
+                break
+            except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
+                self.reset = True
+                break
+            if not data:
+                self.eof = True
+                break
+            assert b"\r" not in data, f"{self!r}: server sent a carriage return: {bytes(data)[:200]!r}"
+            assert b"\x00" not in data, f"{self!r}: server sent a NUL byte: {bytes(data)[:200]!r}"
+            self.buf += data
+            got = True
+        return got
+
+    def take_line(self) -> str | None:
+        """A complete line already received (no recv, no server pass), or None."""
+        nl = self.buf.find(b"\n")
+        if nl == -1:
+            return None
+        raw = bytes(self.buf[:nl])
+        del self.buf[: nl + 1]
+        return raw.decode("utf-8")
+
+    def line(self, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """The next complete line (without ``\\n``), pumping the server until it arrives."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.drain()
+            line = self.take_line()
+            if line is not None:
+                return line
+            if self.eof or self.reset:
+                pytest.fail(
+                    f"{self!r}: connection {'reset' if self.reset else 'closed'} while waiting for a line; "
+                    f"unterminated rest: {bytes(self.buf)!r}"
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(f"{self!r}: no complete line within {timeout}s; partial: {bytes(self.buf)[:200]!r}")
+            self.harness.pump()
+
+    def lines(self, n: int, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """The next ``n`` lines."""
+        return [self.line(timeout) for _ in range(n)]
+
+    def expect(self, *expected: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """The next lines are exactly ``expected``, in order."""
+        got = []
+        for want in expected:
+            got.append(self.line(timeout))
+            assert got == list(expected[: len(got)]), f"{self!r}: expected {list(expected)}, got {got}"
+
+    def raw(self, nbytes: int, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+        """Exactly the next ``nbytes`` bytes as received."""
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < nbytes:
+            if not self.drain():
+                if self.eof or self.reset:
+                    pytest.fail(f"{self!r}: closed after {len(self.buf)} of {nbytes} bytes: {bytes(self.buf)!r}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{self!r}: only {len(self.buf)} of {nbytes} bytes within {timeout}s")
+                self.harness.pump()
+        data = bytes(self.buf[:nbytes])
+        del self.buf[:nbytes]
+        return data
+
+    def wait_readable(self, timeout: float = 1.0) -> bool:
+        """Wait until the kernel has bytes (or EOF) for this client *without* running a
+        server pass -- what clients see while a ``serve_forever`` server sleeps in
+        ``select()``. Returns whether the socket became readable."""
+        readable, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(readable)
+
+    def expect_silence(self, duration: float = SILENCE, min_passes: int = 5) -> None:
+        """Pump the server for ``duration`` seconds (and at least ``min_passes`` passes);
+        assert that nothing arrived and the connection is still open."""
+        deadline = time.monotonic() + duration
+        passes = 0
+        while passes < min_passes or time.monotonic() < deadline:
+            self.harness.pump()
+            passes += 1
+            self.drain()
+            assert not self.buf, f"{self!r}: expected silence, got {bytes(self.buf)[:300]!r}"
+            assert not (self.eof or self.reset), f"{self!r}: expected silence, but the server closed the connection"
+
+    def closed(self, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """Pump until the server closes the connection (EOF or reset); return the complete
+        lines that arrived before the close. Fails on an unterminated rest."""
+        deadline = time.monotonic() + timeout
+        while not (self.eof or self.reset):
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{self!r}: server did not close the connection within {timeout}s; got {bytes(self.buf)[:300]!r}"
+                )
+            self.harness.pump()
+            self.drain()
+        lines = []
+        while (line := self.take_line()) is not None:
+            lines.append(line)
+        assert not self.buf, f"{self!r}: unterminated bytes before close: {bytes(self.buf)!r}"
+        return lines
+
+    # --- disconnecting -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """A clean close (FIN). Reads what is pending first: closing a socket with unread
+        data would make the kernel send a reset instead."""
+        if self.gone:
+            return
+        self.drain()
+        self._forget()
+        self.sock.close()
+
+    def half_close(self) -> None:
+        """``shutdown(SHUT_WR)``: the server sees EOF, the socket stays readable."""
+        self.sock.shutdown(socket.SHUT_WR)
+        self.harness.forget_online(self)
+
+    def reset_connection(self) -> None:
+        """Close with ``SO_LINGER`` on and a zero timeout: the kernel sends a RST."""
+        if self.gone:
+            return
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._forget()
+        self.sock.close()
+
+    def _forget(self) -> None:
+        self.gone = True
+        self.harness.forget_online(self)
+
+
+class Harness:
+    """Owns one server (restartable on the same data directory) and its test clients.
+
+    Args:
+        data_dir: where the server keeps ``pollchat.db``.
+        accounts: preconfigured accounts, name -> password (default: the seed-004 three).
+        config: :class:`ServerConfig` overrides (``max_users`` defaults to 4).
+    """
+
+    def __init__(self, data_dir: Path, accounts: dict[str, str] | None = None, **config: object) -> None:
+        self.data_dir = Path(data_dir)
+        self.accounts = PRECONFIGURED if accounts is None else accounts
+        settings: dict[str, object] = dict(
+            max_users=4,
+            host="127.0.0.1",
+            port=0,
+            data_dir=self.data_dir,
+            kdf_iterations=KDF_ITERATIONS,
+            linger=0.5,
+        )
+        settings.update(config)
+        self.config = ServerConfig(**settings)  # type: ignore[arg-type]
+        self.clients: list[Client] = []
+        self.online: list[Client] = []  # logged in through login(), in login order
+        self.server: Server
+        self._start()
+
+    # --- the server ------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._stopped = False
+        self.server = Server(
+            self.config,
+            preconfigured_accounts(self.accounts),
+            Database.open(self.data_dir / DATABASE_NAME),
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.server.address
+
+    def pump(self, passes: int = 1, timeout: float = PASS_TIMEOUT) -> None:
+        """Run ``passes`` server passes."""
+        for _ in range(passes):
+            self.server.run_once(timeout)
+
+    def pump_until(self, predicate: Callable[[], bool], what: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Run passes until ``predicate()``; fail with ``what`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout}s waiting for: {what}")
+            self.pump()
+
+    def stop(self, close_clients: bool = True) -> None:
+        """Shut the server down (bounded), close it and, by default, every client."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if close_clients:
+            for client in list(self.clients):
+                client.reset_connection()  # no linger on either side
+            self.pump(3)
+        server = self.server
+        server.shutdown()
+        deadline = time.monotonic() + self.config.linger + 5
+        while not server.finished and time.monotonic() < deadline:
+            server.run_once(PASS_TIMEOUT)
+        server.close()
+
+    def restart(self) -> None:
+        """Stop this server (closing every client) and start a new one on the same data
+        directory and configuration (the port changes)."""
+        self.stop()
+        self.clients.clear()
+        self.online.clear()
+        self._start()
+
+    @contextmanager
+    def workers_held(self) -> Iterator[threading.Event]:
+        """Occupy every password worker until the block ends (or the yielded event is
+        set), so that several password checks are queued before any result comes back."""
+        gate = threading.Event()
+        for _ in range(max(1, self.config.hash_workers)):
+            self.server.pool.submit(gate.wait, DEFAULT_TIMEOUT, on_done=lambda f: None)
+        try:
+            yield gate
+        finally:
+            gate.set()
+
+    # --- looking inside --------------------------------------------------------------------
+
+    def server_conn(self, client: Client) -> Connection:
+        """The server's connection object for ``client`` (matched by port)."""
+        self.pump_until(lambda: self._find_conn(client) is not None, f"server to accept {client!r}")
+        conn = self._find_conn(client)
+        assert conn is not None
+        return conn
+
+    def unflushed(self) -> list[Connection]:
+        """Open connections holding queued output with no write interest registered: after
+        a pass there must be none ("write before sleeping"), or that output waits for an
+        unrelated event to wake the loop."""
+        return [c for c in self.server.loop.connections if c.outbuf and not c.writing and not c.closed]
+
+    def _find_conn(self, client: Client) -> Connection | None:
+        peer = f"127.0.0.1:{client.local_port}"
+        for conn in self.server.loop.connections:
+            if conn.peer == peer:
+                return conn
+        return None
+
+    def find_account(self, name: str) -> Account | None:
+        """The registered account called ``name`` (any case) in the server's database."""
+        from pollchat.protocol.names import name_key
+
+        return self.server.database.find(name_key(name))
+
+    # --- clients -----------------------------------------------------------------------------
+
+    def connect(self, *, greet: bool = True, sock: socket.socket | None = None, rcvbuf: int | None = None) -> Client:
+        """A new client. With ``greet`` (default) its first line must be the greeting.
+
+        Args:
+            sock: an unconnected socket to use (e.g. created earlier to hold a descriptor).
+            rcvbuf: ``SO_RCVBUF`` set before connecting (a small window for slow readers).
+        """
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(DEFAULT_TIMEOUT)
+        sock.connect(self.address)  # completes in the kernel's backlog, no server pass needed
+        return self.adopt(sock, greet=greet)
+
+    def adopt(self, sock: socket.socket, *, greet: bool = False) -> Client:
+        """Make a :class:`Client` of a socket the test connected itself (closed at the end
+        of the test like the others)."""
+        client = Client(self, sock)
+        self.clients.append(client)
+        if greet:
+            assert client.line() == texts.GREETING
+        return client
+
+    def login(
+        self,
+        name: str,
+        password: str,
+        *,
+        verb: str = "login",
+        client: Client | None = None,
+        shown_as: str | None = None,
+    ) -> Client:
+        """Log in (or register, with ``verb="register"``) and check the whole exchange:
+        ``Access Provided``, the active-users list (every client logged in through this
+        harness, in login order, then this one), and ``NAME has entered the chat`` as the
+        next line of every other such client.
+
+        Args:
+            client: an already greeted client to use (default: a new connection).
+            shown_as: the display name, if it differs from ``name`` (case, NFC).
+        """
+        client = client or self.connect()
+        shown = shown_as or name
+        client.send(f"{verb}\n{name},{password}\n".encode())
+        others = [c for c in self.online if not c.gone]
+        users = " ".join([c.name for c in others] + [shown])  # type: ignore[misc]
+        client.expect(texts.ACCESS_PROVIDED, f"active users are: {users}")
+        for other in others:
+            assert other.line() == f"{shown} has entered the chat", f"{other!r} did not get {shown}'s entered notice"
+        client.name = shown
+        self.online.append(client)
+        return client
+
+    def register(self, name: str, password: str, **kwargs: object) -> Client:
+        """:meth:`login` with ``verb="register"``."""
+        return self.login(name, password, verb="register", **kwargs)  # type: ignore[arg-type]
+
+    def forget_online(self, client: Client) -> None:
+        """``client`` is no longer logged in (it left or was dropped)."""
+        if client in self.online:
+            self.online.remove(client)
+
+
+@pytest.fixture
+def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    """A factory: ``make_harness(**config_overrides)``; every harness is stopped at the
+    end of the test, whatever happened."""
+    made: list[Harness] = []
+
+    def factory(accounts: dict[str, str] | None = None, **config: object) -> Harness:
+        h = Harness(tmp_path / f"data{len(made)}", accounts, **config)
+        made.append(h)
+        return h
+
+    yield factory
+    for h in made:
+        try:
+            h.stop()
+        finally:
+            for client in h.clients:
+                if not client.gone:
+                    client.sock.close()
+
+
+@pytest.fixture
+def harness(make_harness: Callable[..., Harness]) -> Harness:
+    """A harness with the default settings: max users 4, the three seed-004 accounts."""
+    return make_harness()
+
