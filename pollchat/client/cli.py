@@ -164,8 +164,10 @@ def read_password(name: str, stdin_fd: int) -> str:
 def _stdin_fd() -> int:
     try:
         return sys.stdin.fileno()
-    except (AttributeError, ValueError, OSError):  # stdin closed or replaced
-        return 0
+    except (AttributeError, ValueError, OSError):
+        # Started with stdin closed (`<&-`): read /dev/null instead, so the input simply
+        # ends and descriptor 0 cannot be taken by the socket.
+        return os.open(os.devnull, os.O_RDONLY)
 
 
 def _end_terminal_line(stderr: TextIO) -> None:

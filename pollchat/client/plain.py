@@ -27,6 +27,7 @@ import os
 import re
 import selectors
 import socket
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TextIO
 
@@ -98,12 +99,15 @@ def render_incoming(line: str) -> list[str]:
     if line.startswith("{"):
         try:
             event, _ts = decode_json(line)
-        except ProtocolError:
-            pass
-        else:
             if isinstance(event, ModeSwitched):
                 return []
-            return [sanitize(part) for part in render_text(event).split("\n")]
+            shown = render_text(event).split("\n")
+        # decode_json checks the shape, not every field's type: a misbehaving server's
+        # {"users": [1, 2]} fails in render_text, and deep nesting in json.loads.
+        except (ProtocolError, TypeError, ValueError, AttributeError, RecursionError):
+            pass
+        else:
+            return [sanitize(part) for part in shown]
     return [sanitize(line)]
 
 
@@ -285,7 +289,7 @@ def run(
     sock: socket.socket,
     stdin_fd: int,
     stdout: TextIO,
-    stderr: TextIO,
+    stderr: TextIO | None = None,
     first_lines: Sequence[str] = ("mode json",),
 ) -> int:
     """Chat over ``sock`` until the session ends; return the exit status.
@@ -300,7 +304,8 @@ def run(
         stdin_fd: the descriptor typed lines come from (a terminal, pipe or file); it is
             only read when ready and its flags are not changed.
         stdout: where server lines are shown.
-        stderr: where the end of the session and discarded lines are reported.
+        stderr: where the end of the session and discarded lines are reported
+            (default: ``sys.stderr``).
         first_lines: lines to send before any input.
 
     Returns:
@@ -312,7 +317,7 @@ def run(
         KeyboardInterrupt: Ctrl+C; nothing needs undoing but closing the socket.
     """
     sock.setblocking(False)
-    session = _Session(sock, stdin_fd, stdout, stderr, first_lines)
+    session = _Session(sock, stdin_fd, stdout, sys.stderr if stderr is None else stderr, first_lines)
     try:
         return session.run()
     finally:
