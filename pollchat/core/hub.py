@@ -141,7 +141,7 @@ class Hub(Generic[H]):
         session = self._by_handle.get(handle)
         if session is None:
             return []
-        return [Delivery(self._handles(exclude=handle), Message(session.account.name, text))]
+        return [Delivery(self._handles(exclude=session.handle), Message(session.account.name, text))]
 
     def leave(self, handle: H) -> list[Delivery[H]]:
         """End ``handle``'s session, if any: free its seat and tell everyone else.

@@ -114,8 +114,12 @@ def decode_json(line: str) -> tuple[ServerEvent, float]:
             if field.name == "code":
                 value = ErrorCode[value.upper()]
             elif field.name == "users":
+                if not isinstance(value, list) or not all(isinstance(u, str) for u in value):
+                    raise TypeError("users must be a list of names")
                 value = tuple(value)
+            elif not isinstance(value, str):
+                raise TypeError(f"{field.name} must be a string")
             args[field.name] = value
         return cls(**args), ts
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise ProtocolError(ErrorCode.BAD_FORMAT) from None

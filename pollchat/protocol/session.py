@@ -68,7 +68,8 @@ class Authenticate:
     """Check credentials off the loop, then call ``auth_succeeded`` or ``auth_failed``.
 
     ``name`` is already valid and NFC-normalised; ``password`` is everything after the
-    first comma (it may contain commas) and is never empty. Never log this action.
+    first comma (it may contain commas), never empty and without control characters
+    (TAB allowed). Never log this action.
     """
 
     verb: Verb
@@ -204,7 +205,9 @@ class Session:
     def _credentials(self, line: str) -> list[Action]:
         user, comma, password = line.partition(",")
         name = normalize_name(user)
-        if not comma or name is None or not password:
+        # A NUL or other control character in a password is refused: PBKDF2's HMAC pads
+        # keys with NULs, so "pw" and "pw\0" would be the same password.
+        if not comma or name is None or not password or has_control_characters(password):
             self.phase = Phase.AWAIT_VERB
             return self._fail(ErrorCode.BAD_FORMAT)
         self.phase = Phase.AUTHENTICATING

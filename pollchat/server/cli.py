@@ -17,6 +17,7 @@ from pollchat import __version__, texts
 from pollchat.config import DEFAULT_PORT, ServerConfig, default_data_dir
 from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS, hash_password
 from pollchat.errors import ConfigError, PollchatError
+from pollchat.protocol.session import has_control_characters
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.app import Server
 from pollchat.store.database import DATABASE_NAME, Database
@@ -208,6 +209,8 @@ def _hash_password(iterations: int, stdin: TextIO) -> int:
         password.encode("utf-8")
     except UnicodeEncodeError:
         raise ConfigError("the password is not valid UTF-8") from None
+    if has_control_characters(password):
+        raise ConfigError("the password has a control character; clients cannot send it")
     print(hash_password(password, iterations))
     return 0
 
