@@ -282,13 +282,17 @@ def test_version() -> None:
     assert result.stdout.decode("utf-8").strip() == "pollchat-server 0.1.0"
 
 
-def test_console_script_name() -> None:
-    exe = shutil.which("pollchat-server")
+@pytest.mark.parametrize("script", ["pollchat-server", "pollchat-client"])
+def test_console_scripts_are_installed(script: str) -> None:
+    # The README's commands install into a venv and run the tests with its python, so
+    # the scripts sit beside sys.executable; elsewhere look on PATH.
+    beside = Path(sys.executable).parent / script
+    exe = str(beside) if beside.exists() else shutil.which(script)
     if exe is None:
-        pytest.skip("the pollchat-server console script is not installed (pip install -e .)")
+        pytest.skip(f"the {script} console script is not installed (pip install -e .)")
     result = subprocess.run([exe, "--version"], capture_output=True, timeout=TIMEOUT, env=_env(), cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.decode("utf-8").strip() == "pollchat-server 0.1.0"
+    assert result.stdout.decode("utf-8").strip() == f"{script} 0.1.0"
 
 
 # --- the max-users prompt through a pipe, and shutdown by signal --------------------------
