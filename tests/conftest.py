@@ -9,3 +9,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("pollchat")
+
+# The loopback server fixtures (``harness``, ``make_harness``) live in tests/harness.py.
+pytest_plugins = ["tests.harness"]

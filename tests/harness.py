@@ -171,7 +171,7 @@ class Client:
     def expect(self, *expected: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         """The next lines are exactly ``expected``, in order."""
         got = []
-        for want in expected:
+        for _ in expected:
             got.append(self.line(timeout))
             assert got == list(expected[: len(got)]), f"{self!r}: expected {list(expected)}, got {got}"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import Harness, harness, make_harness  # noqa: F401  (fixtures)
+from tests.harness import Harness
 
 TOO_LONG = "line too long (over 4096 bytes), discarded"
 BAD_UTF8 = "line is not valid UTF-8, discarded"

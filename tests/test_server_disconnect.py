@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from pollchat import texts
-from tests.harness import Client, Harness, harness, make_harness  # noqa: F401  (fixtures)
+from tests.harness import Client, Harness
 
 TOO_SLOW = "you are not reading your messages, closing the connection"
 

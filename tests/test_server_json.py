@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from tests.harness import Client, Harness, harness, make_harness  # noqa: F401  (fixtures)
+from tests.harness import Client, Harness
 
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pollchat import texts
-from tests.harness import Harness, harness, make_harness  # noqa: F401  (fixtures)
+from tests.harness import Harness
 
 GREETING = texts.GREETING
 WRONG = "Wrong Password"

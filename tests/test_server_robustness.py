@@ -9,7 +9,7 @@ import pytest
 
 from pollchat import texts
 from pollchat.protocol.session import Phase
-from tests.harness import Harness, harness, make_harness  # noqa: F401  (fixtures)
+from tests.harness import Harness
 
 
 @pytest.mark.parametrize("how", ["close", "reset"])

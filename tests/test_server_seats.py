@@ -9,7 +9,7 @@ from __future__ import annotations
 from pollchat.protocol.names import name_key
 from pollchat.protocol.session import Phase
 from pollchat.store.database import DATABASE_NAME, Database
-from tests.harness import Client, Harness, harness, make_harness  # noqa: F401  (fixtures)
+from tests.harness import Client, Harness
 
 FULL = "Max number of chat users"
 TAKEN = "username is already used"

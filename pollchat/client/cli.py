@@ -15,9 +15,10 @@ import getpass
 import os
 import socket
 import sys
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from pollchat import __version__, texts
+from pollchat.cliargs import OneLineParser, whole_number
 from pollchat.config import DEFAULT_PORT
 from pollchat.errors import ConfigError
 from pollchat.protocol.names import MAX_NAME_LENGTH, normalize_name
@@ -53,23 +54,6 @@ exit status:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line usage errors (exit 2), as the house style asks."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be from 1 to 65535, got {value}")
-    return value
-
-
 def _user_name(text: str) -> str:
     name = normalize_name(text)
     if name is None:
@@ -79,7 +63,7 @@ def _user_name(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROG,
         description="Chat on a pollchat server: shows what the server says and sends each "
         "line you type. Works interactively and in pipes.",
@@ -89,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("host", metavar="HOST", help="the server's name or address")
     parser.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, help="the server's TCP port (default: %(default)s)"
+        "--port", type=whole_number(1, 65535), default=DEFAULT_PORT, help="the server's TCP port (default: %(default)s)"
     )
     parser.add_argument(
         "--user",

@@ -90,7 +90,7 @@ def encode_json(event: ServerEvent, ts: float) -> bytes:
         ts: server time of the event, seconds since the epoch (rendered as UTC).
     """
     obj: dict[str, Any] = {"type": EVENT_TYPES[type(event)]}
-    for field, value in zip(fields(event), astuple(event)):
+    for field, value in zip(fields(event), astuple(event), strict=True):
         if isinstance(value, ErrorCode):
             value = value.code
         obj[field.name] = value

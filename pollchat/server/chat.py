@@ -15,9 +15,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 
-from pollchat.core.accounts import Account
 from pollchat.core.hub import Admission, Delivery, Hub
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.protocol.events import Error, Greeting, ModeSwitched, ServerEvent, ShuttingDown

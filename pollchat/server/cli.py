@@ -11,9 +11,10 @@ import getpass
 import logging
 import sys
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from pollchat import __version__, texts
+from pollchat.cliargs import OneLineParser, whole_number
 from pollchat.config import DEFAULT_PORT, ServerConfig, default_data_dir
 from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS, hash_password
 from pollchat.errors import ConfigError, PollchatError
@@ -37,30 +38,9 @@ then, from another terminal:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line usage errors (exit 2), as the house style asks."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
-
-
-def _whole_number(low: int, high: int | None = None):  # noqa: ANN202 - argparse type factory
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROG,
         description="Run the pollchat chat server (seed-004 line protocol on TCP).",
         epilog=EPILOG,
@@ -69,13 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--max-users",
-        type=_whole_number(1),
+        type=whole_number(1),
         metavar="N",
         help="simultaneous logged-in users; without it the server asks on stdin",
     )
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: %(default)s)")
     parser.add_argument(
-        "--port", type=_whole_number(0, 65535), default=DEFAULT_PORT, help="TCP port; 0 picks a free one (default: %(default)s)"
+        "--port", type=whole_number(0, 65535), default=DEFAULT_PORT, help="TCP port; 0 picks a free one (default: %(default)s)"
     )
     parser.add_argument(
         "--accounts", type=Path, metavar="FILE", help="TOML file of preconfigured accounts (reserved seats)"
@@ -88,14 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--kdf-iterations",
-        type=_whole_number(1, MAX_ITERATIONS),
+        type=whole_number(1, MAX_ITERATIONS),
         default=DEFAULT_ITERATIONS,
         metavar="N",
         help="PBKDF2 iterations for new passwords (default: %(default)s; lower only for tests)",
     )
     parser.add_argument(
         "--max-output",
-        type=_whole_number(1024),
+        type=whole_number(1024),
         default=1024 * 1024,
         metavar="BYTES",
         help="unsent bytes a client may fall behind before it is dropped (default: %(default)s)",
@@ -115,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hasher.add_argument(
         "--iterations",
-        type=_whole_number(1, MAX_ITERATIONS),
+        type=whole_number(1, MAX_ITERATIONS),
         default=DEFAULT_ITERATIONS,
         metavar="N",
         help="PBKDF2 iterations (default: %(default)s)",
