@@ -41,6 +41,7 @@ class ErrorCode(enum.Enum):
     BAD_ENCODING = "line is not valid UTF-8, discarded"
     CONTROL_CHARACTERS = "line contains control characters, discarded"
     TOO_SLOW = "you are not reading your messages, closing the connection"
+    INTERNAL = "server error, please try again later"
 
     @property
     def code(self) -> str:

@@ -53,6 +53,7 @@ TEXT_GOLDEN = [
     (Error.of(ErrorCode.BAD_ENCODING), b"line is not valid UTF-8, discarded\n"),
     (Error.of(ErrorCode.CONTROL_CHARACTERS), b"line contains control characters, discarded\n"),
     (Error.of(ErrorCode.TOO_SLOW), b"you are not reading your messages, closing the connection\n"),
+    (Error.of(ErrorCode.INTERNAL), b"server error, please try again later\n"),
     (ModeSwitched("json"), b"mode json\n"),
     (ModeSwitched("text"), b"mode text\n"),
     (ShuttingDown(), b"server is shutting down\n"),
@@ -113,7 +114,7 @@ def test_json_golden_values() -> None:
 def test_error_codes_are_the_documented_ones() -> None:
     assert sorted(code.code for code in ErrorCode) == sorted(
         ["wrong_password", "already_online", "name_taken", "bad_format", "server_full",
-         "too_many_attempts", "line_too_long", "bad_encoding", "control_characters", "too_slow"]
+         "too_many_attempts", "line_too_long", "bad_encoding", "control_characters", "too_slow", "internal"]
     )
 
 

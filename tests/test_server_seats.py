@@ -191,3 +191,22 @@ def test_no_shared_seats_when_every_seat_is_reserved(make_harness) -> None:
     assert client.line() == FULL
     assert h.server.database.count_accounts() == 0
     h.login("user1", "123", client=client)
+
+
+def test_a_database_failure_during_registration_is_reported_not_hidden(harness: Harness, monkeypatch) -> None:
+    """A registration whose INSERT fails gets one clear line, frees nothing, and the
+    server carries on serving everyone else."""
+    watcher = harness.login("user1", "123")
+
+    def failing_create(account):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(harness.server.database, "create", failing_create)
+    client = harness.connect()
+    client.send(b"register\nbob,pw\n")
+    assert client.line() == "server error, please try again later"
+    client.closed()
+    watcher.expect_silence(0.1)
+    assert harness.server.hub.online_names() == ("user1",)
+    monkeypatch.undo()
+    harness.register("bob", "pw")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pollchat.core.hub import Admission, Delivery, Hub
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.protocol.events import Error, Greeting, ModeSwitched, ServerEvent, ShuttingDown
-from pollchat.protocol.render import encode_json, encode_text
+from pollchat.protocol.render import encode_json, encode_text, render_text
 from pollchat.protocol.session import (
     Action,
     Authenticate,
@@ -176,10 +176,11 @@ class ChatServer:
                 case SwitchMode(mode):
                     conn.json_mode = mode == "json"
                     self.send(conn, ModeSwitched(mode))
+                case Disconnect(None):
+                    self.loop.close(conn, "peer closed")
                 case Disconnect(event):
-                    if event is not None:
-                        self.send(conn, event)
-                    self.loop.close(conn, "too many failed attempts" if event else "peer closed")
+                    self.send(conn, event)
+                    self.loop.close(conn, render_text(event))
 
     def _authenticate(self, conn: Connection, action: Authenticate) -> None:
         if action.verb is Verb.LOGIN:
@@ -209,9 +210,10 @@ class ChatServer:
             return
         try:
             admission = decide()
-        except Exception:
-            log.exception("password check failed for connection #%d", conn.id)
-            self.loop.close(conn, "internal error", flush=False)
+        except Exception:  # e.g. the database refused the new account (disk full)
+            log.exception("login or registration failed for connection #%d", conn.id)
+            self.send(conn, Error.of(ErrorCode.INTERNAL))
+            self.loop.close(conn, "internal error")
             return
         assert conn.session is not None
         if admission.refusal is not None:

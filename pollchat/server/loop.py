@@ -101,7 +101,6 @@ class EventLoop:
         self.linger = linger
         self.timers = timers or Timers()
         self.connections: set[Connection] = set()
-        self.running = False
         self.selector = selectors.DefaultSelector()
         self.listener: socket.socket | None = listener
         listener.setblocking(False)
@@ -143,16 +142,6 @@ class EventLoop:
         self.timers.run_due()
         self._flush()
         self._finalize()
-
-    def serve(self) -> None:
-        """Run passes until :meth:`stop` is called."""
-        self.running = True
-        while self.running:
-            self.run_once()
-
-    def stop(self) -> None:
-        """Make :meth:`serve` return after the current pass."""
-        self.running = False
 
     def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` on the loop thread soon; callable from any thread."""
