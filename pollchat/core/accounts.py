@@ -29,11 +29,14 @@ class Account:
             :mod:`pollchat.protocol.names`).
         password_hash: a Django PBKDF2-SHA256 string (:mod:`pollchat.core.passwords`).
         kind: preconfigured or registered.
+        id: the account's id in the database, stable across renames and never reused
+            (0 until the store has assigned one). History refers to accounts by id.
     """
 
     name: str
     password_hash: str
     kind: AccountKind
+    id: int = 0
 
     @property
     def key(self) -> str:
@@ -41,7 +44,7 @@ class Account:
         return name_key(self.name)
 
     def __repr__(self) -> str:  # never print a hash into a log
-        return f"Account(name={self.name!r}, kind={self.kind.value})"
+        return f"Account(name={self.name!r}, kind={self.kind.value}, id={self.id})"
 
 
 class RegisteredAccounts(Protocol):
