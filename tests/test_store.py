@@ -1,16 +1,23 @@
-"""The SQLite store of registered accounts: :class:`pollchat.store.database.Database`."""
+"""The SQLite store: :class:`pollchat.store.database.Database` -- accounts (registered and
+preconfigured), schema migrations, and message history."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pollchat.core.accounts import Account
+from pollchat.core.accounts import Account, AccountDirectory
+from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
-from pollchat.store.database import APPLICATION_ID, DATABASE_NAME, SCHEMA_VERSION, Database
+from pollchat.store import database as database_module
+from pollchat.store.database import APPLICATION_ID, DATABASE_NAME, MIGRATIONS, SCHEMA_VERSION, Database, backup_path
 
 HASH = "pbkdf2_sha256$1000$salt$" + "A" * 43 + "="
 
@@ -39,7 +46,7 @@ def db_path(tmp_path: Path) -> Path:
 
 def test_application_id_is_pcht() -> None:
     assert APPLICATION_ID == 0x50434854
-    assert SCHEMA_VERSION >= 1
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 2
 
 
 def test_new_database_identifies_itself(db_path: Path) -> None:
@@ -52,9 +59,11 @@ def test_new_database_identifies_itself(db_path: Path) -> None:
 def test_create_and_find_round_trip(db_path: Path) -> None:
     with Database.open(db_path) as db:
         alice = registered("Alice", HASH)
-        assert db.create(alice) is True
+        stored = db.create(alice)
+        assert stored == dataclasses.replace(alice, id=stored.id)
+        assert stored.id >= 1
         found = db.find(alice.key)
-        assert found is not None
+        assert found == stored
         assert found.name == "Alice"
         assert found.password_hash == HASH
         assert found.kind is AccountKind.REGISTERED
@@ -74,9 +83,9 @@ def test_duplicate_key_is_refused(db_path: Path) -> None:
     with Database.open(db_path) as db:
         assert db.create(registered("alice", HASH))
         other_hash = HASH.replace("salt", "pepper")
-        assert db.create(registered("alice", other_hash)) is False
+        assert db.create(registered("alice", other_hash)) is None
         # case-different spelling of the same name: same key, refused too
-        assert db.create(registered("ALICE", other_hash)) is False
+        assert db.create(registered("ALICE", other_hash)) is None
         assert db.count_accounts() == 1
         found = db.find("alice")
         assert found is not None
@@ -96,29 +105,29 @@ def test_case_folding_is_the_callers_job(db_path: Path) -> None:
 
 def test_accounts_persist_after_close_and_reopen(db_path: Path) -> None:
     db = Database.open(db_path)
-    assert db.create(registered("Alice"))
+    alice = db.create(registered("Alice"))
     assert db.create(registered("bob"))
     db.close()
     db.close()  # safe twice
 
     with Database.open(db_path) as db:
         assert db.count_accounts() == 2
-        assert db.find("alice").name == "Alice"
+        assert db.find("alice") == alice
         assert db.find("bob").password_hash == HASH
-        assert db.create(registered("bob")) is False
+        assert db.create(registered("bob")) is None
     assert pragmas(db_path) == (APPLICATION_ID, SCHEMA_VERSION, "wal")
 
 
 def test_create_is_visible_to_another_connection_at_once(db_path: Path) -> None:
     """Registration is committed before create() returns (durable before acknowledged)."""
     with Database.open(db_path) as db:
-        assert db.create(registered("Alice"))
+        alice = db.create(registered("Alice"))
         other = sqlite3.connect(db_path)
         try:
-            rows = other.execute("SELECT key, name, password_hash FROM account").fetchall()
+            rows = other.execute("SELECT id, key, name, kind, password_hash FROM account").fetchall()
         finally:
             other.close()
-        assert rows == [("alice", "Alice", HASH)]
+        assert rows == [(alice.id, "alice", "Alice", "registered", HASH)]
 
 
 def test_data_directory_is_created(tmp_path: Path) -> None:
@@ -221,3 +230,632 @@ def test_refused_file_then_fine_after_replacement(db_path: Path) -> None:
     db_path.unlink()
     with Database.open(db_path) as db:
         assert db.create(registered("alice"))
+
+
+def test_newer_schema_3_with_history_is_refused_unchanged(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        alice = db.create(registered("alice"))
+        db.append_messages([chat(alice, "hello")])
+    newer = sqlite3.connect(db_path)
+    newer.execute("PRAGMA user_version=3")
+    newer.commit()
+    newer.close()
+    _assert_refused(db_path, "schema version 3", "upgrade pollchat")
+    assert not list(db_path.parent.glob("*backup*"))
+
+
+# --- helpers for schema 2 ---------------------------------------------------------------------
+
+V1_SQL = """
+CREATE TABLE account (
+    key           TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+) WITHOUT ROWID
+"""  # schema 1 as pollchat 4f5fa6a wrote it (git show 4f5fa6a:pollchat/store/database.py)
+
+V1_ACCOUNTS = [  # (key, name, password_hash, created_at); not in creation order on purpose
+    ("zoe", "Zoe", HASH, "2024-01-01T10:00:00+00:00"),
+    ("łukasz", "Łukasz", HASH.replace("salt", "salt2"), "2024-03-01T10:00:00+00:00"),
+    ("bob", "bob", HASH.replace("salt", "salt3"), "2024-02-01T10:00:00+00:00"),
+]
+
+
+def make_v1(path: Path, accounts=V1_ACCOUNTS) -> sqlite3.Connection:
+    """A schema-1 pollchat database, as the previous release left it (WAL mode). Returns
+    the still-open connection (its writes are in the WAL, not yet checkpointed)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("BEGIN")
+    db.execute(V1_SQL)
+    db.executemany("INSERT INTO account VALUES (?, ?, ?, ?)", accounts)
+    db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    db.execute("PRAGMA user_version=1")
+    db.execute("COMMIT")
+    return db
+
+
+def rows(path: Path, sql: str) -> list[tuple]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def chat(sender: Account, text: str, ts: float = 1.0, kind: RecordKind = RecordKind.CHAT) -> HistoryRecord:
+    return HistoryRecord(ts, kind, sender.id, sender.name, text)
+
+
+def private(sender: Account, recipient: Account, text: str, ts: float = 1.0) -> HistoryRecord:
+    return HistoryRecord(ts, RecordKind.PRIVATE, sender.id, sender.name, text, recipient.id, recipient.name)
+
+
+def without_id(records: list[HistoryRecord]) -> list[HistoryRecord]:
+    return [dataclasses.replace(r, id=0) for r in records]
+
+
+@pytest.fixture
+def db(db_path: Path):
+    with Database.open(db_path) as database:
+        yield database
+
+
+# --- migration 1 -> 2 -----------------------------------------------------------------------------
+
+
+def test_v1_database_migrates_in_place_keeping_every_account(db_path: Path) -> None:
+    writer = make_v1(db_path)  # open: the accounts are still only in the WAL
+    try:
+        with Database.open(db_path) as db:
+            assert pragmas(db_path)[:2] == (APPLICATION_ID, 2)
+            assert db.count_accounts() == 3
+            zoe, bob, lukasz = db.find("zoe"), db.find("bob"), db.find("łukasz")
+            # ids follow creation order
+            assert (zoe.id, bob.id, lukasz.id) == (1, 2, 3)
+            for key, name, password_hash, created_at in V1_ACCOUNTS:
+                found = db.find(key)
+                assert (found.name, found.password_hash, found.kind) == (name, password_hash, AccountKind.REGISTERED)
+                assert db.created_at(found.id) == created_at
+                assert db.last_seen(found.id) is None
+            assert db.create(registered("BOB")) is None
+            assert db.create(registered("carol")).id == 4
+    finally:
+        writer.close()
+    # the backup was taken through SQLite, so it has what was still in the WAL
+    backup = db_path.with_name("pollchat.db.v1-backup")
+    assert sorted(rows(backup, "SELECT key, name, password_hash, created_at FROM account")) == sorted(V1_ACCOUNTS)
+    assert sorted(r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")) == [
+        "account",
+        "message",
+        "sqlite_sequence",
+    ]
+
+
+def test_migration_backs_up_the_v1_file_first(db_path: Path) -> None:
+    make_v1(db_path).close()
+    with Database.open(db_path) as db:
+        assert db.count_accounts() == 3
+    backup = db_path.with_name("pollchat.db.v1-backup")
+    assert backup_path(db_path, 1) != backup  # taken now
+    assert backup.is_file()
+    # a complete, self-contained schema-1 file with every account
+    assert pragmas(backup) == (APPLICATION_ID, 1, "delete")
+    assert sorted(rows(backup, "SELECT key, name, password_hash, created_at FROM account")) == sorted(V1_ACCOUNTS)
+    assert sorted(p.name for p in db_path.parent.iterdir() if "backup" in p.name) == ["pollchat.db.v1-backup"]
+    # a later start migrates nothing and backs up nothing
+    before = backup.read_bytes()
+    with Database.open(db_path) as db:
+        assert db.count_accounts() == 3
+    assert sorted(p.name for p in db_path.parent.iterdir() if "backup" in p.name) == ["pollchat.db.v1-backup"]
+    assert backup.read_bytes() == before
+
+
+def test_a_new_database_gets_no_backup(db_path: Path) -> None:
+    with Database.open(db_path):
+        pass
+    db_path.with_name("other").write_bytes(b"")
+    with Database.open(db_path.with_name("empty.db")):
+        pass
+    assert not [p for p in db_path.parent.iterdir() if "backup" in p.name]
+
+
+def test_an_existing_backup_is_never_overwritten(db_path: Path) -> None:
+    make_v1(db_path).close()
+    old = db_path.with_name("pollchat.db.v1-backup")
+    old.write_bytes(b"an older backup")
+    with Database.open(db_path) as db:
+        assert db.count_accounts() == 3
+    assert old.read_bytes() == b"an older backup"
+    second = db_path.with_name("pollchat.db.v1-backup-2")
+    assert pragmas(second)[:2] == (APPLICATION_ID, 1)
+
+
+def test_a_failed_backup_leaves_the_v1_file_unmigrated(db_path: Path) -> None:
+    make_v1(db_path).close()
+    # something in the way of the temporary copy: a directory cannot be unlinked
+    db_path.with_name("pollchat.db.v1-backup.partial").mkdir()
+    with pytest.raises(StoreError) as info:
+        Database.open(db_path)
+    assert "back up" in str(info.value) and "\n" not in str(info.value)
+    assert pragmas(db_path)[:2] == (APPLICATION_ID, 1)
+    assert sorted(rows(db_path, "SELECT * FROM account")) == sorted(V1_ACCOUNTS)
+    assert not db_path.with_name("pollchat.db.v1-backup").exists()
+
+
+def test_a_failed_migration_rolls_back_to_v1(db_path: Path, monkeypatch) -> None:
+    make_v1(db_path).close()
+    broken = (MIGRATIONS[0], MIGRATIONS[1] + "; INSERT INTO no_such_table VALUES (1)")
+    monkeypatch.setattr(database_module, "MIGRATIONS", broken)
+    with pytest.raises(StoreError):
+        Database.open(db_path)
+    assert pragmas(db_path)[:2] == (APPLICATION_ID, 1)
+    assert sorted(rows(db_path, "SELECT * FROM account")) == sorted(V1_ACCOUNTS)
+    monkeypatch.undo()
+    with Database.open(db_path) as db:  # the real migration still works afterwards
+        assert db.count_accounts() == 3
+
+
+def test_v1_with_no_accounts_migrates(db_path: Path) -> None:
+    make_v1(db_path, accounts=[]).close()
+    with Database.open(db_path) as db:
+        assert db.count_accounts() == 0
+        assert db.create(registered("alice")).id == 1
+    assert pragmas(db_path)[:2] == (APPLICATION_ID, 2)
+
+
+# --- account ids ----------------------------------------------------------------------------------
+
+
+def test_ids_are_never_reused_after_delete(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        a, b, c = (db.create(registered(n)) for n in ("a", "b", "c"))
+        assert (a.id, b.id, c.id) == (1, 2, 3)
+        db.delete(c.id)
+        assert db.find("c") is None
+        assert db.count_accounts() == 2
+        c2 = db.create(registered("c"))  # the name is free again, the id is not
+        assert c2.id == 4
+        db.delete(c2.id)
+    with Database.open(db_path) as db:
+        assert db.create(registered("d")).id == 5
+
+
+def test_ids_are_never_reused_after_migration_and_delete(db_path: Path) -> None:
+    make_v1(db_path).close()
+    with Database.open(db_path) as db:
+        db.delete(db.find("łukasz").id)  # id 3, the highest
+        assert db.create(registered("carol")).id == 4
+
+
+def test_delete_keeps_the_accounts_messages(db: Database) -> None:
+    alice, bob = db.create(registered("alice")), db.create(registered("bob"))
+    db.append_messages([chat(alice, "hi"), private(alice, bob, "psst")])
+    db.delete(alice.id)
+    assert [(r.sender_id, r.sender, r.text) for r in db.recent_public(10)] == [(alice.id, "alice", "hi")]
+    assert [r.text for r in db.private_for(bob.id, 10)] == ["psst"]
+    assert db.last_seen(alice.id) is None and db.created_at(alice.id) is None
+    db.delete(alice.id)  # twice: nothing happens
+    db.delete(999)
+
+
+def test_directory_register_returns_the_stored_account(db: Database) -> None:
+    directory = AccountDirectory([Account("user1", HASH, AccountKind.PRECONFIGURED)], db)
+    bob = directory.register("Bob", HASH)
+    assert bob is not None and bob.id >= 1
+    assert directory.find("BOB") == bob == db.find("bob")
+    assert directory.register("bob", HASH) is None
+    assert directory.register("USER1", HASH) is None
+
+
+def test_create_refuses_a_preconfigured_account(db: Database) -> None:
+    with pytest.raises(ValueError):
+        db.create(Account("user1", HASH, AccountKind.PRECONFIGURED))
+
+
+# --- preconfigured accounts -----------------------------------------------------------------------
+
+
+def preconfigured(*names: str) -> list[Account]:
+    return [Account(name, HASH, AccountKind.PRECONFIGURED) for name in names]
+
+
+def test_sync_preconfigured_gives_stable_ids(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        bob = db.create(registered("bob"))
+        first = db.sync_preconfigured(preconfigured("user1", "user2", "user3"))
+        assert [a.name for a in first] == ["user1", "user2", "user3"]
+        assert all(a.kind is AccountKind.PRECONFIGURED and a.password_hash == HASH for a in first)
+        ids = {a.name: a.id for a in first}
+        assert len(set(ids.values()) | {bob.id}) == 4  # one id space for both kinds
+        # preconfigured rows are no registered accounts
+        assert db.count_accounts() == 1
+        assert db.find("user1") is None
+    with Database.open(db_path) as db:
+        # the accounts file reordered, one name re-cased, one removed, one added
+        again = db.sync_preconfigured(preconfigured("user3", "USER1", "user4"))
+        assert [a.name for a in again] == ["user3", "USER1", "user4"]
+        assert again[0].id == ids["user3"]
+        assert again[1].id == ids["user1"]
+        assert again[2].id not in set(ids.values()) | {bob.id}
+        assert db.sync_preconfigured(preconfigured("user4", "user3")) == [again[2], again[0]]
+    names = dict(rows(db_path, "SELECT id, name FROM account WHERE kind = 'preconfigured'"))
+    assert names[ids["user1"]] == "USER1"  # the display name follows the file
+    assert ids["user2"] in names  # a removed account keeps its row (and its history's ids)
+    assert rows(db_path, "SELECT count(*) FROM account WHERE kind = 'preconfigured' AND password_hash IS NOT NULL") == [
+        (0,)
+    ]
+
+
+def test_sync_preconfigured_with_a_registered_account_of_the_same_name(db: Database) -> None:
+    """A registered account may predate the accounts file entry of the same name: both
+    rows exist, with different ids; the accounts file wins in the directory."""
+    registered_user1 = db.create(registered("user1"))
+    [pre_user1] = db.sync_preconfigured(preconfigured("user1"))
+    assert pre_user1.id != registered_user1.id
+    assert db.find("user1") == registered_user1
+    directory = AccountDirectory([pre_user1], db)
+    assert directory.find("user1") is pre_user1
+
+
+def test_sync_preconfigured_is_one_transaction(db: Database) -> None:
+    statements: list[str] = []
+    db._db.set_trace_callback(statements.append)
+    db.sync_preconfigured(preconfigured("a", "b", "c"))
+    db._db.set_trace_callback(None)
+    assert sum(s.startswith("BEGIN") for s in statements) == 1
+    assert sum(s == "COMMIT" for s in statements) == 1
+    assert db.sync_preconfigured([]) == []
+
+
+def test_preconfigured_rows_cannot_be_renamed_repassworded_or_deleted(db: Database) -> None:
+    [user1] = db.sync_preconfigured(preconfigured("user1"))
+    assert db.rename(user1.id, "other") is False
+    db.set_password(user1.id, HASH)
+    db.delete(user1.id)
+    assert db.sync_preconfigured(preconfigured("user1")) == [user1]
+    assert db.created_at(user1.id) is not None
+
+
+# --- rename, password, last seen ------------------------------------------------------------------
+
+
+def test_rename(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        alice, bob = db.create(registered("alice")), db.create(registered("bob"))
+        db.append_messages([private(alice, bob, "before"), chat(alice, "public before")])
+        assert db.rename(alice.id, "Alicia") is True
+        assert db.find("alice") is None
+        renamed = db.find("alicia")
+        assert renamed == Account("Alicia", HASH, AccountKind.REGISTERED, alice.id)
+        # the old name is free; the new one is taken
+        assert db.create(registered("alice")).id not in (alice.id, bob.id)
+        assert db.create(registered("ALICIA")) is None
+        # history follows the id; the stored sender name is the one it was sent under
+        [before] = db.private_for(alice.id, 10)
+        assert (before.sender_id, before.sender, before.text) == (alice.id, "alice", "before")
+        db.append_messages([private(renamed, bob, "after")])
+        assert [(r.sender, r.text) for r in db.private_for(alice.id, 10)] == [("alice", "before"), ("Alicia", "after")]
+    with Database.open(db_path) as db:
+        assert db.find("alicia").id == alice.id
+
+
+def test_rename_to_a_taken_name_is_refused(db: Database) -> None:
+    alice, bob = db.create(registered("alice")), db.create(registered("bob"))
+    assert db.rename(alice.id, "BOB") is False
+    assert db.find("alice") == alice
+    assert db.find("bob") == bob
+    assert db.rename(999, "nobody") is False
+    assert db.find("nobody") is None
+
+
+def test_rename_to_another_case_of_ones_own_name(db: Database) -> None:
+    alice = db.create(registered("alice"))
+    assert db.rename(alice.id, "ALICE") is True
+    assert db.find("alice") == Account("ALICE", HASH, AccountKind.REGISTERED, alice.id)
+    assert db.rename(alice.id, "ALICE") is True  # to the very same name: still fine
+    assert db.rename(alice.id, "Łukasz") is True
+    assert db.find("łukasz").id == alice.id
+
+
+def test_rename_ignores_preconfigured_rows_of_that_name(db: Database) -> None:
+    """The accounts file decides about preconfigured names (AccountDirectory); a stale
+    preconfigured row never blocks a registered name."""
+    db.sync_preconfigured(preconfigured("user9"))
+    alice = db.create(registered("alice"))
+    assert db.rename(alice.id, "user9") is True
+
+
+def test_set_password(db_path: Path) -> None:
+    new_hash = HASH.replace("salt", "fresh")
+    with Database.open(db_path) as db:
+        alice, bob = db.create(registered("alice")), db.create(registered("bob"))
+        assert db.set_password(alice.id, new_hash) is None
+        assert db.find("alice").password_hash == new_hash
+        assert db.find("bob") == bob
+        db.set_password(999, new_hash)  # unknown id: nothing
+    with Database.open(db_path) as db:
+        assert db.find("alice") == dataclasses.replace(alice, password_hash=new_hash)
+
+
+def test_last_seen(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        alice = db.create(registered("alice"))
+        [user1] = db.sync_preconfigured(preconfigured("user1"))
+        assert db.last_seen(alice.id) is None
+        db.set_last_seen(alice.id, 1_700_000_000.25)
+        db.set_last_seen(user1.id, 1_700_000_001.5)
+        assert db.last_seen(alice.id) == 1_700_000_000.25
+        db.set_last_seen(alice.id, 1_700_000_002.0)
+        db.set_last_seen(999, 1.0)
+        assert db.last_seen(999) is None
+        assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    with Database.open(db_path) as db:
+        assert db.last_seen(alice.id) == 1_700_000_002.0
+        assert db.last_seen(user1.id) == 1_700_000_001.5
+
+
+def test_created_at_is_utc_iso(db: Database) -> None:
+    alice = db.create(registered("alice"))
+    created = db.created_at(alice.id)
+    assert created is not None and created.endswith("+00:00") and "T" in created
+    assert db.created_at(999) is None
+
+
+# --- message history ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def people(db: Database) -> tuple[Account, Account, Account]:
+    return tuple(db.create(registered(name)) for name in ("alice", "bob", "carol"))  # type: ignore[return-value]
+
+
+def test_append_and_recent_public(db: Database, people) -> None:
+    alice, bob, carol = people
+    records = [
+        chat(alice, "one", 1.5),
+        private(alice, bob, "secret", 2.0),
+        chat(bob, "waves", 3.25, RecordKind.ACTION),
+        chat(carol, "Zażółć gęślą jaźń ¯\\_(ツ)_/¯", 4.0),
+        private(bob, carol, "also secret", 5.0),
+    ]
+    db.append_messages(records)
+    assert db.count_messages() == 5
+    public = db.recent_public(10)
+    assert without_id(public) == [records[0], records[2], records[3]]
+    assert [r.id for r in public] == sorted(r.id for r in public) and public[0].id >= 1
+    assert db.recent_public(2) == public[1:]
+    assert db.recent_public(1) == public[2:]
+    assert db.recent_public(0) == []
+    with pytest.raises(ValueError):
+        db.recent_public(-1)
+    db.append_messages([chat(alice, "later", 0.5)])  # an earlier clock: still the newest
+    assert db.recent_public(1)[0].text == "later"
+    assert db.recent_public(1)[0].id > public[-1].id
+
+
+def texts(records: list[HistoryRecord]) -> list[str]:
+    return [r.text for r in records]
+
+
+def test_private_for(db: Database, people) -> None:
+    alice, bob, carol = people
+    db.append_messages(
+        [
+            private(alice, bob, "a->b 1"),
+            chat(alice, "public"),
+            private(bob, alice, "b->a"),
+            private(bob, carol, "b->c"),
+            private(alice, alice, "a->a"),
+            private(carol, alice, "c->a"),
+            private(alice, bob, "a->b 2"),
+        ]
+    )
+    assert texts(db.private_for(alice.id, 10)) == ["a->b 1", "b->a", "a->a", "c->a", "a->b 2"]
+    assert texts(db.private_for(alice.id, 3)) == ["a->a", "c->a", "a->b 2"]
+    assert texts(db.private_for(bob.id, 10)) == ["a->b 1", "b->a", "b->c", "a->b 2"]
+    assert texts(db.private_for(carol.id, 1)) == ["c->a"]
+    assert db.private_for(alice.id, 0) == []
+    assert db.private_for(999, 10) == []
+    [first] = db.private_for(carol.id, 10)[:1]
+    assert (first.kind, first.recipient_id, first.recipient) == (RecordKind.PRIVATE, carol.id, "carol")
+    ids = [r.id for r in db.private_for(alice.id, 10)]
+    assert ids == sorted(ids)
+    with pytest.raises(ValueError):
+        db.private_for(alice.id, -5)
+
+
+def test_count_private_since(db: Database, people) -> None:
+    alice, bob, carol = people
+    db.append_messages(
+        [
+            private(alice, bob, "old", 100.0),
+            private(alice, bob, "at", 200.0),
+            private(carol, bob, "new", 300.0),
+            private(bob, alice, "sent by bob", 400.0),
+            chat(alice, "public", 500.0),
+        ]
+    )
+    assert db.count_private_since(bob.id, 0.0) == 3
+    assert db.count_private_since(bob.id, 200.0) == 1  # strictly after
+    assert db.count_private_since(bob.id, 199.9) == 2
+    assert db.count_private_since(bob.id, 300.0) == 0
+    assert db.count_private_since(alice.id, 0.0) == 1
+    assert db.count_private_since(carol.id, 0.0) == 0
+
+
+def test_append_messages_is_one_transaction_with_normal_sync(db: Database, people) -> None:
+    alice, bob, _ = people
+    statements: list[str] = []
+    db._db.set_trace_callback(statements.append)
+    db.append_messages([chat(alice, str(i)) for i in range(50)] + [private(alice, bob, "x")])
+    db._db.set_trace_callback(None)
+    begin = statements.index("BEGIN IMMEDIATE")
+    commit = statements.index("COMMIT")
+    assert sum(s.startswith("BEGIN") for s in statements) == 1 and statements.count("COMMIT") == 1
+    assert statements.index("PRAGMA synchronous=NORMAL") < begin < commit < statements.index("PRAGMA synchronous=FULL")
+    assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert db.count_messages() == 51
+    # account writes stay FULL
+    statements.clear()
+    db._db.set_trace_callback(statements.append)
+    db.create(registered("dave"))
+    db._db.set_trace_callback(None)
+    assert not [s for s in statements if "synchronous" in s]
+
+
+def test_append_messages_is_all_or_nothing(db: Database, people) -> None:
+    alice = people[0]
+    db.append_messages([])
+    assert db.count_messages() == 0
+    broken = HistoryRecord(1.0, RecordKind.CHAT, alice.id, "alice", None)  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError):
+        db.append_messages([chat(alice, "fine"), broken])
+    assert db.count_messages() == 0
+    assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert not db._db.in_transaction
+    db.append_messages([chat(alice, "fine")])
+    assert db.count_messages() == 1
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        HistoryRecord(1.0, RecordKind.PRIVATE, 1, "alice", "no recipient"),
+        HistoryRecord(1.0, RecordKind.PRIVATE, 1, "alice", "no name", recipient_id=2),
+        HistoryRecord(1.0, RecordKind.CHAT, 1, "alice", "public with recipient", 2, "bob"),
+        HistoryRecord(1.0, RecordKind.ACTION, 1, "alice", "action with recipient", 2, "bob"),
+    ],
+    ids=["private-none", "private-no-name", "chat-to", "action-to"],
+)
+def test_inconsistent_records_are_refused(db: Database, people, record: HistoryRecord) -> None:
+    """A private message stored as public would be shown to everyone: never."""
+    alice = people[0]
+    with pytest.raises(ValueError):
+        db.append_messages([chat(alice, "fine"), record])
+    assert db.count_messages() == 0
+
+
+def test_prune_keeps_exactly_the_newest_in_batches(db: Database, people) -> None:
+    alice, bob, _ = people
+    db.append_messages(
+        [chat(alice, f"m{i}", float(i)) if i % 3 else private(alice, bob, f"m{i}", float(i)) for i in range(25)]
+    )
+    newest_ids = [row[0] for row in db._db.execute("SELECT id FROM message ORDER BY id DESC LIMIT 10")]
+    assert [db.prune(10, batch=4) for _ in range(6)] == [4, 4, 4, 3, 0, 0]
+    assert db.count_messages() == 10
+    assert sorted(newest_ids) == [row[0] for row in db._db.execute("SELECT id FROM message ORDER BY id")]
+    assert db.prune(100) == 0
+    assert db.prune(10) == 0
+    assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert db.prune(0, batch=1000) == 10
+    assert db.count_messages() == 0
+    with pytest.raises(ValueError):
+        db.prune(-1)
+    with pytest.raises(ValueError):
+        db.prune(10, batch=0)
+
+
+def test_history_survives_reopen(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        alice, bob = db.create(registered("alice")), db.create(registered("bob"))
+        db.append_messages([chat(alice, "hi", 1.25), private(bob, alice, "psst", 2.5)])
+        public, mine = db.recent_public(5), db.private_for(alice.id, 5)
+    with Database.open(db_path) as db:
+        assert db.recent_public(5) == public
+        assert db.private_for(alice.id, 5) == mine
+        assert db.count_private_since(alice.id, 2.0) == 1
+
+
+def test_every_query_is_indexed_and_bounded(db: Database, people) -> None:
+    """EXPLAIN QUERY PLAN of every statement the API runs: no full scan of a table, except
+    ``count(*)`` of all messages (SQLite counts b-tree pages) and a ``LIMIT``-ed walk of
+    the oldest rows by id."""
+    alice, bob, _ = people
+    db.append_messages([chat(alice, "x"), private(alice, bob, "y")])
+    statements: list[str] = []
+    db._db.set_trace_callback(statements.append)
+    db.find("alice")
+    db.create(registered("dave"))
+    db.count_accounts()
+    db.sync_preconfigured(preconfigured("user1", "user2"))
+    db.sync_preconfigured(preconfigured("USER1"))
+    db.rename(alice.id, "alicia")
+    db.set_password(alice.id, HASH)
+    db.set_last_seen(alice.id, 1.0)
+    db.last_seen(alice.id)
+    db.created_at(alice.id)
+    db.append_messages([chat(alice, "z")])
+    db.recent_public(5)
+    db.private_for(alice.id, 5)
+    db.count_private_since(bob.id, 0.0)
+    db.prune(1, batch=10)
+    db.count_messages()
+    db.delete(bob.id)
+    db._db.set_trace_callback(None)
+    checked = 0
+    for statement in statements:
+        if statement.split()[0].upper() not in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            continue
+        plan = [row[3] for row in db._db.execute("EXPLAIN QUERY PLAN " + statement)]
+        checked += 1
+        for step in plan:
+            if step.startswith(("SCAN message", "SCAN account")):
+                bounded = statement == "SELECT count(*) FROM message" or (
+                    "ORDER BY id LIMIT" in statement and step == "SCAN message"
+                )
+                assert bounded, f"full scan in {statement!r}: {plan}"
+    assert checked >= 18
+
+
+# --- a model of the history: appends and prunes in any order ---------------------------------------
+
+ACCOUNTS = (1, 2, 3)
+message_steps = st.one_of(
+    st.tuples(
+        st.just("append"),
+        st.lists(
+            st.tuples(st.sampled_from(list(RecordKind)), st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS)),
+            max_size=6,
+        ),
+    ),
+    st.tuples(st.just("prune"), st.tuples(st.integers(0, 12), st.integers(1, 5))),
+)
+
+
+@settings(max_examples=50)
+@given(steps=st.lists(message_steps, max_size=12), n=st.integers(0, 15))
+def test_history_matches_a_model(steps, n: int) -> None:
+    """After any sequence of appends and prunes (each prune run until it returns 0), the
+    store's recent_public, private_for, count_private_since and count_messages equal a
+    list model's."""
+    model: list[HistoryRecord] = []
+    counter = 0
+    with tempfile.TemporaryDirectory() as tmp, Database.open(Path(tmp) / DATABASE_NAME) as db:
+        for op, arg in steps:
+            if op == "append":
+                batch = []
+                for kind, sender, recipient in arg:
+                    counter += 1
+                    to = (recipient, f"u{recipient}") if kind is RecordKind.PRIVATE else (None, None)
+                    batch.append(HistoryRecord(float(counter), kind, sender, f"u{sender}", f"t{counter}", *to))
+                db.append_messages(batch)
+                model.extend(batch)
+            else:
+                keep, batch_size = arg
+                deleted = 0
+                while (step := db.prune(keep, batch=batch_size)) > 0:
+                    assert step <= batch_size
+                    deleted += step
+                assert deleted == max(0, len(model) - keep)
+                model = model[len(model) - keep :] if len(model) > keep else model
+        assert db.count_messages() == len(model)
+        public = [r for r in model if r.kind is not RecordKind.PRIVATE]
+        assert without_id(db.recent_public(n)) == (public[-n:] if n else [])
+        for account in ACCOUNTS:
+            mine = [r for r in model if r.kind is RecordKind.PRIVATE and account in (r.sender_id, r.recipient_id)]
+            assert without_id(db.private_for(account, n)) == (mine[-n:] if n else [])
+            to_me = [r for r in model if r.kind is RecordKind.PRIVATE and r.recipient_id == account]
+            assert db.count_private_since(account, 3.0) == sum(r.ts > 3.0 for r in to_me)

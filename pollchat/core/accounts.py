@@ -13,7 +13,7 @@ A name present in both is the preconfigured account: the accounts file wins.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from pollchat.core.seats import AccountKind
@@ -53,8 +53,24 @@ class RegisteredAccounts(Protocol):
     def find(self, key: str) -> Account | None:
         """The registered account whose :func:`name_key` is ``key``, or ``None``."""
 
-    def create(self, account: Account) -> bool:
-        """Store ``account`` durably; ``False`` if its key is already taken."""
+    def create(self, account: Account) -> Account | None:
+        """Store the registered ``account`` durably; return it with its new ``id`` set,
+        or ``None`` if a registered account with its key exists already."""
+
+    def rename(self, account_id: int, new_name: str) -> bool:
+        """Rename a registered account; ``False`` if another one has that name's key."""
+
+    def set_password(self, account_id: int, password_hash: str) -> None:
+        """Replace a registered account's password hash."""
+
+    def delete(self, account_id: int) -> None:
+        """Delete a registered account (its id is never reused)."""
+
+    def last_seen(self, account_id: int) -> float | None:
+        """When the account last logged out (epoch seconds), or ``None``."""
+
+    def set_last_seen(self, account_id: int, ts: float) -> None:
+        """Record that the account logged out at ``ts`` (epoch seconds)."""
 
 
 class AccountDirectory:
@@ -86,8 +102,36 @@ class AccountDirectory:
         return self._preconfigured.get(key) or self._registered.find(key)
 
     def register(self, name: str, password_hash: str) -> Account | None:
-        """Create a registered account; ``None`` if the name is taken (in either source)."""
+        """Create a registered account; ``None`` if the name is taken (in either source).
+
+        Returns:
+            The stored account, with the ``id`` the store gave it.
+        """
         account = Account(name, password_hash, AccountKind.REGISTERED)
-        if account.key in self._preconfigured or not self._registered.create(account):
+        if account.key in self._preconfigured:
             return None
-        return account
+        return self._registered.create(account)
+
+    def rename(self, account: Account, new_name: str) -> Account | None:
+        """Rename a registered account; ``None`` if the name is taken (in either source)."""
+        renamed = replace(account, name=new_name)
+        if renamed.key in self._preconfigured or not self._registered.rename(account.id, new_name):
+            return None
+        return renamed
+
+    def set_password(self, account: Account, password_hash: str) -> Account:
+        """Store a registered account's new password hash; returns the updated account."""
+        self._registered.set_password(account.id, password_hash)
+        return replace(account, password_hash=password_hash)
+
+    def delete(self, account: Account) -> None:
+        """Delete a registered account; its name becomes free."""
+        self._registered.delete(account.id)
+
+    def last_seen(self, account: Account) -> float | None:
+        """When ``account`` last logged out (epoch seconds), or ``None`` if never."""
+        return self._registered.last_seen(account.id)
+
+    def set_last_seen(self, account: Account, ts: float) -> None:
+        """Record that ``account`` logged out at ``ts`` (epoch seconds)."""
+        self._registered.set_last_seen(account.id, ts)

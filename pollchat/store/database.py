@@ -1,27 +1,50 @@
-"""The SQLite database of registered accounts.
+"""The SQLite database: accounts and message history.
 
 One file, ``pollchat.db`` in the data directory, in WAL mode. It identifies itself with
 ``PRAGMA application_id`` (:data:`APPLICATION_ID`, the ASCII bytes ``PCHT``) and records
 its schema version in ``PRAGMA user_version``; schema changes are numbered migrations in
-:data:`MIGRATIONS`, applied in order at open. A file that is not a pollchat database --
-not SQLite, another application's id, or a schema newer than this program -- is refused
-with :class:`~pollchat.errors.StoreError` and never written to.
+:data:`MIGRATIONS`, applied in order at open, each in one transaction. A file that is not
+a pollchat database -- not SQLite, another application's id, or a schema newer than this
+program -- is refused with :class:`~pollchat.errors.StoreError` and never written to.
+Before an existing database is migrated, a copy is written beside it
+(``pollchat.db.v1-backup`` for a version-1 file; see :func:`backup_path`).
 
-Registration is durable before it is acknowledged: :meth:`Database.create` commits
-(``synchronous=FULL``) before the server sends ``Access Provided``.
+Tables (schema 2):
 
-All calls happen on the event-loop thread; each is one indexed statement (microseconds).
+* ``account``: one row per account, registered *and* preconfigured, so that history can
+  refer to every account by a stable ``id``. ``id`` is ``AUTOINCREMENT``: never reused,
+  even after a delete. ``(kind, key)`` is unique; ``key`` is the case-folded name
+  (:func:`pollchat.protocol.names.name_key`). Preconfigured rows have no password hash
+  (the accounts file holds it).
+* ``message``: one row per public (``chat``, ``action``) or private message. Public
+  messages have ``recipient_id`` NULL. ``sender``/``recipient`` are the names at the time
+  of sending; there is no foreign key to ``account``, so a deleted account's messages stay.
+
+Durability: account writes commit with ``synchronous=FULL`` (a registration is on disk
+before the server acknowledges it). Message batches, pruning and last-seen times commit
+with ``synchronous=NORMAL``: in WAL mode they survive a crash of the process but the last
+few may be lost on a power failure or OS crash (never corrupted).
+
+All calls happen on the event-loop thread; every statement is indexed and bounded
+(a ``LIMIT`` or a unique key), so each call costs microseconds to a millisecond.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
 import sqlite3
+import stat
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 from pollchat.core.accounts import Account
+from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
+from pollchat.protocol.names import name_key
 
 APPLICATION_ID = int.from_bytes(b"PCHT", "big")
 """``PRAGMA application_id`` of a pollchat database (0x50434854)."""
@@ -38,15 +61,71 @@ MIGRATIONS: tuple[str, ...] = (
         created_at    TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 2: account ids (registered and preconfigured), last seen; message history.
+    # Existing registered accounts are copied in order of creation.
+    """
+    ALTER TABLE account RENAME TO account_v1;
+    CREATE TABLE account (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        key           TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        kind          TEXT NOT NULL CHECK (kind IN ('registered', 'preconfigured')),
+        password_hash TEXT,
+        created_at    TEXT NOT NULL,
+        last_seen     REAL,
+        CHECK ((kind = 'registered') = (password_hash IS NOT NULL))
+    );
+    CREATE UNIQUE INDEX account_kind_key ON account (kind, key);
+    INSERT INTO account (key, name, kind, password_hash, created_at)
+        SELECT key, name, 'registered', password_hash, created_at
+        FROM account_v1 ORDER BY created_at, key;
+    DROP TABLE account_v1;
+    CREATE TABLE message (
+        id           INTEGER PRIMARY KEY,
+        ts           REAL NOT NULL,
+        kind         TEXT NOT NULL,
+        sender_id    INTEGER NOT NULL,
+        sender       TEXT NOT NULL,
+        recipient_id INTEGER,
+        recipient    TEXT,
+        text         TEXT NOT NULL
+    );
+    CREATE INDEX message_recipient ON message (recipient_id, id);
+    CREATE INDEX message_recipient_ts ON message (recipient_id, ts) WHERE recipient_id IS NOT NULL;
+    CREATE INDEX message_private_sender ON message (sender_id, id) WHERE recipient_id IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+_PUBLIC_KINDS = (RecordKind.CHAT, RecordKind.ACTION)
+_MESSAGE_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text"
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """Where the copy of a schema-``version`` database at ``path`` is written before it is
+    migrated: ``<name>.v<version>-backup`` beside it, or ``<name>.v<version>-backup-N``
+    (N = 2, 3, ...) if that exists already. An existing file is never overwritten.
+
+    Raises:
+        StoreError: no free name among the first thousand.
+    """
+    base = path.with_name(f"{path.name}.v{version}-backup")
+    if not base.exists():
+        return base
+    for n in range(2, 1000):
+        candidate = base.with_name(f"{base.name}-{n}")
+        if not candidate.exists():
+            return candidate
+    raise StoreError(f"cannot back up {path} before migrating it: too many old backups beside it")
 
 
 class Database:
     """An open pollchat database; implements
     :class:`~pollchat.core.accounts.RegisteredAccounts`.
 
-    Use :meth:`open`, then :meth:`close` (or a ``with`` block).
+    Use :meth:`open`, then :meth:`close` (or a ``with`` block). Any method may raise
+    :class:`sqlite3.Error` if the disk fails (full, read-only, I/O error); a failed call
+    changes nothing (each write is one transaction).
     """
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
@@ -55,12 +134,14 @@ class Database:
 
     @classmethod
     def open(cls, path: Path) -> Database:
-        """Open the database at ``path``, creating it (and its directory) if missing and
-        migrating it to :data:`SCHEMA_VERSION`.
+        """Open the database at ``path``, creating it (and its directory, mode 0700) if
+        missing and migrating it to :data:`SCHEMA_VERSION`. An existing database with an
+        older schema is first copied to :func:`backup_path`.
 
         Raises:
-            StoreError: the file cannot be opened, is not a pollchat database, or has a
-                newer schema than this program knows.
+            StoreError: the file cannot be opened, is not a pollchat database, has a newer
+                schema than this program knows, or cannot be backed up or migrated (it is
+                then left as it was).
         """
         path = Path(path)
         try:
@@ -92,38 +173,323 @@ class Database:
             raise StoreError(
                 f"{path} has schema version {version}, newer than this pollchat ({SCHEMA_VERSION}); upgrade pollchat"
             )
+        if 0 < version < SCHEMA_VERSION:
+            _backup(db, path, backup_path(path, version))
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         for number in range(version + 1, SCHEMA_VERSION + 1):
             db.execute("BEGIN IMMEDIATE")
-            for statement in _statements(MIGRATIONS[number - 1]):
-                db.execute(statement)
-            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            db.execute(f"PRAGMA user_version={number}")
-            db.execute("COMMIT")
+            try:
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={number}")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
 
-    # --- RegisteredAccounts ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self, synchronous: str = "FULL") -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on error).
+        ``synchronous="NORMAL"`` relaxes the commit's fsync for this transaction only; the
+        pragma is switched outside the transaction and ``FULL`` restored afterwards."""
+        if synchronous != "FULL":
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        finally:
+            if synchronous != "FULL":
+                self._db.execute("PRAGMA synchronous=FULL")
+
+    # --- registered accounts (RegisteredAccounts) ---------------------------------------------
 
     def find(self, key: str) -> Account | None:
-        """The registered account with case-folded name ``key``, or ``None``."""
-        row = self._db.execute("SELECT name, password_hash FROM account WHERE key = ?", (key,)).fetchone()
-        return Account(row[0], row[1], AccountKind.REGISTERED) if row else None
+        """The registered account whose case-folded name is ``key``, or ``None``.
 
-    def create(self, account: Account) -> bool:
-        """Insert ``account`` and commit; ``False`` if its key exists already."""
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        Args:
+            key: a :func:`~pollchat.protocol.names.name_key` (the store never folds case).
+
+        Returns:
+            The account with ``kind`` REGISTERED and its ``id`` set. Preconfigured rows are
+            never returned (the accounts file is their source).
+        """
+        row = self._db.execute(
+            "SELECT id, name, password_hash FROM account WHERE kind = 'registered' AND key = ?", (key,)
+        ).fetchone()
+        return Account(row[1], row[2], AccountKind.REGISTERED, row[0]) if row else None
+
+    def create(self, account: Account) -> Account | None:
+        """Insert a registered account and commit (``synchronous=FULL``: durable before
+        the caller acknowledges it).
+
+        Args:
+            account: the account; its ``id`` is ignored.
+
+        Returns:
+            ``account`` with its new ``id`` (never used before), or ``None`` if a
+            registered account with the same key exists already.
+
+        Raises:
+            ValueError: ``account`` is not of kind REGISTERED.
+        """
+        if account.kind is not AccountKind.REGISTERED:
+            raise ValueError(f"create() stores registered accounts only, not {account!r}")
         try:
-            self._db.execute(
-                "INSERT INTO account (key, name, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                (account.key, account.name, account.password_hash, created),
+            cursor = self._db.execute(
+                "INSERT INTO account (key, name, kind, password_hash, created_at) VALUES (?, ?, 'registered', ?, ?)",
+                (account.key, account.name, account.password_hash, _now_iso()),
+            )
+        except sqlite3.IntegrityError:
+            return None
+        return dataclasses.replace(account, id=cursor.lastrowid)
+
+    def rename(self, account_id: int, new_name: str) -> bool:
+        """Give the registered account ``account_id`` a new name (and so a new key,
+        :func:`~pollchat.protocol.names.name_key` of ``new_name``). Commits with
+        ``synchronous=FULL``. The id, and so the account's history, stays. Changing only
+        the case of one's own name works.
+
+        Whether ``new_name`` is a preconfigured account's name is the caller's check
+        (:class:`~pollchat.core.accounts.AccountDirectory`): the accounts file decides.
+
+        Args:
+            account_id: the account's id.
+            new_name: a valid, NFC-normalised name (:func:`~pollchat.protocol.names.normalize_name`).
+
+        Returns:
+            ``True`` if renamed; ``False`` if another registered account has that key, or
+            no registered account has this id.
+        """
+        try:
+            cursor = self._db.execute(
+                "UPDATE account SET name = ?, key = ? WHERE id = ? AND kind = 'registered'",
+                (new_name, name_key(new_name), account_id),
             )
         except sqlite3.IntegrityError:
             return False
-        return True
+        return cursor.rowcount == 1
+
+    def set_password(self, account_id: int, password_hash: str) -> None:
+        """Replace the password hash of the registered account ``account_id`` and commit
+        (``synchronous=FULL``). No effect on an unknown id or a preconfigured account
+        (its hash lives in the accounts file).
+
+        Args:
+            account_id: the account's id.
+            password_hash: a Django PBKDF2-SHA256 string (:mod:`pollchat.core.passwords`).
+        """
+        self._db.execute(
+            "UPDATE account SET password_hash = ? WHERE id = ? AND kind = 'registered'",
+            (password_hash, account_id),
+        )
+
+    def delete(self, account_id: int) -> None:
+        """Delete the registered account ``account_id`` and commit (``synchronous=FULL``).
+        Its messages stay, under the names they were sent with; its id is never given to
+        another account; its name becomes free. No effect on an unknown id or a
+        preconfigured account."""
+        self._db.execute("DELETE FROM account WHERE id = ? AND kind = 'registered'", (account_id,))
 
     def count_accounts(self) -> int:
-        """How many registered accounts exist."""
-        return self._db.execute("SELECT count(*) FROM account").fetchone()[0]
+        """How many registered accounts exist (preconfigured rows are not counted)."""
+        return self._db.execute("SELECT count(*) FROM account WHERE kind = 'registered'").fetchone()[0]
+
+    # --- any account ----------------------------------------------------------------------------
+
+    def sync_preconfigured(self, accounts: Sequence[Account]) -> list[Account]:
+        """Give each preconfigured account a row, matched by key, in one transaction
+        (``synchronous=FULL``); call once at start-up with the accounts file's accounts.
+
+        A new key gets a new row; an existing one keeps its id and takes the (possibly
+        re-cased) display name from ``accounts``. Rows of accounts no longer in the file
+        are kept (their history keeps its ids); they are never found by :meth:`find`.
+
+        Args:
+            accounts: preconfigured accounts (any order; ``kind`` and ``id`` are ignored).
+
+        Returns:
+            The same accounts in the same order, each with its ``id`` set: the same id on
+            every start, whatever the order of the accounts file.
+        """
+        result: list[Account] = []
+        created = _now_iso()
+        with self._transaction():
+            for account in accounts:
+                key = account.key
+                row = self._db.execute(
+                    "SELECT id, name FROM account WHERE kind = 'preconfigured' AND key = ?", (key,)
+                ).fetchone()
+                if row is None:
+                    account_id = self._db.execute(
+                        "INSERT INTO account (key, name, kind, password_hash, created_at)"
+                        " VALUES (?, ?, 'preconfigured', NULL, ?)",
+                        (key, account.name, created),
+                    ).lastrowid
+                else:
+                    account_id = row[0]
+                    if row[1] != account.name:
+                        self._db.execute("UPDATE account SET name = ? WHERE id = ?", (account.name, account_id))
+                result.append(dataclasses.replace(account, id=account_id))
+        return result
+
+    def set_last_seen(self, account_id: int, ts: float) -> None:
+        """Record when account ``account_id`` (any kind) was last online.
+
+        Args:
+            account_id: the account's id; an unknown id is ignored.
+            ts: UTC time, seconds since the epoch.
+
+        Commits with ``synchronous=NORMAL`` (may be lost on a power failure, not on a crash
+        of the process).
+        """
+        with self._transaction("NORMAL"):
+            self._db.execute("UPDATE account SET last_seen = ? WHERE id = ?", (ts, account_id))
+
+    def last_seen(self, account_id: int) -> float | None:
+        """When account ``account_id`` was last online (UTC seconds since the epoch), or
+        ``None`` if never recorded or the account does not exist."""
+        row = self._db.execute("SELECT last_seen FROM account WHERE id = ?", (account_id,)).fetchone()
+        return row[0] if row else None
+
+    def created_at(self, account_id: int) -> str | None:
+        """When account ``account_id`` got its row, as ISO 8601 UTC text
+        (``2024-05-01T12:00:00+00:00``), or ``None`` if it does not exist. For a
+        preconfigured account: the first start that saw it in the accounts file."""
+        row = self._db.execute("SELECT created_at FROM account WHERE id = ?", (account_id,)).fetchone()
+        return row[0] if row else None
+
+    # --- message history ------------------------------------------------------------------------
+
+    def append_messages(self, records: Sequence[HistoryRecord]) -> None:
+        """Store a batch of messages in ONE transaction (one ``executemany``); the
+        server calls it once per loop pass with that pass's messages.
+
+        The transaction commits with ``synchronous=NORMAL``, not ``FULL``: in WAL mode
+        the batch survives a crash of the server process, but the last batches may be
+        lost (never corrupted) on a power failure or OS crash -- the price of not
+        waiting for an fsync on every loop pass. ``FULL`` is restored afterwards for
+        account writes.
+
+        Args:
+            records: the messages, oldest first; their ``id`` is ignored (the store
+                assigns increasing ids in this order). An empty batch does nothing.
+
+        Raises:
+            ValueError: a private record without a recipient, or a public one with a
+                recipient (nothing of the batch is written).
+        """
+        if not records:
+            return
+        rows = []
+        for record in records:
+            private = record.kind is RecordKind.PRIVATE
+            if private != (record.recipient_id is not None) or private != (record.recipient is not None):
+                raise ValueError(f"{record.kind.value} message with recipient {record.recipient!r}: inconsistent")
+            rows.append(
+                (
+                    record.ts,
+                    record.kind.value,
+                    record.sender_id,
+                    record.sender,
+                    record.recipient_id,
+                    record.recipient,
+                    record.text,
+                )
+            )
+        with self._transaction("NORMAL"):
+            self._db.executemany(
+                "INSERT INTO message (ts, kind, sender_id, sender, recipient_id, recipient, text)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def recent_public(self, limit: int) -> list[HistoryRecord]:
+        """The last ``limit`` public messages (chat and action), oldest first, ids set.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        _check_count("limit", limit)
+        rows = self._db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM message"
+            " WHERE recipient_id IS NULL AND kind IN (?, ?) ORDER BY id DESC LIMIT ?",
+            (*(kind.value for kind in _PUBLIC_KINDS), limit),
+        ).fetchall()
+        return [_record(row) for row in reversed(rows)]
+
+    def private_for(self, account_id: int, limit: int) -> list[HistoryRecord]:
+        """The last ``limit`` private messages sent by or to account ``account_id``,
+        oldest first, ids set (a message to oneself appears once).
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        _check_count("limit", limit)
+        rows = self._db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM ("
+            f" SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM message"
+            "  WHERE sender_id = ? AND recipient_id IS NOT NULL ORDER BY id DESC LIMIT ?)"
+            " UNION"
+            f" SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM message"
+            "  WHERE recipient_id = ? ORDER BY id DESC LIMIT ?)"
+            ") ORDER BY id DESC LIMIT ?",
+            (account_id, limit, account_id, limit, limit),
+        ).fetchall()
+        return [_record(row) for row in reversed(rows)]
+
+    def count_private_since(self, account_id: int, ts: float) -> int:
+        """How many private messages to account ``account_id`` were sent after ``ts``
+        (UTC seconds since the epoch, exclusive) -- e.g. since :meth:`last_seen`."""
+        return self._db.execute(
+            "SELECT count(*) FROM message WHERE recipient_id = ? AND ts > ?", (account_id, ts)
+        ).fetchone()[0]
+
+    def prune(self, keep: int, batch: int = 1000) -> int:
+        """Delete at most ``batch`` of the oldest messages beyond the newest ``keep``, in
+        one transaction (``synchronous=NORMAL``). Call it again (e.g. once per loop pass)
+        until it returns 0: a large backlog is removed a bounded batch at a time, so no
+        call stalls the loop.
+
+        With ``keep`` 0 every message may go, and ids then start again from 1; with
+        ``keep`` >= 1 the newest message is never deleted and ids keep increasing.
+
+        Args:
+            keep: how many of the newest messages to keep (``--history-keep``).
+            batch: the most rows one call deletes.
+
+        Returns:
+            How many messages were deleted.
+
+        Raises:
+            ValueError: ``keep`` is negative or ``batch`` is less than 1.
+        """
+        _check_count("keep", keep)
+        if batch < 1:
+            raise ValueError(f"batch must be at least 1, got {batch}")
+        with self._transaction("NORMAL"):
+            excess = self._db.execute("SELECT count(*) FROM message").fetchone()[0] - keep
+            if excess <= 0:
+                return 0
+            cursor = self._db.execute(
+                "DELETE FROM message WHERE id IN (SELECT id FROM message ORDER BY id LIMIT ?)",
+                (min(excess, batch),),
+            )
+            return cursor.rowcount
+
+    def count_messages(self) -> int:
+        """How many messages are stored (public and private)."""
+        return self._db.execute("SELECT count(*) FROM message").fetchone()[0]
+
+    # --- lifetime -------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Checkpoint and close. Safe to call twice."""
@@ -134,6 +500,61 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _backup(db: sqlite3.Connection, path: Path, target: Path) -> None:
+    """Copy the database open on ``db`` to ``target`` (a complete, self-contained
+    rollback-journal file, same permissions as ``path``), via a temporary name so a
+    half-written copy never carries the final name.
+
+    Raises:
+        StoreError: the copy cannot be written (nothing is left behind).
+    """
+    partial = target.with_name(target.name + ".partial")
+    try:
+        partial.unlink(missing_ok=True)
+        copy = sqlite3.connect(partial, isolation_level=None)
+        try:
+            db.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            copy.close()
+        os.chmod(partial, stat.S_IMODE(path.stat().st_mode))
+        os.replace(partial, target)
+        _fsync_directory(target.parent)
+    except (OSError, sqlite3.Error) as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise StoreError(f"cannot back up {path} to {target} before migrating it: {exc}") from None
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort: not possible on Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _record(row: tuple) -> HistoryRecord:
+    message_id, ts, kind, sender_id, sender, recipient_id, recipient, text = row
+    return HistoryRecord(ts, RecordKind(kind), sender_id, sender, text, recipient_id, recipient, message_id)
+
+
+def _check_count(name: str, value: int) -> None:
+    # A negative LIMIT means "no limit" to SQLite: never let one through.
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _statements(script: str) -> list[str]:
