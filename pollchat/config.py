@@ -37,6 +37,10 @@ class ServerConfig:
         max_failures: failed login attempts before a connection is closed (0 = no limit).
         hash_workers: threads that run PBKDF2 off the event loop.
         linger: seconds a closing connection gets to take its last lines.
+        idle_after: seconds of silence before an active user becomes inactive.
+        replay: public messages replayed at login (0: none).
+        games: offer the guess-the-number game to a user who logs in alone.
+        history_keep: messages kept in the database; older ones are pruned.
     """
 
     max_users: int
@@ -49,3 +53,7 @@ class ServerConfig:
     max_failures: int = 3
     hash_workers: int = max(2, os.cpu_count() or 2)
     linger: float = 2.0
+    idle_after: float = 300.0
+    replay: int = 20
+    games: bool = True
+    history_keep: int = 100_000

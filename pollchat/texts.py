@@ -21,6 +21,57 @@ LEFT = "{name} has left the chat"
 CHAT_LINE = "{name}: {text}"
 SHUTTING_DOWN = "server is shutting down"
 MODE_SWITCHED = "mode {mode}"
+LEFT_WITH_REASON = "{name} has left the chat ({reason})"
+ACTION_LINE = "* {name} {text}"
+PRIVATE_IN = "[private] {name}: {text}"
+PRIVATE_OUT = "[private to {name}] {text}"
+STATUS_CHANGED = "{name} is now {status}"
+STATUS_CHANGED_WITH_MESSAGE = "{name} is now {status}: {message}"
+RENAMED = "{old} is now known as {new}"
+WHO_HEADER = "online users ({count}):"
+WHO_ENTRY = "  {name} - {status}, idle {idle}"
+WHOIS_ONLINE = "{name}: {status}, online since {since}, idle {idle}, {kind} account"
+WHOIS_OFFLINE = "{name}: offline, last seen {since}, {kind} account"
+WHOIS_NEVER_SEEN = "{name}: offline, never seen, {kind} account"
+HISTORY_START = "--- {count} earlier messages ---"
+HISTORY_END = "--- end of history ---"
+HISTORY_TIME = "[{time}] "
+"""Prefix of a history line; ``time`` is ``YYYY-MM-DD HH:MM`` in UTC."""
+
+# Emoticons of seed 002's /shrug, /tableflip and /unflip (Slack's wording).
+SHRUG = "¯\\_(ツ)_/¯"
+TABLEFLIP = "(╯°□°)╯︵ ┻━┻"
+UNFLIP = "┬─┬ノ( º _ ºノ)"
+
+
+class NoticeCode(enum.Enum):
+    """Informational lines to one user, with their text-mode wording.
+
+    The member name, lower-cased, is the ``code`` of the JSON ``notice`` event.
+    """
+
+    PRIVATE_OFFLINE = "{name} is offline; they will see your message when they log in"
+    RECIPIENT_AWAY = "{name} is {status}: {message}"
+    RECIPIENT_AWAY_NO_MESSAGE = "{name} is {status}"
+    PASSWORD_CHANGED = "password changed"
+    UNREGISTERED = "account {name} deleted, goodbye"
+    GOODBYE = "goodbye"
+    OFFLINE_MESSAGES = "{count} private message(s) arrived while you were away: type /history to read them"
+    HISTORY_EMPTY = "no messages yet"
+    HELP = "{text}"
+    GAME_OFFER = "nobody else is here yet: type /play for a guess-the-number game while you wait"
+    GAME_START = "I picked a number from 1 to {top}: type your guesses (/play again to stop)"
+    GAME_HIGHER = "{guess} is too low, try higher"
+    GAME_LOWER = "{guess} is too high, try lower"
+    GAME_WON = "{guess} is right, found in {tries} guess(es)!"
+    GAME_NOT_A_NUMBER = "type a number from 1 to {top} (or /play to stop)"
+    GAME_STOPPED = "game stopped"
+    GAME_OVER = "{name} has arrived: the game is over"
+
+    @property
+    def code(self) -> str:
+        """The stable machine-readable code, e.g. ``"password_changed"``."""
+        return self.name.lower()
 
 
 class ErrorCode(enum.Enum):
@@ -42,6 +93,14 @@ class ErrorCode(enum.Enum):
     CONTROL_CHARACTERS = "line contains control characters, discarded"
     TOO_SLOW = "you are not reading your messages, closing the connection"
     INTERNAL = "server error, please try again later"
+    UNKNOWN_COMMAND = "unknown command /{name} (try /help)"
+    USAGE = "usage: {usage}"
+    NO_SUCH_USER = "no such user: {name}"
+    MESSAGE_TO_SELF = "you cannot send a private message to yourself"
+    BAD_NAME = "invalid name {name!r}: 1 to 32 letters, digits, '_', '-' or '.'"
+    PRECONFIGURED_ACCOUNT = "{name} is a preconfigured account: it belongs to the server's accounts file"
+    NOT_ALONE = "the game is only for when nobody else is here"
+    NO_SUCH_COMMAND_HELP = "no manual entry for /{name} (try /help)"
 
     @property
     def code(self) -> str:

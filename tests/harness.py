@@ -22,6 +22,9 @@ Every received chunk is checked: server lines never contain ``\\r`` or NUL.
 
 from __future__ import annotations
 
+import json
+import random
+import re
 import select
 import socket
 import struct
@@ -30,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +44,7 @@ from pollchat.core.passwords import hash_password
 from pollchat.core.seats import AccountKind
 from pollchat.server.app import Server
 from pollchat.server.connection import Connection
+from pollchat.server.timers import Timers
 from pollchat.store.database import DATABASE_NAME, Database
 
 KDF_ITERATIONS = 1000
@@ -47,6 +52,8 @@ PASS_TIMEOUT = 0.01
 """Longest a single server pass may sleep in ``select()`` while the harness waits."""
 DEFAULT_TIMEOUT = 5.0
 SILENCE = 0.15
+JSON_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+"""The ``ts`` of every JSON event: UTC ISO 8601 with milliseconds."""
 
 PRECONFIGURED = {"user1": "123", "user2": "345", "user3": "123"}
 """The seed-004 accounts (name -> password)."""
@@ -63,6 +70,28 @@ def preconfigured_accounts(accounts: dict[str, str] | None = None) -> list[Accou
             _HASHES[key] = hash_password(password, KDF_ITERATIONS)
         result.append(Account(name, _HASHES[key], AccountKind.PRECONFIGURED))
     return result
+
+
+FAKE_EPOCH = 1_700_000_000.0
+"""Where a :class:`FakeClock` starts: 2023-11-14 22:13:20 UTC."""
+
+
+class FakeClock:
+    """A clock that moves only when the test says so.
+
+    One object serves as the server's wall clock (timestamps, idle times, history) and
+    as its timers' monotonic clock, so :meth:`Harness.advance` moves both together.
+    """
+
+    def __init__(self, start: float = FAKE_EPOCH) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        assert seconds >= 0, "time only moves forward"
+        self.now += seconds
 
 
 class Client:
@@ -168,6 +197,16 @@ class Client:
         """The next ``n`` lines."""
         return [self.line(timeout) for _ in range(n)]
 
+    def event(self, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+        """The next line as a JSON-mode event; checks what every event has: an object
+        with a string ``type`` and a ``ts`` in UTC ISO 8601 with milliseconds."""
+        line = self.line(timeout)
+        obj = json.loads(line)
+        assert isinstance(obj, dict), f"{self!r}: not a JSON object: {line!r}"
+        assert isinstance(obj.get("type"), str), f"{self!r}: no type: {line!r}"
+        assert JSON_TS.match(str(obj.get("ts", ""))), f"{self!r}: bad ts: {line!r}"
+        return obj
+
     def expect(self, *expected: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         """The next lines are exactly ``expected``, in order."""
         got = []
@@ -260,12 +299,28 @@ class Harness:
     Args:
         data_dir: where the server keeps ``pollchat.db``.
         accounts: preconfigured accounts, name -> password (default: the seed-004 three).
+        clock: a :class:`FakeClock` for the server's wall clock *and* its timers (kept
+            across :meth:`restart`); default: the real clocks.
+        seed: seed of the server's ``random.Random`` (the game's numbers); a fresh
+            generator with this seed is made at every (re)start.
         config: :class:`ServerConfig` overrides (``max_users`` defaults to 4).
     """
 
-    def __init__(self, data_dir: Path, accounts: dict[str, str] | None = None, **config: object) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        accounts: dict[str, str] | None = None,
+        *,
+        clock: FakeClock | None = None,
+        seed: int | None = None,
+        **config: object,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.accounts = PRECONFIGURED if accounts is None else accounts
+        self.clock = clock
+        self.seed = seed
+        self.passes = 0
+        """Server passes run through :meth:`pump` so far (all servers of this harness)."""
         settings: dict[str, object] = dict(
             max_users=4,
             host="127.0.0.1",
@@ -273,6 +328,10 @@ class Harness:
             data_dir=self.data_dir,
             kdf_iterations=KDF_ITERATIONS,
             linger=0.5,
+            # The foundation's byte-exact login flow (--replay 0 --no-game); tests of
+            # history replay and the game turn them back on.
+            replay=0,
+            games=False,
         )
         settings.update(config)
         self.config = ServerConfig(**settings)  # type: ignore[arg-type]
@@ -285,10 +344,16 @@ class Harness:
 
     def _start(self) -> None:
         self._stopped = False
+        extra: dict[str, object] = {}
+        if self.clock is not None:
+            extra.update(timers=Timers(clock=self.clock), clock=self.clock)
+        if self.seed is not None:
+            extra.update(rng=random.Random(self.seed))
         self.server = Server(
             self.config,
             preconfigured_accounts(self.accounts),
             Database.open(self.data_dir / DATABASE_NAME),
+            **extra,  # type: ignore[arg-type]
         )
 
     @property
@@ -298,7 +363,15 @@ class Harness:
     def pump(self, passes: int = 1, timeout: float = PASS_TIMEOUT) -> None:
         """Run ``passes`` server passes."""
         for _ in range(passes):
+            self.passes += 1
             self.server.run_once(timeout)
+
+    def advance(self, seconds: float, passes: int = 3) -> None:
+        """Move the fake clock forward by ``seconds`` and run ``passes`` server passes
+        (the first one runs every timer that became due)."""
+        assert self.clock is not None, "advance() needs a harness made with clock=FakeClock()"
+        self.clock.advance(seconds)
+        self.pump(passes)
 
     def pump_until(self, predicate: Callable[[], bool], what: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Run passes until ``predicate()``; fail with ``what`` after ``timeout`` seconds."""
@@ -440,12 +513,13 @@ class Harness:
 
 @pytest.fixture
 def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
-    """A factory: ``make_harness(**config_overrides)``; every harness is stopped at the
-    end of the test, whatever happened."""
+    """A factory: ``make_harness(accounts=None, *, clock=None, seed=None,
+    **config_overrides)``; every harness is stopped at the end of the test, whatever
+    happened."""
     made: list[Harness] = []
 
     def factory(accounts: dict[str, str] | None = None, **config: object) -> Harness:
-        h = Harness(tmp_path / f"data{len(made)}", accounts, **config)
+        h = Harness(tmp_path / f"data{len(made)}", accounts, **config)  # type: ignore[arg-type]
         made.append(h)
         return h
 

@@ -7,28 +7,42 @@
   points (empty chunks and byte-by-byte included);
 * :func:`chat_lines`: what a logged-in user may send (no control character but TAB);
 * :func:`wire_bytes`: client byte streams that mostly speak the login protocol;
-* :func:`server_events`: every kind of server event, built from valid values.
+* :func:`server_events`: every kind of server event, built from valid values (history
+  events carry ``at`` in whole milliseconds, so JSON round-trips them exactly);
+* :func:`error_events` / :func:`notice_events`: every code, its placeholders filled in.
 """
 
 from __future__ import annotations
 
 import string
 import unicodedata
+from collections.abc import Callable
 
 from hypothesis import strategies as st
 
 from pollchat.errors import ProtocolError
+from pollchat.protocol.commands import COMMANDS
 from pollchat.protocol.events import (
+    Action,
     Entered,
     Error,
     Greeting,
+    HistoryEnd,
+    HistoryStart,
     Left,
     Message,
     ModeSwitched,
+    Notice,
+    PrivateMessage,
+    Renamed,
     ShuttingDown,
+    StatusChanged,
     Welcome,
+    WhoEntry,
+    WhoList,
+    Whois,
 )
-from pollchat.texts import ErrorCode
+from pollchat.texts import ErrorCode, NoticeCode
 
 NAME_MAX = 32
 NAME_PUNCTUATION = "_-."
@@ -201,12 +215,53 @@ def protocol_errors() -> st.SearchStrategy[ProtocolError]:
     )
 
 
+STATUSES = ("active", "busy", "away", "inactive")
+
+whole_ms_times = st.integers(0, 4_102_444_800_000).map(lambda ms: ms / 1000)
+"""Epoch seconds in whole milliseconds, 1970 to 2100 (JSON keeps milliseconds)."""
+
+
+def _help_texts() -> st.SearchStrategy[str]:
+    return st.lists(chat_lines(), min_size=1, max_size=4).map("\n".join)
+
+
+# A strategy for each placeholder of the error and notice wordings. A new placeholder
+# makes _details() fail loudly, so this table is kept up to date.
+_DETAIL_VALUES: dict[str, Callable[[], st.SearchStrategy[object]]] = {
+    "limit": lambda: st.integers(1, 100_000),
+    "count": lambda: st.integers(0, 10_000),
+    "top": lambda: st.integers(1, 1000),
+    "guess": lambda: st.integers(1, 1000),
+    "tries": lambda: st.integers(1, 1000),
+    "name": valid_names,
+    "status": lambda: st.sampled_from(STATUSES),
+    "message": chat_lines,
+    "usage": lambda: st.sampled_from([spec.usage for spec in COMMANDS.values()]),
+    "text": _help_texts,
+}
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``str.format`` field names of ``template``."""
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def _details(template: str) -> st.SearchStrategy[dict[str, object]]:
+    return st.fixed_dictionaries({field: _DETAIL_VALUES[field]() for field in placeholders(template)})
+
+
 def error_events() -> st.SearchStrategy[Error]:
-    """``Error.of`` every code, with a limit for the one that has a placeholder."""
+    """``Error.of`` every code, with its placeholders filled in."""
     return st.sampled_from(list(ErrorCode)).flatmap(
-        lambda code: st.integers(1, 100_000).map(lambda n: Error.of(code, limit=n))
-        if code is ErrorCode.LINE_TOO_LONG
-        else st.just(Error.of(code))
+        lambda code: _details(code.value).map(lambda detail: Error.of(code, **detail))
+    )
+
+
+def notice_events() -> st.SearchStrategy[Notice]:
+    """``Notice.of`` every code, with its placeholders filled in (``/help`` text has
+    several lines)."""
+    return st.sampled_from(list(NoticeCode)).flatmap(
+        lambda code: _details(code.value).map(lambda detail: Notice.of(code, **detail))
     )
 
 
@@ -218,15 +273,79 @@ def welcomes(draw: st.DrawFn) -> Welcome:
     return Welcome(name, (*others, name))
 
 
+def _maybe_text() -> st.SearchStrategy[str]:
+    return st.one_of(st.just(""), chat_lines())
+
+
+def who_lists() -> st.SearchStrategy[WhoList]:
+    """``/who`` answers: up to five users, statuses with or without a message."""
+    entry = st.builds(WhoEntry, valid_names(), st.sampled_from(STATUSES), _maybe_text(), st.integers(0, 10**7))
+    return st.lists(entry, max_size=5).map(lambda users: WhoList(tuple(users)))
+
+
+def whois_events() -> st.SearchStrategy[Whois]:
+    """``/whois`` answers: online, offline with a last-seen time, offline never seen."""
+    kinds = st.sampled_from(["preconfigured", "registered"])
+    online = st.builds(
+        Whois,
+        valid_names(),
+        kinds,
+        st.just(True),
+        st.sampled_from(STATUSES),
+        _maybe_text(),
+        whole_ms_times,
+        st.integers(0, 10**7),
+    )
+    offline = st.builds(
+        Whois,
+        valid_names(),
+        kinds,
+        st.just(False),
+        st.just("offline"),
+        st.just(""),
+        st.one_of(st.none(), whole_ms_times),
+        st.none(),
+    )
+    return st.one_of(online, offline)
+
+
+def history_events() -> st.SearchStrategy[object]:
+    """Replayed messages: ``history=True`` and ``at`` in whole milliseconds."""
+    return st.one_of(
+        st.builds(Message, valid_names(), chat_lines(), st.just(True), whole_ms_times),
+        st.builds(Action, valid_names(), chat_lines(), st.just(True), whole_ms_times),
+        st.builds(
+            PrivateMessage, valid_names(), valid_names(), chat_lines(), st.booleans(), st.just(True), whole_ms_times
+        ),
+    )
+
+
 def server_events() -> st.SearchStrategy[object]:
     """Every kind of server event, with valid names and control-free chat text."""
     return st.one_of(
         st.just(Greeting()),
         welcomes(),
         st.builds(Entered, valid_names()),
-        st.builds(Left, valid_names()),
+        st.builds(Left, valid_names(), _maybe_text()),
         st.builds(Message, valid_names(), chat_lines()),
+        st.builds(Action, valid_names(), chat_lines()),
+        st.builds(PrivateMessage, valid_names(), valid_names(), chat_lines(), st.booleans()),
+        history_events(),
+        st.builds(StatusChanged, valid_names(), st.sampled_from(STATUSES), _maybe_text()),
+        who_lists(),
+        whois_events(),
+        st.builds(Renamed, valid_names(), valid_names()),
+        notice_events(),
+        st.builds(HistoryStart, st.integers(0, 1000)),
+        st.just(HistoryEnd()),
         error_events(),
         st.builds(ModeSwitched, st.sampled_from(["json", "text"])),
         st.just(ShuttingDown()),
     )
+
+
+def event_time(event: object, ts: float) -> float:
+    """The ``ts`` a JSON record of ``event`` sent at ``ts`` carries: a history event's
+    own ``at``, else ``ts``."""
+    at = getattr(event, "at", None)
+    return at if getattr(event, "history", False) and at is not None else ts

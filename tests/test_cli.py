@@ -63,8 +63,12 @@ def run_cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes
 
 
 def server_args(data_dir: Path, *extra: str) -> list[str]:
-    """Safe defaults for a test server: loopback, free port, a private data dir."""
-    return ["--port", "0", "--host", "127.0.0.1", "--data-dir", str(data_dir), "--kdf-iterations", ITERATIONS, *extra]
+    """Safe defaults for a test server: loopback, free port, a private data dir, and the
+    foundation's byte-exact login flow (no history replay, no game offer)."""
+    return [
+        "--port", "0", "--host", "127.0.0.1", "--data-dir", str(data_dir), "--kdf-iterations", ITERATIONS,
+        "--replay", "0", "--no-game", *extra,
+    ]
 
 
 def stderr_lines(result: subprocess.CompletedProcess[bytes]) -> list[str]:

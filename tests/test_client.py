@@ -33,17 +33,27 @@ from pollchat.client import cli, plain
 from pollchat.client.plain import opening_lines, render_incoming, run
 from pollchat.core.passwords import hash_password
 from pollchat.protocol.events import (
+    Action,
     Entered,
     Error,
     Greeting,
+    HistoryEnd,
+    HistoryStart,
     Left,
     Message,
     ModeSwitched,
+    Notice,
+    PrivateMessage,
+    Renamed,
     ShuttingDown,
+    StatusChanged,
     Welcome,
+    WhoEntry,
+    WhoList,
+    Whois,
 )
 from pollchat.protocol.render import EVENT_TYPES, encode_json
-from pollchat.texts import ErrorCode
+from pollchat.texts import ErrorCode, NoticeCode
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 10
@@ -69,6 +79,39 @@ RENDERED = [
     (Error.of(ErrorCode.LINE_TOO_LONG, limit=4096), ["line too long (over 4096 bytes), discarded"]),
     (Error.of(ErrorCode.TOO_MANY_ATTEMPTS), ["too many failed attempts, closing the connection"]),
     (ShuttingDown(), ["server is shutting down"]),
+    # issue 3: messaging, presence, history (TS is 2023-11-14 22:13:20.25 UTC)
+    (Left("bob", "good night"), ["bob has left the chat (good night)"]),
+    (Action("bob", "waves"), ["* bob waves"]),
+    (PrivateMessage("alice", "bob", "psst"), ["[private] alice: psst"]),
+    (PrivateMessage("alice", "bob", "psst", outgoing=True), ["[private to bob] psst"]),
+    (StatusChanged("bob", "away", "lunch"), ["bob is now away: lunch"]),
+    (StatusChanged("bob", "active"), ["bob is now active"]),
+    (
+        WhoList((WhoEntry("alice", "active", "", 3), WhoEntry("bob", "busy", "meeting", 120))),
+        ["online users (2):", "  alice - active, idle 3s", "  bob - busy: meeting, idle 2m"],
+    ),
+    (
+        Whois("bob", "registered", True, "away", "lunch", 1_700_000_000.0, 75),
+        ["bob: away: lunch, online since 2023-11-14 22:13, idle 1m, registered account"],
+    ),
+    (
+        Whois("carol", "preconfigured", False, "offline", "", 1_699_913_600.0, None),
+        ["carol: offline, last seen 2023-11-13 22:13, preconfigured account"],
+    ),
+    (Whois("dave", "registered", False, "offline", "", None, None), ["dave: offline, never seen, registered account"]),
+    (Renamed("bob", "bobby"), ["bob is now known as bobby"]),
+    (Notice.of(NoticeCode.GAME_OVER, name="bob"), ["bob has arrived: the game is over"]),
+    (Notice.of(NoticeCode.HELP, text="pollchat manual\n\n/who  list"), ["pollchat manual", "", "/who  list"]),
+    (Error.of(ErrorCode.NO_SUCH_USER, name="zed"), ["no such user: zed"]),
+    (HistoryStart(2), ["--- 2 earlier messages ---"]),
+    (Message("bob", "hi all", history=True, at=TS), ["[2023-11-14 22:13] bob: hi all"]),
+    (Action("bob", "waves", history=True, at=TS), ["[2023-11-14 22:13] * bob waves"]),
+    (PrivateMessage("bob", "alice", "psst", history=True, at=TS), ["[2023-11-14 22:13] [private] bob: psst"]),
+    (
+        PrivateMessage("alice", "bob", "psst", outgoing=True, history=True, at=TS),
+        ["[2023-11-14 22:13] [private to bob] psst"],
+    ),
+    (HistoryEnd(), ["--- end of history ---"]),
 ]
 
 
@@ -80,6 +123,9 @@ def test_json_event_is_shown_as_its_text_protocol_wording(event, expected):
 def test_every_event_type_is_covered_by_the_rendering_cases():
     covered = {type(event) for event, _ in RENDERED} | {ModeSwitched}
     assert covered == set(EVENT_TYPES)
+    # History replays are shown with their time, in both directions of a private message.
+    history = {(type(e), getattr(e, "outgoing", None)) for e, _ in RENDERED if getattr(e, "history", False)}
+    assert history == {(Message, None), (Action, None), (PrivateMessage, False), (PrivateMessage, True)}
 
 
 @pytest.mark.parametrize("mode", ["json", "text"])
@@ -286,7 +332,8 @@ class Server:
         self.log = open(tmp / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [*SERVER, "--max-users", "4", "--port", "0", "--host", "127.0.0.1",
-             "--data-dir", str(tmp / "data"), "--kdf-iterations", "1000", "--accounts", str(accounts)],
+             "--data-dir", str(tmp / "data"), "--kdf-iterations", "1000", "--accounts", str(accounts),
+             "--replay", "0", "--no-game"],  # the foundation's login flow, byte for byte
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -1,9 +1,12 @@
 """Rendering server events (pollchat.protocol.render): seed-004 text lines and JSON Lines.
 
-A golden table of every event's text bytes in the seed wording; JSON goldens (the examples
-of docs/protocol.md decode and re-encode byte for byte); every JSON record has ``type`` and
-an ISO 8601 UTC ``ts`` with milliseconds and ``Z``; ``decode_json`` inverts ``encode_json``
-(property) and raises only ``ProtocolError`` on garbage (property); rendered bytes never
+A golden table of every event type's text bytes (every error and notice code included,
+history lines with their ``[YYYY-MM-DD HH:MM] `` UTC prefix); JSON goldens (the examples
+of docs/protocol.md decode and re-encode byte for byte, plus one record per event type);
+history records carry ``"history":true`` and the message's own time as ``ts``; an empty
+``/quit`` reason is left out; every JSON record has ``type`` and an ISO 8601 UTC ``ts``
+with milliseconds and ``Z``; ``decode_json`` inverts ``encode_json`` (goldens and a
+property) and raises only ``ProtocolError`` on garbage (property); rendered bytes never
 contain ``\\r`` or NUL.
 """
 
@@ -19,20 +22,40 @@ from hypothesis import strategies as st
 
 from pollchat.errors import ProtocolError
 from pollchat.protocol.events import (
+    Action,
     Entered,
     Error,
     Greeting,
+    HistoryEnd,
+    HistoryStart,
     Left,
     Message,
     ModeSwitched,
+    Notice,
+    PrivateMessage,
+    Renamed,
     ShuttingDown,
+    StatusChanged,
     Welcome,
+    WhoEntry,
+    WhoList,
+    Whois,
 )
-from pollchat.protocol.render import EVENT_TYPES, decode_json, encode_json, encode_text, format_ts, render_text
-from pollchat.texts import ErrorCode
-from tests.strategies import server_events
+from pollchat.protocol.render import (
+    EVENT_TYPES,
+    decode_json,
+    encode_json,
+    encode_text,
+    format_duration,
+    format_time,
+    format_ts,
+    render_text,
+)
+from pollchat.texts import ErrorCode, NoticeCode
+from tests.strategies import event_time, server_events, whole_ms_times
 
 TS_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+AT = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
 TEXT_GOLDEN = [
     (Greeting(), b"type login or register and then give user,password\n"),
@@ -54,9 +77,90 @@ TEXT_GOLDEN = [
     (Error.of(ErrorCode.CONTROL_CHARACTERS), b"line contains control characters, discarded\n"),
     (Error.of(ErrorCode.TOO_SLOW), b"you are not reading your messages, closing the connection\n"),
     (Error.of(ErrorCode.INTERNAL), b"server error, please try again later\n"),
+    (Error.of(ErrorCode.UNKNOWN_COMMAND, name="foo"), b"unknown command /foo (try /help)\n"),
+    (Error.of(ErrorCode.USAGE, usage="/msg NAME text"), b"usage: /msg NAME text\n"),
+    (Error.of(ErrorCode.NO_SUCH_USER, name="zed"), b"no such user: zed\n"),
+    (Error.of(ErrorCode.MESSAGE_TO_SELF), b"you cannot send a private message to yourself\n"),
+    (Error.of(ErrorCode.BAD_NAME, name="a b"), b"invalid name 'a b': 1 to 32 letters, digits, '_', '-' or '.'\n"),
+    (
+        Error.of(ErrorCode.PRECONFIGURED_ACCOUNT, name="user1"),
+        b"user1 is a preconfigured account: it belongs to the server's accounts file\n",
+    ),
+    (Error.of(ErrorCode.NOT_ALONE), b"the game is only for when nobody else is here\n"),
+    (Error.of(ErrorCode.NO_SUCH_COMMAND_HELP, name="nope"), b"no manual entry for /nope (try /help)\n"),
     (ModeSwitched("json"), b"mode json\n"),
     (ModeSwitched("text"), b"mode text\n"),
     (ShuttingDown(), b"server is shutting down\n"),
+    # --- issue 3: messaging, presence, history
+    (Left("bob", "good night"), b"bob has left the chat (good night)\n"),
+    (Action("bob", "waves"), b"* bob waves\n"),
+    (Action("José", "drinks ☕"), "* José drinks ☕\n".encode()),
+    (PrivateMessage("alice", "bob", "are you there?"), b"[private] alice: are you there?\n"),
+    (PrivateMessage("alice", "bob", "are you there?", outgoing=True), b"[private to bob] are you there?\n"),
+    (StatusChanged("bob", "away"), b"bob is now away\n"),
+    (StatusChanged("bob", "busy", "in a meeting"), b"bob is now busy: in a meeting\n"),
+    (StatusChanged("bob", "inactive"), b"bob is now inactive\n"),
+    (WhoList(()), b"online users (0):\n"),
+    (
+        WhoList((WhoEntry("user1", "active", "", 42), WhoEntry("bob", "away", "lunch", 3600))),
+        b"online users (2):\n  user1 - active, idle 42s\n  bob - away: lunch, idle 1h\n",
+    ),
+    (
+        Whois("alice", "registered", True, "busy", "meeting", AT, 125),
+        b"alice: busy: meeting, online since 2023-11-14 22:13, idle 2m, registered account\n",
+    ),
+    (
+        Whois("user1", "preconfigured", True, "active", "", AT, 0),
+        b"user1: active, online since 2023-11-14 22:13, idle 0s, preconfigured account\n",
+    ),
+    (
+        Whois("carol", "preconfigured", False, "offline", "", AT, None),
+        b"carol: offline, last seen 2023-11-14 22:13, preconfigured account\n",
+    ),
+    (Whois("dave", "registered", False, "offline", "", None, None), b"dave: offline, never seen, registered account\n"),
+    (Renamed("bob", "bobby"), b"bob is now known as bobby\n"),
+    (HistoryStart(3), b"--- 3 earlier messages ---\n"),
+    (HistoryEnd(), b"--- end of history ---\n"),
+    (Message("bob", "hi all", history=True, at=AT), b"[2023-11-14 22:13] bob: hi all\n"),
+    (Action("bob", "waves", history=True, at=AT), b"[2023-11-14 22:13] * bob waves\n"),
+    (
+        PrivateMessage("alice", "bob", "psst", history=True, at=AT + 86_400),
+        b"[2023-11-15 22:13] [private] alice: psst\n",
+    ),
+    (
+        PrivateMessage("alice", "bob", "psst", outgoing=True, history=True, at=0.0),
+        b"[1970-01-01 00:00] [private to bob] psst\n",
+    ),
+    # --- every notice code
+    (
+        Notice.of(NoticeCode.PRIVATE_OFFLINE, name="carol"),
+        b"carol is offline; they will see your message when they log in\n",
+    ),
+    (Notice.of(NoticeCode.RECIPIENT_AWAY, name="bob", status="away", message="lunch"), b"bob is away: lunch\n"),
+    (Notice.of(NoticeCode.RECIPIENT_AWAY_NO_MESSAGE, name="bob", status="busy"), b"bob is busy\n"),
+    (Notice.of(NoticeCode.PASSWORD_CHANGED), b"password changed\n"),
+    (Notice.of(NoticeCode.UNREGISTERED, name="bob"), b"account bob deleted, goodbye\n"),
+    (Notice.of(NoticeCode.GOODBYE), b"goodbye\n"),
+    (
+        Notice.of(NoticeCode.OFFLINE_MESSAGES, count=3),
+        b"3 private message(s) arrived while you were away: type /history to read them\n",
+    ),
+    (Notice.of(NoticeCode.HISTORY_EMPTY), b"no messages yet\n"),
+    (Notice.of(NoticeCode.HELP, text="pollchat manual\n\n/who  list"), b"pollchat manual\n\n/who  list\n"),
+    (
+        Notice.of(NoticeCode.GAME_OFFER),
+        b"nobody else is here yet: type /play for a guess-the-number game while you wait\n",
+    ),
+    (
+        Notice.of(NoticeCode.GAME_START, top=100),
+        b"I picked a number from 1 to 100: type your guesses (/play again to stop)\n",
+    ),
+    (Notice.of(NoticeCode.GAME_HIGHER, guess=3), b"3 is too low, try higher\n"),
+    (Notice.of(NoticeCode.GAME_LOWER, guess=90), b"90 is too high, try lower\n"),
+    (Notice.of(NoticeCode.GAME_WON, guess=42, tries=5), b"42 is right, found in 5 guess(es)!\n"),
+    (Notice.of(NoticeCode.GAME_NOT_A_NUMBER, top=100), b"type a number from 1 to 100 (or /play to stop)\n"),
+    (Notice.of(NoticeCode.GAME_STOPPED), b"game stopped\n"),
+    (Notice.of(NoticeCode.GAME_OVER, name="bob"), b"bob has arrived: the game is over\n"),
 ]
 
 
@@ -66,9 +170,38 @@ def test_text_golden(event: object, expected: bytes) -> None:
     assert render_text(event) + "\n" == expected.decode()  # type: ignore[arg-type]
 
 
-def test_golden_table_covers_every_event_type_and_error_code() -> None:
+def test_golden_table_covers_every_event_type_and_code() -> None:
     assert {type(e) for e, _ in TEXT_GOLDEN} == set(EVENT_TYPES)
     assert {e.code for e, _ in TEXT_GOLDEN if isinstance(e, Error)} == set(ErrorCode)
+    assert {e.code for e, _ in TEXT_GOLDEN if isinstance(e, Notice)} == set(NoticeCode)
+    history = [e for e, _ in TEXT_GOLDEN if getattr(e, "history", False)]
+    assert {type(e) for e in history} == {Message, Action, PrivateMessage}
+    assert {e.outgoing for e in history if isinstance(e, PrivateMessage)} == {True, False}
+
+
+@pytest.mark.parametrize(("event", "expected"), TEXT_GOLDEN, ids=[repr(e) for e, _ in TEXT_GOLDEN])
+def test_every_golden_event_round_trips_through_json(event: object, expected: bytes) -> None:
+    ts = event_time(event, 1_763_722_038.743)
+    assert decode_json(encode_json(event, ts).decode()) == (event, ts)  # type: ignore[arg-type]
+    assert decode_json(encode_json(event, ts).decode().removesuffix("\n")) == (event, ts)  # type: ignore[arg-type]
+
+
+def test_history_prefix_is_utc_and_only_on_history_lines() -> None:
+    # Live lines have no prefix, even with a time; history lines without a time have none.
+    assert render_text(Message("bob", "hi", at=AT)) == "bob: hi"
+    assert render_text(Message("bob", "hi", history=True)) == "bob: hi"
+    assert render_text(Message("bob", "hi", history=True, at=AT + 39.999)) == "[2023-11-14 22:13] bob: hi"
+    assert render_text(Message("bob", "hi", history=True, at=AT + 40)) == "[2023-11-14 22:14] bob: hi"
+    assert format_time(AT) == "2023-11-14 22:13"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(0, "0s"), (-5, "0s"), (59, "59s"), (60, "1m"), (3599, "59m"), (3600, "1h"), (86_399, "23h"),
+     (86_400, "1d"), (10 * 86_400 + 5, "10d")],
+)
+def test_format_duration(seconds: int, expected: str) -> None:
+    assert format_duration(seconds) == expected
 
 
 def test_render_text_refuses_a_non_event() -> None:
@@ -87,6 +220,27 @@ DOC_EXAMPLES = [
     '{"type":"error","code":"wrong_password","text":"Wrong Password","ts":"2026-11-21T10:47:25.002Z"}',
     '{"type":"left","name":"bob","ts":"2026-11-21T10:47:30.551Z"}',
     '{"type":"shutdown","ts":"2026-11-21T10:48:00.000Z"}',
+    # issue 3: one example of each messaging event
+    '{"type":"private","sender":"bob","recipient":"alice","text":"psst","outgoing":false,"ts":"2026-11-21T10:50:00.000Z"}',
+    '{"type":"private","sender":"bob","recipient":"alice","text":"psst","outgoing":true,"ts":"2026-11-21T10:50:01.111Z"}',
+    '{"type":"action","sender":"bob","text":"waves","ts":"2026-11-21T10:50:02.222Z"}',
+    '{"type":"status","name":"alice","status":"away","message":"lunch","ts":"2026-11-21T10:50:03.333Z"}',
+    ('{"type":"who","users":[{"name":"alice","status":"away","message":"lunch","idle":75},'
+    '{"name":"bob","status":"active","message":"","idle":3}],"ts":"2026-11-21T10:50:04.444Z"}'),
+    ('{"type":"whois","name":"alice","kind":"registered","online":true,"status":"away","message":"lunch",'
+    '"since":"2026-11-21T09:50:00.000Z","idle":75,"ts":"2026-11-21T10:50:05.555Z"}'),
+    ('{"type":"whois","name":"carol","kind":"preconfigured","online":false,"status":"offline","message":"",'
+    '"since":"2026-11-20T10:50:00.000Z","idle":null,"ts":"2026-11-21T10:50:06.666Z"}'),
+    '{"type":"renamed","old":"bob","new":"bobby","ts":"2026-11-21T10:50:07.777Z"}',
+    ('{"type":"notice","code":"private_offline","text":"carol is offline; they will see your message when they '
+    'log in","ts":"2026-11-21T10:50:08.888Z"}'),
+    '{"type":"left","name":"bobby","reason":"good night","ts":"2026-11-21T10:50:09.999Z"}',
+    '{"type":"history_start","count":2,"ts":"2026-11-21T10:50:11.110Z"}',
+    '{"type":"message","sender":"alice","text":"hi all","history":true,"ts":"2026-11-21T10:39:59.750Z"}',
+    ('{"type":"private","sender":"bob","recipient":"alice","text":"psst","outgoing":false,"history":true,'
+    '"ts":"2026-11-21T10:44:59.500Z"}'),
+    '{"type":"history_end","ts":"2026-11-21T10:50:14.443Z"}',
+    '{"type":"error","code":"unknown_command","text":"unknown command /foo (try /help)","ts":"2026-11-21T10:50:15.554Z"}',
 ]
 
 
@@ -111,11 +265,91 @@ def test_json_golden_values() -> None:
     }
 
 
+def _json(event: object, ts: float = 0.0) -> dict[str, object]:
+    return json.loads(encode_json(event, ts))  # type: ignore[arg-type]
+
+
+T0 = "1970-01-01T00:00:00.000Z"
+
+
+def test_json_goldens_of_the_messaging_events() -> None:
+    assert _json(Action("bob", "waves")) == {"type": "action", "sender": "bob", "text": "waves", "ts": T0}
+    assert _json(PrivateMessage("a", "b", "hi")) == {
+        "type": "private", "sender": "a", "recipient": "b", "text": "hi", "outgoing": False, "ts": T0,
+    }
+    assert _json(PrivateMessage("a", "b", "hi", outgoing=True))["outgoing"] is True
+    assert _json(StatusChanged("bob", "away")) == {"type": "status", "name": "bob", "status": "away", "message": "", "ts": T0}
+    assert _json(WhoList((WhoEntry("a", "busy", "x", 5),))) == {
+        "type": "who", "users": [{"name": "a", "status": "busy", "message": "x", "idle": 5}], "ts": T0,
+    }
+    assert _json(Whois("dave", "registered", False, "offline", "", None, None)) == {
+        "type": "whois", "name": "dave", "kind": "registered", "online": False, "status": "offline",
+        "message": "", "since": None, "idle": None, "ts": T0,
+    }
+    assert _json(Whois("al", "registered", True, "active", "", 1.5, 7))["since"] == "1970-01-01T00:00:01.500Z"
+    assert _json(Renamed("a", "b")) == {"type": "renamed", "old": "a", "new": "b", "ts": T0}
+    assert _json(Notice.of(NoticeCode.GAME_OVER, name="bob")) == {
+        "type": "notice", "code": "game_over", "text": "bob has arrived: the game is over", "ts": T0,
+    }
+    assert _json(HistoryStart(2)) == {"type": "history_start", "count": 2, "ts": T0}
+    assert _json(HistoryEnd()) == {"type": "history_end", "ts": T0}
+
+
+def test_json_left_omits_an_empty_reason() -> None:
+    assert _json(Left("bob")) == {"type": "left", "name": "bob", "ts": T0}
+    assert _json(Left("bob", "")) == {"type": "left", "name": "bob", "ts": T0}
+    assert _json(Left("bob", "bye")) == {"type": "left", "name": "bob", "reason": "bye", "ts": T0}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        Message("bob", "hi", history=True, at=AT),
+        Action("bob", "waves", history=True, at=AT),
+        PrivateMessage("a", "b", "psst", history=True, at=AT),
+        PrivateMessage("a", "b", "psst", outgoing=True, history=True, at=AT),
+    ],
+    ids=repr,
+)
+def test_json_history_records_are_flagged_and_carry_their_own_time(event: object) -> None:
+    obj = _json(event, ts=AT + 3600)  # sent an hour later: ts is still the message's time
+    assert obj["history"] is True
+    assert obj["ts"] == "2023-11-14T22:13:20.000Z"
+    assert "at" not in obj
+    assert decode_json(encode_json(event, AT + 3600).decode()) == (event, AT)  # type: ignore[arg-type]
+
+
+def test_json_live_messages_have_no_history_flag() -> None:
+    for event in (Message("a", "b"), Action("a", "b"), PrivateMessage("a", "b", "c")):
+        assert "history" not in _json(event)
+        decoded, _ = decode_json(encode_json(event, 5).decode())
+        assert decoded == event and decoded.at is None  # type: ignore[union-attr]
+
+
 def test_error_codes_are_the_documented_ones() -> None:
     assert sorted(code.code for code in ErrorCode) == sorted(
         ["wrong_password", "already_online", "name_taken", "bad_format", "server_full",
-         "too_many_attempts", "line_too_long", "bad_encoding", "control_characters", "too_slow", "internal"]
+         "too_many_attempts", "line_too_long", "bad_encoding", "control_characters", "too_slow", "internal",
+         "unknown_command", "usage", "no_such_user", "message_to_self", "bad_name", "preconfigured_account",
+         "not_alone", "no_such_command_help"]
     )
+
+
+def test_notice_codes_are_the_documented_ones() -> None:
+    assert sorted(code.code for code in NoticeCode) == sorted(
+        ["private_offline", "recipient_away", "recipient_away_no_message", "password_changed",
+         "unregistered", "goodbye", "offline_messages", "history_empty", "help", "game_offer", "game_start",
+         "game_higher", "game_lower", "game_won", "game_not_a_number", "game_stopped", "game_over"]
+    )
+
+
+def test_a_notice_and_an_error_with_the_same_code_name_decode_to_their_own_kind() -> None:
+    notice = decode_json('{"type":"notice","code":"help","text":"x","ts":"2026-01-01T00:00:00.000Z"}')[0]
+    assert notice == Notice(NoticeCode.HELP, "x")
+    with pytest.raises(ProtocolError):  # an error code is not a notice code, and back
+        decode_json('{"type":"notice","code":"wrong_password","text":"x","ts":"2026-01-01T00:00:00.000Z"}')
+    with pytest.raises(ProtocolError):
+        decode_json('{"type":"error","code":"help","text":"x","ts":"2026-01-01T00:00:00.000Z"}')
 
 
 @pytest.mark.parametrize(
@@ -135,16 +369,14 @@ def test_json_record_shape(event: object, ts: float) -> None:
     assert TS_FORMAT.fullmatch(obj["ts"]), obj["ts"]
     parsed = datetime.fromisoformat(obj["ts"].replace("Z", "+00:00"))
     assert parsed.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
-    assert abs(parsed.timestamp() - ts) < 0.001
+    assert abs(parsed.timestamp() - event_time(event, ts)) < 0.001
+    assert "at" not in obj
 
 
-whole_ms = st.integers(0, 4_102_444_800_000).map(lambda ms: ms / 1000)  # up to 2100
-
-
-@given(server_events(), whole_ms)
+@given(server_events(), whole_ms_times)
 def test_decode_json_inverts_encode_json(event: object, ts: float) -> None:
     line = encode_json(event, ts).decode("utf-8")  # type: ignore[arg-type]
-    assert decode_json(line[:-1]) == (event, ts)
+    assert decode_json(line[:-1]) == (event, event_time(event, ts))
 
 
 def _json_values() -> st.SearchStrategy[object]:
@@ -161,8 +393,12 @@ def _event_like_objects(draw: st.DrawFn) -> str:
     obj: dict[str, object] = {}
     if draw(st.booleans()):
         obj["type"] = draw(st.sampled_from(sorted(EVENT_TYPES.values())) | _json_values())
-    for key in draw(st.lists(st.sampled_from(["name", "users", "sender", "text", "code", "mode", "x"]), max_size=4)):
-        obj[key] = draw(_json_values() | st.sampled_from(["wrong_password", "WRONG_PASSWORD", "json"]))
+    keys = ["name", "users", "sender", "text", "code", "mode", "x", "history", "since", "idle", "count", "reason"]
+    for key in draw(st.lists(st.sampled_from(keys), max_size=4)):
+        obj[key] = draw(
+            _json_values()
+            | st.sampled_from(["wrong_password", "WRONG_PASSWORD", "json", "help", "2026-11-21T10:47:18.743Z"])
+        )
     if draw(st.booleans()):
         obj["ts"] = draw(
             st.sampled_from(["2026-11-21T10:47:18.743Z", "2026-11-21", "not a date", "9999-12-31T23:59:59-23:59"])
@@ -199,6 +435,18 @@ def test_decode_json_garbage_examples(line: str) -> None:
 @pytest.mark.parametrize(
     "line",
     [
+        '{"type":"who","users":[{"name":"a","status":"active","message":"","idle":"5"}],"ts":"2026-01-01T00:00:00.000Z"}',
+        '{"type":"who","users":["a"],"ts":"2026-01-01T00:00:00.000Z"}',
+        '{"type":"who","users":[{"name":"a","status":"active","message":""}],"ts":"2026-01-01T00:00:00.000Z"}',
+        ('{"type":"whois","name":"a","kind":"registered","online":"yes","status":"active","message":"",'
+        '"since":null,"idle":null,"ts":"2026-01-01T00:00:00.000Z"}'),
+        ('{"type":"whois","name":"a","kind":"registered","online":false,"status":"offline","message":"",'
+        '"since":1700000000,"idle":null,"ts":"2026-01-01T00:00:00.000Z"}'),
+        '{"type":"private","sender":"a","recipient":"b","text":"x","outgoing":1,"ts":"2026-01-01T00:00:00.000Z"}',
+        '{"type":"message","sender":"a","text":"x","history":"yes","ts":"2026-01-01T00:00:00.000Z"}',
+        '{"type":"history_start","count":true,"ts":"2026-01-01T00:00:00.000Z"}',
+        '{"type":"history_start","count":2.5,"ts":"2026-01-01T00:00:00.000Z"}',
+        '{"type":"left","name":"a","reason":null,"ts":"2026-01-01T00:00:00.000Z"}',
         '{"type":"welcome","name":"a","users":[1,2],"ts":"2026-01-01T00:00:00.000Z"}',
         '{"type":"welcome","name":"a","users":"ab","ts":"2026-01-01T00:00:00.000Z"}',
         '{"type":"error","code":"wrong_password","text":5,"ts":"2026-01-01T00:00:00.000Z"}',
@@ -212,6 +460,24 @@ def test_decode_json_refuses_fields_of_the_wrong_type(line: str) -> None:
         decode_json(line)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # Times fromisoformat accepts whose UTC date is outside years 1-9999.
+        '{"type":"message","sender":"a","text":"b","history":true,"ts":"9999-12-31T23:59:59-23:59"}',
+        ('{"type":"whois","name":"a","kind":"registered","online":false,"status":"offline","message":"",'
+        '"since":"0001-01-01T00:00:00+23:59","idle":null,"ts":"2026-01-01T00:00:00.000Z"}'),
+    ],
+)
+def test_a_decoded_event_with_an_extreme_time_can_still_be_shown(line: str) -> None:
+    # decode_json either refuses the record or returns an event render_text can show.
+    try:
+        event, _ = decode_json(line)
+    except ProtocolError:
+        return
+    assert isinstance(render_text(event), str)
+
+
 def test_decode_json_deeply_nested_garbage_is_a_protocol_error() -> None:
     # A line from a misbehaving server must not crash the client with RecursionError.
     with pytest.raises(ProtocolError):
@@ -222,7 +488,15 @@ def test_decode_json_deeply_nested_garbage_is_a_protocol_error() -> None:
 def test_rendered_bytes_never_contain_cr_or_nul(event: object, ts: float) -> None:
     text = encode_text(event)  # type: ignore[arg-type]
     assert b"\r" not in text and b"\x00" not in text
-    assert text.count(b"\n") == (2 if isinstance(event, Welcome) else 1)
+    if isinstance(event, Welcome):
+        lines = 2
+    elif isinstance(event, WhoList):
+        lines = 1 + len(event.users)
+    elif isinstance(event, Notice):
+        lines = 1 + event.text.count("\n")  # /help text has several lines
+    else:
+        lines = 1
+    assert text.count(b"\n") == lines
     assert text.endswith(b"\n")
     data = encode_json(event, ts)  # type: ignore[arg-type]
     assert b"\r" not in data and b"\x00" not in data

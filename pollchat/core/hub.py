@@ -4,22 +4,47 @@ The hub decides; it never performs I/O. Each method returns the :class:`Delivery
 values the server must carry out: an event and the connections ("handles") that receive
 it. A handle is whatever object the caller uses for a connection (the server passes its
 connection objects); the hub only stores and compares them, so nothing is ever looked up
-by file descriptor.
+by file descriptor. Messages worth keeping are appended to :attr:`Hub.records`, which the
+server drains into the database once per loop pass.
 
 Sessions are kept in login order, which is the order of seed 004's active-users list.
+The wall clock is injected (``clock``), so idle times and statuses are testable.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from pollchat.core.accounts import Account, AccountDirectory
+from pollchat.core.game import GuessingGame
+from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.presence import Presence, Status
 from pollchat.core.seats import AccountKind, SeatBudget
-from pollchat.protocol.events import Entered, Left, Message, ServerEvent, Welcome
-from pollchat.texts import ErrorCode
+from pollchat.protocol.events import (
+    Action,
+    Entered,
+    Error,
+    Left,
+    Message,
+    Notice,
+    PrivateMessage,
+    Renamed,
+    ServerEvent,
+    StatusChanged,
+    Welcome,
+    WhoEntry,
+    WhoList,
+    Whois,
+)
+from pollchat.protocol.names import name_key, normalize_name
+from pollchat.texts import ErrorCode, NoticeCode
 
 H = TypeVar("H")
+
+DEFAULT_IDLE_AFTER = 300.0
+"""Seconds without a line before an active user becomes inactive (issue 3: 5 min)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,31 +62,50 @@ class Admission(Generic[H]):
     Attributes:
         refusal: why it was refused, or ``None`` if the session is now online.
         deliveries: what to send (the welcome and the entered notices) when admitted.
+        account: the admitted account (with its id), when admitted.
+        alone: nobody else was online (the server may offer the game).
     """
 
     refusal: ErrorCode | None
     deliveries: tuple[Delivery[H], ...] = ()
+    account: Account | None = None
+    alone: bool = False
 
 
 @dataclass(slots=True)
 class OnlineSession(Generic[H]):
-    """A logged-in session: its handle and its account."""
+    """A logged-in session: its handle, account, presence and game."""
 
     handle: H
     account: Account
+    presence: Presence
+    game: GuessingGame | None = field(default=None)
 
 
 class Hub(Generic[H]):
-    """The main chat room.
+    """The main chat room and everything said in it.
 
     Args:
         accounts: the account directory.
         budget: the seat budget; its ``preconfigured`` count must match ``accounts``.
+        clock: wall-clock seconds since the epoch (``time.time`` in the server; the hub
+            never reads the clock itself, so tests drive time by hand).
+        idle_after: seconds of silence before an active user becomes inactive.
     """
 
-    def __init__(self, accounts: AccountDirectory, budget: SeatBudget) -> None:
+    def __init__(
+        self,
+        accounts: AccountDirectory,
+        budget: SeatBudget,
+        *,
+        clock: Callable[[], float],
+        idle_after: float = DEFAULT_IDLE_AFTER,
+    ) -> None:
         self.accounts = accounts
         self.budget = budget
+        self.clock = clock
+        self.idle_after = idle_after
+        self.records: list[HistoryRecord] = []
         self._by_key: dict[str, OnlineSession[H]] = {}  # insertion order = login order
         self._by_handle: dict[H, OnlineSession[H]] = {}
 
@@ -74,6 +118,11 @@ class Hub(Generic[H]):
     def session_of(self, handle: H) -> OnlineSession[H] | None:
         """The online session on ``handle``, if it is logged in."""
         return self._by_handle.get(handle)
+
+    def take_records(self) -> list[HistoryRecord]:
+        """The messages to store since the last call (the caller writes them)."""
+        records, self.records = self.records, []
+        return records
 
     # --- login and registration --------------------------------------------------------------
 
@@ -91,11 +140,15 @@ class Hub(Generic[H]):
 
         ``account`` is the account looked up before the check (``None`` if unknown: the
         check then ran against a dummy hash, and the reply is the same as for a wrong
-        password, so nobody learns which names exist).
+        password, so nobody learns which names exist). The account is looked up again,
+        since it may have been renamed or deleted while the password was checked.
         """
         if account is None or not password_ok:
             return Admission(ErrorCode.WRONG_PASSWORD)
-        return self._admit(handle, account)
+        current = self.accounts.find(account.name)
+        if current is None or current.id != account.id or current.password_hash != account.password_hash:
+            return Admission(ErrorCode.WRONG_PASSWORD)
+        return self._admit(handle, current)
 
     def register(self, handle: H, name: str, password_hash: str) -> Admission[H]:
         """Finish a registration whose password was hashed to ``password_hash``.
@@ -121,30 +174,235 @@ class Hub(Generic[H]):
         if not self.budget.has_seat(account.kind):
             return Admission(ErrorCode.SERVER_FULL)
         others = self._handles()
+        deliveries = [Delivery(others, Entered(account.name))]
+        for other in self._by_key.values():  # someone arrived: games for the lonely end
+            if other.game is not None:
+                other.game = None
+                deliveries.append(self._notice(other.handle, NoticeCode.GAME_OVER, name=account.name))
         self.budget.take(account.kind)
-        session = OnlineSession(handle, account)
+        now = self.clock()
+        session = OnlineSession(handle, account, Presence(online_since=now, last_active=now))
         self._by_key[account.key] = session
         self._by_handle[handle] = session
-        return Admission(
-            None,
-            (
-                Delivery((handle,), Welcome(account.name, self.online_names())),
-                Delivery(others, Entered(account.name)),
-            ),
-        )
+        welcome = Delivery((handle,), Welcome(account.name, self.online_names()))
+        return Admission(None, (welcome, *deliveries), account, alone=not others)
 
-    # --- chat and leaving ----------------------------------------------------------------------
+    # --- activity and presence ------------------------------------------------------------------
 
-    def chat(self, handle: H, text: str) -> list[Delivery[H]]:
-        """A chat line from ``handle``: everyone else online receives it. Nothing
-        happens if ``handle`` is not logged in."""
+    def touch(self, handle: H) -> list[Delivery[H]]:
+        """``handle`` said something: it is no longer idle, and a user the idle monitor
+        made inactive is active again (announced to everyone)."""
         session = self._by_handle.get(handle)
         if session is None:
             return []
+        presence = session.presence
+        presence.last_active = self.clock()
+        if presence.automatic and presence.status is Status.INACTIVE:
+            return self._set_status(session, Status.ACTIVE, "", automatic=False)
+        return []
+
+    def check_idle(self, handle: H) -> tuple[list[Delivery[H]], float | None]:
+        """The idle monitor's tick for ``handle``.
+
+        Returns:
+            The deliveries (a status change if the user just became inactive) and when
+            to check again (epoch seconds), or ``None`` if ``handle`` is not logged in.
+        """
+        session = self._by_handle.get(handle)
+        if session is None:
+            return [], None
+        now = self.clock()
+        presence = session.presence
+        deadline = presence.idle_deadline(self.idle_after)
+        if now < deadline:
+            return [], deadline
+        deliveries: list[Delivery[H]] = []
+        if presence.status is Status.ACTIVE:
+            deliveries = self._set_status(session, Status.INACTIVE, "", automatic=True)
+        return deliveries, now + self.idle_after
+
+    def set_status(self, handle: H, status: Status, message: str = "") -> list[Delivery[H]]:
+        """``/status`` and ``/away``: set by hand, announced to every logged-in user."""
+        session = self._by_handle.get(handle)
+        if session is None:
+            return []
+        return self._set_status(session, status, message, automatic=False)
+
+    def _set_status(self, session: OnlineSession[H], status: Status, message: str, *, automatic: bool) -> list[Delivery[H]]:
+        presence = session.presence
+        presence.status, presence.message, presence.automatic = status, message, automatic
+        return [Delivery(self._handles(), StatusChanged(session.account.name, status.value, message))]
+
+    def who(self, handle: H) -> list[Delivery[H]]:
+        """``/who``: everyone online with status and idle time, in login order."""
+        now = self.clock()
+        entries = tuple(
+            WhoEntry(s.account.name, s.presence.status.value, s.presence.message, s.presence.idle(now))
+            for s in self._by_key.values()
+        )
+        return [Delivery((handle,), WhoList(entries))]
+
+    def whois(self, handle: H, name: str) -> list[Delivery[H]]:
+        """``/whois NAME``: status, times and account kind, online or not."""
+        account = self.accounts.find(name)
+        if account is None:
+            return [self._error(handle, ErrorCode.NO_SUCH_USER, name=name[:40])]
+        session = self._by_key.get(account.key)
+        if session is None:
+            info = Whois(account.name, account.kind.value, False, "offline", "", self.accounts.last_seen(account), None)
+        else:
+            presence = session.presence
+            info = Whois(
+                account.name,
+                account.kind.value,
+                True,
+                presence.status.value,
+                presence.message,
+                presence.online_since,
+                presence.idle(self.clock()),
+            )
+        return [Delivery((handle,), info)]
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    def chat(self, handle: H, text: str, *, may_guess: bool = True) -> list[Delivery[H]]:
+        """A chat line from ``handle``: everyone else online receives it (and it is kept
+        in history). While the sender plays the game, a typed line (``may_guess``) is a
+        guess instead."""
+        session = self._by_handle.get(handle)
+        if session is None:
+            return []
+        if session.game is not None and may_guess:
+            return self._guess(session, text)
+        self._record(session, RecordKind.CHAT, text)
         return [Delivery(self._handles(exclude=session.handle), Message(session.account.name, text))]
 
-    def leave(self, handle: H) -> list[Delivery[H]]:
-        """End ``handle``'s session, if any: free its seat and tell everyone else.
+    def action(self, handle: H, text: str) -> list[Delivery[H]]:
+        """``/me text``: ``* NAME text`` to everyone else (kept in history)."""
+        session = self._by_handle.get(handle)
+        if session is None:
+            return []
+        self._record(session, RecordKind.ACTION, text)
+        return [Delivery(self._handles(exclude=session.handle), Action(session.account.name, text))]
+
+    def private(self, handle: H, name: str, text: str) -> list[Delivery[H]]:
+        """``/msg NAME text``: only NAME receives it; the sender gets a copy as
+        confirmation, and a notice if NAME is offline (the message waits in history)
+        or away/busy. An unknown NAME is an error naming it."""
+        session = self._by_handle.get(handle)
+        if session is None:
+            return []
+        recipient = self.accounts.find(name)
+        if recipient is None:
+            return [self._error(handle, ErrorCode.NO_SUCH_USER, name=name[:40])]
+        if recipient.key == session.account.key:
+            return [self._error(handle, ErrorCode.MESSAGE_TO_SELF)]
+        sender = session.account
+        self.records.append(
+            HistoryRecord(self.clock(), RecordKind.PRIVATE, sender.id, sender.name, text, recipient.id, recipient.name)
+        )
+        deliveries = [Delivery((handle,), PrivateMessage(sender.name, recipient.name, text, outgoing=True))]
+        target = self._by_key.get(recipient.key)
+        if target is None:
+            deliveries.append(self._notice(handle, NoticeCode.PRIVATE_OFFLINE, name=recipient.name))
+            return deliveries
+        deliveries.insert(0, Delivery((target.handle,), PrivateMessage(sender.name, recipient.name, text)))
+        status = target.presence.status
+        if status in (Status.AWAY, Status.BUSY):
+            if target.presence.message:
+                notice = self._notice(
+                    handle, NoticeCode.RECIPIENT_AWAY, name=recipient.name, status=status.value, message=target.presence.message
+                )
+            else:
+                notice = self._notice(handle, NoticeCode.RECIPIENT_AWAY_NO_MESSAGE, name=recipient.name, status=status.value)
+            deliveries.append(notice)
+        return deliveries
+
+    def _record(self, session: OnlineSession[H], kind: RecordKind, text: str) -> None:
+        account = session.account
+        self.records.append(HistoryRecord(self.clock(), kind, account.id, account.name, text))
+
+    # --- the game -------------------------------------------------------------------------------------
+
+    def play(self, handle: H, secret: int, guess: str | None = None) -> list[Delivery[H]]:
+        """``/play [N]``: start a game while alone (``secret`` is the number to find),
+        stop a running one, or (with ``N``) guess."""
+        session = self._by_handle.get(handle)
+        if session is None:
+            return []
+        if session.game is not None:
+            if guess is not None:
+                return self._guess(session, guess)
+            session.game = None
+            return [self._notice(handle, NoticeCode.GAME_STOPPED)]
+        if len(self._by_key) > 1:
+            return [self._error(handle, ErrorCode.NOT_ALONE)]
+        session.game = GuessingGame(secret)
+        deliveries = [self._notice(handle, NoticeCode.GAME_START, top=session.game.top)]
+        if guess is not None:
+            deliveries += self._guess(session, guess)
+        return deliveries
+
+    def _guess(self, session: OnlineSession[H], line: str) -> list[Delivery[H]]:
+        assert session.game is not None
+        code, detail = session.game.guess(line)
+        if session.game.finished:
+            session.game = None
+        return [self._notice(session.handle, code, **detail)]
+
+    # --- account changes ----------------------------------------------------------------------------
+
+    def rename(self, handle: H, new_name: str) -> list[Delivery[H]]:
+        """``/nick NEWNAME``: rename a registered account; everyone sees it. The same
+        rules as registration; changing only the case of one's own name is allowed."""
+        session = self._by_handle.get(handle)
+        if session is None:
+            return []
+        old = session.account
+        name = normalize_name(new_name)
+        if name is None:
+            return [self._error(handle, ErrorCode.BAD_NAME, name=new_name[:40])]
+        if old.kind is AccountKind.PRECONFIGURED:
+            return [self._error(handle, ErrorCode.PRECONFIGURED_ACCOUNT, name=old.name)]
+        if name == old.name:
+            return []
+        if name_key(name) != old.key and self.accounts.find(name) is not None:
+            return [self._error(handle, ErrorCode.NAME_TAKEN)]
+        renamed = self.accounts.rename(old, name)
+        if renamed is None:
+            return [self._error(handle, ErrorCode.NAME_TAKEN)]
+        session.account = renamed
+        # Rebuild the key index in place of the old key, keeping login order.
+        self._by_key = {(renamed.key if key == old.key else key): s for key, s in self._by_key.items()}
+        return [Delivery(self._handles(), Renamed(old.name, renamed.name))]
+
+    def change_password(self, handle: H, password_hash: str) -> list[Delivery[H]]:
+        """``/passwd``, after the old password was verified and the new one hashed."""
+        session = self._by_handle.get(handle)
+        if session is None:
+            return []
+        if session.account.kind is AccountKind.PRECONFIGURED:
+            return [self._error(handle, ErrorCode.PRECONFIGURED_ACCOUNT, name=session.account.name)]
+        session.account = self.accounts.set_password(session.account, password_hash)
+        return [self._notice(handle, NoticeCode.PASSWORD_CHANGED)]
+
+    def unregister(self, handle: H) -> list[Delivery[H]]:
+        """``/unregister``, after the password was verified: delete the account (its name
+        becomes free), say goodbye, and end the session (others see it leave)."""
+        session = self._by_handle.get(handle)
+        if session is None:
+            return []
+        account = session.account
+        if account.kind is AccountKind.PRECONFIGURED:
+            return [self._error(handle, ErrorCode.PRECONFIGURED_ACCOUNT, name=account.name)]
+        goodbye = self._notice(handle, NoticeCode.UNREGISTERED, name=account.name)
+        deliveries = [goodbye, *self.leave(handle, record_last_seen=False)]
+        self.accounts.delete(account)
+        return deliveries
+
+    def leave(self, handle: H, reason: str = "", *, record_last_seen: bool = True) -> list[Delivery[H]]:
+        """End ``handle``'s session, if any: free its seat, remember when it was last
+        seen, and tell everyone else (with the ``/quit`` message as ``reason``).
 
         Idempotent: a second call for the same handle returns no deliveries, so the
         left notice goes out exactly once however the connection ended."""
@@ -153,7 +411,22 @@ class Hub(Generic[H]):
             return []
         del self._by_key[session.account.key]
         self.budget.release(session.account.kind)
-        return [Delivery(self._handles(), Left(session.account.name))]
+        if record_last_seen:
+            self.accounts.set_last_seen(session.account, self.clock())
+        return [Delivery(self._handles(), Left(session.account.name, reason))]
+
+    # --- helpers ----------------------------------------------------------------------------------------
 
     def _handles(self, exclude: H | None = None) -> tuple[H, ...]:
         return tuple(s.handle for s in self._by_key.values() if s.handle is not exclude)
+
+    @staticmethod
+    def _error(handle: H, code: ErrorCode, **detail: object) -> Delivery[H]:
+        return Delivery((handle,), Error.of(code, **detail))
+
+    @staticmethod
+    def _notice(handle: H, code: NoticeCode, **detail: object) -> Delivery[H]:
+        return Delivery((handle,), Notice.of(code, **detail))
+
+
+__all__ = ["Admission", "Delivery", "Hub", "OnlineSession"]

@@ -99,3 +99,14 @@ def verify_password(password: str, encoded: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(_derive(password, parsed.salt, parsed.iterations), parsed.digest)
+
+
+def change_password(old: str, encoded: str, new: str, iterations: int = DEFAULT_ITERATIONS) -> str | None:
+    """Verify ``old`` against ``encoded``, then hash ``new``: one call for one worker.
+
+    Returns:
+        The new hash string, or ``None`` if ``old`` is wrong.
+    """
+    if not verify_password(old, encoded):
+        return None
+    return hash_password(new, iterations)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pollchat.texts import ErrorCode
+from pollchat.texts import ErrorCode, NoticeCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +40,131 @@ class Entered:
 
 @dataclass(frozen=True, slots=True)
 class Left:
-    """``name``'s session ended; sent once to every other logged-in session."""
+    """``name``'s session ended; sent once to every other logged-in session.
+
+    ``reason`` is the ``/quit`` message, if any."""
 
     name: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A chat line from ``sender`` to the main chat (never echoed to the sender)."""
+    """A chat line from ``sender`` to the main chat (never echoed to the sender).
+
+    Attributes:
+        history: replayed from the database rather than live.
+        at: for history, when it was sent (seconds since the epoch, UTC).
+    """
 
     sender: str
     text: str
+    history: bool = False
+    at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A ``/me`` line: ``* sender text``. ``history``/``at`` as for :class:`Message`."""
+
+    sender: str
+    text: str
+    history: bool = False
+    at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateMessage:
+    """A ``/msg``. The recipient gets it with ``outgoing=False``; the sender gets a copy
+    with ``outgoing=True`` as confirmation. ``history``/``at`` as for :class:`Message`."""
+
+    sender: str
+    recipient: str
+    text: str
+    outgoing: bool = False
+    history: bool = False
+    at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChanged:
+    """``name`` is now ``status`` (active, busy, away, inactive), with an optional message."""
+
+    name: str
+    status: str
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WhoEntry:
+    """One line of ``/who``: a user, their status and message, idle seconds."""
+
+    name: str
+    status: str
+    message: str
+    idle: int
+
+
+@dataclass(frozen=True, slots=True)
+class WhoList:
+    """The answer to ``/who``: everyone online, in login order."""
+
+    users: tuple[WhoEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Whois:
+    """The answer to ``/whois``.
+
+    Attributes:
+        kind: ``"preconfigured"`` or ``"registered"``.
+        online: has a session now.
+        status, message: the status when online (``"offline"`` otherwise).
+        since: online since (when online) or last seen (when not), seconds since the
+            epoch; ``None`` if never seen.
+        idle: idle seconds when online, else ``None``.
+    """
+
+    name: str
+    kind: str
+    online: bool
+    status: str
+    message: str
+    since: float | None
+    idle: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    """The account ``old`` is now called ``new`` (``/nick``); sent to everyone."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An informational line to one user; ``text`` is the code's wording filled in."""
+
+    code: NoticeCode
+    text: str
+
+    @classmethod
+    def of(cls, code: NoticeCode, **detail: object) -> Notice:
+        """Build the notice for ``code``, formatting its text with ``detail``."""
+        return cls(code, code.value.format(**detail) if detail else code.value)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStart:
+    """``count`` history lines follow (text mode shows a header line)."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEnd:
+    """The end of a history replay (text mode shows a footer line)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,5 +192,23 @@ class ShuttingDown:
     """The server is stopping; sent to every connection before it is closed."""
 
 
-ServerEvent = Greeting | Welcome | Entered | Left | Message | Error | ModeSwitched | ShuttingDown
+ServerEvent = (
+    Greeting
+    | Welcome
+    | Entered
+    | Left
+    | Message
+    | Action
+    | PrivateMessage
+    | StatusChanged
+    | WhoList
+    | Whois
+    | Renamed
+    | Notice
+    | HistoryStart
+    | HistoryEnd
+    | Error
+    | ModeSwitched
+    | ShuttingDown
+)
 """Any event the server sends."""

@@ -1,9 +1,16 @@
 """Rendering server events to bytes: seed-004 text lines or JSON Lines, and back.
 
 Text mode is what ``nc`` users and seed-004 scripts see: the wording of
-:mod:`pollchat.texts`, one ``\\n``-terminated line per event (``Welcome`` is two lines).
-JSON mode (switched on with the line ``mode json``) sends one JSON object per line with a
-``type`` field, the event's fields and ``ts``, the server time in UTC (ISO 8601, ms).
+:mod:`pollchat.texts`, one ``\\n``-terminated line per line of the event (``Welcome``,
+``WhoList`` and ``/help`` notices have several). History lines start with
+``[YYYY-MM-DD HH:MM] `` (UTC).
+
+JSON mode (switched on with the line ``mode json``) sends one JSON object per event with
+a ``type`` field, the event's fields and ``ts``: the server time in UTC (ISO 8601, ms),
+or for history the time the message was sent, flagged ``"history": true``. Other times
+(``/whois``'s ``since``) use the same format. Codes of
+errors and notices are their stable lower-case names. ``docs/protocol.md`` has an
+example of every type.
 
 Neither form ever contains ``\\r`` or NUL: names are validated, chat text with control
 characters is refused upstream, and JSON escapes every control character.
@@ -15,24 +22,34 @@ characters is refused upstream, and JSON escapes every control character.
 from __future__ import annotations
 
 import json
-from dataclasses import astuple, fields
+from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any
 
 from pollchat import texts
 from pollchat.errors import ProtocolError
 from pollchat.protocol.events import (
+    Action,
     Entered,
     Error,
     Greeting,
+    HistoryEnd,
+    HistoryStart,
     Left,
     Message,
     ModeSwitched,
+    Notice,
+    PrivateMessage,
+    Renamed,
     ServerEvent,
     ShuttingDown,
+    StatusChanged,
     Welcome,
+    WhoEntry,
+    WhoList,
+    Whois,
 )
-from pollchat.texts import ErrorCode
+from pollchat.texts import ErrorCode, NoticeCode
 
 # JSON "type" of each event class, and back.
 EVENT_TYPES: dict[type, str] = {
@@ -41,6 +58,15 @@ EVENT_TYPES: dict[type, str] = {
     Entered: "entered",
     Left: "left",
     Message: "message",
+    Action: "action",
+    PrivateMessage: "private",
+    StatusChanged: "status",
+    WhoList: "who",
+    Whois: "whois",
+    Renamed: "renamed",
+    Notice: "notice",
+    HistoryStart: "history_start",
+    HistoryEnd: "history_end",
     Error: "error",
     ModeSwitched: "mode",
     ShuttingDown: "shutdown",
@@ -56,16 +82,42 @@ def encode_text(event: ServerEvent) -> bytes:
 def render_text(event: ServerEvent) -> str:
     """The event's text-mode wording, without the final newline."""
     match event:
-        case Message(sender, text):
-            return texts.CHAT_LINE.format(name=sender, text=text)
+        case Message(sender, text, history, at):
+            return _when(history, at) + texts.CHAT_LINE.format(name=sender, text=text)
+        case Action(sender, text, history, at):
+            return _when(history, at) + texts.ACTION_LINE.format(name=sender, text=text)
+        case PrivateMessage(sender, recipient, text, outgoing, history, at):
+            if outgoing:
+                return _when(history, at) + texts.PRIVATE_OUT.format(name=recipient, text=text)
+            return _when(history, at) + texts.PRIVATE_IN.format(name=sender, text=text)
         case Entered(name):
             return texts.ENTERED.format(name=name)
-        case Left(name):
+        case Left(name, reason):
+            if reason:
+                return texts.LEFT_WITH_REASON.format(name=name, reason=reason)
             return texts.LEFT.format(name=name)
         case Welcome(_, users):
             return texts.ACCESS_PROVIDED + "\n" + texts.ACTIVE_USERS.format(names=" ".join(users))
-        case Error(_, text):
+        case StatusChanged(name, status, message):
+            if message:
+                return texts.STATUS_CHANGED_WITH_MESSAGE.format(name=name, status=status, message=message)
+            return texts.STATUS_CHANGED.format(name=name, status=status)
+        case WhoList(users):
+            lines = [texts.WHO_HEADER.format(count=len(users))]
+            for user in users:
+                status = f"{user.status}: {user.message}" if user.message else user.status
+                lines.append(texts.WHO_ENTRY.format(name=user.name, status=status, idle=format_duration(user.idle)))
+            return "\n".join(lines)
+        case Whois():
+            return _render_whois(event)
+        case Renamed(old, new):
+            return texts.RENAMED.format(old=old, new=new)
+        case Notice(_, text) | Error(_, text):
             return text
+        case HistoryStart(count):
+            return texts.HISTORY_START.format(count=count)
+        case HistoryEnd():
+            return texts.HISTORY_END
         case Greeting():
             return texts.GREETING
         case ModeSwitched(mode):
@@ -75,11 +127,49 @@ def render_text(event: ServerEvent) -> str:
     raise TypeError(f"not a server event: {event!r}")
 
 
+def _render_whois(event: Whois) -> str:
+    if event.online:
+        status = f"{event.status}: {event.message}" if event.message else event.status
+        since = format_time(event.since) if event.since is not None else "?"
+        idle = format_duration(event.idle or 0)
+        return texts.WHOIS_ONLINE.format(name=event.name, status=status, since=since, idle=idle, kind=event.kind)
+    if event.since is None:
+        return texts.WHOIS_NEVER_SEEN.format(name=event.name, kind=event.kind)
+    return texts.WHOIS_OFFLINE.format(name=event.name, since=format_time(event.since), kind=event.kind)
+
+
+def _when(history: bool, at: float | None) -> str:
+    return texts.HISTORY_TIME.format(time=format_time(at)) if history and at is not None else ""
+
+
+def format_time(ts: float) -> str:
+    """``ts`` (seconds since the epoch) as ``YYYY-MM-DD HH:MM`` UTC, for text mode."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def format_duration(seconds: int) -> str:
+    """A short idle time: ``42s``, ``5m``, ``3h``, ``2d`` (whole units, rounded down)."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def format_ts(ts: float) -> str:
     """``ts`` (seconds since the epoch) as UTC ISO 8601 with milliseconds and ``Z``."""
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse_ts(text: str) -> float:
+    if not isinstance(text, str):
+        raise TypeError("a time must be an ISO 8601 string")
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:  # the protocol's times are UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    ts = moment.timestamp()
+    format_time(ts)  # ValueError now, not when shown, for a time that cannot be displayed
+    return ts
 
 
 def encode_json(event: ServerEvent, ts: float) -> bytes:
@@ -87,39 +177,87 @@ def encode_json(event: ServerEvent, ts: float) -> bytes:
 
     Args:
         event: the event.
-        ts: server time of the event, seconds since the epoch (rendered as UTC).
+        ts: server time of the event, seconds since the epoch (rendered as UTC); a
+            history event's own ``at`` takes its place.
     """
     obj: dict[str, Any] = {"type": EVENT_TYPES[type(event)]}
-    for field, value in zip(fields(event), astuple(event), strict=True):
-        if isinstance(value, ErrorCode):
+    for field in fields(event):
+        value = getattr(event, field.name)
+        if field.name == "at":
+            ts = value if value is not None else ts
+            continue
+        if field.name in _OMITTED_WHEN_EMPTY and not value:
+            continue
+        if isinstance(value, (ErrorCode, NoticeCode)):
             value = value.code
+        elif field.name == "since" and value is not None:
+            value = format_ts(value)
+        elif field.name == "users" and isinstance(event, WhoList):
+            value = [{f.name: getattr(user, f.name) for f in fields(user)} for user in value]
         obj[field.name] = value
     obj["ts"] = format_ts(ts)
     return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+_OMITTED_WHEN_EMPTY = {"history", "reason"}
+"""Fields left out of JSON when false or empty, so live events look like before."""
+_BOOL_FIELDS = {"history", "outgoing", "online"}
+_INT_FIELDS = {"count", "idle"}
+_OPTIONAL_FIELDS = {"since", "idle"}
 
 
 def decode_json(line: str) -> tuple[ServerEvent, float]:
     """Parse one JSON-mode line back into ``(event, ts)``.
 
     Raises:
-        ProtocolError: (``BAD_FORMAT``) when the line is not a known event object.
+        ProtocolError: (``BAD_FORMAT``) when the line is not a known event object with
+            fields of the right types.
     """
     try:
         obj = json.loads(line)
         cls = _CLASSES[obj.pop("type")]
-        ts = datetime.fromisoformat(obj.pop("ts").replace("Z", "+00:00")).timestamp()
-        args = {}
+        ts = _parse_ts(obj.pop("ts"))
+        args: dict[str, Any] = {}
         for field in fields(cls):
-            value = obj[field.name]
-            if field.name == "code":
-                value = ErrorCode[value.upper()]
-            elif field.name == "users":
-                if not isinstance(value, list) or not all(isinstance(u, str) for u in value):
-                    raise TypeError("users must be a list of names")
-                value = tuple(value)
-            elif not isinstance(value, str):
-                raise TypeError(f"{field.name} must be a string")
-            args[field.name] = value
+            if field.name == "at":
+                args["at"] = ts if obj.get("history") else None
+                continue
+            if field.name in _OMITTED_WHEN_EMPTY and field.name not in obj:
+                continue  # the dataclass default
+            args[field.name] = _decode_field(cls, field.name, obj[field.name])
         return cls(**args), ts
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise ProtocolError(ErrorCode.BAD_FORMAT) from None
+
+
+def _decode_field(cls: type, name: str, value: Any) -> Any:
+    if value is None and name in _OPTIONAL_FIELDS:
+        return None
+    if name == "code":
+        return (NoticeCode if cls is Notice else ErrorCode)[value.upper()]
+    if name == "users":
+        if not isinstance(value, list):
+            raise TypeError("users must be a list")
+        if cls is WhoList:
+            return tuple(
+                WhoEntry(**{f.name: _decode_field(WhoEntry, f.name, entry[f.name]) for f in fields(WhoEntry)})
+                for entry in value
+            )
+        if not all(isinstance(user, str) for user in value):
+            raise TypeError("users must be names")
+        return tuple(value)
+    if name in _BOOL_FIELDS:
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be true or false")
+        return value
+    if name in _INT_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be a whole number")
+        return value
+    if name == "since":
+        if not isinstance(value, str):
+            raise TypeError("since must be an ISO 8601 time")
+        return _parse_ts(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string")
+    return value

@@ -15,7 +15,9 @@ held in a backlog and replayed, in order, when the outcome is known: a client ma
 
 The session never touches a socket and never raises on any input: every line gives a
 list of actions (:class:`Reply`, :class:`Authenticate`, :class:`Chat`,
-:class:`SwitchMode`, :class:`Disconnect`) for the server to carry out.
+:class:`~pollchat.protocol.commands.Command`, :class:`SwitchMode`, :class:`Disconnect`)
+for the server to carry out. In the CHATTING phase a line starting with ``/`` is a
+command (``//text`` is the chat line ``/text``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from pollchat.errors import ProtocolError
+from pollchat.protocol.commands import Command, is_command_line, parse_command
 from pollchat.protocol.events import Error, Greeting, ServerEvent
 from pollchat.protocol.framing import Item
 from pollchat.protocol.names import normalize_name
@@ -101,7 +104,7 @@ class Disconnect:
     event: ServerEvent | None = None
 
 
-Action = Reply | Authenticate | Chat | SwitchMode | Disconnect
+Action = Reply | Authenticate | Chat | Command | SwitchMode | Disconnect
 
 _EOF = object()  # backlog marker: the peer closed its side while we were authenticating
 _MODE_LINES = {"mode json": "json", "mode text": "text"}
@@ -218,6 +221,13 @@ class Session:
             return []
         if has_control_characters(line):
             return [Reply(Error.of(ErrorCode.CONTROL_CHARACTERS))]
+        if line.startswith("//"):  # an escaped slash: the chat line "/text"
+            return [Chat(line[1:])]
+        if is_command_line(line):
+            parsed = parse_command(line)
+            if isinstance(parsed, ProtocolError):
+                return [Reply(Error.of(parsed.code, **parsed.detail))]
+            return [parsed]
         return [Chat(line)]
 
     def _fail(self, code: ErrorCode) -> list[Action]:

@@ -10,6 +10,7 @@ the database.
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 import signal
 import socket
@@ -24,6 +25,7 @@ from pollchat.core.seats import SeatBudget
 from pollchat.errors import ConfigError
 from pollchat.server.chat import ChatServer
 from pollchat.server.connection import Connection
+from pollchat.server.history import HistoryLog
 from pollchat.server.loop import EventLoop
 from pollchat.server.timers import Timers
 from pollchat.server.workers import WorkerPool
@@ -41,7 +43,8 @@ class Server:
         preconfigured: accounts from the accounts file.
         database: the open store of registered accounts (closed by :meth:`close`).
         timers: the loop's timer queue (tests inject a fake clock).
-        clock: wall-clock seconds, for event timestamps.
+        clock: wall-clock seconds, for timestamps, idle times and history.
+        rng: random numbers for the game (tests pass a seeded ``random.Random``).
 
     Raises:
         ConfigError: more preconfigured accounts than ``max_users``
@@ -57,6 +60,7 @@ class Server:
         *,
         timers: Timers | None = None,
         clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
     ) -> None:
         if len(preconfigured) > config.max_users:
             raise ConfigError(texts.TOO_FEW_SEATS)
@@ -71,18 +75,26 @@ class Server:
             timers=timers,
         )
         self.pool = WorkerPool(self.loop, config.hash_workers)
+        preconfigured = database.sync_preconfigured(preconfigured)  # stable ids for history
         self.hub: Hub[Connection] = Hub(
-            AccountDirectory(preconfigured, database), SeatBudget(config.max_users, len(preconfigured))
+            AccountDirectory(preconfigured, database),
+            SeatBudget(config.max_users, len(preconfigured)),
+            clock=clock,
+            idle_after=config.idle_after,
         )
         self.chat = ChatServer(
             self.loop,
             self.hub,
             self.pool,
+            HistoryLog(database, config.history_keep, self.hub.take_records),
             kdf_iterations=config.kdf_iterations,
             dummy_hash=hash_password(secrets.token_urlsafe(16), config.kdf_iterations),
             max_failures=config.max_failures,
             clock=clock,
             on_shutdown=self.shutdown,
+            replay=config.replay,
+            games=config.games,
+            rng=rng,
         )
         self.loop.handler = self.chat
         self.stopping = False
@@ -142,6 +154,7 @@ class Server:
         if self._closed:
             return
         self._closed = True
+        self.chat.history.flush()
         self.loop.close_all()
         self.pool.shutdown()
         self.database.close()

@@ -12,13 +12,24 @@ every recipient's output buffer.
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import time
 from collections.abc import Callable, Iterable
 
 from pollchat.core.hub import Admission, Delivery, Hub
 from pollchat.core.passwords import hash_password, verify_password
-from pollchat.protocol.events import Error, Greeting, ModeSwitched, ServerEvent, ShuttingDown
+from pollchat.protocol.commands import Command
+from pollchat.protocol.events import (
+    Error,
+    Greeting,
+    HistoryEnd,
+    HistoryStart,
+    ModeSwitched,
+    Notice,
+    ServerEvent,
+    ShuttingDown,
+)
 from pollchat.protocol.render import encode_json, encode_text, render_text
 from pollchat.protocol.session import (
     Action,
@@ -30,10 +41,12 @@ from pollchat.protocol.session import (
     SwitchMode,
     Verb,
 )
+from pollchat.server.commands import Commands, history_event
 from pollchat.server.connection import Connection
+from pollchat.server.history import HistoryLog
 from pollchat.server.loop import EventLoop
 from pollchat.server.workers import WorkerPool
-from pollchat.texts import ErrorCode
+from pollchat.texts import ErrorCode, NoticeCode
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +80,16 @@ class ChatServer:
         loop: the event loop (its handler must be this object).
         hub: the main chat room.
         pool: the password worker pool.
+        history: the message log (replay at login, ``/history``).
         kdf_iterations: PBKDF2 iterations for new registrations.
         dummy_hash: a hash checked for unknown accounts, so that "no such account" costs
             as long as "wrong password" and replies identically.
         max_failures: failed attempts per connection before it is closed.
         clock: wall-clock seconds for event timestamps.
         on_shutdown: called when SIGINT or SIGTERM arrives.
+        replay: public messages replayed at login (0: none).
+        games: offer the game to a user who logs in alone.
+        rng: the game's random numbers (tests pass a seeded one).
     """
 
     def __init__(
@@ -80,12 +97,16 @@ class ChatServer:
         loop: EventLoop,
         hub: Hub[Connection],
         pool: WorkerPool,
+        history: HistoryLog,
         *,
         kdf_iterations: int,
         dummy_hash: str,
         max_failures: int = 3,
         clock: Callable[[], float] = time.time,
         on_shutdown: Callable[[], None] | None = None,
+        replay: int = 20,
+        games: bool = True,
+        rng: random.Random | None = None,
     ) -> None:
         self.loop = loop
         self.hub = hub
@@ -96,6 +117,11 @@ class ChatServer:
         self.clock = clock
         self.on_shutdown = on_shutdown
         self.stopping = False
+        self.history = history
+        self.replay = replay
+        self.games = games
+        self.commands = Commands(self, rng)
+        loop.after_flush.append(history.flush)
 
     # --- loop callbacks ---------------------------------------------------------------------
 
@@ -118,6 +144,8 @@ class ChatServer:
         self._apply(conn, conn.session.feed_eof())
 
     def on_closed(self, conn: Connection) -> None:
+        if conn.idle_timer is not None:
+            conn.idle_timer.cancel()
         session = self.hub.session_of(conn)
         if session is not None:
             log.info("%s logged out (connection #%d: %s)", session.account.name, conn.id, conn.close_reason)
@@ -168,7 +196,11 @@ class ChatServer:
                 return
             match action:
                 case Chat(text):
+                    self.deliver(self.hub.touch(conn))
                     self.deliver(self.hub.chat(conn, text))
+                case Command():
+                    self.deliver(self.hub.touch(conn))
+                    self.commands.run(conn, action)
                 case Reply(event):
                     self.send(conn, event)
                 case Authenticate():
@@ -221,7 +253,46 @@ class ChatServer:
             return
         log.info("%s %s (connection #%d %s)", action.name, _DONE[action.verb], conn.id, conn.peer)
         self.deliver(admission.deliveries)
+        self._welcome_back(conn, admission)
         self._resume(conn, conn.session.auth_succeeded())
+
+    def _welcome_back(self, conn: Connection, admission: Admission[Connection]) -> None:
+        """After the welcome: replay recent history, count private messages that came
+        while the user was away, offer the game to the lonely, start the idle monitor."""
+        account = admission.account
+        assert account is not None
+        if self.replay:
+            records = self.history.recent_public(self.replay)
+            self.send_history(conn, [history_event(r, account.id) for r in records])
+        waiting = self.history.count_private_since(account.id, self.hub.accounts.last_seen(account) or 0.0)
+        if waiting:
+            self.send(conn, Notice.of(NoticeCode.OFFLINE_MESSAGES, count=waiting))
+        if self.games and admission.alone:
+            self.send(conn, Notice.of(NoticeCode.GAME_OFFER))
+        self._schedule_idle_check(conn, self.hub.idle_after)
+
+    def _schedule_idle_check(self, conn: Connection, delay: float) -> None:
+        conn.idle_timer = self.loop.timers.call_later(max(0.0, delay), lambda: self._idle_check(conn))
+
+    def _idle_check(self, conn: Connection) -> None:
+        deliveries, next_check = self.hub.check_idle(conn)
+        self.deliver(deliveries)
+        if next_check is not None and not conn.closing:
+            self._schedule_idle_check(conn, next_check - self.clock())
+
+    def send_history(self, conn: Connection, events: list[ServerEvent], *, empty_notice: bool = False) -> None:
+        """Send ``events`` between a history header and footer (nothing, or a "no
+        messages" notice, when there are none)."""
+        if not events:
+            if empty_notice:
+                self.send(conn, Notice.of(NoticeCode.HISTORY_EMPTY))
+            return
+        self.send(conn, HistoryStart(len(events)))
+        for event in events:
+            self.send(conn, event)
+        self.send(conn, HistoryEnd())
+
+
 
     def _refused(self, conn: Connection, action: Authenticate, refusal: ErrorCode) -> None:
         log.info(

@@ -31,6 +31,7 @@ examples:
   {PROG} --max-users 20                 listen on 0.0.0.0:{DEFAULT_PORT}
   printf '4\\n' | {PROG}                  answer the max-users prompt from a pipe
   {PROG} --max-users 4 --accounts accounts.toml
+  {PROG} --max-users 4 --replay 0 --no-game   the seed-004 login flow, byte for byte
   {PROG} hash-password > hash.txt       make a password_hash for the accounts file
 
 then, from another terminal:
@@ -79,6 +80,33 @@ def build_parser() -> argparse.ArgumentParser:
         default=1024 * 1024,
         metavar="BYTES",
         help="unsent bytes a client may fall behind before it is dropped (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--idle-after",
+        type=whole_number(1),
+        default=300,
+        metavar="SECONDS",
+        help="silence after which an active user becomes inactive (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--replay",
+        type=whole_number(0, 500),
+        default=20,
+        metavar="N",
+        help="public messages replayed at login; 0 turns it off (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-game",
+        dest="games",
+        action="store_false",
+        help="do not offer the guess-the-number game to a user who logs in alone",
+    )
+    parser.add_argument(
+        "--history-keep",
+        type=whole_number(1),
+        default=100_000,
+        metavar="N",
+        help="messages kept in the database; older ones are pruned (default: %(default)s)",
     )
     parser.add_argument(
         "--log-level",
@@ -154,6 +182,10 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         data_dir=data_dir,
         kdf_iterations=args.kdf_iterations,
         max_output=args.max_output,
+        idle_after=args.idle_after,
+        replay=args.replay,
+        games=args.games,
+        history_keep=args.history_keep,
     )
     database = Database.open(data_dir / DATABASE_NAME)
     try:

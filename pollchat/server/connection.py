@@ -40,6 +40,7 @@ class Connection:
         closed: the socket is closed (set after the select batch that closed it).
         close_reason: why it is closing, for the log.
         linger: the timer that force-closes a closing connection.
+        idle_timer: the idle monitor's next check of this connection's session.
     """
 
     __slots__ = (
@@ -58,6 +59,7 @@ class Connection:
         "closed",
         "close_reason",
         "linger",
+        "idle_timer",
     )
 
     def __init__(self, sock: socket.socket, peer: str, max_line: int) -> None:
@@ -76,6 +78,7 @@ class Connection:
         self.closed = False
         self.close_reason = ""
         self.linger: Timer | None = None
+        self.idle_timer: Timer | None = None
 
     def __repr__(self) -> str:
         return f"<Connection #{self.id} {self.peer}{' closing' if self.closing else ''}>"

@@ -11,6 +11,7 @@ layer). One iteration (:meth:`EventLoop.run_once`)::
     run worker results, then due timers
     flush: send() to every connection with queued output; register write interest only
            for what the kernel did not take (Redis's beforeSleep)
+    after-flush hooks (the history batch is written here, off the latency path)
     finalize closes requested during the pass: unregister, then close
 
 Closing is deferred to the end of the pass, so a descriptor freed while handling one
@@ -112,6 +113,8 @@ class EventLoop:
         self._results: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._to_flush: dict[Connection, None] = {}  # insertion-ordered set
         self._to_finalize: list[Connection] = []
+        self.after_flush: list[Callable[[], None]] = []
+        """Called at the end of every pass, after the sockets are flushed (history writes)."""
 
     @property
     def wakeup_fd(self) -> int:
@@ -141,6 +144,8 @@ class EventLoop:
         self._run_results()
         self.timers.run_due()
         self._flush()
+        for hook in self.after_flush:
+            hook()
         self._finalize()
 
     def call_soon_threadsafe(self, callback: Callable[[], None]) -> None:

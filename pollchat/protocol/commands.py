@@ -1,0 +1,135 @@
+"""Slash commands: the command table and a total parser (pure).
+
+A logged-in user's line that starts with ``/`` is a command; ``//text`` sends the literal
+chat line ``/text``; ``!membres`` (seed 002) is an alias of ``/who``. The table below is
+the single source of what exists: the dispatcher, ``/help`` and the tests all read it,
+and a test fails if a command has no entry in the manual (``pollchat/manual.txt``).
+
+:func:`parse_command` is total: every line gives a :class:`Command` or a
+:class:`~pollchat.errors.ProtocolError` value (``UNKNOWN_COMMAND`` or ``USAGE``), never
+an exception (a hypothesis test checks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pollchat.errors import ProtocolError
+from pollchat.texts import ErrorCode
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One command.
+
+    Attributes:
+        name: the command without ``/``, lower case.
+        usage: the usage line shown on a wrong argument count (``/msg NAME text``).
+        summary: one line for the ``/help`` index.
+        words: how many whitespace-separated arguments come first.
+        optional_words: how many of those ``words`` may be missing (from the end).
+        rest: ``"required"``, ``"optional"`` or ``"none"``: whether the rest of the line
+            after the words is one more argument (a message text keeps its spaces).
+        aliases: other spellings that run this command (including the ``/``-less
+            ``!membres``).
+    """
+
+    name: str
+    usage: str
+    summary: str
+    words: int = 0
+    optional_words: int = 0
+    rest: str = "none"
+    aliases: tuple[str, ...] = ()
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    spec.name: spec
+    for spec in (
+        CommandSpec("msg", "/msg NAME text", "send a private message", words=1, rest="required"),
+        CommandSpec("who", "/who", "list everyone online with status and idle time", aliases=("!membres",)),
+        CommandSpec("whois", "/whois NAME", "show a user's status, times and account kind", words=1),
+        CommandSpec(
+            "status",
+            "/status active|busy|away|inactive [message]",
+            "set your status, with an optional message",
+            words=1,
+            rest="optional",
+        ),
+        CommandSpec("away", "/away [message]", "set yourself away; /away alone clears it", rest="optional"),
+        CommandSpec("me", "/me action", "describe an action: * NAME action", rest="required"),
+        CommandSpec("shrug", "/shrug [text]", "send text with ¯\\_(ツ)_/¯", rest="optional"),
+        CommandSpec("tableflip", "/tableflip [text]", "send text with (╯°□°)╯︵ ┻━┻", rest="optional"),
+        CommandSpec("unflip", "/unflip [text]", "send text with ┬─┬ノ( º _ ºノ)", rest="optional"),
+        CommandSpec("help", "/help [command]", "show the manual, or one command's entry", words=1, optional_words=1),
+        CommandSpec("quit", "/quit [message]", "leave the chat, with an optional message", rest="optional"),
+        CommandSpec("nick", "/nick NEWNAME", "rename your registered account", words=1),
+        CommandSpec("passwd", "/passwd OLD,NEW", "change your password", rest="required"),
+        CommandSpec("unregister", "/unregister PASSWORD", "delete your registered account", rest="required"),
+        CommandSpec(
+            "history",
+            "/history [N]",
+            "show the last N public messages (default 20, max 500) and your private ones",
+            words=1,
+            optional_words=1,
+        ),
+        CommandSpec("play", "/play [N]", "play guess-the-number while you are alone", words=1, optional_words=1),
+    )
+}
+
+_BY_SPELLING: dict[str, CommandSpec] = {}
+for _spec in COMMANDS.values():
+    _BY_SPELLING["/" + _spec.name] = _spec
+    for _alias in _spec.aliases:
+        _BY_SPELLING[_alias] = _spec
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A parsed command: its table name and its arguments (words, then the rest)."""
+
+    name: str
+    args: tuple[str, ...]
+
+
+def is_command_line(line: str) -> bool:
+    """True if ``line`` is meant as a command (not a chat line)."""
+    stripped = line.lstrip()
+    head = stripped.split(maxsplit=1)[0].lower() if stripped else ""
+    return (stripped.startswith("/") and not stripped.startswith("//")) or head in _BY_SPELLING
+
+
+def parse_command(line: str) -> Command | ProtocolError:
+    """Parse a command line (see :func:`is_command_line`).
+
+    Returns:
+        The :class:`Command`, or a ``ProtocolError`` value: ``UNKNOWN_COMMAND`` (with
+        ``name``) for a name not in the table, ``USAGE`` (with ``usage``) for a wrong
+        number of arguments.
+    """
+    head, tail = _split_word(line)
+    spec = _BY_SPELLING.get(head.lower())
+    if spec is None:
+        return ProtocolError(ErrorCode.UNKNOWN_COMMAND, name=head.lstrip("/")[:40])
+    words: list[str] = []
+    for _ in range(spec.words):
+        if not tail:
+            break
+        word, tail = _split_word(tail)
+        words.append(word)
+    missing = spec.words - len(words)
+    rest_missing = spec.rest == "required" and not tail
+    rest_forbidden = spec.rest == "none" and tail
+    if missing > spec.optional_words or rest_missing or rest_forbidden:
+        return ProtocolError(ErrorCode.USAGE, usage=spec.usage)
+    if spec.rest != "none" and tail:
+        words.append(tail)
+    return Command(spec.name, tuple(words))
+
+
+def _split_word(text: str) -> tuple[str, str]:
+    """``(first word, rest)`` with the whitespace around them removed."""
+    parts = text.split(maxsplit=1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1].strip() if len(parts) > 1 else ""

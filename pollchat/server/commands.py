@@ -1,0 +1,235 @@
+"""Running slash commands: one method per entry of the command table.
+
+The parser (:mod:`pollchat.protocol.commands`) has already checked the argument count;
+each method here checks the argument values, asks the hub (or the history log, or the
+worker pool for password work) and hands the deliveries to the chat layer. A test fails
+if a command in the table has no method here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+from pollchat import texts
+from pollchat.core import game
+from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.passwords import change_password, verify_password
+from pollchat.core.presence import Status
+from pollchat.protocol.commands import COMMANDS, Command
+from pollchat.protocol.events import (
+    Action,
+    Error,
+    HistoryEnd,
+    HistoryStart,
+    Message,
+    Notice,
+    PrivateMessage,
+    ServerEvent,
+)
+from pollchat.protocol.manual import help_text
+from pollchat.protocol.session import has_control_characters
+from pollchat.server.connection import Connection
+from pollchat.texts import ErrorCode, NoticeCode
+
+if TYPE_CHECKING:
+    from pollchat.server.chat import ChatServer
+
+DEFAULT_HISTORY = 20
+MAX_HISTORY = 500
+"""``/history`` shows at most this many public (and private) messages (issue 3)."""
+
+_EMOTICONS = {"shrug": texts.SHRUG, "tableflip": texts.TABLEFLIP, "unflip": texts.UNFLIP}
+
+
+def history_event(record: HistoryRecord, viewer_id: int) -> ServerEvent:
+    """A stored record as the history event ``viewer_id``'s account is shown."""
+    if record.kind is RecordKind.ACTION:
+        return Action(record.sender, record.text, history=True, at=record.ts)
+    if record.kind is RecordKind.PRIVATE:
+        return PrivateMessage(
+            record.sender,
+            record.recipient or "?",
+            record.text,
+            outgoing=record.sender_id == viewer_id,
+            history=True,
+            at=record.ts,
+        )
+    return Message(record.sender, record.text, history=True, at=record.ts)
+
+
+class Commands:
+    """The command methods, bound to one chat server.
+
+    Args:
+        chat: the chat layer (for the hub, the history log, the worker pool, sending).
+        rng: where game numbers come from (tests pass a seeded ``random.Random``).
+    """
+
+    def __init__(self, chat: ChatServer, rng: random.Random | None = None) -> None:
+        self.chat = chat
+        self.hub = chat.hub
+        self.rng = rng or random.Random()
+        self._methods: dict[str, Callable[[Connection, tuple[str, ...]], None]] = {
+            name: getattr(self, "do_" + name) for name in COMMANDS
+        }
+
+    def run(self, conn: Connection, command: Command) -> None:
+        """Run ``command`` for the logged-in connection ``conn``."""
+        self._methods[command.name](conn, command.args)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _deliver(self, deliveries: list) -> None:  # type: ignore[type-arg]
+        self.chat.deliver(deliveries)
+
+    def _send(self, conn: Connection, event: ServerEvent) -> None:
+        self.chat.send(conn, event)
+
+    def _usage(self, conn: Connection, name: str) -> None:
+        self._send(conn, Error.of(ErrorCode.USAGE, usage=COMMANDS[name].usage))
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def do_msg(self, conn: Connection, args: tuple[str, ...]) -> None:
+        name, text = args
+        self._deliver(self.hub.private(conn, name, text))
+
+    def do_me(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.action(conn, args[0]))
+
+    def do_shrug(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._emote(conn, "shrug", args)
+
+    def do_tableflip(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._emote(conn, "tableflip", args)
+
+    def do_unflip(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._emote(conn, "unflip", args)
+
+    def _emote(self, conn: Connection, name: str, args: tuple[str, ...]) -> None:
+        emoticon = _EMOTICONS[name]
+        text = f"{args[0]} {emoticon}" if args else emoticon
+        self._deliver(self.hub.chat(conn, text, may_guess=False))
+
+    # --- presence -----------------------------------------------------------------------------
+
+    def do_who(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.who(conn))
+
+    def do_whois(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.whois(conn, args[0]))
+
+    def do_status(self, conn: Connection, args: tuple[str, ...]) -> None:
+        status = Status.parse(args[0])
+        if status is None:
+            self._usage(conn, "status")
+            return
+        self._deliver(self.hub.set_status(conn, status, args[1] if len(args) > 1 else ""))
+
+    def do_away(self, conn: Connection, args: tuple[str, ...]) -> None:
+        if args:
+            self._deliver(self.hub.set_status(conn, Status.AWAY, args[0]))
+        else:
+            self._deliver(self.hub.set_status(conn, Status.ACTIVE))
+
+    # --- information ----------------------------------------------------------------------------
+
+    def do_help(self, conn: Connection, args: tuple[str, ...]) -> None:
+        text = help_text(args[0] if args else None)
+        if text is None:
+            self._send(conn, Error.of(ErrorCode.NO_SUCH_COMMAND_HELP, name=args[0].lstrip("/")[:40]))
+        else:
+            self._send(conn, Notice.of(NoticeCode.HELP, text=text))
+
+    def do_history(self, conn: Connection, args: tuple[str, ...]) -> None:
+        count = DEFAULT_HISTORY
+        if args:
+            if not args[0].isdecimal() or not 1 <= int(args[0]) <= MAX_HISTORY:
+                self._usage(conn, "history")
+                return
+            count = int(args[0])
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        records = self.chat.history.conversation(session.account.id, count)
+        self.chat.send_history(conn, [history_event(r, session.account.id) for r in records], empty_notice=True)
+
+    # --- leaving and the game -------------------------------------------------------------------
+
+    def do_quit(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._send(conn, Notice.of(NoticeCode.GOODBYE))
+        self._deliver(self.hub.leave(conn, args[0] if args else ""))
+        self.chat.loop.close(conn, "quit")
+
+    def do_play(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.play(conn, self.rng.randint(1, game.TOP), args[0] if args else None))
+
+    # --- account changes ---------------------------------------------------------------------------
+
+    def do_nick(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.rename(conn, args[0]))
+
+    def do_passwd(self, conn: Connection, args: tuple[str, ...]) -> None:
+        old, comma, new = args[0].partition(",")
+        if not comma or not old or not new or has_control_characters(new):
+            self._usage(conn, "passwd")
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        checked = session.account.password_hash
+        self.chat.pool.submit(
+            change_password,
+            old,
+            checked,
+            new,
+            self.chat.kdf_iterations,
+            on_done=lambda future: self._passwd_done(conn, args, checked, future),
+        )
+
+    def _passwd_done(self, conn: Connection, args: tuple[str, ...], checked: str, future: Future[str | None]) -> None:
+        if self._password_changed_meanwhile(conn, checked):
+            self.do_passwd(conn, args)  # check OLD again, against the password of now
+            return
+        if conn.closing:
+            return
+        new_hash = future.result()
+        if new_hash is None:
+            self._send(conn, Error.of(ErrorCode.WRONG_PASSWORD))
+        else:
+            self._deliver(self.hub.change_password(conn, new_hash))
+
+    def _password_changed_meanwhile(self, conn: Connection, checked: str) -> bool:
+        """True if ``conn`` is still logged in but its password is no longer the hash a
+        worker just checked (a pipelined /passwd got there first)."""
+        session = None if conn.closing else self.hub.session_of(conn)
+        return session is not None and session.account.password_hash != checked
+
+    def do_unregister(self, conn: Connection, args: tuple[str, ...]) -> None:
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        checked = session.account.password_hash
+        self.chat.pool.submit(
+            verify_password,
+            args[0],
+            checked,
+            on_done=lambda future: self._unregister_done(conn, args, checked, future),
+        )
+
+    def _unregister_done(self, conn: Connection, args: tuple[str, ...], checked: str, future: Future[bool]) -> None:
+        if self._password_changed_meanwhile(conn, checked):
+            self.do_unregister(conn, args)  # check again, against the password of now
+            return
+        if conn.closing:
+            return
+        if not future.result():
+            self._send(conn, Error.of(ErrorCode.WRONG_PASSWORD))
+            return
+        deliveries = self.hub.unregister(conn)
+        self._deliver(deliveries)
+        if self.hub.session_of(conn) is None:  # deleted and logged out
+            self.chat.loop.close(conn, "unregistered")
