@@ -18,6 +18,10 @@ Usage::
         a.expect_silence()
 
 Every received chunk is checked: server lines never contain ``\\r`` or NUL.
+
+Time and chance can be pinned: ``make_harness(clock=FakeClock(), seed=1)`` gives the
+server one fake clock for timestamps, idle times and its loop timers (moved with
+:meth:`Harness.advance`) and a seeded ``random.Random`` for the game.
 """
 
 from __future__ import annotations

@@ -278,7 +278,7 @@ def test_a_line_in_the_same_pass_as_a_login_is_not_lost(make_harness: MakeHarnes
     receive the line live, so the replay must contain it."""
     h = make_harness(replay=20)
     u1 = h.login("user1", "123")
-    u2, lines = login_racing(h, u1, b"said during the login\n")
+    _u2, lines = login_racing(h, u1, b"said during the login\n")
     assert u1.line() == "user2 has entered the chat"
     assert any(line.endswith("user1: said during the login") for line in lines), (
         f"user2 never saw user1's line, neither live nor in the replay: {lines}"
@@ -290,7 +290,7 @@ def test_a_private_message_in_the_same_pass_as_the_login_is_announced(make_harne
     when it was sent, so the login must announce it."""
     h = make_harness()
     u1 = h.login("user1", "123")
-    u2, lines = login_racing(h, u1, b"/msg user2 whispered during the login\n")
+    _u2, lines = login_racing(h, u1, b"/msg user2 whispered during the login\n")
     u1.expect(
         "[private to user2] whispered during the login",
         "user2 is offline; they will see your message when they log in",
