@@ -1,4 +1,4 @@
-"""``pollchat-server``: run the chat server, or make a password hash.
+"""``pollchat-server``: run the chat server, or an operator tool (``subcommands``).
 
 Exit status: 0 after a clean shutdown, 1 on an unexpected error, 2 on a usage or
 configuration error (always one line on stderr, prefixed ``pollchat-server:``).
@@ -7,7 +7,6 @@ configuration error (always one line on stderr, prefixed ``pollchat-server:``).
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import sys
 from pathlib import Path
@@ -16,11 +15,11 @@ from typing import TextIO
 from pollchat import __version__, texts
 from pollchat.cliargs import OneLineParser, whole_number
 from pollchat.config import DEFAULT_PORT, ServerConfig, default_data_dir
-from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS, hash_password
+from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
-from pollchat.protocol.session import has_control_characters
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.app import Server
+from pollchat.server.subcommands import register_all
 from pollchat.store.database import DATABASE_NAME, Database
 
 PROG = "pollchat-server"
@@ -114,20 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="info",
         help="log verbosity on stderr (default: %(default)s)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    hasher = sub.add_parser(
-        "hash-password",
-        help="read a password and print its hash for the accounts file",
-        description="Read a password (from a terminal without echo, or one line of stdin) and print "
-        "its PBKDF2-SHA256 hash in Django's format, for password_hash in the accounts file.",
-    )
-    hasher.add_argument(
-        "--iterations",
-        type=whole_number(1, MAX_ITERATIONS),
-        default=DEFAULT_ITERATIONS,
-        metavar="N",
-        help="PBKDF2 iterations (default: %(default)s)",
-    )
+    register_all(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
 
 
@@ -136,8 +122,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     stdin = stdin or sys.stdin
     try:
-        if args.command == "hash-password":
-            return _hash_password(args.iterations, stdin)
+        if args.command is not None:
+            return args.run(args, stdin)
         return _serve(args, stdin)
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
@@ -205,25 +191,6 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         database.path,
     )
     server.serve_forever()
-    return 0
-
-
-def _hash_password(iterations: int, stdin: TextIO) -> int:
-    if stdin.isatty():
-        password = getpass.getpass("password: ")
-        if password != getpass.getpass("again: "):
-            raise ConfigError("the passwords do not match")
-    else:
-        password = stdin.readline().removesuffix("\n").removesuffix("\r")
-    if not password:
-        raise ConfigError("empty password")
-    try:
-        password.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ConfigError("the password is not valid UTF-8") from None
-    if has_control_characters(password):
-        raise ConfigError("the password has a control character; clients cannot send it")
-    print(hash_password(password, iterations))
     return 0
 
 
