@@ -41,6 +41,23 @@ class ServerConfig:
         replay: public messages replayed at login (0: none).
         games: offer the guess-the-number game to a user who logs in alone.
         history_keep: messages kept in the database; older ones are pruned.
+        max_connections_per_address: open connections allowed from one peer address
+            (0 = no limit).
+        login_timeout: seconds a connection may stay without logging in (0 = forever).
+        rate_limit: lines per second a connection may send on average (0 = no limit);
+            ``rate_burst`` lines may come at once. Past it the client is warned, then
+            disconnected if it keeps on.
+        keepalive: seconds of silence before TCP keepalive probes a peer (0 = off).
+        throttle_after: failed logins from one address for one account before each
+            further attempt is delayed (0 = no delays).
+        lockout_after: failed logins from one address for one account before that pair
+            is locked out for ``lockout_seconds`` (0 = never).
+        address_lockout_after: failed logins from one address (any account) before the
+            address is locked out for ``lockout_seconds`` (0 = never).
+        lockout_seconds: how long a lockout lasts.
+        backup_every: minutes between automatic database snapshots (0 = none).
+        backup_keep: snapshots kept in ``data_dir/backups``.
+        log_file: the rotating log file (``None``: ``data_dir/pollchat.log``).
     """
 
     max_users: int
@@ -57,3 +74,15 @@ class ServerConfig:
     replay: int = 20
     games: bool = True
     history_keep: int = 100_000
+    max_connections_per_address: int = 20
+    login_timeout: float = 30.0
+    rate_limit: float = 10.0
+    rate_burst: int = 30
+    keepalive: float = 60.0
+    throttle_after: int = 3
+    lockout_after: int = 10
+    address_lockout_after: int = 30
+    lockout_seconds: float = 900.0
+    backup_every: float = 0.0
+    backup_keep: int = 7
+    log_file: Path | None = None

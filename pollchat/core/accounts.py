@@ -31,12 +31,15 @@ class Account:
         kind: preconfigured or registered.
         id: the account's id in the database, stable across renames and never reused
             (0 until the store has assigned one). History refers to accounts by id.
+        admin: may use the admin commands (``role = "admin"`` in the accounts file;
+            registered accounts are never admins).
     """
 
     name: str
     password_hash: str
     kind: AccountKind
     id: int = 0
+    admin: bool = False
 
     @property
     def key(self) -> str:
@@ -44,7 +47,8 @@ class Account:
         return name_key(self.name)
 
     def __repr__(self) -> str:  # never print a hash into a log
-        return f"Account(name={self.name!r}, kind={self.kind.value}, id={self.id})"
+        role = ", admin" if self.admin else ""
+        return f"Account(name={self.name!r}, kind={self.kind.value}, id={self.id}{role})"
 
 
 class RegisteredAccounts(Protocol):
