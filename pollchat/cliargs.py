@@ -7,6 +7,7 @@ exit status 2. Imports nothing from pollchat.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -36,3 +37,18 @@ def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse ``type=`` that accepts a finite number >= 0 (``30``, ``0.5``, ``1e3``).
+
+    Raises:
+        argparse.ArgumentTypeError: not a number, negative, infinite or NaN.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of at least 0, got {text}")
+    return value

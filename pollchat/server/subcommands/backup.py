@@ -1,0 +1,310 @@
+"""``pollchat-server backup DEST`` and ``pollchat-server restore SRC``.
+
+``backup`` copies the live database with SQLite's online backup API
+(:meth:`sqlite3.Connection.backup`). The database is in WAL mode, so the copy reads one
+consistent snapshot while the server goes on writing: it neither blocks the server nor
+waits for it. The copy is written to a temporary file beside ``DEST``, switched to a
+self-contained rollback-journal file, checked (``PRAGMA integrity_check``, the
+``application_id``, the schema version), and only then renamed to ``DEST``.
+
+``restore`` takes the data-directory lock (so it refuses while a server runs), copies
+``SRC`` to a temporary file in the data directory, checks the copy the same way (``SRC``
+itself is only read), keeps the current database as ``pollchat.db.before-restore`` (or
+``-2``, ``-3``, ...), and renames the copy to ``pollchat.db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import sqlite3
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from pollchat.config import default_data_dir
+from pollchat.errors import ConfigError, StoreError
+from pollchat.server.backups import snapshot_name
+from pollchat.store.database import APPLICATION_ID, DATABASE_NAME, SCHEMA_VERSION
+from pollchat.store.lock import DataDirInUse, DataDirLock
+
+KEPT_SUFFIX = ".before-restore"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``backup`` and ``restore`` parsers."""
+    data_dir_help = f"the server's data directory, holding {DATABASE_NAME} (default: $XDG_DATA_HOME/pollchat or ~/.local/share/pollchat)"
+    backup = subparsers.add_parser(
+        "backup",
+        help="copy the database safely, even while the server runs",
+        description=f"Copy {DATABASE_NAME} with SQLite's online backup API, also while the server runs, "
+        "to DEST (a file, replaced atomically, or a directory to put pollchat-YYYYmmdd-HHMMSS.db in). "
+        "The copy is checked before it gets its name.",
+    )
+    backup.add_argument("dest", type=Path, metavar="DEST", help="the backup file or an existing directory")
+    backup.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
+    backup.set_defaults(run=run_backup)
+
+    restore = subparsers.add_parser(
+        "restore",
+        help="put a backup in place of the database (server stopped)",
+        description=f"Check that SRC is a pollchat database this version can use and put a copy of it "
+        f"in place of {DATABASE_NAME}; the current database is kept as {DATABASE_NAME}{KEPT_SUFFIX}. "
+        "Refused while a server uses the data directory.",
+    )
+    restore.add_argument("src", type=Path, metavar="SRC", help="a backup made by pollchat-server backup")
+    restore.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
+    restore.set_defaults(run=run_restore)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a checked database holds."""
+
+    schema: int
+    accounts: int
+    messages: int
+
+    def __str__(self) -> str:
+        return f"{self.accounts} account(s), {self.messages} message(s), schema {self.schema}"
+
+
+def run_backup(args: argparse.Namespace, stdin: TextIO) -> int:
+    """Back up the data directory's database to ``args.dest``; one line on stdout."""
+    data_dir = args.data_dir or default_data_dir()
+    dest = args.dest / snapshot_name(time.time()) if args.dest.is_dir() else args.dest
+    _exit_on_sigterm()
+    summary = backup_database(data_dir / DATABASE_NAME, dest)
+    print(f"backed up {data_dir / DATABASE_NAME} to {dest} ({summary})", flush=True)
+    return 0
+
+
+def run_restore(args: argparse.Namespace, stdin: TextIO) -> int:
+    """Restore ``args.src`` into the data directory; one line on stdout."""
+    data_dir = args.data_dir or default_data_dir()
+    summary, kept = restore_database(args.src, data_dir)
+    where = f"; the previous database is kept as {kept}" if kept else ""
+    print(f"restored {args.src} to {data_dir / DATABASE_NAME} ({summary}){where}", flush=True)
+    return 0
+
+
+def check_database(db: sqlite3.Connection, name: object) -> Summary:
+    """Check that ``db`` is an intact pollchat database this program can use.
+
+    Raises:
+        StoreError: not SQLite, another application's file, a newer schema, or a
+            failed integrity check.
+    """
+    try:
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if app_id != APPLICATION_ID or version < 1:
+            raise StoreError(f"{name} is not a pollchat database")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{name} has schema version {version}, newer than this pollchat ({SCHEMA_VERSION}); upgrade pollchat"
+            )
+        problems = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
+        if problems != ["ok"]:
+            raise StoreError(f"{name} is damaged (integrity check: {problems[0]})")
+        if version >= 2:
+            accounts = db.execute("SELECT count(*) FROM account WHERE kind = 'registered'").fetchone()[0]
+            messages = db.execute("SELECT count(*) FROM message").fetchone()[0]
+        else:
+            accounts = db.execute("SELECT count(*) FROM account").fetchone()[0]
+            messages = 0
+    except sqlite3.Error as exc:
+        if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
+            raise StoreError(f"{name} is damaged ({exc})") from None
+        raise StoreError(f"{name} is not a pollchat database ({exc})") from None
+    return Summary(version, accounts, messages)
+
+
+def backup_database(source: Path, dest: Path) -> Summary:
+    """Copy the database at ``source`` (live or not) to ``dest`` and check the copy.
+
+    ``dest`` appears only complete and checked (temporary file, then ``os.replace``);
+    an existing ``dest`` is replaced. Nothing is written to ``source``.
+
+    Raises:
+        ConfigError: no database at ``source``, ``dest``'s directory is missing, or
+            ``dest`` is the live database itself.
+        StoreError: the copy failed or did not pass the checks (nothing left behind).
+    """
+    if not source.is_file():
+        raise ConfigError(f"no database at {source} (see --data-dir)")
+    if not dest.parent.is_dir():
+        raise ConfigError(f"cannot write {dest}: directory {dest.parent} does not exist")
+    if dest.exists() and _same_file(dest, source):
+        raise ConfigError(f"{dest} is the live database itself; choose another destination")
+    fd, partial_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+    os.close(fd)
+    partial = Path(partial_name)
+    try:
+        try:
+            # mode=rw: never create a database that is not there; the server's own
+            # connection is untouched (WAL: this one only reads a snapshot).
+            live = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {source}: {exc}") from None
+        try:
+            copy = sqlite3.connect(partial, isolation_level=None)
+            try:
+                live.backup(copy)  # all pages in one step: one consistent snapshot
+                copy.execute("PRAGMA journal_mode=DELETE")  # a self-contained file
+                summary = check_database(copy, f"the copy of {source}")
+            finally:
+                copy.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot back up {source}: {exc}") from None
+        finally:
+            live.close()
+        _fsync(partial)
+        os.replace(partial, dest)
+        _fsync_directory(dest.parent)
+    except OSError as exc:
+        raise StoreError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    finally:
+        _remove(partial)
+    return summary
+
+
+def restore_database(src: Path, data_dir: Path) -> tuple[Summary, Path | None]:
+    """Put a checked copy of ``src`` in place of ``data_dir``'s database.
+
+    Returns:
+        What the restored database holds, and where the previous database was kept
+        (``None`` if there was none).
+
+    Raises:
+        ConfigError: ``src`` is not a file, or a server (or another restore) holds the
+            data-directory lock.
+        StoreError: ``src`` is not an intact pollchat database this program can use.
+            Nothing was changed: ``src`` is only read, and the data directory is as it
+            was (a directory created for the restore is removed again).
+    """
+    if not src.is_file():
+        raise ConfigError(f"no backup file at {src}")
+    created = not data_dir.exists()
+    try:
+        lock = DataDirLock.acquire(data_dir)
+    except DataDirInUse as exc:
+        raise ConfigError(f"{exc}; stop it before restoring") from None
+    target = data_dir / DATABASE_NAME
+    try:
+        fd, partial_name = tempfile.mkstemp(prefix=f".{DATABASE_NAME}.restore-", suffix=".partial", dir=data_dir)
+        os.close(fd)
+        partial = Path(partial_name)
+        try:
+            summary = _checked_copy(src, partial)
+            kept = _keep_current(target) if target.exists() else None
+            os.replace(partial, target)
+            _fsync_directory(data_dir)
+        except OSError as exc:
+            raise StoreError(f"cannot restore {src} to {target}: {exc.strerror or exc}") from None
+        finally:
+            for leftover in (partial, *_companions(partial)):
+                _remove(leftover)
+    except BaseException:
+        lock.release()
+        if created:
+            with contextlib.suppress(OSError):
+                data_dir.rmdir()
+        raise
+    lock.release()
+    return summary, kept
+
+
+def _checked_copy(src: Path, partial: Path) -> Summary:
+    """Copy ``src`` (and its write-ahead log, if any) to ``partial`` with plain file
+    reads, open the copy, check it and turn it into a self-contained file."""
+    shutil.copyfile(src, partial)
+    src_wal = src.with_name(src.name + "-wal")
+    if src_wal.is_file():
+        shutil.copyfile(src_wal, partial.with_name(partial.name + "-wal"))
+    try:
+        db = sqlite3.connect(partial, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{src} is not a pollchat database ({exc})") from None
+    try:
+        summary = check_database(db, src)
+        db.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot restore {src}: {exc}") from None
+    finally:
+        db.close()
+    _fsync(partial)
+    return summary
+
+
+def _keep_current(target: Path) -> Path:
+    """Give the current database a second name (``.before-restore``, ``-2``, ...), with
+    its write-ahead log if the server did not stop cleanly; drop its shared-memory file.
+    ``target`` itself stays in place until the caller replaces it."""
+    kept = target.with_name(target.name + KEPT_SUFFIX)
+    n = 1
+    while kept.exists() or kept.with_name(kept.name + "-wal").exists():
+        n += 1
+        kept = target.with_name(f"{target.name}{KEPT_SUFFIX}-{n}")
+    try:
+        os.link(target, kept)
+    except OSError:  # no hard links here: a copy will do
+        shutil.copy2(target, kept)
+    wal = target.with_name(target.name + "-wal")
+    if wal.exists():
+        os.replace(wal, kept.with_name(kept.name + "-wal"))
+    _remove(target.with_name(target.name + "-shm"))
+    return kept
+
+
+def _companions(path: Path) -> tuple[Path, ...]:
+    return tuple(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (the server stopping its backup child) ends with the temporary file
+    removed: the handler raises ``SystemExit``, which unwinds the ``finally`` blocks."""
+    if threading.current_thread() is threading.main_thread():
+
+        def stop(signum: int, frame: object) -> None:
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, stop)
