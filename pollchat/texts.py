@@ -33,6 +33,10 @@ WHO_ENTRY = "  {name} - {status}, idle {idle}"
 WHOIS_ONLINE = "{name}: {status}, online since {since}, idle {idle}, {kind} account"
 WHOIS_OFFLINE = "{name}: offline, last seen {since}, {kind} account"
 WHOIS_NEVER_SEEN = "{name}: offline, never seen, {kind} account"
+WHO_ENTRY_ADMIN = "  {name} - {status}, idle {idle} (connection #{connection} from {address})"
+ANNOUNCEMENT = "*** announcement from {name}: {text}"
+SHUTDOWN_WARNING = "*** the server shuts down in {seconds} second(s){reason}"
+SHUTDOWN_CANCELLED = "*** the shutdown was cancelled"
 HISTORY_START = "--- {count} earlier messages ---"
 HISTORY_END = "--- end of history ---"
 HISTORY_TIME = "[{time}] "
@@ -67,6 +71,14 @@ class NoticeCode(enum.Enum):
     GAME_NOT_A_NUMBER = "type a number from 1 to {top} (or /play to stop)"
     GAME_STOPPED = "game stopped"
     GAME_OVER = "{name} has arrived: the game is over"
+    KICKED = "you were disconnected by {by}{reason}"
+    BANNED_NOW = "you are banned by {by} {until}{reason}"
+    KICK_DONE = "{name} was disconnected"
+    BAN_DONE = "{name} is banned {until}"
+    UNBAN_DONE = "{name} is no longer banned"
+    SHUTDOWN_STARTED = "shutdown in {seconds} second(s) started; /shutdown cancel stops it"
+    SHUTDOWN_CANCELLED_DONE = "shutdown cancelled"
+    RATE_WARNING = "slow down: at most {rate} lines per second; lines are being dropped and flooding on will disconnect you"
 
     @property
     def code(self) -> str:
@@ -101,6 +113,17 @@ class ErrorCode(enum.Enum):
     PRECONFIGURED_ACCOUNT = "{name} is a preconfigured account: it belongs to the server's accounts file"
     NOT_ALONE = "the game is only for when nobody else is here"
     NO_SUCH_COMMAND_HELP = "no manual entry for /{name} (try /help)"
+    NOT_ADMIN = "/{name} is for admins only"
+    NOT_ONLINE = "{name} is not online"
+    NOT_YOURSELF = "you cannot /{name} yourself"
+    NOT_BANNED = "{name} is not banned"
+    BANNED = "this account is banned {until}{reason}"
+    BAD_DURATION = "invalid duration {text!r}: use a number with s, m, h or d (e.g. 30m, 2h, 7d)"
+    NO_SHUTDOWN = "no shutdown is under way"
+    SERVER_CLOSING = "the server is shutting down; try again later"
+    TOO_MANY_CONNECTIONS = "too many connections from your address, closing this one"
+    LOGIN_TIMEOUT = "no login within {seconds} seconds, closing the connection"
+    FLOODING = "too many lines too fast, closing the connection"
 
     @property
     def code(self) -> str:

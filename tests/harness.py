@@ -34,7 +34,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,14 +65,18 @@ PRECONFIGURED = {"user1": "123", "user2": "345", "user3": "123"}
 _HASHES: dict[tuple[str, str], str] = {}
 
 
-def preconfigured_accounts(accounts: dict[str, str] | None = None) -> list[Account]:
-    """``Account`` objects for ``accounts`` (hashes computed once per test session)."""
+def preconfigured_accounts(accounts: dict[str, str] | None = None, admins: Iterable[str] = ()) -> list[Account]:
+    """``Account`` objects for ``accounts`` (hashes computed once per test session); the
+    names in ``admins`` get the admin role (``role = "admin"`` in an accounts file)."""
+    admins = set(admins)
     result = []
     for name, password in (PRECONFIGURED if accounts is None else accounts).items():
         key = (name, password)
         if key not in _HASHES:
             _HASHES[key] = hash_password(password, KDF_ITERATIONS)
-        result.append(Account(name, _HASHES[key], AccountKind.PRECONFIGURED))
+        result.append(Account(name, _HASHES[key], AccountKind.PRECONFIGURED, admin=name in admins))
+    unknown = admins - {account.name for account in result}
+    assert not unknown, f"admins {sorted(unknown)} are not among the preconfigured accounts"
     return result
 
 
@@ -303,6 +307,7 @@ class Harness:
     Args:
         data_dir: where the server keeps ``pollchat.db``.
         accounts: preconfigured accounts, name -> password (default: the seed-004 three).
+        admins: names among ``accounts`` that have the admin role (issue 5).
         clock: a :class:`FakeClock` for the server's wall clock *and* its timers (kept
             across :meth:`restart`); default: the real clocks.
         seed: seed of the server's ``random.Random`` (the game's numbers); a fresh
@@ -315,12 +320,14 @@ class Harness:
         data_dir: Path,
         accounts: dict[str, str] | None = None,
         *,
+        admins: Iterable[str] = (),
         clock: FakeClock | None = None,
         seed: int | None = None,
         **config: object,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.accounts = PRECONFIGURED if accounts is None else accounts
+        self.admins = tuple(admins)
         self.clock = clock
         self.seed = seed
         self.passes = 0
@@ -336,6 +343,14 @@ class Harness:
             # history replay and the game turn them back on.
             replay=0,
             games=False,
+            # Loopback tests open many connections and send fast: the protection limits
+            # are off unless a test turns one on.
+            max_connections_per_address=0,
+            login_timeout=0,
+            rate_limit=0,
+            throttle_after=0,
+            lockout_after=0,
+            address_lockout_after=0,
         )
         settings.update(config)
         self.config = ServerConfig(**settings)  # type: ignore[arg-type]
@@ -355,7 +370,7 @@ class Harness:
             extra.update(rng=random.Random(self.seed))
         self.server = Server(
             self.config,
-            preconfigured_accounts(self.accounts),
+            preconfigured_accounts(self.accounts, self.admins),
             Database.open(self.data_dir / DATABASE_NAME),
             **extra,  # type: ignore[arg-type]
         )
@@ -517,7 +532,7 @@ class Harness:
 
 @pytest.fixture
 def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
-    """A factory: ``make_harness(accounts=None, *, clock=None, seed=None,
+    """A factory: ``make_harness(accounts=None, *, admins=(), clock=None, seed=None,
     **config_overrides)``; every harness is stopped at the end of the test, whatever
     happened."""
     made: list[Harness] = []

@@ -9,7 +9,8 @@
 * :func:`wire_bytes`: client byte streams that mostly speak the login protocol;
 * :func:`server_events`: every kind of server event, built from valid values (history
   events carry ``at`` in whole milliseconds, so JSON round-trips them exactly);
-* :func:`error_events` / :func:`notice_events`: every code, its placeholders filled in.
+* :func:`error_events` / :func:`notice_events`: every code, its placeholders filled in;
+* :func:`who_lists`: ``/who`` answers, a user's or an admin's (connection ids, addresses).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pollchat.errors import ProtocolError
 from pollchat.protocol.commands import COMMANDS
 from pollchat.protocol.events import (
     Action,
+    Announcement,
     Entered,
     Error,
     Greeting,
@@ -35,6 +37,8 @@ from pollchat.protocol.events import (
     Notice,
     PrivateMessage,
     Renamed,
+    ShutdownCancelled,
+    ShutdownWarning,
     ShuttingDown,
     StatusChanged,
     Welcome,
@@ -42,6 +46,7 @@ from pollchat.protocol.events import (
     WhoList,
     Whois,
 )
+from pollchat.protocol.render import format_time
 from pollchat.texts import ErrorCode, NoticeCode
 
 NAME_MAX = 32
@@ -238,6 +243,15 @@ _DETAIL_VALUES: dict[str, Callable[[], st.SearchStrategy[object]]] = {
     "message": chat_lines,
     "usage": lambda: st.sampled_from([spec.usage for spec in COMMANDS.values()]),
     "text": _help_texts,
+    # issue 5: admin actions and protection (``reason`` and ``until`` come pre-formatted,
+    # as the hub fills them in: ": why" or "", "until ... UTC" or "for good")
+    "by": valid_names,
+    "reason": lambda: st.one_of(st.just(""), chat_lines().map(lambda text: ": " + text)),
+    "until": lambda: st.one_of(
+        st.just("for good"), whole_ms_times.map(lambda ts: f"until {format_time(ts)} UTC")
+    ),
+    "seconds": lambda: st.integers(1, 86_400),
+    "rate": lambda: st.integers(1, 1000).map(str),
 }
 
 
@@ -277,10 +291,25 @@ def _maybe_text() -> st.SearchStrategy[str]:
     return st.one_of(st.just(""), chat_lines())
 
 
+def peer_addresses() -> st.SearchStrategy[str]:
+    """``host:port`` as the server formats a peer (IPv6 hosts in brackets)."""
+    hosts = st.one_of(
+        st.ip_addresses(v=4).map(str),
+        st.ip_addresses(v=6).map(lambda ip: f"[{ip}]"),
+    )
+    return st.tuples(hosts, st.integers(1, 65535)).map(lambda hp: f"{hp[0]}:{hp[1]}")
+
+
 def who_lists() -> st.SearchStrategy[WhoList]:
-    """``/who`` answers: up to five users, statuses with or without a message."""
-    entry = st.builds(WhoEntry, valid_names(), st.sampled_from(STATUSES), _maybe_text(), st.integers(0, 10**7))
-    return st.lists(entry, max_size=5).map(lambda users: WhoList(tuple(users)))
+    """``/who`` answers: up to five users, statuses with or without a message; an
+    admin's answer (issue 5) also has each connection id and peer address."""
+    common = (valid_names(), st.sampled_from(STATUSES), _maybe_text(), st.integers(0, 10**7))
+    user = st.builds(WhoEntry, *common)
+    admin = st.builds(WhoEntry, *common, st.integers(1, 10**9), peer_addresses())
+    return st.one_of(
+        st.lists(user, max_size=5),
+        st.lists(admin, max_size=5),
+    ).map(lambda users: WhoList(tuple(users)))
 
 
 def whois_events() -> st.SearchStrategy[Whois]:
@@ -336,6 +365,9 @@ def server_events() -> st.SearchStrategy[object]:
         whois_events(),
         st.builds(Renamed, valid_names(), valid_names()),
         notice_events(),
+        st.builds(Announcement, valid_names(), chat_lines()),
+        st.builds(ShutdownWarning, st.integers(1, 86_400), _maybe_text()),
+        st.just(ShutdownCancelled()),
         st.builds(HistoryStart, st.integers(0, 1000)),
         st.just(HistoryEnd()),
         error_events(),

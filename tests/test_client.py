@@ -34,6 +34,7 @@ from pollchat.client.plain import opening_lines, render_incoming, run
 from pollchat.core.passwords import hash_password
 from pollchat.protocol.events import (
     Action,
+    Announcement,
     Entered,
     Error,
     Greeting,
@@ -45,6 +46,8 @@ from pollchat.protocol.events import (
     Notice,
     PrivateMessage,
     Renamed,
+    ShutdownCancelled,
+    ShutdownWarning,
     ShuttingDown,
     StatusChanged,
     Welcome,
@@ -112,6 +115,21 @@ RENDERED = [
         ["[2023-11-14 22:13] [private to bob] psst"],
     ),
     (HistoryEnd(), ["--- end of history ---"]),
+    # issue 5: admin events, an admin's /who, the new codes
+    (Announcement("root", "restart at 22:00"), ["*** announcement from root: restart at 22:00"]),
+    (ShutdownWarning(10, "upgrade"), ["*** the server shuts down in 10 second(s): upgrade"]),
+    (ShutdownWarning(1), ["*** the server shuts down in 1 second(s)"]),
+    (ShutdownCancelled(), ["*** the shutdown was cancelled"]),
+    (
+        WhoList((WhoEntry("alice", "active", "", 3, 12, "127.0.0.1:50122"),)),
+        ["online users (1):", "  alice - active, idle 3s (connection #12 from 127.0.0.1:50122)"],
+    ),
+    (Notice.of(NoticeCode.KICKED, by="root", reason=": flooding"), ["you were disconnected by root: flooding"]),
+    (Error.of(ErrorCode.NOT_ADMIN, name="kick"), ["/kick is for admins only"]),
+    (
+        Error.of(ErrorCode.BANNED, until="for good", reason=": spam"),
+        ["this account is banned for good: spam"],
+    ),
 ]
 
 

@@ -26,7 +26,7 @@ from pollchat.core.hub import Delivery, Hub
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.errors import ProtocolError
-from pollchat.protocol.commands import COMMANDS, Command, is_command_line, parse_command
+from pollchat.protocol.commands import COMMANDS, MAX_DURATION, Command, is_command_line, parse_command, parse_duration
 from pollchat.protocol.events import (
     Action,
     Error,
@@ -97,6 +97,21 @@ PARSED = [
     # /play [N]
     ("/play", Command("play", ())),
     ("/play 42", Command("play", ("42",))),
+    # issue 5, admin commands: /kick NAME [reason]
+    ("/kick bob", Command("kick", ("bob",))),
+    ("/KICK\tbob  flooding the  room ", Command("kick", ("bob", "flooding the  room"))),
+    # /ban NAME [DURATION] [reason]: the duration stays in the rest (AdminActions splits it)
+    ("/ban bob", Command("ban", ("bob",))),
+    ("/ban bob 2h calm  down", Command("ban", ("bob", "2h calm  down"))),
+    ("/ban bob spamming", Command("ban", ("bob", "spamming"))),
+    # /unban NAME
+    ("/unban bob", Command("unban", ("bob",))),
+    # /announce text
+    ("/announce the server  restarts at 22:00", Command("announce", ("the server  restarts at 22:00",))),
+    # /shutdown [SECONDS] [reason] | /shutdown cancel
+    ("/shutdown", Command("shutdown", ())),
+    ("/shutdown 60 upgrading  now", Command("shutdown", ("60 upgrading  now",))),
+    ("/Shutdown cancel", Command("shutdown", ("cancel",))),
 ]
 
 
@@ -135,6 +150,12 @@ WRONG_COUNT = [
     ("/unregister", "unregister"),
     ("/history 5 6", "history"),
     ("/play 1 2", "play"),
+    ("/kick", "kick"),
+    ("/ban", "ban"),
+    ("/unban", "unban"),
+    ("/unban bob now", "unban"),
+    ("/announce", "announce"),
+    ("/announce   ", "announce"),
 ]
 
 
@@ -177,6 +198,27 @@ def test_command_table_is_consistent() -> None:
         assert 0 <= spec.optional_words <= spec.words
         assert spec.rest in ("required", "optional", "none")
         assert spec.summary
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30.0), ("15m", 900.0), ("2h", 7200.0), ("7d", 604_800.0), ("2H", 7200.0), (" 2h ", 7200.0),
+     ("90", 90.0), ("3650d", 3650 * 86_400.0),
+     ("", None), ("0", None), ("0m", None), ("2x", None), ("h", None), ("1.5h", None), ("-1h", None),
+     ("\u0661\u0662h", None), ("3651d", None), ("9" * 13, None), ("2 h", None)],
+)
+def test_parse_duration(text: str, seconds: float | None) -> None:
+    assert parse_duration(text) == seconds
+
+
+@given(st.text(max_size=16))
+def test_parse_duration_is_total_and_bounded(text: str) -> None:
+    result = parse_duration(text)
+    assert result is None or 0 < result <= MAX_DURATION
+
+
+def test_only_the_issue_5_commands_are_for_admins() -> None:
+    assert {name for name, spec in COMMANDS.items() if spec.admin} == {"kick", "ban", "unban", "announce", "shutdown"}
 
 
 # --- the parser: properties ----------------------------------------------------------------------
@@ -285,7 +327,12 @@ def test_a_bad_command_does_not_end_the_session() -> None:
 def test_every_command_has_a_manual_entry_with_an_example(name: str) -> None:
     entry = entries().get(name)
     assert entry is not None, f"/{name} has no entry in pollchat/manual.txt"
-    assert entry.startswith(COMMANDS[name].usage)
+    # A usage with alternatives ("/shutdown [SECONDS] [reason] | /shutdown cancel"): the
+    # entry starts with the first and mentions the others.
+    first, *alternatives = COMMANDS[name].usage.split(" | ")
+    assert entry.startswith(first)
+    for alternative in alternatives:
+        assert alternative in entry, (name, alternative)
     example = next(line for line in entry.splitlines() if "Example:" in line)
     example_line = example.split("Example:", 1)[1].strip()
     parsed = parse_command(example_line)

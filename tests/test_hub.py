@@ -78,6 +78,7 @@ class MemoryAccounts:
     def __init__(self, first_id: int = 100) -> None:
         self.by_key: dict[str, Account] = {}
         self.seen: dict[int, float] = {}
+        self.bans: dict[int, tuple[float | None, str, str]] = {}
         self._next_id = first_id
 
     def _key_of(self, account_id: int) -> str | None:
@@ -118,6 +119,16 @@ class MemoryAccounts:
 
     def set_last_seen(self, account_id: int, ts: float) -> None:
         self.seen[account_id] = ts
+
+    def set_ban(self, account_id: int, until: float | None, reason: str, by: str, now: float) -> None:
+        self.bans[account_id] = (until, reason, by)
+
+    def clear_ban(self, account_id: int) -> bool:
+        return self.bans.pop(account_id, None) is not None
+
+    def ban_of(self, account_id: int, now: float) -> tuple[float | None, str, str] | None:
+        ban = self.bans.get(account_id)
+        return None if ban is None or (ban[0] is not None and ban[0] <= now) else ban
 
 
 class Conn:

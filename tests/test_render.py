@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from pollchat.errors import ProtocolError
 from pollchat.protocol.events import (
     Action,
+    Announcement,
     Entered,
     Error,
     Greeting,
@@ -34,6 +36,8 @@ from pollchat.protocol.events import (
     Notice,
     PrivateMessage,
     Renamed,
+    ShutdownCancelled,
+    ShutdownWarning,
     ShuttingDown,
     StatusChanged,
     Welcome,
@@ -161,6 +165,58 @@ TEXT_GOLDEN = [
     (Notice.of(NoticeCode.GAME_NOT_A_NUMBER, top=100), b"type a number from 1 to 100 (or /play to stop)\n"),
     (Notice.of(NoticeCode.GAME_STOPPED), b"game stopped\n"),
     (Notice.of(NoticeCode.GAME_OVER, name="bob"), b"bob has arrived: the game is over\n"),
+    # --- issue 5: admin commands and protection
+    (Announcement("root", "restart at 22:00"), b"*** announcement from root: restart at 22:00\n"),
+    (ShutdownWarning(30, "upgrade"), b"*** the server shuts down in 30 second(s): upgrade\n"),
+    (ShutdownWarning(1), b"*** the server shuts down in 1 second(s)\n"),
+    (ShutdownCancelled(), b"*** the shutdown was cancelled\n"),
+    (
+        WhoList(
+            (WhoEntry("user1", "active", "", 5, 12, "192.0.2.7:50122"), WhoEntry("bob", "away", "lunch", 60, 3, "[::1]:4000"))
+        ),
+        (
+            b"online users (2):\n  user1 - active, idle 5s (connection #12 from 192.0.2.7:50122)\n"
+            b"  bob - away: lunch, idle 1m (connection #3 from [::1]:4000)\n"
+        ),
+    ),
+    (Error.of(ErrorCode.NOT_ADMIN, name="kick"), b"/kick is for admins only\n"),
+    (Error.of(ErrorCode.NOT_ONLINE, name="bob"), b"bob is not online\n"),
+    (Error.of(ErrorCode.NOT_YOURSELF, name="ban"), b"you cannot /ban yourself\n"),
+    (Error.of(ErrorCode.NOT_BANNED, name="bob"), b"bob is not banned\n"),
+    (
+        Error.of(ErrorCode.BANNED, until="until 2023-11-15 00:13 UTC", reason=": calm down"),
+        b"this account is banned until 2023-11-15 00:13 UTC: calm down\n",
+    ),
+    (
+        Error.of(ErrorCode.BAD_DURATION, text="2x"),
+        b"invalid duration '2x': use a number with s, m, h or d (e.g. 30m, 2h, 7d)\n",
+    ),
+    (Error.of(ErrorCode.NO_SHUTDOWN), b"no shutdown is under way\n"),
+    (Error.of(ErrorCode.SERVER_CLOSING), b"the server is shutting down; try again later\n"),
+    (Error.of(ErrorCode.TOO_MANY_CONNECTIONS), b"too many connections from your address, closing this one\n"),
+    (Error.of(ErrorCode.LOGIN_TIMEOUT, seconds="30"), b"no login within 30 seconds, closing the connection\n"),
+    (Error.of(ErrorCode.FLOODING), b"too many lines too fast, closing the connection\n"),
+    (Notice.of(NoticeCode.KICKED, by="root", reason=": flooding"), b"you were disconnected by root: flooding\n"),
+    (Notice.of(NoticeCode.KICKED, by="root", reason=""), b"you were disconnected by root\n"),
+    (
+        Notice.of(NoticeCode.BANNED_NOW, by="root", until="for good", reason=": spam"),
+        b"you are banned by root for good: spam\n",
+    ),
+    (Notice.of(NoticeCode.KICK_DONE, name="bob"), b"bob was disconnected\n"),
+    (
+        Notice.of(NoticeCode.BAN_DONE, name="bob", until="until 2023-11-15 00:13 UTC"),
+        b"bob is banned until 2023-11-15 00:13 UTC\n",
+    ),
+    (Notice.of(NoticeCode.UNBAN_DONE, name="bob"), b"bob is no longer banned\n"),
+    (
+        Notice.of(NoticeCode.SHUTDOWN_STARTED, seconds=30),
+        b"shutdown in 30 second(s) started; /shutdown cancel stops it\n",
+    ),
+    (Notice.of(NoticeCode.SHUTDOWN_CANCELLED_DONE), b"shutdown cancelled\n"),
+    (
+        Notice.of(NoticeCode.RATE_WARNING, rate="10"),
+        b"slow down: at most 10 lines per second; lines are being dropped and flooding on will disconnect you\n",
+    ),
 ]
 
 
@@ -241,6 +297,10 @@ DOC_EXAMPLES = [
     '"ts":"2026-11-21T10:44:59.500Z"}'),
     '{"type":"history_end","ts":"2026-11-21T10:50:14.443Z"}',
     '{"type":"error","code":"unknown_command","text":"unknown command /foo (try /help)","ts":"2026-11-21T10:50:15.554Z"}',
+    # issue 5: the admin events
+    '{"type":"announcement","sender":"root","text":"the server restarts at 22:00","ts":"2026-11-21T10:51:00.000Z"}',
+    '{"type":"shutdown_warning","seconds":30,"reason":"upgrade","ts":"2026-11-21T10:51:01.250Z"}',
+    '{"type":"shutdown_cancelled","ts":"2026-11-21T10:51:02.500Z"}',
 ]
 
 
@@ -295,6 +355,39 @@ def test_json_goldens_of_the_messaging_events() -> None:
     assert _json(HistoryEnd()) == {"type": "history_end", "ts": T0}
 
 
+def test_json_goldens_of_the_admin_events() -> None:
+    assert _json(Announcement("root", "hi all")) == {"type": "announcement", "sender": "root", "text": "hi all", "ts": T0}
+    assert _json(ShutdownWarning(10, "upgrade")) == {"type": "shutdown_warning", "seconds": 10, "reason": "upgrade", "ts": T0}
+    assert _json(ShutdownWarning(5)) == {"type": "shutdown_warning", "seconds": 5, "ts": T0}  # no empty reason
+    assert _json(ShutdownCancelled()) == {"type": "shutdown_cancelled", "ts": T0}
+    # an admin's /who carries connection ids and addresses; a user's has neither key
+    assert _json(WhoList((WhoEntry("a", "active", "", 5, 7, "127.0.0.1:5000"),))) == {
+        "type": "who",
+        "users": [{"name": "a", "status": "active", "message": "", "idle": 5, "connection": 7, "address": "127.0.0.1:5000"}],
+        "ts": T0,
+    }
+    assert _json(WhoList((WhoEntry("a", "active", "", 5),)))["users"] == [
+        {"name": "a", "status": "active", "message": "", "idle": 5}
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type":"shutdown_warning","seconds":"10","ts":"2026-01-01T00:00:00.000Z"}',
+        '{"type":"shutdown_warning","seconds":true,"ts":"2026-01-01T00:00:00.000Z"}',
+        '{"type":"announcement","sender":"root","text":5,"ts":"2026-01-01T00:00:00.000Z"}',
+        ('{"type":"who","users":[{"name":"a","status":"active","message":"","idle":5,"connection":"7",'
+         '"address":"x"}],"ts":"2026-01-01T00:00:00.000Z"}'),
+        ('{"type":"who","users":[{"name":"a","status":"active","message":"","idle":5,"connection":7,'
+         '"address":7}],"ts":"2026-01-01T00:00:00.000Z"}'),
+    ],
+)
+def test_decode_json_refuses_admin_fields_of_the_wrong_type(line: str) -> None:
+    with pytest.raises(ProtocolError):
+        decode_json(line)
+
+
 def test_json_left_omits_an_empty_reason() -> None:
     assert _json(Left("bob")) == {"type": "left", "name": "bob", "ts": T0}
     assert _json(Left("bob", "")) == {"type": "left", "name": "bob", "ts": T0}
@@ -326,21 +419,38 @@ def test_json_live_messages_have_no_history_flag() -> None:
         assert decoded == event and decoded.at is None  # type: ignore[union-attr]
 
 
+PROTOCOL_DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+
+
+def documented_codes(heading: str) -> list[str]:
+    """The backquoted codes of the paragraph of docs/protocol.md that starts with
+    ``heading`` (e.g. ``Error codes:``), up to the next blank line."""
+    text = PROTOCOL_DOC.read_text("utf-8")
+    at = text.index("\n" + heading) + 1
+    paragraph = text[at:].split("\n\n", 1)[0]
+    return re.findall(r"`([a-z_]+)`", paragraph)
+
+
 def test_error_codes_are_the_documented_ones() -> None:
-    assert sorted(code.code for code in ErrorCode) == sorted(
-        ["wrong_password", "already_online", "name_taken", "bad_format", "server_full",
-         "too_many_attempts", "line_too_long", "bad_encoding", "control_characters", "too_slow", "internal",
-         "unknown_command", "usage", "no_such_user", "message_to_self", "bad_name", "preconfigured_account",
-         "not_alone", "no_such_command_help"]
-    )
+    documented = documented_codes("Error codes:")
+    assert len(documented) == len(set(documented))
+    assert sorted(code.code for code in ErrorCode) == sorted(documented)
+    # the foundation's and issue 3's codes are still there, with their names
+    assert {"wrong_password", "already_online", "name_taken", "bad_format", "server_full", "too_many_attempts",
+            "no_such_command_help", "not_alone"} <= set(documented)
 
 
 def test_notice_codes_are_the_documented_ones() -> None:
-    assert sorted(code.code for code in NoticeCode) == sorted(
-        ["private_offline", "recipient_away", "recipient_away_no_message", "password_changed",
-         "unregistered", "goodbye", "offline_messages", "history_empty", "help", "game_offer", "game_start",
-         "game_higher", "game_lower", "game_won", "game_not_a_number", "game_stopped", "game_over"]
-    )
+    documented = documented_codes("Notice codes:")
+    assert len(documented) == len(set(documented))
+    assert sorted(code.code for code in NoticeCode) == sorted(documented)
+    assert {"private_offline", "help", "game_over"} <= set(documented)
+
+
+def test_every_json_event_type_is_documented() -> None:
+    table = PROTOCOL_DOC.read_text("utf-8").split("## JSON mode", 1)[1]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.MULTILINE))
+    assert set(EVENT_TYPES.values()) <= documented
 
 
 def test_a_notice_and_an_error_with_the_same_code_name_decode_to_their_own_kind() -> None:
@@ -393,7 +503,8 @@ def _event_like_objects(draw: st.DrawFn) -> str:
     obj: dict[str, object] = {}
     if draw(st.booleans()):
         obj["type"] = draw(st.sampled_from(sorted(EVENT_TYPES.values())) | _json_values())
-    keys = ["name", "users", "sender", "text", "code", "mode", "x", "history", "since", "idle", "count", "reason"]
+    keys = ["name", "users", "sender", "text", "code", "mode", "x", "history", "since", "idle", "count", "reason",
+            "seconds", "connection", "address"]
     for key in draw(st.lists(st.sampled_from(keys), max_size=4)):
         obj[key] = draw(
             _json_values()

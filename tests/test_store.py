@@ -46,7 +46,7 @@ def db_path(tmp_path: Path) -> Path:
 
 def test_application_id_is_pcht() -> None:
     assert APPLICATION_ID == 0x50434854
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 2
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 3
 
 
 def test_new_database_identifies_itself(db_path: Path) -> None:
@@ -232,15 +232,15 @@ def test_refused_file_then_fine_after_replacement(db_path: Path) -> None:
         assert db.create(registered("alice"))
 
 
-def test_newer_schema_3_with_history_is_refused_unchanged(db_path: Path) -> None:
+def test_a_newer_schema_with_history_is_refused_unchanged(db_path: Path) -> None:
     with Database.open(db_path) as db:
         alice = db.create(registered("alice"))
         db.append_messages([chat(alice, "hello")])
     newer = sqlite3.connect(db_path)
-    newer.execute("PRAGMA user_version=3")
+    newer.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     newer.commit()
     newer.close()
-    _assert_refused(db_path, "schema version 3", "upgrade pollchat")
+    _assert_refused(db_path, f"schema version {SCHEMA_VERSION + 1}", "upgrade pollchat")
     assert not list(db_path.parent.glob("*backup*"))
 
 
@@ -310,7 +310,7 @@ def test_v1_database_migrates_in_place_keeping_every_account(db_path: Path) -> N
     writer = make_v1(db_path)  # open: the accounts are still only in the WAL
     try:
         with Database.open(db_path) as db:
-            assert pragmas(db_path)[:2] == (APPLICATION_ID, 2)
+            assert pragmas(db_path)[:2] == (APPLICATION_ID, SCHEMA_VERSION)
             assert db.count_accounts() == 3
             zoe, bob, lukasz = db.find("zoe"), db.find("bob"), db.find("łukasz")
             # ids follow creation order
@@ -329,6 +329,7 @@ def test_v1_database_migrates_in_place_keeping_every_account(db_path: Path) -> N
     assert sorted(rows(backup, "SELECT key, name, password_hash, created_at FROM account")) == sorted(V1_ACCOUNTS)
     assert sorted(r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")) == [
         "account",
+        "ban",
         "message",
         "sqlite_sequence",
     ]
@@ -403,7 +404,7 @@ def test_v1_with_no_accounts_migrates(db_path: Path) -> None:
     with Database.open(db_path) as db:
         assert db.count_accounts() == 0
         assert db.create(registered("alice")).id == 1
-    assert pragmas(db_path)[:2] == (APPLICATION_ID, 2)
+    assert pragmas(db_path)[:2] == (APPLICATION_ID, SCHEMA_VERSION)
 
 
 # --- account ids ----------------------------------------------------------------------------------
@@ -859,3 +860,24 @@ def test_history_matches_a_model(steps, n: int) -> None:
             assert without_id(db.private_for(account, n)) == (mine[-n:] if n else [])
             to_me = [r for r in model if r.kind is RecordKind.PRIVATE and r.recipient_id == account]
             assert db.count_private_since(account, 3.0) == sum(r.ts > 3.0 for r in to_me)
+
+
+# --- bans (schema 3) -------------------------------------------------------------------------
+
+
+def test_bans_persist_expire_and_lift(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        alice = db.create(registered("alice"))
+        bob = db.create(registered("bob"))
+        db.set_ban(alice.id, None, "spam", "root", now=100.0)
+        db.set_ban(bob.id, 200.0, "", "root", now=100.0)
+        assert db.ban_of(alice.id, 10**9) == (None, "spam", "root")
+        assert db.ban_of(bob.id, 199.0) == (200.0, "", "root")
+        assert db.ban_of(bob.id, 200.0) is None  # expired at its end
+    with Database.open(db_path) as db:  # survives a restart
+        assert db.ban_of(alice.id, 500.0) == (None, "spam", "root")
+        db.set_ban(alice.id, 300.0, "second thoughts", "root", now=150.0)  # replaces
+        assert db.ban_of(alice.id, 250.0) == (300.0, "second thoughts", "root")
+        assert db.clear_ban(alice.id) is True
+        assert db.clear_ban(alice.id) is False
+        assert db.ban_of(alice.id, 250.0) is None

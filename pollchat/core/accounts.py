@@ -51,6 +51,15 @@ class Account:
         return f"Account(name={self.name!r}, kind={self.kind.value}, id={self.id}{role})"
 
 
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """A ban: until when (epoch seconds, ``None`` for good), why, and by which admin."""
+
+    until: float | None
+    reason: str
+    by: str
+
+
 class RegisteredAccounts(Protocol):
     """Persistent storage of registered accounts (implemented by the store)."""
 
@@ -75,6 +84,15 @@ class RegisteredAccounts(Protocol):
 
     def set_last_seen(self, account_id: int, ts: float) -> None:
         """Record that the account logged out at ``ts`` (epoch seconds)."""
+
+    def set_ban(self, account_id: int, until: float | None, reason: str, by: str, now: float) -> None:
+        """Ban the account until ``until`` (``None``: for good)."""
+
+    def clear_ban(self, account_id: int) -> bool:
+        """Lift a ban; ``False`` if there was none."""
+
+    def ban_of(self, account_id: int, now: float) -> tuple[float | None, str, str] | None:
+        """``(until, reason, by)`` of the ban in force at ``now``, or ``None``."""
 
 
 class AccountDirectory:
@@ -139,3 +157,16 @@ class AccountDirectory:
     def set_last_seen(self, account: Account, ts: float) -> None:
         """Record that ``account`` logged out at ``ts`` (epoch seconds)."""
         self._registered.set_last_seen(account.id, ts)
+
+    def ban_of(self, account: Account, now: float) -> Ban | None:
+        """The ban on ``account`` in force at ``now`` (epoch seconds), or ``None``."""
+        found = self._registered.ban_of(account.id, now)
+        return Ban(*found) if found is not None else None
+
+    def ban(self, account: Account, ban: Ban, now: float) -> None:
+        """Ban ``account`` (replacing an earlier ban)."""
+        self._registered.set_ban(account.id, ban.until, ban.reason, ban.by, now)
+
+    def unban(self, account: Account) -> bool:
+        """Lift the ban on ``account``; ``False`` if there was none."""
+        return self._registered.clear_ban(account.id)

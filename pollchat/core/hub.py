@@ -17,13 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from pollchat.core.accounts import Account, AccountDirectory
+from pollchat.core.accounts import Account, AccountDirectory, Ban
 from pollchat.core.game import GuessingGame
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.presence import Presence, Status
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.protocol.events import (
     Action,
+    Announcement,
     Entered,
     Error,
     Left,
@@ -39,6 +40,7 @@ from pollchat.protocol.events import (
     Whois,
 )
 from pollchat.protocol.names import name_key, normalize_name
+from pollchat.protocol.render import format_time
 from pollchat.texts import ErrorCode, NoticeCode
 
 H = TypeVar("H")
@@ -64,12 +66,29 @@ class Admission(Generic[H]):
         deliveries: what to send (the welcome and the entered notices) when admitted.
         account: the admitted account (with its id), when admitted.
         alone: nobody else was online (the server may offer the game).
+        detail: format arguments of the refusal's text (a ban's end and reason).
     """
 
     refusal: ErrorCode | None
     deliveries: tuple[Delivery[H], ...] = ()
     account: Account | None = None
     alone: bool = False
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminOutcome(Generic[H]):
+    """The result of an admin action.
+
+    Attributes:
+        reply: what the admin is told (a notice on success, an error otherwise).
+        deliveries: what everyone else is sent.
+        disconnect: connections to close once the deliveries are queued.
+    """
+
+    reply: Notice | Error
+    deliveries: tuple[Delivery[H], ...] = ()
+    disconnect: tuple[H, ...] = ()
 
 
 @dataclass(slots=True)
@@ -106,6 +125,10 @@ class Hub(Generic[H]):
         self.clock = clock
         self.idle_after = idle_after
         self.records: list[HistoryRecord] = []
+        self.closing = False
+        """Set while a shutdown countdown runs: new logins are refused."""
+        self.messages = 0
+        """Chat lines, actions and private messages so far (for the console's stats)."""
         self._by_key: dict[str, OnlineSession[H]] = {}  # insertion order = login order
         self._by_handle: dict[H, OnlineSession[H]] = {}
 
@@ -129,6 +152,8 @@ class Hub(Generic[H]):
     def check_registration(self, name: str) -> ErrorCode | None:
         """Cheap checks before a registration's password is hashed: the name is free
         and a registered seat is open. Returns the refusal, or ``None`` to go on."""
+        if self.closing:
+            return ErrorCode.SERVER_CLOSING
         if self.accounts.find(name) is not None:
             return ErrorCode.NAME_TAKEN
         if not self.budget.has_seat(AccountKind.REGISTERED):
@@ -148,6 +173,9 @@ class Hub(Generic[H]):
         current = self.accounts.find(account.name)
         if current is None or current.id != account.id or current.password_hash != account.password_hash:
             return Admission(ErrorCode.WRONG_PASSWORD)
+        ban = self.accounts.ban_of(current, self.clock())
+        if ban is not None:  # told only to someone who knows the password
+            return Admission(ErrorCode.BANNED, detail={"until": ban_period(ban), "reason": _reason(ban.reason)})
         return self._admit(handle, current)
 
     def register(self, handle: H, name: str, password_hash: str) -> Admission[H]:
@@ -169,6 +197,8 @@ class Hub(Generic[H]):
     def _admit(self, handle: H, account: Account) -> Admission[H]:
         if handle in self._by_handle:
             raise RuntimeError("this connection is already logged in")
+        if self.closing:
+            return Admission(ErrorCode.SERVER_CLOSING)
         if account.key in self._by_key:
             return Admission(ErrorCode.ALREADY_ONLINE)
         if not self.budget.has_seat(account.kind):
@@ -233,14 +263,24 @@ class Hub(Generic[H]):
         presence.status, presence.message, presence.automatic = status, message, automatic
         return [Delivery(self._handles(), StatusChanged(session.account.name, status.value, message))]
 
-    def who(self, handle: H) -> list[Delivery[H]]:
-        """``/who``: everyone online with status and idle time, in login order."""
+    def who(self, handle: H, describe: Callable[[H], tuple[int, str]] | None = None) -> list[Delivery[H]]:
+        """``/who`` for ``handle``: see :meth:`who_list`."""
+        return [Delivery((handle,), self.who_list(describe))]
+
+    def who_list(self, describe: Callable[[H], tuple[int, str]] | None = None) -> WhoList:
+        """Everyone online with status and idle time, in login order.
+
+        Args:
+            describe: for an admin, gives each handle's ``(connection id, peer address)``.
+        """
         now = self.clock()
-        entries = tuple(
-            WhoEntry(s.account.name, s.presence.status.value, s.presence.message, s.presence.idle(now))
-            for s in self._by_key.values()
-        )
-        return [Delivery((handle,), WhoList(entries))]
+        entries = []
+        for s in self._by_key.values():
+            connection, address = describe(s.handle) if describe is not None else (0, "")
+            entries.append(
+                WhoEntry(s.account.name, s.presence.status.value, s.presence.message, s.presence.idle(now), connection, address)
+            )
+        return WhoList(tuple(entries))
 
     def whois(self, handle: H, name: str) -> list[Delivery[H]]:
         """``/whois NAME``: status, times and account kind, online or not."""
@@ -274,6 +314,7 @@ class Hub(Generic[H]):
             return []
         if session.game is not None and may_guess:
             return self._guess(session, text)
+        self.messages += 1
         self._record(session, RecordKind.CHAT, text)
         return [Delivery(self._handles(exclude=session.handle), Message(session.account.name, text))]
 
@@ -282,6 +323,7 @@ class Hub(Generic[H]):
         session = self._by_handle.get(handle)
         if session is None:
             return []
+        self.messages += 1
         self._record(session, RecordKind.ACTION, text)
         return [Delivery(self._handles(exclude=session.handle), Action(session.account.name, text))]
 
@@ -298,6 +340,7 @@ class Hub(Generic[H]):
         if recipient.key == session.account.key:
             return [self._error(handle, ErrorCode.MESSAGE_TO_SELF)]
         sender = session.account
+        self.messages += 1
         self.records.append(
             HistoryRecord(self.clock(), RecordKind.PRIVATE, sender.id, sender.name, text, recipient.id, recipient.name)
         )
@@ -415,6 +458,70 @@ class Hub(Generic[H]):
             self.accounts.set_last_seen(session.account, self.clock())
         return [Delivery(self._handles(), Left(session.account.name, reason))]
 
+    # --- admin actions ---------------------------------------------------------------------------------
+
+    def kick(self, actor: str, name: str, reason: str = "", *, actor_is_account: bool = True) -> AdminOutcome[H]:
+        """An admin (or the operator console, ``actor``) disconnects ``name``'s session."""
+        target = self._online_by_name(name)
+        if isinstance(target, Error):
+            return AdminOutcome(target)
+        if actor_is_account and target.account.key == name_key(actor):
+            return AdminOutcome(Error.of(ErrorCode.NOT_YOURSELF, name="kick"))
+        told = Delivery((target.handle,), Notice.of(NoticeCode.KICKED, by=actor, reason=_reason(reason)))
+        left = self.leave(target.handle, f"disconnected by {actor}{_reason(reason)}")
+        reply = Notice.of(NoticeCode.KICK_DONE, name=target.account.name)
+        return AdminOutcome(reply, (told, *left), (target.handle,))
+
+    def ban(
+        self, actor: str, name: str, until: float | None, reason: str = "", *, actor_is_account: bool = True
+    ) -> AdminOutcome[H]:
+        """Ban ``name`` until ``until`` (epoch seconds; ``None`` for good), persisted; a
+        session of theirs is disconnected with the reason."""
+        account = self.accounts.find(name)
+        if account is None:
+            return AdminOutcome(Error.of(ErrorCode.NO_SUCH_USER, name=name[:40]))
+        if actor_is_account and account.key == name_key(actor):
+            return AdminOutcome(Error.of(ErrorCode.NOT_YOURSELF, name="ban"))
+        ban = Ban(until, reason, actor)
+        self.accounts.ban(account, ban, self.clock())
+        reply = Notice.of(NoticeCode.BAN_DONE, name=account.name, until=ban_period(ban))
+        session = self._by_key.get(account.key)
+        if session is None:
+            return AdminOutcome(reply)
+        told = Delivery(
+            (session.handle,),
+            Notice.of(NoticeCode.BANNED_NOW, by=actor, until=ban_period(ban), reason=_reason(reason)),
+        )
+        left = self.leave(session.handle, f"banned by {actor}{_reason(reason)}")
+        return AdminOutcome(reply, (told, *left), (session.handle,))
+
+    def unban(self, actor: str, name: str) -> AdminOutcome[H]:
+        """Lift the ban on ``name``."""
+        account = self.accounts.find(name)
+        if account is None:
+            return AdminOutcome(Error.of(ErrorCode.NO_SUCH_USER, name=name[:40]))
+        in_force = self.accounts.ban_of(account, self.clock()) is not None
+        if not self.accounts.unban(account) or not in_force:  # an expired ban is no ban
+            return AdminOutcome(Error.of(ErrorCode.NOT_BANNED, name=account.name))
+        return AdminOutcome(Notice.of(NoticeCode.UNBAN_DONE, name=account.name))
+
+    def announce(self, actor: str, text: str) -> list[Delivery[H]]:
+        """An admin's marked line to everyone online (the admin included)."""
+        return [Delivery(self._handles(), Announcement(actor, text))]
+
+    def everyone(self) -> tuple[H, ...]:
+        """Every logged-in handle, in login order."""
+        return self._handles()
+
+    def _online_by_name(self, name: str) -> OnlineSession[H] | Error:
+        account = self.accounts.find(name)
+        if account is None:
+            return Error.of(ErrorCode.NO_SUCH_USER, name=name[:40])
+        session = self._by_key.get(account.key)
+        if session is None:
+            return Error.of(ErrorCode.NOT_ONLINE, name=account.name)
+        return session
+
     # --- helpers ----------------------------------------------------------------------------------------
 
     def _handles(self, exclude: H | None = None) -> tuple[H, ...]:
@@ -429,4 +536,13 @@ class Hub(Generic[H]):
         return Delivery((handle,), Notice.of(code, **detail))
 
 
-__all__ = ["Admission", "Delivery", "Hub", "OnlineSession"]
+__all__ = ["AdminOutcome", "Admission", "Delivery", "Hub", "OnlineSession", "ban_period"]
+
+
+def ban_period(ban: Ban) -> str:
+    """``until 2026-11-21 12:00 UTC`` or ``for good``, for ban texts."""
+    return f"until {format_time(ban.until)} UTC" if ban.until is not None else "for good"
+
+
+def _reason(reason: str) -> str:
+    return f": {reason}" if reason else ""

@@ -32,6 +32,7 @@ class CommandSpec:
             after the words is one more argument (a message text keeps its spaces).
         aliases: other spellings that run this command (including the ``/``-less
             ``!membres``).
+        admin: only admins may run it (issue 5); others get ``NOT_ADMIN``.
     """
 
     name: str
@@ -41,6 +42,7 @@ class CommandSpec:
     optional_words: int = 0
     rest: str = "none"
     aliases: tuple[str, ...] = ()
+    admin: bool = False
 
 
 COMMANDS: dict[str, CommandSpec] = {
@@ -74,6 +76,24 @@ COMMANDS: dict[str, CommandSpec] = {
             optional_words=1,
         ),
         CommandSpec("play", "/play [N]", "play guess-the-number while you are alone", words=1, optional_words=1),
+        CommandSpec("kick", "/kick NAME [reason]", "(admin) disconnect a user", words=1, rest="optional", admin=True),
+        CommandSpec(
+            "ban",
+            "/ban NAME [DURATION] [reason]",
+            "(admin) ban an account, for good or for a while (30m, 2h, 7d)",
+            words=1,
+            rest="optional",
+            admin=True,
+        ),
+        CommandSpec("unban", "/unban NAME", "(admin) lift a ban", words=1, admin=True),
+        CommandSpec("announce", "/announce text", "(admin) a marked line to everyone", rest="required", admin=True),
+        CommandSpec(
+            "shutdown",
+            "/shutdown [SECONDS] [reason] | /shutdown cancel",
+            "(admin) stop the server after a countdown (default 30 s)",
+            rest="optional",
+            admin=True,
+        ),
     )
 }
 
@@ -133,3 +153,20 @@ def _split_word(text: str) -> tuple[str, str]:
     if not parts:
         return "", ""
     return parts[0], parts[1].strip() if len(parts) > 1 else ""
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = 10 * 365 * 86400
+"""The longest ban duration accepted (10 years); longer is "for good"."""
+
+
+def parse_duration(text: str) -> float | None:
+    """``30s``, ``15m``, ``2h``, ``7d`` (or a bare number of seconds) in seconds; ``None``
+    if ``text`` is not such a duration or is zero or longer than :data:`MAX_DURATION`."""
+    text = text.strip().lower()
+    unit = _UNITS.get(text[-1:], None) if text else None
+    number = text[:-1] if unit is not None else text
+    if not number.isascii() or not number.isdigit() or len(number) > 12:
+        return None
+    seconds = int(number) * (unit or 1)
+    return float(seconds) if 0 < seconds <= MAX_DURATION else None

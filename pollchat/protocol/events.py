@@ -97,12 +97,15 @@ class StatusChanged:
 
 @dataclass(frozen=True, slots=True)
 class WhoEntry:
-    """One line of ``/who``: a user, their status and message, idle seconds."""
+    """One line of ``/who``: a user, their status and message, idle seconds; for an
+    admin asking, also the connection id and peer address (else 0 and "")."""
 
     name: str
     status: str
     message: str
     idle: int
+    connection: int = 0
+    address: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +159,27 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class Announcement:
+    """An admin's ``/announce``: a marked line to everyone online."""
+
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownWarning:
+    """The server stops in ``seconds`` (an admin's ``/shutdown``); ``reason`` may be ""."""
+
+    seconds: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownCancelled:
+    """The announced shutdown will not happen."""
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryStart:
     """``count`` history lines follow (text mode shows a header line)."""
 
@@ -205,6 +229,9 @@ ServerEvent = (
     | Whois
     | Renamed
     | Notice
+    | Announcement
+    | ShutdownWarning
+    | ShutdownCancelled
     | HistoryStart
     | HistoryEnd
     | Error

@@ -1,7 +1,7 @@
 """The ``/help`` manual: ``pollchat/manual.txt``, shipped inside the package.
 
 Seed 002 asks for the manual in a text file. Each command's entry starts with a line
-beginning ``/NAME`` at the left margin and runs to the next such line; a test checks
+beginning ``/NAME`` at the left margin and takes the indented lines after it; a test checks
 that every command of :data:`~pollchat.protocol.commands.COMMANDS` has an entry with an
 example.
 """
@@ -29,6 +29,8 @@ def entries() -> dict[str, str]:
         if line.startswith("/"):
             current = [line]
             found[line[1:].split()[0].lower()] = current  # type: ignore[assignment]
+        elif line and not line[0].isspace():
+            current = None  # a heading: the entry ended
         elif current is not None:
             current.append(line)
     return {name: "\n".join(lines).rstrip() for name, lines in found.items()}  # type: ignore[arg-type]

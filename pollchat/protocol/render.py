@@ -30,6 +30,7 @@ from pollchat import texts
 from pollchat.errors import ProtocolError
 from pollchat.protocol.events import (
     Action,
+    Announcement,
     Entered,
     Error,
     Greeting,
@@ -42,6 +43,8 @@ from pollchat.protocol.events import (
     PrivateMessage,
     Renamed,
     ServerEvent,
+    ShutdownCancelled,
+    ShutdownWarning,
     ShuttingDown,
     StatusChanged,
     Welcome,
@@ -65,6 +68,9 @@ EVENT_TYPES: dict[type, str] = {
     Whois: "whois",
     Renamed: "renamed",
     Notice: "notice",
+    Announcement: "announcement",
+    ShutdownWarning: "shutdown_warning",
+    ShutdownCancelled: "shutdown_cancelled",
     HistoryStart: "history_start",
     HistoryEnd: "history_end",
     Error: "error",
@@ -106,7 +112,16 @@ def render_text(event: ServerEvent) -> str:
             lines = [texts.WHO_HEADER.format(count=len(users))]
             for user in users:
                 status = f"{user.status}: {user.message}" if user.message else user.status
-                lines.append(texts.WHO_ENTRY.format(name=user.name, status=status, idle=format_duration(user.idle)))
+                template = texts.WHO_ENTRY_ADMIN if user.connection else texts.WHO_ENTRY
+                lines.append(
+                    template.format(
+                        name=user.name,
+                        status=status,
+                        idle=format_duration(user.idle),
+                        connection=user.connection,
+                        address=user.address,
+                    )
+                )
             return "\n".join(lines)
         case Whois():
             return _render_whois(event)
@@ -114,6 +129,12 @@ def render_text(event: ServerEvent) -> str:
             return texts.RENAMED.format(old=old, new=new)
         case Notice(_, text) | Error(_, text):
             return text
+        case Announcement(sender, text):
+            return texts.ANNOUNCEMENT.format(name=sender, text=text)
+        case ShutdownWarning(seconds, reason):
+            return texts.SHUTDOWN_WARNING.format(seconds=seconds, reason=f": {reason}" if reason else "")
+        case ShutdownCancelled():
+            return texts.SHUTDOWN_CANCELLED
         case HistoryStart(count):
             return texts.HISTORY_START.format(count=count)
         case HistoryEnd():
@@ -193,16 +214,24 @@ def encode_json(event: ServerEvent, ts: float) -> bytes:
         elif field.name == "since" and value is not None:
             value = format_ts(value)
         elif field.name == "users" and isinstance(event, WhoList):
-            value = [{f.name: getattr(user, f.name) for f in fields(user)} for user in value]
+            value = [_who_entry_json(user) for user in value]
         obj[field.name] = value
     obj["ts"] = format_ts(ts)
     return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-_OMITTED_WHEN_EMPTY = {"history", "reason"}
+_OMITTED_WHEN_EMPTY = {"history", "reason", "connection", "address"}
 """Fields left out of JSON when false or empty, so live events look like before."""
+def _who_entry_json(user: WhoEntry) -> dict[str, Any]:
+    entry = {f.name: getattr(user, f.name) for f in fields(user)}
+    for name in ("connection", "address"):
+        if not entry[name]:
+            del entry[name]
+    return entry
+
+
 _BOOL_FIELDS = {"history", "outgoing", "online"}
-_INT_FIELDS = {"count", "idle"}
+_INT_FIELDS = {"count", "idle", "seconds", "connection"}
 _OPTIONAL_FIELDS = {"since", "idle"}
 
 
@@ -240,7 +269,13 @@ def _decode_field(cls: type, name: str, value: Any) -> Any:
             raise TypeError("users must be a list")
         if cls is WhoList:
             return tuple(
-                WhoEntry(**{f.name: _decode_field(WhoEntry, f.name, entry[f.name]) for f in fields(WhoEntry)})
+                WhoEntry(
+                    **{
+                        f.name: _decode_field(WhoEntry, f.name, entry[f.name])
+                        for f in fields(WhoEntry)
+                        if f.name in entry or f.name not in _OMITTED_WHEN_EMPTY
+                    }
+                )
                 for entry in value
             )
         if not all(isinstance(user, str) for user in value):

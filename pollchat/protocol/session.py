@@ -186,12 +186,13 @@ class Session:
         self.phase = Phase.CHATTING
         return self._replay()
 
-    def auth_failed(self, code: ErrorCode) -> list[Action]:
-        """The credentials were refused with ``code``: count a failure, go back to the
-        start of the flow (or close after too many failures) and replay the backlog."""
+    def auth_failed(self, code: ErrorCode, **detail: object) -> list[Action]:
+        """The credentials were refused with ``code`` (its text filled with ``detail``):
+        count a failure, go back to the start of the flow (or close after too many
+        failures) and replay the backlog."""
         self._expect_authenticating()
         self.phase = Phase.AWAIT_VERB
-        return self._fail(code) + self._replay()
+        return self._fail(code, **detail) + self._replay()
 
     # --- internals -----------------------------------------------------------------------
 
@@ -230,9 +231,9 @@ class Session:
             return [parsed]
         return [Chat(line)]
 
-    def _fail(self, code: ErrorCode) -> list[Action]:
+    def _fail(self, code: ErrorCode, **detail: object) -> list[Action]:
         self.failures += 1
-        actions: list[Action] = [Reply(Error.of(code))]
+        actions: list[Action] = [Reply(Error.of(code, **detail))]
         if self.max_failures and self.failures >= self.max_failures:
             self.phase = Phase.CLOSED
             self._backlog.clear()

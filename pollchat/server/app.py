@@ -16,6 +16,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from typing import TextIO
 
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account, AccountDirectory
@@ -23,13 +24,16 @@ from pollchat.core.hub import Hub
 from pollchat.core.passwords import hash_password
 from pollchat.core.seats import SeatBudget
 from pollchat.errors import ConfigError
+from pollchat.server.backups import BackupScheduler
 from pollchat.server.chat import ChatServer
 from pollchat.server.connection import Connection
+from pollchat.server.console import OperatorConsole
 from pollchat.server.history import HistoryLog
 from pollchat.server.loop import EventLoop
 from pollchat.server.timers import Timers
 from pollchat.server.workers import WorkerPool
 from pollchat.store.database import Database
+from pollchat.store.lock import DataDirLock
 from pollchat import texts
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,8 @@ class Server:
         timers: the loop's timer queue (tests inject a fake clock).
         clock: wall-clock seconds, for timestamps, idle times and history.
         rng: random numbers for the game (tests pass a seeded ``random.Random``).
+        lock: the data-directory lock the caller took (:mod:`pollchat.store.lock`);
+            :meth:`close` releases it.
 
     Raises:
         ConfigError: more preconfigured accounts than ``max_users``
@@ -61,6 +67,7 @@ class Server:
         timers: Timers | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        lock: DataDirLock | None = None,
     ) -> None:
         if len(preconfigured) > config.max_users:
             raise ConfigError(texts.TOO_FEW_SEATS)
@@ -72,6 +79,7 @@ class Server:
             max_line=config.max_line,
             max_output=config.max_output,
             linger=config.linger,
+            keepalive=config.keepalive,
             timers=timers,
         )
         self.pool = WorkerPool(self.loop, config.hash_workers)
@@ -87,19 +95,20 @@ class Server:
             self.hub,
             self.pool,
             HistoryLog(database, config.history_keep, self.hub.take_records),
-            kdf_iterations=config.kdf_iterations,
+            config,
             dummy_hash=hash_password(secrets.token_urlsafe(16), config.kdf_iterations),
-            max_failures=config.max_failures,
             clock=clock,
             on_shutdown=self.shutdown,
-            replay=config.replay,
-            games=config.games,
             rng=rng,
         )
         self.loop.handler = self.chat
         self.stopping = False
         self._deadline = 0.0
         self._closed = False
+        # --- operations: data-directory lock and rotating snapshots (pollchat.server.backups) ---
+        self.lock = lock
+        self.backups = BackupScheduler(self.loop.timers, config.data_dir, config.backup_every, config.backup_keep)
+        self.backups.start()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -136,14 +145,24 @@ class Server:
         return self.stopping and (not self.loop.connections or self._remaining() == 0)
 
     def shutdown(self) -> None:
-        """Begin a graceful shutdown (loop thread). A second call changes nothing."""
+        """Begin a graceful shutdown (loop thread): SIGINT, SIGTERM and the end of an
+        admin's countdown all come here. A second call (a second Ctrl+C) stops waiting
+        for slow clients and closes everything at once."""
         if self.stopping:
+            log.warning("second shutdown request: closing now")
+            self._deadline = 0.0
             return
         log.info("shutting down: %d connection(s) to close", len(self.loop.connections))
         self.stopping = True
         self._deadline = time.monotonic() + self.config.linger
         self.loop.stop_accepting()
         self.chat.shut_down_all()
+
+    def attach_console(self, fd: int, out: TextIO) -> OperatorConsole:
+        """Read operator commands from the terminal ``fd`` (see :mod:`.console`)."""
+        console = OperatorConsole(self.chat, out)
+        console.attach(fd)
+        return console
 
     def request_shutdown(self) -> None:
         """Ask for :meth:`shutdown` from any thread."""
@@ -158,6 +177,10 @@ class Server:
         self.loop.close_all()
         self.pool.shutdown()
         self.database.close()
+        # --- operations: end a running snapshot child, then free the data directory ---
+        self.backups.stop()
+        if self.lock is not None:
+            self.lock.release()
         log.info("stopped")
 
     def _remaining(self) -> float:

@@ -12,14 +12,20 @@ every recipient's output buffer.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import signal
 import time
 from collections.abc import Callable, Iterable
 
+from pollchat.config import ServerConfig
+from pollchat.core.accounts import Account
 from pollchat.core.hub import Admission, Delivery, Hub
+from pollchat.core.lockout import LoginThrottle
+from pollchat.core.ratelimit import TokenBucket
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.protocol.commands import Command
+from pollchat.protocol.names import name_key
 from pollchat.protocol.events import (
     Error,
     Greeting,
@@ -41,6 +47,7 @@ from pollchat.protocol.session import (
     SwitchMode,
     Verb,
 )
+from pollchat.server.admin import AdminActions, ShutdownCountdown
 from pollchat.server.commands import Commands, history_event
 from pollchat.server.connection import Connection
 from pollchat.server.history import HistoryLog
@@ -81,14 +88,11 @@ class ChatServer:
         hub: the main chat room.
         pool: the password worker pool.
         history: the message log (replay at login, ``/history``).
-        kdf_iterations: PBKDF2 iterations for new registrations.
+        config: the settings (iterations, replay, game, failure and protection limits).
         dummy_hash: a hash checked for unknown accounts, so that "no such account" costs
             as long as "wrong password" and replies identically.
-        max_failures: failed attempts per connection before it is closed.
         clock: wall-clock seconds for event timestamps.
-        on_shutdown: called when SIGINT or SIGTERM arrives.
-        replay: public messages replayed at login (0: none).
-        games: offer the game to a user who logs in alone.
+        on_shutdown: begins the graceful shutdown (signals, the admin countdown).
         rng: the game's random numbers (tests pass a seeded one).
     """
 
@@ -98,36 +102,65 @@ class ChatServer:
         hub: Hub[Connection],
         pool: WorkerPool,
         history: HistoryLog,
+        config: ServerConfig,
         *,
-        kdf_iterations: int,
         dummy_hash: str,
-        max_failures: int = 3,
         clock: Callable[[], float] = time.time,
         on_shutdown: Callable[[], None] | None = None,
-        replay: int = 20,
-        games: bool = True,
         rng: random.Random | None = None,
     ) -> None:
         self.loop = loop
         self.hub = hub
         self.pool = pool
-        self.kdf_iterations = kdf_iterations
+        self.config = config
+        self.kdf_iterations = config.kdf_iterations
         self.dummy_hash = dummy_hash
-        self.max_failures = max_failures
         self.clock = clock
         self.on_shutdown = on_shutdown
         self.stopping = False
         self.history = history
-        self.replay = replay
-        self.games = games
+        self.throttle = LoginThrottle(
+            config.throttle_after, config.lockout_after, config.address_lockout_after, config.lockout_seconds
+        )
+        self._per_address: dict[str, int] = {}
         self.commands = Commands(self, rng)
+        self.admin = AdminActions(
+            self,
+            ShutdownCountdown(
+                loop.timers,
+                warn=lambda event: self.deliver([Delivery(self.hub.everyone(), event)]),
+                finish=on_shutdown or (lambda: None),
+                on_change=self._set_closing,
+            ),
+        )
         loop.after_flush.append(history.flush)
+
+    def _set_closing(self, closing: bool) -> None:
+        self.hub.closing = closing
 
     # --- loop callbacks ---------------------------------------------------------------------
 
     def on_connect(self, conn: Connection) -> None:
-        conn.session = Session(self.max_failures)
+        config = self.config
+        conn.session = Session(config.max_failures)
+        host = _host(conn)
+        self._per_address[host] = self._per_address.get(host, 0) + 1
+        if config.max_connections_per_address and self._per_address[host] > config.max_connections_per_address:
+            log.warning("connection #%d from %s refused: too many connections from that address", conn.id, conn.peer)
+            self.send(conn, Error.of(ErrorCode.TOO_MANY_CONNECTIONS))
+            self.loop.close(conn, "too many connections from its address")
+            return
+        if config.rate_limit:
+            conn.bucket = TokenBucket(config.rate_limit, config.rate_burst, self.loop.timers.clock())
+        if config.login_timeout:
+            conn.timer = self.loop.timers.call_later(config.login_timeout, lambda: self._login_timed_out(conn))
         self.send(conn, Greeting())
+
+    def _login_timed_out(self, conn: Connection) -> None:
+        if conn.closing or self.hub.session_of(conn) is not None:
+            return
+        self.send(conn, Error.of(ErrorCode.LOGIN_TIMEOUT, seconds=_whole(self.config.login_timeout)))
+        self.loop.close(conn, "no login in time")
 
     def on_data(self, conn: Connection, data: bytes) -> None:
         session = conn.session
@@ -135,6 +168,8 @@ class ChatServer:
         for item in conn.framer.feed(data):
             if conn.closing:
                 return
+            if conn.bucket is not None and not self._within_rate(conn):
+                continue
             self._apply(conn, session.feed(item))
         if session.backlog_full and not conn.closing:
             self.loop.pause_reading(conn)
@@ -143,9 +178,32 @@ class ChatServer:
         assert conn.session is not None
         self._apply(conn, conn.session.feed_eof())
 
+    def _within_rate(self, conn: Connection) -> bool:
+        """Take a token for one line; over the limit the line is dropped, the first drop
+        warns, and ``rate_burst`` drops in a row disconnect (flooding)."""
+        assert conn.bucket is not None
+        if conn.bucket.take(self.loop.timers.clock()):
+            conn.dropped = 0
+            return True
+        conn.dropped += 1
+        if conn.dropped == 1:
+            log.info("connection #%d %s: over the rate limit, dropping lines", conn.id, conn.peer)
+            self.send(conn, Notice.of(NoticeCode.RATE_WARNING, rate=_whole(self.config.rate_limit)))
+        elif conn.dropped > self.config.rate_burst:
+            log.warning("connection #%d %s: flooding, disconnected", conn.id, conn.peer)
+            self.send(conn, Error.of(ErrorCode.FLOODING))
+            self.loop.close(conn, "flooding")
+        return False
+
     def on_closed(self, conn: Connection) -> None:
-        if conn.idle_timer is not None:
-            conn.idle_timer.cancel()
+        host = _host(conn)
+        left = self._per_address.get(host, 1) - 1
+        if left > 0:
+            self._per_address[host] = left
+        else:
+            self._per_address.pop(host, None)
+        if conn.timer is not None:
+            conn.timer.cancel()
         session = self.hub.session_of(conn)
         if session is not None:
             log.info("%s logged out (connection #%d: %s)", session.account.name, conn.id, conn.close_reason)
@@ -216,14 +274,13 @@ class ChatServer:
 
     def _authenticate(self, conn: Connection, action: Authenticate) -> None:
         if action.verb is Verb.LOGIN:
-            account = self.hub.accounts.find(action.name)
-            encoded = account.password_hash if account is not None else self.dummy_hash
-            self.pool.submit(
-                verify_password,
-                action.password,
-                encoded,
-                on_done=lambda f: self._finish(conn, action, lambda: self.hub.login(conn, account, f.result())),
-            )
+            wait = self.throttle.wait(_host(conn), name_key(action.name), self.loop.timers.clock())
+            if wait == math.inf:  # locked out: refused without a look at the password
+                self._refused(conn, action, ErrorCode.WRONG_PASSWORD)
+            elif wait > 0:  # growing delays after repeated failures (brute force)
+                self.loop.timers.call_later(wait, lambda: self._verify(conn, action))
+            else:
+                self._verify(conn, action)
             return
         refusal = self.hub.check_registration(action.name)
         if refusal is not None:
@@ -235,6 +292,27 @@ class ChatServer:
             self.kdf_iterations,
             on_done=lambda f: self._finish(conn, action, lambda: self.hub.register(conn, action.name, f.result())),
         )
+
+    def _verify(self, conn: Connection, action: Authenticate) -> None:
+        if conn.closing:
+            return
+        account = self.hub.accounts.find(action.name)
+        encoded = account.password_hash if account is not None else self.dummy_hash
+        self.pool.submit(
+            verify_password,
+            action.password,
+            encoded,
+            on_done=lambda f: self._finish(conn, action, lambda: self._login(conn, action, account, f.result())),
+        )
+
+    def _login(self, conn: Connection, action: Authenticate, account: Account | None, ok: bool) -> Admission[Connection]:
+        """Admit a checked login, and count it for brute-force protection."""
+        host, key = _host(conn), name_key(action.name)
+        if ok and account is not None:
+            self.throttle.succeeded(host, key)
+        elif self.throttle.failed(host, key, self.loop.timers.clock()):
+            log.warning("failed logins from %s for %r: locked out for %gs", host, action.name, self.config.lockout_seconds)
+        return self.hub.login(conn, account, ok)
 
     def _finish(self, conn: Connection, action: Authenticate, decide: Callable[[], Admission[Connection]]) -> None:
         """On the loop thread, once the password work is done."""
@@ -249,7 +327,7 @@ class ChatServer:
             return
         assert conn.session is not None
         if admission.refusal is not None:
-            self._refused(conn, action, admission.refusal)
+            self._refused(conn, action, admission.refusal, **admission.detail)
             return
         log.info("%s %s (connection #%d %s)", action.name, _DONE[action.verb], conn.id, conn.peer)
         self.deliver(admission.deliveries)
@@ -261,18 +339,20 @@ class ChatServer:
         while the user was away, offer the game to the lonely, start the idle monitor."""
         account = admission.account
         assert account is not None
-        if self.replay:
-            records = self.history.recent_public(self.replay)
+        if self.config.replay:
+            records = self.history.recent_public(self.config.replay)
             self.send_history(conn, [history_event(r, account.id) for r in records])
         waiting = self.history.count_private_since(account.id, self.hub.accounts.last_seen(account) or 0.0)
         if waiting:
             self.send(conn, Notice.of(NoticeCode.OFFLINE_MESSAGES, count=waiting))
-        if self.games and admission.alone:
+        if self.config.games and admission.alone:
             self.send(conn, Notice.of(NoticeCode.GAME_OFFER))
+        if conn.timer is not None:
+            conn.timer.cancel()  # the login deadline
         self._schedule_idle_check(conn, self.hub.idle_after)
 
     def _schedule_idle_check(self, conn: Connection, delay: float) -> None:
-        conn.idle_timer = self.loop.timers.call_later(max(0.0, delay), lambda: self._idle_check(conn))
+        conn.timer = self.loop.timers.call_later(max(0.0, delay), lambda: self._idle_check(conn))
 
     def _idle_check(self, conn: Connection) -> None:
         deliveries, next_check = self.hub.check_idle(conn)
@@ -294,7 +374,7 @@ class ChatServer:
 
 
 
-    def _refused(self, conn: Connection, action: Authenticate, refusal: ErrorCode) -> None:
+    def _refused(self, conn: Connection, action: Authenticate, refusal: ErrorCode, **detail: object) -> None:
         log.info(
             "%s refused for %r from %s (connection #%d): %s",
             action.verb.value,
@@ -304,7 +384,7 @@ class ChatServer:
             refusal.code,
         )
         assert conn.session is not None
-        self._resume(conn, conn.session.auth_failed(refusal))
+        self._resume(conn, conn.session.auth_failed(refusal, **detail))
 
     def _resume(self, conn: Connection, actions: list[Action]) -> None:
         if not conn.peer_eof:
@@ -315,3 +395,12 @@ class ChatServer:
 
 
 _DONE = {Verb.LOGIN: "logged in", Verb.REGISTER: "registered and logged in"}
+
+
+def _host(conn: Connection) -> str:
+    """The peer's address without the port (the unit of per-address limits)."""
+    return conn.peer.rpartition(":")[0] or conn.peer
+
+
+def _whole(value: float) -> str:
+    return f"{value:g}"

@@ -22,8 +22,6 @@ from pollchat.protocol.commands import COMMANDS, Command
 from pollchat.protocol.events import (
     Action,
     Error,
-    HistoryEnd,
-    HistoryStart,
     Message,
     Notice,
     PrivateMessage,
@@ -77,7 +75,13 @@ class Commands:
         }
 
     def run(self, conn: Connection, command: Command) -> None:
-        """Run ``command`` for the logged-in connection ``conn``."""
+        """Run ``command`` for the logged-in connection ``conn`` (admin commands only for
+        admins)."""
+        if COMMANDS[command.name].admin:
+            session = self.hub.session_of(conn)
+            if session is None or not session.account.admin:
+                self._send(conn, Error.of(ErrorCode.NOT_ADMIN, name=command.name))
+                return
         self._methods[command.name](conn, command.args)
 
     # --- helpers ----------------------------------------------------------------------------
@@ -117,7 +121,9 @@ class Commands:
     # --- presence -----------------------------------------------------------------------------
 
     def do_who(self, conn: Connection, args: tuple[str, ...]) -> None:
-        self._deliver(self.hub.who(conn))
+        session = self.hub.session_of(conn)
+        admin = session is not None and session.account.admin
+        self._deliver(self.hub.who(conn, describe_connection if admin else None))
 
     def do_whois(self, conn: Connection, args: tuple[str, ...]) -> None:
         self._deliver(self.hub.whois(conn, args[0]))
@@ -233,3 +239,29 @@ class Commands:
         self._deliver(deliveries)
         if self.hub.session_of(conn) is None:  # deleted and logged out
             self.chat.loop.close(conn, "unregistered")
+
+    # --- admin commands (COMMANDS[...].admin: checked in run) -----------------------------------
+
+    def _actor(self, conn: Connection) -> str:
+        session = self.hub.session_of(conn)
+        return session.account.name if session is not None else "?"
+
+    def do_kick(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._send(conn, self.chat.admin.kick(self._actor(conn), args[0], args[1] if len(args) > 1 else ""))
+
+    def do_ban(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._send(conn, self.chat.admin.ban(self._actor(conn), args[0], args[1] if len(args) > 1 else ""))
+
+    def do_unban(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._send(conn, self.chat.admin.unban(self._actor(conn), args[0]))
+
+    def do_announce(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self.chat.admin.announce(self._actor(conn), args[0])
+
+    def do_shutdown(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._send(conn, self.chat.admin.shutdown(self._actor(conn), args[0] if args else ""))
+
+
+def describe_connection(conn: Connection) -> tuple[int, str]:
+    """``(connection id, peer address)`` for an admin's ``/who``."""
+    return conn.id, conn.peer

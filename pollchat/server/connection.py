@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pollchat.protocol.framing import LineFramer
 
 if TYPE_CHECKING:
+    from pollchat.core.ratelimit import TokenBucket
     from pollchat.protocol.session import Session
     from pollchat.server.timers import Timer
 
@@ -40,7 +41,9 @@ class Connection:
         closed: the socket is closed (set after the select batch that closed it).
         close_reason: why it is closing, for the log.
         linger: the timer that force-closes a closing connection.
-        idle_timer: the idle monitor's next check of this connection's session.
+        timer: before login, the login deadline; after, the idle monitor's next check.
+        bucket: the line rate limit (``None``: no limit).
+        dropped: lines dropped in a row for going over the rate limit.
     """
 
     __slots__ = (
@@ -59,7 +62,9 @@ class Connection:
         "closed",
         "close_reason",
         "linger",
-        "idle_timer",
+        "timer",
+        "bucket",
+        "dropped",
     )
 
     def __init__(self, sock: socket.socket, peer: str, max_line: int) -> None:
@@ -78,7 +83,9 @@ class Connection:
         self.closed = False
         self.close_reason = ""
         self.linger: Timer | None = None
-        self.idle_timer: Timer | None = None
+        self.timer: Timer | None = None
+        self.bucket: TokenBucket | None = None
+        self.dropped = 0
 
     def __repr__(self) -> str:
         return f"<Connection #{self.id} {self.peer}{' closing' if self.closing else ''}>"

@@ -83,6 +83,8 @@ class EventLoop:
             the first pass, when handler and loop need each other).
         max_output: output-buffer bound per connection, bytes.
         linger: seconds a closing connection may take to flush and see the peer close.
+        keepalive: seconds of silence before TCP keepalive probes a peer (0 = off), so
+            a vanished client is found and dropped.
         timers: the timer queue (tests inject one with a fake clock).
     """
 
@@ -94,12 +96,15 @@ class EventLoop:
         max_line: int = 4096,
         max_output: int = 1024 * 1024,
         linger: float = 2.0,
+        keepalive: float = 0.0,
         timers: Timers | None = None,
     ) -> None:
         self.handler: Handler = handler  # type: ignore[assignment]
         self.max_line = max_line
         self.max_output = max_output
         self.linger = linger
+        self.keepalive = keepalive
+        self._accept_failing = False
         self.timers = timers or Timers()
         self.connections: set[Connection] = set()
         self.selector = selectors.DefaultSelector()
@@ -132,6 +137,11 @@ class EventLoop:
                 self._accept()
             elif data is _WAKEUP:
                 self._drain_wakeup()
+            elif isinstance(data, _Reader):
+                try:
+                    data.callback()
+                except Exception:
+                    log.exception("error reading %r", key.fileobj)
             elif not data.closed:  # a key from this batch can outlive its connection
                 try:
                     if mask & selectors.EVENT_READ:
@@ -154,6 +164,18 @@ class EventLoop:
         try:
             self._wake_w.send(_WAKE_WORK)
         except OSError:  # buffer full (a wake-up is pending anyway) or closing
+            pass
+
+    def add_reader(self, fileobj: object, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the loop thread whenever ``fileobj`` is readable (the
+        operator console's stdin)."""
+        self.selector.register(fileobj, selectors.EVENT_READ, _Reader(callback))  # type: ignore[arg-type]
+
+    def remove_reader(self, fileobj: object) -> None:
+        """Stop watching ``fileobj``."""
+        try:
+            self.selector.unregister(fileobj)  # type: ignore[arg-type]
+        except (KeyError, ValueError):
             pass
 
     def stop_accepting(self) -> None:
@@ -234,16 +256,18 @@ class EventLoop:
                 return
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    log.error("accept failed (%s); pausing new connections for %.1fs", exc, ACCEPT_PAUSE)
+                    if not self._accept_failing:  # once per burst, not once per retry
+                        log.error("accept failed (%s); retrying every %.1fs until it works", exc, ACCEPT_PAUSE)
+                    self._accept_failing = True
                     self._pause_accepting()
                 else:  # ECONNABORTED and friends: that peer gave up; others may wait
                     log.warning("accept failed: %s", exc)
                 return
+            if self._accept_failing:
+                log.warning("accepting connections again")
+                self._accept_failing = False
             sock.setblocking(False)
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # chat lines are small
-            except OSError:
-                pass
+            _tune(sock, self.keepalive)
             conn = Connection(sock, _format_peer(address), self.max_line)
             self.connections.add(conn)
             self._update_interest(conn)
@@ -407,6 +431,36 @@ class EventLoop:
         except KeyError:
             return False
         return True
+
+
+class _Reader:
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+
+
+KEEPALIVE_INTERVAL = 10
+"""Seconds between keepalive probes once they start."""
+KEEPALIVE_PROBES = 3
+"""Unanswered probes before the kernel reports the connection dead."""
+
+
+def _tune(sock: socket.socket, keepalive: float) -> None:
+    """TCP_NODELAY (chat lines are small) and, if ``keepalive`` > 0, TCP keepalive: a
+    peer that vanished without a FIN or RST (cable pulled, laptop closed) is found after
+    about ``keepalive + 30`` seconds and its session ends, instead of holding its
+    account as "already used" for hours."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if keepalive > 0:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if hasattr(socket, "TCP_KEEPIDLE"):  # Linux; other systems keep their defaults
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, int(keepalive)))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)
+    except OSError:
+        pass
 
 
 def _format_peer(address: object) -> str:

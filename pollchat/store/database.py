@@ -94,6 +94,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX message_recipient_ts ON message (recipient_id, ts) WHERE recipient_id IS NOT NULL;
     CREATE INDEX message_private_sender ON message (sender_id, id) WHERE recipient_id IS NOT NULL;
     """,
+    # 3: bans set by admins. ``until`` NULL means permanent.
+    """
+    CREATE TABLE ban (
+        account_id INTEGER PRIMARY KEY,
+        until      REAL,
+        reason     TEXT NOT NULL,
+        by         TEXT NOT NULL,
+        created    REAL NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -484,6 +494,31 @@ class Database:
                 (min(excess, batch),),
             )
             return cursor.rowcount
+
+    # --- bans -------------------------------------------------------------------------------------
+
+    def set_ban(self, account_id: int, until: float | None, reason: str, by: str, now: float) -> None:
+        """Ban account ``account_id`` until ``until`` (epoch seconds; ``None``: for good),
+        replacing any earlier ban. ``by`` is the admin's name, ``now`` the current time."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO ban (account_id, until, reason, by, created) VALUES (?, ?, ?, ?, ?)",
+                (account_id, until, reason, by, now),
+            )
+
+    def clear_ban(self, account_id: int) -> bool:
+        """Lift the ban on ``account_id``; ``False`` if there was none."""
+        with self._transaction():
+            cursor = self._db.execute("DELETE FROM ban WHERE account_id = ?", (account_id,))
+        return cursor.rowcount > 0
+
+    def ban_of(self, account_id: int, now: float) -> tuple[float | None, str, str] | None:
+        """``(until, reason, by)`` of the ban on ``account_id`` in force at ``now``, or
+        ``None`` (an expired ban counts as none)."""
+        row = self._db.execute("SELECT until, reason, by FROM ban WHERE account_id = ?", (account_id,)).fetchone()
+        if row is None or (row[0] is not None and row[0] <= now):
+            return None
+        return row[0], row[1], row[2]
 
     def count_messages(self) -> int:
         """How many messages are stored (public and private)."""

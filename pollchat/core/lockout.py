@@ -1,0 +1,105 @@
+"""Brute-force protection for logins (seed 000: "Brute Force attempts").
+
+Failures are counted per source address and per (address, account) pair, never per
+account alone: a lockout keyed by the target account would let anyone lock a user out
+(atheme #725, "throttle by source, not by target"); keyed by address, an attacker
+cannot lock the user out from the user's own address.
+
+For a pair, after ``throttle_after`` failures each further attempt must wait a growing
+delay after the last failure (1 s, 2 s, 4 s ... at most :data:`MAX_DELAY`); after
+``lockout_after`` failures the pair is locked for ``lockout_seconds``. An address with
+``address_lockout_after`` failures (any accounts) is locked likewise. Counts are
+forgotten ``lockout_seconds`` after the last failure, and a successful login clears its
+pair. Every threshold 0 turns that rule off. Times are passed in (epoch or monotonic
+seconds, the caller's choice), so tests need no clock.
+
+Memory is bounded: entries older than ``lockout_seconds`` are dropped as new failures
+arrive, and at most :data:`MAX_ENTRIES` entries are kept (oldest dropped first).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+MAX_DELAY = 30.0
+"""The longest delay between two attempts before a lockout (seconds)."""
+MAX_ENTRIES = 100_000
+"""Failure records kept at most (pairs and addresses), so a flood of made-up names
+cannot grow memory without bound."""
+
+
+@dataclass(slots=True)
+class _Failures:
+    count: int
+    last: float
+
+
+class LoginThrottle:
+    """Decides whether a login attempt may be checked now.
+
+    Args:
+        throttle_after: failures of one (address, account) pair before delays start.
+        lockout_after: failures of a pair before it is locked out.
+        address_lockout_after: failures from one address before it is locked out.
+        lockout_seconds: how long a lockout lasts, and how long failures are remembered.
+    """
+
+    def __init__(self, throttle_after: int, lockout_after: int, address_lockout_after: int, lockout_seconds: float) -> None:
+        self.throttle_after = throttle_after
+        self.lockout_after = lockout_after
+        self.address_lockout_after = address_lockout_after
+        self.lockout_seconds = lockout_seconds
+        self._records: OrderedDict[tuple[str, str], _Failures] = OrderedDict()
+
+    def wait(self, address: str, account: str, now: float) -> float:
+        """Seconds the attempt must wait before its password is checked: 0 for now,
+        ``math.inf`` while the pair or the address is locked out."""
+        pair = self._fresh((address, account), now)
+        whole = self._fresh((address, ""), now)
+        if whole and self.address_lockout_after and whole.count >= self.address_lockout_after:
+            return math.inf
+        if pair is None:
+            return 0.0
+        if self.lockout_after and pair.count >= self.lockout_after:
+            return math.inf
+        if self.throttle_after and pair.count >= self.throttle_after:
+            delay = min(MAX_DELAY, 2.0 ** (pair.count - self.throttle_after))
+            return max(0.0, pair.last + delay - now)
+        return 0.0
+
+    def failed(self, address: str, account: str, now: float) -> bool:
+        """Count a failed attempt. Returns True if it just caused a lockout (to log)."""
+        before = self.wait(address, account, now)
+        for key in ((address, account), (address, "")):
+            record = self._fresh(key, now)
+            if record is None:
+                record = self._records[key] = _Failures(0, now)
+            record.count += 1
+            record.last = now
+            self._records.move_to_end(key)
+        self._forget_old(now)
+        return before != math.inf and self.wait(address, account, now) == math.inf
+
+    def succeeded(self, address: str, account: str) -> None:
+        """A login succeeded: forget the pair's failures (not the address's)."""
+        self._records.pop((address, account), None)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def _fresh(self, key: tuple[str, str], now: float) -> _Failures | None:
+        record = self._records.get(key)
+        if record is not None and now - record.last >= self.lockout_seconds:
+            del self._records[key]
+            return None
+        return record
+
+    def _forget_old(self, now: float) -> None:
+        # Oldest first (move_to_end on every failure keeps the order).
+        while self._records:
+            key, record = next(iter(self._records.items()))
+            if now - record.last < self.lockout_seconds and len(self._records) <= MAX_ENTRIES:
+                break
+            del self._records[key]

@@ -1,0 +1,158 @@
+"""Admin actions, shared by the admin slash commands and the operator console.
+
+Each action takes the actor's name (an admin account, or ``operator`` at the console)
+and the command's arguments, asks the hub, carries out the deliveries and closes the
+connections the hub says to close, and returns what the actor is told. The shutdown
+countdown (seed 000: "warning that the server stops in 30 seconds") runs on the loop's
+timer heap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pollchat.core.hub import AdminOutcome
+from pollchat.protocol.commands import parse_duration
+from pollchat.protocol.events import Error, Notice, ShutdownCancelled, ShutdownWarning
+from pollchat.server.connection import Connection
+from pollchat.server.timers import Timer, Timers
+from pollchat.texts import ErrorCode, NoticeCode
+
+if TYPE_CHECKING:
+    from pollchat.server.chat import ChatServer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COUNTDOWN = 30
+"""Seconds of a ``/shutdown`` without a number (seed 000)."""
+WARNINGS = (10, 5, 3, 2, 1)
+"""Seconds before the end at which everyone is warned again (issue 5)."""
+MAX_COUNTDOWN = 24 * 3600
+
+
+class ShutdownCountdown:
+    """Warns everyone, then calls ``finish``; cancellable.
+
+    Args:
+        timers: the loop's timer heap.
+        warn: sends an event to everyone online.
+        finish: begins the graceful shutdown.
+        on_change: told ``True`` when a countdown starts and ``False`` when it is
+            cancelled (the hub refuses new logins meanwhile).
+    """
+
+    def __init__(
+        self,
+        timers: Timers,
+        warn: Callable[[ShutdownWarning | ShutdownCancelled], None],
+        finish: Callable[[], None],
+        on_change: Callable[[bool], None],
+    ) -> None:
+        self.timers = timers
+        self.warn = warn
+        self.finish = finish
+        self.on_change = on_change
+        self._timers: list[Timer] = []
+
+    @property
+    def running(self) -> bool:
+        """A countdown is under way."""
+        return bool(self._timers)
+
+    def start(self, seconds: int, reason: str = "") -> None:
+        """Start (or restart) a countdown of ``seconds``: a warning now and at each of
+        :data:`WARNINGS` still ahead, then ``finish``."""
+        self._cancel_timers()
+        self.on_change(True)
+        self.warn(ShutdownWarning(seconds, reason))
+        for left in WARNINGS:
+            if left < seconds:
+                self._timers.append(self.timers.call_later(seconds - left, self._warner(left, reason)))
+        self._timers.append(self.timers.call_later(seconds, self._finish))
+
+    def cancel(self) -> bool:
+        """Stop the countdown; ``False`` if none was running."""
+        if not self.running:
+            return False
+        self._cancel_timers()
+        self.on_change(False)
+        self.warn(ShutdownCancelled())
+        return True
+
+    def _warner(self, left: int, reason: str) -> Callable[[], None]:
+        return lambda: self.warn(ShutdownWarning(left, reason))
+
+    def _finish(self) -> None:
+        self._timers.clear()
+        self.finish()
+
+    def _cancel_timers(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+
+
+class AdminActions:
+    """The admin actions of one chat server.
+
+    Args:
+        chat: the chat layer.
+        countdown: the shutdown countdown.
+    """
+
+    def __init__(self, chat: ChatServer, countdown: ShutdownCountdown) -> None:
+        self.chat = chat
+        self.hub = chat.hub
+        self.countdown = countdown
+
+    def kick(self, actor: str, name: str, reason: str = "", *, console: bool = False) -> Notice | Error:
+        """Disconnect ``name``'s session (``console``: the actor is the operator, no account)."""
+        return self._carry_out(actor, "kick", self.hub.kick(actor, name, reason, actor_is_account=not console))
+
+    def ban(self, actor: str, name: str, rest: str = "", *, console: bool = False) -> Notice | Error:
+        """Ban ``name``; ``rest`` is ``[DURATION] [reason]``."""
+        first, more = (rest.split(maxsplit=1) + ["", ""])[:2]
+        duration = parse_duration(first) if first else None
+        if first and duration is None and first[:1].isdigit():
+            return Error.of(ErrorCode.BAD_DURATION, text=first[:20])
+        reason = more.strip() if duration is not None else rest.strip()
+        until = self.chat.clock() + duration if duration is not None else None
+        return self._carry_out(
+            actor, "ban", self.hub.ban(actor, name, until, reason, actor_is_account=not console)
+        )
+
+    def unban(self, actor: str, name: str) -> Notice | Error:
+        """Lift the ban on ``name``."""
+        return self._carry_out(actor, "unban", self.hub.unban(actor, name))
+
+    def announce(self, actor: str, text: str) -> None:
+        """A marked line to everyone online."""
+        log.info("admin %s: announce %r", actor, text)
+        self.chat.deliver(self.hub.announce(actor, text))
+
+    def shutdown(self, actor: str, rest: str = "") -> Notice | Error:
+        """``[SECONDS] [reason]`` starts the countdown; ``cancel`` stops it."""
+        first, more = (rest.split(maxsplit=1) + ["", ""])[:2]
+        if first.lower() == "cancel" and not more:
+            if not self.countdown.cancel():
+                return Error.of(ErrorCode.NO_SHUTDOWN)
+            log.warning("admin %s cancelled the shutdown", actor)
+            return Notice.of(NoticeCode.SHUTDOWN_CANCELLED_DONE)
+        seconds, reason = DEFAULT_COUNTDOWN, rest.strip()
+        if first.isascii() and first.isdigit():  # else the whole rest is the reason
+            seconds, reason = int(first[:9]), more.strip()
+            if not 1 <= seconds <= MAX_COUNTDOWN:
+                return Error.of(ErrorCode.USAGE, usage="/shutdown [SECONDS] [reason] | /shutdown cancel")
+        log.warning("admin %s: shutdown in %d s%s", actor, seconds, f" ({reason})" if reason else "")
+        self.countdown.start(seconds, reason)
+        return Notice.of(NoticeCode.SHUTDOWN_STARTED, seconds=seconds)
+
+    def _carry_out(self, actor: str, action: str, outcome: AdminOutcome[Connection]) -> Notice | Error:
+        if isinstance(outcome.reply, Notice):
+            log.warning("admin %s: %s", actor, outcome.reply.text)
+        self.chat.deliver(outcome.deliveries)
+        for conn in outcome.disconnect:
+            self.chat.loop.close(conn, f"{action} by {actor}")
+        return outcome.reply
