@@ -37,6 +37,8 @@ WHO_ENTRY_ADMIN = "  {name} - {status}, idle {idle} (connection #{connection} fr
 ANNOUNCEMENT = "*** announcement from {name}: {text}"
 SHUTDOWN_WARNING = "*** the server shuts down in {seconds} second(s){reason}"
 SHUTDOWN_CANCELLED = "*** the shutdown was cancelled"
+TYPING = "{name} is typing..."
+TYPING_STOPPED = "{name} stopped typing"
 HISTORY_START = "--- {count} earlier messages ---"
 HISTORY_END = "--- end of history ---"
 HISTORY_TIME = "[{time}] "
@@ -145,3 +147,69 @@ CLIENT_NO_PASSWORD = "no password for {name}: no terminal to ask on, and no firs
 CLIENT_BAD_USER = "invalid user name {name!r}: 1 to {limit} letters, digits, '_', '-' or '.'"
 CLIENT_INPUT_DISCARDED = "input line not sent: {reason}"
 CLIENT_BAD_SERVER_LINE = "line from the server not shown: {reason}"
+
+# --- Client: the terminal UI (pollchat.client.tui, .screen, .app) ------------------------
+CLIENT_TUI_NEEDS_UTF8 = "the terminal UI needs a UTF-8 locale (check the output of `locale`); using line mode"
+CLIENT_TUI_TOO_SMALL = "terminal too small: {width}x{height}"
+CLIENT_TUI_TOO_SMALL_NEED = "make it at least {width}x{height}"
+CLIENT_TUI_CONNECTING = "connecting to {host}:{port}..."
+CLIENT_TUI_LOGGING_IN = "logging in as {name}..."
+CLIENT_TUI_RECONNECTING = "{reason}: reconnecting in {seconds}s"
+CLIENT_TUI_RECONNECT_NOW = "reconnecting now..."
+CLIENT_TUI_CONNECTED_AGAIN = "connected again as {name}"
+CLIENT_TUI_NOT_CONNECTED = "not connected: the line was kept, send it again once connected"
+CLIENT_TUI_MAIN_CHAT = "main chat"
+CLIENT_TUI_MAIN_TITLE = "main chat · {count} online"
+CLIENT_TUI_PRIVATE_TITLE = "{name} · {status}"
+CLIENT_TUI_ONLINE_TITLE = "online ({count})"
+CLIENT_TUI_CHATS_TITLE = "chats"
+CLIENT_TUI_OFFLINE_HEADER = "offline"
+CLIENT_TUI_NOBODY = "nobody yet"
+CLIENT_TUI_FILTER = "find: "
+CLIENT_TUI_FILTER_EMPTY = "type to find"
+CLIENT_TUI_NEW_CHAT = "[+] New chat"
+CLIENT_TUI_YOU = "you"
+CLIENT_TUI_ME_LABEL = "{name} ({status})"
+CLIENT_TUI_MENTION = "{name} mentioned you in {where}"
+CLIENT_TUI_PRIVATE = "{name} wrote to you"
+CLIENT_TUI_MORE_NOTICES = " (+{count} more)"
+CLIENT_TUI_MISSED = "{count} missed"
+CLIENT_TUI_NOTHING_NEW = "no new messages"
+CLIENT_TUI_TYPING_TWO = "{first} and {second} are typing..."
+CLIENT_TUI_TYPING_MANY = "several people are typing..."
+CLIENT_TUI_HISTORY_BEGIN = "history"
+CLIENT_TUI_HISTORY_END = "end of history"
+CLIENT_TUI_MORE_BELOW = "{count} more below: PgDn"
+CLIENT_TUI_PLACEHOLDER_MAIN = "Message everyone..."
+CLIENT_TUI_PLACEHOLDER_PRIVATE = "Reply to {name}..."
+CLIENT_TUI_PLACEHOLDER_OFFLINE = "(not connected)"
+CLIENT_TUI_NEW_CHAT_PROMPT = "New chat with: type a name, Enter opens, Esc cancels"
+CLIENT_TUI_BAD_NAME = "invalid name {name!r}: 1 to {limit} letters, digits, '_', '-' or '.'"
+CLIENT_TUI_NOT_YOURSELF = "that is you: pick someone else"
+CLIENT_TUI_OFFLINE_MESSAGES = "{count} private message(s) arrived while you were away: see the chats pane"
+CLIENT_TUI_SETTINGS_NOT_SAVED = "settings not saved: {reason}"
+CLIENT_TUI_HINTS = "Tab panes · ↑↓ Enter open · PgUp/PgDn scroll · F1 help · Esc quit"
+CLIENT_TUI_HINTS_SHORT = "Tab · F1 help · Esc quit"
+CLIENT_TUI_LOGIN_TITLE = "pollchat · {host}:{port}"
+CLIENT_TUI_LOGIN_ACTION = "({login}) log in   ({register}) register"
+CLIENT_TUI_LOGIN_NAME = "name:     "
+CLIENT_TUI_LOGIN_PASSWORD = "password: "
+CLIENT_TUI_LOGIN_HIDDEN = "(not shown)"
+CLIENT_TUI_LOGIN_HINTS = "Tab next · ←→ log in/register · Enter connect · Esc quit"
+CLIENT_TUI_NEED_NAME = "type your user name"
+CLIENT_TUI_NEED_PASSWORD = "type your password"
+CLIENT_TUI_STATUS_OFFLINE = "offline"
+CLIENT_TUI_HELP_TITLE = "pollchat help (any key closes)"
+CLIENT_TUI_HELP = """\
+Tab, Shift+Tab   move between online, chats and the conversation
+Up, Down         pick a person or a chat; in the input: earlier lines
+Enter            open the person or chat picked; in the input: send
+PgUp, PgDn       scroll the conversation
+F2, p in chats   pin or unpin a chat: pinned chats come first
+F1               this help;  Esc or Ctrl+C: quit
+In the online pane, type to search by name.
+In a private chat a line is sent to that person; in the main chat to
+everyone. A line starting with / is a command: /help lists them all
+(/msg NAME text, /me, /shrug, /away, /status, /who, /whois, /nick...).
+Markers: + active  ! busy  ~ away  z inactive  - offline  (idle time)
+         ✉(N) unread  ● new activity  📌 pinned  ▸ open chat"""

@@ -50,6 +50,7 @@ from pollchat.protocol.events import (
     ShutdownWarning,
     ShuttingDown,
     StatusChanged,
+    Typing,
     Welcome,
     WhoEntry,
     WhoList,
@@ -130,6 +131,9 @@ RENDERED = [
         Error.of(ErrorCode.BANNED, until="for good", reason=": spam"),
         ["this account is banned for good: spam"],
     ),
+    # issue 6: typing indicators
+    (Typing("alice", True), ["alice is typing..."]),
+    (Typing("alice", False, private=True), ["alice stopped typing"]),
 ]
 
 

@@ -97,6 +97,10 @@ PARSED = [
     # /play [N]
     ("/play", Command("play", ())),
     ("/play 42", Command("play", ("42",))),
+    # /typing on|off [NAME] (issue 6; sent by the TUI client)
+    ("/typing on", Command("typing", ("on",))),
+    ("/typing off bob", Command("typing", ("off", "bob"))),
+    ("/TYPING\ton\tbob", Command("typing", ("on", "bob"))),
     # issue 5, admin commands: /kick NAME [reason]
     ("/kick bob", Command("kick", ("bob",))),
     ("/KICK\tbob  flooding the  room ", Command("kick", ("bob", "flooding the  room"))),
@@ -150,6 +154,8 @@ WRONG_COUNT = [
     ("/unregister", "unregister"),
     ("/history 5 6", "history"),
     ("/play 1 2", "play"),
+    ("/typing", "typing"),
+    ("/typing on bob carol", "typing"),
     ("/kick", "kick"),
     ("/ban", "ban"),
     ("/unban", "unban"),

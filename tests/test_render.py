@@ -40,6 +40,7 @@ from pollchat.protocol.events import (
     ShutdownWarning,
     ShuttingDown,
     StatusChanged,
+    Typing,
     Welcome,
     WhoEntry,
     WhoList,
@@ -217,6 +218,10 @@ TEXT_GOLDEN = [
         Notice.of(NoticeCode.RATE_WARNING, rate="10"),
         b"slow down: at most 10 lines per second; lines are being dropped and flooding on will disconnect you\n",
     ),
+    # --- issue 6: typing indicators (JSON mode only on the wire; the text form is for the line client)
+    (Typing("alice", True), b"alice is typing...\n"),
+    (Typing("alice", False), b"alice stopped typing\n"),
+    (Typing("alice", True, private=True), b"alice is typing...\n"),
 ]
 
 
@@ -301,6 +306,8 @@ DOC_EXAMPLES = [
     '{"type":"announcement","sender":"root","text":"the server restarts at 22:00","ts":"2026-11-21T10:51:00.000Z"}',
     '{"type":"shutdown_warning","seconds":30,"reason":"upgrade","ts":"2026-11-21T10:51:01.250Z"}',
     '{"type":"shutdown_cancelled","ts":"2026-11-21T10:51:02.500Z"}',
+    # issue 6: typing indicators
+    '{"type":"typing","name":"bob","active":true,"private":true,"ts":"2026-11-21T10:51:03.750Z"}',
 ]
 
 
@@ -384,6 +391,26 @@ def test_json_goldens_of_the_admin_events() -> None:
     ],
 )
 def test_decode_json_refuses_admin_fields_of_the_wrong_type(line: str) -> None:
+    with pytest.raises(ProtocolError):
+        decode_json(line)
+
+
+def test_json_goldens_of_the_typing_event() -> None:
+    assert _json(Typing("alice", True)) == {"type": "typing", "name": "alice", "active": True, "private": False, "ts": T0}
+    assert _json(Typing("alice", False, True)) == {
+        "type": "typing", "name": "alice", "active": False, "private": True, "ts": T0,
+    }
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type":"typing","name":"a","active":"yes","private":false,"ts":"2026-01-01T00:00:00.000Z"}',
+        '{"type":"typing","name":"a","active":true,"private":1,"ts":"2026-01-01T00:00:00.000Z"}',
+        '{"type":"typing","name":"a","active":true,"ts":"2026-01-01T00:00:00.000Z"}',
+    ],
+)
+def test_decode_json_refuses_a_malformed_typing_event(line: str) -> None:
     with pytest.raises(ProtocolError):
         decode_json(line)
 

@@ -34,10 +34,11 @@ from pollchat.protocol.events import (
     Renamed,
     ServerEvent,
     StatusChanged,
+    Typing,
     Welcome,
     WhoEntry,
-    WhoList,
     Whois,
+    WhoList,
 )
 from pollchat.protocol.names import name_key, normalize_name
 from pollchat.protocol.render import format_time
@@ -364,6 +365,23 @@ class Hub(Generic[H]):
     def _record(self, session: OnlineSession[H], kind: RecordKind, text: str) -> None:
         account = session.account
         self.records.append(HistoryRecord(self.clock(), kind, account.id, account.name, text))
+
+    def typing(self, handle: H, active: bool, name: str | None = None) -> list[Delivery[H]]:
+        """``/typing on|off [NAME]``: tell the other members of the conversation (the
+        main chat, or NAME's private conversation with the sender) that the sender is
+        typing. Not stored, not counted as a message. An unknown or offline NAME is
+        ignored: typing is a hint, never worth an error."""
+        session = self._by_handle.get(handle)
+        if session is None:
+            return []
+        event = Typing(session.account.name, active, private=name is not None)
+        if name is None:
+            return [Delivery(self._handles(exclude=session.handle), event)]
+        account = self.accounts.find(name)
+        target = self._by_key.get(account.key) if account is not None else None
+        if target is None or target is session:
+            return []
+        return [Delivery((target.handle,), event)]
 
     # --- the game -------------------------------------------------------------------------------------
 

@@ -76,6 +76,13 @@ COMMANDS: dict[str, CommandSpec] = {
             optional_words=1,
         ),
         CommandSpec("play", "/play [N]", "play guess-the-number while you are alone", words=1, optional_words=1),
+        CommandSpec(
+            "typing",
+            "/typing on|off [NAME]",
+            "tell others you are typing (clients send this; JSON-mode users see it)",
+            words=2,
+            optional_words=1,
+        ),
         CommandSpec("kick", "/kick NAME [reason]", "(admin) disconnect a user", words=1, rest="optional", admin=True),
         CommandSpec(
             "ban",

@@ -159,6 +159,17 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class Typing:
+    """``name`` started (``active``) or stopped typing, in the main chat or, when
+    ``private``, in a private conversation with the recipient. Sent only to JSON-mode
+    connections (text-mode users are not shown it)."""
+
+    name: str
+    active: bool
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Announcement:
     """An admin's ``/announce``: a marked line to everyone online."""
 
@@ -229,6 +240,7 @@ ServerEvent = (
     | Whois
     | Renamed
     | Notice
+    | Typing
     | Announcement
     | ShutdownWarning
     | ShutdownCancelled

@@ -47,10 +47,11 @@ from pollchat.protocol.events import (
     ShutdownWarning,
     ShuttingDown,
     StatusChanged,
+    Typing,
     Welcome,
     WhoEntry,
-    WhoList,
     Whois,
+    WhoList,
 )
 from pollchat.texts import ErrorCode, NoticeCode
 
@@ -68,6 +69,7 @@ EVENT_TYPES: dict[type, str] = {
     Whois: "whois",
     Renamed: "renamed",
     Notice: "notice",
+    Typing: "typing",
     Announcement: "announcement",
     ShutdownWarning: "shutdown_warning",
     ShutdownCancelled: "shutdown_cancelled",
@@ -129,6 +131,8 @@ def render_text(event: ServerEvent) -> str:
             return texts.RENAMED.format(old=old, new=new)
         case Notice(_, text) | Error(_, text):
             return text
+        case Typing(name, active, _):
+            return (texts.TYPING if active else texts.TYPING_STOPPED).format(name=name)
         case Announcement(sender, text):
             return texts.ANNOUNCEMENT.format(name=sender, text=text)
         case ShutdownWarning(seconds, reason):
@@ -230,7 +234,7 @@ def _who_entry_json(user: WhoEntry) -> dict[str, Any]:
     return entry
 
 
-_BOOL_FIELDS = {"history", "outgoing", "online"}
+_BOOL_FIELDS = {"history", "outgoing", "online", "active", "private"}
 _INT_FIELDS = {"count", "idle", "seconds", "connection"}
 _OPTIONAL_FIELDS = {"since", "idle"}
 

@@ -32,6 +32,7 @@ from pollchat.core.accounts import Account
 from pollchat.core.passwords import parse_hash
 from pollchat.core.seats import AccountKind
 from pollchat.errors import ConfigError
+from pollchat.fsutil import fsync_directory
 from pollchat.protocol.names import name_key, normalize_name
 
 _ACCOUNT_KEYS = {"name", "password_hash", "role"}
@@ -226,19 +227,6 @@ def save_accounts_file(path: Path, accounts: Iterable[Account]) -> None:
         except BaseException:
             os.unlink(tmp.name)
             raise
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
     except OSError as exc:
         raise ConfigError(f"cannot write accounts file {path}: {exc.strerror or exc}") from None
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (best effort: not every system allows it)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from pollchat import texts
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account, AccountDirectory
 from pollchat.core.hub import Hub
@@ -34,7 +35,6 @@ from pollchat.server.timers import Timers
 from pollchat.server.workers import WorkerPool
 from pollchat.store.database import Database
 from pollchat.store.lock import DataDirLock
-from pollchat import texts
 
 log = logging.getLogger(__name__)
 

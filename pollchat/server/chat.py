@@ -22,10 +22,9 @@ from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
 from pollchat.core.hub import Admission, Delivery, Hub
 from pollchat.core.lockout import LoginThrottle
-from pollchat.core.ratelimit import TokenBucket
 from pollchat.core.passwords import hash_password, verify_password
+from pollchat.core.ratelimit import TokenBucket
 from pollchat.protocol.commands import Command
-from pollchat.protocol.names import name_key
 from pollchat.protocol.events import (
     Error,
     Greeting,
@@ -35,7 +34,9 @@ from pollchat.protocol.events import (
     Notice,
     ServerEvent,
     ShuttingDown,
+    Typing,
 )
+from pollchat.protocol.names import name_key
 from pollchat.protocol.render import encode_json, encode_text, render_text
 from pollchat.protocol.session import (
     Action,
@@ -232,8 +233,10 @@ class ChatServer:
             if not delivery.targets:
                 continue
             frame = Frame(delivery.event, self.clock())
+            json_only = isinstance(delivery.event, Typing)  # a hint for UIs, noise on nc
             for conn in delivery.targets:
-                queue(conn, frame.for_connection(conn))
+                if conn.json_mode or not json_only:
+                    queue(conn, frame.for_connection(conn))
 
     def shut_down_all(self) -> None:
         """Tell every connection the server is stopping and close it after a flush.

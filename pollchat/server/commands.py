@@ -240,6 +240,13 @@ class Commands:
         if self.hub.session_of(conn) is None:  # deleted and logged out
             self.chat.loop.close(conn, "unregistered")
 
+    def do_typing(self, conn: Connection, args: tuple[str, ...]) -> None:
+        state = args[0].lower()
+        if state not in ("on", "off"):
+            self._usage(conn, "typing")
+            return
+        self._deliver(self.hub.typing(conn, state == "on", args[1] if len(args) > 1 else None))
+
     # --- admin commands (COMMANDS[...].admin: checked in run) -----------------------------------
 
     def _actor(self, conn: Connection) -> str:

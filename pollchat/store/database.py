@@ -44,6 +44,7 @@ from pollchat.core.accounts import Account
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
+from pollchat.fsutil import fsync_directory
 from pollchat.protocol.names import name_key
 
 APPLICATION_ID = int.from_bytes(b"PCHT", "big")
@@ -556,25 +557,11 @@ def _backup(db: sqlite3.Connection, path: Path, target: Path) -> None:
             copy.close()
         os.chmod(partial, stat.S_IMODE(path.stat().st_mode))
         os.replace(partial, target)
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
     except (OSError, sqlite3.Error) as exc:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
         raise StoreError(f"cannot back up {path} to {target} before migrating it: {exc}") from None
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (best effort: not possible on Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _record(row: tuple) -> HistoryRecord:

@@ -30,6 +30,7 @@ from typing import TextIO
 
 from pollchat.config import default_data_dir
 from pollchat.errors import ConfigError, StoreError
+from pollchat.fsutil import fsync_directory
 from pollchat.server.backups import snapshot_name
 from pollchat.store.database import APPLICATION_ID, DATABASE_NAME, SCHEMA_VERSION
 from pollchat.store.lock import DataDirInUse, DataDirLock
@@ -167,7 +168,7 @@ def backup_database(source: Path, dest: Path) -> Summary:
             live.close()
         _fsync(partial)
         os.replace(partial, dest)
-        _fsync_directory(dest.parent)
+        fsync_directory(dest.parent)
     except OSError as exc:
         raise StoreError(f"cannot write {dest}: {exc.strerror or exc}") from None
     finally:
@@ -205,7 +206,7 @@ def restore_database(src: Path, data_dir: Path) -> tuple[Summary, Path | None]:
             summary = _checked_copy(src, partial)
             kept = _keep_current(target) if target.exists() else None
             os.replace(partial, target)
-            _fsync_directory(data_dir)
+            fsync_directory(data_dir)
         except OSError as exc:
             raise StoreError(f"cannot restore {src} to {target}: {exc.strerror or exc}") from None
         finally:
@@ -283,18 +284,6 @@ def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
     finally:
         os.close(fd)
 

@@ -1,0 +1,51 @@
+"""Accept errors: descriptor exhaustion never crashes the loop, is logged once per burst,
+and accepting resumes by itself (issue 5: "accept errors (EMFILE) never crash the loop
+and are logged once per burst")."""
+
+from __future__ import annotations
+
+import errno
+import logging
+
+from pollchat.server import loop as loop_module
+from tests.harness import FakeClock, Harness
+
+
+class FlakyListener:
+    """Wraps the real listening socket; ``accept`` fails with EMFILE while ``failing``."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.failing = True
+        self.calls = 0
+
+    def accept(self):
+        self.calls += 1
+        if self.failing:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return self.real.accept()
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_emfile_is_logged_once_and_accepting_resumes(make_harness, caplog) -> None:
+    clock = FakeClock()
+    h: Harness = make_harness(clock=clock)
+    loop = h.server.loop
+    flaky = FlakyListener(loop.listener)
+    loop.listener = flaky  # the selector still watches the real socket
+    early = h.connect(greet=False)  # waits in the kernel's backlog meanwhile
+    with caplog.at_level(logging.WARNING, logger="pollchat.server.loop"):
+        for _ in range(5):  # several retries while the descriptors are exhausted
+            h.pump()
+            clock.advance(loop_module.ACCEPT_PAUSE)
+            h.pump()
+        failures = [r for r in caplog.records if "accept failed" in r.getMessage()]
+        assert len(failures) == 1, [r.getMessage() for r in failures]
+        assert flaky.calls >= 3  # it kept retrying, paced by the timer
+        flaky.failing = False
+        clock.advance(loop_module.ACCEPT_PAUSE)
+        assert early.line() == "type login or register and then give user,password"
+        assert any("accepting connections again" in r.getMessage() for r in caplog.records)
+    h.login("user1", "123", client=early)  # and the server is whole
