@@ -147,8 +147,8 @@ CLIENT_NO_PASSWORD = "no password for {name}: no terminal to ask on, and no firs
 CLIENT_BAD_USER = "invalid user name {name!r}: 1 to {limit} letters, digits, '_', '-' or '.'"
 CLIENT_INPUT_DISCARDED = "input line not sent: {reason}"
 CLIENT_BAD_SERVER_LINE = "line from the server not shown: {reason}"
-
-# --- Client: the terminal UI (pollchat.client.tui, .screen, .app) ------------------------
+# The full-screen client (pollchat.client.app, .screen, .tui):
+CLIENT_TUI_UNAVAILABLE = "the terminal UI cannot start here ({reason}); using line mode"
 CLIENT_TUI_NEEDS_UTF8 = "the terminal UI needs a UTF-8 locale (check the output of `locale`); using line mode"
 CLIENT_TUI_TOO_SMALL = "terminal too small: {width}x{height}"
 CLIENT_TUI_TOO_SMALL_NEED = "make it at least {width}x{height}"

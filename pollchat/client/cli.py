@@ -1,5 +1,9 @@
 """``pollchat-client``: chat on a pollchat server from a terminal or a script.
 
+On a terminal it opens the full-screen UI (:mod:`pollchat.client.tui`); with ``--plain``,
+or when stdin or stdout is not a terminal, or ``TERM`` is ``dumb`` or unset, or the
+locale is not UTF-8, it runs the line mode (:mod:`pollchat.client.plain`), unchanged.
+
 Exit status (also in ``--help``): 0 when the input ended (Ctrl+D, end of a pipe) and the
 server then closed the connection; 1 when the server cannot be reached, closes the
 connection first, the connection is lost, or stdout is closed (e.g. piped into
@@ -15,6 +19,7 @@ import getpass
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from typing import TextIO
 
 from pollchat import __version__, texts
@@ -34,7 +39,9 @@ MAX_PASSWORD_BYTES = 4096
 EPILOG = f"""\
 examples:
   {PROG} chat.example.org
-                                       chat: type login or register, then user,password
+                                       on a terminal: the full-screen UI (F1 for help)
+  {PROG} chat.example.org --plain
+                                       line mode: type login or register, then user,password
   {PROG} 127.0.0.1 --port 4000 --user alice
                                        log in as alice (the password is asked, not shown)
   printf 'login\\nuser1,123\\nhi\\n' | {PROG} 127.0.0.1
@@ -43,10 +50,13 @@ examples:
                                        the password is asked on the terminal; without a
                                        terminal it is the first line of the input
 
-Leave with Ctrl+D (end of input: the client waits for the server to close) or Ctrl+C.
+Line mode: leave with Ctrl+D (end of input: the client waits for the server to close)
+or Ctrl+C. Full-screen UI: Esc or Ctrl+C; it reconnects by itself when the server goes
+away, and remembers servers and user names (never passwords) in
+$XDG_CONFIG_HOME/pollchat/client.toml.
 
 exit status:
-  0    the input ended, then the server closed the connection
+  0    the input ended, then the server closed the connection (full-screen UI: Esc)
   1    the server is unreachable, closed the connection first, or the connection was
        lost; or stdout was closed (e.g. piped into head)
   2    usage error
@@ -82,7 +92,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="log in as NAME; the password is asked without echo (or read as the first "
         "line of stdin when there is no terminal)",
     )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="line mode even on a terminal (it is also used when stdin or stdout is not a "
+        "terminal, or TERM is dumb or unset)",
+    )
     return parser
+
+
+def wants_tui(args: argparse.Namespace, stdin_fd: int, stdout: TextIO, env: Mapping[str, str]) -> bool:
+    """Whether to open the full-screen UI: not ``--plain``, stdin and stdout are
+    terminals, ``TERM`` is set and not ``dumb``, and curses is available."""
+    if args.plain or env.get("TERM", "") in ("", "dumb"):
+        return False
+    try:
+        if not (os.isatty(stdin_fd) and stdout.isatty()):
+            return False
+    except (AttributeError, ValueError, OSError):
+        return False
+    try:
+        import curses  # noqa: F401 - Windows has no stdlib curses
+    except ImportError:
+        return False
+    return True
+
+
+def run_full_screen(args: argparse.Namespace, stdin_fd: int, env: Mapping[str, str]) -> int:
+    """The full-screen client (see :mod:`pollchat.client.tui`); returns the exit status."""
+    from pollchat.client.config import config_path, load_config
+    from pollchat.client.tui import run_tui
+
+    path = config_path(env)
+    config, _warning = load_config(path)  # a broken file: defaults (it is rewritten at login)
+    return run_tui(args.host, args.port, args.user, config, path, env, stdin_fd)
 
 
 def connect(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
@@ -202,6 +245,20 @@ def main(
         except (BrokenPipeError, ValueError):
             pass
         return status
+
+    env = os.environ
+    if wants_tui(args, stdin_fd, stdout, env):
+        from pollchat.client.tui import TuiUnavailable, locale_is_utf8
+
+        if locale_is_utf8():
+            try:
+                return run_full_screen(args, stdin_fd, env)
+            except KeyboardInterrupt:
+                return EXIT_INTERRUPTED
+            except TuiUnavailable as exc:
+                fail(texts.CLIENT_TUI_UNAVAILABLE.format(reason=exc), 0)
+        else:
+            fail(texts.CLIENT_TUI_NEEDS_UTF8, 0)
 
     try:
         sock = connect(args.host, args.port)

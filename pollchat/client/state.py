@@ -1,0 +1,568 @@
+"""The TUI client's chat state: conversations, unread counts, people, notifications.
+
+Pure: no sockets, no curses, no clock. :meth:`ChatState.apply` takes one decoded server
+event (:mod:`pollchat.protocol.events`) with its server time and the current time, both
+in seconds since the epoch, and updates the state; it returns the alerts the event
+deserves (a mention, a private message) so the front end can ring the bell. The renderer
+(:mod:`pollchat.client.screen`) only reads this state.
+
+Conversations are keyed by :func:`~pollchat.protocol.names.name_key` of the other
+person's name; the main chat has the key :data:`MAIN`. Unread counts only count live
+messages from others in a conversation that is not open; replayed history never counts
+and never alerts (glirc #107: "don't notify on history playback").
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from pollchat.client.plain import sanitize
+from pollchat.protocol.events import (
+    Action,
+    Announcement,
+    Entered,
+    Left,
+    Message,
+    PrivateMessage,
+    Renamed,
+    ServerEvent,
+    ShutdownCancelled,
+    ShutdownWarning,
+    ShuttingDown,
+    StatusChanged,
+    Typing,
+    Welcome,
+    WhoEntry,
+    Whois,
+    WhoList,
+)
+from pollchat.protocol.names import name_key
+from pollchat.protocol.render import render_text
+
+MAIN = ""
+"""The key of the main chat (every other key is a person's ``name_key``)."""
+MAX_ENTRIES = 2000
+"""Lines kept per conversation; the oldest go first."""
+TYPING_TTL = 8.0
+"""Seconds a "NAME is typing..." stays without a refresh (clients repeat "on" every
+few seconds while typing, so a lost "off" only lingers this long)."""
+DUPLICATE_WINDOW = 90.0
+"""A history line within this many seconds of an identical line already shown is the
+same message (replayed again after a reconnect), not a new one."""
+SERVER_NOTICE_TTL = 120.0
+"""Seconds an announcement or shutdown warning stays in the notification bar."""
+STATUSES = ("active", "busy", "away", "inactive")
+"""The server's statuses, in the order the online pane lists them."""
+
+
+class EntryKind(enum.Enum):
+    """What a line of a conversation is."""
+
+    MESSAGE = "message"
+    ACTION = "action"
+    SYSTEM = "system"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of a conversation.
+
+    Attributes:
+        kind: message, ``/me`` action, system notice or error.
+        ts: when it happened, seconds since the epoch (UTC); shown in local time.
+        text: the text (may hold newlines for multi-line notices such as ``/help``).
+        sender: who said it ("" for system lines).
+        own: said by this client's user (shown as ``you``).
+        history: replayed from the server's history, not live.
+        mention: mentions this client's user (``@name``).
+    """
+
+    kind: EntryKind
+    ts: float
+    text: str
+    sender: str = ""
+    own: bool = False
+    history: bool = False
+    mention: bool = False
+
+
+@dataclass
+class Conversation:
+    """The main chat or a private conversation with one person.
+
+    Attributes:
+        key: :data:`MAIN` or the person's ``name_key``.
+        name: the person's display name ("" for the main chat).
+        entries: the lines, oldest first (at most :data:`MAX_ENTRIES`).
+        unread: live messages from others that arrived while it was not open.
+        mentions: how many of those mention the user.
+        activity: anything new (system lines too) since it was last open.
+        last_activity: time of the newest line (seconds since the epoch), for ordering.
+    """
+
+    key: str
+    name: str
+    entries: list[Entry] = field(default_factory=list)
+    unread: int = 0
+    mentions: int = 0
+    activity: bool = False
+    last_activity: float = 0.0
+
+
+@dataclass
+class Person:
+    """Someone the client knows of: online now, or seen in history or a conversation.
+
+    Attributes:
+        name: display name.
+        online: has a session now (per the last ``/who``, entered and left events).
+        status: ``active``, ``busy``, ``away`` or ``inactive`` while online.
+        message: the status message ("" if none).
+        idle: idle seconds as measured at ``measured_at`` (``None``: unknown).
+        measured_at: when ``idle`` was measured, seconds since the epoch.
+        last_seen: when they were last seen online, seconds since the epoch, or ``None``.
+        whois_asked: the client already asked ``/whois`` about them.
+    """
+
+    name: str
+    online: bool = False
+    status: str = "active"
+    message: str = ""
+    idle: int | None = None
+    measured_at: float = 0.0
+    last_seen: float | None = None
+    whois_asked: bool = False
+
+    def idle_at(self, now: float) -> int | None:
+        """Idle seconds at ``now`` (the measured value plus the time since), or ``None``."""
+        if self.idle is None:
+            return None
+        return max(0, int(self.idle + max(0.0, now - self.measured_at)))
+
+
+class NoticeKind(enum.Enum):
+    """What a notification in the top bar is about."""
+
+    MENTION = "mention"
+    PRIVATE = "private"
+    SERVER = "server"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One line of the notification bar: cleared when its conversation is opened
+    (server notices also expire after :data:`SERVER_NOTICE_TTL`)."""
+
+    kind: NoticeKind
+    who: str
+    where: str
+    text: str
+    ts: float
+
+
+class Alert(enum.Flag):
+    """What an event should alert the user about (bell or highlight)."""
+
+    NONE = 0
+    MENTION = enum.auto()
+    PRIVATE = enum.auto()
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def mention_pattern(name: str) -> re.Pattern[str]:
+    """The regular expression that finds ``@name`` in case-folded text: not inside a
+    word or an e-mail address, and not followed by more name characters (a final ``.``
+    is punctuation: ``"thanks @bob."`` mentions bob)."""
+    return re.compile(r"(?<![\w.@-])@" + re.escape(name_key(name)) + r"(?![\w-]|\.[\w-])")
+
+
+def clean(text: str) -> str:
+    """Server text made safe to draw: control characters but newline replaced (see
+    :func:`~pollchat.client.plain.sanitize`) and tabs turned into spaces."""
+    return "\n".join(sanitize(part).replace("\t", " ") for part in text.split("\n"))
+
+
+class ChatState:
+    """Everything the client knows about the chat, fed by server events.
+
+    Attributes:
+        me: the logged-in user's name (``None`` before the first welcome).
+        my_status, my_message: the user's own status and status message.
+        conversations: by key; the main chat always exists.
+        people: everyone known, by ``name_key`` (the user excluded).
+        notifications: oldest first.
+        open_key: the conversation on screen.
+        pinned: display names of pinned private conversations, in pin order.
+    """
+
+    def __init__(self) -> None:
+        self.me: str | None = None
+        self.my_status = "active"
+        self.my_message = ""
+        self.conversations: dict[str, Conversation] = {MAIN: Conversation(MAIN, "")}
+        self.people: dict[str, Person] = {}
+        self.notifications: list[Notification] = []
+        self.open_key: str = MAIN
+        self.pinned: list[str] = []
+        self._typing: dict[tuple[str, str], tuple[str, float]] = {}
+        self._mention: re.Pattern[str] | None = None
+
+    # --- queries -------------------------------------------------------------------------------
+
+    @property
+    def main(self) -> Conversation:
+        """The main chat."""
+        return self.conversations[MAIN]
+
+    @property
+    def current(self) -> Conversation:
+        """The open conversation."""
+        return self.conversations.get(self.open_key) or self.main
+
+    def is_me(self, name: str) -> bool:
+        """Whether ``name`` is the logged-in user (case-insensitive)."""
+        return self.me is not None and name_key(name) == name_key(self.me)
+
+    def missed(self) -> int:
+        """Unread messages over every conversation (the top bar's "N missed")."""
+        return sum(conv.unread for conv in self.conversations.values())
+
+    def mentions_me(self, text: str) -> bool:
+        """Whether ``text`` contains ``@NAME`` for the logged-in user's NAME."""
+        if self._mention is None:
+            return False
+        return self._mention.search(_fold(text)) is not None
+
+    def chat_order(self) -> list[Conversation]:
+        """Conversations as the chats pane lists them: the main chat, the pinned ones in
+        pin order, then the rest, most recent activity first."""
+        pinned_keys = [name_key(name) for name in self.pinned]
+        pinned = [self.conversations[key] for key in pinned_keys if key in self.conversations and key != MAIN]
+        rest = [
+            conv for key, conv in self.conversations.items() if key != MAIN and key not in pinned_keys
+        ]
+        rest.sort(key=lambda conv: (-conv.last_activity, _fold(conv.name)))
+        return [self.main, *pinned, *rest]
+
+    def is_pinned(self, key: str) -> bool:
+        """Whether the conversation ``key`` is pinned."""
+        return any(name_key(name) == key for name in self.pinned)
+
+    def typing_names(self, key: str, now: float) -> list[str]:
+        """Who is typing in conversation ``key`` at ``now``, in the order they started."""
+        return [name for (conv, _), (name, until) in self._typing.items() if conv == key and until > now]
+
+    def next_typing_expiry(self) -> float | None:
+        """The earliest time a typing indicator runs out, or ``None`` if there is none."""
+        return min((until for _, until in self._typing.values()), default=None)
+
+    def people_list(self, query: str = "") -> list[Person]:
+        """People for the online pane: online first (active, busy, away, inactive, then
+        by name), then offline known contacts (most recently seen first). ``query``
+        keeps only names containing it (case-insensitive)."""
+        folded = _fold(query.strip())
+        chosen = [p for p in self.people.values() if not folded or folded in _fold(p.name)]
+        online = sorted(
+            (p for p in chosen if p.online),
+            key=lambda p: (STATUSES.index(p.status) if p.status in STATUSES else len(STATUSES), _fold(p.name)),
+        )
+        offline = sorted(
+            (p for p in chosen if not p.online), key=lambda p: (-(p.last_seen or 0.0), _fold(p.name))
+        )
+        return online + offline
+
+    def online_count(self) -> int:
+        """People online, the user excluded."""
+        return sum(1 for p in self.people.values() if p.online)
+
+    def person(self, name: str) -> Person | None:
+        """The person called ``name`` (any case), or ``None``."""
+        return self.people.get(name_key(name))
+
+    # --- changes -------------------------------------------------------------------------------
+
+    def open(self, key: str) -> None:
+        """Show conversation ``key`` (created empty for a person if needed by the caller):
+        its unread count, mentions, activity marker and notifications are cleared."""
+        if key not in self.conversations:
+            key = MAIN
+        self.open_key = key
+        conv = self.conversations[key]
+        conv.unread = conv.mentions = 0
+        conv.activity = False
+        self.notifications = [n for n in self.notifications if n.where != key]
+
+    def conversation_with(self, name: str) -> Conversation:
+        """The private conversation with ``name``, created if new."""
+        key = name_key(name)
+        conv = self.conversations.get(key)
+        if conv is None:
+            conv = self.conversations[key] = Conversation(key, name)
+            self._know(name)
+        return conv
+
+    def set_pinned(self, names: list[str]) -> None:
+        """Replace the pinned list (display names)."""
+        self.pinned = list(dict.fromkeys(names))
+
+    def toggle_pin(self, key: str) -> bool:
+        """Pin or unpin private conversation ``key``; returns whether it is pinned now.
+        The main chat is always first and cannot be pinned."""
+        conv = self.conversations.get(key)
+        if conv is None or key == MAIN:
+            return False
+        if self.is_pinned(key):
+            self.pinned = [name for name in self.pinned if name_key(name) != key]
+            return False
+        self.pinned.append(conv.name)
+        return True
+
+    def add_line(self, key: str, text: str, ts: float, kind: EntryKind = EntryKind.SYSTEM) -> None:
+        """Add a system or error line to conversation ``key`` (the main chat if gone).
+        Marks activity (not unread) when that conversation is not open."""
+        conv = self.conversations.get(key) or self.main
+        self._append(conv, Entry(kind, ts, clean(text)), unread=False)
+
+    def add_own(self, key: str, text: str, ts: float, kind: EntryKind = EntryKind.MESSAGE) -> None:
+        """Show a line the user sent that the server does not echo back (main chat
+        lines, ``/me``, ``/shrug``...)."""
+        conv = self.conversations.get(key) or self.main
+        self._append(conv, Entry(kind, ts, clean(text), self.me or "", own=True), unread=False)
+
+    def expire(self, now: float) -> None:
+        """Drop typing indicators and server notices that ran out at ``now``."""
+        self._typing = {k: v for k, v in self._typing.items() if v[1] > now}
+        self.notifications = [
+            n for n in self.notifications if n.kind is not NoticeKind.SERVER or now - n.ts < SERVER_NOTICE_TTL
+        ]
+
+    def disconnected(self, now: float) -> None:
+        """The connection is gone: nobody is known to be online or typing any more."""
+        for person in self.people.values():
+            if person.online:
+                person.online = False
+                person.last_seen = now
+        self._typing.clear()
+
+    def apply(self, event: ServerEvent, ts: float, now: float) -> Alert:
+        """Update the state with one server event.
+
+        Args:
+            event: a decoded event (see :func:`~pollchat.protocol.render.decode_json`).
+            ts: its server time (for history, when the message was sent), seconds since
+                the epoch.
+            now: the client's current time, seconds since the epoch.
+
+        Returns:
+            What the user should be alerted to: a live mention of them, or a live
+            private message in a conversation that is not open.
+        """
+        match event:
+            case Welcome(name, users):
+                self._welcome(name, users, now)
+            case Entered(name):
+                person = self._know(name)
+                person.online, person.status, person.message = True, "active", ""
+                person.idle, person.measured_at = 0, now
+                self.add_line(MAIN, render_text(event), ts)
+            case Left(name):
+                person = self._know(name)
+                person.online, person.last_seen = False, ts
+                self._stop_typing(name)
+                self.add_line(MAIN, render_text(event), ts)
+            case Message(sender, text, history) | Action(sender, text, history):
+                kind = EntryKind.ACTION if isinstance(event, Action) else EntryKind.MESSAGE
+                return self._message(self.main, kind, sender, text, ts, history)
+            case PrivateMessage(sender, recipient, text, outgoing, history):
+                peer = recipient if outgoing else sender
+                conv = self.conversation_with(peer)
+                return self._message(conv, EntryKind.MESSAGE, sender, text, ts, history, private=True)
+            case StatusChanged(name, status, message):
+                if self.is_me(name):
+                    self.my_status, self.my_message = status, message
+                else:
+                    person = self._know(name)
+                    person.online, person.status, person.message = True, status, message
+                    if status == "active":
+                        person.idle, person.measured_at = 0, now
+                self.add_line(MAIN, render_text(event), ts)
+            case WhoList(users):
+                self._who(users, now)
+            case Whois(name, _kind, online, status, message, since, idle):
+                if not self.is_me(name):
+                    person = self._know(name)
+                    person.whois_asked = True
+                    person.online = online
+                    if online:
+                        person.status, person.message = status, message
+                        person.idle, person.measured_at = idle, now
+                    else:
+                        person.last_seen = since
+            case Renamed(old, new):
+                self._rename(old, new)
+                self.add_line(MAIN, render_text(event), ts)
+            case Typing(name, active, private):
+                key = name_key(name) if private else MAIN
+                if active:
+                    self._typing[(key, name_key(name))] = (name, now + TYPING_TTL)
+                else:
+                    self._typing.pop((key, name_key(name)), None)
+            case Announcement() | ShutdownWarning() | ShutdownCancelled():
+                text = render_text(event)
+                self.add_line(MAIN, text, ts)
+                sender = event.sender if isinstance(event, Announcement) else ""
+                self.notifications.append(Notification(NoticeKind.SERVER, sender, MAIN, clean(text), now))
+            case ShuttingDown():
+                self.add_line(MAIN, render_text(event), ts)
+        return Alert.NONE
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _welcome(self, name: str, users: tuple[str, ...], now: float) -> None:
+        if self.me is not None and not self.is_me(name):
+            self._rename(self.me, name)
+        self.me = name
+        self._mention = mention_pattern(name)
+        self.my_status, self.my_message = "active", ""
+        online = {name_key(user) for user in users}
+        for key, person in self.people.items():
+            if person.online and key not in online:
+                person.online, person.last_seen = False, now
+        for user in users:
+            if not self.is_me(user):
+                person = self._know(user)
+                if not person.online:
+                    person.online, person.status, person.message, person.idle = True, "active", "", None
+
+    def _who(self, users: tuple[WhoEntry, ...], now: float) -> None:
+        listed = set()
+        for entry in users:
+            if self.is_me(entry.name):
+                self.my_status, self.my_message = entry.status, entry.message
+                continue
+            person = self._know(entry.name)
+            person.online, person.status, person.message = True, entry.status, entry.message
+            person.idle, person.measured_at = entry.idle, now
+            listed.add(name_key(entry.name))
+        for key, person in self.people.items():
+            if person.online and key not in listed:
+                person.online, person.last_seen = False, now
+
+    def _know(self, name: str) -> Person:
+        key = name_key(name)
+        person = self.people.get(key)
+        if person is None:
+            person = self.people[key] = Person(name)
+        return person
+
+    def _stop_typing(self, name: str) -> None:
+        who = name_key(name)
+        self._typing = {k: v for k, v in self._typing.items() if k[1] != who}
+
+    def _rename(self, old: str, new: str) -> None:
+        old_key, new_key = name_key(old), name_key(new)
+        if self.is_me(old):
+            self.me = new
+            self._mention = mention_pattern(new)
+        if old_key in self.people:
+            person = self.people.pop(old_key)
+            person.name = new
+            self.people[new_key] = person
+        if old_key in self.conversations and old_key != new_key and new_key not in self.conversations:
+            conv = self.conversations.pop(old_key)
+            conv.key, conv.name = new_key, new
+            self.conversations[new_key] = conv
+            if self.open_key == old_key:
+                self.open_key = new_key
+        elif old_key in self.conversations:
+            self.conversations[old_key].name = new
+        self.pinned = [new if name_key(name) == old_key else name for name in self.pinned]
+        self._typing = {k: v for k, v in self._typing.items() if k[1] != old_key}
+        self.notifications = [
+            Notification(n.kind, new if name_key(n.who) == old_key else n.who,
+                         new_key if n.where == old_key else n.where, n.text, n.ts)
+            for n in self.notifications
+        ]
+
+    def _message(
+        self,
+        conv: Conversation,
+        kind: EntryKind,
+        sender: str,
+        text: str,
+        ts: float,
+        history: bool,
+        private: bool = False,
+    ) -> Alert:
+        own = self.is_me(sender)
+        if not own:
+            self._know(sender)
+        mention = not own and self.mentions_me(text)
+        entry = Entry(kind, ts, clean(text), sender, own=own, history=history, mention=mention)
+        self._stop_typing_in(conv.key, sender)
+        if history:
+            self._insert_history(conv, entry)
+            return Alert.NONE
+        counts = not own and conv.key != self.open_key
+        self._append(conv, entry, unread=counts)
+        if not counts:
+            return Alert.NONE
+        if mention and not private:
+            conv.mentions += 1
+            self.notifications.append(Notification(NoticeKind.MENTION, sender, conv.key, entry.text, ts))
+            return Alert.MENTION
+        if private:
+            self.notifications = [
+                n for n in self.notifications if not (n.kind is NoticeKind.PRIVATE and n.where == conv.key)
+            ]
+            self.notifications.append(Notification(NoticeKind.PRIVATE, sender, conv.key, entry.text, ts))
+            return Alert.PRIVATE
+        return Alert.NONE
+
+    def mark_unread(self, key: str, sender: str, ts: float) -> None:
+        """Count one message in ``key`` as unread though it came as history (private
+        messages that arrived while the user was offline)."""
+        conv = self.conversations.get(key)
+        if conv is None or key == self.open_key:
+            return
+        conv.unread += 1
+        conv.activity = True
+        self.notifications = [n for n in self.notifications if not (n.kind is NoticeKind.PRIVATE and n.where == key)]
+        self.notifications.append(Notification(NoticeKind.PRIVATE, sender, key, "", ts))
+
+    def _stop_typing_in(self, key: str, sender: str) -> None:
+        self._typing.pop((key, name_key(sender)), None)
+
+    def _append(self, conv: Conversation, entry: Entry, unread: bool) -> None:
+        conv.entries.append(entry)
+        if len(conv.entries) > MAX_ENTRIES:
+            del conv.entries[: len(conv.entries) - MAX_ENTRIES]
+        conv.last_activity = max(conv.last_activity, entry.ts)
+        if conv.key != self.open_key:
+            conv.activity = True
+            if unread:
+                conv.unread += 1
+
+    def _insert_history(self, conv: Conversation, entry: Entry) -> None:
+        for old in reversed(conv.entries[-500:]):
+            if (
+                old.kind == entry.kind
+                and old.text == entry.text
+                and old.own == entry.own
+                and name_key(old.sender) == name_key(entry.sender)
+                and abs(old.ts - entry.ts) <= DUPLICATE_WINDOW
+            ):
+                return
+        where = bisect.bisect_right(conv.entries, entry.ts, key=lambda e: e.ts)
+        conv.entries.insert(where, entry)
+        if len(conv.entries) > MAX_ENTRIES:
+            del conv.entries[: len(conv.entries) - MAX_ENTRIES]
+        conv.last_activity = max(conv.last_activity, entry.ts)

@@ -1,0 +1,537 @@
+"""The TUI's behaviour (pollchat.client.app), driven like the curses front end drives it:
+keys, server JSON lines, connection events and an injected clock; no terminal, no socket.
+
+Covers the login form, what is sent for each kind of typed line (and what is echoed
+locally), the typing notifier's rate limits, automatic ``/who`` polls whose answers stay
+out of the conversation, reconnection with backoff and the in-memory credentials, the
+errors that send the user back to the form, missed private messages, pane keys, and the
+choice between the full-screen UI and line mode in the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from pollchat import texts
+from pollchat.client import cli
+from pollchat.client.app import (
+    TYPING_IDLE_OFF,
+    WHO_EVERY,
+    App,
+    Key,
+    Pane,
+    Phase,
+    TypingNotifier,
+    split_for_wire,
+)
+from pollchat.client.reconnect import Backoff
+from pollchat.client.state import MAIN, EntryKind
+from pollchat.protocol.events import (
+    Error,
+    HistoryEnd,
+    HistoryStart,
+    Message,
+    ModeSwitched,
+    Notice,
+    PrivateMessage,
+    Typing,
+    Welcome,
+    WhoEntry,
+    WhoList,
+)
+from pollchat.texts import ErrorCode, NoticeCode
+from tests.tui_scenes import feed, type_text
+
+T = 1_700_000_000.0
+
+
+def fresh(user: str | None = "alice") -> App:
+    return App("127.0.0.1", 3490, user=user, backoff=Backoff(rand=lambda: 1.0))
+
+
+def login(app: App, password: str = "pw", now: float = T) -> list[str]:
+    """Type the password, connect, welcome; returns what was sent on connecting."""
+    type_text(app, password, now)
+    app.key(Key.ENTER, now)
+    assert app.should_connect(now)
+    app.connecting()
+    app.connected(now)
+    sent = app.drain().lines
+    feed(app, ModeSwitched("json"), now)
+    feed(app, Welcome(app.credentials.name, (app.credentials.name, "bob", "carol")), now)
+    return sent
+
+
+def chatting(now: float = T) -> App:
+    app = fresh()
+    login(app, now=now)
+    app.drain()
+    return app
+
+
+def send(app: App, line: str, now: float = T) -> list[str]:
+    """Type ``line`` and press Enter; what was sent, typing notices left out."""
+    type_text(app, line, now)
+    app.key(Key.ENTER, now)
+    return [sent for sent in app.drain().lines if not sent.startswith("/typing ")]
+
+
+# --- logging in ---------------------------------------------------------------------------------
+
+
+def test_the_form_logs_in_with_the_credentials_kept_in_memory() -> None:
+    app = fresh(user=None)
+    assert app.form.field == 1
+    type_text(app, "alice", T)
+    app.key(Key.ENTER, T)
+    assert app.form.error == texts.CLIENT_TUI_NEED_PASSWORD and app.form.field == 2
+    type_text(app, "p,w ✓", T)
+    app.key(Key.ENTER, T)
+    assert app.form.password.text == "" and app.phase is Phase.CONNECTING
+    assert app.should_connect(T) and not app.should_connect(T - 1)
+    app.connecting()
+    assert not app.should_connect(T)
+    app.connected(T)
+    assert app.drain().lines == ["mode json", "login", "alice,p,w ✓"]
+    feed(app, ModeSwitched("json"), T)
+    feed(app, Welcome("alice", ("alice",)), T)
+    out = app.drain()
+    assert app.phase is Phase.CHATTING and out.save_config and out.lines == ["/who"]
+    assert app.config.server("127.0.0.1", 3490).user == "alice"
+
+
+def test_register_then_reconnects_log_in() -> None:
+    app = fresh()
+    app.key(Key.UP, T)
+    app.key(Key.UP, T)  # from the password to the log in / register choice
+    app.key(Key.RIGHT, T)
+    assert app.form.register
+    app.key(Key.DOWN, T)
+    app.key(Key.DOWN, T)  # back to the password
+    assert login(app)[:2] == ["mode json", "register"]
+    app.drain()
+    app.connection_failed("gone", T + 1)
+    assert app.connect_at == T + 2  # first retry: 1 s (rand 1.0: the top of the range)
+    app.connecting()
+    app.connected(T + 2)
+    assert app.drain().lines == ["mode json", "login", "alice,pw"]
+
+
+def test_invalid_names_are_refused_in_the_form() -> None:
+    app = fresh(user=None)
+    type_text(app, "a b,c", T)  # space and comma are not even typed
+    assert app.form.name.text == "abc"
+    app.form.name.set("no/slash")
+    type_text(app, "\t", T)
+    app.key(Key.TAB, T)
+    type_text(app, "pw", T)
+    app.key(Key.ENTER, T)
+    assert "invalid name" in app.form.error and app.connect_at is None
+
+
+@pytest.mark.parametrize("code", [ErrorCode.WRONG_PASSWORD, ErrorCode.NAME_TAKEN, ErrorCode.BANNED, ErrorCode.SERVER_FULL])
+def test_a_refused_first_login_goes_back_to_the_form(code: ErrorCode) -> None:
+    app = fresh()
+    type_text(app, "bad", T)
+    app.key(Key.ENTER, T)
+    app.connecting()
+    app.connected(T)
+    app.drain()
+    feed(app, Error.of(code, until="for good", reason=""), T)
+    out = app.drain()
+    assert out.close and app.phase is Phase.LOGIN and app.credentials is None
+    assert app.form.error == Error.of(code, until="for good", reason="").text
+    assert app.connect_at is None and app.form.field == 2
+
+
+def test_transient_refusals_while_reconnecting_are_retried() -> None:
+    app = chatting()
+    app.connection_failed("gone", T)
+    app.connecting()
+    app.connected(T + 1)
+    app.drain()
+    feed(app, Error.of(ErrorCode.ALREADY_ONLINE), T + 1)  # the old session lingers
+    out = app.drain()
+    assert out.close and app.phase is Phase.CONNECTING and app.connect_at == T + 3  # 2 s
+    assert app.credentials is not None
+    app.connecting()
+    app.connected(T + 3)
+    app.drain()
+    feed(app, Error.of(ErrorCode.WRONG_PASSWORD), T + 3)  # the password changed meanwhile
+    assert app.phase is Phase.LOGIN and app.credentials is None
+
+
+# --- reconnecting -------------------------------------------------------------------------------
+
+
+def test_a_dropped_connection_counts_down_and_logs_in_again() -> None:
+    app = chatting()
+    app.connection_failed(texts.CLIENT_SERVER_CLOSED, T + 10)
+    assert app.phase is Phase.CONNECTING and app.logged_in_once
+    assert app.chat.main.entries[-1].kind is EntryKind.ERROR
+    assert app.chat.online_count() == 0
+    assert app.connection_text(T + 10) == texts.CLIENT_TUI_RECONNECTING.format(
+        reason=texts.CLIENT_SERVER_CLOSED, seconds=1
+    )
+    assert app.next_deadline(T + 10) <= T + 11
+    app.connecting()
+    app.connection_failed("refused", T + 11)  # the server is still down: 2 s, then 4 s
+    assert app.connect_at == T + 13
+    app.connecting()
+    app.connection_failed("refused", T + 13)
+    assert app.connect_at == T + 17
+    assert app.connection_text(T + 14.5) == texts.CLIENT_TUI_RECONNECTING.format(reason="refused", seconds=3)
+    app.connecting()
+    app.connected(T + 17)
+    assert app.drain().lines == ["mode json", "login", "alice,pw"]
+    feed(app, Welcome("alice", ("alice",)), T + 17)
+    assert app.phase is Phase.CHATTING and app.backoff.attempts == 0
+    assert app.chat.main.entries[-1].text == texts.CLIENT_TUI_CONNECTED_AGAIN.format(name="alice")
+
+
+def test_typed_lines_wait_while_disconnected() -> None:
+    app = chatting()
+    app.connection_failed("gone", T)
+    assert send(app, "hello", T) == []
+    assert app.ui.input.text == "hello" and app.ui.status == texts.CLIENT_TUI_NOT_CONNECTED
+
+
+def test_quit_kick_and_unregister_do_not_reconnect() -> None:
+    app = chatting()
+    send(app, "/quit bye")
+    feed(app, Notice.of(NoticeCode.GOODBYE), T)
+    app.connection_failed(texts.CLIENT_SERVER_CLOSED, T)
+    assert app.drain().quit
+    app = chatting()
+    feed(app, Notice.of(NoticeCode.KICKED, by="root", reason=": spam"), T)
+    app.connection_failed(texts.CLIENT_SERVER_CLOSED, T)
+    assert app.phase is Phase.LOGIN and app.form.error == "you were disconnected by root: spam"
+    assert app.connect_at is None
+
+
+# --- sending --------------------------------------------------------------------------------------
+
+
+def test_main_chat_lines_are_sent_and_shown_as_own() -> None:
+    app = chatting()
+    assert send(app, "hello all") == ["hello all"]
+    last = app.chat.main.entries[-1]
+    assert (last.text, last.own, last.kind) == ("hello all", True, EntryKind.MESSAGE)
+    assert send(app, "//etc/hosts is wrong") == ["//etc/hosts is wrong"]
+    assert app.chat.main.entries[-1].text == "/etc/hosts is wrong"
+    assert send(app, "/me waves") == ["/me waves"]
+    assert app.chat.main.entries[-1].kind is EntryKind.ACTION
+    assert send(app, "/shrug no idea") == ["/shrug no idea"]
+    assert app.chat.main.entries[-1].text == "no idea " + texts.SHRUG
+    assert send(app, "/tableflip") == ["/tableflip"]
+    assert app.chat.main.entries[-1].text == texts.TABLEFLIP
+    count = len(app.chat.main.entries)
+    assert send(app, "/msg bob psst") == ["/msg bob psst"]  # commands go as typed
+    assert send(app, "/away lunch") == ["/away lunch"]
+    assert len(app.chat.main.entries) == count  # the server answers these itself
+
+
+def test_private_lines_become_msg_and_the_server_echo_is_shown() -> None:
+    app = chatting()
+    app.chat.open(app.chat.conversation_with("bob").key)
+    assert send(app, "hi bob") == ["/msg bob hi bob"]
+    assert app.chat.conversations["bob"].entries == []  # no local echo: the server's copy comes
+    feed(app, PrivateMessage("alice", "bob", "hi bob", outgoing=True), T)
+    assert app.chat.conversations["bob"].entries[-1].own
+    assert send(app, "//x") == ["/msg bob /x"]
+    assert send(app, "/who") == ["/who"]
+
+
+def test_long_lines_are_split_on_character_boundaries() -> None:
+    lines = split_for_wire("/msg bob ", "ツ" * 3000)
+    assert len(lines) == 3 and all(len(line.encode()) <= 4000 for line in lines)
+    assert "".join(line.removeprefix("/msg bob ") for line in lines) == "ツ" * 3000
+    assert split_for_wire("", "short") == ["short"]
+    words = split_for_wire("", "word " * 1000)
+    assert all(not line.startswith(" ") for line in words)
+
+
+def test_input_history_recalls_sent_lines() -> None:
+    app = chatting()
+    send(app, "one")
+    send(app, "two")
+    app.key(Key.UP, T)
+    assert app.ui.input.text == "two"
+    app.key(Key.UP, T)
+    assert app.ui.input.text == "one"
+    app.key(Key.DOWN, T)
+    app.key(Key.DOWN, T)
+    assert app.ui.input.text == ""
+
+
+# --- typing indicators ------------------------------------------------------------------------------
+
+
+def test_typing_notifier_rate_limits() -> None:
+    notifier = TypingNotifier()
+    assert notifier.keystroke(MAIN, 0.0) == ["/typing on"]
+    assert notifier.keystroke(MAIN, 1.0) == []
+    assert notifier.keystroke(MAIN, 2.9) == []
+    assert notifier.keystroke(MAIN, 3.0) == ["/typing on"]  # at most one "on" per 3 s
+    assert notifier.tick(3.0 + TYPING_IDLE_OFF - 0.1) == []
+    assert notifier.deadline() == 3.0 + TYPING_IDLE_OFF
+    assert notifier.tick(3.0 + TYPING_IDLE_OFF) == ["/typing off"]  # 5 s idle
+    assert notifier.tick(100.0) == []
+    assert notifier.keystroke("bob", 100.0) == ["/typing on bob"]
+    assert notifier.keystroke("carol", 100.5) == ["/typing off bob", "/typing on carol"]
+    assert notifier.keystroke(None, 101.0) == ["/typing off carol"]  # a command: not typing
+    assert notifier.stop() == []
+
+
+def test_the_app_sends_typing_on_and_off_around_a_line() -> None:
+    app = chatting()
+    app.chat.open(app.chat.conversation_with("bob").key)
+    type_text(app, "hel", T)
+    assert app.drain().lines == ["/typing on bob"]
+    type_text(app, "lo", T + 1)
+    assert app.drain().lines == []
+    app.key(Key.ENTER, T + 2)
+    assert app.drain().lines == ["/typing off bob", "/msg bob hello"]
+    type_text(app, "/who", T + 3)
+    assert app.drain().lines == []  # commands are not announced
+    app.ui.input.clear()
+    type_text(app, "x", T + 4)
+    app.drain()
+    app.tick(T + 4 + TYPING_IDLE_OFF)
+    assert app.drain().lines == ["/typing off bob"]
+
+
+def test_an_old_server_without_typing_is_not_pestered() -> None:
+    app = chatting()
+    type_text(app, "a", T)
+    assert app.drain().lines == ["/typing on"]
+    feed(app, Error.of(ErrorCode.UNKNOWN_COMMAND, name="typing"), T)
+    assert not app.typing_supported
+    assert all("typing" not in e.text for e in app.chat.main.entries)
+    type_text(app, "b", T + 10)
+    assert app.drain().lines == []
+
+
+def test_received_typing_shows_and_expires() -> None:
+    app = chatting()
+    feed(app, Typing("bob", True), T, T)
+    assert app.chat.typing_names(MAIN, T + 1) == ["bob"]
+    assert app.next_deadline(T + 1) <= T + 8
+    app.tick(T + 9)
+    assert app.chat.typing_names(MAIN, T + 9) == []
+
+
+# --- automatic requests ----------------------------------------------------------------------------
+
+
+def test_automatic_who_answers_stay_out_of_the_conversation() -> None:
+    app = chatting()  # welcome sent /who already
+    count = len(app.chat.main.entries)
+    feed(app, WhoList((WhoEntry("bob", "away", "", 60), WhoEntry("alice", "active", "", 0))), T)
+    assert len(app.chat.main.entries) == count
+    assert app.chat.person("bob").status == "away"
+    assert send(app, "/who") == ["/who"]
+    feed(app, WhoList((WhoEntry("bob", "away", "", 61),)), T)
+    assert app.chat.main.entries[-1].text.startswith("online users (1):")
+    app.tick(T + WHO_EVERY)
+    assert app.drain().lines == ["/who"]
+
+
+def test_whois_is_asked_once_for_offline_chat_partners() -> None:
+    app = chatting()
+    app.chat.conversation_with("dave")
+    feed(app, WhoList((WhoEntry("alice", "active", "", 0),)), T)
+    assert app.drain().lines == ["/whois dave"]
+    feed(app, Error.of(ErrorCode.NO_SUCH_USER, name="dave"), T)  # answered: not shown
+    assert all(entry.kind is not EntryKind.ERROR for entry in app.chat.main.entries)
+    feed(app, WhoList((WhoEntry("alice", "active", "", 0),)), T)
+    assert app.drain().lines == []
+
+
+def test_private_messages_missed_while_offline_are_fetched_and_unread() -> None:
+    app = chatting()
+    feed(app, Notice.of(NoticeCode.OFFLINE_MESSAGES, count=2), T)
+    assert app.drain().lines == ["/history 20"]
+    feed(app, HistoryStart(4), T)
+    feed(app, PrivateMessage("bob", "alice", "old, seen", history=True, at=T - 900), T)
+    feed(app, Message("carol", "public", history=True, at=T - 800), T)
+    feed(app, PrivateMessage("bob", "alice", "missed 1", history=True, at=T - 700), T)
+    feed(app, PrivateMessage("carol", "alice", "missed 2", history=True, at=T - 600), T)
+    feed(app, HistoryEnd(), T)
+    assert (app.chat.conversations["bob"].unread, app.chat.conversations["carol"].unread) == (1, 1)
+    assert app.chat.missed() == 2
+
+
+# --- keys ---------------------------------------------------------------------------------------------
+
+
+def test_tab_cycles_panes_and_enter_opens() -> None:
+    app = chatting()
+    assert app.ui.focus is Pane.CHAT
+    app.key(Key.TAB, T)
+    assert app.ui.focus is Pane.ONLINE
+    type_text(app, "CAR", T)  # the filter
+    app.key(Key.ENTER, T)
+    assert app.chat.open_key == "carol" and app.ui.focus is Pane.CHAT
+    app.key(Key.BTAB, T)
+    assert app.ui.focus is Pane.CHATS
+    app.key(Key.UP, T)
+    app.key(Key.ENTER, T)
+    assert app.chat.open_key == MAIN
+
+
+def test_new_chat_prompt_and_escape() -> None:
+    app = chatting()
+    app.key(Key.TAB, T)
+    app.key(Key.TAB, T)
+    for _ in range(5):
+        app.key(Key.DOWN, T)  # to "[+] New chat"
+    app.key(Key.ENTER, T)
+    assert app.ui.new_chat and app.ui.focus is Pane.CHAT
+    type_text(app, "alice", T)
+    app.key(Key.ENTER, T)
+    assert app.ui.status == texts.CLIENT_TUI_NOT_YOURSELF and app.ui.new_chat
+    app.key(Key.ESC, T)  # cancels the prompt, does not quit
+    assert not app.ui.new_chat and not app.drain().quit
+    app.ui.new_chat = True
+    type_text(app, "Dave", T)
+    app.key(Key.ENTER, T)
+    assert app.chat.open_key == "dave" and app.chat.current.name == "Dave"
+    app.key(Key.ESC, T)
+    assert app.drain().quit
+
+
+def test_pins_are_saved_in_the_settings() -> None:
+    app = chatting()
+    feed(app, PrivateMessage("bob", "alice", "hi"), T)
+    app.drain()
+    app.key(Key.TAB, T)
+    app.key(Key.TAB, T)
+    app.key(Key.DOWN, T)
+    app.key("p", T)
+    out = app.drain()
+    assert out.save_config and app.config.server("127.0.0.1", 3490).pinned == ("bob",)
+    app.key(Key.F2, T)
+    assert app.config.server("127.0.0.1", 3490).pinned == ()
+
+
+def test_help_swallows_the_key_that_closes_it() -> None:
+    app = chatting()
+    app.key(Key.F1, T)
+    assert app.ui.help
+    app.key(Key.ESC, T)
+    assert not app.ui.help and not app.drain().quit
+
+
+def test_bell_on_private_messages_and_mentions_only_when_configured() -> None:
+    app = chatting()
+    feed(app, PrivateMessage("bob", "alice", "psst"), T)
+    assert app.drain().bell
+    feed(app, Message("bob", "no mention"), T)
+    assert not app.drain().bell
+    app.chat.open("bob")
+    feed(app, Message("bob", "@alice here"), T)
+    assert app.drain().bell
+    app.config = app.config.__class__(bell=False)
+    feed(app, Message("bob", "@alice again"), T)
+    assert not app.drain().bell
+
+
+# --- the CLI's choice ---------------------------------------------------------------------------------
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    return cli.build_parser().parse_args(["127.0.0.1", *argv])
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_line_mode_unless_both_ends_are_a_terminal() -> None:
+    master, slave = os.openpty()
+    try:
+        env = {"TERM": "xterm"}
+        assert cli.wants_tui(_args(), slave, _Tty(), env)
+        assert not cli.wants_tui(_args("--plain"), slave, _Tty(), env)
+        assert not cli.wants_tui(_args(), slave, io.StringIO(), env)  # stdout piped
+        assert not cli.wants_tui(_args(), slave, _Tty(), {"TERM": "dumb"})
+        assert not cli.wants_tui(_args(), slave, _Tty(), {})
+        r, w = os.pipe()
+        try:
+            assert not cli.wants_tui(_args(), r, _Tty(), env)  # stdin piped
+        finally:
+            os.close(r)
+            os.close(w)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def _run_in_pty(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run the client with a pseudo-terminal as stdin and stdout; (status, output)."""
+    import select
+    import subprocess
+    import sys
+
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "pollchat.client", *argv], stdin=slave, stdout=slave,
+                            stderr=slave, env=env, cwd=Path(__file__).resolve().parent.parent)
+    os.close(slave)
+    output = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], 10)
+            assert ready, f"no output within 10 s: {output!r}"
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        return proc.wait(10), output.decode("utf-8", "replace")
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_a_terminal_curses_cannot_drive_falls_back_to_line_mode() -> None:
+    import socket
+
+    with socket.socket() as bound:  # bound, never listening: connecting is refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        env = {**os.environ, "TERM": "no-such-terminal-xyz", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        status, output = _run_in_pty(["127.0.0.1", "--port", str(port)], env)
+    assert "the terminal UI cannot start here" in output and "using line mode" in output
+    assert f"cannot connect to 127.0.0.1:{port}" in output and "Traceback" not in output
+    assert status == 1
+
+
+@pytest.mark.parametrize("scene", ["scene_main", "scene_private", "scene_reconnecting", "scene_login_waiting"])
+def test_the_loop_never_spins(scene: str) -> None:
+    """After a tick, the next deadline is in the future (or a connection is due): the
+    front end's select() never gets a zero timeout over and over."""
+    from tests import tui_scenes
+
+    app = getattr(tui_scenes, scene)(tui_scenes.T0)
+    app.set_status("something", tui_scenes.T0)
+    for step in range(400):
+        now = tui_scenes.T0 + step * 0.25
+        app.tick(now)
+        app.drain()
+        deadline = app.next_deadline(now)
+        if app.should_connect(now):
+            app.connecting()
+            app.connection_failed("refused", now)
+            continue
+        assert deadline is None or deadline > now, (step, deadline)

@@ -1,0 +1,254 @@
+"""End to end: the real full-screen client in a terminal (tmux) against a real server.
+
+``python -m pollchat.client`` runs inside a detached tmux session on a private tmux
+socket (100x30, UTF-8); the test types with ``send-keys`` and reads the screen with
+``capture-pane``. The other user is a raw socket, as ``nc`` would be. The scenario: log
+in, see the other user appear in the online pane, receive a private message and see the
+unread count, open it, reply, see the typing indicator, survive resizes (down to "too
+small" and back), reconnect after the server restarts on the same port, quit with Esc.
+
+Every wait has a deadline (the screen is polled every 0.1 s); the test is skipped where
+tmux is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.test_client import read_line
+
+REPO = Path(__file__).resolve().parent.parent
+TMUX = shutil.which("tmux")
+PASSWORD = "tui-pw-ツ"
+WAIT = 8.0
+
+pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+
+
+class Server:
+    """``python -m pollchat.server`` on 127.0.0.1 with the test flags; restartable on the
+    same port and data directory."""
+
+    def __init__(self, data: Path, port: int = 0) -> None:
+        self.data = data
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pollchat.server", "--max-users", "8", "--port", str(port), "--host", "127.0.0.1",
+             "--data-dir", str(data), "--kdf-iterations", "1000", "--replay", "0", "--no-game",
+             "--max-connections-per-address", "0", "--rate-limit", "0"],
+            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+        first = read_line(self.proc.stdout.fileno())
+        assert first.startswith("listening on 127.0.0.1:"), first
+        self.port = int(first.rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc.stdout.close()
+
+
+class Peer:
+    """A raw-socket user in text mode, like ``nc``."""
+
+    def __init__(self, port: int, name: str, verb: str = "register") -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.file = self.sock.makefile("rb")
+        self.send(f"{verb}\n{name},{PASSWORD}\n")
+        self.wait_for("Access Provided")
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(text.encode("utf-8"))
+
+    def wait_for(self, wanted: str) -> str:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            line = self.file.readline().decode("utf-8")
+            assert line, f"server closed before {wanted!r}"
+            if wanted in line:
+                return line
+        raise AssertionError(f"no {wanted!r} within {WAIT} s")
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+class Terminal:
+    """A detached tmux session on a private socket, running one command."""
+
+    def __init__(self, command: list[str], env: dict[str, str], width: int = 100, height: int = 30) -> None:
+        self.socket = f"pollchat-test-{uuid.uuid4().hex[:12]}"
+        self.env = env
+        self.seen: list[str] = []
+        self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), "-c", str(REPO),
+                  " ".join(_quote(part) for part in command))
+
+    def tmux(self, *args: str) -> str:
+        result = subprocess.run([TMUX, "-L", self.socket, "-f", "/dev/null", *args], env=self.env,
+                                capture_output=True, text=True, timeout=WAIT)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def screen(self) -> str:
+        text = self.tmux("capture-pane", "-p", "-t", "t")
+        self.seen.append(text)
+        return text
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "t", *keys)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", "t", "-l", text)
+
+    def wait(self, check: Callable[[str], bool] | str, what: str = "", timeout: float = WAIT) -> str:
+        predicate = (lambda screen: check in screen) if isinstance(check, str) else check
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"the screen never showed {what or check!r} within {timeout} s:\n{screen}")
+
+    def close(self) -> None:
+        subprocess.run([TMUX, "-L", self.socket, "kill-server"], env=self.env, capture_output=True, timeout=WAIT)
+
+
+def shows(*parts: str, without: tuple[str, ...] = ()) -> Callable[[str], bool]:
+    """A screen check: every one of ``parts`` is on screen and none of ``without``.
+    (Checks are whole predicates, never asserts on one capture: tmux may be captured in
+    the middle of a redraw.)"""
+    return lambda screen: all(part in screen for part in parts) and not any(part in screen for part in without)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    server = Server(tmp_path / "data")
+    yield server, tmp_path
+    server.stop()
+
+
+def test_full_screen_client_against_a_real_server(setup: tuple[Server, Path]) -> None:
+    server, tmp = setup
+    Peer(server.port, "alice").close()  # the account the client logs in with
+    status_file = tmp / "status"
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "XDG_CONFIG_HOME": str(tmp / "config")}
+    env.pop("NO_COLOR", None)
+    command = ["sh", "-c", f'"$0" -m pollchat.client 127.0.0.1 --port {server.port} --user alice; '
+               f'echo $? > {_quote(str(status_file))}; sleep 30', sys.executable]
+    term = Terminal(command, env)
+    bob = None
+    try:
+        # log in: the form opens with the name filled in, the cursor in the password field
+        term.wait("password: (not shown)", "the login form")
+        term.type(PASSWORD)
+        term.keys("Enter")
+        term.wait(" alice + active ", "the logged-in top bar")
+
+        # a second user appears in the online pane
+        bob = Peer(server.port, "bob")
+        term.wait("│ + bob ", "bob in the online pane")
+
+        # a private message: the unread count shows in the chats pane
+        bob.send("/msg alice hello from bob ツ\n")
+        term.wait(shows("bob ✉(1)", "1 missed", "bob wrote to you"), "the unread count")
+
+        # open it (Tab to the chats pane, Down to bob, Enter), reply
+        term.keys("Tab", "Tab", "Down", "Enter")
+        term.wait(shows("[ bob · + active ]", "bob: hello from bob ツ", "no new messages", without=("✉(",)),
+                  "bob's chat, read")
+        term.type("hi bob 中文")
+        term.keys("Enter")
+        assert bob.wait_for("[private] alice:").strip() == "[private] alice: hi bob 中文"
+        term.wait("you: hi bob 中文", "the reply in the conversation")
+
+        # the other side types
+        bob.send("/typing on alice\n")
+        term.wait("bob is typing...", "the typing indicator")
+
+        # resizes: compact, too small, and back
+        term.tmux("resize-window", "-t", "t", "-x", "50", "-y", "16")
+        term.wait(shows("[ bob · + active ]", without=("│",)), "the compact layout")
+        term.tmux("resize-window", "-t", "t", "-x", "20", "-y", "6")
+        term.wait("too small", "the too-small message")
+        term.tmux("resize-window", "-t", "t", "-x", "100", "-y", "30")
+        term.wait(shows("┌─ online", "you: hi bob 中文"), "the full layout again")
+
+        # the server restarts on the same port: the client waits, then logs in again
+        bob.close()
+        bob = None
+        server.stop()
+        term.wait("reconnecting in", "the reconnection countdown")
+        restarted = Server(server.data, server.port)
+        server.proc, server.port = restarted.proc, restarted.port
+        term.wait(shows(" alice + active ", without=("reconnecting",)), "logged in again", timeout=15)
+        bob = Peer(server.port, "bob", verb="login")
+        term.wait("│ + bob ", "bob back in the online pane")
+
+        # quit with Esc: exit status 0, settings saved without the password
+        term.keys("Escape")
+        deadline = time.monotonic() + WAIT
+        while not status_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert status_file.read_text().strip() == "0"
+        settings = (tmp / "config" / "pollchat" / "client.toml").read_text()
+        assert 'user = "alice"' in settings and PASSWORD not in settings
+        assert not any(PASSWORD in screen for screen in term.seen)
+    finally:
+        if bob is not None:
+            bob.close()
+        term.close()
+
+
+def test_waits_for_a_server_that_is_not_up_yet_and_ctrl_c_quits(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a free port, nobody listening yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    status_file = tmp_path / "status"
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "NO_COLOR": "1"}
+    command = ["sh", "-c", f'trap : INT; "$0" -m pollchat.client 127.0.0.1 --port {port}; '
+               f'echo $? > {_quote(str(status_file))}; sleep 30', sys.executable]
+    term = Terminal(command, env, 80, 24)
+    server = None
+    try:
+        term.wait("name:", "the login form")
+        term.keys("Up", "Right", "Down")  # register
+        term.type("carol")
+        term.keys("Tab")
+        term.type(PASSWORD)
+        term.keys("Enter")
+        term.wait(shows("Connection refused", "reconnecting in"), "the countdown in the form")
+        server = Server(tmp_path / "data", port)
+        term.wait(" carol + active ", "registered once the server is up", timeout=15)
+        term.keys("C-c")
+        deadline = time.monotonic() + WAIT
+        while not status_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert status_file.read_text().strip() == "130"
+        assert not any(PASSWORD in screen for screen in term.seen)
+    finally:
+        term.close()
+        if server is not None:
+            server.stop()
