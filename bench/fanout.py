@@ -38,7 +38,8 @@ def _proc_stats(pid: int) -> tuple[float, int]:
 def _start_server(clients: int, data_dir: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "pollchat.server", "--max-users", str(clients), "--host", "127.0.0.1",
-         "--port", "0", "--data-dir", data_dir, "--kdf-iterations", "1000", "--log-level", "warning"],
+         "--port", "0", "--data-dir", data_dir, "--kdf-iterations", "1000", "--log-level", "warning",
+         "--max-connections-per-address", "0", "--rate-limit", "0"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline() if proc.stdout else ""

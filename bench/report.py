@@ -1,0 +1,82 @@
+"""Turn a suite's results into the Markdown table and the plot of docs/performance.md.
+
+    python -m bench.report [bench/results/RESULTS.jsonl] [--plot docs/performance.png]
+
+The plot (matplotlib, from the ``bench`` extra) shows, for each server, the server CPU per
+delivery and the latency (p50, p99) against the number of clients, from the suite's
+``scale-N`` runs (10 senders at 5 lines/s each). Not run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bench.suite import ROOT, markdown_table, targets
+
+
+def load(path: Path) -> tuple[list[dict], dict]:
+    """(run records, summary line) of a suite results file."""
+    runs, summary = [], {}
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        if record.get("kind") == "summary":
+            summary = record
+        elif "error" not in record:
+            runs.append(record)
+    return runs, summary
+
+
+def plot(runs: list[dict], out: Path) -> None:
+    """CPU per delivery and latency against clients, one line per server."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scale = [r for r in runs if r["scenario"].startswith("scale-")]
+    servers = sorted({r["server"] for r in scale}, key=lambda s: (s != "pollchat", s))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for server in servers:
+        rows = sorted((r for r in scale if r["server"] == server), key=lambda r: r["clients"])
+        xs = [r["clients"] for r in rows]
+        ax1.plot(xs, [r.get("server_cpu_us_per_delivery") or None for r in rows], marker="o", label=server)
+        line, = ax2.plot(xs, [r.get("latency_p99_ms") for r in rows], marker="o", label=f"{server} p99")
+        ax2.plot(xs, [r.get("latency_p50_ms") for r in rows], marker=".", linestyle="--", color=line.get_color(),
+                 label=f"{server} p50")
+    for ax in (ax1, ax2):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("logged-in clients (10 senders, 5 lines/s each)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    ax1.set_ylabel("server CPU per delivery (µs)")
+    ax1.set_title("cost per delivery")
+    ax2.set_ylabel("end-to-end latency (ms)")
+    ax2.set_title("latency")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
+    p.add_argument("results", nargs="?", default=str(ROOT / "bench" / "results" / "RESULTS.jsonl"))
+    p.add_argument("--plot", help="write the plot to this PNG file")
+    a = p.parse_args(argv)
+    runs, summary = load(Path(a.results))
+    print(markdown_table(runs))
+    print()
+    for name, met, measured in targets(runs, summary.get("hash_seconds", 0.14)):
+        print(f"- {'met' if met else '**not met**'}: {name} -- {measured}")
+    if a.plot:
+        plot(runs, Path(a.plot))
+        print(f"\nplot written to {a.plot}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

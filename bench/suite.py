@@ -1,0 +1,378 @@
+"""The benchmark suite: the scenarios of issue 7 against pollchat and, when installed, anchors.
+
+    python -m bench.suite            # the full suite, under 15 minutes on 2 cores
+    python -m bench.suite --quick    # smaller numbers, under 3 minutes
+
+Starts each server itself (127.0.0.1, a free port; pollchat with a fresh data directory,
+history on as shipped, the per-address and rate limits off so one address can be a
+thousand clients), runs ``bench.load`` against it, stops it, and writes one JSON line per
+run to ``--out``. Anchors: ngircd (Debian package ``ngircd``; the suite writes a
+loopback-only configuration with flood penalties and per-address limits off) and
+miniircd (PyPI, the ``bench`` extra); a missing one is skipped with a note. At the end it
+prints the results table and each target of the issue, met or not. Not run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from bench.load import Options, raise_nofile, run, table
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ITERATIONS = 600_000
+STORM_PASSWORD = "stormpw"
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start listening")
+
+
+@contextmanager
+def pollchat_server(max_users: int, *, kdf_iterations: int | None, accounts: str | None = None) -> Iterator[tuple[int, int]]:
+    """A pollchat server in a fresh data directory; yields (pid, port)."""
+    with tempfile.TemporaryDirectory(prefix="pollchat-bench-") as tmp:
+        args = [sys.executable, "-m", "pollchat.server", "--max-users", str(max_users), "--host", "127.0.0.1",
+                "--port", "0", "--data-dir", f"{tmp}/data", "--log-level", "warning",
+                "--max-connections-per-address", "0", "--rate-limit", "0", "--login-timeout", "0"]
+        if kdf_iterations:
+            args += ["--kdf-iterations", str(kdf_iterations)]
+        if accounts:
+            args += ["--accounts", accounts]
+        with open(f"{tmp}/stdout", "w") as out, open(f"{tmp}/stderr", "w") as err:
+            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=ROOT)
+        try:
+            port = None
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and port is None:
+                match = re.search(r"listening on [\d.]+:(\d+)", Path(f"{tmp}/stdout").read_text())
+                if match:
+                    port = int(match.group(1))
+                elif proc.poll() is not None:
+                    break
+                else:
+                    time.sleep(0.05)
+            if port is None:
+                raise RuntimeError(f"pollchat did not start: {Path(f'{tmp}/stderr').read_text()[-500:]}")
+            yield proc.pid, port
+            if proc.poll() is not None:
+                raise RuntimeError(f"pollchat exited during the run: {Path(f'{tmp}/stderr').read_text()[-500:]}")
+        finally:
+            _stop(proc)
+
+
+NGIRCD_CONF = """\
+[Global]
+Name = bench.localhost
+Info = pollchat benchmark anchor
+Listen = 127.0.0.1
+Ports = {port}
+MotdPhrase = bench
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+MaxNickLength = 30
+MaxPenaltyTime = 0
+PingTimeout = 600
+PongTimeout = 600
+[Options]
+DNS = no
+Ident = no
+PAM = no
+"""
+
+
+@contextmanager
+def ngircd_server() -> Iterator[tuple[int, int]]:
+    """ngircd in the foreground with a loopback-only config, flood penalties off."""
+    binary = shutil.which("ngircd") or ("/usr/sbin/ngircd" if os.path.exists("/usr/sbin/ngircd") else None)
+    assert binary
+    with tempfile.TemporaryDirectory(prefix="ngircd-bench-") as tmp:
+        os.chmod(tmp, 0o755)  # ngircd drops root for "nobody", who must read the config
+        port = _free_port()
+        conf = Path(tmp, "ngircd.conf")
+        conf.write_text(NGIRCD_CONF.format(port=port))
+        conf.chmod(0o644)
+        with open(f"{tmp}/log", "w") as log:
+            proc = subprocess.Popen([binary, "-n", "-f", str(conf)], stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT)
+        try:
+            _wait_port(port, proc)
+            yield proc.pid, port
+        finally:
+            _stop(proc)
+
+
+@contextmanager
+def miniircd_server() -> Iterator[tuple[int, int]]:
+    """miniircd (pure Python, select()) in the foreground on 127.0.0.1."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c", "import sys, miniircd; sys.argv[0] = 'miniircd'; miniircd.main()",
+                             "--listen", "127.0.0.1", "--ports", str(port)]
+                            + (["--setuid", "nobody"] if os.geteuid() == 0 else []),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port, proc)
+        yield proc.pid, port
+    finally:
+        _stop(proc)
+
+
+def anchors_available() -> dict[str, str | None]:
+    """Anchor name -> None if usable, else why it is skipped."""
+    found: dict[str, str | None] = {}
+    found["ngircd"] = None if (shutil.which("ngircd") or os.path.exists("/usr/sbin/ngircd")) else \
+        "ngircd is not installed (apt-get install ngircd)"
+    found["miniircd"] = None if importlib.util.find_spec("miniircd") else \
+        "miniircd is not installed (pip install -e '.[bench]')"
+    return found
+
+
+# --- scenarios -----------------------------------------------------------------------------------------
+
+def scenarios(quick: bool) -> list[dict]:
+    """Each: name, servers it runs on, and the load options."""
+    q = quick
+    n_burst = 200 if q else 1000
+    dur = 4.0 if q else 10.0
+    out = [
+        {"name": "burst", "servers": ["pollchat", "ngircd", "miniircd"],
+         "opts": Options(clients=n_burst, senders=10, window=8, rate=None, duration=dur)},
+        {"name": "steady", "servers": ["pollchat", "ngircd", "miniircd"],
+         "opts": Options(clients=n_burst, senders=10, rate=10.0, window=None, duration=5.0 if q else 15.0)},
+        {"name": "mixed", "servers": ["pollchat"],
+         "opts": Options(clients=n_burst, senders=10, window=8, rate=None, duration=dur, json_fraction=0.5)},
+        {"name": "capacity", "servers": ["pollchat", "ngircd"],
+         "opts": Options(clients=2000 if q else 10000, senders=1, window=1, rate=None, messages=1, duration=10.0,
+                         login_timeout=120.0, settle_timeout=120.0)},
+        {"name": "storm", "servers": ["pollchat"],
+         "opts": Options(clients=100, senders=10, rate=5.0, window=None, duration=10.0 if q else 15.0,
+                         storm=30 if q else 100, storm_at=1.0)},
+    ]
+    for n in (10, 100, 1000) if q else (10, 100, 1000, 5000):
+        out.append({"name": f"scale-{n}", "servers": ["pollchat", "ngircd"] + (["miniircd"] if n <= 1000 else []),
+                    "opts": Options(clients=n, senders=min(10, n // 2), rate=5.0, window=None,
+                                    duration=3.0 if q else 6.0, extra={"scale": True})})
+    return out
+
+
+def hash_seconds() -> float:
+    """One PBKDF2-SHA256 hash at the default iterations, best of 3 (CPU time of one core)."""
+    best = 1e9
+    for _ in range(3):
+        t = time.perf_counter()
+        hashlib.pbkdf2_hmac("sha256", b"password", b"saltsaltsaltsalt", DEFAULT_ITERATIONS)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _storm_accounts(path: Path, count: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    from pollchat.core.passwords import hash_password  # the bench may use pollchat; pollchat never uses bench
+
+    encoded = hash_password(STORM_PASSWORD, DEFAULT_ITERATIONS)
+    path.write_text("".join(f'[[account]]\nname = "storm{i}"\npassword_hash = "{encoded}"\n\n' for i in range(count)))
+
+
+def run_one(server: str, sc: dict, tmp: Path) -> dict:
+    o: Options = replace(sc["opts"], label=f"{sc['name']}/{server}")
+    kdf = 1000
+    accounts = None
+    if server != "pollchat":
+        o = replace(o, protocol="irc", login_concurrency=4 if server == "ngircd" else 2)
+        if server == "miniircd":
+            o = replace(o, workers=1)
+    if sc["name"] == "storm":
+        accounts = tmp / "storm-accounts.toml"
+        if not accounts.exists():
+            _storm_accounts(accounts, o.storm)
+        o = replace(o, storm_password=STORM_PASSWORD)
+    ctx = {"pollchat": lambda: pollchat_server(o.clients + o.storm + 20, kdf_iterations=kdf,
+                                               accounts=str(accounts) if accounts else None),
+           "ngircd": ngircd_server, "miniircd": miniircd_server}[server]
+    with ctx() as (pid, port):
+        report = run(replace(o, port=port, server_pid=pid))
+    report["scenario"] = sc["name"]
+    report["server"] = server
+    return report
+
+
+# --- targets ---------------------------------------------------------------------------------------------
+
+def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, str]]:
+    """(target, met?, measured) for each target of issue 7, from pollchat's runs."""
+    by = {(r["scenario"], r["server"]): r for r in results}
+    out: list[tuple[str, bool | None, str]] = []
+
+    def get(sc: str, server: str = "pollchat") -> dict | None:
+        return by.get((sc, server))
+
+    b = get("burst")
+    if b:
+        cpu = b.get("server_cpu_us_per_delivery")
+        out.append(("1 burst: <= 0.20 us CPU/delivery, zero losses", cpu is not None and cpu <= 0.20 and b["losses"] == 0,
+                    f"{cpu} us, {b['losses']} lost"))
+    s = get("steady")
+    if s:
+        cpu, p99 = s.get("server_cpu_us_per_delivery"), s.get("latency_p99_ms")
+        out.append(("2 steady: <= 6.5 us CPU/delivery, p99 <= 10 ms",
+                    cpu is not None and p99 is not None and cpu <= 6.5 and p99 <= 10, f"{cpu} us, p99 {p99} ms"))
+    c = get("capacity")
+    if c:
+        ok = (c["clients_ready"] == c["clients"] and c["entered_received"] >= c["entered_expected"]
+              and c["losses"] == 0 and c["deliveries_received"] == c["clients"] - 1)
+        t, rss = c["all_entered_seconds"], c.get("server_rss_ready_mib")
+        out.append((f"3 capacity: {c['clients']} held, all in within 15 s, RSS <= 48 MiB",
+                    ok and t <= 15 and rss is not None and rss <= 48,
+                    f"{c['clients_ready']} ready, all entered after {t} s, RSS {rss} MiB, final broadcast "
+                    f"{c['deliveries_received']}/{c['clients'] - 1}"))
+    st = get("storm")
+    if st:
+        cores = os.cpu_count() or 1
+        bound = 1.3 * st["storm_logins"] * hash_s / cores
+        p99 = st.get("latency_p99_ms")
+        secs = st.get("storm_seconds")
+        out.append((f"4 storm: chat p99 <= 20 ms, {st['storm_logins']} logins within {bound:.2f} s",
+                    p99 is not None and secs is not None and p99 <= 20 and secs <= bound and st["storm_ok"] == st["storm_logins"],
+                    f"p99 {p99} ms (during the storm {st.get('storm_latency_p99_ms')} ms), storm {secs} s "
+                    f"({st['storm_ok']} ok; one hash {hash_s:.3f} s)"))
+    m = get("mixed")
+    if m and b and b.get("server_cpu_us_per_delivery") and m.get("server_cpu_us_per_delivery"):
+        ratio = m["server_cpu_us_per_delivery"] / b["server_cpu_us_per_delivery"]
+        out.append(("5 mixed: <= 1.3 x scenario 1", ratio <= 1.3 and m["losses"] == 0,
+                    f"{m['server_cpu_us_per_delivery']} us = {ratio:.2f} x, {m['losses']} lost"))
+    return out
+
+
+SUMMARY_COLS = [("scenario", "scenario"), ("server", "server"), ("clients", "clients"),
+                ("sent", "messages_sent"), ("deliveries", "deliveries_received"), ("lost", "losses"),
+                ("deliv/s", "deliveries_per_second"), ("p50 ms", "latency_p50_ms"), ("p99 ms", "latency_p99_ms"),
+                ("CPU us/deliv", "server_cpu_us_per_delivery"), ("RSS MiB", "server_rss_ready_mib"),
+                ("ready s", "all_entered_seconds"), ("loadgen busy", "loadgen_max_worker_cpu_share")]
+
+
+def markdown_table(results: list[dict]) -> str:
+    """The results as a Markdown table."""
+    head = "| " + " | ".join(t for t, _ in SUMMARY_COLS) + " |"
+    lines = [head, "|" + "---|" * len(SUMMARY_COLS)]
+    for r in results:
+        cells = []
+        for _, key in SUMMARY_COLS:
+            v = r.get(key)
+            cells.append("" if v is None else f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.suite", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="smaller numbers (under 3 minutes)")
+    p.add_argument("--out", help="JSON lines file (default bench/results/RESULTS.jsonl, QUICK.jsonl with --quick)")
+    p.add_argument("--only", help="comma-separated scenario names (e.g. burst,steady)")
+    p.add_argument("--servers", default="pollchat,ngircd,miniircd", help="comma-separated servers to run")
+    a = p.parse_args(argv)
+    out = Path(a.out) if a.out else ROOT / "bench" / "results" / ("QUICK.jsonl" if a.quick else "RESULTS.jsonl")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    raise_nofile()
+    wanted = set(a.servers.split(","))
+    only = set(a.only.split(",")) if a.only else None
+    avail = anchors_available()
+    for name, why in avail.items():
+        if why and name in wanted:
+            print(f"skipping {name}: {why}", file=sys.stderr)
+    run_id = time.strftime("%Y-%m-%dT%H:%M:%S")
+    meta = {"run_id": run_id, "quick": a.quick, "python": platform.python_version(), "cpus": os.cpu_count(),
+            "cpu_model": _cpu_model()}
+    hash_s = hash_seconds()
+    results: list[dict] = []
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp, open(out, "w") as f:
+        for sc in scenarios(a.quick):
+            if only and sc["name"] not in only:
+                continue
+            for server in sc["servers"]:
+                if server not in wanted or (server != "pollchat" and avail.get(server)):
+                    continue
+                print(f"[{time.monotonic() - t0:6.1f}s] {sc['name']} on {server} ...", file=sys.stderr, flush=True)
+                try:
+                    report = run_one(server, sc, Path(tmp))
+                except Exception as exc:  # one failed run must not lose the others
+                    report = {"scenario": sc["name"], "server": server, "error": f"{type(exc).__name__}: {exc}"}
+                    print(f"  failed: {report['error']}", file=sys.stderr)
+                report.update(meta)
+                if sc["name"] == "storm":
+                    report["hash_seconds"] = round(hash_s, 4)
+                results.append(report)
+                f.write(json.dumps(report) + "\n")
+                f.flush()
+                if "error" not in report:
+                    print(table(report), file=sys.stderr)
+        meta_line = dict(meta, kind="summary", seconds=round(time.monotonic() - t0, 1), hash_seconds=round(hash_s, 4),
+                         skipped={k: v for k, v in avail.items() if v})
+        f.write(json.dumps(meta_line) + "\n")
+    ok = [r for r in results if "error" not in r]
+    print(markdown_table(ok))
+    print()
+    for name, met, measured in targets(ok, hash_s):
+        print(f"{'MET    ' if met else 'NOT MET'}  {name}: {measured}")
+    if a.quick:
+        print("(--quick: smaller scenarios than the targets are set for; run the full suite to judge them)")
+    print(f"\nsuite took {time.monotonic() - t0:.0f} s; results in {out}")
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
