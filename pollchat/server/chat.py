@@ -5,8 +5,9 @@ sockets: it feeds received bytes to the connection's framer and
 :class:`~pollchat.protocol.session.Session`, carries out the session's actions, sends
 password work to the worker pool, and turns the hub's deliveries into queued bytes.
 
-Fan-out renders each event once per mode (:class:`Frame`) and appends the same bytes to
-every recipient's output buffer.
+Fan-out renders each event once per mode (text always, JSON only if a recipient is in
+JSON mode) and hands the bytes to :meth:`EventLoop.fan_out`, which appends the same
+bytes to every recipient's output buffer without a call per recipient.
 """
 
 from __future__ import annotations
@@ -57,28 +58,6 @@ from pollchat.server.workers import WorkerPool
 from pollchat.texts import ErrorCode, NoticeCode
 
 log = logging.getLogger(__name__)
-
-
-class Frame:
-    """One event rendered at most once per mode, shared by all its recipients."""
-
-    __slots__ = ("event", "ts", "_text", "_json")
-
-    def __init__(self, event: ServerEvent, ts: float) -> None:
-        self.event = event
-        self.ts = ts
-        self._text: bytes | None = None
-        self._json: bytes | None = None
-
-    def for_connection(self, conn: Connection) -> bytes:
-        """The bytes for ``conn``'s mode."""
-        if conn.json_mode:
-            if self._json is None:
-                self._json = encode_json(self.event, self.ts)
-            return self._json
-        if self._text is None:
-            self._text = encode_text(self.event)
-        return self._text
 
 
 class ChatServer:
@@ -218,25 +197,24 @@ class ChatServer:
             self.on_shutdown()
 
     def on_slow_consumer(self, conn: Connection) -> None:
-        self.loop.queue(conn, Frame(Error.of(ErrorCode.TOO_SLOW), self.clock()).for_connection(conn))
+        self.send(conn, Error.of(ErrorCode.TOO_SLOW))
 
     # --- sending ----------------------------------------------------------------------------
 
     def send(self, conn: Connection, event: ServerEvent) -> None:
         """Queue ``event`` for ``conn`` alone."""
-        self.loop.queue(conn, Frame(event, self.clock()).for_connection(conn))
+        self.loop.queue(conn, encode_json(event, self.clock()) if conn.json_mode else encode_text(event))
 
     def deliver(self, deliveries: Iterable[Delivery[Connection]]) -> None:
         """Carry out hub deliveries: render each event once, queue it to each target."""
-        queue = self.loop.queue
+        fan_out = self.loop.fan_out
         for delivery in deliveries:
             if not delivery.targets:
                 continue
-            frame = Frame(delivery.event, self.clock())
-            json_only = isinstance(delivery.event, Typing)  # a hint for UIs, noise on nc
-            for conn in delivery.targets:
-                if conn.json_mode or not json_only:
-                    queue(conn, frame.for_connection(conn))
+            event, ts = delivery.event, self.clock()
+            # A typing hint is for UIs (JSON mode); on nc it would only be noise.
+            text = None if isinstance(event, Typing) else encode_text(event)
+            fan_out(delivery.targets, text, lambda event=event, ts=ts: encode_json(event, ts))
 
     def shut_down_all(self) -> None:
         """Tell every connection the server is stopping and close it after a flush.
