@@ -126,6 +126,7 @@ class ErrorCode(enum.Enum):
     TOO_MANY_CONNECTIONS = "too many connections from your address, closing this one"
     LOGIN_TIMEOUT = "no login within {seconds} seconds, closing the connection"
     FLOODING = "too many lines too fast, closing the connection"
+    ALREADY_LOGGED_IN = "you are already logged in; that line was not sent"
 
     @property
     def code(self) -> str:

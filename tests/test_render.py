@@ -197,6 +197,7 @@ TEXT_GOLDEN = [
     (Error.of(ErrorCode.TOO_MANY_CONNECTIONS), b"too many connections from your address, closing this one\n"),
     (Error.of(ErrorCode.LOGIN_TIMEOUT, seconds="30"), b"no login within 30 seconds, closing the connection\n"),
     (Error.of(ErrorCode.FLOODING), b"too many lines too fast, closing the connection\n"),
+    (Error.of(ErrorCode.ALREADY_LOGGED_IN), b"you are already logged in; that line was not sent\n"),
     (Notice.of(NoticeCode.KICKED, by="root", reason=": flooding"), b"you were disconnected by root: flooding\n"),
     (Notice.of(NoticeCode.KICKED, by="root", reason=""), b"you were disconnected by root\n"),
     (

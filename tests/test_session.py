@@ -267,13 +267,32 @@ def test_blank_chat_lines_are_ignored(line: str) -> None:
     assert session.phase is Phase.CHATTING
 
 
-@pytest.mark.parametrize(
-    "line", ["hello", "a\tb", "\tindented", "login", "register", "mode json", "user,pw", "żółć ☃ 😀", "a,b,c"]
-)
+@pytest.mark.parametrize("line", ["hello", "a\tb", "\tindented", "mode json", "user,pw", "żółć ☃ 😀", "a,b,c"])
 def test_chat_lines_become_chat_actions(line: str) -> None:
     session = chatting()
     assert session.feed(line) == [Chat(line)]
     assert session.phase is Phase.CHATTING
+
+
+ALREADY_IN = Reply(Error.of(ErrorCode.ALREADY_LOGGED_IN))
+
+
+@pytest.mark.parametrize("verb", ["login", "register", " LOGIN "])
+def test_a_pipelined_second_login_never_becomes_chat(verb: str) -> None:
+    """'login\nbob,otherSecret' after a login that succeeded would broadcast a
+    password: the verb and the credentials-shaped line after it are refused."""
+    session = chatting()
+    assert session.feed(verb) == [ALREADY_IN]
+    assert session.feed("bob,otherSecret") == [ALREADY_IN]
+    assert session.feed("bob,otherSecret") == [Chat("bob,otherSecret")]  # only the next line
+    assert session.phase is Phase.CHATTING
+
+
+def test_after_a_verb_an_ordinary_line_is_still_chat() -> None:
+    session = chatting()
+    assert session.feed("login") == [ALREADY_IN]
+    assert session.feed("how do I log out?") == [Chat("how do I log out?")]
+    assert session.feed("see you, then") == [Chat("see you, then")]  # no longer guarded
 
 
 @pytest.mark.parametrize(

@@ -134,7 +134,7 @@ class Session:
         failures: failed login/registration attempts so far.
     """
 
-    __slots__ = ("phase", "failures", "max_failures", "_verb_chosen", "_backlog", "_backlog_size")
+    __slots__ = ("phase", "failures", "max_failures", "_verb_chosen", "_backlog", "_backlog_size", "_guarding")
 
     def __init__(self, max_failures: int = DEFAULT_MAX_FAILURES) -> None:
         self.phase = Phase.AWAIT_VERB
@@ -143,6 +143,7 @@ class Session:
         self._verb_chosen = Verb.LOGIN
         self._backlog: deque[object] = deque()
         self._backlog_size = 0  # characters of lines waiting in the backlog
+        self._guarding = False  # a login verb came while chatting: the next line may be credentials
 
     # --- input ---------------------------------------------------------------------------
 
@@ -220,6 +221,17 @@ class Session:
     def _chat(self, line: str) -> list[Action]:
         if not line.strip():
             return []
+        # A client that pipelines a second login ("login\nbob,secret\n") after one that
+        # succeeded must not broadcast its password: the verb and a credentials-shaped
+        # line right after it are refused, not chatted.
+        guarding, self._guarding = self._guarding, False
+        if " ".join(line.split()).lower() in _VERBS:
+            self._guarding = True
+            return [Reply(Error.of(ErrorCode.ALREADY_LOGGED_IN))]
+        if guarding:
+            user, comma, _ = line.partition(",")
+            if comma and normalize_name(user) is not None:
+                return [Reply(Error.of(ErrorCode.ALREADY_LOGGED_IN))]
         if has_control_characters(line):
             return [Reply(Error.of(ErrorCode.CONTROL_CHARACTERS))]
         if line.startswith("//"):  # an escaped slash: the chat line "/text"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pollchat.core.hub import AdminOutcome
 from pollchat.protocol.commands import parse_duration
 from pollchat.protocol.events import Error, Notice, ShutdownCancelled, ShutdownWarning
+from pollchat.protocol.session import has_control_characters
 from pollchat.server.connection import Connection
 from pollchat.server.timers import Timer, Timers
 from pollchat.texts import ErrorCode, NoticeCode
@@ -109,10 +110,14 @@ class AdminActions:
 
     def kick(self, actor: str, name: str, reason: str = "", *, console: bool = False) -> Notice | Error:
         """Disconnect ``name``'s session (``console``: the actor is the operator, no account)."""
+        if has_control_characters(reason):
+            return Error.of(ErrorCode.CONTROL_CHARACTERS)
         return self._carry_out(actor, "kick", self.hub.kick(actor, name, reason, actor_is_account=not console))
 
     def ban(self, actor: str, name: str, rest: str = "", *, console: bool = False) -> Notice | Error:
         """Ban ``name``; ``rest`` is ``[DURATION] [reason]``."""
+        if has_control_characters(rest):
+            return Error.of(ErrorCode.CONTROL_CHARACTERS)
         first, more = (rest.split(maxsplit=1) + ["", ""])[:2]
         duration = parse_duration(first) if first else None
         if first and duration is None and first[:1].isdigit():
@@ -127,13 +132,19 @@ class AdminActions:
         """Lift the ban on ``name``."""
         return self._carry_out(actor, "unban", self.hub.unban(actor, name))
 
-    def announce(self, actor: str, text: str) -> None:
-        """A marked line to everyone online."""
+    def announce(self, actor: str, text: str) -> Error | None:
+        """A marked line to everyone online; an error if ``text`` has control characters
+        (the console's input is not checked like a client's lines are)."""
+        if has_control_characters(text):
+            return Error.of(ErrorCode.CONTROL_CHARACTERS)
         log.info("admin %s: announce %r", actor, text)
         self.chat.deliver(self.hub.announce(actor, text))
+        return None
 
     def shutdown(self, actor: str, rest: str = "") -> Notice | Error:
         """``[SECONDS] [reason]`` starts the countdown; ``cancel`` stops it."""
+        if has_control_characters(rest):
+            return Error.of(ErrorCode.CONTROL_CHARACTERS)
         first, more = (rest.split(maxsplit=1) + ["", ""])[:2]
         if first.lower() == "cancel" and not more:
             if not self.countdown.cancel():

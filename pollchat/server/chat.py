@@ -342,17 +342,28 @@ class ChatServer:
             self._schedule_idle_check(conn, next_check - self.clock())
 
     def send_history(self, conn: Connection, events: list[ServerEvent], *, empty_notice: bool = False) -> None:
-        """Send ``events`` between a history header and footer (nothing, or a "no
-        messages" notice, when there are none)."""
-        if not events:
+        """Send ``events`` (oldest first) between a history header and footer (nothing,
+        or a "no messages" notice, when there are none).
+
+        The block is one connection's reply, queued in one pass, so it is bounded: only
+        the newest events that fit in half of ``--max-output`` are sent (500 lines of
+        4 KiB would otherwise make a reader that keeps up look like a slow consumer)."""
+        budget = self.config.max_output // 2
+        kept: list[bytes] = []
+        for event in reversed(events):
+            data = encode_json(event, self.clock()) if conn.json_mode else encode_text(event)
+            budget -= len(data)
+            if budget < 0:
+                break
+            kept.append(data)
+        if not kept:
             if empty_notice:
                 self.send(conn, Notice.of(NoticeCode.HISTORY_EMPTY))
             return
-        self.send(conn, HistoryStart(len(events)))
-        for event in events:
-            self.send(conn, event)
+        self.send(conn, HistoryStart(len(kept)))
+        for data in reversed(kept):
+            self.loop.queue(conn, data)
         self.send(conn, HistoryEnd())
-
 
 
     def _refused(self, conn: Connection, action: Authenticate, refusal: ErrorCode, **detail: object) -> None:

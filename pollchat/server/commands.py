@@ -263,7 +263,9 @@ class Commands:
         self._send(conn, self.chat.admin.unban(self._actor(conn), args[0]))
 
     def do_announce(self, conn: Connection, args: tuple[str, ...]) -> None:
-        self.chat.admin.announce(self._actor(conn), args[0])
+        error = self.chat.admin.announce(self._actor(conn), args[0])
+        if error is not None:
+            self._send(conn, error)
 
     def do_shutdown(self, conn: Connection, args: tuple[str, ...]) -> None:
         self._send(conn, self.chat.admin.shutdown(self._actor(conn), args[0] if args else ""))

@@ -121,8 +121,8 @@ class OperatorConsole:
     def announce(self, rest: str) -> str:
         if not rest:
             return "usage: announce TEXT"
-        self.chat.admin.announce(OPERATOR, rest)
-        return "announced"
+        error = self.chat.admin.announce(OPERATOR, rest)
+        return render_text(error) if error is not None else "announced"
 
     def shutdown(self, rest: str) -> str:
         return render_text(self.chat.admin.shutdown(OPERATOR, rest))

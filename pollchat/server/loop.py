@@ -300,7 +300,11 @@ class EventLoop:
             self.connections.add(conn)
             self._update_interest(conn)
             log.info("connection #%d from %s", conn.id, conn.peer)
-            self.handler.on_connect(conn)
+            try:
+                self.handler.on_connect(conn)
+            except Exception:  # a bug must cost one connection, not the server
+                log.exception("connection #%d %s: internal error", conn.id, conn.peer)
+                self.close(conn, "internal error", flush=False)
 
     def _pause_accepting(self) -> None:
         listener = self.listener
@@ -323,7 +327,10 @@ class EventLoop:
             if not data:
                 return
             for signum in data.replace(_WAKE_WORK, b""):
-                self.handler.on_signal(signum)
+                try:
+                    self.handler.on_signal(signum)
+                except Exception:
+                    log.exception("error handling signal %d", signum)
 
     def _run_results(self) -> None:
         while True:

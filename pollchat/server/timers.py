@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import time
 from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 
 class Timer:
@@ -62,4 +65,7 @@ class Timers:
             timer = heapq.heappop(self._heap)[2]
             if not timer.cancelled:
                 timer.cancelled = True
-                timer.callback()
+                try:
+                    timer.callback()
+                except Exception:  # one failing timer must not stop the loop
+                    log.exception("error in a timer callback")
