@@ -256,3 +256,22 @@ def test_wait_is_never_negative_and_infinite_exactly_when_a_threshold_is_reached
                     pair = fresh((other_address, other_account), now)
                     if not throttle_after or pair is None or pair[0] < throttle_after:
                         assert wait == 0
+
+
+def test_attempts_under_way_count_so_parallel_connections_gain_nothing() -> None:
+    """Twenty connections trying at once are spread like twenty attempts in a row: the
+    fourth waits, later ones wait longer, and past lockout_after they are refused."""
+    throttle = LoginThrottle(throttle_after=3, lockout_after=10, address_lockout_after=0, lockout_seconds=900)
+    waits = []
+    for _ in range(20):
+        wait = throttle.wait("10.0.0.1", "bob", 0.0)
+        waits.append(wait)
+        if wait != math.inf:
+            throttle.begin("10.0.0.1", "bob")
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert waits[3:10] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert all(w == math.inf for w in waits[10:])
+    assert throttle.wait("10.0.0.2", "bob", 0.0) == 0.0  # another address is not affected
+    for _ in range(10):
+        throttle.end("10.0.0.1", "bob")
+    assert throttle.wait("10.0.0.1", "bob", 0.0) == 0.0  # nothing under way, no failures

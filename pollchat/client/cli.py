@@ -24,10 +24,10 @@ from typing import TextIO
 
 from pollchat import __version__, texts
 from pollchat.cliargs import OneLineParser, whole_number
+from pollchat.client.plain import PROG, opening_lines, run
 from pollchat.config import DEFAULT_PORT
 from pollchat.errors import ConfigError
 from pollchat.protocol.names import MAX_NAME_LENGTH, normalize_name
-from pollchat.client.plain import PROG, opening_lines, run
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for the TCP connection before reporting the server unreachable."""

@@ -10,7 +10,8 @@ delay after the last failure (1 s, 2 s, 4 s ... at most :data:`MAX_DELAY`); afte
 ``lockout_after`` failures the pair is locked for ``lockout_seconds``. An address with
 ``address_lockout_after`` failures (any accounts) is locked likewise. Counts are
 forgotten ``lockout_seconds`` after the last failure, and a successful login clears its
-pair. Every threshold 0 turns that rule off. Times are passed in (epoch or monotonic
+pair. Attempts under way (between :meth:`LoginThrottle.begin` and ``end``) count too, so
+parallel connections do not multiply the allowed guesses. Every threshold 0 turns that rule off. Times are passed in (epoch or monotonic
 seconds, the caller's choice), so tests need no clock.
 
 Memory is bounded: entries older than ``lockout_seconds`` are dropped as new failures
@@ -52,22 +53,41 @@ class LoginThrottle:
         self.address_lockout_after = address_lockout_after
         self.lockout_seconds = lockout_seconds
         self._records: OrderedDict[tuple[str, str], _Failures] = OrderedDict()
+        self._pending: dict[tuple[str, str], int] = {}  # attempts begun, not yet decided
 
     def wait(self, address: str, account: str, now: float) -> float:
         """Seconds the attempt must wait before its password is checked: 0 for now,
         ``math.inf`` while the pair or the address is locked out."""
         pair = self._fresh((address, account), now)
         whole = self._fresh((address, ""), now)
-        if whole and self.address_lockout_after and whole.count >= self.address_lockout_after:
+        # Attempts still being checked count as failures-to-be, so twenty connections
+        # trying at once are spread out like twenty attempts one after the other.
+        pair_count = (pair.count if pair else 0) + self._pending.get((address, account), 0)
+        whole_count = (whole.count if whole else 0) + self._pending.get((address, ""), 0)
+        if self.address_lockout_after and whole_count >= self.address_lockout_after:
             return math.inf
-        if pair is None:
-            return 0.0
-        if self.lockout_after and pair.count >= self.lockout_after:
+        if self.lockout_after and pair_count >= self.lockout_after:
             return math.inf
-        if self.throttle_after and pair.count >= self.throttle_after:
-            delay = min(MAX_DELAY, 2.0 ** (pair.count - self.throttle_after))
-            return max(0.0, pair.last + delay - now)
+        if self.throttle_after and pair_count >= self.throttle_after:
+            delay = min(MAX_DELAY, 2.0 ** (pair_count - self.throttle_after))
+            last = pair.last if pair else now
+            return max(0.0, last + delay - now)
         return 0.0
+
+    def begin(self, address: str, account: str) -> None:
+        """An attempt was let through :meth:`wait` and is being checked; call
+        :meth:`end` when its outcome is known (or it is abandoned)."""
+        for key in ((address, account), (address, "")):
+            self._pending[key] = self._pending.get(key, 0) + 1
+
+    def end(self, address: str, account: str) -> None:
+        """The attempt begun with :meth:`begin` is decided or abandoned."""
+        for key in ((address, account), (address, "")):
+            left = self._pending.get(key, 0) - 1
+            if left > 0:
+                self._pending[key] = left
+            else:
+                self._pending.pop(key, None)
 
     def failed(self, address: str, account: str, now: float) -> bool:
         """Count a failed attempt. Returns True if it just caused a lockout (to log)."""

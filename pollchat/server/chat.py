@@ -18,6 +18,7 @@ import random
 import signal
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
@@ -255,10 +256,13 @@ class ChatServer:
 
     def _authenticate(self, conn: Connection, action: Authenticate) -> None:
         if action.verb is Verb.LOGIN:
-            wait = self.throttle.wait(_host(conn), name_key(action.name), self.loop.timers.clock())
+            host, key = _host(conn), name_key(action.name)
+            wait = self.throttle.wait(host, key, self.loop.timers.clock())
             if wait == math.inf:  # locked out: refused without a look at the password
                 self._refused(conn, action, ErrorCode.WRONG_PASSWORD)
-            elif wait > 0:  # growing delays after repeated failures (brute force)
+                return
+            self.throttle.begin(host, key)  # counted while under way: no parallel guessing
+            if wait > 0:  # growing delays after repeated failures (brute force)
                 self.loop.timers.call_later(wait, lambda: self._verify(conn, action))
             else:
                 self._verify(conn, action)
@@ -275,16 +279,18 @@ class ChatServer:
         )
 
     def _verify(self, conn: Connection, action: Authenticate) -> None:
+        host, key = _host(conn), name_key(action.name)
         if conn.closing:
+            self.throttle.end(host, key)
             return
         account = self.hub.accounts.find(action.name)
         encoded = account.password_hash if account is not None else self.dummy_hash
-        self.pool.submit(
-            verify_password,
-            action.password,
-            encoded,
-            on_done=lambda f: self._finish(conn, action, lambda: self._login(conn, action, account, f.result())),
-        )
+
+        def checked(future: Future[bool]) -> None:
+            self.throttle.end(host, key)
+            self._finish(conn, action, lambda: self._login(conn, action, account, future.result()))
+
+        self.pool.submit(verify_password, action.password, encoded, on_done=checked)
 
     def _login(self, conn: Connection, action: Authenticate, account: Account | None, ok: bool) -> Admission[Connection]:
         """Admit a checked login, and count it for brute-force protection."""
