@@ -21,12 +21,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account, AccountDirectory
 from pollchat.core.hub import Delivery, Hub
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.errors import ProtocolError
-from pollchat.protocol.commands import COMMANDS, MAX_DURATION, Command, is_command_line, parse_command, parse_duration
+from pollchat.protocol.commands import (
+    COMMANDS,
+    MAX_DURATION,
+    Command,
+    is_command_line,
+    parse_command,
+    parse_duration,
+)
 from pollchat.protocol.events import (
     Action,
     Error,
@@ -413,7 +421,7 @@ class FakeChat:
     def __init__(self, hub: Hub[object]) -> None:
         self.hub = hub
         self.pool = FakePool()
-        self.kdf_iterations = 1
+        self.config = ServerConfig(max_users=4, kdf_iterations=1)
         self.sent: list[tuple[object, object]] = []  # (connection, event)
         self.closed: list[tuple[object, str]] = []
         self.history_asked: list[tuple[int, int]] = []

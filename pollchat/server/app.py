@@ -1,7 +1,7 @@
 """Wiring and lifetime of a server: listener, loop, workers, store, hub, chat layer.
 
 :class:`Server` is what the CLI runs and what integration tests step with
-:meth:`Server.run_once`. Shutdown (SIGINT, SIGTERM or :meth:`Server.request_shutdown`)
+:meth:`Server.run_once`. Shutdown (SIGINT, SIGTERM or an admin's countdown)
 goes through the loop: stop accepting, tell every connection ``server is shutting
 down``, flush for at most ``linger`` seconds, then close the sockets, the worker pool and
 the database.
@@ -163,10 +163,6 @@ class Server:
         console = OperatorConsole(self.chat, out)
         console.attach(fd)
         return console
-
-    def request_shutdown(self) -> None:
-        """Ask for :meth:`shutdown` from any thread."""
-        self.loop.call_soon_threadsafe(self.shutdown)
 
     def close(self) -> None:
         """Close sockets, stop the workers and close the database. Idempotent."""

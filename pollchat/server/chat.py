@@ -94,7 +94,6 @@ class ChatServer:
         self.hub = hub
         self.pool = pool
         self.config = config
-        self.kdf_iterations = config.kdf_iterations
         self.dummy_hash = dummy_hash
         self.clock = clock
         self.on_shutdown = on_shutdown
@@ -274,7 +273,7 @@ class ChatServer:
         self.pool.submit(
             hash_password,
             action.password,
-            self.kdf_iterations,
+            self.config.kdf_iterations,
             on_done=lambda f: self._finish(conn, action, lambda: self.hub.register(conn, action.name, f.result())),
         )
 

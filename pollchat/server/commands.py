@@ -192,7 +192,7 @@ class Commands:
             old,
             checked,
             new,
-            self.chat.kdf_iterations,
+            self.chat.config.kdf_iterations,
             on_done=lambda future: self._passwd_done(conn, args, checked, future),
         )
 
