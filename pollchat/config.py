@@ -58,6 +58,8 @@ class ServerConfig:
         backup_every: minutes between automatic database snapshots (0 = none).
         backup_keep: snapshots kept in ``data_dir/backups``.
         log_file: the rotating log file (``None``: ``data_dir/pollchat.log``).
+        max_groups_per_owner, max_group_members, max_group_requests: the group limits
+            (issue 4; see :class:`pollchat.core.groups.GroupLimits`).
     """
 
     max_users: int
@@ -86,3 +88,6 @@ class ServerConfig:
     backup_every: float = 0.0
     backup_keep: int = 7
     log_file: Path | None = None
+    max_groups_per_owner: int = 10
+    max_group_members: int = 200
+    max_group_requests: int = 20

@@ -41,6 +41,16 @@ TYPING = "{name} is typing..."
 TYPING_STOPPED = "{name} stopped typing"
 HISTORY_START = "--- {count} earlier messages ---"
 HISTORY_END = "--- end of history ---"
+GROUP_PREFIX = "[#{group}] "
+"""Prefix of a group's chat line, action or change (issue 4): ``[#familia] alice: hi``."""
+MENTION = "[mention] {name} mentioned you in {where}"
+MENTION_MAIN = "the main chat"
+GROUPS_HEADER = "groups ({count}):"
+GROUPS_NONE = "  none yet: /create #name starts one"
+GROUPS_ENTRY = "  #{name} - {visibility}, {members} member(s){role}{topic}"
+MEMBERS_HEADER = "members of #{group} ({count}):"
+MEMBERS_ENTRY = "  {name} - {status}{owner}"
+MEMBERS_PENDING = "  waiting to join: {names}"
 HISTORY_TIME = "[{time}] "
 """Prefix of a history line; ``time`` is ``YYYY-MM-DD HH:MM`` in UTC."""
 
@@ -48,6 +58,40 @@ HISTORY_TIME = "[{time}] "
 SHRUG = "¯\\_(ツ)_/¯"
 TABLEFLIP = "(╯°□°)╯︵ ┻━┻"
 UNFLIP = "┬─┬ノ( º _ ºノ)"
+
+
+class GroupChange(enum.Enum):
+    """What happened to a group (issue 4), with its text-mode wording.
+
+    Each is sent as a ``group`` event; the member name, lower-cased, is the ``change``
+    of the JSON form. ``{group}`` is the group's name without ``#``; ``{name}`` the
+    member concerned; ``{by}`` who did it; ``{text}`` the topic, the new name or the
+    visibility.
+    """
+
+    CREATED = "[#{group}] {text} group created: others join with /join #{group}"
+    JOINED = "[#{group}] {name} has joined the group"
+    LEFT = "[#{group}] {name} has left the group"
+    REQUESTED = "[#{group}] your request to join was sent to the owner: analysis in progress"
+    REQUEST = "[#{group}] {name} asks to join: /accept {name} #{group} or /reject {name} #{group}"
+    ACCEPTED = "[#{group}] your request to join was accepted by {by}"
+    REJECTED = "[#{group}] your request to join was rejected by {by}"
+    REQUEST_REJECTED = "[#{group}] the request of {name} was rejected by {by}"
+    KICKED = "[#{group}] {name} was removed from the group by {by}"
+    BANNED = "[#{group}] {name} was banned from the group by {by}"
+    UNBANNED = "[#{group}] {name} is no longer banned from the group"
+    OWNER = "[#{group}] {name} is now the owner"
+    RENAMED = "[#{group}] the group is now #{text} (renamed by {by})"
+    DELETED = "[#{group}] the group was deleted by {by}"
+    DISBANDED = "[#{group}] the group was deleted: its last member left"
+    TOPIC = "[#{group}] {by} set the topic: {text}"
+    TOPIC_IS = "[#{group}] topic: {text}"
+    NO_TOPIC = "[#{group}] no topic set"
+
+    @property
+    def code(self) -> str:
+        """The stable machine-readable code, e.g. ``"joined"``."""
+        return self.name.lower()
 
 
 class NoticeCode(enum.Enum):
@@ -80,6 +124,9 @@ class NoticeCode(enum.Enum):
     UNBAN_DONE = "{name} is no longer banned"
     SHUTDOWN_STARTED = "shutdown in {seconds} second(s) started; /shutdown cancel stops it"
     SHUTDOWN_CANCELLED_DONE = "shutdown cancelled"
+    FOCUS_GROUP = "plain lines now go to #{group}; /focus alone returns to the main chat"
+    FOCUS_MAIN = "plain lines now go to the main chat"
+    YOUR_GROUPS = "your groups: {names} (/groups lists them; #name text writes to one)"
     RATE_WARNING = "slow down: at most {rate} lines per second; lines are being dropped and flooding on will disconnect you"
 
     @property
@@ -127,6 +174,22 @@ class ErrorCode(enum.Enum):
     LOGIN_TIMEOUT = "no login within {seconds} seconds, closing the connection"
     FLOODING = "too many lines too fast, closing the connection"
     ALREADY_LOGGED_IN = "you are already logged in; that line was not sent"
+    BAD_GROUP_NAME = "invalid group name {name!r}: # then 1 to 32 letters, digits, '_', '-' or '.'"
+    NO_SUCH_GROUP = "no such group: #{group}"
+    GROUP_EXISTS = "#{group} exists already"
+    NOT_MEMBER = "you are not a member of #{group}"
+    NOT_MEMBER_LINE = "you are not a member of #{group}; that line was not sent (/join #{group} first)"
+    ALREADY_MEMBER = "you are already a member of #{group}"
+    NOT_GROUP_OWNER = "only the owner of #{group} (or an admin) can do that"
+    GROUP_BANNED = "you are banned from #{group}"
+    REQUEST_PENDING = "your request to join #{group} is already waiting for the owner"
+    NO_REQUEST = "{name} has not asked to join #{group}"
+    NOT_A_MEMBER = "{name} is not a member of #{group}"
+    GROUP_NOT_BANNED = "{name} is not banned from #{group}"
+    OWNER_PROTECTED = "{name} owns #{group}: the owner cannot be removed or banned"
+    TOO_MANY_GROUPS = "you own {limit} group(s) already, the most allowed"
+    GROUP_FULL = "#{group} is full ({limit} members)"
+    TOO_MANY_REQUESTS = "#{group} has {limit} join request(s) waiting already; try again later"
 
     @property
     def code(self) -> str:
@@ -184,10 +247,27 @@ CLIENT_TUI_MORE_BELOW = "{count} more below: PgDn"
 CLIENT_TUI_PLACEHOLDER_MAIN = "Message everyone..."
 CLIENT_TUI_PLACEHOLDER_PRIVATE = "Reply to {name}..."
 CLIENT_TUI_PLACEHOLDER_OFFLINE = "(not connected)"
-CLIENT_TUI_NEW_CHAT_PROMPT = "New chat with: type a name, Enter opens, Esc cancels"
+CLIENT_TUI_NEW_CHAT_PROMPT = "New chat with: type a name or #group, Enter opens, Esc cancels"
 CLIENT_TUI_BAD_NAME = "invalid name {name!r}: 1 to {limit} letters, digits, '_', '-' or '.'"
 CLIENT_TUI_NOT_YOURSELF = "that is you: pick someone else"
 CLIENT_TUI_OFFLINE_MESSAGES = "{count} private message(s) arrived while you were away: see the chats pane"
+# Groups in the full-screen client (issue 4):
+CLIENT_TUI_CHATS_TITLE_GROUPS = "chats · 👥 {count}"
+CLIENT_TUI_GROUP_LABEL = "#{name}"
+CLIENT_TUI_GROUP_TITLE = "#{name} · {detail}"
+CLIENT_TUI_GROUP_MEMBERS = "{count} member(s)"
+CLIENT_TUI_GROUP_DETAIL = "group"
+CLIENT_TUI_GROUP_GONE_MARK = " ✗"
+CLIENT_TUI_GROUP_LEFT = "you left the group"
+CLIENT_TUI_GROUP_REMOVED = "you were removed from the group"
+CLIENT_TUI_GROUP_DELETED = "the group was deleted"
+CLIENT_TUI_GROUP_NOT_MEMBER = "you are not a member"
+CLIENT_TUI_GROUP_RENAMED = "renamed to #{name}"
+CLIENT_TUI_PLACEHOLDER_GROUP = "Message #{name}..."
+CLIENT_TUI_PLACEHOLDER_GONE = "#{name}: {reason} (/join #{name} to come back)"
+CLIENT_TUI_NOT_IN_GROUP = "not sent: #{name}: {reason}"
+CLIENT_TUI_ME_IN_GROUP = "/me is for the main chat only; in #{name} just type the line"
+CLIENT_TUI_BAD_GROUP = "invalid group name {name!r}: # then 1 to {limit} letters, digits, '_', '-' or '.'"
 CLIENT_TUI_SETTINGS_NOT_SAVED = "settings not saved: {reason}"
 CLIENT_TUI_HINTS = "Tab panes · ↑↓ Enter open · PgUp/PgDn scroll · F1 help · Esc quit"
 CLIENT_TUI_HINTS_SHORT = "Tab · F1 help · Esc quit"
@@ -209,8 +289,13 @@ PgUp, PgDn       scroll the conversation
 F2, p in chats   pin or unpin a chat: pinned chats come first
 F1               this help;  Esc or Ctrl+C: quit
 In the online pane, type to search by name.
-In a private chat a line is sent to that person; in the main chat to
-everyone. A line starting with / is a command: /help lists them all
-(/msg NAME text, /me, /shrug, /away, /status, /who, /whois, /nick...).
+In a private chat a line is sent to that person; in a #group to its
+members; in the main chat to everyone. A line starting with / is a
+command: /help lists them all (/msg NAME text, /me, /shrug, /away,
+/status, /who, /whois, /nick...).
+Groups: /create #name [private], /join #name (or [+] New chat, #name),
+/leave #name, /groups, /members #name, /topic #name text; owners also
+/accept NAME #name, /kick NAME #name, /rename #name #new, /delete #name.
 Markers: + active  ! busy  ~ away  z inactive  - offline  (idle time)
-         ✉(N) unread  ● new activity  📌 pinned  ▸ open chat"""
+         ✉(N) unread  ● new activity  📌 pinned  ▸ open chat
+         #name a group  ✗ a group you are no longer in  👥 N your groups"""

@@ -29,9 +29,15 @@ from pollchat.protocol.events import (
     Entered,
     Error,
     Greeting,
+    GroupEntry,
+    GroupEvent,
+    GroupList,
     HistoryEnd,
     HistoryStart,
     Left,
+    MemberEntry,
+    MemberList,
+    Mention,
     Message,
     ModeSwitched,
     Notice,
@@ -44,11 +50,11 @@ from pollchat.protocol.events import (
     Typing,
     Welcome,
     WhoEntry,
-    WhoList,
     Whois,
+    WhoList,
 )
 from pollchat.protocol.render import format_time
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 NAME_MAX = 32
 NAME_PUNCTUATION = "_-."
@@ -253,6 +259,9 @@ _DETAIL_VALUES: dict[str, Callable[[], st.SearchStrategy[object]]] = {
     ),
     "seconds": lambda: st.integers(1, 86_400),
     "rate": lambda: st.integers(1, 1000).map(str),
+    # issue 4: groups
+    "group": valid_names,
+    "names": lambda: st.lists(valid_names(), min_size=1, max_size=4).map(", ".join),
 }
 
 
@@ -339,11 +348,46 @@ def whois_events() -> st.SearchStrategy[Whois]:
     return st.one_of(online, offline)
 
 
+def _maybe_group() -> st.SearchStrategy[str]:
+    return st.one_of(st.just(""), valid_names())
+
+
+def group_events() -> st.SearchStrategy[GroupEvent]:
+    """Every group change, with or without a member, actor and text (issue 4)."""
+    return st.builds(
+        GroupEvent, valid_names(), st.sampled_from(list(GroupChange)), _maybe_text(), _maybe_text(), _maybe_text()
+    )
+
+
+def group_lists() -> st.SearchStrategy[GroupList]:
+    """``/groups`` answers: up to five groups, with every role."""
+    entry = st.builds(
+        GroupEntry,
+        valid_names(),
+        st.sampled_from(["public", "private"]),
+        st.integers(1, 1000),
+        st.sampled_from(["owner", "member", "pending", ""]),
+        _maybe_text(),
+    )
+    return st.lists(entry, max_size=5).map(lambda groups: GroupList(tuple(groups)))
+
+
+def member_lists() -> st.SearchStrategy[MemberList]:
+    """``/members`` answers, with or without waiting requests."""
+    member = st.builds(MemberEntry, valid_names(), st.sampled_from([*STATUSES, "offline"]), st.booleans())
+    return st.builds(
+        MemberList,
+        valid_names(),
+        st.lists(member, min_size=1, max_size=5).map(tuple),
+        st.lists(valid_names(), max_size=3).map(tuple),
+    )
+
+
 def history_events() -> st.SearchStrategy[object]:
     """Replayed messages: ``history=True`` and ``at`` in whole milliseconds."""
     return st.one_of(
-        st.builds(Message, valid_names(), chat_lines(), st.just(True), whole_ms_times),
-        st.builds(Action, valid_names(), chat_lines(), st.just(True), whole_ms_times),
+        st.builds(Message, valid_names(), chat_lines(), st.just(True), whole_ms_times, _maybe_group()),
+        st.builds(Action, valid_names(), chat_lines(), st.just(True), whole_ms_times, _maybe_group()),
         st.builds(
             PrivateMessage, valid_names(), valid_names(), chat_lines(), st.booleans(), st.just(True), whole_ms_times
         ),
@@ -357,8 +401,8 @@ def server_events() -> st.SearchStrategy[object]:
         welcomes(),
         st.builds(Entered, valid_names()),
         st.builds(Left, valid_names(), _maybe_text()),
-        st.builds(Message, valid_names(), chat_lines()),
-        st.builds(Action, valid_names(), chat_lines()),
+        st.builds(Message, valid_names(), chat_lines(), group=_maybe_group()),
+        st.builds(Action, valid_names(), chat_lines(), group=_maybe_group()),
         st.builds(PrivateMessage, valid_names(), valid_names(), chat_lines(), st.booleans()),
         history_events(),
         st.builds(StatusChanged, valid_names(), st.sampled_from(STATUSES), _maybe_text()),
@@ -366,7 +410,11 @@ def server_events() -> st.SearchStrategy[object]:
         whois_events(),
         st.builds(Renamed, valid_names(), valid_names()),
         notice_events(),
-        st.builds(Typing, valid_names(), st.booleans(), st.booleans()),
+        st.builds(Typing, valid_names(), st.booleans(), st.booleans(), _maybe_group()),
+        st.builds(Mention, valid_names(), chat_lines(), _maybe_group()),
+        group_events(),
+        group_lists(),
+        member_lists(),
         st.builds(Announcement, valid_names(), chat_lines()),
         st.builds(ShutdownWarning, st.integers(1, 86_400), _maybe_text()),
         st.just(ShutdownCancelled()),

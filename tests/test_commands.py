@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import random
+from pathlib import Path
 from concurrent.futures import Future
 
 import pytest
@@ -23,6 +24,8 @@ from hypothesis import strategies as st
 
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account, AccountDirectory
+from pollchat.core.group_chat import GroupChat
+from pollchat.core.groups import Groups
 from pollchat.core.hub import Delivery, Hub
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.seats import AccountKind, SeatBudget
@@ -48,6 +51,7 @@ from pollchat.protocol.events import (
 from pollchat.protocol.manual import entries, help_text
 from pollchat.protocol.session import Authenticate, Chat, Phase, Reply, Session
 from pollchat.server.commands import Commands
+from pollchat.store.database import Database
 from pollchat.texts import ErrorCode, NoticeCode
 from tests.test_hub import MemoryAccounts
 
@@ -124,6 +128,26 @@ PARSED = [
     ("/shutdown", Command("shutdown", ())),
     ("/shutdown 60 upgrading  now", Command("shutdown", ("60 upgrading  now",))),
     ("/Shutdown cancel", Command("shutdown", ("cancel",))),
+    # issue 4, groups
+    ("/create #fam", Command("create", ("#fam",))),
+    ("/create #fam private", Command("create", ("#fam", "private"))),
+    ("/join #fam", Command("join", ("#fam",))),
+    ("/leave #fam", Command("leave", ("#fam",))),
+    ("/groups", Command("groups", ())),
+    ("/members #fam", Command("members", ("#fam",))),
+    ("/focus", Command("focus", ())),
+    ("/focus #fam", Command("focus", ("#fam",))),
+    ("/accept bob #fam", Command("accept", ("bob", "#fam"))),
+    ("/reject bob #fam", Command("reject", ("bob", "#fam"))),
+    ("/rename #fam #family", Command("rename", ("#fam", "#family"))),
+    ("/delete #fam", Command("delete", ("#fam",))),
+    ("/topic #fam", Command("topic", ("#fam",))),
+    ("/topic #fam sunday  lunch", Command("topic", ("#fam", "sunday  lunch"))),
+    ("/kick bob #fam", Command("kick", ("bob", "#fam"))),
+    ("/ban bob #fam", Command("ban", ("bob", "#fam"))),
+    ("/unban bob #fam", Command("unban", ("bob", "#fam"))),
+    ("/history #fam 50", Command("history", ("#fam", "50"))),
+    ("/typing on #fam", Command("typing", ("on", "#fam"))),
 ]
 
 
@@ -160,14 +184,13 @@ WRONG_COUNT = [
     ("/nick new name", "nick"),
     ("/passwd", "passwd"),
     ("/unregister", "unregister"),
-    ("/history 5 6", "history"),
+    ("/history #fam 5 6", "history"),
     ("/play 1 2", "play"),
     ("/typing", "typing"),
     ("/typing on bob carol", "typing"),
     ("/kick", "kick"),
     ("/ban", "ban"),
     ("/unban", "unban"),
-    ("/unban bob now", "unban"),
     ("/announce", "announce"),
     ("/announce   ", "announce"),
 ]
@@ -427,6 +450,7 @@ class FakeChat:
         self.history_asked: list[tuple[int, int]] = []
         self.loop = self
         self.history = self
+        self.groups = GroupChat(hub, Groups(Database.open(Path(":memory:"))))  # SQLite in memory
 
     def deliver(self, deliveries: list[Delivery[object]]) -> None:
         for delivery in deliveries:

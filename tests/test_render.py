@@ -28,9 +28,15 @@ from pollchat.protocol.events import (
     Entered,
     Error,
     Greeting,
+    GroupEntry,
+    GroupEvent,
+    GroupList,
     HistoryEnd,
     HistoryStart,
     Left,
+    MemberEntry,
+    MemberList,
+    Mention,
     Message,
     ModeSwitched,
     Notice,
@@ -56,7 +62,7 @@ from pollchat.protocol.render import (
     format_ts,
     render_text,
 )
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 from tests.strategies import event_time, server_events, whole_ms_times
 
 TS_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -223,6 +229,115 @@ TEXT_GOLDEN = [
     (Typing("alice", True), b"alice is typing...\n"),
     (Typing("alice", False), b"alice stopped typing\n"),
     (Typing("alice", True, private=True), b"alice is typing...\n"),
+    # --- issue 4: groups and mentions
+    (Message("alice", "hi all", group="familia"), b"[#familia] alice: hi all\n"),
+    (Action("alice", "waves", group="familia"), b"[#familia] * alice waves\n"),
+    (
+        Message("alice", "hi", history=True, at=1_700_000_000.0, group="familia"),
+        b"[2023-11-14 22:13] [#familia] alice: hi\n",
+    ),
+    (Typing("alice", True, group="familia"), b"alice is typing...\n"),
+    (Mention("alice", "hi @bob", "familia"), b"[mention] alice mentioned you in #familia\n"),
+    (Mention("alice", "hi @bob"), b"[mention] alice mentioned you in the main chat\n"),
+    (
+        GroupEvent("familia", GroupChange.CREATED, text="private"),
+        b"[#familia] private group created: others join with /join #familia\n",
+    ),
+    (GroupEvent("familia", GroupChange.JOINED, "bob"), b"[#familia] bob has joined the group\n"),
+    (GroupEvent("familia", GroupChange.LEFT, "bob"), b"[#familia] bob has left the group\n"),
+    (
+        GroupEvent("familia", GroupChange.REQUESTED),
+        b"[#familia] your request to join was sent to the owner: analysis in progress\n",
+    ),
+    (
+        GroupEvent("familia", GroupChange.REQUEST, "bob"),
+        b"[#familia] bob asks to join: /accept bob #familia or /reject bob #familia\n",
+    ),
+    (
+        GroupEvent("familia", GroupChange.ACCEPTED, by="alice"),
+        b"[#familia] your request to join was accepted by alice\n",
+    ),
+    (
+        GroupEvent("familia", GroupChange.REJECTED, by="alice"),
+        b"[#familia] your request to join was rejected by alice\n",
+    ),
+    (
+        GroupEvent("familia", GroupChange.REQUEST_REJECTED, "bob", "alice"),
+        b"[#familia] the request of bob was rejected by alice\n",
+    ),
+    (
+        GroupEvent("familia", GroupChange.KICKED, "bob", "alice"),
+        b"[#familia] bob was removed from the group by alice\n",
+    ),
+    (
+        GroupEvent("familia", GroupChange.BANNED, "bob", "alice"),
+        b"[#familia] bob was banned from the group by alice\n",
+    ),
+    (GroupEvent("familia", GroupChange.UNBANNED, "bob"), b"[#familia] bob is no longer banned from the group\n"),
+    (GroupEvent("familia", GroupChange.OWNER, "bob"), b"[#familia] bob is now the owner\n"),
+    (
+        GroupEvent("familia", GroupChange.RENAMED, by="alice", text="family"),
+        b"[#familia] the group is now #family (renamed by alice)\n",
+    ),
+    (GroupEvent("familia", GroupChange.DELETED, by="alice"), b"[#familia] the group was deleted by alice\n"),
+    (GroupEvent("familia", GroupChange.DISBANDED), b"[#familia] the group was deleted: its last member left\n"),
+    (
+        GroupEvent("familia", GroupChange.TOPIC, by="alice", text="sunday lunch"),
+        b"[#familia] alice set the topic: sunday lunch\n",
+    ),
+    (GroupEvent("familia", GroupChange.TOPIC_IS, text="sunday lunch"), b"[#familia] topic: sunday lunch\n"),
+    (GroupEvent("familia", GroupChange.NO_TOPIC), b"[#familia] no topic set\n"),
+    (
+        GroupList(
+            (
+                GroupEntry("familia", "private", 3, "owner", "sunday lunch"),
+                GroupEntry("random", "public", 12, "", ""),
+            )
+        ),
+        b"groups (2):\n  #familia - private, 3 member(s), owner; topic: sunday lunch\n  #random - public, 12 member(s)\n",
+    ),
+    (GroupList(()), b"groups (0):\n  none yet: /create #name starts one\n"),
+    (
+        MemberList("familia", (MemberEntry("alice", "active", True), MemberEntry("bob", "offline", False)), ("carol",)),
+        b"members of #familia (2):\n  alice - active, owner\n  bob - offline\n  waiting to join: carol\n",
+    ),
+    (Notice.of(NoticeCode.FOCUS_GROUP, group="familia"), b"plain lines now go to #familia; /focus alone returns to the main chat\n"),
+    (Notice.of(NoticeCode.FOCUS_MAIN), b"plain lines now go to the main chat\n"),
+    (
+        Notice.of(NoticeCode.YOUR_GROUPS, names="#familia, #random"),
+        b"your groups: #familia, #random (/groups lists them; #name text writes to one)\n",
+    ),
+    (
+        Error.of(ErrorCode.BAD_GROUP_NAME, name="a b"),
+        b"invalid group name 'a b': # then 1 to 32 letters, digits, '_', '-' or '.'\n",
+    ),
+    (Error.of(ErrorCode.NO_SUCH_GROUP, group="familia"), b"no such group: #familia\n"),
+    (Error.of(ErrorCode.GROUP_EXISTS, group="familia"), b"#familia exists already\n"),
+    (Error.of(ErrorCode.NOT_MEMBER, group="familia"), b"you are not a member of #familia\n"),
+    (
+        Error.of(ErrorCode.NOT_MEMBER_LINE, group="familia"),
+        b"you are not a member of #familia; that line was not sent (/join #familia first)\n",
+    ),
+    (Error.of(ErrorCode.ALREADY_MEMBER, group="familia"), b"you are already a member of #familia\n"),
+    (Error.of(ErrorCode.NOT_GROUP_OWNER, group="familia"), b"only the owner of #familia (or an admin) can do that\n"),
+    (Error.of(ErrorCode.GROUP_BANNED, group="familia"), b"you are banned from #familia\n"),
+    (
+        Error.of(ErrorCode.REQUEST_PENDING, group="familia"),
+        b"your request to join #familia is already waiting for the owner\n",
+    ),
+    (Error.of(ErrorCode.NO_REQUEST, name="bob", group="familia"), b"bob has not asked to join #familia\n"),
+    (Error.of(ErrorCode.NOT_A_MEMBER, name="bob", group="familia"), b"bob is not a member of #familia\n"),
+    (Error.of(ErrorCode.GROUP_NOT_BANNED, name="bob", group="familia"), b"bob is not banned from #familia\n"),
+    (
+        Error.of(ErrorCode.OWNER_PROTECTED, name="alice", group="familia"),
+        b"alice owns #familia: the owner cannot be removed or banned\n",
+    ),
+    (Error.of(ErrorCode.TOO_MANY_GROUPS, limit=10), b"you own 10 group(s) already, the most allowed\n"),
+    (Error.of(ErrorCode.GROUP_FULL, group="familia", limit=200), b"#familia is full (200 members)\n"),
+    (
+        Error.of(ErrorCode.TOO_MANY_REQUESTS, group="familia", limit=20),
+        b"#familia has 20 join request(s) waiting already; try again later\n",
+    ),
 ]
 
 
@@ -236,6 +351,7 @@ def test_golden_table_covers_every_event_type_and_code() -> None:
     assert {type(e) for e, _ in TEXT_GOLDEN} == set(EVENT_TYPES)
     assert {e.code for e, _ in TEXT_GOLDEN if isinstance(e, Error)} == set(ErrorCode)
     assert {e.code for e, _ in TEXT_GOLDEN if isinstance(e, Notice)} == set(NoticeCode)
+    assert {e.change for e, _ in TEXT_GOLDEN if isinstance(e, GroupEvent)} == set(GroupChange)
     history = [e for e, _ in TEXT_GOLDEN if getattr(e, "history", False)]
     assert {type(e) for e in history} == {Message, Action, PrivateMessage}
     assert {e.outgoing for e in history if isinstance(e, PrivateMessage)} == {True, False}
@@ -633,6 +749,10 @@ def test_rendered_bytes_never_contain_cr_or_nul(event: object, ts: float) -> Non
         lines = 1 + len(event.users)
     elif isinstance(event, Notice):
         lines = 1 + event.text.count("\n")  # /help text has several lines
+    elif isinstance(event, GroupList):
+        lines = 1 + max(1, len(event.groups))  # "none yet" when empty
+    elif isinstance(event, MemberList):
+        lines = 1 + len(event.members) + bool(event.pending)
     else:
         lines = 1
     assert text.count(b"\n") == lines

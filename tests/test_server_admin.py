@@ -83,7 +83,7 @@ def test_kick_without_a_reason(admin_harness: Harness) -> None:
         ("/ban nobody", "no such user: nobody"),
         ("/unban nobody", "no such user: nobody"),
         ("/unban user1", "user1 is not banned"),
-        ("/kick", "usage: /kick NAME [reason]"),
+        ("/kick", "usage: /kick NAME [reason] | /kick NAME #group"),
         ("/shutdown cancel", "no shutdown is under way"),
         ("/shutdown 0", "usage: /shutdown [SECONDS] [reason] | /shutdown cancel"),
         ("/shutdown 86401", "usage: /shutdown [SECONDS] [reason] | /shutdown cancel"),

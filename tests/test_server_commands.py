@@ -244,7 +244,7 @@ def test_unknown_commands_and_usage_errors_never_disconnect(harness: Harness) ->
         (b"/nick\n", "usage: /nick NEWNAME"),
         (b"/passwd\n", "usage: /passwd OLD,NEW"),
         (b"/unregister\n", "usage: /unregister PASSWORD"),
-        (b"/history 1 2\n", "usage: /history [N]"),
+        (b"/history 1 2\n", "usage: /history [#group] [N]"),
         (b"/status\n", "usage: /status active|busy|away|inactive [message]"),
         (b"/play 1 2\n", "usage: /play [N]"),
     ]

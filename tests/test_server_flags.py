@@ -34,6 +34,9 @@ FLAGS = [
     ("--backup-every", "0.02", "backup_every", 0.02),
     ("--backup-keep", "0", "backup_keep", 0),
     ("--log-file", "/var/log/pollchat.log", "log_file", Path("/var/log/pollchat.log")),
+    ("--max-groups-per-owner", "2", "max_groups_per_owner", 2),
+    ("--max-group-members", "0", "max_group_members", 0),
+    ("--max-group-requests", "5", "max_group_requests", 5),
 ]
 
 
@@ -81,6 +84,8 @@ def test_every_new_config_field_has_a_flag() -> None:
         ("--lockout-seconds", "-1"),
         ("--backup-every", "-0.1"),
         ("--backup-keep", "-1"),
+        ("--max-group-members", "-1"),
+        ("--max-groups-per-owner", "many"),
     ],
 )
 def test_bad_values_are_one_line_usage_errors(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,7 @@ from tests.harness import Client, FakeClock, Harness
 MakeHarness = Callable[..., Harness]
 
 T0 = "[2023-11-14 22:13] "  # FakeClock's start
-HISTORY_USAGE = "usage: /history [N]"
+HISTORY_USAGE = "usage: /history [#group] [N]"
 END = "--- end of history ---"
 OFFER = "nobody else is here yet: type /play for a guess-the-number game while you wait"
 START = "I picked a number from 1 to 100: type your guesses (/play again to stop)"

@@ -46,7 +46,7 @@ def db_path(tmp_path: Path) -> Path:
 
 def test_application_id_is_pcht() -> None:
     assert APPLICATION_ID == 0x50434854
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 3
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 4
 
 
 def test_new_database_identifies_itself(db_path: Path) -> None:
@@ -330,7 +330,12 @@ def test_v1_database_migrates_in_place_keeping_every_account(db_path: Path) -> N
     assert sorted(r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")) == [
         "account",
         "ban",
+        "chat_group",
+        "group_ban",
+        "group_member",
+        "group_request",
         "message",
+        "pending_change",
         "sqlite_sequence",
     ]
 

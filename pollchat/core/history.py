@@ -14,7 +14,7 @@ from dataclasses import dataclass
 class RecordKind(enum.Enum):
     """What a stored message was."""
 
-    CHAT = "chat"  # a main-chat line (``NAME: text``)
+    CHAT = "chat"  # a main-chat or group line (``NAME: text``)
     ACTION = "action"  # a /me line (``* NAME text``)
     PRIVATE = "private"  # a /msg to one account
 
@@ -32,6 +32,7 @@ class HistoryRecord:
         recipient_id: for private messages, the recipient's account id; else ``None``.
         recipient: for private messages, the recipient's name when it was sent.
         id: the row id once stored (0 before); ids grow with time.
+        group_id: for a group's chat line or action, the group's id; else ``None``.
     """
 
     ts: float
@@ -42,3 +43,4 @@ class HistoryRecord:
     recipient_id: int | None = None
     recipient: str | None = None
     id: int = 0
+    group_id: int | None = None

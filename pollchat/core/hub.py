@@ -13,13 +13,14 @@ The wall clock is injected (``clock``), so idle times and statuses are testable.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from pollchat.core.accounts import Account, AccountDirectory, Ban
 from pollchat.core.game import GuessingGame
 from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.mentions import mentioned_keys
 from pollchat.core.presence import Presence, Status
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.protocol.events import (
@@ -28,6 +29,7 @@ from pollchat.protocol.events import (
     Entered,
     Error,
     Left,
+    Mention,
     Message,
     Notice,
     PrivateMessage,
@@ -94,12 +96,14 @@ class AdminOutcome(Generic[H]):
 
 @dataclass(slots=True)
 class OnlineSession(Generic[H]):
-    """A logged-in session: its handle, account, presence and game."""
+    """A logged-in session: its handle, account, presence, game and focus."""
 
     handle: H
     account: Account
     presence: Presence
     game: GuessingGame | None = field(default=None)
+    focus: int | None = None
+    """The id of the group plain lines go to (``/focus #name``), or ``None``: the main chat."""
 
 
 class Hub(Generic[H]):
@@ -132,6 +136,7 @@ class Hub(Generic[H]):
         """Chat lines, actions and private messages so far (for the console's stats)."""
         self._by_key: dict[str, OnlineSession[H]] = {}  # insertion order = login order
         self._by_handle: dict[H, OnlineSession[H]] = {}
+        self._by_id: dict[int, OnlineSession[H]] = {}
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -142,6 +147,14 @@ class Hub(Generic[H]):
     def session_of(self, handle: H) -> OnlineSession[H] | None:
         """The online session on ``handle``, if it is logged in."""
         return self._by_handle.get(handle)
+
+    def session_by_id(self, account_id: int) -> OnlineSession[H] | None:
+        """The online session of account ``account_id``, if it is logged in."""
+        return self._by_id.get(account_id)
+
+    def online_by_key(self, key: str) -> OnlineSession[H] | None:
+        """The online session of the account whose name key is ``key``, if any."""
+        return self._by_key.get(key)
 
     def take_records(self) -> list[HistoryRecord]:
         """The messages to store since the last call (the caller writes them)."""
@@ -215,6 +228,7 @@ class Hub(Generic[H]):
         session = OnlineSession(handle, account, Presence(online_since=now, last_active=now))
         self._by_key[account.key] = session
         self._by_handle[handle] = session
+        self._by_id[account.id] = session
         welcome = Delivery((handle,), Welcome(account.name, self.online_names()))
         return Admission(None, (welcome, *deliveries), account, alone=not others)
 
@@ -315,18 +329,32 @@ class Hub(Generic[H]):
             return []
         if session.game is not None and may_guess:
             return self._guess(session, text)
-        self.messages += 1
-        self._record(session, RecordKind.CHAT, text)
-        return [Delivery(self._handles(exclude=session.handle), Message(session.account.name, text))]
+        self.record(session, RecordKind.CHAT, text)
+        deliveries = [Delivery(self._handles(exclude=session.handle), Message(session.account.name, text))]
+        return deliveries + self.mentions(session, text)
 
     def action(self, handle: H, text: str) -> list[Delivery[H]]:
         """``/me text``: ``* NAME text`` to everyone else (kept in history)."""
         session = self._by_handle.get(handle)
         if session is None:
             return []
-        self.messages += 1
-        self._record(session, RecordKind.ACTION, text)
-        return [Delivery(self._handles(exclude=session.handle), Action(session.account.name, text))]
+        self.record(session, RecordKind.ACTION, text)
+        deliveries = [Delivery(self._handles(exclude=session.handle), Action(session.account.name, text))]
+        return deliveries + self.mentions(session, text)
+
+    def mentions(self, sender: OnlineSession[H], text: str, group: str = "", among: Collection[int] | None = None) -> list[Delivery[H]]:
+        """A :class:`Mention` for each online account ``text`` names as ``@name``
+        (:mod:`pollchat.core.mentions`), other than the sender; in a group, only for
+        the account ids in ``among`` (its members)."""
+        if "@" not in text:
+            return []
+        deliveries = []
+        for key in mentioned_keys(text):
+            target = self._by_key.get(key)
+            if target is None or target is sender or (among is not None and target.account.id not in among):
+                continue
+            deliveries.append(Delivery((target.handle,), Mention(sender.account.name, text, group)))
+        return deliveries
 
     def private(self, handle: H, name: str, text: str) -> list[Delivery[H]]:
         """``/msg NAME text``: only NAME receives it; the sender gets a copy as
@@ -362,9 +390,12 @@ class Hub(Generic[H]):
             deliveries.append(notice)
         return deliveries
 
-    def _record(self, session: OnlineSession[H], kind: RecordKind, text: str) -> None:
+    def record(self, session: OnlineSession[H], kind: RecordKind, text: str, group_id: int | None = None) -> None:
+        """Keep ``session``'s main-chat (or, with ``group_id``, group) line in history
+        and count it for the console's stats."""
+        self.messages += 1
         account = session.account
-        self.records.append(HistoryRecord(self.clock(), kind, account.id, account.name, text))
+        self.records.append(HistoryRecord(self.clock(), kind, account.id, account.name, text, group_id=group_id))
 
     def typing(self, handle: H, active: bool, name: str | None = None) -> list[Delivery[H]]:
         """``/typing on|off [NAME]``: tell the other members of the conversation (the
@@ -471,6 +502,7 @@ class Hub(Generic[H]):
         if session is None:
             return []
         del self._by_key[session.account.key]
+        self._by_id.pop(session.account.id, None)
         self.budget.release(session.account.kind)
         if record_last_seen:
             self.accounts.set_last_seen(session.account, self.clock())

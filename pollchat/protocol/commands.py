@@ -33,6 +33,8 @@ class CommandSpec:
         aliases: other spellings that run this command (including the ``/``-less
             ``!membres``).
         admin: only admins may run it (issue 5); others get ``NOT_ADMIN``.
+        group_form: with a ``#group`` after the name it is a group owner's command,
+            open to everyone (issue 4: ``/kick NAME #group``); see :func:`group_argument`.
     """
 
     name: str
@@ -43,6 +45,7 @@ class CommandSpec:
     rest: str = "none"
     aliases: tuple[str, ...] = ()
     admin: bool = False
+    group_form: bool = False
 
 
 COMMANDS: dict[str, CommandSpec] = {
@@ -70,29 +73,66 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("unregister", "/unregister PASSWORD", "delete your registered account", rest="required"),
         CommandSpec(
             "history",
-            "/history [N]",
-            "show the last N public messages (default 20, max 500) and your private ones",
-            words=1,
-            optional_words=1,
+            "/history [#group] [N]",
+            "show the last N public messages (default 20, max 500) and your private ones, or a group's",
+            words=2,
+            optional_words=2,
         ),
         CommandSpec("play", "/play [N]", "play guess-the-number while you are alone", words=1, optional_words=1),
         CommandSpec(
             "typing",
-            "/typing on|off [NAME]",
+            "/typing on|off [NAME|#group]",
             "tell others you are typing (clients send this; JSON-mode users see it)",
             words=2,
             optional_words=1,
         ),
-        CommandSpec("kick", "/kick NAME [reason]", "(admin) disconnect a user", words=1, rest="optional", admin=True),
+        # --- groups (issue 4) ---
         CommandSpec(
-            "ban",
-            "/ban NAME [DURATION] [reason]",
-            "(admin) ban an account, for good or for a while (30m, 2h, 7d)",
+            "create",
+            "/create #group [public|private]",
+            "create a group you own; private groups need your yes to join",
+            words=2,
+            optional_words=1,
+        ),
+        CommandSpec("join", "/join #group", "join a public group, or ask to join a private one", words=1),
+        CommandSpec("leave", "/leave #group", "leave a group", words=1),
+        CommandSpec("groups", "/groups", "list your groups and the public ones"),
+        CommandSpec("members", "/members #group", "list a group's members and who is online", words=1),
+        CommandSpec(
+            "focus", "/focus [#group]", "send plain lines to a group; /focus alone: the main chat", words=1, optional_words=1
+        ),
+        CommandSpec("accept", "/accept NAME #group", "(owner) let NAME into your private group", words=2),
+        CommandSpec("reject", "/reject NAME #group", "(owner) turn down NAME's request to join", words=2),
+        CommandSpec("rename", "/rename #group #newname", "(owner) rename a group", words=2),
+        CommandSpec("delete", "/delete #group", "(owner) delete a group; its members are told", words=1),
+        CommandSpec("topic", "/topic #group [text]", "show a group's topic; the owner sets it", words=1, rest="optional"),
+        CommandSpec(
+            "kick",
+            "/kick NAME [reason] | /kick NAME #group",
+            "(admin) disconnect a user; (owner) remove a member from a group",
             words=1,
             rest="optional",
             admin=True,
+            group_form=True,
         ),
-        CommandSpec("unban", "/unban NAME", "(admin) lift a ban", words=1, admin=True),
+        CommandSpec(
+            "ban",
+            "/ban NAME [DURATION] [reason] | /ban NAME #group",
+            "(admin) ban an account, for good or for a while (30m, 2h, 7d); (owner) ban from a group",
+            words=1,
+            rest="optional",
+            admin=True,
+            group_form=True,
+        ),
+        CommandSpec(
+            "unban",
+            "/unban NAME | /unban NAME #group",
+            "(admin) lift a ban; (owner) lift a group ban",
+            words=1,
+            rest="optional",
+            admin=True,
+            group_form=True,
+        ),
         CommandSpec("announce", "/announce text", "(admin) a marked line to everyone", rest="required", admin=True),
         CommandSpec(
             "shutdown",
@@ -117,6 +157,15 @@ class Command:
 
     name: str
     args: tuple[str, ...]
+
+
+def group_argument(command: Command) -> str | None:
+    """For a command with a group form (``/kick NAME #group``), the ``#group`` argument
+    if that form was used, else ``None``."""
+    spec = COMMANDS[command.name]
+    if spec.group_form and len(command.args) > 1 and command.args[1].startswith("#"):
+        return command.args[1]
+    return None
 
 
 def is_command_line(line: str) -> bool:

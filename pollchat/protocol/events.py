@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,27 +50,32 @@ class Left:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A chat line from ``sender`` to the main chat (never echoed to the sender).
+    """A chat line from ``sender`` to the main chat or a group (never echoed to the
+    sender).
 
     Attributes:
         history: replayed from the database rather than live.
         at: for history, when it was sent (seconds since the epoch, UTC).
+        group: the group's name (without ``#``) for a group message, else ``""``.
     """
 
     sender: str
     text: str
     history: bool = False
     at: float | None = None
+    group: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """A ``/me`` line: ``* sender text``. ``history``/``at`` as for :class:`Message`."""
+    """A ``/me`` line: ``* sender text``. ``history``/``at``/``group`` as for
+    :class:`Message`."""
 
     sender: str
     text: str
     history: bool = False
     at: float | None = None
+    group: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +166,91 @@ class Notice:
 @dataclass(frozen=True, slots=True)
 class Typing:
     """``name`` started (``active``) or stopped typing, in the main chat or, when
-    ``private``, in a private conversation with the recipient. Sent only to JSON-mode
-    connections (text-mode users are not shown it)."""
+    ``private``, in a private conversation with the recipient, or when ``group`` is
+    set, in that group. Sent only to JSON-mode connections (text-mode users are not
+    shown it)."""
 
     name: str
     active: bool
     private: bool = False
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """``sender`` wrote ``@you`` in the main chat (``group`` "") or in ``group``; sent
+    to the mentioned user only, right after the message itself (issue 4)."""
+
+    sender: str
+    text: str
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupEvent:
+    """Something happened to a group (issue 4): see :class:`~pollchat.texts.GroupChange`.
+
+    Attributes:
+        group: the group's name, without ``#`` (the old name for ``RENAMED``).
+        change: what happened.
+        name: the account concerned (who joined, left, asked, was removed...), or "".
+        by: who did it (the owner or an admin), or "".
+        text: the topic, the new name (``RENAMED``) or the visibility (``CREATED``).
+    """
+
+    group: str
+    change: GroupChange
+    name: str = ""
+    by: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupEntry:
+    """One line of ``/groups``.
+
+    Attributes:
+        name: the group's name without ``#``.
+        visibility: ``"public"`` or ``"private"``.
+        members: how many members it has.
+        role: the asker's relation to it: ``"owner"``, ``"member"``, ``"pending"`` (a
+            join request waits) or ``""``.
+        topic: the topic, or "".
+    """
+
+    name: str
+    visibility: str
+    members: int
+    role: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class GroupList:
+    """The answer to ``/groups``: the asker's groups and the public ones, by name."""
+
+    groups: tuple[GroupEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberEntry:
+    """One member in ``/members``: name, status (``"offline"`` when not online) and
+    whether they own the group."""
+
+    name: str
+    status: str
+    owner: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MemberList:
+    """The answer to ``/members #group``: members in joining order (the longest-standing
+    first); ``pending`` names the accounts waiting to join, shown to the owner and
+    admins only (else empty)."""
+
+    group: str
+    members: tuple[MemberEntry, ...]
+    pending: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +325,10 @@ ServerEvent = (
     | Renamed
     | Notice
     | Typing
+    | Mention
+    | GroupEvent
+    | GroupList
+    | MemberList
     | Announcement
     | ShutdownWarning
     | ShutdownCancelled

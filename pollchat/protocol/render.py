@@ -34,9 +34,15 @@ from pollchat.protocol.events import (
     Entered,
     Error,
     Greeting,
+    GroupEntry,
+    GroupEvent,
+    GroupList,
     HistoryEnd,
     HistoryStart,
     Left,
+    MemberEntry,
+    MemberList,
+    Mention,
     Message,
     ModeSwitched,
     Notice,
@@ -53,7 +59,7 @@ from pollchat.protocol.events import (
     Whois,
     WhoList,
 )
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 # JSON "type" of each event class, and back.
 EVENT_TYPES: dict[type, str] = {
@@ -70,6 +76,10 @@ EVENT_TYPES: dict[type, str] = {
     Renamed: "renamed",
     Notice: "notice",
     Typing: "typing",
+    Mention: "mention",
+    GroupEvent: "group",
+    GroupList: "groups",
+    MemberList: "members",
     Announcement: "announcement",
     ShutdownWarning: "shutdown_warning",
     ShutdownCancelled: "shutdown_cancelled",
@@ -90,10 +100,10 @@ def encode_text(event: ServerEvent) -> bytes:
 def render_text(event: ServerEvent) -> str:
     """The event's text-mode wording, without the final newline."""
     match event:
-        case Message(sender, text, history, at):
-            return _when(history, at) + texts.CHAT_LINE.format(name=sender, text=text)
-        case Action(sender, text, history, at):
-            return _when(history, at) + texts.ACTION_LINE.format(name=sender, text=text)
+        case Message(sender, text, history, at, group):
+            return _when(history, at) + _in_group(group) + texts.CHAT_LINE.format(name=sender, text=text)
+        case Action(sender, text, history, at, group):
+            return _when(history, at) + _in_group(group) + texts.ACTION_LINE.format(name=sender, text=text)
         case PrivateMessage(sender, recipient, text, outgoing, history, at):
             if outgoing:
                 return _when(history, at) + texts.PRIVATE_OUT.format(name=recipient, text=text)
@@ -131,8 +141,16 @@ def render_text(event: ServerEvent) -> str:
             return texts.RENAMED.format(old=old, new=new)
         case Notice(_, text) | Error(_, text):
             return text
-        case Typing(name, active, _):
+        case Typing(name, active):
             return (texts.TYPING if active else texts.TYPING_STOPPED).format(name=name)
+        case Mention(sender, _, group):
+            return texts.MENTION.format(name=sender, where=f"#{group}" if group else texts.MENTION_MAIN)
+        case GroupEvent(group, change, name, by, text):
+            return change.value.format(group=group, name=name, by=by, text=text)
+        case GroupList():
+            return _render_groups(event)
+        case MemberList():
+            return _render_members(event)
         case Announcement(sender, text):
             return texts.ANNOUNCEMENT.format(name=sender, text=text)
         case ShutdownWarning(seconds, reason):
@@ -161,6 +179,34 @@ def _render_whois(event: Whois) -> str:
     if event.since is None:
         return texts.WHOIS_NEVER_SEEN.format(name=event.name, kind=event.kind)
     return texts.WHOIS_OFFLINE.format(name=event.name, since=format_time(event.since), kind=event.kind)
+
+
+def _render_groups(event: GroupList) -> str:
+    lines = [texts.GROUPS_HEADER.format(count=len(event.groups))]
+    for entry in event.groups:
+        role = f", {entry.role}" if entry.role else ""
+        topic = f"; topic: {entry.topic}" if entry.topic else ""
+        lines.append(
+            texts.GROUPS_ENTRY.format(
+                name=entry.name, visibility=entry.visibility, members=entry.members, role=role, topic=topic
+            )
+        )
+    if not event.groups:
+        lines.append(texts.GROUPS_NONE)
+    return "\n".join(lines)
+
+
+def _render_members(event: MemberList) -> str:
+    lines = [texts.MEMBERS_HEADER.format(group=event.group, count=len(event.members))]
+    for member in event.members:
+        lines.append(texts.MEMBERS_ENTRY.format(name=member.name, status=member.status, owner=", owner" if member.owner else ""))
+    if event.pending:
+        lines.append(texts.MEMBERS_PENDING.format(names=", ".join(event.pending)))
+    return "\n".join(lines)
+
+
+def _in_group(group: str) -> str:
+    return texts.GROUP_PREFIX.format(group=group) if group else ""
 
 
 def _when(history: bool, at: float | None) -> str:
@@ -213,18 +259,22 @@ def encode_json(event: ServerEvent, ts: float) -> bytes:
             continue
         if field.name in _OMITTED_WHEN_EMPTY and not value:
             continue
-        if isinstance(value, (ErrorCode, NoticeCode)):
+        if isinstance(value, (ErrorCode, NoticeCode, GroupChange)):
             value = value.code
         elif field.name == "since" and value is not None:
             value = format_ts(value)
         elif field.name == "users" and isinstance(event, WhoList):
             value = [_who_entry_json(user) for user in value]
+        elif isinstance(event, (GroupList, MemberList)) and field.name in ("groups", "members"):
+            value = [{f.name: getattr(entry, f.name) for f in fields(entry)} for entry in value]
+        elif field.name == "pending":
+            value = list(value)
         obj[field.name] = value
     obj["ts"] = format_ts(ts)
     return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-_OMITTED_WHEN_EMPTY = {"history", "reason", "connection", "address"}
+_OMITTED_WHEN_EMPTY = {"history", "reason", "connection", "address", "group", "pending"}
 """Fields left out of JSON when false or empty, so live events look like before."""
 def _who_entry_json(user: WhoEntry) -> dict[str, Any]:
     entry = {f.name: getattr(user, f.name) for f in fields(user)}
@@ -234,8 +284,10 @@ def _who_entry_json(user: WhoEntry) -> dict[str, Any]:
     return entry
 
 
-_BOOL_FIELDS = {"history", "outgoing", "online", "active", "private"}
-_INT_FIELDS = {"count", "idle", "seconds", "connection"}
+_BOOL_FIELDS = {"history", "outgoing", "online", "active", "private", "owner"}
+_INT_FIELDS = {"count", "idle", "seconds", "connection", "members"}
+_NESTED = {(GroupList, "groups"): GroupEntry, (MemberList, "members"): MemberEntry}
+"""List fields whose items are entry objects, and the entry class of each."""
 _OPTIONAL_FIELDS = {"since", "idle"}
 
 
@@ -268,6 +320,20 @@ def _decode_field(cls: type, name: str, value: Any) -> Any:
         return None
     if name == "code":
         return (NoticeCode if cls is Notice else ErrorCode)[value.upper()]
+    if name == "change":
+        return GroupChange[value.upper()]
+    entry_class = _NESTED.get((cls, name))
+    if entry_class is not None:
+        if not isinstance(value, list):
+            raise TypeError(f"{name} must be a list")
+        return tuple(
+            entry_class(**{f.name: _decode_field(entry_class, f.name, entry[f.name]) for f in fields(entry_class)})
+            for entry in value
+        )
+    if name == "pending":
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise TypeError("pending must be a list of names")
+        return tuple(value)
     if name == "users":
         if not isinstance(value, list):
             raise TypeError("users must be a list")

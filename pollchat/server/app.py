@@ -21,6 +21,8 @@ from typing import TextIO
 from pollchat import texts
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account, AccountDirectory
+from pollchat.core.group_chat import GroupChat
+from pollchat.core.groups import GroupLimits, Groups
 from pollchat.core.hub import Hub
 from pollchat.core.passwords import hash_password
 from pollchat.core.seats import SeatBudget
@@ -95,6 +97,7 @@ class Server:
             self.hub,
             self.pool,
             HistoryLog(database, config.history_keep, self.hub.take_records),
+            GroupChat(self.hub, Groups(database, _group_limits(config))),
             config,
             dummy_hash=hash_password(secrets.token_urlsafe(16), config.kdf_iterations),
             clock=clock,
@@ -181,6 +184,10 @@ class Server:
 
     def _remaining(self) -> float:
         return max(0.0, self._deadline - time.monotonic())
+
+
+def _group_limits(config: ServerConfig) -> GroupLimits:
+    return GroupLimits(config.max_groups_per_owner, config.max_group_members, config.max_group_requests)
 
 
 def _listen(host: str, port: int) -> socket.socket:

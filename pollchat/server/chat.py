@@ -22,6 +22,7 @@ from concurrent.futures import Future
 
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
+from pollchat.core.group_chat import GroupChat
 from pollchat.core.hub import Admission, Delivery, Hub
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
@@ -69,6 +70,7 @@ class ChatServer:
         hub: the main chat room.
         pool: the password worker pool.
         history: the message log (replay at login, ``/history``).
+        groups: the group commands (issue 4), over ``hub``.
         config: the settings (iterations, replay, game, failure and protection limits).
         dummy_hash: a hash checked for unknown accounts, so that "no such account" costs
             as long as "wrong password" and replies identically.
@@ -83,6 +85,7 @@ class ChatServer:
         hub: Hub[Connection],
         pool: WorkerPool,
         history: HistoryLog,
+        groups: GroupChat[Connection],
         config: ServerConfig,
         *,
         dummy_hash: str,
@@ -99,6 +102,7 @@ class ChatServer:
         self.on_shutdown = on_shutdown
         self.stopping = False
         self.history = history
+        self.groups = groups
         self.throttle = LoginThrottle(
             config.throttle_after, config.lockout_after, config.address_lockout_after, config.lockout_seconds
         )
@@ -236,7 +240,7 @@ class ChatServer:
             match action:
                 case Chat(text):
                     self.deliver(self.hub.touch(conn))
-                    self.deliver(self.hub.chat(conn, text))
+                    self.deliver(self.groups.say(conn, text))
                 case Command():
                     self.deliver(self.hub.touch(conn))
                     self.commands.run(conn, action)
@@ -331,6 +335,7 @@ class ChatServer:
         waiting = self.history.count_private_since(account.id, self.hub.accounts.last_seen(account) or 0.0)
         if waiting:
             self.send(conn, Notice.of(NoticeCode.OFFLINE_MESSAGES, count=waiting))
+        self.deliver(self.groups.welcome(conn))
         if self.config.games and admission.alone:
             self.send(conn, Notice.of(NoticeCode.GAME_OFFER))
         if conn.timer is not None:

@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_protection_flags(parser)
     _add_backup_flags(parser)
+    _add_group_flags(parser)
     register_all(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
 
@@ -216,6 +217,31 @@ def _add_protection_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_group_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("groups (0 turns a limit off)")
+    group.add_argument(
+        "--max-groups-per-owner",
+        type=whole_number(0),
+        default=_default("max_groups_per_owner"),
+        metavar="N",
+        help="groups one account may own (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-group-members",
+        type=whole_number(0),
+        default=_default("max_group_members"),
+        metavar="N",
+        help="members a group may have, its owner included (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-group-requests",
+        type=whole_number(0),
+        default=_default("max_group_requests"),
+        metavar="N",
+        help="join requests that may wait in one private group (default: %(default)s)",
+    )
+
+
 def _add_backup_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backups")
     group.add_argument(
@@ -260,6 +286,9 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         backup_every=args.backup_every,
         backup_keep=args.backup_keep,
         log_file=args.log_file,
+        max_groups_per_owner=args.max_groups_per_owner,
+        max_group_members=args.max_group_members,
+        max_group_requests=args.max_group_requests,
     )
 
 

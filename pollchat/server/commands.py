@@ -18,7 +18,8 @@ from pollchat.core import game
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.passwords import change_password, verify_password
 from pollchat.core.presence import Status
-from pollchat.protocol.commands import COMMANDS, Command
+from pollchat.core.seats import AccountKind
+from pollchat.protocol.commands import COMMANDS, Command, group_argument
 from pollchat.protocol.events import (
     Action,
     Error,
@@ -42,10 +43,11 @@ MAX_HISTORY = 500
 _EMOTICONS = {"shrug": texts.SHRUG, "tableflip": texts.TABLEFLIP, "unflip": texts.UNFLIP}
 
 
-def history_event(record: HistoryRecord, viewer_id: int) -> ServerEvent:
-    """A stored record as the history event ``viewer_id``'s account is shown."""
+def history_event(record: HistoryRecord, viewer_id: int, group: str = "") -> ServerEvent:
+    """A stored record as the history event ``viewer_id``'s account is shown; ``group``
+    is the current name of the record's group, if it has one."""
     if record.kind is RecordKind.ACTION:
-        return Action(record.sender, record.text, history=True, at=record.ts)
+        return Action(record.sender, record.text, history=True, at=record.ts, group=group)
     if record.kind is RecordKind.PRIVATE:
         return PrivateMessage(
             record.sender,
@@ -55,7 +57,7 @@ def history_event(record: HistoryRecord, viewer_id: int) -> ServerEvent:
             history=True,
             at=record.ts,
         )
-    return Message(record.sender, record.text, history=True, at=record.ts)
+    return Message(record.sender, record.text, history=True, at=record.ts, group=group)
 
 
 class Commands:
@@ -69,6 +71,7 @@ class Commands:
     def __init__(self, chat: ChatServer, rng: random.Random | None = None) -> None:
         self.chat = chat
         self.hub = chat.hub
+        self.groups = chat.groups
         self.rng = rng or random.Random()
         self._methods: dict[str, Callable[[Connection, tuple[str, ...]], None]] = {
             name: getattr(self, "do_" + name) for name in COMMANDS
@@ -77,7 +80,7 @@ class Commands:
     def run(self, conn: Connection, command: Command) -> None:
         """Run ``command`` for the logged-in connection ``conn`` (admin commands only for
         admins)."""
-        if COMMANDS[command.name].admin:
+        if COMMANDS[command.name].admin and group_argument(command) is None:
             session = self.hub.session_of(conn)
             if session is None or not session.account.admin:
                 self._send(conn, Error.of(ErrorCode.NOT_ADMIN, name=command.name))
@@ -102,7 +105,7 @@ class Commands:
         self._deliver(self.hub.private(conn, name, text))
 
     def do_me(self, conn: Connection, args: tuple[str, ...]) -> None:
-        self._deliver(self.hub.action(conn, args[0]))
+        self._deliver(self.groups.act(conn, args[0]))
 
     def do_shrug(self, conn: Connection, args: tuple[str, ...]) -> None:
         self._emote(conn, "shrug", args)
@@ -116,7 +119,7 @@ class Commands:
     def _emote(self, conn: Connection, name: str, args: tuple[str, ...]) -> None:
         emoticon = _EMOTICONS[name]
         text = f"{args[0]} {emoticon}" if args else emoticon
-        self._deliver(self.hub.chat(conn, text, may_guess=False))
+        self._deliver(self.groups.say(conn, text, may_guess=False))
 
     # --- presence -----------------------------------------------------------------------------
 
@@ -151,17 +154,28 @@ class Commands:
             self._send(conn, Notice.of(NoticeCode.HELP, text=text))
 
     def do_history(self, conn: Connection, args: tuple[str, ...]) -> None:
+        group_word = args[0] if args and args[0].startswith("#") else None
+        numbers = args[1:] if group_word is not None else args
         count = DEFAULT_HISTORY
-        if args:
-            if not args[0].isdecimal() or not 1 <= int(args[0]) <= MAX_HISTORY:
-                self._usage(conn, "history")
-                return
-            count = int(args[0])
+        if len(numbers) > 1 or (numbers and (not numbers[0].isdecimal() or not 1 <= int(numbers[0]) <= MAX_HISTORY)):
+            self._usage(conn, "history")
+            return
+        if numbers:
+            count = int(numbers[0])
         session = self.hub.session_of(conn)
         if session is None:
             return
-        records = self.chat.history.conversation(session.account.id, count)
-        self.chat.send_history(conn, [history_event(r, session.account.id) for r in records], empty_notice=True)
+        if group_word is None:
+            records = self.chat.history.conversation(session.account.id, count)
+            self.chat.send_history(conn, [history_event(r, session.account.id) for r in records], empty_notice=True)
+            return
+        group = self.groups.readable(conn, group_word)
+        if isinstance(group, list):
+            self._deliver(group)
+            return
+        records = self.chat.history.group_messages(group.id, count)
+        events = [history_event(r, session.account.id, group.name) for r in records]
+        self.chat.send_history(conn, events, empty_notice=True)
 
     # --- leaving and the game -------------------------------------------------------------------
 
@@ -177,6 +191,9 @@ class Commands:
 
     def do_nick(self, conn: Connection, args: tuple[str, ...]) -> None:
         self._deliver(self.hub.rename(conn, args[0]))
+        session = self.hub.session_of(conn)
+        if session is not None:  # member lists show the name of now
+            self.groups.account_renamed(session.account.id, session.account.name)
 
     def do_passwd(self, conn: Connection, args: tuple[str, ...]) -> None:
         old, comma, new = args[0].partition(",")
@@ -235,6 +252,9 @@ class Commands:
         if not future.result():
             self._send(conn, Error.of(ErrorCode.WRONG_PASSWORD))
             return
+        session = self.hub.session_of(conn)
+        if session is not None and session.account.kind is AccountKind.REGISTERED:
+            self._deliver(self.groups.account_deleted(session.account))  # owned groups change hands
         deliveries = self.hub.unregister(conn)
         self._deliver(deliveries)
         if self.hub.session_of(conn) is None:  # deleted and logged out
@@ -245,7 +265,57 @@ class Commands:
         if state not in ("on", "off"):
             self._usage(conn, "typing")
             return
+        if len(args) > 1 and args[1].startswith("#"):
+            self._deliver(self.groups.typing(conn, state == "on", args[1]))
+            return
         self._deliver(self.hub.typing(conn, state == "on", args[1] if len(args) > 1 else None))
+
+    # --- groups (issue 4) ------------------------------------------------------------------------
+
+    def do_create(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.create(conn, *args))
+
+    def do_join(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.join(conn, args[0]))
+
+    def do_leave(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.leave(conn, args[0]))
+
+    def do_groups(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.list_groups(conn))
+
+    def do_members(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.members(conn, args[0]))
+
+    def do_focus(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.focus(conn, args[0] if args else None))
+
+    def do_accept(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.accept(conn, *args))
+
+    def do_reject(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.reject(conn, *args))
+
+    def do_rename(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.rename(conn, *args))
+
+    def do_delete(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.delete(conn, args[0]))
+
+    def do_topic(self, conn: Connection, args: tuple[str, ...]) -> None:
+        self._deliver(self.groups.topic(conn, args[0], args[1] if len(args) > 1 else None))
+
+    def _group_form(self, conn: Connection, command: str, args: tuple[str, ...]) -> bool:
+        """Run ``/kick|/ban|/unban NAME #group`` if that is the form used; True if so."""
+        group = group_argument(Command(command, args))
+        if group is None:
+            return False
+        word, _, extra = group.partition(" ")
+        if extra.strip():
+            self._usage(conn, command)
+        else:
+            self._deliver(getattr(self.groups, command)(conn, args[0], word))
+        return True
 
     # --- admin commands (COMMANDS[...].admin: checked in run) -----------------------------------
 
@@ -254,12 +324,21 @@ class Commands:
         return session.account.name if session is not None else "?"
 
     def do_kick(self, conn: Connection, args: tuple[str, ...]) -> None:
+        if self._group_form(conn, "kick", args):
+            return
         self._send(conn, self.chat.admin.kick(self._actor(conn), args[0], args[1] if len(args) > 1 else ""))
 
     def do_ban(self, conn: Connection, args: tuple[str, ...]) -> None:
+        if self._group_form(conn, "ban", args):
+            return
         self._send(conn, self.chat.admin.ban(self._actor(conn), args[0], args[1] if len(args) > 1 else ""))
 
     def do_unban(self, conn: Connection, args: tuple[str, ...]) -> None:
+        if self._group_form(conn, "unban", args):
+            return
+        if len(args) > 1:
+            self._usage(conn, "unban")
+            return
         self._send(conn, self.chat.admin.unban(self._actor(conn), args[0]))
 
     def do_announce(self, conn: Connection, args: tuple[str, ...]) -> None:

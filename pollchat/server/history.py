@@ -66,6 +66,11 @@ class HistoryLog:
         merged = self.database.recent_public(limit) + self.database.private_for(account_id, limit)
         return sorted(merged, key=lambda record: record.id)
 
+    def group_messages(self, group_id: int, limit: int) -> list[HistoryRecord]:
+        """The last ``limit`` messages of group ``group_id``, oldest first."""
+        self.flush()
+        return self.database.group_messages(group_id, limit)
+
     def count_private_since(self, account_id: int, ts: float) -> int:
         """Private messages to ``account_id`` after ``ts`` (epoch seconds)."""
         self.flush()

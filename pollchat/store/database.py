@@ -9,7 +9,7 @@ program -- is refused with :class:`~pollchat.errors.StoreError` and never writte
 Before an existing database is migrated, a copy is written beside it
 (``pollchat.db.v1-backup`` for a version-1 file; see :func:`backup_path`).
 
-Tables (schema 2):
+Tables (schema 4; the group tables are described in :mod:`pollchat.store.groups`):
 
 * ``account``: one row per account, registered *and* preconfigured, so that history can
   refer to every account by a stable ``id``. ``id`` is ``AUTOINCREMENT``: never reused,
@@ -17,7 +17,7 @@ Tables (schema 2):
   (:func:`pollchat.protocol.names.name_key`). Preconfigured rows have no password hash
   (the accounts file holds it).
 * ``message``: one row per public (``chat``, ``action``) or private message. Public
-  messages have ``recipient_id`` NULL. ``sender``/``recipient`` are the names at the time
+  messages have ``recipient_id`` NULL; a group's messages have its ``group_id``. ``sender``/``recipient`` are the names at the time
   of sending; there is no foreign key to ``account``, so a deleted account's messages stay.
 
 Durability: account writes commit with ``synchronous=FULL`` (a registration is on disk
@@ -46,6 +46,7 @@ from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
 from pollchat.fsutil import fsync_directory
 from pollchat.protocol.names import name_key
+from pollchat.store.groups import GroupTables
 
 APPLICATION_ID = int.from_bytes(b"PCHT", "big")
 """``PRAGMA application_id`` of a pollchat database (0x50434854)."""
@@ -105,11 +106,58 @@ MIGRATIONS: tuple[str, ...] = (
         created    REAL NOT NULL
     );
     """,
+    # 4: groups (issue 4). A deleted group keeps its row (``deleted`` set) so its
+    # messages stay exportable; only live names are unique.
+    """
+    CREATE TABLE chat_group (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        key        TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        visibility TEXT NOT NULL CHECK (visibility IN ('public', 'private')),
+        owner_id   INTEGER NOT NULL,
+        topic      TEXT NOT NULL DEFAULT '',
+        created    REAL NOT NULL,
+        deleted    REAL
+    );
+    CREATE UNIQUE INDEX chat_group_live_key ON chat_group (key) WHERE deleted IS NULL;
+    CREATE TABLE group_member (
+        group_id   INTEGER NOT NULL,
+        account_id INTEGER NOT NULL,
+        joined     REAL NOT NULL,
+        PRIMARY KEY (group_id, account_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX group_member_account ON group_member (account_id);
+    CREATE TABLE group_ban (
+        group_id   INTEGER NOT NULL,
+        account_id INTEGER NOT NULL,
+        by         TEXT NOT NULL,
+        created    REAL NOT NULL,
+        PRIMARY KEY (group_id, account_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE group_request (
+        group_id   INTEGER NOT NULL,
+        account_id INTEGER NOT NULL,
+        created    REAL NOT NULL,
+        PRIMARY KEY (group_id, account_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE pending_change (
+        id         INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL,
+        change     TEXT NOT NULL,
+        group_name TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        by         TEXT NOT NULL,
+        at         REAL NOT NULL
+    );
+    CREATE INDEX pending_change_account ON pending_change (account_id, id);
+    ALTER TABLE message ADD COLUMN group_id INTEGER;
+    CREATE INDEX message_group ON message (group_id, id) WHERE group_id IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _PUBLIC_KINDS = (RecordKind.CHAT, RecordKind.ACTION)
-_MESSAGE_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text"
+_MESSAGE_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id"
 
 
 def backup_path(path: Path, version: int) -> Path:
@@ -130,7 +178,7 @@ def backup_path(path: Path, version: int) -> Path:
     raise StoreError(f"cannot back up {path} before migrating it: too many old backups beside it")
 
 
-class Database:
+class Database(GroupTables):
     """An open pollchat database; implements
     :class:`~pollchat.core.accounts.RegisteredAccounts`.
 
@@ -405,6 +453,8 @@ class Database:
             private = record.kind is RecordKind.PRIVATE
             if private != (record.recipient_id is not None) or private != (record.recipient is not None):
                 raise ValueError(f"{record.kind.value} message with recipient {record.recipient!r}: inconsistent")
+            if private and record.group_id is not None:
+                raise ValueError("a private message cannot belong to a group")
             rows.append(
                 (
                     record.ts,
@@ -414,17 +464,19 @@ class Database:
                     record.recipient_id,
                     record.recipient,
                     record.text,
+                    record.group_id,
                 )
             )
         with self._transaction("NORMAL"):
             self._db.executemany(
-                "INSERT INTO message (ts, kind, sender_id, sender, recipient_id, recipient, text)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO message (ts, kind, sender_id, sender, recipient_id, recipient, text, group_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
     def recent_public(self, limit: int) -> list[HistoryRecord]:
-        """The last ``limit`` public messages (chat and action), oldest first, ids set.
+        """The last ``limit`` main-chat messages (chat and action, not group messages),
+        oldest first, ids set.
 
         Raises:
             ValueError: ``limit`` is negative.
@@ -432,7 +484,7 @@ class Database:
         _check_count("limit", limit)
         rows = self._db.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM message"
-            " WHERE recipient_id IS NULL AND kind IN (?, ?) ORDER BY id DESC LIMIT ?",
+            " WHERE recipient_id IS NULL AND group_id IS NULL AND kind IN (?, ?) ORDER BY id DESC LIMIT ?",
             (*(kind.value for kind in _PUBLIC_KINDS), limit),
         ).fetchall()
         return [_record(row) for row in reversed(rows)]
@@ -454,6 +506,18 @@ class Database:
             "  WHERE recipient_id = ? ORDER BY id DESC LIMIT ?)"
             ") ORDER BY id DESC LIMIT ?",
             (account_id, limit, account_id, limit, limit),
+        ).fetchall()
+        return [_record(row) for row in reversed(rows)]
+
+    def group_messages(self, group_id: int, limit: int) -> list[HistoryRecord]:
+        """The last ``limit`` messages of group ``group_id``, oldest first, ids set.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        _check_count("limit", limit)
+        rows = self._db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE group_id = ? ORDER BY id DESC LIMIT ?", (group_id, limit)
         ).fetchall()
         return [_record(row) for row in reversed(rows)]
 
@@ -565,8 +629,8 @@ def _backup(db: sqlite3.Connection, path: Path, target: Path) -> None:
 
 
 def _record(row: tuple) -> HistoryRecord:
-    message_id, ts, kind, sender_id, sender, recipient_id, recipient, text = row
-    return HistoryRecord(ts, RecordKind(kind), sender_id, sender, text, recipient_id, recipient, message_id)
+    message_id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id = row
+    return HistoryRecord(ts, RecordKind(kind), sender_id, sender, text, recipient_id, recipient, message_id, group_id)
 
 
 def _check_count(name: str, value: int) -> None:

@@ -1,0 +1,538 @@
+"""Group chat: who may do what to a group, and who is told (issue 4, seed 001).
+
+Like the hub, :class:`GroupChat` decides and never performs I/O: each method takes the
+caller's handle and the command's arguments and returns the
+:class:`~pollchat.core.hub.Delivery` values to carry out. State lives in
+:class:`~pollchat.core.groups.Groups` (written through to the store); online sessions
+come from the :class:`~pollchat.core.hub.Hub`.
+
+Rules:
+
+* Group names follow the account-name rules after an optional ``#``.
+* Owner powers (accept, reject, kick, ban, unban, rename, delete, set the topic) belong
+  to the owner and to admins; nobody can remove or ban the owner.
+* A group's lines and changes go to its online members only. A change that concerns
+  someone offline (a request answered, a removal, a deletion) is kept in the store and
+  told at their next login.
+* The owner leaving hands the group to the longest-standing member, or deletes it if
+  nobody is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Generic, TypeVar
+
+from pollchat.core.accounts import Account
+from pollchat.core.groups import Group, Groups, PendingChange, Visibility
+from pollchat.core.history import RecordKind
+from pollchat.core.hub import Delivery, Hub, OnlineSession
+from pollchat.protocol.commands import COMMANDS
+from pollchat.protocol.events import (
+    Action,
+    Error,
+    GroupEntry,
+    GroupEvent,
+    GroupList,
+    MemberEntry,
+    MemberList,
+    Message,
+    Notice,
+    ServerEvent,
+    Typing,
+)
+from pollchat.protocol.names import normalize_name
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
+
+H = TypeVar("H")
+
+GROUP_LINE_USAGE = "#group text"
+"""Usage shown for a ``#group`` line without text."""
+
+
+class _Refused(Exception):
+    """A check failed; ``event`` is the error to send to the asker."""
+
+    def __init__(self, event: Error) -> None:
+        super().__init__(event.text)
+        self.event = event
+
+
+def group_name(argument: str) -> str | None:
+    """The group name in a command argument (``#familia`` or ``familia``), NFC
+    normalised, or ``None`` if it is not a valid name."""
+    return normalize_name(argument.removeprefix("#"))
+
+
+class GroupChat(Generic[H]):
+    """The group commands, over ``hub``'s online sessions and the ``groups`` directory.
+
+    Args:
+        hub: who is online (and the clock, accounts and history records).
+        groups: the live groups.
+    """
+
+    def __init__(self, hub: Hub[H], groups: Groups) -> None:
+        self.hub = hub
+        self.groups = groups
+
+    # --- creating, joining, leaving ----------------------------------------------------------
+
+    def create(self, handle: H, argument: str, visibility: str = "public") -> list[Delivery[H]]:
+        """``/create #name [public|private]``: a new group owned by the asker."""
+        return self._run(handle, lambda session: self._create(session, argument, visibility))
+
+    def _create(self, session: OnlineSession[H], argument: str, visibility_word: str) -> list[Delivery[H]]:
+        name = group_name(argument)
+        if name is None:
+            raise _Refused(Error.of(ErrorCode.BAD_GROUP_NAME, name=argument[:40]))
+        try:
+            visibility = Visibility(visibility_word.lower())
+        except ValueError:
+            raise _Refused(Error.of(ErrorCode.USAGE, usage=COMMANDS["create"].usage)) from None
+        existing = self.groups.find(name)
+        if existing is not None:
+            raise _Refused(Error.of(ErrorCode.GROUP_EXISTS, group=existing.name))
+        account = session.account
+        limit = self.groups.limits.groups_per_owner
+        if limit and self.groups.owned_count(account.id) >= limit:
+            raise _Refused(Error.of(ErrorCode.TOO_MANY_GROUPS, limit=limit))
+        group = self.groups.create(name, visibility, account.id, account.name, self.hub.clock())
+        return [Delivery((session.handle,), GroupEvent(group.name, GroupChange.CREATED, text=visibility.value))]
+
+    def join(self, handle: H, argument: str) -> list[Delivery[H]]:
+        """``/join #name``: join a public group, or ask to join a private one (the owner
+        and online admins are asked; the asker is told it is pending)."""
+        return self._run(handle, lambda session: self._join(session, argument))
+
+    def _join(self, session: OnlineSession[H], argument: str) -> list[Delivery[H]]:
+        group = self._find(argument)
+        account = session.account
+        if account.id in group.members:
+            raise _Refused(Error.of(ErrorCode.ALREADY_MEMBER, group=group.name))
+        if account.id in group.bans:
+            raise _Refused(Error.of(ErrorCode.GROUP_BANNED, group=group.name))
+        if group.visibility is Visibility.PUBLIC:
+            self._check_room(group)
+            self.groups.add_member(group, account.id, account.name, self.hub.clock())
+            joined = Delivery(self._online(group), GroupEvent(group.name, GroupChange.JOINED, account.name))
+            return [joined, *self._topic_for(session.handle, group)]
+        if account.id in group.requests:
+            raise _Refused(Error.of(ErrorCode.REQUEST_PENDING, group=group.name))
+        limit = self.groups.limits.requests_per_group
+        if limit and len(group.requests) >= limit:
+            raise _Refused(Error.of(ErrorCode.TOO_MANY_REQUESTS, group=group.name, limit=limit))
+        self.groups.request(group, account.id, account.name, self.hub.clock())
+        asked = Delivery((session.handle,), GroupEvent(group.name, GroupChange.REQUESTED))
+        return [asked, Delivery(self._managers(group), GroupEvent(group.name, GroupChange.REQUEST, account.name))]
+
+    def accept(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
+        """``/accept NAME #group``: the owner (or an admin) lets a requester in."""
+        return self._run(handle, lambda session: self._answer(session, name, argument, accept=True))
+
+    def reject(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
+        """``/reject NAME #group``: the owner (or an admin) turns a request down."""
+        return self._run(handle, lambda session: self._answer(session, name, argument, accept=False))
+
+    def _answer(self, session: OnlineSession[H], name: str, argument: str, *, accept: bool) -> list[Delivery[H]]:
+        group = self._managed(session, argument)
+        account = self._account(name)
+        if account.id not in group.requests:
+            raise _Refused(Error.of(ErrorCode.NO_REQUEST, name=account.name, group=group.name))
+        by = session.account.name
+        if not accept:
+            self.groups.drop_request(group, account.id)
+            done = Delivery((session.handle,), GroupEvent(group.name, GroupChange.REQUEST_REJECTED, account.name, by))
+            return [*self._tell(account.id, GroupEvent(group.name, GroupChange.REJECTED, by=by)), done]
+        self._check_room(group)
+        self.groups.add_member(group, account.id, account.name, self.hub.clock())
+        told = self._tell(account.id, GroupEvent(group.name, GroupChange.ACCEPTED, by=by))
+        joined = Delivery(self._online(group, also=(session.handle,)), GroupEvent(group.name, GroupChange.JOINED, account.name))
+        return [*told, joined]
+
+    def leave(self, handle: H, argument: str) -> list[Delivery[H]]:
+        """``/leave #group``: the membership goes (the entry disappears for everyone);
+        an owner's group passes to the longest-standing member, or is deleted if empty."""
+        return self._run(handle, lambda session: self._leave(session, argument))
+
+    def _leave(self, session: OnlineSession[H], argument: str) -> list[Delivery[H]]:
+        group = self._find(argument)
+        if session.account.id not in group.members:
+            raise _Refused(Error.of(ErrorCode.NOT_MEMBER, group=group.name))
+        return self._remove(group, session.account, session.handle)
+
+    def _remove(self, group: Group, account: Account, handle: H | None) -> list[Delivery[H]]:
+        """``account`` leaves ``group`` (by itself, or its account was deleted)."""
+        audience = self._online(group)  # the leaver included
+        successor = self.groups.remove_member(group, account.id, self.hub.clock())
+        deliveries = [Delivery(audience, GroupEvent(group.name, GroupChange.LEFT, account.name))]
+        if group.deleted:
+            deliveries.append(Delivery(audience, GroupEvent(group.name, GroupChange.DISBANDED)))
+        elif successor is not None:
+            deliveries.append(Delivery(self._online(group), GroupEvent(group.name, GroupChange.OWNER, successor.name)))
+        if handle is not None:
+            deliveries += self._unfocus(account.id, group)
+        return deliveries
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def list_groups(self, handle: H) -> list[Delivery[H]]:
+        """``/groups``: the asker's groups, the public ones and those it asked to join
+        (an admin sees every group), by name."""
+        return self._run(handle, self._list_groups)
+
+    def _list_groups(self, session: OnlineSession[H]) -> list[Delivery[H]]:
+        account = session.account
+        entries = []
+        for group in self.groups:
+            if account.id == group.owner_id:
+                role = "owner"
+            elif account.id in group.members:
+                role = "member"
+            elif account.id in group.requests:
+                role = "pending"
+            elif group.visibility is Visibility.PUBLIC or account.admin:
+                role = ""
+            else:
+                continue
+            entries.append(GroupEntry(group.name, group.visibility.value, len(group.members), role, group.topic))
+        return [Delivery((session.handle,), GroupList(tuple(entries)))]
+
+    def members(self, handle: H, argument: str) -> list[Delivery[H]]:
+        """``/members #group``: members with their online status, longest-standing
+        first; the owner and admins also see who is waiting to join. A private group's
+        members are shown to its members (and admins) only."""
+        return self._run(handle, lambda session: self._members(session, argument))
+
+    def _members(self, session: OnlineSession[H], argument: str) -> list[Delivery[H]]:
+        group = self._readable(session, argument)
+        entries = []
+        for member in group.members.values():
+            online = self.hub.session_by_id(member.account_id)
+            status = online.presence.status.value if online is not None else "offline"
+            entries.append(MemberEntry(member.name, status, member.account_id == group.owner_id))
+        pending = tuple(r.name for r in group.requests.values()) if self._may_manage(session, group) else ()
+        return [Delivery((session.handle,), MemberList(group.name, tuple(entries), pending))]
+
+    def topic(self, handle: H, argument: str, text: str | None = None) -> list[Delivery[H]]:
+        """``/topic #group [text]``: show the topic, or (owner, admin) set it."""
+        return self._run(handle, lambda session: self._topic(session, argument, text))
+
+    def _topic(self, session: OnlineSession[H], argument: str, text: str | None) -> list[Delivery[H]]:
+        if text is None:
+            return self._topic_for(session.handle, self._readable(session, argument), always=True)
+        group = self._managed(session, argument)
+        self.groups.set_topic(group, text)
+        event = GroupEvent(group.name, GroupChange.TOPIC, by=session.account.name, text=text)
+        return [Delivery(self._online(group, also=(session.handle,)), event)]
+
+    def readable(self, handle: H, argument: str) -> Group | list[Delivery[H]]:
+        """The group ``handle`` may read (``/history #group``), or the error deliveries."""
+        session = self.hub.session_of(handle)
+        if session is None:
+            return []
+        try:
+            return self._readable(session, argument)
+        except _Refused as refused:
+            return [Delivery((handle,), refused.event)]
+
+    # --- talking -----------------------------------------------------------------------------------
+
+    def say(self, handle: H, text: str, *, may_guess: bool = True) -> list[Delivery[H]]:
+        """A chat line: ``#group text`` goes to that group (if the sender is a member);
+        any other line goes to the focused group, or else to the main chat (the hub).
+        ``#name`` of no existing group is an ordinary line."""
+        session = self.hub.session_of(handle)
+        if session is None:
+            return []
+        if session.game is not None and may_guess:
+            return self.hub.chat(handle, text, may_guess=may_guess)
+        try:
+            group, text = self._addressed(session, text)
+        except _Refused as refused:
+            return [Delivery((handle,), refused.event)]
+        if group is None:
+            return self.hub.chat(handle, text, may_guess=may_guess)
+        return self._group_line(session, group, RecordKind.CHAT, text)
+
+    def act(self, handle: H, text: str) -> list[Delivery[H]]:
+        """``/me text``: routed as :meth:`say` routes a line (``/me #group waves`` goes
+        to #group), but never a game guess."""
+        session = self.hub.session_of(handle)
+        if session is None:
+            return []
+        try:
+            group, text = self._addressed(session, text)
+        except _Refused as refused:
+            return [Delivery((handle,), refused.event)]
+        if group is None:
+            return self.hub.action(handle, text)
+        return self._group_line(session, group, RecordKind.ACTION, text)
+
+    def _addressed(self, session: OnlineSession[H], text: str) -> tuple[Group | None, str]:
+        if text.startswith("#"):
+            word, _, rest = text.partition(" ")
+            name = group_name(word)
+            group = self.groups.find(name) if name is not None else None
+            if group is not None:
+                if session.account.id not in group.members:
+                    raise _Refused(Error.of(ErrorCode.NOT_MEMBER_LINE, group=group.name))
+                if not rest.strip():
+                    raise _Refused(Error.of(ErrorCode.USAGE, usage=GROUP_LINE_USAGE))
+                return group, rest.strip()
+        focused = self.groups.get(session.focus) if session.focus is not None else None
+        return focused, text
+
+    def _group_line(self, session: OnlineSession[H], group: Group, kind: RecordKind, text: str) -> list[Delivery[H]]:
+        account = session.account
+        self.hub.record(session, kind, text, group.id)
+        event_class = Message if kind is RecordKind.CHAT else Action
+        event = event_class(account.name, text, group=group.name)
+        deliveries = [Delivery(self._online(group, exclude=session.handle), event)]
+        return deliveries + self.hub.mentions(session, text, group.name, among=group.members)
+
+    def focus(self, handle: H, argument: str | None) -> list[Delivery[H]]:
+        """``/focus #group``: plain lines go to that group; ``/focus`` alone: back to
+        the main chat."""
+        return self._run(handle, lambda session: self._focus(session, argument))
+
+    def _focus(self, session: OnlineSession[H], argument: str | None) -> list[Delivery[H]]:
+        if argument is None:
+            session.focus = None
+            return [Delivery((session.handle,), Notice.of(NoticeCode.FOCUS_MAIN))]
+        group = self._find(argument)
+        if session.account.id not in group.members:
+            raise _Refused(Error.of(ErrorCode.NOT_MEMBER, group=group.name))
+        session.focus = group.id
+        return [Delivery((session.handle,), Notice.of(NoticeCode.FOCUS_GROUP, group=group.name))]
+
+    def typing(self, handle: H, active: bool, argument: str) -> list[Delivery[H]]:
+        """``/typing on|off #group``: a hint to the group's other online members;
+        ignored for a group the sender is not in (typing is never worth an error)."""
+        session = self.hub.session_of(handle)
+        name = group_name(argument)
+        group = self.groups.find(name) if name is not None else None
+        if session is None or group is None or session.account.id not in group.members:
+            return []
+        event = Typing(session.account.name, active, group=group.name)
+        return [Delivery(self._online(group, exclude=handle), event)]
+
+    # --- owner powers -----------------------------------------------------------------------------
+
+    def kick(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
+        """``/kick NAME #group``: remove a member (told, even if offline)."""
+        return self._run(handle, lambda session: self._kick(session, name, argument))
+
+    def _kick(self, session: OnlineSession[H], name: str, argument: str) -> list[Delivery[H]]:
+        group = self._managed(session, argument)
+        account = self._target(session, name, group, "kick")
+        if account.id not in group.members:
+            raise _Refused(Error.of(ErrorCode.NOT_A_MEMBER, name=account.name, group=group.name))
+        event = GroupEvent(group.name, GroupChange.KICKED, account.name, session.account.name)
+        audience = self._online(group, also=(session.handle,))
+        self.groups.remove_member(group, account.id, self.hub.clock())
+        return [Delivery(audience, event), *self._queue_if_offline(account.id, event), *self._unfocus(account.id, group)]
+
+    def ban(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
+        """``/ban NAME #group``: remove (if a member) and keep out: a banned account can
+        neither join nor ask to, whatever it is called later."""
+        return self._run(handle, lambda session: self._ban(session, name, argument))
+
+    def _ban(self, session: OnlineSession[H], name: str, argument: str) -> list[Delivery[H]]:
+        group = self._managed(session, argument)
+        account = self._target(session, name, group, "ban")
+        event = GroupEvent(group.name, GroupChange.BANNED, account.name, session.account.name)
+        target = self.hub.session_by_id(account.id)
+        extra = (session.handle,) if target is None else (session.handle, target.handle)
+        audience = self._online(group, also=extra)
+        self.groups.ban(group, account.id, session.account.name, self.hub.clock())
+        return [Delivery(audience, event), *self._queue_if_offline(account.id, event), *self._unfocus(account.id, group)]
+
+    def unban(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
+        """``/unban NAME #group``: lift a group ban."""
+        return self._run(handle, lambda session: self._unban(session, name, argument))
+
+    def _unban(self, session: OnlineSession[H], name: str, argument: str) -> list[Delivery[H]]:
+        group = self._managed(session, argument)
+        account = self._account(name)
+        if account.id not in group.bans:
+            raise _Refused(Error.of(ErrorCode.GROUP_NOT_BANNED, name=account.name, group=group.name))
+        self.groups.unban(group, account.id)
+        return [Delivery((session.handle,), GroupEvent(group.name, GroupChange.UNBANNED, account.name))]
+
+    def rename(self, handle: H, old: str, new: str) -> list[Delivery[H]]:
+        """``/rename #old #new`` (seed 001): every online member is told."""
+        return self._run(handle, lambda session: self._rename(session, old, new))
+
+    def _rename(self, session: OnlineSession[H], old: str, new: str) -> list[Delivery[H]]:
+        group = self._managed(session, old)
+        name = group_name(new)
+        if name is None:
+            raise _Refused(Error.of(ErrorCode.BAD_GROUP_NAME, name=new[:40]))
+        existing = self.groups.find(name)
+        if existing is not None and existing is not group:
+            raise _Refused(Error.of(ErrorCode.GROUP_EXISTS, group=existing.name))
+        old_name = group.name
+        if name == old_name:
+            return []
+        self.groups.rename(group, name)
+        event = GroupEvent(old_name, GroupChange.RENAMED, by=session.account.name, text=name)
+        return [Delivery(self._online(group, also=(session.handle,)), event)]
+
+    def delete(self, handle: H, argument: str) -> list[Delivery[H]]:
+        """``/delete #group``: gone for every member (offline ones are told at login);
+        its messages stay in the database for ``export``."""
+        return self._run(handle, lambda session: self._delete(session, argument))
+
+    def _delete(self, session: OnlineSession[H], argument: str) -> list[Delivery[H]]:
+        group = self._managed(session, argument)
+        event = GroupEvent(group.name, GroupChange.DELETED, by=session.account.name)
+        audience = self._online(group, also=(session.handle,))
+        members = list(group.members)
+        self.groups.delete(group, self.hub.clock())
+        deliveries = [Delivery(audience, event)]
+        for account_id in members:
+            deliveries += self._queue_if_offline(account_id, event)
+            deliveries += self._unfocus(account_id, group)
+        return deliveries
+
+    # --- logins and account changes -------------------------------------------------------------
+
+    def welcome(self, handle: H) -> list[Delivery[H]]:
+        """Right after a login: the changes that happened while the account was away,
+        the join requests waiting for a group it owns, and the names of its groups."""
+        session = self.hub.session_of(handle)
+        if session is None:
+            return []
+        account = session.account
+        events: list[ServerEvent] = [
+            GroupEvent(p.group, GroupChange[p.change.upper()], p.name, p.by)
+            for p in self.groups.store.take_changes(account.id)
+            if p.change.upper() in GroupChange.__members__
+        ]
+        mine = self.groups.of_member(account.id)
+        for group in mine:
+            if group.owner_id == account.id:
+                events += [GroupEvent(group.name, GroupChange.REQUEST, r.name) for r in group.requests.values()]
+        if mine:
+            events.append(Notice.of(NoticeCode.YOUR_GROUPS, names=", ".join("#" + g.name for g in mine)))
+        return [Delivery((handle,), event) for event in events]
+
+    def account_renamed(self, account_id: int, new_name: str) -> None:
+        """``/nick``: member lists show the new name (bans follow the account id)."""
+        self.groups.account_renamed(account_id, new_name)
+
+    def account_deleted(self, account: Account) -> list[Delivery[H]]:
+        """``/unregister``: the account leaves each of its groups (owned ones change
+        hands or go) and its requests are dropped. Call before the hub ends its session."""
+        deliveries: list[Delivery[H]] = []
+        for group in self.groups.of_member(account.id):
+            deliveries += self._remove(group, account, None)
+        self.groups.forget_requests(account.id)
+        return deliveries
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _run(self, handle: H, action) -> list[Delivery[H]]:  # type: ignore[no-untyped-def]
+        session = self.hub.session_of(handle)
+        if session is None:
+            return []
+        try:
+            return action(session)
+        except _Refused as refused:
+            return [Delivery((handle,), refused.event)]
+
+    def _find(self, argument: str) -> Group:
+        name = group_name(argument)
+        if name is None:
+            raise _Refused(Error.of(ErrorCode.BAD_GROUP_NAME, name=argument[:40]))
+        group = self.groups.find(name)
+        if group is None:
+            raise _Refused(Error.of(ErrorCode.NO_SUCH_GROUP, group=name))
+        return group
+
+    def _readable(self, session: OnlineSession[H], argument: str) -> Group:
+        group = self._find(argument)
+        account = session.account
+        if group.visibility is Visibility.PRIVATE and account.id not in group.members and not account.admin:
+            raise _Refused(Error.of(ErrorCode.NOT_MEMBER, group=group.name))
+        return group
+
+    def _managed(self, session: OnlineSession[H], argument: str) -> Group:
+        group = self._find(argument)
+        if not self._may_manage(session, group):
+            raise _Refused(Error.of(ErrorCode.NOT_GROUP_OWNER, group=group.name))
+        return group
+
+    @staticmethod
+    def _may_manage(session: OnlineSession[H], group: Group) -> bool:
+        return session.account.id == group.owner_id or session.account.admin
+
+    def _account(self, name: str) -> Account:
+        account = self.hub.accounts.find(name)
+        if account is None:
+            raise _Refused(Error.of(ErrorCode.NO_SUCH_USER, name=name[:40]))
+        return account
+
+    def _target(self, session: OnlineSession[H], name: str, group: Group, command: str) -> Account:
+        account = self._account(name)
+        if account.id == session.account.id:
+            raise _Refused(Error.of(ErrorCode.NOT_YOURSELF, name=command))
+        if account.id == group.owner_id:
+            raise _Refused(Error.of(ErrorCode.OWNER_PROTECTED, name=account.name, group=group.name))
+        return account
+
+    def _check_room(self, group: Group) -> None:
+        if self.groups.is_full(group):
+            raise _Refused(Error.of(ErrorCode.GROUP_FULL, group=group.name, limit=self.groups.limits.members_per_group))
+
+    def _online(self, group: Group, *, exclude: H | None = None, also: Iterable[H] = ()) -> tuple[H, ...]:
+        """Handles of ``group``'s online members in joining order (without ``exclude``),
+        then any of ``also`` not among them."""
+        handles = []
+        for account_id in group.members:
+            online = self.hub.session_by_id(account_id)
+            if online is not None and online.handle is not exclude:
+                handles.append(online.handle)
+        handles += [handle for handle in also if handle not in handles]
+        return tuple(handles)
+
+    def _managers(self, group: Group) -> tuple[H, ...]:
+        """The owner, if online, and every online admin: who hears a join request."""
+        owner = self.hub.session_by_id(group.owner_id)
+        handles = [owner.handle] if owner is not None else []
+        handles += [h for h in self.hub.everyone() if h not in handles and self._is_admin(h)]
+        return tuple(handles)
+
+    def _is_admin(self, handle: H) -> bool:
+        session = self.hub.session_of(handle)
+        return session is not None and session.account.admin
+
+    def _tell(self, account_id: int, event: GroupEvent) -> list[Delivery[H]]:
+        """``event`` to the account now, or at its next login if it is offline."""
+        online = self.hub.session_by_id(account_id)
+        if online is not None:
+            return [Delivery((online.handle,), event)]
+        return self._queue_if_offline(account_id, event)
+
+    def _queue_if_offline(self, account_id: int, event: GroupEvent) -> list[Delivery[H]]:
+        if self.hub.session_by_id(account_id) is None:
+            change = PendingChange(event.change.code, event.group, event.name, event.by, self.hub.clock())
+            self.groups.store.queue_change(account_id, change)
+        return []
+
+    def _unfocus(self, account_id: int, group: Group) -> list[Delivery[H]]:
+        """If ``account_id`` is online with ``group`` focused, return it to the main chat."""
+        online = self.hub.session_by_id(account_id)
+        if online is None or online.focus != group.id:
+            return []
+        online.focus = None
+        return [Delivery((online.handle,), Notice.of(NoticeCode.FOCUS_MAIN))]
+
+    def _topic_for(self, handle: H, group: Group, *, always: bool = False) -> list[Delivery[H]]:
+        if group.topic:
+            return [Delivery((handle,), GroupEvent(group.name, GroupChange.TOPIC_IS, text=group.topic))]
+        return [Delivery((handle,), GroupEvent(group.name, GroupChange.NO_TOPIC))] if always else []
+
+
+__all__ = ["GroupChat", "group_name"]
