@@ -38,9 +38,15 @@ from pollchat.protocol.events import (
     Entered,
     Error,
     Greeting,
+    GroupEntry,
+    GroupEvent,
+    GroupList,
     HistoryEnd,
     HistoryStart,
     Left,
+    MemberEntry,
+    MemberList,
+    Mention,
     Message,
     ModeSwitched,
     Notice,
@@ -53,11 +59,11 @@ from pollchat.protocol.events import (
     Typing,
     Welcome,
     WhoEntry,
-    WhoList,
     Whois,
+    WhoList,
 )
 from pollchat.protocol.render import EVENT_TYPES, encode_json
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 10
@@ -134,6 +140,51 @@ RENDERED = [
     # issue 6: typing indicators
     (Typing("alice", True), ["alice is typing..."]),
     (Typing("alice", False, private=True), ["alice stopped typing"]),
+    # issue 4: groups and mentions
+    (Message("bob", "hi", group="familia"), ["[#familia] bob: hi"]),
+    (Action("bob", "waves", group="familia"), ["[#familia] * bob waves"]),
+    (
+        Message("bob", "hi", history=True, at=TS, group="familia"),
+        ["[2023-11-14 22:13] [#familia] bob: hi"],
+    ),
+    (Typing("bob", True, group="familia"), ["bob is typing..."]),
+    (Mention("carlos", "@alice see this", "grupo_trabajo"), ["[mention] carlos mentioned you in #grupo_trabajo"]),
+    (Mention("carlos", "@alice see this"), ["[mention] carlos mentioned you in the main chat"]),
+    (GroupEvent("familia", GroupChange.JOINED, "bob"), ["[#familia] bob has joined the group"]),
+    (
+        GroupEvent("familia", GroupChange.RENAMED, by="alice", text="family"),
+        ["[#familia] the group is now #family (renamed by alice)"],
+    ),
+    (
+        GroupEvent("familia", GroupChange.CREATED, text="private"),
+        ["[#familia] private group created: others join with /join #familia"],
+    ),
+    (
+        GroupList(
+            (
+                GroupEntry("familia", "private", 3, "owner", "sunday lunch"),
+                GroupEntry("books", "public", 12, "", ""),
+            )
+        ),
+        [
+            "groups (2):",
+            "  #familia - private, 3 member(s), owner; topic: sunday lunch",
+            "  #books - public, 12 member(s)",
+        ],
+    ),
+    (GroupList(()), ["groups (0):", "  none yet: /create #name starts one"]),
+    (
+        MemberList("familia", (MemberEntry("alice", "active", True), MemberEntry("bob", "offline", False)), ("carol",)),
+        ["members of #familia (2):", "  alice - active, owner", "  bob - offline", "  waiting to join: carol"],
+    ),
+    (
+        Notice.of(NoticeCode.YOUR_GROUPS, names="#familia, #books"),
+        ["your groups: #familia, #books (/groups lists them; #name text writes to one)"],
+    ),
+    (
+        Error.of(ErrorCode.NOT_MEMBER_LINE, group="familia"),
+        ["you are not a member of #familia; that line was not sent (/join #familia first)"],
+    ),
 ]
 
 

@@ -20,6 +20,7 @@ import pytest
 from pollchat import texts
 from pollchat.client import cli
 from pollchat.client.app import (
+    GROUP_HISTORY,
     TYPING_IDLE_OFF,
     WHO_EVERY,
     App,
@@ -33,8 +34,14 @@ from pollchat.client.reconnect import Backoff
 from pollchat.client.state import MAIN, EntryKind
 from pollchat.protocol.events import (
     Error,
+    GroupEntry,
+    GroupEvent,
+    GroupList,
     HistoryEnd,
     HistoryStart,
+    MemberEntry,
+    MemberList,
+    Mention,
     Message,
     ModeSwitched,
     Notice,
@@ -44,7 +51,7 @@ from pollchat.protocol.events import (
     WhoEntry,
     WhoList,
 )
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 from tests.tui_scenes import feed, type_text
 
 T = 1_700_000_000.0
@@ -101,7 +108,7 @@ def test_the_form_logs_in_with_the_credentials_kept_in_memory() -> None:
     feed(app, ModeSwitched("json"), T)
     feed(app, Welcome("alice", ("alice",)), T)
     out = app.drain()
-    assert app.phase is Phase.CHATTING and out.save_config and out.lines == ["/who"]
+    assert app.phase is Phase.CHATTING and out.save_config and out.lines == ["/who", "/groups"]
     assert app.config.server("127.0.0.1", 3490).user == "alice"
 
 
@@ -367,6 +374,173 @@ def test_private_messages_missed_while_offline_are_fetched_and_unread() -> None:
     assert app.chat.missed() == 2
 
 
+# --- groups (issue 4) ----------------------------------------------------------------------------
+
+
+def in_groups(now: float = T) -> App:
+    """Logged in; the automatic /who and /groups answered (alice owns familia)."""
+    app = chatting(now)
+    feed(app, WhoList((WhoEntry("alice", "active", "", 0), WhoEntry("bob", "active", "", 0))), now)
+    groups = (GroupEntry("familia", "private", 2, "owner", ""), GroupEntry("books", "public", 9, "", ""))
+    feed(app, GroupList(groups), now)
+    app.drain()
+    return app
+
+
+def open_group(app: App, name: str, now: float = T) -> list[str]:
+    """Open group ``name`` with /focus (the client's shortcut); what was sent."""
+    sent = send(app, f"/focus #{name}", now)
+    assert app.chat.open_key == f"#{name.casefold()}"
+    return sent
+
+
+def test_login_asks_for_the_groups_and_keeps_the_answer_out_of_sight() -> None:
+    app = chatting()
+    count = len(app.chat.main.entries)
+    feed(app, Notice.of(NoticeCode.YOUR_GROUPS, names="#familia"), T)  # the chats pane says it
+    feed(app, GroupList((GroupEntry("familia", "private", 2, "owner", ""),)), T)
+    assert len(app.chat.main.entries) == count and app.chat.group_count() == 1
+    assert send(app, "/groups") == ["/groups"]
+    feed(app, GroupList((GroupEntry("familia", "private", 2, "owner", ""),)), T)
+    assert app.chat.main.entries[-1].text.startswith("groups (1):")
+
+
+def test_an_old_server_without_groups_is_not_an_error() -> None:
+    app = chatting()
+    feed(app, Error.of(ErrorCode.UNKNOWN_COMMAND, name="groups"), T)
+    assert all(entry.kind is not EntryKind.ERROR for entry in app.chat.main.entries)
+
+
+def test_opening_a_group_fetches_its_history_once() -> None:
+    app = in_groups()
+    assert open_group(app, "familia") == [f"/history #familia {GROUP_HISTORY}"]
+    feed(app, HistoryStart(1), T)
+    feed(app, Message("bob", "earlier", history=True, at=T - 600, group="familia"), T)
+    feed(app, HistoryEnd(), T)
+    assert [e.text for e in app.chat.current.entries] == ["earlier"]
+    assert send(app, "/focus") == [] and app.chat.open_key == MAIN
+    assert open_group(app, "familia") == []  # once per connection
+    app.connection_failed("gone", T)
+    app.connecting()
+    app.connected(T + 1)
+    feed(app, Welcome("alice", ("alice", "bob")), T + 1)
+    feed(app, GroupList((GroupEntry("familia", "private", 2, "owner", ""),)), T)
+    assert f"/history #familia {GROUP_HISTORY}" in app.drain().lines  # open again after reconnecting
+
+
+def test_an_automatic_group_history_that_finds_nothing_says_nothing() -> None:
+    app = in_groups()
+    open_group(app, "familia")
+    feed(app, Notice.of(NoticeCode.HISTORY_EMPTY), T)
+    assert app.chat.current.entries == []
+    send(app, "/history #familia")
+    feed(app, Notice.of(NoticeCode.HISTORY_EMPTY), T)  # asked for by the user: shown
+    assert app.chat.current.entries[-1].text == NoticeCode.HISTORY_EMPTY.value
+
+
+def test_an_automatic_group_history_refused_marks_the_group_gone() -> None:
+    app = in_groups()
+    open_group(app, "familia")
+    feed(app, Error.of(ErrorCode.NO_SUCH_GROUP, group="familia"), T)
+    assert app.chat.current.entries == [] and app.chat.current.gone == texts.CLIENT_TUI_GROUP_NOT_MEMBER
+
+
+def test_a_line_in_a_group_goes_to_the_group_and_is_echoed_there() -> None:
+    app = in_groups()
+    open_group(app, "familia")
+    type_text(app, "hola", T)
+    assert app.drain().lines == ["/typing on #familia"]
+    app.key(Key.ENTER, T)
+    assert app.drain().lines == ["/typing off #familia", "#familia hola"]
+    assert send(app, "//slash") == ["#familia /slash"]
+    entries = app.chat.current.entries
+    assert [(e.text, e.own) for e in entries] == [("hola", True), ("/slash", True)]
+    assert all(e.text != "hola" for e in app.chat.main.entries)
+
+
+def test_group_emoticons_go_to_the_group_and_me_is_refused() -> None:
+    app = in_groups()
+    open_group(app, "familia")
+    assert send(app, "/shrug ok") == ["/shrug #familia ok"]
+    assert app.chat.current.entries[-1].text == "ok " + texts.SHRUG
+    assert send(app, "/me waves") == []
+    assert app.ui.status == texts.CLIENT_TUI_ME_IN_GROUP.format(name="familia")
+    assert app.ui.input.text == "/me waves"  # kept, to edit or send elsewhere
+
+
+def test_a_gone_group_sends_nothing() -> None:
+    app = in_groups()
+    open_group(app, "familia")
+    feed(app, GroupEvent("familia", GroupChange.DELETED, by="root"), T)
+    assert send(app, "still there?") == []
+    assert app.ui.status == texts.CLIENT_TUI_NOT_IN_GROUP.format(name="familia", reason=texts.CLIENT_TUI_GROUP_DELETED)
+    type_text(app, "x", T)
+    assert app.drain().lines == []  # no typing indicator either
+
+
+def test_a_group_line_from_the_main_chat_is_echoed_in_the_group() -> None:
+    app = in_groups()
+    assert send(app, "#familia hi there") == ["#familia hi there"]
+    assert app.chat.conversations["#familia"].entries[-1].text == "hi there"
+    assert send(app, "#1 fan") == ["#1 fan"]  # not a group the user is in: the main chat
+    assert app.chat.main.entries[-1].text == "#1 fan"
+
+
+def test_focus_is_never_sent() -> None:
+    app = in_groups()
+    assert send(app, "/focus #nosuch") == []
+    assert app.chat.open_key == MAIN and app.ui.status
+    app.key(Key.KILL_LINE, T)  # the refused line stays in the box
+    open_group(app, "FAMILIA")
+    assert send(app, "/focus") == [] and app.chat.open_key == MAIN
+
+
+def test_creating_or_joining_opens_the_group() -> None:
+    app = in_groups()
+    assert send(app, "/create #trip private") == ["/create #trip private"]
+    feed(app, GroupEvent("trip", GroupChange.CREATED, text="private"), T)
+    assert app.chat.open_key == "#trip" and app.chat.current.role == "owner"
+    assert app.drain().lines == [f"/history #trip {GROUP_HISTORY}"]
+    app.ui.new_chat = True
+    type_text(app, "#books", T)
+    app.key(Key.ENTER, T)
+    assert app.drain().lines == ["/join #books"] and not app.ui.new_chat
+    feed(app, GroupEvent("books", GroupChange.JOINED, "alice"), T)
+    assert app.chat.open_key == "#books"
+    feed(app, GroupEvent("books", GroupChange.JOINED, "bob"), T)  # someone else: stays
+    app.ui.new_chat = True
+    type_text(app, "#familia", T)
+    app.key(Key.ENTER, T)
+    assert app.chat.open_key == "#familia"
+    app.ui.new_chat = True
+    type_text(app, "#bad name", T)
+    app.key(Key.ENTER, T)
+    assert app.ui.new_chat and app.ui.status.startswith("invalid group name")
+
+
+def test_members_answer_is_shown_in_the_group() -> None:
+    app = in_groups()
+    send(app, "/members #familia")
+    feed(app, MemberList("familia", (MemberEntry("alice", "active", True),)), T)
+    assert app.chat.conversations["#familia"].entries[-1].text.startswith("members of #familia (1):")
+
+
+def test_a_server_mention_rings_the_bell_once() -> None:
+    app = in_groups()
+    feed(app, Message("bob", "@alice look", group="familia"), T)
+    assert not app.drain().bell  # the mention event follows
+    feed(app, Mention("bob", "@alice look", "familia"), T)
+    assert app.drain().bell
+    assert app.chat.conversations["#familia"].mentions == 1 and app.chat.missed() == 1
+
+
+def test_group_typing_is_not_sent_for_commands() -> None:
+    app = in_groups()
+    open_group(app, "familia")
+    type_text(app, "/members", T)
+    assert app.drain().lines == []
+
+
 # --- keys ---------------------------------------------------------------------------------------------
 
 
@@ -535,3 +709,13 @@ def test_the_loop_never_spins(scene: str) -> None:
             app.connection_failed("refused", now)
             continue
         assert deadline is None or deadline > now, (step, deadline)
+
+
+def test_a_mistyped_history_does_not_confuse_the_next_answers() -> None:
+    app = in_groups()
+    send(app, "/history lots")
+    feed(app, Error.of(ErrorCode.USAGE, usage="/history [#group] [N]"), T)
+    assert app.chat.main.entries[-1].kind is EntryKind.ERROR  # shown
+    open_group(app, "familia")
+    feed(app, Notice.of(NoticeCode.HISTORY_EMPTY), T)  # the automatic one's answer: not shown
+    assert app.chat.current.entries == []

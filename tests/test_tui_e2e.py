@@ -5,7 +5,7 @@ socket (100x30, UTF-8); the test types with ``send-keys`` and reads the screen w
 ``capture-pane``. The other user is a raw socket, as ``nc`` would be. The scenario: log
 in, see the other user appear in the online pane, receive a private message and see the
 unread count, open it, reply, see the typing indicator, survive resizes (down to "too
-small" and back), reconnect after the server restarts on the same port, quit with Esc.
+small" and back), join a group and talk in it, reconnect after the server restarts on the same port, quit with Esc.
 
 Every wait has a deadline (the screen is polled every 0.1 s); the test is skipped where
 tmux is not installed.
@@ -195,6 +195,19 @@ def test_full_screen_client_against_a_real_server(setup: tuple[Server, Path]) ->
         term.tmux("resize-window", "-t", "t", "-x", "100", "-y", "30")
         term.wait(shows("┌─ online", "you: hi bob 中文"), "the full layout again")
 
+        # groups: bob creates one, alice joins from the input box, they talk in it
+        bob.send("/create #familia\n")
+        bob.wait_for("group created")
+        term.type("/join #familia")
+        term.keys("Enter")
+        term.wait(shows("[ #familia · ", "chats · 👥 1", "> Message #familia"), "the group opened")
+        bob.wait_for("[#familia] alice has joined the group")
+        term.type("hola familia")
+        term.keys("Enter")
+        assert bob.wait_for("[#familia] alice:").strip() == "[#familia] alice: hola familia"
+        bob.send("#familia hi @alice\n")
+        term.wait(shows("you: hola familia", "bob: hi @alice"), "the group conversation")
+
         # the server restarts on the same port: the client waits, then logs in again
         bob.close()
         bob = None
@@ -204,7 +217,7 @@ def test_full_screen_client_against_a_real_server(setup: tuple[Server, Path]) ->
         server.proc, server.port = restarted.proc, restarted.port
         term.wait(shows(" alice + active ", without=("reconnecting",)), "logged in again", timeout=15)
         bob = Peer(server.port, "bob", verb="login")
-        term.wait("│ + bob ", "bob back in the online pane")
+        term.wait(shows("│ + bob ", "#familia"), "bob back in the online pane, the group in the chats pane")
 
         # quit with Esc: exit status 0, settings saved without the password
         term.keys("Escape")

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from pollchat import texts
 from pollchat.client.app import Key
 from pollchat.client.screen import COMPACT_MIN, Canvas, conversation_rows, render
-from pollchat.client.state import Entry, EntryKind
+from pollchat.client.state import Entry, EntryKind, group_key
 from pollchat.client.textwidth import text_width
 from tests import tui_scenes
 from tests.tui_scenes import (
@@ -236,3 +236,44 @@ def test_the_renderer_is_pure() -> None:
     assert not imported & {"curses", "socket", "selectors", "time", "signal", "os"}
     app = tui_scenes.scene_main(T0)
     assert render(app, 80, 24, T0, timezone.utc).text() == render(app, 80, 24, T0, timezone.utc).text()
+
+
+def test_groups_in_the_chats_pane_title_and_input() -> None:
+    lines = render_scene(tui_scenes.scene_group(T0), 80, 24).lines()
+    assert " chats · 👥 2 " in lines[1] and "[ #familia · 5 member(s) ]" in lines[1]
+    chats = [line.split("│")[2].rstrip() for line in lines[2:9]]
+    assert chats[2] == "▸ #familia" and chats[3].startswith("  #grupo_tr") and chats[3].endswith("✉(1) ●")
+    assert "🔔 carlos mentioned you in #grupo_trabajo" in lines[0]
+    assert any("> Message #familia..." in line for line in lines)
+    # The group line said by the user, as sent: "you"; the group's changes as notices.
+    text = "\n".join(lines)
+    assert "you: yo llevo el flan" in text and "-- sofía has joined the group" in text
+    assert "[#familia]" not in text  # the prefix is left out inside the group
+
+
+def test_a_group_left_is_marked_not_only_dimmed() -> None:
+    app = tui_scenes.scene_group_chats(T0)
+    lines = [line.rstrip() for line in render_scene(app, 40, 12).lines()]
+    assert "› #books ✗" in lines
+    row = render_scene(app, 40, 12).rows[lines.index("› #books ✗")]
+    assert [s.style for s in row if "✗" in s.text] == ["dim"]
+    app.key(Key.ENTER, T0)  # open it: the title and the input say why nothing is sent
+    text = render_scene(app, 80, 24).text()
+    assert f"#books · {texts.CLIENT_TUI_GROUP_LEFT}" in text
+    assert texts.CLIENT_TUI_PLACEHOLDER_GONE.format(name="books", reason=texts.CLIENT_TUI_GROUP_LEFT)[:30] in text
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.text(st.sampled_from(list("ab_-.中ツ😀é")), min_size=1, max_size=32),
+    topic=st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=60),
+    width=st.integers(30, 130),
+)
+def test_any_group_name_and_topic_keep_the_layout(name: str, topic: str, width: int) -> None:
+    app = tui_scenes.logged_in(T0)
+    feed(app, tui_scenes.GroupList((tui_scenes.GroupEntry(name, "public", 3, "member", topic),)), T0)
+    feed(app, tui_scenes.Message("juan", "hola", group=name), T0)
+    app.chat.open(group_key(name))
+    for height in (12, 24):
+        screen = render_scene(app, width, height)
+        assert all(sum(text_width(s.text) for s in row) == width for row in screen.rows)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from pollchat import texts
 from pollchat.client.state import (
     MAIN,
     TYPING_TTL,
@@ -18,13 +19,18 @@ from pollchat.client.state import (
     ChatState,
     EntryKind,
     NoticeKind,
+    group_key,
     mention_pattern,
 )
 from pollchat.protocol.events import (
     Action,
     Announcement,
     Entered,
+    GroupEntry,
+    GroupEvent,
+    GroupList,
     Left,
+    Mention,
     Message,
     PrivateMessage,
     Renamed,
@@ -35,6 +41,7 @@ from pollchat.protocol.events import (
     Whois,
     WhoList,
 )
+from pollchat.texts import GroupChange
 
 T = 1_700_000_000.0
 
@@ -211,3 +218,140 @@ def test_control_characters_never_reach_the_screen() -> None:
     assert chat.main.entries[-1].text == "\ufffd[2Jgotcha\ufffd tab"
     chat.apply(Action("bob", "waves"), T, T)
     assert chat.main.entries[-1].kind is EntryKind.ACTION
+
+
+# --- groups and server mentions (issue 4) -----------------------------------------------------
+
+
+def grouped(*groups: GroupEntry) -> ChatState:
+    """alice, with bob online, after the answer to the /groups sent at login."""
+    chat = state("bob")
+    chat.apply(GroupList(groups or (GroupEntry("Familia", "private", 3, "owner", "lunch"),)), T, T)
+    return chat
+
+
+def test_groups_listed_as_mine_become_conversations() -> None:
+    chat = grouped(
+        GroupEntry("Familia", "private", 3, "owner", "lunch"),
+        GroupEntry("work", "public", 5, "member", ""),
+        GroupEntry("books", "public", 12, "", ""),  # public, not joined: not a chat
+        GroupEntry("secret", "private", 2, "pending", ""),  # asked to join: not yet
+    )
+    assert group_key("#FAMILIA") == group_key("familia") == "#familia"
+    familia = chat.conversations["#familia"]
+    assert (familia.group, familia.name, familia.label, familia.role, familia.members, familia.topic) == (
+        True, "Familia", "#Familia", "owner", 3, "lunch")
+    assert set(chat.conversations) == {MAIN, "#familia", "#work"} and chat.group_count() == 2
+    assert chat.server_mentions
+    chat.apply(GroupList((GroupEntry("work", "public", 5, "member", ""),)), T + 1, T + 1)  # left meanwhile
+    assert familia.gone == texts.CLIENT_TUI_GROUP_NOT_MEMBER and chat.group_count() == 1
+
+
+def test_group_lines_land_in_their_conversation_and_count_as_unread() -> None:
+    chat = grouped()
+    assert chat.apply(Message("bob", "hola", group="familia"), T, T) is Alert.NONE  # no bell for a group line
+    chat.apply(Action("bob", "waves", group="FAMILIA"), T + 1, T + 1)
+    chat.apply(Message("bob", "old", history=True, at=T - 50, group="familia"), T - 50, T + 2)
+    familia = chat.conversations["#familia"]
+    assert [(e.kind, e.text, e.history) for e in familia.entries] == [
+        (EntryKind.MESSAGE, "old", True), (EntryKind.MESSAGE, "hola", False), (EntryKind.ACTION, "waves", False)]
+    assert (familia.unread, chat.main.entries) == (2, [])
+    chat.apply(Message("bob", "news", group="newgroup"), T + 3, T + 3)  # a group the client had not heard of
+    assert chat.conversations["#newgroup"].group and chat.missed() == 3
+    chat.open("#familia")
+    assert familia.unread == 0 and chat.current is familia
+
+
+def test_a_server_mention_counts_once_in_its_group() -> None:
+    chat = grouped()
+    line = "@alice the report is due"
+    assert chat.apply(Message("carlos", line, group="familia"), T, T) is Alert.NONE  # the event will tell
+    entry = chat.conversations["#familia"].entries[-1]
+    assert entry.mention  # still highlighted by the client's own matching
+    assert chat.apply(Mention("carlos", line, "familia"), T, T) is Alert.MENTION
+    assert chat.conversations["#familia"].mentions == 1
+    [notice] = chat.notifications
+    assert (notice.kind, notice.who, notice.where) == (NoticeKind.MENTION, "carlos", "#familia")
+    # The server's rules may find a mention the client's do not: the line gets highlighted.
+    chat.apply(Message("carlos", "ping @ALICE", group="familia"), T + 1, T + 1)
+    chat.apply(Mention("carlos", "ping @ALICE", "familia"), T + 1, T + 1)
+    assert chat.conversations["#familia"].mentions == 2
+    chat.open("#familia")
+    assert chat.apply(Message("carlos", "@alice again", group="familia"), T + 2, T + 2) is Alert.NONE
+    assert chat.apply(Mention("carlos", "@alice again", "familia"), T + 2, T + 2) is Alert.NONE  # open: seen
+
+
+def test_an_old_server_mention_is_matched_locally_and_never_twice() -> None:
+    chat = state("carlos")  # no /groups answer yet: the client matches @alice itself
+    chat.open(chat.conversation_with("bob").key)
+    assert chat.apply(Message("carlos", "@alice hi"), T, T) is Alert.MENTION
+    assert chat.apply(Mention("carlos", "@alice hi"), T, T) is Alert.NONE  # the same mention
+    assert chat.main.mentions == 1 and len(chat.notifications) == 1
+    assert chat.server_mentions  # from now on the events count
+
+
+def test_group_changes_are_lines_in_the_group() -> None:
+    chat = grouped()
+    chat.apply(GroupEvent("familia", GroupChange.JOINED, "bob"), T, T)
+    chat.apply(GroupEvent("familia", GroupChange.TOPIC, by="alice", text="sunday"), T + 1, T + 1)
+    familia = chat.conversations["#familia"]
+    assert [e.text for e in familia.entries] == ["bob has joined the group", "alice set the topic: sunday"]
+    assert (familia.members, familia.topic, familia.activity) == (4, "sunday", True)
+    chat.apply(GroupEvent("familia", GroupChange.REQUEST, "carol"), T + 2, T + 2)
+    assert chat.notifications[-1].kind is NoticeKind.SERVER and chat.notifications[-1].where == "#familia"
+    # About a group the client has no chat for: a line (with its prefix) where the user is.
+    chat.apply(GroupEvent("other", GroupChange.REJECTED, by="dave"), T + 3, T + 3)
+    assert chat.main.entries[-1].text == "[#other] your request to join was rejected by dave"
+    assert "#other" not in chat.conversations
+
+
+@pytest.mark.parametrize(
+    ("event", "gone"),
+    [
+        (GroupEvent("familia", GroupChange.LEFT, "alice"), texts.CLIENT_TUI_GROUP_LEFT),
+        (GroupEvent("familia", GroupChange.KICKED, "ALICE", "root"), texts.CLIENT_TUI_GROUP_REMOVED),
+        (GroupEvent("familia", GroupChange.BANNED, "alice", "root"), texts.CLIENT_TUI_GROUP_REMOVED),
+        (GroupEvent("familia", GroupChange.DELETED, by="root"), texts.CLIENT_TUI_GROUP_DELETED),
+        (GroupEvent("familia", GroupChange.DISBANDED), texts.CLIENT_TUI_GROUP_DELETED),
+    ],
+)
+def test_losing_a_group_keeps_its_lines_but_marks_it_gone(event: GroupEvent, gone: str) -> None:
+    chat = grouped()
+    chat.apply(Message("bob", "hola", group="familia"), T, T)
+    chat.apply(event, T + 1, T + 1)
+    familia = chat.conversations["#familia"]
+    assert familia.gone == gone and familia.entries[0].text == "hola" and chat.group_count() == 0
+    chat.apply(GroupEvent("familia", GroupChange.JOINED, "alice"), T + 2, T + 2)  # back again
+    assert familia.gone == "" and chat.group_count() == 1
+
+
+def test_others_leaving_do_not_mark_the_group_gone() -> None:
+    chat = grouped()
+    chat.apply(GroupEvent("familia", GroupChange.KICKED, "bob", "alice"), T, T)
+    assert chat.conversations["#familia"].gone == "" and chat.conversations["#familia"].members == 2
+
+
+def test_a_renamed_group_moves_with_its_pin_typing_and_notifications() -> None:
+    chat = grouped()
+    chat.conversation_with("familia")  # a person called familia: a different chat
+    chat.toggle_pin("#familia")
+    assert chat.pinned == ["#Familia"] and not chat.is_pinned("familia")
+    chat.apply(Typing("bob", True, group="familia"), T, T)
+    chat.apply(Message("carlos", "@alice x", group="familia"), T, T)
+    chat.apply(Mention("carlos", "@alice x", "familia"), T, T)
+    chat.open("#familia")
+    chat.apply(Typing("bob", True, group="familia"), T, T)
+    chat.apply(GroupEvent("Familia", GroupChange.RENAMED, by="alice", text="family"), T + 1, T + 1)
+    assert "#familia" not in chat.conversations and "familia" in chat.conversations
+    family = chat.conversations["#family"]
+    assert (chat.open_key, family.name, chat.pinned) == ("#family", "family", ["#family"])
+    assert chat.typing_names("#family", T + 1) == ["bob"]
+    assert family.entries[-1].text == "the group is now #family (renamed by alice)"
+
+
+def test_typing_in_a_group_shows_in_that_group_only() -> None:
+    chat = grouped()
+    chat.apply(Typing("bob", True, group="familia"), T, T)
+    assert chat.typing_names("#familia", T) == ["bob"] and chat.typing_names(MAIN, T) == []
+    chat.apply(Message("bob", "done", group="familia"), T + 1, T + 1)
+    assert chat.typing_names("#familia", T + 1) == []

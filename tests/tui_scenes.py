@@ -26,8 +26,12 @@ from pollchat.client.screen import Screen, render
 from pollchat.protocol.events import (
     Action,
     Entered,
+    GroupEntry,
+    GroupEvent,
+    GroupList,
     HistoryEnd,
     HistoryStart,
+    Mention,
     Message,
     ModeSwitched,
     PrivateMessage,
@@ -38,6 +42,7 @@ from pollchat.protocol.events import (
     WhoList,
 )
 from pollchat.protocol.render import encode_json
+from pollchat.texts import GroupChange
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOTS = ROOT / "tests" / "snapshots"
@@ -196,6 +201,62 @@ def scene_status(now: float = T0) -> App:
     return app
 
 
+def open_chat(app: App, key: str, now: float) -> None:
+    """Open conversation ``key`` from the chats pane with the keys a user would press."""
+    while app.ui.focus.value != "chats":
+        app.key(Key.TAB, now)
+    target = [conv.key for conv in app.chat.chat_order()].index(key)
+    while app.ui.chats_selected > target:
+        app.key(Key.UP, now)
+    while app.ui.chats_selected < target:
+        app.key(Key.DOWN, now)
+    app.key(Key.ENTER, now)
+
+
+def with_groups(now: float = T0) -> App:
+    """alice in two groups (the answer to the /groups sent at login), with a line in
+    each and a server mention in grupo_trabajo."""
+    app = logged_in(now)
+    groups = (
+        GroupEntry("books", "public", 12, "", ""),
+        GroupEntry("familia", "private", 4, "owner", ""),
+        GroupEntry("grupo_trabajo", "public", 6, "member", "Q4 report"),
+    )
+    feed(app, GroupList(groups), now - 290)
+    feed(app, Message("maria", "¿quién trae el postre? 🍰", group="familia"), now - 50)
+    feed(app, Message("carlos", "@alice the report is due friday", group="grupo_trabajo"), now - 40)
+    feed(app, Mention("carlos", "@alice the report is due friday", "grupo_trabajo"), now - 40)
+    app.drain()
+    return app
+
+
+def scene_group(now: float = T0) -> App:
+    """The familia group open: its history (fetched on opening), a member joining, a
+    line sent, someone typing; grupo_trabajo's mention waits in the top bar."""
+    app = with_groups(now)
+    open_chat(app, "#familia", now - 30)
+    feed(app, HistoryStart(2), now - 30)
+    feed(app, Message("juan", "domingo comida en casa", history=True, at=now - 5_400, group="familia"), now - 30)
+    feed(app, Action("ana", "trae el vino", history=True, at=now - 5_000, group="familia"), now - 30)
+    feed(app, HistoryEnd(), now - 30)
+    feed(app, GroupEvent("familia", GroupChange.JOINED, "sofía"), now - 20)
+    type_text(app, "yo llevo el flan", now - 10)
+    app.key(Key.ENTER, now - 10)
+    feed(app, Typing("maria", True, group="familia"), now - 2, now - 2)
+    app.drain()
+    return app
+
+
+def scene_group_chats(now: float = T0) -> App:
+    """A small terminal showing the chats pane with groups: unread, a mention, one left."""
+    app = with_groups(now)
+    feed(app, GroupEvent("books", GroupChange.JOINED, "alice"), now - 30)  # opens it
+    feed(app, GroupEvent("books", GroupChange.LEFT, "alice"), now - 25)
+    app.key(Key.TAB, now)
+    app.key(Key.TAB, now)
+    return app
+
+
 SCENES: dict[str, tuple[Callable[[float], App], tuple[tuple[int, int], ...]]] = {
     "login": (scene_login, ((80, 24), (40, 12))),
     "login-waiting": (scene_login_waiting, ((80, 24),)),
@@ -205,6 +266,8 @@ SCENES: dict[str, tuple[Callable[[float], App], tuple[tuple[int, int], ...]]] = 
     "chats": (scene_chats_compact, ((40, 12),)),
     "reconnecting": (scene_reconnecting, ((80, 24),)),
     "help": (scene_help, ((80, 24),)),
+    "group": (scene_group, ((80, 24), (120, 40), (40, 12))),
+    "group-chats": (scene_group_chats, ((40, 12),)),
     "too-small": (scene_main, ((24, 6),)),
 }
 """Scene name -> (builder, sizes snapshotted)."""

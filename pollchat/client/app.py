@@ -27,22 +27,28 @@ from pollchat import texts
 from pollchat.client.config import ClientConfig
 from pollchat.client.reconnect import Backoff
 from pollchat.client.state import (
+    GROUP_MARK,
     MAIN,
     SERVER_NOTICE_TTL,
     Alert,
     ChatState,
+    Conversation,
     EntryKind,
     NoticeKind,
+    group_key,
 )
 from pollchat.errors import ProtocolError
-from pollchat.protocol.commands import Command, is_command_line, parse_command
+from pollchat.protocol.commands import COMMANDS, Command, is_command_line, parse_command
 from pollchat.protocol.events import (
     Entered,
     Error,
     Greeting,
+    GroupEvent,
+    GroupList,
     HistoryEnd,
     HistoryStart,
     Left,
+    MemberList,
     ModeSwitched,
     Notice,
     PrivateMessage,
@@ -53,7 +59,7 @@ from pollchat.protocol.events import (
 )
 from pollchat.protocol.names import MAX_NAME_LENGTH, name_key, normalize_name
 from pollchat.protocol.render import decode_json, render_text
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 WHO_EVERY = 30.0
 """Seconds between ``/who`` polls that refresh the online pane's statuses and idle times."""
@@ -71,6 +77,8 @@ MAX_WIRE_BYTES = 4000
 """Longest line the client sends; longer input is split (the server's limit is 4096)."""
 INPUT_HISTORY = 100
 """Sent lines remembered for Up/Down in the input box."""
+GROUP_HISTORY = 50
+"""Lines of a group's history fetched when its conversation is first opened."""
 
 # Errors that end an attempt to log in. During an automatic reconnection the transient
 # ones are retried with backoff; the others send the user back to the login form.
@@ -247,8 +255,8 @@ class TypingNotifier:
     ``on`` goes out at the first keystroke in a conversation and then at most every
     :data:`TYPING_ON_EVERY` seconds; ``off`` after :data:`TYPING_IDLE_OFF` seconds
     without a keystroke, when the line is sent or emptied, or when the user switches
-    to another conversation. A target is :data:`~pollchat.client.state.MAIN` or a
-    person's name.
+    to another conversation. A target is :data:`~pollchat.client.state.MAIN`, a
+    person's name or ``#group``.
     """
 
     def __init__(self) -> None:
@@ -360,6 +368,7 @@ class App:
         self._pending: deque[tuple[str, bool, str]] = deque()  # (command, automatic, name)
         self._offline_count = 0  # private messages missed while offline, being fetched
         self._offline_batch: list[tuple[str, str, float]] | None = None
+        self._history_fetched: set[str] = set()  # group keys whose history was asked for
         entry = self.config.server(host, port)
         if entry is not None:
             self.chat.set_pinned(list(entry.pinned))
@@ -442,6 +451,7 @@ class App:
         self.typing.forget()
         self._pending.clear()
         self._offline_batch, self._offline_count = None, 0
+        self._history_fetched.clear()
         if was_chatting:
             self.chat.disconnected(now)
             self.chat.add_line(MAIN, texts.CLIENT_CONNECTION_LOST.format(reason=reason), now, EntryKind.ERROR)
@@ -515,6 +525,14 @@ class App:
                 return
             case Error(ErrorCode.NO_SUCH_USER, text) if self._pending_answer("whois", text):
                 return
+            case Error(ErrorCode.UNKNOWN_COMMAND, text) if text == ErrorCode.UNKNOWN_COMMAND.value.format(
+                name="groups"
+            ) and self._take_pending("groups"):
+                return  # a server without groups: the chats pane simply has none
+            case Error(ErrorCode.NOT_MEMBER | ErrorCode.NO_SUCH_GROUP, text) if self._group_history_refused(text):
+                return
+            case Error(ErrorCode.USAGE, text) if text == _HISTORY_USAGE:
+                self._take_pending("history")  # a /history the user mistyped: shown below
             case Notice(code, text):
                 self._notice(code, text, ts, now)
                 return
@@ -536,8 +554,27 @@ class App:
                 for key, sender, at in self._offline_batch[-self._offline_count :]:
                     self.chat.mark_unread(key, sender, at)
                 self._offline_batch, self._offline_count = None, 0
+                self._take_pending("history")
                 return
-            case HistoryStart() | HistoryEnd():
+            case HistoryStart():
+                return
+            case HistoryEnd():
+                self._take_pending("history")  # (the replay after a login was not asked for)
+                return
+            case GroupList():
+                self.chat.apply(event, ts, now)
+                if not self._take_pending("groups"):
+                    self.chat.add_line(self.chat.open_key, render_text(event), ts)
+                self._fetch_group_history(self.chat.open_key)
+                return
+            case MemberList(group):
+                key = group_key(group)
+                self.chat.add_line(key if key in self.chat.conversations else self.chat.open_key, render_text(event), ts)
+                return
+            case GroupEvent(group, change, name):
+                self.chat.apply(event, ts, now)
+                if change is GroupChange.CREATED or change is GroupChange.JOINED and self.chat.is_me(name):
+                    self._open(group_key(group), now)  # the user just asked for it: show it
                 return
             case PrivateMessage(sender, _recipient, _text, outgoing, True) if self._offline_batch is not None:
                 if not outgoing:
@@ -568,7 +605,10 @@ class App:
         self.config = self.config.remember(self.host, self.port, user=name, pinned=tuple(self.chat.pinned))
         self._out.save_config = True
         self.form.password.clear()
+        self._history_fetched.clear()
         self._request_who(now)
+        self._send("/groups")  # the chats pane lists the user's groups
+        self._pending.append(("groups", True, ""))
 
     def _login_refused(self, code: ErrorCode, text: str, now: float) -> None:
         if self.logged_in_once and code in _TRANSIENT:
@@ -589,10 +629,17 @@ class App:
             if count:
                 self._offline_count = count
                 self._send(f"/history {min(500, max(count, 20))}")
+                self._pending.append(("history", True, ""))
             return
-        if code is NoticeCode.HISTORY_EMPTY and self._offline_count:
-            self._offline_count = 0
-            return
+        if code is NoticeCode.HISTORY_EMPTY:
+            auto = self._take_pending("history")
+            if self._offline_count:
+                self._offline_count = 0
+                return
+            if auto:
+                return
+        if code is NoticeCode.YOUR_GROUPS:
+            return  # the chats pane lists them (from the /groups sent at login)
         self.chat.add_line(self.chat.open_key, text, ts)
 
     def _swallow_typing_error(self, text: str) -> bool:
@@ -602,14 +649,43 @@ class App:
         return False
 
     def _pending_answer(self, command: str, error_text: str) -> bool:
-        """A ``no such user`` error answering a queued ``/whois``: dequeue it; swallow it
-        if the client asked by itself."""
-        if self._pending and self._pending[0][0] == command:
-            _, auto, name = self._pending[0]
-            if error_text == ErrorCode.NO_SUCH_USER.value.format(name=name[:40]):
-                self._pending.popleft()
+        """A ``no such user`` error answering the oldest queued ``/whois``: dequeue it;
+        swallow it if the client asked by itself."""
+        for index, (pending, auto, name) in enumerate(self._pending):
+            if pending == command:
+                if error_text == ErrorCode.NO_SUCH_USER.value.format(name=name[:40]):
+                    del self._pending[index]
+                    return auto
+                return False
+        return False
+
+    def _group_history_refused(self, error_text: str) -> bool:
+        """A "not a member" or "no such group" error answering the oldest queued
+        ``/history #group``: dequeue it, mark the conversation gone, and swallow the
+        error if the client asked by itself."""
+        for index, (pending, auto, name) in enumerate(self._pending):
+            if pending == "history" and name:
+                wanted = {code.value.format(group=name).casefold() for code in (ErrorCode.NOT_MEMBER, ErrorCode.NO_SUCH_GROUP)}
+                if error_text.casefold() not in wanted:
+                    return False
+                del self._pending[index]
+                conv = self.chat.conversations.get(group_key(name))
+                if conv is not None and conv.group and not conv.gone:
+                    conv.gone = texts.CLIENT_TUI_GROUP_NOT_MEMBER
                 return auto
         return False
+
+    def _fetch_group_history(self, key: str) -> None:
+        """Ask once per connection for the recent lines of group conversation ``key``
+        (the server replays only the main chat at login)."""
+        conv = self.chat.conversations.get(key)
+        if conv is None or not conv.group or conv.gone or key in self._history_fetched:
+            return
+        if self.phase is not Phase.CHATTING:
+            return
+        self._history_fetched.add(key)
+        self._send(f"/history {GROUP_MARK}{conv.name} {GROUP_HISTORY}")
+        self._pending.append(("history", True, conv.name))
 
     def _take_pending(self, command: str) -> bool:
         """Dequeue the oldest request for ``command``; whether the client sent it itself."""
@@ -629,6 +705,8 @@ class App:
         for conv in list(self.chat.conversations.values())[1:]:
             if self.auto_whois_left <= 0:
                 return
+            if conv.group:
+                continue
             person = self.chat.person(conv.name)
             if person is None or person.online or person.whois_asked or person.last_seen is not None:
                 continue
@@ -821,9 +899,9 @@ class App:
         text = self.ui.input.text
         message = bool(text.strip()) and (not text.startswith("/") or text.startswith("//"))
         target = None
-        if message:
-            conv = self.chat.current
-            target = MAIN if conv.key == MAIN else conv.name
+        conv = self.chat.current
+        if message and not conv.gone:
+            target = MAIN if conv.key == MAIN else conv.label  # "#name" for a group
         self._send(*self.typing.keystroke(target, now))
 
     def _recall(self, key: Key) -> None:
@@ -841,6 +919,7 @@ class App:
         self.chat.open(key)
         self.ui.scroll = 0
         self.ui.chats_selected = self._chat_index(key)
+        self._fetch_group_history(key)
 
     def _chat_index(self, key: str) -> int:
         for index, conv in enumerate(self.chat.chat_order()):
@@ -868,7 +947,8 @@ class App:
             return
         if self.typing_supported:
             self._send(*self.typing.stop())
-        self._send_line(text, now)
+        if not self._send_line(text, now):
+            return  # refused here (the status bar says why): the line stays in the box
         self.ui.history = (self.ui.history + [text])[-INPUT_HISTORY:]
         self.ui.history_index = len(self.ui.history)
         self.ui.input.clear()
@@ -877,6 +957,9 @@ class App:
     def _new_chat(self, text: str, now: float) -> None:
         if not text:
             self.ui.new_chat = False
+            return
+        if text.startswith(GROUP_MARK):
+            self._new_group_chat(text, now)
             return
         name = normalize_name(text)
         if name is None:
@@ -890,26 +973,114 @@ class App:
         self.ui.new_chat = False
         self.ui.input.clear()
 
-    def _send_line(self, text: str, now: float) -> None:
-        """Send one typed line from the open conversation (see docs/client.md)."""
+    def _new_group_chat(self, text: str, now: float) -> None:
+        """``#name`` in the new chat prompt: open that group, or ask to join it (the
+        server's answer opens it, or says the owner was asked)."""
+        name = normalize_name(text[len(GROUP_MARK) :])
+        if name is None:
+            self.set_status(texts.CLIENT_TUI_BAD_GROUP.format(name=text, limit=MAX_NAME_LENGTH), now)
+            return
+        conv = self.chat.conversations.get(group_key(name))
+        if conv is not None and not conv.gone:
+            self._open(conv.key, now)
+        elif self.phase is not Phase.CHATTING:
+            self.set_status(texts.CLIENT_TUI_NOT_CONNECTED, now)
+            return
+        else:
+            self._send(f"/join {GROUP_MARK}{name}")
+        self.ui.new_chat = False
+        self.ui.input.clear()
+
+    def _send_line(self, text: str, now: float) -> bool:
+        """Send one typed line from the open conversation (see docs/client.md); False if
+        it was refused here instead (the status bar says why)."""
         conv = self.chat.current
         if is_command_line(text):
             parsed = parse_command(text.strip())
+            if isinstance(parsed, Command) and parsed.name in _LOCAL_COMMANDS:
+                return self._local_command(parsed, text, conv, now)
             self._send(text)  # as typed; the server answers a line too long itself
             if isinstance(parsed, Command):
                 self._after_command(parsed, now)
-            return
+            return True
         if text.startswith("//"):
             text = text[1:]  # the literal line "/text"
             escaped = True
         else:
             escaped = False
-        if conv.key == MAIN:
+        if conv.group:
+            if not self._may_write(conv, now):
+                return False
+            # "#name text" is the server's group line; "#name /text" is sent as text too.
+            prefix = f"{conv.label} "
+            for line in split_for_wire(prefix, text):
+                self._send(line)
+                self.chat.add_own(conv.key, line[len(prefix) :], now)  # not echoed by the server
+        elif conv.key == MAIN:
             for line in split_for_wire("/" if escaped else "", text):
                 self._send(line)
-                self.chat.add_own(MAIN, line[1:] if escaped else line, now)
+                shown = line[1:] if escaped else line
+                key, shown = self._addressed(shown)
+                self.chat.add_own(key, shown, now)
         else:
             self._send(*split_for_wire(f"/msg {conv.name} ", text))  # the server echoes it back
+        return True
+
+    def _may_write(self, conv: Conversation, now: float) -> bool:
+        """Whether lines may be sent to group ``conv``; if not, say why. A group that was
+        deleted must not be written to: the server takes ``#name text`` for a group
+        that does not exist as a main-chat line."""
+        if conv.gone:
+            self.set_status(texts.CLIENT_TUI_NOT_IN_GROUP.format(name=conv.name, reason=conv.gone), now)
+            return False
+        return True
+
+    def _addressed(self, text: str) -> tuple[str, str]:
+        """Where the server puts a main-chat line: ``#name text`` goes to group ``name``
+        when the user is in it (as far as the client knows), anything else to the main
+        chat. Returns ``(conversation key, text shown)``."""
+        if text.startswith(GROUP_MARK):
+            word, _, rest = text.partition(" ")
+            name = normalize_name(word[len(GROUP_MARK) :])
+            conv = self.chat.conversations.get(group_key(name)) if name is not None else None
+            if conv is not None and conv.group and not conv.gone and rest.strip():
+                return conv.key, rest.strip()
+        return MAIN, text
+
+    def _local_command(self, command: Command, text: str, conv: Conversation, now: float) -> bool:
+        """Commands the client looks at itself (see :data:`_LOCAL_COMMANDS`), typed as
+        ``text`` in ``conv``; whether anything was sent or done."""
+        args = command.args
+        if command.name == "focus":
+            # The client never moves the server's focus: plain lines from the main chat
+            # must keep going to the main chat. Opening the conversation is the focus.
+            if not args:
+                self._open(MAIN, now)
+                return True
+            name = normalize_name(args[0].removeprefix(GROUP_MARK))
+            target = self.chat.conversations.get(group_key(name)) if name is not None else None
+            if target is None or not target.group:
+                self.set_status(texts.CLIENT_TUI_NOT_IN_GROUP.format(name=args[0].removeprefix(GROUP_MARK),
+                                                                     reason=texts.CLIENT_TUI_GROUP_NOT_MEMBER), now)
+                return False
+            self._open(target.key, now)
+            return True
+        if not conv.group:
+            self._send(text)
+            self._after_command(command, now)
+            return True
+        if not self._may_write(conv, now):
+            return False
+        if command.name == "me":
+            # The server has no "/me #group": it would go to the main chat. Refuse it.
+            self.set_status(texts.CLIENT_TUI_ME_IN_GROUP.format(name=conv.name), now)
+            return False
+        # /shrug, /tableflip, /unflip: the server reads "/shrug #name text" as a line
+        # "#name text ¯\_(ツ)_/¯", i.e. a group line.
+        emoticon = _ECHOED_EMOTICONS[command.name]
+        self._send(" ".join((f"/{command.name}", conv.label, *args)))
+        self.chat.add_own(conv.key, f"{args[0]} {emoticon}" if args else emoticon, now)
+        return True
 
     def _after_command(self, command: Command, now: float) -> None:
         """Local effects of a command the user typed (the server does not echo public
@@ -919,11 +1090,24 @@ class App:
             self.chat.add_own(MAIN, args[0], now, EntryKind.ACTION)
         elif command.name in _ECHOED_EMOTICONS:
             emoticon = _ECHOED_EMOTICONS[command.name]
-            self.chat.add_own(MAIN, f"{args[0]} {emoticon}" if args else emoticon, now)
+            key, shown = self._addressed(f"{args[0]} {emoticon}" if args else emoticon)
+            self.chat.add_own(key, shown, now)
         elif command.name == "who":
             self._pending.append(("who", False, ""))
         elif command.name == "whois":
             self._pending.append(("whois", False, args[0]))
+        elif command.name == "groups":
+            self._pending.append(("groups", False, ""))
+        elif command.name == "history":
+            group = args[0].removeprefix(GROUP_MARK) if args and args[0].startswith(GROUP_MARK) else ""
+            self._pending.append(("history", False, group))
+
+
+_HISTORY_USAGE = ErrorCode.USAGE.value.format(usage=COMMANDS["history"].usage)
+"""The error a malformed ``/history`` gets (its queued request is then dropped)."""
+_LOCAL_COMMANDS = {"focus", "me", *_ECHOED_EMOTICONS}
+"""Commands :meth:`App._local_command` looks at first: ``/focus`` is never sent, and
+``/me`` and the emoticons depend on the open conversation."""
 
 
 def _count_in(text: str) -> int:

@@ -18,7 +18,8 @@ Layouts, by size:
 
 Status is never shown by colour alone: every person has a marker (``+`` active, ``!``
 busy, ``~`` away, ``z`` inactive, ``-`` offline); focus is shown with ``[ ]`` around the
-pane title and ``›`` on the picked row; the open chat has ``▸``.
+pane title and ``›`` on the picked row; the open chat has ``▸``; a group is ``#name``,
+and ``✗`` marks one the user is no longer in.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from functools import lru_cache
 
 from pollchat import texts
 from pollchat.client.app import App, Pane, Phase
+from pollchat.client.groups import group_detail
 from pollchat.client.state import (
     MAIN,
     Conversation,
@@ -360,8 +362,8 @@ def _notification(app: App) -> str:
         return ""
     last = notices[-1]
     if last.kind is NoticeKind.MENTION:
-        where = texts.CLIENT_TUI_MAIN_CHAT if last.where == MAIN else (app.chat.conversations.get(last.where).name
-                                                                         if last.where in app.chat.conversations else "")
+        conv = app.chat.conversations.get(last.where)
+        where = texts.CLIENT_TUI_MAIN_CHAT if last.where == MAIN else conv.label if conv is not None else ""
         text = texts.CLIENT_TUI_MENTION.format(name=last.who, where=where)
     elif last.kind is NoticeKind.PRIVATE:
         text = texts.CLIENT_TUI_PRIVATE.format(name=last.who)
@@ -443,7 +445,7 @@ def _wide(canvas: Canvas, app: App, now: float, tz: tzinfo | None, screen: Scree
             canvas.put(y, x, "│", border)
     focus = app.ui.focus
     _title(canvas, top, 1, left, texts.CLIENT_TUI_ONLINE_TITLE.format(count=app.chat.online_count()), focus is Pane.ONLINE)
-    _title(canvas, top, x_mid + 1, middle, texts.CLIENT_TUI_CHATS_TITLE, focus is Pane.CHATS)
+    _title(canvas, top, x_mid + 1, middle, _chats_title(app), focus is Pane.CHATS)
     _title(canvas, top, x_right + 1, right, _chat_title(app, now), focus is Pane.CHAT)
     rows = bottom - top - 1
     cursor = _online(canvas, app, now, top + 1, 1, left, rows, focus is Pane.ONLINE)
@@ -463,7 +465,7 @@ def _compact(canvas: Canvas, app: App, now: float, tz: tzinfo | None, screen: Sc
     if focus is Pane.ONLINE:
         title = texts.CLIENT_TUI_ONLINE_TITLE.format(count=app.chat.online_count())
     elif focus is Pane.CHATS:
-        title = texts.CLIENT_TUI_CHATS_TITLE
+        title = _chats_title(app)
     else:
         title = _chat_title(app, now)
     canvas.put(1, 0, "─" * W, "border")
@@ -486,10 +488,17 @@ def _title(canvas: Canvas, y: int, x: int, width: int, title: str, focused: bool
     canvas.put(y, x + 1, truncate(text, max(0, width - 2)), "title_focus" if focused else "title")
 
 
+def _chats_title(app: App) -> str:
+    groups = app.chat.group_count()
+    return texts.CLIENT_TUI_CHATS_TITLE_GROUPS.format(count=groups) if groups else texts.CLIENT_TUI_CHATS_TITLE
+
+
 def _chat_title(app: App, now: float) -> str:
     conv = app.chat.current
     if conv.key == MAIN:
         return texts.CLIENT_TUI_MAIN_TITLE.format(count=app.chat.online_count())
+    if conv.group:
+        return texts.CLIENT_TUI_GROUP_TITLE.format(name=conv.name, detail=group_detail(conv))
     return texts.CLIENT_TUI_PRIVATE_TITLE.format(name=conv.name, status=status_text(app.chat.person(conv.name), now))
 
 
@@ -564,12 +573,14 @@ def _chat_row(canvas: Canvas, app: App, conv: Conversation, y: int, x: int, widt
         badges.append((f" ✉({conv.unread})", "mention" if conv.mentions else "unread"))
     if conv.activity:
         badges.append((" ●", "activity"))
+    if conv.gone:
+        badges.append((texts.CLIENT_TUI_GROUP_GONE_MARK, "dim"))
     badge_width = sum(text_width(text) for text, _ in badges)
     pin = "📌 " if app.chat.is_pinned(conv.key) else ""
-    name = texts.CLIENT_TUI_MAIN_CHAT if conv.key == MAIN else conv.name
+    name = texts.CLIENT_TUI_MAIN_CHAT if conv.key == MAIN else conv.label
     label = f" {pin}{name}"
     room = max(1, width - 1 - badge_width)
-    style = "selected" if picked else ("unread" if conv.unread else "normal")
+    style = "selected" if picked else ("unread" if conv.unread else "dim" if conv.gone else "normal")
     used = canvas.put(y, x + 1, truncate(label, room), style)
     col = x + 1 + used
     for text, badge_style in badges:
@@ -613,6 +624,10 @@ def _input(canvas: Canvas, app: App, y: int, x: int, width: int, focused: bool) 
             hint = ""
         elif conv.key == MAIN:
             hint = texts.CLIENT_TUI_PLACEHOLDER_MAIN
+        elif conv.gone:
+            hint = texts.CLIENT_TUI_PLACEHOLDER_GONE.format(name=conv.name, reason=conv.gone)
+        elif conv.group:
+            hint = texts.CLIENT_TUI_PLACEHOLDER_GROUP.format(name=conv.name)
         else:
             hint = texts.CLIENT_TUI_PLACEHOLDER_PRIVATE.format(name=conv.name)
         canvas.put(y, x + 2, hint, "placeholder", width=room)

@@ -7,7 +7,10 @@ deserves (a mention, a private message) so the front end can ring the bell. The 
 (:mod:`pollchat.client.screen`) only reads this state.
 
 Conversations are keyed by :func:`~pollchat.protocol.names.name_key` of the other
-person's name; the main chat has the key :data:`MAIN`. Unread counts only count live
+person's name; the main chat has the key :data:`MAIN`; a group (issue 4) has ``#`` and
+the ``name_key`` of its name (see :func:`group_key`: names never contain ``#``, so the
+two kinds never collide). Group changes, ``/groups`` answers and server mentions are
+applied by :mod:`pollchat.client.groups`. Unread counts only count live
 messages from others in a conversation that is not open; replayed history never counts
 and never alerts (glirc #107: "don't notify on history playback").
 """
@@ -18,14 +21,17 @@ import bisect
 import enum
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pollchat.client.plain import sanitize
 from pollchat.protocol.events import (
     Action,
     Announcement,
     Entered,
+    GroupEvent,
+    GroupList,
     Left,
+    Mention,
     Message,
     PrivateMessage,
     Renamed,
@@ -44,7 +50,10 @@ from pollchat.protocol.names import name_key
 from pollchat.protocol.render import render_text
 
 MAIN = ""
-"""The key of the main chat (every other key is a person's ``name_key``)."""
+"""The key of the main chat (every other key is a person's ``name_key`` or a group's
+:func:`group_key`)."""
+GROUP_MARK = "#"
+"""What a group conversation's key starts with (and how a group is written)."""
 MAX_ENTRIES = 2000
 """Lines kept per conversation; the oldest go first."""
 TYPING_TTL = 8.0
@@ -93,16 +102,22 @@ class Entry:
 
 @dataclass
 class Conversation:
-    """The main chat or a private conversation with one person.
+    """The main chat, a private conversation with one person, or a group.
 
     Attributes:
-        key: :data:`MAIN` or the person's ``name_key``.
-        name: the person's display name ("" for the main chat).
+        key: :data:`MAIN`, the person's ``name_key`` or the group's :func:`group_key`.
+        name: the person's or group's display name, without ``#`` ("" for the main chat).
         entries: the lines, oldest first (at most :data:`MAX_ENTRIES`).
         unread: live messages from others that arrived while it was not open.
         mentions: how many of those mention the user.
         activity: anything new (system lines too) since it was last open.
         last_activity: time of the newest line (seconds since the epoch), for ordering.
+        group: it is a group conversation.
+        topic: a group's topic ("" if none or unknown).
+        members: a group's member count, if known (from ``/groups``).
+        role: the user's role in a group as ``/groups`` said (``owner``, ``member``) or "".
+        gone: why the user is no longer in the group ("" while a member); lines typed
+            there are not sent.
     """
 
     key: str
@@ -112,6 +127,17 @@ class Conversation:
     mentions: int = 0
     activity: bool = False
     last_activity: float = 0.0
+    group: bool = False
+    topic: str = ""
+    members: int | None = None
+    role: str = ""
+    gone: str = ""
+
+    @property
+    def label(self) -> str:
+        """How the chats pane names it: the person's name, or ``#group`` ("" for the
+        main chat, which the renderer names itself)."""
+        return GROUP_MARK + self.name if self.group else self.name
 
 
 @dataclass
@@ -177,6 +203,11 @@ def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
 
 
+def group_key(name: str) -> str:
+    """The conversation key of group ``name`` (with or without its ``#``)."""
+    return GROUP_MARK + name_key(name.removeprefix(GROUP_MARK))
+
+
 def mention_pattern(name: str) -> re.Pattern[str]:
     """The regular expression that finds ``@name`` in case-folded text: not inside a
     word or an e-mail address, and not followed by more name characters (a final ``.``
@@ -200,7 +231,9 @@ class ChatState:
         people: everyone known, by ``name_key`` (the user excluded).
         notifications: oldest first.
         open_key: the conversation on screen.
-        pinned: display names of pinned private conversations, in pin order.
+        pinned: labels of pinned conversations (a name, or ``#group``), in pin order.
+        server_mentions: the server sends ``mention`` events (issue 4), so they, not
+            the client's own ``@name`` matching, count and notify mentions.
     """
 
     def __init__(self) -> None:
@@ -212,6 +245,7 @@ class ChatState:
         self.notifications: list[Notification] = []
         self.open_key: str = MAIN
         self.pinned: list[str] = []
+        self.server_mentions = False
         self._typing: dict[tuple[str, str], tuple[str, float]] = {}
         self._mention: re.Pattern[str] | None = None
 
@@ -251,6 +285,10 @@ class ChatState:
         ]
         rest.sort(key=lambda conv: (-conv.last_activity, _fold(conv.name)))
         return [self.main, *pinned, *rest]
+
+    def group_count(self) -> int:
+        """Groups the user is in, as the chats pane knows them."""
+        return sum(1 for conv in self.conversations.values() if conv.group and not conv.gone)
 
     def is_pinned(self, key: str) -> bool:
         """Whether the conversation ``key`` is pinned."""
@@ -309,12 +347,22 @@ class ChatState:
             self._know(name)
         return conv
 
+    def group_conversation(self, name: str) -> Conversation:
+        """The conversation of group ``name`` (without ``#``), created if new; its
+        display name follows the server's latest spelling."""
+        key = group_key(name)
+        conv = self.conversations.get(key)
+        if conv is None:
+            conv = self.conversations[key] = Conversation(key, name, group=True)
+        conv.name = name
+        return conv
+
     def set_pinned(self, names: list[str]) -> None:
         """Replace the pinned list (display names)."""
         self.pinned = list(dict.fromkeys(names))
 
     def toggle_pin(self, key: str) -> bool:
-        """Pin or unpin private conversation ``key``; returns whether it is pinned now.
+        """Pin or unpin conversation ``key``; returns whether it is pinned now.
         The main chat is always first and cannot be pinned."""
         conv = self.conversations.get(key)
         if conv is None or key == MAIN:
@@ -322,7 +370,7 @@ class ChatState:
         if self.is_pinned(key):
             self.pinned = [name for name in self.pinned if name_key(name) != key]
             return False
-        self.pinned.append(conv.name)
+        self.pinned.append(conv.label)  # "#name" for a group: never a person's name
         return True
 
     def add_line(self, key: str, text: str, ts: float, kind: EntryKind = EntryKind.SYSTEM) -> None:
@@ -378,9 +426,10 @@ class ChatState:
                 person.online, person.last_seen = False, ts
                 self._stop_typing(name)
                 self.add_line(MAIN, render_text(event), ts)
-            case Message(sender, text, history) | Action(sender, text, history):
+            case Message(sender, text, history, _, group) | Action(sender, text, history, _, group):
                 kind = EntryKind.ACTION if isinstance(event, Action) else EntryKind.MESSAGE
-                return self._message(self.main, kind, sender, text, ts, history)
+                conv = self.group_conversation(group) if group else self.main
+                return self._message(conv, kind, sender, text, ts, history)
             case PrivateMessage(sender, recipient, text, outgoing, history):
                 peer = recipient if outgoing else sender
                 conv = self.conversation_with(peer)
@@ -409,8 +458,8 @@ class ChatState:
             case Renamed(old, new):
                 self._rename(old, new)
                 self.add_line(MAIN, render_text(event), ts)
-            case Typing(name, active, private):
-                key = name_key(name) if private else MAIN
+            case Typing(name, active, private, group):
+                key = group_key(group) if group else name_key(name) if private else MAIN
                 if active:
                     self._typing[(key, name_key(name))] = (name, now + TYPING_TTL)
                 else:
@@ -422,6 +471,11 @@ class ChatState:
                 self.notifications.append(Notification(NoticeKind.SERVER, sender, MAIN, clean(text), now))
             case ShuttingDown():
                 self.add_line(MAIN, render_text(event), ts)
+            case GroupEvent() | GroupList() | Mention():
+                # Imported here: pollchat.client.groups builds on this module.
+                from pollchat.client import groups
+
+                return groups.apply(self, event, ts, now)
         return Alert.NONE
 
     # --- helpers -------------------------------------------------------------------------------
@@ -515,7 +569,10 @@ class ChatState:
         self._append(conv, entry, unread=counts)
         if not counts:
             return Alert.NONE
-        if mention and not private:
+        if mention and not private and not self.server_mentions:
+            # A server that sends ``mention`` events follows each such line with one;
+            # that event counts and notifies (groups.apply), so counting here as well
+            # would notify twice. Older servers never send them: match locally.
             conv.mentions += 1
             self.notifications.append(Notification(NoticeKind.MENTION, sender, conv.key, entry.text, ts))
             return Alert.MENTION
@@ -526,6 +583,30 @@ class ChatState:
             self.notifications.append(Notification(NoticeKind.PRIVATE, sender, conv.key, entry.text, ts))
             return Alert.PRIVATE
         return Alert.NONE
+
+    def rekey(self, old_key: str, new_key: str) -> None:
+        """A conversation moved from ``old_key`` to ``new_key`` (a group renamed): its
+        typing indicators and notifications follow it."""
+        self._typing = {(new_key if k[0] == old_key else k[0], k[1]): v for k, v in self._typing.items()}
+        self.notifications = [
+            replace(n, where=new_key) if n.where == old_key else n for n in self.notifications
+        ]
+
+    def mark_mention(self, key: str, sender: str, text: str) -> bool:
+        """Highlight the latest live line of ``sender`` saying ``text`` in conversation
+        ``key`` as a mention of the user; whether it was already highlighted."""
+        conv = self.conversations.get(key)
+        if conv is None:
+            return False
+        shown, who = clean(text), name_key(sender)
+        for index in range(len(conv.entries) - 1, max(-1, len(conv.entries) - 50), -1):
+            entry = conv.entries[index]
+            if not entry.history and entry.text == shown and name_key(entry.sender) == who:
+                if entry.mention:
+                    return True
+                conv.entries[index] = replace(entry, mention=True)
+                return False
+        return False
 
     def mark_unread(self, key: str, sender: str, ts: float) -> None:
         """Count one message in ``key`` as unread though it came as history (private
