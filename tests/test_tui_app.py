@@ -458,14 +458,14 @@ def test_a_line_in_a_group_goes_to_the_group_and_is_echoed_there() -> None:
     assert all(e.text != "hola" for e in app.chat.main.entries)
 
 
-def test_group_emoticons_go_to_the_group_and_me_is_refused() -> None:
+def test_group_emoticons_and_me_go_to_the_group() -> None:
     app = in_groups()
     open_group(app, "familia")
     assert send(app, "/shrug ok") == ["/shrug #familia ok"]
     assert app.chat.current.entries[-1].text == "ok " + texts.SHRUG
-    assert send(app, "/me waves") == []
-    assert app.ui.status == texts.CLIENT_TUI_ME_IN_GROUP.format(name="familia")
-    assert app.ui.input.text == "/me waves"  # kept, to edit or send elsewhere
+    assert send(app, "/me waves") == ["/me #familia waves"]
+    assert (app.chat.current.entries[-1].text, app.chat.current.entries[-1].own) == ("waves", True)
+    assert all(e.text != "waves" for e in app.chat.main.entries)
 
 
 def test_a_gone_group_sends_nothing() -> None:

@@ -1072,9 +1072,10 @@ class App:
         if not self._may_write(conv, now):
             return False
         if command.name == "me":
-            # The server has no "/me #group": it would go to the main chat. Refuse it.
-            self.set_status(texts.CLIENT_TUI_ME_IN_GROUP.format(name=conv.name), now)
-            return False
+            # "/me #name waves" acts in the group (the server routes it as a line).
+            self._send(f"/me {conv.label} {args[0]}")
+            self.chat.add_own(conv.key, args[0], now, EntryKind.ACTION)
+            return True
         # /shrug, /tableflip, /unflip: the server reads "/shrug #name text" as a line
         # "#name text ¯\_(ツ)_/¯", i.e. a group line.
         emoticon = _ECHOED_EMOTICONS[command.name]
