@@ -46,6 +46,7 @@ examples:
   {PROG} --max-users 20 --backup-every 60 --backup-keep 24   hourly snapshots
   {PROG} backup pollchat-copy.db        copy the database, also while the server runs
   {PROG} restore pollchat-copy.db       put a copy back (server stopped)
+  {PROG} export --group '#familia' --out familia.txt   save a group's conversation
 
 then, from another terminal:
   pollchat-client localhost     or     nc localhost {DEFAULT_PORT}

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 
-from pollchat.server.subcommands import accounts, backup, hash_password
+from pollchat.server.subcommands import accounts, backup, export, hash_password
 
-MODULES = (hash_password, accounts, backup)
+MODULES = (hash_password, accounts, backup, export)
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
