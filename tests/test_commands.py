@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import inspect
 import random
-from pathlib import Path
 from concurrent.futures import Future
+from pathlib import Path
 
 import pytest
 from hypothesis import given

@@ -49,8 +49,8 @@ from pollchat.protocol.events import (
     Typing,
     Welcome,
     WhoEntry,
-    WhoList,
     Whois,
+    WhoList,
 )
 from pollchat.protocol.render import (
     EVENT_TYPES,

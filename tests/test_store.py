@@ -17,7 +17,14 @@ from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
 from pollchat.store import database as database_module
-from pollchat.store.database import APPLICATION_ID, DATABASE_NAME, MIGRATIONS, SCHEMA_VERSION, Database, backup_path
+from pollchat.store.database import (
+    APPLICATION_ID,
+    DATABASE_NAME,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Database,
+    backup_path,
+)
 
 HASH = "pbkdf2_sha256$1000$salt$" + "A" * 43 + "="
 

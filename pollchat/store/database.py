@@ -107,7 +107,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # 4: groups (issue 4). A deleted group keeps its row (``deleted`` set) so its
-    # messages stay exportable; only live names are unique.
+    # messages stay exportable; only live names are unique. Members and requests are
+    # rowid tables: the rowid keeps joining order even when two join times are equal.
     """
     CREATE TABLE chat_group (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -125,7 +126,7 @@ MIGRATIONS: tuple[str, ...] = (
         account_id INTEGER NOT NULL,
         joined     REAL NOT NULL,
         PRIMARY KEY (group_id, account_id)
-    ) WITHOUT ROWID;
+    );
     CREATE INDEX group_member_account ON group_member (account_id);
     CREATE TABLE group_ban (
         group_id   INTEGER NOT NULL,
@@ -139,7 +140,7 @@ MIGRATIONS: tuple[str, ...] = (
         account_id INTEGER NOT NULL,
         created    REAL NOT NULL,
         PRIMARY KEY (group_id, account_id)
-    ) WITHOUT ROWID;
+    );
     CREATE TABLE pending_change (
         id         INTEGER PRIMARY KEY,
         account_id INTEGER NOT NULL,

@@ -30,8 +30,9 @@ class GroupTables:
         raise NotImplementedError
 
     def load_groups(self) -> list[Group]:
-        """Every live group with its members (joining order), bans and requests (oldest
-        first), with the accounts' current names. Members whose account was deleted are
+        """Every live group with its members (joining order: insertion order, whatever
+        the clock said), bans and requests (oldest first), with the accounts' current
+        names. Members whose account was deleted are
         left out."""
         groups: dict[int, Group] = {}
         for group_id, name, visibility, owner_id, topic in self._db.execute(
@@ -40,13 +41,13 @@ class GroupTables:
             groups[group_id] = Group(group_id, name, Visibility(visibility), owner_id, topic)
         for group_id, account_id, name, since in self._db.execute(
             "SELECT m.group_id, m.account_id, a.name, m.joined FROM group_member m"
-            " JOIN account a ON a.id = m.account_id ORDER BY m.joined, m.account_id"
+            " JOIN account a ON a.id = m.account_id ORDER BY m.rowid"
         ):
             if group_id in groups:
                 groups[group_id].members[account_id] = Member(account_id, name, since)
         for group_id, account_id, name, since in self._db.execute(
             "SELECT r.group_id, r.account_id, a.name, r.created FROM group_request r"
-            " JOIN account a ON a.id = r.account_id ORDER BY r.created, r.account_id"
+            " JOIN account a ON a.id = r.account_id ORDER BY r.rowid"
         ):
             if group_id in groups:
                 groups[group_id].requests[account_id] = Member(account_id, name, since)
