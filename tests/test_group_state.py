@@ -471,7 +471,7 @@ class GroupMachine(RuleBasedStateMachine):
         elif group.owner == actor:
             group.owner = group.members[0]  # the longest-standing member
             assert deliveries[1].event == GroupEvent(group.name, GroupChange.OWNER, group.owner)
-            assert set(deliveries[1].targets) == self.online_members(group)
+            assert set(deliveries[1].targets) == audience  # the leaver learns who took over
         else:
             assert changes == [GroupChange.LEFT]
         was_focused = self.focus[actor] == key

@@ -47,6 +47,28 @@ def test_public_group_create_join_talk_leave(h: Harness) -> None:
     carol.expect_silence()
 
 
+def test_msg_to_a_group_never_falls_back_to_the_main_chat(h: Harness) -> None:
+    alice, bob, carol = h.login("alice", "a"), h.login("bob", "b"), h.login("carol", "c")
+    say(alice, "/msg #g hello")
+    assert alice.line() == "no such group: #g"
+    say(alice, "/create #g")
+    alice.line()
+    say(bob, "/join #g")
+    bob.line()
+    alice.line()
+    say(alice, "/msg #G hello group")
+    assert bob.line() == "[#g] alice: hello group"
+    say(carol, "/msg #g let me in")
+    assert carol.line() == "you are not a member of #g; that line was not sent (/join #g first)"
+    say(alice, "/delete #g")
+    alice.line()
+    bob.line()
+    say(bob, "/msg #g anyone?")
+    assert bob.line() == "no such group: #g"
+    alice.expect_silence()
+    carol.expect_silence()
+
+
 def test_hash_line_of_no_group_is_main_chat(h: Harness) -> None:
     alice, bob = h.login("alice", "a"), h.login("bob", "b")
     say(alice, "#hashtag day")
@@ -147,14 +169,14 @@ def test_owner_leaving_hands_over_to_the_longest_standing_member(h: Harness) -> 
         alice.line()
     carol.line()  # bob's joined line
     say(alice, "/leave #g")
-    assert alice.line() == "[#g] alice has left the group"
+    assert alice.lines(2) == ["[#g] alice has left the group", "[#g] carol is now the owner"]
     for client in (bob, carol):
         assert client.lines(2) == ["[#g] alice has left the group", "[#g] carol is now the owner"]
     alice.expect_silence()
     say(bob, "/members #g")
     assert bob.lines(3) == ["members of #g (2):", "  carol - active, owner", "  bob - active"]
     say(carol, "/leave #g")
-    assert carol.line() == "[#g] carol has left the group"
+    assert carol.lines(2) == ["[#g] carol has left the group", "[#g] bob is now the owner"]
     assert bob.lines(2) == ["[#g] carol has left the group", "[#g] bob is now the owner"]
     say(bob, "/leave #g")
     assert bob.lines(2) == ["[#g] bob has left the group", "[#g] the group was deleted: its last member left"]

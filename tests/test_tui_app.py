@@ -451,8 +451,8 @@ def test_a_line_in_a_group_goes_to_the_group_and_is_echoed_there() -> None:
     type_text(app, "hola", T)
     assert app.drain().lines == ["/typing on #familia"]
     app.key(Key.ENTER, T)
-    assert app.drain().lines == ["/typing off #familia", "#familia hola"]
-    assert send(app, "//slash") == ["#familia /slash"]
+    assert app.drain().lines == ["/typing off #familia", "/msg #familia hola"]
+    assert send(app, "//slash") == ["/msg #familia /slash"]
     entries = app.chat.current.entries
     assert [(e.text, e.own) for e in entries] == [("hola", True), ("/slash", True)]
     assert all(e.text != "hola" for e in app.chat.main.entries)

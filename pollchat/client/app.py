@@ -1011,8 +1011,9 @@ class App:
         if conv.group:
             if not self._may_write(conv, now):
                 return False
-            # "#name text" is the server's group line; "#name /text" is sent as text too.
-            prefix = f"{conv.label} "
+            # "/msg #name text": unlike "#name text", a group deleted meanwhile gets an
+            # error instead of the line going to the main chat.
+            prefix = f"/msg {conv.label} "
             for line in split_for_wire(prefix, text):
                 self._send(line)
                 self.chat.add_own(conv.key, line[len(prefix) :], now)  # not echoed by the server
@@ -1027,9 +1028,8 @@ class App:
         return True
 
     def _may_write(self, conv: Conversation, now: float) -> bool:
-        """Whether lines may be sent to group ``conv``; if not, say why. A group that was
-        deleted must not be written to: the server takes ``#name text`` for a group
-        that does not exist as a main-chat line."""
+        """Whether lines may be sent to group ``conv``; if not, say why (a group the
+        user left, was removed from, or that was deleted)."""
         if conv.gone:
             self.set_status(texts.CLIENT_TUI_NOT_IN_GROUP.format(name=conv.name, reason=conv.gone), now)
             return False

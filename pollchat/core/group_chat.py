@@ -169,7 +169,8 @@ class GroupChat(Generic[H]):
         if group.deleted:
             deliveries.append(Delivery(audience, GroupEvent(group.name, GroupChange.DISBANDED)))
         elif successor is not None:
-            deliveries.append(Delivery(self._online(group), GroupEvent(group.name, GroupChange.OWNER, successor.name)))
+            told = self._online(group, also=(handle,) if handle is not None else ())
+            deliveries.append(Delivery(told, GroupEvent(group.name, GroupChange.OWNER, successor.name)))
         if handle is not None:
             deliveries += self._unfocus(account.id, group)
         return deliveries
@@ -253,6 +254,18 @@ class GroupChat(Generic[H]):
             return [Delivery((handle,), refused.event)]
         if group is None:
             return self.hub.chat(handle, text, may_guess=may_guess)
+        return self._group_line(session, group, RecordKind.CHAT, text)
+
+    def message(self, handle: H, argument: str, text: str) -> list[Delivery[H]]:
+        """``/msg #group text`` (IRC's ``PRIVMSG #channel``): a line to a group, or an
+        error if the group does not exist -- never the main chat, so a client that
+        writes to a group just deleted cannot leak the line to everyone."""
+        return self._run(handle, lambda session: self._message(session, argument, text))
+
+    def _message(self, session: OnlineSession[H], argument: str, text: str) -> list[Delivery[H]]:
+        group = self._find(argument)
+        if session.account.id not in group.members:
+            raise _Refused(Error.of(ErrorCode.NOT_MEMBER_LINE, group=group.name))
         return self._group_line(session, group, RecordKind.CHAT, text)
 
     def act(self, handle: H, text: str) -> list[Delivery[H]]:

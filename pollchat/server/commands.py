@@ -102,7 +102,10 @@ class Commands:
 
     def do_msg(self, conn: Connection, args: tuple[str, ...]) -> None:
         name, text = args
-        self._deliver(self.hub.private(conn, name, text))
+        if name.startswith("#"):
+            self._deliver(self.groups.message(conn, name, text))
+        else:
+            self._deliver(self.hub.private(conn, name, text))
 
     def do_me(self, conn: Connection, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.act(conn, args[0]))
