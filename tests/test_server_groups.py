@@ -501,3 +501,27 @@ def test_unregistering_the_owner_hands_the_group_over(h: Harness) -> None:
     assert alice.lines(3) == ["[#zone] zed has left the group", "[#zone] alice is now the owner", "zed has left the chat"]
     say(alice, "/members #zone")
     assert alice.lines(2) == ["members of #zone (1):", "  alice - active, owner"]
+
+
+def test_group_lifecycle_is_logged_for_the_operator(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    alice, bob = h.login("alice", "a"), h.login("bob", "b")
+    with caplog.at_level("INFO", logger="pollchat.server.commands"):
+        say(alice, "/create #g")
+        alice.line()
+        say(bob, "/join #g")
+        bob.line()
+        alice.line()
+        say(alice, "/ban bob #g")
+        alice.line()
+        bob.line()
+        say(alice, "/rename #g #h")
+        alice.line()
+        say(alice, "/delete #h")
+        alice.line()
+    logged = [r.getMessage() for r in caplog.records if r.name == "pollchat.server.commands"]
+    assert logged == [
+        "#g created public by alice",
+        "#g banned bob by alice",
+        "#g renamed to #h by alice",
+        "#h deleted by alice",
+    ]

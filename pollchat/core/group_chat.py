@@ -20,7 +20,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from pollchat.core.accounts import Account
@@ -446,7 +446,9 @@ class GroupChat(Generic[H]):
 
     # --- helpers -----------------------------------------------------------------------------------
 
-    def _run(self, handle: H, action) -> list[Delivery[H]]:  # type: ignore[no-untyped-def]
+    def _run(self, handle: H, action: Callable[[OnlineSession[H]], list[Delivery[H]]]) -> list[Delivery[H]]:
+        """``action`` for ``handle``'s session: its deliveries, or the refusal as an
+        error to ``handle`` alone (nothing for a handle that is not logged in)."""
         session = self.hub.session_of(handle)
         if session is None:
             return []

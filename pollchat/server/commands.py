@@ -8,6 +8,7 @@ if a command in the table has no method here.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from pollchat import texts
 from pollchat.core import game
 from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.hub import Delivery
 from pollchat.core.passwords import change_password, verify_password
 from pollchat.core.presence import Status
 from pollchat.core.seats import AccountKind
@@ -23,6 +25,7 @@ from pollchat.protocol.commands import COMMANDS, Command, group_argument
 from pollchat.protocol.events import (
     Action,
     Error,
+    GroupEvent,
     Message,
     Notice,
     PrivateMessage,
@@ -31,14 +34,28 @@ from pollchat.protocol.events import (
 from pollchat.protocol.manual import help_text
 from pollchat.protocol.session import has_control_characters
 from pollchat.server.connection import Connection
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 if TYPE_CHECKING:
     from pollchat.server.chat import ChatServer
 
+log = logging.getLogger(__name__)
+
 DEFAULT_HISTORY = 20
 MAX_HISTORY = 500
 """``/history`` shows at most this many public (and private) messages (issue 3)."""
+
+_LOGGED_CHANGES = frozenset(
+    {
+        GroupChange.CREATED,
+        GroupChange.DELETED,
+        GroupChange.RENAMED,
+        GroupChange.KICKED,
+        GroupChange.BANNED,
+        GroupChange.UNBANNED,
+    }
+)
+"""Group changes written to the server log (membership comings and goings are not)."""
 
 _EMOTICONS = {"shrug": texts.SHRUG, "tableflip": texts.TABLEFLIP, "unflip": texts.UNFLIP}
 
@@ -91,6 +108,17 @@ class Commands:
 
     def _deliver(self, deliveries: list) -> None:  # type: ignore[type-arg]
         self.chat.deliver(deliveries)
+
+    def _deliver_group_change(self, conn: Connection, deliveries: list[Delivery[Connection]]) -> None:
+        """Deliver, and log the group changes an operator may want to trace later
+        (who created, deleted, renamed a group, banned or removed whom)."""
+        for delivery in deliveries:
+            event = delivery.event
+            if isinstance(event, GroupEvent) and event.change in _LOGGED_CHANGES:
+                detail = f"to #{event.text}" if event.change is GroupChange.RENAMED else event.name or event.text
+                words = (f"#{event.group}", event.change.code, detail, "by", self._actor(conn))
+                log.info("%s", " ".join(word for word in words if word))
+        self._deliver(deliveries)
 
     def _send(self, conn: Connection, event: ServerEvent) -> None:
         self.chat.send(conn, event)
@@ -276,7 +304,7 @@ class Commands:
     # --- groups (issue 4) ------------------------------------------------------------------------
 
     def do_create(self, conn: Connection, args: tuple[str, ...]) -> None:
-        self._deliver(self.groups.create(conn, *args))
+        self._deliver_group_change(conn, self.groups.create(conn, *args))
 
     def do_join(self, conn: Connection, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.join(conn, args[0]))
@@ -300,10 +328,10 @@ class Commands:
         self._deliver(self.groups.reject(conn, *args))
 
     def do_rename(self, conn: Connection, args: tuple[str, ...]) -> None:
-        self._deliver(self.groups.rename(conn, *args))
+        self._deliver_group_change(conn, self.groups.rename(conn, *args))
 
     def do_delete(self, conn: Connection, args: tuple[str, ...]) -> None:
-        self._deliver(self.groups.delete(conn, args[0]))
+        self._deliver_group_change(conn, self.groups.delete(conn, args[0]))
 
     def do_topic(self, conn: Connection, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.topic(conn, args[0], args[1] if len(args) > 1 else None))
@@ -317,7 +345,7 @@ class Commands:
         if extra.strip():
             self._usage(conn, command)
         else:
-            self._deliver(getattr(self.groups, command)(conn, args[0], word))
+            self._deliver_group_change(conn, getattr(self.groups, command)(conn, args[0], word))
         return True
 
     # --- admin commands (COMMANDS[...].admin: checked in run) -----------------------------------
