@@ -25,6 +25,19 @@ def say(client: Client, line: str) -> None:
     client.send(line.encode() + b"\n")
 
 
+def make_group(owner: Client, name: str, *members: Client) -> None:
+    """``owner`` creates the public group ``name`` and ``members`` join it, in order;
+    every line this causes is read and checked."""
+    say(owner, f"/create {name}")
+    assert owner.line() == f"[{name}] public group created: others join with /join {name}"
+    joined = [owner]
+    for member in members:
+        say(member, f"/join {name}")
+        for client in (*joined, member):
+            assert client.line() == f"[{name}] {member.name} has joined the group"
+        joined.append(member)
+
+
 def test_public_group_create_join_talk_leave(h: Harness) -> None:
     alice, bob, carol = h.login("alice", "a"), h.login("bob", "b"), h.login("carol", "c")
     say(alice, "/create #familia")
@@ -51,11 +64,7 @@ def test_msg_to_a_group_never_falls_back_to_the_main_chat(h: Harness) -> None:
     alice, bob, carol = h.login("alice", "a"), h.login("bob", "b"), h.login("carol", "c")
     say(alice, "/msg #g hello")
     assert alice.line() == "no such group: #g"
-    say(alice, "/create #g")
-    alice.line()
-    say(bob, "/join #g")
-    bob.line()
-    alice.line()
+    make_group(alice, "#g", bob)
     say(alice, "/msg #G hello group")
     assert bob.line() == "[#g] alice: hello group"
     say(carol, "/msg #g let me in")
@@ -186,11 +195,7 @@ def test_owner_leaving_hands_over_to_the_longest_standing_member(h: Harness) -> 
 
 def test_owner_powers_kick_ban_unban_topic_rename_delete(h: Harness) -> None:
     alice, bob, carol = h.login("alice", "a"), h.login("bob", "b"), h.login("carol", "c")
-    say(alice, "/create #g")
-    alice.line()
-    say(bob, "/join #g")
-    bob.line()
-    alice.line()
+    make_group(alice, "#g", bob)
     say(bob, "/kick alice #g")
     assert bob.line() == "only the owner of #g (or an admin) can do that"
     say(alice, "/kick carol #g")
@@ -245,11 +250,7 @@ def test_owner_powers_kick_ban_unban_topic_rename_delete(h: Harness) -> None:
 
 def test_admin_may_moderate_any_group_but_not_remove_its_owner(h: Harness) -> None:
     alice, bob, root = h.login("alice", "a"), h.login("bob", "b"), h.login("root", "r")
-    say(alice, "/create #g")
-    alice.line()
-    say(bob, "/join #g")
-    bob.line()
-    alice.line()
+    make_group(alice, "#g", bob)
     say(root, "/ban alice #g")
     assert root.line() == "alice owns #g: the owner cannot be removed or banned"
     say(root, "/kick bob #g")
@@ -319,11 +320,7 @@ def test_groups_list_roles_and_visibility(h: Harness) -> None:
 
 def test_focus_sends_plain_lines_and_me_to_the_group(h: Harness) -> None:
     alice, bob, carol = h.login("alice", "a"), h.login("bob", "b"), h.login("carol", "c")
-    say(alice, "/create #g")
-    alice.line()
-    say(bob, "/join #g")
-    bob.line()
-    alice.line()
+    make_group(alice, "#g", bob)
     say(alice, "/focus #nope")
     assert alice.line() == "no such group: #nope"
     say(carol, "/focus #g")
@@ -356,11 +353,7 @@ def test_mentions_in_main_chat_and_groups(h: Harness) -> None:
     say(alice, "hey @bob and @Carol.")
     assert bob.lines(2) == ["alice: hey @bob and @Carol.", "[mention] alice mentioned you in the main chat"]
     assert carol.lines(2) == ["alice: hey @bob and @Carol.", "[mention] alice mentioned you in the main chat"]
-    say(alice, "/create #g")
-    alice.line()
-    say(bob, "/join #g")
-    bob.line()
-    alice.line()
+    make_group(alice, "#g", bob)
     say(alice, "#g @bob @carol look")  # carol is not a member: no mention for her
     assert bob.lines(2) == ["[#g] alice: @bob @carol look", "[mention] alice mentioned you in #g"]
     carol.expect_silence()
@@ -491,11 +484,7 @@ def test_groups_persist_across_a_restart(h: Harness) -> None:
 def test_unregistering_the_owner_hands_the_group_over(h: Harness) -> None:
     alice = h.login("alice", "a")
     zed = h.register("zed", "z")
-    say(zed, "/create #zone")
-    zed.line()
-    say(alice, "/join #zone")
-    alice.line()
-    zed.line()
+    make_group(zed, "#zone", alice)
     say(zed, "/unregister z")
     assert zed.closed() == ["[#zone] zed has left the group", "account zed deleted, goodbye"]
     assert alice.lines(3) == ["[#zone] zed has left the group", "[#zone] alice is now the owner", "zed has left the chat"]
