@@ -85,6 +85,7 @@ class GroupChange(enum.Enum):
     DELETED = "[#{group}] the group was deleted by {by}"
     DISBANDED = "[#{group}] the group was deleted: its last member left"
     TOPIC = "[#{group}] {by} set the topic: {text}"
+    TOPIC_CLEARED = "[#{group}] {by} cleared the topic"
     TOPIC_IS = "[#{group}] topic: {text}"
     NO_TOPIC = "[#{group}] no topic set"
 
@@ -190,6 +191,7 @@ class ErrorCode(enum.Enum):
     TOO_MANY_GROUPS = "you own {limit} group(s) already, the most allowed"
     GROUP_FULL = "#{group} is full ({limit} members)"
     TOO_MANY_REQUESTS = "#{group} has {limit} join request(s) waiting already; try again later"
+    SAME_GROUP_NAME = "#{group} is already called that"
 
     @property
     def code(self) -> str:

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from pollchat.core.accounts import Account
 from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
 from pollchat.server import cli
 from pollchat.server.subcommands import export
@@ -320,7 +322,8 @@ def test_a_deleted_group_is_exported_with_a_note(
     _group_lines(h, "#fam second life")
     status, stdout, stderr = main(capsys, *export_args(h.data_dir, "--group", "fam", "--out", "-"))
     assert status == 0, stderr
-    assert "note:" not in stderr and "# deleted" not in stdout
+    assert "was deleted" not in stderr and "# deleted" not in stdout
+    assert "other groups were also called #fam: id 1" in stderr  # the old one can still be picked
     assert stdout.endswith(" user1: second life\n") and "first life" not in stdout
 
 
@@ -587,3 +590,28 @@ def test_export_module_is_registered() -> None:
     from pollchat.server.subcommands import MODULES
 
     assert export in MODULES
+
+
+def test_an_ambiguous_name_lists_the_other_groups_and_group_id_picks_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db_path = tmp_path / DATABASE_NAME
+    with Database.open(db_path) as db:
+        owner = db.create(Account("ann", "x" * 10, AccountKind.REGISTERED))
+        assert owner is not None
+        old = db.create_group("old", "public", owner.id, 1_700_000_000.0)
+        db.append_messages([HistoryRecord(1_700_000_001.0, RecordKind.CHAT, owner.id, "ann", "first life", group_id=old)])
+        db.delete_group(old, 1_700_000_100.0)
+        new = db.create_group("old", "public", owner.id, 1_700_000_200.0)
+        db.append_messages([HistoryRecord(1_700_000_201.0, RecordKind.CHAT, owner.id, "ann", "second life", group_id=new)])
+    out = tmp_path / "live.txt"
+    assert cli.main(["export", "--data-dir", str(tmp_path), "--group", "#old", "--out", str(out)]) == 0
+    assert "second life" in out.read_text() and "first life" not in out.read_text()
+    err = capsys.readouterr().err
+    assert f"other groups were also called #old: id {old} (deleted 2023-11-14 22:15 UTC)" in err
+    assert "--group-id ID" in err
+    first = tmp_path / "first.txt"
+    assert cli.main(["export", "--data-dir", str(tmp_path), "--group-id", str(old), "--out", str(first)]) == 0
+    assert "first life" in first.read_text() and "second life" not in first.read_text()
+    assert cli.main(["export", "--data-dir", str(tmp_path), "--group-id", "99", "--out", str(first)]) == 2
+    assert "no group with id 99" in capsys.readouterr().err

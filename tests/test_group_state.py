@@ -467,11 +467,18 @@ class GroupMachine(RuleBasedStateMachine):
         assert set(deliveries[0].targets) == audience
         if group.owner == actor and not group.members:
             del self.model[key]
-            assert changes == [GroupChange.LEFT, GroupChange.DISBANDED]
+            disbanded = [d for d in deliveries if d.event == GroupEvent(group.name, GroupChange.DISBANDED)]
+            assert set(disbanded[0].targets) == audience
+            told = {target for d in disbanded[1:] for target in d.targets}  # the requesters online
+            assert told == {self.handles[r] for r in group.requests if r in self.handles}
+            assert set(changes) == {GroupChange.LEFT, GroupChange.DISBANDED}
+            for requester in group.requests:
+                self.queue(requester, GroupChange.DISBANDED, group.name, "", "")
         elif group.owner == actor:
             group.owner = group.members[0]  # the longest-standing member
             assert deliveries[1].event == GroupEvent(group.name, GroupChange.OWNER, group.owner)
             assert set(deliveries[1].targets) == audience  # the leaver learns who took over
+            self.queue(group.owner, GroupChange.OWNER, group.name, group.owner, "")  # told at login
         else:
             assert changes == [GroupChange.LEFT]
         was_focused = self.focus[actor] == key
@@ -577,6 +584,10 @@ class GroupMachine(RuleBasedStateMachine):
         for member in group.members:
             self.queue(member, GroupChange.DELETED, group.name, "", actor)
             self.unfocus(member, key)
+        for requester in group.requests:  # a request's outcome is always told
+            self.queue(requester, GroupChange.DELETED, group.name, "", actor)
+        told = {target for d in deliveries[1:] if isinstance(d.event, GroupEvent) for target in d.targets}
+        assert told == {self.handles[r] for r in group.requests if r in self.handles}
 
     @rule(new=groups_st, data=st.data())
     def rename(self, new: str, data: st.DataObject) -> None:
@@ -587,12 +598,11 @@ class GroupMachine(RuleBasedStateMachine):
         group, error = self.managed(actor, old)
         if error is None and name_key(new) in self.model and self.model[name_key(new)] is not group:
             error = ErrorCode.GROUP_EXISTS
+        if error is None and group is not None and group.name == new:
+            error = ErrorCode.SAME_GROUP_NAME
         if not self.expect(actor, deliveries, error):
             return
         assert group is not None
-        if group.name == new:
-            assert deliveries == []
-            return
         old_name = group.name
         del self.model[name_key(old)]
         group.name = new
@@ -605,7 +615,7 @@ class GroupMachine(RuleBasedStateMachine):
         ]
         assert set(deliveries[0].targets) == self.online_members(group)
 
-    @rule(topic=st.sampled_from(("", "tea at five", "ünïcode")), data=st.data())
+    @rule(topic=st.sampled_from(("-", "tea at five", "ünïcode")), data=st.data())
     def set_topic(self, topic: str, data: st.DataObject) -> None:
         self.tick()
         name = self.pick_group(data)
@@ -614,7 +624,7 @@ class GroupMachine(RuleBasedStateMachine):
         group, error = self.managed(actor, name)
         if self.expect(actor, deliveries, error):
             assert group is not None
-            group.topic = topic
+            group.topic = "" if topic == "-" else topic  # "/topic #g -" clears it
 
     # --- talking ------------------------------------------------------------------------------------
 

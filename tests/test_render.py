@@ -286,6 +286,8 @@ TEXT_GOLDEN = [
         b"[#familia] alice set the topic: sunday lunch\n",
     ),
     (GroupEvent("familia", GroupChange.TOPIC_IS, text="sunday lunch"), b"[#familia] topic: sunday lunch\n"),
+    (GroupEvent("familia", GroupChange.TOPIC_CLEARED, by="alice"), b"[#familia] alice cleared the topic\n"),
+    (Error.of(ErrorCode.SAME_GROUP_NAME, group="familia"), b"#familia is already called that\n"),
     (GroupEvent("familia", GroupChange.NO_TOPIC), b"[#familia] no topic set\n"),
     (
         GroupList(

@@ -514,3 +514,120 @@ def test_group_lifecycle_is_logged_for_the_operator(h: Harness, caplog: pytest.L
         "#g renamed to #h by alice",
         "#h deleted by alice",
     ]
+
+
+@pytest.mark.parametrize("line", ["#g\tsecret", "#g\u00a0secret", "  #g secret", "#g  \t secret"])
+def test_any_whitespace_after_the_group_name_keeps_the_line_in_the_group(h: Harness, line: str) -> None:
+    alice, bob, carol = h.login("alice", "a"), h.login("bob", "b"), h.login("carol", "c")
+    make_group(alice, "#g", bob)
+    say(alice, line)
+    assert bob.line() == "[#g] alice: secret"
+    carol.expect_silence()  # never the main chat
+
+
+def test_me_for_a_group_that_is_gone_is_an_error_not_a_main_chat_action(h: Harness) -> None:
+    alice, bob, carol = h.login("alice", "a"), h.login("bob", "b"), h.login("carol", "c")
+    make_group(alice, "#g", bob)
+    say(alice, "/rename #g #h")
+    alice.line()
+    bob.line()
+    say(bob, "/me #g waves")  # the old name, as a client that missed the rename sends it
+    assert bob.line() == "no such group: #g"
+    say(bob, "/me #h waves")
+    assert alice.line() == "[#h] * bob waves"
+    carol.expect_silence()
+
+
+def test_requesters_learn_that_the_group_is_gone(h: Harness) -> None:
+    alice, bob, carol = h.login("alice", "a"), h.login("bob", "b"), h.login("carol", "c")
+    for name in ("#p", "#q"):
+        say(alice, f"/create {name} private")
+        alice.line()
+    say(bob, "/join #p")
+    bob.line()
+    alice.line()
+    say(carol, "/join #q")
+    carol.line()
+    alice.line()
+    say(carol, "/quit")
+    carol.closed()
+    h.forget_online(carol)
+    alice.line()  # carol has left the chat
+    bob.line()
+    say(alice, "/delete #p")
+    assert alice.line() == "[#p] the group was deleted by alice"
+    assert bob.line() == "[#p] the group was deleted by alice"
+    say(alice, "/leave #q")  # the last member leaves: the group goes
+    assert alice.lines(2) == ["[#q] alice has left the group", "[#q] the group was deleted: its last member left"]
+    carol = h.login("carol", "c")
+    assert carol.line() == "[#q] the group was deleted: its last member left"
+
+
+def test_a_pending_requester_does_not_see_a_private_topic(h: Harness) -> None:
+    alice, bob = h.login("alice", "a"), h.login("bob", "b")
+    say(alice, "/create #p private")
+    alice.line()
+    say(alice, "/topic #p surprise party for bob")
+    alice.line()
+    say(bob, "/join #p")
+    bob.line()
+    alice.line()
+    say(bob, "/groups")
+    assert bob.lines(2) == ["groups (1):", "  #p - private, 1 member(s), pending"]
+
+
+def test_rename_to_the_same_name_and_clearing_the_topic(h: Harness) -> None:
+    alice, bob = h.login("alice", "a"), h.login("bob", "b")
+    make_group(alice, "#g", bob)
+    say(alice, "/rename #g g")
+    assert alice.line() == "#g is already called that"
+    say(alice, "/rename #g #G")  # a change of case is a rename
+    assert alice.line() == "[#g] the group is now #G (renamed by alice)"
+    bob.line()
+    say(alice, "/topic #G tea")
+    alice.line()
+    bob.line()
+    say(alice, "/topic #G -")
+    assert alice.line() == "[#G] alice cleared the topic"
+    assert bob.line() == "[#G] alice cleared the topic"
+    say(bob, "/topic #g")
+    assert bob.line() == "[#G] no topic set"
+
+
+def test_an_offline_member_who_becomes_owner_is_told_at_login(h: Harness) -> None:
+    alice, bob = h.login("alice", "a"), h.login("bob", "b")
+    make_group(alice, "#g", bob)
+    say(bob, "/quit")
+    bob.closed()
+    h.forget_online(bob)
+    alice.line()
+    say(alice, "/leave #g")
+    assert alice.lines(2) == ["[#g] alice has left the group", "[#g] bob is now the owner"]
+    bob = h.login("bob", "b")
+    assert bob.lines(2) == [
+        "[#g] bob is now the owner",
+        "your groups: #g (/groups lists them; #name text writes to one)",
+    ]
+
+
+def test_an_owner_taken_out_of_the_accounts_file_hands_the_group_over(h: Harness) -> None:
+    alice, bob, carol = h.login("alice", "a"), h.login("bob", "b"), h.login("carol", "c")
+    say(carol, "/create #g")
+    carol.line()
+    for member in (alice, bob):
+        say(member, "/join #g")
+        member.line()
+    carol.lines(2)
+    alice.line()
+    h.accounts = {name: password for name, password in ACCOUNTS.items() if name != "carol"}
+    h.restart()
+    alice = h.login("alice", "a")
+    alice.line()  # your groups
+    say(alice, "/members #g")
+    assert alice.lines(3) == ["members of #g (2):", "  alice - active, owner", "  bob - offline"]
+
+
+def test_an_apostrophe_ends_a_mention(h: Harness) -> None:
+    alice, bob = h.login("alice", "a"), h.login("bob", "b")
+    say(alice, "that was @bob's idea")
+    assert bob.lines(2) == ["alice: that was @bob's idea", "[mention] alice mentioned you in the main chat"]

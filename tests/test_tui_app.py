@@ -461,7 +461,7 @@ def test_a_line_in_a_group_goes_to_the_group_and_is_echoed_there() -> None:
 def test_group_emoticons_and_me_go_to_the_group() -> None:
     app = in_groups()
     open_group(app, "familia")
-    assert send(app, "/shrug ok") == ["/shrug #familia ok"]
+    assert send(app, "/shrug ok") == ["/msg #familia ok " + texts.SHRUG]
     assert app.chat.current.entries[-1].text == "ok " + texts.SHRUG
     assert send(app, "/me waves") == ["/me #familia waves"]
     assert (app.chat.current.entries[-1].text, app.chat.current.entries[-1].own) == ("waves", True)
@@ -482,6 +482,8 @@ def test_a_group_line_from_the_main_chat_is_echoed_in_the_group() -> None:
     app = in_groups()
     assert send(app, "#familia hi there") == ["#familia hi there"]
     assert app.chat.conversations["#familia"].entries[-1].text == "hi there"
+    # the server splits "#name text" at any whitespace (a pasted line may have a tab)
+    assert app._addressed("  #familia\tafter a tab") == ("#familia", "after a tab")
     assert send(app, "#1 fan") == ["#1 fan"]  # not a group the user is in: the main chat
     assert app.chat.main.entries[-1].text == "#1 fan"
 

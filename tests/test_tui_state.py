@@ -297,6 +297,8 @@ def test_group_changes_are_lines_in_the_group() -> None:
     familia = chat.conversations["#familia"]
     assert [e.text for e in familia.entries] == ["bob has joined the group", "alice set the topic: sunday"]
     assert (familia.members, familia.topic, familia.activity) == (4, "sunday", True)
+    chat.apply(GroupEvent("familia", GroupChange.TOPIC_CLEARED, by="alice"), T + 1, T + 1)
+    assert (familia.topic, familia.entries[-1].text) == ("", "alice cleared the topic")
     chat.apply(GroupEvent("familia", GroupChange.REQUEST, "carol"), T + 2, T + 2)
     assert chat.notifications[-1].kind is NoticeKind.SERVER and chat.notifications[-1].where == "#familia"
     # About a group the client has no chat for: a line (with its prefix) where the user is.
@@ -355,3 +357,4 @@ def test_typing_in_a_group_shows_in_that_group_only() -> None:
     assert chat.typing_names("#familia", T) == ["bob"] and chat.typing_names(MAIN, T) == []
     chat.apply(Message("bob", "done", group="familia"), T + 1, T + 1)
     assert chat.typing_names("#familia", T + 1) == []
+

@@ -1039,12 +1039,14 @@ class App:
         """Where the server puts a main-chat line: ``#name text`` goes to group ``name``
         when the user is in it (as far as the client knows), anything else to the main
         chat. Returns ``(conversation key, text shown)``."""
-        if text.startswith(GROUP_MARK):
-            word, _, rest = text.partition(" ")
+        stripped = text.lstrip()
+        if stripped.startswith(GROUP_MARK):
+            # the server splits "#name text" at any whitespace, as it splits commands
+            word, *rest = stripped.split(maxsplit=1)
             name = normalize_name(word[len(GROUP_MARK) :])
             conv = self.chat.conversations.get(group_key(name)) if name is not None else None
-            if conv is not None and conv.group and not conv.gone and rest.strip():
-                return conv.key, rest.strip()
+            if conv is not None and conv.group and not conv.gone and rest and rest[0].strip():
+                return conv.key, rest[0].strip()
         return MAIN, text
 
     def _local_command(self, command: Command, text: str, conv: Conversation, now: float) -> bool:
@@ -1076,11 +1078,12 @@ class App:
             self._send(f"/me {conv.label} {args[0]}")
             self.chat.add_own(conv.key, args[0], now, EntryKind.ACTION)
             return True
-        # /shrug, /tableflip, /unflip: the server reads "/shrug #name text" as a line
-        # "#name text ¯\_(ツ)_/¯", i.e. a group line.
+        # /shrug, /tableflip, /unflip: composed here and sent as "/msg #name text ¯\_(ツ)_/¯",
+        # which the server refuses for a group just deleted instead of showing everyone.
         emoticon = _ECHOED_EMOTICONS[command.name]
-        self._send(" ".join((f"/{command.name}", conv.label, *args)))
-        self.chat.add_own(conv.key, f"{args[0]} {emoticon}" if args else emoticon, now)
+        line = f"{args[0]} {emoticon}" if args else emoticon
+        self._send(f"/msg {conv.label} {line}")
+        self.chat.add_own(conv.key, line, now)
         return True
 
     def _after_command(self, command: Command, now: float) -> None:

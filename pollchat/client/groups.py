@@ -105,7 +105,7 @@ def _change(chat: ChatState, event: GroupEvent, ts: float, now: float) -> None:
         conv.role = ""
     elif change in (GroupChange.TOPIC, GroupChange.TOPIC_IS):
         conv.topic = event.text
-    elif change is GroupChange.NO_TOPIC:
+    elif change in (GroupChange.NO_TOPIC, GroupChange.TOPIC_CLEARED):
         conv.topic = ""
     elif change is GroupChange.OWNER and me:
         conv.role = "owner"

@@ -49,6 +49,9 @@ H = TypeVar("H")
 GROUP_LINE_USAGE = "#group text"
 """Usage shown for a ``#group`` line without text."""
 
+CLEAR_TOPIC = "-"
+"""``/topic #group -`` clears the topic."""
+
 
 class _Refused(Exception):
     """A check failed; ``event`` is the error to send to the asker."""
@@ -164,13 +167,19 @@ class GroupChat(Generic[H]):
     def _remove(self, group: Group, account: Account, handle: H | None) -> list[Delivery[H]]:
         """``account`` leaves ``group`` (by itself, or its account was deleted)."""
         audience = self._online(group)  # the leaver included
+        requesters = list(group.requests)
         successor = self.groups.remove_member(group, account.id, self.hub.clock())
         deliveries = [Delivery(audience, GroupEvent(group.name, GroupChange.LEFT, account.name))]
         if group.deleted:
-            deliveries.append(Delivery(audience, GroupEvent(group.name, GroupChange.DISBANDED)))
+            gone = GroupEvent(group.name, GroupChange.DISBANDED)
+            deliveries.append(Delivery(audience, gone))
+            for requester in requesters:  # a request's outcome is always told
+                deliveries += self._tell(requester, gone)
         elif successor is not None:
             told = self._online(group, also=(handle,) if handle is not None else ())
-            deliveries.append(Delivery(told, GroupEvent(group.name, GroupChange.OWNER, successor.name)))
+            new_owner = GroupEvent(group.name, GroupChange.OWNER, successor.name)
+            deliveries.append(Delivery(told, new_owner))
+            deliveries += self._queue_if_offline(successor.account_id, new_owner)
         if handle is not None:
             deliveries += self._unfocus(account.id, group)
         return deliveries
@@ -196,7 +205,10 @@ class GroupChat(Generic[H]):
                 role = ""
             else:
                 continue
-            entries.append(GroupEntry(group.name, group.visibility.value, len(group.members), role, group.topic))
+            # A private group's topic is for its members (and admins), not for whoever asks.
+            shown = role in ("owner", "member") or group.visibility is Visibility.PUBLIC or account.admin
+            topic = group.topic if shown else ""
+            entries.append(GroupEntry(group.name, group.visibility.value, len(group.members), role, topic))
         return [Delivery((session.handle,), GroupList(tuple(entries)))]
 
     def members(self, handle: H, argument: str) -> list[Delivery[H]]:
@@ -223,8 +235,12 @@ class GroupChat(Generic[H]):
         if text is None:
             return self._topic_for(session.handle, self._readable(session, argument), always=True)
         group = self._managed(session, argument)
-        self.groups.set_topic(group, text)
-        event = GroupEvent(group.name, GroupChange.TOPIC, by=session.account.name, text=text)
+        if text == CLEAR_TOPIC:
+            self.groups.set_topic(group, "")
+            event = GroupEvent(group.name, GroupChange.TOPIC_CLEARED, by=session.account.name)
+        else:
+            self.groups.set_topic(group, text)
+            event = GroupEvent(group.name, GroupChange.TOPIC, by=session.account.name, text=text)
         return [Delivery(self._online(group, also=(session.handle,)), event)]
 
     def readable(self, handle: H, argument: str) -> Group | list[Delivery[H]]:
@@ -270,23 +286,32 @@ class GroupChat(Generic[H]):
 
     def act(self, handle: H, text: str) -> list[Delivery[H]]:
         """``/me text``: routed as :meth:`say` routes a line (``/me #group waves`` goes
-        to #group), but never a game guess."""
+        to #group), but never a game guess, and ``/me #name ...`` for a group that does
+        not exist is an error rather than a main-chat action (clients send ``/me #name``
+        from a group's conversation, which may have just been deleted or renamed)."""
         session = self.hub.session_of(handle)
         if session is None:
             return []
         try:
-            group, text = self._addressed(session, text)
+            group, text = self._addressed(session, text, strict=True)
         except _Refused as refused:
             return [Delivery((handle,), refused.event)]
         if group is None:
             return self.hub.action(handle, text)
         return self._group_line(session, group, RecordKind.ACTION, text)
 
-    def _addressed(self, session: OnlineSession[H], text: str) -> tuple[Group | None, str]:
-        if text.startswith("#"):
-            word, _, rest = text.partition(" ")
+    def _addressed(self, session: OnlineSession[H], text: str, *, strict: bool = False) -> tuple[Group | None, str]:
+        """The group a line is for and the text to send: ``#group text`` (any
+        whitespace after the name, as commands split words), else the focused group,
+        else ``None`` (the main chat). ``strict``: ``#name`` of no group is an error."""
+        stripped = text.lstrip()
+        if stripped.startswith("#"):
+            word, *rest_words = stripped.split(maxsplit=1)
+            rest = rest_words[0] if rest_words else ""
             name = group_name(word)
             group = self.groups.find(name) if name is not None else None
+            if group is None and strict and name is not None:
+                raise _Refused(Error.of(ErrorCode.NO_SUCH_GROUP, group=name))
             if group is not None:
                 if session.account.id not in group.members:
                     raise _Refused(Error.of(ErrorCode.NOT_MEMBER_LINE, group=group.name))
@@ -387,7 +412,7 @@ class GroupChat(Generic[H]):
             raise _Refused(Error.of(ErrorCode.GROUP_EXISTS, group=existing.name))
         old_name = group.name
         if name == old_name:
-            return []
+            raise _Refused(Error.of(ErrorCode.SAME_GROUP_NAME, group=old_name))
         self.groups.rename(group, name)
         event = GroupEvent(old_name, GroupChange.RENAMED, by=session.account.name, text=name)
         return [Delivery(self._online(group, also=(session.handle,)), event)]
@@ -401,12 +426,14 @@ class GroupChat(Generic[H]):
         group = self._managed(session, argument)
         event = GroupEvent(group.name, GroupChange.DELETED, by=session.account.name)
         audience = self._online(group, also=(session.handle,))
-        members = list(group.members)
+        members, requesters = list(group.members), list(group.requests)
         self.groups.delete(group, self.hub.clock())
         deliveries = [Delivery(audience, event)]
         for account_id in members:
             deliveries += self._queue_if_offline(account_id, event)
             deliveries += self._unfocus(account_id, group)
+        for account_id in requesters:  # a request's outcome is always told
+            deliveries += self._tell(account_id, event)
         return deliveries
 
     # --- logins and account changes -------------------------------------------------------------
@@ -430,6 +457,30 @@ class GroupChat(Generic[H]):
         if mine:
             events.append(Notice.of(NoticeCode.YOUR_GROUPS, names=", ".join("#" + g.name for g in mine)))
         return [Delivery((handle,), event) for event in events]
+
+    def drop_lost_accounts(self) -> list[tuple[str, str]]:
+        """At start-up: remove from every group the members whose account no longer
+        exists (a preconfigured account taken out of the accounts file), handing an
+        owned group to the next member, or deleting it if nobody is left; drop their
+        requests too. Nobody is online yet, so nothing is sent.
+
+        Returns:
+            ``(group name, account name)`` of each membership removed, for the log.
+        """
+        removed = []
+        for group in list(self.groups):
+            for member in list(group.members.values()):
+                if not self._exists(member.account_id, member.name) and not group.deleted:
+                    self.groups.remove_member(group, member.account_id, self.hub.clock())
+                    removed.append((group.name, member.name))
+            for requester in list(group.requests.values()):
+                if not group.deleted and not self._exists(requester.account_id, requester.name):
+                    self.groups.drop_request(group, requester.account_id)
+        return removed
+
+    def _exists(self, account_id: int, name: str) -> bool:
+        account = self.hub.accounts.find(name)
+        return account is not None and account.id == account_id
 
     def account_renamed(self, account_id: int, new_name: str) -> None:
         """``/nick``: member lists show the new name (bans follow the account id)."""

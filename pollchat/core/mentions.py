@@ -22,11 +22,13 @@ def mentioned_keys(text: str) -> list[str]:
     """The :func:`~pollchat.protocol.names.name_key` of each valid name written as
     ``@name`` in ``text``, first mention first, without repeats, at most
     :data:`MAX_MENTIONS`. Punctuation right after a name is not part of it, unless the
-    name with it is itself valid (``@a.b`` stays ``a.b``; ``@bob.`` is also ``bob``)."""
+    name with it is itself valid (``@a.b`` stays ``a.b``; ``@bob.`` is also ``bob``), and
+    ``@bob's`` is bob."""
     keys: list[str] = []
     for match in _MENTION.finditer(text):
         token = match.group(1)
-        for candidate in (token, token.rstrip(_TRAILING)):
+        # "@bob." and "@bob's" mention bob (a name never has an apostrophe)
+        for candidate in (token, token.rstrip(_TRAILING), re.split("['’]", token, maxsplit=1)[0].rstrip(_TRAILING)):
             name = normalize_name(candidate) if candidate else None
             if name is not None and name_key(name) not in keys:
                 keys.append(name_key(name))

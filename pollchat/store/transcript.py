@@ -101,11 +101,25 @@ class Snapshot:
         Returns:
             The group, or ``None`` if no group, live or deleted, has that name.
         """
+        named = self.groups_named(name)
+        return named[0] if named else None
+
+    def groups_named(self, name: str) -> list[GroupInfo]:
+        """Every group, live or deleted, whose current name is ``name`` (any case,
+        ``#`` optional): the live one first, then the deleted ones, newest first. The
+        first is what :meth:`find_group` returns."""
         key = name_key(name.removeprefix("#"))
-        row = self._query(
+        rows = self._query(
             "SELECT id, name, visibility, topic, created, deleted FROM chat_group WHERE key = ?"
-            " ORDER BY deleted IS NOT NULL, deleted DESC, id DESC LIMIT 1",
+            " ORDER BY deleted IS NOT NULL, deleted DESC, id DESC",
             (key,),
+        ).fetchall()
+        return [GroupInfo(*row) for row in rows]
+
+    def group_by_id(self, group_id: int) -> GroupInfo | None:
+        """The group, live or deleted, with id ``group_id``, or ``None``."""
+        row = self._query(
+            "SELECT id, name, visibility, topic, created, deleted FROM chat_group WHERE id = ?", (group_id,)
         ).fetchone()
         return GroupInfo(*row) if row else None
 

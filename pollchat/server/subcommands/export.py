@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from pollchat.cliargs import whole_number
 from pollchat.config import default_data_dir
 from pollchat.errors import ConfigError, StoreError
 from pollchat.fsutil import fsync_directory
@@ -62,9 +63,10 @@ A text transcript looks like:
 
 Safe while the server runs: the database is only read (one consistent snapshot, no
 lock taken), which never blocks the server. In a shell, quote '#family' (a word that
-starts with # is a comment) or leave the # out. A deleted group's messages can still be exported (the most
-recently deleted group of that name, with a note on stderr); a renamed group is found
-under its current name, with its whole history.
+starts with # is a comment) or leave the # out. A deleted group's messages can still be
+exported (the most recently deleted group of that name, with a note on stderr; an older
+one by --group-id, its id listed on stderr); a renamed group is found under its current
+name, with its whole history.
 """
 
 SINCE_FORMS = "YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] with an optional Z or +HH:MM offset (UTC if none)"
@@ -82,13 +84,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument(
         "--group",
-        required=True,
         type=group_argument,
         metavar="#NAME",
         help="the group, with or without '#', any case (e.g. --group '#family'); a live group, "
-        "else the most recently deleted one of that name",
+        "else the most recently deleted one of that name (other groups once called that are "
+        "listed on stderr with their ids)",
+    )
+    which.add_argument(
+        "--group-id",
+        type=whole_number(1),
+        metavar="ID",
+        help="the group with this id, live or deleted (ids are listed when --group is ambiguous)",
     )
     parser.add_argument(
         "--since",
@@ -187,8 +196,28 @@ def run(args: argparse.Namespace, stdin: TextIO) -> int:
             flush=True,
         )
 
+    def others(groups: list[GroupInfo]) -> None:
+        listed = ", ".join(
+            f"id {g.id} (deleted {format_time(g.deleted)} UTC)" if g.deleted is not None else f"id {g.id} (live)"
+            for g in groups
+        )
+        print(
+            f"pollchat-server: note: other groups were also called #{groups[0].name}: {listed}; "
+            "export one of them with --group-id ID",
+            file=sys.stderr,
+            flush=True,
+        )
+
     try:
-        result = export_group(db_path, args.group, out, since=args.since, fmt=args.format, on_deleted=note)
+        result = export_group(
+            db_path,
+            args.group if args.group is not None else args.group_id,
+            out,
+            since=args.since,
+            fmt=args.format,
+            on_deleted=note,
+            on_others=others,
+        )
     except BrokenPipeError:
         # ``--out - | head``: the reader has gone; stop quietly, as other tools do.
         with contextlib.suppress(OSError, ValueError):
@@ -201,25 +230,28 @@ def run(args: argparse.Namespace, stdin: TextIO) -> int:
 
 def export_group(
     db_path: Path,
-    group_name: str,
+    group_name: str | int,
     out: Path | None,
     *,
     since: float | None = None,
     fmt: str = "text",
     now: Callable[[], float] = time.time,
     on_deleted: Callable[[GroupInfo], None] | None = None,
+    on_others: Callable[[list[GroupInfo]], None] | None = None,
 ) -> ExportResult:
     """Write the messages of group ``group_name`` in database ``db_path`` to ``out``.
 
     Args:
         db_path: the database file; only read (see :mod:`pollchat.store.transcript`).
-        group_name: the group, with or without ``#``, any case.
+        group_name: the group, with or without ``#``, any case; or (an ``int``) its id.
         out: the file to write (replaced atomically, mode 0600); ``None``: stdout.
         since: only messages sent at or after this moment (UTC epoch seconds).
         fmt: ``"text"`` or ``"jsonl"``.
         now: the clock for the text header's export time (UTC epoch seconds).
         on_deleted: called with the group before anything is written if the group found
             is a deleted one.
+        on_others: called with the other groups (live or deleted) that had the name
+            asked for, if any, before anything is written.
 
     Returns:
         The group and the number of messages written.
@@ -239,9 +271,17 @@ def export_group(
     if out is not None:
         _check_destination(out, db_path)
     with open_read_only(db_path) as snapshot:
-        group = snapshot.find_group(group_name)
-        if group is None:
-            raise ConfigError(f"no group #{group_name} in {db_path}")
+        if isinstance(group_name, int):
+            group = snapshot.group_by_id(group_name)
+            if group is None:
+                raise ConfigError(f"no group with id {group_name} in {db_path}")
+        else:
+            named = snapshot.groups_named(group_name)
+            if not named:
+                raise ConfigError(f"no group #{group_name} in {db_path}")
+            group = named[0]
+            if len(named) > 1 and on_others is not None:
+                on_others(named[1:])
         if group.deleted is not None and on_deleted is not None:
             on_deleted(group)
         count = snapshot.count_messages(group.id, since)
