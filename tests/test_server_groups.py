@@ -631,3 +631,40 @@ def test_an_apostrophe_ends_a_mention(h: Harness) -> None:
     alice, bob = h.login("alice", "a"), h.login("bob", "b")
     say(alice, "that was @bob's idea")
     assert bob.lines(2) == ["alice: that was @bob's idea", "[mention] alice mentioned you in the main chat"]
+
+
+def test_remaining_errors_of_create_and_join(h: Harness) -> None:
+    alice, bob = h.login("alice", "a"), h.login("bob", "b")
+    say(alice, "/create #a.b-c_é")  # the account-name alphabet
+    assert alice.line() == "[#a.b-c_é] public group created: others join with /join #a.b-c_é"
+    for bad in ("#", "#a b", "#a,b", "#" + "x" * 33, "#a#b"):
+        say(alice, f"/create {bad}")
+        reply = alice.line()
+        assert reply.startswith("invalid group name") or reply.startswith("usage: /create"), (bad, reply)
+    make_group(alice, "#g", bob)
+    say(bob, "/join #G")
+    assert bob.line() == "you are already a member of #g"
+    say(bob, "/join #a,b")
+    assert bob.line() == "invalid group name '#a,b': # then 1 to 32 letters, digits, '_', '-' or '.'"
+
+
+def test_a_pending_request_survives_a_restart(h: Harness) -> None:
+    alice, bob = h.login("alice", "a"), h.login("bob", "b")
+    say(alice, "/create #p private")
+    alice.line()
+    say(bob, "/join #p")
+    bob.line()
+    alice.line()
+    h.restart()
+    alice = h.login("alice", "a")
+    assert alice.lines(2) == [
+        "[#p] bob asks to join: /accept bob #p or /reject bob #p",
+        "your groups: #p (/groups lists them; #name text writes to one)",
+    ]
+    say(alice, "/accept bob #p")
+    assert alice.line() == "[#p] bob has joined the group"
+    bob = h.login("bob", "b")
+    assert bob.lines(2) == [
+        "[#p] your request to join was accepted by alice",
+        "your groups: #p (/groups lists them; #name text writes to one)",
+    ]
