@@ -192,6 +192,7 @@ class ErrorCode(enum.Enum):
     GROUP_FULL = "#{group} is full ({limit} members)"
     TOO_MANY_REQUESTS = "#{group} has {limit} join request(s) waiting already; try again later"
     SAME_GROUP_NAME = "#{group} is already called that"
+    GROUP_NEEDS_HASH = "#{group} is a group: write /{command} {name} #{group} (a one-word reason naming a group is not taken)"
 
     @property
     def code(self) -> str:

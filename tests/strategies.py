@@ -261,6 +261,7 @@ _DETAIL_VALUES: dict[str, Callable[[], st.SearchStrategy[object]]] = {
     "rate": lambda: st.integers(1, 1000).map(str),
     # issue 4: groups
     "group": valid_names,
+    "command": lambda: st.sampled_from(sorted(COMMANDS)),
     "names": lambda: st.lists(valid_names(), min_size=1, max_size=4).map(", ".join),
 }
 

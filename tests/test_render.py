@@ -288,6 +288,10 @@ TEXT_GOLDEN = [
     (GroupEvent("familia", GroupChange.TOPIC_IS, text="sunday lunch"), b"[#familia] topic: sunday lunch\n"),
     (GroupEvent("familia", GroupChange.TOPIC_CLEARED, by="alice"), b"[#familia] alice cleared the topic\n"),
     (Error.of(ErrorCode.SAME_GROUP_NAME, group="familia"), b"#familia is already called that\n"),
+    (
+        Error.of(ErrorCode.GROUP_NEEDS_HASH, command="ban", name="bob", group="familia"),
+        b"#familia is a group: write /ban bob #familia (a one-word reason naming a group is not taken)\n",
+    ),
     (GroupEvent("familia", GroupChange.NO_TOPIC), b"[#familia] no topic set\n"),
     (
         GroupList(

@@ -263,6 +263,13 @@ def test_admin_may_moderate_any_group_but_not_remove_its_owner(h: Harness) -> No
     assert bob.line() == "/kick is for admins only"
     say(root, "/unban bob now")
     assert root.line() == "usage: /unban NAME | /unban NAME #group"
+    say(root, "/ban bob g")  # the '#' forgotten: not a server-wide ban with the reason "g"
+    assert root.line() == "#g is a group: write /ban bob #g (a one-word reason naming a group is not taken)"
+    say(alice, "/kick bob g")  # an owner who is not an admin gets the same hint
+    assert alice.line() == "#g is a group: write /kick bob #g (a one-word reason naming a group is not taken)"
+    say(root, "/ban bob g spam")  # more words: the admin ban, reason and all
+    assert root.lines(2) == ["bob has left the chat (banned by root: g spam)", "bob is banned for good"]
+    assert bob.closed() == ["you are banned by root for good: g spam"]
 
 
 def test_ban_follows_the_account_through_a_rename(h: Harness) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from pollchat import texts
 from pollchat.core import game
 from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.group_chat import group_name
 from pollchat.core.hub import Delivery
 from pollchat.core.passwords import change_password, verify_password
 from pollchat.core.presence import Status
@@ -97,12 +98,28 @@ class Commands:
     def run(self, conn: Connection, command: Command) -> None:
         """Run ``command`` for the logged-in connection ``conn`` (admin commands only for
         admins)."""
+        if self._group_without_hash(conn, command):
+            return
         if COMMANDS[command.name].admin and group_argument(command) is None:
             session = self.hub.session_of(conn)
             if session is None or not session.account.admin:
                 self._send(conn, Error.of(ErrorCode.NOT_ADMIN, name=command.name))
                 return
         self._methods[command.name](conn, command.args)
+
+    def _group_without_hash(self, conn: Connection, command: Command) -> bool:
+        """``/kick bob familia`` where #familia is a group: the admin form would take
+        "familia" as the reason and disconnect or ban bob server-wide, which is surely
+        not what a group owner meant. Refuse with the group form (True if refused)."""
+        args = command.args
+        if not COMMANDS[command.name].group_form or len(args) != 2 or len(args[1].split()) != 1:
+            return False
+        name = group_name(args[1])
+        group = self.groups.groups.find(name) if name is not None and not args[1].startswith("#") else None
+        if group is None:
+            return False
+        self._send(conn, Error.of(ErrorCode.GROUP_NEEDS_HASH, command=command.name, name=args[0][:40], group=group.name))
+        return True
 
     # --- helpers ----------------------------------------------------------------------------
 
