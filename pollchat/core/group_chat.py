@@ -150,7 +150,8 @@ class GroupChat(Generic[H]):
         self._check_room(group)
         self.groups.add_member(group, account.id, account.name, self.hub.clock())
         told = self._tell(account.id, GroupEvent(group.name, GroupChange.ACCEPTED, by=by))
-        joined = Delivery(self._online(group, also=(session.handle,)), GroupEvent(group.name, GroupChange.JOINED, account.name))
+        joined_event = GroupEvent(group.name, GroupChange.JOINED, account.name)
+        joined = Delivery(self._online(group, also=(session.handle,)), joined_event)
         return [*told, joined]
 
     def leave(self, handle: H, argument: str) -> list[Delivery[H]]:
@@ -369,7 +370,7 @@ class GroupChat(Generic[H]):
         event = GroupEvent(group.name, GroupChange.KICKED, account.name, session.account.name)
         audience = self._online(group, also=(session.handle,))
         self.groups.remove_member(group, account.id, self.hub.clock())
-        return [Delivery(audience, event), *self._queue_if_offline(account.id, event), *self._unfocus(account.id, group)]
+        return self._removal(audience, event, account.id, group)
 
     def ban(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
         """``/ban NAME #group``: remove (if a member) and keep out: a banned account can
@@ -384,7 +385,7 @@ class GroupChat(Generic[H]):
         extra = (session.handle,) if target is None else (session.handle, target.handle)
         audience = self._online(group, also=extra)
         self.groups.ban(group, account.id, session.account.name, self.hub.clock())
-        return [Delivery(audience, event), *self._queue_if_offline(account.id, event), *self._unfocus(account.id, group)]
+        return self._removal(audience, event, account.id, group)
 
     def unban(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
         """``/unban NAME #group``: lift a group ban."""
@@ -586,6 +587,11 @@ class GroupChat(Generic[H]):
             change = PendingChange(event.change.code, event.group, event.name, event.by, self.hub.clock())
             self.groups.store.queue_change(account_id, change)
         return []
+
+    def _removal(self, audience: tuple[H, ...], event: GroupEvent, account_id: int, group: Group) -> list[Delivery[H]]:
+        """A kick or ban: ``event`` to ``audience``, kept for the account if it is
+        offline, and its focus back to the main chat if it was on ``group``."""
+        return [Delivery(audience, event), *self._queue_if_offline(account_id, event), *self._unfocus(account_id, group)]
 
     def _unfocus(self, account_id: int, group: Group) -> list[Delivery[H]]:
         """If ``account_id`` is online with ``group`` focused, return it to the main chat."""

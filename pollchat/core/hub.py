@@ -342,7 +342,9 @@ class Hub(Generic[H]):
         deliveries = [Delivery(self._handles(exclude=session.handle), Action(session.account.name, text))]
         return deliveries + self.mentions(session, text)
 
-    def mentions(self, sender: OnlineSession[H], text: str, group: str = "", among: Collection[int] | None = None) -> list[Delivery[H]]:
+    def mentions(
+        self, sender: OnlineSession[H], text: str, group: str = "", among: Collection[int] | None = None
+    ) -> list[Delivery[H]]:
         """A :class:`Mention` for each online account ``text`` names as ``@name``
         (:mod:`pollchat.core.mentions`), other than the sender; in a group, only for
         the account ids in ``among`` (its members)."""

@@ -106,7 +106,7 @@ class Server:
         )
         self.loop.handler = self.chat
         for group, name in self.chat.groups.drop_lost_accounts():
-            log.warning("#%s: %s is no longer an account (not in the accounts file): removed from the group", group, name)
+            log.warning("#%s: %s is no longer an account (not in the accounts file): removed", group, name)
         self.stopping = False
         self._deadline = 0.0
         self._closed = False
