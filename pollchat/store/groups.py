@@ -161,13 +161,14 @@ class GroupTables:
             )
 
     def take_changes(self, account_id: int) -> list[PendingChange]:
-        """The changes kept for ``account_id``, oldest first; they are removed."""
-        with self._transaction():
-            rows = self._db.execute(
-                "SELECT change, group_name, name, by, at FROM pending_change WHERE account_id = ? ORDER BY id",
-                (account_id,),
-            ).fetchall()
-            if rows:
-                self._db.execute("DELETE FROM pending_change WHERE account_id = ?", (account_id,))
-        return [PendingChange(*row) for row in rows]
+        """The changes kept for ``account_id``, oldest first; they are removed. Called
+        at every login, so the usual case (none kept) is one indexed read and no write
+        transaction."""
+        query = "SELECT id, change, group_name, name, by, at FROM pending_change WHERE account_id = ? ORDER BY id"
+        rows = self._db.execute(query, (account_id,)).fetchall()
+        if not rows:
+            return []
+        with self._transaction():  # only what was read: a change queued since stays
+            self._db.execute("DELETE FROM pending_change WHERE account_id = ? AND id <= ?", (account_id, rows[-1][0]))
+        return [PendingChange(*row[1:]) for row in rows]
 
