@@ -9,6 +9,7 @@ delivery (from ``/proc/PID/stat``), and its resident memory. Loopback only; boun
 ``--timeout`` seconds. Not run in CI.
 
     python -m bench.fanout --clients 200 --senders 5 --messages 500
+    python -m bench.fanout --clients 200 --senders 5 --messages 500 --group   # to a group
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _start_server(clients: int, data_dir: str) -> tuple[subprocess.Popen[str], i
     proc = subprocess.Popen(
         [sys.executable, "-m", "pollchat.server", "--max-users", str(clients), "--host", "127.0.0.1",
          "--port", "0", "--data-dir", data_dir, "--kdf-iterations", "1000", "--log-level", "warning",
-         "--max-connections-per-address", "0", "--rate-limit", "0"],
+         "--max-connections-per-address", "0", "--rate-limit", "0", "--max-group-members", "0"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline() if proc.stdout else ""
@@ -61,8 +62,10 @@ def _read_until(sock: socket.socket, marker: bytes, deadline: float) -> bytes:
     return data
 
 
-def run(clients: int, senders: int, messages: int, window: int, timeout: float) -> dict[str, float]:
-    """Run one benchmark; returns the measurements (see module docstring)."""
+def run(clients: int, senders: int, messages: int, window: int, timeout: float, group: bool = False) -> dict[str, float]:
+    """Run one benchmark; returns the measurements (see module docstring). With
+    ``group``, every client joins the public group #bench and the lines are sent to it
+    (``#bench text``, issue 4) instead of the main chat."""
     deadline = time.monotonic() + timeout
     with tempfile.TemporaryDirectory() as data_dir:
         proc, port = _start_server(clients, data_dir)
@@ -74,8 +77,10 @@ def run(clients: int, senders: int, messages: int, window: int, timeout: float) 
                 s.sendall(b"register\nb%d,pw\n" % i)
                 _read_until(s, b"active users are:", deadline)
                 socks.append(s)
+            if group:
+                _join_group(socks, deadline)
             ready_s = time.monotonic() - start
-            time.sleep(0.5)  # let the entered notices drain
+            time.sleep(0.5)  # let the entered (and joined) notices drain
             for s in socks:
                 s.setblocking(False)
                 try:
@@ -91,12 +96,13 @@ def run(clients: int, senders: int, messages: int, window: int, timeout: float) 
             sent = [0] * senders
             acked = [0] * senders  # own lines seen by receiver 0 (or 1 for sender 0)
             payload = b"x" * 40
+            prefix = b"#bench " if group else b""
             cpu0, _ = _proc_stats(proc.pid)
             t0 = time.monotonic()
             while received < expected and time.monotonic() < deadline:
                 for k in range(senders):
                     while sent[k] < messages and sent[k] - acked[k] < window:
-                        socks[k].sendall(b"%08d %s\n" % (sent[k], payload))
+                        socks[k].sendall(b"%s%08d %s\n" % (prefix, sent[k], payload))
                         sent[k] += 1
                 for key, _ in sel.select(0.5):
                     try:
@@ -119,6 +125,7 @@ def run(clients: int, senders: int, messages: int, window: int, timeout: float) 
             proc.wait(10)
     server_cpu = cpu1 - cpu0
     return {
+        "group": group,
         "clients": clients,
         "senders": senders,
         "messages_per_sender": messages,
@@ -133,6 +140,17 @@ def run(clients: int, senders: int, messages: int, window: int, timeout: float) 
     }
 
 
+def _join_group(socks: list[socket.socket], deadline: float) -> None:
+    """The first client creates #bench; the others join it one by one (each waits for
+    its own joined line, and the creator for the last one)."""
+    socks[0].sendall(b"/create #bench\n")
+    _read_until(socks[0], b"group created", deadline)
+    for i, s in enumerate(socks[1:], start=1):
+        s.sendall(b"/join #bench\n")
+        _read_until(s, b"b%d has joined the group" % i, deadline)
+    _read_until(socks[0], b"b%d has joined the group" % (len(socks) - 1), deadline)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=200)
@@ -140,10 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=500, help="lines per sender")
     parser.add_argument("--window", type=int, default=8, help="own lines in flight per sender")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    parser.add_argument("--group", action="store_true", help="send to a group everyone joined, not the main chat")
     args = parser.parse_args(argv)
     if not 2 <= args.clients or not 1 <= args.senders < args.clients:
         parser.error("need at least 2 clients and 1 <= senders < clients")
-    result = run(args.clients, args.senders, args.messages, args.window, args.timeout)
+    result = run(args.clients, args.senders, args.messages, args.window, args.timeout, args.group)
     print(json.dumps(result))
     width = max(map(len, result))
     for name, value in result.items():

@@ -556,12 +556,9 @@ class GroupChat(Generic[H]):
     def _online(self, group: Group, *, exclude: H | None = None, also: Iterable[H] = ()) -> tuple[H, ...]:
         """Handles of ``group``'s online members in joining order (without ``exclude``),
         then any of ``also`` not among them."""
-        handles = []
-        for account_id in group.members:
-            online = self.hub.session_by_id(account_id)
-            if online is not None and online.handle is not exclude:
-                handles.append(online.handle)
-        handles += [handle for handle in also if handle not in handles]
+        handles = self.hub.handles_of(group.members, exclude)
+        if also:
+            handles += [handle for handle in also if handle not in handles]
         return tuple(handles)
 
     def _managers(self, group: Group) -> tuple[H, ...]:

@@ -13,7 +13,7 @@ The wall clock is injected (``clock``), so idle times and statuses are testable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -152,9 +152,12 @@ class Hub(Generic[H]):
         """The online session of account ``account_id``, if it is logged in."""
         return self._by_id.get(account_id)
 
-    def online_by_key(self, key: str) -> OnlineSession[H] | None:
-        """The online session of the account whose name key is ``key``, if any."""
-        return self._by_key.get(key)
+    def handles_of(self, account_ids: Iterable[int], exclude: H | None = None) -> list[H]:
+        """The handles of those of ``account_ids`` who are online, in that order,
+        without ``exclude``. On a group line's fan-out path: one dict lookup each."""
+        by_id = self._by_id
+        return [s.handle for s in map(by_id.get, account_ids) if s is not None and s.handle is not exclude]
+
 
     def take_records(self) -> list[HistoryRecord]:
         """The messages to store since the last call (the caller writes them)."""
