@@ -148,6 +148,7 @@ def test_stats(console_harness) -> None:
         "registered seats used: 1 of 1",
         "messages/s since the last stats: 2.5 (5 in all)",
         "bytes queued for clients: 0",
+        "groups: 0",
     ]
     assert console.run("stats").splitlines()[4] == "messages/s since the last stats: 0.0 (5 in all)"
 

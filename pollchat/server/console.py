@@ -35,7 +35,7 @@ operator console: commands run as the admin "operator"
   announce TEXT                         a marked line to everyone online
   shutdown [SECONDS] [reason]           stop the server after a countdown (default 30 s)
   shutdown cancel                       stop the countdown
-  stats                                 connections, sessions, seats, messages/s, bytes queued
+  stats                                 connections, sessions, seats, messages/s, bytes queued, groups
   help                                  this list
 Ctrl+C stops the server now (gracefully); Ctrl+D closes the console only."""
 
@@ -143,6 +143,7 @@ class OperatorConsole:
                 f"registered seats used: {budget.online(AccountKind.REGISTERED)} of {budget.registered_seats}",
                 f"messages/s since the last stats: {rate:.1f} ({messages} in all)",
                 f"bytes queued for clients: {queued}",
+                f"groups: {sum(1 for _ in self.chat.groups.groups)}",
             ]
         )
 
