@@ -5,7 +5,8 @@ changes waiting for offline accounts, .
 the database's connection (``_db``) and transaction helper (``_transaction``) and
 implements :class:`pollchat.core.groups.GroupStore`. Every write is one transaction
 with ``synchronous=FULL``: a membership, ban or request the server acknowledged is on
-disk (issue 4: "persist in the database across restarts").
+disk (issue 4: "persist in the database across restarts"). The exception is the queue
+of changes for offline accounts (``synchronous=NORMAL``, see :meth:`queue_change`).
 """
 
 from __future__ import annotations
@@ -148,8 +149,12 @@ class GroupTables:
 
     def queue_change(self, account_id: int, change: PendingChange) -> None:
         """Keep ``change`` for ``account_id``'s next login (at most
-        :data:`MAX_PENDING_CHANGES` per account: the oldest go first)."""
-        with self._transaction():
+        :data:`MAX_PENDING_CHANGES` per account: the oldest go first).
+
+        Commits with ``synchronous=NORMAL``, like message batches: deleting a group
+        queues one change per offline member, and an fsync for each would stall the
+        loop; a notice lost to a power failure is not worth that."""
+        with self._transaction("NORMAL"):
             self._db.execute(
                 "INSERT INTO pending_change (account_id, change, group_name, name, by, at) VALUES (?, ?, ?, ?, ?, ?)",
                 (account_id, change.change, change.group, change.name, change.by, change.at),
