@@ -19,19 +19,11 @@ import pytest
 
 from pollchat import texts
 from pollchat.client import cli
-from pollchat.client.app import (
-    GROUP_HISTORY,
-    TYPING_IDLE_OFF,
-    WHO_EVERY,
-    App,
-    Key,
-    Pane,
-    Phase,
-    TypingNotifier,
-    split_for_wire,
-)
+from pollchat.client.app import GROUP_HISTORY, WHO_EVERY, App
+from pollchat.client.outgoing import TYPING_IDLE_OFF, TypingNotifier, split_for_wire
 from pollchat.client.reconnect import Backoff
 from pollchat.client.state import MAIN, EntryKind
+from pollchat.client.ui import Key, Pane, Phase
 from pollchat.protocol.events import (
     Error,
     GroupEntry,

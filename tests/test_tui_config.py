@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pollchat.client.app import App, Key
+from pollchat.client.app import App
 from pollchat.client.config import (
     MAX_SERVERS,
     ClientConfig,
@@ -22,6 +22,7 @@ from pollchat.client.config import (
     load_config,
     save_config,
 )
+from pollchat.client.ui import Key
 from pollchat.protocol.events import ModeSwitched, Welcome
 from tests.tui_scenes import feed, type_text
 

@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pollchat import texts
-from pollchat.client.app import Key
 from pollchat.client.screen import COMPACT_MIN, Canvas, conversation_rows, render
 from pollchat.client.state import Entry, EntryKind, group_key
 from pollchat.client.textwidth import text_width
+from pollchat.client.ui import Key
 from tests import tui_scenes
 from tests.tui_scenes import (
     PASSWORD,

@@ -19,10 +19,11 @@ from datetime import timezone
 from pathlib import Path
 
 from pollchat import texts
-from pollchat.client.app import App, Key
+from pollchat.client.app import App
 from pollchat.client.config import ClientConfig, ServerEntry
 from pollchat.client.reconnect import Backoff
 from pollchat.client.screen import Screen, render
+from pollchat.client.ui import Key
 from pollchat.protocol.events import (
     Action,
     Entered,

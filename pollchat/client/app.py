@@ -2,14 +2,15 @@
 
 :class:`App` is fed three kinds of input and produces lines to send plus a few effects:
 
-* keys (:meth:`App.key`): :class:`Key` values for special keys, one-character strings for
+* keys (:meth:`App.key`): :class:`~pollchat.client.ui.Key` values for special keys, one-character strings for
   typed text, already decoded by the curses front end;
 * server lines (:meth:`App.server_line`) decoded with
   :func:`~pollchat.protocol.render.decode_json` and applied to the :class:`ChatState`;
 * the connection's fate (:meth:`App.connected`, :meth:`App.connection_failed`) and the
   passing of time (:meth:`App.tick`).
 
-After each call the front end takes :meth:`App.drain`: the lines to send, whether to ring
+After each call the front end takes :meth:`App.drain` (an
+:class:`~pollchat.client.ui.Output`): the lines to send, whether to ring
 the bell, close the connection, save the settings or quit. The screen is drawn from the
 App by :func:`pollchat.client.screen.render`.
 
@@ -19,12 +20,11 @@ Credentials live only in :attr:`App.credentials`, in memory: they are sent on ea
 
 from __future__ import annotations
 
-import enum
 from collections import deque
-from dataclasses import dataclass, field
 
 from pollchat import texts
 from pollchat.client.config import ClientConfig
+from pollchat.client.outgoing import TypingNotifier, split_for_wire
 from pollchat.client.reconnect import Backoff
 from pollchat.client.state import (
     GROUP_MARK,
@@ -37,6 +37,7 @@ from pollchat.client.state import (
     NoticeKind,
     group_key,
 )
+from pollchat.client.ui import Credentials, Key, LoginForm, Output, Pane, Phase, UiState
 from pollchat.errors import ProtocolError
 from pollchat.protocol.commands import COMMANDS, Command, is_command_line, parse_command
 from pollchat.protocol.events import (
@@ -65,16 +66,10 @@ WHO_EVERY = 30.0
 """Seconds between ``/who`` polls that refresh the online pane's statuses and idle times."""
 WHO_SOON = 2.0
 """Seconds after an entered, left or status event before the next ``/who`` (coalesces bursts)."""
-TYPING_ON_EVERY = 3.0
-"""At most one ``/typing on`` per this many seconds while the user keeps typing."""
-TYPING_IDLE_OFF = 5.0
-"""Seconds without a keystroke after which ``/typing off`` is sent."""
 STATUS_SECONDS = 6.0
 """How long a transient status message stays in the bottom bar."""
 MAX_AUTO_WHOIS = 20
 """``/whois`` requests the client sends by itself per session (last-seen times)."""
-MAX_WIRE_BYTES = 4000
-"""Longest line the client sends; longer input is split (the server's limit is 4096)."""
 INPUT_HISTORY = 100
 """Sent lines remembered for Up/Down in the input box."""
 GROUP_HISTORY = 50
@@ -94,239 +89,6 @@ _TRANSIENT = {
 # Notices after which the server closes the connection and reconnecting makes no sense.
 _FINAL_NOTICES = {NoticeCode.KICKED, NoticeCode.BANNED_NOW, NoticeCode.UNREGISTERED, NoticeCode.GOODBYE}
 _ECHOED_EMOTICONS = {"shrug": texts.SHRUG, "tableflip": texts.TABLEFLIP, "unflip": texts.UNFLIP}
-
-
-class Key(enum.Enum):
-    """Special keys, as the front end reports them (text arrives as ``str``)."""
-
-    UP = "up"
-    DOWN = "down"
-    LEFT = "left"
-    RIGHT = "right"
-    HOME = "home"
-    END = "end"
-    PGUP = "pgup"
-    PGDN = "pgdn"
-    BACKSPACE = "backspace"
-    DELETE = "delete"
-    ENTER = "enter"
-    TAB = "tab"
-    BTAB = "btab"
-    ESC = "esc"
-    F1 = "f1"
-    F2 = "f2"
-    KILL_LINE = "kill_line"
-
-
-class Pane(enum.Enum):
-    """The three panes, in Tab order."""
-
-    ONLINE = "online"
-    CHATS = "chats"
-    CHAT = "chat"
-
-
-class Phase(enum.Enum):
-    """Where the client is in its life."""
-
-    LOGIN = "login"  # the login form, nothing under way
-    CONNECTING = "connecting"  # opening a connection, waiting to retry, or logging in
-    CHATTING = "chatting"  # logged in
-
-
-@dataclass
-class LineEditor:
-    """One line of editable text with a cursor (an index in code points)."""
-
-    text: str = ""
-    cursor: int = 0
-
-    def insert(self, text: str) -> None:
-        """Insert ``text`` at the cursor."""
-        self.text = self.text[: self.cursor] + text + self.text[self.cursor :]
-        self.cursor += len(text)
-
-    def backspace(self) -> bool:
-        """Delete the character before the cursor; whether anything changed."""
-        if self.cursor == 0:
-            return False
-        self.text = self.text[: self.cursor - 1] + self.text[self.cursor :]
-        self.cursor -= 1
-        return True
-
-    def delete(self) -> bool:
-        """Delete the character under the cursor; whether anything changed."""
-        if self.cursor >= len(self.text):
-            return False
-        self.text = self.text[: self.cursor] + self.text[self.cursor + 1 :]
-        return True
-
-    def move(self, key: Key) -> bool:
-        """Apply a cursor key (LEFT, RIGHT, HOME, END); whether it was one."""
-        if key is Key.LEFT:
-            self.cursor = max(0, self.cursor - 1)
-        elif key is Key.RIGHT:
-            self.cursor = min(len(self.text), self.cursor + 1)
-        elif key is Key.HOME:
-            self.cursor = 0
-        elif key is Key.END:
-            self.cursor = len(self.text)
-        else:
-            return False
-        return True
-
-    def set(self, text: str) -> None:
-        """Replace the text; the cursor goes to the end."""
-        self.text, self.cursor = text, len(text)
-
-    def clear(self) -> None:
-        """Empty the line."""
-        self.set("")
-
-
-@dataclass
-class LoginForm:
-    """The login/register form. ``field`` is 0 (log in or register), 1 (name) or 2
-    (password); the password editor is never drawn."""
-
-    register: bool = False
-    name: LineEditor = field(default_factory=LineEditor)
-    password: LineEditor = field(default_factory=LineEditor)
-    field: int = 1
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """What the client logs in with; kept in memory only."""
-
-    register: bool
-    name: str
-    password: str = field(repr=False)
-
-
-@dataclass
-class Output:
-    """What the front end must do after a call (see :meth:`App.drain`)."""
-
-    lines: list[str] = field(default_factory=list)
-    bell: bool = False
-    close: bool = False
-    save_config: bool = False
-    quit: bool = False
-
-
-@dataclass
-class UiState:
-    """What is on screen besides the chat itself.
-
-    Attributes:
-        focus: the pane that receives keys.
-        online_selected, chats_selected: the highlighted row in each list.
-        filter: the online pane's search box.
-        input: the input box.
-        scroll: rows the conversation is scrolled up from its end (0: following).
-        scroll_max, page: the largest useful ``scroll`` and the conversation's height in
-            rows, as last drawn (the renderer reports them).
-        help: the help overlay is shown.
-        new_chat: the input box asks for the name of a new chat.
-        status, status_until: a transient message for the bottom bar and until when.
-    """
-
-    focus: Pane = Pane.CHAT
-    online_selected: int = 0
-    chats_selected: int = 0
-    filter: LineEditor = field(default_factory=LineEditor)
-    input: LineEditor = field(default_factory=LineEditor)
-    history: list[str] = field(default_factory=list)
-    history_index: int = 0
-    scroll: int = 0
-    scroll_max: int = 0
-    page: int = 10
-    help: bool = False
-    new_chat: bool = False
-    status: str = ""
-    status_until: float = 0.0
-
-
-class TypingNotifier:
-    """Decides when to send ``/typing on|off [NAME]`` (rate-limited, pure).
-
-    ``on`` goes out at the first keystroke in a conversation and then at most every
-    :data:`TYPING_ON_EVERY` seconds; ``off`` after :data:`TYPING_IDLE_OFF` seconds
-    without a keystroke, when the line is sent or emptied, or when the user switches
-    to another conversation. A target is :data:`~pollchat.client.state.MAIN`, a
-    person's name or ``#group``.
-    """
-
-    def __init__(self) -> None:
-        self.target: str | None = None
-        self.last_on = float("-inf")
-        self.last_key = float("-inf")
-
-    def keystroke(self, target: str | None, now: float) -> list[str]:
-        """The user changed the text for ``target`` at ``now`` (``None``: the text is
-        not a message, e.g. a command); returns the lines to send."""
-        out: list[str] = []
-        if self.target is not None and self.target != target:
-            out += self.stop()
-        if target is None:
-            return out
-        self.last_key = now
-        if self.target != target or now - self.last_on >= TYPING_ON_EVERY:
-            self.target, self.last_on = target, now
-            out.append(_typing_line("on", target))
-        return out
-
-    def tick(self, now: float) -> list[str]:
-        """``off`` if the user stopped typing long enough ago."""
-        if self.target is not None and now - self.last_key >= TYPING_IDLE_OFF:
-            return self.stop()
-        return []
-
-    def stop(self) -> list[str]:
-        """``off`` for the current target, if any."""
-        if self.target is None:
-            return []
-        target, self.target = self.target, None
-        self.last_on = float("-inf")
-        return [_typing_line("off", target)]
-
-    def forget(self) -> None:
-        """The connection is gone: nothing to switch off any more."""
-        self.target = None
-        self.last_on = float("-inf")
-
-    def deadline(self) -> float | None:
-        """When :meth:`tick` will next have something to do."""
-        return self.last_key + TYPING_IDLE_OFF if self.target is not None else None
-
-
-def _typing_line(state: str, target: str) -> str:
-    return f"/typing {state}" if target == MAIN else f"/typing {state} {target}"
-
-
-def split_for_wire(prefix: str, text: str, limit: int = MAX_WIRE_BYTES) -> list[str]:
-    """``prefix + text`` as lines of at most ``limit`` UTF-8 bytes each, ``text`` cut on
-    character boundaries (preferably at a space) and ``prefix`` repeated on each."""
-    room = max(1, limit - len(prefix.encode("utf-8")))
-    lines: list[str] = []
-    while text:
-        if len(text.encode("utf-8")) <= room:
-            lines.append(prefix + text)
-            break
-        cut, size = 0, 0
-        for index, ch in enumerate(text):
-            size += len(ch.encode("utf-8"))
-            if size > room:
-                break
-            cut = index + 1
-        space = text.rfind(" ", 0, cut)
-        if space > cut // 2:
-            cut = space + 1
-        lines.append(prefix + text[:cut].rstrip(" ") if text[:cut].strip() else prefix + text[:cut])
-        text = text[cut:]
-    return lines
 
 
 class App:

@@ -29,7 +29,7 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 
 from pollchat import texts
-from pollchat.client.app import App, Pane, Phase
+from pollchat.client.app import App
 from pollchat.client.groups import group_detail
 from pollchat.client.state import (
     MAIN,
@@ -47,6 +47,7 @@ from pollchat.client.textwidth import (
     truncate,
     wrap,
 )
+from pollchat.client.ui import Pane, Phase
 from pollchat.protocol.render import format_duration
 
 WIDE_MIN = (72, 14)

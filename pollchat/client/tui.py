@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from pollchat import texts
-from pollchat.client.app import App, Key
+from pollchat.client.app import App
 from pollchat.client.config import ClientConfig, save_config
 from pollchat.client.plain import INCOMING_MAX_LINE, RECV_SIZE
 from pollchat.client.screen import Screen, render
 from pollchat.client.textwidth import text_width
+from pollchat.client.ui import Key
 from pollchat.errors import ProtocolError
 from pollchat.protocol.framing import LineFramer
 
