@@ -303,7 +303,7 @@ def test_a_deleted_group_is_exported_with_a_note(
     assert a.line() == "[#fam] the group was deleted by user1"
     deleted_at = open_read_only(h.data_dir / DATABASE_NAME)
     with deleted_at:
-        group = deleted_at.find_group("fam")
+        group = deleted_at.groups_named("fam")[0]
         assert group is not None and group.deleted is not None
     when = datetime.fromtimestamp(group.deleted, UTC).strftime("%Y-%m-%d %H:%M")
 
@@ -334,7 +334,7 @@ def test_the_most_recently_deleted_group_of_a_name_is_chosen(tmp_path: Path) -> 
             db.append_messages([HistoryRecord(T0 + n, RecordKind.CHAT, 1, "alice", f"life {n}", group_id=gid)])
             db.delete_group(gid, deleted)
     with open_read_only(tmp_path / DATABASE_NAME) as snapshot:
-        group = snapshot.find_group("#FAM")
+        group = snapshot.groups_named("#FAM")[0]
         assert group is not None and group.deleted == T0 + 300
         assert [m.text for m in snapshot.group_messages(group.id)] == ["life 1"]
 
@@ -508,7 +508,7 @@ def test_a_snapshot_never_holds_up_the_in_process_server(
     assert b.line() == "[#fam] user1: one"
     h.pump(3)
     with open_read_only(h.data_dir / DATABASE_NAME) as snapshot:
-        group = snapshot.find_group("fam")
+        group = snapshot.groups_named("fam")[0]
         assert group is not None
         assert snapshot.count_messages(group.id) == 1
         for text in ("two", "three"):

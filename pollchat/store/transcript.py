@@ -88,26 +88,11 @@ class Snapshot:
         self.path = path
         self.schema = schema
 
-    def find_group(self, name: str) -> GroupInfo | None:
-        """The group called ``name``: the live one if there is one, else the most
-        recently deleted one of that name (a deleted group's name is free again, so
-        several deleted groups may have had it).
-
-        Args:
-            name: the group name with or without a leading ``#``, in any case (compared
-                with :func:`~pollchat.protocol.names.name_key`). A renamed group is found
-                only under its current name.
-
-        Returns:
-            The group, or ``None`` if no group, live or deleted, has that name.
-        """
-        named = self.groups_named(name)
-        return named[0] if named else None
-
     def groups_named(self, name: str) -> list[GroupInfo]:
         """Every group, live or deleted, whose current name is ``name`` (any case,
-        ``#`` optional): the live one first, then the deleted ones, newest first. The
-        first is what :meth:`find_group` returns."""
+        ``#`` optional): the live one first, then the deleted ones, newest first (the
+        first is what ``export --group`` writes). A renamed group is found only under
+        its current name."""
         key = name_key(name.removeprefix("#"))
         rows = self._query(
             "SELECT id, name, visibility, topic, created, deleted FROM chat_group WHERE key = ?"
