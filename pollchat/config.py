@@ -13,6 +13,14 @@ from pathlib import Path
 
 DEFAULT_PORT = 3490
 """Seed 004: "The server (listener socket) binds itself to port 3490"."""
+DEFAULT_MAX_LINE = 4096
+"""Bytes in one input line, terminator excluded (foundation issue). IRC allows 512 (RFC
+2812 section 2.3); chat users paste longer text, and 4 KiB still bounds memory per
+connection."""
+DEFAULT_MAX_FAILURES = 3
+"""Failed login/registration attempts allowed on one connection (foundation issue)."""
+DEFAULT_IDLE_AFTER = 300.0
+"""Seconds of silence before an active user turns inactive (seed 003's inactivity monitor)."""
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -67,12 +75,12 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     data_dir: Path = Path(".")
     kdf_iterations: int = 600_000
-    max_line: int = 4096
+    max_line: int = DEFAULT_MAX_LINE
     max_output: int = 1024 * 1024
-    max_failures: int = 3
+    max_failures: int = DEFAULT_MAX_FAILURES
     hash_workers: int = max(2, os.cpu_count() or 2)
     linger: float = 2.0
-    idle_after: float = 300.0
+    idle_after: float = DEFAULT_IDLE_AFTER
     replay: int = 20
     games: bool = True
     history_keep: int = 100_000

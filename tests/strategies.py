@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from pollchat.errors import ProtocolError
 from pollchat.protocol.commands import COMMANDS
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Announcement,
     Entered,
     Error,
@@ -388,7 +388,7 @@ def history_events() -> st.SearchStrategy[object]:
     """Replayed messages: ``history=True`` and ``at`` in whole milliseconds."""
     return st.one_of(
         st.builds(Message, valid_names(), chat_lines(), st.just(True), whole_ms_times, _maybe_group()),
-        st.builds(Action, valid_names(), chat_lines(), st.just(True), whole_ms_times, _maybe_group()),
+        st.builds(Emote, valid_names(), chat_lines(), st.just(True), whole_ms_times, _maybe_group()),
         st.builds(
             PrivateMessage, valid_names(), valid_names(), chat_lines(), st.booleans(), st.just(True), whole_ms_times
         ),
@@ -403,7 +403,7 @@ def server_events() -> st.SearchStrategy[object]:
         st.builds(Entered, valid_names()),
         st.builds(Left, valid_names(), _maybe_text()),
         st.builds(Message, valid_names(), chat_lines(), group=_maybe_group()),
-        st.builds(Action, valid_names(), chat_lines(), group=_maybe_group()),
+        st.builds(Emote, valid_names(), chat_lines(), group=_maybe_group()),
         st.builds(PrivateMessage, valid_names(), valid_names(), chat_lines(), st.booleans()),
         history_events(),
         st.builds(StatusChanged, valid_names(), st.sampled_from(STATUSES), _maybe_text()),

@@ -33,7 +33,7 @@ from pollchat.client import cli, plain
 from pollchat.client.plain import opening_lines, render_incoming, run
 from pollchat.core.passwords import hash_password
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Announcement,
     Entered,
     Error,
@@ -91,7 +91,7 @@ RENDERED = [
     (ShuttingDown(), ["server is shutting down"]),
     # issue 3: messaging, presence, history (TS is 2023-11-14 22:13:20.25 UTC)
     (Left("bob", "good night"), ["bob has left the chat (good night)"]),
-    (Action("bob", "waves"), ["* bob waves"]),
+    (Emote("bob", "waves"), ["* bob waves"]),
     (PrivateMessage("alice", "bob", "psst"), ["[private] alice: psst"]),
     (PrivateMessage("alice", "bob", "psst", outgoing=True), ["[private to bob] psst"]),
     (StatusChanged("bob", "away", "lunch"), ["bob is now away: lunch"]),
@@ -115,7 +115,7 @@ RENDERED = [
     (Error.of(ErrorCode.NO_SUCH_USER, name="zed"), ["no such user: zed"]),
     (HistoryStart(2), ["--- 2 earlier messages ---"]),
     (Message("bob", "hi all", history=True, at=TS), ["[2023-11-14 22:13] bob: hi all"]),
-    (Action("bob", "waves", history=True, at=TS), ["[2023-11-14 22:13] * bob waves"]),
+    (Emote("bob", "waves", history=True, at=TS), ["[2023-11-14 22:13] * bob waves"]),
     (PrivateMessage("bob", "alice", "psst", history=True, at=TS), ["[2023-11-14 22:13] [private] bob: psst"]),
     (
         PrivateMessage("alice", "bob", "psst", outgoing=True, history=True, at=TS),
@@ -142,7 +142,7 @@ RENDERED = [
     (Typing("alice", False, private=True), ["alice stopped typing"]),
     # issue 4: groups and mentions
     (Message("bob", "hi", group="familia"), ["[#familia] bob: hi"]),
-    (Action("bob", "waves", group="familia"), ["[#familia] * bob waves"]),
+    (Emote("bob", "waves", group="familia"), ["[#familia] * bob waves"]),
     (
         Message("bob", "hi", history=True, at=TS, group="familia"),
         ["[2023-11-14 22:13] [#familia] bob: hi"],
@@ -198,7 +198,7 @@ def test_every_event_type_is_covered_by_the_rendering_cases():
     assert covered == set(EVENT_TYPES)
     # History replays are shown with their time, in both directions of a private message.
     history = {(type(e), getattr(e, "outgoing", None)) for e, _ in RENDERED if getattr(e, "history", False)}
-    assert history == {(Message, None), (Action, None), (PrivateMessage, False), (PrivateMessage, True)}
+    assert history == {(Message, None), (Emote, None), (PrivateMessage, False), (PrivateMessage, True)}
 
 
 @pytest.mark.parametrize("mode", ["json", "text"])

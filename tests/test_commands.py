@@ -39,7 +39,7 @@ from pollchat.protocol.commands import (
     parse_duration,
 )
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Error,
     Left,
     Message,
@@ -439,7 +439,7 @@ class FakePool:
 
 
 class FakeChat:
-    """The parts of ChatServer that Commands uses, recording what would be sent."""
+    """The output port and history log that Commands uses, recording what would be sent."""
 
     def __init__(self, hub: Hub[object]) -> None:
         self.hub = hub
@@ -488,7 +488,8 @@ def room() -> tuple[Commands, FakeChat, FakeConn, FakeConn]:
     assert hub.login(a, hub.accounts.find("user1"), True).refusal is None
     assert hub.register(b, "bob", hash_password("pw", iterations=1)).refusal is None
     chat = FakeChat(hub)
-    return Commands(chat, random.Random(1)), chat, a, b  # type: ignore[arg-type]
+    commands = Commands(hub, chat.groups, chat, chat.pool, chat, chat.config, rng=random.Random(1))  # type: ignore[arg-type]
+    return commands, chat, a, b
 
 
 def run(commands: Commands, conn: FakeConn, line: str) -> None:
@@ -520,7 +521,7 @@ def test_msg_me_who_whois_dispatch_to_the_hub(room) -> None:
     assert chat.to(b) == [PrivateMessage("user1", "bob", "psst  there")]
     assert chat.to(a) == [PrivateMessage("user1", "bob", "psst  there", outgoing=True)]
     run(commands, b, "/me waves")
-    assert chat.to(a) == [Action("bob", "waves")]
+    assert chat.to(a) == [Emote("bob", "waves")]
     run(commands, a, "!membres")
     [who] = chat.to(a)
     assert [entry.name for entry in who.users] == ["user1", "bob"]  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from pollchat.core.hub import Delivery, Hub
 from pollchat.core.mentions import MAX_MENTIONS, mentioned_keys
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Error,
     GroupEvent,
     Mention,
@@ -125,7 +125,7 @@ def test_a_focused_action_mentions_group_members_only(w: World) -> None:
     w.group("tea", "ann", "bob")
     w.chat.focus(w.h["ann"], "tea")
     out = w.chat.act(w.h["ann"], "waves at @bob and @cat")
-    assert out[0] == Delivery((w.h["bob"],), Action("ann", "waves at @bob and @cat", group="tea"))
+    assert out[0] == Delivery((w.h["bob"],), Emote("ann", "waves at @bob and @cat", group="tea"))
     assert of_type(out, Mention) == [Delivery((w.h["bob"],), Mention("ann", "waves at @bob and @cat", "tea"))]
 
 
@@ -168,7 +168,7 @@ def test_focus_sends_plain_lines_and_actions_to_the_group(w: World) -> None:
     w.group("bar", "ann", "cat")
     assert w.chat.focus(w.h["ann"], "#TEA") == [Delivery((w.h["ann"],), Notice.of(NoticeCode.FOCUS_GROUP, group="tea"))]
     assert w.chat.say(w.h["ann"], "plain")[0] == Delivery((w.h["bob"],), Message("ann", "plain", group="tea"))
-    assert w.chat.act(w.h["ann"], "sips")[0] == Delivery((w.h["bob"],), Action("ann", "sips", group="tea"))
+    assert w.chat.act(w.h["ann"], "sips")[0] == Delivery((w.h["bob"],), Emote("ann", "sips", group="tea"))
     # "#bar text" still goes to bar; "#nope text" is an ordinary line, to the focused group
     assert w.chat.say(w.h["ann"], "#bar cheers")[0] == Delivery((w.h["cat"],), Message("ann", "cheers", group="bar"))
     assert w.chat.say(w.h["ann"], "#nope hi")[0] == Delivery((w.h["bob"],), Message("ann", "#nope hi", group="tea"))

@@ -7,7 +7,7 @@ every step the machine checks:
 
 * each command returns an :class:`Error` to the asker exactly when the model says it is
   invalid (and the right code), and nothing at all for a session that is not logged in;
-* only members receive group messages: a ``Message``/``Action`` with ``group`` set goes
+* only members receive group messages: a ``Message``/``Emote`` with ``group`` set goes
   to every online member but the sender and to nobody else; mentions in a group reach
   only online members named in the line;
 * the owner is always a member; banned accounts are neither members nor requesters;
@@ -41,7 +41,7 @@ from pollchat.core.groups import (
 )
 from pollchat.core.hub import Delivery, Hub
 from pollchat.core.seats import AccountKind, SeatBudget
-from pollchat.protocol.events import Action, Error, GroupEvent, Mention, Message, Notice
+from pollchat.protocol.events import Emote, Error, GroupEvent, Mention, Message, Notice
 from pollchat.protocol.names import name_key
 from pollchat.store.database import Database
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
@@ -283,7 +283,7 @@ class GroupMachine(RuleBasedStateMachine):
     def check_group_lines(self, sender: str, deliveries: list[Delivery[Conn]], group: ModelGroup | None, text: str) -> None:
         """A line from ``sender`` to ``group`` (``None``: the main chat) reached exactly
         the right people; mentions only online members (of the group) named in it."""
-        lines = [d for d in deliveries if isinstance(d.event, (Message, Action))]
+        lines = [d for d in deliveries if isinstance(d.event, (Message, Emote))]
         assert len(lines) == 1, deliveries
         line = lines[0]
         assert line.event.sender == sender

@@ -31,7 +31,7 @@ from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.presence import Status
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Entered,
     Error,
     Left,
@@ -816,7 +816,7 @@ def test_chat_action_and_private_messages_are_recorded_with_sender_ids() -> None
     r = Conn("r")
     register(hub, r, "bob", "pw")
     bob_id = store.by_key["bob"].id
-    assert hub.action(a, "waves") == [Delivery((b, r), Action("user1", "waves"))]
+    assert hub.action(a, "waves") == [Delivery((b, r), Emote("user1", "waves"))]
     clock(hub).advance(1)
     hub.chat(r, "hello")
     clock(hub).advance(1)

@@ -33,8 +33,9 @@ def test_emfile_is_logged_once_and_accepting_resumes(make_harness, caplog) -> No
     clock = FakeClock()
     h: Harness = make_harness(clock=clock)
     loop = h.server.loop
-    flaky = FlakyListener(loop.listener)
-    loop.listener = flaky  # the selector still watches the real socket
+    listener = loop.listeners[0]  # the line-protocol port
+    flaky = FlakyListener(listener.sock)
+    listener.sock = flaky  # the selector still watches the real socket
     early = h.connect(greet=False)  # waits in the kernel's backlog meanwhile
     with caplog.at_level(logging.WARNING, logger="pollchat.server.loop"):
         for _ in range(5):  # several retries while the descriptors are exhausted

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from pollchat.errors import ProtocolError
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Announcement,
     Entered,
     Error,
@@ -104,8 +104,8 @@ TEXT_GOLDEN = [
     (ShuttingDown(), b"server is shutting down\n"),
     # --- issue 3: messaging, presence, history
     (Left("bob", "good night"), b"bob has left the chat (good night)\n"),
-    (Action("bob", "waves"), b"* bob waves\n"),
-    (Action("José", "drinks ☕"), "* José drinks ☕\n".encode()),
+    (Emote("bob", "waves"), b"* bob waves\n"),
+    (Emote("José", "drinks ☕"), "* José drinks ☕\n".encode()),
     (PrivateMessage("alice", "bob", "are you there?"), b"[private] alice: are you there?\n"),
     (PrivateMessage("alice", "bob", "are you there?", outgoing=True), b"[private to bob] are you there?\n"),
     (StatusChanged("bob", "away"), b"bob is now away\n"),
@@ -133,7 +133,7 @@ TEXT_GOLDEN = [
     (HistoryStart(3), b"--- 3 earlier messages ---\n"),
     (HistoryEnd(), b"--- end of history ---\n"),
     (Message("bob", "hi all", history=True, at=AT), b"[2023-11-14 22:13] bob: hi all\n"),
-    (Action("bob", "waves", history=True, at=AT), b"[2023-11-14 22:13] * bob waves\n"),
+    (Emote("bob", "waves", history=True, at=AT), b"[2023-11-14 22:13] * bob waves\n"),
     (
         PrivateMessage("alice", "bob", "psst", history=True, at=AT + 86_400),
         b"[2023-11-15 22:13] [private] alice: psst\n",
@@ -231,7 +231,7 @@ TEXT_GOLDEN = [
     (Typing("alice", True, private=True), b"alice is typing...\n"),
     # --- issue 4: groups and mentions
     (Message("alice", "hi all", group="familia"), b"[#familia] alice: hi all\n"),
-    (Action("alice", "waves", group="familia"), b"[#familia] * alice waves\n"),
+    (Emote("alice", "waves", group="familia"), b"[#familia] * alice waves\n"),
     (
         Message("alice", "hi", history=True, at=1_700_000_000.0, group="familia"),
         b"[2023-11-14 22:13] [#familia] alice: hi\n",
@@ -359,7 +359,7 @@ def test_golden_table_covers_every_event_type_and_code() -> None:
     assert {e.code for e, _ in TEXT_GOLDEN if isinstance(e, Notice)} == set(NoticeCode)
     assert {e.change for e, _ in TEXT_GOLDEN if isinstance(e, GroupEvent)} == set(GroupChange)
     history = [e for e, _ in TEXT_GOLDEN if getattr(e, "history", False)]
-    assert {type(e) for e in history} == {Message, Action, PrivateMessage}
+    assert {type(e) for e in history} == {Message, Emote, PrivateMessage}
     assert {e.outgoing for e in history if isinstance(e, PrivateMessage)} == {True, False}
 
 
@@ -463,7 +463,7 @@ T0 = "1970-01-01T00:00:00.000Z"
 
 
 def test_json_goldens_of_the_messaging_events() -> None:
-    assert _json(Action("bob", "waves")) == {"type": "action", "sender": "bob", "text": "waves", "ts": T0}
+    assert _json(Emote("bob", "waves")) == {"type": "action", "sender": "bob", "text": "waves", "ts": T0}
     assert _json(PrivateMessage("a", "b", "hi")) == {
         "type": "private", "sender": "a", "recipient": "b", "text": "hi", "outgoing": False, "ts": T0,
     }
@@ -548,7 +548,7 @@ def test_json_left_omits_an_empty_reason() -> None:
     "event",
     [
         Message("bob", "hi", history=True, at=AT),
-        Action("bob", "waves", history=True, at=AT),
+        Emote("bob", "waves", history=True, at=AT),
         PrivateMessage("a", "b", "psst", history=True, at=AT),
         PrivateMessage("a", "b", "psst", outgoing=True, history=True, at=AT),
     ],
@@ -563,7 +563,7 @@ def test_json_history_records_are_flagged_and_carry_their_own_time(event: object
 
 
 def test_json_live_messages_have_no_history_flag() -> None:
-    for event in (Message("a", "b"), Action("a", "b"), PrivateMessage("a", "b", "c")):
+    for event in (Message("a", "b"), Emote("a", "b"), PrivateMessage("a", "b", "c")):
         assert "history" not in _json(event)
         decoded, _ = decode_json(encode_json(event, 5).decode())
         assert decoded == event and decoded.at is None  # type: ignore[union-attr]

@@ -23,7 +23,7 @@ from pollchat.client.state import (
     mention_pattern,
 )
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Announcement,
     Entered,
     GroupEntry,
@@ -216,7 +216,7 @@ def test_control_characters_never_reach_the_screen() -> None:
     chat = state("bob")
     chat.apply(Message("bob", "\x1b[2Jgotcha\x07\ttab"), T, T)
     assert chat.main.entries[-1].text == "\ufffd[2Jgotcha\ufffd tab"
-    chat.apply(Action("bob", "waves"), T, T)
+    chat.apply(Emote("bob", "waves"), T, T)
     assert chat.main.entries[-1].kind is EntryKind.ACTION
 
 
@@ -250,7 +250,7 @@ def test_groups_listed_as_mine_become_conversations() -> None:
 def test_group_lines_land_in_their_conversation_and_count_as_unread() -> None:
     chat = grouped()
     assert chat.apply(Message("bob", "hola", group="familia"), T, T) is Alert.NONE  # no bell for a group line
-    chat.apply(Action("bob", "waves", group="FAMILIA"), T + 1, T + 1)
+    chat.apply(Emote("bob", "waves", group="FAMILIA"), T + 1, T + 1)
     chat.apply(Message("bob", "old", history=True, at=T - 50, group="familia"), T - 50, T + 2)
     familia = chat.conversations["#familia"]
     assert [(e.kind, e.text, e.history) for e in familia.entries] == [

@@ -25,7 +25,7 @@ from pollchat.client.reconnect import Backoff
 from pollchat.client.screen import Screen, render
 from pollchat.client.ui import Key
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Entered,
     GroupEntry,
     GroupEvent,
@@ -81,7 +81,7 @@ def logged_in(now: float = T0) -> App:
     feed(app, Welcome("alice", ("juan", "ana", "alice", "pedro", "sofía", "李小龙", "maria")), now - 300)
     feed(app, HistoryStart(2), now - 300)
     feed(app, Message("carlos", "morning all", history=True, at=now - 7200), now - 300)
-    feed(app, Action("juan", "waves", history=True, at=now - 7100), now - 300)
+    feed(app, Emote("juan", "waves", history=True, at=now - 7100), now - 300)
     feed(app, HistoryEnd(), now - 300)
     feed(
         app,
@@ -238,7 +238,7 @@ def scene_group(now: float = T0) -> App:
     open_chat(app, "#familia", now - 30)
     feed(app, HistoryStart(2), now - 30)
     feed(app, Message("juan", "domingo comida en casa", history=True, at=now - 5_400, group="familia"), now - 30)
-    feed(app, Action("ana", "trae el vino", history=True, at=now - 5_000, group="familia"), now - 30)
+    feed(app, Emote("ana", "trae el vino", history=True, at=now - 5_000, group="familia"), now - 30)
     feed(app, HistoryEnd(), now - 30)
     feed(app, GroupEvent("familia", GroupChange.JOINED, "sofía"), now - 20)
     type_text(app, "yo llevo el flan", now - 10)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from pollchat.client.plain import sanitize
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Announcement,
     Entered,
     GroupEvent,
@@ -426,8 +426,8 @@ class ChatState:
                 person.online, person.last_seen = False, ts
                 self._stop_typing(name)
                 self.add_line(MAIN, render_text(event), ts)
-            case Message(sender, text, history, _, group) | Action(sender, text, history, _, group):
-                kind = EntryKind.ACTION if isinstance(event, Action) else EntryKind.MESSAGE
+            case Message(sender, text, history, _, group) | Emote(sender, text, history, _, group):
+                kind = EntryKind.ACTION if isinstance(event, Emote) else EntryKind.MESSAGE
                 conv = self.group_conversation(group) if group else self.main
                 return self._message(conv, kind, sender, text, ts, history)
             case PrivateMessage(sender, recipient, text, outgoing, history):

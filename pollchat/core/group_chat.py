@@ -29,7 +29,7 @@ from pollchat.core.history import RecordKind
 from pollchat.core.hub import Delivery, Hub, OnlineSession
 from pollchat.protocol.commands import COMMANDS
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Error,
     GroupEntry,
     GroupEvent,
@@ -263,14 +263,14 @@ class GroupChat(Generic[H]):
         session = self.hub.session_of(handle)
         if session is None:
             return []
-        if session.game is not None and may_guess:
-            return self.hub.chat(handle, text, may_guess=may_guess)
+        if session.game is not None and may_guess:  # routed once: a game takes every line
+            return self.hub.guess(handle, text)
         try:
             group, text = self._addressed(session, text)
         except _Refused as refused:
             return [Delivery((handle,), refused.event)]
         if group is None:
-            return self.hub.chat(handle, text, may_guess=may_guess)
+            return self.hub.chat(handle, text, may_guess=False)
         return self._group_line(session, group, RecordKind.CHAT, text)
 
     def message(self, handle: H, argument: str, text: str) -> list[Delivery[H]]:
@@ -325,7 +325,7 @@ class GroupChat(Generic[H]):
     def _group_line(self, session: OnlineSession[H], group: Group, kind: RecordKind, text: str) -> list[Delivery[H]]:
         account = session.account
         self.hub.record(session, kind, text, group.id)
-        event_class = Message if kind is RecordKind.CHAT else Action
+        event_class = Message if kind is RecordKind.CHAT else Emote
         event = event_class(account.name, text, group=group.name)
         deliveries = [Delivery(self._online(group, exclude=session.handle), event)]
         return deliveries + self.hub.mentions(session, text, group.name, among=group.members)

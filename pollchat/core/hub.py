@@ -24,7 +24,7 @@ from pollchat.core.mentions import mentioned_keys
 from pollchat.core.presence import Presence, Status
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Announcement,
     Entered,
     Error,
@@ -42,14 +42,12 @@ from pollchat.protocol.events import (
     Whois,
     WhoList,
 )
+from pollchat.config import DEFAULT_IDLE_AFTER
 from pollchat.protocol.names import name_key, normalize_name
 from pollchat.protocol.render import format_time
 from pollchat.texts import ErrorCode, NoticeCode
 
 H = TypeVar("H")
-
-DEFAULT_IDLE_AFTER = 300.0
-"""Seconds without a line before an active user becomes inactive (issue 3: 5 min)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +340,7 @@ class Hub(Generic[H]):
         if session is None:
             return []
         self.record(session, RecordKind.ACTION, text)
-        deliveries = [Delivery(self._handles(exclude=session.handle), Action(session.account.name, text))]
+        deliveries = [Delivery(self._handles(exclude=session.handle), Emote(session.account.name, text))]
         return deliveries + self.mentions(session, text)
 
     def mentions(
@@ -439,6 +437,14 @@ class Hub(Generic[H]):
         if guess is not None:
             deliveries += self._guess(session, guess)
         return deliveries
+
+    def guess(self, handle: H, line: str) -> list[Delivery[H]]:
+        """A typed line taken as a guess of the game ``handle`` is playing (the caller
+        checked :attr:`OnlineSession.game`)."""
+        session = self._by_handle.get(handle)
+        if session is None or session.game is None:
+            return []
+        return self._guess(session, line)
 
     def _guess(self, session: OnlineSession[H], line: str) -> list[Delivery[H]]:
         assert session.game is not None

@@ -67,7 +67,7 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
-class Action:
+class Emote:
     """A ``/me`` line: ``* sender text``. ``history``/``at``/``group`` as for
     :class:`Message`."""
 
@@ -317,7 +317,7 @@ ServerEvent = (
     | Entered
     | Left
     | Message
-    | Action
+    | Emote
     | PrivateMessage
     | StatusChanged
     | WhoList

@@ -17,12 +17,9 @@ Memory is bounded: at most ``max_line + 1`` bytes of an unfinished line are held
 
 from __future__ import annotations
 
+from pollchat.config import DEFAULT_MAX_LINE
 from pollchat.errors import ProtocolError
 from pollchat.texts import ErrorCode
-
-DEFAULT_MAX_LINE = 4096
-"""Bytes in one line, terminator excluded (foundation issue). IRC allows 512 (RFC 2812
-section 2.3); chat users paste longer text, and 4 KiB still bounds memory per connection."""
 
 Item = str | ProtocolError
 """What the framer yields: a decoded line, or the error that replaced one."""

@@ -29,7 +29,7 @@ from typing import Any
 from pollchat import texts
 from pollchat.errors import ProtocolError
 from pollchat.protocol.events import (
-    Action,
+    Emote,
     Announcement,
     Entered,
     Error,
@@ -68,7 +68,7 @@ EVENT_TYPES: dict[type, str] = {
     Entered: "entered",
     Left: "left",
     Message: "message",
-    Action: "action",
+    Emote: "action",
     PrivateMessage: "private",
     StatusChanged: "status",
     WhoList: "who",
@@ -102,7 +102,7 @@ def render_text(event: ServerEvent) -> str:
     match event:
         case Message(sender, text, history, at, group):
             return _when(history, at) + _in_group(group) + texts.CHAT_LINE.format(name=sender, text=text)
-        case Action(sender, text, history, at, group):
+        case Emote(sender, text, history, at, group):
             return _when(history, at) + _in_group(group) + texts.ACTION_LINE.format(name=sender, text=text)
         case PrivateMessage(sender, recipient, text, outgoing, history, at):
             if outgoing:

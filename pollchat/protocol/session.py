@@ -27,6 +27,7 @@ import unicodedata
 from collections import deque
 from dataclasses import dataclass
 
+from pollchat.config import DEFAULT_MAX_FAILURES
 from pollchat.errors import ProtocolError
 from pollchat.protocol.commands import Command, is_command_line, parse_command
 from pollchat.protocol.events import Error, Greeting, ServerEvent
@@ -34,8 +35,6 @@ from pollchat.protocol.framing import Item
 from pollchat.protocol.names import normalize_name
 from pollchat.texts import ErrorCode
 
-DEFAULT_MAX_FAILURES = 3
-"""Failed login/registration attempts allowed on one connection (foundation issue)."""
 
 BACKLOG_LIMIT = 64 * 1024
 """Characters of input held while a password check runs; past it the server stops reading
@@ -104,7 +103,7 @@ class Disconnect:
     event: ServerEvent | None = None
 
 
-Action = Reply | Authenticate | Chat | Command | SwitchMode | Disconnect
+SessionStep = Reply | Authenticate | Chat | Command | SwitchMode | Disconnect
 
 _EOF = object()  # backlog marker: the peer closed its side while we were authenticating
 _MODE_LINES = {"mode json": "json", "mode text": "text"}
@@ -147,7 +146,7 @@ class Session:
 
     # --- input ---------------------------------------------------------------------------
 
-    def feed(self, item: Item) -> list[Action]:
+    def feed(self, item: Item) -> list[SessionStep]:
         """Handle one framed item (a line or a framing error) and return the actions."""
         if self.phase is Phase.AUTHENTICATING:
             self._backlog.append(item)
@@ -163,7 +162,7 @@ class Session:
             return self._verb(item)
         return self._credentials(item)
 
-    def feed_eof(self) -> list[Action]:
+    def feed_eof(self) -> list[SessionStep]:
         """The peer closed its sending side (or the connection). Returns the actions;
         while authenticating, the hang-up waits in the backlog behind earlier lines."""
         if self.phase is Phase.AUTHENTICATING:
@@ -181,13 +180,13 @@ class Session:
 
     # --- authentication outcome ----------------------------------------------------------
 
-    def auth_succeeded(self) -> list[Action]:
+    def auth_succeeded(self) -> list[SessionStep]:
         """The credentials were accepted: start chatting and replay the backlog."""
         self._expect_authenticating()
         self.phase = Phase.CHATTING
         return self._replay()
 
-    def auth_failed(self, code: ErrorCode, **detail: object) -> list[Action]:
+    def auth_failed(self, code: ErrorCode, **detail: object) -> list[SessionStep]:
         """The credentials were refused with ``code`` (its text filled with ``detail``):
         count a failure, go back to the start of the flow (or close after too many
         failures) and replay the backlog."""
@@ -197,7 +196,7 @@ class Session:
 
     # --- internals -----------------------------------------------------------------------
 
-    def _verb(self, line: str) -> list[Action]:
+    def _verb(self, line: str) -> list[SessionStep]:
         word = " ".join(line.split()).lower()
         if word in _VERBS:
             self._verb_chosen = _VERBS[word]
@@ -207,7 +206,7 @@ class Session:
             return [SwitchMode(_MODE_LINES[word])]
         return [Reply(Greeting())]
 
-    def _credentials(self, line: str) -> list[Action]:
+    def _credentials(self, line: str) -> list[SessionStep]:
         user, comma, password = line.partition(",")
         name = normalize_name(user)
         # A NUL or other control character in a password is refused: PBKDF2's HMAC pads
@@ -218,7 +217,7 @@ class Session:
         self.phase = Phase.AUTHENTICATING
         return [Authenticate(self._verb_chosen, name, password)]
 
-    def _chat(self, line: str) -> list[Action]:
+    def _chat(self, line: str) -> list[SessionStep]:
         if not line.strip():
             return []
         # A client that pipelines a second login ("login\nbob,secret\n") after one that
@@ -243,9 +242,9 @@ class Session:
             return [parsed]
         return [Chat(line)]
 
-    def _fail(self, code: ErrorCode, **detail: object) -> list[Action]:
+    def _fail(self, code: ErrorCode, **detail: object) -> list[SessionStep]:
         self.failures += 1
-        actions: list[Action] = [Reply(Error.of(code, **detail))]
+        actions: list[SessionStep] = [Reply(Error.of(code, **detail))]
         if self.max_failures and self.failures >= self.max_failures:
             self.phase = Phase.CLOSED
             self._backlog.clear()
@@ -253,8 +252,8 @@ class Session:
             actions.append(Disconnect(Error.of(ErrorCode.TOO_MANY_ATTEMPTS)))
         return actions
 
-    def _replay(self) -> list[Action]:
-        actions: list[Action] = []
+    def _replay(self) -> list[SessionStep]:
+        actions: list[SessionStep] = []
         while self._backlog and self.phase is not Phase.AUTHENTICATING:
             item = self._backlog.popleft()
             if item is _EOF:

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from pollchat.core.hub import AdminOutcome
+from pollchat.core.hub import AdminOutcome, Delivery, Hub
 from pollchat.protocol.commands import parse_duration
 from pollchat.protocol.events import Error, Notice, ShutdownCancelled, ShutdownWarning
 from pollchat.protocol.session import has_control_characters
-from pollchat.server.connection import Connection
 from pollchat.server.timers import Timer, Timers
 from pollchat.texts import ErrorCode, NoticeCode
-
-if TYPE_CHECKING:
-    from pollchat.server.chat import ChatServer
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +91,31 @@ class ShutdownCountdown:
         self._timers.clear()
 
 
+class Deliverer(Protocol):
+    """Where admin actions' deliveries and closes go (the chat service)."""
+
+    def deliver(self, deliveries: list[Delivery[Any]]) -> None:
+        """Carry out hub deliveries."""
+
+    def close(self, peer: Any, reason: str) -> None:
+        """Close ``peer`` after its queued lines."""
+
+
 class AdminActions:
     """The admin actions of one chat server.
 
     Args:
-        chat: the chat layer.
+        hub: the main chat room.
+        out: where deliveries and closes go.
         countdown: the shutdown countdown.
+        clock: wall-clock seconds (when a timed ban ends).
     """
 
-    def __init__(self, chat: ChatServer, countdown: ShutdownCountdown) -> None:
-        self.chat = chat
-        self.hub = chat.hub
+    def __init__(self, hub: Hub[Any], out: Deliverer, countdown: ShutdownCountdown, *, clock: Callable[[], float]) -> None:
+        self.hub = hub
+        self.out = out
         self.countdown = countdown
+        self.clock = clock
 
     def kick(self, actor: str, name: str, reason: str = "", *, console: bool = False) -> Notice | Error:
         """Disconnect ``name``'s session (``console``: the actor is the operator, no account)."""
@@ -123,7 +132,7 @@ class AdminActions:
         if first and duration is None and first[:1].isdigit():
             return Error.of(ErrorCode.BAD_DURATION, text=first[:20])
         reason = more.strip() if duration is not None else rest.strip()
-        until = self.chat.clock() + duration if duration is not None else None
+        until = self.clock() + duration if duration is not None else None
         return self._carry_out(
             actor, "ban", self.hub.ban(actor, name, until, reason, actor_is_account=not console)
         )
@@ -138,7 +147,7 @@ class AdminActions:
         if has_control_characters(text):
             return Error.of(ErrorCode.CONTROL_CHARACTERS)
         log.info("admin %s: announce %r", actor, text)
-        self.chat.deliver(self.hub.announce(actor, text))
+        self.out.deliver(self.hub.announce(actor, text))
         return None
 
     def shutdown(self, actor: str, rest: str = "") -> Notice | Error:
@@ -160,10 +169,10 @@ class AdminActions:
         self.countdown.start(seconds, reason)
         return Notice.of(NoticeCode.SHUTDOWN_STARTED, seconds=seconds)
 
-    def _carry_out(self, actor: str, action: str, outcome: AdminOutcome[Connection]) -> Notice | Error:
+    def _carry_out(self, actor: str, action: str, outcome: AdminOutcome[Any]) -> Notice | Error:
         if isinstance(outcome.reply, Notice):
             log.warning("admin %s: %s", actor, outcome.reply.text)
-        self.chat.deliver(outcome.deliveries)
-        for conn in outcome.disconnect:
-            self.chat.loop.close(conn, f"{action} by {actor}")
+        self.out.deliver(outcome.deliveries)
+        for peer in outcome.disconnect:
+            self.out.close(peer, f"{action} by {actor}")
         return outcome.reply

@@ -27,12 +27,14 @@ from pollchat.core.hub import Hub
 from pollchat.core.passwords import hash_password
 from pollchat.core.seats import SeatBudget
 from pollchat.errors import ConfigError
+from pollchat.protocol.codec import LineCodec
 from pollchat.server.backups import BackupScheduler
 from pollchat.server.chat import ChatServer
 from pollchat.server.connection import Connection
 from pollchat.server.console import OperatorConsole
 from pollchat.server.history import HistoryLog
 from pollchat.server.loop import EventLoop
+from pollchat.server.service import ChatService
 from pollchat.server.timers import Timers
 from pollchat.server.workers import WorkerPool
 from pollchat.store.database import Database
@@ -77,13 +79,14 @@ class Server:
         self.database = database
         self.listener = _listen(config.host, config.port)
         self.loop = EventLoop(
-            self.listener,
-            max_line=config.max_line,
             max_output=config.max_output,
             linger=config.linger,
             keepalive=config.keepalive,
             timers=timers,
+            clock=clock,
         )
+        max_line = config.max_line
+        self.loop.listen(self.listener, lambda: LineCodec(max_line))
         self.pool = WorkerPool(self.loop, config.hash_workers)
         preconfigured = database.sync_preconfigured(preconfigured)  # stable ids for history
         self.hub: Hub[Connection] = Hub(
@@ -92,18 +95,20 @@ class Server:
             clock=clock,
             idle_after=config.idle_after,
         )
-        self.chat = ChatServer(
-            self.loop,
+        self.service: ChatService[Connection] = ChatService(
             self.hub,
-            self.pool,
-            HistoryLog(database, config.history_keep, self.hub.take_records),
             GroupChat(self.hub, Groups(database, _group_limits(config))),
+            HistoryLog(database, config.history_keep, self.hub.take_records),
+            self.pool,
+            self.loop.timers,
+            self.loop.fan_out,
             config,
             dummy_hash=hash_password(secrets.token_urlsafe(16), config.kdf_iterations),
             clock=clock,
             on_shutdown=self.shutdown,
             rng=rng,
         )
+        self.chat = ChatServer(self.loop, self.service, on_shutdown=self.shutdown)
         self.loop.handler = self.chat
         for group, name in self.chat.groups.drop_lost_accounts():
             log.warning("#%s: %s is no longer an account (not in the accounts file): removed", group, name)

@@ -1,9 +1,10 @@
-"""One accepted TCP connection: its socket, buffers and lifecycle flags.
+"""One accepted connection: its socket, codec, buffers and lifecycle flags.
 
 A connection object lives in its ``SelectorKey.data``; the loop never looks one up by
 file descriptor. Its :attr:`Connection.id` comes from a process-wide counter and is
 never reused, unlike descriptors, which the kernel hands out again as soon as they are
-closed (see ``docs/architecture.md``).
+closed (see ``docs/architecture.md``). It is also the chat service's
+:class:`~pollchat.server.peer.Peer`: ``send`` and ``close`` go through its loop.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import itertools
 import socket
 from typing import TYPE_CHECKING
 
-from pollchat.protocol.framing import LineFramer
-
 if TYPE_CHECKING:
     from pollchat.core.ratelimit import TokenBucket
+    from pollchat.protocol.codec import Codec
+    from pollchat.protocol.events import ServerEvent
     from pollchat.protocol.session import Session
+    from pollchat.server.loop import EventLoop
     from pollchat.server.timers import Timer
 
 _ids = itertools.count(1)
@@ -29,9 +31,11 @@ class Connection:
         id: never-reused connection id, for logs and equality in tests.
         sock: the non-blocking socket.
         peer: ``"host:port"`` of the remote end.
-        framer: turns received bytes into lines.
-        session: the protocol state machine (set by the chat layer).
-        json_mode: events are rendered as JSON Lines instead of text.
+        host: the remote address without the port (the unit of per-address limits).
+        loop: the event loop that owns the socket.
+        codec: bytes to lines and events to bytes for this front end
+            (:class:`~pollchat.protocol.codec.Codec`).
+        session: the protocol state machine (set by the chat service).
         outbuf: bytes queued and not yet accepted by the kernel.
         reading: the loop wants read events (False while input is paused).
         writing: write interest is registered (only while ``send()`` comes back short).
@@ -50,9 +54,10 @@ class Connection:
         "id",
         "sock",
         "peer",
-        "framer",
+        "host",
+        "loop",
+        "codec",
         "session",
-        "json_mode",
         "outbuf",
         "reading",
         "writing",
@@ -67,13 +72,13 @@ class Connection:
         "dropped",
     )
 
-    def __init__(self, sock: socket.socket, peer: str, max_line: int) -> None:
+    def __init__(self, sock: socket.socket, address: object, loop: EventLoop, codec: Codec) -> None:
         self.id = next(_ids)
         self.sock = sock
-        self.peer = peer
-        self.framer = LineFramer(max_line)
+        self.host, self.peer = _format_address(address)
+        self.loop = loop
+        self.codec = codec
         self.session: Session | None = None
-        self.json_mode = False
         self.outbuf = bytearray()
         self.reading = True
         self.writing = False
@@ -87,5 +92,45 @@ class Connection:
         self.bucket: TokenBucket | None = None
         self.dropped = 0
 
+    # --- the Peer protocol (pollchat.server.peer) --------------------------------------------
+
+    def send(self, event: ServerEvent) -> None:
+        """Queue ``event`` encoded by this connection's codec."""
+        self.loop.queue(self, self.codec.encode(event, self.loop.clock()))
+
+    def encode(self, event: ServerEvent) -> bytes:
+        """``event`` as this connection's bytes, not queued."""
+        return self.codec.encode(event, self.loop.clock())
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` (see :meth:`EventLoop.queue`)."""
+        self.loop.queue(self, data)
+
+    def switch_mode(self, mode: str) -> None:
+        """Render later events in ``mode`` (``"text"`` or ``"json"``)."""
+        self.codec.switch_mode(mode)
+
+    def close(self, reason: str, *, flush: bool = True) -> None:
+        """Begin closing (see :meth:`EventLoop.close`)."""
+        self.loop.close(self, reason, flush=flush)
+
+    def pause_reading(self) -> None:
+        """Stop reading (backpressure) until :meth:`resume_reading`."""
+        self.loop.pause_reading(self)
+
+    def resume_reading(self) -> None:
+        """Read again."""
+        self.loop.resume_reading(self)
+
     def __repr__(self) -> str:
         return f"<Connection #{self.id} {self.peer}{' closing' if self.closing else ''}>"
+
+
+def _format_address(address: object) -> tuple[str, str]:
+    """``(host, "host:port")`` of a socket address; IPv6 hosts are bracketed in the
+    second form (``[::1]:5000``)."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = str(address[0]), address[1]
+        return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    label = str(address) or "local"
+    return label, label

@@ -1,11 +1,14 @@
 """The event loop: one thread, one ``selectors.DefaultSelector``, non-blocking sockets.
 
-It only moves bytes. What the bytes mean is the :class:`Handler`'s business (the chat
-layer). One iteration (:meth:`EventLoop.run_once`)::
+It only moves bytes. What the bytes mean is each connection's codec's business
+(:mod:`pollchat.protocol.codec`, made by its listener's factory) and the
+:class:`Handler`'s (the chat layer). It can listen on several sockets, each with its own
+codec factory (:meth:`EventLoop.listen`, like asyncio's ``create_server(protocol_factory)``):
+the line protocol on 3490, later a web port. One iteration (:meth:`EventLoop.run_once`)::
 
     select(timeout from the timer heap)
     for each ready key:            the object in key.data, never a lookup by descriptor
-        listener  -> accept a burst of connections
+        listener  -> accept a burst of connections, each with a new codec
         wake-up   -> collect signal numbers and worker results
         connection (skipped if closed) -> read once, then write if writable
     run worker results, then due timers
@@ -32,9 +35,12 @@ import logging
 import queue
 import selectors
 import socket
+import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from pollchat.protocol.codec import Codec
+from pollchat.protocol.events import ServerEvent
 from pollchat.server.connection import Connection
 from pollchat.server.timers import Timers
 
@@ -47,7 +53,6 @@ ACCEPT_BURST = 64
 ACCEPT_PAUSE = 0.5
 """Seconds accepting pauses after EMFILE/ENFILE, instead of spinning on the listener."""
 _WAKE_WORK = b"\x00"  # worker results; any other byte is a signal number from set_wakeup_fd
-_LISTENER = object()
 _WAKEUP = object()
 
 
@@ -74,43 +79,58 @@ class Handler(Protocol):
         to close. The handler may queue one last line."""
 
 
+class Listener:
+    """A listening socket and the codec factory of the connections it accepts.
+
+    Attributes:
+        sock: the bound, listening, non-blocking socket (``None`` once closed).
+        make_codec: called once per accepted connection for its codec.
+        accept_failing: accepting fails for lack of descriptors (logged once).
+    """
+
+    __slots__ = ("sock", "make_codec", "accept_failing")
+
+    def __init__(self, sock: socket.socket, make_codec: Callable[[], Codec]) -> None:
+        self.sock: socket.socket | None = sock
+        self.make_codec = make_codec
+        self.accept_failing = False
+
+
 class EventLoop:
-    """The selectors loop around one listening socket.
+    """The selectors loop around any number of listening sockets.
 
     Args:
-        listener: a bound, listening socket (made non-blocking here).
         handler: receives connection events (may be set as ``loop.handler`` before
             the first pass, when handler and loop need each other).
-        max_output: output-buffer bound per connection, bytes.
+        max_output: output-buffer bound per connection, bytes (``ServerConfig.max_output``).
         linger: seconds a closing connection may take to flush and see the peer close.
         keepalive: seconds of silence before TCP keepalive probes a peer (0 = off), so
             a vanished client is found and dropped.
         timers: the timer queue (tests inject one with a fake clock).
+        clock: wall-clock seconds, the timestamp of encoded events (JSON ``ts``).
+
+    Listening sockets are added with :meth:`listen`.
     """
 
     def __init__(
         self,
-        listener: socket.socket,
         handler: Handler | None = None,
         *,
-        max_line: int = 4096,
-        max_output: int = 1024 * 1024,
-        linger: float = 2.0,
-        keepalive: float = 0.0,
+        max_output: int,
+        linger: float,
+        keepalive: float,
         timers: Timers | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.handler: Handler = handler  # type: ignore[assignment]
-        self.max_line = max_line
         self.max_output = max_output
         self.linger = linger
         self.keepalive = keepalive
-        self._accept_failing = False
+        self.clock = clock
         self.timers = timers or Timers()
         self.connections: set[Connection] = set()
         self.selector = selectors.DefaultSelector()
-        self.listener: socket.socket | None = listener
-        listener.setblocking(False)
-        self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+        self.listeners: list[Listener] = []
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -133,8 +153,8 @@ class EventLoop:
         every ready event, run results and timers, flush output, finalize closes."""
         for key, mask in self.selector.select(self.timers.timeout(timeout)):
             data = key.data
-            if data is _LISTENER:
-                self._accept()
+            if isinstance(data, Listener):
+                self._accept(data)
             elif data is _WAKEUP:
                 self._drain_wakeup()
             elif isinstance(data, _Reader):
@@ -178,13 +198,23 @@ class EventLoop:
         except (KeyError, ValueError):
             pass
 
+    def listen(self, sock: socket.socket, make_codec: Callable[[], Codec]) -> Listener:
+        """Accept connections on ``sock`` (bound and listening; made non-blocking here),
+        each with the codec ``make_codec()`` returns."""
+        sock.setblocking(False)
+        listener = Listener(sock, make_codec)
+        self.selector.register(sock, selectors.EVENT_READ, listener)
+        self.listeners.append(listener)
+        return listener
+
     def stop_accepting(self) -> None:
-        """Close the listening socket; established connections are not touched."""
-        if self.listener is not None:
-            if self.listener.fileno() != -1 and self._is_registered(self.listener):
-                self.selector.unregister(self.listener)
-            self.listener.close()
-            self.listener = None
+        """Close every listening socket; established connections are not touched."""
+        for listener in self.listeners:
+            sock, listener.sock = listener.sock, None
+            if sock is not None:
+                if sock.fileno() != -1 and self._is_registered(sock):
+                    self.selector.unregister(sock)
+                sock.close()
 
     def close_all(self) -> None:
         """Release the selector and the wake-up pair (after the last pass)."""
@@ -211,27 +241,30 @@ class EventLoop:
         conn.outbuf += data
         self._to_flush[conn] = None
 
-    def fan_out(self, targets: Iterable[Connection], text: bytes | None, json: Callable[[], bytes]) -> None:
-        """Queue one event to many connections: the same ``text`` bytes to every
-        text-mode connection (``None``: skip them) and ``json()``, called at most once,
-        to every JSON-mode one. The rules of :meth:`queue` apply to each; this is
-        :meth:`queue` unrolled, because fan-out is the server's hottest loop (measured in
-        docs/performance.md: the per-recipient call was most of the CPU per delivery).
+    def fan_out(self, targets: Iterable[Connection], event: ServerEvent) -> None:
+        """Queue one event to many connections, encoded once per distinct codec
+        ``mode_key`` (all text-mode connections share one rendering, all JSON-mode ones
+        another) with one timestamp. A codec that renders the event to ``b""`` (a typing
+        hint on a text connection) is skipped. The rules of :meth:`queue` apply to each;
+        this is :meth:`queue` unrolled, because fan-out is the server's hottest loop
+        (measured in docs/performance.md: the per-recipient call was most of the CPU per
+        delivery).
         """
         limit = self.max_output
         to_flush = self._to_flush
-        json_bytes: bytes | None = None
+        rendered: dict[str, bytes] = {}
+        ts = 0.0
         for conn in targets:
             if conn.closing:
                 continue
-            if conn.json_mode:
-                if json_bytes is None:
-                    json_bytes = json()
-                data = json_bytes
-            elif text is None:
+            codec = conn.codec
+            data = rendered.get(codec.mode_key)
+            if data is None:
+                if not rendered:
+                    ts = self.clock()
+                data = rendered[codec.mode_key] = codec.encode(event, ts)
+            if not data:
                 continue
-            else:
-                data = text
             outbuf = conn.outbuf
             if len(outbuf) + len(data) > limit:
                 self._drop_slow_consumer(conn)
@@ -252,6 +285,10 @@ class EventLoop:
         conn.closing = True
         conn.close_reason = reason
         log.info("connection #%d %s closing: %s", conn.id, conn.peer, reason)
+        if flush and not conn.peer_eof:
+            ending = conn.codec.close_data()  # e.g. a WebSocket close frame
+            if ending:
+                conn.outbuf += ending
         if flush and conn.outbuf and self.linger > 0:
             conn.linger = self.timers.call_later(self.linger, lambda: self._expire_linger(conn))
             self._to_flush[conn] = None
@@ -274,29 +311,29 @@ class EventLoop:
 
     # --- internals --------------------------------------------------------------------------------
 
-    def _accept(self) -> None:
+    def _accept(self, listener: Listener) -> None:
         for _ in range(ACCEPT_BURST):
-            if self.listener is None:
+            if listener.sock is None:
                 return
             try:
-                sock, address = self.listener.accept()
+                sock, address = listener.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    if not self._accept_failing:  # once per burst, not once per retry
+                    if not listener.accept_failing:  # once per burst, not once per retry
                         log.error("accept failed (%s); retrying every %.1fs until it works", exc, ACCEPT_PAUSE)
-                    self._accept_failing = True
-                    self._pause_accepting()
+                    listener.accept_failing = True
+                    self._pause_accepting(listener)
                 else:  # ECONNABORTED and friends: that peer gave up; others may wait
                     log.warning("accept failed: %s", exc)
                 return
-            if self._accept_failing:
+            if listener.accept_failing:
                 log.warning("accepting connections again")
-                self._accept_failing = False
+                listener.accept_failing = False
             sock.setblocking(False)
             _tune(sock, self.keepalive)
-            conn = Connection(sock, _format_peer(address), self.max_line)
+            conn = Connection(sock, address, self, listener.make_codec())
             self.connections.add(conn)
             self._update_interest(conn)
             log.info("connection #%d from %s", conn.id, conn.peer)
@@ -306,15 +343,15 @@ class EventLoop:
                 log.exception("connection #%d %s: internal error", conn.id, conn.peer)
                 self.close(conn, "internal error", flush=False)
 
-    def _pause_accepting(self) -> None:
-        listener = self.listener
-        if listener is None or not self._is_registered(listener):
+    def _pause_accepting(self, listener: Listener) -> None:
+        sock = listener.sock
+        if sock is None or not self._is_registered(sock):
             return
-        self.selector.unregister(listener)
+        self.selector.unregister(sock)
 
         def resume() -> None:
-            if self.listener is listener:
-                self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+            if listener.sock is sock:  # not closed meanwhile
+                self.selector.register(sock, selectors.EVENT_READ, listener)
 
         self.timers.call_later(ACCEPT_PAUSE, resume)
 
@@ -496,10 +533,3 @@ def _tune(sock: socket.socket, keepalive: float) -> None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)
     except OSError:
         pass
-
-
-def _format_peer(address: object) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(address) or "local"

@@ -1,0 +1,423 @@
+"""The chat service: every client's login workflow, protections and chat, over any front end.
+
+It speaks to clients only through the small :class:`~pollchat.server.peer.Peer`
+protocol (``send``, ``close``, a few state slots) and to the many through a fan-out
+port, so the line protocol on TCP, a WebSocket in a browser or a TLS connection all get
+the same seats, login flow, throttle, rate limit, history and commands. The loop
+adapter (:class:`pollchat.server.chat.ChatServer`) calls, per connection:
+
+* :meth:`ChatService.connected` at accept (per-address limit, login deadline),
+* :meth:`ChatService.ready` once the front end's handshake is done (the greeting),
+* :meth:`ChatService.received` with decoded lines, :meth:`ChatService.eof` at the end
+  of input, :meth:`ChatService.disconnected` once it began closing,
+* :meth:`ChatService.too_slow` when its output buffer overflowed.
+
+Password work goes to the worker pool; answers come back on the loop thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from typing import Generic, TypeVar
+
+from pollchat.config import ServerConfig
+from pollchat.core.accounts import Account
+from pollchat.core.group_chat import GroupChat
+from pollchat.core.hub import Admission, Delivery, Hub
+from pollchat.core.lockout import LoginThrottle
+from pollchat.core.passwords import hash_password, verify_password
+from pollchat.core.ratelimit import TokenBucket
+from pollchat.protocol.commands import Command
+from pollchat.protocol.events import (
+    Error,
+    Greeting,
+    HistoryEnd,
+    HistoryStart,
+    ModeSwitched,
+    Notice,
+    ServerEvent,
+    ShuttingDown,
+)
+from pollchat.protocol.framing import Item
+from pollchat.protocol.names import name_key
+from pollchat.protocol.render import render_text
+from pollchat.protocol.session import (
+    Authenticate,
+    Chat,
+    Disconnect,
+    Reply,
+    Session,
+    SessionStep,
+    SwitchMode,
+    Verb,
+)
+from pollchat.server.admin import AdminActions, ShutdownCountdown
+from pollchat.server.commands import Commands, history_event
+from pollchat.server.history import HistoryLog
+from pollchat.server.peer import Peer
+from pollchat.server.timers import Timers
+from pollchat.server.workers import WorkerPool
+from pollchat.texts import ErrorCode, NoticeCode
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=Peer)
+
+
+class ChatService(Generic[P]):
+    """The chat over :class:`~pollchat.server.peer.Peer` objects.
+
+    Args:
+        hub: the main chat room (seats, sessions, presence).
+        groups: the group commands (issue 4), over ``hub``.
+        history: the message log (replay at login, ``/history``).
+        pool: the password worker pool.
+        timers: the loop's timer heap (login deadline, idle checks, throttle delays).
+        fan_out: queues one event to many peers, rendered once per encoding in use
+            (:meth:`pollchat.server.loop.EventLoop.fan_out`).
+        config: the settings (iterations, replay, game, failure and protection limits).
+        dummy_hash: a hash checked for unknown accounts, so that "no such account" costs
+            as long as "wrong password" and replies identically.
+        clock: wall-clock seconds (idle times, ban ends).
+        on_shutdown: begins the graceful shutdown (the admin countdown's end).
+        rng: the game's random numbers (tests pass a seeded one).
+    """
+
+    def __init__(
+        self,
+        hub: Hub[P],
+        groups: GroupChat[P],
+        history: HistoryLog,
+        pool: WorkerPool,
+        timers: Timers,
+        fan_out: Callable[[Iterable[P], ServerEvent], None],
+        config: ServerConfig,
+        *,
+        dummy_hash: str,
+        clock: Callable[[], float] = time.time,
+        on_shutdown: Callable[[], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.hub = hub
+        self.groups = groups
+        self.history = history
+        self.pool = pool
+        self.timers = timers
+        self.fan_out = fan_out
+        self.config = config
+        self.dummy_hash = dummy_hash
+        self.clock = clock
+        self.stopping = False
+        self.throttle = LoginThrottle(
+            config.throttle_after, config.lockout_after, config.address_lockout_after, config.lockout_seconds
+        )
+        self._per_address: dict[str, int] = {}
+        self.admin = AdminActions(
+            hub,
+            self,
+            ShutdownCountdown(
+                timers,
+                warn=lambda event: self.deliver([Delivery(self.hub.everyone(), event)]),
+                finish=on_shutdown or (lambda: None),
+                on_change=self._set_closing,
+            ),
+            clock=clock,
+        )
+        self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng)
+
+    def _set_closing(self, closing: bool) -> None:
+        self.hub.closing = closing
+
+    # --- a peer's life ------------------------------------------------------------------------
+
+    def connected(self, peer: P) -> None:
+        """A new connection: count it against its address, arm the login deadline (which
+        also bounds a front end's handshake). Over the per-address limit it is refused
+        with one line and closed."""
+        config = self.config
+        peer.session = Session(config.max_failures)
+        host = peer.host
+        self._per_address[host] = self._per_address.get(host, 0) + 1
+        if config.max_connections_per_address and self._per_address[host] > config.max_connections_per_address:
+            log.warning("connection #%d from %s refused: too many connections from that address", peer.id, peer.peer)
+            peer.send(Error.of(ErrorCode.TOO_MANY_CONNECTIONS))
+            peer.close("too many connections from its address")
+            return
+        if config.rate_limit:
+            peer.bucket = TokenBucket(config.rate_limit, config.rate_burst, self.timers.clock())
+        if config.login_timeout:
+            peer.timer = self.timers.call_later(config.login_timeout, lambda: self._login_timed_out(peer))
+
+    def ready(self, peer: P) -> None:
+        """The front end's handshake (if any) is done: greet the client."""
+        if not peer.closing:
+            peer.send(Greeting())
+
+    def received(self, peer: P, items: list[Item]) -> None:
+        """Lines (or line errors) decoded from ``peer``'s input, in order."""
+        session = peer.session
+        assert session is not None
+        for item in items:
+            if peer.closing:
+                return
+            if peer.bucket is not None and not self._within_rate(peer):
+                continue
+            self._apply(peer, session.feed(item))
+        if session.backlog_full and not peer.closing:
+            peer.pause_reading()
+
+    def eof(self, peer: P) -> None:
+        """``peer`` ended its input (a TCP FIN, a WebSocket close)."""
+        assert peer.session is not None
+        self._apply(peer, peer.session.feed_eof())
+
+    def disconnected(self, peer: P) -> None:
+        """``peer`` began closing, whatever the reason: free its seat, tell the others."""
+        host = peer.host
+        left = self._per_address.get(host, 1) - 1
+        if left > 0:
+            self._per_address[host] = left
+        else:
+            self._per_address.pop(host, None)
+        if peer.timer is not None:
+            peer.timer.cancel()
+        session = self.hub.session_of(peer)
+        if session is not None:
+            log.info("%s logged out (connection #%d: %s)", session.account.name, peer.id, peer.close_reason)
+        deliveries = self.hub.leave(peer)  # frees the seat, whatever happens next
+        if not self.stopping:
+            self.deliver(deliveries)
+
+    def too_slow(self, peer: P) -> None:
+        """``peer``'s output passed ``--max-output``: its last line says why it goes."""
+        peer.send(Error.of(ErrorCode.TOO_SLOW))
+
+    def shut_down(self, peers: Iterable[P]) -> None:
+        """Tell every peer the server is stopping and close it after a flush.
+
+        Everyone is leaving at once, so no left notices are sent: the shutdown line is
+        each connection's last."""
+        self.stopping = True
+        open_peers = tuple(peer for peer in peers if not peer.closing)
+        self.deliver([Delivery(open_peers, ShuttingDown())])
+        for peer in open_peers:
+            peer.close("server shutting down")
+
+    # --- the output port (also used by Commands and AdminActions) --------------------------------
+
+    def send(self, peer: P, event: ServerEvent) -> None:
+        """Queue ``event`` for ``peer`` alone."""
+        peer.send(event)
+
+    def deliver(self, deliveries: Iterable[Delivery[P]]) -> None:
+        """Carry out hub deliveries: each event rendered once per encoding in use."""
+        fan_out = self.fan_out
+        for delivery in deliveries:
+            if delivery.targets:
+                fan_out(delivery.targets, delivery.event)
+
+    def close(self, peer: P, reason: str) -> None:
+        """Close ``peer`` after its queued lines."""
+        peer.close(reason)
+
+    def send_history(self, peer: P, events: list[ServerEvent], *, empty_notice: bool = False) -> None:
+        """Send ``events`` (oldest first) between a history header and footer (nothing,
+        or a "no messages" notice, when there are none).
+
+        The block is one connection's reply, queued in one pass, so it is bounded: only
+        the newest events that fit in half of ``--max-output`` are sent (500 lines of
+        4 KiB would otherwise make a reader that keeps up look like a slow consumer)."""
+        budget = self.config.max_output // 2
+        kept: list[bytes] = []
+        for event in reversed(events):
+            data = peer.encode(event)
+            budget -= len(data)
+            if budget < 0:
+                break
+            kept.append(data)
+        if not kept:
+            if empty_notice:
+                peer.send(Notice.of(NoticeCode.HISTORY_EMPTY))
+            return
+        peer.send(HistoryStart(len(kept)))
+        for data in reversed(kept):
+            peer.write(data)
+        peer.send(HistoryEnd())
+
+    # --- protections ---------------------------------------------------------------------------
+
+    def _login_timed_out(self, peer: P) -> None:
+        if peer.closing or self.hub.session_of(peer) is not None:
+            return
+        peer.send(Error.of(ErrorCode.LOGIN_TIMEOUT, seconds=_whole(self.config.login_timeout)))
+        peer.close("no login in time")
+
+    def _within_rate(self, peer: P) -> bool:
+        """Take a token for one line; over the limit the line is dropped, the first drop
+        warns, and ``rate_burst`` drops in a row disconnect (flooding)."""
+        assert peer.bucket is not None
+        if peer.bucket.take(self.timers.clock()):
+            peer.dropped = 0
+            return True
+        peer.dropped += 1
+        if peer.dropped == 1:
+            log.info("connection #%d %s: over the rate limit, dropping lines", peer.id, peer.peer)
+            peer.send(Notice.of(NoticeCode.RATE_WARNING, rate=_whole(self.config.rate_limit)))
+        elif peer.dropped > self.config.rate_burst:
+            log.warning("connection #%d %s: flooding, disconnected", peer.id, peer.peer)
+            peer.send(Error.of(ErrorCode.FLOODING))
+            peer.close("flooding")
+        return False
+
+    # --- session steps -------------------------------------------------------------------------
+
+    def _apply(self, peer: P, steps: list[SessionStep]) -> None:
+        for step in steps:
+            if peer.closing:
+                return
+            match step:
+                case Chat(text):
+                    self.deliver(self.hub.touch(peer))
+                    self.deliver(self.groups.say(peer, text))
+                case Command():
+                    self.deliver(self.hub.touch(peer))
+                    self.commands.run(peer, step)
+                case Reply(event):
+                    peer.send(event)
+                case Authenticate():
+                    self._authenticate(peer, step)
+                case SwitchMode(mode):
+                    peer.switch_mode(mode)
+                    peer.send(ModeSwitched(mode))
+                case Disconnect(None):
+                    peer.close("peer closed")
+                case Disconnect(event):
+                    peer.send(event)
+                    peer.close(render_text(event))
+
+    # --- the login workflow --------------------------------------------------------------------
+
+    def _authenticate(self, peer: P, step: Authenticate) -> None:
+        if step.verb is Verb.LOGIN:
+            host, key = peer.host, name_key(step.name)
+            wait = self.throttle.wait(host, key, self.timers.clock())
+            if wait == math.inf:  # locked out: refused without a look at the password
+                self._refused(peer, step, ErrorCode.WRONG_PASSWORD)
+                return
+            self.throttle.begin(host, key)  # counted while under way: no parallel guessing
+            if wait > 0:  # growing delays after repeated failures (brute force)
+                self.timers.call_later(wait, lambda: self._verify(peer, step))
+            else:
+                self._verify(peer, step)
+            return
+        refusal = self.hub.check_registration(step.name)
+        if refusal is not None:
+            self._refused(peer, step, refusal)
+            return
+        self.pool.submit(
+            hash_password,
+            step.password,
+            self.config.kdf_iterations,
+            on_done=lambda f: self._finish(peer, step, lambda: self.hub.register(peer, step.name, f.result())),
+        )
+
+    def _verify(self, peer: P, step: Authenticate) -> None:
+        host, key = peer.host, name_key(step.name)
+        if peer.closing:
+            self.throttle.end(host, key)
+            return
+        account = self.hub.accounts.find(step.name)
+        encoded = account.password_hash if account is not None else self.dummy_hash
+
+        def checked(future: Future[bool]) -> None:
+            self.throttle.end(host, key)
+            self._finish(peer, step, lambda: self._login(peer, step, account, future.result()))
+
+        self.pool.submit(verify_password, step.password, encoded, on_done=checked)
+
+    def _login(self, peer: P, step: Authenticate, account: Account | None, ok: bool) -> Admission[P]:
+        """Admit a checked login, and count it for brute-force protection."""
+        host, key = peer.host, name_key(step.name)
+        if ok and account is not None:
+            self.throttle.succeeded(host, key)
+        elif self.throttle.failed(host, key, self.timers.clock()):
+            log.warning("failed logins from %s for %r: locked out for %gs", host, step.name, self.config.lockout_seconds)
+        return self.hub.login(peer, account, ok)
+
+    def _finish(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
+        """On the loop thread, once the password work is done."""
+        if peer.closing:  # gone meanwhile: no seat taken, no account created
+            return
+        try:
+            admission = decide()
+        except Exception:  # e.g. the database refused the new account (disk full)
+            log.exception("login or registration failed for connection #%d", peer.id)
+            peer.send(Error.of(ErrorCode.INTERNAL))
+            peer.close("internal error")
+            return
+        assert peer.session is not None
+        if admission.refusal is not None:
+            self._refused(peer, step, admission.refusal, **admission.detail)
+            return
+        log.info("%s %s (connection #%d %s)", step.name, _DONE[step.verb], peer.id, peer.peer)
+        self.deliver(admission.deliveries)
+        self._welcome_back(peer, admission)
+        self._resume(peer, peer.session.auth_succeeded())
+
+    def _welcome_back(self, peer: P, admission: Admission[P]) -> None:
+        """After the welcome: replay recent history, count private messages that came
+        while the user was away, offer the game to the lonely, start the idle monitor."""
+        account = admission.account
+        assert account is not None
+        if self.config.replay:
+            records = self.history.recent_public(self.config.replay)
+            self.send_history(peer, [history_event(r, account.id) for r in records])
+        waiting = self.history.count_private_since(account.id, self.hub.accounts.last_seen(account) or 0.0)
+        if waiting:
+            peer.send(Notice.of(NoticeCode.OFFLINE_MESSAGES, count=waiting))
+        self.deliver(self.groups.welcome(peer))
+        if self.config.games and admission.alone:
+            peer.send(Notice.of(NoticeCode.GAME_OFFER))
+        if peer.timer is not None:
+            peer.timer.cancel()  # the login deadline
+        self._schedule_idle_check(peer, self.hub.idle_after)
+
+    def _schedule_idle_check(self, peer: P, delay: float) -> None:
+        peer.timer = self.timers.call_later(max(0.0, delay), lambda: self._idle_check(peer))
+
+    def _idle_check(self, peer: P) -> None:
+        deliveries, next_check = self.hub.check_idle(peer)
+        self.deliver(deliveries)
+        if next_check is not None and not peer.closing:
+            self._schedule_idle_check(peer, next_check - self.clock())
+
+    def _refused(self, peer: P, step: Authenticate, refusal: ErrorCode, **detail: object) -> None:
+        log.info(
+            "%s refused for %r from %s (connection #%d): %s",
+            step.verb.value,
+            step.name,
+            peer.peer,
+            peer.id,
+            refusal.code,
+        )
+        assert peer.session is not None
+        self._resume(peer, peer.session.auth_failed(refusal, **detail))
+
+    def _resume(self, peer: P, steps: list[SessionStep]) -> None:
+        if not peer.peer_eof:
+            peer.resume_reading()
+        self._apply(peer, steps)
+        if peer.session is not None and peer.session.backlog_full and not peer.closing:
+            peer.pause_reading()
+
+
+_DONE = {Verb.LOGIN: "logged in", Verb.REGISTER: "registered and logged in"}
+
+
+def _whole(value: float) -> str:
+    return f"{value:g}"
