@@ -1,0 +1,147 @@
+"""The chat service over peers that are not sockets (pollchat.server.service).
+
+The service only knows the small Peer protocol, so a front end that is not a TCP
+connection -- here an in-memory peer whose lines are rendered as text -- gets the same
+login flow, seats, notices and protections. No socket, no selector, no thread: password
+work runs inline and time is a fake clock.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from pathlib import Path
+
+from pollchat.config import ServerConfig
+from pollchat.core.accounts import AccountDirectory
+from pollchat.core.group_chat import GroupChat
+from pollchat.core.groups import Groups
+from pollchat.core.hub import Hub
+from pollchat.core.passwords import hash_password
+from pollchat.core.seats import SeatBudget
+from pollchat.protocol.codec import LineCodec
+from pollchat.protocol.events import Error
+from pollchat.protocol.render import render_text
+from pollchat.server.history import HistoryLog
+from pollchat.server.service import ChatService
+from pollchat.server.timers import Timers
+from pollchat.store.database import Database
+from pollchat.texts import ErrorCode
+from tests.harness import FakeClock, preconfigured_accounts
+
+
+class InlinePool:
+    """Runs password work at once, on the calling thread."""
+
+    def submit(self, fn, *args, on_done) -> None:  # type: ignore[no-untyped-def]
+        future: Future[object] = Future()
+        future.set_result(fn(*args))
+        on_done(future)
+
+
+class MemoryPeer:
+    """A Peer kept in memory: what it is sent, as text lines."""
+
+    _ids = iter(range(1, 1_000_000))
+
+    def __init__(self, service: ChatService, host: str = "10.0.0.1") -> None:
+        self.id = next(self._ids)
+        self.host = host
+        self.peer = f"{host}:{40000 + self.id}"
+        self.session = self.timer = self.bucket = None
+        self.dropped = 0
+        self.closing = self.peer_eof = False
+        self.close_reason = ""
+        self.lines: list[str] = []
+        self.paused = False
+        self._service = service
+        self._codec = LineCodec(4096)
+
+    def send(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.write(self.encode(event))
+
+    def encode(self, event) -> bytes:  # type: ignore[no-untyped-def]
+        return b"" if self.closing else self._codec.encode(event, 0.0)
+
+    def write(self, data: bytes) -> None:
+        if not self.closing:
+            self.lines += data.decode().splitlines()
+
+    def switch_mode(self, mode: str) -> None:
+        self._codec.switch_mode(mode)
+
+    def close(self, reason: str, *, flush: bool = True) -> None:
+        if not self.closing:
+            self.closing, self.close_reason = True, reason
+            self._service.disconnected(self)
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+    def type(self, data: bytes) -> None:
+        self._service.received(self, self._codec.receive_data(data))
+
+    def take(self) -> list[str]:
+        lines, self.lines = self.lines, []
+        return lines
+
+
+def make_service(**overrides: object) -> ChatService:
+    config = ServerConfig(
+        **{"max_users": 5, "kdf_iterations": 1, "replay": 0, "games": False, "login_timeout": 0, **overrides}  # type: ignore[arg-type]
+    )
+    clock = FakeClock()
+    database = Database.open(Path(":memory:"))
+    pre = database.sync_preconfigured(preconfigured_accounts())
+    hub: Hub = Hub(AccountDirectory(pre, database), SeatBudget(config.max_users, len(pre)), clock=clock)
+
+    def fan_out(targets, event) -> None:  # type: ignore[no-untyped-def]
+        for peer in targets:
+            peer.send(event)
+
+    return ChatService(
+        hub,
+        GroupChat(hub, Groups(database)),
+        HistoryLog(database, config.history_keep, hub.take_records),
+        InlinePool(),  # type: ignore[arg-type]
+        Timers(clock=clock),
+        fan_out,
+        config,
+        dummy_hash=hash_password("x", 1),
+        clock=clock,
+    )
+
+
+def join(service: ChatService, host: str = "10.0.0.1") -> MemoryPeer:
+    peer = MemoryPeer(service, host)
+    service.connected(peer)
+    service.ready(peer)
+    return peer
+
+
+def test_a_peer_without_a_socket_gets_the_seed_004_flow_and_the_chat() -> None:
+    service = make_service()
+    alice, user1 = join(service), join(service)
+    assert alice.take() == ["type login or register and then give user,password"]
+    alice.type(b"register\nalice,secret\n")
+    assert alice.take() == ["Access Provided", "active users are: alice"]
+    user1.take()
+    user1.type(b"login\nuser1,123\nhello\n")
+    assert user1.take() == ["Access Provided", "active users are: alice user1"]
+    assert alice.take() == ["user1 has entered the chat", "user1: hello"]
+    user1.close("peer closed")
+    assert alice.take() == ["user1 has left the chat"]
+
+
+def test_the_protections_hold_for_any_front_end() -> None:
+    service = make_service(max_connections_per_address=1)
+    first, second = join(service, "10.0.0.7"), join(service, "10.0.0.7")
+    assert second.closing and second.take() == [render_text(Error.of(ErrorCode.TOO_MANY_CONNECTIONS))]
+    assert not first.closing
+    first.take()
+    for _ in range(3):
+        first.type(b"login\nuser1,wrong\n")
+    assert first.take() == ["Wrong Password"] * 3 + [render_text(Error.of(ErrorCode.TOO_MANY_ATTEMPTS))]
+    assert first.closing
