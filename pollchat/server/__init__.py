@@ -6,7 +6,9 @@ Only this package touches server sockets. Modules:
 * :mod:`.connection` -- one accepted socket and its buffers.
 * :mod:`.loop` -- the single-threaded selectors loop that moves bytes.
 * :mod:`.workers` -- the password-hashing pool, answering through the loop's wake-up.
-* :mod:`.chat` -- glue: connection input to protocol session to hub to output.
+* :mod:`.peer` -- what the chat service needs of a client.
+* :mod:`.service` -- the chat service: login workflow, protections, chat, over any front end.
+* :mod:`.chat` -- the loop adapter: connection events through the codec to the service.
 * :mod:`.accounts_file` -- the preconfigured accounts file (TOML).
 * :mod:`.app` -- wiring and the server's lifetime.
 * :mod:`.cli` -- ``pollchat-server``.
