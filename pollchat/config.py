@@ -13,6 +13,9 @@ from pathlib import Path
 
 DEFAULT_PORT = 3490
 """Seed 004: "The server (listener socket) binds itself to port 3490"."""
+DEFAULT_TLS_PORT = 3491
+"""The line protocol over TLS (issue 15): the plain port plus one, as IRC's 6667/6697 pair
+is by convention."""
 DEFAULT_MAX_LINE = 4096
 """Bytes in one input line, terminator excluded (foundation issue). IRC allows 512 (RFC
 2812 section 2.3); chat users paste longer text, and 4 KiB still bounds memory per
@@ -68,6 +71,10 @@ class ServerConfig:
         log_file: the rotating log file (``None``: ``data_dir/pollchat.log``).
         max_groups_per_owner, max_group_members, max_group_requests: the group limits
             (issue 4; see :class:`pollchat.core.groups.GroupLimits`).
+        tls_cert, tls_key: PEM certificate chain and private key; with both, the line
+            protocol is also served over TLS on ``tls_port`` (issue 15).
+        tls_port: the TLS listener's port (0 picks a free one).
+        tls_only: no plain-text listener (needs ``tls_cert``).
     """
 
     max_users: int
@@ -99,3 +106,7 @@ class ServerConfig:
     max_groups_per_owner: int = 10
     max_group_members: int = 200
     max_group_requests: int = 20
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_port: int = DEFAULT_TLS_PORT
+    tls_only: bool = False

@@ -203,6 +203,7 @@ class ErrorCode(enum.Enum):
 # --- Server command line ---------------------------------------------------------------
 MAX_USERS_PROMPT = "enter the number of people the chat can have"
 LISTENING = "listening on {host}:{port}"
+TLS_LISTENING = "tls: listening on {host}:{port}"
 TOO_FEW_SEATS = "login users > max users, change settings"
 
 # --- Client ----------------------------------------------------------------------------

@@ -37,6 +37,10 @@ FLAGS = [
     ("--max-groups-per-owner", "2", "max_groups_per_owner", 2),
     ("--max-group-members", "0", "max_group_members", 0),
     ("--max-group-requests", "5", "max_group_requests", 5),
+    ("--tls-cert", "/etc/chat/cert.pem", "tls_cert", Path("/etc/chat/cert.pem")),
+    ("--tls-key", "/etc/chat/key.pem", "tls_key", Path("/etc/chat/key.pem")),
+    ("--tls-port", "6697", "tls_port", 6697),
+    ("--tls-only", None, "tls_only", True),
 ]
 
 

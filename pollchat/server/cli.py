@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_protection_flags(parser)
     _add_backup_flags(parser)
     _add_group_flags(parser)
+    _add_tls_flags(parser)
     register_all(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
 
@@ -243,6 +244,31 @@ def _add_group_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "encryption (TLS; see docs/operations.md for certificates, versions and ciphers)"
+    )
+    group.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="FILE",
+        help="PEM certificate chain; with --tls-key, also serve the line protocol over TLS",
+    )
+    group.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key of --tls-cert")
+    group.add_argument(
+        "--tls-port",
+        type=whole_number(0, 65535),
+        default=_default("tls_port"),
+        metavar="PORT",
+        help="TCP port of the TLS listener; 0 picks a free one (default: %(default)s)",
+    )
+    group.add_argument(
+        "--tls-only",
+        action="store_true",
+        help="no plain-text listener: passwords never cross the network in clear",
+    )
+
+
 def _add_backup_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backups")
     group.add_argument(
@@ -290,6 +316,10 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         max_groups_per_owner=args.max_groups_per_owner,
         max_group_members=args.max_group_members,
         max_group_requests=args.max_group_requests,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_port=args.tls_port,
+        tls_only=args.tls_only,
     )
 
 
@@ -371,10 +401,16 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         raise
     server.install_signal_handlers()  # before announcing: a script may signal at once
     host, port = server.address
+    tls_address = server.tls_address
     # The first line on stdout; scripts and tests wait for it. Nothing is logged before it
     # (stderr is often merged into stdout).
-    print(texts.LISTENING.format(host=host, port=port), flush=True)
+    if server.listener is not None:
+        print(texts.LISTENING.format(host=host, port=port), flush=True)
+    if tls_address is not None:
+        print(texts.TLS_LISTENING.format(host=tls_address[0], port=tls_address[1]), flush=True)
     log.info("pollchat %s listening on %s:%d (pid %d); log file %s", __version__, host, port, os.getpid(), log_path)
+    if tls_address is not None:
+        log.info("TLS (1.2 or newer) on %s:%d with %s; SIGHUP reloads it", *tls_address, config.tls_cert)
     log.info(
         "max users %d (%d preconfigured, %d registered seats); database %s",
         max_users,

@@ -35,6 +35,9 @@ class Connection:
         loop: the event loop that owns the socket.
         codec: bytes to lines and events to bytes for this front end
             (:class:`~pollchat.protocol.codec.Codec`).
+        tls: the socket is an ``ssl.SSLSocket`` (a TLS listener's).
+        handshaking: a TLS handshake is under way: no chat bytes cross yet.
+        hello_seen: the peer's first byte opened a TLS handshake (not plain text).
         session: the protocol state machine (set by the chat service).
         outbuf: bytes queued and not yet accepted by the kernel.
         reading: the loop wants read events (False while input is paused).
@@ -57,6 +60,9 @@ class Connection:
         "host",
         "loop",
         "codec",
+        "tls",
+        "handshaking",
+        "hello_seen",
         "session",
         "outbuf",
         "reading",
@@ -78,6 +84,7 @@ class Connection:
         self.host, self.peer = _format_address(address)
         self.loop = loop
         self.codec = codec
+        self.tls = self.handshaking = self.hello_seen = False
         self.session: Session | None = None
         self.outbuf = bytearray()
         self.reading = True
