@@ -66,6 +66,8 @@ class ServerConfig:
         address_lockout_after: failed logins from one address (any account) before the
             address is locked out for ``lockout_seconds`` (0 = never).
         lockout_seconds: how long a lockout lasts.
+        account_throttle_after: failed logins for one account, from any address, before
+            each further attempt for it is delayed (slowed, never locked; 0 = off).
         backup_every: minutes between automatic database snapshots (0 = none).
         backup_keep: snapshots kept in ``data_dir/backups``.
         log_file: the rotating log file (``None``: ``data_dir/pollchat.log``).
@@ -100,6 +102,7 @@ class ServerConfig:
     lockout_after: int = 10
     address_lockout_after: int = 30
     lockout_seconds: float = 900.0
+    account_throttle_after: int = 20
     backup_every: float = 0.0
     backup_keep: int = 7
     log_file: Path | None = None

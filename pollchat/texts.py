@@ -150,6 +150,7 @@ class ErrorCode(enum.Enum):
     BAD_FORMAT = "Type the format user,password"
     SERVER_FULL = "Max number of chat users"
     TOO_MANY_ATTEMPTS = "too many failed attempts, closing the connection"
+    LOCKED_OUT = "too many attempts, try again in {seconds} s"
     LINE_TOO_LONG = "line too long (over {limit} bytes), discarded"
     BAD_ENCODING = "line is not valid UTF-8, discarded"
     CONTROL_CHARACTERS = "line contains control characters, discarded"

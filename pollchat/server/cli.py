@@ -217,6 +217,14 @@ def _add_protection_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long a lockout lasts (default: %(default)s)",
     )
+    group.add_argument(
+        "--account-throttle-after",
+        type=whole_number(0),
+        default=_default("account_throttle_after"),
+        metavar="N",
+        help="failed logins for one account, from any address, before each further attempt for it "
+        "is delayed (slowed, never locked) (default: %(default)s)",
+    )
 
 
 def _add_group_flags(parser: argparse.ArgumentParser) -> None:
@@ -310,6 +318,7 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         lockout_after=args.lockout_after,
         address_lockout_after=args.address_lockout_after,
         lockout_seconds=args.lockout_seconds,
+        account_throttle_after=args.account_throttle_after,
         backup_every=args.backup_every,
         backup_keep=args.backup_keep,
         log_file=args.log_file,

@@ -114,7 +114,11 @@ class ChatService(Generic[P]):
         self.clock = clock
         self.stopping = False
         self.throttle = LoginThrottle(
-            config.throttle_after, config.lockout_after, config.address_lockout_after, config.lockout_seconds
+            config.throttle_after,
+            config.lockout_after,
+            config.address_lockout_after,
+            config.lockout_seconds,
+            config.account_throttle_after,
         )
         self._per_address: dict[str, int] = {}
         self.admin = AdminActions(
@@ -305,9 +309,11 @@ class ChatService(Generic[P]):
     def _authenticate(self, peer: P, step: Authenticate) -> None:
         if step.verb is Verb.LOGIN:
             host, key = peer.host, name_key(step.name)
-            wait = self.throttle.wait(host, key, self.timers.clock())
+            now = self.timers.clock()
+            wait = self.throttle.wait(host, key, now)
             if wait == math.inf:  # locked out: refused without a look at the password
-                self._refused(peer, step, ErrorCode.WRONG_PASSWORD)
+                seconds = math.ceil(self.throttle.locked_for(host, key, now))
+                self._refused(peer, step, ErrorCode.LOCKED_OUT, seconds=seconds)
                 return
             self.throttle.begin(host, key)  # counted while under way: no parallel guessing
             if wait > 0:  # growing delays after repeated failures (brute force)
