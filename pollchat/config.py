@@ -16,6 +16,9 @@ DEFAULT_PORT = 3490
 DEFAULT_TLS_PORT = 3491
 """The line protocol over TLS (issue 15): the plain port plus one, as IRC's 6667/6697 pair
 is by convention."""
+RESERVED_DESCRIPTORS = 64
+"""Descriptors kept free of connections: the database and its WAL, logs, listeners, the
+wake-up pair, the hashing threads, a backup child's pipes."""
 DEFAULT_MAX_LINE = 4096
 """Bytes in one input line, terminator excluded (foundation issue). IRC allows 512 (RFC
 2812 section 2.3); chat users paste longer text, and 4 KiB still bounds memory per
@@ -53,7 +56,12 @@ class ServerConfig:
         games: offer the guess-the-number game to a user who logs in alone.
         history_keep: messages kept in the database; older ones are pruned.
         max_connections_per_address: open connections allowed from one peer address
-            (0 = no limit).
+            (an IPv6 peer's /64 network; 0 = no limit).
+        max_connections: open connections allowed in all (Redis's ``maxclients``);
+            ``None``: the open-file limit less :data:`RESERVED_DESCRIPTORS`; 0 = no cap
+            but the system's.
+        max_output_total: unsent output bytes allowed across all connections; past it the
+            largest consumers are dropped first (0 = no limit).
         login_timeout: seconds a connection may stay without logging in (0 = forever).
         rate_limit: lines per second a connection may send on average (0 = no limit);
             ``rate_burst`` lines may come at once. Past it the client is warned, then
@@ -94,6 +102,8 @@ class ServerConfig:
     games: bool = True
     history_keep: int = 100_000
     max_connections_per_address: int = 20
+    max_connections: int | None = None
+    max_output_total: int = 256 * 1024 * 1024
     login_timeout: float = 30.0
     rate_limit: float = 10.0
     rate_burst: int = 30

@@ -23,6 +23,8 @@ FLAGS = [
     ("--no-game", None, "games", False),
     ("--history-keep", "50", "history_keep", 50),
     ("--max-connections-per-address", "3", "max_connections_per_address", 3),
+    ("--max-connections", "500", "max_connections", 500),
+    ("--max-output-total", "0", "max_output_total", 0),
     ("--login-timeout", "2.5", "login_timeout", 2.5),
     ("--rate-limit", "0.5", "rate_limit", 0.5),
     ("--rate-burst", "4", "rate_burst", 4),

@@ -9,6 +9,7 @@ the database.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import secrets
@@ -34,6 +35,7 @@ from pollchat.server.connection import Connection
 from pollchat.server.console import OperatorConsole
 from pollchat.server.history import HistoryLog
 from pollchat.server.loop import EventLoop, Listener
+from pollchat.server.rlimits import connection_capacity
 from pollchat.server.service import ChatService
 from pollchat.server.timers import Timers
 from pollchat.server.tls import server_context
@@ -76,6 +78,8 @@ class Server:
     ) -> None:
         if len(preconfigured) > config.max_users:
             raise ConfigError(texts.TOO_FEW_SEATS)
+        if config.max_connections is None:  # as many as the descriptors allow
+            config = dataclasses.replace(config, max_connections=connection_capacity())
         self.config = config
         self.database = database
         if config.tls_only and config.tls_cert is None:
@@ -85,6 +89,7 @@ class Server:
         tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
         self.loop = EventLoop(
             max_output=config.max_output,
+            max_output_total=config.max_output_total,
             linger=config.linger,
             keepalive=config.keepalive,
             timers=timers,

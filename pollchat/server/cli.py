@@ -22,6 +22,7 @@ from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.app import Server
+from pollchat.server.rlimits import raise_open_file_limit
 from pollchat.server.subcommands import register_all
 from pollchat.store.database import DATABASE_NAME, Database
 from pollchat.store.lock import DataDirLock
@@ -155,7 +156,24 @@ def _add_protection_flags(parser: argparse.ArgumentParser) -> None:
         type=whole_number(0),
         default=_default("max_connections_per_address"),
         metavar="N",
-        help="open connections allowed from one peer address; 0 turns it off (default: %(default)s)",
+        help="open connections allowed from one peer address (an IPv6 peer's /64); 0 turns it off "
+        "(default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-connections",
+        type=whole_number(0),
+        default=_default("max_connections"),
+        metavar="N",
+        help="open connections allowed in all; past it a new one gets one line and is closed; "
+        "0 turns it off (default: the open-file limit, raised to its maximum at start, less 64)",
+    )
+    group.add_argument(
+        "--max-output-total",
+        type=whole_number(0),
+        default=_default("max_output_total"),
+        metavar="BYTES",
+        help="unsent output allowed across all clients; past it the largest consumers are dropped "
+        "first; 0 turns it off (default: %(default)s)",
     )
     group.add_argument(
         "--login-timeout",
@@ -310,6 +328,8 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         games=args.games,
         history_keep=args.history_keep,
         max_connections_per_address=args.max_connections_per_address,
+        max_connections=args.max_connections,
+        max_output_total=args.max_output_total,
         login_timeout=args.login_timeout,
         rate_limit=args.rate_limit,
         rate_burst=args.rate_burst,
@@ -392,6 +412,7 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
     if len(preconfigured) > max_users:
         raise ConfigError(texts.TOO_FEW_SEATS)
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    raise_open_file_limit()  # before the connection cap is derived from it
     config = config_from_args(args, max_users)
     # One server per data directory, checked before the database is opened (or migrated).
     # The lock file is deleted again if the start fails, so a refused database leaves the

@@ -26,6 +26,8 @@ reset.
 
 Every output buffer is bounded: a connection whose unsent output would pass
 ``max_output`` bytes is a slow consumer and is closed, logged, without delaying others.
+So is their sum: when what is left unsent at the end of a pass passes
+``max_output_total`` bytes, the largest consumers are dropped first until it fits.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class EventLoop:
         handler: receives connection events (may be set as ``loop.handler`` before
             the first pass, when handler and loop need each other).
         max_output: output-buffer bound per connection, bytes (``ServerConfig.max_output``).
+        max_output_total: bound on all unsent output, bytes (0 = none).
         linger: seconds a closing connection may take to flush and see the peer close.
         keepalive: seconds of silence before TCP keepalive probes a peer (0 = off), so
             a vanished client is found and dropped.
@@ -124,6 +127,7 @@ class EventLoop:
         handler: Handler | None = None,
         *,
         max_output: int,
+        max_output_total: int = 0,
         linger: float,
         keepalive: float,
         timers: Timers | None = None,
@@ -131,6 +135,7 @@ class EventLoop:
     ) -> None:
         self.handler: Handler = handler  # type: ignore[assignment]
         self.max_output = max_output
+        self.max_output_total = max_output_total
         self.linger = linger
         self.keepalive = keepalive
         self.clock = clock
@@ -145,6 +150,7 @@ class EventLoop:
         self._results: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._to_flush: dict[Connection, None] = {}  # insertion-ordered set
         self._to_finalize: list[Connection] = []
+        self._backlogged: dict[Connection, None] = {}  # write interest on: output left unsent
         self.after_flush: list[Callable[[], None]] = []
         """Called at the end of every pass, after the sockets are flushed (history writes)."""
 
@@ -181,6 +187,8 @@ class EventLoop:
         self._run_results()
         self.timers.run_due()
         self._flush()
+        if self.max_output_total and self._backlogged:
+            self._bound_output_total()
         for hook in self.after_flush:
             hook()
         self._finalize()
@@ -460,8 +468,7 @@ class EventLoop:
             del conn.outbuf[:sent]
         want_write = bool(conn.outbuf) and not want_read
         if want_write != conn.writing:
-            conn.writing = want_write
-            self._update_interest(conn)
+            self._want(conn, write=want_write)
         if conn.closing and not conn.outbuf:
             self._finish_flushed_close(conn)
 
@@ -517,7 +524,25 @@ class EventLoop:
     def _want(self, conn: Connection, *, write: bool) -> None:
         if conn.writing != write:
             conn.writing = write
+            if write:
+                self._backlogged[conn] = None
+            else:
+                self._backlogged.pop(conn, None)
             self._update_interest(conn)
+
+    def _bound_output_total(self) -> None:
+        """Drop the largest consumers until the unsent output of all connections fits
+        in ``max_output_total`` (only backlogged connections hold any after a flush)."""
+        total = sum(len(conn.outbuf) for conn in self._backlogged)
+        if total <= self.max_output_total:
+            return
+        for conn in sorted(self._backlogged, key=lambda c: len(c.outbuf), reverse=True):
+            if total <= self.max_output_total:
+                break
+            if not conn.closing:  # a closing one is gone within linger anyway
+                total -= len(conn.outbuf)
+                self._drop_slow_consumer(conn, f"all output over {self.max_output_total} bytes")
+        self._flush()  # the dropped ones' last lines, the others' left notices
 
     def _flush(self) -> None:
         # A send error closes a connection, and its left notice queues new output for
@@ -541,6 +566,7 @@ class EventLoop:
             conn.registered = False
         conn.sock.close()
         conn.closed = True
+        self._backlogged.pop(conn, None)
         if conn.linger is not None:
             conn.linger.cancel()
         self.connections.discard(conn)
@@ -552,12 +578,12 @@ class EventLoop:
                 log.info("connection #%d %s: %d bytes unsent at close", conn.id, conn.peer, len(conn.outbuf))
             self._to_finalize.append(conn)
 
-    def _drop_slow_consumer(self, conn: Connection) -> None:
+    def _drop_slow_consumer(self, conn: Connection, why: str = "") -> None:
         log.warning(
-            "connection #%d %s: output buffer over %d bytes, dropping slow consumer",
+            "connection #%d %s: %s, dropping slow consumer",
             conn.id,
             conn.peer,
-            self.max_output,
+            why or f"output buffer over {self.max_output} bytes",
         )
         # Keep the rest of the line the kernel may be in the middle of, so the peer
         # never sees half a line; drop everything after it.

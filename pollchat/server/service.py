@@ -121,6 +121,7 @@ class ChatService(Generic[P]):
             config.account_throttle_after,
         )
         self._per_address: dict[str, int] = {}
+        self._open = 0  # connections between connected() and disconnected()
         self.admin = AdminActions(
             hub,
             self,
@@ -147,6 +148,12 @@ class ChatService(Generic[P]):
         peer.session = Session(config.max_failures)
         host = peer.host
         self._per_address[host] = self._per_address.get(host, 0) + 1
+        self._open += 1
+        if config.max_connections and self._open > config.max_connections:
+            log.warning("connection #%d from %s refused: %d connections open", peer.id, peer.peer, self._open - 1)
+            peer.send(Error.of(ErrorCode.SERVER_BUSY))
+            peer.close("server-wide connection limit")
+            return
         if config.max_connections_per_address and self._per_address[host] > config.max_connections_per_address:
             log.warning("connection #%d from %s refused: too many connections from that address", peer.id, peer.peer)
             peer.send(Error.of(ErrorCode.TOO_MANY_CONNECTIONS))
@@ -183,6 +190,7 @@ class ChatService(Generic[P]):
     def disconnected(self, peer: P) -> None:
         """``peer`` began closing, whatever the reason: free its seat, tell the others."""
         host = peer.host
+        self._open -= 1
         left = self._per_address.get(host, 1) - 1
         if left > 0:
             self._per_address[host] = left
