@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent / "pollchat"
+from tests import REPO_ROOT
+
+PACKAGE_ROOT = REPO_ROOT / "pollchat"
 
 PURE_FORBIDDEN = (
     "socket",

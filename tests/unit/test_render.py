@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -63,6 +62,7 @@ from pollchat.protocol.render import (
     render_text,
 )
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
+from tests import REPO_ROOT
 from tests.strategies import event_time, server_events, whole_ms_times
 
 TS_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -569,7 +569,7 @@ def test_json_live_messages_have_no_history_flag() -> None:
         assert decoded == event and decoded.at is None  # type: ignore[union-attr]
 
 
-PROTOCOL_DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+PROTOCOL_DOC = REPO_ROOT / "docs" / "protocol.md"
 
 
 def documented_codes(heading: str) -> list[str]:
