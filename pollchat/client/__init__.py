@@ -12,4 +12,5 @@ through :mod:`pollchat.protocol` only. Modules:
   over pure parts: :mod:`.app` (behaviour), :mod:`.state` (chat state), :mod:`.screen`
   (rendering), :mod:`.textwidth` (display widths), :mod:`.reconnect` (backoff),
   :mod:`.config` (the settings file).
+* :mod:`.textclean` -- control characters out of server text, for both front ends.
 """
