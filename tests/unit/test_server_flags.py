@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pollchat.config import ServerConfig, default_data_dir
-from pollchat.server.cli import build_parser, config_from_args
+from pollchat.server.cli import CONFIG_FLAGS, ConfigFlag, build_parser, config_from_args, flag_default
 
 # flag, value given, expected config field and value (all differ from the defaults)
 FLAGS = [
@@ -66,6 +66,19 @@ def test_every_new_config_field_has_a_flag() -> None:
     without_flag = {"max_users", "max_line", "max_failures", "hash_workers", "linger"}
     with_flag = {field for _, _, field, _ in FLAGS}
     assert {f.name for f in dataclasses.fields(ServerConfig)} - without_flag <= with_flag
+
+
+def test_every_row_of_the_flag_table_is_tested_here() -> None:
+    """A flag added to CONFIG_FLAGS must be added to FLAGS above too."""
+    assert {row.flag for row in CONFIG_FLAGS} <= {flag for flag, _, _, _ in FLAGS}
+    assert len({row.field for row in CONFIG_FLAGS}) == len(CONFIG_FLAGS)
+
+
+@pytest.mark.parametrize("row", CONFIG_FLAGS, ids=lambda row: row.flag)
+def test_table_defaults_are_the_config_defaults_as_typed(row: ConfigFlag) -> None:
+    default = getattr(ServerConfig(max_users=1), row.field)
+    assert flag_default(row) == default and type(flag_default(row)) in (int, float)
+    assert row.help.endswith("(default: %(default)s)"), "--help must show the default"
 
 
 @pytest.mark.parametrize(
