@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pollchat import __version__, texts
-from pollchat.cliargs import OneLineParser, non_negative_float, whole_number
+from pollchat.cliargs import OneLineParser, kdf_iterations_argument, non_negative_float, whole_number
 from pollchat.config import DEFAULT_PORT, ServerConfig, default_data_dir
-from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS
+from pollchat.core.passwords import MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.app import Server
@@ -253,13 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"where {DATABASE_NAME} is kept (default: $XDG_DATA_HOME/pollchat or ~/.local/share/pollchat)",
     )
-    parser.add_argument(
-        "--kdf-iterations",
-        type=whole_number(1, MAX_ITERATIONS),
-        default=DEFAULT_ITERATIONS,
-        metavar="N",
-        help="PBKDF2 iterations for new passwords (default: %(default)s; lower only for tests)",
-    )
+    kdf_iterations_argument(parser, default=_default("kdf_iterations"), maximum=MAX_ITERATIONS)
     _add_config_flags(parser, main_options=True)
     parser.add_argument(
         "--no-game",
