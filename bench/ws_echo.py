@@ -114,7 +114,8 @@ def serve(port: int, lifetime: float, allowed_origins: frozenset[str]) -> None:
                 selector.modify(conn.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.output else 0), conn)
     finally:
         for key in list(selector.get_map().values()):
-            key.fileobj.close()
+            if isinstance(key.fileobj, socket.socket):
+                key.fileobj.close()
         selector.close()
 
 
