@@ -13,6 +13,8 @@ from pathlib import Path
 
 DEFAULT_PORT = 3490
 """Seed 004: "The server (listener socket) binds itself to port 3490"."""
+DEFAULT_WEB_PORT = 9000
+"""Seed 003: the browser chat on port 9000 (HTTP for the page, WebSocket at ``/ws``)."""
 DEFAULT_TLS_PORT = 3491
 """The line protocol over TLS (issue 15): the plain port plus one, as IRC's 6667/6697 pair
 is by convention."""
@@ -85,6 +87,12 @@ class ServerConfig:
             protocol is also served over TLS on ``tls_port`` (issue 15).
         tls_port: the TLS listener's port (0 picks a free one).
         tls_only: no plain-text listener (needs ``tls_cert``).
+        web: serve the web client and its WebSocket endpoint (issue 12).
+        web_host: the web listener's address (``None``: ``host``).
+        web_port: the web listener's port (0 picks a free one). With TLS it serves HTTPS
+            and WSS with the same certificate.
+        web_allow_origins: origins besides the server's own page that may open the
+            WebSocket (cross-site WebSocket hijacking defence).
     """
 
     max_users: int
@@ -123,3 +131,7 @@ class ServerConfig:
     tls_key: Path | None = None
     tls_port: int = DEFAULT_TLS_PORT
     tls_only: bool = False
+    web: bool = True
+    web_host: str | None = None
+    web_port: int = DEFAULT_WEB_PORT
+    web_allow_origins: tuple[str, ...] = ()

@@ -207,6 +207,7 @@ class ErrorCode(enum.Enum):
 MAX_USERS_PROMPT = "enter the number of people the chat can have"
 LISTENING = "listening on {host}:{port}"
 TLS_LISTENING = "tls: listening on {host}:{port}"
+WEB_CLIENT = "web client: {url}"
 TOO_FEW_SEATS = "login users > max users, change settings"
 
 # --- Client ----------------------------------------------------------------------------

@@ -352,6 +352,8 @@ class Harness:
             lockout_after=0,
             address_lockout_after=0,
             account_throttle_after=0,
+            # One listener unless a test asks for the browser's (web=True, web_port=0).
+            web=False,
         )
         settings.update(config)
         self.config = ServerConfig(**settings)  # type: ignore[arg-type]

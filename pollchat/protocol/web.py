@@ -29,6 +29,10 @@ WS_JSON = "ws-json"
 """Mode key of JSON events in WebSocket text frames (the starting mode)."""
 WS_TEXT = "ws-text"
 """Mode key of text-mode lines in WebSocket text frames (after ``mode text``)."""
+WS_SILENT = "ws-silent"
+"""Mode key while no event can be sent: before the handshake, after a close frame. Its
+rendering is always ``b""``, so a broadcast reaching such a connection (the shutdown
+line goes to every connection) shares nothing with the open ones."""
 
 LINE_TERMINATOR_SLACK = 2
 """Bytes a message may carry beyond ``max_line``: an optional ``\\r\\n`` or ``\\n``,
@@ -105,7 +109,10 @@ class WebCodec:
 
     @property
     def mode_key(self) -> str:
-        """:data:`WS_JSON` (the start) or :data:`WS_TEXT`."""
+        """:data:`WS_JSON` (the start) or :data:`WS_TEXT`; :data:`WS_SILENT` before the
+        handshake and once a close frame was sent."""
+        if self._websocket is None or self._websocket.close_sent:
+            return WS_SILENT
         return WS_JSON if self._mode == JSON else WS_TEXT
 
     @property

@@ -29,6 +29,7 @@ from pollchat.core.passwords import hash_password
 from pollchat.core.seats import SeatBudget
 from pollchat.errors import ConfigError
 from pollchat.protocol.codec import LineCodec
+from pollchat.protocol.web import WebCodec
 from pollchat.server.backups import BackupScheduler
 from pollchat.server.chat import ChatServer
 from pollchat.server.connection import Connection
@@ -37,6 +38,7 @@ from pollchat.server.history import HistoryLog
 from pollchat.server.loop import EventLoop, Listener
 from pollchat.server.rlimits import connection_capacity
 from pollchat.server.service import ChatService
+from pollchat.server.static import load_site
 from pollchat.server.timers import Timers
 from pollchat.server.tls import server_context
 from pollchat.server.workers import WorkerPool
@@ -103,6 +105,11 @@ class Server:
             self.loop.listen(self.listener, lambda: LineCodec(max_line))
         if tls is not None:
             self.tls_listener = self.loop.listen(_listen(config.host, config.tls_port), lambda: LineCodec(max_line), tls=tls)
+        self.web_listener: Listener | None = None
+        if config.web:  # seed 003: the browser client, HTTPS/WSS when TLS is on
+            site, origins = load_site(), frozenset(config.web_allow_origins)
+            web_socket = _listen(config.web_host or config.host, config.web_port)
+            self.web_listener = self.loop.listen(web_socket, lambda: WebCodec(max_line, site, origins), tls=tls)
         self.pool = WorkerPool(self.loop, config.hash_workers)
         preconfigured = database.sync_preconfigured(preconfigured)  # stable ids for history
         self.hub: Hub[Connection] = Hub(
@@ -155,6 +162,27 @@ class Server:
         host, port = self.tls_listener.sock.getsockname()[:2]
         return host, port
 
+    @property
+    def web_address(self) -> tuple[str, int] | None:
+        """The bound ``(host, port)`` of the web listener; ``None`` with ``--no-web``."""
+        if self.web_listener is None or self.web_listener.sock is None:
+            return None
+        host, port = self.web_listener.sock.getsockname()[:2]
+        return host, port
+
+    @property
+    def web_url(self) -> str | None:
+        """The address to open in a browser, e.g. ``http://127.0.0.1:9000/`` (a
+        wildcard bind is shown as 127.0.0.1: this machine)."""
+        address = self.web_address
+        if address is None:
+            return None
+        host, port = address
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        scheme = "https" if self.tls_listener is not None else "http"
+        return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}/"
+
     def reload_tls(self) -> None:
         """Load the certificate and key again (SIGHUP: a renewed certificate). New
         connections get the new ones; established connections are not touched. A file
@@ -164,7 +192,10 @@ class Server:
             log.info("SIGHUP: no TLS certificate to reload")
             return
         try:
-            self.tls_listener.tls = server_context(config.tls_cert, config.tls_key)
+            context = server_context(config.tls_cert, config.tls_key)
+            self.tls_listener.tls = context
+            if self.web_listener is not None:
+                self.web_listener.tls = context
         except ConfigError as exc:
             log.error("SIGHUP: keeping the old certificate: %s", exc)
             return

@@ -298,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_flags(parser, main_options=False)
     _add_tls_flags(parser)
+    _add_web_flags(parser)
     register_all(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
 
@@ -327,6 +328,29 @@ def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_web_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("web client (seed 003: the chat in a browser; see docs/websocket.md)")
+    group.add_argument(
+        "--web-port",
+        type=whole_number(0, 65535),
+        default=_default("web_port"),
+        metavar="PORT",
+        help="HTTP port of the web client and its WebSocket (/ws); HTTPS with --tls-cert; "
+        "0 picks a free one (default: %(default)s)",
+    )
+    group.add_argument("--web-host", metavar="ADDR", help="address of the web listener (default: --host)")
+    group.add_argument("--no-web", dest="web", action="store_false", help="no web client, no WebSocket endpoint")
+    group.add_argument(
+        "--web-allow-origin",
+        dest="web_allow_origins",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another site allowed to open the WebSocket, e.g. https://chat.example.org (repeatable; "
+        "by default only the server's own page may)",
+    )
+
+
 def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
     """The :class:`ServerConfig` the server flags in ``args`` describe (the numeric ones
     through :data:`CONFIG_FLAGS`)."""
@@ -342,6 +366,10 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         tls_key=args.tls_key,
         tls_port=args.tls_port,
         tls_only=args.tls_only,
+        web=args.web,
+        web_host=args.web_host,
+        web_port=args.web_port,
+        web_allow_origins=tuple(args.web_allow_origins),
         **{row.field: getattr(args, row.field) for row in CONFIG_FLAGS},
     )
 
@@ -432,6 +460,8 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         print(texts.LISTENING.format(host=host, port=port), flush=True)
     if tls_address is not None:
         print(texts.TLS_LISTENING.format(host=tls_address[0], port=tls_address[1]), flush=True)
+    if server.web_url is not None:
+        print(texts.WEB_CLIENT.format(url=server.web_url), flush=True)
     log.info("pollchat %s listening on %s:%d (pid %d); log file %s", __version__, host, port, os.getpid(), log_path)
     if tls_address is not None:
         log.info("TLS (1.2 or newer) on %s:%d with %s; SIGHUP reloads it", *tls_address, config.tls_cert)

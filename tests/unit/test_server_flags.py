@@ -45,6 +45,10 @@ FLAGS = [
     ("--tls-key", "/etc/chat/key.pem", "tls_key", Path("/etc/chat/key.pem")),
     ("--tls-port", "6697", "tls_port", 6697),
     ("--tls-only", None, "tls_only", True),
+    ("--web-port", "8080", "web_port", 8080),
+    ("--web-host", "127.0.0.2", "web_host", "127.0.0.2"),
+    ("--no-web", None, "web", False),
+    ("--web-allow-origin", "https://chat.example.org", "web_allow_origins", ("https://chat.example.org",)),
 ]
 
 

@@ -22,7 +22,7 @@ from pollchat.protocol.codec import encode_for_mode
 from pollchat.protocol.events import Greeting, Message, Typing, Welcome
 from pollchat.protocol.http import Request, RequestReader, build_site, content_security_policy
 from pollchat.protocol.render import encode_json
-from pollchat.protocol.web import WS_JSON, WS_TEXT, Phase, WebCodec
+from pollchat.protocol.web import WS_JSON, WS_SILENT, WS_TEXT, Phase, WebCodec
 from pollchat.protocol.websocket import (
     GUID,
     MAX_HEADER,
@@ -456,7 +456,7 @@ def test_constructor_checks() -> None:
 
 def test_the_codec_starts_in_http_and_json() -> None:
     codec = WebCodec(MAX_LINE, SITE)
-    assert (codec.ready, codec.peer_closed, codec.should_close, codec.mode_key) == (False, False, False, WS_JSON)
+    assert (codec.ready, codec.peer_closed, codec.should_close, codec.mode_key) == (False, False, False, WS_SILENT)
     assert codec.phase is Phase.HTTP
     assert codec.data_to_send() == b""
     assert codec.encode(Greeting(), 0) == b""
@@ -621,6 +621,7 @@ def test_close_data_once() -> None:
     assert server_frames(data) == [Frame(True, OP_PONG, b"p"), Frame(True, OP_CLOSE, b"\x03\xe9server closing")]
     assert codec.close_data() == b""
     assert codec.encode(Greeting(), 0) == b""
+    assert codec.mode_key == WS_SILENT  # shares no rendering with open connections
     assert not codec.should_close
     assert codec.receive_data(text("late") + close(1000)) == []
     assert codec.data_to_send() == b""  # no echo: our close was the first

@@ -1,0 +1,138 @@
+"""The browser front end over loopback (issue 12): a real server process, a real
+WebSocket client library (``websockets``) and plain TCP clients in one chat, under one
+seat budget; the page and its headers; the Origin check; limits shared with TCP."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from tests.loopback.test_cli import ServerProcess, server_args, start_server
+
+TIMEOUT = 5.0
+WEB_RE = re.compile(r"web client: (http://127\.0\.0\.1:(\d+)/)")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
+    """A server with two seats for registered accounts and the web listener on a free port."""
+    args = server_args(tmp_path / "data", "--max-users", "2", "--max-connections-per-address", "0", "--rate-limit", "0")
+    with start_server(args, tmp_path) as proc:
+        proc.wait_listening()
+        line = proc.out.readline()
+        match = WEB_RE.fullmatch(line or "")
+        assert match, f"no 'web client: URL' line after 'listening on': {line!r}"
+        yield proc, match.group(1)
+        assert proc.stop() == 0
+
+
+def ws_url(page: str) -> str:
+    return page.replace("http://", "ws://") + "ws"
+
+
+def open_ws(page: str, **kwargs: Any) -> ClientConnection:
+    return connect(ws_url(page), open_timeout=TIMEOUT, close_timeout=TIMEOUT, **kwargs)
+
+
+def event(ws: ClientConnection) -> dict[str, Any]:
+    message = ws.recv(timeout=TIMEOUT)
+    assert isinstance(message, str) and "\n" not in message
+    return json.loads(message)
+
+
+def events_until(ws: ClientConnection, kind: str) -> list[dict[str, Any]]:
+    got = [event(ws)]
+    while got[-1]["type"] != kind:
+        got.append(event(ws))
+    return got
+
+
+def test_a_browser_user_and_a_tcp_user_share_the_chat(server: tuple[ServerProcess, str]) -> None:
+    proc, page = server
+    with open_ws(page) as ws:
+        assert event(ws)["type"] == "greeting"  # the endpoint starts in JSON mode
+        ws.send("register")
+        ws.send("alice,secret")
+        welcome = event(ws)
+        assert (welcome["type"], welcome["users"]) == ("welcome", ["alice"])
+        tcp = proc.client()
+        tcp.send(b"register\nbob,pw\n")
+        assert tcp.readline() == b"Access Provided"
+        assert tcp.readline() == b"active users are: alice bob"
+        entered = events_until(ws, "entered")[-1]
+        assert entered["name"] == "bob"
+        tcp.send(b"hello from netcat\n")
+        message = events_until(ws, "message")[-1]
+        assert (message["sender"], message["text"]) == ("bob", "hello from netcat")
+        ws.send("hello from the browser")
+        assert tcp.readline() == b"alice: hello from the browser"
+        ws.send("/msg bob a secret")
+        assert tcp.readline() == b"[private] alice: a secret"
+        assert events_until(ws, "private")[-1]["outgoing"] is True
+        # one seat budget: two seats, both taken, a third user is refused on either side
+        with open_ws(page) as third:
+            event(third)
+            third.send("register")
+            third.send("carol,pw")
+            refusal = event(third)
+            assert (refusal["type"], refusal["text"]) == ("error", "Max number of chat users")
+    assert tcp.readline() == b"alice has left the chat"
+
+
+def test_the_page_and_its_headers(server: tuple[ServerProcess, str]) -> None:
+    _, page = server
+    with urllib.request.urlopen(page, timeout=TIMEOUT) as response:
+        body = response.read()
+        headers = response.headers
+    assert b"<html" in body.lower()
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    etag = headers["ETag"]
+    request = urllib.request.Request(page, headers={"If-None-Match": etag})
+    with pytest.raises(urllib.error.HTTPError) as not_modified:
+        urllib.request.urlopen(request, timeout=TIMEOUT)
+    assert not_modified.value.code == 304
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(page + "nope.txt", timeout=TIMEOUT)
+    assert missing.value.code == 404
+
+
+def test_another_sites_page_may_not_open_the_websocket(server: tuple[ServerProcess, str]) -> None:
+    _, page = server
+    with pytest.raises(InvalidStatus) as refused:
+        open_ws(page, origin="http://evil.example")  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
+    own = page.rstrip("/")
+    with open_ws(page, origin=own) as ws:  # type: ignore[arg-type]
+        assert event(ws)["type"] == "greeting"
+
+
+def test_a_multi_line_message_is_refused_in_one_line_and_the_socket_goes_on(server: tuple[ServerProcess, str]) -> None:
+    _, page = server
+    with open_ws(page) as ws:
+        event(ws)
+        ws.send("register")
+        ws.send("dora,pw")
+        assert event(ws)["type"] == "welcome"
+        ws.send("one\ntwo")
+        error = events_until(ws, "error")[-1]
+        assert "one line" in error["text"]
+        ws.send("/who")
+        assert events_until(ws, "who")[-1]["users"][0]["name"] == "dora"
+
+
+def test_plain_http_to_the_line_port_is_not_the_web_port(server: tuple[ServerProcess, str]) -> None:
+    proc, _ = server
+    with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT) as sock:
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"type login or register")
