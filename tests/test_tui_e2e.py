@@ -265,3 +265,42 @@ def test_waits_for_a_server_that_is_not_up_yet_and_ctrl_c_quits(tmp_path: Path) 
         term.close()
         if server is not None:
             server.stop()
+
+
+def test_full_screen_client_over_tls(setup: tuple[Server, Path]) -> None:
+    """``--cafile`` (so ``--tls``) through a TLS terminator in front of the real server:
+    the lock is on screen from the login form on, and a plain user talks with alice."""
+    from tests.tls_helpers import TlsFront, make_ca
+
+    server, tmp = setup
+    Peer(server.port, "alice").close()
+    ca = make_ca(tmp)
+    status_file = tmp / "status"
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "XDG_CONFIG_HOME": str(tmp / "config")}
+    with TlsFront(ca.server_context("127.0.0.1"), backend_port=server.port) as front:
+        command = ["sh", "-c", f'"$0" -m pollchat.client 127.0.0.1 --port {front.port} --cafile {_quote(str(ca.cafile))} '
+                   f'--user alice; echo $? > {_quote(str(status_file))}; sleep 30', sys.executable]
+        term = Terminal(command, env, 80, 24)
+        bob = None
+        try:
+            term.wait(shows("password: (not shown)", f"127.0.0.1:{front.port} │ 🔒 TLS"), "the lock on the login form")
+            term.type(PASSWORD)
+            term.keys("Enter")
+            term.wait(" alice + active │ 🔒 TLS", "the logged-in top bar with the lock")
+            bob = Peer(server.port, "bob")  # plain TCP, straight to the server
+            bob.send("hello alice, from plain tcp\n")
+            term.wait("bob: hello alice, from plain tcp", "bob's line over the TLS session")
+            term.type("hi bob, from tls")
+            term.keys("Enter")
+            assert bob.wait_for("alice:").strip() == "alice: hi bob, from tls"
+            term.keys("Escape")
+            deadline = time.monotonic() + WAIT
+            while not status_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert status_file.read_text().strip() == "0"
+            raw = bytes(front.connections[0].raw)
+            assert PASSWORD.encode() not in raw and b"hi bob" not in raw
+        finally:
+            if bob is not None:
+                bob.close()
+            term.close()
