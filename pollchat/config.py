@@ -13,6 +13,12 @@ from pathlib import Path
 
 DEFAULT_PORT = 3490
 """Seed 004: "The server (listener socket) binds itself to port 3490"."""
+DEFAULT_TLS_PORT = 3491
+"""The line protocol over TLS (issue 15): the plain port plus one, as IRC's 6667/6697 pair
+is by convention."""
+RESERVED_DESCRIPTORS = 64
+"""Descriptors kept free of connections: the database and its WAL, logs, listeners, the
+wake-up pair, the hashing threads, a backup child's pipes."""
 DEFAULT_MAX_LINE = 4096
 """Bytes in one input line, terminator excluded (foundation issue). IRC allows 512 (RFC
 2812 section 2.3); chat users paste longer text, and 4 KiB still bounds memory per
@@ -50,7 +56,12 @@ class ServerConfig:
         games: offer the guess-the-number game to a user who logs in alone.
         history_keep: messages kept in the database; older ones are pruned.
         max_connections_per_address: open connections allowed from one peer address
-            (0 = no limit).
+            (an IPv6 peer's /64 network; 0 = no limit).
+        max_connections: open connections allowed in all (Redis's ``maxclients``);
+            ``None``: the open-file limit less :data:`RESERVED_DESCRIPTORS`; 0 = no cap
+            but the system's.
+        max_output_total: unsent output bytes allowed across all connections; past it the
+            largest consumers are dropped first (0 = no limit).
         login_timeout: seconds a connection may stay without logging in (0 = forever).
         rate_limit: lines per second a connection may send on average (0 = no limit);
             ``rate_burst`` lines may come at once. Past it the client is warned, then
@@ -63,11 +74,17 @@ class ServerConfig:
         address_lockout_after: failed logins from one address (any account) before the
             address is locked out for ``lockout_seconds`` (0 = never).
         lockout_seconds: how long a lockout lasts.
+        account_throttle_after: failed logins for one account, from any address, before
+            each further attempt for it is delayed (slowed, never locked; 0 = off).
         backup_every: minutes between automatic database snapshots (0 = none).
         backup_keep: snapshots kept in ``data_dir/backups``.
         log_file: the rotating log file (``None``: ``data_dir/pollchat.log``).
         max_groups_per_owner, max_group_members, max_group_requests: the group limits
             (issue 4; see :class:`pollchat.core.groups.GroupLimits`).
+        tls_cert, tls_key: PEM certificate chain and private key; with both, the line
+            protocol is also served over TLS on ``tls_port`` (issue 15).
+        tls_port: the TLS listener's port (0 picks a free one).
+        tls_only: no plain-text listener (needs ``tls_cert``).
     """
 
     max_users: int
@@ -85,6 +102,8 @@ class ServerConfig:
     games: bool = True
     history_keep: int = 100_000
     max_connections_per_address: int = 20
+    max_connections: int | None = None
+    max_output_total: int = 256 * 1024 * 1024
     login_timeout: float = 30.0
     rate_limit: float = 10.0
     rate_burst: int = 30
@@ -93,9 +112,14 @@ class ServerConfig:
     lockout_after: int = 10
     address_lockout_after: int = 30
     lockout_seconds: float = 900.0
+    account_throttle_after: int = 20
     backup_every: float = 0.0
     backup_keep: int = 7
     log_file: Path | None = None
     max_groups_per_owner: int = 10
     max_group_members: int = 200
     max_group_requests: int = 20
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_port: int = DEFAULT_TLS_PORT
+    tls_only: bool = False

@@ -150,6 +150,7 @@ class ErrorCode(enum.Enum):
     BAD_FORMAT = "Type the format user,password"
     SERVER_FULL = "Max number of chat users"
     TOO_MANY_ATTEMPTS = "too many failed attempts, closing the connection"
+    LOCKED_OUT = "too many attempts, try again in {seconds} s"
     LINE_TOO_LONG = "line too long (over {limit} bytes), discarded"
     BAD_ENCODING = "line is not valid UTF-8, discarded"
     CONTROL_CHARACTERS = "line contains control characters, discarded"
@@ -172,6 +173,7 @@ class ErrorCode(enum.Enum):
     NO_SHUTDOWN = "no shutdown is under way"
     SERVER_CLOSING = "the server is shutting down; try again later"
     TOO_MANY_CONNECTIONS = "too many connections from your address, closing this one"
+    SERVER_BUSY = "the server has too many connections, try again later"
     LOGIN_TIMEOUT = "no login within {seconds} seconds, closing the connection"
     FLOODING = "too many lines too fast, closing the connection"
     ALREADY_LOGGED_IN = "you are already logged in; that line was not sent"
@@ -203,6 +205,7 @@ class ErrorCode(enum.Enum):
 # --- Server command line ---------------------------------------------------------------
 MAX_USERS_PROMPT = "enter the number of people the chat can have"
 LISTENING = "listening on {host}:{port}"
+TLS_LISTENING = "tls: listening on {host}:{port}"
 TOO_FEW_SEATS = "login users > max users, change settings"
 
 # --- Client ----------------------------------------------------------------------------

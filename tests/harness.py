@@ -351,6 +351,7 @@ class Harness:
             throttle_after=0,
             lockout_after=0,
             address_lockout_after=0,
+            account_throttle_after=0,
         )
         settings.update(config)
         self.config = ServerConfig(**settings)  # type: ignore[arg-type]

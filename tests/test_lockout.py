@@ -275,3 +275,19 @@ def test_attempts_under_way_count_so_parallel_connections_gain_nothing() -> None
     for _ in range(10):
         throttle.end("10.0.0.1", "bob")
     assert throttle.wait("10.0.0.1", "bob", 0.0) == 0.0  # nothing under way, no failures
+
+
+def test_guesses_from_many_addresses_slow_an_account_down_but_never_lock_it() -> None:
+    """Issue 14: a per-account guess budget across addresses: past it every attempt for
+    the account waits a growing delay (at most 30 s), and the right password still works."""
+    throttle = LoginThrottle(0, 0, 0, 900.0, account_throttle_after=5)
+    for i in range(5):
+        assert throttle.wait(f"10.0.{i}.1", "user1", 0.0) == 0.0
+        throttle.failed(f"10.0.{i}.1", "user1", 0.0)
+    assert throttle.wait("192.0.2.7", "user1", 0.0) == 1.0  # a new address waits too
+    for i in range(5, 40):
+        throttle.failed(f"10.0.{i}.1", "user1", 0.0)
+    assert throttle.wait("192.0.2.7", "user1", 0.0) == 30.0  # capped: slowed, not locked
+    assert throttle.wait("192.0.2.7", "user2", 0.0) == 0.0  # other accounts untouched
+    throttle.succeeded("192.0.2.7", "user1")
+    assert throttle.wait("10.0.3.1", "user1", 0.0) == 30.0  # the owner's login does not refill it

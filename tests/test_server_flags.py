@@ -23,6 +23,8 @@ FLAGS = [
     ("--no-game", None, "games", False),
     ("--history-keep", "50", "history_keep", 50),
     ("--max-connections-per-address", "3", "max_connections_per_address", 3),
+    ("--max-connections", "500", "max_connections", 500),
+    ("--max-output-total", "0", "max_output_total", 0),
     ("--login-timeout", "2.5", "login_timeout", 2.5),
     ("--rate-limit", "0.5", "rate_limit", 0.5),
     ("--rate-burst", "4", "rate_burst", 4),
@@ -31,12 +33,17 @@ FLAGS = [
     ("--lockout-after", "5", "lockout_after", 5),
     ("--address-lockout-after", "0", "address_lockout_after", 0),
     ("--lockout-seconds", "60", "lockout_seconds", 60.0),
+    ("--account-throttle-after", "0", "account_throttle_after", 0),
     ("--backup-every", "0.02", "backup_every", 0.02),
     ("--backup-keep", "0", "backup_keep", 0),
     ("--log-file", "/var/log/pollchat.log", "log_file", Path("/var/log/pollchat.log")),
     ("--max-groups-per-owner", "2", "max_groups_per_owner", 2),
     ("--max-group-members", "0", "max_group_members", 0),
     ("--max-group-requests", "5", "max_group_requests", 5),
+    ("--tls-cert", "/etc/chat/cert.pem", "tls_cert", Path("/etc/chat/cert.pem")),
+    ("--tls-key", "/etc/chat/key.pem", "tls_key", Path("/etc/chat/key.pem")),
+    ("--tls-port", "6697", "tls_port", 6697),
+    ("--tls-only", None, "tls_only", True),
 ]
 
 

@@ -197,17 +197,19 @@ def test_a_success_clears_the_delay(make_harness: Callable[..., Harness]) -> Non
     assert again.line() == WRONG
 
 
-def test_a_locked_pair_gets_the_generic_reply_even_with_the_right_password(make_harness: Callable[..., Harness]) -> None:
+def test_a_locked_pair_is_told_how_long_even_with_the_right_password(make_harness: Callable[..., Harness]) -> None:
+    """Issue 14: during a lockout the real user's right password used to get
+    ``Wrong Password``; the reply now says it is a lockout and for how long."""
     h = throttle_harness(make_harness, throttle_after=0, lockout_after=3)
     attacker = h.connect()
     for _ in range(3):
         attacker.send(b"login\nuser1,wrong\n")
         assert attacker.line() == WRONG
     attacker.send(b"login\nuser1,123\n")
-    assert attacker.line() == WRONG  # locked: the password is not even checked
+    assert attacker.line() == "too many attempts, try again in 900 s"  # the password is not even checked
     fresh = h.connect()
     fresh.send(b"login\nuser1,123\n")
-    assert fresh.line() == WRONG  # the pair, not the connection
+    assert fresh.line() == "too many attempts, try again in 900 s"  # the pair, not the connection
     # another account from the same address is not affected
     h.login("user2", "345")
     # the lockout ends lockout_seconds after the last failure
@@ -215,7 +217,7 @@ def test_a_locked_pair_gets_the_generic_reply_even_with_the_right_password(make_
     assert h.online[0].line() == "user2 is now inactive"
     again = h.connect()
     again.send(b"login\nuser1,123\n")
-    assert again.line() == WRONG
+    assert again.line() == "too many attempts, try again in 1 s"
     h.advance(900)
     h.login("user1", "123")
 
@@ -228,7 +230,7 @@ def test_address_lockout_after_failures_across_accounts(make_harness: Callable[.
         assert client.line() == WRONG
     # user1's pair is locked and the address is at its limit: even user2, never tried, is refused
     client.send(b"login\nuser2,345\n")
-    assert client.line() == WRONG
+    assert client.line() == "too many attempts, try again in 900 s"
     client.send(b"register\ncarol,pw\n")  # registrations are not logins: not throttled
     client.expect("Access Provided", "active users are: carol")
 

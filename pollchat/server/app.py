@@ -9,6 +9,7 @@ the database.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import secrets
@@ -33,9 +34,11 @@ from pollchat.server.chat import ChatServer
 from pollchat.server.connection import Connection
 from pollchat.server.console import OperatorConsole
 from pollchat.server.history import HistoryLog
-from pollchat.server.loop import EventLoop
+from pollchat.server.loop import EventLoop, Listener
+from pollchat.server.rlimits import connection_capacity
 from pollchat.server.service import ChatService
 from pollchat.server.timers import Timers
+from pollchat.server.tls import server_context
 from pollchat.server.workers import WorkerPool
 from pollchat.store.database import Database
 from pollchat.store.lock import DataDirLock
@@ -75,18 +78,31 @@ class Server:
     ) -> None:
         if len(preconfigured) > config.max_users:
             raise ConfigError(texts.TOO_FEW_SEATS)
+        if config.max_connections is None:  # as many as the descriptors allow
+            config = dataclasses.replace(config, max_connections=connection_capacity())
         self.config = config
         self.database = database
-        self.listener = _listen(config.host, config.port)
+        if config.tls_only and config.tls_cert is None:
+            raise ConfigError("--tls-only needs --tls-cert and --tls-key")
+        if (config.tls_cert is None) != (config.tls_key is None):
+            raise ConfigError("TLS needs both --tls-cert and --tls-key")
+        tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
         self.loop = EventLoop(
             max_output=config.max_output,
+            max_output_total=config.max_output_total,
             linger=config.linger,
             keepalive=config.keepalive,
             timers=timers,
             clock=clock,
         )
         max_line = config.max_line
-        self.loop.listen(self.listener, lambda: LineCodec(max_line))
+        self.listener: socket.socket | None = None
+        self.tls_listener: Listener | None = None
+        if not config.tls_only:
+            self.listener = _listen(config.host, config.port)
+            self.loop.listen(self.listener, lambda: LineCodec(max_line))
+        if tls is not None:
+            self.tls_listener = self.loop.listen(_listen(config.host, config.tls_port), lambda: LineCodec(max_line), tls=tls)
         self.pool = WorkerPool(self.loop, config.hash_workers)
         preconfigured = database.sync_preconfigured(preconfigured)  # stable ids for history
         self.hub: Hub[Connection] = Hub(
@@ -108,7 +124,7 @@ class Server:
             on_shutdown=self.shutdown,
             rng=rng,
         )
-        self.chat = ChatServer(self.loop, self.service, on_shutdown=self.shutdown)
+        self.chat = ChatServer(self.loop, self.service, on_shutdown=self.shutdown, on_reload=self.reload_tls)
         self.loop.handler = self.chat
         for group, name in self.chat.groups.drop_lost_accounts():
             log.warning("#%s: %s is no longer an account (not in the accounts file): removed", group, name)
@@ -122,9 +138,37 @@ class Server:
 
     @property
     def address(self) -> tuple[str, int]:
-        """The bound ``(host, port)``; the port is the real one when 0 was asked."""
+        """The bound ``(host, port)`` of the plain line protocol (of the TLS one with
+        ``--tls-only``); the port is the real one when 0 was asked."""
+        if self.listener is None:
+            tls_address = self.tls_address
+            assert tls_address is not None
+            return tls_address
         host, port = self.listener.getsockname()[:2]
         return host, port
+
+    @property
+    def tls_address(self) -> tuple[str, int] | None:
+        """The bound ``(host, port)`` of the TLS listener; ``None`` without TLS."""
+        if self.tls_listener is None or self.tls_listener.sock is None:
+            return None
+        host, port = self.tls_listener.sock.getsockname()[:2]
+        return host, port
+
+    def reload_tls(self) -> None:
+        """Load the certificate and key again (SIGHUP: a renewed certificate). New
+        connections get the new ones; established connections are not touched. A file
+        that fails to load keeps the old context, logged."""
+        config = self.config
+        if self.tls_listener is None or config.tls_cert is None or config.tls_key is None:
+            log.info("SIGHUP: no TLS certificate to reload")
+            return
+        try:
+            self.tls_listener.tls = server_context(config.tls_cert, config.tls_key)
+        except ConfigError as exc:
+            log.error("SIGHUP: keeping the old certificate: %s", exc)
+            return
+        log.info("SIGHUP: reloaded the TLS certificate %s", config.tls_cert)
 
     def install_signal_handlers(self) -> None:
         """Route SIGINT and SIGTERM through the loop's wake-up socket (main thread only).
@@ -134,7 +178,7 @@ class Server:
         which wakes ``select()`` at once.
         """
         signal.set_wakeup_fd(self.loop.wakeup_fd, warn_on_full_buffer=False)
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, lambda *_: None)
 
     def run_once(self, timeout: float | None = None) -> None:

@@ -29,6 +29,7 @@ class ChatServer:
         loop: the event loop (its handler must be this object).
         service: the chat service every connection's lines go to.
         on_shutdown: begins the graceful shutdown (SIGINT, SIGTERM).
+        on_reload: reloads what can be reloaded live (SIGHUP: the TLS certificate).
 
     Attributes ``hub``, ``groups``, ``history`` and ``admin`` are the service's, for
     the operator console.
@@ -40,6 +41,7 @@ class ChatServer:
         service: ChatService[Connection],
         *,
         on_shutdown: Callable[[], None] | None = None,
+        on_reload: Callable[[], None] | None = None,
     ) -> None:
         self.loop = loop
         self.service = service
@@ -48,13 +50,18 @@ class ChatServer:
         self.history = service.history
         self.admin = service.admin
         self.on_shutdown = on_shutdown
+        self.on_reload = on_reload
         loop.after_flush.append(service.history.flush)
 
     # --- loop callbacks ---------------------------------------------------------------------
 
     def on_connect(self, conn: Connection) -> None:
-        self.service.connected(conn)
-        if conn.codec.ready:
+        self.service.connected(conn)  # a TLS handshake counts in the login timeout
+        if conn.codec.ready and not conn.handshaking:
+            self.service.ready(conn)
+
+    def on_secure(self, conn: Connection) -> None:
+        if conn.codec.ready and not conn.closing:
             self.service.ready(conn)
 
     def on_data(self, conn: Connection, data: bytes) -> None:
@@ -83,6 +90,8 @@ class ChatServer:
         if signum in (signal.SIGINT, signal.SIGTERM) and self.on_shutdown is not None:
             log.info("received %s", signal.Signals(signum).name)
             self.on_shutdown()
+        elif signum == signal.SIGHUP and self.on_reload is not None:
+            self.on_reload()
 
     def on_slow_consumer(self, conn: Connection) -> None:
         self.service.too_slow(conn)

@@ -22,6 +22,7 @@ from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.app import Server
+from pollchat.server.rlimits import raise_open_file_limit
 from pollchat.server.subcommands import register_all
 from pollchat.store.database import DATABASE_NAME, Database
 from pollchat.store.lock import DataDirLock
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_protection_flags(parser)
     _add_backup_flags(parser)
     _add_group_flags(parser)
+    _add_tls_flags(parser)
     register_all(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
 
@@ -154,7 +156,24 @@ def _add_protection_flags(parser: argparse.ArgumentParser) -> None:
         type=whole_number(0),
         default=_default("max_connections_per_address"),
         metavar="N",
-        help="open connections allowed from one peer address; 0 turns it off (default: %(default)s)",
+        help="open connections allowed from one peer address (an IPv6 peer's /64); 0 turns it off "
+        "(default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-connections",
+        type=whole_number(0),
+        default=_default("max_connections"),
+        metavar="N",
+        help="open connections allowed in all; past it a new one gets one line and is closed; "
+        "0 turns it off (default: the open-file limit, raised to its maximum at start, less 64)",
+    )
+    group.add_argument(
+        "--max-output-total",
+        type=whole_number(0),
+        default=_default("max_output_total"),
+        metavar="BYTES",
+        help="unsent output allowed across all clients; past it the largest consumers are dropped "
+        "first; 0 turns it off (default: %(default)s)",
     )
     group.add_argument(
         "--login-timeout",
@@ -216,6 +235,14 @@ def _add_protection_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long a lockout lasts (default: %(default)s)",
     )
+    group.add_argument(
+        "--account-throttle-after",
+        type=whole_number(0),
+        default=_default("account_throttle_after"),
+        metavar="N",
+        help="failed logins for one account, from any address, before each further attempt for it "
+        "is delayed (slowed, never locked) (default: %(default)s)",
+    )
 
 
 def _add_group_flags(parser: argparse.ArgumentParser) -> None:
@@ -240,6 +267,31 @@ def _add_group_flags(parser: argparse.ArgumentParser) -> None:
         default=_default("max_group_requests"),
         metavar="N",
         help="join requests that may wait in one private group (default: %(default)s)",
+    )
+
+
+def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "encryption (TLS; see docs/operations.md for certificates, versions and ciphers)"
+    )
+    group.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="FILE",
+        help="PEM certificate chain; with --tls-key, also serve the line protocol over TLS",
+    )
+    group.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key of --tls-cert")
+    group.add_argument(
+        "--tls-port",
+        type=whole_number(0, 65535),
+        default=_default("tls_port"),
+        metavar="PORT",
+        help="TCP port of the TLS listener; 0 picks a free one (default: %(default)s)",
+    )
+    group.add_argument(
+        "--tls-only",
+        action="store_true",
+        help="no plain-text listener: passwords never cross the network in clear",
     )
 
 
@@ -276,6 +328,8 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         games=args.games,
         history_keep=args.history_keep,
         max_connections_per_address=args.max_connections_per_address,
+        max_connections=args.max_connections,
+        max_output_total=args.max_output_total,
         login_timeout=args.login_timeout,
         rate_limit=args.rate_limit,
         rate_burst=args.rate_burst,
@@ -284,12 +338,17 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         lockout_after=args.lockout_after,
         address_lockout_after=args.address_lockout_after,
         lockout_seconds=args.lockout_seconds,
+        account_throttle_after=args.account_throttle_after,
         backup_every=args.backup_every,
         backup_keep=args.backup_keep,
         log_file=args.log_file,
         max_groups_per_owner=args.max_groups_per_owner,
         max_group_members=args.max_group_members,
         max_group_requests=args.max_group_requests,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_port=args.tls_port,
+        tls_only=args.tls_only,
     )
 
 
@@ -353,6 +412,7 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
     if len(preconfigured) > max_users:
         raise ConfigError(texts.TOO_FEW_SEATS)
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    raise_open_file_limit()  # before the connection cap is derived from it
     config = config_from_args(args, max_users)
     # One server per data directory, checked before the database is opened (or migrated).
     # The lock file is deleted again if the start fails, so a refused database leaves the
@@ -371,10 +431,16 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         raise
     server.install_signal_handlers()  # before announcing: a script may signal at once
     host, port = server.address
+    tls_address = server.tls_address
     # The first line on stdout; scripts and tests wait for it. Nothing is logged before it
     # (stderr is often merged into stdout).
-    print(texts.LISTENING.format(host=host, port=port), flush=True)
+    if server.listener is not None:
+        print(texts.LISTENING.format(host=host, port=port), flush=True)
+    if tls_address is not None:
+        print(texts.TLS_LISTENING.format(host=tls_address[0], port=tls_address[1]), flush=True)
     log.info("pollchat %s listening on %s:%d (pid %d); log file %s", __version__, host, port, os.getpid(), log_path)
+    if tls_address is not None:
+        log.info("TLS (1.2 or newer) on %s:%d with %s; SIGHUP reloads it", *tls_address, config.tls_cert)
     log.info(
         "max users %d (%d preconfigured, %d registered seats); database %s",
         max_users,

@@ -9,6 +9,7 @@ closed (see ``docs/architecture.md``). It is also the chat service's
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import socket
 from typing import TYPE_CHECKING
@@ -31,10 +32,14 @@ class Connection:
         id: never-reused connection id, for logs and equality in tests.
         sock: the non-blocking socket.
         peer: ``"host:port"`` of the remote end.
-        host: the remote address without the port (the unit of per-address limits).
+        host: the unit of per-address limits: the remote IPv4 address, or the /64
+            network of an IPv6 one (one subscriber's LAN gets a whole /64, RFC 6177).
         loop: the event loop that owns the socket.
         codec: bytes to lines and events to bytes for this front end
             (:class:`~pollchat.protocol.codec.Codec`).
+        tls: the socket is an ``ssl.SSLSocket`` (a TLS listener's).
+        handshaking: a TLS handshake is under way: no chat bytes cross yet.
+        hello_seen: the peer's first byte opened a TLS handshake (not plain text).
         session: the protocol state machine (set by the chat service).
         outbuf: bytes queued and not yet accepted by the kernel.
         reading: the loop wants read events (False while input is paused).
@@ -57,6 +62,9 @@ class Connection:
         "host",
         "loop",
         "codec",
+        "tls",
+        "handshaking",
+        "hello_seen",
         "session",
         "outbuf",
         "reading",
@@ -78,6 +86,7 @@ class Connection:
         self.host, self.peer = _format_address(address)
         self.loop = loop
         self.codec = codec
+        self.tls = self.handshaking = self.hello_seen = False
         self.session: Session | None = None
         self.outbuf = bytearray()
         self.reading = True
@@ -127,10 +136,28 @@ class Connection:
 
 
 def _format_address(address: object) -> tuple[str, str]:
-    """``(host, "host:port")`` of a socket address; IPv6 hosts are bracketed in the
-    second form (``[::1]:5000``)."""
+    """``(limit key, "host:port")`` of a socket address; IPv6 hosts are bracketed in the
+    second form (``[::1]:5000``). See :func:`limit_key`."""
     if isinstance(address, tuple) and len(address) >= 2:
         host, port = str(address[0]), address[1]
-        return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+        return limit_key(host), (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     label = str(address) or "local"
     return label, label
+
+
+def limit_key(host: str) -> str:
+    """What per-address limits count by: an IPv4 address as it is; an IPv6 address by
+    its /64 network, since one subscriber holds a whole /64 (RFC 6177) and could
+    otherwise take a new address per connection; an IPv4-mapped IPv6 address
+    (``::ffff:192.0.2.1``) as its IPv4 address."""
+    if ":" not in host:
+        return host
+    try:
+        ip = ipaddress.IPv6Address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.is_loopback:
+        return str(ip)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))

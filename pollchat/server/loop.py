@@ -26,6 +26,8 @@ reset.
 
 Every output buffer is bounded: a connection whose unsent output would pass
 ``max_output`` bytes is a slow consumer and is closed, logged, without delaying others.
+So is their sum: when what is left unsent at the end of a pass passes
+``max_output_total`` bytes, the largest consumers are dropped first until it fits.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import logging
 import queue
 import selectors
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
@@ -60,7 +63,10 @@ class Handler(Protocol):
     """What the loop calls; all calls happen on the loop thread."""
 
     def on_connect(self, conn: Connection) -> None:
-        """A connection was accepted and registered."""
+        """A connection was accepted and registered (a TLS one before its handshake)."""
+
+    def on_secure(self, conn: Connection) -> None:
+        """A TLS connection finished its handshake: bytes can cross now."""
 
     def on_data(self, conn: Connection, data: bytes) -> None:
         """``data`` (non-empty) arrived on an open, non-closing connection."""
@@ -85,14 +91,17 @@ class Listener:
     Attributes:
         sock: the bound, listening, non-blocking socket (``None`` once closed).
         make_codec: called once per accepted connection for its codec.
+        tls: the server-side TLS context accepted connections are wrapped in (``None``:
+            plain TCP). Replacing it (a certificate reload) affects new connections only.
         accept_failing: accepting fails for lack of descriptors (logged once).
     """
 
-    __slots__ = ("sock", "make_codec", "accept_failing")
+    __slots__ = ("sock", "make_codec", "tls", "accept_failing")
 
-    def __init__(self, sock: socket.socket, make_codec: Callable[[], Codec]) -> None:
+    def __init__(self, sock: socket.socket, make_codec: Callable[[], Codec], tls: ssl.SSLContext | None) -> None:
         self.sock: socket.socket | None = sock
         self.make_codec = make_codec
+        self.tls = tls
         self.accept_failing = False
 
 
@@ -103,6 +112,7 @@ class EventLoop:
         handler: receives connection events (may be set as ``loop.handler`` before
             the first pass, when handler and loop need each other).
         max_output: output-buffer bound per connection, bytes (``ServerConfig.max_output``).
+        max_output_total: bound on all unsent output, bytes (0 = none).
         linger: seconds a closing connection may take to flush and see the peer close.
         keepalive: seconds of silence before TCP keepalive probes a peer (0 = off), so
             a vanished client is found and dropped.
@@ -117,6 +127,7 @@ class EventLoop:
         handler: Handler | None = None,
         *,
         max_output: int,
+        max_output_total: int = 0,
         linger: float,
         keepalive: float,
         timers: Timers | None = None,
@@ -124,6 +135,7 @@ class EventLoop:
     ) -> None:
         self.handler: Handler = handler  # type: ignore[assignment]
         self.max_output = max_output
+        self.max_output_total = max_output_total
         self.linger = linger
         self.keepalive = keepalive
         self.clock = clock
@@ -138,6 +150,7 @@ class EventLoop:
         self._results: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._to_flush: dict[Connection, None] = {}  # insertion-ordered set
         self._to_finalize: list[Connection] = []
+        self._backlogged: dict[Connection, None] = {}  # write interest on: output left unsent
         self.after_flush: list[Callable[[], None]] = []
         """Called at the end of every pass, after the sockets are flushed (history writes)."""
 
@@ -174,6 +187,8 @@ class EventLoop:
         self._run_results()
         self.timers.run_due()
         self._flush()
+        if self.max_output_total and self._backlogged:
+            self._bound_output_total()
         for hook in self.after_flush:
             hook()
         self._finalize()
@@ -198,11 +213,14 @@ class EventLoop:
         except (KeyError, ValueError):
             pass
 
-    def listen(self, sock: socket.socket, make_codec: Callable[[], Codec]) -> Listener:
+    def listen(
+        self, sock: socket.socket, make_codec: Callable[[], Codec], *, tls: ssl.SSLContext | None = None
+    ) -> Listener:
         """Accept connections on ``sock`` (bound and listening; made non-blocking here),
-        each with the codec ``make_codec()`` returns."""
+        each with the codec ``make_codec()`` returns; with ``tls``, each is wrapped in a
+        server-side TLS connection whose handshake runs in this loop, non-blocking."""
         sock.setblocking(False)
-        listener = Listener(sock, make_codec)
+        listener = Listener(sock, make_codec, tls)
         self.selector.register(sock, selectors.EVENT_READ, listener)
         self.listeners.append(listener)
         return listener
@@ -285,6 +303,8 @@ class EventLoop:
         conn.closing = True
         conn.close_reason = reason
         log.info("connection #%d %s closing: %s", conn.id, conn.peer, reason)
+        if conn.handshaking:  # no TLS session to carry a last line
+            flush = False
         if flush and not conn.peer_eof:
             ending = conn.codec.close_data()  # e.g. a WebSocket close frame
             if ending:
@@ -333,7 +353,16 @@ class EventLoop:
                 listener.accept_failing = False
             sock.setblocking(False)
             _tune(sock, self.keepalive)
+            if listener.tls is not None:
+                try:
+                    sock = listener.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                except (ssl.SSLError, OSError) as exc:  # the peer reset already
+                    log.info("TLS connection from %s failed: %s", address, exc)
+                    sock.close()
+                    continue
             conn = Connection(sock, address, self, listener.make_codec())
+            if listener.tls is not None:
+                conn.tls = conn.handshaking = True
             self.connections.add(conn)
             self._update_interest(conn)
             log.info("connection #%d from %s", conn.id, conn.peer)
@@ -381,13 +410,26 @@ class EventLoop:
                 log.exception("error in a worker result callback")
 
     def _read(self, conn: Connection) -> None:
+        if conn.handshaking:
+            self._handshake(conn)
+            return
         try:
             data = conn.sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:  # reset, timeout: the peer is gone
+            if conn.tls:
+                # Records already decrypted inside the SSL object are not signalled by
+                # select(): take them now, or they wait for the peer's next packet.
+                while conn.sock.pending() and len(data) < RECV_SIZE:  # type: ignore[attr-defined]
+                    data += conn.sock.recv(RECV_SIZE - len(data))
+                if conn.outbuf and not conn.closing:
+                    self._to_flush[conn] = None  # a send may have waited for this read
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return  # no whole TLS record yet
+        except OSError as exc:  # reset, timeout, a TLS error: the peer is gone
             conn.peer_eof = True
-            self.close(conn, f"read error: {exc.strerror or exc}", flush=False)
+            if conn.closing:
+                self._to_finalize.append(conn)
+            else:
+                self.close(conn, f"read error: {exc.strerror or exc}", flush=False)
             return
         if conn.closing:  # lingering: discard input until the peer closes
             if not data:
@@ -404,11 +446,17 @@ class EventLoop:
 
     def _send(self, conn: Connection) -> None:
         """Send what the kernel takes; manage write interest; finish a flushed close."""
+        if conn.handshaking:
+            self._handshake(conn)
+            return
+        want_read = False
         if conn.outbuf:
             try:
                 sent = conn.sock.send(conn.outbuf)
-            except (BlockingIOError, InterruptedError):
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
                 sent = 0
+            except ssl.SSLWantReadError:  # TLS needs the peer's bytes first: wait for a read
+                sent, want_read = 0, True
             except OSError as exc:  # EPIPE, ECONNRESET: the peer is gone
                 conn.outbuf.clear()
                 conn.peer_eof = True
@@ -418,10 +466,9 @@ class EventLoop:
                     self.close(conn, f"write error: {exc.strerror or exc}", flush=False)
                 return
             del conn.outbuf[:sent]
-        want_write = bool(conn.outbuf)
+        want_write = bool(conn.outbuf) and not want_read
         if want_write != conn.writing:
-            conn.writing = want_write
-            self._update_interest(conn)
+            self._want(conn, write=want_write)
         if conn.closing and not conn.outbuf:
             self._finish_flushed_close(conn)
 
@@ -430,11 +477,72 @@ class EventLoop:
             self._to_finalize.append(conn)
             return
         try:
-            conn.sock.shutdown(socket.SHUT_WR)  # the peer sees EOF after our last line
+            if conn.tls:
+                _send_close_notify(conn.sock)  # type: ignore[arg-type]
+            # The plain socket's shutdown (SSLSocket's own would drop the TLS state).
+            socket.socket.shutdown(conn.sock, socket.SHUT_WR)  # the peer sees EOF after our last line
         except OSError:
             self._to_finalize.append(conn)
             return
         self.resume_reading(conn)  # read and discard until the peer closes (or linger ends)
+
+    def _handshake(self, conn: Connection) -> None:
+        """Advance ``conn``'s TLS handshake as far as the peer's bytes allow."""
+        sock: ssl.SSLSocket = conn.sock  # type: ignore[assignment]
+        try:
+            if not conn.hello_seen:
+                first = _first_byte(sock)
+                if first is None:
+                    return
+                if first != _TLS_HANDSHAKE_RECORD:  # someone typed into netcat on the TLS port
+                    log.info("connection #%d %s: plain text on the TLS port", conn.id, conn.peer)
+                    _discard_input(sock)  # closing with unread input would reset the line away
+                    socket.socket.send(sock, PLAIN_ON_TLS_PORT)  # in clear, or they could not read it
+                    self.close(conn, "plain text on the TLS port", flush=False)
+                    return
+                conn.hello_seen = True
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._want(conn, write=False)
+            return
+        except ssl.SSLWantWriteError:
+            self._want(conn, write=True)
+            return
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # ssl.SSLError too: a bad hello, no shared cipher, a reset
+            conn.peer_eof = True
+            self.close(conn, f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}", flush=False)
+            return
+        conn.handshaking = False
+        log.info("connection #%d %s: %s %s", conn.id, conn.peer, sock.version(), (sock.cipher() or ("?",))[0])
+        self._want(conn, write=False)
+        self.handler.on_secure(conn)
+        if conn.outbuf:
+            self._to_flush[conn] = None  # what was queued before the handshake (the greeting)
+
+    def _want(self, conn: Connection, *, write: bool) -> None:
+        if conn.writing != write:
+            conn.writing = write
+            if write:
+                self._backlogged[conn] = None
+            else:
+                self._backlogged.pop(conn, None)
+            self._update_interest(conn)
+
+    def _bound_output_total(self) -> None:
+        """Drop the largest consumers until the unsent output of all connections fits
+        in ``max_output_total`` (only backlogged connections hold any after a flush)."""
+        total = sum(len(conn.outbuf) for conn in self._backlogged)
+        if total <= self.max_output_total:
+            return
+        for conn in sorted(self._backlogged, key=lambda c: len(c.outbuf), reverse=True):
+            if total <= self.max_output_total:
+                break
+            if not conn.closing:  # a closing one is gone within linger anyway
+                total -= len(conn.outbuf)
+                self._drop_slow_consumer(conn, f"all output over {self.max_output_total} bytes")
+        self._flush()  # the dropped ones' last lines, the others' left notices
 
     def _flush(self) -> None:
         # A send error closes a connection, and its left notice queues new output for
@@ -458,6 +566,7 @@ class EventLoop:
             conn.registered = False
         conn.sock.close()
         conn.closed = True
+        self._backlogged.pop(conn, None)
         if conn.linger is not None:
             conn.linger.cancel()
         self.connections.discard(conn)
@@ -469,12 +578,12 @@ class EventLoop:
                 log.info("connection #%d %s: %d bytes unsent at close", conn.id, conn.peer, len(conn.outbuf))
             self._to_finalize.append(conn)
 
-    def _drop_slow_consumer(self, conn: Connection) -> None:
+    def _drop_slow_consumer(self, conn: Connection, why: str = "") -> None:
         log.warning(
-            "connection #%d %s: output buffer over %d bytes, dropping slow consumer",
+            "connection #%d %s: %s, dropping slow consumer",
             conn.id,
             conn.peer,
-            self.max_output,
+            why or f"output buffer over {self.max_output} bytes",
         )
         # Keep the rest of the line the kernel may be in the middle of, so the peer
         # never sees half a line; drop everything after it.
@@ -516,6 +625,45 @@ KEEPALIVE_INTERVAL = 10
 """Seconds between keepalive probes once they start."""
 KEEPALIVE_PROBES = 3
 """Unanswered probes before the kernel reports the connection dead."""
+
+
+PLAIN_ON_TLS_PORT = b"this port speaks TLS: use pollchat-client --tls, or openssl s_client -connect HOST:PORT\n"
+"""The one line a plain-text client gets on the TLS port (sent in clear, then closed)."""
+_TLS_HANDSHAKE_RECORD = 0x16
+"""The first byte of a TLS ClientHello record (RFC 8446 section 5.1, ContentType handshake)."""
+
+
+def _first_byte(sock: ssl.SSLSocket) -> int | None:
+    """The peer's first byte, peeked at (not consumed); ``None`` if none came yet.
+
+    Raises:
+        OSError: the peer reset the connection.
+    """
+    try:
+        first = socket.socket.recv(sock, 1, socket.MSG_PEEK)
+    except (BlockingIOError, InterruptedError):
+        return None
+    if not first:
+        raise ConnectionResetError("closed before the TLS handshake")
+    return first[0]
+
+
+def _discard_input(sock: socket.socket) -> None:
+    """Read and drop what the peer has sent so far, below any TLS layer."""
+    try:
+        while socket.socket.recv(sock, 4096):
+            pass
+    except OSError:  # BlockingIOError: all read
+        pass
+
+
+def _send_close_notify(sock: ssl.SSLSocket) -> None:
+    """Send TLS's close_notify without waiting for the peer's (a clean end of the
+    stream for the client; a non-blocking ``unwrap`` raises once it has sent ours)."""
+    try:
+        sock.unwrap()
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, ssl.SSLError):
+        pass
 
 
 def _tune(sock: socket.socket, keepalive: float) -> None:

@@ -114,9 +114,14 @@ class ChatService(Generic[P]):
         self.clock = clock
         self.stopping = False
         self.throttle = LoginThrottle(
-            config.throttle_after, config.lockout_after, config.address_lockout_after, config.lockout_seconds
+            config.throttle_after,
+            config.lockout_after,
+            config.address_lockout_after,
+            config.lockout_seconds,
+            config.account_throttle_after,
         )
         self._per_address: dict[str, int] = {}
+        self._open = 0  # connections between connected() and disconnected()
         self.admin = AdminActions(
             hub,
             self,
@@ -143,6 +148,12 @@ class ChatService(Generic[P]):
         peer.session = Session(config.max_failures)
         host = peer.host
         self._per_address[host] = self._per_address.get(host, 0) + 1
+        self._open += 1
+        if config.max_connections and self._open > config.max_connections:
+            log.warning("connection #%d from %s refused: %d connections open", peer.id, peer.peer, self._open - 1)
+            peer.send(Error.of(ErrorCode.SERVER_BUSY))
+            peer.close("server-wide connection limit")
+            return
         if config.max_connections_per_address and self._per_address[host] > config.max_connections_per_address:
             log.warning("connection #%d from %s refused: too many connections from that address", peer.id, peer.peer)
             peer.send(Error.of(ErrorCode.TOO_MANY_CONNECTIONS))
@@ -179,6 +190,7 @@ class ChatService(Generic[P]):
     def disconnected(self, peer: P) -> None:
         """``peer`` began closing, whatever the reason: free its seat, tell the others."""
         host = peer.host
+        self._open -= 1
         left = self._per_address.get(host, 1) - 1
         if left > 0:
             self._per_address[host] = left
@@ -305,9 +317,11 @@ class ChatService(Generic[P]):
     def _authenticate(self, peer: P, step: Authenticate) -> None:
         if step.verb is Verb.LOGIN:
             host, key = peer.host, name_key(step.name)
-            wait = self.throttle.wait(host, key, self.timers.clock())
+            now = self.timers.clock()
+            wait = self.throttle.wait(host, key, now)
             if wait == math.inf:  # locked out: refused without a look at the password
-                self._refused(peer, step, ErrorCode.WRONG_PASSWORD)
+                seconds = math.ceil(self.throttle.locked_for(host, key, now))
+                self._refused(peer, step, ErrorCode.LOCKED_OUT, seconds=seconds)
                 return
             self.throttle.begin(host, key)  # counted while under way: no parallel guessing
             if wait > 0:  # growing delays after repeated failures (brute force)

@@ -1,0 +1,220 @@
+"""TLS for the line protocol (issue 15), over loopback with certificates made at test time
+(``trustme``): a TLS client and a plain client in one chat, a handshake that stalls or
+never comes costs only its own connection, a plain-text client on the TLS port gets one
+clear line, a certificate reload (SIGHUP) reaches new connections only."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import trustme
+
+from pollchat.errors import ConfigError
+from pollchat.server.loop import PLAIN_ON_TLS_PORT
+from tests.harness import DEFAULT_TIMEOUT, Client, FakeClock, Harness
+
+
+class TlsClient(Client):
+    """A harness client over TLS: a non-blocking ``SSLSocket`` whose handshake runs
+    while the test pumps the server (both ends live on the test's thread)."""
+
+    def handshake(self) -> None:
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while True:
+            try:
+                self.sock.do_handshake()  # type: ignore[attr-defined]
+                return
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                if time.monotonic() > deadline:
+                    pytest.fail("TLS handshake did not finish")
+                self.harness.pump()
+
+    def send(self, data: bytes, timeout: float = DEFAULT_TIMEOUT) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[self.sock.send(view) :]
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                self.harness.pump()
+
+    def drain(self) -> bool:
+        got = False
+        while not (self.eof or self.reset or self.gone):
+            try:
+                data = self.sock.recv(256 * 1024)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                break
+            except (ConnectionResetError, ssl.SSLError):
+                self.reset = True
+                break
+            if not data:
+                self.eof = True
+                break
+            self.buf += data
+            got = True
+        return got
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def write_cert(ca: trustme.CA, folder: Path) -> tuple[Path, Path]:
+    """A certificate for ``localhost`` and 127.0.0.1 signed by ``ca``, as PEM files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(str(cert_path), append=True)
+    cert.private_key_pem.write_to_path(str(key_path))
+    return cert_path, key_path
+
+
+def client_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+@pytest.fixture
+def tls_harness(make_harness: Callable[..., Harness], ca: trustme.CA, tmp_path: Path) -> Harness:
+    cert, key = write_cert(ca, tmp_path / "tls")
+    return make_harness(tls_cert=cert, tls_key=key, tls_port=0)
+
+
+def tls_connect(h: Harness, ca: trustme.CA, *, greet: bool = True) -> TlsClient:
+    address = h.server.tls_address
+    assert address is not None
+    raw = socket.create_connection(address, timeout=DEFAULT_TIMEOUT)
+    sock = client_context(ca).wrap_socket(raw, server_hostname="localhost", do_handshake_on_connect=False)
+    client = TlsClient(h, sock)
+    h.clients.append(client)
+    client.handshake()
+    if greet:
+        assert client.line() == "type login or register and then give user,password"
+    return client
+
+
+def test_a_tls_client_and_a_plain_client_share_one_chat(tls_harness: Harness, ca: trustme.CA) -> None:
+    h = tls_harness
+    secure = tls_connect(h, ca)
+    assert secure.sock.version() in ("TLSv1.2", "TLSv1.3")  # type: ignore[attr-defined]
+    alice = h.register("alice", "secret", client=secure)
+    user1 = h.login("user1", "123")  # plain TCP
+    user1.send(b"hello over plain text\n")
+    assert alice.line() == "user1: hello over plain text"
+    alice.send(b"/msg user1 and back over TLS\n")
+    assert user1.line() == "[private] alice: and back over TLS"
+    assert alice.line() == "[private to user1] and back over TLS"
+
+
+def test_a_stalled_handshake_does_not_stall_anyone(tls_harness: Harness, ca: trustme.CA) -> None:
+    h = tls_harness
+    address = h.server.tls_address
+    assert address is not None
+    stalled = socket.create_connection(address, timeout=DEFAULT_TIMEOUT)
+    stalled.sendall(b"\x16\x03\x01\x02\x00\x01")  # half a ClientHello, then silence
+    silent = socket.create_connection(address, timeout=DEFAULT_TIMEOUT)  # connects, says nothing
+    h.pump(3)
+    user1 = h.login("user1", "123")
+    user2 = h.login("user2", "345", client=tls_connect(h, ca))
+    user1.send(b"still here\n")
+    assert user2.line() == "user1: still here"
+    stalled.close()
+    silent.close()
+
+
+def test_the_login_timeout_bounds_a_handshake_that_never_comes(
+    make_harness: Callable[..., Harness], ca: trustme.CA, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    cert, key = write_cert(ca, tmp_path / "tls")
+    h = make_harness(clock=clock, tls_cert=cert, tls_key=key, tls_port=0, login_timeout=5)
+    address = h.server.tls_address
+    assert address is not None
+    idle = h.adopt(socket.create_connection(address, timeout=DEFAULT_TIMEOUT))
+    h.pump(2)
+    assert len(h.server.loop.connections) == 1
+    h.advance(6)
+    h.pump_until(lambda: not h.server.loop.connections, "the handshake-less connection to be dropped")
+    idle.close()
+
+
+def test_a_plain_client_on_the_tls_port_is_told_in_one_line(tls_harness: Harness) -> None:
+    h = tls_harness
+    address = h.server.tls_address
+    assert address is not None
+    plain = h.adopt(socket.create_connection(address, timeout=DEFAULT_TIMEOUT))
+    plain.send(b"login\n")
+    assert plain.closed() == [PLAIN_ON_TLS_PORT.decode().rstrip("\n")]
+
+
+def test_a_client_that_does_not_trust_the_certificate_never_gets_in(tls_harness: Harness) -> None:
+    h = tls_harness
+    address = h.server.tls_address
+    assert address is not None
+    raw = socket.create_connection(address, timeout=DEFAULT_TIMEOUT)
+    sock = ssl.create_default_context().wrap_socket(raw, server_hostname="localhost", do_handshake_on_connect=False)
+    client = TlsClient(h, sock)
+    h.clients.append(client)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        client.handshake()
+    h.login("user1", "123")  # the server is whole
+
+
+def test_a_reload_serves_the_new_certificate_to_new_connections_only(
+    tls_harness: Harness, ca: trustme.CA, tmp_path: Path
+) -> None:
+    h = tls_harness
+    before = h.login("user1", "123", client=tls_connect(h, ca))
+    other_ca = trustme.CA()
+    cert, key = write_cert(other_ca, tmp_path / "renewed")
+    config = h.server.config
+    (tmp_path / "tls" / "cert.pem").write_bytes(cert.read_bytes())
+    (tmp_path / "tls" / "key.pem").write_bytes(key.read_bytes())
+    assert config.tls_cert == tmp_path / "tls" / "cert.pem"
+    h.server.reload_tls()
+    after = h.login("user2", "345", client=tls_connect(h, other_ca))  # trusts only the new CA
+    before.send(b"the old connection is untouched\n")
+    assert after.line() == "user1: the old connection is untouched"
+
+
+def test_a_reload_with_a_broken_file_keeps_the_old_certificate(
+    tls_harness: Harness, ca: trustme.CA, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = tls_harness
+    (tmp_path / "tls" / "key.pem").write_text("not a key\n")
+    h.server.reload_tls()
+    assert "keeping the old certificate" in caplog.text
+    h.login("user1", "123", client=tls_connect(h, ca))
+
+
+@pytest.mark.parametrize("problem", ["missing", "garbage", "only-cert"])
+def test_bad_certificate_settings_are_one_line_errors(
+    make_harness: Callable[..., Harness], ca: trustme.CA, tmp_path: Path, problem: str
+) -> None:
+    cert, key = write_cert(ca, tmp_path / "tls")
+    settings: dict[str, object] = {"tls_cert": cert, "tls_key": key, "tls_port": 0}
+    if problem == "missing":
+        settings["tls_key"] = tmp_path / "nope.pem"
+    elif problem == "garbage":
+        key.write_text("garbage\n")
+    else:
+        settings["tls_key"] = None
+    with pytest.raises(ConfigError) as caught:
+        make_harness(**settings)
+    assert "\n" not in str(caught.value) and "TLS" in str(caught.value)
+
+
+def test_tls_only_closes_the_plain_port(make_harness: Callable[..., Harness], ca: trustme.CA, tmp_path: Path) -> None:
+    cert, key = write_cert(ca, tmp_path / "tls")
+    h = make_harness(tls_cert=cert, tls_key=key, tls_port=0, tls_only=True)
+    assert h.server.listener is None and h.server.address == h.server.tls_address
+    h.login("user1", "123", client=tls_connect(h, ca))
