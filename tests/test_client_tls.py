@@ -21,7 +21,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,8 @@ from pollchat.client.tls import (
 from pollchat.client.tui import TerminalUI
 from pollchat.client.ui import Key, Phase
 from pollchat.config import DEFAULT_PORT
-from tests.test_client import CLIENT, REPO, TIMEOUT, Hang, Peer, Server, alarm  # noqa: F401 (fixture)
+from tests.harness import Harness, make_harness  # noqa: F401 (fixture)
+from tests.test_client import CLIENT, REPO, TIMEOUT, Peer, Server, alarm  # noqa: F401 (fixture)
 from tests.tls_helpers import CA, GREETING, TlsFront, make_ca, self_signed, tls_records
 
 PROG = "pollchat-client: "
@@ -226,6 +227,62 @@ def test_a_tls_client_and_a_plain_client_in_one_chat(tmp_path: Path, ca: CA) -> 
             tls_records(raw)
     finally:
         server.stop()
+
+
+# --- against the real server's TLS listener (ServerConfig tls_cert/tls_key/tls_port) -----------
+
+
+@pytest.fixture
+def tls_harness(make_harness: Callable[..., Harness], ca: CA, tmp_path: Path) -> Harness:
+    """The real server, in-process (tests/harness.py), with a TLS listener on a free port
+    whose certificate for 127.0.0.1 comes from ``ca``."""
+    cert, key = ca.server_files(tmp_path, "127.0.0.1", "localhost")
+    return make_harness(tls_cert=cert, tls_key=key, tls_port=0)
+
+
+def main_with(h: Harness, *argv: str, stdin: bytes = b"") -> tuple[int, str, str]:
+    """:func:`main` in a thread while this thread runs the harness's server."""
+    result: list[tuple[int, str, str]] = []
+    thread = threading.Thread(target=lambda: result.append(main(*argv, stdin=stdin)), daemon=True)
+    thread.start()
+    h.pump_until(lambda: not thread.is_alive(), "the client to finish", timeout=TIMEOUT)
+    thread.join()
+    return result[0]
+
+
+def test_a_tls_line_client_and_a_plain_client_share_the_real_server(tls_harness: Harness, ca: CA) -> None:
+    h = tls_harness
+    address = h.server.tls_address
+    assert address is not None
+    user1 = h.login("user1", "123")  # plain TCP
+
+    status, out, err = main_with(
+        h, "127.0.0.1", "--port", str(address[1]), "--cafile", str(ca.cafile), stdin=b"register\nalice,pw\nhi from tls\n"
+    )
+
+    assert (status, err) == (0, "")  # the input ended (close_notify), then the server closed
+    assert out.splitlines() == [texts.GREETING, "Access Provided", "active users are: user1 alice"]
+    assert user1.lines(3) == ["alice has entered the chat", "alice: hi from tls", "alice has left the chat"]
+
+
+def test_the_real_server_with_an_unknown_certificate_is_refused_in_one_line(tls_harness: Harness) -> None:
+    h = tls_harness
+    address = h.server.tls_address
+    assert address is not None
+
+    status, out, err = main_with(h, "127.0.0.1", "--port", str(address[1]), "--tls", stdin=b"login\nuser1,123\n")
+
+    assert (status, out) == (1, "")
+    assert err == PROG + "TLS: certificate verify failed: unable to get local issuer certificate (use --cafile FILE to trust it)\n"
+    h.login("user1", "123")  # nobody logged in meanwhile: the name is free
+
+
+def test_the_real_server_s_plain_port_is_not_spoken_to_in_clear(tls_harness: Harness, ca: CA) -> None:
+    h = tls_harness
+    status, out, err = main_with(h, "127.0.0.1", "--port", str(h.address[1]), "--cafile", str(ca.cafile))
+
+    assert (status, out) == (1, "")
+    assert err.endswith(texts.CLIENT_TLS_HINT_NOT_TLS + "\n") and err.count("\n") == 1
 
 
 # --- refusals: one line, exit 1, nothing sent --------------------------------------------------

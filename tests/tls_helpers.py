@@ -47,6 +47,16 @@ class CA:
         self.ca.issue_cert(*names).configure_cert(context)
         return context
 
+    def server_files(self, directory: Path, *names: str) -> tuple[Path, Path]:
+        """A certificate for ``names`` issued by this CA and its key, as the PEM files
+        ``pollchat-server --tls-cert FILE --tls-key FILE`` takes."""
+        cert = self.ca.issue_cert(*names)
+        cert_file, key_file = directory / "server-cert.pem", directory / "server-key.pem"
+        for index, pem in enumerate(cert.cert_chain_pems):
+            pem.write_to_path(str(cert_file), append=index > 0)
+        cert.private_key_pem.write_to_path(str(key_file))
+        return cert_file, key_file
+
 
 def make_ca(directory: Path, name: str = "ca.pem") -> CA:
     """A new CA, its certificate written to ``directory/name``."""

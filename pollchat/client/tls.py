@@ -45,9 +45,9 @@ import ssl
 import time
 
 from pollchat import texts
+from pollchat.config import DEFAULT_TLS_PORT  # the server's --tls-port default, 3491
 
-DEFAULT_TLS_PORT = 3491
-"""The port of the server's TLS listener (``pollchat-server --tls-port``, issue 15)."""
+__all__ = ["DEFAULT_TLS_PORT", "TlsFailure", "TlsStream", "client_context", "connect_tls", "failure", "ssl_reason"]
 SEND_CHUNK = 16 * 1024
 """Plain bytes encrypted per :meth:`TlsStream.send` call: one TLS record's worth."""
 RECV_SIZE = 64 * 1024
