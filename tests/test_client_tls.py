@@ -47,6 +47,7 @@ from tests.test_client import CLIENT, REPO, TIMEOUT, Peer, Server, alarm  # noqa
 from tests.tls_helpers import CA, GREETING, TlsFront, make_ca, self_signed, tls_records
 
 PROG = "pollchat-client: "
+UNKNOWN_CA = "TLS: certificate verify failed: unable to get local issuer certificate (use --cafile FILE to trust it)"
 
 
 @pytest.fixture
@@ -128,9 +129,10 @@ def test_an_unusable_cafile_is_a_usage_error(tmp_path: Path) -> None:
     empty = tmp_path / "empty.pem"
     empty.write_text("not a certificate\n")
 
-    status, out, err = main("127.0.0.1", "--cafile", str(tmp_path / "missing.pem"))
+    missing = tmp_path / "missing.pem"
+    status, out, err = main("127.0.0.1", "--cafile", str(missing))
     assert (status, out) == (2, "")
-    assert err == PROG + texts.CLIENT_TLS_BAD_CAFILE.format(path=tmp_path / "missing.pem", reason="No such file or directory") + "\n"
+    assert err == PROG + texts.CLIENT_TLS_BAD_CAFILE.format(path=missing, reason="No such file or directory") + "\n"
 
     status, _, err = main("127.0.0.1", "--cafile", str(empty))
     assert status == 2
@@ -147,7 +149,9 @@ def test_openssl_reasons_are_shortened() -> None:
 # --- line mode over TLS ----------------------------------------------------------------------
 
 
-def test_line_mode_over_tls_half_closes_with_close_notify_and_shows_what_follows(front: TlsFront, ca: CA, alarm) -> None:
+def test_line_mode_over_tls_half_closes_with_close_notify_and_shows_what_follows(
+    front: TlsFront, ca: CA, alarm
+) -> None:
     status, out, err = main("127.0.0.1", "--port", str(front.port), "--cafile", str(ca.cafile), stdin=b"one\ntwo\n")
 
     assert (status, err) == (0, "")
@@ -193,9 +197,8 @@ def test_lines_that_come_with_the_end_of_the_handshake_are_shown_without_waiting
 
 def test_a_large_input_crosses_many_records_and_a_full_socket(front: TlsFront, ca: CA, alarm) -> None:
     lines = [f"line {n:05} " + "x" * 90 for n in range(3000)]  # ~300 KB: past every buffer
-    status, out, err = main(
-        "127.0.0.1", "--port", str(front.port), "--cafile", str(ca.cafile), stdin="".join(f"{line}\n" for line in lines).encode()
-    )
+    data = "".join(f"{line}\n" for line in lines).encode()
+    status, out, err = main("127.0.0.1", "--port", str(front.port), "--cafile", str(ca.cafile), stdin=data)
 
     assert (status, err) == (0, "")
     assert out.splitlines() == ["hello over tls", "echo: mode json", *(f"echo: {line}" for line in lines), "bye"]
@@ -218,7 +221,9 @@ def test_a_tls_client_and_a_plain_client_in_one_chat(tmp_path: Path, ca: CA) -> 
                 assert result.stdout.decode().splitlines() == [
                     texts.GREETING, "Access Provided", "active users are: user1 alice"
                 ]
-                assert observer.lines(3) == ["alice has entered the chat", "alice: hi over tls", "alice has left the chat"]
+                assert observer.lines(3) == [
+                    "alice has entered the chat", "alice: hi over tls", "alice has left the chat"
+                ]
             finally:
                 observer.close()
             raw = bytes(tls_front.connections[0].raw)
@@ -257,7 +262,8 @@ def test_a_tls_line_client_and_a_plain_client_share_the_real_server(tls_harness:
     user1 = h.login("user1", "123")  # plain TCP
 
     status, out, err = main_with(
-        h, "127.0.0.1", "--port", str(address[1]), "--cafile", str(ca.cafile), stdin=b"register\nalice,pw\nhi from tls\n"
+        h, "127.0.0.1", "--port", str(address[1]), "--cafile", str(ca.cafile),
+        stdin=b"register\nalice,pw\nhi from tls\n",
     )
 
     assert (status, err) == (0, "")  # the input ended (close_notify), then the server closed
@@ -273,7 +279,7 @@ def test_the_real_server_with_an_unknown_certificate_is_refused_in_one_line(tls_
     status, out, err = main_with(h, "127.0.0.1", "--port", str(address[1]), "--tls", stdin=b"login\nuser1,123\n")
 
     assert (status, out) == (1, "")
-    assert err == PROG + "TLS: certificate verify failed: unable to get local issuer certificate (use --cafile FILE to trust it)\n"
+    assert err == PROG + UNKNOWN_CA + "\n"
     h.login("user1", "123")  # nobody logged in meanwhile: the name is free
 
 
@@ -292,7 +298,7 @@ def test_a_certificate_from_an_unknown_ca_is_refused_in_one_line(front: TlsFront
     status, out, err = main("127.0.0.1", "--port", str(front.port), "--tls", stdin=b"login\nuser1,123\n")
 
     assert (status, out) == (1, "")
-    assert err == PROG + "TLS: certificate verify failed: unable to get local issuer certificate (use --cafile FILE to trust it)\n"
+    assert err == PROG + UNKNOWN_CA + "\n"
     assert_nothing_but_a_refused_handshake(front)
 
 
@@ -384,6 +390,7 @@ def test_a_server_hanging_up_during_the_handshake_is_a_network_failure(alarm) ->
 
 
 def test_only_network_failures_are_worth_retrying() -> None:
+    assert isinstance(failure(TimeoutError(), "h", 1), TlsFailure)
     refused = ssl.SSLCertVerificationError(1, "certificate verify failed")
     refused.verify_code, refused.verify_message = 18, "self-signed certificate"
     assert failure(refused, "h", 1).final
@@ -439,7 +446,7 @@ def test_tui_shows_a_refused_certificate_in_the_form_and_does_not_retry(front: T
     ui, app = tui(front.port, client_context(), tmp_path)  # the system's CAs: the test CA is unknown
     try:
         pump(ui, lambda: app.phase is Phase.LOGIN, "the login form")
-        assert app.form.error == "TLS: certificate verify failed: unable to get local issuer certificate (use --cafile FILE to trust it)"
+        assert app.form.error == UNKNOWN_CA
         assert app.connect_at is None and app.credentials is None
         pump_for = time.monotonic() + 2.0  # longer than the first two backoff delays (<= 1 s, <= 2 s... drawn)
         while time.monotonic() < pump_for:
@@ -489,5 +496,12 @@ def test_stream_refuses_blocking_mode_and_reports_its_version(front: TlsFront, c
     finally:
         stream.close()
     assert isinstance(stream, TlsStream) and stream.closed
-    with pytest.raises(TlsFailure):
-        raise failure(TimeoutError(), "h", 1)
+
+
+def test_help_shows_the_tls_flags_and_an_example() -> None:
+    result = subprocess.run([*CLIENT, "--help"], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+
+    assert result.returncode == 0
+    assert "--tls" in result.stdout and "--cafile FILE" in result.stdout
+    assert "pollchat-client chat.example.org --tls" in result.stdout
+    assert f"or {DEFAULT_TLS_PORT} with --tls" in result.stdout

@@ -289,7 +289,8 @@ def test_full_screen_client_over_tls(tmp_path: Path) -> None:
     term = Terminal(command, env, 80, 24)
     bob = None
     try:
-        term.wait(shows("password: (not shown)", f"127.0.0.1:{server.tls_port} │ 🔒 TLS"), "the lock on the login form")
+        lock = f"127.0.0.1:{server.tls_port} │ 🔒 TLS"
+        term.wait(shows("password: (not shown)", lock), "the lock on the login form")
         term.type(PASSWORD)
         term.keys("Enter")
         term.wait(" alice + active │ 🔒 TLS", "the logged-in top bar with the lock")

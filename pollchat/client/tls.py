@@ -130,7 +130,11 @@ def failure(exc: OSError, host: str, port: int) -> TlsFailure:
     """
     if isinstance(exc, ssl.SSLCertVerificationError):
         code = exc.verify_code
-        hint = texts.CLIENT_TLS_HINT_CAFILE if code in _UNTRUSTED else texts.CLIENT_TLS_HINT_NAME if code in _WRONG_NAME else ""
+        hint = ""
+        if code in _UNTRUSTED:
+            hint = texts.CLIENT_TLS_HINT_CAFILE
+        elif code in _WRONG_NAME:
+            hint = texts.CLIENT_TLS_HINT_NAME
         return TlsFailure(texts.CLIENT_TLS_VERIFY_FAILED.format(reason=ssl_reason(exc), hint=hint), True)
     if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
         reason, final, hint = texts.CLIENT_TLS_PEER_CLOSED, False, ""
