@@ -505,3 +505,17 @@ def test_help_shows_the_tls_flags_and_an_example() -> None:
     assert "--tls" in result.stdout and "--cafile FILE" in result.stdout
     assert "pollchat-client chat.example.org --tls" in result.stdout
     assert f"or {DEFAULT_TLS_PORT} with --tls" in result.stdout
+
+
+def test_a_refused_certificate_on_a_reconnection_brings_the_form_back_and_stays_there() -> None:
+    from tests.tui_scenes import T0, logged_in, render_scene
+
+    app = logged_in(T0, tls=True)
+    app.connection_failed(texts.CLIENT_SERVER_CLOSED, T0)  # the server restarted...
+    app.connecting()
+    app.tls_failed(UNKNOWN_CA, T0 + 1)  # ...with a certificate nobody trusts
+
+    assert app.phase is Phase.LOGIN and app.connect_at is None and app.credentials is None
+    assert not app.should_connect(T0 + 3600)
+    screen = render_scene(app, 80, 24, T0 + 1).text()
+    assert "🔒 TLS" in screen and "certificate verify failed" in screen and "password: (not shown)" in screen
