@@ -336,7 +336,8 @@ def test_cafile_trusts_only_its_own_certificates(tmp_path: Path, ca: CA, alarm) 
 
 
 class Recorder:
-    """A plain TCP server that greets like pollchat and records what the client sends."""
+    """A plain TCP server that greets like pollchat and records what the client sends
+    (``greeting=None``: hangs up after the ClientHello)."""
 
     def __init__(self, greeting: bytes | None) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -348,9 +349,18 @@ class Recorder:
     def _serve(self, greeting: bytes | None) -> None:
         conn, _ = self.listener.accept()
         with conn:
-            if greeting is None:
-                return  # hang up at once
             conn.settimeout(TIMEOUT)
+            if greeting is None:
+                # Hang up in the middle of the handshake: take the ClientHello (all of
+                # it, or closing would send a reset instead of an end), answer nothing.
+                self.received = conn.recv(65536)
+                conn.settimeout(0.2)
+                try:
+                    while chunk := conn.recv(65536):
+                        self.received += chunk
+                except TimeoutError:
+                    pass
+                return
             conn.sendall(greeting)
             try:
                 while chunk := conn.recv(65536):
