@@ -1,7 +1,7 @@
 """The line client: connects to a pollchat server, shows what it says, sends what you type.
 
-Never imports :mod:`pollchat.server` or :mod:`pollchat.store`; it speaks the wire protocol
-through :mod:`pollchat.protocol` only. Modules:
+Never imports :mod:`pollchat.server`, :mod:`pollchat.store` or :mod:`pollchat.core`; it
+speaks the wire protocol through :mod:`pollchat.protocol` only. Modules:
 
 * :mod:`.plain` -- the line-mode front end: pure rendering of server lines
   (:func:`~pollchat.client.plain.render_incoming`) and the ``selectors`` loop over stdin
@@ -12,4 +12,7 @@ through :mod:`pollchat.protocol` only. Modules:
   over pure parts: :mod:`.app` (behaviour), :mod:`.state` (chat state), :mod:`.screen`
   (rendering), :mod:`.textwidth` (display widths), :mod:`.reconnect` (backoff),
   :mod:`.config` (the settings file).
+* :mod:`.textclean` -- control characters out of server text, for both front ends.
+* :mod:`.tls` -- ``--tls``: the verified context and the non-blocking TLS stream both
+  front ends drive (no fallback to plain text), one-line failures.
 """

@@ -27,7 +27,6 @@ How a session ends (the value :func:`run` returns):
 from __future__ import annotations
 
 import os
-import re
 import selectors
 import socket
 import sys
@@ -35,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from pollchat import texts
+from pollchat.client.textclean import sanitize
 from pollchat.client.tls import TlsStream, ssl_reason
 from pollchat.errors import ProtocolError
 from pollchat.protocol.events import ModeSwitched
@@ -51,9 +51,6 @@ quotes and backslashes) and a welcome lists every user, so this is generous; it 
 bounds memory against a misbehaving server."""
 SEND_HIGH_WATER = 256 * 1024
 """Unsent bytes queued for the server past which stdin is not read (backpressure)."""
-
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
-_REPLACEMENT = "\ufffd"
 
 
 def opening_lines(user: str | None = None, password: str | None = None) -> list[str]:
@@ -78,15 +75,6 @@ def opening_lines(user: str | None = None, password: str | None = None) -> list[
     return lines
 
 
-def sanitize(text: str) -> str:
-    """``text`` with every control character but TAB replaced by U+FFFD.
-
-    The pollchat server never sends control characters; this keeps a misbehaving server
-    from moving the cursor or changing the terminal with escape sequences.
-    """
-    return _CONTROL.sub(_REPLACEMENT, text)
-
-
 def render_incoming(line: str) -> list[str]:
     """The lines to show for one line received from the server.
 
@@ -97,7 +85,8 @@ def render_incoming(line: str) -> list[str]:
         For a JSON event, its text-mode wording (``render_text``), one item per line (a
         welcome is two); nothing for the ``mode`` confirmation. Any other line (the
         text-mode greeting sent before the switch, or a line that is not a known event)
-        is returned as it is. Control characters are replaced (see :func:`sanitize`).
+        is returned as it is. Control characters are replaced
+        (:func:`~pollchat.client.textclean.sanitize`).
         Never raises.
     """
     if line.startswith("{"):

@@ -23,7 +23,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
-from pollchat.client.plain import sanitize
+from pollchat.client.textclean import sanitize
 from pollchat.protocol.events import (
     Emote,
     Announcement,
@@ -217,7 +217,7 @@ def mention_pattern(name: str) -> re.Pattern[str]:
 
 def clean(text: str) -> str:
     """Server text made safe to draw: control characters but newline replaced (see
-    :func:`~pollchat.client.plain.sanitize`) and tabs turned into spaces."""
+    :func:`~pollchat.client.textclean.sanitize`) and tabs turned into spaces."""
     return "\n".join(sanitize(part).replace("\t", " ") for part in text.split("\n"))
 
 

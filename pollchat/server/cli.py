@@ -12,13 +12,14 @@ import logging
 import logging.handlers
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pollchat import __version__, texts
-from pollchat.cliargs import OneLineParser, non_negative_float, whole_number
+from pollchat.cliargs import OneLineParser, kdf_iterations_argument, non_negative_float, whole_number
 from pollchat.config import DEFAULT_PORT, ServerConfig, default_data_dir
-from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS
+from pollchat.core.passwords import MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.app import Server
@@ -54,6 +55,195 @@ then, from another terminal:
 """
 
 
+SECTION_PROTECTION = "protection (every limit: 0 turns it off, unless said otherwise)"
+SECTION_BACKUPS = "backups"
+SECTION_GROUPS = "groups (0 turns a limit off)"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConfigFlag:
+    """One ``pollchat-server`` flag that sets one :class:`ServerConfig` field.
+
+    Attributes:
+        flag: the option, e.g. ``"--rate-limit"``.
+        field: the :class:`ServerConfig` field it sets (also its ``args`` attribute).
+        type: the argparse ``type=`` that parses and checks a typed value.
+        help: the ``--help`` text; it ends with ``(default: %(default)s)``.
+        metavar: the value's name in ``--help``.
+        section: the ``--help`` section (an argument group), ``None`` for the main options.
+
+    The default is never written here: it is the field's default in :class:`ServerConfig`
+    (see :func:`flag_default`).
+    """
+
+    flag: str
+    field: str
+    type: Callable[[str], Any]
+    help: str
+    metavar: str
+    section: str | None = None
+
+
+CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
+    # the server's limits and tunables (docs/operations.md has the same list)
+    ConfigFlag(
+        "--max-output", "max_output", whole_number(1024),
+        "unsent bytes a client may fall behind before it is dropped (default: %(default)s)", "BYTES",
+    ),
+    ConfigFlag(
+        "--idle-after", "idle_after", whole_number(1),
+        "silence after which an active user becomes inactive (default: %(default)s)", "SECONDS",
+    ),
+    ConfigFlag(
+        "--replay", "replay", whole_number(0, 500),
+        "public messages replayed at login; 0 turns it off (default: %(default)s)", "N",
+    ),
+    ConfigFlag(
+        "--history-keep", "history_keep", whole_number(1),
+        "messages kept in the database; older ones are pruned (default: %(default)s)", "N",
+    ),
+    # protection against floods, slow or dead peers and password guessing (issue 3)
+    ConfigFlag(
+        "--max-connections-per-address", "max_connections_per_address", whole_number(0),
+        "open connections allowed from one peer address (an IPv6 peer's /64); 0 turns it off "
+        "(default: %(default)s)", "N",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--max-connections", "max_connections", whole_number(0),
+        "open connections allowed in all; past it a new one gets one line and is closed; 0 turns it "
+        "off (default: the open-file limit, raised to its maximum at start, less 64)", "N",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--max-output-total", "max_output_total", whole_number(0),
+        "unsent output allowed across all clients; past it the largest consumers are dropped first; "
+        "0 turns it off (default: %(default)s)", "BYTES",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--login-timeout", "login_timeout", non_negative_float,
+        "a connection that has not logged in by then is closed; 0 turns it off (default: %(default)s)", "SECONDS",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--rate-limit", "rate_limit", non_negative_float,
+        "lines per second a connection may send on average; past it the client is warned, then "
+        "disconnected; 0 turns it off (default: %(default)s)", "LINES_PER_SECOND",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--rate-burst", "rate_burst", whole_number(1),
+        "lines a connection may send at once within --rate-limit; at least 1 (default: %(default)s)", "N",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--keepalive", "keepalive", non_negative_float,
+        "silence before a peer is probed and dropped if dead; 0 turns it off (default: %(default)s)", "SECONDS",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--throttle-after", "throttle_after", whole_number(0),
+        "failed logins from one address for one account before further attempts are delayed; "
+        "0 turns it off (default: %(default)s)", "N",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--lockout-after", "lockout_after", whole_number(0),
+        "failed logins from one address for one account before that pair is locked out; "
+        "0 turns it off (default: %(default)s)", "N",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--address-lockout-after", "address_lockout_after", whole_number(0),
+        "failed logins from one address, any account, before the address is locked out; "
+        "0 turns it off (default: %(default)s)", "N",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--lockout-seconds", "lockout_seconds", non_negative_float,
+        "how long a lockout lasts (default: %(default)s)", "SECONDS",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--account-throttle-after", "account_throttle_after", whole_number(0),
+        "failed logins for one account, from any address, before each further attempt for it is "
+        "delayed (slowed, never locked); 0 turns it off (default: %(default)s)", "N",
+        SECTION_PROTECTION,
+    ),
+    # automatic snapshots (issue 5)
+    ConfigFlag(
+        "--backup-every", "backup_every", non_negative_float,
+        "take a database snapshot in DATA_DIR/backups every MINUTES (fractions allowed); "
+        "0 turns it off (default: %(default)s)", "MINUTES",
+        SECTION_BACKUPS,
+    ),
+    ConfigFlag(
+        "--backup-keep", "backup_keep", whole_number(0),
+        "snapshots kept, older ones are deleted; 0 keeps them all (default: %(default)s)", "N",
+        SECTION_BACKUPS,
+    ),
+    # group limits (issue 4; pollchat.core.groups.GroupLimits)
+    ConfigFlag(
+        "--max-groups-per-owner", "max_groups_per_owner", whole_number(0),
+        "groups one account may own (default: %(default)s)", "N",
+        SECTION_GROUPS,
+    ),
+    ConfigFlag(
+        "--max-group-members", "max_group_members", whole_number(0),
+        "members a group may have, its owner included (default: %(default)s)", "N",
+        SECTION_GROUPS,
+    ),
+    ConfigFlag(
+        "--max-group-requests", "max_group_requests", whole_number(0),
+        "join requests that may wait in one private group (default: %(default)s)", "N",
+        SECTION_GROUPS,
+    ),
+)
+"""Every flag that sets one numeric :class:`ServerConfig` field, in ``--help`` order:
+:func:`build_parser` declares them and :func:`config_from_args` reads them back, both
+from this table."""
+
+
+def _default(name: str) -> Any:
+    """The :class:`ServerConfig` default of field ``name`` (one source of truth)."""
+    return {field.name: field.default for field in dataclasses.fields(ServerConfig)}[name]
+
+
+def flag_default(row: ConfigFlag) -> Any:
+    """The default of ``row``'s flag: its :class:`ServerConfig` field's default, given to
+    the flag's own parser as if typed.
+
+    So the default shown in ``--help`` and used is exactly what typing it would give
+    (``--idle-after`` takes whole seconds: ``300``, not the field's ``300.0``), and a
+    field default that the flag would refuse fails when the parser is built, not later.
+    """
+    value = _default(row.field)
+    if value is None:  # worked out at start (--max-connections: from the open-file limit)
+        return None
+    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return row.type(text)
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, *, main_options: bool) -> None:
+    """Declare the rows of :data:`CONFIG_FLAGS` that are main options (``main_options``)
+    or the others, each section in its own argument group, in table order. Two calls, so
+    the usage line keeps the main options together, before the sections."""
+    sections: dict[str, argparse._ArgumentGroup] = {}
+    for row in CONFIG_FLAGS:
+        if (row.section is None) != main_options:
+            continue
+        if row.section is None:
+            container: argparse._ActionsContainer = parser
+        else:
+            if row.section not in sections:
+                sections[row.section] = parser.add_argument_group(row.section)
+            container = sections[row.section]
+        container.add_argument(
+            row.flag, dest=row.field, type=row.type, default=flag_default(row), metavar=row.metavar, help=row.help
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = OneLineParser(
@@ -69,9 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="simultaneous logged-in users; without it the server asks on stdin",
     )
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--host", default=_default("host"), help="address to listen on (default: %(default)s)")
     parser.add_argument(
-        "--port", type=whole_number(0, 65535), default=DEFAULT_PORT, help="TCP port; 0 picks a free one (default: %(default)s)"
+        "--port",
+        type=whole_number(0, 65535),
+        default=_default("port"),
+        help="TCP port; 0 picks a free one (default: %(default)s)",
     )
     parser.add_argument(
         "--accounts", type=Path, metavar="FILE", help="TOML file of preconfigured accounts (reserved seats)"
@@ -82,46 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"where {DATABASE_NAME} is kept (default: $XDG_DATA_HOME/pollchat or ~/.local/share/pollchat)",
     )
-    parser.add_argument(
-        "--kdf-iterations",
-        type=whole_number(1, MAX_ITERATIONS),
-        default=DEFAULT_ITERATIONS,
-        metavar="N",
-        help="PBKDF2 iterations for new passwords (default: %(default)s; lower only for tests)",
-    )
-    parser.add_argument(
-        "--max-output",
-        type=whole_number(1024),
-        default=1024 * 1024,
-        metavar="BYTES",
-        help="unsent bytes a client may fall behind before it is dropped (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--idle-after",
-        type=whole_number(1),
-        default=300,
-        metavar="SECONDS",
-        help="silence after which an active user becomes inactive (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--replay",
-        type=whole_number(0, 500),
-        default=20,
-        metavar="N",
-        help="public messages replayed at login; 0 turns it off (default: %(default)s)",
-    )
+    kdf_iterations_argument(parser, default=_default("kdf_iterations"), maximum=MAX_ITERATIONS)
+    _add_config_flags(parser, main_options=True)
     parser.add_argument(
         "--no-game",
         dest="games",
         action="store_false",
         help="do not offer the guess-the-number game to a user who logs in alone",
-    )
-    parser.add_argument(
-        "--history-keep",
-        type=whole_number(1),
-        default=100_000,
-        metavar="N",
-        help="messages kept in the database; older ones are pruned (default: %(default)s)",
     )
     parser.add_argument(
         "--log-level",
@@ -136,138 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the rotating log file ({LOG_MAX_BYTES // (1024 * 1024)} MiB, {LOG_BACKUP_COUNT} old ones kept; "
         f"default: {LOG_NAME} in the data directory)",
     )
-    _add_protection_flags(parser)
-    _add_backup_flags(parser)
-    _add_group_flags(parser)
+    _add_config_flags(parser, main_options=False)
     _add_tls_flags(parser)
     register_all(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
-
-
-def _default(name: str) -> object:
-    """The :class:`ServerConfig` default of field ``name`` (one source of truth)."""
-    return {field.name: field.default for field in dataclasses.fields(ServerConfig)}[name]
-
-
-def _add_protection_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("protection (every limit: 0 turns it off, unless said otherwise)")
-    group.add_argument(
-        "--max-connections-per-address",
-        type=whole_number(0),
-        default=_default("max_connections_per_address"),
-        metavar="N",
-        help="open connections allowed from one peer address (an IPv6 peer's /64); 0 turns it off "
-        "(default: %(default)s)",
-    )
-    group.add_argument(
-        "--max-connections",
-        type=whole_number(0),
-        default=_default("max_connections"),
-        metavar="N",
-        help="open connections allowed in all; past it a new one gets one line and is closed; "
-        "0 turns it off (default: the open-file limit, raised to its maximum at start, less 64)",
-    )
-    group.add_argument(
-        "--max-output-total",
-        type=whole_number(0),
-        default=_default("max_output_total"),
-        metavar="BYTES",
-        help="unsent output allowed across all clients; past it the largest consumers are dropped "
-        "first; 0 turns it off (default: %(default)s)",
-    )
-    group.add_argument(
-        "--login-timeout",
-        type=non_negative_float,
-        default=_default("login_timeout"),
-        metavar="SECONDS",
-        help="a connection that has not logged in by then is closed; 0 turns it off (default: %(default)s)",
-    )
-    group.add_argument(
-        "--rate-limit",
-        type=non_negative_float,
-        default=_default("rate_limit"),
-        metavar="LINES_PER_SECOND",
-        help="lines per second a connection may send on average; past it the client is warned, then "
-        "disconnected; 0 turns it off (default: %(default)s)",
-    )
-    group.add_argument(
-        "--rate-burst",
-        type=whole_number(1),
-        default=_default("rate_burst"),
-        metavar="N",
-        help="lines a connection may send at once within --rate-limit; at least 1 (default: %(default)s)",
-    )
-    group.add_argument(
-        "--keepalive",
-        type=non_negative_float,
-        default=_default("keepalive"),
-        metavar="SECONDS",
-        help="silence before a peer is probed and dropped if dead; 0 turns it off (default: %(default)s)",
-    )
-    group.add_argument(
-        "--throttle-after",
-        type=whole_number(0),
-        default=_default("throttle_after"),
-        metavar="N",
-        help="failed logins from one address for one account before further attempts are delayed; "
-        "0 turns it off (default: %(default)s)",
-    )
-    group.add_argument(
-        "--lockout-after",
-        type=whole_number(0),
-        default=_default("lockout_after"),
-        metavar="N",
-        help="failed logins from one address for one account before that pair is locked out; "
-        "0 turns it off (default: %(default)s)",
-    )
-    group.add_argument(
-        "--address-lockout-after",
-        type=whole_number(0),
-        default=_default("address_lockout_after"),
-        metavar="N",
-        help="failed logins from one address, any account, before the address is locked out; "
-        "0 turns it off (default: %(default)s)",
-    )
-    group.add_argument(
-        "--lockout-seconds",
-        type=non_negative_float,
-        default=_default("lockout_seconds"),
-        metavar="SECONDS",
-        help="how long a lockout lasts (default: %(default)s)",
-    )
-    group.add_argument(
-        "--account-throttle-after",
-        type=whole_number(0),
-        default=_default("account_throttle_after"),
-        metavar="N",
-        help="failed logins for one account, from any address, before each further attempt for it "
-        "is delayed (slowed, never locked) (default: %(default)s)",
-    )
-
-
-def _add_group_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("groups (0 turns a limit off)")
-    group.add_argument(
-        "--max-groups-per-owner",
-        type=whole_number(0),
-        default=_default("max_groups_per_owner"),
-        metavar="N",
-        help="groups one account may own (default: %(default)s)",
-    )
-    group.add_argument(
-        "--max-group-members",
-        type=whole_number(0),
-        default=_default("max_group_members"),
-        metavar="N",
-        help="members a group may have, its owner included (default: %(default)s)",
-    )
-    group.add_argument(
-        "--max-group-requests",
-        type=whole_number(0),
-        default=_default("max_group_requests"),
-        metavar="N",
-        help="join requests that may wait in one private group (default: %(default)s)",
-    )
 
 
 def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
@@ -295,60 +327,22 @@ def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_backup_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("backups")
-    group.add_argument(
-        "--backup-every",
-        type=non_negative_float,
-        default=_default("backup_every"),
-        metavar="MINUTES",
-        help="take a database snapshot in DATA_DIR/backups every MINUTES (fractions allowed); "
-        "0 turns it off (default: %(default)s)",
-    )
-    group.add_argument(
-        "--backup-keep",
-        type=whole_number(0),
-        default=_default("backup_keep"),
-        metavar="N",
-        help="snapshots kept, older ones are deleted; 0 keeps them all (default: %(default)s)",
-    )
-
-
 def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
-    """The :class:`ServerConfig` the server flags in ``args`` describe."""
+    """The :class:`ServerConfig` the server flags in ``args`` describe (the numeric ones
+    through :data:`CONFIG_FLAGS`)."""
     return ServerConfig(
         max_users=max_users,
         host=args.host,
         port=args.port,
         data_dir=args.data_dir or default_data_dir(),
         kdf_iterations=args.kdf_iterations,
-        max_output=args.max_output,
-        idle_after=args.idle_after,
-        replay=args.replay,
         games=args.games,
-        history_keep=args.history_keep,
-        max_connections_per_address=args.max_connections_per_address,
-        max_connections=args.max_connections,
-        max_output_total=args.max_output_total,
-        login_timeout=args.login_timeout,
-        rate_limit=args.rate_limit,
-        rate_burst=args.rate_burst,
-        keepalive=args.keepalive,
-        throttle_after=args.throttle_after,
-        lockout_after=args.lockout_after,
-        address_lockout_after=args.address_lockout_after,
-        lockout_seconds=args.lockout_seconds,
-        account_throttle_after=args.account_throttle_after,
-        backup_every=args.backup_every,
-        backup_keep=args.backup_keep,
         log_file=args.log_file,
-        max_groups_per_owner=args.max_groups_per_owner,
-        max_group_members=args.max_group_members,
-        max_group_requests=args.max_group_requests,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_port=args.tls_port,
         tls_only=args.tls_only,
+        **{row.field: getattr(args, row.field) for row in CONFIG_FLAGS},
     )
 
 

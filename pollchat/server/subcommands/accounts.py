@@ -18,7 +18,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from pollchat.cliargs import whole_number
+from pollchat.cliargs import kdf_iterations_argument
 from pollchat.core.accounts import Account
 from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS, hash_password
 from pollchat.core.seats import AccountKind
@@ -102,11 +102,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _iterations_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--iterations",
-        type=whole_number(1, MAX_ITERATIONS),
+    kdf_iterations_argument(
+        parser,
+        flag="--iterations",
         default=DEFAULT_ITERATIONS,
-        metavar="N",
+        maximum=MAX_ITERATIONS,
         help="PBKDF2 iterations of the new hash (default: %(default)s)",
     )
 

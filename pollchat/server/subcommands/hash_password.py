@@ -6,7 +6,7 @@ import argparse
 import getpass
 from typing import TextIO
 
-from pollchat.cliargs import whole_number
+from pollchat.cliargs import kdf_iterations_argument
 from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS, hash_password
 from pollchat.errors import ConfigError
 from pollchat.protocol.session import has_control_characters
@@ -20,11 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Read a password (from a terminal without echo, or one line of stdin) and print "
         "its PBKDF2-SHA256 hash in Django's format, for password_hash in the accounts file.",
     )
-    parser.add_argument(
-        "--iterations",
-        type=whole_number(1, MAX_ITERATIONS),
+    kdf_iterations_argument(
+        parser,
+        flag="--iterations",
         default=DEFAULT_ITERATIONS,
-        metavar="N",
+        maximum=MAX_ITERATIONS,
         help="PBKDF2 iterations (default: %(default)s)",
     )
     parser.set_defaults(run=run)

@@ -23,7 +23,8 @@ import pytest
 
 from pollchat.server.console import HELP, OperatorConsole
 from tests.harness import FakeClock, Harness
-from tests.test_cli import REPO_ROOT, Client, PipeLines, _command, _env, server_args
+from tests import REPO_ROOT
+from tests.loopback.test_cli import Client, PipeLines, _command, _env, server_args
 
 TWO_HOURS_LATER = "2023-11-15 00:13"
 

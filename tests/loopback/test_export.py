@@ -32,7 +32,7 @@ from pollchat.store.database import APPLICATION_ID, DATABASE_NAME, MIGRATIONS, D
 from pollchat.store.lock import LOCK_NAME, DataDirInUse, DataDirLock
 from pollchat.store.transcript import open_read_only
 from tests.harness import Harness
-from tests.test_cli import Client, ServerProcess, run_cli, server_args, start_server
+from tests.loopback.test_cli import Client, ServerProcess, run_cli, server_args, start_server
 
 T0 = datetime(2026, 11, 21, 9, 15, tzinfo=UTC).timestamp()
 EXPORTED_AT = datetime(2026, 11, 23, 0, 0, 30, tzinfo=UTC).timestamp()

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT
+
 TIMEOUT = 15
 """Bound of every subprocess and socket wait, seconds."""
 ITERATIONS = "1000"

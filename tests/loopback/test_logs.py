@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pollchat.config import ServerConfig
 from pollchat.server import cli
-from tests.test_cli import run_cli, server_args, start_server
+from tests.loopback.test_cli import run_cli, server_args, start_server
 
 PASSWORD = "Corr3ct-H0rse-Battery"
 WRONG = "Wr0ng-Staple-Guess"

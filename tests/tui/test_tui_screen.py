@@ -1,8 +1,8 @@
 """The TUI's pure renderer (pollchat.client.screen): snapshots and layout invariants.
 
-Snapshots of the main states (tests/tui_scenes.py) at 80x24, 120x40 and 40x12 are
-compared with ``tests/snapshots/*.txt`` (trailing spaces of each row ignored). After an
-intended change of the screen, regenerate them with ``python -m tests.tui_scenes --docs``
+Snapshots of the main states (tests/tui/tui_scenes.py) at 80x24, 120x40 and 40x12 are
+compared with ``tests/tui/snapshots/*.txt`` (trailing spaces of each row ignored). After an
+intended change of the screen, regenerate them with ``python -m tests.tui.tui_scenes --docs``
 and review the diff. The screenshots in docs/client.md must equal them.
 
 Invariants, at every size from 0x0 up (hypothesis): every row is exactly the terminal's
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 from datetime import timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -26,8 +25,9 @@ from pollchat.client.screen import COMPACT_MIN, Canvas, conversation_rows, rende
 from pollchat.client.state import Entry, EntryKind, group_key
 from pollchat.client.textwidth import text_width
 from pollchat.client.ui import Key
-from tests import tui_scenes
-from tests.tui_scenes import (
+from tests import REPO_ROOT
+from tests.tui import tui_scenes
+from tests.tui.tui_scenes import (
     PASSWORD,
     SCENES,
     SNAPSHOTS,
@@ -43,7 +43,7 @@ SNAPSHOT_TEXTS = all_snapshots()
 @pytest.mark.parametrize("name", sorted(SNAPSHOT_TEXTS))
 def test_snapshot(name: str) -> None:
     path = SNAPSHOTS / f"{name}.txt"
-    assert path.exists(), f"missing {path}: run python -m tests.tui_scenes"
+    assert path.exists(), f"missing {path}: run python -m tests.tui.tui_scenes"
     expected = [line.rstrip() for line in path.read_text(encoding="utf-8").splitlines()]
     assert SNAPSHOT_TEXTS[name].splitlines() == expected
 
@@ -226,7 +226,7 @@ def test_help_and_login_forms() -> None:
 
 
 def test_the_renderer_is_pure() -> None:
-    source = (Path(__file__).resolve().parent.parent / "pollchat" / "client" / "screen.py").read_text()
+    source = (REPO_ROOT / "pollchat" / "client" / "screen.py").read_text()
     imported = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.test_cli import server_args, start_server
+from tests.loopback.test_cli import server_args, start_server
 
 FIRST_WAVE = 12
 SECOND_WAVE = 40

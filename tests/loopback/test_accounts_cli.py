@@ -27,8 +27,7 @@ import pytest
 from pollchat.core.passwords import parse_hash, verify_password
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.cli import main
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT
 TIMEOUT = 15
 ITERATIONS = "1000"
 LISTENING_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")

@@ -26,9 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_client import read_line
-
-REPO = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT
+from tests.loopback.test_client import read_line
 TMUX = shutil.which("tmux")
 PASSWORD = "tui-pw-ツ"
 WAIT = 8.0
@@ -47,7 +46,7 @@ class Server:
             [sys.executable, "-m", "pollchat.server", "--max-users", "8", "--port", str(port), "--host", "127.0.0.1",
              "--data-dir", str(data), "--kdf-iterations", "1000", "--replay", "0", "--no-game",
              "--max-connections-per-address", "0", "--rate-limit", "0", *tls_flags],
-            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
         first = read_line(self.proc.stdout.fileno())
         assert first.startswith("listening on 127.0.0.1:"), first
@@ -102,7 +101,7 @@ class Terminal:
         self.socket = f"pollchat-test-{uuid.uuid4().hex[:12]}"
         self.env = env
         self.seen: list[str] = []
-        self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), "-c", str(REPO),
+        self.tmux("new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), "-c", str(REPO_ROOT),
                   " ".join(_quote(part) for part in command))
 
     def tmux(self, *args: str) -> str:

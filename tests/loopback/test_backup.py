@@ -2,7 +2,7 @@
 
 Real server processes (``python -m pollchat.server``) on 127.0.0.1, port 0, with private
 data directories; every subprocess and socket wait is bounded; every server is killed
-on the way out if it is still running (``tests.test_cli.start_server``).
+on the way out if it is still running (``tests.loopback.test_cli.start_server``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pollchat.store.database import (
     Database,
 )
 from pollchat.store.lock import LOCK_NAME, DataDirInUse, DataDirLock
-from tests.test_cli import Client, ServerProcess, run_cli, server_args, start_server
+from tests.loopback.test_cli import Client, ServerProcess, run_cli, server_args, start_server
 
 TIMEOUT = 20
 HISTORY_END = b"--- end of history ---"

@@ -53,7 +53,7 @@ from pollchat.protocol.session import Authenticate, Chat, Phase, Reply, Session
 from pollchat.server.commands import Commands
 from pollchat.store.database import Database
 from pollchat.texts import ErrorCode, NoticeCode
-from tests.test_hub import MemoryAccounts
+from tests.unit.test_hub import MemoryAccounts
 
 # --- the parser: golden cases ------------------------------------------------------------------
 

@@ -64,8 +64,7 @@ from pollchat.protocol.events import (
 )
 from pollchat.protocol.render import EVENT_TYPES, encode_json
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
-
-REPO = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT
 TIMEOUT = 10
 TS = 1_700_000_000.25
 CLIENT = [sys.executable, "-m", "pollchat.client"]
@@ -407,7 +406,7 @@ class Server:
             [*SERVER, "--max-users", "4", "--port", "0", "--host", "127.0.0.1",
              "--data-dir", str(tmp / "data"), "--kdf-iterations", "1000", "--accounts", str(accounts),
              "--replay", "0", "--no-game"],  # the foundation's login flow, byte for byte
-            cwd=REPO,
+            cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -495,7 +494,7 @@ def register(server: Server, observer: Peer, name: str, password: str) -> None:
 def client(port: int, *args: str, input: bytes = b"", **kwargs) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [*CLIENT, "127.0.0.1", "--port", str(port), *args],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         input=input,
         capture_output=True,
         timeout=TIMEOUT,
@@ -546,7 +545,7 @@ def test_server_shutdown_while_connected_shows_the_notice_then_exit_1(server):
     try:
         proc = subprocess.Popen(
             [*CLIENT, "127.0.0.1", "--port", str(server.port)],
-            cwd=REPO, stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+            cwd=REPO_ROOT, stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
         )
         os.close(r)
         try:
@@ -570,7 +569,7 @@ def start_client(port: int, stdin: int) -> subprocess.Popen[bytes]:
     ignored, and Python would then never raise KeyboardInterrupt)."""
     return subprocess.Popen(
         [*CLIENT, "127.0.0.1", "--port", str(port)],
-        cwd=REPO, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+        cwd=REPO_ROOT, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
@@ -674,7 +673,7 @@ def test_user_flag_without_a_terminal_or_a_password_line_is_a_usage_error(server
 
 
 def test_help_exits_0_with_examples():
-    result = subprocess.run([*CLIENT, "--help"], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+    result = subprocess.run([*CLIENT, "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT)
 
     assert result.returncode == 0
     assert "examples:" in result.stdout
@@ -683,7 +682,7 @@ def test_help_exits_0_with_examples():
 
 
 def test_version():
-    result = subprocess.run([*CLIENT, "--version"], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+    result = subprocess.run([*CLIENT, "--version"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT)
 
     assert result.returncode == 0
     assert result.stdout.startswith("pollchat-client 0.")
@@ -700,7 +699,7 @@ def test_version():
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(args, fragment):
-    result = subprocess.run([*CLIENT, *args], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+    result = subprocess.run([*CLIENT, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT)
 
     assert result.returncode == 2
     assert result.stderr.startswith("pollchat-client: ")
@@ -713,7 +712,7 @@ def test_client_never_imports_the_server_or_the_store():
         "import sys, pollchat.client.cli, pollchat.client.plain, pollchat.client;"
         "print(sorted(m for m in sys.modules if m.startswith(('pollchat.server', 'pollchat.store'))))"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -24,7 +24,7 @@ from pollchat.client.config import (
 )
 from pollchat.client.ui import Key
 from pollchat.protocol.events import ModeSwitched, Welcome
-from tests.tui_scenes import feed, type_text
+from tests.tui.tui_scenes import feed, type_text
 
 
 def test_path_follows_xdg() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -63,6 +62,7 @@ from pollchat.protocol.render import (
     render_text,
 )
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
+from tests import REPO_ROOT
 from tests.strategies import event_time, server_events, whole_ms_times
 
 TS_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -83,6 +83,7 @@ TEXT_GOLDEN = [
     (Error.of(ErrorCode.BAD_FORMAT), b"Type the format user,password\n"),
     (Error.of(ErrorCode.SERVER_FULL), b"Max number of chat users\n"),
     (Error.of(ErrorCode.TOO_MANY_ATTEMPTS), b"too many failed attempts, closing the connection\n"),
+    (Error.of(ErrorCode.LOCKED_OUT, seconds=900), b"too many attempts, try again in 900 s\n"),
     (Error.of(ErrorCode.LINE_TOO_LONG, limit=4096), b"line too long (over 4096 bytes), discarded\n"),
     (Error.of(ErrorCode.BAD_ENCODING), b"line is not valid UTF-8, discarded\n"),
     (Error.of(ErrorCode.CONTROL_CHARACTERS), b"line contains control characters, discarded\n"),
@@ -201,6 +202,7 @@ TEXT_GOLDEN = [
     (Error.of(ErrorCode.NO_SHUTDOWN), b"no shutdown is under way\n"),
     (Error.of(ErrorCode.SERVER_CLOSING), b"the server is shutting down; try again later\n"),
     (Error.of(ErrorCode.TOO_MANY_CONNECTIONS), b"too many connections from your address, closing this one\n"),
+    (Error.of(ErrorCode.SERVER_BUSY), b"the server has too many connections, try again later\n"),
     (Error.of(ErrorCode.LOGIN_TIMEOUT, seconds="30"), b"no login within 30 seconds, closing the connection\n"),
     (Error.of(ErrorCode.FLOODING), b"too many lines too fast, closing the connection\n"),
     (Error.of(ErrorCode.ALREADY_LOGGED_IN), b"you are already logged in; that line was not sent\n"),
@@ -569,7 +571,7 @@ def test_json_live_messages_have_no_history_flag() -> None:
         assert decoded == event and decoded.at is None  # type: ignore[union-attr]
 
 
-PROTOCOL_DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+PROTOCOL_DOC = REPO_ROOT / "docs" / "protocol.md"
 
 
 def documented_codes(heading: str) -> list[str]:

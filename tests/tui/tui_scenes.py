@@ -2,12 +2,12 @@
 
 Each scene builds an :class:`~pollchat.client.app.App` by feeding it keys and server JSON
 lines, exactly as the curses front end would, at a fixed time; :func:`render_scene`
-draws it with UTC times. Snapshots live in ``tests/snapshots/NAME-WxH.txt``.
+draws it with UTC times. Snapshots live in ``tests/tui/snapshots/NAME-WxH.txt``.
 
 Regenerate after an intended change of the screen::
 
-    python -m tests.tui_scenes            # rewrite tests/snapshots/*.txt
-    python -m tests.tui_scenes --docs     # and the screenshots in docs/client.md
+    python -m tests.tui.tui_scenes            # rewrite tests/tui/snapshots/*.txt
+    python -m tests.tui.tui_scenes --docs     # and the screenshots in docs/client.md
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import timezone
-from pathlib import Path
 
 from pollchat import texts
 from pollchat.client.app import App
@@ -44,10 +43,10 @@ from pollchat.protocol.events import (
 )
 from pollchat.protocol.render import encode_json
 from pollchat.texts import GroupChange
+from tests import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-SNAPSHOTS = ROOT / "tests" / "snapshots"
-DOCS = ROOT / "docs" / "client.md"
+SNAPSHOTS = REPO_ROOT / "tests" / "tui" / "snapshots"
+DOCS = REPO_ROOT / "docs" / "client.md"
 T0 = 1_763_726_400.0  # 2025-11-21 12:00:00 UTC
 PASSWORD = "s3cr3t-ツ-pw"
 

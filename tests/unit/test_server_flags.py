@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pollchat.config import ServerConfig, default_data_dir
-from pollchat.server.cli import build_parser, config_from_args
+from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS
+from pollchat.server.cli import CONFIG_FLAGS, ConfigFlag, build_parser, config_from_args, flag_default
 
 # flag, value given, expected config field and value (all differ from the defaults)
 FLAGS = [
@@ -75,6 +76,22 @@ def test_every_new_config_field_has_a_flag() -> None:
     assert {f.name for f in dataclasses.fields(ServerConfig)} - without_flag <= with_flag
 
 
+def test_every_row_of_the_flag_table_is_tested_here() -> None:
+    """A flag added to CONFIG_FLAGS must be added to FLAGS above too."""
+    assert {row.flag for row in CONFIG_FLAGS} <= {flag for flag, _, _, _ in FLAGS}
+    assert len({row.field for row in CONFIG_FLAGS}) == len(CONFIG_FLAGS)
+
+
+@pytest.mark.parametrize("row", CONFIG_FLAGS, ids=lambda row: row.flag)
+def test_table_defaults_are_the_config_defaults_as_typed(row: ConfigFlag) -> None:
+    default = getattr(ServerConfig(max_users=1), row.field)
+    if default is None:  # worked out at start (--max-connections); --help says how
+        assert flag_default(row) is None and "(default: the " in row.help
+        return
+    assert flag_default(row) == default and type(flag_default(row)) in (int, float)
+    assert row.help.endswith("(default: %(default)s)"), "--help must show the default"
+
+
 @pytest.mark.parametrize(
     ("flag", "value"),
     [
@@ -111,3 +128,32 @@ def test_help_documents_defaults_and_zero(capsys: pytest.CaptureFixture[str]) ->
         assert flag in out
     assert "0 turns it off (default: 20)" in out  # --max-connections-per-address
     assert "0 keeps them all (default: 7)" in out  # --backup-keep
+
+
+@pytest.mark.parametrize(
+    ("argv", "dest"),
+    [
+        (["--kdf-iterations"], "kdf_iterations"),
+        (["hash-password", "--iterations"], "iterations"),
+        (["accounts", "accounts.toml", "add", "bob", "--iterations"], "iterations"),
+        (["accounts", "accounts.toml", "passwd", "bob", "--iterations"], "iterations"),
+    ],
+)
+def test_every_password_tool_takes_the_same_iteration_counts(
+    argv: list[str], dest: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One declaration (pollchat.cliargs.kdf_iterations_argument) behind every flag that
+    sets the PBKDF2 iterations of new hashes: same range, same default."""
+    parser = build_parser()
+    assert getattr(parser.parse_args([*argv, str(MAX_ITERATIONS)]), dest) == MAX_ITERATIONS
+    assert getattr(parser.parse_args(argv[:-1]), dest) == DEFAULT_ITERATIONS
+    for bad in ("0", str(MAX_ITERATIONS + 1), "many"):
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([*argv, bad])
+        assert exit_info.value.code == 2
+        assert argv[-1] in capsys.readouterr().err
+
+
+def test_the_server_and_the_tools_hash_with_the_same_default() -> None:
+    # ServerConfig (bottom layer) cannot import pollchat.core, so the number is written twice.
+    assert ServerConfig(max_users=1).kdf_iterations == DEFAULT_ITERATIONS

@@ -25,8 +25,8 @@ from pollchat.protocol.events import (
     Typing,
 )
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
-from tests.test_group_state import FakeGroupStore
-from tests.test_hub import Conn, FakeClock, MemoryAccounts
+from tests.unit.test_group_state import FakeGroupStore
+from tests.unit.test_hub import Conn, FakeClock, MemoryAccounts
 
 NAMES = ("ann", "bob", "cat", "dan")
 

@@ -45,7 +45,7 @@ from pollchat.protocol.events import Emote, Error, GroupEvent, Mention, Message,
 from pollchat.protocol.names import name_key
 from pollchat.store.database import Database
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
-from tests.test_hub import Conn, FakeClock, MemoryAccounts
+from tests.unit.test_hub import Conn, FakeClock, MemoryAccounts
 
 NAMES = ("ann", "bob", "cat", "dan")
 IDS = {"ann": 4, "bob": 2, "cat": 3, "dan": 1}  # not in name order: joining order is what counts

@@ -1,9 +1,7 @@
 """The README cannot lie: CI runs its test command verbatim, and its commands exist."""
 
 import re
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT as ROOT
 
 
 def _readme_commands() -> list[str]:

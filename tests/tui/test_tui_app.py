@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-from pathlib import Path
 
 import pytest
 
@@ -44,7 +43,8 @@ from pollchat.protocol.events import (
     WhoList,
 )
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
-from tests.tui_scenes import feed, type_text
+from tests import REPO_ROOT
+from tests.tui.tui_scenes import feed, type_text
 
 T = 1_700_000_000.0
 
@@ -650,7 +650,7 @@ def _run_in_pty(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
 
     master, slave = os.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "pollchat.client", *argv], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, cwd=Path(__file__).resolve().parent.parent)
+                            stderr=slave, env=env, cwd=REPO_ROOT)
     os.close(slave)
     output = b""
     try:
@@ -689,7 +689,7 @@ def test_a_terminal_curses_cannot_drive_falls_back_to_line_mode() -> None:
 def test_the_loop_never_spins(scene: str) -> None:
     """After a tick, the next deadline is in the future (or a connection is due): the
     front end's select() never gets a zero timeout over and over."""
-    from tests import tui_scenes
+    from tests.tui import tui_scenes
 
     app = getattr(tui_scenes, scene)(tui_scenes.T0)
     app.set_status("something", tui_scenes.T0)

@@ -42,8 +42,9 @@ from pollchat.client.tls import (
 from pollchat.client.tui import TerminalUI
 from pollchat.client.ui import Key, Phase
 from pollchat.config import DEFAULT_PORT
-from tests.harness import Harness, make_harness  # noqa: F401 (fixture)
-from tests.test_client import CLIENT, REPO, TIMEOUT, Peer, Server, alarm  # noqa: F401 (fixture)
+from tests import REPO_ROOT
+from tests.harness import Harness
+from tests.loopback.test_client import CLIENT, TIMEOUT, Peer, Server, alarm  # noqa: F401 (fixture)
 from tests.tls_helpers import CA, GREETING, TlsFront, make_ca, self_signed, tls_records
 
 PROG = "pollchat-client: "
@@ -214,7 +215,7 @@ def test_a_tls_client_and_a_plain_client_in_one_chat(tmp_path: Path, ca: CA) -> 
                 assert observer.lines(2) == ["Access Provided", "active users are: user1"]
                 result = subprocess.run(
                     [*CLIENT, "127.0.0.1", "--port", str(tls_front.port), "--cafile", str(ca.cafile)],
-                    cwd=REPO, input=b"register\nalice,s3cret-pw\nhi over tls\n", capture_output=True, timeout=TIMEOUT,
+                    cwd=REPO_ROOT, input=b"register\nalice,s3cret-pw\nhi over tls\n", capture_output=True, timeout=TIMEOUT,
                 )
                 assert result.returncode == 0, result.stderr
                 assert result.stderr == b""
@@ -509,7 +510,7 @@ def test_stream_refuses_blocking_mode_and_reports_its_version(front: TlsFront, c
 
 
 def test_help_shows_the_tls_flags_and_an_example() -> None:
-    result = subprocess.run([*CLIENT, "--help"], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+    result = subprocess.run([*CLIENT, "--help"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT)
 
     assert result.returncode == 0
     assert "--tls" in result.stdout and "--cafile FILE" in result.stdout
@@ -518,7 +519,7 @@ def test_help_shows_the_tls_flags_and_an_example() -> None:
 
 
 def test_a_refused_certificate_on_a_reconnection_brings_the_form_back_and_stays_there() -> None:
-    from tests.tui_scenes import T0, logged_in, render_scene
+    from tests.tui.tui_scenes import T0, logged_in, render_scene
 
     app = logged_in(T0, tls=True)
     app.connection_failed(texts.CLIENT_SERVER_CLOSED, T0)  # the server restarted...

@@ -1,0 +1,1 @@
+"""Pure tests: no sockets, no server; at most files in a temporary directory."""
