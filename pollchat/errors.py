@@ -47,3 +47,28 @@ class ProtocolError(PollchatError):
 
     def __hash__(self) -> int:
         return hash((self.code, tuple(sorted(self.detail.items()))))
+
+
+class HttpError(PollchatError):
+    """An HTTP request the web front end refuses (:mod:`pollchat.protocol.http`).
+
+    Attributes:
+        status: the response status code (400, 403, 404, 405, 426, 431, 505).
+        headers: extra response header fields, e.g. ``(("Allow", "GET, HEAD"),)``.
+
+    The codec answers it with that status and closes the connection: one request per
+    connection, so there is nothing to carry on with.
+    """
+
+    def __init__(self, status: int, why: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        self.status = status
+        self.headers = headers
+        super().__init__(why)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HttpError):
+            return NotImplemented
+        return (self.status, str(self), self.headers) == (other.status, str(other), other.headers)
+
+    def __hash__(self) -> int:
+        return hash((self.status, str(self), self.headers))

@@ -154,6 +154,7 @@ class ErrorCode(enum.Enum):
     LINE_TOO_LONG = "line too long (over {limit} bytes), discarded"
     BAD_ENCODING = "line is not valid UTF-8, discarded"
     CONTROL_CHARACTERS = "line contains control characters, discarded"
+    MULTILINE_MESSAGE = "a WebSocket message must be one line: this one has a line break inside, discarded"
     TOO_SLOW = "you are not reading your messages, closing the connection"
     INTERNAL = "server error, please try again later"
     UNKNOWN_COMMAND = "unknown command /{name} (try /help)"

@@ -7,4 +7,7 @@
 * :mod:`.events` -- the typed server events.
 * :mod:`.render` -- server events to bytes, as text lines or JSON Lines, and back.
 * :mod:`.session` -- the per-connection login state machine: lines to session steps.
+* :mod:`.http` -- HTTP/1.1 request heads, responses, static files from memory.
+* :mod:`.websocket` -- RFC 6455 server side: the handshake and the frames.
+* :mod:`.web` -- :class:`~.web.WebCodec`, the browser front end (HTTP, then WebSocket).
 """

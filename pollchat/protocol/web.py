@@ -1,0 +1,204 @@
+"""The browser front end as a :class:`~pollchat.protocol.codec.Codec`: HTTP for the
+page, then the chat protocol over a WebSocket.
+
+A connection starts in the HTTP phase. ``GET /ws`` with a valid handshake
+(:func:`~pollchat.protocol.websocket.handshake_response`) switches it to a WebSocket;
+any other ``GET``/``HEAD`` is answered from the in-memory site
+(:func:`~pollchat.protocol.http.serve_static`) and the connection is done: one request
+per connection. Over the WebSocket, one text message is one line of the chat protocol,
+and the endpoint speaks JSON from the start (``docs/websocket.md``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+from pollchat.errors import HttpError, ProtocolError
+from pollchat.protocol.codec import JSON, TEXT, encode_for_mode
+from pollchat.protocol.events import ServerEvent
+from pollchat.protocol.framing import Item
+from pollchat.protocol.http import RequestReader, StaticFile, error_response, serve_static
+from pollchat.protocol.websocket import OP_TEXT, CloseCode, ServerProtocol, encode_frame, handshake_response
+from pollchat.texts import ErrorCode
+
+WS_PATH = "/ws"
+"""The path of the WebSocket endpoint (a query string is ignored)."""
+
+WS_JSON = "ws-json"
+"""Mode key of JSON events in WebSocket text frames (the starting mode)."""
+WS_TEXT = "ws-text"
+"""Mode key of text-mode lines in WebSocket text frames (after ``mode text``)."""
+
+LINE_TERMINATOR_SLACK = 2
+"""Bytes a message may carry beyond ``max_line``: an optional ``\\r\\n`` or ``\\n``,
+which is stripped (clients that send what they would type to ``nc``)."""
+
+
+class Phase(enum.Enum):
+    """Where a :class:`WebCodec` connection is."""
+
+    HTTP = "http"
+    """Reading the request head."""
+    WEBSOCKET = "websocket"
+    """The 101 was queued: frames in, frames out."""
+    DONE = "done"
+    """An HTTP response (a file, a 304, an error) was the whole exchange."""
+
+
+class WebCodec:
+    """Browser chat over HTTP/1.1 and RFC 6455, per connection, sans-IO.
+
+    Args:
+        max_line: the longest chat line in bytes (``ServerConfig.max_line``). A message
+            may be up to ``max_line + 2`` bytes, for a trailing ``\\r\\n``; a longer
+            one fails the connection with close code 1009 before it is read.
+        site: URL path to file, from :func:`~pollchat.protocol.http.build_site`.
+        allowed_origins: origins besides the server's own that may open the
+            WebSocket, e.g. ``frozenset({"https://chat.example.org"})`` (compared
+            lower-case, a trailing ``/`` ignored; see
+            :func:`~pollchat.protocol.websocket.origin_allowed`).
+
+    Items out of :meth:`receive_data`: one ``str`` per text message, with one
+    trailing ``\\n`` or ``\\r\\n`` removed; a message that still holds a ``\\n`` or
+    ``\\r`` gives ``ProtocolError(MULTILINE_MESSAGE)`` instead of being split, and one
+    over ``max_line`` bytes once stripped ``ProtocolError(LINE_TOO_LONG)``, as on TCP.
+    WebSocket protocol errors are not items: they queue the close frame and set
+    :attr:`should_close`. HTTP errors queue the error response and set it too.
+
+    Memory: at most :data:`~pollchat.protocol.http.MAX_HEAD` bytes of a request head;
+    then one frame header (14 bytes), one control payload (125 bytes) and at most
+    ``max_line + 2`` bytes of the message being received.
+    """
+
+    def __init__(self, max_line: int, site: Mapping[str, StaticFile], allowed_origins: frozenset[str] = frozenset()) -> None:
+        if max_line < 1:
+            raise ValueError("max_line must be at least 1")
+        self.max_line = max_line
+        self._site = site
+        self._allowed_origins = frozenset(origin.lower().rstrip("/") for origin in allowed_origins)
+        self._reader = RequestReader()
+        self._websocket: ServerProtocol | None = None
+        self._output = bytearray()  # HTTP bytes: the 101 or the whole response
+        self._mode = JSON
+        self.phase = Phase.HTTP
+
+    # --- state -----------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """The 101 was queued: the chat greeting may follow."""
+        return self._websocket is not None
+
+    @property
+    def peer_closed(self) -> bool:
+        """The browser sent a valid close frame (its close was echoed)."""
+        return self._websocket is not None and self._websocket.peer_closed
+
+    @property
+    def should_close(self) -> bool:
+        """Close once flushed: an HTTP exchange is over, the close handshake is done,
+        or the connection failed on a protocol error."""
+        if self.phase is Phase.DONE:
+            return True
+        return self._websocket is not None and self._websocket.should_close
+
+    @property
+    def mode_key(self) -> str:
+        """:data:`WS_JSON` (the start) or :data:`WS_TEXT`."""
+        return WS_JSON if self._mode == JSON else WS_TEXT
+
+    @property
+    def pending(self) -> int:
+        """Bytes of unfinished input held: a partial head, frame or message."""
+        if self._websocket is not None:
+            return self._websocket.pending
+        return self._reader.pending
+
+    # --- input -----------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> list[Item]:
+        """Consume received bytes (any chunking); return completed lines and line
+        errors. Never raises."""
+        if self.phase is Phase.WEBSOCKET:
+            assert self._websocket is not None
+            return self._lines(self._websocket.receive_messages(data))
+        if self.phase is Phase.DONE:
+            return []
+        try:
+            request = self._reader.feed(data)
+        except HttpError as error:
+            self._finish(error_response(error))
+            return []
+        if request is None:
+            return []
+        head_only = request.method == "HEAD"
+        try:
+            if request.path == WS_PATH:
+                self._output += handshake_response(request, self._allowed_origins)
+                self._websocket = ServerProtocol(self.max_line + LINE_TERMINATOR_SLACK)
+                self.phase = Phase.WEBSOCKET
+                # Frames sent right behind the handshake, without waiting for the 101.
+                return self._lines(self._websocket.receive_messages(self._reader.rest))
+            self._finish(serve_static(request, self._site))
+        except HttpError as error:
+            self._finish(error_response(error, request.host, head_only=head_only))
+        return []
+
+    def _finish(self, response: bytes) -> None:
+        self._output += response
+        self.phase = Phase.DONE
+
+    def _lines(self, messages: list[str | bytes]) -> list[Item]:
+        items: list[Item] = []
+        for message in messages:
+            assert isinstance(message, str)  # binary frames fail the connection (1003)
+            line = message.removesuffix("\n")
+            if len(line) < len(message):
+                line = line.removesuffix("\r")
+            if "\n" in line or "\r" in line:
+                items.append(ProtocolError(ErrorCode.MULTILINE_MESSAGE))
+            elif len(line) > self.max_line // 4 and len(line.encode("utf-8")) > self.max_line:
+                items.append(ProtocolError(ErrorCode.LINE_TOO_LONG, limit=self.max_line))
+            else:
+                items.append(line)
+        return items
+
+    # --- output ----------------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        """The HTTP response or 101, then pongs and close frames; clears them."""
+        data = bytes(self._output)
+        self._output.clear()
+        if self._websocket is not None:
+            data += self._websocket.data_to_send()
+        return data
+
+    def encode(self, event: ServerEvent, ts: float) -> bytes:
+        """``event`` as one unfragmented text frame holding
+        :func:`~pollchat.protocol.codec.encode_for_mode`'s bytes without the final
+        ``\\n`` (a multi-line text-mode event, such as ``/who``, stays one frame with
+        ``\\n`` between its lines). ``b""`` when that is empty (a typing hint in text
+        mode), before the handshake, and once a close frame was sent (RFC 6455
+        section 5.5.1)."""
+        if self._websocket is None or self._websocket.close_sent:
+            return b""
+        line = encode_for_mode(self._mode, event, ts)
+        if not line:
+            return b""
+        return encode_frame(OP_TEXT, line.removesuffix(b"\n"))
+
+    def switch_mode(self, mode: str) -> None:
+        """``"json"`` switches to JSON; anything else to text-mode lines (as
+        :class:`~pollchat.protocol.codec.LineCodec` does)."""
+        self._mode = JSON if mode == JSON else TEXT
+
+    def close_data(self, code: int = CloseCode.GOING_AWAY, reason: str = "server closing") -> bytes:
+        """A close frame (by default 1001 "server closing"), after any bytes still
+        queued (:meth:`data_to_send`), once: ``b""`` before the handshake or when a close was already sent. The
+        browser's answering close sets :attr:`should_close`; the server need not wait
+        for it."""
+        if self._websocket is None or self._websocket.close_sent:
+            return b""
+        self._websocket.send_close(code, reason)
+        return self.data_to_send()
