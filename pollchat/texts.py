@@ -219,6 +219,16 @@ CLIENT_NO_PASSWORD = "no password for {name}: no terminal to ask on, and no firs
 CLIENT_BAD_USER = "invalid user name {name!r}: 1 to {limit} letters, digits, '_', '-' or '.'"
 CLIENT_INPUT_DISCARDED = "input line not sent: {reason}"
 CLIENT_BAD_SERVER_LINE = "line from the server not shown: {reason}"
+# TLS (pollchat.client.tls): one line each, shown on stderr or in the TUI's login form.
+CLIENT_TLS_VERIFY_FAILED = "TLS: certificate verify failed: {reason}{hint}"
+CLIENT_TLS_HINT_CAFILE = " (use --cafile FILE to trust it)"
+CLIENT_TLS_HINT_NAME = " (connect with a name the certificate lists)"
+CLIENT_TLS_HANDSHAKE_FAILED = "TLS: handshake with {host}:{port} failed: {reason}{hint}"
+CLIENT_TLS_HINT_NOT_TLS = " (not a TLS port? plain pollchat listens on 3490, TLS on 3491)"
+CLIENT_TLS_PEER_CLOSED = "the server closed the connection"
+CLIENT_TLS_TIMED_OUT = "timed out"
+CLIENT_TLS_BAD_CAFILE = "cannot use --cafile {path}: {reason}"
+CLIENT_TUI_TLS_MARK = "🔒 TLS"
 # The full-screen client (pollchat.client.app, .screen, .tui):
 CLIENT_TUI_UNAVAILABLE = "the terminal UI cannot start here ({reason}); using line mode"
 CLIENT_TUI_NEEDS_UTF8 = "the terminal UI needs a UTF-8 locale (check the output of `locale`); using line mode"

@@ -13,4 +13,6 @@ speaks the wire protocol through :mod:`pollchat.protocol` only. Modules:
   (rendering), :mod:`.textwidth` (display widths), :mod:`.reconnect` (backoff),
   :mod:`.config` (the settings file).
 * :mod:`.textclean` -- control characters out of server text, for both front ends.
+* :mod:`.tls` -- ``--tls``: the verified context and the non-blocking TLS stream both
+  front ends drive (no fallback to plain text), one-line failures.
 """

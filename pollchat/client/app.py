@@ -99,6 +99,8 @@ class App:
         config: the settings read at start.
         user: ``--user`` (the form opens with it filled in, cursor on the password).
         backoff: the reconnection policy (tests inject one with a fixed random source).
+        tls: every connection is TLS (``--tls``; the front end never falls back to plain
+            TCP), so the screen shows the lock marker.
     """
 
     def __init__(
@@ -108,8 +110,10 @@ class App:
         config: ClientConfig | None = None,
         user: str | None = None,
         backoff: Backoff | None = None,
+        tls: bool = False,
     ) -> None:
         self.host, self.port = host, port
+        self.tls = tls
         self.config = config or ClientConfig()
         self.chat = ChatState()
         self.ui = UiState()
@@ -208,12 +212,7 @@ class App:
 
         Retries later with backoff, unless the server said a final goodbye (kicked,
         banned, account deleted: back to the login form; ``/quit``: the client quits)."""
-        self.socket_open = False
-        was_chatting = self.phase is Phase.CHATTING
-        self.typing.forget()
-        self._pending.clear()
-        self._offline_batch, self._offline_count = None, 0
-        self._history_fetched.clear()
+        was_chatting = self._connection_gone()
         if was_chatting:
             self.chat.disconnected(now)
             self.chat.add_line(MAIN, texts.CLIENT_CONNECTION_LOST.format(reason=reason), now, EntryKind.ERROR)
@@ -229,6 +228,32 @@ class App:
         self.phase = Phase.CONNECTING
         self.last_error = reason
         self.connect_at = now + self.backoff.next_delay()
+
+    def tls_failed(self, reason: str, now: float) -> None:
+        """The TLS handshake failed for a reason trying again cannot fix: the server's
+        certificate was refused (unknown issuer, self-signed, wrong name, expired) or the
+        server does not speak TLS. ``reason`` is the one line to show.
+
+        Unlike :meth:`connection_failed` there is no automatic retry: the login form
+        comes back with ``reason`` (as after a refused login), and each Enter makes one
+        new attempt. Retrying by itself would only knock again and again on a server
+        that is misconfigured or is not the one the user meant. Nothing of the session
+        was sent (the handshake comes first), so the password never left the client;
+        it is asked again all the same, as the form always does.
+        """
+        self._connection_gone()
+        self.final_notice = None
+        self._back_to_form(reason)
+
+    def _connection_gone(self) -> bool:
+        """Forget what belonged to the connection; whether the user was chatting."""
+        self.socket_open = False
+        was_chatting = self.phase is Phase.CHATTING
+        self.typing.forget()
+        self._pending.clear()
+        self._offline_batch, self._offline_count = None, 0
+        self._history_fetched.clear()
+        return was_chatting
 
     def connection_text(self, now: float) -> str:
         """The connection's state for the status bar ("" once logged in)."""

@@ -3,13 +3,16 @@
 On a terminal it opens the full-screen UI (:mod:`pollchat.client.tui`); with ``--plain``,
 or when stdin or stdout is not a terminal, or ``TERM`` is ``dumb`` or unset, or the
 locale is not UTF-8, it runs the line mode (:mod:`pollchat.client.plain`), unchanged.
+``--tls`` (or ``--cafile FILE``) runs either over TLS (:mod:`pollchat.client.tls`):
+certificate and name verified, port 3491 by default, never a fallback to plain text.
 
 Exit status (also in ``--help``): 0 when the input ended (Ctrl+D, end of a pipe) and the
 server then closed the connection; 1 when the server cannot be reached, closes the
-connection first, the connection is lost, or stdout is closed (e.g. piped into
-``head``); 2 on a usage error; 130 on Ctrl+C (the shell convention for SIGINT, so a
-script can tell an interrupted session from a finished one). Every error is one line on
-stderr, prefixed ``pollchat-client:``.
+connection first, the connection is lost, the TLS handshake fails (a refused
+certificate included), or stdout is closed (e.g. piped into ``head``); 2 on a usage
+error (an unreadable ``--cafile`` included); 130 on Ctrl+C (the shell convention for
+SIGINT, so a script can tell an interrupted session from a finished one). Every error
+is one line on stderr, prefixed ``pollchat-client:``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import getpass
 import os
 import socket
+import ssl
 import sys
 from collections.abc import Mapping
 from typing import TextIO
@@ -25,6 +29,7 @@ from typing import TextIO
 from pollchat import __version__, texts
 from pollchat.cliargs import OneLineParser, whole_number
 from pollchat.client.plain import PROG, opening_lines, run
+from pollchat.client.tls import DEFAULT_TLS_PORT, TlsFailure, TlsStream, client_context, connect_tls, ssl_reason
 from pollchat.config import DEFAULT_PORT
 from pollchat.errors import ConfigError
 from pollchat.protocol.names import MAX_NAME_LENGTH, normalize_name
@@ -44,6 +49,12 @@ examples:
                                        line mode: type login or register, then user,password
   {PROG} 127.0.0.1 --port 4000 --user alice
                                        log in as alice (the password is asked, not shown)
+  {PROG} chat.example.org --tls
+                                       over TLS (port {DEFAULT_TLS_PORT}), the certificate checked
+                                       against the system's CAs and the name
+  {PROG} chat.example.org --cafile server.pem
+                                       over TLS, trusting the CA or self-signed certificate
+                                       in server.pem (instead of the system's CAs)
   printf 'login\\nuser1,123\\nhi\\n' | {PROG} 127.0.0.1
                                        log in, say hi, leave at the end of the input
   printf 'hi\\n' | {PROG} 127.0.0.1 --user alice
@@ -58,8 +69,9 @@ $XDG_CONFIG_HOME/pollchat/client.toml.
 exit status:
   0    the input ended, then the server closed the connection (full-screen UI: Esc)
   1    the server is unreachable, closed the connection first, or the connection was
-       lost; or stdout was closed (e.g. piped into head)
-  2    usage error
+       lost; with --tls, its certificate was refused or the handshake failed; or
+       stdout was closed (e.g. piped into head)
+  2    usage error (an unreadable --cafile file too)
   130  interrupted with Ctrl+C
 """
 
@@ -83,7 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("host", metavar="HOST", help="the server's name or address")
     parser.add_argument(
-        "--port", type=whole_number(1, 65535), default=DEFAULT_PORT, help="the server's TCP port (default: %(default)s)"
+        "--port",
+        type=whole_number(1, 65535),
+        default=None,
+        help=f"the server's TCP port (default: {DEFAULT_PORT}, or {DEFAULT_TLS_PORT} with --tls)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect over TLS: the server's certificate must be valid for HOST and signed by a CA "
+        "the system trusts (or by --cafile); never falls back to plain text",
+    )
+    parser.add_argument(
+        "--cafile",
+        metavar="FILE",
+        help="trust the certificates in the PEM file FILE instead of the system's CAs: a private "
+        "CA, or the server's self-signed certificate (implies --tls)",
     )
     parser.add_argument(
         "--user",
@@ -125,21 +152,55 @@ def run_full_screen(args: argparse.Namespace, stdin_fd: int, env: Mapping[str, s
 
     path = config_path(env)
     config, _warning = load_config(path)  # a broken file: defaults (it is rewritten at login)
-    return run_tui(args.host, args.port, args.user, config, path, env, stdin_fd)
+    return run_tui(args.host, args.port, args.user, config, path, env, stdin_fd, tls=args.tls_context)
 
 
-def connect(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
-    """Open a TCP connection to ``host:port``, waiting at most ``timeout`` seconds.
+def resolve_tls(args: argparse.Namespace) -> None:
+    """Settle the TLS options in ``args`` (after parsing): ``--cafile`` implies ``--tls``
+    (a CA file only means something over TLS, and implying it can only make the
+    connection safer); the port defaults to 3491 with TLS, 3490 without; and
+    ``args.tls_context`` is the :class:`ssl.SSLContext` to use, or ``None`` for plain TCP.
+
+    Raises:
+        ConfigError: the ``--cafile`` file cannot be read or holds no certificate.
+    """
+    args.tls = args.tls or args.cafile is not None
+    if args.port is None:
+        args.port = DEFAULT_TLS_PORT if args.tls else DEFAULT_PORT
+    args.tls_context = None
+    if args.tls:
+        try:
+            args.tls_context = client_context(args.cafile)
+        except OSError as exc:  # FileNotFoundError, ssl.SSLError (no certificate in it)
+            raise ConfigError(texts.CLIENT_TLS_BAD_CAFILE.format(path=args.cafile, reason=ssl_reason(exc))) from None
+
+
+def connect(
+    host: str, port: int, timeout: float = CONNECT_TIMEOUT, tls: ssl.SSLContext | None = None
+) -> socket.socket | TlsStream:
+    """Open a connection to ``host:port``, waiting at most ``timeout`` seconds for the
+    TCP connection (and as long again for the TLS handshake).
+
+    Args:
+        tls: the TLS settings (:func:`~pollchat.client.tls.client_context`), or ``None``
+            for plain TCP. With TLS, nothing is sent but the handshake until it has
+            completed and the certificate was accepted.
+
+    Returns:
+        The TCP socket, or a :class:`~pollchat.client.tls.TlsStream` whose handshake is done.
 
     Raises:
         OSError: refused, timed out (``TimeoutError``), unknown host (``socket.gaierror``).
+        TlsFailure: the TLS handshake failed (its one-line description).
     """
     sock = socket.create_connection((host, port), timeout=timeout)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # chat lines are small
     except OSError:
         pass
-    return sock
+    if tls is None:
+        return sock
+    return connect_tls(sock, tls, host, port, timeout)
 
 
 def has_terminal(stdin_fd: int) -> bool:
@@ -246,6 +307,11 @@ def main(
             pass
         return status
 
+    try:
+        resolve_tls(args)
+    except ConfigError as exc:
+        return fail(str(exc), 2)
+
     env = os.environ
     if wants_tui(args, stdin_fd, stdout, env):
         from pollchat.client.tui import TuiUnavailable, locale_is_utf8
@@ -261,7 +327,9 @@ def main(
             fail(texts.CLIENT_TUI_NEEDS_UTF8, 0)
 
     try:
-        sock = connect(args.host, args.port)
+        sock = connect(args.host, args.port, tls=args.tls_context)
+    except TlsFailure as exc:
+        return fail(str(exc), 1)
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         return fail(texts.CLIENT_UNREACHABLE.format(host=args.host, port=args.port, reason=reason), 1)

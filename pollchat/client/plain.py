@@ -9,13 +9,16 @@ Two layers:
   :func:`~pollchat.protocol.render.render_text`, so the screen looks exactly like the
   text protocol that ``nc`` users see; it never shows raw JSON.
 * :func:`run`, one ``selectors`` loop over stdin and the socket (no threads, no asyncio)
-  with the streams injected, so tests drive it with a ``socketpair`` and a pipe.
+  with the streams injected, so tests drive it with a ``socketpair`` and a pipe. The
+  socket may be a :class:`~pollchat.client.tls.TlsStream` (``--tls``): the loop then
+  also watches for writing while encrypted bytes wait, and reads without waiting while
+  the stream holds decrypted bytes (:meth:`~pollchat.client.tls.TlsStream.pending`).
 
 How a session ends (the value :func:`run` returns):
 
 * the user ends the input (EOF: Ctrl+D, or the end of a pipe): the client sends what is
-  left, half-closes the socket (``shutdown(SHUT_WR)``), keeps showing what the server
-  sends until the server closes, then returns 0;
+  left, half-closes the socket (``shutdown(SHUT_WR)``; over TLS, ``close_notify``),
+  keeps showing what the server sends until the server closes, then returns 0;
 * the server closes first: :data:`~pollchat.texts.CLIENT_SERVER_CLOSED` on stderr, 1;
 * the connection fails (reset, broken pipe):
   :data:`~pollchat.texts.CLIENT_CONNECTION_LOST` on stderr, 1.
@@ -32,6 +35,7 @@ from typing import TextIO
 
 from pollchat import texts
 from pollchat.client.textclean import sanitize
+from pollchat.client.tls import TlsStream, ssl_reason
 from pollchat.errors import ProtocolError
 from pollchat.protocol.events import ModeSwitched
 from pollchat.protocol.framing import DEFAULT_MAX_LINE, LineFramer
@@ -105,7 +109,17 @@ def _encode_lines(lines: Iterable[str]) -> bytes:
 
 
 def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
+    return ssl_reason(exc)
+
+
+def _wants_write(sock: socket.socket | TlsStream) -> bool:
+    """Encrypted bytes wait for the socket (only a TLS stream has its own buffer)."""
+    return isinstance(sock, TlsStream) and sock.wants_write
+
+
+def _pending(sock: socket.socket | TlsStream) -> bool:
+    """Decrypted bytes wait in the TLS stream: select() cannot see them."""
+    return isinstance(sock, TlsStream) and sock.pending() > 0
 
 
 class _Session:
@@ -113,7 +127,7 @@ class _Session:
 
     def __init__(
         self,
-        sock: socket.socket,
+        sock: socket.socket | TlsStream,
         stdin_fd: int,
         stdout: TextIO,
         stderr: TextIO,
@@ -151,17 +165,20 @@ class _Session:
             self._send()
             want_stdin = self._want_stdin()
             self._update_interest(want_stdin)
-            timeout = 0 if want_stdin and not self.stdin_pollable else None
+            buffered = _pending(self.sock)
+            timeout = 0 if buffered or (want_stdin and not self.stdin_pollable) else None
             ready = sel.select(timeout)
             stdin_ready = want_stdin and not self.stdin_pollable
+            socket_ready = buffered
             for key, mask in ready:
                 if key.fileobj is self.sock:
-                    if mask & selectors.EVENT_READ:
-                        status = self._read_socket()
-                        if status is not None:
-                            return status
+                    socket_ready = socket_ready or bool(mask & selectors.EVENT_READ)
                 else:
                     stdin_ready = True
+            if socket_ready:
+                status = self._read_socket()
+                if status is not None:
+                    return status
             if stdin_ready and self._want_stdin():
                 self._read_stdin()
 
@@ -171,9 +188,9 @@ class _Session:
     # --- socket ----------------------------------------------------------------------------------
 
     def _send(self) -> None:
-        if self.outbuf and self.send_error is None:
+        if (self.outbuf or _wants_write(self.sock)) and self.send_error is None:
             try:
-                sent = self.sock.send(self.outbuf)
+                sent = self.sock.send(self.outbuf)  # over TLS, b"" flushes queued records
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError as exc:
@@ -251,7 +268,7 @@ class _Session:
 
     def _update_interest(self, want_stdin: bool) -> None:
         events = selectors.EVENT_READ
-        if self.outbuf and self.send_error is None:
+        if (self.outbuf or _wants_write(self.sock)) and self.send_error is None:
             events |= selectors.EVENT_WRITE
         if events != self.sock_events:
             self.selector.modify(self.sock, events)
@@ -275,7 +292,7 @@ class _Session:
 
 
 def run(
-    sock: socket.socket,
+    sock: socket.socket | TlsStream,
     stdin_fd: int,
     stdout: TextIO,
     stderr: TextIO | None = None,
@@ -289,7 +306,7 @@ def run(
     is made non-blocking and is left open (the caller closes it).
 
     Args:
-        sock: a connected TCP socket.
+        sock: a connected TCP socket, or a TLS stream whose handshake is done.
         stdin_fd: the descriptor typed lines come from (a terminal, pipe or file); it is
             only read when ready and its flags are not changed.
         stdout: where server lines are shown.

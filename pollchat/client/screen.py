@@ -19,7 +19,8 @@ Layouts, by size:
 Status is never shown by colour alone: every person has a marker (``+`` active, ``!``
 busy, ``~`` away, ``z`` inactive, ``-`` offline); focus is shown with ``[ ]`` around the
 pane title and ``›`` on the picked row; the open chat has ``▸``; a group is ``#name``,
-and ``✗`` marks one the user is no longer in.
+and ``✗`` marks one the user is no longer in. ``🔒 TLS`` in the top bar means the client
+talks to the server over TLS only (``--tls``); a plain connection shows nothing there.
 """
 
 from __future__ import annotations
@@ -339,11 +340,15 @@ def _too_small(canvas: Canvas) -> None:
 def _top_bar(canvas: Canvas, app: App, now: float) -> None:
     chat = app.chat
     canvas.fill(0, 0, canvas.width, " ", "bar")
+    # The lock: every connection of this client is TLS with a verified certificate (no
+    # fallback exists), so it is shown from the login form on -- before the password is
+    # typed -- and never for plain TCP.
+    lock = f"│ {texts.CLIENT_TUI_TLS_MARK} " if app.tls else ""
     if not app.logged_in_once or chat.me is None:
-        canvas.put(0, 0, f" pollchat │ {app.host}:{app.port}", "bar", width=canvas.width)
+        canvas.put(0, 0, f" pollchat │ {app.host}:{app.port} {lock}", "bar", width=canvas.width)
         return
     status = chat.my_status if app.phase is Phase.CHATTING else texts.CLIENT_TUI_STATUS_OFFLINE
-    me = f" {chat.me} {MARKERS.get(status, '?')} {status} "
+    me = f" {chat.me} {MARKERS.get(status, '?')} {status} {lock}"
     missed = chat.missed()
     right = " " + (texts.CLIENT_TUI_MISSED.format(count=missed) if missed else texts.CLIENT_TUI_NOTHING_NEW) + " "
     notice = _notification(app)

@@ -6,6 +6,13 @@ whole) and a wake-up socket that ``signal.set_wakeup_fd`` writes to when SIGWINC
 resize) arrives. Timers (typing, ``/who`` polls, the reconnection countdown) set the
 ``select()`` timeout through :meth:`~pollchat.client.app.App.next_deadline`.
 
+With ``--tls`` the connection goes through the TLS handshake on the same loop
+(:class:`Connection`: want-read and want-write become the events watched) before the App
+hears that it is connected and sends its first line; a refused certificate goes to
+:meth:`~pollchat.client.app.App.tls_failed` (no automatic retry), a handshake cut by the
+network to the usual reconnection. Decrypted lines the stream already holds are read
+without waiting for the socket (:meth:`Connection.pending`).
+
 All decisions are made by the pure :class:`~pollchat.client.app.App`; the screen is the
 pure :func:`~pollchat.client.screen.render`. This module only moves bytes and keys, and
 paints segments with colours (when the terminal has them and ``NO_COLOR`` is unset) or
@@ -25,6 +32,7 @@ import os
 import selectors
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,6 +44,8 @@ from pollchat.client.config import ClientConfig, save_config
 from pollchat.client.plain import INCOMING_MAX_LINE, RECV_SIZE
 from pollchat.client.screen import Screen, render
 from pollchat.client.textwidth import text_width
+from pollchat.client.tls import TlsFailure, TlsStream, ssl_reason
+from pollchat.client.tls import failure as tls_failure
 from pollchat.client.ui import Key
 from pollchat.errors import ProtocolError
 from pollchat.protocol.framing import LineFramer
@@ -158,11 +168,18 @@ def paint(window: Any, screen: Screen, styles: Styles) -> None:
 
 
 class Connection:
-    """One non-blocking TCP connection to the server: addresses to try, line framing,
-    a bounded output buffer."""
+    """One non-blocking connection to the server: addresses to try, the TLS handshake
+    (with ``--tls``), line framing, a bounded output buffer.
 
-    def __init__(self, host: str, port: int, now: float) -> None:
+    ``connecting`` stays true until the connection can carry lines: the TCP connection
+    is up and, with TLS, the handshake is done. Nothing is sent before that, so a
+    refused certificate never sees a byte of the session.
+    """
+
+    def __init__(self, host: str, port: int, now: float, tls: ssl.SSLContext | None = None) -> None:
+        self.host, self.port, self.tls = host, port, tls
         self.sock: socket.socket | None = None
+        self.stream: TlsStream | None = None  # the TLS layer, once the TCP connection is up
         self.connecting = True
         self.deadline = now + CONNECT_TIMEOUT
         self.framer = LineFramer(INCOMING_MAX_LINE)
@@ -185,22 +202,88 @@ class Connection:
         return False
 
     def finish_connect(self) -> bool:
-        """After the socket became writable: whether the connection is up."""
+        """After the socket became writable: whether the TCP connection is up. With TLS
+        the handshake starts (call :meth:`handshake`); without, the connection is ready."""
         assert self.sock is not None
         code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if code:
             self.error = os.strerror(code)
             return False
-        self.connecting = False
         try:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+        if self.tls is None:
+            self.connecting = False
+        else:
+            self.stream = TlsStream(self.sock, self.tls, self.host)
         return True
 
+    def handshake(self) -> bool:
+        """Advance the TLS handshake without blocking; ``True`` once it is done (the
+        connection is then ready).
+
+        Raises:
+            TlsFailure: the handshake failed (``final`` when retrying cannot help).
+        """
+        assert self.stream is not None
+        try:
+            done = self.stream.handshake()
+        except OSError as exc:  # ssl.SSLError included
+            raise tls_failure(exc, self.host, self.port) from None
+        if done:
+            self.connecting = False
+        return done
+
+    @property
+    def interest(self) -> int:
+        """The selector events to watch the socket for now."""
+        if self.connecting and self.stream is None:
+            return selectors.EVENT_WRITE  # the TCP connection completes
+        wants_write = bool(self.outbuf and not self.connecting) or (self.stream is not None and self.stream.wants_write)
+        return selectors.EVENT_READ | (selectors.EVENT_WRITE if wants_write else 0)
+
+    def recv(self) -> bytes:
+        """Read what the server sent (``b""``: it closed).
+
+        Raises:
+            BlockingIOError: nothing yet. OSError: the connection failed.
+        """
+        assert self.sock is not None
+        return self.stream.recv(RECV_SIZE) if self.stream is not None else self.sock.recv(RECV_SIZE)
+
+    def send_some(self) -> None:
+        """Send what the socket takes now of :attr:`outbuf` (and queued TLS records).
+
+        Raises:
+            OSError: the connection failed.
+        """
+        assert self.sock is not None
+        target = self.stream if self.stream is not None else self.sock
+        if not self.outbuf and self.stream is None:
+            return
+        try:
+            sent = target.send(self.outbuf)  # over TLS, b"" flushes queued records
+        except (BlockingIOError, InterruptedError):
+            return
+        del self.outbuf[:sent]
+
+    def pending(self) -> bool:
+        """Decrypted bytes wait in the TLS stream (select() cannot see them)."""
+        return self.stream is not None and not self.connecting and self.stream.pending() > 0
+
+    @property
+    def encrypted(self) -> bool:
+        """The connection is up and runs over TLS."""
+        return self.stream is not None and not self.connecting
+
     def close(self) -> None:
-        """Close the socket (idempotent)."""
-        if self.sock is not None:
+        """Close the connection (over TLS, saying ``close_notify`` first; idempotent)."""
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+            self.sock = None
+        elif self.sock is not None:
             self.sock.close()
             self.sock = None
 
@@ -213,8 +296,11 @@ class TuiUnavailable(Exception):
 class TerminalUI:
     """The loop: see the module doc. ``run`` is given to ``curses.wrapper``."""
 
-    def __init__(self, app: App, config_path: Path, env: Mapping[str, str], stdin_fd: int) -> None:
+    def __init__(
+        self, app: App, config_path: Path, env: Mapping[str, str], stdin_fd: int, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.app = app
+        self.tls = tls  # every connection uses it when set: no fallback to plain TCP
         self.config_path = config_path
         self.env = env
         self.stdin_fd = stdin_fd
@@ -262,7 +348,7 @@ class TerminalUI:
             if self.conn is None and app.should_connect(now):
                 self._connect(now)
             if self.conn is not None and self.conn.connecting and now >= self.conn.deadline:
-                self._failed(texts.CLIENT_UNREACHABLE.format(host=app.host, port=app.port, reason="timed out"), now)
+                self._timed_out(now)
             if self._effects(now):
                 return 0
             self._draw(now)
@@ -270,6 +356,8 @@ class TerminalUI:
             timeout = MAX_WAIT if deadline is None else min(MAX_WAIT, max(0.0, deadline - now))
             if self.conn is not None and self.conn.connecting:
                 timeout = min(timeout, max(0.0, self.conn.deadline - now))
+            if self.conn is not None and self.conn.pending():
+                timeout = 0  # decrypted lines wait in the TLS stream: select() cannot see them
             for key, mask in self.selector.select(timeout):
                 now = time.time()
                 if key.data == "keys":
@@ -279,6 +367,8 @@ class TerminalUI:
                     self._resize()
                 elif self.conn is not None and key.fileobj is self.conn.sock:
                     self._socket_ready(mask, now)
+            if self.conn is not None and self.conn.pending():
+                self._read(time.time())
 
     def _effects(self, now: float) -> bool:
         """Carry out what the app asked for; whether to quit."""
@@ -360,7 +450,7 @@ class TerminalUI:
         app = self.app
         app.connecting()
         try:
-            conn = Connection(app.host, app.port, now)
+            conn = Connection(app.host, app.port, now, self.tls)
         except OSError as exc:
             self._failed(texts.CLIENT_UNREACHABLE.format(host=app.host, port=app.port, reason=_reason(exc)), now)
             return
@@ -368,17 +458,21 @@ class TerminalUI:
             self._failed(texts.CLIENT_UNREACHABLE.format(host=app.host, port=app.port, reason=conn.error), now)
             return
         self.conn = conn
-        self.conn_events = selectors.EVENT_WRITE
+        self.conn_events = conn.interest
         self.selector.register(conn.sock, self.conn_events, "socket")
 
     def _socket_ready(self, mask: int, now: float) -> None:
         conn = self.conn
         assert conn is not None and conn.sock is not None
+        if conn.connecting and conn.stream is not None:
+            self._handshake(now)
+            return
         if conn.connecting:
             if conn.finish_connect():
-                self._set_interest(selectors.EVENT_READ)
-                self.app.connected(now)
-                self._effects(now)
+                if conn.connecting:  # TCP is up; now the TLS handshake, on this same loop
+                    self._handshake(now)
+                    return
+                self._ready(now)
                 return
             self.selector.unregister(conn.sock)
             conn.close()
@@ -396,11 +490,47 @@ class TerminalUI:
         if mask & selectors.EVENT_READ and self.conn is conn:
             self._read(now)
 
+    def _handshake(self, now: float) -> None:
+        """One step of the non-blocking TLS handshake (want-read/want-write become the
+        events watched); on success the connection is ready."""
+        conn = self.conn
+        assert conn is not None
+        try:
+            done = conn.handshake()
+        except TlsFailure as exc:
+            self._drop_connection()
+            if exc.final:  # a refused certificate, or not a TLS server: no automatic retry
+                self.app.tls_failed(str(exc), now)
+            else:
+                self.app.connection_failed(str(exc), now)
+            return
+        if done:
+            self._ready(now)
+        else:
+            self._set_interest(conn.interest)
+
+    def _ready(self, now: float) -> None:
+        """The connection can carry lines: the app sends its first ones (JSON mode and
+        the credentials: only now, after TLS verified the server)."""
+        self._set_interest(selectors.EVENT_READ)
+        self.app.connected(now)
+        self._effects(now)
+        if self.conn is not None and self.conn.pending():  # lines that came with the handshake's end
+            self._read(now)
+
+    def _timed_out(self, now: float) -> None:
+        app, conn = self.app, self.conn
+        assert conn is not None
+        if conn.stream is not None:  # TCP is up, the handshake is not done
+            self._failed(str(tls_failure(TimeoutError(), app.host, app.port)), now)
+        else:
+            self._failed(texts.CLIENT_UNREACHABLE.format(host=app.host, port=app.port, reason="timed out"), now)
+
     def _read(self, now: float) -> None:
         conn = self.conn
         assert conn is not None and conn.sock is not None
         try:
-            data = conn.sock.recv(RECV_SIZE)
+            data = conn.recv()
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -420,19 +550,15 @@ class TerminalUI:
         conn = self.conn
         if conn is None or conn.sock is None or conn.connecting:
             return
-        if conn.outbuf:
-            try:
-                sent = conn.sock.send(conn.outbuf)
-                del conn.outbuf[:sent]
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError as exc:
-                self._failed(texts.CLIENT_CONNECTION_LOST.format(reason=_reason(exc)), now)
-                return
+        try:
+            conn.send_some()
+        except OSError as exc:
+            self._failed(texts.CLIENT_CONNECTION_LOST.format(reason=_reason(exc)), now)
+            return
         if len(conn.outbuf) > SEND_LIMIT:
             self._failed(texts.CLIENT_CONNECTION_LOST.format(reason="the server is not reading"), now)
             return
-        self._set_interest(selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbuf else 0))
+        self._set_interest(conn.interest)
 
     def _set_interest(self, events: int) -> None:
         conn = self.conn
@@ -463,7 +589,7 @@ class TerminalUI:
 
 
 def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
+    return ssl_reason(exc)
 
 
 def run_tui(
@@ -474,17 +600,19 @@ def run_tui(
     config_path: Path,
     env: Mapping[str, str],
     stdin_fd: int = 0,
+    tls: ssl.SSLContext | None = None,
 ) -> int:
     """Run the full-screen client until the user quits; returns the exit status (0, or
     130 after Ctrl+C). The caller has checked that stdin and stdout are a terminal and
-    that the locale is UTF-8 (:func:`locale_is_utf8`).
+    that the locale is UTF-8 (:func:`locale_is_utf8`). With ``tls`` (``--tls``) every
+    connection is TLS with those settings, and the screen says so (``🔒 TLS``).
 
     Raises:
         TuiUnavailable: curses cannot drive this terminal (nothing was drawn).
     """
     os.environ.setdefault("ESCDELAY", str(ESC_DELAY_MS))
-    app = App(host, port, config, user)
-    ui = TerminalUI(app, config_path, env, stdin_fd)
+    app = App(host, port, config, user, tls=tls is not None)
+    ui = TerminalUI(app, config_path, env, stdin_fd, tls)
     try:
         return curses.wrapper(ui.run)
     except curses.error as exc:

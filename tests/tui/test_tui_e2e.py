@@ -39,17 +39,23 @@ class Server:
     """``python -m pollchat.server`` on 127.0.0.1 with the test flags; restartable on the
     same port and data directory."""
 
-    def __init__(self, data: Path, port: int = 0) -> None:
+    def __init__(self, data: Path, port: int = 0, tls: tuple[Path, Path] | None = None) -> None:
         self.data = data
+        tls_flags = [] if tls is None else ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1]), "--tls-port", "0"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pollchat.server", "--max-users", "8", "--port", str(port), "--host", "127.0.0.1",
              "--data-dir", str(data), "--kdf-iterations", "1000", "--replay", "0", "--no-game",
-             "--max-connections-per-address", "0", "--rate-limit", "0", "--web-port", "0"],
+             "--max-connections-per-address", "0", "--rate-limit", "0", "--web-port", "0", *tls_flags],
             cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
         first = read_line(self.proc.stdout.fileno())
         assert first.startswith("listening on 127.0.0.1:"), first
         self.port = int(first.rsplit(":", 1)[1])
+        self.tls_port = 0
+        if tls is not None:
+            second = read_line(self.proc.stdout.fileno())
+            assert second.startswith("tls: listening on 127.0.0.1:"), second
+            self.tls_port = int(second.rsplit(":", 1)[1])
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -264,3 +270,44 @@ def test_waits_for_a_server_that_is_not_up_yet_and_ctrl_c_quits(tmp_path: Path) 
         term.close()
         if server is not None:
             server.stop()
+
+
+def test_full_screen_client_over_tls(tmp_path: Path) -> None:
+    """``--cafile`` (so ``--tls``) against the real server's TLS listener: the lock is on
+    screen from the login form on, and a plain user (nc-like) talks with alice."""
+    from tests.tls_helpers import make_ca
+
+    ca = make_ca(tmp_path)
+    server = Server(tmp_path / "data", tls=ca.server_files(tmp_path, "127.0.0.1"))
+    Peer(server.port, "alice").close()
+    status_file = tmp_path / "status"
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    command = ["sh", "-c", f'"$0" -m pollchat.client 127.0.0.1 --port {server.tls_port} '
+               f'--cafile {_quote(str(ca.cafile))} --user alice; echo $? > {_quote(str(status_file))}; sleep 30',
+               sys.executable]
+    term = Terminal(command, env, 80, 24)
+    bob = None
+    try:
+        lock = f"127.0.0.1:{server.tls_port} │ 🔒 TLS"
+        term.wait(shows("password: (not shown)", lock), "the lock on the login form")
+        term.type(PASSWORD)
+        term.keys("Enter")
+        term.wait(" alice + active │ 🔒 TLS", "the logged-in top bar with the lock")
+        bob = Peer(server.port, "bob")  # plain TCP, straight to the plain port
+        term.wait("│ + bob ", "bob in the online pane")
+        bob.send("hello alice, from plain tcp\n")
+        term.wait("bob: hello alice, from plain tcp", "bob's line over the TLS session")
+        term.type("hi bob, from tls")
+        term.keys("Enter")
+        assert bob.wait_for("alice:").strip() == "alice: hi bob, from tls"
+        term.keys("Escape")
+        deadline = time.monotonic() + WAIT
+        while not status_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert status_file.read_text().strip() == "0"
+        bob.wait_for("alice has left the chat")
+    finally:
+        if bob is not None:
+            bob.close()
+        term.close()
+        server.stop()

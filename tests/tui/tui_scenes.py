@@ -62,15 +62,17 @@ def type_text(app: App, text: str, now: float) -> None:
         app.key(ch, now)
 
 
-def new_app(user: str | None = "alice") -> App:
-    """A client for 127.0.0.1:3490 with ``bob`` pinned in its settings, jitter-free."""
-    config = ClientConfig(servers=(ServerEntry("127.0.0.1", 3490, "alice", ("bob",)),))
-    return App("127.0.0.1", 3490, config, user, Backoff(rand=lambda: 0.5))
+def new_app(user: str | None = "alice", tls: bool = False) -> App:
+    """A client for 127.0.0.1:3490 (with ``tls``, ``--tls`` and port 3491) with ``bob``
+    pinned in its settings, jitter-free."""
+    port = 3491 if tls else 3490
+    config = ClientConfig(servers=(ServerEntry("127.0.0.1", port, "alice", ("bob",)),))
+    return App("127.0.0.1", port, config, user, Backoff(rand=lambda: 0.5), tls=tls)
 
 
-def logged_in(now: float = T0) -> App:
+def logged_in(now: float = T0, tls: bool = False) -> App:
     """alice, logged in, with a lively main chat (see the scene list)."""
-    app = new_app()
+    app = new_app(tls=tls)
     type_text(app, PASSWORD, now - 300)
     app.key(Key.ENTER, now - 300)
     app.connecting()
@@ -137,6 +139,29 @@ def scene_login_waiting(now: float = T0) -> App:
         app.connecting()
         app.connection_failed(refused, when)
     return app
+
+
+def scene_login_tls(now: float = T0) -> App:
+    """The login form of ``--tls``: the lock shows before the password is sent."""
+    app = new_app(tls=True)
+    type_text(app, PASSWORD, now)
+    return app
+
+
+def scene_login_tls_refused(now: float = T0) -> App:
+    """``--tls`` against a server whose certificate nobody trusts: the form is back with
+    the one-line reason, and nothing retries by itself."""
+    app = new_app(tls=True)
+    type_text(app, PASSWORD, now - 1)
+    app.key(Key.ENTER, now - 1)
+    app.connecting()
+    app.tls_failed("TLS: certificate verify failed: self-signed certificate (use --cafile FILE to trust it)", now)
+    return app
+
+
+def scene_main_tls(now: float = T0) -> App:
+    """The main chat over TLS: the lock in the top bar."""
+    return logged_in(now, tls=True)
 
 
 def scene_main(now: float = T0) -> App:
@@ -269,6 +294,9 @@ SCENES: dict[str, tuple[Callable[[float], App], tuple[tuple[int, int], ...]]] = 
     "group": (scene_group, ((80, 24), (120, 40), (40, 12))),
     "group-chats": (scene_group_chats, ((40, 12),)),
     "too-small": (scene_main, ((24, 6),)),
+    "login-tls": (scene_login_tls, ((80, 24),)),
+    "login-tls-refused": (scene_login_tls_refused, ((80, 24),)),
+    "main-tls": (scene_main_tls, ((80, 24), (40, 12))),
 }
 """Scene name -> (builder, sizes snapshotted)."""
 

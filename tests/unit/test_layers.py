@@ -59,10 +59,10 @@ MAY_IMPORT = {
     "client": ("bottom", "helpers", "protocol"),
 }
 
-IO_MODULES = ("socket", "selectors", "signal", "sqlite3", "curses", "time", "threading")
-"""Standard-library modules of the pure code's forbidden list: the network, the
-terminal, signals, the database, the clock and threads (the pure code gets its time
-injected)."""
+IO_MODULES = ("socket", "selectors", "signal", "sqlite3", "curses", "time", "threading", "ssl")
+"""Standard-library modules of the pure code's forbidden list: the network (TLS
+included), the terminal, signals, the database, the clock and threads (the pure code
+gets its time injected)."""
 
 CLIENT_PURE = (
     "pollchat.client.app",  # behaviour: keys, server lines, clock injected
@@ -81,9 +81,11 @@ CLIENT_FRONT_ENDS = (
     "pollchat.client.cli",
     "pollchat.client.plain",
     "pollchat.client.tui",
+    "pollchat.client.tls",
     "pollchat.client.__main__",
 )
-"""The client's I/O: line mode and the curses UI (their ``selectors`` loops), the CLI."""
+"""The client's I/O: line mode and the curses UI (their ``selectors`` loops), the CLI,
+and the TLS stream both loops drive."""
 
 CLIENT_OTHER = (
     "pollchat.client",  # the package's docstring
