@@ -1432,6 +1432,7 @@
     $("user-info-name").textContent = name;
     $("user-info-name").className = "user-info-name " + colourClass(name);
     $("user-info-text").textContent = "asking the server…";
+    $("user-info-text").classList.remove("sr-only");
     $("user-info-details").replaceChildren();
     $("user-info-message").hidden = isMe(name);
     if (send(`/whois ${name}`)) {
@@ -1445,7 +1446,9 @@
   function fillUserInfo(e) {
     if (!$("user-info").open) return;
     $("user-info-name").textContent = e.name;
+    // the server's one-line answer stays for screen readers; the list below shows it
     $("user-info-text").textContent = whoisText(e);
+    $("user-info-text").classList.add("sr-only");
     const rows = [];
     const status = e.online ? (e.message ? `${e.status}: ${e.message}` : e.status) : "offline";
     rows.push(["Status", status]);
@@ -1464,6 +1467,7 @@
   function showUserInfoError(name) {
     if (!$("user-info").open) return;
     $("user-info-text").textContent = `no such user: ${name}`;
+    $("user-info-text").classList.remove("sr-only");
     $("user-info-message").hidden = true;
   }
 

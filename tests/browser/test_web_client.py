@@ -323,7 +323,8 @@ def test_status_and_whois(page: Page, server: support.ServerProcess, tcp_users: 
     bob.expect("alice is now busy: in a meeting")
 
     page.css("#people li[data-user='bob'] button").click()
-    text = page.until(lambda: "registered account" in page.css("#user-info-text").text and page.css("#user-info-text").text,
+    answer = page.css("#user-info-text")  # the server's line (for screen readers once the list shows it)
+    text = page.until(lambda: "registered account" in answer.get_attribute("textContent") and answer.get_attribute("textContent"),
                       "the /whois answer")
     assert text.startswith("bob: away: lunch")
     page.css("#user-info-message").click()
