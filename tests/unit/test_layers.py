@@ -41,6 +41,7 @@ LAYER_OF = {
     "pollchat.cliargs": "helpers",
     "pollchat.fsutil": "helpers",
     "pollchat.__main__": "helpers",  # `python -m pollchat`: a usage message, nothing more
+    "pollchat.web": "helpers",  # the web client's files (package data) and their reader
     "pollchat.protocol": "protocol",
     "pollchat.core": "core",
     "pollchat.store": "store",
