@@ -76,7 +76,7 @@ def pollchat_server(max_users: int, *, kdf_iterations: int | None, accounts: str
     with tempfile.TemporaryDirectory(prefix="pollchat-bench-") as tmp:
         args = [sys.executable, "-m", "pollchat.server", "--max-users", str(max_users), "--host", "127.0.0.1",
                 "--port", "0", "--data-dir", f"{tmp}/data", "--log-level", "warning",
-                "--max-connections-per-address", "0", "--rate-limit", "0", "--login-timeout", "0"]
+                "--max-connections-per-address", "0", "--rate-limit", "0", "--login-timeout", "0", "--register-rate", "0"]
         if kdf_iterations:
             args += ["--kdf-iterations", str(kdf_iterations)]
         if accounts:

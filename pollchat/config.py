@@ -76,6 +76,7 @@ class ServerConfig:
         address_lockout_after: failed logins from one address (any account) before the
             address is locked out for ``lockout_seconds`` (0 = never).
         lockout_seconds: how long a lockout lasts.
+        register_rate: new accounts one address may register per hour (0 = no limit).
         account_throttle_after: failed logins for one account, from any address, before
             each further attempt for it is delayed (slowed, never locked; 0 = off).
         backup_every: minutes between automatic database snapshots (0 = none).
@@ -121,6 +122,7 @@ class ServerConfig:
     address_lockout_after: int = 30
     lockout_seconds: float = 900.0
     account_throttle_after: int = 20
+    register_rate: int = 5
     backup_every: float = 0.0
     backup_keep: int = 7
     log_file: Path | None = None

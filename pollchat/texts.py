@@ -175,6 +175,7 @@ class ErrorCode(enum.Enum):
     SERVER_CLOSING = "the server is shutting down; try again later"
     TOO_MANY_CONNECTIONS = "too many connections from your address, closing this one"
     SERVER_BUSY = "the server has too many connections, try again later"
+    REGISTER_RATE = "too many new accounts from your address, try again later"
     LOGIN_TIMEOUT = "no login within {seconds} seconds, closing the connection"
     FLOODING = "too many lines too fast, closing the connection"
     ALREADY_LOGGED_IN = "you are already logged in; that line was not sent"

@@ -352,6 +352,7 @@ class Harness:
             lockout_after=0,
             address_lockout_after=0,
             account_throttle_after=0,
+            register_rate=0,
             # One listener unless a test asks for the browser's (web=True, web_port=0).
             web=False,
         )

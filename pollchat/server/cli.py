@@ -166,6 +166,12 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         SECTION_PROTECTION,
     ),
     ConfigFlag(
+        "--register-rate", "register_rate", whole_number(0),
+        "new accounts one address may register per hour (and at once); 0 turns it off "
+        "(default: %(default)s)", "N",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
         "--account-throttle-after", "account_throttle_after", whole_number(0),
         "failed logins for one account, from any address, before each further attempt for it is "
         "delayed (slowed, never locked); 0 turns it off (default: %(default)s)", "N",

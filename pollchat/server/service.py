@@ -32,6 +32,7 @@ from pollchat.core.hub import Admission, Delivery, Hub
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
+from pollchat.core.registration import RegistrationLimit
 from pollchat.protocol.commands import Command
 from pollchat.protocol.events import (
     Error,
@@ -120,6 +121,7 @@ class ChatService(Generic[P]):
             config.lockout_seconds,
             config.account_throttle_after,
         )
+        self.registrations = RegistrationLimit(config.register_rate)
         self._per_address: dict[str, int] = {}
         self._open = 0  # connections between connected() and disconnected()
         self.admin = AdminActions(
@@ -330,6 +332,9 @@ class ChatService(Generic[P]):
                 self._verify(peer, step)
             return
         refusal = self.hub.check_registration(step.name)
+        if refusal is None and not self.registrations.allow(peer.host, self.timers.clock()):
+            log.warning("registration of %r from %s refused: over --register-rate", step.name, peer.host)
+            refusal = ErrorCode.REGISTER_RATE
         if refusal is not None:
             self._refused(peer, step, refusal)
             return

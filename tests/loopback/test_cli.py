@@ -68,7 +68,7 @@ def server_args(data_dir: Path, *extra: str) -> list[str]:
     foundation's byte-exact login flow (no history replay, no game offer)."""
     return [
         "--port", "0", "--host", "127.0.0.1", "--data-dir", str(data_dir), "--kdf-iterations", ITERATIONS,
-        "--replay", "0", "--no-game", "--web-port", "0", *extra,
+        "--replay", "0", "--no-game", "--web-port", "0", "--register-rate", "0", *extra,
     ]
 
 

@@ -91,3 +91,15 @@ def test_when_all_output_passes_its_bound_the_largest_consumer_goes_first(
         sender.drain()
     assert large_conn.closing and not small_conn.closing
     assert large_conn.close_reason == "slow consumer"
+
+
+def test_registrations_from_one_address_are_rate_limited(make_harness: Callable[..., Harness]) -> None:
+    """Issue 14, finding 3: an address may not make permanent accounts without end."""
+    h = make_harness(register_rate=2, max_users=10)
+    h.register("ana", "pw")
+    h.register("bea", "pw")
+    third = h.connect()
+    third.send(b"register\ncid,pw\n")
+    assert third.line() == "too many new accounts from your address, try again later"
+    third.send(b"login\nuser1,123\n")  # logins are not registrations
+    third.expect("Access Provided")

@@ -291,3 +291,19 @@ def test_guesses_from_many_addresses_slow_an_account_down_but_never_lock_it() ->
     assert throttle.wait("192.0.2.7", "user2", 0.0) == 0.0  # other accounts untouched
     throttle.succeeded("192.0.2.7", "user1")
     assert throttle.wait("10.0.3.1", "user1", 0.0) == 30.0  # the owner's login does not refill it
+
+
+def test_registrations_per_address_refill_over_an_hour() -> None:
+    """Issue 14: 18 connections made 355 accounts in 25 s; now an address gets
+    ``per_hour`` at once, then one more every ``3600 / per_hour`` seconds."""
+    from pollchat.core.registration import RegistrationLimit
+
+    limit = RegistrationLimit(per_hour=3)
+    assert [limit.allow("10.0.0.1", 0.0) for _ in range(4)] == [True, True, True, False]
+    assert limit.allow("10.0.0.2", 0.0)  # another address has its own
+    assert not limit.allow("10.0.0.1", 1199.0)
+    assert limit.allow("10.0.0.1", 1201.0)  # one refilled after 20 minutes
+    assert RegistrationLimit(per_hour=0).allow("10.0.0.1", 0.0)  # 0: off
+    limit.allow("10.0.0.3", 2.0)
+    limit.allow("10.0.0.4", 10_000.0)  # everything else refilled long ago: forgotten
+    assert len(limit) == 1
