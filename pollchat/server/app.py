@@ -108,7 +108,10 @@ class Server:
         self.web_listener: Listener | None = None
         if config.web:  # seed 003: the browser client, HTTPS/WSS when TLS is on
             site, origins = load_site(), frozenset(config.web_allow_origins)
-            web_socket = _listen(config.web_host or config.host, config.web_port)
+            try:
+                web_socket = _listen(config.web_host or config.host, config.web_port)
+            except ConfigError as exc:
+                raise ConfigError(f"{exc} (the web client's port: pick another with --web-port, or --no-web)") from None
             self.web_listener = self.loop.listen(web_socket, lambda: WebCodec(max_line, site, origins), tls=tls)
         self.pool = WorkerPool(self.loop, config.hash_workers)
         preconfigured = database.sync_preconfigured(preconfigured)  # stable ids for history
