@@ -1720,7 +1720,7 @@
     button.append(icon, label);
     if (m.gone) button.append(el("span", "chat-gone", "✗"));
     if (m.requests) {
-      const req = el("span", "badge request", `+${m.requests}`);
+      const req = el("span", "badge waiting", `+${m.requests}`);
       req.title = `${m.requests} asking to join`;
       button.append(req);
     }
