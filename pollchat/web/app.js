@@ -1492,8 +1492,10 @@
   // focused button of a list survives an update).
   const renderState = { scheduled: false, messagesKey: null, signatures: {} };
 
-  /** Redraw on the next frame: many events in a burst cost one redraw. */
+  /** Redraw on the next frame: many events in a burst cost one redraw. The tab's title
+   * is set at once: frames do not run in a background tab, where it matters most. */
   function render() {
+    drawTitle();
     if (renderState.scheduled) return;
     renderState.scheduled = true;
     requestAnimationFrame(() => {
@@ -1504,6 +1506,7 @@
 
   function draw() {
     if (isViewing(chat().openKey)) markRead(chat().openKey);
+    drawTitle();
     drawConnection();
     if ($("chat-screen").hidden) return;
     drawTopbar();
@@ -1597,7 +1600,13 @@
     const missed = missedCount();
     $("missed").hidden = missed === 0;
     $("missed").textContent = `${missed} missed`;
-    document.title = missed ? `(${missed}) pollchat` : c.me ? `pollchat · ${c.me}` : "pollchat";
+  }
+
+  function drawTitle() {
+    if (state.phase === "login") return;
+    const missed = missedCount();
+    const title = missed ? `(${missed}) pollchat` : chat().me ? `pollchat · ${chat().me}` : "pollchat";
+    if (document.title !== title) document.title = title;
   }
 
   function flashNotification() {
@@ -2049,7 +2058,8 @@
     for (const button of document.querySelectorAll("#pane-tabs button")) {
       button.addEventListener("click", () => showPane(button.dataset.show));
     }
-    document.addEventListener("visibilitychange", () => render());
+    // timers are slowed down in a background tab: catch up (countdowns, reconnect) on return
+    document.addEventListener("visibilitychange", tick);
     window.addEventListener("online", reconnectNow); // the network is back: do not wait
     setInterval(tick, 1000);
     $("login-name").focus();
