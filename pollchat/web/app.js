@@ -29,8 +29,9 @@
   const TYPING_IDLE_OFF = 5000;       // "/typing off" after this long without a keystroke
   const DUPLICATE_WINDOW = 90000;     // a replayed line this close to an identical one is it
   const SERVER_NOTICE_TTL = 120000;   // announcements stay in the notification bar this long
-  const WHO_EVERY = 60000;            // silent /who polls refresh statuses and idle times
-  const ANSWER_TIMEOUT = 45000;       // no answer to a poll for this long: the link is dead
+  // No periodic /who: the server counts every line, commands included, as activity, so
+  // a poll would keep the user "active" forever. Statuses come as live events; idle times
+  // are measured at login and restarted when someone speaks or types.
   const LOGIN_HISTORY = 100;          // /history N asked after login (fills private chats)
   const GROUP_HISTORY = 50;           // /history #g N asked when a group is first opened
   const MAX_WIRE_BYTES = 4000;        // longer typed lines are split (server limit: 4096)
@@ -257,7 +258,6 @@
     typingSupported: true,
     newPassword: null,       // from a /passwd typed, until the server confirms it
     typingOut: { target: null, lastOn: -Infinity, lastKey: 0 },
-    whoAt: null,
     whoisPanel: null,        // the name the user clicked, whose /whois fills the dialog
     inputHistory: [],
     inputIndex: 0,
@@ -376,7 +376,10 @@
   /** A chat line (main, group or private) from `sender`, live or replayed. */
   function onChatLine(conv, kind, sender, text, ts, history, isPrivate) {
     const own = isMe(sender);
-    if (!own) know(sender);
+    if (!own) {
+      const person = know(sender);
+      if (!history) Object.assign(person, { idle: 0, measuredAt: Date.now() }); // they are here
+    }
     const mention = !own && !isPrivate && mentionsMe(text);
     const entry = { kind, ts, text, sender, own, history: Boolean(history), mention };
     stopTypingIn(conv.key, sender);
@@ -606,6 +609,10 @@
       }
     }
     if (isMe(e.sender) || isViewing(conv.key)) return;
+    // before the first mention event the page matched "@me" itself: that line counted
+    const counted = chat().notifications.some((n) => n.kind === "mention" && n.where === conv.key
+      && n.text === e.text && nameKey(n.who) === nameKey(e.sender) && Math.abs(n.ts - ts) <= 5000);
+    if (counted) return;
     conv.mentions += 1;
     conv.activity = true;
     notify("mention", e.sender, conv.key, e.text, ts);
@@ -703,7 +710,10 @@
         return;
       case "typing": {
         const key = e.group ? groupKey(e.group) : e.private ? nameKey(e.name) : MAIN;
-        if (e.active) c.typing.set(key + "\u0000" + nameKey(e.name), { name: e.name, conv: key, until: Date.now() + TYPING_TTL });
+        if (e.active) {
+          c.typing.set(key + "\u0000" + nameKey(e.name), { name: e.name, conv: key, until: Date.now() + TYPING_TTL });
+          if (!isMe(e.name)) Object.assign(know(e.name), { idle: 0, measuredAt: Date.now() });
+        }
         else stopTypingIn(key, e.name);
         return;
       }
@@ -1023,7 +1033,6 @@
 
   function requestWho() {
     sendAuto("who", "/who");
-    state.whoAt = Date.now() + WHO_EVERY;
   }
 
   /** Ask once per connection for the recent lines of a group or private conversation
@@ -1483,8 +1492,10 @@
   // focused button of a list survives an update).
   const renderState = { scheduled: false, messagesKey: null, signatures: {} };
 
-  /** Redraw on the next frame: many events in a burst cost one redraw. */
+  /** Redraw on the next frame: many events in a burst cost one redraw. The tab's title
+   * is set at once: frames do not run in a background tab, where it matters most. */
   function render() {
+    drawTitle();
     if (renderState.scheduled) return;
     renderState.scheduled = true;
     requestAnimationFrame(() => {
@@ -1495,6 +1506,7 @@
 
   function draw() {
     if (isViewing(chat().openKey)) markRead(chat().openKey);
+    drawTitle();
     drawConnection();
     if ($("chat-screen").hidden) return;
     drawTopbar();
@@ -1588,7 +1600,13 @@
     const missed = missedCount();
     $("missed").hidden = missed === 0;
     $("missed").textContent = `${missed} missed`;
-    document.title = missed ? `(${missed}) pollchat` : c.me ? `pollchat · ${c.me}` : "pollchat";
+  }
+
+  function drawTitle() {
+    if (state.phase === "login") return;
+    const missed = missedCount();
+    const title = missed ? `(${missed}) pollchat` : chat().me ? `pollchat · ${chat().me}` : "pollchat";
+    if (document.title !== title) document.title = title;
   }
 
   function flashNotification() {
@@ -1711,7 +1729,7 @@
     button.append(icon, label);
     if (m.gone) button.append(el("span", "chat-gone", "✗"));
     if (m.requests) {
-      const req = el("span", "badge request", `+${m.requests}`);
+      const req = el("span", "badge waiting", `+${m.requests}`);
       req.title = `${m.requests} asking to join`;
       button.append(req);
     }
@@ -1878,21 +1896,11 @@
 
   // --- wiring ------------------------------------------------------------------------------------
 
-  /** Once a second: typing off after a pause, /who polls, countdowns, expiries. */
+  /** Once a second: typing off after a pause, countdowns, expiries, idle times. */
   function tick() {
     const now = Date.now();
     const out = state.typingOut;
     if (out.target !== null && now - out.lastKey >= TYPING_IDLE_OFF) typingStop();
-    if (state.phase === "chatting") {
-      const stale = state.pending.find((p) => p.auto && p.cmd === "who" && now - p.at > ANSWER_TIMEOUT);
-      if (stale) {
-        // no answer for long: the link is dead even if the browser has not noticed
-        dropSocket();
-        onSocketClosed("no answer from the server");
-      } else if (state.whoAt !== null && now >= state.whoAt) {
-        requestWho();
-      }
-    }
     if (state.phase === "reconnecting" && state.reconnectAt !== null && now >= state.reconnectAt) connect();
     for (const [key, t] of chat().typing) if (t.until <= now) chat().typing.delete(key);
     render();
@@ -2050,7 +2058,8 @@
     for (const button of document.querySelectorAll("#pane-tabs button")) {
       button.addEventListener("click", () => showPane(button.dataset.show));
     }
-    document.addEventListener("visibilitychange", () => render());
+    // timers are slowed down in a background tab: catch up (countdowns, reconnect) on return
+    document.addEventListener("visibilitychange", tick);
     window.addEventListener("online", reconnectNow); // the network is back: do not wait
     setInterval(tick, 1000);
     $("login-name").focus();
