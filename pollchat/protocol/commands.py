@@ -35,6 +35,9 @@ class CommandSpec:
         admin: only admins may run it (issue 5); others get ``NOT_ADMIN``.
         group_form: with a ``#group`` after the name it is a group owner's command,
             open to everyone (issue 4: ``/kick NAME #group``); see :func:`group_argument`.
+        passive: a look, not a sign of life: it does not end idleness (a client that
+            polls ``/who`` would otherwise never turn inactive), as an IRC server's idle
+            time counts messages only.
     """
 
     name: str
@@ -46,14 +49,17 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     admin: bool = False
     group_form: bool = False
+    passive: bool = False
 
 
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec
     for spec in (
         CommandSpec("msg", "/msg NAME text", "send a private message", words=1, rest="required"),
-        CommandSpec("who", "/who", "list everyone online with status and idle time", aliases=("!membres",)),
-        CommandSpec("whois", "/whois NAME", "show a user's status, times and account kind", words=1),
+        CommandSpec(
+            "who", "/who", "list everyone online with status and idle time", aliases=("!membres",), passive=True
+        ),
+        CommandSpec("whois", "/whois NAME", "show a user's status, times and account kind", words=1, passive=True),
         CommandSpec(
             "status",
             "/status active|busy|away|inactive [message]",
@@ -66,7 +72,9 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("shrug", "/shrug [text]", "send text with ¯\\_(ツ)_/¯", rest="optional"),
         CommandSpec("tableflip", "/tableflip [text]", "send text with (╯°□°)╯︵ ┻━┻", rest="optional"),
         CommandSpec("unflip", "/unflip [text]", "send text with ┬─┬ノ( º _ ºノ)", rest="optional"),
-        CommandSpec("help", "/help [command]", "show the manual, or one command's entry", words=1, optional_words=1),
+        CommandSpec(
+            "help", "/help [command]", "show the manual, or one command's entry", words=1, optional_words=1, passive=True
+        ),
         CommandSpec("quit", "/quit [message]", "leave the chat, with an optional message", rest="optional"),
         CommandSpec("nick", "/nick NEWNAME", "rename your registered account", words=1),
         CommandSpec("passwd", "/passwd OLD,NEW", "change your password", rest="required"),
@@ -77,6 +85,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "show the last N public messages (default 20, max 500) and your private ones, or a group's",
             words=2,
             optional_words=2,
+            passive=True,
         ),
         CommandSpec("play", "/play [N]", "play guess-the-number while you are alone", words=1, optional_words=1),
         CommandSpec(
@@ -96,8 +105,8 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec("join", "/join #group", "join a public group, or ask to join a private one", words=1),
         CommandSpec("leave", "/leave #group", "leave a group", words=1),
-        CommandSpec("groups", "/groups", "list your groups and the public ones"),
-        CommandSpec("members", "/members #group", "list a group's members and who is online", words=1),
+        CommandSpec("groups", "/groups", "list your groups and the public ones", passive=True),
+        CommandSpec("members", "/members #group", "list a group's members and who is online", words=1, passive=True),
         CommandSpec(
             "focus", "/focus [#group]", "send plain lines to a group; /focus alone: the main chat", words=1, optional_words=1
         ),

@@ -33,7 +33,7 @@ from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
 from pollchat.core.registration import RegistrationLimit
-from pollchat.protocol.commands import Command
+from pollchat.protocol.commands import COMMANDS, Command
 from pollchat.protocol.events import (
     Error,
     Greeting,
@@ -299,7 +299,8 @@ class ChatService(Generic[P]):
                     self.deliver(self.hub.touch(peer))
                     self.deliver(self.groups.say(peer, text))
                 case Command():
-                    self.deliver(self.hub.touch(peer))
+                    if not COMMANDS[step.name].passive:  # /who, /history... are no sign of life
+                        self.deliver(self.hub.touch(peer))
                     self.commands.run(peer, step)
                 case Reply(event):
                     peer.send(event)

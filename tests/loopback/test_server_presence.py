@@ -42,7 +42,7 @@ def test_who_lists_everyone_in_login_order_with_status_and_idle_time(make_harnes
     assert u1.raw(len(b"online users (3):\n")) == b"online users (3):\n"
     u1.expect(
         "  user2 - active, idle 3s",
-        "  user1 - active, idle 0s",
+        "  user1 - active, idle 45s",  # asking is not activity
         "  user3 - active, idle 45s",
     )
     u1.expect_silence(0.05)
@@ -56,7 +56,7 @@ def test_who_lists_everyone_in_login_order_with_status_and_idle_time(make_harnes
     u2.send(b"!membres\n")
     u2.expect(
         "online users (3):",
-        "  user2 - busy, idle 0s",
+        "  user2 - busy, idle 1h",  # its /status was the last sign of life; !membres is none
         "  user1 - active, idle 1h",
         "  user3 - away: back at 2, idle 1h",
     )
@@ -66,7 +66,7 @@ def test_who_lists_everyone_in_login_order_with_status_and_idle_time(make_harnes
         "online users (3):",
         "  user2 - busy, idle 2d",
         "  user1 - active, idle 2d",
-        "  user3 - away: back at 2, idle 0s",
+        "  user3 - away: back at 2, idle 2d",
     )
     u1.expect_silence(0.05)
     u2.expect_silence(0.05)
@@ -83,12 +83,12 @@ def test_who_minutes_and_after_someone_leaves(make_harness: MakeHarness) -> None
     h.forget_online(u2)
     assert u1.line() == "user2 has left the chat"
     u1.send(b"/who\n")
-    u1.expect("online users (1):", "  user1 - active, idle 0s")
+    u1.expect("online users (1):", "  user1 - active, idle 2m")
     u1.expect_silence(0.05)
     h.login("user3", "123")
     h.advance(61)
     u1.send(b"!MEMBRES\n")
-    u1.expect("online users (2):", "  user1 - active, idle 0s", "  user3 - active, idle 1m")
+    u1.expect("online users (2):", "  user1 - active, idle 3m", "  user3 - active, idle 1m")
 
 
 # --- /whois ----------------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def test_whois_online_offline_never_seen_and_unknown(make_harness: MakeHarness) 
     u1.send(b"/whois ALICE\n")
     assert u1.line() == "alice: active, online since 2023-11-14 22:15, idle 7s, registered account"
     u1.send(b"/whois user1\n")
-    assert u1.line() == f"user1: active, online since {LOGIN_TIME}, idle 0s, preconfigured account"
+    assert u1.line() == f"user1: active, online since {LOGIN_TIME}, idle 2m, preconfigured account"
     u2.send(b"/status busy in a meeting\n")
     everyone_gets([u1, u2, alice], "user2 is now busy: in a meeting")
     h.advance(5)
@@ -216,10 +216,11 @@ def test_idle_users_become_inactive_and_active_again(make_harness: MakeHarness) 
     u2.expect(
         "online users (3):",
         "  user1 - inactive, idle 5m",
-        "  user2 - active, idle 0s",
+        "  user2 - active, idle 1m",  # a /who is no sign of life: the last line was at T+200
         "  user3 - busy, idle 1m",
     )
-    h.advance(200)  # T+500: no second announcement for user1, nothing for busy user3
+    h.advance(200)  # T+500: user2 idle 300 s; no second announcement for user1, nothing for busy user3
+    everyone_gets(everybody, "user2 is now inactive")
     for client in everybody:
         client.expect_silence(0.05)
     u1.send(b"back now\n")
@@ -227,8 +228,7 @@ def test_idle_users_become_inactive_and_active_again(make_harness: MakeHarness) 
     for client in (u2, u3):
         client.expect("user1 is now active", "user1: back now")
     u1.expect_silence(0.05)
-    h.advance(100)  # T+600: user2's last line was the /who at T+300
-    everyone_gets(everybody, "user2 is now inactive")
+    h.advance(100)  # T+600
     u2.send(b"/msg user1 psst\n")  # a command is activity too
     everyone_gets(everybody, "user2 is now active")
     assert u1.line() == "[private] user2: psst"
@@ -276,7 +276,7 @@ def test_json_status_who_and_whois(make_harness: MakeHarness) -> None:
         "type": "who",
         "users": [
             {"name": "user1", "status": "busy", "message": "deep work", "idle": 12},
-            {"name": "user2", "status": "active", "message": "", "idle": 0},
+            {"name": "user2", "status": "active", "message": "", "idle": 12},
         ],
     }
     bot.send(b"/whois user1\n")
