@@ -136,3 +136,32 @@ def test_plain_http_to_the_line_port_is_not_the_web_port(server: tuple[ServerPro
     with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT) as sock:
         reader = sock.makefile("rb")
         assert reader.readline().startswith(b"type login or register")
+
+
+def test_with_a_certificate_the_web_port_speaks_https_and_wss(tmp_path: Path) -> None:
+    """Issue 15: the web port serves HTTPS and WSS with the TLS listener's certificate."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    args = server_args(
+        tmp_path / "data", "--max-users", "2", "--tls-port", "0",
+        "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"),
+    )  # fmt: skip
+    with start_server(args, tmp_path) as proc:
+        proc.wait_listening()
+        assert (proc.out.readline() or "").startswith("tls: listening on 127.0.0.1:")
+        line = proc.out.readline() or ""
+        assert line.startswith("web client: https://127.0.0.1:"), line
+        page = line.removeprefix("web client: ")
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        with urllib.request.urlopen(page, timeout=TIMEOUT, context=context) as response:
+            assert b"<html" in response.read().lower()
+        with connect(page.replace("https://", "wss://") + "ws", ssl=context, open_timeout=TIMEOUT) as ws:
+            assert event(ws)["type"] == "greeting"
+        assert proc.stop() == 0
