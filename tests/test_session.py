@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pollchat.errors import ProtocolError
+from pollchat.protocol.commands import Command
 from pollchat.protocol.events import Error, Greeting
 from pollchat.protocol.framing import LineFramer
 from pollchat.protocol.session import (
@@ -31,6 +32,7 @@ from pollchat.protocol.session import (
     SwitchMode,
     Verb,
     has_control_characters,
+    text_error,
 )
 from pollchat.texts import ErrorCode
 from tests.strategies import bytes_and_chunkings, protocol_errors, wire_bytes
@@ -313,6 +315,70 @@ def test_control_characters_are_refused_and_the_session_goes_on(line: str) -> No
 )
 def test_has_control_characters(text: str, expected: bool) -> None:
     assert has_control_characters(text) is expected
+
+
+# --- invisible and text-direction characters (issue 14) -----------------------------------------
+
+BIDI_AND_ZERO_WIDTH = [
+    *map(chr, range(0x202A, 0x202F)),  # embeddings and overrides, LRE .. RLO
+    *map(chr, range(0x2066, 0x206A)),  # isolates, LRI .. PDI
+    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",  # zero width
+]
+
+
+def invisible(ch: str) -> Reply:
+    return Reply(Error.of(ErrorCode.INVISIBLE_CHARACTERS, char=f"U+{ord(ch):04X}"))
+
+
+@pytest.mark.parametrize("ch", BIDI_AND_ZERO_WIDTH, ids=lambda ch: f"U+{ord(ch):04X}")
+@pytest.mark.parametrize(
+    "template",
+    ["gnp.{}exe", "{}", "/msg bob pay {}1000", "/me waves{}", "/topic #g sunday{}", "/away back at 5{}", "//{}x"],
+)
+def test_bidi_controls_and_zero_width_characters_are_refused_naming_the_character(ch: str, template: str) -> None:
+    """A right-to-left override makes "gnp.\u202eexe" show as "gnp.exe" reversed; a zero
+    width space makes two different texts look the same: such lines are refused, with a
+    line that names the character, and the session goes on."""
+    session = chatting()
+    assert session.feed(template.format(ch)) == [invisible(ch)]
+    assert session.phase is Phase.CHATTING
+    assert session.feed("fine") == [Chat("fine")]
+
+
+def test_the_first_invisible_character_is_named() -> None:
+    assert chatting().feed("a\u2066b\u200bc") == [invisible("\u2066")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "family \U0001f468\u200d\U0001f469\u200d\U0001f467",  # man ZWJ woman ZWJ girl
+        "\U0001f3f3\ufe0f\u200d\U0001f308",  # rainbow flag: white flag, VS16, ZWJ, rainbow
+        "\U0001f469\U0001f3fd\u200d\U0001f4bb",  # woman, skin tone, ZWJ, laptop
+        "\u0627\u0644\u0639\u0631\u0628\u064a\u0629 \u200e\u200f",  # Arabic; LRM and RLM are allowed
+        "a\u2028b \u00a0 \u3000c",  # separators and wide spaces: not invisible
+    ],
+)
+def test_emoji_joiners_and_ordinary_rtl_text_pass(text: str) -> None:
+    assert chatting().feed(text) == [Chat(text)]
+
+
+def test_a_joiner_outside_an_emoji_sequence_is_refused() -> None:
+    for text in ("pay\u200dpal", "\u200d\U0001f600", "\U0001f600\u200d", "\U0001f600\u200da"):
+        assert chatting().feed(text) == [invisible("\u200d")], text
+
+
+@pytest.mark.parametrize("command", ["/passwd old,new\u200b", "/unregister pass\u202eword"])
+def test_lines_carrying_a_password_are_never_shown_so_not_refused(command: str) -> None:
+    """A password may hold any character but a control character (login accepts it), so
+    /passwd and /unregister, which nobody else sees, are not refused for them."""
+    [action] = chatting().feed(command)
+    assert isinstance(action, Command)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("plain", None), ("a\x1bb", CONTROL), ("a\u202eb", invisible("\u202e"))])
+def test_text_error_is_the_one_check(text: str, expected: Reply | None) -> None:
+    assert text_error(text) == (expected.event if expected is not None else None)
 
 
 # --- framing errors --------------------------------------------------------------------------
