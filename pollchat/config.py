@@ -60,6 +60,9 @@ class ServerConfig:
         log_file: the rotating log file (``None``: ``data_dir/pollchat.log``).
         max_groups_per_owner, max_group_members, max_group_requests: the group limits
             (issue 4; see :class:`pollchat.core.groups.GroupLimits`).
+        min_password_length: the shortest password a registration or ``/passwd`` may
+            set, in characters (0 = any); existing passwords and the accounts file's
+            are not checked.
     """
 
     max_users: int
@@ -91,3 +94,4 @@ class ServerConfig:
     max_groups_per_owner: int = 10
     max_group_members: int = 200
     max_group_requests: int = 20
+    min_password_length: int = 8

@@ -153,6 +153,7 @@ class ErrorCode(enum.Enum):
     LINE_TOO_LONG = "line too long (over {limit} bytes), discarded"
     BAD_ENCODING = "line is not valid UTF-8, discarded"
     CONTROL_CHARACTERS = "line contains control characters, discarded"
+    PASSWORD_TOO_SHORT = "password too short: at least {minimum} characters"
     INVISIBLE_CHARACTERS = "line contains an invisible or text-direction character ({char}), discarded"
     TOO_SLOW = "you are not reading your messages, closing the connection"
     INTERNAL = "server error, please try again later"

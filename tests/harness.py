@@ -351,6 +351,8 @@ class Harness:
             throttle_after=0,
             lockout_after=0,
             address_lockout_after=0,
+            # seed-004 flows use short passwords ("123"): tests of the rule turn it on.
+            min_password_length=1,
         )
         settings.update(config)
         self.config = ServerConfig(**settings)  # type: ignore[arg-type]

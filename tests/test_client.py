@@ -406,7 +406,8 @@ class Server:
         self.proc = subprocess.Popen(
             [*SERVER, "--max-users", "4", "--port", "0", "--host", "127.0.0.1",
              "--data-dir", str(tmp / "data"), "--kdf-iterations", "1000", "--accounts", str(accounts),
-             "--replay", "0", "--no-game"],  # the foundation's login flow, byte for byte
+             "--replay", "0", "--no-game",  # the foundation's login flow, byte for byte
+             "--min-password-length", "1"],  # with its short passwords
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -86,6 +86,7 @@ TEXT_GOLDEN = [
     (Error.of(ErrorCode.LINE_TOO_LONG, limit=4096), b"line too long (over 4096 bytes), discarded\n"),
     (Error.of(ErrorCode.BAD_ENCODING), b"line is not valid UTF-8, discarded\n"),
     (Error.of(ErrorCode.CONTROL_CHARACTERS), b"line contains control characters, discarded\n"),
+    (Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8), b"password too short: at least 8 characters\n"),
     (
         Error.of(ErrorCode.INVISIBLE_CHARACTERS, char="U+202E"),
         b"line contains an invisible or text-direction character (U+202E), discarded\n",

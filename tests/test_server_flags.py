@@ -37,6 +37,7 @@ FLAGS = [
     ("--max-groups-per-owner", "2", "max_groups_per_owner", 2),
     ("--max-group-members", "0", "max_group_members", 0),
     ("--max-group-requests", "5", "max_group_requests", 5),
+    ("--min-password-length", "12", "min_password_length", 12),
 ]
 
 

@@ -32,6 +32,7 @@ from pollchat.protocol.session import (
     SwitchMode,
     Verb,
     has_control_characters,
+    new_password_error,
     text_error,
 )
 from pollchat.texts import ErrorCode
@@ -642,3 +643,33 @@ def test_seed_one_packet_login_then_chat_then_close() -> None:
         Chat("hi"),
         Disconnect(),
     ]
+
+
+# --- minimum password length for new passwords (issue 14) -------------------------------------------
+
+TOO_SHORT = Reply(Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8))
+
+
+def test_a_registration_with_a_short_password_is_a_failed_attempt() -> None:
+    session = at_credentials("register", min_password_length=8)
+    assert session.feed("alice, ") == [TOO_SHORT]
+    assert session.phase is Phase.AWAIT_VERB and session.failures == 1
+    session.feed("register")
+    assert session.feed("alice,1234567") == [TOO_SHORT]
+    session.feed("register")
+    assert session.feed("alice,12345678") == [Authenticate(Verb.REGISTER, "alice", "12345678")]
+
+
+def test_logins_with_an_old_short_password_still_work() -> None:
+    """The rule is for new passwords: existing accounts (and the accounts file's) keep
+    theirs."""
+    session = at_credentials("login", min_password_length=8)
+    assert session.feed("user1,123") == [Authenticate(Verb.LOGIN, "user1", "123")]
+
+
+def test_new_password_error_is_the_rule() -> None:
+    assert new_password_error("x" * 7, 8) == Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8)
+    assert new_password_error("x" * 8, 8) is None
+    assert new_password_error("é" * 8, 8) is None  # characters, not bytes
+    assert new_password_error(" ", 0) is None  # 0 turns the rule off
+    assert Session().min_password_length == 0

@@ -4,7 +4,9 @@ preconfigured), schema migrations, and message history."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
+import stat
 import tempfile
 from pathlib import Path
 
@@ -893,3 +895,20 @@ def test_bans_persist_expire_and_lift(db_path: Path) -> None:
         assert db.clear_ban(alice.id) is True
         assert db.clear_ban(alice.id) is False
         assert db.ban_of(alice.id, 250.0) is None
+
+
+# --- file modes (issue 14) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_database_files_are_private_whatever_the_umask(db_path: Path, umask: int) -> None:
+    """pollchat.db and its -wal and -shm hold every private message: mode 0600 even
+    when the server runs with a permissive umask."""
+    old = os.umask(umask)
+    try:
+        with Database.open(db_path) as db:
+            db.create(registered("alice"))  # a write: the -wal and -shm exist now
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in db_path.parent.iterdir()}
+    finally:
+        os.umask(old)
+    assert modes == {"pollchat.db": 0o600, "pollchat.db-wal": 0o600, "pollchat.db-shm": 0o600}

@@ -177,6 +177,16 @@ def text_error(text: str) -> Error | None:
     return None
 
 
+def new_password_error(password: str, minimum: int) -> Error | None:
+    """Why ``password`` may not become a registered account's new password (at a
+    registration or a ``/passwd``), or ``None``: fewer than ``minimum`` characters
+    (``--min-password-length``; 0 turns the rule off). Only new passwords are checked:
+    existing ones, and the accounts file's, keep working whatever their length."""
+    if minimum and len(password) < minimum:
+        return Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=minimum)
+    return None
+
+
 _SECRET_COMMANDS = frozenset({"passwd", "unregister"})
 """Commands whose argument is a password: never shown to anyone, so only control
 characters are refused in them (a password may hold any other character)."""
@@ -195,18 +205,30 @@ class Session:
 
     Args:
         max_failures: failed attempts before the connection is closed (0 = unlimited).
+        min_password_length: the shortest password a registration may choose (0 = any;
+            see :func:`new_password_error`). A refused one is a failed attempt.
 
     Attributes:
         phase: the current :class:`Phase`.
         failures: failed login/registration attempts so far.
     """
 
-    __slots__ = ("phase", "failures", "max_failures", "_verb_chosen", "_backlog", "_backlog_size", "_guarding")
+    __slots__ = (
+        "phase",
+        "failures",
+        "max_failures",
+        "min_password_length",
+        "_verb_chosen",
+        "_backlog",
+        "_backlog_size",
+        "_guarding",
+    )
 
-    def __init__(self, max_failures: int = DEFAULT_MAX_FAILURES) -> None:
+    def __init__(self, max_failures: int = DEFAULT_MAX_FAILURES, min_password_length: int = 0) -> None:
         self.phase = Phase.AWAIT_VERB
         self.failures = 0
         self.max_failures = max_failures
+        self.min_password_length = min_password_length
         self._verb_chosen = Verb.LOGIN
         self._backlog: deque[object] = deque()
         self._backlog_size = 0  # characters of lines waiting in the backlog
@@ -282,6 +304,11 @@ class Session:
         if not comma or name is None or not password or has_control_characters(password):
             self.phase = Phase.AWAIT_VERB
             return self._fail(ErrorCode.BAD_FORMAT)
+        if self._verb_chosen is Verb.REGISTER:
+            error = new_password_error(password, self.min_password_length)
+            if error is not None:
+                self.phase = Phase.AWAIT_VERB
+                return self._fail(error.code, minimum=self.min_password_length)
         self.phase = Phase.AUTHENTICATING
         return [Authenticate(self._verb_chosen, name, password)]
 

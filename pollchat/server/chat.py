@@ -126,7 +126,7 @@ class ChatServer:
 
     def on_connect(self, conn: Connection) -> None:
         config = self.config
-        conn.session = Session(config.max_failures)
+        conn.session = Session(config.max_failures, config.min_password_length)
         host = _host(conn)
         self._per_address[host] = self._per_address.get(host, 0) + 1
         if config.max_connections_per_address and self._per_address[host] > config.max_connections_per_address:

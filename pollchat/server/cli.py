@@ -22,6 +22,7 @@ from pollchat.core.passwords import DEFAULT_ITERATIONS, MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.app import Server
+from pollchat.server.files import PrivateRotatingFileHandler, exposure_warnings
 from pollchat.server.subcommands import register_all
 from pollchat.store.database import DATABASE_NAME, Database
 from pollchat.store.lock import DataDirLock
@@ -216,6 +217,14 @@ def _add_protection_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long a lockout lasts (default: %(default)s)",
     )
+    group.add_argument(
+        "--min-password-length",
+        type=whole_number(0),
+        default=_default("min_password_length"),
+        metavar="N",
+        help="shortest password a registration or /passwd may set, in characters; existing passwords "
+        "and the accounts file's still work; 0 turns it off (default: %(default)s)",
+    )
 
 
 def _add_group_flags(parser: argparse.ArgumentParser) -> None:
@@ -290,6 +299,7 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         max_groups_per_owner=args.max_groups_per_owner,
         max_group_members=args.max_group_members,
         max_group_requests=args.max_group_requests,
+        min_password_length=args.min_password_length,
     )
 
 
@@ -299,15 +309,15 @@ def log_file_path(config: ServerConfig) -> Path:
 
 
 def file_log_handler(path: Path) -> logging.handlers.RotatingFileHandler:
-    """The rotating log-file handler (same format as stderr).
+    """The rotating log-file handler (same format as stderr), mode 0600; a file that
+    cannot be written is reported on stderr once, not per record
+    (:class:`~pollchat.server.files.PrivateRotatingFileHandler`).
 
     Raises:
         ConfigError: the file cannot be opened for appending.
     """
     try:
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUP_COUNT, encoding="utf-8"
-        )
+        handler = PrivateRotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUP_COUNT, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot open the log file {path}: {exc.strerror or exc}") from None
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
@@ -382,6 +392,8 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         max_users - len(preconfigured),
         database.path,
     )
+    for warning in exposure_warnings(config.data_dir, (database.path, log_path)):  # issue 14
+        log.warning("%s", warning)
     if config.backup_every > 0:
         log.info(
             "snapshots every %g minute(s) in %s, keeping %s",

@@ -33,7 +33,7 @@ from pollchat.protocol.events import (
     ServerEvent,
 )
 from pollchat.protocol.manual import help_text
-from pollchat.protocol.session import has_control_characters
+from pollchat.protocol.session import has_control_characters, new_password_error
 from pollchat.server.connection import Connection
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
@@ -250,6 +250,10 @@ class Commands:
             return
         session = self.hub.session_of(conn)
         if session is None:
+            return
+        too_short = new_password_error(new, self.chat.config.min_password_length)  # issue 14
+        if too_short is not None and session.account.kind is AccountKind.REGISTERED:
+            self._send(conn, too_short)
             return
         checked = session.account.password_hash
         self.chat.pool.submit(

@@ -52,6 +52,8 @@ APPLICATION_ID = int.from_bytes(b"PCHT", "big")
 """``PRAGMA application_id`` of a pollchat database (0x50434854)."""
 
 DATABASE_NAME = "pollchat.db"
+PRIVATE_MODE = 0o600
+"""Mode of a new database file (and so of its -wal and -shm): it holds private messages."""
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: registered accounts. ``key`` is the case-folded name (pollchat.protocol.names).
@@ -198,6 +200,9 @@ class Database(GroupTables):
         missing and migrating it to :data:`SCHEMA_VERSION`. An existing database with an
         older schema is first copied to :func:`backup_path`.
 
+        A new file is created with mode 0600 whatever the umask, and SQLite gives its
+        ``-wal`` and ``-shm`` files the database's own mode: they hold private messages.
+
         Raises:
             StoreError: the file cannot be opened, is not a pollchat database, has a newer
                 schema than this program knows, or cannot be backed up or migrated (it is
@@ -206,6 +211,7 @@ class Database(GroupTables):
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private(path)
             connection = sqlite3.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from None
@@ -627,6 +633,19 @@ def _backup(db: sqlite3.Connection, path: Path, target: Path) -> None:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
         raise StoreError(f"cannot back up {path} to {target} before migrating it: {exc}") from None
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist (SQLite takes an empty
+    file for a new database, and creates its -wal and -shm files with the same mode).
+    SQLite's ``:memory:`` is no file."""
+    if str(path) == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _record(row: tuple) -> HistoryRecord:
