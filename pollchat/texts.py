@@ -162,6 +162,8 @@ class ErrorCode(enum.Enum):
     NO_SUCH_USER = "no such user: {name}"
     MESSAGE_TO_SELF = "you cannot send a private message to yourself"
     BAD_NAME = "invalid name {name!r}: 1 to 32 letters, digits, '_', '-' or '.'"
+    LOOKALIKE_NAME = "that name looks too much like an existing one"
+    MIXED_SCRIPT_NAME = "that name mixes Latin, Cyrillic or Greek letters: write it in one alphabet"
     PRECONFIGURED_ACCOUNT = "{name} is a preconfigured account: it belongs to the server's accounts file"
     NOT_ALONE = "the game is only for when nobody else is here"
     NO_SUCH_COMMAND_HELP = "no manual entry for /{name} (try /help)"

@@ -45,9 +45,9 @@ from pollchat.protocol.events import (
     WhoList,
     Whois,
 )
-from pollchat.protocol.names import name_key
+from pollchat.protocol.names import name_key, skeleton
 from pollchat.texts import ErrorCode, NoticeCode
-from tests.strategies import chat_lines, valid_names
+from tests.strategies import chat_lines, registrable_names, valid_names
 
 PRE, REG = AccountKind.PRECONFIGURED, AccountKind.REGISTERED
 SEED_ACCOUNTS = {"user1": "123", "user2": "345", "user3": "123"}  # seed 004's accounts file
@@ -86,6 +86,9 @@ class MemoryAccounts:
 
     def find(self, key: str) -> Account | None:
         return self.by_key.get(key)
+
+    def find_lookalikes(self, shape: str) -> list[Account]:
+        return [account for account in self.by_key.values() if skeleton(account.name) == shape]
 
     def create(self, account: Account) -> Account | None:
         if account.key in self.by_key:
@@ -288,6 +291,68 @@ def test_registering_an_existing_name_in_any_case_is_name_taken(name: str) -> No
     assert hub.check_registration(name) is ErrorCode.NAME_TAKEN
     assert hub.register(Conn("b"), name, quick_hash_cached("x")) == Admission(ErrorCode.NAME_TAKEN)
     assert store.by_key == before
+
+
+LOOKALIKE = ErrorCode.LOOKALIKE_NAME
+
+
+@pytest.mark.parametrize(
+    ("existing", "new", "code"),
+    [
+        ("alice", "ａｌｉｃｅ", ErrorCode.NAME_TAKEN),  # fullwidth: NFKC makes it alice
+        ("alice", "Ａlice", ErrorCode.NAME_TAKEN),
+        ("root", "rооt", ErrorCode.MIXED_SCRIPT_NAME),  # Cyrillic o: a mix, refused whoever exists
+        ("nobody", "rооt", ErrorCode.MIXED_SCRIPT_NAME),
+        ("coco", "сосо", LOOKALIKE),  # all Cyrillic
+        ("alice", "aIice", LOOKALIKE),
+        ("mallory", "rnallory", LOOKALIKE),
+        ("user1", "userl", LOOKALIKE),  # a preconfigured account is protected too
+        ("user2", "USER２", ErrorCode.NAME_TAKEN),
+    ],
+)
+def test_a_name_that_looks_like_an_existing_one_is_refused(existing: str, new: str, code: ErrorCode) -> None:
+    """Issue 14: lookalike registrations are refused with one clear error, before the
+    password is hashed, and again when the registration finishes."""
+    hub, store = make_hub(max_users=5)
+    if existing not in SEED_ACCOUNTS:
+        assert register(hub, Conn("first"), existing, "pw").refusal is None
+    before = dict(store.by_key)
+    assert hub.check_registration(new) is code
+    assert hub.register(Conn("b"), new, quick_hash_cached("x")) == Admission(code)
+    assert store.by_key == before
+
+
+def test_a_registration_stores_the_nfkc_spelling() -> None:
+    hub, store = make_hub()
+    admission = register(hub, Conn("a"), "ｂｏｂ", "pw")
+    assert admission.account is not None and admission.account.name == "bob"
+    assert store.by_key["bob"].name == "bob"
+    assert login(hub, Conn("b"), "BOB", "pw") == Admission(ErrorCode.ALREADY_ONLINE)
+
+
+@pytest.mark.parametrize(
+    ("new", "code"),
+    [("ａｌｉｃｅ", ErrorCode.NAME_TAKEN), ("Ａlice", ErrorCode.NAME_TAKEN), ("rооt", ErrorCode.MIXED_SCRIPT_NAME),
+     ("aIice", LOOKALIKE), ("userI", LOOKALIKE)],
+)
+def test_nick_to_a_lookalike_is_refused(new: str, code: ErrorCode) -> None:
+    hub, store = make_hub(max_users=6)
+    a = Conn("a")
+    register(hub, a, "alice", "pw")
+    hub.leave(a)
+    r = Conn("r")
+    register(hub, r, "bob", "pw")
+    before = dict(store.by_key)
+    assert hub.rename(r, new) == [Delivery((r,), Error.of(code))]
+    assert store.by_key == before
+
+
+def test_nick_to_a_lookalike_of_ones_own_name_is_fine() -> None:
+    hub, store = make_hub()
+    r = Conn("r")
+    register(hub, r, "alice", "pw")
+    assert hub.rename(r, "ALICE") == [Delivery((r,), Renamed("alice", "ALICE"))]
+    assert hub.rename(r, "aIice") == [Delivery((r,), Renamed("ALICE", "aIice"))]
 
 
 def test_name_taken_even_when_the_owner_is_offline() -> None:
@@ -585,7 +650,7 @@ def test_private_message_from_a_handle_not_logged_in_does_nothing() -> None:
 @st.composite
 def _rooms(draw: st.DrawFn) -> tuple[list[str], list[bool], int, str]:
     """Accounts (some online, some offline), the sender (online) and a /msg target."""
-    names = draw(st.lists(valid_names(), min_size=1, max_size=5, unique_by=name_key))
+    names = draw(st.lists(registrable_names(), min_size=1, max_size=5, unique_by=(name_key, skeleton)))
     is_online = draw(st.lists(st.booleans(), min_size=len(names), max_size=len(names)))
     sender = draw(st.integers(0, len(names) - 1))
     is_online[sender] = True

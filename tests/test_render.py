@@ -87,6 +87,11 @@ TEXT_GOLDEN = [
     (Error.of(ErrorCode.BAD_ENCODING), b"line is not valid UTF-8, discarded\n"),
     (Error.of(ErrorCode.CONTROL_CHARACTERS), b"line contains control characters, discarded\n"),
     (Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8), b"password too short: at least 8 characters\n"),
+    (Error.of(ErrorCode.LOOKALIKE_NAME), b"that name looks too much like an existing one\n"),
+    (
+        Error.of(ErrorCode.MIXED_SCRIPT_NAME),
+        b"that name mixes Latin, Cyrillic or Greek letters: write it in one alphabet\n",
+    ),
     (
         Error.of(ErrorCode.INVISIBLE_CHARACTERS, char="U+202E"),
         b"line contains an invisible or text-direction character (U+202E), discarded\n",

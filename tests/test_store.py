@@ -18,6 +18,7 @@ from pollchat.core.accounts import Account, AccountDirectory
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
+from pollchat.protocol.names import legacy_key, skeleton
 from pollchat.store import database as database_module
 from pollchat.store.database import (
     APPLICATION_ID,
@@ -55,7 +56,7 @@ def db_path(tmp_path: Path) -> Path:
 
 def test_application_id_is_pcht() -> None:
     assert APPLICATION_ID == 0x50434854
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 4
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 5
 
 
 def test_new_database_identifies_itself(db_path: Path) -> None:
@@ -793,6 +794,7 @@ def test_every_query_is_indexed_and_bounded(db: Database, people) -> None:
     statements: list[str] = []
     db._db.set_trace_callback(statements.append)
     db.find("alice")
+    db.find_lookalikes("alice")
     db.create(registered("dave"))
     db.count_accounts()
     db.sync_preconfigured(preconfigured("user1", "user2"))
@@ -912,3 +914,65 @@ def test_database_files_are_private_whatever_the_umask(db_path: Path, umask: int
     finally:
         os.umask(old)
     assert modes == {"pollchat.db": 0o600, "pollchat.db-wal": 0o600, "pollchat.db-shm": 0o600}
+
+
+# --- names: NFKC keys and skeletons (issue 14, schema 5) --------------------------------------------
+
+
+def make_v4(path: Path, accounts: list[tuple[str, str]]) -> None:
+    """A schema-4 database as the previous release left it: ``(kind, name)`` rows keyed
+    with the NFC key of that release (:func:`legacy_key`)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("BEGIN")
+        for script in MIGRATIONS[:4]:
+            for statement in database_module._statements(script):
+                db.execute(statement)
+        for kind, name in accounts:
+            db.execute(
+                "INSERT INTO account (key, name, kind, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                (legacy_key(name), name, kind, HASH if kind == "registered" else None, "2026-01-01T00:00:00+00:00"),
+            )
+        db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        db.execute("PRAGMA user_version=4")
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+def test_v4_database_gets_nfkc_keys_and_keeps_both_accounts_of_a_collision(db_path: Path) -> None:
+    """Keys are normalised on load; an old account whose NFKC key another one has keeps
+    its old key (and so still logs in with the spelling it always used), and the pair is
+    reported for the operator's log."""
+    make_v4(db_path, [("registered", "alice"), ("registered", "ａｌｉｃｅ"), ("registered", "ｃａｒｏｌ"),
+                      ("registered", "rооt"), ("preconfigured", "ｕｓｅｒ1")])
+    with Database.open(db_path) as db:
+        assert pragmas(db_path)[:2] == (APPLICATION_ID, SCHEMA_VERSION)
+        alice, fullwidth, carol = db.find("alice"), db.find("ａｌｉｃｅ"), db.find("carol")
+        assert (alice.name, alice.id, alice.key) == ("alice", 1, "alice")
+        assert (fullwidth.name, fullwidth.id, fullwidth.key) == ("ａｌｉｃｅ", 2, "ａｌｉｃｅ")  # its old key
+        assert (carol.name, carol.id, carol.key) == ("ｃａｒｏｌ", 3, "carol")  # the name is kept, the key is new
+        assert db.find("ｃａｒｏｌ") is None  # the store only looks up keys; the directory tries both
+        assert db.name_collisions == [("alice", "ａｌｉｃｅ")]
+        assert {a.id for a in db.find_lookalikes(skeleton("alice"))} == {1, 2}
+        assert [a.id for a in db.find_lookalikes(skeleton("root"))] == [4]
+        assert db.find_lookalikes(skeleton("user1")) == []  # registered accounts only
+        directory = AccountDirectory([], db)
+        assert directory.find("ａｌｉｃｅ").id == 2 and directory.find("alice").id == 1
+        assert directory.find("ｃａｒｏｌ").id == 3 == directory.find("CAROL").id
+    assert db_path.with_name("pollchat.db.v4-backup").exists()
+    assert sorted(r[0] for r in rows(db_path, "SELECT key FROM account WHERE kind = 'preconfigured'")) == ["user1"]
+    with Database.open(db_path) as db:  # every start reports it while both exist
+        assert db.name_collisions == [("alice", "ａｌｉｃｅ")]
+        db.delete(2)
+    with Database.open(db_path) as db:
+        assert db.name_collisions == []
+
+
+def test_skeletons_follow_creates_and_renames(db: Database) -> None:
+    bob = db.create(registered("bob"))
+    assert db.find_lookalikes(skeleton("b0b")) == [bob]
+    assert db.rename(bob.id, "bobby")
+    assert db.find_lookalikes(skeleton("b0b")) == []
+    assert [a.name for a in db.find_lookalikes(skeleton("b0bby"))] == ["bobby"]

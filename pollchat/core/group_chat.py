@@ -310,7 +310,7 @@ class GroupChat(Generic[H]):
             word, *rest_words = stripped.split(maxsplit=1)
             rest = rest_words[0] if rest_words else ""
             name = group_name(word)
-            group = self.groups.find(name) if name is not None else None
+            group = self.groups.find(word.removeprefix("#")) if name is not None else None
             if group is None and strict and name is not None:
                 raise _Refused(Error.of(ErrorCode.NO_SUCH_GROUP, group=name))
             if group is not None:
@@ -350,7 +350,7 @@ class GroupChat(Generic[H]):
         ignored for a group the sender is not in (typing is never worth an error)."""
         session = self.hub.session_of(handle)
         name = group_name(argument)
-        group = self.groups.find(name) if name is not None else None
+        group = self.groups.find(argument.removeprefix("#")) if name is not None else None
         if session is None or group is None or session.account.id not in group.members:
             return []
         event = Typing(session.account.name, active, group=group.name)
@@ -513,7 +513,7 @@ class GroupChat(Generic[H]):
         name = group_name(argument)
         if name is None:
             raise _Refused(Error.of(ErrorCode.BAD_GROUP_NAME, name=argument[:40]))
-        group = self.groups.find(name)
+        group = self.groups.find(argument.removeprefix("#"))  # as typed: Groups.find also tries the NFKC key
         if group is None:
             raise _Refused(Error.of(ErrorCode.NO_SUCH_GROUP, group=name))
         return group

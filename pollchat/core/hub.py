@@ -42,7 +42,7 @@ from pollchat.protocol.events import (
     Whois,
     WhoList,
 )
-from pollchat.protocol.names import name_key, normalize_name
+from pollchat.protocol.names import mixed_scripts, name_key, normalize_name
 from pollchat.protocol.render import format_time
 from pollchat.texts import ErrorCode, NoticeCode
 
@@ -167,12 +167,16 @@ class Hub(Generic[H]):
     # --- login and registration --------------------------------------------------------------
 
     def check_registration(self, name: str) -> ErrorCode | None:
-        """Cheap checks before a registration's password is hashed: the name is free
-        and a registered seat is open. Returns the refusal, or ``None`` to go on."""
+        """Cheap checks before a registration's password is hashed: the name is free,
+        does not look like another account's (:meth:`_lookalike`) and a registered seat
+        is open. Returns the refusal, or ``None`` to go on."""
         if self.closing:
             return ErrorCode.SERVER_CLOSING
         if self.accounts.find(name) is not None:
             return ErrorCode.NAME_TAKEN
+        refusal = self._lookalike(name)
+        if refusal is not None:
+            return refusal
         if not self.budget.has_seat(AccountKind.REGISTERED):
             return ErrorCode.SERVER_FULL
         return None
@@ -210,6 +214,15 @@ class Hub(Generic[H]):
         if account is None:
             return Admission(ErrorCode.NAME_TAKEN)
         return self._admit(handle, account)
+
+    def _lookalike(self, name: str, account: Account | None = None) -> ErrorCode | None:
+        """Issue 14: a new name (registration, ``/nick``) may not mix Latin, Cyrillic and
+        Greek letters, nor look like another account's name (UTS #39 skeletons)."""
+        if mixed_scripts(name):
+            return ErrorCode.MIXED_SCRIPT_NAME
+        if self.accounts.lookalike(name, exclude=account) is not None:
+            return ErrorCode.LOOKALIKE_NAME
+        return None
 
     def _admit(self, handle: H, account: Account) -> Admission[H]:
         if handle in self._by_handle:
@@ -465,6 +478,9 @@ class Hub(Generic[H]):
             return []
         if name_key(name) != old.key and self.accounts.find(name) is not None:
             return [self._error(handle, ErrorCode.NAME_TAKEN)]
+        refusal = self._lookalike(name, old)
+        if refusal is not None:
+            return [self._error(handle, refusal)]
         renamed = self.accounts.rename(old, name)
         if renamed is None:
             return [self._error(handle, ErrorCode.NAME_TAKEN)]

@@ -70,9 +70,12 @@ class Reply:
 class Authenticate:
     """Check credentials off the loop, then call ``auth_succeeded`` or ``auth_failed``.
 
-    ``name`` is already valid and NFC-normalised; ``password`` is everything after the
-    first comma (it may contain commas), never empty and without control characters
-    (TAB allowed). Never log this action.
+    ``name`` is valid (:func:`~pollchat.protocol.names.normalize_name` accepts it) and
+    NFC-normalised but otherwise as typed: its NFKC form is the spelling a registration
+    stores, and the account directory finds an account by either (an old account may
+    have kept a key from before NFKC). ``password`` is everything after the first comma
+    (it may contain commas), never empty and without control characters (TAB allowed).
+    Never log this action.
     """
 
     verb: Verb
@@ -298,7 +301,7 @@ class Session:
 
     def _credentials(self, line: str) -> list[Action]:
         user, comma, password = line.partition(",")
-        name = normalize_name(user)
+        name = unicodedata.normalize("NFC", user) if normalize_name(user) is not None else None
         # A NUL or other control character in a password is refused: PBKDF2's HMAC pads
         # keys with NULs, so "pw" and "pw\0" would be the same password.
         if not comma or name is None or not password or has_control_characters(password):

@@ -394,6 +394,13 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
     )
     for warning in exposure_warnings(config.data_dir, (database.path, log_path)):  # issue 14
         log.warning("%s", warning)
+    for name, other in database.name_collisions:
+        log.warning(
+            "accounts %r and %r have the same name since names are NFKC-normalised; both are kept, "
+            "each logs in with its own spelling (a rename of one, with /nick, ends this)",
+            name,
+            other,
+        )
     if config.backup_every > 0:
         log.info(
             "snapshots every %g minute(s) in %s, keeping %s",

@@ -9,13 +9,16 @@ program -- is refused with :class:`~pollchat.errors.StoreError` and never writte
 Before an existing database is migrated, a copy is written beside it
 (``pollchat.db.v1-backup`` for a version-1 file; see :func:`backup_path`).
 
-Tables (schema 4; the group tables are described in :mod:`pollchat.store.groups`):
+Tables (schema 5; the group tables are described in :mod:`pollchat.store.groups`):
 
 * ``account``: one row per account, registered *and* preconfigured, so that history can
   refer to every account by a stable ``id``. ``id`` is ``AUTOINCREMENT``: never reused,
-  even after a delete. ``(kind, key)`` is unique; ``key`` is the case-folded name
-  (:func:`pollchat.protocol.names.name_key`). Preconfigured rows have no password hash
-  (the accounts file holds it).
+  even after a delete. ``(kind, key)`` is unique; ``key`` is the case-folded NFKC name
+  (:func:`pollchat.protocol.names.name_key`) -- or, for an old account whose NFKC key
+  another account had first, the key it always had
+  (:func:`~pollchat.protocol.names.legacy_key`). ``skeleton`` is the name's confusable
+  skeleton (:func:`~pollchat.protocol.names.skeleton`), indexed, for the lookalike check.
+  Preconfigured rows have no password hash (the accounts file holds it).
 * ``message``: one row per public (``chat``, ``action``) or private message. Public
   messages have ``recipient_id`` NULL; a group's messages have its ``group_id``. ``sender``/``recipient`` are the names at the time
   of sending; there is no foreign key to ``account``, so a deleted account's messages stay.
@@ -45,7 +48,7 @@ from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
 from pollchat.fsutil import fsync_directory
-from pollchat.protocol.names import name_key
+from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.groups import GroupTables
 
 APPLICATION_ID = int.from_bytes(b"PCHT", "big")
@@ -156,6 +159,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE message ADD COLUMN group_id INTEGER;
     CREATE INDEX message_group ON message (group_id, id) WHERE group_id IS NOT NULL;
     """,
+    # 5: lookalike names (issue 14). ``skeleton`` is the UTS #39 skeleton of the name
+    # (pollchat.protocol.names.skeleton); it and the NFKC keys are filled in by
+    # Database._normalise_names at every open, which SQL cannot do.
+    """
+    ALTER TABLE account ADD COLUMN skeleton TEXT;
+    CREATE INDEX account_skeleton ON account (kind, skeleton);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -193,6 +203,10 @@ class Database(GroupTables):
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
+        self.name_collisions: list[tuple[str, str]] = []
+        """``(name, other name)`` of each pair of accounts whose names are one NFKC key
+        (made before pollchat used NFKC): both are kept, ``other`` under its old key.
+        Set by :meth:`open`; the server logs them."""
 
     @classmethod
     def open(cls, path: Path) -> Database:
@@ -223,7 +237,44 @@ class Database(GroupTables):
         except StoreError:
             connection.close()
             raise
-        return cls(connection, path)
+        database = cls(connection, path)
+        try:
+            database._normalise_names()
+        except sqlite3.Error as exc:
+            connection.close()
+            raise StoreError(f"{path} is not a usable pollchat database: {exc}") from None
+        return database
+
+    def _normalise_names(self) -> None:
+        """Give every account row its NFKC key and its skeleton (issue 14), in one
+        transaction, writing only the rows that change (none on most starts).
+
+        A row whose NFKC key another row of its kind already has keeps its old key: two
+        accounts that earlier versions told apart (``alice`` and the fullwidth
+        ``ａｌｉｃｅ``) both stay, and both still log in, each with the spelling it
+        always used (:meth:`~pollchat.core.accounts.AccountDirectory.find` tries that
+        key first). Each such pair is listed in :attr:`name_collisions`.
+        """
+        rows = self._db.execute("SELECT id, kind, key, name, skeleton FROM account ORDER BY id").fetchall()
+        taken = {(kind, key): name for _, kind, key, name, _ in rows}
+        updates: list[tuple[str, tuple[object, ...]]] = []
+        self.name_collisions = []
+        for account_id, kind, key, name, shape in rows:
+            new_key, new_shape = name_key(name), skeleton(name)
+            if key != new_key:
+                holder = taken.get((kind, new_key))
+                if holder is None:
+                    updates.append(("UPDATE account SET key = ? WHERE id = ?", (new_key, account_id)))
+                    del taken[(kind, key)]
+                    taken[(kind, new_key)] = name
+                else:
+                    self.name_collisions.append((holder, name))
+            if shape != new_shape:
+                updates.append(("UPDATE account SET skeleton = ? WHERE id = ?", (new_shape, account_id)))
+        if updates:
+            with self._transaction():
+                for statement, parameters in updates:
+                    self._db.execute(statement, parameters)
 
     @staticmethod
     def _check_and_migrate(db: sqlite3.Connection, path: Path) -> None:
@@ -289,9 +340,18 @@ class Database(GroupTables):
             never returned (the accounts file is their source).
         """
         row = self._db.execute(
-            "SELECT id, name, password_hash FROM account WHERE kind = 'registered' AND key = ?", (key,)
+            "SELECT id, name, password_hash, key FROM account WHERE kind = 'registered' AND key = ?", (key,)
         ).fetchone()
-        return Account(row[1], row[2], AccountKind.REGISTERED, row[0]) if row else None
+        return _registered(row) if row else None
+
+    def find_lookalikes(self, shape: str) -> list[Account]:
+        """The registered accounts whose name has the confusable skeleton ``shape``
+        (:func:`~pollchat.protocol.names.skeleton`), by id."""
+        rows = self._db.execute(
+            "SELECT id, name, password_hash, key FROM account WHERE kind = 'registered' AND skeleton = ? ORDER BY id",
+            (shape,),
+        ).fetchall()
+        return [_registered(row) for row in rows]
 
     def create(self, account: Account) -> Account | None:
         """Insert a registered account and commit (``synchronous=FULL``: durable before
@@ -311,8 +371,9 @@ class Database(GroupTables):
             raise ValueError(f"create() stores registered accounts only, not {account!r}")
         try:
             cursor = self._db.execute(
-                "INSERT INTO account (key, name, kind, password_hash, created_at) VALUES (?, ?, 'registered', ?, ?)",
-                (account.key, account.name, account.password_hash, _now_iso()),
+                "INSERT INTO account (key, name, kind, password_hash, created_at, skeleton)"
+                " VALUES (?, ?, 'registered', ?, ?, ?)",
+                (account.key, account.name, account.password_hash, _now_iso(), skeleton(account.name)),
             )
         except sqlite3.IntegrityError:
             return None
@@ -337,8 +398,8 @@ class Database(GroupTables):
         """
         try:
             cursor = self._db.execute(
-                "UPDATE account SET name = ?, key = ? WHERE id = ? AND kind = 'registered'",
-                (new_name, name_key(new_name), account_id),
+                "UPDATE account SET name = ?, key = ?, skeleton = ? WHERE id = ? AND kind = 'registered'",
+                (new_name, name_key(new_name), skeleton(new_name), account_id),
             )
         except sqlite3.IntegrityError:
             return False
@@ -396,14 +457,17 @@ class Database(GroupTables):
                 ).fetchone()
                 if row is None:
                     account_id = self._db.execute(
-                        "INSERT INTO account (key, name, kind, password_hash, created_at)"
-                        " VALUES (?, ?, 'preconfigured', NULL, ?)",
-                        (key, account.name, created),
+                        "INSERT INTO account (key, name, kind, password_hash, created_at, skeleton)"
+                        " VALUES (?, ?, 'preconfigured', NULL, ?, ?)",
+                        (key, account.name, created, skeleton(account.name)),
                     ).lastrowid
                 else:
                     account_id = row[0]
                     if row[1] != account.name:
-                        self._db.execute("UPDATE account SET name = ? WHERE id = ?", (account.name, account_id))
+                        self._db.execute(
+                            "UPDATE account SET name = ?, skeleton = ? WHERE id = ?",
+                            (account.name, skeleton(account.name), account_id),
+                        )
                 result.append(dataclasses.replace(account, id=account_id))
         return result
 
@@ -646,6 +710,13 @@ def _create_private(path: Path) -> None:
     except FileExistsError:
         return
     os.close(fd)
+
+
+def _registered(row: tuple) -> Account:
+    """A registered account from ``(id, name, password_hash, key)``; ``stored_key`` is
+    set only when the row kept an old key (see :meth:`Database._normalise_names`)."""
+    account_id, name, password_hash, key = row
+    return Account(name, password_hash, AccountKind.REGISTERED, account_id, stored_key="" if key == name_key(name) else key)
 
 
 def _record(row: tuple) -> HistoryRecord:
