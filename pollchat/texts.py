@@ -102,6 +102,14 @@ class NoticeCode(enum.Enum):
     """
 
     PRIVATE_OFFLINE = "{name} is offline; they will see your message when they log in"
+    PRIVATE_OFFLINE_UNSAVED = (
+        "{name} is offline, and the server cannot save messages right now: "
+        "yours is kept and retried, but {name} may never see it"
+    )
+    NOT_SAVED = (
+        "your message to {where} could not be saved yet (the server cannot write its history): "
+        "it is kept and retried, but may be lost"
+    )
     RECIPIENT_AWAY = "{name} is {status}: {message}"
     RECIPIENT_AWAY_NO_MESSAGE = "{name} is {status}"
     PASSWORD_CHANGED = "password changed"

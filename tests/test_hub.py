@@ -595,6 +595,27 @@ def test_private_message_to_oneself_is_refused(name: str) -> None:
     assert hub.take_records() == []
 
 
+class FakeMailbox:
+    def __init__(self, healthy: bool) -> None:
+        self.healthy = healthy
+
+
+def test_no_offline_promise_while_the_history_cannot_be_written() -> None:
+    """Issue 14: the message is kept (and retried) but the sender is not told the
+    recipient will see it; the record is marked so the sender is not told twice."""
+    hub, _ = make_hub()
+    a, _b = online(hub, "user1", "user2")
+    hub.mailbox = FakeMailbox(healthy=False)
+    deliveries = hub.private(a, "user3", "later")
+    assert deliveries[-1] == Delivery((a,), Notice.of(NoticeCode.PRIVATE_OFFLINE_UNSAVED, name="user3"))
+    [record] = hub.take_records()
+    assert record.warned and record.text == "later"
+    assert hub.private(a, "user2", "now")[-1].event == PrivateMessage("user1", "user2", "now", outgoing=True)
+    assert not hub.take_records()[0].warned  # delivered live: nothing to warn about at once
+    hub.mailbox = FakeMailbox(healthy=True)
+    assert hub.private(a, "user3", "later")[-1].event == Notice.of(NoticeCode.PRIVATE_OFFLINE, name="user3")
+
+
 def test_private_message_to_an_offline_account_is_stored_and_the_sender_told() -> None:
     hub, store = make_hub()
     r = Conn("r")

@@ -157,6 +157,16 @@ TEXT_GOLDEN = [
         Notice.of(NoticeCode.PRIVATE_OFFLINE, name="carol"),
         b"carol is offline; they will see your message when they log in\n",
     ),
+    (
+        Notice.of(NoticeCode.PRIVATE_OFFLINE_UNSAVED, name="carol"),
+        b"carol is offline, and the server cannot save messages right now: "
+        b"yours is kept and retried, but carol may never see it\n",
+    ),
+    (
+        Notice.of(NoticeCode.NOT_SAVED, where="#familia"),
+        b"your message to #familia could not be saved yet (the server cannot write its history): "
+        b"it is kept and retried, but may be lost\n",
+    ),
     (Notice.of(NoticeCode.RECIPIENT_AWAY, name="bob", status="away", message="lunch"), b"bob is away: lunch\n"),
     (Notice.of(NoticeCode.RECIPIENT_AWAY_NO_MESSAGE, name="bob", status="busy"), b"bob is busy\n"),
     (Notice.of(NoticeCode.PASSWORD_CHANGED), b"password changed\n"),

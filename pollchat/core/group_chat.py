@@ -25,7 +25,7 @@ from typing import Generic, TypeVar
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Groups, PendingChange, Visibility
-from pollchat.core.history import RecordKind
+from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.hub import Delivery, Hub, OnlineSession
 from pollchat.protocol.commands import COMMANDS
 from pollchat.protocol.events import (
@@ -494,6 +494,33 @@ class GroupChat(Generic[H]):
         for group in self.groups.of_member(account.id):
             deliveries += self._remove(group, account, None)
         self.groups.forget_requests(account.id)
+        return deliveries
+
+    # --- the history cannot be written (issue 14) -------------------------------------------------
+
+    def unsaved(self, records: Iterable[HistoryRecord]) -> list[Delivery[H]]:
+        """The history log could not write ``records``: tell the online sender of each
+        private message and group line, once per conversation, that it is not saved yet
+        (main-chat lines reached everyone online and are not reported; nor are private
+        messages whose sender was warned when sending, ``warned``)."""
+        told: dict[tuple[int, str], None] = {}
+        for record in records:
+            if record.warned:
+                continue
+            if record.kind is RecordKind.PRIVATE and record.recipient is not None:
+                where = record.recipient
+            elif record.group_id is not None:
+                group = self.groups.get(record.group_id)
+                where = "#" + group.name if group is not None else ""
+            else:
+                continue
+            if where:
+                told.setdefault((record.sender_id, where))
+        deliveries = []
+        for sender_id, where in told:
+            session = self.hub.session_by_id(sender_id)
+            if session is not None:
+                deliveries.append(Delivery((session.handle,), Notice.of(NoticeCode.NOT_SAVED, where=where)))
         return deliveries
 
     # --- helpers -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 
 from pollchat.core.accounts import Account, AccountDirectory, Ban
 from pollchat.core.game import GuessingGame
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import HistoryRecord, Mailbox, RecordKind
 from pollchat.core.mentions import mentioned_keys
 from pollchat.core.presence import Presence, Status
 from pollchat.core.seats import AccountKind, SeatBudget
@@ -129,6 +129,9 @@ class Hub(Generic[H]):
         self.budget = budget
         self.clock = clock
         self.idle_after = idle_after
+        self.mailbox: Mailbox | None = None
+        """Where messages are kept (the history log); while it cannot write, a private
+        message to an offline account is not promised (issue 14). ``None``: always fine."""
         self.records: list[HistoryRecord] = []
         self.closing = False
         """Set while a shutdown countdown runs: new logins are refused."""
@@ -376,8 +379,9 @@ class Hub(Generic[H]):
 
     def private(self, handle: H, name: str, text: str) -> list[Delivery[H]]:
         """``/msg NAME text``: only NAME receives it; the sender gets a copy as
-        confirmation, and a notice if NAME is offline (the message waits in history)
-        or away/busy. An unknown NAME is an error naming it."""
+        confirmation, and a notice if NAME is offline (the message waits in history;
+        while :attr:`mailbox` cannot write, the notice says it may be lost) or
+        away/busy. An unknown NAME is an error naming it."""
         session = self._by_handle.get(handle)
         if session is None:
             return []
@@ -387,14 +391,19 @@ class Hub(Generic[H]):
         if recipient.key == session.account.key:
             return [self._error(handle, ErrorCode.MESSAGE_TO_SELF)]
         sender = session.account
+        target = self._by_key.get(recipient.key)
+        unsaved = target is None and self.mailbox is not None and not self.mailbox.healthy
         self.messages += 1
         self.records.append(
-            HistoryRecord(self.clock(), RecordKind.PRIVATE, sender.id, sender.name, text, recipient.id, recipient.name)
+            HistoryRecord(
+                self.clock(), RecordKind.PRIVATE, sender.id, sender.name, text, recipient.id, recipient.name, warned=unsaved
+            )
         )
         deliveries = [Delivery((handle,), PrivateMessage(sender.name, recipient.name, text, outgoing=True))]
-        target = self._by_key.get(recipient.key)
         if target is None:
-            deliveries.append(self._notice(handle, NoticeCode.PRIVATE_OFFLINE, name=recipient.name))
+            # Issue 14: "they will see it" only while the history can be written.
+            notice = NoticeCode.PRIVATE_OFFLINE_UNSAVED if unsaved else NoticeCode.PRIVATE_OFFLINE
+            deliveries.append(self._notice(handle, notice, name=recipient.name))
             return deliveries
         deliveries.insert(0, Delivery((target.handle,), PrivateMessage(sender.name, recipient.name, text)))
         status = target.presence.status

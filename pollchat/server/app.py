@@ -92,11 +92,14 @@ class Server:
             clock=clock,
             idle_after=config.idle_after,
         )
+        # --- issue 14: a history that cannot be written is retried, and said so ---
+        history = HistoryLog(database, config.history_keep, self.hub.take_records, clock=self.loop.timers.clock)
+        self.hub.mailbox = history
         self.chat = ChatServer(
             self.loop,
             self.hub,
             self.pool,
-            HistoryLog(database, config.history_keep, self.hub.take_records),
+            history,
             GroupChat(self.hub, Groups(database, _group_limits(config))),
             config,
             dummy_hash=hash_password(secrets.token_urlsafe(16), config.kdf_iterations),
@@ -105,6 +108,7 @@ class Server:
             rng=rng,
         )
         self.loop.handler = self.chat
+        history.on_failure = lambda records: self.chat.deliver(self.chat.groups.unsaved(records))  # issue 14
         for group, name in self.chat.groups.drop_lost_accounts():
             log.warning("#%s: %s is no longer an account (not in the accounts file): removed", group, name)
         self.stopping = False
@@ -174,7 +178,7 @@ class Server:
         if self._closed:
             return
         self._closed = True
-        self.chat.history.flush()
+        self.chat.history.close()  # issue 14: one last try, and what is lost is counted
         self.loop.close_all()
         self.pool.shutdown()
         self.database.close()
