@@ -40,7 +40,12 @@ class ServerConfig:
         idle_after: seconds of silence before an active user becomes inactive.
         replay: public messages replayed at login (0: none).
         games: offer the guess-the-number game to a user who logs in alone.
-        history_keep: messages kept in the database; older ones are pruned.
+        history_keep: main-chat messages kept in the database; older ones are pruned.
+        private_keep: private messages kept per conversation (a pair of accounts);
+            older ones are pruned once their recipient has read them (0 = all kept).
+        group_keep: messages kept per group, live or deleted (0 = all kept).
+        offline_quota: unread private messages an offline account may have waiting;
+            past it, messages to it are refused (0 = no limit).
         max_connections_per_address: open connections allowed from one peer address
             (0 = no limit).
         login_timeout: seconds a connection may stay without logging in (0 = forever).
@@ -79,6 +84,9 @@ class ServerConfig:
     replay: int = 20
     games: bool = True
     history_keep: int = 100_000
+    private_keep: int = 1_000
+    group_keep: int = 10_000
+    offline_quota: int = 500
     max_connections_per_address: int = 20
     login_timeout: float = 30.0
     rate_limit: float = 10.0

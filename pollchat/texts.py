@@ -168,6 +168,7 @@ class ErrorCode(enum.Enum):
     UNKNOWN_COMMAND = "unknown command /{name} (try /help)"
     USAGE = "usage: {usage}"
     NO_SUCH_USER = "no such user: {name}"
+    MAILBOX_FULL = "{name}'s mailbox is full ({limit} unread messages): your message was not sent"
     MESSAGE_TO_SELF = "you cannot send a private message to yourself"
     BAD_NAME = "invalid name {name!r}: 1 to 32 letters, digits, '_', '-' or '.'"
     LOOKALIKE_NAME = "that name looks too much like an existing one"

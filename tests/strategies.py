@@ -271,6 +271,10 @@ _DETAIL_VALUES: dict[str, Callable[[], st.SearchStrategy[object]]] = {
     "group": valid_names,
     "command": lambda: st.sampled_from(sorted(COMMANDS)),
     "names": lambda: st.lists(valid_names(), min_size=1, max_size=4).map(", ".join),
+    # issue 14: invisible characters, password length, messages not saved yet
+    "char": lambda: st.sampled_from(["U+202E", "U+2066", "U+200B", "U+FEFF"]),
+    "minimum": lambda: st.integers(1, 64),
+    "where": lambda: st.one_of(valid_names(), valid_names().map(lambda name: "#" + name)),
 }
 
 

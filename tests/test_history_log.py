@@ -36,8 +36,11 @@ class FakeDatabase:
         self.attempts = 0
         self.failure: Exception = sqlite3.OperationalError(FULL)
 
-    def count_messages(self) -> int:
-        return len(self.rows)
+    def count_main(self) -> int:
+        return sum(1 for r in self.rows if r.recipient_id is None and r.group_id is None)
+
+    def conversations(self) -> tuple[list[tuple[int, int]], list[int]]:
+        return [], []
 
     def append_messages(self, records: Sequence[HistoryRecord]) -> None:
         self.attempts += 1
@@ -45,10 +48,11 @@ class FakeDatabase:
             raise self.failure
         self.rows.extend(records)
 
-    def prune(self, keep: int, batch: int = 1000) -> int:
-        excess = min(batch, max(0, len(self.rows) - keep))
-        del self.rows[:excess]
-        return excess
+    def prune_main(self, keep: int, batch: int = 1000) -> int:
+        main = [r for r in self.rows if r.recipient_id is None and r.group_id is None]
+        gone = main[: min(batch, max(0, len(main) - keep))]
+        self.rows = [r for r in self.rows if all(r is not g for g in gone)]
+        return len(gone)
 
     def recent_public(self, limit: int) -> list[HistoryRecord]:
         public = [r for r in self.rows if r.recipient_id is None and r.group_id is None]

@@ -616,6 +616,38 @@ def test_no_offline_promise_while_the_history_cannot_be_written() -> None:
     assert hub.private(a, "user3", "later")[-1].event == Notice.of(NoticeCode.PRIVATE_OFFLINE, name="user3")
 
 
+class CountingMailbox:
+    """A healthy mailbox that counts the hub's own records as stored unread messages."""
+
+    def __init__(self, hub: Hub[object]) -> None:
+        self.hub = hub
+        self.healthy = True
+        self.asked: list[tuple[int, float]] = []
+
+    def unread(self, account_id: int, since: float) -> int:
+        self.asked.append((account_id, since))
+        return sum(1 for r in self.hub.records if r.recipient_id == account_id and r.ts > since)
+
+
+def test_the_offline_quota_refuses_a_message_to_a_full_mailbox() -> None:
+    hub, store = make_hub()
+    hub.offline_quota = 2
+    hub.mailbox = CountingMailbox(hub)
+    (a,) = online(hub, "user1")
+    store.seen[3] = T0 - 50  # user3 last logged out 50 s ago
+    clock(hub).advance(1)
+    assert hub.private(a, "user3", "one")[-1].event == Notice.of(NoticeCode.PRIVATE_OFFLINE, name="user3")
+    hub.private(a, "user3", "two")
+    assert hub.private(a, "user3", "three") == [
+        Delivery((a,), Error.of(ErrorCode.MAILBOX_FULL, name="user3", limit=2))
+    ]
+    assert [r.text for r in hub.records] == ["one", "two"]  # the refused one is not kept
+    assert hub.mailbox.asked[-1] == (3, T0 - 50)
+    online(hub, "user2")  # online recipients have no mailbox
+    hub.offline_quota = 0
+    assert hub.private(a, "user3", "four")[-1].event == Notice.of(NoticeCode.PRIVATE_OFFLINE, name="user3")
+
+
 def test_private_message_to_an_offline_account_is_stored_and_the_sender_told() -> None:
     hub, store = make_hub()
     r = Conn("r")

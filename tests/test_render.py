@@ -89,6 +89,10 @@ TEXT_GOLDEN = [
     (Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8), b"password too short: at least 8 characters\n"),
     (Error.of(ErrorCode.LOOKALIKE_NAME), b"that name looks too much like an existing one\n"),
     (
+        Error.of(ErrorCode.MAILBOX_FULL, name="bob", limit=500),
+        b"bob's mailbox is full (500 unread messages): your message was not sent\n",
+    ),
+    (
         Error.of(ErrorCode.MIXED_SCRIPT_NAME),
         b"that name mixes Latin, Cyrillic or Greek letters: write it in one alphabet\n",
     ),

@@ -38,6 +38,9 @@ FLAGS = [
     ("--max-group-members", "0", "max_group_members", 0),
     ("--max-group-requests", "5", "max_group_requests", 5),
     ("--min-password-length", "12", "min_password_length", 12),
+    ("--private-keep", "0", "private_keep", 0),
+    ("--group-keep", "7", "group_keep", 7),
+    ("--offline-quota", "0", "offline_quota", 0),
 ]
 
 

@@ -51,10 +51,14 @@ class HistoryRecord:
 
 
 class Mailbox(Protocol):
-    """What the hub asks of the history log before it promises a private message to an
+    """What the hub asks of the history log before it keeps a private message for an
     offline account (implemented by :class:`pollchat.server.history.HistoryLog`)."""
 
     @property
     def healthy(self) -> bool:
         """False while messages cannot be written to the database (they wait in memory
         and may be lost): no delivery may then be promised."""
+
+    def unread(self, account_id: int, since: float) -> int:
+        """Private messages to ``account_id`` sent after ``since`` (its last logout):
+        what the offline quota counts."""

@@ -115,6 +115,8 @@ class Hub(Generic[H]):
         clock: wall-clock seconds since the epoch (``time.time`` in the server; the hub
             never reads the clock itself, so tests drive time by hand).
         idle_after: seconds of silence before an active user becomes inactive.
+        offline_quota: unread private messages an offline account may have waiting;
+            past it ``/msg`` to it is refused (0: no limit). Needs :attr:`mailbox`.
     """
 
     def __init__(
@@ -124,11 +126,13 @@ class Hub(Generic[H]):
         *,
         clock: Callable[[], float],
         idle_after: float = DEFAULT_IDLE_AFTER,
+        offline_quota: int = 0,
     ) -> None:
         self.accounts = accounts
         self.budget = budget
         self.clock = clock
         self.idle_after = idle_after
+        self.offline_quota = offline_quota
         self.mailbox: Mailbox | None = None
         """Where messages are kept (the history log); while it cannot write, a private
         message to an offline account is not promised (issue 14). ``None``: always fine."""
@@ -381,7 +385,8 @@ class Hub(Generic[H]):
         """``/msg NAME text``: only NAME receives it; the sender gets a copy as
         confirmation, and a notice if NAME is offline (the message waits in history;
         while :attr:`mailbox` cannot write, the notice says it may be lost) or
-        away/busy. An unknown NAME is an error naming it."""
+        away/busy. An unknown NAME is an error naming it; so is an offline NAME with
+        ``offline_quota`` unread messages (the message is not kept)."""
         session = self._by_handle.get(handle)
         if session is None:
             return []
@@ -392,6 +397,8 @@ class Hub(Generic[H]):
             return [self._error(handle, ErrorCode.MESSAGE_TO_SELF)]
         sender = session.account
         target = self._by_key.get(recipient.key)
+        if target is None and self._mailbox_full(recipient):
+            return [self._error(handle, ErrorCode.MAILBOX_FULL, name=recipient.name, limit=self.offline_quota)]
         unsaved = target is None and self.mailbox is not None and not self.mailbox.healthy
         self.messages += 1
         self.records.append(
@@ -416,6 +423,14 @@ class Hub(Generic[H]):
                 notice = self._notice(handle, NoticeCode.RECIPIENT_AWAY_NO_MESSAGE, name=recipient.name, status=status.value)
             deliveries.append(notice)
         return deliveries
+
+    def _mailbox_full(self, recipient: Account) -> bool:
+        """Issue 14: ``recipient`` (offline) has ``offline_quota`` unread private
+        messages already, counted since its last logout."""
+        if not self.offline_quota or self.mailbox is None:
+            return False
+        since = self.accounts.last_seen(recipient) or 0.0
+        return self.mailbox.unread(recipient.id, since) >= self.offline_quota
 
     def record(self, session: OnlineSession[H], kind: RecordKind, text: str, group_id: int | None = None) -> None:
         """Keep ``session``'s main-chat (or, with ``group_id``, group) line in history

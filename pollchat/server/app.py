@@ -91,9 +91,17 @@ class Server:
             SeatBudget(config.max_users, len(preconfigured)),
             clock=clock,
             idle_after=config.idle_after,
+            offline_quota=config.offline_quota,
         )
-        # --- issue 14: a history that cannot be written is retried, and said so ---
-        history = HistoryLog(database, config.history_keep, self.hub.take_records, clock=self.loop.timers.clock)
+        # --- issue 14: retention per kind; a history that cannot be written is retried, and said so ---
+        history = HistoryLog(
+            database,
+            config.history_keep,
+            self.hub.take_records,
+            private_keep=config.private_keep,
+            group_keep=config.group_keep,
+            clock=self.loop.timers.clock,
+        )
         self.hub.mailbox = history
         self.chat = ChatServer(
             self.loop,

@@ -119,9 +119,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--history-keep",
         type=whole_number(1),
-        default=100_000,
+        default=_default("history_keep"),
         metavar="N",
-        help="messages kept in the database; older ones are pruned (default: %(default)s)",
+        help="main-chat messages kept in the database; older ones are pruned (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--private-keep",
+        type=whole_number(0),
+        default=_default("private_keep"),
+        metavar="N",
+        help="private messages kept per conversation; older ones are pruned once read; 0 keeps all "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--group-keep",
+        type=whole_number(0),
+        default=_default("group_keep"),
+        metavar="N",
+        help="messages kept per group; older ones are pruned; 0 keeps all (default: %(default)s)",
     )
     parser.add_argument(
         "--log-level",
@@ -218,6 +233,14 @@ def _add_protection_flags(parser: argparse.ArgumentParser) -> None:
         help="how long a lockout lasts (default: %(default)s)",
     )
     group.add_argument(
+        "--offline-quota",
+        type=whole_number(0),
+        default=_default("offline_quota"),
+        metavar="N",
+        help="unread private messages an offline user may have waiting; past it the sender is told the "
+        "mailbox is full; 0 turns it off (default: %(default)s)",
+    )
+    group.add_argument(
         "--min-password-length",
         type=whole_number(0),
         default=_default("min_password_length"),
@@ -284,6 +307,9 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         replay=args.replay,
         games=args.games,
         history_keep=args.history_keep,
+        private_keep=args.private_keep,
+        group_keep=args.group_keep,
+        offline_quota=args.offline_quota,
         max_connections_per_address=args.max_connections_per_address,
         login_timeout=args.login_timeout,
         rate_limit=args.rate_limit,

@@ -2,9 +2,16 @@
 
 The hub appends :class:`~pollchat.core.history.HistoryRecord` values as people talk;
 :meth:`HistoryLog.flush` drains them once at the end of every loop pass (after the
-sockets are flushed) and writes the whole batch in one transaction, then prunes at most one chunk
-of old rows, so retention never stalls the loop. Queries flush first, so a user always
-sees what was just said.
+sockets are flushed) and writes the whole batch in one transaction, then prunes at most
+:data:`PRUNE_BATCH` old rows, so retention never stalls the loop. Queries flush first, so
+a user always sees what was just said.
+
+Retention is per kind (issue 14): the main chat keeps its newest ``keep`` lines; each
+private conversation its newest ``private_keep`` (but never a message its reader has not
+read: see :meth:`~pollchat.store.database.Database.prune_private`); each group its newest
+``group_keep``. A conversation is looked at after a message in it was stored, and every
+one once after start-up (a lowered limit applies to old conversations too), at most
+:data:`PRUNE_CHECKS` of them per pass.
 
 When the database refuses a write (a full disk, an I/O error: issue 14) nothing is
 dropped: the batch waits in memory, at most :data:`MAX_PENDING` records (beyond that the
@@ -36,6 +43,11 @@ RETRY_MAX = 60.0
 """Seconds before the first retry of a failed write, doubled after each failure up to
 :data:`RETRY_MAX`."""
 
+PRUNE_BATCH = 1000
+"""The most rows deleted in one pass."""
+PRUNE_CHECKS = 20
+"""The most conversations (private or group) checked for pruning in one pass."""
+
 _RETRYABLE = (sqlite3.Error, OSError)
 """What the database raises when it cannot write (``Database`` documents
 ``sqlite3.Error``); anything else is a bug in the batch, which retrying cannot fix."""
@@ -46,7 +58,9 @@ class HistoryLog:
 
     Args:
         database: the open database.
-        keep: how many messages to keep (older ones are pruned, a chunk per pass).
+        keep: main-chat messages to keep (``--history-keep``).
+        private_keep: private messages to keep per conversation (0: all).
+        group_keep: messages to keep per group (0: all).
         source: returns the records produced since its last call (the hub's
             ``take_records``); every flush drains it, so a query made in the same pass
             as a message already sees that message.
@@ -63,17 +77,26 @@ class HistoryLog:
         keep: int,
         source: Callable[[], list[HistoryRecord]],
         *,
+        private_keep: int = 0,
+        group_keep: int = 0,
         clock: Callable[[], float] = time.monotonic,
         max_pending: int = MAX_PENDING,
         on_failure: Callable[[list[HistoryRecord]], None] | None = None,
     ) -> None:
         self.database = database
         self.keep = keep
+        self.private_keep = private_keep
+        self.group_keep = group_keep
         self.source = source
         self.clock = clock
         self.max_pending = max_pending
         self.on_failure = on_failure
-        self._stored = database.count_messages()
+        self._main = database.count_main()
+        self._dirty: dict[tuple[int, ...], None] = {}  # conversations to check, oldest first
+        if private_keep or group_keep:
+            pairs, groups = database.conversations()
+            self._dirty.update(dict.fromkeys(pairs if private_keep else ()))
+            self._dirty.update(dict.fromkeys((group_id,) for group_id in (groups if group_keep else ())))
         self._pending: deque[HistoryRecord] = deque()
         self._reported = 0  # the oldest pending records already given to on_failure
         self._outage_since: float | None = None
@@ -111,7 +134,7 @@ class HistoryLog:
             return
         self._pending.clear()
         self._reported = 0
-        self._stored += len(batch)
+        self._count_stored(batch)
         if not self.healthy:
             self._recovered(len(batch))
         self._prune()
@@ -154,6 +177,19 @@ class HistoryLog:
         self.flush()
         waiting = self._waiting(lambda r: r.recipient_id == account_id and r.ts > ts)
         return self.database.count_private_since(account_id, ts) + len(waiting)
+
+    def unread(self, account_id: int, since: float) -> int:
+        """The offline quota's count (:class:`~pollchat.core.history.Mailbox`): private
+        messages to ``account_id`` after ``since``, stored or waiting, without writing
+        anything (the hub asks in the middle of a pass). A database that cannot be read
+        counts the waiting ones only."""
+        self._take()
+        waiting = len(self._waiting(lambda r: r.recipient_id == account_id and r.ts > since))
+        try:
+            return self.database.count_private_since(account_id, since) + waiting
+        except _RETRYABLE as exc:
+            log.debug("cannot count the unread messages of account %d (%s)", account_id, exc)
+            return waiting
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -208,11 +244,41 @@ class HistoryLog:
         self._outage_since = None
         self._dropped = 0
 
+    def _count_stored(self, batch: list[HistoryRecord]) -> None:
+        """Count ``batch``'s main-chat lines and mark its conversations for a check."""
+        for record in batch:
+            if record.recipient_id is not None:
+                if self.private_keep:
+                    pair = (min(record.sender_id, record.recipient_id), max(record.sender_id, record.recipient_id))
+                    self._dirty[pair] = None
+            elif record.group_id is not None:
+                if self.group_keep:
+                    self._dirty[(record.group_id,)] = None
+            else:
+                self._main += 1
+
     def _prune(self) -> None:
-        if self._stored <= self.keep or not self.healthy:
+        """At most :data:`PRUNE_BATCH` rows and :data:`PRUNE_CHECKS` conversations."""
+        if not self.healthy:
             return
+        budget = PRUNE_BATCH
         try:
-            self._stored -= self.database.prune(self.keep)
+            if self._main > self.keep:
+                deleted = self.database.prune_main(self.keep, budget)
+                self._main -= deleted
+                budget -= deleted
+            for _ in range(PRUNE_CHECKS):
+                if not self._dirty or budget <= 0:
+                    break
+                conversation = next(iter(self._dirty))
+                del self._dirty[conversation]
+                if len(conversation) == 2:
+                    deleted = self.database.prune_private(*conversation, self.private_keep, budget)
+                else:
+                    deleted = self.database.prune_group(conversation[0], self.group_keep, budget)
+                budget -= deleted
+                if deleted:
+                    self._dirty[conversation] = None  # maybe more: again after the others
         except _RETRYABLE as exc:
             log.debug("could not prune the history (%s); trying again next pass", exc)
 

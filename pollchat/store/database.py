@@ -9,7 +9,7 @@ program -- is refused with :class:`~pollchat.errors.StoreError` and never writte
 Before an existing database is migrated, a copy is written beside it
 (``pollchat.db.v1-backup`` for a version-1 file; see :func:`backup_path`).
 
-Tables (schema 5; the group tables are described in :mod:`pollchat.store.groups`):
+Tables (schema 6; the group tables are described in :mod:`pollchat.store.groups`):
 
 * ``account``: one row per account, registered *and* preconfigured, so that history can
   refer to every account by a stable ``id``. ``id`` is ``AUTOINCREMENT``: never reused,
@@ -22,6 +22,9 @@ Tables (schema 5; the group tables are described in :mod:`pollchat.store.groups`
 * ``message``: one row per public (``chat``, ``action``) or private message. Public
   messages have ``recipient_id`` NULL; a group's messages have its ``group_id``. ``sender``/``recipient`` are the names at the time
   of sending; there is no foreign key to ``account``, so a deleted account's messages stay.
+  Retention is per kind (schema 6): the main chat, each private conversation and each
+  group are counted and pruned on their own (:meth:`Database.prune_main`,
+  :meth:`~Database.prune_private`, :meth:`~Database.prune_group`).
 
 Durability: account writes commit with ``synchronous=FULL`` (a registration is on disk
 before the server acknowledges it). Message batches, pruning and last-seen times commit
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import sqlite3
 import stat
@@ -166,10 +170,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE account ADD COLUMN skeleton TEXT;
     CREATE INDEX account_skeleton ON account (kind, skeleton);
     """,
+    # 6: retention per kind (issue 14): the main chat, each private conversation and each
+    # group are pruned separately, each with an index to count and walk its rows.
+    """
+    CREATE INDEX message_main ON message (id) WHERE recipient_id IS NULL AND group_id IS NULL;
+    CREATE INDEX message_pair ON message (recipient_id, sender_id, ts) WHERE recipient_id IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _PUBLIC_KINDS = (RecordKind.CHAT, RecordKind.ACTION)
+_MAIN = "recipient_id IS NULL AND group_id IS NULL"
+"""The main chat's messages (indexed by ``message_main``)."""
 _MESSAGE_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id"
 
 
@@ -599,18 +611,18 @@ class Database(GroupTables):
             "SELECT count(*) FROM message WHERE recipient_id = ? AND ts > ?", (account_id, ts)
         ).fetchone()[0]
 
-    def prune(self, keep: int, batch: int = 1000) -> int:
-        """Delete at most ``batch`` of the oldest messages beyond the newest ``keep``, in
-        one transaction (``synchronous=NORMAL``). Call it again (e.g. once per loop pass)
-        until it returns 0: a large backlog is removed a bounded batch at a time, so no
+    # --- retention (issue 14): the main chat, each private conversation, each group ------------
+
+    def count_main(self) -> int:
+        """How many main-chat messages (public, not in a group) are stored."""
+        return self._db.execute(f"SELECT count(*) FROM message WHERE {_MAIN}").fetchone()[0]
+
+    def prune_main(self, keep: int, batch: int = 1000) -> int:
+        """Delete at most ``batch`` of the oldest main-chat messages beyond the newest
+        ``keep`` (``--history-keep``), in one transaction (``synchronous=NORMAL``);
+        private and group messages are never touched. Call it again (e.g. once per loop
+        pass) until it returns 0: a large backlog goes a bounded batch at a time, so no
         call stalls the loop.
-
-        With ``keep`` 0 every message may go, and ids then start again from 1; with
-        ``keep`` >= 1 the newest message is never deleted and ids keep increasing.
-
-        Args:
-            keep: how many of the newest messages to keep (``--history-keep``).
-            batch: the most rows one call deletes.
 
         Returns:
             How many messages were deleted.
@@ -618,18 +630,94 @@ class Database(GroupTables):
         Raises:
             ValueError: ``keep`` is negative or ``batch`` is less than 1.
         """
-        _check_count("keep", keep)
-        if batch < 1:
-            raise ValueError(f"batch must be at least 1, got {batch}")
+        _check_limits(keep, batch)
+        excess = self.count_main() - keep
+        if excess <= 0:
+            return 0
         with self._transaction("NORMAL"):
-            excess = self._db.execute("SELECT count(*) FROM message").fetchone()[0] - keep
-            if excess <= 0:
-                return 0
-            cursor = self._db.execute(
-                "DELETE FROM message WHERE id IN (SELECT id FROM message ORDER BY id LIMIT ?)",
+            return self._db.execute(
+                f"DELETE FROM message WHERE id IN (SELECT id FROM message WHERE {_MAIN} ORDER BY id LIMIT ?)",
                 (min(excess, batch),),
-            )
-            return cursor.rowcount
+            ).rowcount
+
+    def prune_private(self, a: int, b: int, keep: int, batch: int = 1000) -> int:
+        """Keep the newest ``keep`` private messages between accounts ``a`` and ``b``
+        (``--private-keep``), deleting at most ``batch`` older ones -- but never a
+        message its recipient has not read: one sent after the recipient's last logout
+        (:meth:`last_seen`; an account never seen has read nothing, a deleted one
+        everything). So a conversation may keep more than ``keep`` while its reader is
+        away; the offline quota bounds that.
+
+        Returns:
+            How many messages were deleted.
+
+        Raises:
+            ValueError: ``keep`` is negative or ``batch`` is less than 1.
+        """
+        _check_limits(keep, batch)
+        count = "SELECT count(*) FROM message WHERE recipient_id = ? AND sender_id = ?"
+        total = self._db.execute(count, (b, a)).fetchone()[0]
+        if a != b:
+            total += self._db.execute(count, (a, b)).fetchone()[0]
+        excess = total - keep
+        if excess <= 0:
+            return 0
+        parts, parameters = [], []
+        for recipient, sender in ((b, a), (a, b)) if a != b else ((a, a),):
+            read_until = self._read_until(recipient)
+            if read_until == -math.inf:
+                continue  # never logged out: nothing read yet
+            where = "recipient_id = ? AND sender_id = ?" + (" AND ts <= ?" if read_until != math.inf else "")
+            parts.append(f"SELECT id FROM message WHERE {where}")
+            parameters += [recipient, sender] + ([read_until] if read_until != math.inf else [])
+        if not parts:
+            return 0
+        with self._transaction("NORMAL"):
+            return self._db.execute(
+                f"DELETE FROM message WHERE id IN ({' UNION ALL '.join(parts)} ORDER BY id LIMIT ?)",
+                (*parameters, min(excess, batch)),
+            ).rowcount
+
+    def prune_group(self, group_id: int, keep: int, batch: int = 1000) -> int:
+        """Keep the newest ``keep`` messages of group ``group_id``, live or deleted
+        (``--group-keep``), deleting at most ``batch`` older ones.
+
+        Returns:
+            How many messages were deleted.
+
+        Raises:
+            ValueError: ``keep`` is negative or ``batch`` is less than 1.
+        """
+        _check_limits(keep, batch)
+        excess = self._db.execute("SELECT count(*) FROM message WHERE group_id = ?", (group_id,)).fetchone()[0] - keep
+        if excess <= 0:
+            return 0
+        with self._transaction("NORMAL"):
+            return self._db.execute(
+                "DELETE FROM message WHERE id IN (SELECT id FROM message WHERE group_id = ? ORDER BY id LIMIT ?)",
+                (group_id, min(excess, batch)),
+            ).rowcount
+
+    def conversations(self) -> tuple[list[tuple[int, int]], list[int]]:
+        """Every private conversation (``(a, b)`` with ``a <= b``) and every group with
+        stored messages: what a retention sweep at start-up has to look at. Reads the
+        whole message table once."""
+        pairs = self._db.execute(
+            "SELECT DISTINCT min(sender_id, recipient_id), max(sender_id, recipient_id) FROM message"
+            " WHERE recipient_id IS NOT NULL ORDER BY 1, 2"
+        ).fetchall()
+        groups = self._db.execute(
+            "SELECT DISTINCT group_id FROM message WHERE group_id IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        return [(a, b) for a, b in pairs], [group_id for (group_id,) in groups]
+
+    def _read_until(self, account_id: int) -> float:
+        """Until when ``account_id`` has read its private messages: its last logout; -inf
+        if it never logged out, +inf if the account is gone."""
+        row = self._db.execute("SELECT last_seen FROM account WHERE id = ?", (account_id,)).fetchone()
+        if row is None:
+            return math.inf
+        return row[0] if row[0] is not None else -math.inf
 
     # --- bans -------------------------------------------------------------------------------------
 
@@ -722,6 +810,12 @@ def _registered(row: tuple) -> Account:
 def _record(row: tuple) -> HistoryRecord:
     message_id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id = row
     return HistoryRecord(ts, RecordKind(kind), sender_id, sender, text, recipient_id, recipient, message_id, group_id)
+
+
+def _check_limits(keep: int, batch: int) -> None:
+    _check_count("keep", keep)
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
 
 
 def _check_count(name: str, value: int) -> None:
