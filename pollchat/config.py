@@ -56,7 +56,12 @@ class ServerConfig:
         idle_after: seconds of silence before an active user becomes inactive.
         replay: public messages replayed at login (0: none).
         games: offer the guess-the-number game to a user who logs in alone.
-        history_keep: messages kept in the database; older ones are pruned.
+        history_keep: main-chat messages kept in the database; older ones are pruned.
+        private_keep: private messages kept per conversation (a pair of accounts);
+            older ones are pruned once their recipient has read them (0 = all kept).
+        group_keep: messages kept per group, live or deleted (0 = all kept).
+        offline_quota: unread private messages an offline account may have waiting;
+            past it, messages to it are refused (0 = no limit).
         max_connections_per_address: open connections allowed from one peer address
             (an IPv6 peer's /64 network; 0 = no limit).
         max_connections: open connections allowed in all (Redis's ``maxclients``);
@@ -94,6 +99,9 @@ class ServerConfig:
             and WSS with the same certificate.
         web_allow_origins: origins besides the server's own page that may open the
             WebSocket (cross-site WebSocket hijacking defence).
+        min_password_length: the shortest password a registration or ``/passwd`` may
+            set, in characters (0 = any); existing passwords and the accounts file's
+            are not checked.
     """
 
     max_users: int
@@ -110,6 +118,9 @@ class ServerConfig:
     replay: int = 20
     games: bool = True
     history_keep: int = 100_000
+    private_keep: int = 1_000
+    group_keep: int = 10_000
+    offline_quota: int = 500
     max_connections_per_address: int = 20
     max_connections: int | None = None
     max_output_total: int = 256 * 1024 * 1024
@@ -137,3 +148,4 @@ class ServerConfig:
     web_host: str | None = None
     web_port: int = DEFAULT_WEB_PORT
     web_allow_origins: tuple[str, ...] = ()
+    min_password_length: int = 8

@@ -102,6 +102,14 @@ class NoticeCode(enum.Enum):
     """
 
     PRIVATE_OFFLINE = "{name} is offline; they will see your message when they log in"
+    PRIVATE_OFFLINE_UNSAVED = (
+        "{name} is offline, and the server cannot save messages right now: "
+        "yours is kept and retried, but {name} may never see it"
+    )
+    NOT_SAVED = (
+        "your message to {where} could not be saved yet (the server cannot write its history): "
+        "it is kept and retried, but may be lost"
+    )
     RECIPIENT_AWAY = "{name} is {status}: {message}"
     RECIPIENT_AWAY_NO_MESSAGE = "{name} is {status}"
     PASSWORD_CHANGED = "password changed"
@@ -155,13 +163,18 @@ class ErrorCode(enum.Enum):
     BAD_ENCODING = "line is not valid UTF-8, discarded"
     CONTROL_CHARACTERS = "line contains control characters, discarded"
     MULTILINE_MESSAGE = "a WebSocket message must be one line: this one has a line break inside, discarded"
+    PASSWORD_TOO_SHORT = "password too short: at least {minimum} characters"
+    INVISIBLE_CHARACTERS = "line contains an invisible or text-direction character ({char}), discarded"
     TOO_SLOW = "you are not reading your messages, closing the connection"
     INTERNAL = "server error, please try again later"
     UNKNOWN_COMMAND = "unknown command /{name} (try /help)"
     USAGE = "usage: {usage}"
     NO_SUCH_USER = "no such user: {name}"
+    MAILBOX_FULL = "{name}'s mailbox is full ({limit} unread messages): your message was not sent"
     MESSAGE_TO_SELF = "you cannot send a private message to yourself"
     BAD_NAME = "invalid name {name!r}: 1 to 32 letters, digits, '_', '-' or '.'"
+    LOOKALIKE_NAME = "that name looks too much like an existing one"
+    MIXED_SCRIPT_NAME = "that name mixes Latin, Cyrillic or Greek letters: write it in one alphabet"
     PRECONFIGURED_ACCOUNT = "{name} is a preconfigured account: it belongs to the server's accounts file"
     NOT_ALONE = "the game is only for when nobody else is here"
     NO_SUCH_COMMAND_HELP = "no manual entry for /{name} (try /help)"

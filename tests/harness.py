@@ -355,6 +355,8 @@ class Harness:
             register_rate=0,
             # One listener unless a test asks for the browser's (web=True, web_port=0).
             web=False,
+            # seed-004 flows use short passwords ("123"): tests of the rule turn it on.
+            min_password_length=1,
         )
         settings.update(config)
         self.config = ServerConfig(**settings)  # type: ignore[arg-type]

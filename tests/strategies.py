@@ -1,6 +1,6 @@
 """Hypothesis strategies shared by the tests of the pure layers (protocol and core).
 
-* account names: :func:`valid_names` (NFC, 1-32 letters/digits/``_-.``) and
+* account names: :func:`valid_names` (NFKC, 1-32 letters/digits/``_-.``) and
   :func:`invalid_names`, with :func:`expected_valid_name` as an independent oracle;
 * :func:`passwords`: non-empty, no control character but TAB; commas and Unicode welcome;
 * :func:`chunkings` / :func:`bytes_and_chunkings`: a byte string cut at arbitrary
@@ -53,6 +53,7 @@ from pollchat.protocol.events import (
     Whois,
     WhoList,
 )
+from pollchat.protocol.names import mixed_scripts
 from pollchat.protocol.render import format_time
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
@@ -71,9 +72,9 @@ def is_name_char(ch: str) -> bool:
 
 
 def expected_valid_name(text: str) -> bool:
-    """The oracle: is ``text`` a valid account name once NFC-normalised?"""
-    nfc = unicodedata.normalize("NFC", text)
-    return 1 <= len(nfc) <= NAME_MAX and all(is_name_char(ch) for ch in nfc)
+    """The oracle: is ``text`` a valid account name once NFKC-normalised?"""
+    nfkc = unicodedata.normalize("NFKC", text)
+    return 1 <= len(nfkc) <= NAME_MAX and all(is_name_char(ch) for ch in nfkc)
 
 
 _ascii_name_chars = st.sampled_from(string.ascii_letters + string.digits + NAME_PUNCTUATION)
@@ -90,12 +91,19 @@ def ascii_names() -> st.SearchStrategy[str]:
 
 
 def valid_names() -> st.SearchStrategy[str]:
-    """Valid account names, already in NFC (so ``normalize_name(n) == n``)."""
+    """Valid account names, already in NFKC (so ``normalize_name(n) == n``)."""
     return (
         st.text(_name_chars, min_size=1, max_size=NAME_MAX)
-        .map(lambda s: unicodedata.normalize("NFC", s))
+        .map(lambda s: unicodedata.normalize("NFKC", s))
         .filter(expected_valid_name)
     )
+
+
+def registrable_names() -> st.SearchStrategy[str]:
+    """Valid names a registration accepts when no other account looks like them: not
+    mixing Latin, Cyrillic and Greek letters (issue 14). Lists of them that must all
+    register need ``unique_by=(name_key, skeleton)`` as well."""
+    return valid_names().filter(lambda name: not mixed_scripts(name))
 
 
 # Characters that are never part of a name and never combine into a letter under NFC
@@ -263,6 +271,10 @@ _DETAIL_VALUES: dict[str, Callable[[], st.SearchStrategy[object]]] = {
     "group": valid_names,
     "command": lambda: st.sampled_from(sorted(COMMANDS)),
     "names": lambda: st.lists(valid_names(), min_size=1, max_size=4).map(", ".join),
+    # issue 14: invisible characters, password length, messages not saved yet
+    "char": lambda: st.sampled_from(["U+202E", "U+2066", "U+200B", "U+FEFF"]),
+    "minimum": lambda: st.integers(1, 64),
+    "where": lambda: st.one_of(valid_names(), valid_names().map(lambda name: "#" + name)),
 }
 
 

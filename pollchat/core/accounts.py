@@ -13,11 +13,11 @@ A name present in both is the preconfigured account: the accounts file wins.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from pollchat.core.seats import AccountKind
-from pollchat.protocol.names import name_key
+from pollchat.protocol.names import legacy_key, name_key, normalize_name, skeleton
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,9 @@ class Account:
             (0 until the store has assigned one). History refers to accounts by id.
         admin: may use the admin commands (``role = "admin"`` in the accounts file;
             registered accounts are never admins).
+        stored_key: the key the store keeps for an old account whose
+            :func:`~pollchat.protocol.names.name_key` another account had first (see
+            :func:`~pollchat.protocol.names.legacy_key`); empty for every other account.
     """
 
     name: str
@@ -40,11 +43,12 @@ class Account:
     kind: AccountKind
     id: int = 0
     admin: bool = False
+    stored_key: str = field(default="", repr=False)
 
     @property
     def key(self) -> str:
         """The case-insensitive identity of the account."""
-        return name_key(self.name)
+        return self.stored_key or name_key(self.name)
 
     def __repr__(self) -> str:  # never print a hash into a log
         role = ", admin" if self.admin else ""
@@ -65,6 +69,9 @@ class RegisteredAccounts(Protocol):
 
     def find(self, key: str) -> Account | None:
         """The registered account whose :func:`name_key` is ``key``, or ``None``."""
+
+    def find_lookalikes(self, shape: str) -> list[Account]:
+        """The registered accounts whose name's :func:`skeleton` is ``shape``."""
 
     def create(self, account: Account) -> Account | None:
         """Store the registered ``account`` durably; return it with its new ``id`` set,
@@ -119,24 +126,42 @@ class AccountDirectory:
         return len(self._preconfigured)
 
     def find(self, name: str) -> Account | None:
-        """The account called ``name`` (any case), or ``None``."""
-        key = name_key(name)
+        """The account called ``name`` (any case, any compatibility form), or ``None``.
+
+        An old registered account that kept its pre-NFKC key (another account had its
+        NFKC key first; see :meth:`pollchat.store.database.Database.open`) is found by
+        the spelling it always used: that key is tried first, and no other account can
+        have it (it is not in NFKC form)."""
+        key, old = name_key(name), legacy_key(name)
+        if old != key:
+            found = self._registered.find(old)
+            if found is not None:
+                return found
         return self._preconfigured.get(key) or self._registered.find(key)
 
+    def lookalike(self, name: str, exclude: Account | None = None) -> Account | None:
+        """An account other than ``exclude`` whose name looks like ``name`` (the same
+        :func:`~pollchat.protocol.names.skeleton`), or ``None``."""
+        shape = skeleton(name)
+        others = [a for a in self._preconfigured.values() if skeleton(a.name) == shape]
+        others += self._registered.find_lookalikes(shape)
+        return next((a for a in others if exclude is None or a.id != exclude.id or a.kind is not exclude.kind), None)
+
     def register(self, name: str, password_hash: str) -> Account | None:
-        """Create a registered account; ``None`` if the name is taken (in either source).
+        """Create a registered account under the NFKC spelling of ``name``; ``None`` if
+        the name is taken (in either source).
 
         Returns:
             The stored account, with the ``id`` the store gave it.
         """
-        account = Account(name, password_hash, AccountKind.REGISTERED)
+        account = Account(normalize_name(name) or name, password_hash, AccountKind.REGISTERED)
         if account.key in self._preconfigured:
             return None
         return self._registered.create(account)
 
     def rename(self, account: Account, new_name: str) -> Account | None:
         """Rename a registered account; ``None`` if the name is taken (in either source)."""
-        renamed = replace(account, name=new_name)
+        renamed = replace(account, name=new_name, stored_key="")
         if renamed.key in self._preconfigured or not self._registered.rename(account.id, new_name):
             return None
         return renamed

@@ -25,7 +25,7 @@ from typing import Generic, TypeVar
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Groups, PendingChange, Visibility
-from pollchat.core.history import RecordKind
+from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.hub import Delivery, Hub, OnlineSession
 from pollchat.protocol.commands import COMMANDS
 from pollchat.protocol.events import (
@@ -310,7 +310,7 @@ class GroupChat(Generic[H]):
             word, *rest_words = stripped.split(maxsplit=1)
             rest = rest_words[0] if rest_words else ""
             name = group_name(word)
-            group = self.groups.find(name) if name is not None else None
+            group = self.groups.find(word.removeprefix("#")) if name is not None else None
             if group is None and strict and name is not None:
                 raise _Refused(Error.of(ErrorCode.NO_SUCH_GROUP, group=name))
             if group is not None:
@@ -350,7 +350,7 @@ class GroupChat(Generic[H]):
         ignored for a group the sender is not in (typing is never worth an error)."""
         session = self.hub.session_of(handle)
         name = group_name(argument)
-        group = self.groups.find(name) if name is not None else None
+        group = self.groups.find(argument.removeprefix("#")) if name is not None else None
         if session is None or group is None or session.account.id not in group.members:
             return []
         event = Typing(session.account.name, active, group=group.name)
@@ -496,6 +496,33 @@ class GroupChat(Generic[H]):
         self.groups.forget_requests(account.id)
         return deliveries
 
+    # --- the history cannot be written (issue 14) -------------------------------------------------
+
+    def unsaved(self, records: Iterable[HistoryRecord]) -> list[Delivery[H]]:
+        """The history log could not write ``records``: tell the online sender of each
+        private message and group line, once per conversation, that it is not saved yet
+        (main-chat lines reached everyone online and are not reported; nor are private
+        messages whose sender was warned when sending, ``warned``)."""
+        told: dict[tuple[int, str], None] = {}
+        for record in records:
+            if record.warned:
+                continue
+            if record.kind is RecordKind.PRIVATE and record.recipient is not None:
+                where = record.recipient
+            elif record.group_id is not None:
+                group = self.groups.get(record.group_id)
+                where = "#" + group.name if group is not None else ""
+            else:
+                continue
+            if where:
+                told.setdefault((record.sender_id, where))
+        deliveries = []
+        for sender_id, where in told:
+            session = self.hub.session_by_id(sender_id)
+            if session is not None:
+                deliveries.append(Delivery((session.handle,), Notice.of(NoticeCode.NOT_SAVED, where=where)))
+        return deliveries
+
     # --- helpers -----------------------------------------------------------------------------------
 
     def _run(self, handle: H, action: Callable[[OnlineSession[H]], list[Delivery[H]]]) -> list[Delivery[H]]:
@@ -513,7 +540,7 @@ class GroupChat(Generic[H]):
         name = group_name(argument)
         if name is None:
             raise _Refused(Error.of(ErrorCode.BAD_GROUP_NAME, name=argument[:40]))
-        group = self.groups.find(name)
+        group = self.groups.find(argument.removeprefix("#"))  # as typed: Groups.find also tries the NFKC key
         if group is None:
             raise _Refused(Error.of(ErrorCode.NO_SUCH_GROUP, group=name))
         return group

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pollchat.protocol.names import name_key
+from pollchat.protocol.names import legacy_key, name_key
 
 
 class Visibility(enum.Enum):
@@ -164,14 +164,24 @@ class Groups:
     def __init__(self, store: GroupStore, limits: GroupLimits | None = None) -> None:
         self.store = store
         self.limits = limits or GroupLimits()
-        self._by_key: dict[str, Group] = {group.key: group for group in store.load_groups()}
+        self._by_key: dict[str, Group] = {}
+        self._keys: dict[int, str] = {}  # group id -> its key in _by_key
+        for group in sorted(store.load_groups(), key=lambda g: g.id):
+            # Two old groups whose names are one NFKC key (#familia, #ｆａｍｉｌｉａ): the
+            # older keeps the key, the other its pre-NFKC one (issue 14).
+            key = group.key if group.key not in self._by_key else legacy_key(group.name)
+            self._by_key[key] = group
+            self._keys[group.id] = key
         self._by_id: dict[int, Group] = {group.id: group for group in self._by_key.values()}
 
     # --- queries --------------------------------------------------------------------------------
 
     def find(self, name: str) -> Group | None:
-        """The live group called ``name`` (any case, without ``#``), or ``None``."""
-        return self._by_key.get(name_key(name))
+        """The live group called ``name`` (any case, any compatibility form, without
+        ``#``), or ``None``. The spelling as typed is tried first, for an old group that
+        kept its pre-NFKC key."""
+        old = legacy_key(name)
+        return (self._by_key.get(old) if old != name_key(name) else None) or self._by_key.get(name_key(name))
 
     def get(self, group_id: int) -> Group | None:
         """The live group with id ``group_id``, or ``None`` (deleted or unknown)."""
@@ -201,6 +211,7 @@ class Groups:
         group_id = self.store.create_group(name, visibility.value, owner_id, now)
         group = Group(group_id, name, visibility, owner_id, members={owner_id: Member(owner_id, owner_name, now)})
         self._by_key[group.key] = group
+        self._keys[group.id] = group.key
         self._by_id[group.id] = group
         return group
 
@@ -231,7 +242,7 @@ class Groups:
     def delete(self, group: Group, now: float) -> None:
         """Delete ``group``: gone for everyone, its messages kept for export."""
         self.store.delete_group(group.id, now)
-        self._by_key.pop(group.key, None)
+        self._by_key.pop(self._keys.pop(group.id, group.key), None)
         self._by_id.pop(group.id, None)
         group.deleted = True
 
@@ -239,9 +250,10 @@ class Groups:
         """Rename ``group``; the caller has checked the new name is valid and free (a
         change of case only is allowed)."""
         self.store.rename_group(group.id, new_name)
-        del self._by_key[group.key]
+        del self._by_key[self._keys[group.id]]
         group.name = new_name
         self._by_key[group.key] = group
+        self._keys[group.id] = group.key
 
     def set_topic(self, group: Group, topic: str) -> None:
         """Set the topic ("" clears it)."""

@@ -8,7 +8,8 @@ pass (issue: "written in batches per loop iteration, never one commit per line")
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 
 class RecordKind(enum.Enum):
@@ -33,6 +34,8 @@ class HistoryRecord:
         recipient: for private messages, the recipient's name when it was sent.
         id: the row id once stored (0 before); ids grow with time.
         group_id: for a group's chat line or action, the group's id; else ``None``.
+        warned: the sender was already told, when sending, that it may not be saved
+            (the history could not be written then); not stored, not compared.
     """
 
     ts: float
@@ -44,3 +47,18 @@ class HistoryRecord:
     recipient: str | None = None
     id: int = 0
     group_id: int | None = None
+    warned: bool = field(default=False, compare=False)
+
+
+class Mailbox(Protocol):
+    """What the hub asks of the history log before it keeps a private message for an
+    offline account (implemented by :class:`pollchat.server.history.HistoryLog`)."""
+
+    @property
+    def healthy(self) -> bool:
+        """False while messages cannot be written to the database (they wait in memory
+        and may be lost): no delivery may then be promised."""
+
+    def unread(self, account_id: int, since: float) -> int:
+        """Private messages to ``account_id`` sent after ``since`` (its last logout):
+        what the offline quota counts."""

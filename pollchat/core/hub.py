@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 
 from pollchat.core.accounts import Account, AccountDirectory, Ban
 from pollchat.core.game import GuessingGame
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import HistoryRecord, Mailbox, RecordKind
 from pollchat.core.mentions import mentioned_keys
 from pollchat.core.presence import Presence, Status
 from pollchat.core.seats import AccountKind, SeatBudget
@@ -43,7 +43,7 @@ from pollchat.protocol.events import (
     WhoList,
 )
 from pollchat.config import DEFAULT_IDLE_AFTER
-from pollchat.protocol.names import name_key, normalize_name
+from pollchat.protocol.names import mixed_scripts, name_key, normalize_name
 from pollchat.protocol.render import format_time
 from pollchat.texts import ErrorCode, NoticeCode
 
@@ -113,6 +113,8 @@ class Hub(Generic[H]):
         clock: wall-clock seconds since the epoch (``time.time`` in the server; the hub
             never reads the clock itself, so tests drive time by hand).
         idle_after: seconds of silence before an active user becomes inactive.
+        offline_quota: unread private messages an offline account may have waiting;
+            past it ``/msg`` to it is refused (0: no limit). Needs :attr:`mailbox`.
     """
 
     def __init__(
@@ -122,11 +124,16 @@ class Hub(Generic[H]):
         *,
         clock: Callable[[], float],
         idle_after: float = DEFAULT_IDLE_AFTER,
+        offline_quota: int = 0,
     ) -> None:
         self.accounts = accounts
         self.budget = budget
         self.clock = clock
         self.idle_after = idle_after
+        self.offline_quota = offline_quota
+        self.mailbox: Mailbox | None = None
+        """Where messages are kept (the history log); while it cannot write, a private
+        message to an offline account is not promised (issue 14). ``None``: always fine."""
         self.records: list[HistoryRecord] = []
         self.closing = False
         """Set while a shutdown countdown runs: new logins are refused."""
@@ -165,12 +172,16 @@ class Hub(Generic[H]):
     # --- login and registration --------------------------------------------------------------
 
     def check_registration(self, name: str) -> ErrorCode | None:
-        """Cheap checks before a registration's password is hashed: the name is free
-        and a registered seat is open. Returns the refusal, or ``None`` to go on."""
+        """Cheap checks before a registration's password is hashed: the name is free,
+        does not look like another account's (:meth:`_lookalike`) and a registered seat
+        is open. Returns the refusal, or ``None`` to go on."""
         if self.closing:
             return ErrorCode.SERVER_CLOSING
         if self.accounts.find(name) is not None:
             return ErrorCode.NAME_TAKEN
+        refusal = self._lookalike(name)
+        if refusal is not None:
+            return refusal
         if not self.budget.has_seat(AccountKind.REGISTERED):
             return ErrorCode.SERVER_FULL
         return None
@@ -208,6 +219,15 @@ class Hub(Generic[H]):
         if account is None:
             return Admission(ErrorCode.NAME_TAKEN)
         return self._admit(handle, account)
+
+    def _lookalike(self, name: str, account: Account | None = None) -> ErrorCode | None:
+        """Issue 14: a new name (registration, ``/nick``) may not mix Latin, Cyrillic and
+        Greek letters, nor look like another account's name (UTS #39 skeletons)."""
+        if mixed_scripts(name):
+            return ErrorCode.MIXED_SCRIPT_NAME
+        if self.accounts.lookalike(name, exclude=account) is not None:
+            return ErrorCode.LOOKALIKE_NAME
+        return None
 
     def _admit(self, handle: H, account: Account) -> Admission[H]:
         if handle in self._by_handle:
@@ -361,8 +381,10 @@ class Hub(Generic[H]):
 
     def private(self, handle: H, name: str, text: str) -> list[Delivery[H]]:
         """``/msg NAME text``: only NAME receives it; the sender gets a copy as
-        confirmation, and a notice if NAME is offline (the message waits in history)
-        or away/busy. An unknown NAME is an error naming it."""
+        confirmation, and a notice if NAME is offline (the message waits in history;
+        while :attr:`mailbox` cannot write, the notice says it may be lost) or
+        away/busy. An unknown NAME is an error naming it; so is an offline NAME with
+        ``offline_quota`` unread messages (the message is not kept)."""
         session = self._by_handle.get(handle)
         if session is None:
             return []
@@ -372,14 +394,21 @@ class Hub(Generic[H]):
         if recipient.key == session.account.key:
             return [self._error(handle, ErrorCode.MESSAGE_TO_SELF)]
         sender = session.account
+        target = self._by_key.get(recipient.key)
+        if target is None and self._mailbox_full(recipient):
+            return [self._error(handle, ErrorCode.MAILBOX_FULL, name=recipient.name, limit=self.offline_quota)]
+        unsaved = target is None and self.mailbox is not None and not self.mailbox.healthy
         self.messages += 1
         self.records.append(
-            HistoryRecord(self.clock(), RecordKind.PRIVATE, sender.id, sender.name, text, recipient.id, recipient.name)
+            HistoryRecord(
+                self.clock(), RecordKind.PRIVATE, sender.id, sender.name, text, recipient.id, recipient.name, warned=unsaved
+            )
         )
         deliveries = [Delivery((handle,), PrivateMessage(sender.name, recipient.name, text, outgoing=True))]
-        target = self._by_key.get(recipient.key)
         if target is None:
-            deliveries.append(self._notice(handle, NoticeCode.PRIVATE_OFFLINE, name=recipient.name))
+            # Issue 14: "they will see it" only while the history can be written.
+            notice = NoticeCode.PRIVATE_OFFLINE_UNSAVED if unsaved else NoticeCode.PRIVATE_OFFLINE
+            deliveries.append(self._notice(handle, notice, name=recipient.name))
             return deliveries
         deliveries.insert(0, Delivery((target.handle,), PrivateMessage(sender.name, recipient.name, text)))
         status = target.presence.status
@@ -392,6 +421,14 @@ class Hub(Generic[H]):
                 notice = self._notice(handle, NoticeCode.RECIPIENT_AWAY_NO_MESSAGE, name=recipient.name, status=status.value)
             deliveries.append(notice)
         return deliveries
+
+    def _mailbox_full(self, recipient: Account) -> bool:
+        """Issue 14: ``recipient`` (offline) has ``offline_quota`` unread private
+        messages already, counted since its last logout."""
+        if not self.offline_quota or self.mailbox is None:
+            return False
+        since = self.accounts.last_seen(recipient) or 0.0
+        return self.mailbox.unread(recipient.id, since) >= self.offline_quota
 
     def record(self, session: OnlineSession[H], kind: RecordKind, text: str, group_id: int | None = None) -> None:
         """Keep ``session``'s main-chat (or, with ``group_id``, group) line in history
@@ -471,6 +508,9 @@ class Hub(Generic[H]):
             return []
         if name_key(name) != old.key and self.accounts.find(name) is not None:
             return [self._error(handle, ErrorCode.NAME_TAKEN)]
+        refusal = self._lookalike(name, old)
+        if refusal is not None:
+            return [self._error(handle, refusal)]
         renamed = self.accounts.rename(old, name)
         if renamed is None:
             return [self._error(handle, ErrorCode.NAME_TAKEN)]

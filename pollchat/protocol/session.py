@@ -69,9 +69,12 @@ class Reply:
 class Authenticate:
     """Check credentials off the loop, then call ``auth_succeeded`` or ``auth_failed``.
 
-    ``name`` is already valid and NFC-normalised; ``password`` is everything after the
-    first comma (it may contain commas), never empty and without control characters
-    (TAB allowed). Never log this action.
+    ``name`` is valid (:func:`~pollchat.protocol.names.normalize_name` accepts it) and
+    NFC-normalised but otherwise as typed: its NFKC form is the spelling a registration
+    stores, and the account directory finds an account by either (an old account may
+    have kept a key from before NFKC). ``password`` is everything after the first comma
+    (it may contain commas), never empty and without control characters (TAB allowed).
+    Never log this action.
     """
 
     verb: Verb
@@ -118,8 +121,85 @@ def has_control_characters(text: str) -> bool:
     """True if ``text`` has a control character (Unicode Cc) other than TAB.
 
     Such lines are refused so that no client can put ``\\r``, NUL or terminal escape
-    sequences on another user's screen."""
+    sequences on another user's screen. This is also the whole rule for passwords (a
+    password is never shown, so :func:`text_error`'s further rule does not apply)."""
     return any(ch != "\t" and unicodedata.category(ch) == "Cc" for ch in text)
+
+
+BIDI_CONTROLS = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+"""The explicit embeddings, overrides (LRE .. RLO, PDF) and isolates (LRI .. PDI) of
+UAX #9: they reorder the text that follows, so ``invoice\u202egnp.exe`` shows as
+``invoiceexe.png`` (the "Trojan Source" trick). The implicit marks LRM, RLM and ALM stay
+allowed: they only nudge neutral characters, and right-to-left writers need them."""
+
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+"""Zero width space, non-joiner, joiner, word joiner and the BOM (zero width no-break
+space): invisible, so they make two different texts look the same (UTS #39)."""
+
+_ZWJ = "\u200d"
+_VS16 = "\ufe0f"
+
+
+def hidden_character(text: str) -> str | None:
+    """The first bidi control or zero-width character of ``text`` (see
+    :data:`BIDI_CONTROLS`, :data:`ZERO_WIDTH`), or ``None``.
+
+    The one exception is the zero width joiner inside an emoji sequence
+    (``\U0001f468\u200d\U0001f469``: a symbol, or a symbol's variation selector or skin
+    tone, then the joiner, then a symbol): there it draws one picture and hides nothing.
+    """
+    for i, ch in enumerate(text):
+        if ch in BIDI_CONTROLS:
+            return ch
+        if ch in ZERO_WIDTH and not (ch == _ZWJ and _joins_emoji(text, i)):
+            return ch
+    return None
+
+
+def _joins_emoji(text: str, i: int) -> bool:
+    if i == 0 or i + 1 >= len(text):
+        return False
+    before, after = text[i - 1], text[i + 1]
+    return (before == _VS16 or unicodedata.category(before) in ("So", "Sk")) and unicodedata.category(after) == "So"
+
+
+def text_error(text: str) -> Error | None:
+    """Why ``text`` may not be shown to other users, or ``None`` if it may.
+
+    The session's check of every line a logged-in user sends (chat lines, and the texts
+    of commands such as group topics and away messages, which end up on other screens):
+    control characters but TAB (:func:`has_control_characters`), then bidi controls and
+    zero-width characters (:func:`hidden_character`), named in the error so the sender
+    can find the one pasted by mistake."""
+    if has_control_characters(text):
+        return Error.of(ErrorCode.CONTROL_CHARACTERS)
+    hidden = hidden_character(text)
+    if hidden is not None:
+        return Error.of(ErrorCode.INVISIBLE_CHARACTERS, char=f"U+{ord(hidden):04X}")
+    return None
+
+
+def new_password_error(password: str, minimum: int) -> Error | None:
+    """Why ``password`` may not become a registered account's new password (at a
+    registration or a ``/passwd``), or ``None``: fewer than ``minimum`` characters
+    (``--min-password-length``; 0 turns the rule off). Only new passwords are checked:
+    existing ones, and the accounts file's, keep working whatever their length."""
+    if minimum and len(password) < minimum:
+        return Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=minimum)
+    return None
+
+
+_SECRET_COMMANDS = frozenset({"passwd", "unregister"})
+"""Commands whose argument is a password: never shown to anyone, so only control
+characters are refused in them (a password may hold any other character)."""
+
+
+
+def _carries_password(line: str) -> bool:
+    if not is_command_line(line) or line.startswith("//"):
+        return False
+    parsed = parse_command(line)
+    return isinstance(parsed, Command) and parsed.name in _SECRET_COMMANDS
 
 
 class Session:
@@ -127,18 +207,30 @@ class Session:
 
     Args:
         max_failures: failed attempts before the connection is closed (0 = unlimited).
+        min_password_length: the shortest password a registration may choose (0 = any;
+            see :func:`new_password_error`). A refused one is a failed attempt.
 
     Attributes:
         phase: the current :class:`Phase`.
         failures: failed login/registration attempts so far.
     """
 
-    __slots__ = ("phase", "failures", "max_failures", "_verb_chosen", "_backlog", "_backlog_size", "_guarding")
+    __slots__ = (
+        "phase",
+        "failures",
+        "max_failures",
+        "min_password_length",
+        "_verb_chosen",
+        "_backlog",
+        "_backlog_size",
+        "_guarding",
+    )
 
-    def __init__(self, max_failures: int = DEFAULT_MAX_FAILURES) -> None:
+    def __init__(self, max_failures: int = DEFAULT_MAX_FAILURES, min_password_length: int = 0) -> None:
         self.phase = Phase.AWAIT_VERB
         self.failures = 0
         self.max_failures = max_failures
+        self.min_password_length = min_password_length
         self._verb_chosen = Verb.LOGIN
         self._backlog: deque[object] = deque()
         self._backlog_size = 0  # characters of lines waiting in the backlog
@@ -208,12 +300,17 @@ class Session:
 
     def _credentials(self, line: str) -> list[SessionStep]:
         user, comma, password = line.partition(",")
-        name = normalize_name(user)
+        name = unicodedata.normalize("NFC", user) if normalize_name(user) is not None else None
         # A NUL or other control character in a password is refused: PBKDF2's HMAC pads
         # keys with NULs, so "pw" and "pw\0" would be the same password.
         if not comma or name is None or not password or has_control_characters(password):
             self.phase = Phase.AWAIT_VERB
             return self._fail(ErrorCode.BAD_FORMAT)
+        if self._verb_chosen is Verb.REGISTER:
+            error = new_password_error(password, self.min_password_length)
+            if error is not None:
+                self.phase = Phase.AWAIT_VERB
+                return self._fail(error.code, minimum=self.min_password_length)
         self.phase = Phase.AUTHENTICATING
         return [Authenticate(self._verb_chosen, name, password)]
 
@@ -231,8 +328,9 @@ class Session:
             user, comma, _ = line.partition(",")
             if comma and normalize_name(user) is not None:
                 return [Reply(Error.of(ErrorCode.ALREADY_LOGGED_IN))]
-        if has_control_characters(line):
-            return [Reply(Error.of(ErrorCode.CONTROL_CHARACTERS))]
+        error = text_error(line)
+        if error is not None and (error.code is ErrorCode.CONTROL_CHARACTERS or not _carries_password(line)):
+            return [Reply(error)]
         if line.startswith("//"):  # an escaped slash: the chat line "/text"
             return [Chat(line[1:])]
         if is_command_line(line):

@@ -120,11 +120,22 @@ class Server:
             SeatBudget(config.max_users, len(preconfigured)),
             clock=clock,
             idle_after=config.idle_after,
+            offline_quota=config.offline_quota,
         )
+        # --- issue 14: retention per kind; a history that cannot be written is retried, and said so ---
+        history = HistoryLog(
+            database,
+            config.history_keep,
+            self.hub.take_records,
+            private_keep=config.private_keep,
+            group_keep=config.group_keep,
+            clock=self.loop.timers.clock,
+        )
+        self.hub.mailbox = history
         self.service: ChatService[Connection] = ChatService(
             self.hub,
             GroupChat(self.hub, Groups(database, _group_limits(config))),
-            HistoryLog(database, config.history_keep, self.hub.take_records),
+            history,
             self.pool,
             self.loop.timers,
             self.loop.fan_out,
@@ -136,6 +147,7 @@ class Server:
         )
         self.chat = ChatServer(self.loop, self.service, on_shutdown=self.shutdown, on_reload=self.reload_tls)
         self.loop.handler = self.chat
+        history.on_failure = lambda records: self.service.deliver(self.service.groups.unsaved(records))  # issue 14
         for group, name in self.chat.groups.drop_lost_accounts():
             log.warning("#%s: %s is no longer an account (not in the accounts file): removed", group, name)
         self.stopping = False
@@ -257,7 +269,7 @@ class Server:
         if self._closed:
             return
         self._closed = True
-        self.chat.history.flush()
+        self.chat.history.close()  # issue 14: one last try, and what is lost is counted
         self.loop.close_all()
         self.pool.shutdown()
         self.database.close()

@@ -23,6 +23,7 @@ from pollchat.core.passwords import MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.app import Server
+from pollchat.server.files import PrivateRotatingFileHandler, exposure_warnings
 from pollchat.server.rlimits import raise_open_file_limit
 from pollchat.server.subcommands import register_all
 from pollchat.store.database import DATABASE_NAME, Database
@@ -100,7 +101,16 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
     ),
     ConfigFlag(
         "--history-keep", "history_keep", whole_number(1),
-        "messages kept in the database; older ones are pruned (default: %(default)s)", "N",
+        "main-chat messages kept in the database; older ones are pruned (default: %(default)s)", "N",
+    ),
+    ConfigFlag(
+        "--private-keep", "private_keep", whole_number(0),
+        "private messages kept per conversation; older ones are pruned once read; 0 keeps all "
+        "(default: %(default)s)", "N",
+    ),
+    ConfigFlag(
+        "--group-keep", "group_keep", whole_number(0),
+        "messages kept per group; older ones are pruned; 0 keeps all (default: %(default)s)", "N",
     ),
     # protection against floods, slow or dead peers and password guessing (issue 3)
     ConfigFlag(
@@ -163,6 +173,18 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
     ConfigFlag(
         "--lockout-seconds", "lockout_seconds", non_negative_float,
         "how long a lockout lasts (default: %(default)s)", "SECONDS",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--offline-quota", "offline_quota", whole_number(0),
+        "unread private messages an offline user may have waiting; past it the sender is told the "
+        "mailbox is full; 0 turns it off (default: %(default)s)", "N",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--min-password-length", "min_password_length", whole_number(0),
+        "shortest password a registration or /passwd may set, in characters; existing passwords "
+        "and the accounts file's still work; 0 turns it off (default: %(default)s)", "N",
         SECTION_PROTECTION,
     ),
     ConfigFlag(
@@ -386,15 +408,15 @@ def log_file_path(config: ServerConfig) -> Path:
 
 
 def file_log_handler(path: Path) -> logging.handlers.RotatingFileHandler:
-    """The rotating log-file handler (same format as stderr).
+    """The rotating log-file handler (same format as stderr), mode 0600; a file that
+    cannot be written is reported on stderr once, not per record
+    (:class:`~pollchat.server.files.PrivateRotatingFileHandler`).
 
     Raises:
         ConfigError: the file cannot be opened for appending.
     """
     try:
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUP_COUNT, encoding="utf-8"
-        )
+        handler = PrivateRotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUP_COUNT, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot open the log file {path}: {exc.strerror or exc}") from None
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
@@ -478,6 +500,15 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         max_users - len(preconfigured),
         database.path,
     )
+    for warning in exposure_warnings(config.data_dir, (database.path, log_path)):  # issue 14
+        log.warning("%s", warning)
+    for name, other in database.name_collisions:
+        log.warning(
+            "accounts %r and %r have the same name since names are NFKC-normalised; both are kept, "
+            "each logs in with its own spelling (a rename of one, with /nick, ends this)",
+            name,
+            other,
+        )
     if config.backup_every > 0:
         log.info(
             "snapshots every %g minute(s) in %s, keeping %s",

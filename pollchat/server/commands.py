@@ -33,7 +33,7 @@ from pollchat.protocol.events import (
     ServerEvent,
 )
 from pollchat.protocol.manual import help_text
-from pollchat.protocol.session import has_control_characters
+from pollchat.protocol.session import has_control_characters, new_password_error
 from pollchat.server.peer import Peer
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
@@ -294,6 +294,13 @@ class Commands:
         old, comma, new = args[0].partition(",")
         if not comma or not old or not new or has_control_characters(new):
             self._usage(conn, "passwd")
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        too_short = new_password_error(new, self.config.min_password_length)  # issue 14
+        if too_short is not None and session.account.kind is AccountKind.REGISTERED:
+            self._send(conn, too_short)
             return
         iterations = self.config.kdf_iterations
         self._password_work(

@@ -2,20 +2,55 @@
 
 The hub appends :class:`~pollchat.core.history.HistoryRecord` values as people talk;
 :meth:`HistoryLog.flush` drains them once at the end of every loop pass (after the
-sockets are flushed) and writes the whole batch in one transaction, then prunes at most one chunk
-of old rows, so retention never stalls the loop. Queries flush first, so a user always
-sees what was just said.
+sockets are flushed) and writes the whole batch in one transaction, then prunes at most
+:data:`PRUNE_BATCH` old rows, so retention never stalls the loop. Queries flush first, so
+a user always sees what was just said.
+
+Retention is per kind (issue 14): the main chat keeps its newest ``keep`` lines; each
+private conversation its newest ``private_keep`` (but never a message its reader has not
+read: see :meth:`~pollchat.store.database.Database.prune_private`); each group its newest
+``group_keep``. A conversation is looked at after a message in it was stored, and every
+one once after start-up (a lowered limit applies to old conversations too), at most
+:data:`PRUNE_CHECKS` of them per pass.
+
+When the database refuses a write (a full disk, an I/O error: issue 14) nothing is
+dropped: the batch waits in memory, at most :data:`MAX_PENDING` records (beyond that the
+oldest go, counted), and is retried after 1, 2, 4 ... :data:`RETRY_MAX` seconds while the
+chat goes on. Operators get one warning when the outage starts (not a traceback per
+batch: the log may be on the same full disk) and one line when it ends; the senders of
+private and group lines in a failed batch are reported once through ``on_failure``, and
+:attr:`HistoryLog.healthy` tells the hub not to promise delivery meanwhile. Queries
+include the waiting records.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
 
-from pollchat.core.history import HistoryRecord
+from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.store.database import Database
 
 log = logging.getLogger(__name__)
+
+MAX_PENDING = 10_000
+"""Records kept in memory while the database cannot be written; past it the oldest go."""
+RETRY_FIRST = 1.0
+RETRY_MAX = 60.0
+"""Seconds before the first retry of a failed write, doubled after each failure up to
+:data:`RETRY_MAX`."""
+
+PRUNE_BATCH = 1000
+"""The most rows deleted in one pass."""
+PRUNE_CHECKS = 20
+"""The most conversations (private or group) checked for pruning in one pass."""
+
+_RETRYABLE = (sqlite3.Error, OSError)
+"""What the database raises when it cannot write (``Database`` documents
+``sqlite3.Error``); anything else is a bug in the batch, which retrying cannot fix."""
 
 
 class HistoryLog:
@@ -23,55 +58,242 @@ class HistoryLog:
 
     Args:
         database: the open database.
-        keep: how many messages to keep (older ones are pruned, a chunk per pass).
+        keep: main-chat messages to keep (``--history-keep``).
+        private_keep: private messages to keep per conversation (0: all).
+        group_keep: messages to keep per group (0: all).
         source: returns the records produced since its last call (the hub's
             ``take_records``); every flush drains it, so a query made in the same pass
             as a message already sees that message.
+        clock: monotonic seconds, for the retry back-off (the loop's timer clock).
+        max_pending: records kept in memory while writes fail.
+        on_failure: called with the records of a failed write that were never reported
+            before (each record once, however many retries fail); the server tells
+            their senders.
     """
 
-    def __init__(self, database: Database, keep: int, source: Callable[[], list[HistoryRecord]]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        keep: int,
+        source: Callable[[], list[HistoryRecord]],
+        *,
+        private_keep: int = 0,
+        group_keep: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        max_pending: int = MAX_PENDING,
+        on_failure: Callable[[list[HistoryRecord]], None] | None = None,
+    ) -> None:
         self.database = database
         self.keep = keep
+        self.private_keep = private_keep
+        self.group_keep = group_keep
         self.source = source
-        self._stored = database.count_messages()
+        self.clock = clock
+        self.max_pending = max_pending
+        self.on_failure = on_failure
+        self._main = database.count_main()
+        self._dirty: dict[tuple[int, ...], None] = {}  # conversations to check, oldest first
+        if private_keep or group_keep:
+            pairs, groups = database.conversations()
+            self._dirty.update(dict.fromkeys(pairs if private_keep else ()))
+            self._dirty.update(dict.fromkeys((group_id,) for group_id in (groups if group_keep else ())))
+        self._pending: deque[HistoryRecord] = deque()
+        self._reported = 0  # the oldest pending records already given to on_failure
+        self._outage_since: float | None = None
+        self._delay = 0.0
+        self._retry_at = 0.0
+        self._dropped = 0  # in the current outage
 
-    def flush(self) -> None:
-        """Write the new records in one transaction and prune one chunk if needed.
+    @property
+    def healthy(self) -> bool:
+        """False from a failed write until a write succeeds again."""
+        return self._outage_since is None
 
-        A database error is logged and the batch dropped: chat goes on without history
-        rather than stopping everyone."""
-        batch = self.source()
-        if batch:
-            try:
-                self.database.append_messages(batch)
-            except Exception:
-                log.exception("could not store %d message(s) in the history", len(batch))
-                return
-            self._stored += len(batch)
-        if self._stored > self.keep:
-            try:
-                self._stored -= self.database.prune(self.keep)
-            except Exception:
-                log.exception("could not prune the history")
+    def flush(self, *, force: bool = False) -> None:
+        """Write the waiting records in one transaction and prune one chunk if needed.
+
+        After a failed write, the next attempt waits for the back-off (``force``: try
+        now). A database error keeps the records for the next attempt; any other error
+        is a bug in the batch: it is logged with its traceback and the batch dropped."""
+        self._take()
+        if not self._pending:
+            self._prune()
+            return
+        if not self.healthy and not force and self.clock() < self._retry_at:
+            return
+        batch = list(self._pending)
+        try:
+            self.database.append_messages(batch)
+        except _RETRYABLE as exc:
+            self._failed(exc)
+            return
+        except Exception:
+            log.exception("could not store %d message(s) in the history; they are dropped", len(batch))
+            self._pending.clear()
+            self._reported = 0
+            return
+        self._pending.clear()
+        self._reported = 0
+        self._count_stored(batch)
+        if not self.healthy:
+            self._recovered(len(batch))
+        self._prune()
+
+    def close(self) -> None:
+        """A last write at shutdown, whatever the back-off; what still cannot be written
+        is counted in the log as lost."""
+        self.flush(force=True)
+        if self._pending:
+            log.error("%d message(s) could not be stored and are lost", len(self._pending))
+            self._pending.clear()
+
+    # --- queries (the waiting records included) ----------------------------------------------
 
     def recent_public(self, limit: int) -> list[HistoryRecord]:
         """The last ``limit`` public messages, oldest first."""
         self.flush()
-        return self.database.recent_public(limit)
+        stored = self.database.recent_public(limit)
+        return _last(stored + self._waiting(_is_public), limit)
 
     def conversation(self, account_id: int, limit: int) -> list[HistoryRecord]:
         """The last ``limit`` public messages and the last ``limit`` private messages to
         or from ``account_id``, merged oldest first."""
         self.flush()
-        merged = self.database.recent_public(limit) + self.database.private_for(account_id, limit)
-        return sorted(merged, key=lambda record: record.id)
+        stored_public, stored_private = self.database.recent_public(limit), self.database.private_for(account_id, limit)
+        public = _last(stored_public + self._waiting(_is_public), limit)
+        private = _last(stored_private + self._waiting(lambda r: _is_private_of(r, account_id)), limit)
+        kept = {id(r) for r in public + private}
+        stored = sorted((r for r in stored_public + stored_private if id(r) in kept), key=lambda record: record.id)
+        return stored + [r for r in self._pending if id(r) in kept]
 
     def group_messages(self, group_id: int, limit: int) -> list[HistoryRecord]:
         """The last ``limit`` messages of group ``group_id``, oldest first."""
         self.flush()
-        return self.database.group_messages(group_id, limit)
+        stored = self.database.group_messages(group_id, limit)
+        return _last(stored + self._waiting(lambda r: r.group_id == group_id), limit)
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """Private messages to ``account_id`` after ``ts`` (epoch seconds)."""
         self.flush()
-        return self.database.count_private_since(account_id, ts)
+        waiting = self._waiting(lambda r: r.recipient_id == account_id and r.ts > ts)
+        return self.database.count_private_since(account_id, ts) + len(waiting)
+
+    def unread(self, account_id: int, since: float) -> int:
+        """The offline quota's count (:class:`~pollchat.core.history.Mailbox`): private
+        messages to ``account_id`` after ``since``, stored or waiting, without writing
+        anything (the hub asks in the middle of a pass). A database that cannot be read
+        counts the waiting ones only."""
+        self._take()
+        waiting = len(self._waiting(lambda r: r.recipient_id == account_id and r.ts > since))
+        try:
+            return self.database.count_private_since(account_id, since) + waiting
+        except _RETRYABLE as exc:
+            log.debug("cannot count the unread messages of account %d (%s)", account_id, exc)
+            return waiting
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _take(self) -> None:
+        """Move the new records into the waiting queue, dropping the oldest beyond
+        ``max_pending`` (said once per outage, counted at its end)."""
+        self._pending.extend(self.source())
+        excess = len(self._pending) - self.max_pending
+        if excess <= 0:
+            return
+        for _ in range(excess):
+            self._pending.popleft()
+        self._reported = max(0, self._reported - excess)
+        if not self._dropped:
+            log.warning(
+                "more than %d message(s) wait for the database: the oldest are dropped (counted when it works again)",
+                self.max_pending,
+            )
+        self._dropped += excess
+
+    def _failed(self, exc: Exception) -> None:
+        now = self.clock()
+        if self.healthy:
+            self._outage_since = now
+            self._delay = RETRY_FIRST
+            log.warning(
+                "cannot write the message history (%s): %d message(s) kept in memory (at most %d) and retried, "
+                "every %g s at first, up to every %g s",
+                exc,
+                len(self._pending),
+                self.max_pending,
+                RETRY_FIRST,
+                RETRY_MAX,
+            )
+        else:
+            self._delay = min(self._delay * 2, RETRY_MAX)
+            log.debug("history write failed again (%s); next try in %g s", exc, self._delay)
+        self._retry_at = now + self._delay
+        new = list(self._pending)[self._reported :]
+        self._reported = len(self._pending)
+        if new and self.on_failure is not None:
+            self.on_failure(new)
+
+    def _recovered(self, stored: int) -> None:
+        assert self._outage_since is not None
+        log.warning(
+            "the message history is written again after %.0f s: %d message(s) stored, %d dropped",
+            self.clock() - self._outage_since,
+            stored,
+            self._dropped,
+        )
+        self._outage_since = None
+        self._dropped = 0
+
+    def _count_stored(self, batch: list[HistoryRecord]) -> None:
+        """Count ``batch``'s main-chat lines and mark its conversations for a check."""
+        for record in batch:
+            if record.recipient_id is not None:
+                if self.private_keep:
+                    pair = (min(record.sender_id, record.recipient_id), max(record.sender_id, record.recipient_id))
+                    self._dirty[pair] = None
+            elif record.group_id is not None:
+                if self.group_keep:
+                    self._dirty[(record.group_id,)] = None
+            else:
+                self._main += 1
+
+    def _prune(self) -> None:
+        """At most :data:`PRUNE_BATCH` rows and :data:`PRUNE_CHECKS` conversations."""
+        if not self.healthy:
+            return
+        budget = PRUNE_BATCH
+        try:
+            if self._main > self.keep:
+                deleted = self.database.prune_main(self.keep, budget)
+                self._main -= deleted
+                budget -= deleted
+            for _ in range(PRUNE_CHECKS):
+                if not self._dirty or budget <= 0:
+                    break
+                conversation = next(iter(self._dirty))
+                del self._dirty[conversation]
+                if len(conversation) == 2:
+                    deleted = self.database.prune_private(*conversation, self.private_keep, budget)
+                else:
+                    deleted = self.database.prune_group(conversation[0], self.group_keep, budget)
+                budget -= deleted
+                if deleted:
+                    self._dirty[conversation] = None  # maybe more: again after the others
+        except _RETRYABLE as exc:
+            log.debug("could not prune the history (%s); trying again next pass", exc)
+
+    def _waiting(self, wanted: Callable[[HistoryRecord], bool]) -> list[HistoryRecord]:
+        return [record for record in self._pending if wanted(record)]
+
+
+def _is_public(record: HistoryRecord) -> bool:
+    return record.recipient_id is None and record.group_id is None and record.kind is not RecordKind.PRIVATE
+
+
+def _is_private_of(record: HistoryRecord, account_id: int) -> bool:
+    return record.recipient_id is not None and account_id in (record.sender_id, record.recipient_id)
+
+
+def _last(records: Iterable[HistoryRecord], limit: int) -> list[HistoryRecord]:
+    listed = list(records)
+    return listed[-limit:] if limit else []

@@ -147,7 +147,7 @@ class ChatService(Generic[P]):
         also bounds a front end's handshake). Over the per-address limit it is refused
         with one line and closed."""
         config = self.config
-        peer.session = Session(config.max_failures)
+        peer.session = Session(config.max_failures, config.min_password_length)
         host = peer.host
         self._per_address[host] = self._per_address.get(host, 0) + 1
         self._open += 1

@@ -9,16 +9,22 @@ program -- is refused with :class:`~pollchat.errors.StoreError` and never writte
 Before an existing database is migrated, a copy is written beside it
 (``pollchat.db.v1-backup`` for a version-1 file; see :func:`backup_path`).
 
-Tables (schema 4; the group tables are described in :mod:`pollchat.store.groups`):
+Tables (schema 6; the group tables are described in :mod:`pollchat.store.groups`):
 
 * ``account``: one row per account, registered *and* preconfigured, so that history can
   refer to every account by a stable ``id``. ``id`` is ``AUTOINCREMENT``: never reused,
-  even after a delete. ``(kind, key)`` is unique; ``key`` is the case-folded name
-  (:func:`pollchat.protocol.names.name_key`). Preconfigured rows have no password hash
-  (the accounts file holds it).
+  even after a delete. ``(kind, key)`` is unique; ``key`` is the case-folded NFKC name
+  (:func:`pollchat.protocol.names.name_key`) -- or, for an old account whose NFKC key
+  another account had first, the key it always had
+  (:func:`~pollchat.protocol.names.legacy_key`). ``skeleton`` is the name's confusable
+  skeleton (:func:`~pollchat.protocol.names.skeleton`), indexed, for the lookalike check.
+  Preconfigured rows have no password hash (the accounts file holds it).
 * ``message``: one row per public (``chat``, ``action``) or private message. Public
   messages have ``recipient_id`` NULL; a group's messages have its ``group_id``. ``sender``/``recipient`` are the names at the time
   of sending; there is no foreign key to ``account``, so a deleted account's messages stay.
+  Retention is per kind (schema 6): the main chat, each private conversation and each
+  group are counted and pruned on their own (:meth:`Database.prune_main`,
+  :meth:`~Database.prune_private`, :meth:`~Database.prune_group`).
 
 Durability: account writes commit with ``synchronous=FULL`` (a registration is on disk
 before the server acknowledges it). Message batches, pruning and last-seen times commit
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import sqlite3
 import stat
@@ -45,13 +52,15 @@ from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
 from pollchat.fsutil import fsync_directory
-from pollchat.protocol.names import name_key
+from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.groups import GroupTables
 
 APPLICATION_ID = int.from_bytes(b"PCHT", "big")
 """``PRAGMA application_id`` of a pollchat database (0x50434854)."""
 
 DATABASE_NAME = "pollchat.db"
+PRIVATE_MODE = 0o600
+"""Mode of a new database file (and so of its -wal and -shm): it holds private messages."""
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: registered accounts. ``key`` is the case-folded name (pollchat.protocol.names).
@@ -154,10 +163,25 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE message ADD COLUMN group_id INTEGER;
     CREATE INDEX message_group ON message (group_id, id) WHERE group_id IS NOT NULL;
     """,
+    # 5: lookalike names (issue 14). ``skeleton`` is the UTS #39 skeleton of the name
+    # (pollchat.protocol.names.skeleton); it and the NFKC keys are filled in by
+    # Database._normalise_names at every open, which SQL cannot do.
+    """
+    ALTER TABLE account ADD COLUMN skeleton TEXT;
+    CREATE INDEX account_skeleton ON account (kind, skeleton);
+    """,
+    # 6: retention per kind (issue 14): the main chat, each private conversation and each
+    # group are pruned separately, each with an index to count and walk its rows.
+    """
+    CREATE INDEX message_main ON message (id) WHERE recipient_id IS NULL AND group_id IS NULL;
+    CREATE INDEX message_pair ON message (recipient_id, sender_id, ts) WHERE recipient_id IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _PUBLIC_KINDS = (RecordKind.CHAT, RecordKind.ACTION)
+_MAIN = "recipient_id IS NULL AND group_id IS NULL"
+"""The main chat's messages (indexed by ``message_main``)."""
 _MESSAGE_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id"
 
 
@@ -191,12 +215,19 @@ class Database(GroupTables):
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
+        self.name_collisions: list[tuple[str, str]] = []
+        """``(name, other name)`` of each pair of accounts whose names are one NFKC key
+        (made before pollchat used NFKC): both are kept, ``other`` under its old key.
+        Set by :meth:`open`; the server logs them."""
 
     @classmethod
     def open(cls, path: Path) -> Database:
         """Open the database at ``path``, creating it (and its directory, mode 0700) if
         missing and migrating it to :data:`SCHEMA_VERSION`. An existing database with an
         older schema is first copied to :func:`backup_path`.
+
+        A new file is created with mode 0600 whatever the umask, and SQLite gives its
+        ``-wal`` and ``-shm`` files the database's own mode: they hold private messages.
 
         Raises:
             StoreError: the file cannot be opened, is not a pollchat database, has a newer
@@ -206,6 +237,7 @@ class Database(GroupTables):
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private(path)
             connection = sqlite3.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from None
@@ -217,7 +249,44 @@ class Database(GroupTables):
         except StoreError:
             connection.close()
             raise
-        return cls(connection, path)
+        database = cls(connection, path)
+        try:
+            database._normalise_names()
+        except sqlite3.Error as exc:
+            connection.close()
+            raise StoreError(f"{path} is not a usable pollchat database: {exc}") from None
+        return database
+
+    def _normalise_names(self) -> None:
+        """Give every account row its NFKC key and its skeleton (issue 14), in one
+        transaction, writing only the rows that change (none on most starts).
+
+        A row whose NFKC key another row of its kind already has keeps its old key: two
+        accounts that earlier versions told apart (``alice`` and the fullwidth
+        ``ａｌｉｃｅ``) both stay, and both still log in, each with the spelling it
+        always used (:meth:`~pollchat.core.accounts.AccountDirectory.find` tries that
+        key first). Each such pair is listed in :attr:`name_collisions`.
+        """
+        rows = self._db.execute("SELECT id, kind, key, name, skeleton FROM account ORDER BY id").fetchall()
+        taken = {(kind, key): name for _, kind, key, name, _ in rows}
+        updates: list[tuple[str, tuple[object, ...]]] = []
+        self.name_collisions = []
+        for account_id, kind, key, name, shape in rows:
+            new_key, new_shape = name_key(name), skeleton(name)
+            if key != new_key:
+                holder = taken.get((kind, new_key))
+                if holder is None:
+                    updates.append(("UPDATE account SET key = ? WHERE id = ?", (new_key, account_id)))
+                    del taken[(kind, key)]
+                    taken[(kind, new_key)] = name
+                else:
+                    self.name_collisions.append((holder, name))
+            if shape != new_shape:
+                updates.append(("UPDATE account SET skeleton = ? WHERE id = ?", (new_shape, account_id)))
+        if updates:
+            with self._transaction():
+                for statement, parameters in updates:
+                    self._db.execute(statement, parameters)
 
     @staticmethod
     def _check_and_migrate(db: sqlite3.Connection, path: Path) -> None:
@@ -283,9 +352,18 @@ class Database(GroupTables):
             never returned (the accounts file is their source).
         """
         row = self._db.execute(
-            "SELECT id, name, password_hash FROM account WHERE kind = 'registered' AND key = ?", (key,)
+            "SELECT id, name, password_hash, key FROM account WHERE kind = 'registered' AND key = ?", (key,)
         ).fetchone()
-        return Account(row[1], row[2], AccountKind.REGISTERED, row[0]) if row else None
+        return _registered(row) if row else None
+
+    def find_lookalikes(self, shape: str) -> list[Account]:
+        """The registered accounts whose name has the confusable skeleton ``shape``
+        (:func:`~pollchat.protocol.names.skeleton`), by id."""
+        rows = self._db.execute(
+            "SELECT id, name, password_hash, key FROM account WHERE kind = 'registered' AND skeleton = ? ORDER BY id",
+            (shape,),
+        ).fetchall()
+        return [_registered(row) for row in rows]
 
     def create(self, account: Account) -> Account | None:
         """Insert a registered account and commit (``synchronous=FULL``: durable before
@@ -305,8 +383,9 @@ class Database(GroupTables):
             raise ValueError(f"create() stores registered accounts only, not {account!r}")
         try:
             cursor = self._db.execute(
-                "INSERT INTO account (key, name, kind, password_hash, created_at) VALUES (?, ?, 'registered', ?, ?)",
-                (account.key, account.name, account.password_hash, _now_iso()),
+                "INSERT INTO account (key, name, kind, password_hash, created_at, skeleton)"
+                " VALUES (?, ?, 'registered', ?, ?, ?)",
+                (account.key, account.name, account.password_hash, _now_iso(), skeleton(account.name)),
             )
         except sqlite3.IntegrityError:
             return None
@@ -331,8 +410,8 @@ class Database(GroupTables):
         """
         try:
             cursor = self._db.execute(
-                "UPDATE account SET name = ?, key = ? WHERE id = ? AND kind = 'registered'",
-                (new_name, name_key(new_name), account_id),
+                "UPDATE account SET name = ?, key = ?, skeleton = ? WHERE id = ? AND kind = 'registered'",
+                (new_name, name_key(new_name), skeleton(new_name), account_id),
             )
         except sqlite3.IntegrityError:
             return False
@@ -390,14 +469,17 @@ class Database(GroupTables):
                 ).fetchone()
                 if row is None:
                     account_id = self._db.execute(
-                        "INSERT INTO account (key, name, kind, password_hash, created_at)"
-                        " VALUES (?, ?, 'preconfigured', NULL, ?)",
-                        (key, account.name, created),
+                        "INSERT INTO account (key, name, kind, password_hash, created_at, skeleton)"
+                        " VALUES (?, ?, 'preconfigured', NULL, ?, ?)",
+                        (key, account.name, created, skeleton(account.name)),
                     ).lastrowid
                 else:
                     account_id = row[0]
                     if row[1] != account.name:
-                        self._db.execute("UPDATE account SET name = ? WHERE id = ?", (account.name, account_id))
+                        self._db.execute(
+                            "UPDATE account SET name = ?, skeleton = ? WHERE id = ?",
+                            (account.name, skeleton(account.name), account_id),
+                        )
                 result.append(dataclasses.replace(account, id=account_id))
         return result
 
@@ -529,18 +611,18 @@ class Database(GroupTables):
             "SELECT count(*) FROM message WHERE recipient_id = ? AND ts > ?", (account_id, ts)
         ).fetchone()[0]
 
-    def prune(self, keep: int, batch: int = 1000) -> int:
-        """Delete at most ``batch`` of the oldest messages beyond the newest ``keep``, in
-        one transaction (``synchronous=NORMAL``). Call it again (e.g. once per loop pass)
-        until it returns 0: a large backlog is removed a bounded batch at a time, so no
+    # --- retention (issue 14): the main chat, each private conversation, each group ------------
+
+    def count_main(self) -> int:
+        """How many main-chat messages (public, not in a group) are stored."""
+        return self._db.execute(f"SELECT count(*) FROM message WHERE {_MAIN}").fetchone()[0]
+
+    def prune_main(self, keep: int, batch: int = 1000) -> int:
+        """Delete at most ``batch`` of the oldest main-chat messages beyond the newest
+        ``keep`` (``--history-keep``), in one transaction (``synchronous=NORMAL``);
+        private and group messages are never touched. Call it again (e.g. once per loop
+        pass) until it returns 0: a large backlog goes a bounded batch at a time, so no
         call stalls the loop.
-
-        With ``keep`` 0 every message may go, and ids then start again from 1; with
-        ``keep`` >= 1 the newest message is never deleted and ids keep increasing.
-
-        Args:
-            keep: how many of the newest messages to keep (``--history-keep``).
-            batch: the most rows one call deletes.
 
         Returns:
             How many messages were deleted.
@@ -548,18 +630,94 @@ class Database(GroupTables):
         Raises:
             ValueError: ``keep`` is negative or ``batch`` is less than 1.
         """
-        _check_count("keep", keep)
-        if batch < 1:
-            raise ValueError(f"batch must be at least 1, got {batch}")
+        _check_limits(keep, batch)
+        excess = self.count_main() - keep
+        if excess <= 0:
+            return 0
         with self._transaction("NORMAL"):
-            excess = self._db.execute("SELECT count(*) FROM message").fetchone()[0] - keep
-            if excess <= 0:
-                return 0
-            cursor = self._db.execute(
-                "DELETE FROM message WHERE id IN (SELECT id FROM message ORDER BY id LIMIT ?)",
+            return self._db.execute(
+                f"DELETE FROM message WHERE id IN (SELECT id FROM message WHERE {_MAIN} ORDER BY id LIMIT ?)",
                 (min(excess, batch),),
-            )
-            return cursor.rowcount
+            ).rowcount
+
+    def prune_private(self, a: int, b: int, keep: int, batch: int = 1000) -> int:
+        """Keep the newest ``keep`` private messages between accounts ``a`` and ``b``
+        (``--private-keep``), deleting at most ``batch`` older ones -- but never a
+        message its recipient has not read: one sent after the recipient's last logout
+        (:meth:`last_seen`; an account never seen has read nothing, a deleted one
+        everything). So a conversation may keep more than ``keep`` while its reader is
+        away; the offline quota bounds that.
+
+        Returns:
+            How many messages were deleted.
+
+        Raises:
+            ValueError: ``keep`` is negative or ``batch`` is less than 1.
+        """
+        _check_limits(keep, batch)
+        count = "SELECT count(*) FROM message WHERE recipient_id = ? AND sender_id = ?"
+        total = self._db.execute(count, (b, a)).fetchone()[0]
+        if a != b:
+            total += self._db.execute(count, (a, b)).fetchone()[0]
+        excess = total - keep
+        if excess <= 0:
+            return 0
+        parts, parameters = [], []
+        for recipient, sender in ((b, a), (a, b)) if a != b else ((a, a),):
+            read_until = self._read_until(recipient)
+            if read_until == -math.inf:
+                continue  # never logged out: nothing read yet
+            where = "recipient_id = ? AND sender_id = ?" + (" AND ts <= ?" if read_until != math.inf else "")
+            parts.append(f"SELECT id FROM message WHERE {where}")
+            parameters += [recipient, sender] + ([read_until] if read_until != math.inf else [])
+        if not parts:
+            return 0
+        with self._transaction("NORMAL"):
+            return self._db.execute(
+                f"DELETE FROM message WHERE id IN ({' UNION ALL '.join(parts)} ORDER BY id LIMIT ?)",
+                (*parameters, min(excess, batch)),
+            ).rowcount
+
+    def prune_group(self, group_id: int, keep: int, batch: int = 1000) -> int:
+        """Keep the newest ``keep`` messages of group ``group_id``, live or deleted
+        (``--group-keep``), deleting at most ``batch`` older ones.
+
+        Returns:
+            How many messages were deleted.
+
+        Raises:
+            ValueError: ``keep`` is negative or ``batch`` is less than 1.
+        """
+        _check_limits(keep, batch)
+        excess = self._db.execute("SELECT count(*) FROM message WHERE group_id = ?", (group_id,)).fetchone()[0] - keep
+        if excess <= 0:
+            return 0
+        with self._transaction("NORMAL"):
+            return self._db.execute(
+                "DELETE FROM message WHERE id IN (SELECT id FROM message WHERE group_id = ? ORDER BY id LIMIT ?)",
+                (group_id, min(excess, batch)),
+            ).rowcount
+
+    def conversations(self) -> tuple[list[tuple[int, int]], list[int]]:
+        """Every private conversation (``(a, b)`` with ``a <= b``) and every group with
+        stored messages: what a retention sweep at start-up has to look at. Reads the
+        whole message table once."""
+        pairs = self._db.execute(
+            "SELECT DISTINCT min(sender_id, recipient_id), max(sender_id, recipient_id) FROM message"
+            " WHERE recipient_id IS NOT NULL ORDER BY 1, 2"
+        ).fetchall()
+        groups = self._db.execute(
+            "SELECT DISTINCT group_id FROM message WHERE group_id IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        return [(a, b) for a, b in pairs], [group_id for (group_id,) in groups]
+
+    def _read_until(self, account_id: int) -> float:
+        """Until when ``account_id`` has read its private messages: its last logout; -inf
+        if it never logged out, +inf if the account is gone."""
+        row = self._db.execute("SELECT last_seen FROM account WHERE id = ?", (account_id,)).fetchone()
+        if row is None:
+            return math.inf
+        return row[0] if row[0] is not None else -math.inf
 
     # --- bans -------------------------------------------------------------------------------------
 
@@ -629,9 +787,35 @@ def _backup(db: sqlite3.Connection, path: Path, target: Path) -> None:
         raise StoreError(f"cannot back up {path} to {target} before migrating it: {exc}") from None
 
 
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist (SQLite takes an empty
+    file for a new database, and creates its -wal and -shm files with the same mode).
+    SQLite's ``:memory:`` is no file."""
+    if str(path) == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _registered(row: tuple) -> Account:
+    """A registered account from ``(id, name, password_hash, key)``; ``stored_key`` is
+    set only when the row kept an old key (see :meth:`Database._normalise_names`)."""
+    account_id, name, password_hash, key = row
+    return Account(name, password_hash, AccountKind.REGISTERED, account_id, stored_key="" if key == name_key(name) else key)
+
+
 def _record(row: tuple) -> HistoryRecord:
     message_id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id = row
     return HistoryRecord(ts, RecordKind(kind), sender_id, sender, text, recipient_id, recipient, message_id, group_id)
+
+
+def _check_limits(keep: int, batch: int) -> None:
+    _check_count("keep", keep)
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
 
 
 def _check_count(name: str, value: int) -> None:

@@ -89,7 +89,7 @@ class ServerProcess:
             "--data-dir", str(self.data_dir),
             "--kdf-iterations", "1000",
             "--no-game",
-            "--max-connections-per-address", "0", "--register-rate", "0",
+            "--max-connections-per-address", "0", "--register-rate", "0", "--min-password-length", "1",
             "--throttle-after", "0",
             "--rate-limit", "0",
         ]

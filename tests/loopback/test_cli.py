@@ -65,10 +65,11 @@ def run_cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes
 
 def server_args(data_dir: Path, *extra: str) -> list[str]:
     """Safe defaults for a test server: loopback, free port, a private data dir, and the
-    foundation's byte-exact login flow (no history replay, no game offer)."""
+    foundation's byte-exact login flow (no history replay, no game offer) with its short
+    passwords (--min-password-length 1)."""
     return [
         "--port", "0", "--host", "127.0.0.1", "--data-dir", str(data_dir), "--kdf-iterations", ITERATIONS,
-        "--replay", "0", "--no-game", "--web-port", "0", "--register-rate", "0", *extra,
+        "--replay", "0", "--no-game", "--web-port", "0", "--register-rate", "0", "--min-password-length", "1", *extra,
     ]
 
 

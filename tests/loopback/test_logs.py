@@ -5,7 +5,11 @@ Real server processes on 127.0.0.1, port 0; every wait is bounded.
 
 from __future__ import annotations
 
+import errno
+import io
 import logging.handlers
+import os
+import stat
 from pathlib import Path
 
 from pollchat.config import ServerConfig
@@ -121,3 +125,72 @@ def test_rotation_settings(tmp_path: Path) -> None:
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["pollchat.log", *(f"pollchat.log.{n}" for n in range(1, 6))]
     assert "ünïcode" in (tmp_path / "pollchat.log").read_text("utf-8")
+
+
+def test_log_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    """The log names accounts and addresses: the file and its rotated copies are 0600."""
+    old = os.umask(0o022)
+    try:
+        handler = cli.file_log_handler(tmp_path / "pollchat.log")
+        handler.maxBytes = 200
+        logger = logging.getLogger("pollchat.test_logs.private")
+        logger.propagate = False
+        logger.addHandler(handler)
+        try:
+            for i in range(20):
+                logger.warning("line %d", i)
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert len(modes) > 2 and set(modes.values()) == {0o600}, modes
+
+
+class _FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_log_file_on_a_full_disk_is_reported_once_not_per_record(tmp_path: Path, capsys) -> None:
+    """Logging to a full disk must not flood stderr with a traceback per record: one line
+    says the file cannot be written, one more when it works again."""
+    handler = cli.file_log_handler(tmp_path / "pollchat.log")
+    logger = logging.getLogger("pollchat.test_logs.full")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        handler.stream = _FullDisk()
+        handler._open = _FullDisk  # type: ignore[method-assign]  # reopening does not help either
+        for i in range(50):
+            logger.warning("record %d", i)
+        failed = capsys.readouterr().err.splitlines()
+        assert len(failed) == 1, failed
+        assert failed[0].startswith(f"pollchat-server: cannot write the log file {tmp_path / 'pollchat.log'}: ")
+        assert "No space left on device" in failed[0] and "Traceback" not in failed[0]
+        del handler._open  # space again: the real file is reopened at the next record
+        logger.warning("after")
+        recovered = capsys.readouterr().err.splitlines()
+        assert recovered == [f"pollchat-server: the log file {tmp_path / 'pollchat.log'} is written again (50 record(s) lost)"]
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert (tmp_path / "pollchat.log").read_text("utf-8").splitlines()[-1].endswith("after")
+
+
+def test_a_data_directory_others_can_read_is_warned_about_at_start(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    stderr = exercise(server_args(data_dir, "--max-users", "5", *OPEN), tmp_path)
+    warnings = [line for line in stderr.splitlines() if " WARNING " in line]
+    assert any(f"the data directory {data_dir} can be read by other users (mode 0755)" in line for line in warnings), stderr
+    assert any("chmod 700" in line for line in warnings)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    private.chmod(0o700)
+    stderr = exercise(server_args(private, "--max-users", "5", *OPEN), tmp_path)
+    assert "can be read by other users" not in stderr
+    assert stat.S_IMODE((private / "pollchat.log").stat().st_mode) == 0o600
+    assert stat.S_IMODE((private / "pollchat.db").stat().st_mode) == 0o600

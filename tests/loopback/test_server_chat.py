@@ -205,3 +205,19 @@ def test_input_while_authenticating_is_held_not_dropped(make_harness) -> None:
     assert watcher.line() == "user1 has entered the chat"
     assert watcher.lines(len(texts_sent)) == [f"user1: {t}" for t in texts_sent]
     watcher.expect_silence(0.05)
+
+
+def test_a_right_to_left_override_is_refused_and_emoji_joiners_pass(harness: Harness) -> None:
+    """Issue 14: a chat line with a bidi override (or a zero-width character) reaches
+    nobody; the sender gets one line naming the character."""
+    u1 = harness.login("user1", "123")
+    u2 = harness.login("user2", "345")
+    u1.send("invoice\u202egnp.exe\nhi\u200bthere\n".encode())
+    assert u1.lines(2) == [
+        "line contains an invisible or text-direction character (U+202E), discarded",
+        "line contains an invisible or text-direction character (U+200B), discarded",
+    ]
+    u2.expect_silence(0.05)
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    u1.send(f"{family}\n".encode())
+    assert u2.line() == f"user1: {family}"

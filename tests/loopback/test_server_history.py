@@ -6,6 +6,7 @@ byte; a fake clock makes the ``[YYYY-MM-DD HH:MM]`` prefixes exact."""
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -472,3 +473,110 @@ def test_game_stop_and_play_with_a_first_guess(make_harness: MakeHarness) -> Non
     assert u1.line() == f"{third} is right, found in 1 guess(es)!"
     u1.expect_silence(0.05)
 
+
+
+# --- a database that cannot be written (issue 14) ---------------------------------------------------------
+
+NOT_SAVED = (
+    "your message to {where} could not be saved yet (the server cannot write its history): "
+    "it is kept and retried, but may be lost"
+)
+OFFLINE_UNSAVED = (
+    "user2 is offline, and the server cannot save messages right now: "
+    "yours is kept and retried, but user2 may never see it"
+)
+
+
+def test_a_full_disk_loses_no_message_and_no_sender_is_told_a_falsehood(make_harness: MakeHarness, monkeypatch) -> None:
+    """The database refuses writes ('database or disk is full'): private and group lines
+    wait in memory and are retried; their senders are told they are not saved yet, and
+    while the outage lasts nobody is promised "they will see your message"."""
+    clock = FakeClock()
+    h = make_harness(clock=clock, idle_after=10**9)
+    u1 = h.login("user1", "123")
+    u1.send(b"/create #g\n")
+    assert u1.line() == "[#g] public group created: others join with /join #g"
+
+    def full(records: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(h.server.database, "append_messages", full)
+    u1.send(b"/msg user2 first\n")
+    assert u1.lines(3) == [
+        "[private to user2] first",
+        "user2 is offline; they will see your message when they log in",  # the store was fine until now
+        NOT_SAVED.format(where="user2"),  # the write at the end of the pass failed
+    ]
+    u1.send(b"/msg user2 second\n#g hello\n")
+    assert u1.lines(2) == ["[private to user2] second", OFFLINE_UNSAVED]  # no promise during the outage
+    u1.expect_silence(0.05)
+    h.advance(1.0)  # the retry a second later fails too: the group line's sender is told
+    assert u1.line() == NOT_SAVED.format(where="#g")
+    monkeypatch.undo()  # room on the disk again
+    h.advance(2.0)
+    h.pump_until(lambda: h.server.chat.history.healthy, "the history to be written again")
+    u1.send(b"/msg user2 third\n")
+    assert u1.lines(2) == ["[private to user2] third", "user2 is offline; they will see your message when they log in"]
+    u2 = h.login("user2", "345")
+    assert u2.line() == "3 private message(s) arrived while you were away: type /history to read them"
+    u2.send(b"/history\n")
+    assert history(u2)[1:-1] == [f"{T0}[private] user1: {text}" for text in ("first", "second", "third")]
+
+
+# --- retention per kind, and the offline quota (issue 14) ---------------------------------------------------
+
+
+def test_public_lines_never_prune_an_unread_private_message(make_harness: MakeHarness) -> None:
+    """--history-keep is the main chat's limit: a busy main chat cannot push someone's
+    unread private message (nor a group's lines) out of the database, and an unread
+    private message outlives --private-keep until its reader has been online."""
+    h = make_harness(clock=FakeClock(), history_keep=5, private_keep=1, group_keep=2)
+    u1 = h.login("user1", "123")
+    u1.send(b"/create #g\n#g one\n#g two\n#g three\n/msg user2 psst\n/msg user2 still there?\n")
+    assert u1.line() == "[#g] public group created: others join with /join #g"
+    assert u1.lines(4)[::2] == ["[private to user2] psst", "[private to user2] still there?"]
+    for i in range(30):
+        u1.send(f"m{i}\n".encode())
+    h.pump_until(lambda: h.server.database.count_messages() == 5 + 2 + 2, "5 main-chat, 2 group, 2 private messages")
+    u2 = h.login("user2", "345")
+    assert u2.line() == "2 private message(s) arrived while you were away: type /history to read them"
+    u2.send(b"/history 3\n")
+    assert history(u2) == block(
+        f"{T0}[private] user1: psst",
+        f"{T0}[private] user1: still there?",
+        f"{T0}user1: m27",
+        f"{T0}user1: m28",
+        f"{T0}user1: m29",
+    )
+    u2.send(b"/history #g\n")
+    assert history(u2) == block(f"{T0}[#g] user1: two", f"{T0}[#g] user1: three")
+    u2.send(b"/quit\n")
+    u2.closed()
+    h.forget_online(u2)
+    assert u1.line() == "user2 has left the chat"
+    h.advance(1)  # user2 has read them: now --private-keep 1 applies at the next message
+    u1.send(b"/msg user2 last one\n")
+    u1.lines(2)
+    h.pump_until(lambda: h.server.database.count_messages() == 5 + 2 + 1, "the read private messages pruned")
+
+
+def test_a_full_mailbox_refuses_more_private_messages(make_harness: MakeHarness) -> None:
+    h = make_harness(clock=FakeClock(), offline_quota=2)
+    u1 = h.login("user1", "123")
+    u1.send(b"/msg user2 one\n/msg user2 two\n")
+    u1.lines(4)
+    u1.send(b"/msg user2 three\n")
+    assert u1.line() == "user2's mailbox is full (2 unread messages): your message was not sent"
+    u1.expect_silence(0.05)
+    u2 = h.login("user2", "345")
+    assert u2.line() == "2 private message(s) arrived while you were away: type /history to read them"
+    u1.send(b"/msg user2 four\n")  # online: no mailbox involved
+    assert u2.line() == "[private] user1: four"
+    assert u1.line() == "[private to user2] four"
+    u2.send(b"/quit\n")
+    u2.closed()
+    h.forget_online(u2)
+    assert u1.line() == "user2 has left the chat"
+    h.advance(1)
+    u1.send(b"/msg user2 five\n")  # read at the last login: an empty mailbox again
+    assert u1.lines(2) == ["[private to user2] five", "user2 is offline; they will see your message when they log in"]

@@ -249,3 +249,30 @@ def test_pipelined_retry_after_a_failure_in_one_packet(harness: Harness) -> None
     client.send(b"login\nuser1,nope\nlogin\nuser1,123\nhi\n")
     client.expect(WRONG, "Access Provided", "active users are: user2 user1")
     watcher.expect("user1 has entered the chat", "user1: hi")
+
+
+# --- new passwords have a minimum length (issue 14) ---------------------------------------------
+
+
+def test_registration_needs_a_long_enough_password(make_harness) -> None:
+    h = make_harness(min_password_length=8)
+    client = h.connect()
+    client.send(b"register\nalice, \n")
+    assert client.line() == "password too short: at least 8 characters"
+    client.send(b"register\nalice,1234567\n")
+    assert client.line() == "password too short: at least 8 characters"
+    assert h.find_account("alice") is None
+    h.register("alice", "12345678", client=client)
+    h.login("user1", "123")  # preconfigured accounts keep their passwords
+
+
+def test_passwd_needs_a_long_enough_new_password(make_harness) -> None:
+    h = make_harness(min_password_length=8)
+    alice = h.register("alice", "12345678")
+    alice.send(b"/passwd 12345678,short\n")
+    assert alice.line() == "password too short: at least 8 characters"
+    alice.send(b"/passwd 12345678,long enough\n")
+    assert alice.line() == "password changed"
+    u1 = h.login("user1", "123")
+    u1.send(b"/passwd 123,456\n")  # the accounts file's business, not the length rule's
+    assert u1.line() == "user1 is a preconfigured account: it belongs to the server's accounts file"

@@ -444,7 +444,7 @@ class FakeChat:
     def __init__(self, hub: Hub[object]) -> None:
         self.hub = hub
         self.pool = FakePool()
-        self.config = ServerConfig(max_users=4, kdf_iterations=1)
+        self.config = ServerConfig(max_users=4, kdf_iterations=1, min_password_length=1)  # short test passwords
         self.sent: list[tuple[object, object]] = []  # (connection, event)
         self.closed: list[tuple[object, str]] = []
         self.history_asked: list[tuple[int, int]] = []

@@ -418,3 +418,26 @@ def test_a_banned_account_can_neither_join_nor_ask(w: World) -> None:
     assert only_error(w.chat.join(w.h["bob"], "pub"), w.h["bob"]) is ErrorCode.GROUP_BANNED
     w.chat.unban(w.h["ann"], "bob", "tea")
     assert not errors(w.chat.join(w.h["bob"], "tea"))
+
+
+def test_unsaved_records_are_told_to_their_senders_once_per_conversation(w: World) -> None:
+    """Issue 14: the history log could not write these records; senders of private
+    messages and group lines hear it once per conversation; main-chat lines and
+    messages already warned about are not reported, nor are offline senders."""
+    from pollchat.core.history import HistoryRecord
+
+    w.group("tea", "ann", "bob")
+    tea = w.groups.find("tea")
+    assert tea is not None
+    records = [
+        HistoryRecord(1.0, RecordKind.CHAT, 1, "ann", "main"),
+        HistoryRecord(1.0, RecordKind.PRIVATE, 1, "ann", "one", 2, "bob"),
+        HistoryRecord(1.0, RecordKind.PRIVATE, 1, "ann", "two", 2, "bob"),
+        HistoryRecord(1.0, RecordKind.CHAT, 1, "ann", "hi", group_id=tea.id),
+        HistoryRecord(1.0, RecordKind.PRIVATE, 2, "bob", "warned", 1, "ann", warned=True),
+        HistoryRecord(1.0, RecordKind.PRIVATE, 9, "root", "offline sender", 2, "bob"),
+    ]
+    assert w.chat.unsaved(records) == [
+        Delivery((w.h["ann"],), Notice.of(NoticeCode.NOT_SAVED, where="bob")),
+        Delivery((w.h["ann"],), Notice.of(NoticeCode.NOT_SAVED, where="#tea")),
+    ]

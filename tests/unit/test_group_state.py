@@ -747,3 +747,23 @@ class DatabaseGroupMachine(GroupMachine):
 
 DatabaseGroupMachine.TestCase.settings = settings(max_examples=12, stateful_step_count=30, deadline=None)
 TestGroupMembershipOnDisk = DatabaseGroupMachine.TestCase
+
+
+def test_two_old_groups_whose_names_are_one_under_nfkc_are_both_kept() -> None:
+    """Issue 14: group names are NFKC-normalised too. Two live groups that earlier
+    versions told apart (#familia and the fullwidth #ｆａｍｉｌｉａ) both stay: the older
+    keeps the name, the other is found by the spelling it always had, and neither
+    vanishes when the other is renamed or deleted."""
+    store = FakeGroupStore({1: "alice", 2: "bob"})
+    store.rows[1] = FakeGroupStore.Row("familia", "public", 1, members={1: 1.0})
+    store.rows[2] = FakeGroupStore.Row("ｆａｍｉｌｉａ", "public", 2, members={2: 1.0})
+    store._next_id = 3
+    groups = Groups(store)
+    assert [g.id for g in groups] == [1, 2]
+    assert groups.find("familia").id == 1 and groups.find("FAMILIA").id == 1
+    assert groups.find("ｆａｍｉｌｉａ").id == 2 and groups.get(2).name == "ｆａｍｉｌｉａ"
+    assert [g.id for g in groups.of_member(2)] == [2]
+    groups.rename(groups.get(2), "family")
+    assert groups.find("family").id == 2 and groups.find("familia").id == 1
+    groups.delete(groups.get(1), 5.0)
+    assert groups.find("familia") is None and groups.find("family").id == 2

@@ -427,7 +427,7 @@ def test_a_schema_3_database_is_backed_up_and_migrated(db_path: Path) -> None:
         assert ann is not None
         tea = db.create_group("tea", "public", ann.id, T)
         assert only(db).id == tea
-    assert rows(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(4,)]
+    assert rows(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] and SCHEMA_VERSION >= 4
     backup = db_path.with_name(f"{DATABASE_NAME}.v3-backup")
     assert backup.is_file()
     assert rows(backup, "PRAGMA user_version") == [(3,)]

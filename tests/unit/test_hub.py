@@ -45,9 +45,9 @@ from pollchat.protocol.events import (
     WhoList,
     Whois,
 )
-from pollchat.protocol.names import name_key
+from pollchat.protocol.names import name_key, skeleton
 from pollchat.texts import ErrorCode, NoticeCode
-from tests.strategies import chat_lines, valid_names
+from tests.strategies import chat_lines, registrable_names, valid_names
 
 PRE, REG = AccountKind.PRECONFIGURED, AccountKind.REGISTERED
 SEED_ACCOUNTS = {"user1": "123", "user2": "345", "user3": "123"}  # seed 004's accounts file
@@ -86,6 +86,9 @@ class MemoryAccounts:
 
     def find(self, key: str) -> Account | None:
         return self.by_key.get(key)
+
+    def find_lookalikes(self, shape: str) -> list[Account]:
+        return [account for account in self.by_key.values() if skeleton(account.name) == shape]
 
     def create(self, account: Account) -> Account | None:
         if account.key in self.by_key:
@@ -288,6 +291,68 @@ def test_registering_an_existing_name_in_any_case_is_name_taken(name: str) -> No
     assert hub.check_registration(name) is ErrorCode.NAME_TAKEN
     assert hub.register(Conn("b"), name, quick_hash_cached("x")) == Admission(ErrorCode.NAME_TAKEN)
     assert store.by_key == before
+
+
+LOOKALIKE = ErrorCode.LOOKALIKE_NAME
+
+
+@pytest.mark.parametrize(
+    ("existing", "new", "code"),
+    [
+        ("alice", "ａｌｉｃｅ", ErrorCode.NAME_TAKEN),  # fullwidth: NFKC makes it alice
+        ("alice", "Ａlice", ErrorCode.NAME_TAKEN),
+        ("root", "rооt", ErrorCode.MIXED_SCRIPT_NAME),  # Cyrillic o: a mix, refused whoever exists
+        ("nobody", "rооt", ErrorCode.MIXED_SCRIPT_NAME),
+        ("coco", "сосо", LOOKALIKE),  # all Cyrillic
+        ("alice", "aIice", LOOKALIKE),
+        ("mallory", "rnallory", LOOKALIKE),
+        ("user1", "userl", LOOKALIKE),  # a preconfigured account is protected too
+        ("user2", "USER２", ErrorCode.NAME_TAKEN),
+    ],
+)
+def test_a_name_that_looks_like_an_existing_one_is_refused(existing: str, new: str, code: ErrorCode) -> None:
+    """Issue 14: lookalike registrations are refused with one clear error, before the
+    password is hashed, and again when the registration finishes."""
+    hub, store = make_hub(max_users=5)
+    if existing not in SEED_ACCOUNTS:
+        assert register(hub, Conn("first"), existing, "pw").refusal is None
+    before = dict(store.by_key)
+    assert hub.check_registration(new) is code
+    assert hub.register(Conn("b"), new, quick_hash_cached("x")) == Admission(code)
+    assert store.by_key == before
+
+
+def test_a_registration_stores_the_nfkc_spelling() -> None:
+    hub, store = make_hub()
+    admission = register(hub, Conn("a"), "ｂｏｂ", "pw")
+    assert admission.account is not None and admission.account.name == "bob"
+    assert store.by_key["bob"].name == "bob"
+    assert login(hub, Conn("b"), "BOB", "pw") == Admission(ErrorCode.ALREADY_ONLINE)
+
+
+@pytest.mark.parametrize(
+    ("new", "code"),
+    [("ａｌｉｃｅ", ErrorCode.NAME_TAKEN), ("Ａlice", ErrorCode.NAME_TAKEN), ("rооt", ErrorCode.MIXED_SCRIPT_NAME),
+     ("aIice", LOOKALIKE), ("userI", LOOKALIKE)],
+)
+def test_nick_to_a_lookalike_is_refused(new: str, code: ErrorCode) -> None:
+    hub, store = make_hub(max_users=6)
+    a = Conn("a")
+    register(hub, a, "alice", "pw")
+    hub.leave(a)
+    r = Conn("r")
+    register(hub, r, "bob", "pw")
+    before = dict(store.by_key)
+    assert hub.rename(r, new) == [Delivery((r,), Error.of(code))]
+    assert store.by_key == before
+
+
+def test_nick_to_a_lookalike_of_ones_own_name_is_fine() -> None:
+    hub, store = make_hub()
+    r = Conn("r")
+    register(hub, r, "alice", "pw")
+    assert hub.rename(r, "ALICE") == [Delivery((r,), Renamed("alice", "ALICE"))]
+    assert hub.rename(r, "aIice") == [Delivery((r,), Renamed("ALICE", "aIice"))]
 
 
 def test_name_taken_even_when_the_owner_is_offline() -> None:
@@ -530,6 +595,59 @@ def test_private_message_to_oneself_is_refused(name: str) -> None:
     assert hub.take_records() == []
 
 
+class FakeMailbox:
+    def __init__(self, healthy: bool) -> None:
+        self.healthy = healthy
+
+
+def test_no_offline_promise_while_the_history_cannot_be_written() -> None:
+    """Issue 14: the message is kept (and retried) but the sender is not told the
+    recipient will see it; the record is marked so the sender is not told twice."""
+    hub, _ = make_hub()
+    a, _b = online(hub, "user1", "user2")
+    hub.mailbox = FakeMailbox(healthy=False)
+    deliveries = hub.private(a, "user3", "later")
+    assert deliveries[-1] == Delivery((a,), Notice.of(NoticeCode.PRIVATE_OFFLINE_UNSAVED, name="user3"))
+    [record] = hub.take_records()
+    assert record.warned and record.text == "later"
+    assert hub.private(a, "user2", "now")[-1].event == PrivateMessage("user1", "user2", "now", outgoing=True)
+    assert not hub.take_records()[0].warned  # delivered live: nothing to warn about at once
+    hub.mailbox = FakeMailbox(healthy=True)
+    assert hub.private(a, "user3", "later")[-1].event == Notice.of(NoticeCode.PRIVATE_OFFLINE, name="user3")
+
+
+class CountingMailbox:
+    """A healthy mailbox that counts the hub's own records as stored unread messages."""
+
+    def __init__(self, hub: Hub[object]) -> None:
+        self.hub = hub
+        self.healthy = True
+        self.asked: list[tuple[int, float]] = []
+
+    def unread(self, account_id: int, since: float) -> int:
+        self.asked.append((account_id, since))
+        return sum(1 for r in self.hub.records if r.recipient_id == account_id and r.ts > since)
+
+
+def test_the_offline_quota_refuses_a_message_to_a_full_mailbox() -> None:
+    hub, store = make_hub()
+    hub.offline_quota = 2
+    hub.mailbox = CountingMailbox(hub)
+    (a,) = online(hub, "user1")
+    store.seen[3] = T0 - 50  # user3 last logged out 50 s ago
+    clock(hub).advance(1)
+    assert hub.private(a, "user3", "one")[-1].event == Notice.of(NoticeCode.PRIVATE_OFFLINE, name="user3")
+    hub.private(a, "user3", "two")
+    assert hub.private(a, "user3", "three") == [
+        Delivery((a,), Error.of(ErrorCode.MAILBOX_FULL, name="user3", limit=2))
+    ]
+    assert [r.text for r in hub.records] == ["one", "two"]  # the refused one is not kept
+    assert hub.mailbox.asked[-1] == (3, T0 - 50)
+    online(hub, "user2")  # online recipients have no mailbox
+    hub.offline_quota = 0
+    assert hub.private(a, "user3", "four")[-1].event == Notice.of(NoticeCode.PRIVATE_OFFLINE, name="user3")
+
+
 def test_private_message_to_an_offline_account_is_stored_and_the_sender_told() -> None:
     hub, store = make_hub()
     r = Conn("r")
@@ -585,7 +703,7 @@ def test_private_message_from_a_handle_not_logged_in_does_nothing() -> None:
 @st.composite
 def _rooms(draw: st.DrawFn) -> tuple[list[str], list[bool], int, str]:
     """Accounts (some online, some offline), the sender (online) and a /msg target."""
-    names = draw(st.lists(valid_names(), min_size=1, max_size=5, unique_by=name_key))
+    names = draw(st.lists(registrable_names(), min_size=1, max_size=5, unique_by=(name_key, skeleton)))
     is_online = draw(st.lists(st.booleans(), min_size=len(names), max_size=len(names)))
     sender = draw(st.integers(0, len(names) - 1))
     is_online[sender] = True

@@ -1,5 +1,5 @@
-"""Account names (pollchat.protocol.names): which names are valid, NFC normalisation,
-the case-insensitive key, the 32-character limit, and that a valid name and any password
+"""Account names (pollchat.protocol.names): which names are valid, NFKC normalisation,
+the case-insensitive key, lookalikes (skeletons, mixed scripts), the 32-character limit, and that a valid name and any password
 survive the ``name,password`` credentials line (the password may contain commas).
 """
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pollchat.protocol.names import MAX_NAME_LENGTH, name_key, normalize_name
+from pollchat.protocol.names import MAX_NAME_LENGTH, legacy_key, mixed_scripts, name_key, normalize_name, skeleton
 from pollchat.protocol.session import Authenticate, Session, Verb
 from tests.strategies import (
     ascii_names,
@@ -64,14 +64,64 @@ def test_valid_names_are_returned_unchanged(name: str) -> None:
         "emoji😀",
         "zero\u200bwidth",  # Cf
         "nb\u00a0sp",
-        "²",  # No, not a decimal digit
-        "Ⅻ",  # Nl
+        "½",  # No; NFKC gives 1, FRACTION SLASH, 2
+        "\u2163\u0301",  # Nl; NFKC gives IV and a combining mark left over
         "\u0301",  # a lone combining mark
         "e\u0301\u0301",  # NFC leaves a combining mark behind
     ],
 )
 def test_invalid_names_are_refused(name: str) -> None:
     assert normalize_name(name) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("ａｌｉｃｅ", "alice"), ("Ａlice", "Alice"), ("ｕｓｅｒ１", "user1"), ("²", "2"), ("Ⅻ", "XII"), ("ﬁle", "file")],
+)
+def test_compatibility_characters_are_their_ordinary_form(typed: str, stored: str) -> None:
+    """Issue 14: NFKC, as RFC 8265 says for user names, so the fullwidth "ａｌｉｃｅ" and
+    "Ａlice" *are* alice (stored and shown in their ordinary form), never a second
+    account that looks the same."""
+    assert normalize_name(typed) == stored
+    assert name_key(typed) == name_key(stored)
+
+
+@pytest.mark.parametrize(
+    ("new", "existing"),
+    [
+        ("rооt", "root"),  # Cyrillic o
+        ("раураl", "paypal"),  # Cyrillic but the l
+        ("сосо", "coco"),  # all Cyrillic: no mix, still alike
+        ("ТОМ", "tom"),  # Cyrillic capitals against Latin lower case
+        ("aIice", "alice"),  # capital I for l
+        ("a1ice", "alice"),  # digit one for l
+        ("rnallory", "mallory"),  # r n for m
+        ("b0b", "bob"),  # zero for o
+        ("ΑLICE", "ALICE"),  # Greek capital alpha
+    ],
+)
+def test_lookalikes_have_the_same_skeleton(new: str, existing: str) -> None:
+    assert name_key(new) != name_key(existing)
+    assert skeleton(new) == skeleton(existing)
+
+
+@pytest.mark.parametrize(("a", "b"), [("alice", "alicia"), ("José", "Jose"), ("ian", "lan"), ("user1", "user2"), ("名前", "名刺")])
+def test_different_looking_names_have_different_skeletons(a: str, b: str) -> None:
+    assert skeleton(a) != skeleton(b)
+
+
+@pytest.mark.parametrize(
+    ("name", "mixed"),
+    [("rооt", True), ("раураl", True), ("Ωmega", True), ("Юлія", False), ("Ωμέγα", False), ("root", False),
+     ("user_1", False), ("José", False), ("名前alice", False), ("Юля名", False), ("αβγ123", False)],
+)
+def test_mixing_latin_cyrillic_and_greek_letters(name: str, mixed: bool) -> None:
+    assert mixed_scripts(name) is mixed
+
+
+def test_legacy_key_is_the_nfc_key() -> None:
+    assert legacy_key("Alice") == name_key("Alice") == "alice"
+    assert legacy_key("ａｌｉｃｅ") == "ａｌｉｃｅ" != name_key("ａｌｉｃｅ")
 
 
 def test_decomposed_and_composed_names_are_the_same() -> None:
@@ -81,7 +131,7 @@ def test_decomposed_and_composed_names_are_the_same() -> None:
     assert name_key(decomposed) == name_key(composed)
 
 
-def test_length_is_counted_after_nfc() -> None:
+def test_length_is_counted_after_normalisation() -> None:
     assert normalize_name("e\u0301" * 32) == "\u00e9" * 32  # 64 code points in, 32 out
     assert normalize_name("e\u0301" * 33) is None
 
@@ -124,7 +174,7 @@ def test_normalize_name_agrees_with_the_rule(text: str) -> None:
     result = normalize_name(text)
     assert (result is not None) == expected_valid_name(text)
     if result is not None:
-        assert result == unicodedata.normalize("NFC", text)
+        assert result == unicodedata.normalize("NFKC", text)
         assert 1 <= len(result) <= MAX_NAME_LENGTH
         assert all(is_name_char(ch) for ch in result)
         assert "," not in result and " " not in result

@@ -91,6 +91,20 @@ TEXT_GOLDEN = [
         Error.of(ErrorCode.MULTILINE_MESSAGE),
         b"a WebSocket message must be one line: this one has a line break inside, discarded\n",
     ),
+    (Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8), b"password too short: at least 8 characters\n"),
+    (Error.of(ErrorCode.LOOKALIKE_NAME), b"that name looks too much like an existing one\n"),
+    (
+        Error.of(ErrorCode.MAILBOX_FULL, name="bob", limit=500),
+        b"bob's mailbox is full (500 unread messages): your message was not sent\n",
+    ),
+    (
+        Error.of(ErrorCode.MIXED_SCRIPT_NAME),
+        b"that name mixes Latin, Cyrillic or Greek letters: write it in one alphabet\n",
+    ),
+    (
+        Error.of(ErrorCode.INVISIBLE_CHARACTERS, char="U+202E"),
+        b"line contains an invisible or text-direction character (U+202E), discarded\n",
+    ),
     (Error.of(ErrorCode.TOO_SLOW), b"you are not reading your messages, closing the connection\n"),
     (Error.of(ErrorCode.INTERNAL), b"server error, please try again later\n"),
     (Error.of(ErrorCode.UNKNOWN_COMMAND, name="foo"), b"unknown command /foo (try /help)\n"),
@@ -151,6 +165,16 @@ TEXT_GOLDEN = [
     (
         Notice.of(NoticeCode.PRIVATE_OFFLINE, name="carol"),
         b"carol is offline; they will see your message when they log in\n",
+    ),
+    (
+        Notice.of(NoticeCode.PRIVATE_OFFLINE_UNSAVED, name="carol"),
+        b"carol is offline, and the server cannot save messages right now: "
+        b"yours is kept and retried, but carol may never see it\n",
+    ),
+    (
+        Notice.of(NoticeCode.NOT_SAVED, where="#familia"),
+        b"your message to #familia could not be saved yet (the server cannot write its history): "
+        b"it is kept and retried, but may be lost\n",
     ),
     (Notice.of(NoticeCode.RECIPIENT_AWAY, name="bob", status="away", message="lunch"), b"bob is away: lunch\n"),
     (Notice.of(NoticeCode.RECIPIENT_AWAY_NO_MESSAGE, name="bob", status="busy"), b"bob is busy\n"),

@@ -125,7 +125,7 @@ def test_a_peer_without_a_socket_gets_the_seed_004_flow_and_the_chat() -> None:
     service = make_service()
     alice, user1 = join(service), join(service)
     assert alice.take() == ["type login or register and then give user,password"]
-    alice.type(b"register\nalice,secret\n")
+    alice.type(b"register\nalice,secret-pw\n")
     assert alice.take() == ["Access Provided", "active users are: alice"]
     user1.take()
     user1.type(b"login\nuser1,123\nhello\n")

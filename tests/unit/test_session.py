@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pollchat.errors import ProtocolError
+from pollchat.protocol.commands import Command
 from pollchat.protocol.events import Error, Greeting
 from pollchat.protocol.framing import LineFramer
 from pollchat.protocol.session import (
@@ -31,6 +32,8 @@ from pollchat.protocol.session import (
     SwitchMode,
     Verb,
     has_control_characters,
+    new_password_error,
+    text_error,
 )
 from pollchat.texts import ErrorCode
 from tests.strategies import bytes_and_chunkings, protocol_errors, wire_bytes
@@ -315,6 +318,70 @@ def test_has_control_characters(text: str, expected: bool) -> None:
     assert has_control_characters(text) is expected
 
 
+# --- invisible and text-direction characters (issue 14) -----------------------------------------
+
+BIDI_AND_ZERO_WIDTH = [
+    *map(chr, range(0x202A, 0x202F)),  # embeddings and overrides, LRE .. RLO
+    *map(chr, range(0x2066, 0x206A)),  # isolates, LRI .. PDI
+    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff",  # zero width
+]
+
+
+def invisible(ch: str) -> Reply:
+    return Reply(Error.of(ErrorCode.INVISIBLE_CHARACTERS, char=f"U+{ord(ch):04X}"))
+
+
+@pytest.mark.parametrize("ch", BIDI_AND_ZERO_WIDTH, ids=lambda ch: f"U+{ord(ch):04X}")
+@pytest.mark.parametrize(
+    "template",
+    ["gnp.{}exe", "{}", "/msg bob pay {}1000", "/me waves{}", "/topic #g sunday{}", "/away back at 5{}", "//{}x"],
+)
+def test_bidi_controls_and_zero_width_characters_are_refused_naming_the_character(ch: str, template: str) -> None:
+    """A right-to-left override makes "gnp.\u202eexe" show as "gnp.exe" reversed; a zero
+    width space makes two different texts look the same: such lines are refused, with a
+    line that names the character, and the session goes on."""
+    session = chatting()
+    assert session.feed(template.format(ch)) == [invisible(ch)]
+    assert session.phase is Phase.CHATTING
+    assert session.feed("fine") == [Chat("fine")]
+
+
+def test_the_first_invisible_character_is_named() -> None:
+    assert chatting().feed("a\u2066b\u200bc") == [invisible("\u2066")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "family \U0001f468\u200d\U0001f469\u200d\U0001f467",  # man ZWJ woman ZWJ girl
+        "\U0001f3f3\ufe0f\u200d\U0001f308",  # rainbow flag: white flag, VS16, ZWJ, rainbow
+        "\U0001f469\U0001f3fd\u200d\U0001f4bb",  # woman, skin tone, ZWJ, laptop
+        "\u0627\u0644\u0639\u0631\u0628\u064a\u0629 \u200e\u200f",  # Arabic; LRM and RLM are allowed
+        "a\u2028b \u00a0 \u3000c",  # separators and wide spaces: not invisible
+    ],
+)
+def test_emoji_joiners_and_ordinary_rtl_text_pass(text: str) -> None:
+    assert chatting().feed(text) == [Chat(text)]
+
+
+def test_a_joiner_outside_an_emoji_sequence_is_refused() -> None:
+    for text in ("pay\u200dpal", "\u200d\U0001f600", "\U0001f600\u200d", "\U0001f600\u200da"):
+        assert chatting().feed(text) == [invisible("\u200d")], text
+
+
+@pytest.mark.parametrize("command", ["/passwd old,new\u200b", "/unregister pass\u202eword"])
+def test_lines_carrying_a_password_are_never_shown_so_not_refused(command: str) -> None:
+    """A password may hold any character but a control character (login accepts it), so
+    /passwd and /unregister, which nobody else sees, are not refused for them."""
+    [action] = chatting().feed(command)
+    assert isinstance(action, Command)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("plain", None), ("a\x1bb", CONTROL), ("a\u202eb", invisible("\u202e"))])
+def test_text_error_is_the_one_check(text: str, expected: Reply | None) -> None:
+    assert text_error(text) == (expected.event if expected is not None else None)
+
+
 # --- framing errors --------------------------------------------------------------------------
 
 
@@ -576,3 +643,33 @@ def test_seed_one_packet_login_then_chat_then_close() -> None:
         Chat("hi"),
         Disconnect(),
     ]
+
+
+# --- minimum password length for new passwords (issue 14) -------------------------------------------
+
+TOO_SHORT = Reply(Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8))
+
+
+def test_a_registration_with_a_short_password_is_a_failed_attempt() -> None:
+    session = at_credentials("register", min_password_length=8)
+    assert session.feed("alice, ") == [TOO_SHORT]
+    assert session.phase is Phase.AWAIT_VERB and session.failures == 1
+    session.feed("register")
+    assert session.feed("alice,1234567") == [TOO_SHORT]
+    session.feed("register")
+    assert session.feed("alice,12345678") == [Authenticate(Verb.REGISTER, "alice", "12345678")]
+
+
+def test_logins_with_an_old_short_password_still_work() -> None:
+    """The rule is for new passwords: existing accounts (and the accounts file's) keep
+    theirs."""
+    session = at_credentials("login", min_password_length=8)
+    assert session.feed("user1,123") == [Authenticate(Verb.LOGIN, "user1", "123")]
+
+
+def test_new_password_error_is_the_rule() -> None:
+    assert new_password_error("x" * 7, 8) == Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8)
+    assert new_password_error("x" * 8, 8) is None
+    assert new_password_error("é" * 8, 8) is None  # characters, not bytes
+    assert new_password_error(" ", 0) is None  # 0 turns the rule off
+    assert Session().min_password_length == 0

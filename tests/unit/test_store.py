@@ -4,7 +4,9 @@ preconfigured), schema migrations, and message history."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
+import stat
 import tempfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from pollchat.core.accounts import Account, AccountDirectory
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
+from pollchat.protocol.names import legacy_key, skeleton
 from pollchat.store import database as database_module
 from pollchat.store.database import (
     APPLICATION_ID,
@@ -53,7 +56,7 @@ def db_path(tmp_path: Path) -> Path:
 
 def test_application_id_is_pcht() -> None:
     assert APPLICATION_ID == 0x50434854
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 4
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 6
 
 
 def test_new_database_identifies_itself(db_path: Path) -> None:
@@ -751,24 +754,64 @@ def test_inconsistent_records_are_refused(db: Database, people, record: HistoryR
     assert db.count_messages() == 0
 
 
-def test_prune_keeps_exactly_the_newest_in_batches(db: Database, people) -> None:
+def test_prune_main_keeps_exactly_the_newest_main_chat_lines_in_batches(db: Database, people) -> None:
+    """Issue 14: --history-keep is the main chat's limit; private and group lines are
+    never pruned by it, however busy the main chat."""
     alice, bob, _ = people
     db.append_messages(
-        [chat(alice, f"m{i}", float(i)) if i % 3 else private(alice, bob, f"m{i}", float(i)) for i in range(25)]
+        [chat(alice, f"m{i}", float(i)) if i % 3 else private(alice, bob, f"p{i}", float(i)) for i in range(25)]
+        + [HistoryRecord(30.0, RecordKind.CHAT, alice.id, "alice", "in a group", group_id=7)]
     )
-    newest_ids = [row[0] for row in db._db.execute("SELECT id FROM message ORDER BY id DESC LIMIT 10")]
-    assert [db.prune(10, batch=4) for _ in range(6)] == [4, 4, 4, 3, 0, 0]
-    assert db.count_messages() == 10
-    assert sorted(newest_ids) == [row[0] for row in db._db.execute("SELECT id FROM message ORDER BY id")]
-    assert db.prune(100) == 0
-    assert db.prune(10) == 0
+    assert db.count_main() == 16
+    newest_ids = [row[0] for row in db._db.execute(
+        "SELECT id FROM message WHERE recipient_id IS NULL AND group_id IS NULL ORDER BY id DESC LIMIT 10")]
+    assert [db.prune_main(10, batch=4) for _ in range(3)] == [4, 2, 0]
+    assert db.count_main() == 10 and db.count_messages() == 10 + 9 + 1
+    assert sorted(newest_ids) == [r.id for r in db.recent_public(100)]
+    assert len(db.private_for(alice.id, 100)) == 9 and len(db.group_messages(7, 10)) == 1
     assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 2
-    assert db.prune(0, batch=1000) == 10
-    assert db.count_messages() == 0
     with pytest.raises(ValueError):
-        db.prune(-1)
+        db.prune_main(-1)
     with pytest.raises(ValueError):
-        db.prune(10, batch=0)
+        db.prune_main(10, batch=0)
+
+
+def test_prune_private_keeps_each_conversation_and_never_an_unread_message(db: Database, people) -> None:
+    alice, bob, carol = people
+    db.set_last_seen(bob.id, 10.0)  # bob read everything sent up to t=10
+    db.append_messages(
+        [private(alice, bob, f"a->b {t}", float(t)) for t in (1, 2, 11, 12)]  # two read, two unread
+        + [private(bob, alice, "b->a", 3.0)]  # alice never logged out: unread
+        + [private(carol, bob, "c->b", 1.0)]  # another conversation
+    )
+    assert db.prune_private(alice.id, bob.id, keep=1) == 2  # only the two bob has read
+    assert texts(db.private_for(alice.id, 10)) == ["a->b 11", "a->b 12", "b->a"]
+    assert db.prune_private(alice.id, bob.id, keep=1) == 0  # the rest is unread: kept beyond keep
+    assert texts(db.private_for(carol.id, 10)) == ["c->b"]
+    db.set_last_seen(alice.id, 5.0)
+    db.set_last_seen(bob.id, 20.0)
+    assert db.prune_private(bob.id, alice.id, keep=1, batch=1) == 1  # either order; at most batch
+    assert db.prune_private(alice.id, bob.id, keep=1) == 1
+    assert texts(db.private_for(alice.id, 10)) == ["b->a"]
+    db.delete(bob.id)  # a deleted account has read everything (nobody will)
+    assert db.prune_private(carol.id, bob.id, keep=0) == 1
+
+
+def test_prune_group_keeps_each_group(db: Database, people) -> None:
+    alice = people[0]
+    db.append_messages(
+        [HistoryRecord(float(i), RecordKind.CHAT, alice.id, "alice", f"g{g}-{i}", group_id=g) for i in range(5) for g in (1, 2)]
+    )
+    assert db.prune_group(1, keep=2, batch=2) == 2
+    assert db.prune_group(1, keep=2) == 1
+    assert texts(db.group_messages(1, 10)) == ["g1-3", "g1-4"] and len(db.group_messages(2, 10)) == 5
+    assert db.conversations() == ([], [1, 2])
+
+
+def test_conversations_lists_every_pair_once(db: Database, people) -> None:
+    alice, bob, carol = people
+    db.append_messages([private(alice, bob, "x"), private(bob, alice, "y"), private(carol, alice, "z"), chat(alice, "w")])
+    assert db.conversations() == ([(alice.id, bob.id), (alice.id, carol.id)], [])
 
 
 def test_history_survives_reopen(db_path: Path) -> None:
@@ -791,6 +834,7 @@ def test_every_query_is_indexed_and_bounded(db: Database, people) -> None:
     statements: list[str] = []
     db._db.set_trace_callback(statements.append)
     db.find("alice")
+    db.find_lookalikes("alice")
     db.create(registered("dave"))
     db.count_accounts()
     db.sync_preconfigured(preconfigured("user1", "user2"))
@@ -804,7 +848,11 @@ def test_every_query_is_indexed_and_bounded(db: Database, people) -> None:
     db.recent_public(5)
     db.private_for(alice.id, 5)
     db.count_private_since(bob.id, 0.0)
-    db.prune(1, batch=10)
+    db.prune_main(1, batch=10)
+    db.append_messages([private(alice, bob, "w", 0.5), HistoryRecord(1.0, RecordKind.CHAT, alice.id, "a", "g", group_id=1)])
+    db.prune_private(alice.id, bob.id, 0, batch=10)
+    db.prune_group(1, 0, batch=10)
+    db.count_main()
     db.count_messages()
     db.delete(bob.id)
     db._db.set_trace_callback(None)
@@ -817,7 +865,7 @@ def test_every_query_is_indexed_and_bounded(db: Database, people) -> None:
         for step in plan:
             if step.startswith(("SCAN message", "SCAN account")):
                 bounded = statement == "SELECT count(*) FROM message" or (
-                    "ORDER BY id LIMIT" in statement and step == "SCAN message"
+                    "ORDER BY id LIMIT" in statement and step.startswith("SCAN message")
                 )
                 assert bounded, f"full scan in {statement!r}: {plan}"
     assert checked >= 18
@@ -841,9 +889,9 @@ message_steps = st.one_of(
 @settings(max_examples=50)
 @given(steps=st.lists(message_steps, max_size=12), n=st.integers(0, 15))
 def test_history_matches_a_model(steps, n: int) -> None:
-    """After any sequence of appends and prunes (each prune run until it returns 0), the
-    store's recent_public, private_for, count_private_since and count_messages equal a
-    list model's."""
+    """After any sequence of appends and main-chat prunes (each run until it returns 0),
+    the store's recent_public, private_for, count_private_since and count_messages equal
+    a list model's (pruning the main chat never touches private messages)."""
     model: list[HistoryRecord] = []
     counter = 0
     with tempfile.TemporaryDirectory() as tmp, Database.open(Path(tmp) / DATABASE_NAME) as db:
@@ -859,11 +907,13 @@ def test_history_matches_a_model(steps, n: int) -> None:
             else:
                 keep, batch_size = arg
                 deleted = 0
-                while (step := db.prune(keep, batch=batch_size)) > 0:
+                while (step := db.prune_main(keep, batch=batch_size)) > 0:
                     assert step <= batch_size
                     deleted += step
-                assert deleted == max(0, len(model) - keep)
-                model = model[len(model) - keep :] if len(model) > keep else model
+                main = [r for r in model if r.kind is not RecordKind.PRIVATE]
+                assert deleted == max(0, len(main) - keep)
+                gone = {id(r) for r in main[: max(0, len(main) - keep)]}
+                model = [r for r in model if id(r) not in gone]
         assert db.count_messages() == len(model)
         public = [r for r in model if r.kind is not RecordKind.PRIVATE]
         assert without_id(db.recent_public(n)) == (public[-n:] if n else [])
@@ -893,3 +943,103 @@ def test_bans_persist_expire_and_lift(db_path: Path) -> None:
         assert db.clear_ban(alice.id) is True
         assert db.clear_ban(alice.id) is False
         assert db.ban_of(alice.id, 250.0) is None
+
+
+# --- file modes (issue 14) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_database_files_are_private_whatever_the_umask(db_path: Path, umask: int) -> None:
+    """pollchat.db and its -wal and -shm hold every private message: mode 0600 even
+    when the server runs with a permissive umask."""
+    old = os.umask(umask)
+    try:
+        with Database.open(db_path) as db:
+            db.create(registered("alice"))  # a write: the -wal and -shm exist now
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in db_path.parent.iterdir()}
+    finally:
+        os.umask(old)
+    assert modes == {"pollchat.db": 0o600, "pollchat.db-wal": 0o600, "pollchat.db-shm": 0o600}
+
+
+# --- names: NFKC keys and skeletons (issue 14, schema 5) --------------------------------------------
+
+
+def make_v4(path: Path, accounts: list[tuple[str, str]]) -> None:
+    """A schema-4 database as the previous release left it: ``(kind, name)`` rows keyed
+    with the NFC key of that release (:func:`legacy_key`)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("BEGIN")
+        for script in MIGRATIONS[:4]:
+            for statement in database_module._statements(script):
+                db.execute(statement)
+        for kind, name in accounts:
+            db.execute(
+                "INSERT INTO account (key, name, kind, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                (legacy_key(name), name, kind, HASH if kind == "registered" else None, "2026-01-01T00:00:00+00:00"),
+            )
+        db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        db.execute("PRAGMA user_version=4")
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+def test_v4_database_gets_nfkc_keys_and_keeps_both_accounts_of_a_collision(db_path: Path) -> None:
+    """Keys are normalised on load; an old account whose NFKC key another one has keeps
+    its old key (and so still logs in with the spelling it always used), and the pair is
+    reported for the operator's log."""
+    make_v4(db_path, [("registered", "alice"), ("registered", "ａｌｉｃｅ"), ("registered", "ｃａｒｏｌ"),
+                      ("registered", "rооt"), ("preconfigured", "ｕｓｅｒ1")])
+    with Database.open(db_path) as db:
+        assert pragmas(db_path)[:2] == (APPLICATION_ID, SCHEMA_VERSION)
+        alice, fullwidth, carol = db.find("alice"), db.find("ａｌｉｃｅ"), db.find("carol")
+        assert (alice.name, alice.id, alice.key) == ("alice", 1, "alice")
+        assert (fullwidth.name, fullwidth.id, fullwidth.key) == ("ａｌｉｃｅ", 2, "ａｌｉｃｅ")  # its old key
+        assert (carol.name, carol.id, carol.key) == ("ｃａｒｏｌ", 3, "carol")  # the name is kept, the key is new
+        assert db.find("ｃａｒｏｌ") is None  # the store only looks up keys; the directory tries both
+        assert db.name_collisions == [("alice", "ａｌｉｃｅ")]
+        assert {a.id for a in db.find_lookalikes(skeleton("alice"))} == {1, 2}
+        assert [a.id for a in db.find_lookalikes(skeleton("root"))] == [4]
+        assert db.find_lookalikes(skeleton("user1")) == []  # registered accounts only
+        directory = AccountDirectory([], db)
+        assert directory.find("ａｌｉｃｅ").id == 2 and directory.find("alice").id == 1
+        assert directory.find("ｃａｒｏｌ").id == 3 == directory.find("CAROL").id
+    assert db_path.with_name("pollchat.db.v4-backup").exists()
+    assert sorted(r[0] for r in rows(db_path, "SELECT key FROM account WHERE kind = 'preconfigured'")) == ["user1"]
+    with Database.open(db_path) as db:  # every start reports it while both exist
+        assert db.name_collisions == [("alice", "ａｌｉｃｅ")]
+        db.delete(2)
+    with Database.open(db_path) as db:
+        assert db.name_collisions == []
+
+
+def test_skeletons_follow_creates_and_renames(db: Database) -> None:
+    bob = db.create(registered("bob"))
+    assert db.find_lookalikes(skeleton("b0b")) == [bob]
+    assert db.rename(bob.id, "bobby")
+    assert db.find_lookalikes(skeleton("b0b")) == []
+    assert [a.name for a in db.find_lookalikes(skeleton("b0bby"))] == ["bobby"]
+
+
+def test_v5_database_gets_the_retention_indexes(db_path: Path) -> None:
+    """Schema 5 -> 6 (issue 14): a backup first, the messages kept, the per-kind
+    indexes made."""
+    db = sqlite3.connect(db_path, isolation_level=None)
+    db.execute("BEGIN")
+    for script in MIGRATIONS[:5]:
+        for statement in database_module._statements(script):
+            db.execute(statement)
+    db.execute("INSERT INTO message (ts, kind, sender_id, sender, recipient_id, recipient, text) VALUES (1, 'private', 1, 'a', 2, 'b', 'kept')")
+    db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    db.execute("PRAGMA user_version=5")
+    db.execute("COMMIT")
+    db.close()
+    with Database.open(db_path) as opened:
+        assert texts(opened.private_for(2, 5)) == ["kept"]
+    assert pragmas(db_path)[:2] == (APPLICATION_ID, 6)
+    indexes = {r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"message_main", "message_pair"} <= indexes
+    assert rows(db_path.with_name("pollchat.db.v5-backup"), "PRAGMA user_version") == [(5,)]

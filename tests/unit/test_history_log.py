@@ -1,0 +1,231 @@
+"""The history log (pollchat.server.history.HistoryLog) when the database cannot be
+written (issue 14, finding 1): the batch is kept in memory (bounded) and retried with
+back-off, operators are warned once per outage and told when it is over, and senders of
+private and group lines are told their lines are not saved yet. A fake database raises
+``sqlite3.OperationalError('database or disk is full')`` on demand; a fake clock and
+explicit ``flush()`` calls stand for loop passes."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+
+import pytest
+
+from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.server.history import MAX_PENDING, RETRY_MAX, HistoryLog
+
+FULL = "database or disk is full"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeDatabase:
+    """What HistoryLog uses of the store, in lists; ``full`` makes every write fail."""
+
+    def __init__(self) -> None:
+        self.rows: list[HistoryRecord] = []
+        self.full = False
+        self.attempts = 0
+        self.failure: Exception = sqlite3.OperationalError(FULL)
+
+    def count_main(self) -> int:
+        return sum(1 for r in self.rows if r.recipient_id is None and r.group_id is None)
+
+    def conversations(self) -> tuple[list[tuple[int, int]], list[int]]:
+        return [], []
+
+    def append_messages(self, records: Sequence[HistoryRecord]) -> None:
+        self.attempts += 1
+        if self.full:
+            raise self.failure
+        self.rows.extend(records)
+
+    def prune_main(self, keep: int, batch: int = 1000) -> int:
+        main = [r for r in self.rows if r.recipient_id is None and r.group_id is None]
+        gone = main[: min(batch, max(0, len(main) - keep))]
+        self.rows = [r for r in self.rows if all(r is not g for g in gone)]
+        return len(gone)
+
+    def recent_public(self, limit: int) -> list[HistoryRecord]:
+        public = [r for r in self.rows if r.recipient_id is None and r.group_id is None]
+        return public[-limit:] if limit else []
+
+    def private_for(self, account_id: int, limit: int) -> list[HistoryRecord]:
+        mine = [r for r in self.rows if r.recipient_id is not None and account_id in (r.sender_id, r.recipient_id)]
+        return mine[-limit:] if limit else []
+
+    def group_messages(self, group_id: int, limit: int) -> list[HistoryRecord]:
+        return [r for r in self.rows if r.group_id == group_id][-limit:] if limit else []
+
+    def count_private_since(self, account_id: int, ts: float) -> int:
+        return sum(1 for r in self.rows if r.recipient_id == account_id and r.ts > ts)
+
+
+def chat(text: str, ts: float = 1.0) -> HistoryRecord:
+    return HistoryRecord(ts, RecordKind.CHAT, 1, "alice", text)
+
+
+def private(text: str, ts: float = 1.0) -> HistoryRecord:
+    return HistoryRecord(ts, RecordKind.PRIVATE, 1, "alice", text, 2, "bob")
+
+
+class Source:
+    """The hub's ``take_records``: what was said since the last call."""
+
+    def __init__(self) -> None:
+        self.waiting: list[HistoryRecord] = []
+
+    def __call__(self) -> list[HistoryRecord]:
+        taken, self.waiting = self.waiting, []
+        return taken
+
+
+@pytest.fixture
+def parts():
+    db, source, clock, failed = FakeDatabase(), Source(), FakeClock(), []
+    log = HistoryLog(db, 100, source, clock=clock, on_failure=failed.append)  # type: ignore[arg-type]
+    return log, db, source, clock, failed
+
+
+def warnings(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "pollchat.server.history" and r.levelno >= logging.WARNING]
+
+
+def test_a_failed_write_keeps_the_batch_and_retries_with_back_off(parts, caplog) -> None:
+    log, db, source, clock, _ = parts
+    db.full = True
+    source.waiting = [chat("one"), private("two")]
+    log.flush()
+    assert db.rows == [] and db.attempts == 1
+    assert not log.healthy
+    source.waiting = [chat("three")]
+    log.flush()  # the same moment: no new attempt, the line joins the waiting batch
+    assert db.attempts == 1
+    clock.now += 1.0
+    log.flush()  # 1 s later: a retry, which fails; the next one waits 2 s
+    assert db.attempts == 2
+    clock.now += 1.9
+    log.flush()
+    assert db.attempts == 2
+    clock.now += 0.1
+    log.flush()
+    assert db.attempts == 3
+    delays = []
+    for _ in range(12):  # the back-off doubles up to RETRY_MAX, then stays there
+        before = db.attempts
+        while db.attempts == before:
+            clock.now += 0.5
+            log.flush()
+        delays.append(clock.now)
+    steps = [b - a for a, b in zip(delays, delays[1:])]
+    assert steps[0] == 8.0 and max(steps) == RETRY_MAX and steps[-1] == RETRY_MAX
+    db.full = False
+    clock.now += RETRY_MAX
+    log.flush()
+    assert [r.text for r in db.rows] == ["one", "two", "three"]  # nothing lost, in order
+    assert log.healthy
+
+
+def test_operators_are_warned_once_per_outage_and_told_when_it_is_over(parts, caplog) -> None:
+    log, db, source, clock, _ = parts
+    caplog.set_level(logging.DEBUG, logger="pollchat.server.history")
+    db.full = True
+    for i in range(50):
+        source.waiting = [chat(f"m{i}")]
+        clock.now += 5.0
+        log.flush()
+    assert db.attempts > 5  # retried, with back-off
+    [warning] = warnings(caplog)
+    assert FULL in warning.getMessage() and "kept in memory" in warning.getMessage()
+    assert warning.exc_info is None  # one line, not a traceback per record or per retry
+    caplog.clear()
+    db.full = False
+    clock.now += RETRY_MAX
+    log.flush()
+    [recovered] = warnings(caplog)
+    assert "history is written again" in recovered.getMessage()
+    assert "50 message(s) stored, 0 dropped" in recovered.getMessage()
+    caplog.clear()
+    db.full = True  # a second outage is warned about again
+    source.waiting = [chat("again")]
+    log.flush()
+    assert len(warnings(caplog)) == 1
+
+
+def test_at_most_max_pending_records_wait_the_oldest_go_first(caplog) -> None:
+    db, source, clock = FakeDatabase(), Source(), FakeClock()
+    log = HistoryLog(db, 100, source, clock=clock, max_pending=5)  # type: ignore[arg-type]
+    assert MAX_PENDING == 10_000  # the default
+    db.full = True
+    for i in range(8):
+        source.waiting = [chat(f"m{i}")]
+        log.flush()
+    dropped = [r.getMessage() for r in warnings(caplog) if "dropped" in r.getMessage()]
+    assert len(dropped) == 1 and "oldest" in dropped[0]  # said once, counted at the end
+    db.full = False
+    clock.now += RETRY_MAX
+    log.flush()
+    assert [r.text for r in db.rows] == ["m3", "m4", "m5", "m6", "m7"]
+    assert "5 message(s) stored, 3 dropped" in warnings(caplog)[-1].getMessage()
+
+
+def test_senders_are_reported_once_per_record_not_per_retry(parts) -> None:
+    log, db, source, clock, failed = parts
+    db.full = True
+    first = [chat("one"), private("two")]
+    source.waiting = list(first)
+    log.flush()
+    assert failed == [first]
+    clock.now += 1.0
+    log.flush()  # the retry fails: nothing new to report
+    assert failed == [first]
+    source.waiting = [private("three")]
+    clock.now += 2.0
+    log.flush()
+    assert failed == [first, [private("three")]]
+
+
+def test_queries_see_the_waiting_records(parts) -> None:
+    log, db, source, clock, _ = parts
+    db.rows = [chat("stored", 1.0)]
+    db.full = True
+    source.waiting = [chat("waiting", 2.0), private("for bob", 3.0)]
+    assert [r.text for r in log.recent_public(5)] == ["stored", "waiting"]
+    assert [r.text for r in log.conversation(2, 5)] == ["stored", "waiting", "for bob"]
+    assert log.count_private_since(2, 0.0) == 1
+    assert [r.text for r in log.recent_public(1)] == ["waiting"]
+
+
+def test_close_tries_once_more_and_counts_what_is_lost(parts, caplog) -> None:
+    log, db, source, clock, _ = parts
+    db.full = True
+    source.waiting = [chat("one"), chat("two")]
+    log.flush()
+    attempts = db.attempts
+    log.close()  # no waiting for the back-off
+    assert db.attempts == attempts + 1
+    assert any("2 message(s) could not be stored and are lost" in r.getMessage() for r in warnings(caplog))
+
+
+def test_a_bug_in_a_batch_is_not_retried_forever(parts, caplog) -> None:
+    """An error the database did not cause (an inconsistent record) is logged with its
+    traceback and that batch dropped, as before: retrying cannot fix it."""
+    log, db, source, clock, _ = parts
+    db.full = True
+    db.failure = ValueError("private message with recipient None: inconsistent")
+    source.waiting = [chat("bad")]
+    log.flush()
+    assert log.healthy
+    assert any(r.exc_info is not None for r in warnings(caplog))
+    db.full = False
+    source.waiting = [chat("fine")]
+    log.flush()
+    assert [r.text for r in db.rows] == ["fine"]
