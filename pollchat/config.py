@@ -82,6 +82,7 @@ class ServerConfig:
             address is locked out for ``lockout_seconds`` (0 = never).
         lockout_seconds: how long a lockout lasts.
         register_rate: new accounts one address may register per hour (0 = no limit).
+        max_accounts: registered accounts the server keeps at most (0 = no limit).
         account_throttle_after: failed logins for one account, from any address, before
             each further attempt for it is delayed (slowed, never locked; 0 = off).
         backup_every: minutes between automatic database snapshots (0 = none).
@@ -134,6 +135,7 @@ class ServerConfig:
     lockout_seconds: float = 900.0
     account_throttle_after: int = 20
     register_rate: int = 5
+    max_accounts: int = 10_000
     backup_every: float = 0.0
     backup_keep: int = 7
     log_file: Path | None = None

@@ -189,6 +189,8 @@ class ErrorCode(enum.Enum):
     TOO_MANY_CONNECTIONS = "too many connections from your address, closing this one"
     SERVER_BUSY = "the server has too many connections, try again later"
     REGISTER_RATE = "too many new accounts from your address, try again later"
+    ADDRESS_BANNED = "your address is banned {until}{reason}"
+    NO_NEW_ACCOUNTS = "this server takes no new accounts (it has {limit}, the most allowed)"
     LOGIN_TIMEOUT = "no login within {seconds} seconds, closing the connection"
     FLOODING = "too many lines too fast, closing the connection"
     ALREADY_LOGGED_IN = "you are already logged in; that line was not sent"

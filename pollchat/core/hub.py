@@ -589,12 +589,21 @@ class Hub(Generic[H]):
         session = self._by_key.get(account.key)
         if session is None:
             return AdminOutcome(reply)
+        ended = self.ban_session(actor, session.handle, ban)
+        return AdminOutcome(reply, ended.deliveries, ended.disconnect)
+
+    def ban_session(self, actor: str, handle: H, ban: Ban) -> AdminOutcome[H]:
+        """Tell ``handle`` it is banned by ``actor`` and end its session; the ban itself
+        (of its account, or of its address) is the caller's to keep."""
+        session = self._by_handle.get(handle)
+        if session is None:
+            return AdminOutcome(Error.of(ErrorCode.NOT_ONLINE, name="?"))
         told = Delivery(
-            (session.handle,),
-            Notice.of(NoticeCode.BANNED_NOW, by=actor, until=ban_period(ban), reason=_reason(reason)),
+            (handle,),
+            Notice.of(NoticeCode.BANNED_NOW, by=actor, until=ban_period(ban), reason=_reason(ban.reason)),
         )
-        left = self.leave(session.handle, f"banned by {actor}{_reason(reason)}")
-        return AdminOutcome(reply, (told, *left), (session.handle,))
+        left = self.leave(handle, f"banned by {actor}{_reason(ban.reason)}")
+        return AdminOutcome(Notice.of(NoticeCode.KICK_DONE, name=session.account.name), (told, *left), (handle,))
 
     def unban(self, actor: str, name: str) -> AdminOutcome[H]:
         """Lift the ban on ``name``."""

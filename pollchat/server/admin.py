@@ -13,10 +13,13 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pollchat.core.hub import AdminOutcome, Delivery, Hub
+from pollchat.core.accounts import Ban
+from pollchat.core.addressbans import Network, parse_network
+from pollchat.core.hub import AdminOutcome, Delivery, Hub, ban_period
 from pollchat.protocol.commands import parse_duration
 from pollchat.protocol.events import Error, Notice, ShutdownCancelled, ShutdownWarning
 from pollchat.protocol.session import has_control_characters
+from pollchat.server.bans import NetworkBans
 from pollchat.server.timers import Timer, Timers
 from pollchat.texts import ErrorCode, NoticeCode
 
@@ -109,13 +112,28 @@ class AdminActions:
         out: where deliveries and closes go.
         countdown: the shutdown countdown.
         clock: wall-clock seconds (when a timed ban ends).
+        networks: the address bans (``None``: ``/ban`` takes names only).
+
+    ``/ban`` and ``/unban`` take an address or a CIDR network (``192.0.2.7``,
+    ``198.51.100.0/24``, ``2001:db8:1:2::/64``) as well as a name (issue 14: a ban a new
+    account cannot escape). An existing account's name wins over an address-like
+    reading of it; a prefix (``/32``) is never a name.
     """
 
-    def __init__(self, hub: Hub[Any], out: Deliverer, countdown: ShutdownCountdown, *, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        hub: Hub[Any],
+        out: Deliverer,
+        countdown: ShutdownCountdown,
+        *,
+        clock: Callable[[], float],
+        networks: NetworkBans | None = None,
+    ) -> None:
         self.hub = hub
         self.out = out
         self.countdown = countdown
         self.clock = clock
+        self.networks = networks
 
     def kick(self, actor: str, name: str, reason: str = "", *, console: bool = False) -> Notice | Error:
         """Disconnect ``name``'s session (``console``: the actor is the operator, no account)."""
@@ -133,13 +151,42 @@ class AdminActions:
             return Error.of(ErrorCode.BAD_DURATION, text=first[:20])
         reason = more.strip() if duration is not None else rest.strip()
         until = self.clock() + duration if duration is not None else None
+        network = self._network(name)
+        if network is not None:
+            return self._ban_network(actor, network, Ban(until, reason, actor))
         return self._carry_out(
             actor, "ban", self.hub.ban(actor, name, until, reason, actor_is_account=not console)
         )
 
     def unban(self, actor: str, name: str) -> Notice | Error:
-        """Lift the ban on ``name``."""
+        """Lift the ban on ``name`` (an account, an address or a network)."""
+        network = self._network(name)
+        if network is not None and self.networks is not None:
+            if not self.networks.unban(network, self.clock()):
+                return Error.of(ErrorCode.NOT_BANNED, name=str(network))
+            reply = Notice.of(NoticeCode.UNBAN_DONE, name=str(network))
+            log.warning("admin %s: %s", actor, reply.text)
+            return reply
         return self._carry_out(actor, "unban", self.hub.unban(actor, name))
+
+    def _network(self, name: str) -> Network | None:
+        """``name`` read as an address or network, unless it names an account."""
+        if self.networks is None or self.hub.accounts.find(name) is not None:
+            return None
+        return parse_network(name)
+
+    def _ban_network(self, actor: str, network: Network, ban: Ban) -> Notice | Error:
+        """Persist the ban, then disconnect every session from ``network``."""
+        assert self.networks is not None
+        now = self.clock()
+        self.networks.ban(network, ban, now)
+        reply = Notice.of(NoticeCode.BAN_DONE, name=str(network), until=ban_period(ban))
+        log.warning("admin %s: %s", actor, reply.text)
+        for handle in self.hub.everyone():
+            session = self.hub.session_of(handle)
+            if session is not None and self.networks.match(handle.peer, now) is not None:
+                self._carry_out(actor, "ban", self.hub.ban_session(actor, handle, ban))
+        return reply
 
     def announce(self, actor: str, text: str) -> Error | None:
         """A marked line to everyone online; an error if ``text`` has control characters

@@ -31,6 +31,7 @@ from pollchat.errors import ConfigError
 from pollchat.protocol.codec import LineCodec
 from pollchat.protocol.web import WebCodec
 from pollchat.server.backups import BackupScheduler
+from pollchat.server.bans import NetworkBans
 from pollchat.server.chat import ChatServer
 from pollchat.server.connection import Connection
 from pollchat.server.console import OperatorConsole
@@ -144,6 +145,8 @@ class Server:
             clock=clock,
             on_shutdown=self.shutdown,
             rng=rng,
+            networks=NetworkBans(database, clock()),
+            count_accounts=database.count_accounts,
         )
         self.chat = ChatServer(self.loop, self.service, on_shutdown=self.shutdown, on_reload=self.reload_tls)
         self.loop.handler = self.chat

@@ -188,6 +188,12 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         SECTION_PROTECTION,
     ),
     ConfigFlag(
+        "--max-accounts", "max_accounts", whole_number(0),
+        "registered accounts the server keeps at most; past it registrations are refused; "
+        "0 turns it off (default: %(default)s)", "N",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
         "--register-rate", "register_rate", whole_number(0),
         "new accounts one address may register per hour (and at once); 0 turns it off "
         "(default: %(default)s)", "N",

@@ -28,7 +28,7 @@ from typing import Generic, TypeVar
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
 from pollchat.core.group_chat import GroupChat
-from pollchat.core.hub import Admission, Delivery, Hub
+from pollchat.core.hub import Admission, Delivery, Hub, ban_period
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
@@ -58,6 +58,7 @@ from pollchat.protocol.session import (
     Verb,
 )
 from pollchat.server.admin import AdminActions, ShutdownCountdown
+from pollchat.server.bans import NetworkBans
 from pollchat.server.commands import Commands, history_event
 from pollchat.server.history import HistoryLog
 from pollchat.server.peer import Peer
@@ -87,6 +88,8 @@ class ChatService(Generic[P]):
         clock: wall-clock seconds (idle times, ban ends).
         on_shutdown: begins the graceful shutdown (the admin countdown's end).
         rng: the game's random numbers (tests pass a seeded one).
+        networks: the address bans (``None``: none can be set).
+        count_accounts: how many registered accounts exist (for ``--max-accounts``).
     """
 
     def __init__(
@@ -103,8 +106,12 @@ class ChatService(Generic[P]):
         clock: Callable[[], float] = time.time,
         on_shutdown: Callable[[], None] | None = None,
         rng: random.Random | None = None,
+        networks: NetworkBans | None = None,
+        count_accounts: Callable[[], int] | None = None,
     ) -> None:
         self.hub = hub
+        self.networks = networks
+        self.count_accounts = count_accounts
         self.groups = groups
         self.history = history
         self.pool = pool
@@ -134,6 +141,7 @@ class ChatService(Generic[P]):
                 on_change=self._set_closing,
             ),
             clock=clock,
+            networks=networks,
         )
         self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng)
 
@@ -151,6 +159,13 @@ class ChatService(Generic[P]):
         host = peer.host
         self._per_address[host] = self._per_address.get(host, 0) + 1
         self._open += 1
+        banned = self.networks.match(peer.peer, self.clock()) if self.networks is not None else None
+        if banned is not None:
+            log.warning("connection #%d from %s refused: %s is banned", peer.id, peer.peer, banned.network)
+            reason = f": {banned.ban.reason}" if banned.ban.reason else ""
+            peer.send(Error.of(ErrorCode.ADDRESS_BANNED, until=ban_period(banned.ban), reason=reason))
+            peer.close("banned address")
+            return
         if config.max_connections and self._open > config.max_connections:
             log.warning("connection #%d from %s refused: %d connections open", peer.id, peer.peer, self._open - 1)
             peer.send(Error.of(ErrorCode.SERVER_BUSY))
@@ -333,6 +348,11 @@ class ChatService(Generic[P]):
                 self._verify(peer, step)
             return
         refusal = self.hub.check_registration(step.name)
+        if refusal is None and self.config.max_accounts and self.count_accounts is not None:
+            if self.count_accounts() >= self.config.max_accounts:
+                log.warning("registration of %r refused: %d accounts, --max-accounts", step.name, self.config.max_accounts)
+                self._refused(peer, step, ErrorCode.NO_NEW_ACCOUNTS, limit=self.config.max_accounts)
+                return
         if refusal is None and not self.registrations.allow(peer.host, self.timers.clock()):
             log.warning("registration of %r from %s refused: over --register-rate", step.name, peer.host)
             refusal = ErrorCode.REGISTER_RATE

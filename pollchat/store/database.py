@@ -176,6 +176,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX message_main ON message (id) WHERE recipient_id IS NULL AND group_id IS NULL;
     CREATE INDEX message_pair ON message (recipient_id, sender_id, ts) WHERE recipient_id IS NOT NULL;
     """,
+    # 7: bans of addresses and networks (issue 14), CIDR text as ipaddress writes it.
+    """
+    CREATE TABLE address_ban (
+        network TEXT PRIMARY KEY,
+        until   REAL,
+        reason  TEXT NOT NULL,
+        by      TEXT NOT NULL,
+        created REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -743,6 +753,25 @@ class Database(GroupTables):
         if row is None or (row[0] is not None and row[0] <= now):
             return None
         return row[0], row[1], row[2]
+
+    def set_address_ban(self, network: str, until: float | None, reason: str, by: str, now: float) -> None:
+        """Ban ``network`` (CIDR text) until ``until`` (``None``: for good), replacing an
+        earlier ban of it."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO address_ban (network, until, reason, by, created) VALUES (?, ?, ?, ?, ?)",
+                (network, until, reason, by, now),
+            )
+
+    def clear_address_ban(self, network: str) -> None:
+        """Lift the ban on ``network`` (CIDR text), if any."""
+        with self._transaction():
+            self._db.execute("DELETE FROM address_ban WHERE network = ?", (network,))
+
+    def address_bans(self, now: float) -> list[tuple[str, float | None, str, str]]:
+        """``(network, until, reason, by)`` of every address ban still in force at ``now``."""
+        rows = self._db.execute("SELECT network, until, reason, by FROM address_ban ORDER BY network").fetchall()
+        return [tuple(row) for row in rows if row[1] is None or row[1] > now]  # type: ignore[misc]
 
     def count_messages(self) -> int:
         """How many messages are stored (public and private)."""

@@ -103,3 +103,38 @@ def test_registrations_from_one_address_are_rate_limited(make_harness: Callable[
     assert third.line() == "too many new accounts from your address, try again later"
     third.send(b"login\nuser1,123\n")  # logins are not registrations
     third.expect("Access Provided")
+
+
+def test_an_address_ban_closes_its_sessions_keeps_new_names_out_and_persists(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """Issue 14, finding 3: a ban by address or network cannot be escaped by registering
+    a new name, and it survives a restart."""
+    import io
+
+    from pollchat.server.console import OperatorConsole
+
+    h = make_harness(max_users=10)
+    user1 = h.login("user1", "123")
+    console = OperatorConsole(h.server.chat, io.StringIO())
+    assert console.run("ban 127.0.0.0/8 spam") == "127.0.0.0/8 is banned for good"
+    assert user1.closed()[-1].startswith("you are banned by operator for good: spam")
+    h.forget_online(user1)
+    newcomer = h.connect(greet=False)
+    assert newcomer.closed() == ["your address is banned for good: spam"]
+    h.restart()
+    again = h.connect(greet=False)
+    assert again.closed() == ["your address is banned for good: spam"]
+    console = OperatorConsole(h.server.chat, io.StringIO())
+    assert console.run("unban 127.0.0.1/8") == "127.0.0.0/8 is no longer banned"
+    assert console.run("unban 127.0.0.0/8") == "127.0.0.0/8 is not banned"
+    h.login("user1", "123")
+
+
+def test_registrations_stop_at_the_account_cap(make_harness: Callable[..., Harness]) -> None:
+    """Issue 14, finding 3: --max-accounts bounds the permanent accounts."""
+    h = make_harness(max_accounts=1, max_users=10)
+    h.register("ana", "pw")
+    late = h.connect()
+    late.send(b"register\nbea,pw\n")
+    assert late.line() == "this server takes no new accounts (it has 1, the most allowed)"

@@ -307,3 +307,22 @@ def test_registrations_per_address_refill_over_an_hour() -> None:
     limit.allow("10.0.0.3", 2.0)
     limit.allow("10.0.0.4", 10_000.0)  # everything else refilled long ago: forgotten
     assert len(limit) == 1
+
+
+def test_address_bans_match_the_longest_prefix_in_force() -> None:
+    from pollchat.core.accounts import Ban
+    from pollchat.core.addressbans import AddressBan, AddressBans, parse_network
+
+    assert parse_network("alice") is None and parse_network("10") is None
+    assert str(parse_network("192.0.2.77/24")) == "192.0.2.0/24"  # host bits cleared
+    assert str(parse_network("::ffff:192.0.2.7")) == "192.0.2.7/32"  # IPv4-mapped is IPv4
+    net24, net32 = parse_network("192.0.2.0/24"), parse_network("192.0.2.7")
+    assert net24 is not None and net32 is not None
+    bans = AddressBans([AddressBan(net24, Ban(None, "spam", "root")), AddressBan(net32, Ban(50.0, "x", "root"))])
+    found = bans.match("192.0.2.7", 10.0)
+    assert found is not None and found.network == net32  # the longest prefix
+    found = bans.match("::ffff:192.0.2.7", 60.0)
+    assert found is not None and found.network == net24  # the /32 ended at 50
+    assert bans.match("198.51.100.1", 10.0) is None
+    assert bans.match("2001:db8::1", 10.0) is None and bans.match("not an address", 10.0) is None
+    assert bans.remove(net24, 10.0) and not bans.remove(net24, 10.0)

@@ -232,6 +232,8 @@ TEXT_GOLDEN = [
     (Error.of(ErrorCode.TOO_MANY_CONNECTIONS), b"too many connections from your address, closing this one\n"),
     (Error.of(ErrorCode.SERVER_BUSY), b"the server has too many connections, try again later\n"),
     (Error.of(ErrorCode.REGISTER_RATE), b"too many new accounts from your address, try again later\n"),
+    (Error.of(ErrorCode.ADDRESS_BANNED, until="for good", reason=": spam"), b"your address is banned for good: spam\n"),
+    (Error.of(ErrorCode.NO_NEW_ACCOUNTS, limit=3), b"this server takes no new accounts (it has 3, the most allowed)\n"),
     (Error.of(ErrorCode.LOGIN_TIMEOUT, seconds="30"), b"no login within 30 seconds, closing the connection\n"),
     (Error.of(ErrorCode.FLOODING), b"too many lines too fast, closing the connection\n"),
     (Error.of(ErrorCode.ALREADY_LOGGED_IN), b"you are already logged in; that line was not sent\n"),

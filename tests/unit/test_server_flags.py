@@ -36,6 +36,7 @@ FLAGS = [
     ("--lockout-seconds", "60", "lockout_seconds", 60.0),
     ("--account-throttle-after", "0", "account_throttle_after", 0),
     ("--register-rate", "0", "register_rate", 0),
+    ("--max-accounts", "3", "max_accounts", 3),
     ("--backup-every", "0.02", "backup_every", 0.02),
     ("--backup-keep", "0", "backup_keep", 0),
     ("--log-file", "/var/log/pollchat.log", "log_file", Path("/var/log/pollchat.log")),

@@ -543,7 +543,7 @@ def test_feed_never_raises_in_any_phase(phase: Phase, item: object) -> None:
     session.phase = phase
     actions = session.feed(item)  # type: ignore[arg-type]
     assert isinstance(actions, list)
-    assert all(isinstance(a, (Reply, Authenticate, Chat, SwitchMode, Disconnect)) for a in actions)
+    assert all(isinstance(a, (Reply, Authenticate, Chat, Command, SwitchMode, Disconnect)) for a in actions)
     assert isinstance(session.phase, Phase)
     if phase is Phase.AUTHENTICATING:
         assert actions == []

@@ -56,7 +56,7 @@ def db_path(tmp_path: Path) -> Path:
 
 def test_application_id_is_pcht() -> None:
     assert APPLICATION_ID == 0x50434854
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 6
+    assert SCHEMA_VERSION == len(MIGRATIONS) == 7
 
 
 def test_new_database_identifies_itself(db_path: Path) -> None:
@@ -339,6 +339,7 @@ def test_v1_database_migrates_in_place_keeping_every_account(db_path: Path) -> N
     assert sorted(rows(backup, "SELECT key, name, password_hash, created_at FROM account")) == sorted(V1_ACCOUNTS)
     assert sorted(r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")) == [
         "account",
+        "address_ban",
         "ban",
         "chat_group",
         "group_ban",
@@ -1039,7 +1040,20 @@ def test_v5_database_gets_the_retention_indexes(db_path: Path) -> None:
     db.close()
     with Database.open(db_path) as opened:
         assert texts(opened.private_for(2, 5)) == ["kept"]
-    assert pragmas(db_path)[:2] == (APPLICATION_ID, 6)
+    assert pragmas(db_path)[:2] == (APPLICATION_ID, SCHEMA_VERSION)  # 6 and on
     indexes = {r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"message_main", "message_pair"} <= indexes
     assert rows(db_path.with_name("pollchat.db.v5-backup"), "PRAGMA user_version") == [(5,)]
+
+
+def test_address_bans_persist_until_they_end(db_path: Path) -> None:
+    """Issue 14: a ban of an address or network survives a restart; an ended one is not
+    loaded again."""
+    with Database.open(db_path) as db:
+        db.set_address_ban("192.0.2.0/24", None, "spam", "root", 100.0)
+        db.set_address_ban("2001:db8:1:2::/64", 200.0, "", "root", 100.0)
+        db.set_address_ban("198.51.100.7/32", 150.0, "flood", "root", 100.0)
+        db.clear_address_ban("198.51.100.7/32")
+    with Database.open(db_path) as db:
+        assert db.address_bans(150.0) == [("192.0.2.0/24", None, "spam", "root"), ("2001:db8:1:2::/64", 200.0, "", "root")]
+        assert db.address_bans(250.0) == [("192.0.2.0/24", None, "spam", "root")]

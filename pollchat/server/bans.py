@@ -1,0 +1,50 @@
+"""Address and network bans kept in memory and written through to the database.
+
+The pure list (:class:`~pollchat.core.addressbans.AddressBans`) decides; this keeps it
+and the ``address_ban`` table in step, and finds a peer's address in its label.
+"""
+
+from __future__ import annotations
+
+from pollchat.core.accounts import Ban
+from pollchat.core.addressbans import AddressBan, AddressBans, Network, parse_network
+from pollchat.store.database import Database
+
+
+class NetworkBans:
+    """The server's address bans.
+
+    Args:
+        database: where the bans persist (loaded once here).
+        now: the current wall-clock time, to skip bans that have already ended.
+    """
+
+    def __init__(self, database: Database, now: float) -> None:
+        self._database = database
+        loaded = []
+        for text, until, reason, by in database.address_bans(now):
+            network = parse_network(text)
+            if network is not None:
+                loaded.append(AddressBan(network, Ban(until, reason, by)))
+        self._bans = AddressBans(loaded)
+
+    def ban(self, network: Network, ban: Ban, now: float) -> None:
+        """Ban ``network`` and persist it."""
+        self._database.set_address_ban(str(network), ban.until, ban.reason, ban.by, now)
+        self._bans.add(network, ban)
+
+    def unban(self, network: Network, now: float) -> bool:
+        """Lift the ban on ``network``; ``False`` if none was in force."""
+        self._database.clear_address_ban(str(network))
+        return self._bans.remove(network, now)
+
+    def match(self, label: str, now: float) -> AddressBan | None:
+        """The ban in force on the address of a peer labelled ``label``
+        (``"192.0.2.7:5000"`` or ``"[2001:db8::1]:5000"``), or ``None``."""
+        return self._bans.match(address_of(label), now)
+
+
+def address_of(label: str) -> str:
+    """The address part of a ``"host:port"`` label (brackets of IPv6 removed)."""
+    host = label.rpartition(":")[0] or label
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
