@@ -150,4 +150,4 @@ class ServerConfig:
     web_host: str | None = None
     web_port: int = DEFAULT_WEB_PORT
     web_allow_origins: tuple[str, ...] = ()
-    min_password_length: int = 8
+    min_password_length: int = 1

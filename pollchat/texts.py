@@ -164,6 +164,7 @@ class ErrorCode(enum.Enum):
     CONTROL_CHARACTERS = "line contains control characters, discarded"
     MULTILINE_MESSAGE = "a WebSocket message must be one line: this one has a line break inside, discarded"
     PASSWORD_TOO_SHORT = "password too short: at least {minimum} characters"
+    PASSWORD_BLANK = "a password cannot be only spaces"
     INVISIBLE_CHARACTERS = "line contains an invisible or text-direction character ({char}), discarded"
     TOO_SLOW = "you are not reading your messages, closing the connection"
     INTERNAL = "server error, please try again later"

@@ -183,7 +183,10 @@ def new_password_error(password: str, minimum: int) -> Error | None:
     """Why ``password`` may not become a registered account's new password (at a
     registration or a ``/passwd``), or ``None``: fewer than ``minimum`` characters
     (``--min-password-length``; 0 turns the rule off). Only new passwords are checked:
-    existing ones, and the accounts file's, keep working whatever their length."""
+    existing ones, and the accounts file's, keep working whatever their length. A
+    password of spaces only is never taken (issue 14: a one-space password was)."""
+    if not password.strip():
+        return Error.of(ErrorCode.PASSWORD_BLANK)
     if minimum and len(password) < minimum:
         return Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=minimum)
     return None

@@ -92,6 +92,7 @@ TEXT_GOLDEN = [
         b"a WebSocket message must be one line: this one has a line break inside, discarded\n",
     ),
     (Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8), b"password too short: at least 8 characters\n"),
+    (Error.of(ErrorCode.PASSWORD_BLANK), b"a password cannot be only spaces\n"),
     (Error.of(ErrorCode.LOOKALIKE_NAME), b"that name looks too much like an existing one\n"),
     (
         Error.of(ErrorCode.MAILBOX_FULL, name="bob", limit=500),

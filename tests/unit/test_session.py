@@ -652,7 +652,7 @@ TOO_SHORT = Reply(Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8))
 
 def test_a_registration_with_a_short_password_is_a_failed_attempt() -> None:
     session = at_credentials("register", min_password_length=8)
-    assert session.feed("alice, ") == [TOO_SHORT]
+    assert session.feed("alice, ") == [Reply(Error.of(ErrorCode.PASSWORD_BLANK))]
     assert session.phase is Phase.AWAIT_VERB and session.failures == 1
     session.feed("register")
     assert session.feed("alice,1234567") == [TOO_SHORT]
@@ -671,5 +671,7 @@ def test_new_password_error_is_the_rule() -> None:
     assert new_password_error("x" * 7, 8) == Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8)
     assert new_password_error("x" * 8, 8) is None
     assert new_password_error("é" * 8, 8) is None  # characters, not bytes
-    assert new_password_error(" ", 0) is None  # 0 turns the rule off
+    assert new_password_error("x", 0) is None  # 0 turns the length rule off
+    assert new_password_error("   ", 0) == Error.of(ErrorCode.PASSWORD_BLANK)  # issue 14: spaces only, never
+    assert new_password_error("a b", 3) is None
     assert Session().min_password_length == 0
