@@ -258,7 +258,7 @@ def test_registration_needs_a_long_enough_password(make_harness) -> None:
     h = make_harness(min_password_length=8)
     client = h.connect()
     client.send(b"register\nalice, \n")
-    assert client.line() == "password too short: at least 8 characters"
+    assert client.line() == "a password cannot be only spaces"
     client.send(b"register\nalice,1234567\n")
     assert client.line() == "password too short: at least 8 characters"
     assert h.find_account("alice") is None
