@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from pollchat import __version__, texts
 from pollchat.cliargs import OneLineParser, kdf_iterations_argument, non_negative_float, whole_number
-from pollchat.config import DEFAULT_PORT, ServerConfig, default_data_dir
+from pollchat.config import DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_WEB_PORT, ServerConfig, default_data_dir
 from pollchat.core.passwords import MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
@@ -41,7 +41,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 EPILOG = f"""\
 examples:
-  {PROG} --max-users 20                 listen on 0.0.0.0:{DEFAULT_PORT}
+  {PROG} --max-users 20                 listen on 0.0.0.0:{DEFAULT_PORT}, the web client on :{DEFAULT_WEB_PORT}
+  {PROG} --max-users 20 --tls-cert fullchain.pem --tls-key privkey.pem   also TLS on :{DEFAULT_TLS_PORT}
   printf '4\\n' | {PROG}                  answer the max-users prompt from a pipe
   {PROG} --max-users 4 --accounts accounts.toml
   {PROG} --max-users 4 --replay 0 --no-game   the seed-004 login flow, byte for byte
@@ -52,7 +53,7 @@ examples:
   {PROG} export --group '#familia' --out familia.txt   save a group's conversation
 
 then, from another terminal:
-  pollchat-client localhost     or     nc localhost {DEFAULT_PORT}
+  pollchat-client localhost     or     nc localhost {DEFAULT_PORT}     or a browser at http://localhost:{DEFAULT_WEB_PORT}/
 """
 
 
@@ -282,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = OneLineParser(
         prog=PROG,
-        description="Run the pollchat chat server (seed-004 line protocol on TCP).",
+        description="Run the pollchat chat server: the seed-004 line protocol on TCP (and TLS), "
+        "and the web client with its WebSocket.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
