@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from datetime import datetime, timezone
+from collections.abc import Iterable
 from typing import Any
 
 from pollchat import texts
@@ -115,7 +116,8 @@ def render_text(event: ServerEvent) -> str:
                 return texts.LEFT_WITH_REASON.format(name=name, reason=reason)
             return texts.LEFT.format(name=name)
         case Welcome(_, users):
-            return texts.ACCESS_PROVIDED + "\n" + texts.ACTIVE_USERS.format(names=" ".join(users))
+            names = users.text if isinstance(users, NameList) else " ".join(users)
+            return texts.ACCESS_PROVIDED + "\n" + texts.ACTIVE_USERS.format(names=names)
         case StatusChanged(name, status, message):
             if message:
                 return texts.STATUS_CHANGED_WITH_MESSAGE.format(name=name, status=status, message=message)
@@ -251,6 +253,11 @@ def encode_json(event: ServerEvent, ts: float) -> bytes:
         ts: server time of the event, seconds since the epoch (rendered as UTC); a
             history event's own ``at`` takes its place.
     """
+    if isinstance(event, Welcome) and isinstance(event.users, NameList):  # the same bytes, from the cached list
+        return (
+            f'{{"type":"welcome","name":{_json_string(event.name)},"users":{event.users.json},'
+            f'"ts":{_json_string(format_ts(ts))}}}\n'
+        ).encode("utf-8")
     obj: dict[str, Any] = {"type": EVENT_TYPES[type(event)]}
     for field in fields(event):
         value = getattr(event, field.name)
@@ -276,6 +283,54 @@ def encode_json(event: ServerEvent, ts: float) -> bytes:
 
 _OMITTED_WHEN_EMPTY = {"history", "reason", "connection", "address", "group", "pending"}
 """Fields left out of JSON when false or empty, so live events look like before."""
+
+
+def _json_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+class NameList(tuple):  # type: ignore[type-arg]
+    """A tuple of names (the welcome's list of everyone online) that keeps its text and
+    JSON renderings, so that a list one name longer is rendered by appending that name.
+
+    At 10,000 users the list is 60 KB; every login sends it, so rendering it from scratch
+    each time (a join of every name, or a JSON array of them) makes a login storm
+    quadratic. The hub keeps one, extends it with :meth:`plus` at each login and builds
+    a new one after a leave. It equals, hashes and iterates as the plain tuple, and the
+    bytes rendered from it are exactly those of the plain tuple (tested).
+    """
+
+    _text: str | None
+    _json: str | None
+
+    def __new__(cls, names: Iterable[str] = ()) -> NameList:
+        self = super().__new__(cls, names)
+        self._text = self._json = None
+        return self
+
+    @property
+    def text(self) -> str:
+        """The names joined by single spaces (text mode's ``active users are:``)."""
+        if self._text is None:
+            self._text = " ".join(self)
+        return self._text
+
+    @property
+    def json(self) -> str:
+        """The names as a compact JSON array, as :func:`encode_json` writes it."""
+        if self._json is None:
+            self._json = json.dumps(list(self), ensure_ascii=False, separators=(",", ":"))
+        return self._json
+
+    def plus(self, name: str) -> NameList:
+        """This list with ``name`` appended; the renderings made so far are extended,
+        not made again."""
+        longer = NameList((*self, name))
+        if self._text is not None:
+            longer._text = f"{self._text} {name}" if self else name
+        if self._json is not None:
+            longer._json = f"{self._json[:-1]}{',' if self else ''}{_json_string(name)}]"
+        return longer
 def _who_entry_json(user: WhoEntry) -> dict[str, Any]:
     entry = {f.name: getattr(user, f.name) for f in fields(user)}
     for name in ("connection", "address"):

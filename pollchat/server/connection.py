@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pollchat.protocol.codec import Codec
     from pollchat.protocol.events import ServerEvent
     from pollchat.protocol.session import Session
-    from pollchat.server.loop import EventLoop
+    from pollchat.server.loop import Audience, EventLoop
     from pollchat.server.timers import Timer
 
 _ids = itertools.count(1)
@@ -40,6 +40,10 @@ class Connection:
         hello_seen: the peer's first byte opened a TLS handshake (not plain text).
         session: the protocol state machine (set by the chat service).
         outbuf: bytes queued and not yet accepted by the kernel.
+        audience: the loop's list of logged-in connections of this connection's output
+            mode, which broadcasts go to (``None``: not logged in).
+        seen: how much of the audience's broadcast bytes of this pass are already in
+            ``outbuf`` (see :class:`~pollchat.server.loop.Audience`).
         reading: the loop wants read events (False while input is paused).
         writing: write interest is registered (only while ``send()`` comes back short).
         registered: the socket is in the selector.
@@ -65,6 +69,8 @@ class Connection:
         "hello_seen",
         "session",
         "outbuf",
+        "audience",
+        "seen",
         "reading",
         "writing",
         "registered",
@@ -87,6 +93,8 @@ class Connection:
         self.tls = self.handshaking = self.hello_seen = False
         self.session: Session | None = None
         self.outbuf = bytearray()
+        self.audience: Audience | None = None
+        self.seen = 0
         self.reading = True
         self.writing = False
         self.registered = False
@@ -114,8 +122,9 @@ class Connection:
         self.loop.queue(self, data)
 
     def switch_mode(self, mode: str) -> None:
-        """Render later events in ``mode`` (``"text"`` or ``"json"``)."""
-        self.codec.switch_mode(mode)
+        """Render later events in ``mode`` (``"text"`` or ``"json"``); through the loop,
+        which moves a logged-in connection to that mode's broadcast audience."""
+        self.loop.switch_mode(self, mode)
 
     def close(self, reason: str, *, flush: bool = True) -> None:
         """Begin closing (see :meth:`EventLoop.close`)."""

@@ -28,7 +28,7 @@ from typing import Generic, TypeVar
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
 from pollchat.core.group_chat import GroupChat
-from pollchat.core.hub import Admission, Delivery, Hub
+from pollchat.core.hub import Admission, Delivery, Everyone, Hub
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
@@ -129,6 +129,18 @@ class ChatService(Generic[P]):
             clock=clock,
         )
         self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng)
+        self._broadcast: Callable[[ServerEvent, P | None], None] | None = None
+
+    def use_broadcast(
+        self, broadcast: Callable[[ServerEvent, P | None], None], join: Callable[[P], None], leave: Callable[[P], None]
+    ) -> None:
+        """Carry out deliveries to everyone logged in (:class:`~pollchat.core.hub.Everyone`
+        targets) with ``broadcast(event, exclude)`` over the front end's own lists of
+        logged-in peers, instead of peer by peer; ``join`` and ``leave`` keep those lists
+        equal to the hub's sessions (the hub calls them as each session starts and ends).
+        The loop adapter wires :meth:`pollchat.server.loop.EventLoop.broadcast` here."""
+        self._broadcast = broadcast
+        self.hub.observe(join, leave)
 
     def _set_closing(self, closing: bool) -> None:
         self.hub.closing = closing
@@ -215,11 +227,15 @@ class ChatService(Generic[P]):
         peer.send(event)
 
     def deliver(self, deliveries: Iterable[Delivery[P]]) -> None:
-        """Carry out hub deliveries: each event rendered once per encoding in use."""
-        fan_out = self.fan_out
+        """Carry out hub deliveries: each event rendered once per encoding in use; one
+        to everyone logged in goes through the broadcast port, if there is one."""
+        fan_out, broadcast = self.fan_out, self._broadcast
         for delivery in deliveries:
-            if delivery.targets:
-                fan_out(delivery.targets, delivery.event)
+            targets = delivery.targets
+            if broadcast is not None and type(targets) is Everyone:
+                broadcast(delivery.event, targets.exclude)
+            elif targets:
+                fan_out(targets, delivery.event)
 
     def close(self, peer: P, reason: str) -> None:
         """Close ``peer`` after its queued lines."""
