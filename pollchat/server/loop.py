@@ -413,9 +413,12 @@ class EventLoop:
             conn.seen = 0
 
     def _send_broadcasts(self) -> None:
-        """The end of the pass: append each audience's pending bytes to every member's
-        buffer (less what it has had already), once. Slow consumers found here are
-        dropped after the loop, so the members do not change while it runs."""
+        """The end of the pass: give every member of each audience the pending bytes it
+        has not had yet, once. A member with nothing else queued (the usual case) is sent
+        them straight from the shared buffer, with no copy, and only what the kernel does
+        not take is kept in its buffer; the others get them appended to their buffer (sent
+        by the caller, :meth:`_flush`). Slow consumers found here are dropped after the
+        loop, so the members do not change while it runs."""
         self._broadcasting = False
         limit = self.max_output
         to_flush = self._to_flush
@@ -436,6 +439,14 @@ class EventLoop:
                 else:
                     data = pending
                 outbuf = conn.outbuf
+                if not outbuf and not conn.tls:
+                    try:
+                        sent = conn.sock.send(data)
+                    except OSError:  # EAGAIN, or an error that _send reports and handles
+                        sent = 0
+                    if sent == len(data):
+                        continue
+                    data = data[sent:]
                 if len(outbuf) + len(data) > limit:
                     slow.append(conn)
                     continue
@@ -690,15 +701,18 @@ class EventLoop:
         # A send error closes a connection, and its left notice queues new output for
         # others: repeat until nothing is pending, so nothing waits for the next event.
         # Ends because each connection closes at most once.
+        # Lines queued for single connections go first (a newcomer's welcome, a reply),
+        # then the pass's broadcasts, then whatever those left over.
         while True:
-            if self._broadcasting:
+            if self._to_flush:
+                pending, self._to_flush = self._to_flush, {}
+                for conn in pending:
+                    if not conn.closed:
+                        self._send(conn)
+            elif self._broadcasting:
                 self._send_broadcasts()
-            if not self._to_flush:
+            else:
                 return
-            pending, self._to_flush = self._to_flush, {}
-            for conn in pending:
-                if not conn.closed:
-                    self._send(conn)
 
     def _finalize(self) -> None:
         while self._to_finalize:
