@@ -14,6 +14,7 @@ The wall clock is injected (``clock``), so idle times and statuses are testable.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -51,33 +52,38 @@ H = TypeVar("H")
 
 
 class Everyone(Sequence[H]):
-    """The targets of a delivery to everyone logged in, but ``exclude``: the hub's
-    snapshot of the online handles (login order) when it decided.
+    """The targets of a delivery to everyone logged in, but ``exclude``: the online
+    handles, in login order, when the hub decided.
 
     It iterates, counts and compares (equal to the tuple of the same handles) like the
     tuple it stands for, so any front end can carry it out target by target. The
     server does better: it keeps its own lists of logged-in connections per output mode,
     told of every login and leave by the hub (:meth:`Hub.observe`), so they hold the
     same handles at that moment, and appends a whole loop pass's broadcast bytes to each
-    connection once (``EventLoop.broadcast``). Making one costs no walk over the
-    sessions: a chat line among 10,000 users builds no tuple of 9,999.
+    connection once (``EventLoop.broadcast``).
+
+    Making one costs no walk over the sessions: it is a view of the first ``count``
+    handles of the hub's list in login order, which the hub only ever appends to (a
+    leave makes a new list), so a chat line or a login among 10,000 users copies no list
+    of 9,999.
     """
 
-    __slots__ = ("handles", "exclude")
+    __slots__ = ("handles", "count", "exclude")
 
-    def __init__(self, handles: tuple[H, ...], exclude: H | None = None) -> None:
+    def __init__(self, handles: Sequence[H], exclude: H | None = None, count: int | None = None) -> None:
         self.handles = handles
+        self.count = len(handles) if count is None else count
         self.exclude = exclude
 
     def __iter__(self) -> Iterator[H]:
-        exclude = self.exclude
+        exclude, handles = self.exclude, islice(self.handles, self.count)
         if exclude is None:
-            return iter(self.handles)
-        return (h for h in self.handles if h is not exclude)
+            return handles
+        return (h for h in handles if h is not exclude)
 
     def __len__(self) -> int:
         if self.exclude is None:
-            return len(self.handles)
+            return self.count
         return sum(1 for _ in self)
 
     def __bool__(self) -> bool:
@@ -191,7 +197,7 @@ class Hub(Generic[H]):
         # their renderings (None: make them again), the handles in login order (None:
         # make them again), and whether a game may be running anywhere.
         self._names: NameList | None = NameList()
-        self._handle_order: tuple[H, ...] | None = ()
+        self._handle_order: list[H] | None = []
         self._maybe_playing = False
         self._on_online: Callable[[H], None] | None = None
         self._on_offline: Callable[[H], None] | None = None
@@ -288,8 +294,8 @@ class Hub(Generic[H]):
             return Admission(ErrorCode.ALREADY_ONLINE)
         if not self.budget.has_seat(account.kind):
             return Admission(ErrorCode.SERVER_FULL)
-        others = self._handles()
-        deliveries: list[Delivery[H]] = [Delivery(Everyone(others, handle), Entered(account.name))]
+        others = self._everyone(handle)  # taken before this session joins the list
+        deliveries: list[Delivery[H]] = [Delivery(others, Entered(account.name))]
         if self._maybe_playing:  # someone arrived: games for the lonely end
             self._maybe_playing = False
             for other in self._by_key.values():
@@ -299,10 +305,12 @@ class Hub(Generic[H]):
         self.budget.take(account.kind)
         now = self.clock()
         session = OnlineSession(handle, account, Presence(online_since=now, last_active=now))
-        self._by_key[account.key] = session
+        key = account.key
+        self._by_key[account.name if key == account.name else key] = session  # one string for both when equal
         self._by_handle[handle] = session
         self._by_id[account.id] = session
-        self._handle_order = None
+        if self._handle_order is not None:
+            self._handle_order.append(handle)  # earlier Everyone views see only their count
         if self._names is not None:
             self._names = self._names.plus(account.name)
         if self._on_online is not None:
@@ -667,15 +675,13 @@ class Hub(Generic[H]):
 
     # --- helpers ----------------------------------------------------------------------------------------
 
-    def _handles(self) -> tuple[H, ...]:
-        """Every logged-in handle in login order (kept until the next login or leave)."""
+    def _everyone(self, exclude: H | None = None) -> Everyone[H]:
+        """Every logged-in handle but ``exclude``, in login order: a view of the list
+        that logins append to (a leave drops it, to be made again when next needed)."""
         order = self._handle_order
         if order is None:  # the handles dict is in login order too; copied at C speed
-            order = self._handle_order = tuple(self._by_handle)
-        return order
-
-    def _everyone(self, exclude: H | None = None) -> Everyone[H]:
-        return Everyone(self._handles(), exclude)
+            order = self._handle_order = list(self._by_handle)
+        return Everyone(order, exclude, len(order))
 
     @staticmethod
     def _error(handle: H, code: ErrorCode, **detail: object) -> Delivery[H]:
