@@ -44,6 +44,25 @@ def _rss_kib() -> int:
     return 0
 
 
+def _malloc_kib() -> dict[str, int]:
+    """glibc's heap figures (``mallinfo2``): bytes held from the system by malloc (its
+    arenas and large mappings) and bytes in use, in KiB; empty elsewhere."""
+    try:
+        import ctypes
+
+        class MallInfo2(ctypes.Structure):
+            _fields_ = [(name, ctypes.c_size_t) for name in
+                        ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                         "fordblks", "keepcost")]
+
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = MallInfo2
+        info = libc.mallinfo2()
+    except (OSError, AttributeError):
+        return {}
+    return {"malloc_held_kib": (info.arena + info.hblkhd) // 1024, "malloc_used_kib": (info.uordblks + info.hblkhd) // 1024}
+
+
 def serve(data_dir: str, max_users: int, trace: bool, top: int) -> None:
     """The child: run a server; on each stdin line ``measure`` print one JSON line."""
     from pollchat.server.app import Server
@@ -62,7 +81,7 @@ def serve(data_dir: str, max_users: int, trace: bool, top: int) -> None:
 
     baseline = None
     if trace:
-        tracemalloc.start(1)
+        tracemalloc.start(int(os.environ.get("IDLE_FRAMES", "1")))
     if hasattr(server, "after_start"):  # what serve_forever does before its first pass
         server.after_start()
     print(json.dumps({"port": server.address[1]}), flush=True)
@@ -76,15 +95,15 @@ def serve(data_dir: str, max_users: int, trace: bool, top: int) -> None:
             return
         gc.collect()
         report: dict[str, object] = {"rss_kib": _rss_kib(), "connections": len(server.loop.connections),
-                                     "online": len(server.hub.online_names())}
+                                     "online": len(server.hub.online_names()), **_malloc_kib()}
         if trace:
             report["traced"] = tracemalloc.get_traced_memory()[0]
             snap = tracemalloc.take_snapshot()
             if baseline is None:
                 baseline = snap
             elif top:
-                stats = snap.compare_to(baseline, "lineno")[:top]
-                report["top"] = [(str(s.traceback[0]), s.size_diff, s.count_diff) for s in stats]
+                stats = snap.compare_to(baseline, "traceback" if os.environ.get("IDLE_FRAMES") else "lineno")[:top]
+                report["top"] = [(" <- ".join(str(f) for f in s.traceback), s.size_diff, s.count_diff) for s in stats]
         print(json.dumps(report), flush=True)
 
     server.loop.add_reader(sys.stdin, command)
@@ -179,6 +198,9 @@ def measure(clients: int, trace: bool, top: int) -> dict:
            "rss_full_mib": round(full["rss_kib"] / 1024, 1),
            "rss_per_conn_bytes": round((full["rss_kib"] - empty["rss_kib"]) * 1024 / clients),
            "online": full["online"]}
+    for key in ("malloc_held_kib", "malloc_used_kib"):
+        if key in full:
+            out[key.replace("_kib", "_per_conn_bytes")] = round((full[key] - empty[key]) * 1024 / clients)
     if trace:
         out["traced_per_conn_bytes"] = round((full["traced"] - empty["traced"]) / clients)
         out["top"] = full.get("top", [])
@@ -208,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         if not trace:
             print(f"{r['clients']} idle clients logged in after {r['login_s']} s (online {r['online']}): RSS "
                   f"{r['rss_empty_mib']} -> {r['rss_full_mib']} MiB, {r['rss_per_conn_bytes']} bytes per connection")
+            if "malloc_held_per_conn_bytes" in r:
+                print(f"  malloc (objects over 512 bytes, sqlite, C libraries): {r['malloc_used_per_conn_bytes']} bytes "
+                      f"in use, {r['malloc_held_per_conn_bytes']} held per connection")
         else:
             print(f"tracemalloc: {r['traced_per_conn_bytes']} bytes per connection (Python heap)")
             for where, size, count in r["top"]:

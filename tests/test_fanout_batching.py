@@ -89,7 +89,7 @@ def _pair(loop: EventLoop, port: int) -> tuple[Connection, socket.socket]:
     server_end.setblocking(False)
     client_end.setblocking(False)
     conn = Connection(server_end, ("127.0.0.1", port), loop, LineCodec(4096))
-    loop.connections.add(conn)
+    loop.connections[conn] = None
     loop._update_interest(conn)  # registered for reading, as an accepted connection is
     return conn, client_end
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,8 +31,10 @@ class Connection:
     Attributes:
         id: never-reused connection id, for logs and equality in tests.
         sock: the non-blocking socket.
-        peer: ``"host:port"`` of the remote end.
-        host: the remote address without the port (the unit of per-address limits).
+        peer: ``"host:port"`` of the remote end (made when asked: logs only).
+        host: the remote address without the port (the unit of per-address limits);
+            interned, so thousands of connections from one address share one string.
+        port: the remote port (``None`` for an address that has none).
         loop: the event loop that owns the socket.
         codec: bytes to lines and events to bytes for this front end
             (:class:`~pollchat.protocol.codec.Codec`).
@@ -60,8 +63,8 @@ class Connection:
     __slots__ = (
         "id",
         "sock",
-        "peer",
         "host",
+        "port",
         "loop",
         "codec",
         "tls",
@@ -87,7 +90,7 @@ class Connection:
     def __init__(self, sock: socket.socket, address: object, loop: EventLoop, codec: Codec) -> None:
         self.id = next(_ids)
         self.sock = sock
-        self.host, self.peer = _format_address(address)
+        self.host, self.port = _split_address(address)
         self.loop = loop
         self.codec = codec
         self.tls = self.handshaking = self.hello_seen = False
@@ -138,15 +141,19 @@ class Connection:
         """Read again."""
         self.loop.resume_reading(self)
 
+    @property
+    def peer(self) -> str:
+        """``"host:port"`` of the remote end; IPv6 hosts are bracketed (``[::1]:5000``)."""
+        if self.port is None:
+            return self.host
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
     def __repr__(self) -> str:
         return f"<Connection #{self.id} {self.peer}{' closing' if self.closing else ''}>"
 
 
-def _format_address(address: object) -> tuple[str, str]:
-    """``(host, "host:port")`` of a socket address; IPv6 hosts are bracketed in the
-    second form (``[::1]:5000``)."""
+def _split_address(address: object) -> tuple[str, int | None]:
+    """``(host, port)`` of a socket address; a label and ``None`` for other addresses."""
     if isinstance(address, tuple) and len(address) >= 2:
-        host, port = str(address[0]), address[1]
-        return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-    label = str(address) or "local"
-    return label, label
+        return sys.intern(str(address[0])), address[1]
+    return str(address) or "local", None

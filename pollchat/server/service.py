@@ -130,6 +130,9 @@ class ChatService(Generic[P]):
         )
         self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng)
         self._broadcast: Callable[[ServerEvent, P | None], None] | None = None
+        # Bound once: every connection's timer refers to these, not to a closure of its own.
+        self._on_login_timeout = self._login_timed_out
+        self._on_idle_check = self._idle_check
 
     def use_broadcast(
         self, broadcast: Callable[[ServerEvent, P | None], None], join: Callable[[P], None], leave: Callable[[P], None]
@@ -163,7 +166,7 @@ class ChatService(Generic[P]):
         if config.rate_limit:
             peer.bucket = TokenBucket(config.rate_limit, config.rate_burst, self.timers.clock())
         if config.login_timeout:
-            peer.timer = self.timers.call_later(config.login_timeout, lambda: self._login_timed_out(peer))
+            peer.timer = self.timers.call_later(config.login_timeout, self._on_login_timeout, peer)
 
     def ready(self, peer: P) -> None:
         """The front end's handshake (if any) is done: greet the client."""
@@ -404,7 +407,7 @@ class ChatService(Generic[P]):
         self._schedule_idle_check(peer, self.hub.idle_after)
 
     def _schedule_idle_check(self, peer: P, delay: float) -> None:
-        peer.timer = self.timers.call_later(max(0.0, delay), lambda: self._idle_check(peer))
+        peer.timer = self.timers.call_later(max(0.0, delay), self._on_idle_check, peer)
 
     def _idle_check(self, peer: P) -> None:
         deliveries, next_check = self.hub.check_idle(peer)
