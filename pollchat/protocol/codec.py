@@ -20,7 +20,8 @@ The contract, :class:`Codec`:
 * :meth:`~Codec.encode` turns one server event into the bytes for this connection
   (``b""``: this front end does not show that event), and :attr:`~Codec.mode_key`
   names the encoding in use: connections with equal keys get equal bytes for the same
-  event and timestamp, so a broadcast is rendered once per distinct key.
+  event and timestamp, so a broadcast is rendered once per distinct key (and the
+  server batches a loop pass's broadcasts per key).
 * :meth:`~Codec.switch_mode` applies the protocol's ``mode json`` / ``mode text``.
 * :meth:`~Codec.close_data` gives the bytes that end the stream when the server
   closes (a WebSocket close frame); :attr:`~Codec.should_close` asks the server to
@@ -49,7 +50,9 @@ class Codec(Protocol):
 
     @property
     def mode_key(self) -> str:
-        """The encoding in use; equal keys give equal bytes for one event."""
+        """The encoding in use; equal keys give equal bytes for one event. It changes
+        only through :meth:`switch_mode` (or before the login): the server keeps its
+        logged-in connections in one broadcast list per key."""
 
     def receive_data(self, data: bytes) -> list[Item]:
         """Consume received bytes; return completed lines and line errors. Never raises."""
