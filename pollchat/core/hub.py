@@ -13,7 +13,8 @@ The wall clock is injected (``clock``), so idle times and statuses are testable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -44,17 +45,73 @@ from pollchat.protocol.events import (
 )
 from pollchat.config import DEFAULT_IDLE_AFTER
 from pollchat.protocol.names import mixed_scripts, name_key, normalize_name
-from pollchat.protocol.render import format_time
+from pollchat.protocol.render import NameList, format_time
 from pollchat.texts import ErrorCode, NoticeCode
 
 H = TypeVar("H")
 
 
+class Everyone(Sequence[H]):
+    """The targets of a delivery to everyone logged in, but ``exclude``: the online
+    handles, in login order, when the hub decided.
+
+    It iterates, counts and compares (equal to the tuple of the same handles) like the
+    tuple it stands for, so any front end can carry it out target by target. The
+    server does better: it keeps its own lists of logged-in connections per output mode,
+    told of every login and leave by the hub (:meth:`Hub.observe`), so they hold the
+    same handles at that moment, and appends a whole loop pass's broadcast bytes to each
+    connection once (``EventLoop.broadcast``).
+
+    Making one costs no walk over the sessions: it is a view of the first ``count``
+    handles of the hub's list in login order, which the hub only ever appends to (a
+    leave makes a new list), so a chat line or a login among 10,000 users copies no list
+    of 9,999.
+    """
+
+    __slots__ = ("handles", "count", "exclude")
+
+    def __init__(self, handles: Sequence[H], exclude: H | None = None, count: int | None = None) -> None:
+        self.handles = handles
+        self.count = len(handles) if count is None else count
+        self.exclude = exclude
+
+    def __iter__(self) -> Iterator[H]:
+        exclude, handles = self.exclude, islice(self.handles, self.count)
+        if exclude is None:
+            return handles
+        return (h for h in handles if h is not exclude)
+
+    def __len__(self) -> int:
+        if self.exclude is None:
+            return self.count
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return any(True for _ in self)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def,override]
+        return tuple(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (tuple, Everyone)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Everyone({tuple(self)!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery(Generic[H]):
-    """Send ``event`` to each of ``targets`` (render it once, share the bytes)."""
+    """Send ``event`` to each of ``targets`` (render it once, share the bytes).
 
-    targets: tuple[H, ...]
+    ``targets`` is a tuple, or :class:`Everyone` for a delivery to every logged-in
+    session (but one), which the server may carry out per loop pass."""
+
+    targets: tuple[H, ...] | Everyone[H]
     event: ServerEvent
 
 
@@ -142,12 +199,31 @@ class Hub(Generic[H]):
         self._by_key: dict[str, OnlineSession[H]] = {}  # insertion order = login order
         self._by_handle: dict[H, OnlineSession[H]] = {}
         self._by_id: dict[int, OnlineSession[H]] = {}
+        # Kept between logins and leaves, so that a login among 10,000 costs no walk over
+        # every session (docs/performance.md, issue 13): the names in login order with
+        # their renderings (None: make them again), the handles in login order (None:
+        # make them again), and whether a game may be running anywhere.
+        self._names: NameList | None = NameList()
+        self._handle_order: list[H] | None = []
+        self._maybe_playing = False
+        self._on_online: Callable[[H], None] | None = None
+        self._on_offline: Callable[[H], None] | None = None
+
+    def observe(self, online: Callable[[H], None], offline: Callable[[H], None]) -> None:
+        """Call ``online(handle)`` as a session starts (before its admission's deliveries
+        are returned) and ``offline(handle)`` as one ends (before its left notice is
+        returned), so a caller can keep its own list of who :class:`Everyone` stands
+        for (the server's per-mode broadcast lists)."""
+        self._on_online, self._on_offline = online, offline
 
     # --- queries ---------------------------------------------------------------------------
 
     def online_names(self) -> tuple[str, ...]:
         """Names of everyone online, in login order."""
-        return tuple(session.account.name for session in self._by_key.values())
+        names = self._names
+        if names is None:
+            names = self._names = NameList(session.account.name for session in self._by_key.values())
+        return names
 
     def session_of(self, handle: H) -> OnlineSession[H] | None:
         """The online session on ``handle``, if it is logged in."""
@@ -238,18 +314,27 @@ class Hub(Generic[H]):
             return Admission(ErrorCode.ALREADY_ONLINE)
         if not self.budget.has_seat(account.kind):
             return Admission(ErrorCode.SERVER_FULL)
-        others = self._handles()
-        deliveries = [Delivery(others, Entered(account.name))]
-        for other in self._by_key.values():  # someone arrived: games for the lonely end
-            if other.game is not None:
-                other.game = None
-                deliveries.append(self._notice(other.handle, NoticeCode.GAME_OVER, name=account.name))
+        others = self._everyone(handle)  # taken before this session joins the list
+        deliveries: list[Delivery[H]] = [Delivery(others, Entered(account.name))]
+        if self._maybe_playing:  # someone arrived: games for the lonely end
+            self._maybe_playing = False
+            for other in self._by_key.values():
+                if other.game is not None:
+                    other.game = None
+                    deliveries.append(self._notice(other.handle, NoticeCode.GAME_OVER, name=account.name))
         self.budget.take(account.kind)
         now = self.clock()
         session = OnlineSession(handle, account, Presence(online_since=now, last_active=now))
-        self._by_key[account.key] = session
+        key = account.key
+        self._by_key[account.name if key == account.name else key] = session  # one string for both when equal
         self._by_handle[handle] = session
         self._by_id[account.id] = session
+        if self._handle_order is not None:
+            self._handle_order.append(handle)  # earlier Everyone views see only their count
+        if self._names is not None:
+            self._names = self._names.plus(account.name)
+        if self._on_online is not None:
+            self._on_online(handle)
         welcome = Delivery((handle,), Welcome(account.name, self.online_names()))
         return Admission(None, (welcome, *deliveries), account, alone=not others)
 
@@ -297,7 +382,7 @@ class Hub(Generic[H]):
     def _set_status(self, session: OnlineSession[H], status: Status, message: str, *, automatic: bool) -> list[Delivery[H]]:
         presence = session.presence
         presence.status, presence.message, presence.automatic = status, message, automatic
-        return [Delivery(self._handles(), StatusChanged(session.account.name, status.value, message))]
+        return [Delivery(self._everyone(), StatusChanged(session.account.name, status.value, message))]
 
     def who(self, handle: H, describe: Callable[[H], tuple[int, str]] | None = None) -> list[Delivery[H]]:
         """``/who`` for ``handle``: see :meth:`who_list`."""
@@ -351,7 +436,7 @@ class Hub(Generic[H]):
         if session.game is not None and may_guess:
             return self._guess(session, text)
         self.record(session, RecordKind.CHAT, text)
-        deliveries = [Delivery(self._handles(exclude=session.handle), Message(session.account.name, text))]
+        deliveries = [Delivery(self._everyone(session.handle), Message(session.account.name, text))]
         return deliveries + self.mentions(session, text)
 
     def action(self, handle: H, text: str) -> list[Delivery[H]]:
@@ -360,7 +445,7 @@ class Hub(Generic[H]):
         if session is None:
             return []
         self.record(session, RecordKind.ACTION, text)
-        deliveries = [Delivery(self._handles(exclude=session.handle), Emote(session.account.name, text))]
+        deliveries = [Delivery(self._everyone(session.handle), Emote(session.account.name, text))]
         return deliveries + self.mentions(session, text)
 
     def mentions(
@@ -447,7 +532,7 @@ class Hub(Generic[H]):
             return []
         event = Typing(session.account.name, active, private=name is not None)
         if name is None:
-            return [Delivery(self._handles(exclude=session.handle), event)]
+            return [Delivery(self._everyone(session.handle), event)]
         account = self.accounts.find(name)
         target = self._by_key.get(account.key) if account is not None else None
         if target is None or target is session:
@@ -470,6 +555,7 @@ class Hub(Generic[H]):
         if len(self._by_key) > 1:
             return [self._error(handle, ErrorCode.NOT_ALONE)]
         session.game = GuessingGame(secret)
+        self._maybe_playing = True
         deliveries = [self._notice(handle, NoticeCode.GAME_START, top=session.game.top)]
         if guess is not None:
             deliveries += self._guess(session, guess)
@@ -515,9 +601,10 @@ class Hub(Generic[H]):
         if renamed is None:
             return [self._error(handle, ErrorCode.NAME_TAKEN)]
         session.account = renamed
+        self._names = None
         # Rebuild the key index in place of the old key, keeping login order.
         self._by_key = {(renamed.key if key == old.key else key): s for key, s in self._by_key.items()}
-        return [Delivery(self._handles(), Renamed(old.name, renamed.name))]
+        return [Delivery(self._everyone(), Renamed(old.name, renamed.name))]
 
     def change_password(self, handle: H, password_hash: str) -> list[Delivery[H]]:
         """``/passwd``, after the old password was verified and the new one hashed."""
@@ -554,10 +641,13 @@ class Hub(Generic[H]):
             return []
         del self._by_key[session.account.key]
         self._by_id.pop(session.account.id, None)
+        self._handle_order = self._names = None
+        if self._on_offline is not None:
+            self._on_offline(handle)
         self.budget.release(session.account.kind)
         if record_last_seen:
             self.accounts.set_last_seen(session.account, self.clock())
-        return [Delivery(self._handles(), Left(session.account.name, reason))]
+        return [Delivery(self._everyone(), Left(session.account.name, reason))]
 
     # --- admin actions ---------------------------------------------------------------------------------
 
@@ -617,11 +707,11 @@ class Hub(Generic[H]):
 
     def announce(self, actor: str, text: str) -> list[Delivery[H]]:
         """An admin's marked line to everyone online (the admin included)."""
-        return [Delivery(self._handles(), Announcement(actor, text))]
+        return [Delivery(self._everyone(), Announcement(actor, text))]
 
-    def everyone(self) -> tuple[H, ...]:
+    def everyone(self) -> Everyone[H]:
         """Every logged-in handle, in login order."""
-        return self._handles()
+        return self._everyone()
 
     def _online_by_name(self, name: str) -> OnlineSession[H] | Error:
         account = self.accounts.find(name)
@@ -634,8 +724,13 @@ class Hub(Generic[H]):
 
     # --- helpers ----------------------------------------------------------------------------------------
 
-    def _handles(self, exclude: H | None = None) -> tuple[H, ...]:
-        return tuple(s.handle for s in self._by_key.values() if s.handle is not exclude)
+    def _everyone(self, exclude: H | None = None) -> Everyone[H]:
+        """Every logged-in handle but ``exclude``, in login order: a view of the list
+        that logins append to (a leave drops it, to be made again when next needed)."""
+        order = self._handle_order
+        if order is None:  # the handles dict is in login order too; copied at C speed
+            order = self._handle_order = list(self._by_handle)
+        return Everyone(order, exclude, len(order))
 
     @staticmethod
     def _error(handle: H, code: ErrorCode, **detail: object) -> Delivery[H]:
@@ -646,7 +741,7 @@ class Hub(Generic[H]):
         return Delivery((handle,), Notice.of(code, **detail))
 
 
-__all__ = ["AdminOutcome", "Admission", "Delivery", "Hub", "OnlineSession", "ban_period"]
+__all__ = ["AdminOutcome", "Admission", "Delivery", "Everyone", "Hub", "OnlineSession", "ban_period"]
 
 
 def ban_period(ban: Ban) -> str:

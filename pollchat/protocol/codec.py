@@ -20,7 +20,8 @@ The contract, :class:`Codec`:
 * :meth:`~Codec.encode` turns one server event into the bytes for this connection
   (``b""``: this front end does not show that event), and :attr:`~Codec.mode_key`
   names the encoding in use: connections with equal keys get equal bytes for the same
-  event and timestamp, so a broadcast is rendered once per distinct key.
+  event and timestamp, so a broadcast is rendered once per distinct key (and the
+  server batches a loop pass's broadcasts per key).
 * :meth:`~Codec.switch_mode` applies the protocol's ``mode json`` / ``mode text``.
 * :meth:`~Codec.close_data` gives the bytes that end the stream when the server
   closes (a WebSocket close frame); :attr:`~Codec.should_close` asks the server to
@@ -49,7 +50,9 @@ class Codec(Protocol):
 
     @property
     def mode_key(self) -> str:
-        """The encoding in use; equal keys give equal bytes for one event."""
+        """The encoding in use; equal keys give equal bytes for one event. It changes
+        only through :meth:`switch_mode` (or before the login): the server keeps its
+        logged-in connections in one broadcast list per key."""
 
     def receive_data(self, data: bytes) -> list[Item]:
         """Consume received bytes; return completed lines and line errors. Never raises."""
@@ -92,7 +95,7 @@ def encode_for_mode(mode: str, event: ServerEvent, ts: float) -> bytes:
     return encode_text(event)
 
 
-class LineCodec:
+class LineCodec(LineFramer):
     """The line protocol on a byte stream (TCP): LF/CRLF lines, text or JSON output.
 
     Args:
@@ -100,22 +103,23 @@ class LineCodec:
             (``ServerConfig.max_line``).
 
     No handshake: :attr:`ready` is true from the start, so the greeting goes out at
-    accept, as seed 004 did.
+    accept, as seed 004 did. It is its own :class:`~pollchat.protocol.framing.LineFramer`
+    (one object per connection rather than two: 10,000 idle connections hold 10,000).
     """
 
-    __slots__ = ("_framer", "mode_key")
+    __slots__ = ("mode_key",)
 
     ready = True
     peer_closed = False
     should_close = False
 
     def __init__(self, max_line: int) -> None:
-        self._framer = LineFramer(max_line)
+        super().__init__(max_line)
         self.mode_key = TEXT
 
     def receive_data(self, data: bytes) -> list[Item]:
         """Lines completed by ``data`` (see :class:`~pollchat.protocol.framing.LineFramer`)."""
-        return self._framer.feed(data)
+        return self.feed(data)
 
     def data_to_send(self) -> bytes:
         """Always ``b""``: a line stream has nothing of its own to send."""
@@ -133,7 +137,3 @@ class LineCodec:
         """Always ``b""``: the line protocol ends with its last line and a FIN."""
         return b""
 
-    @property
-    def pending(self) -> int:
-        """Bytes of an unfinished input line held in memory."""
-        return self._framer.pending

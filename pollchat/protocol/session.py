@@ -235,7 +235,7 @@ class Session:
         self.max_failures = max_failures
         self.min_password_length = min_password_length
         self._verb_chosen = Verb.LOGIN
-        self._backlog: deque[object] = deque()
+        self._backlog: deque[object] | None = None  # made on first use: most sessions never need it
         self._backlog_size = 0  # characters of lines waiting in the backlog
         self._guarding = False  # a login verb came while chatting: the next line may be credentials
 
@@ -244,7 +244,7 @@ class Session:
     def feed(self, item: Item) -> list[SessionStep]:
         """Handle one framed item (a line or a framing error) and return the actions."""
         if self.phase is Phase.AUTHENTICATING:
-            self._backlog.append(item)
+            self._held().append(item)
             self._backlog_size += _size(item)
             return []
         if self.phase is Phase.CLOSED:
@@ -261,7 +261,7 @@ class Session:
         """The peer closed its sending side (or the connection). Returns the actions;
         while authenticating, the hang-up waits in the backlog behind earlier lines."""
         if self.phase is Phase.AUTHENTICATING:
-            self._backlog.append(_EOF)
+            self._held().append(_EOF)
             return []
         if self.phase is Phase.CLOSED:
             return []
@@ -348,7 +348,7 @@ class Session:
         actions: list[SessionStep] = [Reply(Error.of(code, **detail))]
         if self.max_failures and self.failures >= self.max_failures:
             self.phase = Phase.CLOSED
-            self._backlog.clear()
+            self._backlog = None
             self._backlog_size = 0
             actions.append(Disconnect(Error.of(ErrorCode.TOO_MANY_ATTEMPTS)))
         return actions
@@ -362,7 +362,14 @@ class Session:
             else:
                 self._backlog_size -= _size(item)
                 actions += self.feed(item)  # type: ignore[arg-type]
+        if not self._backlog:
+            self._backlog = None  # an empty deque keeps a 64-slot block (about 600 bytes)
         return actions
+
+    def _held(self) -> deque[object]:
+        if self._backlog is None:
+            self._backlog = deque()
+        return self._backlog
 
     def _expect_authenticating(self) -> None:
         if self.phase is not Phase.AUTHENTICATING:

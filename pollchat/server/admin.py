@@ -184,7 +184,7 @@ class AdminActions:
         log.warning("admin %s: %s", actor, reply.text)
         for handle in self.hub.everyone():
             session = self.hub.session_of(handle)
-            if session is not None and self.networks.match(handle.peer, now) is not None:
+            if session is not None and self.networks.match(handle.address, now) is not None:
                 self._carry_out(actor, "ban", self.hub.ban_session(actor, handle, ban))
         return reply
 

@@ -1,7 +1,7 @@
 """Address and network bans kept in memory and written through to the database.
 
 The pure list (:class:`~pollchat.core.addressbans.AddressBans`) decides; this keeps it
-and the ``address_ban`` table in step, and finds a peer's address in its label.
+and the ``address_ban`` table in step.
 """
 
 from __future__ import annotations
@@ -38,13 +38,6 @@ class NetworkBans:
         self._database.clear_address_ban(str(network))
         return self._bans.remove(network, now)
 
-    def match(self, label: str, now: float) -> AddressBan | None:
-        """The ban in force on the address of a peer labelled ``label``
-        (``"192.0.2.7:5000"`` or ``"[2001:db8::1]:5000"``), or ``None``."""
-        return self._bans.match(address_of(label), now)
-
-
-def address_of(label: str) -> str:
-    """The address part of a ``"host:port"`` label (brackets of IPv6 removed)."""
-    host = label.rpartition(":")[0] or label
-    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    def match(self, address: str, now: float) -> AddressBan | None:
+        """The ban in force on ``address`` (as the socket reported it), or ``None``."""
+        return self._bans.match(address, now)

@@ -51,6 +51,7 @@ class ChatServer:
         self.admin = service.admin
         self.on_shutdown = on_shutdown
         self.on_reload = on_reload
+        service.use_broadcast(loop.broadcast, loop.join_everyone, loop.leave_everyone)
         loop.after_flush.append(service.history.flush)
 
     # --- loop callbacks ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import socket
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from pollchat.protocol.codec import Codec
     from pollchat.protocol.events import ServerEvent
     from pollchat.protocol.session import Session
-    from pollchat.server.loop import EventLoop
+    from pollchat.server.loop import Audience, EventLoop
     from pollchat.server.timers import Timer
 
 _ids = itertools.count(1)
@@ -31,9 +32,13 @@ class Connection:
     Attributes:
         id: never-reused connection id, for logs and equality in tests.
         sock: the non-blocking socket.
-        peer: ``"host:port"`` of the remote end.
+        peer: ``"host:port"`` of the remote end (made when asked: logs only).
+        address: the remote address without the port; interned, so thousands of
+            connections from one address share one string.
         host: the unit of per-address limits: the remote IPv4 address, or the /64
-            network of an IPv6 one (one subscriber's LAN gets a whole /64, RFC 6177).
+            network of an IPv6 one (one subscriber's LAN gets a whole /64, RFC 6177);
+            interned too.
+        port: the remote port (``None`` for an address that has none).
         loop: the event loop that owns the socket.
         codec: bytes to lines and events to bytes for this front end
             (:class:`~pollchat.protocol.codec.Codec`).
@@ -42,6 +47,10 @@ class Connection:
         hello_seen: the peer's first byte opened a TLS handshake (not plain text).
         session: the protocol state machine (set by the chat service).
         outbuf: bytes queued and not yet accepted by the kernel.
+        audience: the loop's list of logged-in connections of this connection's output
+            mode, which broadcasts go to (``None``: not logged in).
+        seen: how much of the audience's broadcast bytes of this pass are already in
+            ``outbuf`` (see :class:`~pollchat.server.loop.Audience`).
         reading: the loop wants read events (False while input is paused).
         writing: write interest is registered (only while ``send()`` comes back short).
         registered: the socket is in the selector.
@@ -58,8 +67,9 @@ class Connection:
     __slots__ = (
         "id",
         "sock",
-        "peer",
+        "address",
         "host",
+        "port",
         "loop",
         "codec",
         "tls",
@@ -67,6 +77,8 @@ class Connection:
         "hello_seen",
         "session",
         "outbuf",
+        "audience",
+        "seen",
         "reading",
         "writing",
         "registered",
@@ -83,12 +95,15 @@ class Connection:
     def __init__(self, sock: socket.socket, address: object, loop: EventLoop, codec: Codec) -> None:
         self.id = next(_ids)
         self.sock = sock
-        self.host, self.peer = _format_address(address)
+        self.address, self.port = _split_address(address)
+        self.host = sys.intern(limit_key(self.address))
         self.loop = loop
         self.codec = codec
         self.tls = self.handshaking = self.hello_seen = False
         self.session: Session | None = None
         self.outbuf = bytearray()
+        self.audience: Audience | None = None
+        self.seen = 0
         self.reading = True
         self.writing = False
         self.registered = False
@@ -116,8 +131,9 @@ class Connection:
         self.loop.queue(self, data)
 
     def switch_mode(self, mode: str) -> None:
-        """Render later events in ``mode`` (``"text"`` or ``"json"``)."""
-        self.codec.switch_mode(mode)
+        """Render later events in ``mode`` (``"text"`` or ``"json"``); through the loop,
+        which moves a logged-in connection to that mode's broadcast audience."""
+        self.loop.switch_mode(self, mode)
 
     def close(self, reason: str, *, flush: bool = True) -> None:
         """Begin closing (see :meth:`EventLoop.close`)."""
@@ -131,18 +147,22 @@ class Connection:
         """Read again."""
         self.loop.resume_reading(self)
 
+    @property
+    def peer(self) -> str:
+        """``"host:port"`` of the remote end; IPv6 hosts are bracketed (``[::1]:5000``)."""
+        if self.port is None:
+            return self.address
+        return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
+
     def __repr__(self) -> str:
         return f"<Connection #{self.id} {self.peer}{' closing' if self.closing else ''}>"
 
 
-def _format_address(address: object) -> tuple[str, str]:
-    """``(limit key, "host:port")`` of a socket address; IPv6 hosts are bracketed in the
-    second form (``[::1]:5000``). See :func:`limit_key`."""
+def _split_address(address: object) -> tuple[str, int | None]:
+    """``(host, port)`` of a socket address; a label and ``None`` for other addresses."""
     if isinstance(address, tuple) and len(address) >= 2:
-        host, port = str(address[0]), address[1]
-        return limit_key(host), (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-    label = str(address) or "local"
-    return label, label
+        return sys.intern(str(address[0])), address[1]
+    return str(address) or "local", None
 
 
 def limit_key(host: str) -> str:

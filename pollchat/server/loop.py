@@ -12,6 +12,7 @@ the line protocol on 3490, later a web port. One iteration (:meth:`EventLoop.run
         wake-up   -> collect signal numbers and worker results
         connection (skipped if closed) -> read once, then write if writable
     run worker results, then due timers
+    broadcasts: append the pass's bytes for everyone to each logged-in connection, once
     flush: send() to every connection with queued output; register write interest only
            for what the kernel did not take (Redis's beforeSleep)
     after-flush hooks (the history batch is written here, off the latency path)
@@ -28,6 +29,14 @@ Every output buffer is bounded: a connection whose unsent output would pass
 ``max_output`` bytes is a slow consumer and is closed, logged, without delaying others.
 So is their sum: when what is left unsent at the end of a pass passes
 ``max_output_total`` bytes, the largest consumers are dropped first until it fits.
+
+Broadcasts (what goes to everyone logged in: chat lines, entered and left notices,
+status changes) are collected during the pass, rendered once per output mode, and
+appended to each logged-in connection's buffer once, at the end of the pass
+(:meth:`EventLoop.broadcast`): the per-recipient work is per pass, not per line. A
+connection that is sent something of its own meanwhile first gets the broadcast bytes
+it has not had yet, so every connection's bytes keep the order in which they were
+queued.
 """
 
 from __future__ import annotations
@@ -105,6 +114,23 @@ class Listener:
         self.accept_failing = False
 
 
+class Audience:
+    """The connections of one output mode (codec ``mode_key``) that receive broadcasts
+    (the logged-in ones, in login order), and the bytes broadcast to them in this pass.
+
+    Each member's ``seen`` is how much of ``pending`` is already in its output buffer
+    (or was skipped: a sender does not get its own line); the rest is appended at the
+    end of the pass, or before anything else queued for that connection alone.
+    """
+
+    __slots__ = ("mode_key", "members", "pending")
+
+    def __init__(self, mode_key: str) -> None:
+        self.mode_key = mode_key
+        self.members: dict[Connection, None] = {}  # an insertion-ordered set
+        self.pending = bytearray()
+
+
 class EventLoop:
     """The selectors loop around any number of listening sockets.
 
@@ -140,7 +166,9 @@ class EventLoop:
         self.keepalive = keepalive
         self.clock = clock
         self.timers = timers or Timers()
-        self.connections: set[Connection] = set()
+        self.connections: dict[Connection, None] = {}
+        """Every open connection (an insertion-ordered set; a dict takes less room per
+        entry than a set, which counts with 10,000 idle connections)."""
         self.selector = selectors.DefaultSelector()
         self.listeners: list[Listener] = []
         self._wake_r, self._wake_w = socket.socketpair()
@@ -151,6 +179,11 @@ class EventLoop:
         self._to_flush: dict[Connection, None] = {}  # insertion-ordered set
         self._to_finalize: list[Connection] = []
         self._backlogged: dict[Connection, None] = {}  # write interest on: output left unsent
+        self._audiences: dict[str, Audience] = {}  # per codec mode_key
+        # Every read lands here and is copied out at its size: no 64 KiB block is
+        # allocated and shrunk per read (which fragments the heap under many clients).
+        self._recv_view = memoryview(bytearray(RECV_SIZE))
+        self._broadcasting = False  # some audience has pending bytes
         self.after_flush: list[Callable[[], None]] = []
         """Called at the end of every pass, after the sockets are flushed (history writes)."""
 
@@ -253,6 +286,9 @@ class EventLoop:
         """
         if conn.closing:
             return
+        audience = conn.audience
+        if audience is not None and conn.seen != len(audience.pending) and not self._catch_up(conn):
+            return
         if len(conn.outbuf) + len(data) > self.max_output:
             self._drop_slow_consumer(conn)
             return
@@ -283,12 +319,155 @@ class EventLoop:
                 data = rendered[codec.mode_key] = codec.encode(event, ts)
             if not data:
                 continue
+            audience = conn.audience
+            if audience is not None and conn.seen != len(audience.pending) and not self._catch_up(conn):
+                continue
             outbuf = conn.outbuf
             if len(outbuf) + len(data) > limit:
                 self._drop_slow_consumer(conn)
                 continue
             outbuf += data
             to_flush[conn] = None
+
+    # --- broadcasts: once per pass per connection -----------------------------------------------
+
+    def join_everyone(self, conn: Connection) -> None:
+        """From now on ``conn`` receives :meth:`broadcast` events (it logged in); its
+        mode's audience is the one of its codec's ``mode_key`` now (:meth:`switch_mode`
+        moves it)."""
+        if conn.closing or conn.audience is not None:
+            return
+        key = conn.codec.mode_key
+        audience = self._audiences.get(key)
+        if audience is None:
+            audience = self._audiences[key] = Audience(key)
+        audience.members[conn] = None
+        conn.audience = audience
+        conn.seen = len(audience.pending)  # nothing broadcast before it joined
+
+    def leave_everyone(self, conn: Connection) -> None:
+        """``conn`` receives no more broadcasts (it logged out); what was broadcast to
+        it before, in this pass, is appended to its buffer first."""
+        audience = conn.audience
+        if audience is None:
+            return
+        if conn.seen != len(audience.pending) and not self._catch_up(conn):
+            return  # dropped as a slow consumer: it left the audience
+        self._leave_audience(conn)
+
+    def broadcast(self, event: ServerEvent, exclude: Connection | None = None) -> None:
+        """Queue ``event`` to every connection that joined (:meth:`join_everyone`) but
+        ``exclude``: rendered now, once per output mode in use (one timestamp), and
+        appended to each connection's buffer at the end of the pass together with the
+        pass's other broadcasts, with one copy per connection per pass. A codec that
+        renders it to ``b""`` is skipped, as in :meth:`fan_out`.
+
+        A buffer that would pass ``max_output`` is found when the bytes are appended (at
+        the end of the pass, or before a line for that connection alone): that
+        connection is dropped as a slow consumer then, at a line boundary.
+        """
+        ts = 0.0
+        for audience in self._audiences.values():
+            members = audience.members
+            if not members:
+                continue
+            if not ts:
+                ts = self.clock()
+            data = next(iter(members)).codec.encode(event, ts)  # equal mode keys, equal bytes
+            if not data:
+                continue
+            pending = audience.pending
+            before = len(pending)
+            pending += data
+            self._broadcasting = True
+            if exclude is not None and exclude.audience is audience:
+                if exclude.seen != before and not self._catch_up(exclude, before):
+                    continue  # dropped as a slow consumer: it left the audience
+                exclude.seen = len(pending)
+
+    def switch_mode(self, conn: Connection, mode: str) -> None:
+        """Switch ``conn``'s codec to ``mode`` (``mode json``); a logged-in connection
+        first gets the broadcast bytes of its old mode it has not had, then moves to its
+        new mode's audience."""
+        audience = conn.audience
+        if audience is None:
+            conn.codec.switch_mode(mode)
+            return
+        if conn.seen != len(audience.pending) and not self._catch_up(conn):
+            conn.codec.switch_mode(mode)
+            return  # dropped as a slow consumer
+        self._leave_audience(conn)
+        conn.codec.switch_mode(mode)
+        self.join_everyone(conn)
+
+    def _catch_up(self, conn: Connection, end: int | None = None) -> bool:
+        """Append to ``conn``'s buffer the bytes broadcast in this pass it has not had
+        yet (up to ``end``), before anything else is queued for it. ``False``: that
+        passed ``max_output`` and ``conn`` was dropped as a slow consumer."""
+        audience = conn.audience
+        assert audience is not None
+        pending = audience.pending
+        if end is None:
+            end = len(pending)
+        chunk = pending[conn.seen : end]
+        conn.seen = end
+        if len(conn.outbuf) + len(chunk) > self.max_output:
+            self._drop_slow_consumer(conn)
+            return False
+        conn.outbuf += chunk
+        self._to_flush[conn] = None
+        return True
+
+    def _leave_audience(self, conn: Connection) -> None:
+        audience = conn.audience
+        if audience is not None:
+            del audience.members[conn]
+            conn.audience = None
+            conn.seen = 0
+
+    def _send_broadcasts(self) -> None:
+        """The end of the pass: give every member of each audience the pending bytes it
+        has not had yet, once. A member with nothing else queued (the usual case) is sent
+        them straight from the shared buffer, with no copy, and only what the kernel does
+        not take is kept in its buffer; the others get them appended to their buffer (sent
+        by the caller, :meth:`_flush`). Slow consumers found here are dropped after the
+        loop, so the members do not change while it runs."""
+        self._broadcasting = False
+        limit = self.max_output
+        to_flush = self._to_flush
+        slow: list[Connection] = []
+        for audience in self._audiences.values():
+            pending = audience.pending
+            if not pending:
+                continue
+            audience.pending = bytearray()
+            size = len(pending)
+            for conn in audience.members:
+                seen = conn.seen
+                if seen:
+                    conn.seen = 0
+                    if seen == size:
+                        continue
+                    data = pending[seen:]
+                else:
+                    data = pending
+                outbuf = conn.outbuf
+                if not outbuf and not conn.tls:
+                    try:
+                        sent = conn.sock.send(data)
+                    except OSError:  # EAGAIN, or an error that _send reports and handles
+                        sent = 0
+                    if sent == len(data):
+                        continue
+                    data = data[sent:]
+                if len(outbuf) + len(data) > limit:
+                    slow.append(conn)
+                    continue
+                outbuf += data
+                to_flush[conn] = None
+        for conn in slow:
+            if not conn.closing:
+                self._drop_slow_consumer(conn)
 
     def close(self, conn: Connection, reason: str, *, flush: bool = True) -> None:
         """Begin closing ``conn``. Idempotent.
@@ -300,6 +479,10 @@ class EventLoop:
         """
         if conn.closing:
             return
+        if conn.audience is not None:  # broadcast bytes queued before the close come first
+            if flush and conn.seen != len(conn.audience.pending) and not self._catch_up(conn):
+                return  # that overflowed: closed as a slow consumer instead
+            self._leave_audience(conn)
         conn.closing = True
         conn.close_reason = reason
         log.info("connection #%d %s closing: %s", conn.id, conn.peer, reason)
@@ -363,7 +546,7 @@ class EventLoop:
             conn = Connection(sock, address, self, listener.make_codec())
             if listener.tls is not None:
                 conn.tls = conn.handshaking = True
-            self.connections.add(conn)
+            self.connections[conn] = None
             self._update_interest(conn)
             log.info("connection #%d from %s", conn.id, conn.peer)
             try:
@@ -414,7 +597,8 @@ class EventLoop:
             self._handshake(conn)
             return
         try:
-            data = conn.sock.recv(RECV_SIZE)
+            view = self._recv_view
+            data = bytes(view[: conn.sock.recv_into(view)])
             if conn.tls:
                 # Records already decrypted inside the SSL object are not signalled by
                 # select(): take them now, or they wait for the peer's next packet.
@@ -548,11 +732,18 @@ class EventLoop:
         # A send error closes a connection, and its left notice queues new output for
         # others: repeat until nothing is pending, so nothing waits for the next event.
         # Ends because each connection closes at most once.
-        while self._to_flush:
-            pending, self._to_flush = self._to_flush, {}
-            for conn in pending:
-                if not conn.closed:
-                    self._send(conn)
+        # Lines queued for single connections go first (a newcomer's welcome, a reply),
+        # then the pass's broadcasts, then whatever those left over.
+        while True:
+            if self._to_flush:
+                pending, self._to_flush = self._to_flush, {}
+                for conn in pending:
+                    if not conn.closed:
+                        self._send(conn)
+            elif self._broadcasting:
+                self._send_broadcasts()
+            else:
+                return
 
     def _finalize(self) -> None:
         while self._to_finalize:
@@ -569,7 +760,7 @@ class EventLoop:
         self._backlogged.pop(conn, None)
         if conn.linger is not None:
             conn.linger.cancel()
-        self.connections.discard(conn)
+        self.connections.pop(conn, None)
         log.debug("connection #%d closed", conn.id)
 
     def _expire_linger(self, conn: Connection) -> None:
@@ -579,6 +770,7 @@ class EventLoop:
             self._to_finalize.append(conn)
 
     def _drop_slow_consumer(self, conn: Connection, why: str = "") -> None:
+        self._leave_audience(conn)  # its unsent broadcast bytes are dropped with the rest
         log.warning(
             "connection #%d %s: %s, dropping slow consumer",
             conn.id,

@@ -24,7 +24,8 @@ class Peer(Protocol):
     Identity (read-only for the service):
         id: never-reused connection id (logs, admin ``/who``).
         peer: ``"host:port"`` of the remote end, for logs.
-        host: the remote address without the port: the unit of per-address limits.
+        address: the remote address without the port (what address bans match).
+        host: the unit of per-address limits (the address, or an IPv6 address's /64).
         closing: a close was requested; nothing more is sent.
         peer_eof: the peer has shut down its sending side.
         close_reason: why it is closing, for the log.
@@ -39,6 +40,7 @@ class Peer(Protocol):
 
     id: int
     peer: str
+    address: str
     host: str
     session: Session | None
     timer: Timer | None

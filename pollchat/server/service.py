@@ -28,7 +28,7 @@ from typing import Generic, TypeVar
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
 from pollchat.core.group_chat import GroupChat
-from pollchat.core.hub import Admission, Delivery, Hub, ban_period
+from pollchat.core.hub import Admission, Delivery, Everyone, Hub, ban_period
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
@@ -144,6 +144,21 @@ class ChatService(Generic[P]):
             networks=networks,
         )
         self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng)
+        self._broadcast: Callable[[ServerEvent, P | None], None] | None = None
+        # Bound once: every connection's timer refers to these, not to a closure of its own.
+        self._on_login_timeout = self._login_timed_out
+        self._on_idle_check = self._idle_check
+
+    def use_broadcast(
+        self, broadcast: Callable[[ServerEvent, P | None], None], join: Callable[[P], None], leave: Callable[[P], None]
+    ) -> None:
+        """Carry out deliveries to everyone logged in (:class:`~pollchat.core.hub.Everyone`
+        targets) with ``broadcast(event, exclude)`` over the front end's own lists of
+        logged-in peers, instead of peer by peer; ``join`` and ``leave`` keep those lists
+        equal to the hub's sessions (the hub calls them as each session starts and ends).
+        The loop adapter wires :meth:`pollchat.server.loop.EventLoop.broadcast` here."""
+        self._broadcast = broadcast
+        self.hub.observe(join, leave)
 
     def _set_closing(self, closing: bool) -> None:
         self.hub.closing = closing
@@ -159,7 +174,7 @@ class ChatService(Generic[P]):
         host = peer.host
         self._per_address[host] = self._per_address.get(host, 0) + 1
         self._open += 1
-        banned = self.networks.match(peer.peer, self.clock()) if self.networks is not None else None
+        banned = self.networks.match(peer.address, self.clock()) if self.networks is not None else None
         if banned is not None:
             log.warning("connection #%d from %s refused: %s is banned", peer.id, peer.peer, banned.network)
             reason = f": {banned.ban.reason}" if banned.ban.reason else ""
@@ -179,7 +194,7 @@ class ChatService(Generic[P]):
         if config.rate_limit:
             peer.bucket = TokenBucket(config.rate_limit, config.rate_burst, self.timers.clock())
         if config.login_timeout:
-            peer.timer = self.timers.call_later(config.login_timeout, lambda: self._login_timed_out(peer))
+            peer.timer = self.timers.call_later(config.login_timeout, self._on_login_timeout, peer)
 
     def ready(self, peer: P) -> None:
         """The front end's handshake (if any) is done: greet the client."""
@@ -244,11 +259,15 @@ class ChatService(Generic[P]):
         peer.send(event)
 
     def deliver(self, deliveries: Iterable[Delivery[P]]) -> None:
-        """Carry out hub deliveries: each event rendered once per encoding in use."""
-        fan_out = self.fan_out
+        """Carry out hub deliveries: each event rendered once per encoding in use; one
+        to everyone logged in goes through the broadcast port, if there is one."""
+        fan_out, broadcast = self.fan_out, self._broadcast
         for delivery in deliveries:
-            if delivery.targets:
-                fan_out(delivery.targets, delivery.event)
+            targets = delivery.targets
+            if broadcast is not None and type(targets) is Everyone:
+                broadcast(delivery.event, targets.exclude)
+            elif targets:
+                fan_out(targets, delivery.event)
 
     def close(self, peer: P, reason: str) -> None:
         """Close ``peer`` after its queued lines."""
@@ -428,7 +447,7 @@ class ChatService(Generic[P]):
         self._schedule_idle_check(peer, self.hub.idle_after)
 
     def _schedule_idle_check(self, peer: P, delay: float) -> None:
-        peer.timer = self.timers.call_later(max(0.0, delay), lambda: self._idle_check(peer))
+        peer.timer = self.timers.call_later(max(0.0, delay), self._on_idle_check, peer)
 
     def _idle_check(self, peer: P) -> None:
         deliveries, next_check = self.hub.check_idle(peer)

@@ -16,15 +16,26 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 
+_NO_ARG = object()
+
+
 class Timer:
-    """A scheduled callback; :meth:`cancel` stops it from running."""
+    """A scheduled callback (and its one argument, if any); :meth:`cancel` stops it
+    from running. Timers are the heap's entries themselves, ordered by deadline and then
+    by scheduling order: an idle connection's one timer is one small object, not an
+    object, a closure, an argument tuple and a heap tuple."""
 
-    __slots__ = ("when", "callback", "cancelled")
+    __slots__ = ("when", "order", "callback", "arg", "cancelled")
 
-    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+    def __init__(self, when: float, order: int, callback: Callable[..., None], arg: object = _NO_ARG) -> None:
         self.when = when
+        self.order = order
         self.callback = callback
+        self.arg = arg
         self.cancelled = False
+
+    def __lt__(self, other: Timer) -> bool:
+        return self.when < other.when or (self.when == other.when and self.order < other.order)
 
     def cancel(self) -> None:
         """Do not run the callback (cheap: the entry stays in the heap until due)."""
@@ -40,32 +51,37 @@ class Timers:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._heap: list[tuple[float, int, Timer]] = []
+        self._heap: list[Timer] = []
         self._order = itertools.count()  # ties run in scheduling order
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        """Run ``callback`` on the loop thread ``delay`` seconds from now."""
-        timer = Timer(self.clock() + delay, callback)
-        heapq.heappush(self._heap, (timer.when, next(self._order), timer))
+    def call_later(self, delay: float, callback: Callable[..., None], arg: object = _NO_ARG) -> Timer:
+        """Run ``callback()``, or ``callback(arg)``, on the loop thread ``delay`` seconds
+        from now (passing the argument, rather than a closure that holds it, keeps the
+        one timer each idle connection has small)."""
+        timer = Timer(self.clock() + delay, next(self._order), callback, arg)
+        heapq.heappush(self._heap, timer)
         return timer
 
     def timeout(self, limit: float | None) -> float | None:
         """Seconds until the next deadline, capped by ``limit`` (``None``: no cap)."""
-        while self._heap and self._heap[0][2].cancelled:
+        while self._heap and self._heap[0].cancelled:
             heapq.heappop(self._heap)
         if not self._heap:
             return limit
-        wait = max(0.0, self._heap[0][0] - self.clock())
+        wait = max(0.0, self._heap[0].when - self.clock())
         return wait if limit is None else min(wait, limit)
 
     def run_due(self) -> None:
         """Run every callback whose deadline has passed."""
         now = self.clock()
-        while self._heap and self._heap[0][0] <= now:
-            timer = heapq.heappop(self._heap)[2]
+        while self._heap and self._heap[0].when <= now:
+            timer = heapq.heappop(self._heap)
             if not timer.cancelled:
                 timer.cancelled = True
                 try:
-                    timer.callback()
+                    if timer.arg is _NO_ARG:
+                        timer.callback()
+                    else:
+                        timer.callback(timer.arg)
                 except Exception:  # one failing timer must not stop the loop
                     log.exception("error in a timer callback")
