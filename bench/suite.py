@@ -237,6 +237,10 @@ def scenarios(quick: bool) -> list[dict]:
          "opts": Options(clients=n_burst, senders=10, window=8, rate=None, duration=dur, tls_fraction=1.0)},
         {"name": "tls-mixed", "servers": ["pollchat"], "tls": True,
          "opts": Options(clients=n_burst, senders=10, window=8, rate=None, duration=dur, tls_fraction=0.5)},
+        # steady's rate over TLS: a line alone in its pass, so one TLS record per delivery (no batching)
+        {"name": "tls-steady", "servers": ["pollchat"], "tls": True,
+         "opts": Options(clients=n_burst, senders=10, rate=10.0, window=None, duration=5.0 if q else 15.0,
+                         tls_fraction=1.0)},
         {"name": "capacity", "servers": ["pollchat", "ngircd"],
          "opts": Options(clients=2000 if q else 10000, senders=1, window=1, rate=None, messages=1, duration=10.0,
                          login_timeout=120.0, settle_timeout=120.0)},
@@ -384,15 +388,17 @@ def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, 
         ratio = m["server_cpu_us_per_delivery"] / b["server_cpu_us_per_delivery"]
         out.append(("5 mixed: <= 1.3 x scenario 1", ratio <= 1.3 and m["losses"] == 0,
                     f"{m['server_cpu_us_per_delivery']} us = {ratio:.2f} x, {m['losses']} lost"))
-    base = b.get("server_cpu_us_per_delivery") if b else None
-    for name, title, judged in (("ws-mixed", "issue 12 ws-mixed: <= 1.3 x burst CPU/delivery, zero losses", True),
-                                ("tls-burst", "issue 15 tls-burst: CPU/delivery beside burst (reported)", False),
-                                ("tls-mixed", "issue 15 tls-mixed: CPU/delivery beside burst (reported)", False)):
-        r = get(name)
+    for name, base_name, title, judged in (
+            ("ws-mixed", "burst", "issue 12 ws-mixed: <= 1.3 x burst CPU/delivery, zero losses", True),
+            ("tls-burst", "burst", "issue 15 tls-burst: CPU/delivery beside burst (reported)", False),
+            ("tls-mixed", "burst", "issue 15 tls-mixed: CPU/delivery beside burst (reported)", False),
+            ("tls-steady", "steady", "issue 15 tls-steady: CPU/delivery beside steady (reported)", False)):
+        r, base_run = get(name), get(base_name)
+        base = base_run.get("server_cpu_us_per_delivery") if base_run else None
         if not r or not base or not r.get("server_cpu_us_per_delivery"):
             continue
         ratio = r["server_cpu_us_per_delivery"] / base
-        paired = paired_ratios(results, name)
+        paired = paired_ratios(results, name, base_name)
         measured = (f"{r['server_cpu_us_per_delivery']} us against {base} us = {ratio:.2f} x"
                     + (f" (per round: {', '.join(f'{x:.2f}' for x in paired)}; median {statistics.median(paired):.2f})"
                        if len(paired) > 1 else "") + f", {r['losses']} lost")
