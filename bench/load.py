@@ -16,6 +16,12 @@ and RSS from ``/proc``. The connections are shared among ``--workers`` processes
 with its own selectors loop; their CPU use is reported, and the report says when one of
 them was saturated (then the numbers measure the load generator, not the server).
 
+Front ends besides plain TCP: ``--ws-fraction F`` sends a share of the clients to the
+web port (``--web-port``) as WebSocket clients (HTTP upgrade without ``Origin``, one
+masked text frame per line, JSON events in server text frames), and ``--tls-fraction F``
+puts a share of the line-protocol clients on the TLS port (``--tls-port``; ``--cafile``
+to verify the server's certificate, ``--no-verify`` not to).
+
 Loopback only; every phase is bounded in time. Not run in CI.
 """
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import base64
 import errno
 import json
 import multiprocessing as mp
@@ -31,10 +38,14 @@ import re
 import resource
 import selectors
 import socket
+import ssl
 import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+from pollchat.protocol.websocket import OP_TEXT, accept_key, encode_client_frame
+from tests.wsclient import handshake  # the test suite's handshake builder (run from the repository root)
 
 LINE_BYTES = 64
 """Bytes of every chat line a sender sends, newline included (IRC: the PRIVMSG text)."""
@@ -47,13 +58,53 @@ MARKERS: dict[str, dict[str, bytes]] = {
     "json": {"ready": b'"type":"welcome"', "entered": b'"type":"entered"', "delivery": PAD + b'"'},
     "irc": {"ready": b" 366 ", "entered": b" JOIN ", "delivery": PAD + b"\r\n"},
 }
+MARKERS["ws"] = MARKERS["json"]  # a WebSocket text frame holds one JSON event, as a JSON-mode line does
 FAILURES: dict[str, re.Pattern[bytes]] = {
     "text": re.compile(rb"Wrong Password|username is already used|Max number of chat users|Type the format"
                        rb"|Password already used|too many|closing the connection"),
     "json": re.compile(rb'"type":"error"'),
     "irc": re.compile(rb"^(ERROR |:\S+ 4[0-9][0-9] )", re.MULTILINE),
+    "ws": re.compile(rb'\AHTTP/1\.1 [2-5]|"type":"error"'),  # no 101, or a JSON error
 }
 SAMPLE = re.compile(rb'[ :"]([A-Za-z0-9_]+)-([0-9]+) ([0-9]+) x')
+WS_EVENT = b'{"type":"'
+"""How every server frame's payload starts (a JSON event's first key is its type)."""
+
+
+def picked(i: int, fraction: float) -> bool:
+    """Whether client ``i`` is in the ``fraction`` share (0.5: every other one, the odd ones)."""
+    return bool(fraction) and int((i + 1) * fraction) > int(i * fraction)
+
+
+def _ws_frame_at(data: bytes, p: int) -> tuple[int, int] | None:
+    """(start, end) of the server text frame whose payload starts at ``p``, or ``None``
+    when the bytes before ``p`` are not such a frame's header (unmasked, FIN, text)."""
+    if p >= 2 and data[p - 2] == 0x81 and data[p - 1] < 126:
+        return p - 2, p + data[p - 1]
+    if p >= 4 and data[p - 4] == 0x81 and data[p - 3] == 126:
+        return p - 4, p + int.from_bytes(data[p - 2 : p], "big")
+    if p >= 10 and data[p - 10] == 0x81 and data[p - 9] == 127:
+        return p - 10, p + int.from_bytes(data[p - 8 : p], "big")
+    return None
+
+
+def ws_cut(data: bytes) -> int:
+    """How many leading bytes of ``data`` (which starts at a frame boundary) are whole
+    server frames. The receivers count markers in whole frames only, as they count them
+    in whole lines; instead of walking every frame header in Python (per delivery), the
+    last payload start is found with ``rfind`` and only its header is read, so the cost
+    per received chunk is the same C-speed scan as for a line client."""
+    end = len(data)
+    while True:
+        p = data.rfind(WS_EVENT, 0, end)
+        if p < 0:
+            return 0
+        frame = _ws_frame_at(data, p)
+        if frame is None:  # an object nested in an event (a list entry), not a payload start
+            end = p
+            continue
+        start, stop = frame
+        return stop if stop <= len(data) else start
 
 # control block (parent -> workers)
 PHASE, RUN_START, RUN_END, STORM_AT = range(4)
@@ -79,6 +130,13 @@ class Options:
     server_pid: int | None = None
     protocol: str = "text"  # text or irc
     json_fraction: float = 0.0
+    ws_fraction: float = 0.0
+    web_port: int | None = None
+    wss: bool = False
+    tls_fraction: float = 0.0
+    tls_port: int | None = None
+    cafile: str | None = None
+    verify: bool = True
     login: bool = False
     prefix: str = "b"
     password: str = "benchpw"
@@ -142,13 +200,14 @@ def raise_nofile() -> int:
 
 class _Client:
     __slots__ = ("idx", "name", "sock", "state", "buf", "tail", "mode", "probe", "counted", "sender",
-                 "out", "writing", "storm")
+                 "out", "writing", "storm", "tls", "port", "key")
 
-    def __init__(self, idx: int, name: str, mode: str, *, storm: bool = False) -> None:
+    def __init__(self, idx: int, name: str, mode: str, *, storm: bool = False, tls: bool = False,
+                 port: int = 0) -> None:
         self.idx = idx
         self.name = name
         self.sock: socket.socket | None = None
-        self.state = 0  # 0 waiting, 1 connecting, 2 logging in, 3 ready, 4 dead
+        self.state = 0  # 0 waiting, 1 connecting, 2 logging in, 3 ready, 4 dead, 5 TLS handshake
         self.buf = b""
         self.tail = b""
         self.mode = mode
@@ -158,6 +217,9 @@ class _Client:
         self.out = b""
         self.writing = False
         self.storm = storm
+        self.tls = tls
+        self.port = port
+        self.key = ""  # Sec-WebSocket-Key
 
 
 class _Sender:
@@ -171,7 +233,17 @@ class _Sender:
         self.done = False
 
 
+def _ws_frame(payload: bytes) -> bytes:
+    """One masked client text frame, with a fresh masking key (RFC 6455 section 5.3)."""
+    return encode_client_frame(OP_TEXT, payload, os.urandom(4))
+
+
 def _login_bytes(o: Options, c: _Client) -> bytes:
+    if c.mode == "ws":  # the upgrade, then the login lines right behind it (no wait for the 101)
+        c.key = base64.b64encode(os.urandom(16)).decode()
+        request = handshake(host=f"{o.host}:{c.port}", origin=None, key=c.key)
+        verb = b"login" if o.login else b"register"
+        return request + _ws_frame(verb) + _ws_frame(b"%s,%s" % (c.name.encode(), o.password.encode()))
     if c.mode == "irc":
         return b"NICK %s\r\nUSER %s 0 * :bench\r\nJOIN #bench\r\n" % (c.name.encode(), c.name.encode())
     if c.storm:
@@ -186,7 +258,33 @@ def _line(c: _Client, seq: int) -> bytes:
     text += b"x" * max(len(PAD), LINE_BYTES - 1 - len(text))
     if c.mode == "irc":
         return b"PRIVMSG #bench :" + text + b"\r\n"
+    if c.mode == "ws":
+        return _ws_frame(text)
     return text + b"\n"
+
+
+def client_kind(o: Options, i: int) -> tuple[str, bool, int]:
+    """(mode, over TLS?, port) of client ``i``: ``ws`` clients go to the web port (over TLS
+    with ``wss``); the others speak the line protocol, on the TLS port when picked by
+    ``tls_fraction``."""
+    if o.protocol == "irc":
+        return "irc", False, o.port
+    if picked(i, o.ws_fraction):
+        return "ws", o.wss, o.web_port or 0
+    mode = "json" if picked(i, o.json_fraction) else "text"
+    if picked(i, o.tls_fraction):
+        return mode, True, o.tls_port or 0
+    return mode, False, o.port
+
+
+def tls_client_context(o: Options) -> ssl.SSLContext:
+    """The load clients' TLS context: the server's certificate checked against
+    ``o.cafile`` (or the system's CAs), or not checked at all with ``verify=False``."""
+    context = ssl.create_default_context(cafile=o.cafile)
+    if not o.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, counters, out) -> None:
@@ -195,13 +293,9 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
     sel = selectors.DefaultSelector()
     clients: list[_Client] = []
     for i in mine:
-        if o.protocol == "irc":
-            mode = "irc"
-        elif o.json_fraction and int((i + 1) * o.json_fraction) > int(i * o.json_fraction):
-            mode = "json"
-        else:
-            mode = "text"
-        clients.append(_Client(i, f"{o.prefix}{i}", mode))
+        mode, tls, port = client_kind(o, i)
+        clients.append(_Client(i, f"{o.prefix}{i}", mode, tls=tls, port=port))
+    tls_context = tls_client_context(o) if any(c.tls for c in clients) else None
     step = max(1, o.clients // max(1, o.probes))
     for c in clients:
         c.probe = c.idx % step == step // 2
@@ -217,7 +311,7 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
         w = watcher_b if s.client is watcher_a else watcher_a
         w.probe = True
         ack_of[name] = w
-    storm = [_Client(j, f"{o.storm_prefix}{j}", "text", storm=True) for j in storm_mine]
+    storm = [_Client(j, f"{o.storm_prefix}{j}", "text", storm=True, port=o.port) for j in storm_mine]
     markers = {mode: MARKERS[mode] for mode in MARKERS}
     waiting = deque(clients)
     logging_in = 0
@@ -233,7 +327,7 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
         nonlocal dead, failed, storm_failed, logging_in
         if c.state == 4:
             return
-        if c.state in (1, 2):
+        if c.state in (1, 2, 5):
             if c.storm:
                 storm_failed += 1
             else:
@@ -255,7 +349,7 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         c.sock = s
         c.state = 1
-        err = s.connect_ex((o.host, o.port))
+        err = s.connect_ex((o.host, c.port))
         if err not in (0, errno.EINPROGRESS):
             kill(c)
             return
@@ -267,8 +361,8 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
             return
         try:
             n = c.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            n = 0
+        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            n = 0  # TLS: retried later with the same bytes first (OpenSSL's rule), as c.out
         except OSError:
             kill(c)
             return
@@ -277,13 +371,32 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
             c.writing = True
             sel.modify(c.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, c)
 
+    def tls_handshake(c: _Client) -> None:
+        """Advance a TLS client's handshake; log in once it is done."""
+        try:
+            c.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            sel.modify(c.sock, selectors.EVENT_READ, c)
+            return
+        except ssl.SSLWantWriteError:
+            sel.modify(c.sock, selectors.EVENT_WRITE, c)
+            return
+        except OSError as exc:  # ssl.SSLError too: a refused certificate, a reset
+            if os.environ.get("BENCH_DEBUG"):
+                print(f"TLS handshake of {c.name} failed: {exc}", file=sys.stderr)
+            kill(c)
+            return
+        c.state = 2
+        sel.modify(c.sock, selectors.EVENT_READ, c)
+        send(c, _login_bytes(o, c))
+
     def consume(c: _Client, data: bytes, now: int) -> None:
-        """Complete lines of a ready client."""
+        """Complete lines (WebSocket: complete frames) of a ready client."""
         nonlocal entered, received
         m = markers[c.mode]
         if c.tail:
             data = c.tail + data
-        cut = data.rfind(b"\n") + 1
+        cut = ws_cut(data) if c.mode == "ws" else data.rfind(b"\n") + 1
         if cut < len(data):
             c.tail = data[cut:]
             if not cut:
@@ -363,14 +476,30 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
                 if err:
                     kill(c)
                     continue
+                if c.tls:
+                    assert tls_context is not None
+                    sel.unregister(c.sock)
+                    try:
+                        c.sock = tls_context.wrap_socket(c.sock, server_hostname=o.host, do_handshake_on_connect=False)
+                    except OSError:
+                        c.sock = None
+                        kill(c)
+                        continue
+                    c.state = 5
+                    sel.register(c.sock, selectors.EVENT_WRITE, c)
+                    tls_handshake(c)
+                    continue
                 c.state = 2
                 sel.modify(c.sock, selectors.EVENT_READ, c)
                 send(c, _login_bytes(o, c))
                 continue
+            if c.state == 5:
+                tls_handshake(c)
+                continue
             if mask & selectors.EVENT_WRITE and c.out:
                 try:
                     n = c.sock.send(c.out)
-                except (BlockingIOError, InterruptedError):
+                except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                     n = 0
                 except OSError:
                     kill(c)
@@ -383,8 +512,11 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
                 continue
             try:
                 data = c.sock.recv(RECV_SIZE)
-            except (BlockingIOError, InterruptedError):
-                continue
+                if c.tls:  # records already decrypted are not signalled by select(): take them now
+                    while c.sock.pending() and len(data) < RECV_SIZE:
+                        data += c.sock.recv(RECV_SIZE - len(data))
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                continue  # TLS: no whole record yet (or only a session ticket)
             except OSError:
                 kill(c)
                 continue
@@ -399,6 +531,13 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
                     if FAILURES[c.mode].search(c.buf):
                         kill(c)
                     continue
+                if c.mode == "ws":  # a 101 with the right accept key, then count from the welcome frame
+                    frame = _ws_frame_at(c.buf, at - 1)
+                    if (frame is None or not c.buf.startswith(b"HTTP/1.1 101 ")
+                            or b"\r\nSec-WebSocket-Accept: %s\r\n" % accept_key(c.key).encode() not in c.buf):
+                        kill(c)
+                        continue
+                    at = frame[0]
                 rest, c.buf = c.buf[at:], b""
                 c.state = 3
                 if c.storm:
@@ -469,7 +608,9 @@ def run(o: Options) -> dict:
     counters = ctx.RawArray("q", workers * NFIELDS)
     ctl[PHASE] = LOGIN
     procs, pipes = [], []
-    shares = [list(range(w, o.clients, workers)) for w in range(workers)]
+    # i -> worker (i + i // workers) % workers: with 2 workers, 0 1 1 0 0 1 1 0 ..., so that a
+    # fraction of 0.5 (the odd clients) is split evenly between the workers too
+    shares = [[i for i in range(o.clients) if (i + i // workers) % workers == w] for w in range(workers)]
     storm_shares = [list(range(w, o.storm, workers)) for w in range(workers)]
     wall0 = time.monotonic()
     cpu_start = proc_stats(o.server_pid)
@@ -480,9 +621,12 @@ def run(o: Options) -> dict:
         s.close()
         procs.append(p)
         pipes.append(r)
+    kinds = [client_kind(o, i) for i in range(o.clients)]
     report: dict = {"label": o.label, "protocol": o.protocol, "clients": o.clients, "senders": o.senders,
                     "rate": o.rate, "window": None if o.rate else o.window, "duration": o.duration,
-                    "json_fraction": o.json_fraction, "workers": workers}
+                    "json_fraction": o.json_fraction, "ws_fraction": o.ws_fraction, "tls_fraction": o.tls_fraction,
+                    "clients_ws": sum(mode == "ws" for mode, _, _ in kinds),
+                    "clients_tls": sum(tls for _, tls, _ in kinds), "workers": workers}
     report.update(o.extra)
     results = []
     try:
@@ -651,6 +795,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the report as one JSON object (table on stderr)")
     p.add_argument("--irc", action="store_true", help="IRC server: NICK/USER, JOIN #bench, PRIVMSG #bench")
     p.add_argument("--json-fraction", type=float, default=0.0, help="share of clients in JSON mode (0.5: every other one)")
+    p.add_argument("--ws-fraction", type=float, default=0.0,
+                   help="share of clients on the web port's WebSocket (0.5: every other one; needs --web-port)")
+    p.add_argument("--web-port", type=int, help="the server's web port (HTTP and /ws)")
+    p.add_argument("--wss", action="store_true", help="the WebSocket clients speak TLS (the web port of a TLS server)")
+    p.add_argument("--tls-fraction", type=float, default=0.0,
+                   help="share of line-protocol clients on the TLS port (1: all; needs --tls-port)")
+    p.add_argument("--tls-port", type=int, help="the server's TLS port")
+    p.add_argument("--cafile", help="PEM CA certificate to verify the server with (default: the system's)")
+    p.add_argument("--no-verify", action="store_true", help="do not verify the server's certificate")
     p.add_argument("--login", action="store_true", help="log in to existing accounts instead of registering")
     p.add_argument("--prefix", default="b", help="client names: PREFIX0, PREFIX1, ...")
     p.add_argument("--password", default="benchpw")
@@ -666,9 +819,17 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.clients < 2 or not 1 <= a.senders <= a.clients:
         p.error("need at least 2 clients and 1 <= senders <= clients")
+    if a.ws_fraction and not a.web_port:
+        p.error("--ws-fraction needs --web-port")
+    if a.tls_fraction and not a.tls_port:
+        p.error("--tls-fraction needs --tls-port")
+    if a.irc and (a.ws_fraction or a.tls_fraction):
+        p.error("--irc goes with neither --ws-fraction nor --tls-fraction")
     o = Options(host=a.host, port=a.port, clients=a.clients, senders=a.senders, rate=a.rate,
                 window=None if a.rate else (a.window or 8), duration=a.duration, messages=a.messages,
                 server_pid=a.server_pid, protocol="irc" if a.irc else "text", json_fraction=a.json_fraction,
+                ws_fraction=a.ws_fraction, web_port=a.web_port, wss=a.wss, tls_fraction=a.tls_fraction,
+                tls_port=a.tls_port, cafile=a.cafile, verify=not a.no_verify,
                 login=a.login, prefix=a.prefix, password=a.password, workers=a.workers, probes=a.probes,
                 login_concurrency=a.login_concurrency, login_timeout=a.login_timeout,
                 drain_timeout=a.drain_timeout, storm=a.storm, storm_at=a.storm_at,

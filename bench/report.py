@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.suite import ROOT, markdown_table, targets
+from bench.suite import ROOT, markdown_table, medians, targets
 
 
 def load(path: Path) -> tuple[list[dict], dict]:
@@ -68,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", help="write the plot to this PNG file")
     a = p.parse_args(argv)
     runs, summary = load(Path(a.results))
-    print(markdown_table(runs))
+    print(markdown_table(medians(runs)))  # one row per scenario and server: medians when it ran several times
     print()
     for name, met, measured in targets(runs, summary.get("hash_seconds", 0.14)):
-        print(f"- {'met' if met else '**not met**'}: {name} -- {measured}")
+        print(f"- {'reported' if met is None else 'met' if met else '**not met**'}: {name} -- {measured}")
     if a.plot:
         plot(runs, Path(a.plot))
         print(f"\nplot written to {a.plot}", file=sys.stderr)

@@ -10,6 +10,12 @@ run to ``--out``. Anchors: ngircd (Debian package ``ngircd``; the suite writes a
 loopback-only configuration with flood penalties and per-address limits off) and
 miniircd (PyPI, the ``bench`` extra); a missing one is skipped with a note. At the end it
 prints the results table and each target of the issue, met or not. Not run in CI.
+
+The front-end scenarios (issues 12 and 15) start pollchat with its web port on a free
+port (``ws-mixed``) or with a certificate made for the run by ``trustme`` (the ``test``
+extra) or ``openssl req`` (``tls-burst``, ``tls-mixed``); the other scenarios run it with
+``--no-web``. ``--repeat N`` runs the chosen scenarios N times, one round after the other
+(so that scenarios compared with each other ran side by side), and reports medians.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import socket
 import subprocess
 import sys
@@ -70,35 +77,73 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> None
     raise RuntimeError("server did not start listening")
 
 
+def bench_certificate(directory: Path) -> tuple[Path, Path, Path]:
+    """A certificate for 127.0.0.1 and localhost made for this run: (cert, key, CA file).
+
+    ``trustme`` (the ``test`` extra: a throwaway CA and a leaf it signs, ECDSA P-256) when
+    installed, else a self-signed ECDSA P-256 certificate from ``openssl req`` (its own CA)."""
+    cert, key, ca = directory / "bench-cert.pem", directory / "bench-key.pem", directory / "bench-ca.pem"
+    if not cert.exists():
+        try:
+            import trustme
+        except ImportError:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert),
+                            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            shutil.copyfile(cert, ca)
+        else:
+            authority = trustme.CA()
+            leaf = authority.issue_cert("127.0.0.1", "localhost")
+            cert.write_bytes(b"".join(pem.bytes() for pem in leaf.cert_chain_pems))
+            leaf.private_key_pem.write_to_path(str(key))
+            authority.cert_pem.write_to_path(str(ca))
+    return cert, key, ca
+
+
+SERVER_LINES = {"port": r"^listening on [\d.]+:(\d+)$", "tls_port": r"^tls: listening on [\d.]+:(\d+)$",
+                "web_port": r"^web client: https?://[\d.]+:(\d+)/$"}
+"""What pollchat prints on stdout once it listens, one line per listener."""
+
+
 @contextmanager
-def pollchat_server(max_users: int, *, kdf_iterations: int | None, accounts: str | None = None,
-                    extra: tuple[str, ...] = ()) -> Iterator[tuple[int, int]]:
-    """A pollchat server in a fresh data directory; yields (pid, port)."""
+def pollchat_server(max_users: int, *, kdf_iterations: int | None, accounts: str | None = None, web: bool = False,
+                    tls: tuple[Path, Path] | None = None,
+                    extra: tuple[str, ...] = ()) -> Iterator[tuple[int, int, dict[str, int]]]:
+    """A pollchat server in a fresh data directory; yields (pid, port, ports), ``ports``
+    naming every listener's port (``port``, ``tls_port`` with ``tls`` = (cert, key),
+    ``web_port`` with ``web``; otherwise it runs with ``--no-web``)."""
     with tempfile.TemporaryDirectory(prefix="pollchat-bench-") as tmp:
         args = [sys.executable, "-m", "pollchat.server", "--max-users", str(max_users), "--host", "127.0.0.1",
                 "--port", "0", "--data-dir", f"{tmp}/data", "--log-level", "warning",
                 "--max-connections-per-address", "0", "--rate-limit", "0", "--login-timeout", "0", "--register-rate", "0"]
+        args += ["--web-port", "0"] if web else ["--no-web"]  # never the default 9000: it may be taken
+        if tls:
+            args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1]), "--tls-port", "0"]
         if kdf_iterations:
             args += ["--kdf-iterations", str(kdf_iterations)]
         if accounts:
             args += ["--accounts", accounts]
         args += extra
+        wanted = ["port"] + (["tls_port"] if tls else []) + (["web_port"] if web else [])
         with open(f"{tmp}/stdout", "w") as out, open(f"{tmp}/stderr", "w") as err:
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=ROOT)
         try:
-            port = None
+            ports: dict[str, int] = {}
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and port is None:
-                match = re.search(r"listening on [\d.]+:(\d+)", Path(f"{tmp}/stdout").read_text())
-                if match:
-                    port = int(match.group(1))
-                elif proc.poll() is not None:
-                    break
-                else:
+            while time.monotonic() < deadline and len(ports) < len(wanted):
+                text = Path(f"{tmp}/stdout").read_text()
+                for name in wanted:
+                    match = re.search(SERVER_LINES[name], text, re.MULTILINE)
+                    if match:
+                        ports[name] = int(match.group(1))
+                if len(ports) < len(wanted):
+                    if proc.poll() is not None:
+                        break
                     time.sleep(0.05)
-            if port is None:
+            if len(ports) < len(wanted):
                 raise RuntimeError(f"pollchat did not start: {Path(f'{tmp}/stderr').read_text()[-500:]}")
-            yield proc.pid, port
+            yield proc.pid, ports["port"], ports
             if proc.poll() is not None:
                 raise RuntimeError(f"pollchat exited during the run: {Path(f'{tmp}/stderr').read_text()[-500:]}")
         finally:
@@ -128,7 +173,7 @@ PAM = no
 
 
 @contextmanager
-def ngircd_server() -> Iterator[tuple[int, int]]:
+def ngircd_server() -> Iterator[tuple[int, int, dict[str, int]]]:
     """ngircd in the foreground with a loopback-only config, flood penalties off."""
     binary = shutil.which("ngircd") or ("/usr/sbin/ngircd" if os.path.exists("/usr/sbin/ngircd") else None)
     assert binary
@@ -143,13 +188,13 @@ def ngircd_server() -> Iterator[tuple[int, int]]:
                                     stderr=subprocess.STDOUT)
         try:
             _wait_port(port, proc)
-            yield proc.pid, port
+            yield proc.pid, port, {"port": port}
         finally:
             _stop(proc)
 
 
 @contextmanager
-def miniircd_server() -> Iterator[tuple[int, int]]:
+def miniircd_server() -> Iterator[tuple[int, int, dict[str, int]]]:
     """miniircd (pure Python, select()) in the foreground on 127.0.0.1."""
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-c", "import sys, miniircd; sys.argv[0] = 'miniircd'; miniircd.main()",
@@ -158,7 +203,7 @@ def miniircd_server() -> Iterator[tuple[int, int]]:
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_port(port, proc)
-        yield proc.pid, port
+        yield proc.pid, port, {"port": port}
     finally:
         _stop(proc)
 
@@ -187,6 +232,17 @@ def scenarios(quick: bool) -> list[dict]:
          "opts": Options(clients=n_burst, senders=10, rate=10.0, window=None, duration=5.0 if q else 15.0)},
         {"name": "mixed", "servers": ["pollchat"],
          "opts": Options(clients=n_burst, senders=10, window=8, rate=None, duration=dur, json_fraction=0.5)},
+        # the front ends (issues 12 and 15): burst's parameters over WebSocket and TLS
+        {"name": "ws-mixed", "servers": ["pollchat"], "web": True,
+         "opts": Options(clients=n_burst, senders=10, window=8, rate=None, duration=dur, ws_fraction=0.5)},
+        {"name": "tls-burst", "servers": ["pollchat"], "tls": True,
+         "opts": Options(clients=n_burst, senders=10, window=8, rate=None, duration=dur, tls_fraction=1.0)},
+        {"name": "tls-mixed", "servers": ["pollchat"], "tls": True,
+         "opts": Options(clients=n_burst, senders=10, window=8, rate=None, duration=dur, tls_fraction=0.5)},
+        # steady's rate over TLS: a line alone in its pass, so one TLS record per delivery (no batching)
+        {"name": "tls-steady", "servers": ["pollchat"], "tls": True,
+         "opts": Options(clients=n_burst, senders=10, rate=10.0, window=None, duration=5.0 if q else 15.0,
+                         tls_fraction=1.0)},
         {"name": "capacity", "servers": ["pollchat", "ngircd"],
          "opts": Options(clients=2000 if q else 10000, senders=1, window=1, rate=None, messages=1, duration=10.0,
                          login_timeout=120.0, settle_timeout=120.0)},
@@ -238,11 +294,18 @@ def run_one(server: str, sc: dict, tmp: Path) -> dict:
         # 30 the other 70 would be refused unchecked (a real storm comes from many
         # addresses). The storm measures hashing off the loop: the address limit is off.
         extra = ("--address-lockout-after", "0")
+    tls = None
+    if sc.get("tls"):
+        cert, key, ca = bench_certificate(tmp)
+        tls = (cert, key)
+        o = replace(o, cafile=str(ca))
     ctx = {"pollchat": lambda: pollchat_server(o.clients + o.storm + 20, kdf_iterations=kdf,
-                                               accounts=str(accounts) if accounts else None, extra=extra),
+                                               accounts=str(accounts) if accounts else None,
+                                               web=bool(sc.get("web")), tls=tls, extra=extra),
            "ngircd": ngircd_server, "miniircd": miniircd_server}[server]
-    with ctx() as (pid, port):
-        report = run(replace(o, port=port, server_pid=pid))
+    with ctx() as (pid, port, ports):
+        report = run(replace(o, port=port, server_pid=pid, web_port=ports.get("web_port"),
+                             tls_port=ports.get("tls_port")))
     report["scenario"] = sc["name"]
     report["server"] = server
     return report
@@ -250,9 +313,50 @@ def run_one(server: str, sc: dict, tmp: Path) -> dict:
 
 # --- targets ---------------------------------------------------------------------------------------------
 
+WORST_KEYS = ("losses", "clients_dropped", "clients_failed", "loadgen_max_worker_cpu_share", "loadgen_saturated")
+"""Fields summarised over repeated runs by the worst run instead of the median."""
+
+
+def medians(results: list[dict]) -> list[dict]:
+    """One record per (scenario, server): the median of every number over its runs
+    (``runs`` tells how many), the worst of :data:`WORST_KEYS` (a loss in any run
+    counts), in the order the scenarios first ran."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["scenario"], r["server"]), []).append(r)
+    out = []
+    for rows in groups.values():
+        merged = dict(rows[0])
+        merged["runs"] = len(rows)
+        for key, value in rows[0].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) or key in WORST_KEYS:
+                values = [r[key] for r in rows if r.get(key) is not None]
+                if not values:
+                    continue
+                if key in WORST_KEYS:
+                    merged[key] = max(values)
+                else:
+                    m = statistics.median(values)
+                    merged[key] = round(m, 3) if isinstance(m, float) else m
+        out.append(merged)
+    return out
+
+
+def paired_ratios(results: list[dict], scenario: str, base: str = "burst", key: str = "server_cpu_us_per_delivery") -> list[float]:
+    """``key`` of ``scenario`` over ``key`` of ``base`` within each round (pollchat),
+    so that each ratio compares runs made minutes apart on the same machine."""
+    by_round: dict[int, dict[str, dict]] = {}
+    for r in results:
+        if r["server"] == "pollchat" and r.get(key):
+            by_round.setdefault(r.get("round", 0), {})[r["scenario"]] = r
+    return [round(rows[scenario][key] / rows[base][key], 3) for rows in by_round.values() if scenario in rows and base in rows]
+
+
 def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, str]]:
-    """(target, met?, measured) for each target of issue 7, from pollchat's runs."""
-    by = {(r["scenario"], r["server"]): r for r in results}
+    """(target, met?, measured) for each target of issues 7, 12 and 15, from pollchat's
+    runs (medians when a scenario ran several times); met is ``None`` for a figure that
+    is only reported."""
+    by = {(r["scenario"], r["server"]): r for r in medians(results)}
     out: list[tuple[str, bool | None, str]] = []
 
     def get(sc: str, server: str = "pollchat") -> dict | None:
@@ -292,10 +396,34 @@ def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, 
         ratio = m["server_cpu_us_per_delivery"] / b["server_cpu_us_per_delivery"]
         out.append(("5 mixed: <= 1.3 x scenario 1", ratio <= 1.3 and m["losses"] == 0,
                     f"{m['server_cpu_us_per_delivery']} us = {ratio:.2f} x, {m['losses']} lost"))
+    for name, base_name, title, judged in (
+            ("ws-mixed", "burst", "issue 12 ws-mixed: <= 1.3 x burst CPU/delivery, zero losses", True),
+            ("tls-burst", "burst", "issue 15 tls-burst: CPU/delivery beside burst (reported)", False),
+            ("tls-mixed", "burst", "issue 15 tls-mixed: CPU/delivery beside burst (reported)", False),
+            ("tls-steady", "steady", "issue 15 tls-steady: CPU/delivery beside steady (reported)", False)):
+        r, base_run = get(name), get(base_name)
+        base = base_run.get("server_cpu_us_per_delivery") if base_run else None
+        if not r or not base or not r.get("server_cpu_us_per_delivery"):
+            continue
+        ratio = r["server_cpu_us_per_delivery"] / base
+        paired = paired_ratios(results, name, base_name)
+        measured = (f"{r['server_cpu_us_per_delivery']} us against {base} us = {ratio:.2f} x"
+                    + (f" (per round: {', '.join(f'{x:.2f}' for x in paired)}; median {statistics.median(paired):.2f})"
+                       if len(paired) > 1 else "") + f", {r['losses']} lost")
+        if judged:
+            ratio_judged = statistics.median(paired) if len(paired) > 1 else ratio
+            out.append((title, ratio_judged <= 1.3 and r["losses"] == 0, measured))
+        else:
+            out.append((title, None, measured))
     return out
 
 
-SUMMARY_COLS = [("scenario", "scenario"), ("server", "server"), ("clients", "clients"),
+def verdict(met: bool | None) -> str:
+    """``MET``, ``NOT MET`` or ``INFO`` (a figure without a target), 7 wide."""
+    return "INFO   " if met is None else "MET    " if met else "NOT MET"
+
+
+SUMMARY_COLS = [("scenario", "scenario"), ("server", "server"), ("runs", "runs"), ("clients", "clients"),
                 ("sent", "messages_sent"), ("deliveries", "deliveries_received"), ("lost", "losses"),
                 ("deliv/s", "deliveries_per_second"), ("p50 ms", "latency_p50_ms"), ("p99 ms", "latency_p99_ms"),
                 ("CPU us/deliv", "server_cpu_us_per_delivery"), ("RSS MiB", "server_rss_ready_mib"),
@@ -321,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="JSON lines file (default bench/results/RESULTS.jsonl, QUICK.jsonl with --quick)")
     p.add_argument("--only", help="comma-separated scenario names (e.g. burst,steady)")
     p.add_argument("--servers", default="pollchat,ngircd,miniircd", help="comma-separated servers to run")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run the chosen scenarios this many rounds, one round after the other; report medians")
     a = p.parse_args(argv)
     out = Path(a.out) if a.out else ROOT / "bench" / "results" / ("QUICK.jsonl" if a.quick else "RESULTS.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -337,20 +467,23 @@ def main(argv: list[str] | None = None) -> int:
     hash_s = hash_seconds()
     results: list[dict] = []
     t0 = time.monotonic()
+    rounds = max(1, a.repeat)
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp, open(out, "w") as f:
-        for sc in scenarios(a.quick):
+        for rnd, sc in ((rnd, sc) for rnd in range(rounds) for sc in scenarios(a.quick)):
             if only and sc["name"] not in only:
                 continue
             for server in sc["servers"]:
                 if server not in wanted or (server != "pollchat" and avail.get(server)):
                     continue
-                print(f"[{time.monotonic() - t0:6.1f}s] {sc['name']} on {server} ...", file=sys.stderr, flush=True)
+                print(f"[{time.monotonic() - t0:6.1f}s] {sc['name']} on {server}"
+                      + (f" (round {rnd + 1} of {rounds})" if rounds > 1 else "") + " ...", file=sys.stderr, flush=True)
                 try:
                     report = run_one(server, sc, Path(tmp))
                 except Exception as exc:  # one failed run must not lose the others
                     report = {"scenario": sc["name"], "server": server, "error": f"{type(exc).__name__}: {exc}"}
                     print(f"  failed: {report['error']}", file=sys.stderr)
                 report.update(meta)
+                report["round"] = rnd
                 if sc["name"] == "storm":
                     report["hash_seconds"] = round(hash_s, 4)
                 results.append(report)
@@ -362,10 +495,14 @@ def main(argv: list[str] | None = None) -> int:
                          skipped={k: v for k, v in avail.items() if v})
         f.write(json.dumps(meta_line) + "\n")
     ok = [r for r in results if "error" not in r]
-    print(markdown_table(ok))
+    if rounds > 1:
+        print("Every run:\n")
+        print(markdown_table(ok))
+        print(f"\nMedians of {rounds} rounds (lost, loadgen busy: the worst run):\n")
+    print(markdown_table(medians(ok)))
     print()
     for name, met, measured in targets(ok, hash_s):
-        print(f"{'MET    ' if met else 'NOT MET'}  {name}: {measured}")
+        print(f"{verdict(met)}  {name}: {measured}")
     if a.quick:
         print("(--quick: smaller scenarios than the targets are set for; run the full suite to judge them)")
     print(f"\nsuite took {time.monotonic() - t0:.0f} s; results in {out}")

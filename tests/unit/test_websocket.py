@@ -614,6 +614,28 @@ def test_equal_mode_keys_give_equal_bytes() -> None:
     assert first.encode(Message("a", "b"), 5.0) == second.encode(Message("a", "b"), 5.0)
 
 
+def test_mode_key_follows_the_handshake_and_closes() -> None:
+    """``mode_key`` is a plain attribute (read per recipient of every broadcast): it must
+    turn silent whichever way a close frame gets queued."""
+    codec = WebCodec(MAX_LINE, SITE)
+    codec.receive_data(handshake())
+    assert codec.mode_key == WS_JSON
+    codec.receive_data(close(1000))  # the browser's close, echoed
+    assert codec.mode_key == WS_SILENT and codec.encode(Greeting(), 0) == b""
+    failed = opened()
+    failed.receive_data(frame(OP_TEXT, b"hi", rsv=1))  # an RSV bit without an extension: close 1002
+    assert failed.should_close and failed.mode_key == WS_SILENT
+    right_behind = WebCodec(MAX_LINE, SITE)
+    right_behind.receive_data(handshake() + close(1000))  # a close sent with the handshake
+    assert right_behind.ready and right_behind.mode_key == WS_SILENT
+    texted = opened()
+    texted.switch_mode("text")
+    texted.close_data()
+    assert texted.mode_key == WS_SILENT
+    texted.switch_mode("json")  # no mode brings a closed connection back
+    assert texted.mode_key == WS_SILENT
+
+
 def test_close_data_once() -> None:
     codec = opened()
     codec.receive_data(frame(OP_PING, b"p"))  # a pong not yet taken goes out before the close
