@@ -176,18 +176,12 @@ class Server:
     @property
     def tls_address(self) -> tuple[str, int] | None:
         """The bound ``(host, port)`` of the TLS listener; ``None`` without TLS."""
-        if self.tls_listener is None or self.tls_listener.sock is None:
-            return None
-        host, port = self.tls_listener.sock.getsockname()[:2]
-        return host, port
+        return self.tls_listener.address if self.tls_listener is not None else None
 
     @property
     def web_address(self) -> tuple[str, int] | None:
         """The bound ``(host, port)`` of the web listener; ``None`` with ``--no-web``."""
-        if self.web_listener is None or self.web_listener.sock is None:
-            return None
-        host, port = self.web_listener.sock.getsockname()[:2]
-        return host, port
+        return self.web_listener.address if self.web_listener is not None else None
 
     @property
     def web_url(self) -> str | None:

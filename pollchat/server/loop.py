@@ -113,6 +113,14 @@ class Listener:
         self.tls = tls
         self.accept_failing = False
 
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """The bound ``(host, port)`` (the real port when 0 was asked); ``None`` once closed."""
+        if self.sock is None:
+            return None
+        host, port = self.sock.getsockname()[:2]
+        return host, port
+
 
 class Audience:
     """The connections of one output mode (codec ``mode_key``) that receive broadcasts
