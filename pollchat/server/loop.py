@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 
 RECV_SIZE = 64 * 1024
 """Bytes read per readiness event; one read per connection per pass keeps it fair."""
+WRITE_NOW = 16 * 1024
+"""A reply at least this long, to a connection with nothing queued, is sent when queued
+rather than at the end of the pass (a welcome with a long list of users)."""
 ACCEPT_BURST = 64
 """Connections accepted per listener event before other work gets a turn."""
 ACCEPT_PAUSE = 0.5
@@ -281,6 +284,11 @@ class EventLoop:
         audience = conn.audience
         if audience is not None and conn.seen != len(audience.pending) and not self._catch_up(conn):
             return
+        if len(data) >= WRITE_NOW and not conn.outbuf and not conn.tls:
+            rest = self._write_now(conn, data)
+            if rest is None:
+                return
+            data = rest
         if len(conn.outbuf) + len(data) > self.max_output:
             self._drop_slow_consumer(conn)
             return
@@ -315,11 +323,35 @@ class EventLoop:
             if audience is not None and conn.seen != len(audience.pending) and not self._catch_up(conn):
                 continue
             outbuf = conn.outbuf
+            if len(data) >= WRITE_NOW and not outbuf and not conn.tls:  # a welcome, a /who
+                rest = self._write_now(conn, data)
+                if rest is None:
+                    continue
+                if len(rest) > limit:
+                    self._drop_slow_consumer(conn)
+                    continue
+                outbuf += rest
+                to_flush[conn] = None
+                continue
             if len(outbuf) + len(data) > limit:
                 self._drop_slow_consumer(conn)
                 continue
             outbuf += data
             to_flush[conn] = None
+
+    def _write_now(self, conn: Connection, data: bytes) -> memoryview | None:
+        """Send a large reply to a connection with nothing queued at once: only what the
+        kernel does not take is copied into its buffer (the rest, returned; ``None`` if
+        all went). A 60 KB welcome among 10,000 users is then not copied per login into
+        a buffer that is freed again, which fragmented the heap. Errors are left to
+        :meth:`_send`, which meets them again."""
+        try:
+            sent = conn.sock.send(data)
+        except OSError:
+            sent = 0
+        if sent == len(data):
+            return None
+        return memoryview(data)[sent:]
 
     # --- broadcasts: once per pass per connection -----------------------------------------------
 
