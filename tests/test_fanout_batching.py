@@ -235,6 +235,30 @@ def test_a_slow_consumer_is_dropped_at_a_line_boundary_with_its_last_line() -> N
     loop.close_all()
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 40), st.integers(40, 300))
+def test_a_pass_past_the_bound_drops_at_a_line_boundary(first: int, second: int) -> None:
+    """A first pass the kernel may take only part of (mid-line), then a pass past
+    ``max_output``: the peer sees whole lines, in order, then ``too slow``."""
+    loop, handler = _loop(max_output=8 * 1024)
+    slow, slow_end = _pair(loop, 1)
+    slow_end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    loop.join_everyone(slow)
+    lines = [b"a: %05d " % i + b"z" * 200 for i in range(first + second)]
+    for batch in (lines[:first], lines[first:]):
+        for line in batch:
+            loop.broadcast(Message("a", line[3:].decode()))
+        loop.run_once(0)
+    assert handler.slow == [slow]
+    seen = _read_to_eof(loop, slow_end).split(b"\n")
+    assert seen[-1] == b"" and seen[-2] == b"too slow"
+    assert seen[:-2] == lines[: len(seen) - 2]  # whole lines, in order
+    slow.sock.close()
+    slow_end.close()
+    loop.close_all()
+
+
 @given(st.lists(valid_names(), max_size=12), st.lists(valid_names(), min_size=1, max_size=4), st.data())
 def test_the_name_list_renders_the_bytes_of_the_plain_tuple(names: list[str], more: list[str], data: st.DataObject) -> None:
     snapshots = [NameList(names)]

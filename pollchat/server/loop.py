@@ -284,14 +284,14 @@ class EventLoop:
         audience = conn.audience
         if audience is not None and conn.seen != len(audience.pending) and not self._catch_up(conn):
             return
+        if len(conn.outbuf) + len(data) > self.max_output:
+            self._drop_slow_consumer(conn)
+            return
         if len(data) >= WRITE_NOW and not conn.outbuf and not conn.tls:
             rest = self._write_now(conn, data)
             if rest is None:
                 return
-            data = rest
-        if len(conn.outbuf) + len(data) > self.max_output:
-            self._drop_slow_consumer(conn)
-            return
+            data = rest  # fits: the whole did
         conn.outbuf += data
         self._to_flush[conn] = None
 
@@ -323,18 +323,14 @@ class EventLoop:
             if audience is not None and conn.seen != len(audience.pending) and not self._catch_up(conn):
                 continue
             outbuf = conn.outbuf
-            if len(data) >= WRITE_NOW and not outbuf and not conn.tls:  # a welcome, a /who
-                rest = self._write_now(conn, data)
-                if rest is None:
-                    continue
-                if len(rest) > limit:
-                    self._drop_slow_consumer(conn)
-                    continue
-                outbuf += rest
-                to_flush[conn] = None
-                continue
             if len(outbuf) + len(data) > limit:
                 self._drop_slow_consumer(conn)
+                continue
+            if len(data) >= WRITE_NOW and not outbuf and not conn.tls:  # a welcome, a /who
+                rest = self._write_now(conn, data)
+                if rest is not None:  # fits: the whole did
+                    outbuf += rest
+                    to_flush[conn] = None
                 continue
             outbuf += data
             to_flush[conn] = None
@@ -476,6 +472,9 @@ class EventLoop:
                 else:
                     data = pending
                 outbuf = conn.outbuf
+                if len(outbuf) + len(data) > limit:  # before any byte is sent: whole lines only
+                    slow.append(conn)
+                    continue
                 if not outbuf and not conn.tls:
                     try:
                         sent = conn.sock.send(data)
@@ -484,9 +483,6 @@ class EventLoop:
                     if sent == len(data):
                         continue
                     data = data[sent:]
-                if len(outbuf) + len(data) > limit:
-                    slow.append(conn)
-                    continue
                 outbuf += data
                 to_flush[conn] = None
         for conn in slow:
