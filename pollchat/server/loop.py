@@ -453,8 +453,6 @@ class EventLoop:
         by the caller, :meth:`_flush`). Slow consumers found here are dropped after the
         loop, so the members do not change while it runs."""
         self._broadcasting = False
-        limit = self.max_output
-        to_flush = self._to_flush
         slow: list[Connection] = []
         for audience in self._audiences.values():
             pending = audience.pending
@@ -462,32 +460,45 @@ class EventLoop:
                 continue
             audience.pending = bytearray()
             size = len(pending)
+            direct = size <= self.max_output
             for conn in audience.members:
-                seen = conn.seen
-                if seen:
-                    conn.seen = 0
-                    if seen == size:
-                        continue
-                    data = pending[seen:]
-                else:
-                    data = pending
-                outbuf = conn.outbuf
-                if len(outbuf) + len(data) > limit:  # before any byte is sent: whole lines only
-                    slow.append(conn)
+                if conn.seen or conn.outbuf or not direct or conn.tls:
+                    self._give(conn, pending, slow)
                     continue
-                if not outbuf and not conn.tls:
-                    try:
-                        sent = conn.sock.send(data)
-                    except OSError:  # EAGAIN, or an error that _send reports and handles
-                        sent = 0
-                    if sent == len(data):
-                        continue
-                    data = data[sent:]
-                outbuf += data
-                to_flush[conn] = None
+                try:  # the common case, kept short: one send() per member per pass
+                    sent = conn.sock.send(pending)
+                except OSError:  # EAGAIN, or an error that _send reports and handles
+                    sent = 0
+                if sent != size:
+                    conn.outbuf += memoryview(pending)[sent:]
+                    self._to_flush[conn] = None
         for conn in slow:
             if not conn.closing:
                 self._drop_slow_consumer(conn)
+
+    def _give(self, conn: Connection, pending: bytearray, slow: list[Connection]) -> None:
+        """:meth:`_send_broadcasts` for a member that has had part of ``pending``
+        already, has output queued, or needs the general path (TLS, a pass past the
+        bound): append what it lacks, or note it as a slow consumer. The bound is checked
+        before any byte is sent, so what the kernel takes is always kept whole."""
+        seen, conn.seen = conn.seen, 0
+        if seen >= len(pending):
+            return
+        data = memoryview(pending)[seen:] if seen else pending
+        outbuf = conn.outbuf
+        if len(outbuf) + len(data) > self.max_output:
+            slow.append(conn)
+            return
+        if not outbuf and not conn.tls:
+            try:
+                sent = conn.sock.send(data)
+            except OSError:
+                sent = 0
+            if sent == len(data):
+                return
+            data = memoryview(pending)[seen + sent :]
+        outbuf += data
+        self._to_flush[conn] = None
 
     def close(self, conn: Connection, reason: str, *, flush: bool = True) -> None:
         """Begin closing ``conn``. Idempotent.
