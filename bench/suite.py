@@ -251,7 +251,9 @@ def run_one(server: str, sc: dict, tmp: Path) -> dict:
 # --- targets ---------------------------------------------------------------------------------------------
 
 def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, str]]:
-    """(target, met?, measured) for each target of issue 7, from pollchat's runs."""
+    """(target, met?, measured) for each target of issue 13 (those of issue 7, with the
+    steady CPU target now a ratio to the C floor, measured with chatload), from
+    pollchat's runs."""
     by = {(r["scenario"], r["server"]): r for r in results}
     out: list[tuple[str, bool | None, str]] = []
 
@@ -264,10 +266,10 @@ def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, 
         out.append(("1 burst: <= 0.20 us CPU/delivery, zero losses", cpu is not None and cpu <= 0.20 and b["losses"] == 0,
                     f"{cpu} us, {b['losses']} lost"))
     s = get("steady")
-    if s:
+    if s:  # issue 13 sets its CPU part against the C floor in the same chatload run (docs/performance.md)
         cpu, p99 = s.get("server_cpu_us_per_delivery"), s.get("latency_p99_ms")
-        out.append(("2 steady: <= 6.5 us CPU/delivery, p99 <= 10 ms",
-                    cpu is not None and p99 is not None and cpu <= 6.5 and p99 <= 10, f"{cpu} us, p99 {p99} ms"))
+        out.append(("2 steady: p99 <= 10 ms (CPU: <= 1.3 x the C floor, see chatload)",
+                    p99 is not None and p99 <= 10, f"{cpu} us, p99 {p99} ms"))
     c = get("capacity")
     if c:
         ok = (c["clients_ready"] == c["clients"] and c["entered_received"] >= c["entered_expected"]
