@@ -1,6 +1,12 @@
 """Turn a suite's results into the Markdown table and the plot of docs/performance.md.
 
     python -m bench.report [bench/results/RESULTS.jsonl] [--plot docs/performance.png]
+    python -m bench.report run1.jsonl run2.jsonl run3.jsonl --median-out RESULTS.jsonl
+
+With several results files (repeated runs of the suite), each scenario and server is
+represented by its median run: the run whose key figure (CPU per delivery; for the
+capacity scenario the seconds until all are in, for the storm its seconds) is the median
+of the runs, so every figure of a row comes from one real run.
 
 The plot (matplotlib, from the ``bench`` extra) shows, for each server, the server CPU per
 delivery and the latency (p50, p99) against the number of clients, from the suite's
@@ -29,6 +35,27 @@ def load(path: Path) -> tuple[list[dict], dict]:
         elif "error" not in record:
             runs.append(record)
     return runs, summary
+
+
+KEY = {"capacity": "all_entered_seconds", "storm": "storm_seconds"}
+"""The figure a scenario's median run is chosen by (default: server CPU per delivery)."""
+
+
+def median_runs(results: list[list[dict]]) -> list[dict]:
+    """One run per (scenario, server): the median by its key figure, in first-file order."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for runs in results:
+        for r in runs:
+            groups.setdefault((r["scenario"], r["server"]), []).append(r)
+    out = []
+    for (scenario, _), runs in groups.items():
+        key = KEY.get(scenario, "server_cpu_us_per_delivery")
+        ranked = sorted(runs, key=lambda r: (r.get(key) is None, r.get(key) or 0))
+        chosen = dict(ranked[(len(ranked) - 1) // 2])
+        chosen["median_of"] = len(runs)
+        chosen["runs_" + key] = [r.get(key) for r in runs]
+        out.append(chosen)
+    return out
 
 
 def plot(runs: list[dict], out: Path) -> None:
@@ -64,10 +91,18 @@ def plot(runs: list[dict], out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
-    p.add_argument("results", nargs="?", default=str(ROOT / "bench" / "results" / "RESULTS.jsonl"))
+    p.add_argument("results", nargs="*", default=[str(ROOT / "bench" / "results" / "RESULTS.jsonl")])
     p.add_argument("--plot", help="write the plot to this PNG file")
+    p.add_argument("--median-out", help="with several results files: write the median runs here")
     a = p.parse_args(argv)
-    runs, summary = load(Path(a.results))
+    loaded = [load(Path(path)) for path in a.results]
+    summary = loaded[0][1]
+    runs = loaded[0][0] if len(loaded) == 1 else median_runs([r for r, _ in loaded])
+    if a.median_out:
+        with open(a.median_out, "w") as f:
+            for r in runs:
+                f.write(json.dumps(r) + "\n")
+            f.write(json.dumps(dict(summary, median_of=[p for p in a.results])) + "\n")
     print(markdown_table(medians(runs)))  # one row per scenario and server: medians when it ran several times
     print()
     for name, met, measured in targets(runs, summary.get("hash_seconds", 0.14)):

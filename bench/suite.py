@@ -353,9 +353,10 @@ def paired_ratios(results: list[dict], scenario: str, base: str = "burst", key: 
 
 
 def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, str]]:
-    """(target, met?, measured) for each target of issues 7, 12 and 15, from pollchat's
-    runs (medians when a scenario ran several times); met is ``None`` for a figure that
-    is only reported."""
+    """(target, met?, measured) for each target of issue 13 (those of issue 7, with the
+    steady CPU target now a ratio to the C floor, measured with chatload) and of issues 12
+    and 15, from pollchat's runs (medians when a scenario ran several times); met is
+    ``None`` for a figure that is only reported."""
     by = {(r["scenario"], r["server"]): r for r in medians(results)}
     out: list[tuple[str, bool | None, str]] = []
 
@@ -368,10 +369,10 @@ def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, 
         out.append(("1 burst: <= 0.20 us CPU/delivery, zero losses", cpu is not None and cpu <= 0.20 and b["losses"] == 0,
                     f"{cpu} us, {b['losses']} lost"))
     s = get("steady")
-    if s:
+    if s:  # issue 13 sets its CPU part against the C floor in the same chatload run (docs/performance.md)
         cpu, p99 = s.get("server_cpu_us_per_delivery"), s.get("latency_p99_ms")
-        out.append(("2 steady: <= 6.5 us CPU/delivery, p99 <= 10 ms",
-                    cpu is not None and p99 is not None and cpu <= 6.5 and p99 <= 10, f"{cpu} us, p99 {p99} ms"))
+        out.append(("2 steady: p99 <= 10 ms (CPU: <= 1.3 x the C floor, see chatload)",
+                    p99 is not None and p99 <= 10, f"{cpu} us, p99 {p99} ms"))
     c = get("capacity")
     if c:
         ok = (c["clients_ready"] == c["clients"] and c["entered_received"] >= c["entered_expected"]
