@@ -141,7 +141,7 @@ export function handleEvent(e, ts) {
       takePending("history");
       return;
     case "shutdown":
-      addLine(MAIN, "server is shutting down", ts, "error");
+      addLine(MAIN, "server is shutting down", ts, "announcement");
       return;
     default:
       return; // an event this page does not know yet: nothing to show

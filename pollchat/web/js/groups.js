@@ -10,7 +10,7 @@ export const GROUP_TEXT = {
   joined: (e) => `${e.name} has joined the group`,
   left: (e) => `${e.name} has left the group`,
   requested: () => "your request to join was sent to the owner: analysis in progress",
-  request: (e) => `${e.name} asks to join the group`, // the page shows Accept / Reject buttons
+  request: (e) => `${e.name} asks to join: /accept ${e.name} #${e.group} or /reject ${e.name} #${e.group}`, // and buttons
   accepted: (e) => `your request to join was accepted by ${e.by}`,
   rejected: (e) => `your request to join was rejected by ${e.by}`,
   request_rejected: (e) => `the request of ${e.name} was rejected by ${e.by}`,
@@ -69,9 +69,10 @@ export function onGroupChange(e, ts) {
   } else if (change === "owner" && me) {
     conv.role = "owner";
   }
+  // A ban may name someone who was not a member: the count waits for /groups.
   if (conv.members !== null && !me) {
     if (change === "joined") conv.members += 1;
-    else if (change === "left" || change === "kicked" || change === "banned") conv.members = Math.max(0, conv.members - 1);
+    else if (change === "left" || change === "kicked") conv.members = Math.max(0, conv.members - 1);
   }
   addLine(conv.key, inside, ts);
   if (change === "request") {

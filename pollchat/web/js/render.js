@@ -1,7 +1,7 @@
 /* pollchat web client: drawing the chat screen from the state, at most once a frame;
  * a list is rebuilt only when what it shows changed. */
 import { MAIN, SERVER_NOTICE_TTL, STATUSES, STATUS_MARK, nameKey, colourClass, fullFormat, shortTime, formatDuration } from "./util.js";
-import { state, chat, current, isViewing, convLabel, markRead, typingNames } from "./state.js";
+import { state, chat, current, isViewing, convLabel, markRead, typingNames, missedCount, onlineCount, peopleList, chatOrder } from "./state.js";
 import { $, el } from "./screens.js";
 
 // --- rendering -------------------------------------------------------------------------------
@@ -82,12 +82,6 @@ export function placeholderFor(conv) {
   return `Message ${conv.name}…`;
 }
 
-export function missedCount() {
-  let total = 0;
-  for (const conv of chat().conversations.values()) total += conv.unread;
-  return total;
-}
-
 export function drawTopbar() {
   const c = chat();
   $("me-name").textContent = c.me || "";
@@ -132,14 +126,6 @@ export function flashNotification() {
   bar.classList.remove("flash");
   // restart the animation on the next frame
   requestAnimationFrame(() => bar.classList.add("flash"));
-}
-
-export function peopleList() {
-  const order = (p) => (STATUSES.includes(p.status) ? STATUSES.indexOf(p.status) : STATUSES.length);
-  const people = [...chat().people.values()];
-  const online = people.filter((p) => p.online).sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name));
-  const offline = people.filter((p) => !p.online).sort((a, b) => (b.lastSeen || 0) - (a.lastSeen || 0) || a.name.localeCompare(b.name));
-  return { online, offline };
 }
 
 export function idleOf(person) {
@@ -201,12 +187,6 @@ export function personItem(p, online) {
   button.append(detail);
   li.append(button);
   return li;
-}
-
-export function chatOrder() {
-  const convs = [...chat().conversations.values()];
-  const rest = convs.filter((c) => c.key !== MAIN).sort((a, b) => b.lastActivity - a.lastActivity || a.name.localeCompare(b.name));
-  return [chat().conversations.get(MAIN), ...rest];
 }
 
 export function drawChats() {

@@ -7,7 +7,7 @@
  * through `ui`, which main.js connects to the page and Node's test runner leaves as
  * no-ops (tests/js/, tests/cases/conversation_cases.json).
  */
-import { MAIN, MAX_ENTRIES, DUPLICATE_WINDOW, nameKey, groupKey, mentionPattern } from "./util.js";
+import { MAIN, MAX_ENTRIES, DUPLICATE_WINDOW, STATUSES, nameKey, groupKey, mentionPattern } from "./util.js";
 import { fetchHistoryFor } from "./requests.js";
 import { typingStop } from "./typing.js";
 
@@ -55,32 +55,42 @@ export function newChat() {
   };
 }
 
-export const state = {
-  phase: "login",          // login | connecting | chatting | reconnecting
-  ws: null,
-  credentials: null,       // {register, name, password}: memory only, never stored
-  sentCredentials: false,  // on this socket
-  loggedInOnce: false,     // reconnect by ourselves only after a first success
-  finalNotice: null,       // the server said goodbye for good (kick, ban, /quit...)
-  lastError: "",
-  backoffStep: 0,
-  reconnectAt: null,       // when the next automatic try is due (ms)
-  chat: newChat(),
-  pending: [],             // {cmd, auto, arg, at}: requests waiting for their answer
-  afterWelcome: false,     // the first /who answer ends the server's login output
-  offlineCount: 0,         // private messages missed while offline, being fetched
-  offlineBatch: null,
-  historyFetched: new Set(),
-  typingSupported: true,
-  newPassword: null,       // from a /passwd typed, until the server confirms it
-  typingOut: { target: null, lastOn: -Infinity, lastKey: 0 },
-  whoisPanel: null,        // the name the user clicked, whose /whois fills the dialog
-  whoAt: Infinity,         // when the next /who poll is due (ms)
-  inputHistory: [],
-  inputIndex: 0,
-  noteUntil: 0,
-  pane: "conversation",    // which pane a phone-sized screen shows
-};
+/** The page's state as it is before anything happened. */
+function newPageState() {
+  return {
+    phase: "login",          // login | connecting | chatting | reconnecting
+    ws: null,
+    credentials: null,       // {register, name, password}: memory only, never stored
+    sentCredentials: false,  // on this socket
+    loggedInOnce: false,     // reconnect by ourselves only after a first success
+    finalNotice: null,       // the server said goodbye for good (kick, ban, /quit...)
+    lastError: "",
+    backoffStep: 0,
+    reconnectAt: null,       // when the next automatic try is due (ms)
+    chat: newChat(),
+    pending: [],             // {cmd, auto, arg, at}: requests waiting for their answer
+    afterWelcome: false,     // the first /who answer ends the server's login output
+    offlineCount: 0,         // private messages missed while offline, being fetched
+    offlineBatch: null,
+    historyFetched: new Set(),
+    typingSupported: true,
+    newPassword: null,       // from a /passwd typed, until the server confirms it
+    typingOut: { target: null, lastOn: -Infinity, lastKey: 0 },
+    whoisPanel: null,        // the name the user clicked, whose /whois fills the dialog
+    whoAt: Infinity,         // when the next /who poll is due (ms)
+    inputHistory: [],
+    inputIndex: 0,
+    noteUntil: 0,
+    pane: "conversation",    // which pane a phone-sized screen shows
+  };
+}
+
+export const state = newPageState();
+
+/** Back to a page that was just loaded (Node's tests start each case here). */
+export function resetState() {
+  Object.assign(state, newPageState());
+}
 
 export const chat = () => state.chat;
 export const current = () => chat().conversations.get(chat().openKey) || chat().conversations.get(MAIN);
@@ -197,7 +207,8 @@ export function onChatLine(conv, kind, sender, text, ts, history, isPrivate) {
     const person = know(sender);
     if (!history) Object.assign(person, { idle: 0, measuredAt: Date.now() }); // they are here
   }
-  const mention = !own && !isPrivate && mentionsMe(text);
+  // marked wherever it is (client/state.py); a private line counts as private, below
+  const mention = !own && mentionsMe(text);
   const entry = { kind, ts, text, sender, own, history: Boolean(history), mention };
   stopTypingIn(conv.key, sender);
   if (history) {
@@ -207,7 +218,7 @@ export function onChatLine(conv, kind, sender, text, ts, history, isPrivate) {
   const counts = !own && !isViewing(conv.key);
   append(conv, entry, counts);
   if (!counts) return;
-  if (mention && !chat().serverMentions) {
+  if (mention && !isPrivate && !chat().serverMentions) {
     // A server with "mention" events follows the line with one, which notifies.
     conv.mentions += 1;
     notify("mention", sender, conv.key, text, ts);
@@ -297,3 +308,37 @@ export function markDisconnected() {
   chat().typing.clear();
 }
 
+// --- queries (what the panes show; client/state.py has the same) ------------------------------
+
+/** Unread messages over every conversation: the "N missed", the tab's title and the
+ * Chats tab's badge all show this number. */
+export function missedCount() {
+  let total = 0;
+  for (const conv of chat().conversations.values()) total += conv.unread;
+  return total;
+}
+
+/** People online, the user excluded (client/state.py, online_count): the one number
+ * the People title, the People tab and the main chat's header show. */
+export function onlineCount() {
+  let count = 0;
+  for (const person of chat().people.values()) if (person.online) count += 1;
+  return count;
+}
+
+/** {online, offline}: online people by status then name, then offline contacts, most
+ * recently seen first (client/state.py, people_list). */
+export function peopleList() {
+  const order = (p) => (STATUSES.includes(p.status) ? STATUSES.indexOf(p.status) : STATUSES.length);
+  const people = [...chat().people.values()];
+  const online = people.filter((p) => p.online).sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name));
+  const offline = people.filter((p) => !p.online).sort((a, b) => (b.lastSeen || 0) - (a.lastSeen || 0) || a.name.localeCompare(b.name));
+  return { online, offline };
+}
+
+/** The chats pane's order: the main chat, then the rest by latest activity. */
+export function chatOrder() {
+  const convs = [...chat().conversations.values()];
+  const rest = convs.filter((c) => c.key !== MAIN).sort((a, b) => b.lastActivity - a.lastActivity || a.name.localeCompare(b.name));
+  return [chat().conversations.get(MAIN), ...rest];
+}
