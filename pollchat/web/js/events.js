@@ -3,7 +3,7 @@
  * through `ui` (state.js). */
 import { MAIN, TYPING_TTL, LOGIN_HISTORY, AUTH_ERRORS, FINAL_NOTICES, nameKey, groupKey, mentionPattern, parseTs, whoText, whoisText, groupsText, membersText } from "./util.js";
 import { requestsOf, onGroupChange, reconcileGroups, onMention } from "./groups.js";
-import { ui, newChat, state, chat, openConversation, isMe, isViewing, know, conversationWith, groupConversation, addLine, notify, onChatLine, stopTypingIn, stopTypingEverywhere, rename } from "./state.js";
+import { ui, newChat, state, chat, openConversation, isMe, isViewing, know, conversationWith, groupConversation, addLine, notify, onChatLine, currentName, nameInUse, stopTypingIn, stopTypingEverywhere, rename } from "./state.js";
 import { sendAuto, takePendingItem, takePending, takePendingPeek, answerPending, groupRequestRefused, dropUserPending, requestWho, fetchHistoryFor } from "./requests.js";
 import { send, loginRefused } from "./connection.js";
 
@@ -48,6 +48,7 @@ export function handleEvent(e, ts) {
       onNotice(e, ts);
       return;
     case "entered": {
+      nameInUse(e.name);
       const person = know(e.name);
       Object.assign(person, { online: true, status: "active", message: "", idle: 0, measuredAt: Date.now() });
       addLine(MAIN, `${e.name} has entered the chat`, ts);
@@ -68,7 +69,8 @@ export function handleEvent(e, ts) {
       return;
     }
     case "private": {
-      const conv = conversationWith(e.outgoing ? e.recipient : e.sender);
+      const peer = e.outgoing ? e.recipient : e.sender;
+      const conv = conversationWith(e.history ? currentName(peer) : peer);
       onChatLine(conv, "message", e.sender, String(e.text), ts, e.history, true);
       if (e.history && !e.outgoing && state.offlineBatch !== null) state.offlineBatch.push({ key: conv.key, sender: e.sender, ts });
       return;

@@ -143,8 +143,10 @@ export function personDetail(p) {
 
 export function drawPeople() {
   const { online, offline } = peopleList();
-  $("online-count").textContent = `(${online.length})`;
-  $("tab-people-count").textContent = String(online.length);
+  // one count (state.js, onlineCount) for the title, the tab and the main chat's header
+  const count = onlineCount();
+  $("online-count").textContent = `(${count})`;
+  $("tab-people-count").textContent = String(count);
   const typingNow = new Set([...chat().typing.values()].filter((t) => t.until > Date.now()).map((t) => nameKey(t.name)));
   const item = (p) => {
     const status = p.online ? p.status : "offline";
@@ -252,8 +254,7 @@ export function drawConversationHeader() {
   title.className = "conv-title" + (conv.group || conv.key === MAIN ? "" : " " + colourClass(conv.name));
   let detail;
   if (conv.key === MAIN) {
-    const online = [...c.people.values()].filter((p) => p.online).length + (state.phase === "chatting" ? 1 : 0);
-    detail = `${online} online`;
+    detail = `${onlineCount()} online`; // the user excluded, as in the People title
   } else if (conv.group) {
     detail = conv.gone || conv.topic || (conv.members !== null ? `${conv.members} member(s)` : "group");
   } else {

@@ -52,6 +52,7 @@ export function newChat() {
     notifications: [],                               // {kind, who, where, text, ts}
     requests: new Map(),                             // groupKey -> Map(nameKey -> name)
     serverMentions: false,                           // the server sends "mention" events
+    renamed: new Map(),                              // old nameKey -> the name now (renamed events)
   };
 }
 
@@ -202,11 +203,13 @@ export function notify(kind, who, where, text, ts) {
 
 /** A chat line (main, group or private) from `sender`, live or replayed. */
 export function onChatLine(conv, kind, sender, text, ts, history, isPrivate) {
-  const own = isMe(sender);
+  const who = history ? currentName(sender) : sender; // history keeps the names of its time
+  const own = isMe(who);
   if (!own) {
-    const person = know(sender);
+    const person = know(who);
     if (!history) Object.assign(person, { idle: 0, measuredAt: Date.now() }); // they are here
   }
+  if (!history) nameInUse(sender);
   // marked wherever it is (client/state.py); a private line counts as private, below
   const mention = !own && mentionsMe(text);
   const entry = { kind, ts, text, sender, own, history: Boolean(history), mention };
@@ -294,6 +297,26 @@ export function rename(oldName, newName) {
     if (nameKey(n.who) === oldKey) n.who = newName;
     if (n.where === oldKey) n.where = newKey;
   }
+  for (const waiting of c.requests.values()) {
+    if (waiting.delete(oldKey)) waiting.set(newKey, newName); // a join request follows its asker
+  }
+  // Replayed history still says the old name (the server stores names as they were):
+  // remember where it went, so a replay does not bring back a contact that is nobody.
+  for (const [key, name] of c.renamed) if (nameKey(name) === oldKey) c.renamed.set(key, newName);
+  c.renamed.delete(newKey);
+  if (oldKey !== newKey) c.renamed.set(oldKey, newName);
+}
+
+/** The name a person has now, for a `name` from replayed history: the end of the
+ * renames the page has seen since it was loaded (a reload forgets them). */
+export function currentName(name) {
+  return chat().renamed.get(nameKey(name)) || name;
+}
+
+/** `name` is someone's live name now (they entered, spoke, or were renamed to it): no
+ * longer an old name of someone else. */
+export function nameInUse(name) {
+  chat().renamed.delete(nameKey(name));
 }
 
 /** The connection is gone: nobody is known to be online or typing any more. */
