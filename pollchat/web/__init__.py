@@ -1,8 +1,11 @@
-"""The web client (seed 003): ``index.html``, ``app.css`` and ``app.js``, shipped as package data.
+"""The web client (seed 003): ``index.html``, ``app.css`` and the ES modules of ``js/``,
+shipped as package data.
 
 A single page, no framework and no build step: the server serves these files as they are
-(same origin) and upgrades ``GET /ws`` to a WebSocket on which each text message carries
-one line of the JSON mode (``docs/protocol.md``) and the endpoint starts in JSON mode.
+(same origin; ``index.html`` loads ``js/main.js`` with ``<script type="module">``, which
+imports the others) and upgrades ``GET /ws`` to a WebSocket on which each text message
+carries one line of the JSON mode (``docs/protocol.md``) and the endpoint starts in JSON
+mode.
 ``docs/web-client.md`` describes the page; the browser tests are ``tests/browser/``.
 
 :func:`asset` is how a server reads the files; :data:`ASSETS` lists them with their
@@ -13,12 +16,20 @@ from __future__ import annotations
 
 from importlib import resources
 
+MODULES = (
+    "util", "state", "groups", "events", "requests", "connection", "typing", "input", "screens", "render", "main",
+)
+"""The page's ES modules, ``js/NAME.js`` (``docs/web-client.md`` has the map)."""
+
 ASSETS: dict[str, str] = {
     "index.html": "text/html; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
+    # A module script must come as JavaScript or the browser refuses it (HTML's
+    # "fetch a single module script" checks the MIME type).
+    **{f"js/{module}.js": "text/javascript; charset=utf-8" for module in MODULES},
 }
-"""Every file of the page, by name, with the ``Content-Type`` to serve it with."""
+"""Every file of the page, by name (relative to this package), with the
+``Content-Type`` to serve it with."""
 
 
 def asset(name: str) -> bytes:

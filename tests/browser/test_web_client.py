@@ -350,6 +350,61 @@ def test_group_created_and_join_request_accepted(page: Page, server: support.Ser
     bob.expect("[#familia] alice: welcome bob")
 
 
+def test_a_rename_reaches_the_people_list(page: Page, server: support.ServerProcess, tcp_users: Any) -> None:
+    page.log_in("alice")
+    bob = tcp_users(server.port, "bob")
+    page.until(lambda: page.person("bob").get_attribute("data-online") == "true", "bob online")
+    bob.send("/msg alice psst")
+    page.until(lambda: page.css("#chats button[data-conv='bob']"), "a chat with bob")
+    bob.send("/nick robert")
+    page.wait_line("bob is now known as robert")
+    page.until(lambda: page.person("robert").get_attribute("data-online") == "true", "robert online")
+    page.until(lambda: page.css("#chats button[data-conv='robert']"), "the chat under the new name")
+    # history keeps the names of its time: replayed, "bob" must not come back (the page
+    # asks /history by itself after every reconnect)
+    page.open_chat("robert")
+    page.send("/history 10")
+    page.send("/who")  # answered after the replay: its lines say the replay is over
+    page.until(lambda: any(line["text"].startswith("online users") for line in page.lines()), "the /who answer")
+    assert [line["text"] for line in page.lines()].count("psst") == 1
+    # the old name is nobody now: not a contact, not a chat
+    assert not page.all("#people li[data-user='bob']")
+    assert not page.all("#chats button[data-conv='bob']")
+
+
+def test_open_a_chat_checks_the_name_first(page: Page, server: support.ServerProcess, tcp_users: Any) -> None:
+    page.log_in("alice")
+    tcp_users(server.port, "bob").close()  # registered, now offline
+    page.until(lambda: page.person("bob").get_attribute("data-online") == "false", "bob offline")
+
+    page.css("#new-chat-name").send_keys("zed")
+    page.css("#new-chat-open").click()
+    error = page.until(lambda: page.css("#side-error").is_displayed() and page.css("#side-error").text, "the refusal")
+    assert "no such user: zed" in error
+    assert not page.all("#people li[data-user='zed']")  # no contact for a name nobody has
+    assert not page.all("#chats button[data-conv='zed']")
+    assert page.title() == "main chat"
+
+    page.css("#new-chat-name").send_keys("BOB")
+    page.css("#new-chat-open").click()
+    page.until(lambda: page.title() == "bob", "the chat with bob, under the server's spelling")
+    assert not page.css("#side-error").is_displayed()
+
+
+def test_online_counts_agree(page: Page, server: support.ServerProcess, tcp_users: Any) -> None:
+    page.log_in("alice")
+    for name in ("bob", "carol", "dave", "erin"):
+        tcp_users(server.port, name)
+    page.until(lambda: len(page.all("#people li[data-online='true']")) == 4, "four people online")
+    page.until(lambda: page.css("#online-count").text == "(4)", "the people title's count")
+    assert page.css("#conv-detail").text == "4 online"  # the main chat's header: the same count
+    page.css("#status-form")  # the page is drawn
+    page.driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    )
+    page.until(lambda: page.css("#tab-people-count").text == "4", "the People tab's count")
+
+
 def test_reconnects_after_a_server_restart(browser: webdriver.Chrome, tmp_path: Path, tcp_users: Any) -> None:
     process = support.ServerProcess(tmp_path / "data", port=support.free_port(), web_port=support.free_port()).start()
     try:

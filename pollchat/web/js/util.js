@@ -1,0 +1,200 @@
+/* pollchat web client: constants and pure helpers (no DOM, no state, no clock but
+ * Date.now() where a time is missing). Names follow pollchat/protocol/names.py, the
+ * wire rules pollchat/client/outgoing.py, the text forms the server's text mode. */
+
+// --- constants -----------------------------------------------------------------------
+
+export const MAIN = "";                    // the main chat's conversation key
+export const MAX_ENTRIES = 2000;           // lines kept per conversation (oldest go first)
+export const TYPING_TTL = 8000;            // a "typing" indicator without refresh lasts this long
+export const TYPING_ON_EVERY = 3000;       // at most one "/typing on" per this many ms
+export const TYPING_IDLE_OFF = 5000;       // "/typing off" after this long without a keystroke
+export const DUPLICATE_WINDOW = 90000;     // a replayed line this close to an identical one is it
+export const SERVER_NOTICE_TTL = 120000;   // announcements stay in the notification bar this long
+// /who is a passive command (docs/protocol.md, statuses): polling it does not keep the
+// user active, so the page refreshes statuses and idle times as the terminal client does.
+export const WHO_EVERY = 30000;           // a /who poll this often while chatting (client/app.py)
+export const LOGIN_HISTORY = 100;          // /history N asked after login (fills private chats)
+export const GROUP_HISTORY = 50;           // /history #g N asked when a group is first opened
+export const MAX_WIRE_BYTES = 4000;        // longer typed lines are split (server limit: 4096)
+export const INPUT_HISTORY = 100;          // sent lines remembered for Up/Down
+export const NOTE_MS = 6000;               // how long a note under the input box stays
+export const BACKOFF_FIRST = 1000;
+export const BACKOFF_MAX = 30000;
+export const STATUSES = ["active", "busy", "away", "inactive"];
+export const STATUS_MARK = { active: "+", busy: "!", away: "~", inactive: "z", offline: "-" };
+export const COLOURS = 12;                 // sender colour classes .c0 ... .c11 in app.css
+export const EMOTICONS = { shrug: "¯\\_(ツ)_/¯", tableflip: "(╯°□°)╯︵ ┻━┻", unflip: "┬─┬ノ( º _ ºノ)" };
+export const LOCAL_COMMANDS = new Set(["focus", "me", ...Object.keys(EMOTICONS)]);
+
+// Errors that end a login attempt; the transient ones are retried with back-off when
+// the page reconnects by itself (e.g. the old session is not gone yet).
+export const AUTH_ERRORS = new Set([
+  "wrong_password", "already_online", "name_taken", "bad_format", "server_full",
+  "too_many_attempts", "banned", "server_closing", "too_many_connections", "internal",
+  "login_timeout",
+]);
+export const TRANSIENT_ERRORS = new Set([
+  "already_online", "server_full", "server_closing", "too_many_connections", "internal",
+  "login_timeout",
+]);
+// After these the server closes the connection and coming back makes no sense.
+export const FINAL_NOTICES = new Set(["kicked", "banned_now", "unregistered", "goodbye"]);
+
+// --- pure helpers ----------------------------------------------------------------------
+
+/** The case-insensitive identity of a name (server: NFC + casefold). */
+export function nameKey(name) {
+  return String(name).normalize("NFC").toLowerCase().normalize("NFC");
+}
+
+/** The conversation key of group `name` (with or without its "#"). */
+export function groupKey(name) {
+  return "#" + nameKey(String(name).replace(/^#/, ""));
+}
+
+export const NAME_RE = /^[\p{L}\p{Nd}_.-]+$/u;
+
+/** `name` in NFC if it is a valid account or group name (1 to 32 letters, digits,
+ * _ - .), else null. */
+export function normalizeName(name) {
+  const nfc = String(name).normalize("NFC");
+  const length = [...nfc].length;
+  return length >= 1 && length <= 32 && NAME_RE.test(nfc) ? nfc : null;
+}
+
+/** A stable colour class for a sender: FNV-1a of the name's key, so everyone sees
+ * the same person in the same colour and it survives reloads. */
+export function colourClass(name) {
+  let hash = 0x811c9dc5;
+  for (const ch of nameKey(name)) {
+    hash ^= ch.codePointAt(0);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return "c" + (hash % COLOURS);
+}
+
+export function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** The pattern that finds "@name" (the server's rule: not inside a word or an e-mail
+ * address; a final "." is punctuation). Matched against nameKey(text). */
+export function mentionPattern(name) {
+  return new RegExp(
+    "(?<![\\p{L}\\p{N}_.@-])@" + escapeRegExp(nameKey(name)) + "(?![\\p{L}\\p{N}_-]|\\.[\\p{L}\\p{N}_-])",
+    "u",
+  );
+}
+
+/** Server time (ISO 8601) to milliseconds; the client's clock if it is missing. */
+export function parseTs(text) {
+  const ms = typeof text === "string" ? Date.parse(text) : NaN;
+  return Number.isFinite(ms) ? ms : Date.now();
+}
+
+export const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+export const dayFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+export const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+/** "14:32" today, "Mar 3 14:32" another day (local time). */
+export function shortTime(ms) {
+  const when = new Date(ms);
+  const today = new Date();
+  const sameDay = when.toDateString() === today.toDateString();
+  return sameDay ? timeFormat.format(when) : `${dayFormat.format(when)} ${timeFormat.format(when)}`;
+}
+
+/** 42s, 5m, 3h, 2d: whole units, rounded down (the server's format). */
+export function formatDuration(seconds) {
+  seconds = Math.max(0, Math.floor(seconds));
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60]]) {
+    if (seconds >= size) return `${Math.floor(seconds / size)}${unit}`;
+  }
+  return `${seconds}s`;
+}
+
+export const encoder = new TextEncoder();
+export const utf8Length = (text) => encoder.encode(text).length;
+
+/** `prefix + text` as lines of at most `limit` UTF-8 bytes, cut on characters
+ * (preferably at a space), the prefix repeated on each (client/outgoing.py). */
+export function splitForWire(prefix, text, limit = MAX_WIRE_BYTES) {
+  const room = Math.max(1, limit - utf8Length(prefix));
+  const lines = [];
+  let chars = [...text];
+  while (chars.length) {
+    const rest = chars.join("");
+    if (utf8Length(rest) <= room) {
+      lines.push(prefix + rest);
+      break;
+    }
+    let cut = 0;
+    let size = 0;
+    for (let i = 0; i < chars.length; i++) {
+      size += utf8Length(chars[i]);
+      if (size > room) break;
+      cut = i + 1;
+    }
+    const head = chars.slice(0, cut).join("");
+    const space = head.lastIndexOf(" ");
+    if (space > head.length / 2) cut = [...head.slice(0, space + 1)].length;
+    lines.push(prefix + chars.slice(0, cut).join("").replace(/ +$/, ""));
+    chars = chars.slice(cut);
+  }
+  return lines;
+}
+
+/** Whether a typed line is a command (protocol.md: "/" but not "//", or !membres). */
+export function isCommandLine(line) {
+  const stripped = line.trimStart();
+  const head = (stripped.split(/\s+/, 1)[0] || "").toLowerCase();
+  return (stripped.startsWith("/") && !stripped.startsWith("//")) || head === "!membres";
+}
+
+/** {name, words, rest}: the command without "/", lower case; its whitespace-separated
+ * words; and everything after the command word (a message text keeps its spaces). */
+export function parseCommand(line) {
+  const stripped = line.trim();
+  const match = /^(\S+)\s*([\s\S]*)$/.exec(stripped);
+  const head = match ? match[1].toLowerCase() : "";
+  const rest = match ? match[2] : "";
+  const name = head === "!membres" ? "who" : head.replace(/^\//, "");
+  return { name, rest, words: rest ? rest.split(/\s+/) : [] };
+}
+
+// Text forms of list answers, as the server's text mode words them.
+export function whoText(users) {
+  const lines = [`online users (${users.length}):`];
+  for (const u of users) {
+    lines.push(`  ${u.name} - ${u.message ? `${u.status}: ${u.message}` : u.status}, idle ${formatDuration(u.idle || 0)}`);
+  }
+  return lines.join("\n");
+}
+
+export function whoisText(e) {
+  if (e.online) {
+    const status = e.message ? `${e.status}: ${e.message}` : e.status;
+    const since = e.since ? fullFormat.format(new Date(parseTs(e.since))) : "?";
+    return `${e.name}: ${status}, online since ${since}, idle ${formatDuration(e.idle || 0)}, ${e.kind} account`;
+  }
+  if (!e.since) return `${e.name}: offline, never seen, ${e.kind} account`;
+  return `${e.name}: offline, last seen ${fullFormat.format(new Date(parseTs(e.since)))}, ${e.kind} account`;
+}
+
+export function groupsText(groups) {
+  const lines = [`groups (${groups.length}):`];
+  for (const g of groups) {
+    lines.push(`  #${g.name} - ${g.visibility}, ${g.members} member(s)${g.role ? ", " + g.role : ""}${g.topic ? "; topic: " + g.topic : ""}`);
+  }
+  if (!groups.length) lines.push("  none yet: /create #name starts one");
+  return lines.join("\n");
+}
+
+export function membersText(e) {
+  const members = e.members || [];
+  const lines = [`members of #${e.group} (${members.length}):`];
+  for (const m of members) lines.push(`  ${m.name} - ${m.status}${m.owner ? ", owner" : ""}`);
+  if (e.pending && e.pending.length) lines.push(`  waiting to join: ${e.pending.join(", ")}`);
+  return lines.join("\n");
+}
