@@ -25,18 +25,11 @@ until its last lines are sent (then ``shutdown(SHUT_WR)``, and its input is disc
 until the peer closes), at most ``linger`` seconds, so a goodbye line is not lost to a
 reset.
 
-Every output buffer is bounded: a connection whose unsent output would pass
-``max_output`` bytes is a slow consumer and is closed, logged, without delaying others.
-So is their sum: when what is left unsent at the end of a pass passes
-``max_output_total`` bytes, the largest consumers are dropped first until it fits.
-
-Broadcasts (what goes to everyone logged in: chat lines, entered and left notices,
-status changes) are collected during the pass, rendered once per output mode, and
-appended to each logged-in connection's buffer once, at the end of the pass
-(:meth:`EventLoop.broadcast`): the per-recipient work is per pass, not per line. A
-connection that is sent something of its own meanwhile first gets the broadcast bytes
-it has not had yet, so every connection's bytes keep the order in which they were
-queued.
+The other jobs are apart, as in Redis (``ae.c`` only multiplexes): output buffers and
+their bounds are :mod:`pollchat.server.output`'s, per-pass broadcasts
+:mod:`pollchat.server.broadcast`'s, and plain TCP versus TLS (handshake, reads, the end
+of output) :mod:`pollchat.server.transport`'s, so the loop never asks which a connection
+uses.
 """
 
 from __future__ import annotations
@@ -53,8 +46,8 @@ from typing import Protocol
 
 from pollchat.protocol.codec import Codec
 from pollchat.protocol.events import ServerEvent
-from pollchat.server.broadcast import Broadcaster
 from pollchat.server.connection import Connection
+from pollchat.server.output import WRITE_NOW, Outputs
 from pollchat.server.timers import Timers
 from pollchat.server.transport import (
     PLAIN,
@@ -73,9 +66,6 @@ __all__ = ["ACCEPT_BURST", "ACCEPT_PAUSE", "PLAIN_ON_TLS_PORT", "RECV_SIZE", "WR
 
 log = logging.getLogger(__name__)
 
-WRITE_NOW = 16 * 1024
-"""A reply at least this long, to a connection with nothing queued, is sent when queued
-rather than at the end of the pass (a welcome with a long list of users)."""
 ACCEPT_BURST = 64
 """Connections accepted per listener event before other work gets a turn."""
 ACCEPT_PAUSE = 0.5
@@ -164,9 +154,10 @@ class EventLoop:
         timers: the timer queue (tests inject one with a fake clock).
         clock: wall-clock seconds, the timestamp of encoded events (JSON ``ts``).
 
-    Listening sockets are added with :meth:`listen`. Broadcasts are the
-    :class:`~pollchat.server.broadcast.Broadcaster`'s (``loop.broadcasts``); the methods
-    of the same names here hand over to it.
+    Listening sockets are added with :meth:`listen`. Output buffers are ``loop.output``'s
+    (:class:`~pollchat.server.output.Outputs`), broadcasts ``loop.broadcasts``'
+    (:class:`~pollchat.server.broadcast.Broadcaster`); the methods of the same names
+    here hand over to them.
     """
 
     def __init__(
@@ -181,8 +172,6 @@ class EventLoop:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.handler: Handler = handler  # type: ignore[assignment]
-        self.max_output = max_output
-        self.max_output_total = max_output_total
         self.linger = linger
         self.keepalive = keepalive
         self.clock = clock
@@ -197,13 +186,14 @@ class EventLoop:
         self._wake_w.setblocking(False)
         self.selector.register(self._wake_r, selectors.EVENT_READ, _WAKEUP)
         self._results: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._to_flush: dict[Connection, None] = {}  # insertion-ordered set; shared with broadcasts
         self._to_finalize: list[Connection] = []
-        self._backlogged: dict[Connection, None] = {}  # write interest on: output left unsent
         self._recv_view = memoryview(bytearray(RECV_SIZE))  # every read lands here
-        self.broadcasts = Broadcaster(
-            max_output=max_output, to_flush=self._to_flush, drop=self._drop_slow_consumer, clock=clock
+        self.output = Outputs(
+            max_output=max_output, max_output_total=max_output_total, clock=clock, close_slow=self._close_slow
         )
+        self.broadcasts = self.output.broadcasts
+        self._to_flush = self.output.to_flush
+        self._backlogged = self.output.backlogged
         self.after_flush: list[Callable[[], None]] = []
         """Called at the end of every pass, after the sockets are flushed (history writes)."""
 
@@ -240,8 +230,8 @@ class EventLoop:
         self._run_results()
         self.timers.run_due()
         self._flush()
-        if self.max_output_total and self._backlogged:
-            self._bound_output_total()
+        if self.output.max_output_total and self._backlogged and self.output.bound_total():
+            self._flush()  # the dropped ones' last lines, the others' left notices
         for hook in self.after_flush:
             hook()
         self._finalize()
@@ -299,79 +289,14 @@ class EventLoop:
     # --- services for the handler -------------------------------------------------------------
 
     def queue(self, conn: Connection, data: bytes) -> None:
-        """Append ``data`` to ``conn``'s output buffer; it is sent at the end of the pass.
-
-        A closing connection takes no more output. If the buffer would pass
-        ``max_output`` bytes, the connection is dropped as a slow consumer.
-        """
-        if conn.closing or not self.broadcasts.settle(conn):
-            return
-        if len(conn.outbuf) + len(data) > self.max_output:
-            self._drop_slow_consumer(conn)
-            return
-        view: bytes | memoryview = data
-        if len(data) >= WRITE_NOW and not conn.outbuf and conn.direct_writes:
-            rest = self._write_now(conn, data)
-            if rest is None:
-                return
-            view = rest  # fits: the whole did
-        conn.outbuf += view
-        self._to_flush[conn] = None
+        """Append ``data`` to ``conn``'s output buffer, sent at the end of the pass
+        (:meth:`Outputs.queue <pollchat.server.output.Outputs.queue>`)."""
+        self.output.queue(conn, data)
 
     def fan_out(self, targets: Iterable[Connection], event: ServerEvent) -> None:
-        """Queue one event to many connections, encoded once per distinct codec
-        ``mode_key`` (all text-mode connections share one rendering, all JSON-mode ones
-        another) with one timestamp. A codec that renders the event to ``b""`` (a typing
-        hint on a text connection) is skipped. The rules of :meth:`queue` apply to each;
-        this is :meth:`queue` unrolled, because fan-out is the server's hottest loop
-        (measured in docs/performance.md: the per-recipient call was most of the CPU per
-        delivery).
-        """
-        limit = self.max_output
-        to_flush = self._to_flush
-        broadcasts = self.broadcasts
-        rendered: dict[str, bytes] = {}
-        ts = 0.0
-        for conn in targets:
-            if conn.closing:
-                continue
-            codec = conn.codec
-            data = rendered.get(codec.mode_key)
-            if data is None:
-                if not rendered:
-                    ts = self.clock()
-                data = rendered[codec.mode_key] = codec.encode(event, ts)
-            if not data:
-                continue
-            # settle() is a no-op while no broadcast is pending in the pass (the usual case).
-            if broadcasts.active and not broadcasts.settle(conn):
-                continue
-            outbuf = conn.outbuf
-            if len(outbuf) + len(data) > limit:
-                self._drop_slow_consumer(conn)
-                continue
-            if len(data) >= WRITE_NOW and not outbuf and conn.direct_writes:  # a welcome, a /who
-                rest = self._write_now(conn, data)
-                if rest is not None:  # fits: the whole did
-                    outbuf += rest
-                    to_flush[conn] = None
-                continue
-            outbuf += data
-            to_flush[conn] = None
-
-    def _write_now(self, conn: Connection, data: bytes) -> memoryview | None:
-        """Send a large reply to a connection with nothing queued at once: only what the
-        kernel does not take is copied into its buffer (the rest, returned; ``None`` if
-        all went). A 60 KB welcome among 10,000 users is then not copied per login into
-        a buffer that is freed again, which fragmented the heap. Errors are left to
-        :meth:`_send`, which meets them again."""
-        try:
-            sent = conn.sock.send(data)
-        except OSError:
-            sent = 0
-        if sent == len(data):
-            return None
-        return memoryview(data)[sent:]
+        """Queue one event to many connections, encoded once per output mode
+        (:meth:`Outputs.fan_out <pollchat.server.output.Outputs.fan_out>`)."""
+        self.output.fan_out(targets, event)
 
     def join_everyone(self, conn: Connection) -> None:
         """From now on ``conn`` receives :meth:`broadcast` events (it logged in)
@@ -637,35 +562,11 @@ class EventLoop:
             else:
                 return
 
-    # --- bounds and closing -----------------------------------------------------------------------
+    # --- closing ----------------------------------------------------------------------------------
 
-    def _bound_output_total(self) -> None:
-        """Drop the largest consumers until the unsent output of all connections fits
-        in ``max_output_total`` (only backlogged connections hold any after a flush)."""
-        total = sum(len(conn.outbuf) for conn in self._backlogged)
-        if total <= self.max_output_total:
-            return
-        for conn in sorted(self._backlogged, key=lambda c: len(c.outbuf), reverse=True):
-            if total <= self.max_output_total:
-                break
-            if not conn.closing:  # a closing one is gone within linger anyway
-                total -= len(conn.outbuf)
-                self._drop_slow_consumer(conn, f"all output over {self.max_output_total} bytes")
-        self._flush()  # the dropped ones' last lines, the others' left notices
-
-    def _drop_slow_consumer(self, conn: Connection, why: str = "") -> None:
-        self.broadcasts.remove(conn)  # its unsent broadcast bytes are dropped with the rest
-        log.warning(
-            "connection #%d %s: %s, dropping slow consumer",
-            conn.id,
-            conn.peer,
-            why or f"output buffer over {self.max_output} bytes",
-        )
-        # Keep the rest of the line the kernel may be in the middle of, so the peer
-        # never sees half a line; drop everything after it.
-        end = conn.outbuf.find(b"\n")
-        if end != -1:
-            del conn.outbuf[end + 1 :]
+    def _close_slow(self, conn: Connection) -> None:
+        """The end of a slow consumer (its buffer already cut at a line boundary): the
+        handler may queue one last line, then a flushed close."""
         self.handler.on_slow_consumer(conn)
         self.close(conn, "slow consumer", flush=True)
 
