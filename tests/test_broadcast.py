@@ -7,7 +7,8 @@ connection: rendering with that member's codec cost every other web user the lin
 rendering now comes from a member whose codec is still open.
 
 * over socket pairs, one :class:`EventLoop` with two WebSocket members, the first one's
-  codec closed by its close frame;
+  codec closed by its close frame; and, with hypothesis, any number of members with any
+  of them closed, in any order: every open member but the sender gets the line once;
 * over loopback, two WebSocket users of a real server, the first one sending a line and
   its close frame in one write.
 """
@@ -18,6 +19,9 @@ import json
 import socket
 import time
 from collections.abc import Callable
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pollchat.protocol.events import Message
 from pollchat.protocol.web import WS_JSON, WebCodec
@@ -87,6 +91,29 @@ def test_a_broadcast_is_rendered_with_an_open_codec_when_the_first_members_close
         assert _read_all(staying_end) == b"" and _read_all(leaving_end) == b""
     finally:
         for conn, end in ((leaving, leaving_end), (staying, staying_end)):
+            conn.sock.close()
+            end.close()
+        loop.close_all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=5), st.data())
+def test_every_open_member_gets_the_line_whichever_members_closed(closed: list[bool], data: st.DataObject) -> None:
+    loop = EventLoop(_Handler(), max_output=1 << 20, linger=5.0, keepalive=0, timers=Timers(), clock=lambda: T0)
+    members = [_web_member(loop, i) for i in range(len(closed))]
+    sender = data.draw(st.none() | st.integers(0, len(closed) - 1))
+    try:
+        for (conn, _), is_closed in zip(members, closed):
+            if is_closed:
+                conn.codec.receive_data(encode_client_frame(OP_CLOSE, b"\x03\xe8"))
+        loop.broadcast(Message("a", "line"), exclude=None if sender is None else members[sender][0])
+        loop.run_once(0)
+        for i, ((_, end), is_closed) in enumerate(zip(members, closed)):
+            if not is_closed and i != sender:
+                frames = server_frames(_read_all(end))
+                assert [json.loads(frame.payload)["text"] for frame in frames] == ["line"], f"member {i}"
+    finally:
+        for conn, end in members:
             conn.sock.close()
             end.close()
         loop.close_all()
