@@ -84,7 +84,7 @@ class ChatServer:
     def on_eof(self, conn: Connection) -> None:
         self.service.eof(conn)
 
-    def on_closed(self, conn: Connection) -> None:
+    def on_closing(self, conn: Connection) -> None:
         self.service.disconnected(conn)
 
     def on_signal(self, signum: int) -> None:

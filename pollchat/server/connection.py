@@ -5,6 +5,10 @@ file descriptor. Its :attr:`Connection.id` comes from a process-wide counter and
 never reused, unlike descriptors, which the kernel hands out again as soon as they are
 closed (see ``docs/architecture.md``). It is also the chat service's
 :class:`~pollchat.server.peer.Peer`: ``send`` and ``close`` go through its loop.
+
+This module imports nothing of the loop's: what a connection needs of its loop is the
+small :class:`Owner` protocol, so the loop, the broadcaster and the transports can all
+import it without an import cycle.
 """
 
 from __future__ import annotations
@@ -13,17 +17,37 @@ import ipaddress
 import itertools
 import socket
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from pollchat.server.transport import PLAIN, Handshake, Transport
 
 if TYPE_CHECKING:
     from pollchat.core.ratelimit import TokenBucket
     from pollchat.protocol.codec import Codec
     from pollchat.protocol.events import ServerEvent
     from pollchat.protocol.session import Session
-    from pollchat.server.loop import Audience, EventLoop
     from pollchat.server.timers import Timer
 
 _ids = itertools.count(1)
+
+
+class Owner(Protocol):
+    """What a connection needs of the event loop that owns its socket
+    (:class:`~pollchat.server.loop.EventLoop` is one)."""
+
+    clock: Callable[[], float]
+    """Wall-clock seconds: the timestamp of encoded events."""
+
+    def queue(self, conn: Connection, data: bytes) -> None: ...
+
+    def switch_mode(self, conn: Connection, mode: str) -> None: ...
+
+    def close(self, conn: Connection, reason: str, *, flush: bool = True) -> None: ...
+
+    def pause_reading(self, conn: Connection) -> None: ...
+
+    def resume_reading(self, conn: Connection) -> None: ...
 
 
 class Connection:
@@ -42,15 +66,22 @@ class Connection:
         loop: the event loop that owns the socket.
         codec: bytes to lines and events to bytes for this front end
             (:class:`~pollchat.protocol.codec.Codec`).
-        tls: the socket is an ``ssl.SSLSocket`` (a TLS listener's).
-        handshaking: a TLS handshake is under way: no chat bytes cross yet.
-        hello_seen: the peer's first byte opened a TLS handshake (not plain text).
+        transport: how bytes cross the socket (plain TCP or TLS,
+            :mod:`pollchat.server.transport`), shared with its listener's other
+            connections.
+        direct_writes: the transport's ``direct_writes``, copied here because the
+            broadcast flush reads it once per member.
+        handshaking: where the transport's handshake is
+            (:class:`~pollchat.server.transport.Handshake`); false once chat bytes may
+            cross.
         session: the protocol state machine (set by the chat service).
         outbuf: bytes queued and not yet accepted by the kernel.
-        audience: the loop's list of logged-in connections of this connection's output
-            mode, which broadcasts go to (``None``: not logged in).
-        seen: how much of the audience's broadcast bytes of this pass are already in
-            ``outbuf`` (see :class:`~pollchat.server.loop.Audience`).
+        audience: the mode key (``codec.mode_key`` when it joined) of the broadcast
+            audience it is in (``None``: not logged in); see
+            :class:`~pollchat.server.broadcast.Broadcaster`.
+        caught_up_to: how many bytes of its audience's broadcast bytes of this pass it
+            already has in ``outbuf`` (or skipped: a sender's own line); the rest is
+            owed to it.
         reading: the loop wants read events (False while input is paused).
         writing: write interest is registered (only while ``send()`` comes back short).
         registered: the socket is in the selector.
@@ -72,13 +103,13 @@ class Connection:
         "port",
         "loop",
         "codec",
-        "tls",
+        "transport",
+        "direct_writes",
         "handshaking",
-        "hello_seen",
         "session",
         "outbuf",
         "audience",
-        "seen",
+        "caught_up_to",
         "reading",
         "writing",
         "registered",
@@ -92,18 +123,22 @@ class Connection:
         "dropped",
     )
 
-    def __init__(self, sock: socket.socket, address: object, loop: EventLoop, codec: Codec) -> None:
+    def __init__(
+        self, sock: socket.socket, address: object, loop: Owner, codec: Codec, transport: Transport = PLAIN
+    ) -> None:
         self.id = next(_ids)
         self.sock = sock
         self.address, self.port = _split_address(address)
         self.host = sys.intern(limit_key(self.address))
         self.loop = loop
         self.codec = codec
-        self.tls = self.handshaking = self.hello_seen = False
+        self.transport = transport
+        self.direct_writes = transport.direct_writes
+        self.handshaking: Handshake = transport.first_phase
         self.session: Session | None = None
         self.outbuf = bytearray()
-        self.audience: Audience | None = None
-        self.seen = 0
+        self.audience: str | None = None
+        self.caught_up_to = 0
         self.reading = True
         self.writing = False
         self.registered = False

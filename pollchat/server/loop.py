@@ -25,18 +25,11 @@ until its last lines are sent (then ``shutdown(SHUT_WR)``, and its input is disc
 until the peer closes), at most ``linger`` seconds, so a goodbye line is not lost to a
 reset.
 
-Every output buffer is bounded: a connection whose unsent output would pass
-``max_output`` bytes is a slow consumer and is closed, logged, without delaying others.
-So is their sum: when what is left unsent at the end of a pass passes
-``max_output_total`` bytes, the largest consumers are dropped first until it fits.
-
-Broadcasts (what goes to everyone logged in: chat lines, entered and left notices,
-status changes) are collected during the pass, rendered once per output mode, and
-appended to each logged-in connection's buffer once, at the end of the pass
-(:meth:`EventLoop.broadcast`): the per-recipient work is per pass, not per line. A
-connection that is sent something of its own meanwhile first gets the broadcast bytes
-it has not had yet, so every connection's bytes keep the order in which they were
-queued.
+The other jobs are apart, as in Redis (``ae.c`` only multiplexes): output buffers and
+their bounds are :mod:`pollchat.server.output`'s, per-pass broadcasts
+:mod:`pollchat.server.broadcast`'s, and plain TCP versus TLS (handshake, reads, the end
+of output) :mod:`pollchat.server.transport`'s, so the loop never asks which a connection
+uses.
 """
 
 from __future__ import annotations
@@ -54,15 +47,25 @@ from typing import Protocol
 from pollchat.protocol.codec import Codec
 from pollchat.protocol.events import ServerEvent
 from pollchat.server.connection import Connection
+from pollchat.server.output import WRITE_NOW, Outputs
 from pollchat.server.timers import Timers
+from pollchat.server.transport import (
+    PLAIN,
+    PLAIN_ON_TLS_PORT,
+    RECV_BLOCKED,
+    RECV_SIZE,
+    SEND_BLOCKED,
+    SEND_NEEDS_READ,
+    Handshake,
+    HandshakeError,
+    TlsTransport,
+    Transport,
+)
+
+__all__ = ["ACCEPT_BURST", "ACCEPT_PAUSE", "PLAIN_ON_TLS_PORT", "RECV_SIZE", "WRITE_NOW", "EventLoop", "Handler", "Listener"]
 
 log = logging.getLogger(__name__)
 
-RECV_SIZE = 64 * 1024
-"""Bytes read per readiness event; one read per connection per pass keeps it fair."""
-WRITE_NOW = 16 * 1024
-"""A reply at least this long, to a connection with nothing queued, is sent when queued
-rather than at the end of the pass (a welcome with a long list of users)."""
 ACCEPT_BURST = 64
 """Connections accepted per listener event before other work gets a turn."""
 ACCEPT_PAUSE = 0.5
@@ -86,8 +89,9 @@ class Handler(Protocol):
     def on_eof(self, conn: Connection) -> None:
         """The peer shut down its sending side."""
 
-    def on_closed(self, conn: Connection) -> None:
-        """``conn`` began closing (called once, whatever the reason)."""
+    def on_closing(self, conn: Connection) -> None:
+        """``conn`` began closing (called once, whatever the reason); its socket is
+        closed later, after its last bytes are flushed or ``linger`` runs out."""
 
     def on_signal(self, signum: int) -> None:
         """A signal arrived through the wake-up socket."""
@@ -103,18 +107,29 @@ class Listener:
     Attributes:
         sock: the bound, listening, non-blocking socket (``None`` once closed).
         make_codec: called once per accepted connection for its codec.
-        tls: the server-side TLS context accepted connections are wrapped in (``None``:
-            plain TCP). Replacing it (a certificate reload) affects new connections only.
+        transport: how accepted connections carry bytes (:mod:`pollchat.server.transport`).
         accept_failing: accepting fails for lack of descriptors (logged once).
     """
 
-    __slots__ = ("sock", "make_codec", "tls", "accept_failing")
+    __slots__ = ("sock", "make_codec", "transport", "accept_failing")
 
     def __init__(self, sock: socket.socket, make_codec: Callable[[], Codec], tls: ssl.SSLContext | None) -> None:
         self.sock: socket.socket | None = sock
         self.make_codec = make_codec
+        self.transport: Transport = PLAIN
         self.tls = tls
         self.accept_failing = False
+
+    @property
+    def tls(self) -> ssl.SSLContext | None:
+        """The server-side TLS context accepted connections are wrapped in (``None``:
+        plain TCP). Replacing it (a certificate reload) affects new connections only."""
+        transport = self.transport
+        return transport.context if isinstance(transport, TlsTransport) else None
+
+    @tls.setter
+    def tls(self, context: ssl.SSLContext | None) -> None:
+        self.transport = PLAIN if context is None else TlsTransport(context)
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -123,23 +138,6 @@ class Listener:
             return None
         host, port = self.sock.getsockname()[:2]
         return host, port
-
-
-class Audience:
-    """The connections of one output mode (codec ``mode_key``) that receive broadcasts
-    (the logged-in ones, in login order), and the bytes broadcast to them in this pass.
-
-    Each member's ``seen`` is how much of ``pending`` is already in its output buffer
-    (or was skipped: a sender does not get its own line); the rest is appended at the
-    end of the pass, or before anything else queued for that connection alone.
-    """
-
-    __slots__ = ("mode_key", "members", "pending")
-
-    def __init__(self, mode_key: str) -> None:
-        self.mode_key = mode_key
-        self.members: dict[Connection, None] = {}  # an insertion-ordered set
-        self.pending = bytearray()
 
 
 class EventLoop:
@@ -156,7 +154,10 @@ class EventLoop:
         timers: the timer queue (tests inject one with a fake clock).
         clock: wall-clock seconds, the timestamp of encoded events (JSON ``ts``).
 
-    Listening sockets are added with :meth:`listen`.
+    Listening sockets are added with :meth:`listen`. Output buffers are ``loop.output``'s
+    (:class:`~pollchat.server.output.Outputs`), broadcasts ``loop.broadcasts``'
+    (:class:`~pollchat.server.broadcast.Broadcaster`); the methods of the same names
+    here hand over to them.
     """
 
     def __init__(
@@ -171,8 +172,6 @@ class EventLoop:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.handler: Handler = handler  # type: ignore[assignment]
-        self.max_output = max_output
-        self.max_output_total = max_output_total
         self.linger = linger
         self.keepalive = keepalive
         self.clock = clock
@@ -187,14 +186,14 @@ class EventLoop:
         self._wake_w.setblocking(False)
         self.selector.register(self._wake_r, selectors.EVENT_READ, _WAKEUP)
         self._results: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._to_flush: dict[Connection, None] = {}  # insertion-ordered set
         self._to_finalize: list[Connection] = []
-        self._backlogged: dict[Connection, None] = {}  # write interest on: output left unsent
-        self._audiences: dict[str, Audience] = {}  # per codec mode_key
-        # Every read lands here and is copied out at its size: no 64 KiB block is
-        # allocated and shrunk per read (which fragments the heap under many clients).
-        self._recv_view = memoryview(bytearray(RECV_SIZE))
-        self._broadcasting = False  # some audience has pending bytes
+        self._recv_view = memoryview(bytearray(RECV_SIZE))  # every read lands here
+        self.output = Outputs(
+            max_output=max_output, max_output_total=max_output_total, clock=clock, close_slow=self._close_slow
+        )
+        self.broadcasts = self.output.broadcasts
+        self._to_flush = self.output.to_flush
+        self._backlogged = self.output.backlogged
         self.after_flush: list[Callable[[], None]] = []
         """Called at the end of every pass, after the sockets are flushed (history writes)."""
 
@@ -231,8 +230,8 @@ class EventLoop:
         self._run_results()
         self.timers.run_due()
         self._flush()
-        if self.max_output_total and self._backlogged:
-            self._bound_output_total()
+        if self.output.max_output_total and self._backlogged and self.output.bound_total():
+            self._flush()  # the dropped ones' last lines, the others' left notices
         for hook in self.after_flush:
             hook()
         self._finalize()
@@ -290,231 +289,36 @@ class EventLoop:
     # --- services for the handler -------------------------------------------------------------
 
     def queue(self, conn: Connection, data: bytes) -> None:
-        """Append ``data`` to ``conn``'s output buffer; it is sent at the end of the pass.
-
-        A closing connection takes no more output. If the buffer would pass
-        ``max_output`` bytes, the connection is dropped as a slow consumer.
-        """
-        if conn.closing:
-            return
-        audience = conn.audience
-        if audience is not None and conn.seen != len(audience.pending) and not self._catch_up(conn):
-            return
-        if len(conn.outbuf) + len(data) > self.max_output:
-            self._drop_slow_consumer(conn)
-            return
-        if len(data) >= WRITE_NOW and not conn.outbuf and not conn.tls:
-            rest = self._write_now(conn, data)
-            if rest is None:
-                return
-            data = rest  # fits: the whole did
-        conn.outbuf += data
-        self._to_flush[conn] = None
+        """Append ``data`` to ``conn``'s output buffer, sent at the end of the pass
+        (:meth:`Outputs.queue <pollchat.server.output.Outputs.queue>`)."""
+        self.output.queue(conn, data)
 
     def fan_out(self, targets: Iterable[Connection], event: ServerEvent) -> None:
-        """Queue one event to many connections, encoded once per distinct codec
-        ``mode_key`` (all text-mode connections share one rendering, all JSON-mode ones
-        another) with one timestamp. A codec that renders the event to ``b""`` (a typing
-        hint on a text connection) is skipped. The rules of :meth:`queue` apply to each;
-        this is :meth:`queue` unrolled, because fan-out is the server's hottest loop
-        (measured in docs/performance.md: the per-recipient call was most of the CPU per
-        delivery).
-        """
-        limit = self.max_output
-        to_flush = self._to_flush
-        rendered: dict[str, bytes] = {}
-        ts = 0.0
-        for conn in targets:
-            if conn.closing:
-                continue
-            codec = conn.codec
-            data = rendered.get(codec.mode_key)
-            if data is None:
-                if not rendered:
-                    ts = self.clock()
-                data = rendered[codec.mode_key] = codec.encode(event, ts)
-            if not data:
-                continue
-            audience = conn.audience
-            if audience is not None and conn.seen != len(audience.pending) and not self._catch_up(conn):
-                continue
-            outbuf = conn.outbuf
-            if len(outbuf) + len(data) > limit:
-                self._drop_slow_consumer(conn)
-                continue
-            if len(data) >= WRITE_NOW and not outbuf and not conn.tls:  # a welcome, a /who
-                rest = self._write_now(conn, data)
-                if rest is not None:  # fits: the whole did
-                    outbuf += rest
-                    to_flush[conn] = None
-                continue
-            outbuf += data
-            to_flush[conn] = None
-
-    def _write_now(self, conn: Connection, data: bytes) -> memoryview | None:
-        """Send a large reply to a connection with nothing queued at once: only what the
-        kernel does not take is copied into its buffer (the rest, returned; ``None`` if
-        all went). A 60 KB welcome among 10,000 users is then not copied per login into
-        a buffer that is freed again, which fragmented the heap. Errors are left to
-        :meth:`_send`, which meets them again."""
-        try:
-            sent = conn.sock.send(data)
-        except OSError:
-            sent = 0
-        if sent == len(data):
-            return None
-        return memoryview(data)[sent:]
-
-    # --- broadcasts: once per pass per connection -----------------------------------------------
+        """Queue one event to many connections, encoded once per output mode
+        (:meth:`Outputs.fan_out <pollchat.server.output.Outputs.fan_out>`)."""
+        self.output.fan_out(targets, event)
 
     def join_everyone(self, conn: Connection) -> None:
-        """From now on ``conn`` receives :meth:`broadcast` events (it logged in); its
-        mode's audience is the one of its codec's ``mode_key`` now (:meth:`switch_mode`
-        moves it)."""
-        if conn.closing or conn.audience is not None:
-            return
-        key = conn.codec.mode_key
-        audience = self._audiences.get(key)
-        if audience is None:
-            audience = self._audiences[key] = Audience(key)
-        audience.members[conn] = None
-        conn.audience = audience
-        conn.seen = len(audience.pending)  # nothing broadcast before it joined
+        """From now on ``conn`` receives :meth:`broadcast` events (it logged in)
+        (:meth:`Broadcaster.join <pollchat.server.broadcast.Broadcaster.join>`)."""
+        self.broadcasts.join(conn)
 
     def leave_everyone(self, conn: Connection) -> None:
         """``conn`` receives no more broadcasts (it logged out); what was broadcast to
         it before, in this pass, is appended to its buffer first."""
-        audience = conn.audience
-        if audience is None:
-            return
-        if conn.seen != len(audience.pending) and not self._catch_up(conn):
-            return  # dropped as a slow consumer: it left the audience
-        self._leave_audience(conn)
+        self.broadcasts.leave(conn)
 
     def broadcast(self, event: ServerEvent, exclude: Connection | None = None) -> None:
         """Queue ``event`` to every connection that joined (:meth:`join_everyone`) but
-        ``exclude``: rendered now, once per output mode in use (one timestamp), and
-        appended to each connection's buffer at the end of the pass together with the
-        pass's other broadcasts, with one copy per connection per pass. A codec that
-        renders it to ``b""`` is skipped, as in :meth:`fan_out`.
-
-        A buffer that would pass ``max_output`` is found when the bytes are appended (at
-        the end of the pass, or before a line for that connection alone): that
-        connection is dropped as a slow consumer then, at a line boundary.
-        """
-        ts = 0.0
-        for audience in self._audiences.values():
-            members = audience.members
-            if not members:
-                continue
-            if not ts:
-                ts = self.clock()
-            data = next(iter(members)).codec.encode(event, ts)  # equal mode keys, equal bytes
-            if not data:
-                continue
-            pending = audience.pending
-            before = len(pending)
-            pending += data
-            self._broadcasting = True
-            if exclude is not None and exclude.audience is audience:
-                if exclude.seen != before and not self._catch_up(exclude, before):
-                    continue  # dropped as a slow consumer: it left the audience
-                exclude.seen = len(pending)
+        ``exclude``, appended at the end of the pass with the pass's other broadcasts
+        (:meth:`Broadcaster.broadcast <pollchat.server.broadcast.Broadcaster.broadcast>`)."""
+        self.broadcasts.broadcast(event, exclude)
 
     def switch_mode(self, conn: Connection, mode: str) -> None:
         """Switch ``conn``'s codec to ``mode`` (``mode json``); a logged-in connection
         first gets the broadcast bytes of its old mode it has not had, then moves to its
         new mode's audience."""
-        audience = conn.audience
-        if audience is None:
-            conn.codec.switch_mode(mode)
-            return
-        if conn.seen != len(audience.pending) and not self._catch_up(conn):
-            conn.codec.switch_mode(mode)
-            return  # dropped as a slow consumer
-        self._leave_audience(conn)
-        conn.codec.switch_mode(mode)
-        self.join_everyone(conn)
-
-    def _catch_up(self, conn: Connection, end: int | None = None) -> bool:
-        """Append to ``conn``'s buffer the bytes broadcast in this pass it has not had
-        yet (up to ``end``), before anything else is queued for it. ``False``: that
-        passed ``max_output`` and ``conn`` was dropped as a slow consumer."""
-        audience = conn.audience
-        assert audience is not None
-        pending = audience.pending
-        if end is None:
-            end = len(pending)
-        chunk = pending[conn.seen : end]
-        conn.seen = end
-        if len(conn.outbuf) + len(chunk) > self.max_output:
-            self._drop_slow_consumer(conn)
-            return False
-        conn.outbuf += chunk
-        self._to_flush[conn] = None
-        return True
-
-    def _leave_audience(self, conn: Connection) -> None:
-        audience = conn.audience
-        if audience is not None:
-            del audience.members[conn]
-            conn.audience = None
-            conn.seen = 0
-
-    def _send_broadcasts(self) -> None:
-        """The end of the pass: give every member of each audience the pending bytes it
-        has not had yet, once. A member with nothing else queued (the usual case) is sent
-        them straight from the shared buffer, with no copy, and only what the kernel does
-        not take is kept in its buffer; the others get them appended to their buffer (sent
-        by the caller, :meth:`_flush`). Slow consumers found here are dropped after the
-        loop, so the members do not change while it runs."""
-        self._broadcasting = False
-        slow: list[Connection] = []
-        for audience in self._audiences.values():
-            pending = audience.pending
-            if not pending:
-                continue
-            audience.pending = bytearray()
-            size = len(pending)
-            direct = size <= self.max_output
-            for conn in audience.members:
-                if conn.seen or conn.outbuf or not direct or conn.tls:
-                    self._give(conn, pending, slow)
-                    continue
-                try:  # the common case, kept short: one send() per member per pass
-                    sent = conn.sock.send(pending)
-                except OSError:  # EAGAIN, or an error that _send reports and handles
-                    sent = 0
-                if sent != size:
-                    conn.outbuf += memoryview(pending)[sent:]
-                    self._to_flush[conn] = None
-        for conn in slow:
-            if not conn.closing:
-                self._drop_slow_consumer(conn)
-
-    def _give(self, conn: Connection, pending: bytearray, slow: list[Connection]) -> None:
-        """:meth:`_send_broadcasts` for a member that has had part of ``pending``
-        already, has output queued, or needs the general path (TLS, a pass past the
-        bound): append what it lacks, or note it as a slow consumer. The bound is checked
-        before any byte is sent, so what the kernel takes is always kept whole."""
-        seen, conn.seen = conn.seen, 0
-        if seen >= len(pending):
-            return
-        data = memoryview(pending)[seen:] if seen else pending
-        outbuf = conn.outbuf
-        if len(outbuf) + len(data) > self.max_output:
-            slow.append(conn)
-            return
-        if not outbuf and not conn.tls:
-            try:
-                sent = conn.sock.send(data)
-            except OSError:
-                sent = 0
-            if sent == len(data):
-                return
-            data = memoryview(pending)[seen + sent :]
-        outbuf += data
-        self._to_flush[conn] = None
+        self.broadcasts.switch_mode(conn, mode)
 
     def close(self, conn: Connection, reason: str, *, flush: bool = True) -> None:
         """Begin closing ``conn``. Idempotent.
@@ -526,10 +330,10 @@ class EventLoop:
         """
         if conn.closing:
             return
-        if conn.audience is not None:  # broadcast bytes queued before the close come first
-            if flush and conn.seen != len(conn.audience.pending) and not self._catch_up(conn):
-                return  # that overflowed: closed as a slow consumer instead
-            self._leave_audience(conn)
+        # Broadcast bytes queued before the close come first; an overflow there closes
+        # it as a slow consumer instead.
+        if conn.audience is not None and not self.broadcasts.leave(conn, catch_up=flush):
+            return
         conn.closing = True
         conn.close_reason = reason
         log.info("connection #%d %s closing: %s", conn.id, conn.peer, reason)
@@ -540,12 +344,12 @@ class EventLoop:
             if ending:
                 conn.outbuf += ending
         if flush and conn.outbuf and self.linger > 0:
-            conn.linger = self.timers.call_later(self.linger, lambda: self._expire_linger(conn))
+            conn.linger = self.timers.call_later(self.linger, self._expire_linger, conn)
             self._to_flush[conn] = None
         else:
             conn.outbuf.clear()
             self._to_finalize.append(conn)
-        self.handler.on_closed(conn)
+        self.handler.on_closing(conn)
 
     def pause_reading(self, conn: Connection) -> None:
         """Stop reading from ``conn`` (backpressure) until :meth:`resume_reading`."""
@@ -559,7 +363,7 @@ class EventLoop:
             conn.reading = True
             self._update_interest(conn)
 
-    # --- internals --------------------------------------------------------------------------------
+    # --- accepting and wake-ups -------------------------------------------------------------------
 
     def _accept(self, listener: Listener) -> None:
         for _ in range(ACCEPT_BURST):
@@ -582,17 +386,14 @@ class EventLoop:
                 log.warning("accepting connections again")
                 listener.accept_failing = False
             sock.setblocking(False)
-            _tune(sock, self.keepalive)
-            if listener.tls is not None:
-                try:
-                    sock = listener.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-                except (ssl.SSLError, OSError) as exc:  # the peer reset already
-                    log.info("TLS connection from %s failed: %s", address, exc)
-                    sock.close()
-                    continue
-            conn = Connection(sock, address, self, listener.make_codec())
-            if listener.tls is not None:
-                conn.tls = conn.handshaking = True
+            transport = listener.transport
+            try:
+                sock = transport.accept(sock, self.keepalive)
+            except OSError as exc:  # the peer reset already
+                log.info("connection from %s failed before it began: %s", address, exc)
+                sock.close()
+                continue
+            conn = Connection(sock, address, self, listener.make_codec(), transport)
             self.connections[conn] = None
             self._update_interest(conn)
             log.info("connection #%d from %s", conn.id, conn.peer)
@@ -639,29 +440,23 @@ class EventLoop:
             except Exception:
                 log.exception("error in a worker result callback")
 
+    # --- reading and writing ----------------------------------------------------------------------
+
     def _read(self, conn: Connection) -> None:
         if conn.handshaking:
             self._handshake(conn)
             return
         try:
-            view = self._recv_view
-            data = bytes(view[: conn.sock.recv_into(view)])
-            if conn.tls:
-                # Records already decrypted inside the SSL object are not signalled by
-                # select(): take them now, or they wait for the peer's next packet.
-                while conn.sock.pending() and len(data) < RECV_SIZE:  # type: ignore[attr-defined]
-                    data += conn.sock.recv(RECV_SIZE - len(data))
-                if conn.outbuf and not conn.closing:
-                    self._to_flush[conn] = None  # a send may have waited for this read
-        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            data = conn.transport.recv(conn.sock, self._recv_view)
+        except RECV_BLOCKED:
             return  # no whole TLS record yet
         except OSError as exc:  # reset, timeout, a TLS error: the peer is gone
-            conn.peer_eof = True
-            if conn.closing:
-                self._to_finalize.append(conn)
-            else:
-                self.close(conn, f"read error: {exc.strerror or exc}", flush=False)
+            self._lost(conn, f"read error: {exc.strerror or exc}")
             return
+        if conn.outbuf and not conn.writing and not conn.closing:
+            # Output left unsent without write interest waits for this read (TLS
+            # needed the peer's bytes first): try it again at the end of the pass.
+            self._to_flush[conn] = None
         if conn.closing:  # lingering: discard input until the peer closes
             if not data:
                 conn.peer_eof = True
@@ -680,100 +475,72 @@ class EventLoop:
         if conn.handshaking:
             self._handshake(conn)
             return
-        want_read = False
+        wait_for_read = False
         if conn.outbuf:
             try:
                 sent = conn.sock.send(conn.outbuf)
-            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
+            except SEND_BLOCKED:
                 sent = 0
-            except ssl.SSLWantReadError:  # TLS needs the peer's bytes first: wait for a read
-                sent, want_read = 0, True
+            except SEND_NEEDS_READ:  # write interest would spin: the next read retries
+                sent, wait_for_read = 0, True
             except OSError as exc:  # EPIPE, ECONNRESET: the peer is gone
                 conn.outbuf.clear()
-                conn.peer_eof = True
-                if conn.closing:
-                    self._to_finalize.append(conn)
-                else:
-                    self.close(conn, f"write error: {exc.strerror or exc}", flush=False)
+                self._lost(conn, f"write error: {exc.strerror or exc}")
                 return
             del conn.outbuf[:sent]
-        want_write = bool(conn.outbuf) and not want_read
-        if want_write != conn.writing:
-            self._want(conn, write=want_write)
+        self._set_write_interest(conn, bool(conn.outbuf) and not wait_for_read)
         if conn.closing and not conn.outbuf:
             self._finish_flushed_close(conn)
+
+    def _lost(self, conn: Connection, reason: str) -> None:
+        """The peer is gone (a read or write error): close at once, or finish a close."""
+        conn.peer_eof = True
+        if conn.closing:
+            self._to_finalize.append(conn)
+        else:
+            self.close(conn, reason, flush=False)
 
     def _finish_flushed_close(self, conn: Connection) -> None:
         if conn.peer_eof:
             self._to_finalize.append(conn)
             return
         try:
-            if conn.tls:
-                _send_close_notify(conn.sock)  # type: ignore[arg-type]
-            # The plain socket's shutdown (SSLSocket's own would drop the TLS state).
-            socket.socket.shutdown(conn.sock, socket.SHUT_WR)  # the peer sees EOF after our last line
+            conn.transport.shutdown_write(conn.sock)  # the peer sees EOF after our last line
         except OSError:
             self._to_finalize.append(conn)
             return
         self.resume_reading(conn)  # read and discard until the peer closes (or linger ends)
 
     def _handshake(self, conn: Connection) -> None:
-        """Advance ``conn``'s TLS handshake as far as the peer's bytes allow."""
-        sock: ssl.SSLSocket = conn.sock  # type: ignore[assignment]
+        """Advance ``conn``'s handshake as far as the peer's bytes allow."""
         try:
-            if not conn.hello_seen:
-                first = _first_byte(sock)
-                if first is None:
-                    return
-                if first != _TLS_HANDSHAKE_RECORD:  # someone typed into netcat on the TLS port
-                    log.info("connection #%d %s: plain text on the TLS port", conn.id, conn.peer)
-                    _discard_input(sock)  # closing with unread input would reset the line away
-                    socket.socket.send(sock, PLAIN_ON_TLS_PORT)  # in clear, or they could not read it
-                    self.close(conn, "plain text on the TLS port", flush=False)
-                    return
-                conn.hello_seen = True
-            sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self._want(conn, write=False)
-            return
-        except ssl.SSLWantWriteError:
-            self._want(conn, write=True)
-            return
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:  # ssl.SSLError too: a bad hello, no shared cipher, a reset
+            phase = conn.handshaking = conn.transport.handshake(conn.sock, conn.handshaking)
+        except HandshakeError as exc:
             conn.peer_eof = True
-            self.close(conn, f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}", flush=False)
+            self.close(conn, str(exc), flush=False)
             return
-        conn.handshaking = False
-        log.info("connection #%d %s: %s %s", conn.id, conn.peer, sock.version(), (sock.cipher() or ("?",))[0])
-        self._want(conn, write=False)
+        if phase is Handshake.PLAIN_TEXT:
+            log.info("connection #%d %s: plain text on the TLS port", conn.id, conn.peer)
+            self.close(conn, "plain text on the TLS port", flush=False)
+            return
+        self._set_write_interest(conn, phase is Handshake.WANT_WRITE)
+        if phase is not Handshake.DONE:
+            return
+        log.info("connection #%d %s: %s", conn.id, conn.peer, conn.transport.describe(conn.sock))
         self.handler.on_secure(conn)
         if conn.outbuf:
             self._to_flush[conn] = None  # what was queued before the handshake (the greeting)
 
-    def _want(self, conn: Connection, *, write: bool) -> None:
-        if conn.writing != write:
-            conn.writing = write
-            if write:
+    def _set_write_interest(self, conn: Connection, on: bool) -> None:
+        """Register write interest for ``conn`` (only while output is left unsent), or
+        take it away; backlogged connections are the ones with it on."""
+        if conn.writing != on:
+            conn.writing = on
+            if on:
                 self._backlogged[conn] = None
             else:
                 self._backlogged.pop(conn, None)
             self._update_interest(conn)
-
-    def _bound_output_total(self) -> None:
-        """Drop the largest consumers until the unsent output of all connections fits
-        in ``max_output_total`` (only backlogged connections hold any after a flush)."""
-        total = sum(len(conn.outbuf) for conn in self._backlogged)
-        if total <= self.max_output_total:
-            return
-        for conn in sorted(self._backlogged, key=lambda c: len(c.outbuf), reverse=True):
-            if total <= self.max_output_total:
-                break
-            if not conn.closing:  # a closing one is gone within linger anyway
-                total -= len(conn.outbuf)
-                self._drop_slow_consumer(conn, f"all output over {self.max_output_total} bytes")
-        self._flush()  # the dropped ones' last lines, the others' left notices
 
     def _flush(self) -> None:
         # A send error closes a connection, and its left notice queues new output for
@@ -781,16 +548,33 @@ class EventLoop:
         # Ends because each connection closes at most once.
         # Lines queued for single connections go first (a newcomer's welcome, a reply),
         # then the pass's broadcasts, then whatever those left over.
+        to_flush = self._to_flush  # shared with the broadcaster: emptied, never replaced
+        broadcasts = self.broadcasts
         while True:
-            if self._to_flush:
-                pending, self._to_flush = self._to_flush, {}
+            if to_flush:
+                pending = list(to_flush)
+                to_flush.clear()
                 for conn in pending:
                     if not conn.closed:
                         self._send(conn)
-            elif self._broadcasting:
-                self._send_broadcasts()
+            elif broadcasts.active:
+                broadcasts.flush()
             else:
                 return
+
+    # --- closing ----------------------------------------------------------------------------------
+
+    def _close_slow(self, conn: Connection) -> None:
+        """The end of a slow consumer (its buffer already cut at a line boundary): the
+        handler may queue one last line, then a flushed close."""
+        self.handler.on_slow_consumer(conn)
+        self.close(conn, "slow consumer", flush=True)
+
+    def _expire_linger(self, conn: Connection) -> None:
+        if not conn.closed:
+            if conn.outbuf:
+                log.info("connection #%d %s: %d bytes unsent at close", conn.id, conn.peer, len(conn.outbuf))
+            self._to_finalize.append(conn)
 
     def _finalize(self) -> None:
         while self._to_finalize:
@@ -810,27 +594,7 @@ class EventLoop:
         self.connections.pop(conn, None)
         log.debug("connection #%d closed", conn.id)
 
-    def _expire_linger(self, conn: Connection) -> None:
-        if not conn.closed:
-            if conn.outbuf:
-                log.info("connection #%d %s: %d bytes unsent at close", conn.id, conn.peer, len(conn.outbuf))
-            self._to_finalize.append(conn)
-
-    def _drop_slow_consumer(self, conn: Connection, why: str = "") -> None:
-        self._leave_audience(conn)  # its unsent broadcast bytes are dropped with the rest
-        log.warning(
-            "connection #%d %s: %s, dropping slow consumer",
-            conn.id,
-            conn.peer,
-            why or f"output buffer over {self.max_output} bytes",
-        )
-        # Keep the rest of the line the kernel may be in the middle of, so the peer
-        # never sees half a line; drop everything after it.
-        end = conn.outbuf.find(b"\n")
-        if end != -1:
-            del conn.outbuf[end + 1 :]
-        self.handler.on_slow_consumer(conn)
-        self.close(conn, "slow consumer", flush=True)
+    # --- the selector -----------------------------------------------------------------------------
 
     def _update_interest(self, conn: Connection) -> None:
         events = (selectors.EVENT_READ if conn.reading else 0) | (selectors.EVENT_WRITE if conn.writing else 0)
@@ -858,65 +622,3 @@ class _Reader:
 
     def __init__(self, callback: Callable[[], None]) -> None:
         self.callback = callback
-
-
-KEEPALIVE_INTERVAL = 10
-"""Seconds between keepalive probes once they start."""
-KEEPALIVE_PROBES = 3
-"""Unanswered probes before the kernel reports the connection dead."""
-
-
-PLAIN_ON_TLS_PORT = b"this port speaks TLS: use pollchat-client --tls, or openssl s_client -connect HOST:PORT\n"
-"""The one line a plain-text client gets on the TLS port (sent in clear, then closed)."""
-_TLS_HANDSHAKE_RECORD = 0x16
-"""The first byte of a TLS ClientHello record (RFC 8446 section 5.1, ContentType handshake)."""
-
-
-def _first_byte(sock: ssl.SSLSocket) -> int | None:
-    """The peer's first byte, peeked at (not consumed); ``None`` if none came yet.
-
-    Raises:
-        OSError: the peer reset the connection.
-    """
-    try:
-        first = socket.socket.recv(sock, 1, socket.MSG_PEEK)
-    except (BlockingIOError, InterruptedError):
-        return None
-    if not first:
-        raise ConnectionResetError("closed before the TLS handshake")
-    return first[0]
-
-
-def _discard_input(sock: socket.socket) -> None:
-    """Read and drop what the peer has sent so far, below any TLS layer."""
-    try:
-        while socket.socket.recv(sock, 4096):
-            pass
-    except OSError:  # BlockingIOError: all read
-        pass
-
-
-def _send_close_notify(sock: ssl.SSLSocket) -> None:
-    """Send TLS's close_notify without waiting for the peer's (a clean end of the
-    stream for the client; a non-blocking ``unwrap`` raises once it has sent ours)."""
-    try:
-        sock.unwrap()
-    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, ssl.SSLError):
-        pass
-
-
-def _tune(sock: socket.socket, keepalive: float) -> None:
-    """TCP_NODELAY (chat lines are small) and, if ``keepalive`` > 0, TCP keepalive: a
-    peer that vanished without a FIN or RST (cable pulled, laptop closed) is found after
-    about ``keepalive + 30`` seconds and its session ends, instead of holding its
-    account as "already used" for hours."""
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if keepalive > 0:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            if hasattr(socket, "TCP_KEEPIDLE"):  # Linux; other systems keep their defaults
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, int(keepalive)))
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_INTERVAL)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)
-    except OSError:
-        pass
