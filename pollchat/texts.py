@@ -11,6 +11,7 @@ Nothing here imports anything from pollchat.
 from __future__ import annotations
 
 import enum
+from datetime import datetime, timezone
 
 # --- Server to client, text mode (one line each, sent with a trailing "\n") -------------
 GREETING = "type login or register and then give user,password"
@@ -333,3 +334,22 @@ Groups: /create #name [private], /join #name (or [+] New chat, #name),
 Markers: + active  ! busy  ~ away  z inactive  - offline  (idle time)
          ✉(N) unread  ● new activity  📌 pinned  ▸ open chat
          #name a group  ✗ a group you are no longer in  👥 N your groups"""
+
+
+# --- Values as the texts' placeholders show them ----------------------------------------------
+
+
+def format_time(ts: float) -> str:
+    """``ts`` (seconds since the epoch) as ``YYYY-MM-DD HH:MM`` UTC, for text mode and
+    the texts above.
+
+    Raises:
+        ValueError, OverflowError, OSError: ``ts`` is not a time that can be shown.
+    """
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def ban_period(until: float | None) -> str:
+    """A ban's ``{until}`` placeholder: ``until 2026-11-21 12:00 UTC`` (``until`` in
+    seconds since the epoch) or ``for good`` (``None``)."""
+    return f"until {format_time(until)} UTC" if until is not None else "for good"

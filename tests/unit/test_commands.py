@@ -26,7 +26,8 @@ from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account, AccountDirectory
 from pollchat.core.group_chat import GroupChat
 from pollchat.core.groups import Groups
-from pollchat.core.hub import Delivery, Hub
+from pollchat.core.effects import Delivery, Effect, ToEveryone
+from pollchat.core.hub import Hub
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.errors import ProtocolError
@@ -452,10 +453,11 @@ class FakeChat:
         self.history = self
         self.groups = GroupChat(hub, Groups(Database.open(Path(":memory:"))))  # SQLite in memory
 
-    def deliver(self, deliveries: list[Delivery[object]]) -> None:
-        for delivery in deliveries:
-            for target in delivery.targets:
-                self.sent.append((target, delivery.event))
+    def deliver(self, effects: list[Effect[object]]) -> None:
+        for effect in effects:
+            if isinstance(effect, (Delivery, ToEveryone)):  # joins and leaves send nothing
+                for target in effect.targets:
+                    self.sent.append((target, effect.event))
 
     def send(self, conn: object, event: object) -> None:
         self.sent.append((conn, event))
