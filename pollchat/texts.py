@@ -43,7 +43,7 @@ TYPING_STOPPED = "{name} stopped typing"
 HISTORY_START = "--- {count} earlier messages ---"
 HISTORY_END = "--- end of history ---"
 GROUP_PREFIX = "[#{group}] "
-"""Prefix of a group's chat line, action or change (issue 4): ``[#familia] alice: hi``."""
+"""Prefix of a group's chat line, action or change: ``[#familia] alice: hi``."""
 MENTION = "[mention] {name} mentioned you in {where}"
 MENTION_MAIN = "the main chat"
 GROUPS_HEADER = "groups ({count}):"
@@ -62,7 +62,7 @@ UNFLIP = "┬─┬ノ( º _ ºノ)"
 
 
 class GroupChange(enum.Enum):
-    """What happened to a group (issue 4), with its text-mode wording.
+    """What happened to a group, with its text-mode wording.
 
     Each is sent as a ``group`` event; the member name, lower-cased, is the ``change``
     of the JSON form. ``{group}`` is the group's name without ``#``; ``{name}`` the
@@ -287,7 +287,7 @@ CLIENT_TUI_NEW_CHAT_PROMPT = "New chat with: type a name or #group, Enter opens,
 CLIENT_TUI_BAD_NAME = "invalid name {name!r}: 1 to {limit} letters, digits, '_', '-' or '.'"
 CLIENT_TUI_NOT_YOURSELF = "that is you: pick someone else"
 CLIENT_TUI_OFFLINE_MESSAGES = "{count} private message(s) arrived while you were away: see the chats pane"
-# Groups in the full-screen client (issue 4):
+# Groups in the full-screen client:
 CLIENT_TUI_CHATS_TITLE_GROUPS = "chats · 👥 {count}"
 CLIENT_TUI_GROUP_LABEL = "#{name}"
 CLIENT_TUI_GROUP_TITLE = "#{name} · {detail}"

@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY = 20
 MAX_HISTORY = 500
-"""``/history`` shows at most this many public (and private) messages (issue 3)."""
+"""``/history`` shows at most this many public (and private) messages: one reply stays
+well under the output bound."""
 
 _LOGGED_CHANGES = frozenset(
     {
@@ -300,7 +301,7 @@ class Commands:
         session = self.hub.session_of(conn)
         if session is None:
             return
-        too_short = new_password_error(new, self.config.min_password_length)  # issue 14
+        too_short = new_password_error(new, self.config.min_password_length)  # the same rule as at registration
         if too_short is not None and session.account.kind is AccountKind.REGISTERED:
             self._send(conn, too_short)
             return
@@ -383,7 +384,7 @@ class Commands:
             return
         self._deliver(self.hub.typing(conn, state == "on", args[1] if len(args) > 1 else None))
 
-    # --- groups (issue 4) ------------------------------------------------------------------------
+    # --- groups ------------------------------------------------------------------------
 
     def do_create(self, conn: Peer, args: tuple[str, ...]) -> None:
         self._deliver_group_change(conn, self.groups.create(conn, *args))

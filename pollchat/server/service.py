@@ -127,7 +127,7 @@ class ChatService(Generic[P]):
 
     Args:
         hub: the main chat room (seats, sessions, presence).
-        groups: the group commands (issue 4), over ``hub``.
+        groups: the group commands, over ``hub``.
         history: the message log (replay at login, ``/history``).
         pool: the password worker pool.
         timers: the loop's timer heap (login deadline, idle checks, throttle delays).
