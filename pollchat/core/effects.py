@@ -70,7 +70,3 @@ class LeftEveryone(Generic[H]):
 Effect = Union[Delivery[H], ToEveryone[H], JoinedEveryone[H], LeftEveryone[H]]
 """Any one of the core's effects."""
 
-
-def only_deliveries(effects: list[Effect[H]]) -> list[Delivery[H] | ToEveryone[H]]:
-    """The effects that send something, in order (a membership change sends nothing)."""
-    return [e for e in effects if isinstance(e, (Delivery, ToEveryone))]
