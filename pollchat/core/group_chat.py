@@ -29,7 +29,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Groups, PendingChange, Visibility
 from pollchat.core.history import HistoryRecord, RecordKind
-from pollchat.core.effects import Delivery, Effect, ToEveryone
+from pollchat.core.effects import Delivery, Effect
 from pollchat.core.hub import Hub
 from pollchat.core.roster import OnlineSession
 from pollchat.protocol.commands import COMMANDS

@@ -36,7 +36,6 @@ from pollchat.protocol.events import (
     Notice,
     PrivateMessage,
     Renamed,
-    ServerEvent,
     StatusChanged,
     Typing,
     Welcome,
