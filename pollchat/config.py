@@ -16,17 +16,18 @@ DEFAULT_PORT = 3490
 DEFAULT_WEB_PORT = 9000
 """Seed 003: the browser chat on port 9000 (HTTP for the page, WebSocket at ``/ws``)."""
 DEFAULT_TLS_PORT = 3491
-"""The line protocol over TLS (issue 15): the plain port plus one, as IRC's 6667/6697 pair
+"""The line protocol over TLS: the plain port plus one, as IRC's 6667/6697 pair
 is by convention."""
 RESERVED_DESCRIPTORS = 64
 """Descriptors kept free of connections: the database and its WAL, logs, listeners, the
 wake-up pair, the hashing threads, a backup child's pipes."""
 DEFAULT_MAX_LINE = 4096
-"""Bytes in one input line, terminator excluded (foundation issue). IRC allows 512 (RFC
+"""Bytes in one input line, terminator excluded. IRC allows 512 (RFC
 2812 section 2.3); chat users paste longer text, and 4 KiB still bounds memory per
 connection."""
 DEFAULT_MAX_FAILURES = 3
-"""Failed login/registration attempts allowed on one connection (foundation issue)."""
+"""Failed login/registration attempts allowed on one connection before it is closed
+(docs/protocol.md: after the third the connection is closed)."""
 DEFAULT_IDLE_AFTER = 300.0
 """Seconds of silence before an active user turns inactive (seed 003's inactivity monitor)."""
 
@@ -89,12 +90,12 @@ class ServerConfig:
         backup_keep: snapshots kept in ``data_dir/backups``.
         log_file: the rotating log file (``None``: ``data_dir/pollchat.log``).
         max_groups_per_owner, max_group_members, max_group_requests: the group limits
-            (issue 4; see :class:`pollchat.core.groups.GroupLimits`).
+            (see :class:`pollchat.core.groups.GroupLimits`).
         tls_cert, tls_key: PEM certificate chain and private key; with both, the line
-            protocol is also served over TLS on ``tls_port`` (issue 15).
+            protocol is also served over TLS on ``tls_port``.
         tls_port: the TLS listener's port (0 picks a free one).
         tls_only: no plain-text listener (needs ``tls_cert``).
-        web: serve the web client and its WebSocket endpoint (issue 12).
+        web: serve the web client and its WebSocket endpoint (seed 003).
         web_host: the web listener's address (``None``: ``host``).
         web_port: the web listener's port (0 picks a free one). With TLS it serves HTTPS
             and WSS with the same certificate.

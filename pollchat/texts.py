@@ -11,6 +11,7 @@ Nothing here imports anything from pollchat.
 from __future__ import annotations
 
 import enum
+from datetime import datetime, timezone
 
 # --- Server to client, text mode (one line each, sent with a trailing "\n") -------------
 GREETING = "type login or register and then give user,password"
@@ -42,7 +43,7 @@ TYPING_STOPPED = "{name} stopped typing"
 HISTORY_START = "--- {count} earlier messages ---"
 HISTORY_END = "--- end of history ---"
 GROUP_PREFIX = "[#{group}] "
-"""Prefix of a group's chat line, action or change (issue 4): ``[#familia] alice: hi``."""
+"""Prefix of a group's chat line, action or change: ``[#familia] alice: hi``."""
 MENTION = "[mention] {name} mentioned you in {where}"
 MENTION_MAIN = "the main chat"
 GROUPS_HEADER = "groups ({count}):"
@@ -61,7 +62,7 @@ UNFLIP = "┬─┬ノ( º _ ºノ)"
 
 
 class GroupChange(enum.Enum):
-    """What happened to a group (issue 4), with its text-mode wording.
+    """What happened to a group, with its text-mode wording.
 
     Each is sent as a ``group`` event; the member name, lower-cased, is the ``change``
     of the JSON form. ``{group}`` is the group's name without ``#``; ``{name}`` the
@@ -286,7 +287,7 @@ CLIENT_TUI_NEW_CHAT_PROMPT = "New chat with: type a name or #group, Enter opens,
 CLIENT_TUI_BAD_NAME = "invalid name {name!r}: 1 to {limit} letters, digits, '_', '-' or '.'"
 CLIENT_TUI_NOT_YOURSELF = "that is you: pick someone else"
 CLIENT_TUI_OFFLINE_MESSAGES = "{count} private message(s) arrived while you were away: see the chats pane"
-# Groups in the full-screen client (issue 4):
+# Groups in the full-screen client:
 CLIENT_TUI_CHATS_TITLE_GROUPS = "chats · 👥 {count}"
 CLIENT_TUI_GROUP_LABEL = "#{name}"
 CLIENT_TUI_GROUP_TITLE = "#{name} · {detail}"
@@ -333,3 +334,22 @@ Groups: /create #name [private], /join #name (or [+] New chat, #name),
 Markers: + active  ! busy  ~ away  z inactive  - offline  (idle time)
          ✉(N) unread  ● new activity  📌 pinned  ▸ open chat
          #name a group  ✗ a group you are no longer in  👥 N your groups"""
+
+
+# --- Values as the texts' placeholders show them ----------------------------------------------
+
+
+def format_time(ts: float) -> str:
+    """``ts`` (seconds since the epoch) as ``YYYY-MM-DD HH:MM`` UTC, for text mode and
+    the texts above.
+
+    Raises:
+        ValueError, OverflowError, OSError: ``ts`` is not a time that can be shown.
+    """
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def ban_period(until: float | None) -> str:
+    """A ban's ``{until}`` placeholder: ``until 2026-11-21 12:00 UTC`` (``until`` in
+    seconds since the epoch) or ``for good`` (``None``)."""
+    return f"until {format_time(until)} UTC" if until is not None else "for good"

@@ -1,6 +1,6 @@
 """Accounts and where they are found.
 
-Two sources make up the account directory (foundation issue):
+Two sources make up the account directory:
 
 * preconfigured accounts, read from the operator's accounts file at start-up; each has
   a reserved seat and cannot be registered over;

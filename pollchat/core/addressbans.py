@@ -1,4 +1,4 @@
-"""Bans of addresses and networks (issue 14): a ban that a new account name cannot escape.
+"""Bans of addresses and networks: a ban that a new account name cannot escape.
 
 An admin's ``/ban 192.0.2.7``, ``/ban 198.51.100.0/24 2h`` or ``/ban 2001:db8:1:2::/64``
 keeps every connection from that network out, whatever name it would use; the ban of an

@@ -1,8 +1,10 @@
-"""Group chat: who may do what to a group, and who is told (issue 4, seed 001).
+"""Group chat: who may do what to a group, and who is told (seed 001).
 
 Like the hub, :class:`GroupChat` decides and never performs I/O: each method takes the
-caller's handle and the command's arguments and returns the
-:class:`~pollchat.core.hub.Delivery` values to carry out. State lives in
+caller's handle and the command's arguments and returns the effects
+(:mod:`pollchat.core.effects`) to carry out. A command is written once, for the
+caller's online session (the ``_with_session`` decorator finds it from the handle and
+turns a failed check into the caller's error). State lives in
 :class:`~pollchat.core.groups.Groups` (written through to the store); online sessions
 come from the :class:`~pollchat.core.hub.Hub`.
 
@@ -20,13 +22,16 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Groups, PendingChange, Visibility
 from pollchat.core.history import HistoryRecord, RecordKind
-from pollchat.core.hub import Delivery, Hub, OnlineSession
+from pollchat.core.effects import Delivery, Effect
+from pollchat.core.hub import Hub
+from pollchat.core.roster import OnlineSession
 from pollchat.protocol.commands import COMMANDS
 from pollchat.protocol.events import (
     Emote,
@@ -61,6 +66,32 @@ class _Refused(Exception):
         self.event = event
 
 
+S = TypeVar("S", bound="GroupChat[Any]")
+Args = ParamSpec("Args")
+
+
+def _with_session(
+    method: Callable[Concatenate[S, OnlineSession[Any], Args], list[Effect[Any]]],
+) -> Callable[Concatenate[S, Any, Args], list[Effect[Any]]]:
+    """A group command written for a session, called with a handle.
+
+    The command a client runs is ``method(handle, *args)``: it runs for ``handle``'s
+    online session (nothing happens for a handle that is not logged in), and a check
+    it fails (:class:`_Refused`) becomes its error, sent to ``handle`` alone."""
+
+    @functools.wraps(method)
+    def command(self: S, handle: Any, /, *args: Args.args, **kwargs: Args.kwargs) -> list[Effect[Any]]:
+        session = self.hub.session_of(handle)
+        if session is None:
+            return []
+        try:
+            return method(self, session, *args, **kwargs)
+        except _Refused as refused:
+            return [Delivery((handle,), refused.event)]
+
+    return command
+
+
 def group_name(argument: str) -> str | None:
     """The group name in a command argument (``#familia`` or ``familia``), NFC
     normalised, or ``None`` if it is not a valid name."""
@@ -81,11 +112,9 @@ class GroupChat(Generic[H]):
 
     # --- creating, joining, leaving ----------------------------------------------------------
 
-    def create(self, handle: H, argument: str, visibility: str = "public") -> list[Delivery[H]]:
+    @_with_session
+    def create(self, session: OnlineSession[H], argument: str, visibility_word: str = "public") -> list[Effect[H]]:
         """``/create #name [public|private]``: a new group owned by the asker."""
-        return self._run(handle, lambda session: self._create(session, argument, visibility))
-
-    def _create(self, session: OnlineSession[H], argument: str, visibility_word: str) -> list[Delivery[H]]:
         name = group_name(argument)
         if name is None:
             raise _Refused(Error.of(ErrorCode.BAD_GROUP_NAME, name=argument[:40]))
@@ -103,12 +132,10 @@ class GroupChat(Generic[H]):
         group = self.groups.create(name, visibility, account.id, account.name, self.hub.clock())
         return [Delivery((session.handle,), GroupEvent(group.name, GroupChange.CREATED, text=visibility.value))]
 
-    def join(self, handle: H, argument: str) -> list[Delivery[H]]:
+    @_with_session
+    def join(self, session: OnlineSession[H], argument: str) -> list[Effect[H]]:
         """``/join #name``: join a public group, or ask to join a private one (the owner
         and online admins are asked; the asker is told it is pending)."""
-        return self._run(handle, lambda session: self._join(session, argument))
-
-    def _join(self, session: OnlineSession[H], argument: str) -> list[Delivery[H]]:
         group = self._find(argument)
         account = session.account
         if account.id in group.members:
@@ -129,15 +156,17 @@ class GroupChat(Generic[H]):
         asked = Delivery((session.handle,), GroupEvent(group.name, GroupChange.REQUESTED))
         return [asked, Delivery(self._managers(group), GroupEvent(group.name, GroupChange.REQUEST, account.name))]
 
-    def accept(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
+    @_with_session
+    def accept(self, session: OnlineSession[H], name: str, argument: str) -> list[Effect[H]]:
         """``/accept NAME #group``: the owner (or an admin) lets a requester in."""
-        return self._run(handle, lambda session: self._answer(session, name, argument, accept=True))
+        return self._answer(session, name, argument, accept=True)
 
-    def reject(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
+    @_with_session
+    def reject(self, session: OnlineSession[H], name: str, argument: str) -> list[Effect[H]]:
         """``/reject NAME #group``: the owner (or an admin) turns a request down."""
-        return self._run(handle, lambda session: self._answer(session, name, argument, accept=False))
+        return self._answer(session, name, argument, accept=False)
 
-    def _answer(self, session: OnlineSession[H], name: str, argument: str, *, accept: bool) -> list[Delivery[H]]:
+    def _answer(self, session: OnlineSession[H], name: str, argument: str, *, accept: bool) -> list[Effect[H]]:
         group = self._managed(session, argument)
         account = self._account(name)
         if account.id not in group.requests:
@@ -154,23 +183,21 @@ class GroupChat(Generic[H]):
         joined = Delivery(self._online(group, also=(session.handle,)), joined_event)
         return [*told, joined]
 
-    def leave(self, handle: H, argument: str) -> list[Delivery[H]]:
+    @_with_session
+    def leave(self, session: OnlineSession[H], argument: str) -> list[Effect[H]]:
         """``/leave #group``: the membership goes (the entry disappears for everyone);
         an owner's group passes to the longest-standing member, or is deleted if empty."""
-        return self._run(handle, lambda session: self._leave(session, argument))
-
-    def _leave(self, session: OnlineSession[H], argument: str) -> list[Delivery[H]]:
         group = self._find(argument)
         if session.account.id not in group.members:
             raise _Refused(Error.of(ErrorCode.NOT_MEMBER, group=group.name))
         return self._remove(group, session.account, session.handle)
 
-    def _remove(self, group: Group, account: Account, handle: H | None) -> list[Delivery[H]]:
+    def _remove(self, group: Group, account: Account, handle: H | None) -> list[Effect[H]]:
         """``account`` leaves ``group`` (by itself, or its account was deleted)."""
         audience = self._online(group)  # the leaver included
         requesters = list(group.requests)
         successor = self.groups.remove_member(group, account.id, self.hub.clock())
-        deliveries = [Delivery(audience, GroupEvent(group.name, GroupChange.LEFT, account.name))]
+        deliveries: list[Effect[H]] = [Delivery(audience, GroupEvent(group.name, GroupChange.LEFT, account.name))]
         if group.deleted:
             gone = GroupEvent(group.name, GroupChange.DISBANDED)
             deliveries.append(Delivery(audience, gone))
@@ -187,12 +214,10 @@ class GroupChat(Generic[H]):
 
     # --- reading ----------------------------------------------------------------------------------
 
-    def list_groups(self, handle: H) -> list[Delivery[H]]:
+    @_with_session
+    def list_groups(self, session: OnlineSession[H]) -> list[Effect[H]]:
         """``/groups``: the asker's groups, the public ones and those it asked to join
         (an admin sees every group), by name."""
-        return self._run(handle, self._list_groups)
-
-    def _list_groups(self, session: OnlineSession[H]) -> list[Delivery[H]]:
         account = session.account
         entries = []
         for group in self.groups:
@@ -212,13 +237,11 @@ class GroupChat(Generic[H]):
             entries.append(GroupEntry(group.name, group.visibility.value, len(group.members), role, topic))
         return [Delivery((session.handle,), GroupList(tuple(entries)))]
 
-    def members(self, handle: H, argument: str) -> list[Delivery[H]]:
+    @_with_session
+    def members(self, session: OnlineSession[H], argument: str) -> list[Effect[H]]:
         """``/members #group``: members with their online status, longest-standing
         first; the owner and admins also see who is waiting to join. A private group's
         members are shown to its members (and admins) only."""
-        return self._run(handle, lambda session: self._members(session, argument))
-
-    def _members(self, session: OnlineSession[H], argument: str) -> list[Delivery[H]]:
         group = self._readable(session, argument)
         entries = []
         for member in group.members.values():
@@ -228,11 +251,9 @@ class GroupChat(Generic[H]):
         pending = tuple(r.name for r in group.requests.values()) if self._may_manage(session, group) else ()
         return [Delivery((session.handle,), MemberList(group.name, tuple(entries), pending))]
 
-    def topic(self, handle: H, argument: str, text: str | None = None) -> list[Delivery[H]]:
+    @_with_session
+    def topic(self, session: OnlineSession[H], argument: str, text: str | None = None) -> list[Effect[H]]:
         """``/topic #group [text]``: show the topic, or (owner, admin) set it."""
-        return self._run(handle, lambda session: self._topic(session, argument, text))
-
-    def _topic(self, session: OnlineSession[H], argument: str, text: str | None) -> list[Delivery[H]]:
         if text is None:
             return self._topic_for(session.handle, self._readable(session, argument), always=True)
         group = self._managed(session, argument)
@@ -244,7 +265,7 @@ class GroupChat(Generic[H]):
             event = GroupEvent(group.name, GroupChange.TOPIC, by=session.account.name, text=text)
         return [Delivery(self._online(group, also=(session.handle,)), event)]
 
-    def readable(self, handle: H, argument: str) -> Group | list[Delivery[H]]:
+    def readable(self, handle: H, argument: str) -> Group | list[Effect[H]]:
         """The group ``handle`` may read (``/history #group``), or the error deliveries."""
         session = self.hub.session_of(handle)
         if session is None:
@@ -256,7 +277,7 @@ class GroupChat(Generic[H]):
 
     # --- talking -----------------------------------------------------------------------------------
 
-    def say(self, handle: H, text: str, *, may_guess: bool = True) -> list[Delivery[H]]:
+    def say(self, handle: H, text: str, *, may_guess: bool = True) -> list[Effect[H]]:
         """A chat line: ``#group text`` goes to that group (if the sender is a member);
         any other line goes to the focused group, or else to the main chat (the hub).
         ``#name`` of no existing group is an ordinary line."""
@@ -273,19 +294,17 @@ class GroupChat(Generic[H]):
             return self.hub.chat(handle, text, may_guess=False)
         return self._group_line(session, group, RecordKind.CHAT, text)
 
-    def message(self, handle: H, argument: str, text: str) -> list[Delivery[H]]:
+    @_with_session
+    def message(self, session: OnlineSession[H], argument: str, text: str) -> list[Effect[H]]:
         """``/msg #group text`` (IRC's ``PRIVMSG #channel``): a line to a group, or an
         error if the group does not exist -- never the main chat, so a client that
         writes to a group just deleted cannot leak the line to everyone."""
-        return self._run(handle, lambda session: self._message(session, argument, text))
-
-    def _message(self, session: OnlineSession[H], argument: str, text: str) -> list[Delivery[H]]:
         group = self._find(argument)
         if session.account.id not in group.members:
             raise _Refused(Error.of(ErrorCode.NOT_MEMBER_LINE, group=group.name))
         return self._group_line(session, group, RecordKind.CHAT, text)
 
-    def act(self, handle: H, text: str) -> list[Delivery[H]]:
+    def act(self, handle: H, text: str) -> list[Effect[H]]:
         """``/me text``: routed as :meth:`say` routes a line (``/me #group waves`` goes
         to #group), but never a game guess, and ``/me #name ...`` for a group that does
         not exist is an error rather than a main-chat action (clients send ``/me #name``
@@ -322,7 +341,7 @@ class GroupChat(Generic[H]):
         focused = self.groups.get(session.focus) if session.focus is not None else None
         return focused, text
 
-    def _group_line(self, session: OnlineSession[H], group: Group, kind: RecordKind, text: str) -> list[Delivery[H]]:
+    def _group_line(self, session: OnlineSession[H], group: Group, kind: RecordKind, text: str) -> list[Effect[H]]:
         account = session.account
         self.hub.record(session, kind, text, group.id)
         event_class = Message if kind is RecordKind.CHAT else Emote
@@ -330,12 +349,10 @@ class GroupChat(Generic[H]):
         deliveries = [Delivery(self._online(group, exclude=session.handle), event)]
         return deliveries + self.hub.mentions(session, text, group.name, among=group.members)
 
-    def focus(self, handle: H, argument: str | None) -> list[Delivery[H]]:
+    @_with_session
+    def focus(self, session: OnlineSession[H], argument: str | None) -> list[Effect[H]]:
         """``/focus #group``: plain lines go to that group; ``/focus`` alone: back to
         the main chat."""
-        return self._run(handle, lambda session: self._focus(session, argument))
-
-    def _focus(self, session: OnlineSession[H], argument: str | None) -> list[Delivery[H]]:
         if argument is None:
             session.focus = None
             return [Delivery((session.handle,), Notice.of(NoticeCode.FOCUS_MAIN))]
@@ -345,7 +362,7 @@ class GroupChat(Generic[H]):
         session.focus = group.id
         return [Delivery((session.handle,), Notice.of(NoticeCode.FOCUS_GROUP, group=group.name))]
 
-    def typing(self, handle: H, active: bool, argument: str) -> list[Delivery[H]]:
+    def typing(self, handle: H, active: bool, argument: str) -> list[Effect[H]]:
         """``/typing on|off #group``: a hint to the group's other online members;
         ignored for a group the sender is not in (typing is never worth an error)."""
         session = self.hub.session_of(handle)
@@ -358,11 +375,9 @@ class GroupChat(Generic[H]):
 
     # --- owner powers -----------------------------------------------------------------------------
 
-    def kick(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
+    @_with_session
+    def kick(self, session: OnlineSession[H], name: str, argument: str) -> list[Effect[H]]:
         """``/kick NAME #group``: remove a member (told, even if offline)."""
-        return self._run(handle, lambda session: self._kick(session, name, argument))
-
-    def _kick(self, session: OnlineSession[H], name: str, argument: str) -> list[Delivery[H]]:
         group = self._managed(session, argument)
         account = self._target(session, name, group, "kick")
         if account.id not in group.members:
@@ -372,12 +387,10 @@ class GroupChat(Generic[H]):
         self.groups.remove_member(group, account.id, self.hub.clock())
         return self._removal(audience, event, account.id, group)
 
-    def ban(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
+    @_with_session
+    def ban(self, session: OnlineSession[H], name: str, argument: str) -> list[Effect[H]]:
         """``/ban NAME #group``: remove (if a member) and keep out: a banned account can
         neither join nor ask to, whatever it is called later."""
-        return self._run(handle, lambda session: self._ban(session, name, argument))
-
-    def _ban(self, session: OnlineSession[H], name: str, argument: str) -> list[Delivery[H]]:
         group = self._managed(session, argument)
         account = self._target(session, name, group, "ban")
         event = GroupEvent(group.name, GroupChange.BANNED, account.name, session.account.name)
@@ -387,11 +400,9 @@ class GroupChat(Generic[H]):
         self.groups.ban(group, account.id, session.account.name, self.hub.clock())
         return self._removal(audience, event, account.id, group)
 
-    def unban(self, handle: H, name: str, argument: str) -> list[Delivery[H]]:
+    @_with_session
+    def unban(self, session: OnlineSession[H], name: str, argument: str) -> list[Effect[H]]:
         """``/unban NAME #group``: lift a group ban."""
-        return self._run(handle, lambda session: self._unban(session, name, argument))
-
-    def _unban(self, session: OnlineSession[H], name: str, argument: str) -> list[Delivery[H]]:
         group = self._managed(session, argument)
         account = self._account(name)
         if account.id not in group.bans:
@@ -399,11 +410,9 @@ class GroupChat(Generic[H]):
         self.groups.unban(group, account.id)
         return [Delivery((session.handle,), GroupEvent(group.name, GroupChange.UNBANNED, account.name))]
 
-    def rename(self, handle: H, old: str, new: str) -> list[Delivery[H]]:
+    @_with_session
+    def rename(self, session: OnlineSession[H], old: str, new: str) -> list[Effect[H]]:
         """``/rename #old #new`` (seed 001): every online member is told."""
-        return self._run(handle, lambda session: self._rename(session, old, new))
-
-    def _rename(self, session: OnlineSession[H], old: str, new: str) -> list[Delivery[H]]:
         group = self._managed(session, old)
         name = group_name(new)
         if name is None:
@@ -418,18 +427,16 @@ class GroupChat(Generic[H]):
         event = GroupEvent(old_name, GroupChange.RENAMED, by=session.account.name, text=name)
         return [Delivery(self._online(group, also=(session.handle,)), event)]
 
-    def delete(self, handle: H, argument: str) -> list[Delivery[H]]:
+    @_with_session
+    def delete(self, session: OnlineSession[H], argument: str) -> list[Effect[H]]:
         """``/delete #group``: gone for every member (offline ones are told at login);
         its messages stay in the database for ``export``."""
-        return self._run(handle, lambda session: self._delete(session, argument))
-
-    def _delete(self, session: OnlineSession[H], argument: str) -> list[Delivery[H]]:
         group = self._managed(session, argument)
         event = GroupEvent(group.name, GroupChange.DELETED, by=session.account.name)
         audience = self._online(group, also=(session.handle,))
         members, requesters = list(group.members), list(group.requests)
         self.groups.delete(group, self.hub.clock())
-        deliveries = [Delivery(audience, event)]
+        deliveries: list[Effect[H]] = [Delivery(audience, event)]
         for account_id in members:
             deliveries += self._queue_if_offline(account_id, event)
             deliveries += self._unfocus(account_id, group)
@@ -439,7 +446,7 @@ class GroupChat(Generic[H]):
 
     # --- logins and account changes -------------------------------------------------------------
 
-    def welcome(self, handle: H) -> list[Delivery[H]]:
+    def welcome(self, handle: H) -> list[Effect[H]]:
         """Right after a login: the changes that happened while the account was away,
         the join requests waiting for a group it owns, and the names of its groups."""
         session = self.hub.session_of(handle)
@@ -487,18 +494,18 @@ class GroupChat(Generic[H]):
         """``/nick``: member lists show the new name (bans follow the account id)."""
         self.groups.account_renamed(account_id, new_name)
 
-    def account_deleted(self, account: Account) -> list[Delivery[H]]:
+    def account_deleted(self, account: Account) -> list[Effect[H]]:
         """``/unregister``: the account leaves each of its groups (owned ones change
         hands or go) and its requests are dropped. Call before the hub ends its session."""
-        deliveries: list[Delivery[H]] = []
+        deliveries: list[Effect[H]] = []
         for group in self.groups.of_member(account.id):
             deliveries += self._remove(group, account, None)
         self.groups.forget_requests(account.id)
         return deliveries
 
-    # --- the history cannot be written (issue 14) -------------------------------------------------
+    # --- the history cannot be written -------------------------------------------------
 
-    def unsaved(self, records: Iterable[HistoryRecord]) -> list[Delivery[H]]:
+    def unsaved(self, records: Iterable[HistoryRecord]) -> list[Effect[H]]:
         """The history log could not write ``records``: tell the online sender of each
         private message and group line, once per conversation, that it is not saved yet
         (main-chat lines reached everyone online and are not reported; nor are private
@@ -516,7 +523,7 @@ class GroupChat(Generic[H]):
                 continue
             if where:
                 told.setdefault((record.sender_id, where))
-        deliveries = []
+        deliveries: list[Effect[H]] = []
         for sender_id, where in told:
             session = self.hub.session_by_id(sender_id)
             if session is not None:
@@ -524,17 +531,6 @@ class GroupChat(Generic[H]):
         return deliveries
 
     # --- helpers -----------------------------------------------------------------------------------
-
-    def _run(self, handle: H, action: Callable[[OnlineSession[H]], list[Delivery[H]]]) -> list[Delivery[H]]:
-        """``action`` for ``handle``'s session: its deliveries, or the refusal as an
-        error to ``handle`` alone (nothing for a handle that is not logged in)."""
-        session = self.hub.session_of(handle)
-        if session is None:
-            return []
-        try:
-            return action(session)
-        except _Refused as refused:
-            return [Delivery((handle,), refused.event)]
 
     def _find(self, argument: str) -> Group:
         name = group_name(argument)
@@ -599,25 +595,25 @@ class GroupChat(Generic[H]):
         session = self.hub.session_of(handle)
         return session is not None and session.account.admin
 
-    def _tell(self, account_id: int, event: GroupEvent) -> list[Delivery[H]]:
+    def _tell(self, account_id: int, event: GroupEvent) -> list[Effect[H]]:
         """``event`` to the account now, or at its next login if it is offline."""
         online = self.hub.session_by_id(account_id)
         if online is not None:
             return [Delivery((online.handle,), event)]
         return self._queue_if_offline(account_id, event)
 
-    def _queue_if_offline(self, account_id: int, event: GroupEvent) -> list[Delivery[H]]:
+    def _queue_if_offline(self, account_id: int, event: GroupEvent) -> list[Effect[H]]:
         if self.hub.session_by_id(account_id) is None:
             change = PendingChange(event.change.code, event.group, event.name, event.by, self.hub.clock())
             self.groups.store.queue_change(account_id, change)
         return []
 
-    def _removal(self, audience: tuple[H, ...], event: GroupEvent, account_id: int, group: Group) -> list[Delivery[H]]:
+    def _removal(self, audience: tuple[H, ...], event: GroupEvent, account_id: int, group: Group) -> list[Effect[H]]:
         """A kick or ban: ``event`` to ``audience``, kept for the account if it is
         offline, and its focus back to the main chat if it was on ``group``."""
         return [Delivery(audience, event), *self._queue_if_offline(account_id, event), *self._unfocus(account_id, group)]
 
-    def _unfocus(self, account_id: int, group: Group) -> list[Delivery[H]]:
+    def _unfocus(self, account_id: int, group: Group) -> list[Effect[H]]:
         """If ``account_id`` is online with ``group`` focused, return it to the main chat."""
         online = self.hub.session_by_id(account_id)
         if online is None or online.focus != group.id:
@@ -625,7 +621,7 @@ class GroupChat(Generic[H]):
         online.focus = None
         return [Delivery((online.handle,), Notice.of(NoticeCode.FOCUS_MAIN))]
 
-    def _topic_for(self, handle: H, group: Group, *, always: bool = False) -> list[Delivery[H]]:
+    def _topic_for(self, handle: H, group: Group, *, always: bool = False) -> list[Effect[H]]:
         if group.topic:
             return [Delivery((handle,), GroupEvent(group.name, GroupChange.TOPIC_IS, text=group.topic))]
         return [Delivery((handle,), GroupEvent(group.name, GroupChange.NO_TOPIC))] if always else []

@@ -1,4 +1,4 @@
-"""Groups: owned chat rooms with members, bans and join requests (issue 4, seed 001).
+"""Groups: owned chat rooms with members, bans and join requests (seed 001).
 
 :class:`Groups` keeps every live group in memory (there are few, and every group line
 needs its member list) and writes each change through a :class:`GroupStore` (the SQLite
@@ -79,8 +79,8 @@ class Group:
 
 @dataclass(frozen=True, slots=True)
 class GroupLimits:
-    """Caps that keep one account from filling the server (issue 4: "limits with clear
-    errors"); every one is a server flag, and 0 means no limit.
+    """Caps that keep one account from filling the server, each refused with a clear
+    error; every one is a server flag, and 0 means no limit.
 
     Attributes:
         groups_per_owner: live groups one account may own.
@@ -168,7 +168,7 @@ class Groups:
         self._keys: dict[int, str] = {}  # group id -> its key in _by_key
         for group in sorted(store.load_groups(), key=lambda g: g.id):
             # Two old groups whose names are one NFKC key (#familia, #ｆａｍｉｌｉａ): the
-            # older keeps the key, the other its pre-NFKC one (issue 14).
+            # older keeps the key, the other its pre-NFKC one (names compare as NFKC now).
             key = group.key if group.key not in self._by_key else legacy_key(group.name)
             self._by_key[key] = group
             self._keys[group.id] = key

@@ -1,8 +1,8 @@
 """History records: what the server stores of each public and private message.
 
-The hub produces :class:`HistoryRecord` values alongside its deliveries; the server
-batches them and the store writes each batch in one transaction at the end of a loop
-pass (issue: "written in batches per loop iteration, never one commit per line").
+The hub pushes :class:`HistoryRecord` values into a :class:`RecordSink` as people talk;
+the server's sink batches them and the store writes each batch in one transaction at the
+end of a loop pass, never one commit per line.
 """
 
 from __future__ import annotations
@@ -50,9 +50,14 @@ class HistoryRecord:
     warned: bool = field(default=False, compare=False)
 
 
-class Mailbox(Protocol):
-    """What the hub asks of the history log before it keeps a private message for an
-    offline account (implemented by :class:`pollchat.server.history.HistoryLog`)."""
+class RecordSink(Protocol):
+    """Where the hub puts the messages worth keeping, as they are said, and what it asks
+    before it keeps a private message for an offline account (the server's is
+    :class:`pollchat.server.history.HistoryLog`, which writes them in one batch per
+    loop pass; :class:`RecordList` keeps them in memory)."""
+
+    def add(self, record: HistoryRecord) -> None:
+        """Keep ``record`` (written later; never raises for a store that cannot write)."""
 
     @property
     def healthy(self) -> bool:
@@ -62,3 +67,25 @@ class Mailbox(Protocol):
     def unread(self, account_id: int, since: float) -> int:
         """Private messages to ``account_id`` sent after ``since`` (its last logout):
         what the offline quota counts."""
+
+
+class RecordList:
+    """A :class:`RecordSink` in memory: a hub without a store (tests, tools) keeps its
+    records here, in order; :meth:`take` hands them over. Always healthy."""
+
+    def __init__(self) -> None:
+        self.records: list[HistoryRecord] = []
+        self.healthy = True
+
+    def add(self, record: HistoryRecord) -> None:
+        """Append ``record``."""
+        self.records.append(record)
+
+    def take(self) -> list[HistoryRecord]:
+        """The records kept since the last call, oldest first."""
+        records, self.records = self.records, []
+        return records
+
+    def unread(self, account_id: int, since: float) -> int:
+        """Private messages to ``account_id`` after ``since`` among those not taken yet."""
+        return sum(1 for r in self.records if r.recipient_id == account_id and r.ts > since)

@@ -1,32 +1,33 @@
-"""The hub: who is online, and what each chat event means for everyone else.
+"""The hub: the main chat room, and what each chat event means for everyone else.
 
-The hub decides; it never performs I/O. Each method returns the :class:`Delivery`
-values the server must carry out: an event and the connections ("handles") that receive
-it. A handle is whatever object the caller uses for a connection (the server passes its
-connection objects); the hub only stores and compares them, so nothing is ever looked up
-by file descriptor. Messages worth keeping are appended to :attr:`Hub.records`, which the
-server drains into the database once per loop pass.
+The hub decides; it never performs I/O and never calls back into its caller. Each
+method returns the effects (:mod:`pollchat.core.effects`) the server must carry out, in
+order: deliveries of an event to a few connections ("handles"), deliveries to everyone
+logged in, and the start and end of a session (so a server's own list of logged-in
+connections follows the :class:`~pollchat.core.roster.Roster`). Messages worth keeping
+are pushed into a :class:`~pollchat.core.history.RecordSink` as they are said.
 
-Sessions are kept in login order, which is the order of seed 004's active-users list.
-The wall clock is injected (``clock``), so idle times and statuses are testable.
+Who is online lives in the roster, in login order (seed 004's active-users list); the
+admin actions (kick, ban, announce) are in :mod:`pollchat.core.moderation`. The wall
+clock is injected (``clock``), so idle times and statuses are testable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
-from pollchat.core.accounts import Account, AccountDirectory, Ban
+from pollchat.core.accounts import Account, AccountDirectory
+from pollchat.core.effects import Delivery, Effect, JoinedEveryone, LeftEveryone, ToEveryone
 from pollchat.core.game import GuessingGame
-from pollchat.core.history import HistoryRecord, Mailbox, RecordKind
+from pollchat.core.history import HistoryRecord, RecordKind, RecordList, RecordSink
 from pollchat.core.mentions import mentioned_keys
 from pollchat.core.presence import Presence, Status
+from pollchat.core.roster import Everyone, OnlineSession, Roster
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.protocol.events import (
     Emote,
-    Announcement,
     Entered,
     Error,
     Left,
@@ -35,7 +36,6 @@ from pollchat.protocol.events import (
     Notice,
     PrivateMessage,
     Renamed,
-    ServerEvent,
     StatusChanged,
     Typing,
     Welcome,
@@ -45,74 +45,10 @@ from pollchat.protocol.events import (
 )
 from pollchat.config import DEFAULT_IDLE_AFTER
 from pollchat.protocol.names import mixed_scripts, name_key, normalize_name
-from pollchat.protocol.render import NameList, format_time
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.protocol.namelist import NameList
+from pollchat.texts import ErrorCode, NoticeCode, ban_period
 
 H = TypeVar("H")
-
-
-class Everyone(Sequence[H]):
-    """The targets of a delivery to everyone logged in, but ``exclude``: the online
-    handles, in login order, when the hub decided.
-
-    It iterates, counts and compares (equal to the tuple of the same handles) like the
-    tuple it stands for, so any front end can carry it out target by target. The
-    server does better: it keeps its own lists of logged-in connections per output mode,
-    told of every login and leave by the hub (:meth:`Hub.observe`), so they hold the
-    same handles at that moment, and appends a whole loop pass's broadcast bytes to each
-    connection once (``EventLoop.broadcast``).
-
-    Making one costs no walk over the sessions: it is a view of the first ``count``
-    handles of the hub's list in login order, which the hub only ever appends to (a
-    leave makes a new list), so a chat line or a login among 10,000 users copies no list
-    of 9,999.
-    """
-
-    __slots__ = ("handles", "count", "exclude")
-
-    def __init__(self, handles: Sequence[H], exclude: H | None = None, count: int | None = None) -> None:
-        self.handles = handles
-        self.count = len(handles) if count is None else count
-        self.exclude = exclude
-
-    def __iter__(self) -> Iterator[H]:
-        exclude, handles = self.exclude, islice(self.handles, self.count)
-        if exclude is None:
-            return handles
-        return (h for h in handles if h is not exclude)
-
-    def __len__(self) -> int:
-        if self.exclude is None:
-            return self.count
-        return sum(1 for _ in self)
-
-    def __bool__(self) -> bool:
-        return any(True for _ in self)
-
-    def __getitem__(self, index):  # type: ignore[no-untyped-def,override]
-        return tuple(self)[index]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (tuple, Everyone)):
-            return tuple(self) == tuple(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(tuple(self))
-
-    def __repr__(self) -> str:
-        return f"Everyone({tuple(self)!r})"
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery(Generic[H]):
-    """Send ``event`` to each of ``targets`` (render it once, share the bytes).
-
-    ``targets`` is a tuple, or :class:`Everyone` for a delivery to every logged-in
-    session (but one), which the server may carry out per loop pass."""
-
-    targets: tuple[H, ...] | Everyone[H]
-    event: ServerEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,44 +57,18 @@ class Admission(Generic[H]):
 
     Attributes:
         refusal: why it was refused, or ``None`` if the session is now online.
-        deliveries: what to send (the welcome and the entered notices) when admitted.
+        deliveries: the effects to carry out when admitted: the session joins
+            everyone, then the welcome, the entered notices and any game's end.
         account: the admitted account (with its id), when admitted.
         alone: nobody else was online (the server may offer the game).
         detail: format arguments of the refusal's text (a ban's end and reason).
     """
 
     refusal: ErrorCode | None
-    deliveries: tuple[Delivery[H], ...] = ()
+    deliveries: tuple[Effect[H], ...] = ()
     account: Account | None = None
     alone: bool = False
     detail: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class AdminOutcome(Generic[H]):
-    """The result of an admin action.
-
-    Attributes:
-        reply: what the admin is told (a notice on success, an error otherwise).
-        deliveries: what everyone else is sent.
-        disconnect: connections to close once the deliveries are queued.
-    """
-
-    reply: Notice | Error
-    deliveries: tuple[Delivery[H], ...] = ()
-    disconnect: tuple[H, ...] = ()
-
-
-@dataclass(slots=True)
-class OnlineSession(Generic[H]):
-    """A logged-in session: its handle, account, presence, game and focus."""
-
-    handle: H
-    account: Account
-    presence: Presence
-    game: GuessingGame | None = field(default=None)
-    focus: int | None = None
-    """The id of the group plain lines go to (``/focus #name``), or ``None``: the main chat."""
 
 
 class Hub(Generic[H]):
@@ -171,7 +81,10 @@ class Hub(Generic[H]):
             never reads the clock itself, so tests drive time by hand).
         idle_after: seconds of silence before an active user becomes inactive.
         offline_quota: unread private messages an offline account may have waiting;
-            past it ``/msg`` to it is refused (0: no limit). Needs :attr:`mailbox`.
+            past it ``/msg`` to it is refused (0: no limit).
+        history: where messages worth keeping go, and what says whether a private
+            message to an offline account can be promised (the server's history log);
+            by default a :class:`~pollchat.core.history.RecordList`.
     """
 
     def __init__(
@@ -182,68 +95,39 @@ class Hub(Generic[H]):
         clock: Callable[[], float],
         idle_after: float = DEFAULT_IDLE_AFTER,
         offline_quota: int = 0,
+        history: RecordSink | None = None,
     ) -> None:
         self.accounts = accounts
         self.budget = budget
         self.clock = clock
         self.idle_after = idle_after
         self.offline_quota = offline_quota
-        self.mailbox: Mailbox | None = None
-        """Where messages are kept (the history log); while it cannot write, a private
-        message to an offline account is not promised (issue 14). ``None``: always fine."""
-        self.records: list[HistoryRecord] = []
+        self.history: RecordSink = history if history is not None else RecordList()
         self.closing = False
         """Set while a shutdown countdown runs: new logins are refused."""
         self.messages = 0
         """Chat lines, actions and private messages so far (for the console's stats)."""
-        self._by_key: dict[str, OnlineSession[H]] = {}  # insertion order = login order
-        self._by_handle: dict[H, OnlineSession[H]] = {}
-        self._by_id: dict[int, OnlineSession[H]] = {}
-        # Kept between logins and leaves, so that a login among 10,000 costs no walk over
-        # every session (docs/performance.md, issue 13): the names in login order with
-        # their renderings (None: make them again), the handles in login order (None:
-        # make them again), and whether a game may be running anywhere.
-        self._names: NameList | None = NameList()
-        self._handle_order: list[H] | None = []
-        self._maybe_playing = False
-        self._on_online: Callable[[H], None] | None = None
-        self._on_offline: Callable[[H], None] | None = None
-
-    def observe(self, online: Callable[[H], None], offline: Callable[[H], None]) -> None:
-        """Call ``online(handle)`` as a session starts (before its admission's deliveries
-        are returned) and ``offline(handle)`` as one ends (before its left notice is
-        returned), so a caller can keep its own list of who :class:`Everyone` stands
-        for (the server's per-mode broadcast lists)."""
-        self._on_online, self._on_offline = online, offline
+        self.roster: Roster[H] = Roster()
+        self._maybe_playing = False  # a game may be running somewhere (none: no walk at a login)
 
     # --- queries ---------------------------------------------------------------------------
 
-    def online_names(self) -> tuple[str, ...]:
+    def online_names(self) -> NameList:
         """Names of everyone online, in login order."""
-        names = self._names
-        if names is None:
-            names = self._names = NameList(session.account.name for session in self._by_key.values())
-        return names
+        return self.roster.names()
 
     def session_of(self, handle: H) -> OnlineSession[H] | None:
         """The online session on ``handle``, if it is logged in."""
-        return self._by_handle.get(handle)
+        return self.roster.by_handle(handle)
 
     def session_by_id(self, account_id: int) -> OnlineSession[H] | None:
         """The online session of account ``account_id``, if it is logged in."""
-        return self._by_id.get(account_id)
+        return self.roster.by_id(account_id)
 
     def handles_of(self, account_ids: Iterable[int], exclude: H | None = None) -> list[H]:
         """The handles of those of ``account_ids`` who are online, in that order,
-        without ``exclude``. On a group line's fan-out path: one dict lookup each."""
-        by_id = self._by_id
-        return [s.handle for s in map(by_id.get, account_ids) if s is not None and s.handle is not exclude]
-
-
-    def take_records(self) -> list[HistoryRecord]:
-        """The messages to store since the last call (the caller writes them)."""
-        records, self.records = self.records, []
-        return records
+        without ``exclude`` (:meth:`Roster.handles_of <pollchat.core.roster.Roster.handles_of>`)."""
+        return self.roster.handles_of(account_ids, exclude)
 
     # --- login and registration --------------------------------------------------------------
 
@@ -277,7 +161,7 @@ class Hub(Generic[H]):
             return Admission(ErrorCode.WRONG_PASSWORD)
         ban = self.accounts.ban_of(current, self.clock())
         if ban is not None:  # told only to someone who knows the password
-            return Admission(ErrorCode.BANNED, detail={"until": ban_period(ban), "reason": _reason(ban.reason)})
+            return Admission(ErrorCode.BANNED, detail={"until": ban_period(ban.until), "reason": reason_suffix(ban.reason)})
         return self._admit(handle, current)
 
     def register(self, handle: H, name: str, password_hash: str) -> Admission[H]:
@@ -297,8 +181,9 @@ class Hub(Generic[H]):
         return self._admit(handle, account)
 
     def _lookalike(self, name: str, account: Account | None = None) -> ErrorCode | None:
-        """Issue 14: a new name (registration, ``/nick``) may not mix Latin, Cyrillic and
-        Greek letters, nor look like another account's name (UTS #39 skeletons)."""
+        """A new name (registration, ``/nick``) may not mix Latin, Cyrillic and Greek
+        letters, nor look like another account's name (UTS #39 skeletons), so nobody
+        can pass for someone else."""
         if mixed_scripts(name):
             return ErrorCode.MIXED_SCRIPT_NAME
         if self.accounts.lookalike(name, exclude=account) is not None:
@@ -306,44 +191,38 @@ class Hub(Generic[H]):
         return None
 
     def _admit(self, handle: H, account: Account) -> Admission[H]:
-        if handle in self._by_handle:
+        if self.roster.by_handle(handle) is not None:
             raise RuntimeError("this connection is already logged in")
         if self.closing:
             return Admission(ErrorCode.SERVER_CLOSING)
-        if account.key in self._by_key:
+        if self.roster.by_key(account.key) is not None:
             return Admission(ErrorCode.ALREADY_ONLINE)
         if not self.budget.has_seat(account.kind):
             return Admission(ErrorCode.SERVER_FULL)
-        others = self._everyone(handle)  # taken before this session joins the list
-        deliveries: list[Delivery[H]] = [Delivery(others, Entered(account.name))]
+        others = self.roster.everyone(handle)  # taken before this session joins the list
+        entered: list[Effect[H]] = [ToEveryone(others, Entered(account.name))]
         if self._maybe_playing:  # someone arrived: games for the lonely end
             self._maybe_playing = False
-            for other in self._by_key.values():
+            for other in self.roster.sessions():
                 if other.game is not None:
                     other.game = None
-                    deliveries.append(self._notice(other.handle, NoticeCode.GAME_OVER, name=account.name))
+                    entered.append(self._notice(other.handle, NoticeCode.GAME_OVER, name=account.name))
         self.budget.take(account.kind)
         now = self.clock()
         session = OnlineSession(handle, account, Presence(online_since=now, last_active=now))
-        key = account.key
-        self._by_key[account.name if key == account.name else key] = session  # one string for both when equal
-        self._by_handle[handle] = session
-        self._by_id[account.id] = session
-        if self._handle_order is not None:
-            self._handle_order.append(handle)  # earlier Everyone views see only their count
-        if self._names is not None:
-            self._names = self._names.plus(account.name)
-        if self._on_online is not None:
-            self._on_online(handle)
-        welcome = Delivery((handle,), Welcome(account.name, self.online_names()))
-        return Admission(None, (welcome, *deliveries), account, alone=not others)
+        self.roster.add(session)
+        # A NameList iterates, compares and hashes as the tuple of its names, and renders
+        # without a copy of them (Welcome's field is typed as that tuple for its readers).
+        names = cast("tuple[str, ...]", self.online_names())
+        welcome = Delivery((handle,), Welcome(account.name, names))
+        return Admission(None, (JoinedEveryone(handle), welcome, *entered), account, alone=not others)
 
     # --- activity and presence ------------------------------------------------------------------
 
-    def touch(self, handle: H) -> list[Delivery[H]]:
+    def touch(self, handle: H) -> list[Effect[H]]:
         """``handle`` said something: it is no longer idle, and a user the idle monitor
         made inactive is active again (announced to everyone)."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return []
         presence = session.presence
@@ -352,14 +231,14 @@ class Hub(Generic[H]):
             return self._set_status(session, Status.ACTIVE, "", automatic=False)
         return []
 
-    def check_idle(self, handle: H) -> tuple[list[Delivery[H]], float | None]:
+    def check_idle(self, handle: H) -> tuple[list[Effect[H]], float | None]:
         """The idle monitor's tick for ``handle``.
 
         Returns:
             The deliveries (a status change if the user just became inactive) and when
             to check again (epoch seconds), or ``None`` if ``handle`` is not logged in.
         """
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return [], None
         now = self.clock()
@@ -367,24 +246,24 @@ class Hub(Generic[H]):
         deadline = presence.idle_deadline(self.idle_after)
         if now < deadline:
             return [], deadline
-        deliveries: list[Delivery[H]] = []
+        deliveries: list[Effect[H]] = []
         if presence.status is Status.ACTIVE:
             deliveries = self._set_status(session, Status.INACTIVE, "", automatic=True)
         return deliveries, now + self.idle_after
 
-    def set_status(self, handle: H, status: Status, message: str = "") -> list[Delivery[H]]:
+    def set_status(self, handle: H, status: Status, message: str = "") -> list[Effect[H]]:
         """``/status`` and ``/away``: set by hand, announced to every logged-in user."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return []
         return self._set_status(session, status, message, automatic=False)
 
-    def _set_status(self, session: OnlineSession[H], status: Status, message: str, *, automatic: bool) -> list[Delivery[H]]:
+    def _set_status(self, session: OnlineSession[H], status: Status, message: str, *, automatic: bool) -> list[Effect[H]]:
         presence = session.presence
         presence.status, presence.message, presence.automatic = status, message, automatic
-        return [Delivery(self._everyone(), StatusChanged(session.account.name, status.value, message))]
+        return [ToEveryone(self.roster.everyone(), StatusChanged(session.account.name, status.value, message))]
 
-    def who(self, handle: H, describe: Callable[[H], tuple[int, str]] | None = None) -> list[Delivery[H]]:
+    def who(self, handle: H, describe: Callable[[H], tuple[int, str]] | None = None) -> list[Effect[H]]:
         """``/who`` for ``handle``: see :meth:`who_list`."""
         return [Delivery((handle,), self.who_list(describe))]
 
@@ -396,19 +275,19 @@ class Hub(Generic[H]):
         """
         now = self.clock()
         entries = []
-        for s in self._by_key.values():
+        for s in self.roster.sessions():
             connection, address = describe(s.handle) if describe is not None else (0, "")
             entries.append(
                 WhoEntry(s.account.name, s.presence.status.value, s.presence.message, s.presence.idle(now), connection, address)
             )
         return WhoList(tuple(entries))
 
-    def whois(self, handle: H, name: str) -> list[Delivery[H]]:
+    def whois(self, handle: H, name: str) -> list[Effect[H]]:
         """``/whois NAME``: status, times and account kind, online or not."""
         account = self.accounts.find(name)
         if account is None:
             return [self._error(handle, ErrorCode.NO_SUCH_USER, name=name[:40])]
-        session = self._by_key.get(account.key)
+        session = self.roster.by_key(account.key)
         if session is None:
             info = Whois(account.name, account.kind.value, False, "offline", "", self.accounts.last_seen(account), None)
         else:
@@ -426,51 +305,51 @@ class Hub(Generic[H]):
 
     # --- messages ---------------------------------------------------------------------------------
 
-    def chat(self, handle: H, text: str, *, may_guess: bool = True) -> list[Delivery[H]]:
+    def chat(self, handle: H, text: str, *, may_guess: bool = True) -> list[Effect[H]]:
         """A chat line from ``handle``: everyone else online receives it (and it is kept
         in history). While the sender plays the game, a typed line (``may_guess``) is a
         guess instead."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return []
         if session.game is not None and may_guess:
             return self._guess(session, text)
         self.record(session, RecordKind.CHAT, text)
-        deliveries = [Delivery(self._everyone(session.handle), Message(session.account.name, text))]
+        deliveries: list[Effect[H]] = [ToEveryone(self.roster.everyone(session.handle), Message(session.account.name, text))]
         return deliveries + self.mentions(session, text)
 
-    def action(self, handle: H, text: str) -> list[Delivery[H]]:
+    def action(self, handle: H, text: str) -> list[Effect[H]]:
         """``/me text``: ``* NAME text`` to everyone else (kept in history)."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return []
         self.record(session, RecordKind.ACTION, text)
-        deliveries = [Delivery(self._everyone(session.handle), Emote(session.account.name, text))]
+        deliveries: list[Effect[H]] = [ToEveryone(self.roster.everyone(session.handle), Emote(session.account.name, text))]
         return deliveries + self.mentions(session, text)
 
     def mentions(
         self, sender: OnlineSession[H], text: str, group: str = "", among: Collection[int] | None = None
-    ) -> list[Delivery[H]]:
+    ) -> list[Effect[H]]:
         """A :class:`Mention` for each online account ``text`` names as ``@name``
         (:mod:`pollchat.core.mentions`), other than the sender; in a group, only for
         the account ids in ``among`` (its members)."""
         if "@" not in text:
             return []
-        deliveries = []
+        deliveries: list[Effect[H]] = []
         for key in mentioned_keys(text):
-            target = self._by_key.get(key)
+            target = self.roster.by_key(key)
             if target is None or target is sender or (among is not None and target.account.id not in among):
                 continue
             deliveries.append(Delivery((target.handle,), Mention(sender.account.name, text, group)))
         return deliveries
 
-    def private(self, handle: H, name: str, text: str) -> list[Delivery[H]]:
+    def private(self, handle: H, name: str, text: str) -> list[Effect[H]]:
         """``/msg NAME text``: only NAME receives it; the sender gets a copy as
         confirmation, and a notice if NAME is offline (the message waits in history;
-        while :attr:`mailbox` cannot write, the notice says it may be lost) or
+        while :attr:`history` cannot write, the notice says it may be lost) or
         away/busy. An unknown NAME is an error naming it; so is an offline NAME with
         ``offline_quota`` unread messages (the message is not kept)."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return []
         recipient = self.accounts.find(name)
@@ -479,21 +358,21 @@ class Hub(Generic[H]):
         if recipient.key == session.account.key:
             return [self._error(handle, ErrorCode.MESSAGE_TO_SELF)]
         sender = session.account
-        target = self._by_key.get(recipient.key)
-        if target is None and self._mailbox_full(recipient):
+        target = self.roster.by_key(recipient.key)
+        if target is None and self._quota_reached(recipient):
             return [self._error(handle, ErrorCode.MAILBOX_FULL, name=recipient.name, limit=self.offline_quota)]
-        unsaved = target is None and self.mailbox is not None and not self.mailbox.healthy
+        unsaved = target is None and not self.history.healthy
         self.messages += 1
-        self.records.append(
+        self.history.add(
             HistoryRecord(
                 self.clock(), RecordKind.PRIVATE, sender.id, sender.name, text, recipient.id, recipient.name, warned=unsaved
             )
         )
-        deliveries = [Delivery((handle,), PrivateMessage(sender.name, recipient.name, text, outgoing=True))]
+        deliveries: list[Effect[H]] = [Delivery((handle,), PrivateMessage(sender.name, recipient.name, text, outgoing=True))]
         if target is None:
-            # Issue 14: "they will see it" only while the history can be written.
-            notice = NoticeCode.PRIVATE_OFFLINE_UNSAVED if unsaved else NoticeCode.PRIVATE_OFFLINE
-            deliveries.append(self._notice(handle, notice, name=recipient.name))
+            # "They will see it" is promised only while the history can be written.
+            code = NoticeCode.PRIVATE_OFFLINE_UNSAVED if unsaved else NoticeCode.PRIVATE_OFFLINE
+            deliveries.append(self._notice(handle, code, name=recipient.name))
             return deliveries
         deliveries.insert(0, Delivery((target.handle,), PrivateMessage(sender.name, recipient.name, text)))
         status = target.presence.status
@@ -507,44 +386,44 @@ class Hub(Generic[H]):
             deliveries.append(notice)
         return deliveries
 
-    def _mailbox_full(self, recipient: Account) -> bool:
-        """Issue 14: ``recipient`` (offline) has ``offline_quota`` unread private
+    def _quota_reached(self, recipient: Account) -> bool:
+        """``recipient`` (offline) has ``offline_quota`` unread private
         messages already, counted since its last logout."""
-        if not self.offline_quota or self.mailbox is None:
+        if not self.offline_quota:
             return False
         since = self.accounts.last_seen(recipient) or 0.0
-        return self.mailbox.unread(recipient.id, since) >= self.offline_quota
+        return self.history.unread(recipient.id, since) >= self.offline_quota
 
     def record(self, session: OnlineSession[H], kind: RecordKind, text: str, group_id: int | None = None) -> None:
         """Keep ``session``'s main-chat (or, with ``group_id``, group) line in history
         and count it for the console's stats."""
         self.messages += 1
         account = session.account
-        self.records.append(HistoryRecord(self.clock(), kind, account.id, account.name, text, group_id=group_id))
+        self.history.add(HistoryRecord(self.clock(), kind, account.id, account.name, text, group_id=group_id))
 
-    def typing(self, handle: H, active: bool, name: str | None = None) -> list[Delivery[H]]:
+    def typing(self, handle: H, active: bool, name: str | None = None) -> list[Effect[H]]:
         """``/typing on|off [NAME]``: tell the other members of the conversation (the
         main chat, or NAME's private conversation with the sender) that the sender is
         typing. Not stored, not counted as a message. An unknown or offline NAME is
         ignored: typing is a hint, never worth an error."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return []
         event = Typing(session.account.name, active, private=name is not None)
         if name is None:
-            return [Delivery(self._everyone(session.handle), event)]
+            return [ToEveryone(self.roster.everyone(session.handle), event)]
         account = self.accounts.find(name)
-        target = self._by_key.get(account.key) if account is not None else None
+        target = self.roster.by_key(account.key) if account is not None else None
         if target is None or target is session:
             return []
         return [Delivery((target.handle,), event)]
 
     # --- the game -------------------------------------------------------------------------------------
 
-    def play(self, handle: H, secret: int, guess: str | None = None) -> list[Delivery[H]]:
+    def play(self, handle: H, secret: int, guess: str | None = None) -> list[Effect[H]]:
         """``/play [N]``: start a game while alone (``secret`` is the number to find),
         stop a running one, or (with ``N``) guess."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return []
         if session.game is not None:
@@ -552,24 +431,24 @@ class Hub(Generic[H]):
                 return self._guess(session, guess)
             session.game = None
             return [self._notice(handle, NoticeCode.GAME_STOPPED)]
-        if len(self._by_key) > 1:
+        if len(self.roster) > 1:
             return [self._error(handle, ErrorCode.NOT_ALONE)]
         session.game = GuessingGame(secret)
         self._maybe_playing = True
-        deliveries = [self._notice(handle, NoticeCode.GAME_START, top=session.game.top)]
+        deliveries: list[Effect[H]] = [self._notice(handle, NoticeCode.GAME_START, top=session.game.top)]
         if guess is not None:
             deliveries += self._guess(session, guess)
         return deliveries
 
-    def guess(self, handle: H, line: str) -> list[Delivery[H]]:
+    def guess(self, handle: H, line: str) -> list[Effect[H]]:
         """A typed line taken as a guess of the game ``handle`` is playing (the caller
         checked :attr:`OnlineSession.game`)."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None or session.game is None:
             return []
         return self._guess(session, line)
 
-    def _guess(self, session: OnlineSession[H], line: str) -> list[Delivery[H]]:
+    def _guess(self, session: OnlineSession[H], line: str) -> list[Effect[H]]:
         assert session.game is not None
         code, detail = session.game.guess(line)
         if session.game.finished:
@@ -578,10 +457,10 @@ class Hub(Generic[H]):
 
     # --- account changes ----------------------------------------------------------------------------
 
-    def rename(self, handle: H, new_name: str) -> list[Delivery[H]]:
+    def rename(self, handle: H, new_name: str) -> list[Effect[H]]:
         """``/nick NEWNAME``: rename a registered account; everyone sees it. The same
         rules as registration; changing only the case of one's own name is allowed."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return []
         old = session.account
@@ -601,14 +480,12 @@ class Hub(Generic[H]):
         if renamed is None:
             return [self._error(handle, ErrorCode.NAME_TAKEN)]
         session.account = renamed
-        self._names = None
-        # Rebuild the key index in place of the old key, keeping login order.
-        self._by_key = {(renamed.key if key == old.key else key): s for key, s in self._by_key.items()}
-        return [Delivery(self._everyone(), Renamed(old.name, renamed.name))]
+        self.roster.renamed(session, old)
+        return [ToEveryone(self.roster.everyone(), Renamed(old.name, renamed.name))]
 
-    def change_password(self, handle: H, password_hash: str) -> list[Delivery[H]]:
+    def change_password(self, handle: H, password_hash: str) -> list[Effect[H]]:
         """``/passwd``, after the old password was verified and the new one hashed."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return []
         if session.account.kind is AccountKind.PRECONFIGURED:
@@ -616,10 +493,10 @@ class Hub(Generic[H]):
         session.account = self.accounts.set_password(session.account, password_hash)
         return [self._notice(handle, NoticeCode.PASSWORD_CHANGED)]
 
-    def unregister(self, handle: H) -> list[Delivery[H]]:
+    def unregister(self, handle: H) -> list[Effect[H]]:
         """``/unregister``, after the password was verified: delete the account (its name
         becomes free), say goodbye, and end the session (others see it leave)."""
-        session = self._by_handle.get(handle)
+        session = self.roster.by_handle(handle)
         if session is None:
             return []
         account = session.account
@@ -630,107 +507,36 @@ class Hub(Generic[H]):
         self.accounts.delete(account)
         return deliveries
 
-    def leave(self, handle: H, reason: str = "", *, record_last_seen: bool = True) -> list[Delivery[H]]:
+    def leave(self, handle: H, reason: str = "", *, record_last_seen: bool = True) -> list[Effect[H]]:
         """End ``handle``'s session, if any: free its seat, remember when it was last
         seen, and tell everyone else (with the ``/quit`` message as ``reason``).
 
         Idempotent: a second call for the same handle returns no deliveries, so the
         left notice goes out exactly once however the connection ended."""
-        session = self._by_handle.pop(handle, None)
+        session = self.roster.remove(handle)
         if session is None:
             return []
-        del self._by_key[session.account.key]
-        self._by_id.pop(session.account.id, None)
-        self._handle_order = self._names = None
-        if self._on_offline is not None:
-            self._on_offline(handle)
         self.budget.release(session.account.kind)
         if record_last_seen:
             self.accounts.set_last_seen(session.account, self.clock())
-        return [Delivery(self._everyone(), Left(session.account.name, reason))]
-
-    # --- admin actions ---------------------------------------------------------------------------------
-
-    def kick(self, actor: str, name: str, reason: str = "", *, actor_is_account: bool = True) -> AdminOutcome[H]:
-        """An admin (or the operator console, ``actor``) disconnects ``name``'s session."""
-        target = self._online_by_name(name)
-        if isinstance(target, Error):
-            return AdminOutcome(target)
-        if actor_is_account and target.account.key == name_key(actor):
-            return AdminOutcome(Error.of(ErrorCode.NOT_YOURSELF, name="kick"))
-        told = Delivery((target.handle,), Notice.of(NoticeCode.KICKED, by=actor, reason=_reason(reason)))
-        left = self.leave(target.handle, f"disconnected by {actor}{_reason(reason)}")
-        reply = Notice.of(NoticeCode.KICK_DONE, name=target.account.name)
-        return AdminOutcome(reply, (told, *left), (target.handle,))
-
-    def ban(
-        self, actor: str, name: str, until: float | None, reason: str = "", *, actor_is_account: bool = True
-    ) -> AdminOutcome[H]:
-        """Ban ``name`` until ``until`` (epoch seconds; ``None`` for good), persisted; a
-        session of theirs is disconnected with the reason."""
-        account = self.accounts.find(name)
-        if account is None:
-            return AdminOutcome(Error.of(ErrorCode.NO_SUCH_USER, name=name[:40]))
-        if actor_is_account and account.key == name_key(actor):
-            return AdminOutcome(Error.of(ErrorCode.NOT_YOURSELF, name="ban"))
-        ban = Ban(until, reason, actor)
-        self.accounts.ban(account, ban, self.clock())
-        reply = Notice.of(NoticeCode.BAN_DONE, name=account.name, until=ban_period(ban))
-        session = self._by_key.get(account.key)
-        if session is None:
-            return AdminOutcome(reply)
-        ended = self.ban_session(actor, session.handle, ban)
-        return AdminOutcome(reply, ended.deliveries, ended.disconnect)
-
-    def ban_session(self, actor: str, handle: H, ban: Ban) -> AdminOutcome[H]:
-        """Tell ``handle`` it is banned by ``actor`` and end its session; the ban itself
-        (of its account, or of its address) is the caller's to keep."""
-        session = self._by_handle.get(handle)
-        if session is None:
-            return AdminOutcome(Error.of(ErrorCode.NOT_ONLINE, name="?"))
-        told = Delivery(
-            (handle,),
-            Notice.of(NoticeCode.BANNED_NOW, by=actor, until=ban_period(ban), reason=_reason(ban.reason)),
-        )
-        left = self.leave(handle, f"banned by {actor}{_reason(ban.reason)}")
-        return AdminOutcome(Notice.of(NoticeCode.KICK_DONE, name=session.account.name), (told, *left), (handle,))
-
-    def unban(self, actor: str, name: str) -> AdminOutcome[H]:
-        """Lift the ban on ``name``."""
-        account = self.accounts.find(name)
-        if account is None:
-            return AdminOutcome(Error.of(ErrorCode.NO_SUCH_USER, name=name[:40]))
-        in_force = self.accounts.ban_of(account, self.clock()) is not None
-        if not self.accounts.unban(account) or not in_force:  # an expired ban is no ban
-            return AdminOutcome(Error.of(ErrorCode.NOT_BANNED, name=account.name))
-        return AdminOutcome(Notice.of(NoticeCode.UNBAN_DONE, name=account.name))
-
-    def announce(self, actor: str, text: str) -> list[Delivery[H]]:
-        """An admin's marked line to everyone online (the admin included)."""
-        return [Delivery(self._everyone(), Announcement(actor, text))]
+        return [LeftEveryone(handle), ToEveryone(self.roster.everyone(), Left(session.account.name, reason))]
 
     def everyone(self) -> Everyone[H]:
-        """Every logged-in handle, in login order."""
-        return self._everyone()
+        """Every logged-in handle, in login order (a view: see :class:`~pollchat.core.roster.Everyone`)."""
+        return self.roster.everyone()
 
-    def _online_by_name(self, name: str) -> OnlineSession[H] | Error:
+    def online_by_name(self, name: str) -> OnlineSession[H] | Error:
+        """The session of the account named ``name`` (any case), or the error to tell
+        whoever asked: no such account, or not online."""
         account = self.accounts.find(name)
         if account is None:
             return Error.of(ErrorCode.NO_SUCH_USER, name=name[:40])
-        session = self._by_key.get(account.key)
+        session = self.roster.by_key(account.key)
         if session is None:
             return Error.of(ErrorCode.NOT_ONLINE, name=account.name)
         return session
 
     # --- helpers ----------------------------------------------------------------------------------------
-
-    def _everyone(self, exclude: H | None = None) -> Everyone[H]:
-        """Every logged-in handle but ``exclude``, in login order: a view of the list
-        that logins append to (a leave drops it, to be made again when next needed)."""
-        order = self._handle_order
-        if order is None:  # the handles dict is in login order too; copied at C speed
-            order = self._handle_order = list(self._by_handle)
-        return Everyone(order, exclude, len(order))
 
     @staticmethod
     def _error(handle: H, code: ErrorCode, **detail: object) -> Delivery[H]:
@@ -741,13 +547,10 @@ class Hub(Generic[H]):
         return Delivery((handle,), Notice.of(code, **detail))
 
 
-__all__ = ["AdminOutcome", "Admission", "Delivery", "Everyone", "Hub", "OnlineSession", "ban_period"]
+__all__ = ["Admission", "Hub", "reason_suffix"]
 
 
-def ban_period(ban: Ban) -> str:
-    """``until 2026-11-21 12:00 UTC`` or ``for good``, for ban texts."""
-    return f"until {format_time(ban.until)} UTC" if ban.until is not None else "for good"
-
-
-def _reason(reason: str) -> str:
+def reason_suffix(reason: str) -> str:
+    """``: reason`` for the ``{reason}`` placeholder of a kick's or ban's text, or
+    nothing without a reason."""
     return f": {reason}" if reason else ""

@@ -16,8 +16,8 @@ parallel connections do not multiply the allowed guesses.
 One budget spans addresses: after ``account_throttle_after`` failures for one account,
 from anywhere, each further attempt for it is delayed the same growing way. It slows a
 guesser spread over many addresses (a botnet) but never locks the account: the real user
-waits at most :data:`MAX_DELAY` seconds, as an XMPP or IRC services' throttle would (issue
-14: "slowing, not locking, so an attacker cannot lock a user out").
+waits at most :data:`MAX_DELAY` seconds, as an XMPP or IRC services' throttle would: slowing,
+not locking, so an attacker cannot lock a user out.
 
 Every threshold 0 turns that rule off. Times are passed in (epoch or monotonic seconds,
 the caller's choice), so tests need no clock.

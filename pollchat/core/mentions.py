@@ -1,4 +1,4 @@
-"""Mentions: which account names a chat line addresses with ``@name`` (issue 4).
+"""Mentions: which account names a chat line addresses with ``@name``.
 
 Pure text work: the hub matches the returned keys against who is online (and, in a
 group, who is a member). ``@bob.`` and ``(@bob)`` mention bob; ``me@bob`` (an e-mail

@@ -1,4 +1,5 @@
-"""How many new accounts one address may make: a token bucket per address (issue 14).
+"""How many new accounts one address may make: a token bucket per address, so
+one address cannot mint names faster than an operator can ban them.
 
 Eighteen connections made 355 permanent accounts in 25 s at the default KDF; every
 account is a row forever and a name nobody else can take. ``per_hour`` registrations

@@ -32,9 +32,10 @@ class CommandSpec:
             after the words is one more argument (a message text keeps its spaces).
         aliases: other spellings that run this command (including the ``/``-less
             ``!membres``).
-        admin: only admins may run it (issue 5); others get ``NOT_ADMIN``.
+        admin: only admins may run it; others get ``NOT_ADMIN``.
         group_form: with a ``#group`` after the name it is a group owner's command,
-            open to everyone (issue 4: ``/kick NAME #group``); see :func:`group_argument`.
+            open to everyone (``/kick NAME #group``: a group owner's power); see
+            :func:`group_argument`.
         passive: a look, not a sign of life: it does not end idleness (a client that
             polls ``/who`` would otherwise never turn inactive), as an IRC server's idle
             time counts messages only.
@@ -95,7 +96,7 @@ COMMANDS: dict[str, CommandSpec] = {
             words=2,
             optional_words=1,
         ),
-        # --- groups (issue 4) ---
+        # --- groups ---
         CommandSpec(
             "create",
             "/create #group [public|private]",

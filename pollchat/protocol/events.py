@@ -179,7 +179,7 @@ class Typing:
 @dataclass(frozen=True, slots=True)
 class Mention:
     """``sender`` wrote ``@you`` in the main chat (``group`` "") or in ``group``; sent
-    to the mentioned user only, right after the message itself (issue 4)."""
+    to the mentioned user only, right after the message itself."""
 
     sender: str
     text: str
@@ -188,7 +188,7 @@ class Mention:
 
 @dataclass(frozen=True, slots=True)
 class GroupEvent:
-    """Something happened to a group (issue 4): see :class:`~pollchat.texts.GroupChange`.
+    """Something happened to a group: see :class:`~pollchat.texts.GroupChange`.
 
     Attributes:
         group: the group's name, without ``#`` (the old name for ``RENAMED``).

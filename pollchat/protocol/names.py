@@ -1,7 +1,7 @@
 """Account names: what is allowed, when two names are the same account, and when two
 names only look the same.
 
-Rules (foundation issue, issue 14): 1 to 32 characters once NFKC-normalised; each a
+Rules: 1 to 32 characters once NFKC-normalised; each a
 letter, a digit, ``_``, ``-`` or ``.``; no comma and no space (the comma separates name
 from password in seed 004). Letters and digits may be any Unicode letters (categories L*)
 and decimal digits (Nd), so ``José`` and ``Łukasz`` are valid names.

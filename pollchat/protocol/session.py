@@ -1,6 +1,6 @@
 """The per-connection protocol state machine: lines in, actions out (sans-IO).
 
-Phases (seed 004's flow, fixed as the foundation issue says)::
+Phases (seed 004's flow)::
 
     AWAIT_VERB --"login"/"register"--> AWAIT_CREDENTIALS --"user,password"--> AUTHENTICATING
         ^                                    |                                   |      |
@@ -184,7 +184,7 @@ def new_password_error(password: str, minimum: int) -> Error | None:
     registration or a ``/passwd``), or ``None``: fewer than ``minimum`` characters
     (``--min-password-length``; 0 turns the rule off). Only new passwords are checked:
     existing ones, and the accounts file's, keep working whatever their length. A
-    password of spaces only is never taken (issue 14: a one-space password was)."""
+    password of spaces only is never taken (a one-space password would guess in one try)."""
     if not password.strip():
         return Error.of(ErrorCode.PASSWORD_BLANK)
     if minimum and len(password) < minimum:

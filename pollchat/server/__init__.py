@@ -9,7 +9,8 @@ Only this package touches server sockets. Modules:
 * :mod:`.peer` -- what the chat service needs of a client.
 * :mod:`.service` -- the chat service: login workflow, protections, chat, over any front end.
 * :mod:`.chat` -- the loop adapter: connection events through the codec to the service.
+* :mod:`.build` -- the one place the chat's objects are made and wired.
 * :mod:`.accounts_file` -- the preconfigured accounts file (TOML).
-* :mod:`.app` -- wiring and the server's lifetime.
+* :mod:`.app` -- listeners and the server's lifetime.
 * :mod:`.cli` -- ``pollchat-server``.
 """

@@ -1,8 +1,9 @@
 """Admin actions, shared by the admin slash commands and the operator console.
 
 Each action takes the actor's name (an admin account, or ``operator`` at the console)
-and the command's arguments, asks the hub, carries out the deliveries and closes the
-connections the hub says to close, and returns what the actor is told. The shutdown
+and the command's arguments, asks the core's :class:`~pollchat.core.moderation.Moderation`
+(address bans: :class:`~pollchat.server.bans.NetworkBans`), carries out the effects and
+closes the connections the decision says to close, and returns what the actor is told. The shutdown
 countdown (seed 000: "warning that the server stops in 30 seconds") runs on the loop's
 timer heap.
 """
@@ -10,25 +11,28 @@ timer heap.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from pollchat.core.accounts import Ban
 from pollchat.core.addressbans import Network, parse_network
-from pollchat.core.hub import AdminOutcome, Delivery, Hub, ban_period
+from pollchat.core.effects import Effect
+from pollchat.core.hub import Hub
+from pollchat.core.moderation import AdminOutcome, Moderation
 from pollchat.protocol.commands import parse_duration
 from pollchat.protocol.events import Error, Notice, ShutdownCancelled, ShutdownWarning
 from pollchat.protocol.session import has_control_characters
 from pollchat.server.bans import NetworkBans
 from pollchat.server.timers import Timer, Timers
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.texts import ErrorCode, NoticeCode, ban_period
 
 log = logging.getLogger(__name__)
 
 DEFAULT_COUNTDOWN = 30
 """Seconds of a ``/shutdown`` without a number (seed 000)."""
 WARNINGS = (10, 5, 3, 2, 1)
-"""Seconds before the end at which everyone is warned again (issue 5)."""
+"""Seconds before the end at which everyone is warned again, so nobody is surprised
+by the end of a long countdown."""
 MAX_COUNTDOWN = 24 * 3600
 
 
@@ -95,10 +99,10 @@ class ShutdownCountdown:
 
 
 class Deliverer(Protocol):
-    """Where admin actions' deliveries and closes go (the chat service)."""
+    """Where admin actions' effects and closes go (the chat service)."""
 
-    def deliver(self, deliveries: list[Delivery[Any]]) -> None:
-        """Carry out hub deliveries."""
+    def deliver(self, effects: Iterable[Effect[Any]]) -> None:
+        """Carry out the core's effects, in order."""
 
     def close(self, peer: Any, reason: str) -> None:
         """Close ``peer`` after its queued lines."""
@@ -115,8 +119,8 @@ class AdminActions:
         networks: the address bans (``None``: ``/ban`` takes names only).
 
     ``/ban`` and ``/unban`` take an address or a CIDR network (``192.0.2.7``,
-    ``198.51.100.0/24``, ``2001:db8:1:2::/64``) as well as a name (issue 14: a ban a new
-    account cannot escape). An existing account's name wins over an address-like
+    ``198.51.100.0/24``, ``2001:db8:1:2::/64``) as well as a name: a ban that a new
+    account cannot escape. An existing account's name wins over an address-like
     reading of it; a prefix (``/32``) is never a name.
     """
 
@@ -130,6 +134,7 @@ class AdminActions:
         networks: NetworkBans | None = None,
     ) -> None:
         self.hub = hub
+        self.moderation: Moderation[Any] = Moderation(hub)
         self.out = out
         self.countdown = countdown
         self.clock = clock
@@ -139,7 +144,7 @@ class AdminActions:
         """Disconnect ``name``'s session (``console``: the actor is the operator, no account)."""
         if has_control_characters(reason):
             return Error.of(ErrorCode.CONTROL_CHARACTERS)
-        return self._carry_out(actor, "kick", self.hub.kick(actor, name, reason, actor_is_account=not console))
+        return self._carry_out(actor, "kick", self.moderation.kick(actor, name, reason, actor_is_account=not console))
 
     def ban(self, actor: str, name: str, rest: str = "", *, console: bool = False) -> Notice | Error:
         """Ban ``name``; ``rest`` is ``[DURATION] [reason]``."""
@@ -155,7 +160,7 @@ class AdminActions:
         if network is not None:
             return self._ban_network(actor, network, Ban(until, reason, actor))
         return self._carry_out(
-            actor, "ban", self.hub.ban(actor, name, until, reason, actor_is_account=not console)
+            actor, "ban", self.moderation.ban(actor, name, until, reason, actor_is_account=not console)
         )
 
     def unban(self, actor: str, name: str) -> Notice | Error:
@@ -167,7 +172,7 @@ class AdminActions:
             reply = Notice.of(NoticeCode.UNBAN_DONE, name=str(network))
             log.warning("admin %s: %s", actor, reply.text)
             return reply
-        return self._carry_out(actor, "unban", self.hub.unban(actor, name))
+        return self._carry_out(actor, "unban", self.moderation.unban(actor, name))
 
     def _network(self, name: str) -> Network | None:
         """``name`` read as an address or network, unless it names an account."""
@@ -180,12 +185,12 @@ class AdminActions:
         assert self.networks is not None
         now = self.clock()
         self.networks.ban(network, ban, now)
-        reply = Notice.of(NoticeCode.BAN_DONE, name=str(network), until=ban_period(ban))
+        reply = Notice.of(NoticeCode.BAN_DONE, name=str(network), until=ban_period(ban.until))
         log.warning("admin %s: %s", actor, reply.text)
         for handle in self.hub.everyone():
             session = self.hub.session_of(handle)
             if session is not None and self.networks.match(handle.address, now) is not None:
-                self._carry_out(actor, "ban", self.hub.ban_session(actor, handle, ban))
+                self._carry_out(actor, "ban", self.moderation.ban_session(actor, handle, ban))
         return reply
 
     def announce(self, actor: str, text: str) -> Error | None:
@@ -194,7 +199,7 @@ class AdminActions:
         if has_control_characters(text):
             return Error.of(ErrorCode.CONTROL_CHARACTERS)
         log.info("admin %s: announce %r", actor, text)
-        self.out.deliver(self.hub.announce(actor, text))
+        self.out.deliver(self.moderation.announce(actor, text))
         return None
 
     def shutdown(self, actor: str, rest: str = "") -> Notice | Error:

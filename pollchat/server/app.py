@@ -1,4 +1,6 @@
-"""Wiring and lifetime of a server: listener, loop, workers, store, hub, chat layer.
+"""Lifetime of a server: listeners, loop, and the chat built on them, until shutdown.
+
+The chat's object graph is made in one place, :mod:`pollchat.server.build`.
 
 :class:`Server` is what the CLI runs and what integration tests step with
 :meth:`Server.run_once`. Shutdown (SIGINT, SIGTERM or an admin's countdown)
@@ -13,7 +15,6 @@ import dataclasses
 import gc
 import logging
 import random
-import secrets
 import signal
 import socket
 import time
@@ -22,28 +23,21 @@ from typing import TextIO
 
 from pollchat import texts
 from pollchat.config import ServerConfig
-from pollchat.core.accounts import Account, AccountDirectory
-from pollchat.core.group_chat import GroupChat
-from pollchat.core.groups import GroupLimits, Groups
+from pollchat.core.accounts import Account
 from pollchat.core.hub import Hub
-from pollchat.core.passwords import hash_password
-from pollchat.core.seats import SeatBudget
 from pollchat.errors import ConfigError
 from pollchat.protocol.codec import LineCodec
 from pollchat.protocol.web import WebCodec
 from pollchat.server.backups import BackupScheduler
-from pollchat.server.bans import NetworkBans
-from pollchat.server.chat import ChatServer
+from pollchat.server.build import build_server_loop
 from pollchat.server.connection import Connection
 from pollchat.server.console import OperatorConsole
-from pollchat.server.history import HistoryLog
 from pollchat.server.loop import EventLoop, Listener
 from pollchat.server.rlimits import connection_capacity
 from pollchat.server.service import ChatService
 from pollchat.server.static import load_site
 from pollchat.server.timers import Timers
 from pollchat.server.tls import server_context
-from pollchat.server.workers import WorkerPool
 from pollchat.store.database import Database
 from pollchat.store.lock import DataDirLock
 
@@ -115,43 +109,19 @@ class Server:
             except ConfigError as exc:
                 raise ConfigError(f"{exc} (the web client's port: pick another with --web-port, or --no-web)") from None
             self.web_listener = self.loop.listen(web_socket, lambda: WebCodec(max_line, site, origins), tls=tls)
-        self.pool = WorkerPool(self.loop, config.hash_workers)
         preconfigured = database.sync_preconfigured(preconfigured)  # stable ids for history
-        self.hub: Hub[Connection] = Hub(
-            AccountDirectory(preconfigured, database),
-            SeatBudget(config.max_users, len(preconfigured)),
-            clock=clock,
-            idle_after=config.idle_after,
-            offline_quota=config.offline_quota,
-        )
-        # --- issue 14: retention per kind; a history that cannot be written is retried, and said so ---
-        history = HistoryLog(
-            database,
-            config.history_keep,
-            self.hub.take_records,
-            private_keep=config.private_keep,
-            group_keep=config.group_keep,
-            clock=self.loop.timers.clock,
-        )
-        self.hub.mailbox = history
-        self.service: ChatService[Connection] = ChatService(
-            self.hub,
-            GroupChat(self.hub, Groups(database, _group_limits(config))),
-            history,
-            self.pool,
-            self.loop.timers,
-            self.loop.fan_out,
+        self.chat, self.pool = build_server_loop(
             config,
-            dummy_hash=hash_password(secrets.token_urlsafe(16), config.kdf_iterations),
+            preconfigured,
+            database,
+            self.loop,
             clock=clock,
-            on_shutdown=self.shutdown,
             rng=rng,
-            networks=NetworkBans(database, clock()),
-            count_accounts=database.count_accounts,
+            on_shutdown=self.shutdown,
+            on_reload=self.reload_tls,
         )
-        self.chat = ChatServer(self.loop, self.service, on_shutdown=self.shutdown, on_reload=self.reload_tls)
-        self.loop.handler = self.chat
-        history.on_failure = lambda records: self.service.deliver(self.service.groups.unsaved(records))  # issue 14
+        self.service: ChatService[Connection] = self.chat.service
+        self.hub: Hub[Connection] = self.service.hub
         for group, name in self.chat.groups.drop_lost_accounts():
             log.warning("#%s: %s is no longer an account (not in the accounts file): removed", group, name)
         self.stopping = False
@@ -273,7 +243,7 @@ class Server:
         if self._closed:
             return
         self._closed = True
-        self.chat.history.close()  # issue 14: one last try, and what is lost is counted
+        self.chat.history.close()  # one last try to write the history; what is lost is counted
         self.loop.close_all()
         self.pool.shutdown()
         self.database.close()
@@ -285,10 +255,6 @@ class Server:
 
     def _remaining(self) -> float:
         return max(0.0, self._deadline - time.monotonic())
-
-
-def _group_limits(config: ServerConfig) -> GroupLimits:
-    return GroupLimits(config.max_groups_per_owner, config.max_group_members, config.max_group_requests)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -22,11 +22,13 @@ from pollchat.server.service import ChatService
 log = logging.getLogger(__name__)
 
 
-class ChatServer:
-    """The event loop's handler, over one chat service.
+class LoopAdapter:
+    """The event loop's handler, over one chat service: it adapts the loop's
+    connection events to the service's calls.
 
     Args:
-        loop: the event loop (its handler must be this object).
+        loop: the event loop (its handler must be this object:
+            :func:`pollchat.server.build.build_server_loop` makes it so).
         service: the chat service every connection's lines go to.
         on_shutdown: begins the graceful shutdown (SIGINT, SIGTERM).
         on_reload: reloads what can be reloaded live (SIGHUP: the TLS certificate).
@@ -51,8 +53,7 @@ class ChatServer:
         self.admin = service.admin
         self.on_shutdown = on_shutdown
         self.on_reload = on_reload
-        service.use_broadcast(loop.broadcast, loop.join_everyone, loop.leave_everyone)
-        loop.after_flush.append(service.history.flush)
+        loop.after_flush.append(service.after_pass)
 
     # --- loop callbacks ---------------------------------------------------------------------
 

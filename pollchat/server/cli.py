@@ -113,7 +113,7 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         "--group-keep", "group_keep", whole_number(0),
         "messages kept per group; older ones are pruned; 0 keeps all (default: %(default)s)", "N",
     ),
-    # protection against floods, slow or dead peers and password guessing (issue 3)
+    # protection against floods, slow or dead peers and password guessing
     ConfigFlag(
         "--max-connections-per-address", "max_connections_per_address", whole_number(0),
         "open connections allowed from one peer address (an IPv6 peer's /64); 0 turns it off "
@@ -206,7 +206,7 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         "delayed (slowed, never locked); 0 turns it off (default: %(default)s)", "N",
         SECTION_PROTECTION,
     ),
-    # automatic snapshots (issue 5)
+    # automatic snapshots
     ConfigFlag(
         "--backup-every", "backup_every", non_negative_float,
         "take a database snapshot in DATA_DIR/backups every MINUTES (fractions allowed); "
@@ -218,7 +218,7 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         "snapshots kept, older ones are deleted; 0 keeps them all (default: %(default)s)", "N",
         SECTION_BACKUPS,
     ),
-    # group limits (issue 4; pollchat.core.groups.GroupLimits)
+    # group limits (pollchat.core.groups.GroupLimits)
     ConfigFlag(
         "--max-groups-per-owner", "max_groups_per_owner", whole_number(0),
         "groups one account may own (default: %(default)s)", "N",
@@ -508,7 +508,7 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         max_users - len(preconfigured),
         database.path,
     )
-    for warning in exposure_warnings(config.data_dir, (database.path, log_path)):  # issue 14
+    for warning in exposure_warnings(config.data_dir, (database.path, log_path)):  # other users must not read the data
         log.warning("%s", warning)
     for name, other in database.name_collisions:
         log.warning(
@@ -524,7 +524,7 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
             config.data_dir / "backups",
             config.backup_keep or "all",
         )
-    if stdin.isatty():  # an operator at the server's terminal: the console (issue 5)
+    if stdin.isatty():  # an operator at the server's terminal: the console
         server.attach_console(stdin.fileno(), sys.stdout)
     server.serve_forever()
     return 0

@@ -18,7 +18,7 @@ from pollchat import texts
 from pollchat.core import game
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.group_chat import group_name
-from pollchat.core.hub import Delivery
+from pollchat.core.effects import Delivery, Effect, ToEveryone
 from pollchat.core.passwords import change_password, verify_password
 from pollchat.core.presence import Status
 from pollchat.core.seats import AccountKind
@@ -43,13 +43,14 @@ if TYPE_CHECKING:
     from pollchat.core.hub import Hub
     from pollchat.server.admin import AdminActions
     from pollchat.server.history import HistoryLog
-    from pollchat.server.workers import WorkerPool
+    from pollchat.server.workers import PasswordPool
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY = 20
 MAX_HISTORY = 500
-"""``/history`` shows at most this many public (and private) messages (issue 3)."""
+"""``/history`` shows at most this many public (and private) messages: one reply stays
+well under the output bound."""
 
 _LOGGED_CHANGES = frozenset(
     {
@@ -83,14 +84,14 @@ def history_event(record: HistoryRecord, viewer_id: int, group: str = "") -> Ser
     return Message(record.sender, record.text, history=True, at=record.ts, group=group)
 
 
-class Output(Protocol):
+class CommandOutput(Protocol):
     """Where command results go (the chat service implements it)."""
 
     def send(self, peer: Any, event: ServerEvent) -> None:
         """Queue ``event`` for ``peer`` alone."""
 
-    def deliver(self, deliveries: list[Delivery[Any]]) -> None:
-        """Carry out hub deliveries."""
+    def deliver(self, effects: list[Effect[Any]]) -> None:
+        """Carry out the core's effects, in order."""
 
     def send_history(self, peer: Any, events: list[ServerEvent], *, empty_notice: bool = False) -> None:
         """Send a bounded history block to ``peer``."""
@@ -107,7 +108,7 @@ class Commands:
         groups: the group commands over ``hub``.
         history: the message log (``/history``).
         pool: the worker pool for password work (``/passwd``, ``/unregister``).
-        out: where replies and deliveries go (:class:`Output`).
+        out: where replies and deliveries go (:class:`CommandOutput`).
         config: the settings (``kdf_iterations``).
         admin: the admin actions (``/kick``, ``/ban``...); ``None`` where no admin
             command runs (unit tests).
@@ -119,8 +120,8 @@ class Commands:
         hub: Hub[Any],
         groups: GroupChat[Any],
         history: HistoryLog,
-        pool: WorkerPool,
-        out: Output,
+        pool: PasswordPool,
+        out: CommandOutput,
         config: ServerConfig,
         admin: AdminActions | None = None,
         rng: random.Random | None = None,
@@ -170,19 +171,21 @@ class Commands:
         assert self._admin is not None, "admin commands need AdminActions"
         return self._admin
 
-    def _deliver(self, deliveries: list) -> None:  # type: ignore[type-arg]
-        self.out.deliver(deliveries)
+    def _deliver(self, effects: list[Effect[Peer]]) -> None:
+        self.out.deliver(effects)
 
-    def _deliver_group_change(self, conn: Peer, deliveries: list[Delivery[Peer]]) -> None:
+    def _deliver_group_change(self, conn: Peer, effects: list[Effect[Peer]]) -> None:
         """Deliver, and log the group changes an operator may want to trace later
         (who created, deleted, renamed a group, banned or removed whom)."""
-        for delivery in deliveries:
-            event = delivery.event
+        for effect in effects:
+            if not isinstance(effect, (Delivery, ToEveryone)):
+                continue
+            event = effect.event
             if isinstance(event, GroupEvent) and event.change in _LOGGED_CHANGES:
                 detail = f"to #{event.text}" if event.change is GroupChange.RENAMED else event.name or event.text
                 words = (f"#{event.group}", event.change.code, detail, "by", self._actor(conn))
                 log.info("%s", " ".join(word for word in words if word))
-        self._deliver(deliveries)
+        self._deliver(effects)
 
     def _send(self, conn: Peer, event: ServerEvent) -> None:
         self.out.send(conn, event)
@@ -298,7 +301,7 @@ class Commands:
         session = self.hub.session_of(conn)
         if session is None:
             return
-        too_short = new_password_error(new, self.config.min_password_length)  # issue 14
+        too_short = new_password_error(new, self.config.min_password_length)  # the same rule as at registration
         if too_short is not None and session.account.kind is AccountKind.REGISTERED:
             self._send(conn, too_short)
             return
@@ -381,7 +384,7 @@ class Commands:
             return
         self._deliver(self.hub.typing(conn, state == "on", args[1] if len(args) > 1 else None))
 
-    # --- groups (issue 4) ------------------------------------------------------------------------
+    # --- groups ------------------------------------------------------------------------
 
     def do_create(self, conn: Peer, args: tuple[str, ...]) -> None:
         self._deliver_group_change(conn, self.groups.create(conn, *args))

@@ -21,7 +21,7 @@ from pollchat.protocol.render import render_text
 from pollchat.server.commands import describe_connection
 
 if TYPE_CHECKING:
-    from pollchat.server.chat import ChatServer
+    from pollchat.server.chat import LoopAdapter
 
 OPERATOR = "operator"
 """The actor name the console's admin actions are logged and shown under."""
@@ -49,7 +49,7 @@ class OperatorConsole:
         clock: monotonic seconds, for the message rate in ``stats``.
     """
 
-    def __init__(self, chat: ChatServer, out: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, chat: LoopAdapter, out: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
         self.chat = chat
         self.out = out
         self.clock = clock

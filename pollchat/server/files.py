@@ -1,5 +1,5 @@
 """Files only the server's user may read: the log file, and warnings about the data
-directory (issue 14).
+directory: chat history and password hashes are nobody else's to read.
 
 ``pollchat.db`` holds every private message and ``pollchat.log`` names accounts and
 addresses, so both are created mode 0600 whatever the umask (the database in

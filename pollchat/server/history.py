@@ -1,24 +1,27 @@
 """The history log: message records batched per loop pass, and the queries on them.
 
-The hub appends :class:`~pollchat.core.history.HistoryRecord` values as people talk;
-:meth:`HistoryLog.flush` drains them once at the end of every loop pass (after the
-sockets are flushed) and writes the whole batch in one transaction, then prunes at most
+The hub pushes :class:`~pollchat.core.history.HistoryRecord` values into the log as
+people talk (:meth:`HistoryLog.add`: it is the hub's
+:class:`~pollchat.core.history.RecordSink`); :meth:`HistoryLog.flush` runs once at the
+end of every loop pass (after the sockets are flushed) and writes the whole batch in one
+transaction, then prunes at most
 :data:`PRUNE_BATCH` old rows, so retention never stalls the loop. Queries flush first, so
 a user always sees what was just said.
 
-Retention is per kind (issue 14): the main chat keeps its newest ``keep`` lines; each
+Retention is per kind, so that a busy main chat cannot push private messages out: the main chat keeps its newest ``keep`` lines; each
 private conversation its newest ``private_keep`` (but never a message its reader has not
 read: see :meth:`~pollchat.store.database.Database.prune_private`); each group its newest
 ``group_keep``. A conversation is looked at after a message in it was stored, and every
 one once after start-up (a lowered limit applies to old conversations too), at most
 :data:`PRUNE_CHECKS` of them per pass.
 
-When the database refuses a write (a full disk, an I/O error: issue 14) nothing is
+When the database refuses a write (a full disk, an I/O error) nothing is
 dropped: the batch waits in memory, at most :data:`MAX_PENDING` records (beyond that the
 oldest go, counted), and is retried after 1, 2, 4 ... :data:`RETRY_MAX` seconds while the
 chat goes on. Operators get one warning when the outage starts (not a traceback per
 batch: the log may be on the same full disk) and one line when it ends; the senders of
-private and group lines in a failed batch are reported once through ``on_failure``, and
+private and group lines in a failed batch are returned once by :meth:`HistoryLog.flush`
+(the service tells them), and
 :attr:`HistoryLog.healthy` tells the hub not to promise delivery meanwhile. Queries
 include the waiting records.
 """
@@ -61,36 +64,26 @@ class HistoryLog:
         keep: main-chat messages to keep (``--history-keep``).
         private_keep: private messages to keep per conversation (0: all).
         group_keep: messages to keep per group (0: all).
-        source: returns the records produced since its last call (the hub's
-            ``take_records``); every flush drains it, so a query made in the same pass
-            as a message already sees that message.
         clock: monotonic seconds, for the retry back-off (the loop's timer clock).
         max_pending: records kept in memory while writes fail.
-        on_failure: called with the records of a failed write that were never reported
-            before (each record once, however many retries fail); the server tells
-            their senders.
     """
 
     def __init__(
         self,
         database: Database,
         keep: int,
-        source: Callable[[], list[HistoryRecord]],
         *,
         private_keep: int = 0,
         group_keep: int = 0,
         clock: Callable[[], float] = time.monotonic,
         max_pending: int = MAX_PENDING,
-        on_failure: Callable[[list[HistoryRecord]], None] | None = None,
     ) -> None:
         self.database = database
         self.keep = keep
         self.private_keep = private_keep
         self.group_keep = group_keep
-        self.source = source
         self.clock = clock
         self.max_pending = max_pending
-        self.on_failure = on_failure
         self._main = database.count_main()
         self._dirty: dict[tuple[int, ...], None] = {}  # conversations to check, oldest first
         if private_keep or group_keep:
@@ -98,7 +91,9 @@ class HistoryLog:
             self._dirty.update(dict.fromkeys(pairs if private_keep else ()))
             self._dirty.update(dict.fromkeys((group_id,) for group_id in (groups if group_keep else ())))
         self._pending: deque[HistoryRecord] = deque()
-        self._reported = 0  # the oldest pending records already given to on_failure
+        self._new: list[HistoryRecord] = []  # kept since the last flush or query
+        self._reported = 0  # the oldest pending records already returned as unsaved
+        self._unsaved: list[HistoryRecord] = []  # failed, not returned by flush() yet
         self._outage_since: float | None = None
         self._delay = 0.0
         self._retry_at = 0.0
@@ -109,12 +104,27 @@ class HistoryLog:
         """False from a failed write until a write succeeds again."""
         return self._outage_since is None
 
-    def flush(self, *, force: bool = False) -> None:
+    def add(self, record: HistoryRecord) -> None:
+        """Keep ``record``: written by the next flush, seen by queries at once."""
+        self._new.append(record)
+
+    def flush(self, *, force: bool = False) -> list[HistoryRecord]:
         """Write the waiting records in one transaction and prune one chunk if needed.
 
         After a failed write, the next attempt waits for the back-off (``force``: try
         now). A database error keeps the records for the next attempt; any other error
-        is a bug in the batch: it is logged with its traceback and the batch dropped."""
+        is a bug in the batch: it is logged with its traceback and the batch dropped.
+
+        Returns:
+            The records of failed writes (this one's, or a query's since the last
+            flush) not returned before: each record once, however many retries fail,
+            so the service tells their senders once.
+        """
+        self._write(force=force)
+        unsaved, self._unsaved = self._unsaved, []
+        return unsaved
+
+    def _write(self, *, force: bool = False) -> None:
         self._take()
         if not self._pending:
             self._prune()
@@ -142,7 +152,7 @@ class HistoryLog:
     def close(self) -> None:
         """A last write at shutdown, whatever the back-off; what still cannot be written
         is counted in the log as lost."""
-        self.flush(force=True)
+        self._write(force=True)
         if self._pending:
             log.error("%d message(s) could not be stored and are lost", len(self._pending))
             self._pending.clear()
@@ -151,14 +161,14 @@ class HistoryLog:
 
     def recent_public(self, limit: int) -> list[HistoryRecord]:
         """The last ``limit`` public messages, oldest first."""
-        self.flush()
+        self._write()
         stored = self.database.recent_public(limit)
         return _last(stored + self._waiting(_is_public), limit)
 
     def conversation(self, account_id: int, limit: int) -> list[HistoryRecord]:
         """The last ``limit`` public messages and the last ``limit`` private messages to
         or from ``account_id``, merged oldest first."""
-        self.flush()
+        self._write()
         stored_public, stored_private = self.database.recent_public(limit), self.database.private_for(account_id, limit)
         public = _last(stored_public + self._waiting(_is_public), limit)
         private = _last(stored_private + self._waiting(lambda r: _is_private_of(r, account_id)), limit)
@@ -168,18 +178,18 @@ class HistoryLog:
 
     def group_messages(self, group_id: int, limit: int) -> list[HistoryRecord]:
         """The last ``limit`` messages of group ``group_id``, oldest first."""
-        self.flush()
+        self._write()
         stored = self.database.group_messages(group_id, limit)
         return _last(stored + self._waiting(lambda r: r.group_id == group_id), limit)
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """Private messages to ``account_id`` after ``ts`` (epoch seconds)."""
-        self.flush()
+        self._write()
         waiting = self._waiting(lambda r: r.recipient_id == account_id and r.ts > ts)
         return self.database.count_private_since(account_id, ts) + len(waiting)
 
     def unread(self, account_id: int, since: float) -> int:
-        """The offline quota's count (:class:`~pollchat.core.history.Mailbox`): private
+        """The offline quota's count (:class:`~pollchat.core.history.RecordSink`): private
         messages to ``account_id`` after ``since``, stored or waiting, without writing
         anything (the hub asks in the middle of a pass). A database that cannot be read
         counts the waiting ones only."""
@@ -196,7 +206,8 @@ class HistoryLog:
     def _take(self) -> None:
         """Move the new records into the waiting queue, dropping the oldest beyond
         ``max_pending`` (said once per outage, counted at its end)."""
-        self._pending.extend(self.source())
+        self._pending.extend(self._new)
+        self._new.clear()
         excess = len(self._pending) - self.max_pending
         if excess <= 0:
             return
@@ -230,8 +241,7 @@ class HistoryLog:
         self._retry_at = now + self._delay
         new = list(self._pending)[self._reported :]
         self._reported = len(self._pending)
-        if new and self.on_failure is not None:
-            self.on_failure(new)
+        self._unsaved += new
 
     def _recovered(self, stored: int) -> None:
         assert self._outage_since is not None

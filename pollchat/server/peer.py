@@ -38,14 +38,22 @@ class Peer(Protocol):
         dropped: lines dropped in a row for going over the rate limit.
     """
 
-    id: int
-    peer: str
-    address: str
-    host: str
     session: Session | None
     timer: Timer | None
     bucket: TokenBucket | None
     dropped: int
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def peer(self) -> str: ...
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def host(self) -> str: ...
 
     @property
     def closing(self) -> bool: ...

@@ -2,7 +2,7 @@
 
 Every connection is a descriptor. With the common soft limit of 1,024 (or 128 in some
 containers) a few hundred idle connections left new clients hanging in accept's EMFILE
-back-off (issue 14). The soft limit may be raised to the hard one without privileges, as
+back-off. The soft limit may be raised to the hard one without privileges, as
 nginx's ``worker_rlimit_nofile`` and Redis do at start.
 """
 

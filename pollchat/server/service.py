@@ -4,7 +4,7 @@ It speaks to clients only through the small :class:`~pollchat.server.peer.Peer`
 protocol (``send``, ``close``, a few state slots) and to the many through a fan-out
 port, so the line protocol on TCP, a WebSocket in a browser or a TLS connection all get
 the same seats, login flow, throttle, rate limit, history and commands. The loop
-adapter (:class:`pollchat.server.chat.ChatServer`) calls, per connection:
+adapter (:class:`pollchat.server.chat.LoopAdapter`) calls, per connection:
 
 * :meth:`ChatService.connected` at accept (per-address limit, login deadline),
 * :meth:`ChatService.ready` once the front end's handshake is done (the greeting),
@@ -13,6 +13,11 @@ adapter (:class:`pollchat.server.chat.ChatServer`) calls, per connection:
 * :meth:`ChatService.too_slow` when its output buffer overflowed.
 
 Password work goes to the worker pool; answers come back on the loop thread.
+
+The core's effects (:mod:`pollchat.core.effects`) are applied here, in order, through
+an :class:`Output`: the event loop, or :class:`PeerOutput` for a front end without
+lists of its own. :func:`pollchat.server.build.build_chat` makes a service with
+everything it needs.
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
 from pollchat.core.group_chat import GroupChat
-from pollchat.core.hub import Admission, Delivery, Everyone, Hub, ban_period
+from pollchat.core.effects import Delivery, Effect, JoinedEveryone, LeftEveryone, ToEveryone
+from pollchat.core.hub import Admission, Hub
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
@@ -63,12 +69,57 @@ from pollchat.server.commands import Commands, history_event
 from pollchat.server.history import HistoryLog
 from pollchat.server.peer import Peer
 from pollchat.server.timers import Timers
-from pollchat.server.workers import WorkerPool
-from pollchat.texts import ErrorCode, NoticeCode
+from pollchat.server.workers import PasswordPool
+from pollchat.texts import ErrorCode, NoticeCode, ban_period
 
 log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=Peer)
+P_contra = TypeVar("P_contra", bound=Peer, contravariant=True)
+
+
+class Output(Protocol[P_contra]):
+    """Where the service's events go: to a few peers, or to every logged-in peer but
+    one (:meth:`pollchat.server.loop.EventLoop` is one, :class:`PeerOutput` another).
+
+    ``join_everyone`` and ``leave_everyone`` keep the output's list of logged-in peers
+    equal to the hub's roster: the service calls them for the core's
+    :class:`~pollchat.core.effects.JoinedEveryone` and
+    :class:`~pollchat.core.effects.LeftEveryone` effects, in their order."""
+
+    def fan_out(self, targets: Iterable[P_contra], event: ServerEvent) -> None:
+        """Queue ``event`` to each of ``targets``, rendered once per encoding in use."""
+
+    def broadcast(self, event: ServerEvent, exclude: P_contra | None = None) -> None:
+        """Queue ``event`` to every peer that joined, but ``exclude``."""
+
+    def join_everyone(self, peer: P_contra) -> None:
+        """``peer`` logged in: it receives broadcasts from now on."""
+
+    def leave_everyone(self, peer: P_contra) -> None:
+        """``peer`` logged out: it receives no more broadcasts."""
+
+
+class PeerOutput(Generic[P]):
+    """An :class:`Output` that sends peer by peer (:meth:`Peer.send`), for a front end
+    without an event loop of its own (tests, an embedding): its logged-in peers are
+    kept in login order."""
+
+    def __init__(self) -> None:
+        self.joined: dict[P, None] = {}
+
+    def fan_out(self, targets: Iterable[P], event: ServerEvent) -> None:
+        for peer in targets:
+            peer.send(event)
+
+    def broadcast(self, event: ServerEvent, exclude: P | None = None) -> None:
+        self.fan_out([peer for peer in self.joined if peer is not exclude], event)
+
+    def join_everyone(self, peer: P) -> None:
+        self.joined[peer] = None
+
+    def leave_everyone(self, peer: P) -> None:
+        self.joined.pop(peer, None)
 
 
 class ChatService(Generic[P]):
@@ -76,12 +127,11 @@ class ChatService(Generic[P]):
 
     Args:
         hub: the main chat room (seats, sessions, presence).
-        groups: the group commands (issue 4), over ``hub``.
+        groups: the group commands, over ``hub``.
         history: the message log (replay at login, ``/history``).
         pool: the password worker pool.
         timers: the loop's timer heap (login deadline, idle checks, throttle delays).
-        fan_out: queues one event to many peers, rendered once per encoding in use
-            (:meth:`pollchat.server.loop.EventLoop.fan_out`).
+        output: where events go (the event loop): a few peers, or everyone logged in.
         config: the settings (iterations, replay, game, failure and protection limits).
         dummy_hash: a hash checked for unknown accounts, so that "no such account" costs
             as long as "wrong password" and replies identically.
@@ -97,9 +147,9 @@ class ChatService(Generic[P]):
         hub: Hub[P],
         groups: GroupChat[P],
         history: HistoryLog,
-        pool: WorkerPool,
+        pool: PasswordPool,
         timers: Timers,
-        fan_out: Callable[[Iterable[P], ServerEvent], None],
+        output: Output[P],
         config: ServerConfig,
         *,
         dummy_hash: str,
@@ -116,7 +166,7 @@ class ChatService(Generic[P]):
         self.history = history
         self.pool = pool
         self.timers = timers
-        self.fan_out = fan_out
+        self.output = output
         self.config = config
         self.dummy_hash = dummy_hash
         self.clock = clock
@@ -136,7 +186,7 @@ class ChatService(Generic[P]):
             self,
             ShutdownCountdown(
                 timers,
-                warn=lambda event: self.deliver([Delivery(self.hub.everyone(), event)]),
+                warn=lambda event: self.deliver([ToEveryone(self.hub.everyone(), event)]),
                 finish=on_shutdown or (lambda: None),
                 on_change=self._set_closing,
             ),
@@ -144,21 +194,9 @@ class ChatService(Generic[P]):
             networks=networks,
         )
         self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng)
-        self._broadcast: Callable[[ServerEvent, P | None], None] | None = None
         # Bound once: every connection's timer refers to these, not to a closure of its own.
         self._on_login_timeout = self._login_timed_out
         self._on_idle_check = self._idle_check
-
-    def use_broadcast(
-        self, broadcast: Callable[[ServerEvent, P | None], None], join: Callable[[P], None], leave: Callable[[P], None]
-    ) -> None:
-        """Carry out deliveries to everyone logged in (:class:`~pollchat.core.hub.Everyone`
-        targets) with ``broadcast(event, exclude)`` over the front end's own lists of
-        logged-in peers, instead of peer by peer; ``join`` and ``leave`` keep those lists
-        equal to the hub's sessions (the hub calls them as each session starts and ends).
-        The loop adapter wires :meth:`pollchat.server.loop.EventLoop.broadcast` here."""
-        self._broadcast = broadcast
-        self.hub.observe(join, leave)
 
     def _set_closing(self, closing: bool) -> None:
         self.hub.closing = closing
@@ -178,7 +216,7 @@ class ChatService(Generic[P]):
         if banned is not None:
             log.warning("connection #%d from %s refused: %s is banned", peer.id, peer.peer, banned.network)
             reason = f": {banned.ban.reason}" if banned.ban.reason else ""
-            peer.send(Error.of(ErrorCode.ADDRESS_BANNED, until=ban_period(banned.ban), reason=reason))
+            peer.send(Error.of(ErrorCode.ADDRESS_BANNED, until=ban_period(banned.ban.until), reason=reason))
             peer.close("banned address")
             return
         if config.max_connections and self._open > config.max_connections:
@@ -233,9 +271,10 @@ class ChatService(Generic[P]):
         session = self.hub.session_of(peer)
         if session is not None:
             log.info("%s logged out (connection #%d: %s)", session.account.name, peer.id, peer.close_reason)
-        deliveries = self.hub.leave(peer)  # frees the seat, whatever happens next
-        if not self.stopping:
-            self.deliver(deliveries)
+        effects = self.hub.leave(peer)  # frees the seat, whatever happens next
+        if self.stopping:  # nobody is told, but the broadcast lists still follow the roster
+            effects = [effect for effect in effects if isinstance(effect, LeftEveryone)]
+        self.deliver(effects)
 
     def too_slow(self, peer: P) -> None:
         """``peer``'s output passed ``--max-output``: its last line says why it goes."""
@@ -258,16 +297,27 @@ class ChatService(Generic[P]):
         """Queue ``event`` for ``peer`` alone."""
         peer.send(event)
 
-    def deliver(self, deliveries: Iterable[Delivery[P]]) -> None:
-        """Carry out hub deliveries: each event rendered once per encoding in use; one
-        to everyone logged in goes through the broadcast port, if there is one."""
-        fan_out, broadcast = self.fan_out, self._broadcast
-        for delivery in deliveries:
-            targets = delivery.targets
-            if broadcast is not None and type(targets) is Everyone:
-                broadcast(delivery.event, targets.exclude)
-            elif targets:
-                fan_out(targets, delivery.event)
+    def deliver(self, effects: Iterable[Effect[P]]) -> None:
+        """Carry out the core's effects, in order: each event rendered once per
+        encoding in use; one to everyone logged in goes out as one broadcast."""
+        output = self.output
+        for effect in effects:
+            match effect:
+                case Delivery(targets, event):
+                    if targets:
+                        output.fan_out(targets, event)
+                case ToEveryone():
+                    output.broadcast(effect.event, effect.exclude)
+                case JoinedEveryone(peer):
+                    output.join_everyone(peer)
+                case LeftEveryone(peer):
+                    output.leave_everyone(peer)
+
+    def after_pass(self) -> None:
+        """The end of a loop pass, after the sockets were flushed: write the pass's
+        history in one batch, and tell the senders of private and group lines the
+        history could not keep."""
+        self.deliver(self.groups.unsaved(self.history.flush()))
 
     def close(self, peer: P, reason: str) -> None:
         """Close ``peer`` after its queued lines."""
@@ -343,11 +393,12 @@ class ChatService(Generic[P]):
                 case SwitchMode(mode):
                     peer.switch_mode(mode)
                     peer.send(ModeSwitched(mode))
-                case Disconnect(None):
-                    peer.close("peer closed")
                 case Disconnect(event):
-                    peer.send(event)
-                    peer.close(render_text(event))
+                    if event is None:
+                        peer.close("peer closed")
+                    else:
+                        peer.send(event)
+                        peer.close(render_text(event))
 
     # --- the login workflow --------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The server's TLS context: one place that decides protocol versions and ciphers.
 
-Issue 15: standard library ``ssl`` only, ``ssl.create_default_context(Purpose.CLIENT_AUTH)``
+Standard library ``ssl`` only, ``ssl.create_default_context(Purpose.CLIENT_AUTH)``
 (Python's vetted defaults: no SSLv3, no compression, forward-secret AEAD cipher suites
 first), with TLS 1.2 as the minimum (RFC 8996 deprecates 1.0 and 1.1). No client
 certificates are asked for: users log in with the chat protocol's ``user,password``.

@@ -399,6 +399,7 @@ class Database(GroupTables):
             )
         except sqlite3.IntegrityError:
             return None
+        assert cursor.lastrowid is not None  # set by every successful INSERT
         return dataclasses.replace(account, id=cursor.lastrowid)
 
     def rename(self, account_id: int, new_name: str) -> bool:
@@ -477,6 +478,7 @@ class Database(GroupTables):
                 row = self._db.execute(
                     "SELECT id, name FROM account WHERE kind = 'preconfigured' AND key = ?", (key,)
                 ).fetchone()
+                account_id: int | None
                 if row is None:
                     account_id = self._db.execute(
                         "INSERT INTO account (key, name, kind, password_hash, created_at, skeleton)"
@@ -490,6 +492,7 @@ class Database(GroupTables):
                             "UPDATE account SET name = ?, skeleton = ? WHERE id = ?",
                             (account.name, skeleton(account.name), account_id),
                         )
+                assert account_id is not None  # set by every successful INSERT
                 result.append(dataclasses.replace(account, id=account_id))
         return result
 

@@ -23,12 +23,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pollchat.config import ServerConfig
-from pollchat.core.accounts import Account, AccountDirectory
-from pollchat.core.group_chat import GroupChat
-from pollchat.core.groups import Groups
-from pollchat.core.hub import Delivery, Hub
+from pollchat.core.accounts import Account
+from pollchat.core.effects import Delivery, Effect, ToEveryone
 from pollchat.core.passwords import hash_password, verify_password
-from pollchat.core.seats import AccountKind, SeatBudget
+from pollchat.core.seats import AccountKind
 from pollchat.errors import ProtocolError
 from pollchat.protocol.commands import (
     COMMANDS,
@@ -50,10 +48,12 @@ from pollchat.protocol.events import (
 )
 from pollchat.protocol.manual import entries, help_text
 from pollchat.protocol.session import Authenticate, Chat, Phase, Reply, Session
+from pollchat.server.build import build_chat
 from pollchat.server.commands import Commands
+from pollchat.server.service import PeerOutput
+from pollchat.server.timers import Timers
 from pollchat.store.database import Database
 from pollchat.texts import ErrorCode, NoticeCode
-from tests.unit.test_hub import MemoryAccounts
 
 # --- the parser: golden cases ------------------------------------------------------------------
 
@@ -441,21 +441,20 @@ class FakePool:
 class FakeChat:
     """The output port and history log that Commands uses, recording what would be sent."""
 
-    def __init__(self, hub: Hub[object]) -> None:
-        self.hub = hub
+    def __init__(self, config: ServerConfig) -> None:
         self.pool = FakePool()
-        self.config = ServerConfig(max_users=4, kdf_iterations=1, min_password_length=1)  # short test passwords
+        self.config = config
         self.sent: list[tuple[object, object]] = []  # (connection, event)
         self.closed: list[tuple[object, str]] = []
         self.history_asked: list[tuple[int, int]] = []
         self.loop = self
         self.history = self
-        self.groups = GroupChat(hub, Groups(Database.open(Path(":memory:"))))  # SQLite in memory
 
-    def deliver(self, deliveries: list[Delivery[object]]) -> None:
-        for delivery in deliveries:
-            for target in delivery.targets:
-                self.sent.append((target, delivery.event))
+    def deliver(self, effects: list[Effect[object]]) -> None:
+        for effect in effects:
+            if isinstance(effect, (Delivery, ToEveryone)):  # joins and leaves send nothing
+                for target in effect.targets:
+                    self.sent.append((target, effect.event))
 
     def send(self, conn: object, event: object) -> None:
         self.sent.append((conn, event))
@@ -480,15 +479,30 @@ class FakeChat:
 
 @pytest.fixture
 def room() -> tuple[Commands, FakeChat, FakeConn, FakeConn]:
-    """user1 and bob (registered, password "pw") online, user1 first."""
-    store = MemoryAccounts()
-    pre = [Account("user1", hash_password("123", iterations=1), AccountKind.PRECONFIGURED, id=1)]
-    hub: Hub[object] = Hub(AccountDirectory(pre, store), SeatBudget(3, 1), clock=lambda: 1_700_000_000.0)
+    """user1 (id 1) and bob (registered, id 2, password "pw") online, user1 first.
+
+    The hub and the groups are the ones the server builds (:func:`build_chat`, over
+    SQLite in memory); the commands' output and history ports are a :class:`FakeChat`."""
+    config = ServerConfig(max_users=3, kdf_iterations=1, min_password_length=1)  # short test passwords
+    database = Database.open(Path(":memory:"))
+    pre = database.sync_preconfigured([Account("user1", hash_password("123", iterations=1), AccountKind.PRECONFIGURED)])
+    chat = FakeChat(config)
+    service = build_chat(
+        config,
+        pre,
+        database,
+        pool=chat.pool,
+        timers=Timers(),
+        output=PeerOutput(),
+        clock=lambda: 1_700_000_000.0,
+        dummy_hash=hash_password("x", iterations=1),
+    )
+    hub, groups = service.hub, service.groups
     a, b = FakeConn("user1"), FakeConn("bob")
     assert hub.login(a, hub.accounts.find("user1"), True).refusal is None
     assert hub.register(b, "bob", hash_password("pw", iterations=1)).refusal is None
-    chat = FakeChat(hub)
-    commands = Commands(hub, chat.groups, chat, chat.pool, chat, chat.config, rng=random.Random(1))  # type: ignore[arg-type]
+    chat.hub, chat.groups = hub, groups
+    commands = Commands(hub, groups, chat, chat.pool, chat, config, rng=random.Random(1))  # type: ignore[arg-type]
     return commands, chat, a, b
 
 
@@ -563,7 +577,7 @@ def test_history_asks_for_the_users_conversation(room) -> None:
     commands, chat, a, b = room
     run(commands, a, "/history")
     run(commands, b, "/history 500")
-    assert chat.history_asked == [(1, 20), (100, 500)]
+    assert chat.history_asked == [(1, 20), (2, 500)]
     assert chat.to(a) == [Notice.of(NoticeCode.HISTORY_EMPTY)]
 
 

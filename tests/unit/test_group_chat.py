@@ -11,8 +11,9 @@ import pytest
 from pollchat.core.accounts import Account, AccountDirectory
 from pollchat.core.group_chat import GROUP_LINE_USAGE, GroupChat
 from pollchat.core.groups import GroupLimits, Groups
+from pollchat.core.effects import Delivery, ToEveryone
 from pollchat.core.history import RecordKind
-from pollchat.core.hub import Delivery, Hub
+from pollchat.core.hub import Hub
 from pollchat.core.mentions import MAX_MENTIONS, mentioned_keys
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.protocol.events import (
@@ -110,7 +111,7 @@ def test_a_mention_in_a_group_notifies_only_online_members_other_than_the_sender
 def test_a_mention_in_the_main_chat_notifies_online_users_other_than_the_sender(w: World) -> None:
     w.logout("dan")
     out = w.chat.say(w.h["ann"], "hey @BOB, @cat! @dan @ann")
-    assert out[0] == Delivery((w.h["bob"], w.h["cat"]), Message("ann", "hey @BOB, @cat! @dan @ann"))
+    assert out[0] == ToEveryone((w.h["bob"], w.h["cat"]), Message("ann", "hey @BOB, @cat! @dan @ann"))
     mentions = of_type(out, Mention)
     assert [d.targets for d in mentions] == [(w.h["bob"],), (w.h["cat"],)]
     assert all(d.event == Mention("ann", "hey @BOB, @cat! @dan @ann", "") for d in mentions)
@@ -173,8 +174,8 @@ def test_focus_sends_plain_lines_and_actions_to_the_group(w: World) -> None:
     assert w.chat.say(w.h["ann"], "#bar cheers")[0] == Delivery((w.h["cat"],), Message("ann", "cheers", group="bar"))
     assert w.chat.say(w.h["ann"], "#nope hi")[0] == Delivery((w.h["bob"],), Message("ann", "#nope hi", group="tea"))
     assert w.chat.focus(w.h["ann"], None) == [Delivery((w.h["ann"],), Notice.of(NoticeCode.FOCUS_MAIN))]
-    assert w.chat.say(w.h["ann"], "plain")[0] == Delivery((w.h["bob"], w.h["cat"], w.h["dan"]), Message("ann", "plain"))
-    records = w.hub.take_records()
+    assert w.chat.say(w.h["ann"], "plain")[0] == ToEveryone((w.h["bob"], w.h["cat"], w.h["dan"]), Message("ann", "plain"))
+    records = w.hub.history.take()
     tea, bar = w.groups.find("tea"), w.groups.find("bar")
     assert [(r.kind, r.text, r.group_id) for r in records] == [
         (RecordKind.CHAT, "plain", tea.id),
@@ -225,7 +226,7 @@ def test_an_owner_leaving_a_group_others_focus_keeps_their_focus(w: World) -> No
 
 def test_a_hash_line_for_an_unknown_group_goes_to_the_main_chat(w: World) -> None:
     out = w.chat.say(w.h["ann"], "#nope is not a group")
-    assert out == [Delivery((w.h["bob"], w.h["cat"], w.h["dan"]), Message("ann", "#nope is not a group"))]
+    assert out == [ToEveryone((w.h["bob"], w.h["cat"], w.h["dan"]), Message("ann", "#nope is not a group"))]
 
 
 def test_a_hash_line_from_a_non_member_is_refused_and_sends_nothing(w: World) -> None:
@@ -233,7 +234,7 @@ def test_a_hash_line_from_a_non_member_is_refused_and_sends_nothing(w: World) ->
     out = w.chat.say(w.h["cat"], "#Tea let me in")
     assert only_error(out, w.h["cat"]) is ErrorCode.NOT_MEMBER_LINE
     assert "#tea" in out[0].event.text
-    assert w.hub.take_records() == []
+    assert w.hub.history.take() == []
 
 
 @pytest.mark.parametrize("line", ["#tea", "#tea ", "#tea    "])
@@ -241,7 +242,7 @@ def test_a_hash_line_without_text_is_a_usage_error(w: World, line: str) -> None:
     w.group("tea", "ann", "bob")
     out = w.chat.say(w.h["ann"], line)
     assert out == [Delivery((w.h["ann"],), Error.of(ErrorCode.USAGE, usage=GROUP_LINE_USAGE))]
-    assert w.hub.take_records() == []
+    assert w.hub.history.take() == []
 
 
 def test_a_group_line_is_trimmed_and_not_echoed(w: World) -> None:

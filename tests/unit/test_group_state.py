@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from pollchat.core.accounts import Account, AccountDirectory
+from pollchat.core.effects import Delivery
 from pollchat.core.group_chat import GroupChat
 from pollchat.core.groups import (
     Group,
@@ -39,7 +40,7 @@ from pollchat.core.groups import (
     PendingChange,
     Visibility,
 )
-from pollchat.core.hub import Delivery, Hub
+from pollchat.core.hub import Hub
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.protocol.events import Emote, Error, GroupEvent, Mention, Message, Notice
 from pollchat.protocol.names import name_key

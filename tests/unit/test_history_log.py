@@ -77,22 +77,17 @@ def private(text: str, ts: float = 1.0) -> HistoryRecord:
     return HistoryRecord(ts, RecordKind.PRIVATE, 1, "alice", text, 2, "bob")
 
 
-class Source:
-    """The hub's ``take_records``: what was said since the last call."""
-
-    def __init__(self) -> None:
-        self.waiting: list[HistoryRecord] = []
-
-    def __call__(self) -> list[HistoryRecord]:
-        taken, self.waiting = self.waiting, []
-        return taken
+def say(log: HistoryLog, records: list[HistoryRecord]) -> None:
+    """What the hub does as people talk: push each record into the log."""
+    for record in records:
+        log.add(record)
 
 
 @pytest.fixture
 def parts():
-    db, source, clock, failed = FakeDatabase(), Source(), FakeClock(), []
-    log = HistoryLog(db, 100, source, clock=clock, on_failure=failed.append)  # type: ignore[arg-type]
-    return log, db, source, clock, failed
+    db, clock = FakeDatabase(), FakeClock()
+    log = HistoryLog(db, 100, clock=clock)  # type: ignore[arg-type]
+    return log, db, clock
 
 
 def warnings(caplog) -> list[logging.LogRecord]:
@@ -100,13 +95,13 @@ def warnings(caplog) -> list[logging.LogRecord]:
 
 
 def test_a_failed_write_keeps_the_batch_and_retries_with_back_off(parts, caplog) -> None:
-    log, db, source, clock, _ = parts
+    log, db, clock = parts
     db.full = True
-    source.waiting = [chat("one"), private("two")]
+    say(log, [chat("one"), private("two")])
     log.flush()
     assert db.rows == [] and db.attempts == 1
     assert not log.healthy
-    source.waiting = [chat("three")]
+    say(log, [chat("three")])
     log.flush()  # the same moment: no new attempt, the line joins the waiting batch
     assert db.attempts == 1
     clock.now += 1.0
@@ -135,11 +130,11 @@ def test_a_failed_write_keeps_the_batch_and_retries_with_back_off(parts, caplog)
 
 
 def test_operators_are_warned_once_per_outage_and_told_when_it_is_over(parts, caplog) -> None:
-    log, db, source, clock, _ = parts
+    log, db, clock = parts
     caplog.set_level(logging.DEBUG, logger="pollchat.server.history")
     db.full = True
     for i in range(50):
-        source.waiting = [chat(f"m{i}")]
+        say(log, [chat(f"m{i}")])
         clock.now += 5.0
         log.flush()
     assert db.attempts > 5  # retried, with back-off
@@ -155,18 +150,18 @@ def test_operators_are_warned_once_per_outage_and_told_when_it_is_over(parts, ca
     assert "50 message(s) stored, 0 dropped" in recovered.getMessage()
     caplog.clear()
     db.full = True  # a second outage is warned about again
-    source.waiting = [chat("again")]
+    say(log, [chat("again")])
     log.flush()
     assert len(warnings(caplog)) == 1
 
 
 def test_at_most_max_pending_records_wait_the_oldest_go_first(caplog) -> None:
-    db, source, clock = FakeDatabase(), Source(), FakeClock()
-    log = HistoryLog(db, 100, source, clock=clock, max_pending=5)  # type: ignore[arg-type]
+    db, clock = FakeDatabase(), FakeClock()
+    log = HistoryLog(db, 100, clock=clock, max_pending=5)  # type: ignore[arg-type]
     assert MAX_PENDING == 10_000  # the default
     db.full = True
     for i in range(8):
-        source.waiting = [chat(f"m{i}")]
+        say(log, [chat(f"m{i}")])
         log.flush()
     dropped = [r.getMessage() for r in warnings(caplog) if "dropped" in r.getMessage()]
     assert len(dropped) == 1 and "oldest" in dropped[0]  # said once, counted at the end
@@ -178,26 +173,33 @@ def test_at_most_max_pending_records_wait_the_oldest_go_first(caplog) -> None:
 
 
 def test_senders_are_reported_once_per_record_not_per_retry(parts) -> None:
-    log, db, source, clock, failed = parts
+    log, db, clock = parts
     db.full = True
     first = [chat("one"), private("two")]
-    source.waiting = list(first)
-    log.flush()
-    assert failed == [first]
+    say(log, list(first))
+    assert log.flush() == first
     clock.now += 1.0
-    log.flush()  # the retry fails: nothing new to report
-    assert failed == [first]
-    source.waiting = [private("three")]
+    assert log.flush() == []  # the retry fails: nothing new to report
+    say(log, [private("three")])
     clock.now += 2.0
-    log.flush()
-    assert failed == [first, [private("three")]]
+    assert log.flush() == [private("three")]
+
+
+def test_a_failure_seen_by_a_query_is_reported_by_the_next_flush(parts) -> None:
+    log, db, clock = parts
+    db.full = True
+    say(log, [private("one")])
+    log.recent_public(5)  # writes first, and fails
+    assert not log.healthy
+    assert log.flush() == [private("one")]  # reported once, at the end of the pass
+    assert log.flush() == []
 
 
 def test_queries_see_the_waiting_records(parts) -> None:
-    log, db, source, clock, _ = parts
+    log, db, clock = parts
     db.rows = [chat("stored", 1.0)]
     db.full = True
-    source.waiting = [chat("waiting", 2.0), private("for bob", 3.0)]
+    say(log, [chat("waiting", 2.0), private("for bob", 3.0)])
     assert [r.text for r in log.recent_public(5)] == ["stored", "waiting"]
     assert [r.text for r in log.conversation(2, 5)] == ["stored", "waiting", "for bob"]
     assert log.count_private_since(2, 0.0) == 1
@@ -205,9 +207,9 @@ def test_queries_see_the_waiting_records(parts) -> None:
 
 
 def test_close_tries_once_more_and_counts_what_is_lost(parts, caplog) -> None:
-    log, db, source, clock, _ = parts
+    log, db, clock = parts
     db.full = True
-    source.waiting = [chat("one"), chat("two")]
+    say(log, [chat("one"), chat("two")])
     log.flush()
     attempts = db.attempts
     log.close()  # no waiting for the back-off
@@ -218,14 +220,14 @@ def test_close_tries_once_more_and_counts_what_is_lost(parts, caplog) -> None:
 def test_a_bug_in_a_batch_is_not_retried_forever(parts, caplog) -> None:
     """An error the database did not cause (an inconsistent record) is logged with its
     traceback and that batch dropped, as before: retrying cannot fix it."""
-    log, db, source, clock, _ = parts
+    log, db, clock = parts
     db.full = True
     db.failure = ValueError("private message with recipient None: inconsistent")
-    source.waiting = [chat("bad")]
+    say(log, [chat("bad")])
     log.flush()
     assert log.healthy
     assert any(r.exc_info is not None for r in warnings(caplog))
     db.full = False
-    source.waiting = [chat("fine")]
+    say(log, [chat("fine")])
     log.flush()
     assert [r.text for r in db.rows] == ["fine"]

@@ -17,6 +17,7 @@ logged-in handles.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import pytest
@@ -26,7 +27,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from pollchat.core.accounts import Account, AccountDirectory
 from pollchat.core.history import HistoryRecord, RecordKind
-from pollchat.core.hub import Admission, Delivery, Hub
+from pollchat.core.effects import Delivery, Effect, JoinedEveryone, LeftEveryone, ToEveryone
+from pollchat.core.history import RecordList
+from pollchat.core.hub import Admission, Hub
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.presence import Status
 from pollchat.core.seats import AccountKind, SeatBudget
@@ -173,6 +176,11 @@ def make_hub(
     return hub, store
 
 
+def sends(effects: Iterable[Effect[object]]) -> list[Delivery[object] | ToEveryone[object]]:
+    """The effects that send an event (not the joins and leaves of everyone)."""
+    return [e for e in effects if isinstance(e, (Delivery, ToEveryone))]
+
+
 def clock(hub: Hub[object]) -> FakeClock:
     assert isinstance(hub.clock, FakeClock)
     return hub.clock
@@ -212,14 +220,15 @@ def test_login_welcomes_in_login_order_and_tells_only_the_others() -> None:
     first = login(hub, a, "user1", "123")
     assert (first.refusal, first.alone) == (None, True)
     assert first.account == hub.accounts.find("user1")
-    assert first.deliveries == (Delivery((a,), Welcome("user1", ("user1",))), Delivery((), Entered("user1")))
+    assert first.deliveries == (JoinedEveryone(a), Delivery((a,), Welcome("user1", ("user1",))), ToEveryone((), Entered("user1")))
     second = login(hub, b, "user2", "345")
     assert (second.refusal, second.alone) == (None, False)
-    assert second.deliveries == (Delivery((b,), Welcome("user2", ("user1", "user2"))), Delivery((a,), Entered("user2")))
+    assert second.deliveries == (JoinedEveryone(b), Delivery((b,), Welcome("user2", ("user1", "user2"))), ToEveryone((a,), Entered("user2")))
     third = login(hub, c, "user3", "123")
     assert third.deliveries == (
+        JoinedEveryone(c),
         Delivery((c,), Welcome("user3", ("user1", "user2", "user3"))),
-        Delivery((a, b), Entered("user3")),
+        ToEveryone((a, b), Entered("user3")),
     )
     assert hub.online_names() == ("user1", "user2", "user3")
     assert hub.session_of(b).account.name == "user2"  # type: ignore[union-attr]
@@ -230,7 +239,7 @@ def test_login_in_any_case_shows_the_stored_spelling() -> None:
     a = Conn("a")
     admission = login(hub, a, "USER1", "123")
     assert admission.refusal is None
-    assert admission.deliveries[0] == Delivery((a,), Welcome("user1", ("user1",)))
+    assert admission.deliveries[1] == Delivery((a,), Welcome("user1", ("user1",)))
 
 
 @pytest.mark.parametrize(("name", "password"), [("user1", "wrong"), ("user1", "345"), ("nobody", "123"), ("nobody", "")])
@@ -274,7 +283,7 @@ def test_registration_creates_a_registered_account_and_admits() -> None:
     login(hub, a, "user1", "123")
     admission = register(hub, b, "Bob", "pw,with,commas")
     assert (admission.refusal, admission.alone) == (None, False)
-    assert admission.deliveries == (Delivery((b,), Welcome("Bob", ("user1", "Bob"))), Delivery((a,), Entered("Bob")))
+    assert admission.deliveries == (JoinedEveryone(b), Delivery((b,), Welcome("Bob", ("user1", "Bob"))), ToEveryone((a,), Entered("Bob")))
     account = store.by_key["bob"]
     assert admission.account == account
     assert (account.name, account.kind, account.id) == ("Bob", REG, 100)
@@ -351,8 +360,8 @@ def test_nick_to_a_lookalike_of_ones_own_name_is_fine() -> None:
     hub, store = make_hub()
     r = Conn("r")
     register(hub, r, "alice", "pw")
-    assert hub.rename(r, "ALICE") == [Delivery((r,), Renamed("alice", "ALICE"))]
-    assert hub.rename(r, "aIice") == [Delivery((r,), Renamed("ALICE", "aIice"))]
+    assert hub.rename(r, "ALICE") == [ToEveryone((r,), Renamed("alice", "ALICE"))]
+    assert hub.rename(r, "aIice") == [ToEveryone((r,), Renamed("ALICE", "aIice"))]
 
 
 def test_name_taken_even_when_the_owner_is_offline() -> None:
@@ -405,10 +414,10 @@ def test_chat_goes_to_everyone_but_the_sender() -> None:
     hub, _ = make_hub()
     a, b, c, stranger = Conn("a"), Conn("b"), Conn("c"), Conn("stranger")
     login(hub, a, "user1", "123")
-    assert hub.chat(a, "alone") == [Delivery((), Message("user1", "alone"))]
+    assert hub.chat(a, "alone") == [ToEveryone((), Message("user1", "alone"))]
     login(hub, b, "user2", "345")
     login(hub, c, "user3", "123")
-    assert hub.chat(b, "hello") == [Delivery((a, c), Message("user2", "hello"))]
+    assert hub.chat(b, "hello") == [ToEveryone((a, c), Message("user2", "hello"))]
     assert hub.chat(stranger, "hi") == []
 
 
@@ -418,7 +427,7 @@ def test_leave_tells_the_others_once_and_frees_the_seat() -> None:
     login(hub, a, "user1", "123")
     login(hub, b, "user2", "345")
     login(hub, c, "user3", "123")
-    assert hub.leave(a) == [Delivery((b, c), Left("user1"))]
+    assert hub.leave(a) == [LeftEveryone(a), ToEveryone((b, c), Left("user1"))]
     assert hub.leave(a) == []
     assert hub.leave(Conn("never")) == []
     assert hub.online_names() == ("user2", "user3")
@@ -427,8 +436,9 @@ def test_leave_tells_the_others_once_and_frees_the_seat() -> None:
     a2 = Conn("a2")
     admission = login(hub, a2, "user1", "123")  # back, now last in login order
     assert admission.deliveries == (
+        JoinedEveryone(a2),
         Delivery((a2,), Welcome("user1", ("user2", "user3", "user1"))),
-        Delivery((b, c), Entered("user1")),
+        ToEveryone((b, c), Entered("user1")),
     )
 
 
@@ -436,7 +446,7 @@ def test_leave_of_the_last_user_has_no_targets() -> None:
     hub, _ = make_hub()
     a = Conn("a")
     register(hub, a, "bob", "pw")
-    assert hub.leave(a) == [Delivery((), Left("bob"))]
+    assert hub.leave(a) == [LeftEveryone(a), ToEveryone((), Left("bob"))]
     assert hub.budget.total_online == 0
     assert hub.check_registration("carol") is None
 
@@ -457,7 +467,7 @@ def test_chat_is_not_echoed_to_an_equal_handle() -> None:
     same_sender = ConnId(1)
     assert same_sender == sender and same_sender is not sender
     assert hub.session_of(same_sender) is hub.session_of(sender)
-    assert hub.chat(same_sender, "hi") == [Delivery((other,), Message("user1", "hi"))]
+    assert hub.chat(same_sender, "hi") == [ToEveryone((other,), Message("user1", "hi"))]
 
 
 # --- leaving with a reason, the alone flag ------------------------------------------------------------
@@ -467,7 +477,7 @@ def test_leave_with_a_reason_tells_the_others_and_records_last_seen() -> None:
     hub, store = make_hub()
     a, b = online(hub, "user1", "user2")
     clock(hub).advance(42)
-    assert hub.leave(a, "good night") == [Delivery((b,), Left("user1", "good night"))]
+    assert hub.leave(a, "good night") == [LeftEveryone(a), ToEveryone((b,), Left("user1", "good night"))]
     assert store.seen[1] == T0 + 42
     assert hub.leave(a, "again") == []
 
@@ -496,14 +506,14 @@ def test_check_idle_turns_an_idle_active_user_inactive_exactly_once() -> None:
     t.advance(299.5)
     assert hub.check_idle(a) == ([], T0 + 300)
     t.advance(0.5)
-    assert hub.check_idle(a) == ([Delivery((a, b), StatusChanged("user1", "inactive"))], T0 + 600)
+    assert hub.check_idle(a) == ([ToEveryone((a, b), StatusChanged("user1", "inactive"))], T0 + 600)
     presence = hub.session_of(a).presence  # type: ignore[union-attr]
     assert (presence.status, presence.automatic) == (Status.INACTIVE, True)
     t.advance(300)
     assert hub.check_idle(a) == ([], T0 + 900)  # already inactive: announced only once
     t.advance(1000)
     assert hub.check_idle(a)[0] == []
-    assert hub.check_idle(b)[0] == [Delivery((a, b), StatusChanged("user2", "inactive"))]
+    assert hub.check_idle(b)[0] == [ToEveryone((a, b), StatusChanged("user2", "inactive"))]
 
 
 def test_touch_reactivates_an_automatically_inactive_user_and_announces_it() -> None:
@@ -514,7 +524,7 @@ def test_touch_reactivates_an_automatically_inactive_user_and_announces_it() -> 
     t.advance(400)
     hub.check_idle(a)
     t.advance(5)
-    assert hub.touch(a) == [Delivery((a, b), StatusChanged("user1", "active"))]
+    assert hub.touch(a) == [ToEveryone((a, b), StatusChanged("user1", "active"))]
     presence = hub.session_of(a).presence  # type: ignore[union-attr]
     assert (presence.status, presence.automatic, presence.last_active) == (Status.ACTIVE, False, T0 + 405)
     assert hub.touch(a) == []
@@ -526,7 +536,7 @@ def test_touch_reactivates_an_automatically_inactive_user_and_announces_it() -> 
 def test_statuses_set_by_hand_are_left_alone_by_the_idle_monitor_and_by_lines(status: Status) -> None:
     hub, _ = make_hub()
     a, b = online(hub, "user1", "user2")
-    assert hub.set_status(a, status, "later") == [Delivery((a, b), StatusChanged("user1", status.value, "later"))]
+    assert hub.set_status(a, status, "later") == [ToEveryone((a, b), StatusChanged("user1", status.value, "later"))]
     clock(hub).advance(10_000)
     deliveries, next_check = hub.check_idle(a)
     assert deliveries == [] and next_check == T0 + 10_300
@@ -539,9 +549,9 @@ def test_set_status_reaches_everyone_including_the_user() -> None:
     hub, _ = make_hub()
     a, b, c = online(hub, "user1", "user2", "user3")
     assert hub.set_status(b, Status.BUSY, "in a meeting") == [
-        Delivery((a, b, c), StatusChanged("user2", "busy", "in a meeting"))
+        ToEveryone((a, b, c), StatusChanged("user2", "busy", "in a meeting"))
     ]
-    assert hub.set_status(b, Status.ACTIVE) == [Delivery((a, b, c), StatusChanged("user2", "active", ""))]
+    assert hub.set_status(b, Status.ACTIVE) == [ToEveryone((a, b, c), StatusChanged("user2", "active", ""))]
     assert hub.session_of(b).presence.message == ""  # type: ignore[union-attr]
     assert hub.set_status(Conn("stranger"), Status.AWAY) == []
 
@@ -559,7 +569,7 @@ def test_idle_after_is_configurable() -> None:
     (a,) = online(hub, "user1")
     assert hub.check_idle(a) == ([], T0 + 10)
     clock(hub).advance(10)
-    assert hub.check_idle(a) == ([Delivery((a,), StatusChanged("user1", "inactive"))], T0 + 20)
+    assert hub.check_idle(a) == ([ToEveryone((a,), StatusChanged("user1", "inactive"))], T0 + 20)
 
 
 # --- private messages ------------------------------------------------------------------------------------
@@ -584,7 +594,7 @@ def test_private_message_to_an_unknown_name_is_an_error_naming_it() -> None:
     a, _b = online(hub, "user1", "user2")
     assert hub.private(a, "nobody", "hi") == [Delivery((a,), Error.of(ErrorCode.NO_SUCH_USER, name="nobody"))]
     assert hub.private(a, "bad,name", "hi") == [Delivery((a,), Error.of(ErrorCode.NO_SUCH_USER, name="bad,name"))]
-    assert hub.take_records() == []
+    assert hub.history.take() == []
 
 
 @pytest.mark.parametrize("name", ["user1", "USER1"])
@@ -592,47 +602,43 @@ def test_private_message_to_oneself_is_refused(name: str) -> None:
     hub, _ = make_hub()
     a, _b = online(hub, "user1", "user2")
     assert hub.private(a, name, "hi me") == [Delivery((a,), Error.of(ErrorCode.MESSAGE_TO_SELF))]
-    assert hub.take_records() == []
-
-
-class FakeMailbox:
-    def __init__(self, healthy: bool) -> None:
-        self.healthy = healthy
+    assert hub.history.take() == []
 
 
 def test_no_offline_promise_while_the_history_cannot_be_written() -> None:
-    """Issue 14: the message is kept (and retried) but the sender is not told the
-    recipient will see it; the record is marked so the sender is not told twice."""
+    """While the history cannot be written, the message is kept (and retried) but the
+    sender is not told the recipient will see it; the record is marked so the sender
+    is not told twice."""
     hub, _ = make_hub()
     a, _b = online(hub, "user1", "user2")
-    hub.mailbox = FakeMailbox(healthy=False)
+    hub.history.healthy = False  # type: ignore[misc]
     deliveries = hub.private(a, "user3", "later")
     assert deliveries[-1] == Delivery((a,), Notice.of(NoticeCode.PRIVATE_OFFLINE_UNSAVED, name="user3"))
-    [record] = hub.take_records()
+    [record] = hub.history.take()
     assert record.warned and record.text == "later"
     assert hub.private(a, "user2", "now")[-1].event == PrivateMessage("user1", "user2", "now", outgoing=True)
-    assert not hub.take_records()[0].warned  # delivered live: nothing to warn about at once
-    hub.mailbox = FakeMailbox(healthy=True)
+    assert not hub.history.take()[0].warned  # delivered live: nothing to warn about at once
+    hub.history.healthy = True  # type: ignore[misc]
     assert hub.private(a, "user3", "later")[-1].event == Notice.of(NoticeCode.PRIVATE_OFFLINE, name="user3")
 
 
-class CountingMailbox:
-    """A healthy mailbox that counts the hub's own records as stored unread messages."""
+class CountingSink(RecordList):
+    """A record list that counts its records as stored unread messages, and what it
+    was asked."""
 
-    def __init__(self, hub: Hub[object]) -> None:
-        self.hub = hub
-        self.healthy = True
+    def __init__(self) -> None:
+        super().__init__()
         self.asked: list[tuple[int, float]] = []
 
     def unread(self, account_id: int, since: float) -> int:
         self.asked.append((account_id, since))
-        return sum(1 for r in self.hub.records if r.recipient_id == account_id and r.ts > since)
+        return super().unread(account_id, since)
 
 
 def test_the_offline_quota_refuses_a_message_to_a_full_mailbox() -> None:
     hub, store = make_hub()
     hub.offline_quota = 2
-    hub.mailbox = CountingMailbox(hub)
+    sink = hub.history = CountingSink()
     (a,) = online(hub, "user1")
     store.seen[3] = T0 - 50  # user3 last logged out 50 s ago
     clock(hub).advance(1)
@@ -641,8 +647,8 @@ def test_the_offline_quota_refuses_a_message_to_a_full_mailbox() -> None:
     assert hub.private(a, "user3", "three") == [
         Delivery((a,), Error.of(ErrorCode.MAILBOX_FULL, name="user3", limit=2))
     ]
-    assert [r.text for r in hub.records] == ["one", "two"]  # the refused one is not kept
-    assert hub.mailbox.asked[-1] == (3, T0 - 50)
+    assert [r.text for r in hub.history.records] == ["one", "two"]  # the refused one is not kept
+    assert sink.asked[-1] == (3, T0 - 50)
     online(hub, "user2")  # online recipients have no mailbox
     hub.offline_quota = 0
     assert hub.private(a, "user3", "four")[-1].event == Notice.of(NoticeCode.PRIVATE_OFFLINE, name="user3")
@@ -663,7 +669,7 @@ def test_private_message_to_an_offline_account_is_stored_and_the_sender_told() -
         ],
         key=repr,
     )
-    assert hub.take_records() == [
+    assert hub.history.take() == [
         HistoryRecord(T0 + 7, RecordKind.PRIVATE, 1, "user1", "see you", store.by_key["bob"].id, "bob")
     ]
     # A preconfigured account that is offline is told the same way.
@@ -697,7 +703,7 @@ def test_private_message_from_a_handle_not_logged_in_does_nothing() -> None:
     hub, _ = make_hub()
     online(hub, "user1")
     assert hub.private(Conn("stranger"), "user1", "hi") == []
-    assert hub.take_records() == []
+    assert hub.history.take() == []
 
 
 @st.composite
@@ -805,14 +811,14 @@ def test_rename_tells_everyone_keeps_login_order_and_the_account_id() -> None:
     register(hub, r, "bob", "pw")
     (c,) = online(hub, "user2")
     old_id = store.by_key["bob"].id
-    assert hub.rename(r, "Bobby") == [Delivery((a, r, c), Renamed("bob", "Bobby"))]
+    assert hub.rename(r, "Bobby") == [ToEveryone((a, r, c), Renamed("bob", "Bobby"))]
     assert hub.online_names() == ("user1", "Bobby", "user2")
     account = hub.session_of(r).account  # type: ignore[union-attr]
     assert (account.name, account.id) == ("Bobby", old_id)
     assert store.by_key["bobby"].id == old_id and "bob" not in store.by_key
     assert hub.accounts.find("bob") is None
     # The session now lives under its new name: messages, whois and login follow it.
-    assert hub.chat(r, "hi") == [Delivery((a, c), Message("Bobby", "hi"))]
+    assert hub.chat(r, "hi") == [ToEveryone((a, c), Message("Bobby", "hi"))]
     assert Delivery((r,), PrivateMessage("user1", "Bobby", "psst")) in hub.private(a, "bobby", "psst")
     assert hub.whois(a, "BOBBY")[0].event.online is True  # type: ignore[union-attr]
     assert login(hub, Conn("again"), "bobby", "pw") == Admission(ErrorCode.ALREADY_ONLINE)
@@ -844,7 +850,7 @@ def test_two_renames_to_one_name_the_second_is_refused() -> None:
     r1, r2 = Conn("r1"), Conn("r2")
     register(hub, r1, "bob", "pw")
     register(hub, r2, "carol", "pw")
-    assert hub.rename(r1, "dave") == [Delivery((a, r1, r2), Renamed("bob", "dave"))]
+    assert hub.rename(r1, "dave") == [ToEveryone((a, r1, r2), Renamed("bob", "dave"))]
     assert hub.rename(r2, "DAVE") == [Delivery((r2,), Error.of(ErrorCode.NAME_TAKEN))]
     assert hub.online_names() == ("user1", "dave", "carol")
 
@@ -855,7 +861,7 @@ def test_rename_may_change_the_case_of_ones_own_name() -> None:
     r = Conn("r")
     register(hub, r, "bob", "pw")
     old_id = store.by_key["bob"].id
-    assert hub.rename(r, "BoB") == [Delivery((a, r), Renamed("bob", "BoB"))]
+    assert hub.rename(r, "BoB") == [ToEveryone((a, r), Renamed("bob", "BoB"))]
     assert store.by_key["bob"] == replace(store.by_key["bob"], name="BoB", id=old_id)
     assert hub.online_names() == ("user1", "BoB")
     assert hub.rename(r, "BoB") == []  # the same name: nothing happens
@@ -914,7 +920,8 @@ def test_unregister_deletes_the_account_frees_name_and_seat_and_says_left_once()
     deliveries = hub.unregister(r)
     assert deliveries == [
         Delivery((r,), Notice.of(NoticeCode.UNREGISTERED, name="bob")),
-        Delivery((a, b), Left("bob")),
+        LeftEveryone(r),
+        ToEveryone((a, b), Left("bob")),
     ]
     assert "bob" not in store.by_key and hub.accounts.find("bob") is None
     assert hub.session_of(r) is None and hub.online_names() == ("user1", "user2")
@@ -934,22 +941,22 @@ def test_chat_action_and_private_messages_are_recorded_with_sender_ids() -> None
     r = Conn("r")
     register(hub, r, "bob", "pw")
     bob_id = store.by_key["bob"].id
-    assert hub.action(a, "waves") == [Delivery((b, r), Emote("user1", "waves"))]
+    assert hub.action(a, "waves") == [ToEveryone((b, r), Emote("user1", "waves"))]
     clock(hub).advance(1)
     hub.chat(r, "hello")
     clock(hub).advance(1)
     hub.private(b, "bob", "psst")
-    assert hub.take_records() == [
+    assert hub.history.take() == [
         HistoryRecord(T0, RecordKind.ACTION, 1, "user1", "waves"),
         HistoryRecord(T0 + 1, RecordKind.CHAT, bob_id, "bob", "hello"),
         HistoryRecord(T0 + 2, RecordKind.PRIVATE, 2, "user2", "psst", bob_id, "bob"),
     ]
-    assert hub.take_records() == []  # drained
+    assert hub.history.take() == []  # drained
     hub.chat(Conn("stranger"), "x")
     hub.action(Conn("stranger"), "x")
-    assert hub.take_records() == []
+    assert hub.history.take() == []
     hub.chat(a, "again")
-    assert [r.text for r in hub.take_records()] == ["again"]
+    assert [r.text for r in hub.history.take()] == ["again"]
 
 
 # --- the game ----------------------------------------------------------------------------------------------------
@@ -963,8 +970,8 @@ def test_play_alone_turns_chat_lines_into_guesses_until_won() -> None:
     assert hub.chat(a, "ten") == [Delivery((a,), Notice.of(NoticeCode.GAME_NOT_A_NUMBER, top=100))]
     assert hub.chat(a, "10") == [Delivery((a,), Notice.of(NoticeCode.GAME_HIGHER, guess=10))]
     assert hub.chat(a, " 42 ") == [Delivery((a,), Notice.of(NoticeCode.GAME_WON, guess=42, tries=3))]
-    assert hub.take_records() == []  # guesses are not chat
-    assert hub.chat(a, "42") == [Delivery((), Message("user1", "42"))]  # the game is over
+    assert hub.history.take() == []  # guesses are not chat
+    assert hub.chat(a, "42") == [ToEveryone((), Message("user1", "42"))]  # the game is over
     assert hub.session_of(a).game is None  # type: ignore[union-attr]
 
 
@@ -973,7 +980,7 @@ def test_play_again_stops_the_game() -> None:
     (a,) = online(hub, "user1")
     hub.play(a, secret=7)
     assert hub.play(a, secret=99) == [Delivery((a,), Notice.of(NoticeCode.GAME_STOPPED))]
-    assert hub.chat(a, "7") == [Delivery((), Message("user1", "7"))]
+    assert hub.chat(a, "7") == [ToEveryone((), Message("user1", "7"))]
 
 
 def test_play_with_a_number_starts_and_guesses_or_just_guesses() -> None:
@@ -991,7 +998,7 @@ def test_play_only_when_alone() -> None:
     a, b = online(hub, "user1", "user2")
     assert hub.play(a, secret=5) == [Delivery((a,), Error.of(ErrorCode.NOT_ALONE))]
     assert hub.session_of(a).game is None  # type: ignore[union-attr]
-    assert hub.chat(a, "5") == [Delivery((b,), Message("user1", "5"))]
+    assert hub.chat(a, "5") == [ToEveryone((b,), Message("user1", "5"))]
     assert hub.play(Conn("stranger"), secret=5) == []
 
 
@@ -1003,13 +1010,13 @@ def test_a_second_login_ends_a_running_game() -> None:
     admission = login(hub, b, "user2", "345")
     assert admission.alone is False
     assert Delivery((a,), Notice.of(NoticeCode.GAME_OVER, name="user2")) in admission.deliveries
-    assert [d for d in admission.deliveries if isinstance(d.event, Notice)] == [
+    assert [d for d in sends(admission.deliveries) if isinstance(d.event, Notice)] == [
         Delivery((a,), Notice.of(NoticeCode.GAME_OVER, name="user2"))
     ]
     assert hub.session_of(a).game is None  # type: ignore[union-attr]
-    assert hub.chat(a, "5") == [Delivery((b,), Message("user1", "5"))]
+    assert hub.chat(a, "5") == [ToEveryone((b,), Message("user1", "5"))]
     # Without a running game, a login sends no game notice.
-    assert not any(isinstance(d.event, Notice) for d in login(hub, Conn("c"), "user3", "123").deliveries)
+    assert not any(isinstance(d.event, Notice) for d in sends(login(hub, Conn("c"), "user3", "123").deliveries))
 
 
 # --- the account directory ---------------------------------------------------------------------------
@@ -1094,6 +1101,7 @@ class HubMachine(RuleBasedStateMachine):
         self.hub, self.store = make_hub(max_users, dict(self.passwords))
         self.handles = [Conn(f"h{i}") for i in range(6)]
         self.online: dict[Conn, str] = {}  # insertion order = login order
+        self.joined: dict[Conn, None] = {}  # kept by the join and leave effects alone, as a server's list is
 
     # --- model helpers
 
@@ -1102,8 +1110,16 @@ class HubMachine(RuleBasedStateMachine):
         limit = budget.preconfigured if kind is PRE else budget.max_users - budget.preconfigured
         return sum(1 for name in self.online.values() if self.kind[name] is kind) < limit
 
-    def _check_targets(self, deliveries: tuple[Delivery[object], ...] | list[Delivery[object]]) -> None:
-        for delivery in deliveries:
+    def _check_targets(self, effects: tuple[Effect[object], ...] | list[Effect[object]]) -> None:
+        for effect in effects:
+            if isinstance(effect, JoinedEveryone):
+                assert effect.handle not in self.joined
+                self.joined[effect.handle] = None
+        for effect in effects:
+            if isinstance(effect, LeftEveryone):
+                assert effect.handle in self.joined
+                del self.joined[effect.handle]
+        for delivery in sends(effects):
             assert isinstance(delivery.event, (Welcome, Entered, Left, Message, PrivateMessage, StatusChanged, Error, Notice))
             assert len(set(delivery.targets)) == len(delivery.targets)
             assert set(delivery.targets) <= set(self.online), "delivery to a handle not logged in"
@@ -1113,8 +1129,9 @@ class HubMachine(RuleBasedStateMachine):
         self.online[handle] = name
         shown = self.display[name]
         assert admission.deliveries == (
+            JoinedEveryone(handle),
             Delivery((handle,), Welcome(shown, tuple(self.display[n] for n in self.online.values()))),
-            Delivery(others, Entered(shown)),
+            ToEveryone(others, Entered(shown)),
         )
 
     # --- rules
@@ -1175,7 +1192,7 @@ class HubMachine(RuleBasedStateMachine):
         deliveries = self.hub.chat(handle, text)
         if handle in self.online:
             others = tuple(c for c in self.online if c is not handle)
-            assert deliveries == [Delivery(others, Message(self.display[self.online[handle]], text))]
+            assert deliveries == [ToEveryone(others, Message(self.display[self.online[handle]], text))]
         else:
             assert deliveries == []
         self._check_targets(deliveries)
@@ -1197,7 +1214,7 @@ class HubMachine(RuleBasedStateMachine):
             confirmation = Delivery((handle,), PrivateMessage(sender, self.display[name], "psst", outgoing=True))
             assert confirmation in deliveries
             recipients = [h for h, n in self.online.items() if n == name]
-            incoming = [d for d in deliveries if isinstance(d.event, PrivateMessage) and not d.event.outgoing]
+            incoming = [d for d in sends(deliveries) if isinstance(d.event, PrivateMessage) and not d.event.outgoing]
             if recipients:
                 assert incoming == [Delivery((recipients[0],), PrivateMessage(sender, self.display[name], "psst"))]
             else:
@@ -1221,12 +1238,18 @@ class HubMachine(RuleBasedStateMachine):
         deliveries = self.hub.leave(handle)
         if handle in self.online:
             name = self.online.pop(handle)
-            assert deliveries == [Delivery(tuple(self.online), Left(self.display[name]))]
+            assert deliveries == [LeftEveryone(handle), ToEveryone(tuple(self.online), Left(self.display[name]))]
         else:
             assert deliveries == []
         self._check_targets(deliveries)
 
     # --- invariants
+
+    @invariant()
+    def the_join_and_leave_effects_follow_the_roster(self) -> None:
+        """A list kept by the effects alone holds who is online, in login order: what
+        a server's broadcast lists rely on."""
+        assert list(self.joined) == list(self.online) == list(self.hub.everyone())
 
     @invariant()
     def seats_and_sessions_agree(self) -> None:

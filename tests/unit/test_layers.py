@@ -17,8 +17,11 @@ On top of that, ``protocol``, ``core`` and the client's pure modules (:data:`CLI
 do no I/O and read no clock: they may not import :data:`IO_MODULES`, and the client's
 pure modules may not import its front ends (:data:`CLIENT_FRONT_ENDS`), which do.
 
-Imports inside functions and ``TYPE_CHECKING`` blocks count too. The checker itself is
-tested on small sources so a broken parser cannot pass silently.
+Imports inside functions and ``TYPE_CHECKING`` blocks count too. Inside a layer, no
+two modules may import each other, directly or through others (an import cycle: the
+modules can only be understood, tested and split together); :data:`ALLOWED_CYCLES` lists
+the ones being broken. The checker itself is tested on small sources so a broken parser
+cannot pass silently.
 """
 
 from __future__ import annotations
@@ -92,6 +95,15 @@ CLIENT_OTHER = (
     "pollchat.client",  # the package's docstring
     "pollchat.client.config",  # the settings file: file I/O, but its ClientConfig is a plain value the App holds
 )
+
+
+ALLOWED_CYCLES = (
+    # The client's chat state and its group conversations: another change untangles them.
+    frozenset({"pollchat.client.state", "pollchat.client.groups"}),
+    # The loop and its connection type: being split into broadcaster/transport/loop modules.
+    frozenset({"pollchat.server.loop", "pollchat.server.connection"}),
+)
+"""Import cycles inside a layer that are known and being broken; no other is allowed."""
 
 
 def module_name(path: Path) -> str:
@@ -192,6 +204,66 @@ def test_imports_point_the_right_way(path: Path) -> None:
     assert not bad, f"{module} ({layer_of(module)}) imports {sorted(bad)}"
 
 
+def import_graph(sources: dict[str, tuple[str, bool]]) -> dict[str, set[str]]:
+    """Module -> the modules of ``sources`` (name -> (text, is a package)) it imports
+    that are in its own layer."""
+    graph = {}
+    for module, (source, is_package) in sources.items():
+        imports = imported_modules(source, module, is_package)
+        graph[module] = {name for name in imports if name in sources and name != module and layer_of(name) == layer_of(module)}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
+    """The import cycles of ``graph``: its strongly connected components of more than one
+    module (Tarjan's algorithm, iterative so a deep package cannot overflow the stack)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[frozenset[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            for target in edges:
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter(sorted(graph[target]))))
+                    break
+                if target in on_stack:
+                    low[node] = min(low[node], index[target])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    component = set()
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.add(member)
+                        if member == node:
+                            break
+                    if len(component) > 1:
+                        found.append(frozenset(component))
+    return found
+
+
+def test_no_import_cycles_inside_a_layer() -> None:
+    sources = {module_name(p): (p.read_text(encoding="utf-8"), p.name == "__init__.py") for p in modules()}
+    found = cycles(import_graph(sources))
+    assert [sorted(cycle) for cycle in found if cycle not in ALLOWED_CYCLES] == []
+
+
 # --- the checker itself ---------------------------------------------------------------------------
 
 
@@ -256,3 +328,19 @@ def test_a_module_outside_every_layer_is_refused() -> None:
 def test_relative_import_in_a_package_init() -> None:
     imports = imported_modules("from .loop import EventLoop", "pollchat.server", is_package=True)
     assert "pollchat.server.loop" in imports
+
+
+def test_the_cycle_finder_on_small_graphs() -> None:
+    sources = {
+        "pollchat.core.a": ("from pollchat.core import b", False),
+        "pollchat.core.b": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pollchat.core.c import C\n", False),
+        "pollchat.core.c": ("def f():\n    from . import a\n", False),
+        "pollchat.core.d": ("from pollchat.core import a", False),
+        "pollchat.protocol.e": ("", False),
+        "pollchat.server.f": ("from pollchat.core import d", False),
+    }
+    assert cycles(import_graph(sources)) == [frozenset({"pollchat.core.a", "pollchat.core.b", "pollchat.core.c"})]
+    del sources["pollchat.core.c"]
+    assert cycles(import_graph(sources)) == []
+    two_layers = {"pollchat.core.x": ("import pollchat.server.y", False), "pollchat.server.y": ("import pollchat.core.x", False)}
+    assert cycles(import_graph(two_layers)) == []  # a layer breach, found by the other test

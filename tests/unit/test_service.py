@@ -12,17 +12,12 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from pollchat.config import ServerConfig
-from pollchat.core.accounts import AccountDirectory
-from pollchat.core.group_chat import GroupChat
-from pollchat.core.groups import Groups
-from pollchat.core.hub import Hub
 from pollchat.core.passwords import hash_password
-from pollchat.core.seats import SeatBudget
 from pollchat.protocol.codec import LineCodec
 from pollchat.protocol.events import Error
 from pollchat.protocol.render import render_text
-from pollchat.server.history import HistoryLog
-from pollchat.server.service import ChatService
+from pollchat.server.build import build_chat
+from pollchat.server.service import ChatService, PeerOutput
 from pollchat.server.timers import Timers
 from pollchat.store.database import Database
 from pollchat.texts import ErrorCode
@@ -45,7 +40,7 @@ class MemoryPeer:
 
     def __init__(self, service: ChatService, host: str = "10.0.0.1") -> None:
         self.id = next(self._ids)
-        self.host = host
+        self.host = self.address = host
         self.peer = f"{host}:{40000 + self.id}"
         self.session = self.timer = self.bucket = None
         self.dropped = 0
@@ -89,28 +84,22 @@ class MemoryPeer:
 
 
 def make_service(**overrides: object) -> ChatService:
+    """The chat as the server builds it (:func:`build_chat`), over an in-memory store,
+    with inline password work, a fake clock and peers told one by one."""
     config = ServerConfig(
         **{"max_users": 5, "kdf_iterations": 1, "replay": 0, "games": False, "login_timeout": 0, **overrides}  # type: ignore[arg-type]
     )
     clock = FakeClock()
     database = Database.open(Path(":memory:"))
-    pre = database.sync_preconfigured(preconfigured_accounts())
-    hub: Hub = Hub(AccountDirectory(pre, database), SeatBudget(config.max_users, len(pre)), clock=clock)
-
-    def fan_out(targets, event) -> None:  # type: ignore[no-untyped-def]
-        for peer in targets:
-            peer.send(event)
-
-    return ChatService(
-        hub,
-        GroupChat(hub, Groups(database)),
-        HistoryLog(database, config.history_keep, hub.take_records),
-        InlinePool(),  # type: ignore[arg-type]
-        Timers(clock=clock),
-        fan_out,
+    return build_chat(
         config,
-        dummy_hash=hash_password("x", 1),
+        database.sync_preconfigured(preconfigured_accounts()),
+        database,
+        pool=InlinePool(),
+        timers=Timers(clock=clock),
+        output=PeerOutput(),
         clock=clock,
+        dummy_hash=hash_password("x", 1),
     )
 
 
@@ -145,3 +134,24 @@ def test_the_protections_hold_for_any_front_end() -> None:
         first.type(b"login\nuser1,wrong\n")
     assert first.take() == ["Wrong Password"] * 3 + [render_text(Error.of(ErrorCode.TOO_MANY_ATTEMPTS))]
     assert first.closing
+
+
+def test_broadcasts_reach_exactly_the_logged_in_peers_as_the_hub_joins_and_leaves_them() -> None:
+    """The hub's join and leave effects keep the output's list of logged-in peers: a
+    peer still at the login prompt, and one that logged out, get no chat lines."""
+    service = make_service()
+    output = service.output
+    assert isinstance(output, PeerOutput)
+    alice, bob, guest = join(service), join(service), join(service)
+    alice.type(b"login\nuser1,123\n")
+    bob.type(b"login\nuser2,345\n")
+    assert list(output.joined) == [alice, bob]
+    for peer in (alice, bob, guest):
+        peer.take()
+    alice.type(b"hello\n")
+    assert bob.take() == ["user1: hello"] and guest.take() == []
+    bob.type(b"/quit\n")
+    assert list(output.joined) == [alice] and bob.closing
+    bob.take()
+    alice.type(b"still here\n")
+    assert bob.take() == [] and guest.take() == []

@@ -1,0 +1,144 @@
+"""One place builds the chat: the object graph every server and every test runs.
+
+:func:`build_chat` makes the history log, the hub, the group chat and the chat service
+over one open database, each given what it needs at construction (no object is patched
+afterwards): the history log is the hub's record sink; the service applies the core's
+effects through the ``output`` it is given. :func:`build_server_loop` adds the event
+loop's side: the worker pool and the loop adapter.
+
+:class:`pollchat.server.app.Server` builds its chat here, and so do the unit tests that
+drive the service without sockets (``tests/unit/test_service.py``), so both run the same
+wiring.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from pollchat.config import ServerConfig
+from pollchat.core.accounts import Account, AccountDirectory
+from pollchat.core.group_chat import GroupChat
+from pollchat.core.groups import GroupLimits, Groups
+from pollchat.core.hub import Hub
+from pollchat.core.passwords import hash_password
+from pollchat.core.seats import SeatBudget
+from pollchat.server.bans import NetworkBans
+from pollchat.server.chat import LoopAdapter
+from pollchat.server.connection import Connection
+from pollchat.server.history import HistoryLog
+from pollchat.server.loop import EventLoop
+from pollchat.server.peer import Peer
+from pollchat.server.service import ChatService, Output
+from pollchat.server.timers import Timers
+from pollchat.server.workers import PasswordPool, WorkerPool
+from pollchat.store.database import Database
+
+P = TypeVar("P", bound=Peer)
+
+
+def build_chat(
+    config: ServerConfig,
+    preconfigured: list[Account],
+    database: Database,
+    *,
+    pool: PasswordPool,
+    timers: Timers,
+    output: Output[P],
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+    dummy_hash: str | None = None,
+) -> ChatService[P]:
+    """The chat service over ``database``, with its hub, groups and history log.
+
+    Args:
+        config: the settings.
+        preconfigured: the accounts file's accounts, already synced with the store
+            (:meth:`~pollchat.store.database.Database.sync_preconfigured`: stable ids).
+        database: the open store.
+        pool: runs password work off the loop.
+        timers: the loop's timer heap; its clock (monotonic seconds) also paces the
+            history's retries.
+        output: where events go (the event loop, or a
+            :class:`~pollchat.server.service.PeerOutput`).
+        clock: wall-clock seconds since the epoch.
+        rng: the game's random numbers.
+        on_shutdown: begins the graceful shutdown (the end of an admin's countdown).
+        dummy_hash: the hash checked for unknown accounts; by default one of a random
+            password at ``config.kdf_iterations`` (about 0.14 s of CPU at the default).
+
+    Returns:
+        The service; its ``hub``, ``groups`` and ``history`` are the rest of the graph.
+    """
+    history = HistoryLog(
+        database,
+        config.history_keep,
+        private_keep=config.private_keep,
+        group_keep=config.group_keep,
+        clock=timers.clock,
+    )
+    hub: Hub[P] = Hub(
+        AccountDirectory(preconfigured, database),
+        SeatBudget(config.max_users, len(preconfigured)),
+        clock=clock,
+        idle_after=config.idle_after,
+        offline_quota=config.offline_quota,
+        history=history,
+    )
+    limits = GroupLimits(config.max_groups_per_owner, config.max_group_members, config.max_group_requests)
+    return ChatService(
+        hub,
+        GroupChat(hub, Groups(database, limits)),
+        history,
+        pool,
+        timers,
+        output,
+        config,
+        dummy_hash=dummy_hash or hash_password(secrets.token_urlsafe(16), config.kdf_iterations),
+        clock=clock,
+        on_shutdown=on_shutdown,
+        rng=rng,
+        networks=NetworkBans(database, clock()),
+        count_accounts=database.count_accounts,
+    )
+
+
+def build_server_loop(
+    config: ServerConfig,
+    preconfigured: list[Account],
+    database: Database,
+    loop: EventLoop,
+    *,
+    clock: Callable[[], float] = time.time,
+    rng: random.Random | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+    on_reload: Callable[[], None] | None = None,
+) -> tuple[LoopAdapter, WorkerPool]:
+    """The chat on ``loop``: a worker pool for password work, the service (its output
+    is the loop) and the loop adapter, made ``loop``'s handler.
+
+    The loop is made first (the pool and the service need its timers and its
+    wake-up), so the adapter is given to it here, the one place that does.
+
+    Returns:
+        The loop adapter (its ``service`` is the chat) and the worker pool (to shut down).
+    """
+    pool = WorkerPool(loop, config.hash_workers)
+    service: ChatService[Connection] = build_chat(
+        config,
+        preconfigured,
+        database,
+        pool=pool,
+        timers=loop.timers,
+        output=loop,
+        clock=clock,
+        rng=rng,
+        on_shutdown=on_shutdown,
+    )
+    adapter = LoopAdapter(loop, service, on_shutdown=on_shutdown, on_reload=on_reload)
+    loop.handler = adapter
+    return adapter, pool
