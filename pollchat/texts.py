@@ -213,6 +213,7 @@ class ErrorCode(enum.Enum):
     TOO_MANY_REQUESTS = "#{group} has {limit} join request(s) waiting already; try again later"
     SAME_GROUP_NAME = "#{group} is already called that"
     GROUP_NEEDS_HASH = "#{group} is a group: write /{command} {name} #{group} (a one-word reason naming a group is not taken)"
+    BAD_LABEL = "bad label: write @label=ID then a space and the line (ID: 1 to {limit} letters, digits, '_', '-' or '.'); line discarded"
 
     @property
     def code(self) -> str:

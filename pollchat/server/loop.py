@@ -195,6 +195,9 @@ class EventLoop:
         # allocated and shrunk per read (which fragments the heap under many clients).
         self._recv_view = memoryview(bytearray(RECV_SIZE))
         self._broadcasting = False  # some audience has pending bytes
+        self.replying: tuple[Connection, str] | None = None
+        """While a labelled JSON-mode line is handled: its connection and label
+        (:mod:`pollchat.protocol.labels`); what is sent to that connection carries it."""
         self.after_flush: list[Callable[[], None]] = []
         """Called at the end of every pass, after the sockets are flushed (history writes)."""
 
@@ -311,6 +314,19 @@ class EventLoop:
         conn.outbuf += data
         self._to_flush[conn] = None
 
+    def _answer_labelled(self, targets: Iterable[Connection], event: ServerEvent) -> Iterable[Connection]:
+        """Send ``event`` with the label to the connection whose labelled line is being
+        handled, if it is among ``targets`` (a private message's echo, a group line);
+        return the other targets, for the shared rendering."""
+        assert self.replying is not None
+        conn = self.replying[0]
+        targets = list(targets)
+        if conn in targets:
+            targets.remove(conn)
+            if not conn.closing:
+                conn.send(event)
+        return targets
+
     def fan_out(self, targets: Iterable[Connection], event: ServerEvent) -> None:
         """Queue one event to many connections, encoded once per distinct codec
         ``mode_key`` (all text-mode connections share one rendering, all JSON-mode ones
@@ -320,6 +336,8 @@ class EventLoop:
         (measured in docs/performance.md: the per-recipient call was most of the CPU per
         delivery).
         """
+        if self.replying is not None:  # rare: a labelled line is being answered
+            targets = self._answer_labelled(targets, event)
         limit = self.max_output
         to_flush = self._to_flush
         rendered: dict[str, bytes] = {}

@@ -378,6 +378,11 @@ TEXT_GOLDEN = [
         Error.of(ErrorCode.TOO_MANY_REQUESTS, group="familia", limit=20),
         b"#familia has 20 join request(s) waiting already; try again later\n",
     ),
+    (
+        Error.of(ErrorCode.BAD_LABEL, limit=32),
+        b"bad label: write @label=ID then a space and the line (ID: 1 to 32 letters, digits, '_', '-' or '.');"
+        b" line discarded\n",
+    ),
 ]
 
 
