@@ -68,6 +68,7 @@ gets its time injected)."""
 CLIENT_PURE = (
     "pollchat.client.app",  # behaviour: keys, server lines, clock injected
     "pollchat.client.groups",  # group conversations in the chat state
+    "pollchat.client.model",  # the chat's data: conversations, people, notifications
     "pollchat.client.outgoing",  # typing indicators, lines cut for the wire
     "pollchat.client.reconnect",  # backoff (random source injected)
     "pollchat.client.screen",  # the renderer: state -> cells
@@ -190,6 +191,55 @@ def test_imports_point_the_right_way(path: Path) -> None:
     module = module_name(path)
     bad = problems(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
     assert not bad, f"{module} ({layer_of(module)}) imports {sorted(bad)}"
+
+
+def client_import_graph() -> dict[str, set[str]]:
+    """Each client module -> the client modules it imports (TYPE_CHECKING included)."""
+    client = {module_name(p): p for p in modules() if layer_of(module_name(p)) == "client"}
+    return {
+        module: {name for name in imported_modules(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+                 if name in client and name != module}
+        for module, path in client.items()
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` (its modules in order, the first repeated), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_client_modules_import_each_other_without_cycles() -> None:
+    """Each client module builds on the ones below it (the App on its handlers, the chat
+    state on the group updates, both on the model): no module imports one that imports
+    it back, not even for type checking."""
+    assert find_cycle(client_import_graph()) is None
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
 
 
 # --- the checker itself ---------------------------------------------------------------------------
