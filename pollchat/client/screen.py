@@ -387,8 +387,10 @@ def _bottom_bar(canvas: Canvas, app: App, now: float, wide: bool) -> None:
     elif app.ui.status and now < app.ui.status_until:
         canvas.put(y, 0, f" {app.ui.status}", "warn", width=canvas.width)
     else:
-        hints = texts.CLIENT_TUI_LOGIN_HINTS if not app.logged_in_once else (
-            texts.CLIENT_TUI_HINTS if wide else texts.CLIENT_TUI_HINTS_SHORT)
+        if not app.logged_in_once:  # Left and Right move the cursor in the name field
+            hints = texts.CLIENT_TUI_LOGIN_HINTS_NAME if app.form.field == 1 else texts.CLIENT_TUI_LOGIN_HINTS
+        else:
+            hints = texts.CLIENT_TUI_HINTS if wide else texts.CLIENT_TUI_HINTS_SHORT
         canvas.put(y, 0, f" {hints}", "dim", width=canvas.width)
 
 
@@ -537,11 +539,12 @@ def _online(canvas: Canvas, app: App, now: float, y: int, x: int, width: int, ro
         lines.append((person, index))
     chosen_line = next((n for n, (_, index) in enumerate(lines) if index == selected), 0)
     first = max(0, min(chosen_line - list_rows + 1, len(lines) - list_rows)) if chosen_line >= list_rows else 0
-    for offset, (person, index) in enumerate(lines[first : first + list_rows]):
+    for offset, (row, index) in enumerate(lines[first : first + list_rows]):
         row_y = y + 2 + offset
-        if person is None:
+        if row is None:  # the divider before the offline people
             canvas.put(row_y, x, _divider(texts.CLIENT_TUI_OFFLINE_HEADER, width), "dim")
             continue
+        person = row
         marker, name, suffix = person_label(person, now)
         picked = focused and index == selected
         status = person.status if person.online else "offline"

@@ -180,6 +180,12 @@ class ChatState:
 
     # --- changes -------------------------------------------------------------------------------
 
+    def forget(self, name: str) -> None:
+        """``name`` has no account (the server said ``no such user``: renamed or
+        deleted): drop them from the people known; a conversation with them stays."""
+        self.people.pop(name_key(name), None)
+        self._stop_typing(name)
+
     def open(self, key: str) -> None:
         """Show conversation ``key`` (created empty for a person if needed by the caller):
         its unread count, mentions, activity marker and notifications are cleared."""

@@ -67,6 +67,11 @@ gets its time injected)."""
 
 CLIENT_PURE = (
     "pollchat.client.app",  # behaviour: keys, server lines, clock injected
+    "pollchat.client.base",  # the App's state, time and connection's life
+    "pollchat.client.events",  # server events applied
+    "pollchat.client.keys",  # key presses
+    "pollchat.client.requests",  # requests waiting for their labelled answers
+    "pollchat.client.typed",  # what a typed line becomes
     "pollchat.client.groups",  # group conversations in the chat state
     "pollchat.client.model",  # the chat's data: conversations, people, notifications
     "pollchat.client.outgoing",  # typing indicators, lines cut for the wire
