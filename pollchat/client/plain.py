@@ -19,6 +19,8 @@ How a session ends (the value :func:`run` returns):
 * the user ends the input (EOF: Ctrl+D, or the end of a pipe): the client sends what is
   left, half-closes the socket (``shutdown(SHUT_WR)``; over TLS, ``close_notify``),
   keeps showing what the server sends until the server closes, then returns 0;
+* the user said ``/quit``: the server says goodbye and closes; nothing more is said,
+  and :func:`run` returns 0;
 * the server closes first: :data:`~pollchat.texts.CLIENT_SERVER_CLOSED` on stderr, 1;
 * the connection fails (reset, broken pipe):
   :data:`~pollchat.texts.CLIENT_CONNECTION_LOST` on stderr, 1.
@@ -37,9 +39,10 @@ from pollchat import texts
 from pollchat.client.textclean import sanitize
 from pollchat.client.tls import TlsStream, ssl_reason
 from pollchat.errors import ProtocolError
-from pollchat.protocol.events import ModeSwitched
+from pollchat.protocol.events import ModeSwitched, Notice
 from pollchat.protocol.framing import DEFAULT_MAX_LINE, LineFramer
 from pollchat.protocol.render import decode_json, render_text
+from pollchat.texts import NoticeCode
 
 PROG = "pollchat-client"
 
@@ -104,6 +107,18 @@ def render_incoming(line: str) -> list[str]:
     return [sanitize(line)]
 
 
+def is_goodbye(line: str) -> bool:
+    """Whether ``line`` is the server's JSON ``goodbye`` notice, its answer to
+    ``/quit`` (the server closes the connection right after it). Never raises."""
+    if not line.startswith("{") or '"goodbye"' not in line:
+        return False
+    try:
+        event, _ts = decode_json(line)
+    except (ProtocolError, RecursionError):
+        return False
+    return isinstance(event, Notice) and event.code is NoticeCode.GOODBYE
+
+
 def _encode_lines(lines: Iterable[str]) -> bytes:
     return b"".join(line.encode("utf-8") + b"\n" for line in lines)
 
@@ -141,6 +156,7 @@ class _Session:
         self.incoming = LineFramer(INCOMING_MAX_LINE)
         self.typed = LineFramer(DEFAULT_MAX_LINE)
         self.stdin_eof = False  # the user ended the input
+        self.goodbye = False  # the server answered /quit: its close is the expected end
         self.write_closed = False  # shutdown(SHUT_WR) done
         self.send_error: OSError | None = None  # the socket refused our bytes
         self.selector = selectors.DefaultSelector()
@@ -224,7 +240,7 @@ class _Session:
             if self.send_error is not None:  # e.g. a reset seen first by send()
                 self._error(texts.CLIENT_CONNECTION_LOST.format(reason=_reason(self.send_error)))
                 return 1
-            if self.stdin_eof:
+            if self.stdin_eof or self.goodbye:
                 return 0
             self._error(texts.CLIENT_SERVER_CLOSED)
             return 1
@@ -237,6 +253,7 @@ class _Session:
             if isinstance(item, ProtocolError):
                 self._error(texts.CLIENT_BAD_SERVER_LINE.format(reason=item))
                 continue
+            self.goodbye = self.goodbye or is_goodbye(item)
             for line in render_incoming(item):
                 self.stdout.write(line + "\n")
 
@@ -315,8 +332,9 @@ def run(
         first_lines: lines to send before any input.
 
     Returns:
-        0 when the input ended and then the server closed; 1 when the server closed
-        first or the connection failed.
+        0 when the input ended and then the server closed, or the server closed after
+        saying goodbye (``/quit``); 1 when the server closed first or the connection
+        failed.
 
     Raises:
         BrokenPipeError: writing to ``stdout`` failed (the reader went away).
