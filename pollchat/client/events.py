@@ -242,7 +242,8 @@ class ServerEvents(AppBase):
             self.final_notice = code.name if code is NoticeCode.GOODBYE else text
         if code is NoticeCode.OFFLINE_MESSAGES:
             count = _count_in(text)
-            self.chat.add_line(MAIN, texts.CLIENT_TUI_OFFLINE_MESSAGES.format(count=count), ts)
+            said = texts.CLIENT_TUI_OFFLINE_MESSAGE if count == 1 else texts.CLIENT_TUI_OFFLINE_MESSAGES.format(count=count)
+            self.chat.add_line(MAIN, said, ts)
             if count:
                 self._offline_count = count
                 self._request(f"/history {min(500, max(count, 20))}", Request("history", True))

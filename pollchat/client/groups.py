@@ -104,6 +104,8 @@ def group_detail(conv: Conversation) -> str:
     if conv.topic:
         return conv.topic
     if conv.members is not None:
+        if conv.members == 1:
+            return texts.CLIENT_TUI_GROUP_MEMBER
         return texts.CLIENT_TUI_GROUP_MEMBERS.format(count=conv.members)
     return texts.CLIENT_TUI_GROUP_DETAIL
 

@@ -166,7 +166,7 @@ def render_text(event: ServerEvent) -> str:
         case ShutdownCancelled():
             return texts.SHUTDOWN_CANCELLED
         case HistoryStart(count):
-            return texts.HISTORY_START.format(count=count)
+            return texts.HISTORY_START_ONE if count == 1 else texts.HISTORY_START.format(count=count)
         case HistoryEnd():
             return texts.HISTORY_END
         case Greeting():

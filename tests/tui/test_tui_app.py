@@ -759,3 +759,16 @@ def test_a_mistyped_history_does_not_confuse_the_next_answers() -> None:
     asked = open_group(app, "familia")
     feed(app, Notice.of(NoticeCode.HISTORY_EMPTY), T, label=label_of(asked[0]))  # automatic: not shown
     assert app.chat.current.entries == []
+
+
+def test_counts_of_one_are_singular() -> None:
+    """"1 private message", "1 member": never "1 ... messages" (the server's history
+    header says "--- 1 earlier message ---" too: tests/unit/test_render.py)."""
+    from pollchat.client.groups import group_detail
+    from pollchat.client.state import Conversation
+
+    app = chatting()
+    feed(app, Notice.of(NoticeCode.OFFLINE_MESSAGES, count=1), T)
+    assert texts.CLIENT_TUI_OFFLINE_MESSAGE in [e.text for e in app.chat.main.entries]
+    assert "1 member" in group_detail(Conversation("#g", "g", group=True, members=1))
+    assert "2 members" in group_detail(Conversation("#g", "g", group=True, members=2))

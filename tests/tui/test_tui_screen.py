@@ -240,7 +240,7 @@ def test_the_renderer_is_pure() -> None:
 
 def test_groups_in_the_chats_pane_title_and_input() -> None:
     lines = render_scene(tui_scenes.scene_group(T0), 80, 24).lines()
-    assert " chats · 👥 2 " in lines[1] and "[ #familia · 5 member(s) ]" in lines[1]
+    assert " chats · 👥 2 " in lines[1] and "[ #familia · 5 members ]" in lines[1]
     chats = [line.split("│")[2].rstrip() for line in lines[2:9]]
     assert chats[2] == "▸ #familia" and chats[3].startswith("  #grupo_tr") and chats[3].endswith("✉(1) ●")
     assert "🔔 carlos mentioned you in #grupo_trabajo" in lines[0]
