@@ -38,6 +38,9 @@ GROUP_HISTORY = 50
 """Lines of a group's history fetched when its conversation is first opened."""
 
 
+_EXPIRING = (NoticeKind.SERVER, NoticeKind.SHUTDOWN)
+
+
 class AppBase:
     """The client's state and shared behaviour: see the module doc.
 
@@ -133,7 +136,7 @@ class AppBase:
             times.append(self.connect_at)
             if self.connect_at > now:  # redraw when the whole seconds shown change
                 times.append(now + ((self.connect_at - now) % 1.0 or 1.0) + 0.001)
-        times += [n.ts + SERVER_NOTICE_TTL for n in self.chat.notifications if n.kind is NoticeKind.SERVER]
+        times += [n.ts + SERVER_NOTICE_TTL for n in self.chat.notifications if n.kind in _EXPIRING]
         future = [t for t in times if t > now]
         past = [t for t in times if t <= now]
         if past:

@@ -28,8 +28,10 @@ few seconds while typing, so a lost "off" only lingers this long)."""
 DUPLICATE_WINDOW = 90.0
 """A history line within this many seconds of an identical line already shown is the
 same message (replayed again after a reconnect), not a new one."""
-SERVER_NOTICE_TTL = 120.0
-"""Seconds an announcement or shutdown warning stays in the notification bar."""
+SERVER_NOTICE_TTL = 10.0
+"""Seconds an announcement, a shutdown warning or a group change stays in the
+notification bar (the line stays in its conversation). Mentions and private messages
+stay until their conversation is opened: they wait for the user."""
 STATUSES = ("active", "busy", "away", "inactive")
 """The server's statuses, in the order the online pane lists them."""
 
@@ -143,18 +145,24 @@ class NoticeKind(enum.Enum):
     MENTION = "mention"
     PRIVATE = "private"
     SERVER = "server"
+    SHUTDOWN = "shutdown"  # a shutdown warning: dropped when the shutdown is cancelled
 
 
 @dataclass(frozen=True, slots=True)
 class Notification:
     """One line of the notification bar: cleared when its conversation is opened
-    (server notices also expire after :data:`SERVER_NOTICE_TTL`)."""
+    (server notices also expire after :data:`SERVER_NOTICE_TTL`: :meth:`expired`)."""
 
     kind: NoticeKind
     who: str
     where: str
     text: str
     ts: float
+
+    def expired(self, now: float) -> bool:
+        """Whether a server notice is older than :data:`SERVER_NOTICE_TTL` at ``now``
+        (seconds since the epoch); mentions and private messages never expire."""
+        return self.kind in (NoticeKind.SERVER, NoticeKind.SHUTDOWN) and now - self.ts >= SERVER_NOTICE_TTL
 
 
 class Alert(enum.Flag):

@@ -99,6 +99,7 @@ class ChatState:
         self.open_key: str = MAIN
         self.pinned: list[str] = []
         self.server_mentions = False
+        self.signed_in = False  # logged in on a connection that is up
         self._typing: dict[tuple[str, str], tuple[str, float]] = {}
         self._mention: re.Pattern[str] | None = None
 
@@ -170,9 +171,20 @@ class ChatState:
         )
         return online + offline
 
+    def live_notifications(self, now: float) -> list[Notification]:
+        """The notifications to show at ``now``, oldest first: server notices expire
+        after :data:`SERVER_NOTICE_TTL` even before :meth:`expire` runs."""
+        return [n for n in self.notifications if not n.expired(now)]
+
     def online_count(self) -> int:
         """People online, the user excluded."""
         return sum(1 for p in self.people.values() if p.online)
+
+    def online_total(self) -> int:
+        """Everyone online, the user included while logged in: the one count the
+        screen shows (the online pane's title and the main chat's agree, as the
+        server's ``/who`` does)."""
+        return self.online_count() + (1 if self.signed_in else 0)
 
     def person(self, name: str) -> Person | None:
         """The person called ``name`` (any case), or ``None``."""
@@ -247,12 +259,11 @@ class ChatState:
     def expire(self, now: float) -> None:
         """Drop typing indicators and server notices that ran out at ``now``."""
         self._typing = {k: v for k, v in self._typing.items() if v[1] > now}
-        self.notifications = [
-            n for n in self.notifications if n.kind is not NoticeKind.SERVER or now - n.ts < SERVER_NOTICE_TTL
-        ]
+        self.notifications = self.live_notifications(now)
 
     def disconnected(self, now: float) -> None:
         """The connection is gone: nobody is known to be online or typing any more."""
+        self.signed_in = False
         for person in self.people.values():
             if person.online:
                 person.online = False
@@ -327,7 +338,10 @@ class ChatState:
                 text = render_text(event)
                 self.add_line(MAIN, text, ts)
                 sender = event.sender if isinstance(event, Announcement) else ""
-                self.notifications.append(Notification(NoticeKind.SERVER, sender, MAIN, clean(text), now))
+                if isinstance(event, ShutdownCancelled):  # the warnings are void now
+                    self.notifications = [n for n in self.notifications if n.kind is not NoticeKind.SHUTDOWN]
+                kind = NoticeKind.SHUTDOWN if isinstance(event, ShutdownWarning) else NoticeKind.SERVER
+                self.notifications.append(Notification(kind, sender, MAIN, clean(text), now))
             case ShuttingDown():
                 self.add_line(MAIN, render_text(event), ts)
             case GroupEvent() | GroupList() | Mention():
@@ -340,6 +354,7 @@ class ChatState:
         if self.me is not None and not self.is_me(name):
             self._rename(self.me, name)
         self.me = name
+        self.signed_in = True
         self._mention = mention_pattern(name)
         self.my_status, self.my_message = "active", ""
         online = {name_key(user) for user in users}

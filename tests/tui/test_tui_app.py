@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+from datetime import timezone
 
 import pytest
 
@@ -21,11 +22,14 @@ from pollchat.client import cli
 from pollchat.client.app import GROUP_HISTORY, WHO_EVERY, App
 from pollchat.client.outgoing import TYPING_IDLE_OFF, TypingNotifier, split_for_wire
 from pollchat.client.reconnect import Backoff
+from pollchat.client.screen import render
 from pollchat.client.requests import PROBE_LABEL, PROBE_LINE
 from pollchat.protocol.labels import split_label
-from pollchat.client.state import MAIN, EntryKind
+from pollchat.client.state import MAIN, SERVER_NOTICE_TTL, EntryKind
 from pollchat.client.ui import Key, Pane, Phase
 from pollchat.protocol.events import (
+    Announcement,
+    Entered,
     Error,
     Greeting,
     GroupEntry,
@@ -40,6 +44,9 @@ from pollchat.protocol.events import (
     ModeSwitched,
     Notice,
     PrivateMessage,
+    Renamed,
+    ShutdownCancelled,
+    ShutdownWarning,
     Typing,
     Welcome,
     WhoEntry,
@@ -772,3 +779,94 @@ def test_counts_of_one_are_singular() -> None:
     assert texts.CLIENT_TUI_OFFLINE_MESSAGE in [e.text for e in app.chat.main.entries]
     assert "1 member" in group_detail(Conversation("#g", "g", group=True, members=1))
     assert "2 members" in group_detail(Conversation("#g", "g", group=True, members=2))
+
+
+# --- what a newcomer hit (issue 24) -------------------------------------------------------------
+
+
+def test_a_renamed_contact_does_not_linger_under_its_old_name() -> None:
+    app = chatting()
+    feed(app, Renamed("carol", "caroline"), T)  # live: the contact follows the rename
+    assert "carol" not in [p.name for p in app.chat.people_list()]
+    assert "caroline" in [p.name for p in app.chat.people_list()]
+    # A line from before a rename, replayed: its old name is asked about, and leaves the
+    # contacts when the server does not know it.
+    feed(app, HistoryStart(1), T)
+    feed(app, Message("dave", "old line", history=True, at=T - 600), T)
+    feed(app, HistoryEnd(), T)
+    assert "dave" in [p.name for p in app.chat.people_list()]
+    feed(app, WhoList((WhoEntry("alice", "active", "", 0), WhoEntry("caroline", "active", "", 0))), T, label=WHO_LABEL)
+    asked = [line for line in app.drain().lines if "/whois" in line]
+    assert unlabelled(asked) == ["/whois dave"]
+    feed(app, Error.of(ErrorCode.NO_SUCH_USER, name="dave"), T, label=label_of(asked[0]))
+    assert "dave" not in [p.name for p in app.chat.people_list()]
+    assert all(entry.kind is not EntryKind.ERROR for entry in app.chat.main.entries)
+    assert [e.text for e in app.chat.main.entries if e.sender == "dave"] == ["old line"]  # the line stays
+
+
+def test_opening_a_chat_with_a_name_nobody_has_adds_no_contact() -> None:
+    app = chatting()
+    app.ui.new_chat = True
+    type_text(app, "nobody", T)
+    app.key(Key.ENTER, T)
+    (asked,) = app.drain().lines
+    assert unlabelled([asked]) == ["/whois nobody"]
+    feed(app, Error.of(ErrorCode.NO_SUCH_USER, name="nobody"), T, label=label_of(asked))
+    assert "nobody" not in app.chat.conversations and app.chat.person("nobody") is None
+    assert app.chat.open_key == MAIN and app.chat.main.entries[-1].kind is EntryKind.ERROR
+    assert app.chat.main.entries[-1].text == texts.CLIENT_TUI_NO_SUCH_PERSON.format(name="nobody")
+
+
+def test_the_online_counts_agree_and_count_the_user() -> None:
+    app = fresh()
+    type_text(app, "pw", T)
+    app.key(Key.ENTER, T)
+    app.connecting()
+    app.connected(T)
+    feed(app, ModeSwitched("json"), T, label=PROBE_LABEL)
+    feed(app, Welcome("alice", ("alice",)), T)
+    assert app.chat.online_total() == 1  # alone, but online: not "online (0)"
+    screen = "\n".join(render(app, 80, 24, T, timezone.utc).lines())
+    assert "online (1)" in screen and "main chat · 1 online" in screen
+    feed(app, Entered("bob"), T)
+    screen = "\n".join(render(app, 80, 24, T, timezone.utc).lines())
+    assert "online (2)" in screen and "main chat · 2 online" in screen
+    app.connection_failed("gone", T)
+    assert app.chat.online_total() == 0
+
+
+def test_server_notices_leave_the_top_bar_after_a_few_seconds() -> None:
+    app = chatting()
+    feed(app, ShutdownWarning(60, "upgrade"), T, T)
+    feed(app, Announcement("root", "back soon"), T + 1, T + 1)
+    feed(app, ShutdownCancelled(), T + 2, T + 2)
+    top = render(app, 80, 24, T + 2, timezone.utc).lines()[0]
+    assert "the shutdown was cancelled (+1 more)" in top  # the void warning is gone
+    assert app.next_deadline(T + 2) <= T + 1 + SERVER_NOTICE_TTL
+    top = render(app, 80, 24, T + 2 + SERVER_NOTICE_TTL, timezone.utc).lines()[0]
+    assert "🔔" not in top  # expired, even before a tick
+    app.tick(T + 2 + SERVER_NOTICE_TTL)
+    assert app.chat.notifications == []
+    feed(app, PrivateMessage("bob", "alice", "psst"), T + 100, T + 100)  # waits until opened
+    assert "bob wrote to you" in render(app, 80, 24, T + 1000, timezone.utc).lines()[0]
+
+
+def test_left_and_right_choose_log_in_or_register_where_the_cursor_starts() -> None:
+    app = fresh()  # the name is known: the cursor starts in the password field
+    assert app.form.field == 2
+    bottom = render(app, 80, 24, T, timezone.utc).lines()[-1]
+    assert "←→ log in/register" in bottom
+    app.key(Key.RIGHT, T)
+    assert app.form.register
+    app.key(Key.LEFT, T)
+    assert not app.form.register
+    new = fresh(user=None)  # no name yet: the cursor starts in the name field
+    assert new.form.field == 1
+    bottom = render(new, 80, 24, T, timezone.utc).lines()[-1]
+    assert "←→" not in bottom and texts.CLIENT_TUI_LOGIN_HINTS_NAME in bottom
+    type_text(new, "al", T)
+    new.key(Key.LEFT, T)  # in the name, the arrows move the cursor
+    assert new.form.name.cursor == 1 and not new.form.register
+    new.key(Key.UP, T)
+    new.key(Key.RIGHT, T)
+    assert new.form.register

@@ -120,7 +120,7 @@ def test_status_is_shown_by_a_marker_not_only_colour() -> None:
 
 def test_focus_and_selection_are_visible_in_the_text() -> None:
     lines = render_scene(tui_scenes.scene_online(T0), 80, 24).lines()
-    assert "[ online (7) ]" in lines[1]
+    assert "[ online (8) ]" in lines[1]
     assert any(line.startswith("│›+ juan") for line in lines)
     assert "find: a" in lines[2]
 
