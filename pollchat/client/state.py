@@ -340,8 +340,8 @@ class ChatState:
                 sender = event.sender if isinstance(event, Announcement) else ""
                 if isinstance(event, ShutdownCancelled):  # the warnings are void now
                     self.notifications = [n for n in self.notifications if n.kind is not NoticeKind.SHUTDOWN]
-                kind = NoticeKind.SHUTDOWN if isinstance(event, ShutdownWarning) else NoticeKind.SERVER
-                self.notifications.append(Notification(kind, sender, MAIN, clean(text), now))
+                notice = NoticeKind.SHUTDOWN if isinstance(event, ShutdownWarning) else NoticeKind.SERVER
+                self.notifications.append(Notification(notice, sender, MAIN, clean(text), now))
             case ShuttingDown():
                 self.add_line(MAIN, render_text(event), ts)
             case GroupEvent() | GroupList() | Mention():
