@@ -105,6 +105,8 @@ class PendingRequests:
         return None
 
     def clear(self) -> None:
-        """The connection is gone: no answer will come."""
+        """The connection is gone: no answer will come, and the next server must say
+        again whether it echoes labels."""
+        self.labels = False
         self._by_label.clear()
         self._in_order.clear()
