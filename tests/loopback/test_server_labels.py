@@ -3,8 +3,15 @@ server echoes a JSON-mode line's label on that connection's answers, and nowhere
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from pollchat import texts
+from pollchat.client.app import App
+from pollchat.client.reconnect import Backoff
+from pollchat.client.requests import PROBE_LINE
+from pollchat.client.state import EntryKind
+from pollchat.client.ui import Key
 from tests.harness import Client, Harness
 
 
@@ -73,3 +80,43 @@ def test_a_json_chat_line_starting_with_label_is_sent_with_a_label(harness: Harn
     bot.send(b"@label=e @label=x is how labels start\n")
     assert text.line() == "user1: @label=x is how labels start"
     bot.expect_silence(0.05)
+
+
+def test_the_tui_client_matches_a_real_servers_answers_by_label(harness: Harness) -> None:
+    """The TUI's logic (pollchat.client.app) against the real server: the probe turns
+    labels on, the automatic /who and /groups stay out of sight, and a chat with a
+    name nobody has is refused with one line."""
+    text = harness.login("user2", "345")
+    app = App("127.0.0.1", harness.address[1], user="user1", backoff=Backoff(rand=lambda: 1.0))
+    now = 1_700_000_000.0
+    for ch in "123":
+        app.key(ch, now)
+    app.key(Key.ENTER, now)
+    app.connecting()
+    client = harness.connect()
+    app.connected(now)
+
+    def exchange(done: Callable[[], bool]) -> list[str]:
+        """Send what the App wants sent; feed it server lines until ``done()``."""
+        sent = app.drain().lines
+        client.send("".join(line + "\n" for line in sent).encode())
+        while not done():
+            app.server_line(client.line(), now)
+        return sent
+
+    assert exchange(lambda: app.chat.me is not None)[:2] == ["mode json", PROBE_LINE]
+    assert app.requests.labels and text.line() == "user1 has entered the chat"
+    shown = len(app.chat.main.entries)
+    sent = exchange(lambda: len(app.requests) == 0)
+    assert [line.split(" ", 1)[1] for line in sent] == ["/who", "/groups"]  # each behind a label
+    assert len(app.chat.main.entries) == shown and app.chat.person("user2").online
+    app.ui.new_chat = True
+    for ch in "nobody":
+        app.key(ch, now)
+    app.key(Key.ENTER, now)
+    exchange(lambda: len(app.requests) == 0)
+    assert app.chat.person("nobody") is None and "nobody" not in app.chat.conversations
+    last = app.chat.main.entries[-1]
+    assert (last.kind, last.text) == (EntryKind.ERROR, texts.CLIENT_TUI_NO_SUCH_PERSON.format(name="nobody"))
+    client.expect_silence(0.05)
+    text.expect_silence(0.05)
