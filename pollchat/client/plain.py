@@ -36,11 +36,13 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from pollchat import texts
+from pollchat.client.requests import UNTRACKED_LABEL
 from pollchat.client.textclean import sanitize
 from pollchat.client.tls import TlsStream, ssl_reason
 from pollchat.errors import ProtocolError
 from pollchat.protocol.events import ModeSwitched, Notice
 from pollchat.protocol.framing import DEFAULT_MAX_LINE, LineFramer
+from pollchat.protocol.labels import LABEL_PREFIX, labelled_line
 from pollchat.protocol.render import decode_json, render_text
 from pollchat.texts import NoticeCode
 
@@ -117,6 +119,15 @@ def is_goodbye(line: str) -> bool:
     except (ProtocolError, RecursionError):
         return False
     return isinstance(event, Notice) and event.code is NoticeCode.GOODBYE
+
+
+def as_typed(line: str) -> str:
+    """The line to send for a typed ``line``: the session is in JSON mode, where a line
+    that begins with ``@label=`` carries a label (docs/protocol.md, "Labelled
+    requests"), so such a line goes behind a label of its own and arrives as typed."""
+    if line.startswith(LABEL_PREFIX):
+        return labelled_line(UNTRACKED_LABEL, line)
+    return line
 
 
 def _encode_lines(lines: Iterable[str]) -> bytes:
@@ -279,7 +290,7 @@ class _Session:
             if isinstance(item, ProtocolError):
                 self._error(texts.CLIENT_INPUT_DISCARDED.format(reason=item))
             else:
-                self.outbuf += item.encode("utf-8") + b"\n"
+                self.outbuf += as_typed(item).encode("utf-8") + b"\n"
 
     # --- helpers ---------------------------------------------------------------------------------
 

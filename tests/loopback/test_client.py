@@ -304,6 +304,12 @@ def test_server_closing_first_shows_its_lines_then_reports_it(tcp_pair, open_std
     assert recv_all(server) == b"mode json\n"
 
 
+def test_a_typed_line_that_looks_like_a_label_is_sent_as_typed(server, observer):
+    result = client(server.port, input=b"register\nalice,pw\n@label=x hi\n")
+    assert result.returncode == 0, result.stderr
+    assert observer.lines(3) == ["alice has entered the chat", "alice: @label=x hi", "alice has left the chat"]
+
+
 def test_quit_ends_quietly_with_status_0(tcp_pair, open_stdin, alarm):
     """/quit: the server says goodbye and closes; that close is no error."""
     client, server = tcp_pair

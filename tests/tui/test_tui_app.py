@@ -870,3 +870,9 @@ def test_left_and_right_choose_log_in_or_register_where_the_cursor_starts() -> N
     new.key(Key.UP, T)
     new.key(Key.RIGHT, T)
     assert new.form.register
+
+
+def test_a_main_chat_line_that_looks_like_a_label_stays_text() -> None:
+    app = chatting()
+    assert send(app, "@label=x hi") == ["@label=u @label=x hi"]  # the server takes one label off
+    assert app.chat.main.entries[-1].text == "@label=x hi" and app.chat.main.entries[-1].own
