@@ -17,11 +17,13 @@ Nothing here does I/O; :mod:`pollchat.client.app` decides what to send.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pollchat import texts
-from pollchat.client.state import (
+from pollchat.client.model import (
     Alert,
-    ChatState,
     Conversation,
+    EntryKind,
     NoticeKind,
     Notification,
     clean,
@@ -31,6 +33,30 @@ from pollchat.protocol.events import GroupEvent, GroupList, Mention
 from pollchat.protocol.names import name_key
 from pollchat.protocol.render import render_text
 from pollchat.texts import GroupChange
+
+class ChatState(Protocol):
+    """What this module needs of :class:`pollchat.client.state.ChatState` (which calls
+    :func:`apply`): declared here so that this module does not import that one."""
+
+    conversations: dict[str, Conversation]
+    notifications: list[Notification]
+    open_key: str
+    pinned: list[str]
+    server_mentions: bool
+
+    @property
+    def main(self) -> Conversation: ...
+
+    def is_me(self, name: str) -> bool: ...
+
+    def add_line(self, key: str, text: str, ts: float, kind: EntryKind = EntryKind.SYSTEM) -> None: ...
+
+    def group_conversation(self, name: str) -> Conversation: ...
+
+    def rekey(self, old_key: str, new_key: str) -> None: ...
+
+    def mark_mention(self, key: str, sender: str, text: str) -> bool: ...
+
 
 _GONE = {
     GroupChange.DELETED: texts.CLIENT_TUI_GROUP_DELETED,
@@ -78,6 +104,8 @@ def group_detail(conv: Conversation) -> str:
     if conv.topic:
         return conv.topic
     if conv.members is not None:
+        if conv.members == 1:
+            return texts.CLIENT_TUI_GROUP_MEMBER
         return texts.CLIENT_TUI_GROUP_MEMBERS.format(count=conv.members)
     return texts.CLIENT_TUI_GROUP_DETAIL
 

@@ -19,6 +19,8 @@ How a session ends (the value :func:`run` returns):
 * the user ends the input (EOF: Ctrl+D, or the end of a pipe): the client sends what is
   left, half-closes the socket (``shutdown(SHUT_WR)``; over TLS, ``close_notify``),
   keeps showing what the server sends until the server closes, then returns 0;
+* the user said ``/quit``: the server says goodbye and closes; nothing more is said,
+  and :func:`run` returns 0;
 * the server closes first: :data:`~pollchat.texts.CLIENT_SERVER_CLOSED` on stderr, 1;
 * the connection fails (reset, broken pipe):
   :data:`~pollchat.texts.CLIENT_CONNECTION_LOST` on stderr, 1.
@@ -34,12 +36,15 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from pollchat import texts
+from pollchat.client.requests import UNTRACKED_LABEL
 from pollchat.client.textclean import sanitize
 from pollchat.client.tls import TlsStream, ssl_reason
 from pollchat.errors import ProtocolError
-from pollchat.protocol.events import ModeSwitched
+from pollchat.protocol.events import ModeSwitched, Notice
 from pollchat.protocol.framing import DEFAULT_MAX_LINE, LineFramer
+from pollchat.protocol.labels import LABEL_PREFIX, labelled_line
 from pollchat.protocol.render import decode_json, render_text
+from pollchat.texts import NoticeCode
 
 PROG = "pollchat-client"
 
@@ -104,6 +109,27 @@ def render_incoming(line: str) -> list[str]:
     return [sanitize(line)]
 
 
+def is_goodbye(line: str) -> bool:
+    """Whether ``line`` is the server's JSON ``goodbye`` notice, its answer to
+    ``/quit`` (the server closes the connection right after it). Never raises."""
+    if not line.startswith("{") or '"goodbye"' not in line:
+        return False
+    try:
+        event, _ts = decode_json(line)
+    except (ProtocolError, RecursionError):
+        return False
+    return isinstance(event, Notice) and event.code is NoticeCode.GOODBYE
+
+
+def as_typed(line: str) -> str:
+    """The line to send for a typed ``line``: the session is in JSON mode, where a line
+    that begins with ``@label=`` carries a label (docs/protocol.md, "Labelled
+    requests"), so such a line goes behind a label of its own and arrives as typed."""
+    if line.startswith(LABEL_PREFIX):
+        return labelled_line(UNTRACKED_LABEL, line)
+    return line
+
+
 def _encode_lines(lines: Iterable[str]) -> bytes:
     return b"".join(line.encode("utf-8") + b"\n" for line in lines)
 
@@ -141,6 +167,7 @@ class _Session:
         self.incoming = LineFramer(INCOMING_MAX_LINE)
         self.typed = LineFramer(DEFAULT_MAX_LINE)
         self.stdin_eof = False  # the user ended the input
+        self.goodbye = False  # the server answered /quit: its close is the expected end
         self.write_closed = False  # shutdown(SHUT_WR) done
         self.send_error: OSError | None = None  # the socket refused our bytes
         self.selector = selectors.DefaultSelector()
@@ -224,7 +251,7 @@ class _Session:
             if self.send_error is not None:  # e.g. a reset seen first by send()
                 self._error(texts.CLIENT_CONNECTION_LOST.format(reason=_reason(self.send_error)))
                 return 1
-            if self.stdin_eof:
+            if self.stdin_eof or self.goodbye:
                 return 0
             self._error(texts.CLIENT_SERVER_CLOSED)
             return 1
@@ -237,6 +264,7 @@ class _Session:
             if isinstance(item, ProtocolError):
                 self._error(texts.CLIENT_BAD_SERVER_LINE.format(reason=item))
                 continue
+            self.goodbye = self.goodbye or is_goodbye(item)
             for line in render_incoming(item):
                 self.stdout.write(line + "\n")
 
@@ -262,7 +290,7 @@ class _Session:
             if isinstance(item, ProtocolError):
                 self._error(texts.CLIENT_INPUT_DISCARDED.format(reason=item))
             else:
-                self.outbuf += item.encode("utf-8") + b"\n"
+                self.outbuf += as_typed(item).encode("utf-8") + b"\n"
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -315,8 +343,9 @@ def run(
         first_lines: lines to send before any input.
 
     Returns:
-        0 when the input ended and then the server closed; 1 when the server closed
-        first or the connection failed.
+        0 when the input ended and then the server closed, or the server closed after
+        saying goodbye (``/quit``); 1 when the server closed first or the connection
+        failed.
 
     Raises:
         BrokenPipeError: writing to ``stdout`` failed (the reader went away).

@@ -351,7 +351,7 @@ def _top_bar(canvas: Canvas, app: App, now: float) -> None:
     me = f" {chat.me} {MARKERS.get(status, '?')} {status} {lock}"
     missed = chat.missed()
     right = " " + (texts.CLIENT_TUI_MISSED.format(count=missed) if missed else texts.CLIENT_TUI_NOTHING_NEW) + " "
-    notice = _notification(app)
+    notice = _notification(app, now)
     x = canvas.put(0, 0, me, "bar")
     right_x = canvas.width - text_width(right)
     if right_x > x + 1:
@@ -362,8 +362,8 @@ def _top_bar(canvas: Canvas, app: App, now: float) -> None:
         canvas.put(0, x + 2, notice, "notify" if app.config.highlight else "bar", width=room)
 
 
-def _notification(app: App) -> str:
-    notices = app.chat.notifications
+def _notification(app: App, now: float) -> str:
+    notices = app.chat.live_notifications(now)
     if not notices:
         return ""
     last = notices[-1]
@@ -387,8 +387,10 @@ def _bottom_bar(canvas: Canvas, app: App, now: float, wide: bool) -> None:
     elif app.ui.status and now < app.ui.status_until:
         canvas.put(y, 0, f" {app.ui.status}", "warn", width=canvas.width)
     else:
-        hints = texts.CLIENT_TUI_LOGIN_HINTS if not app.logged_in_once else (
-            texts.CLIENT_TUI_HINTS if wide else texts.CLIENT_TUI_HINTS_SHORT)
+        if not app.logged_in_once:  # Left and Right move the cursor in the name field
+            hints = texts.CLIENT_TUI_LOGIN_HINTS_NAME if app.form.field == 1 else texts.CLIENT_TUI_LOGIN_HINTS
+        else:
+            hints = texts.CLIENT_TUI_HINTS if wide else texts.CLIENT_TUI_HINTS_SHORT
         canvas.put(y, 0, f" {hints}", "dim", width=canvas.width)
 
 
@@ -450,7 +452,7 @@ def _wide(canvas: Canvas, app: App, now: float, tz: tzinfo | None, screen: Scree
         for x in (0, x_mid, x_right, W - 1):
             canvas.put(y, x, "│", border)
     focus = app.ui.focus
-    _title(canvas, top, 1, left, texts.CLIENT_TUI_ONLINE_TITLE.format(count=app.chat.online_count()), focus is Pane.ONLINE)
+    _title(canvas, top, 1, left, texts.CLIENT_TUI_ONLINE_TITLE.format(count=app.chat.online_total()), focus is Pane.ONLINE)
     _title(canvas, top, x_mid + 1, middle, _chats_title(app), focus is Pane.CHATS)
     _title(canvas, top, x_right + 1, right, _chat_title(app, now), focus is Pane.CHAT)
     rows = bottom - top - 1
@@ -469,7 +471,7 @@ def _compact(canvas: Canvas, app: App, now: float, tz: tzinfo | None, screen: Sc
     W, H = canvas.width, canvas.height
     focus = app.ui.focus
     if focus is Pane.ONLINE:
-        title = texts.CLIENT_TUI_ONLINE_TITLE.format(count=app.chat.online_count())
+        title = texts.CLIENT_TUI_ONLINE_TITLE.format(count=app.chat.online_total())
     elif focus is Pane.CHATS:
         title = _chats_title(app)
     else:
@@ -502,7 +504,7 @@ def _chats_title(app: App) -> str:
 def _chat_title(app: App, now: float) -> str:
     conv = app.chat.current
     if conv.key == MAIN:
-        return texts.CLIENT_TUI_MAIN_TITLE.format(count=app.chat.online_count())
+        return texts.CLIENT_TUI_MAIN_TITLE.format(count=app.chat.online_total())
     if conv.group:
         return texts.CLIENT_TUI_GROUP_TITLE.format(name=conv.name, detail=group_detail(conv))
     return texts.CLIENT_TUI_PRIVATE_TITLE.format(name=conv.name, status=status_text(app.chat.person(conv.name), now))
@@ -537,11 +539,12 @@ def _online(canvas: Canvas, app: App, now: float, y: int, x: int, width: int, ro
         lines.append((person, index))
     chosen_line = next((n for n, (_, index) in enumerate(lines) if index == selected), 0)
     first = max(0, min(chosen_line - list_rows + 1, len(lines) - list_rows)) if chosen_line >= list_rows else 0
-    for offset, (person, index) in enumerate(lines[first : first + list_rows]):
+    for offset, (row, index) in enumerate(lines[first : first + list_rows]):
         row_y = y + 2 + offset
-        if person is None:
+        if row is None:  # the divider before the offline people
             canvas.put(row_y, x, _divider(texts.CLIENT_TUI_OFFLINE_HEADER, width), "dim")
             continue
+        person = row
         marker, name, suffix = person_label(person, now)
         picked = focused and index == selected
         status = person.status if person.online else "offline"

@@ -18,12 +18,30 @@ and never alerts (glirc #107: "don't notify on history playback").
 from __future__ import annotations
 
 import bisect
-import enum
 import re
-import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from pollchat.client.textclean import sanitize
+from pollchat.client import groups
+from pollchat.client.model import (
+    DUPLICATE_WINDOW,
+    GROUP_MARK,
+    MAIN,
+    MAX_ENTRIES,
+    SERVER_NOTICE_TTL,
+    STATUSES,
+    TYPING_TTL,
+    Alert,
+    Conversation,
+    Entry,
+    EntryKind,
+    NoticeKind,
+    Notification,
+    Person,
+    clean,
+    group_key,
+    mention_pattern,
+)
+from pollchat.client.model import fold as _fold
 from pollchat.protocol.events import (
     Emote,
     Announcement,
@@ -49,176 +67,11 @@ from pollchat.protocol.events import (
 from pollchat.protocol.names import name_key
 from pollchat.protocol.render import render_text
 
-MAIN = ""
-"""The key of the main chat (every other key is a person's ``name_key`` or a group's
-:func:`group_key`)."""
-GROUP_MARK = "#"
-"""What a group conversation's key starts with (and how a group is written)."""
-MAX_ENTRIES = 2000
-"""Lines kept per conversation; the oldest go first."""
-TYPING_TTL = 8.0
-"""Seconds a "NAME is typing..." stays without a refresh (clients repeat "on" every
-few seconds while typing, so a lost "off" only lingers this long)."""
-DUPLICATE_WINDOW = 90.0
-"""A history line within this many seconds of an identical line already shown is the
-same message (replayed again after a reconnect), not a new one."""
-SERVER_NOTICE_TTL = 120.0
-"""Seconds an announcement or shutdown warning stays in the notification bar."""
-STATUSES = ("active", "busy", "away", "inactive")
-"""The server's statuses, in the order the online pane lists them."""
-
-
-class EntryKind(enum.Enum):
-    """What a line of a conversation is."""
-
-    MESSAGE = "message"
-    ACTION = "action"
-    SYSTEM = "system"
-    ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One line of a conversation.
-
-    Attributes:
-        kind: message, ``/me`` action, system notice or error.
-        ts: when it happened, seconds since the epoch (UTC); shown in local time.
-        text: the text (may hold newlines for multi-line notices such as ``/help``).
-        sender: who said it ("" for system lines).
-        own: said by this client's user (shown as ``you``).
-        history: replayed from the server's history, not live.
-        mention: mentions this client's user (``@name``).
-    """
-
-    kind: EntryKind
-    ts: float
-    text: str
-    sender: str = ""
-    own: bool = False
-    history: bool = False
-    mention: bool = False
-
-
-@dataclass
-class Conversation:
-    """The main chat, a private conversation with one person, or a group.
-
-    Attributes:
-        key: :data:`MAIN`, the person's ``name_key`` or the group's :func:`group_key`.
-        name: the person's or group's display name, without ``#`` ("" for the main chat).
-        entries: the lines, oldest first (at most :data:`MAX_ENTRIES`).
-        unread: live messages from others that arrived while it was not open.
-        mentions: how many of those mention the user.
-        activity: anything new (system lines too) since it was last open.
-        last_activity: time of the newest line (seconds since the epoch), for ordering.
-        group: it is a group conversation.
-        topic: a group's topic ("" if none or unknown).
-        members: a group's member count, if known (from ``/groups``).
-        role: the user's role in a group as ``/groups`` said (``owner``, ``member``) or "".
-        gone: why the user is no longer in the group ("" while a member); lines typed
-            there are not sent.
-    """
-
-    key: str
-    name: str
-    entries: list[Entry] = field(default_factory=list)
-    unread: int = 0
-    mentions: int = 0
-    activity: bool = False
-    last_activity: float = 0.0
-    group: bool = False
-    topic: str = ""
-    members: int | None = None
-    role: str = ""
-    gone: str = ""
-
-    @property
-    def label(self) -> str:
-        """How the chats pane names it: the person's name, or ``#group`` ("" for the
-        main chat, which the renderer names itself)."""
-        return GROUP_MARK + self.name if self.group else self.name
-
-
-@dataclass
-class Person:
-    """Someone the client knows of: online now, or seen in history or a conversation.
-
-    Attributes:
-        name: display name.
-        online: has a session now (per the last ``/who``, entered and left events).
-        status: ``active``, ``busy``, ``away`` or ``inactive`` while online.
-        message: the status message ("" if none).
-        idle: idle seconds as measured at ``measured_at`` (``None``: unknown).
-        measured_at: when ``idle`` was measured, seconds since the epoch.
-        last_seen: when they were last seen online, seconds since the epoch, or ``None``.
-        whois_asked: the client already asked ``/whois`` about them.
-    """
-
-    name: str
-    online: bool = False
-    status: str = "active"
-    message: str = ""
-    idle: int | None = None
-    measured_at: float = 0.0
-    last_seen: float | None = None
-    whois_asked: bool = False
-
-    def idle_at(self, now: float) -> int | None:
-        """Idle seconds at ``now`` (the measured value plus the time since), or ``None``."""
-        if self.idle is None:
-            return None
-        return max(0, int(self.idle + max(0.0, now - self.measured_at)))
-
-
-class NoticeKind(enum.Enum):
-    """What a notification in the top bar is about."""
-
-    MENTION = "mention"
-    PRIVATE = "private"
-    SERVER = "server"
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """One line of the notification bar: cleared when its conversation is opened
-    (server notices also expire after :data:`SERVER_NOTICE_TTL`)."""
-
-    kind: NoticeKind
-    who: str
-    where: str
-    text: str
-    ts: float
-
-
-class Alert(enum.Flag):
-    """What an event should alert the user about (bell or highlight)."""
-
-    NONE = 0
-    MENTION = enum.auto()
-    PRIVATE = enum.auto()
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFC", text).casefold()
-
-
-def group_key(name: str) -> str:
-    """The conversation key of group ``name`` (with or without its ``#``)."""
-    return GROUP_MARK + name_key(name.removeprefix(GROUP_MARK))
-
-
-def mention_pattern(name: str) -> re.Pattern[str]:
-    """The regular expression that finds ``@name`` in case-folded text: not inside a
-    word or an e-mail address, and not followed by more name characters (a final ``.``
-    is punctuation: ``"thanks @bob."`` mentions bob)."""
-    return re.compile(r"(?<![\w.@-])@" + re.escape(name_key(name)) + r"(?![\w-]|\.[\w-])")
-
-
-def clean(text: str) -> str:
-    """Server text made safe to draw: control characters but newline replaced (see
-    :func:`~pollchat.client.textclean.sanitize`) and tabs turned into spaces."""
-    return "\n".join(sanitize(part).replace("\t", " ") for part in text.split("\n"))
+__all__ = [
+    "DUPLICATE_WINDOW", "GROUP_MARK", "MAIN", "MAX_ENTRIES", "SERVER_NOTICE_TTL", "STATUSES", "TYPING_TTL",
+    "Alert", "ChatState", "Conversation", "Entry", "EntryKind", "NoticeKind", "Notification", "Person",
+    "clean", "group_key", "mention_pattern",
+]
 
 
 class ChatState:
@@ -246,6 +99,7 @@ class ChatState:
         self.open_key: str = MAIN
         self.pinned: list[str] = []
         self.server_mentions = False
+        self.signed_in = False  # logged in on a connection that is up
         self._typing: dict[tuple[str, str], tuple[str, float]] = {}
         self._mention: re.Pattern[str] | None = None
 
@@ -317,15 +171,32 @@ class ChatState:
         )
         return online + offline
 
+    def live_notifications(self, now: float) -> list[Notification]:
+        """The notifications to show at ``now``, oldest first: server notices expire
+        after :data:`SERVER_NOTICE_TTL` even before :meth:`expire` runs."""
+        return [n for n in self.notifications if not n.expired(now)]
+
     def online_count(self) -> int:
         """People online, the user excluded."""
         return sum(1 for p in self.people.values() if p.online)
+
+    def online_total(self) -> int:
+        """Everyone online, the user included while logged in: the one count the
+        screen shows (the online pane's title and the main chat's agree, as the
+        server's ``/who`` does)."""
+        return self.online_count() + (1 if self.signed_in else 0)
 
     def person(self, name: str) -> Person | None:
         """The person called ``name`` (any case), or ``None``."""
         return self.people.get(name_key(name))
 
     # --- changes -------------------------------------------------------------------------------
+
+    def forget(self, name: str) -> None:
+        """``name`` has no account (the server said ``no such user``: renamed or
+        deleted): drop them from the people known; a conversation with them stays."""
+        self.people.pop(name_key(name), None)
+        self._stop_typing(name)
 
     def open(self, key: str) -> None:
         """Show conversation ``key`` (created empty for a person if needed by the caller):
@@ -388,12 +259,11 @@ class ChatState:
     def expire(self, now: float) -> None:
         """Drop typing indicators and server notices that ran out at ``now``."""
         self._typing = {k: v for k, v in self._typing.items() if v[1] > now}
-        self.notifications = [
-            n for n in self.notifications if n.kind is not NoticeKind.SERVER or now - n.ts < SERVER_NOTICE_TTL
-        ]
+        self.notifications = self.live_notifications(now)
 
     def disconnected(self, now: float) -> None:
         """The connection is gone: nobody is known to be online or typing any more."""
+        self.signed_in = False
         for person in self.people.values():
             if person.online:
                 person.online = False
@@ -468,13 +338,13 @@ class ChatState:
                 text = render_text(event)
                 self.add_line(MAIN, text, ts)
                 sender = event.sender if isinstance(event, Announcement) else ""
-                self.notifications.append(Notification(NoticeKind.SERVER, sender, MAIN, clean(text), now))
+                if isinstance(event, ShutdownCancelled):  # the warnings are void now
+                    self.notifications = [n for n in self.notifications if n.kind is not NoticeKind.SHUTDOWN]
+                notice = NoticeKind.SHUTDOWN if isinstance(event, ShutdownWarning) else NoticeKind.SERVER
+                self.notifications.append(Notification(notice, sender, MAIN, clean(text), now))
             case ShuttingDown():
                 self.add_line(MAIN, render_text(event), ts)
             case GroupEvent() | GroupList() | Mention():
-                # Imported here: pollchat.client.groups builds on this module.
-                from pollchat.client import groups
-
                 return groups.apply(self, event, ts, now)
         return Alert.NONE
 
@@ -484,6 +354,7 @@ class ChatState:
         if self.me is not None and not self.is_me(name):
             self._rename(self.me, name)
         self.me = name
+        self.signed_in = True
         self._mention = mention_pattern(name)
         self.my_status, self.my_message = "active", ""
         online = {name_key(user) for user in users}

@@ -457,6 +457,7 @@ class TerminalUI:
         if not conn.start():
             self._failed(texts.CLIENT_UNREACHABLE.format(host=app.host, port=app.port, reason=conn.error), now)
             return
+        assert conn.sock is not None  # start() succeeded: the socket exists
         self.conn = conn
         self.conn_events = conn.interest
         self.selector.register(conn.sock, self.conn_events, "socket")

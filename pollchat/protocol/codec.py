@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pollchat.protocol.events import ServerEvent, Typing
+from pollchat.protocol.events import Labelled, ServerEvent, Typing
 from pollchat.protocol.framing import Item, LineFramer
 from pollchat.protocol.render import encode_json, encode_text
 
@@ -86,10 +86,13 @@ def encode_for_mode(mode: str, event: ServerEvent, ts: float) -> bytes:
     """``event`` in ``mode`` (:data:`TEXT` or :data:`JSON`), one line with its ``\\n``.
 
     A :class:`~pollchat.protocol.events.Typing` hint is for user interfaces: in text
-    mode it would only be noise on a netcat screen, so it renders to ``b""``.
+    mode it would only be noise on a netcat screen, so it renders to ``b""``. A
+    :class:`~pollchat.protocol.events.Labelled` event shows its label in JSON only.
     """
     if mode == JSON:
         return encode_json(event, ts)
+    if isinstance(event, Labelled):
+        event = event.event  # a label is never shown in text mode
     if isinstance(event, Typing):
         return b""
     return encode_text(event)

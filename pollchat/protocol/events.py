@@ -311,6 +311,17 @@ class ShuttingDown:
     """The server is stopping; sent to every connection before it is closed."""
 
 
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """``event`` sent in answer to a JSON-mode line that carried ``label``
+    (:mod:`pollchat.protocol.labels`): JSON adds ``"label"`` to the object, text mode
+    shows ``event`` alone. Only one connection's own answers are wrapped, never a
+    broadcast's shared bytes."""
+
+    event: ServerEvent
+    label: str
+
+
 ServerEvent = (
     Greeting
     | Welcome
@@ -337,5 +348,6 @@ ServerEvent = (
     | Error
     | ModeSwitched
     | ShuttingDown
+    | Labelled
 )
 """Any event the server sends."""

@@ -40,6 +40,7 @@ from pollchat.protocol.events import (
     GroupList,
     HistoryEnd,
     HistoryStart,
+    Labelled,
     Left,
     MemberEntry,
     MemberList,
@@ -95,6 +96,8 @@ _CLASSES = {name: cls for cls, name in EVENT_TYPES.items()}
 
 def encode_text(event: ServerEvent) -> bytes:
     """The event as text-mode bytes: one or more UTF-8 lines, each ending in ``\\n``."""
+    if isinstance(event, Labelled):
+        event = event.event  # a label is never shown in text mode
     if isinstance(event, Welcome) and isinstance(event.users, NameList):  # the same bytes, one copy
         return b"".join((_WELCOME_HEAD, event.users.text_bytes(), _WELCOME_TAIL))
     return (render_text(event) + "\n").encode("utf-8")
@@ -161,7 +164,7 @@ def render_text(event: ServerEvent) -> str:
         case ShutdownCancelled():
             return texts.SHUTDOWN_CANCELLED
         case HistoryStart(count):
-            return texts.HISTORY_START.format(count=count)
+            return texts.HISTORY_START_ONE if count == 1 else texts.HISTORY_START.format(count=count)
         case HistoryEnd():
             return texts.HISTORY_END
         case Greeting():
@@ -170,6 +173,8 @@ def render_text(event: ServerEvent) -> str:
             return texts.MODE_SWITCHED.format(mode=mode)
         case ShuttingDown():
             return texts.SHUTTING_DOWN
+        case Labelled(inner):
+            return render_text(inner)  # a label is never shown in text mode
     raise TypeError(f"not a server event: {event!r}")
 
 
@@ -248,7 +253,16 @@ def encode_json(event: ServerEvent, ts: float) -> bytes:
         event: the event.
         ts: server time of the event, seconds since the epoch (rendered as UTC); a
             history event's own ``at`` takes its place.
+
+    A :class:`~pollchat.protocol.events.Labelled` event is its inner event's object
+    with ``"label"`` added before ``"ts"`` (the label's characters need no escaping).
     """
+    if isinstance(event, Labelled):
+        data = encode_json(event.event, ts)
+        # "ts" is the last key; inside a JSON string a quote is escaped, so the last
+        # ',"ts":' of the line is that key's.
+        at = data.rindex(b',"ts":')
+        return b"".join((data[:at], b',"label":"', event.label.encode("ascii"), b'"', data[at:]))
     if isinstance(event, Welcome) and isinstance(event.users, NameList):  # the same bytes, one copy
         head = f'{{"type":"welcome","name":{_json_string(event.name)},"users":['
         tail = f'],"ts":{_json_string(format_ts(ts))}}}\n'
@@ -305,14 +319,31 @@ _OPTIONAL_FIELDS = {"since", "idle"}
 
 
 def decode_json(line: str) -> tuple[ServerEvent, float]:
-    """Parse one JSON-mode line back into ``(event, ts)``.
+    """Parse one JSON-mode line back into ``(event, ts)``; a ``label`` is ignored
+    (:func:`decode_json_labelled` returns it).
 
     Raises:
         ProtocolError: (``BAD_FORMAT``) when the line is not a known event object with
             fields of the right types.
     """
+    event, ts, _ = decode_json_labelled(line)
+    return event, ts
+
+
+def decode_json_labelled(line: str) -> tuple[ServerEvent, float, str | None]:
+    """Parse one JSON-mode line into ``(event, ts, label)``: ``label`` is the one the
+    client put on the line this event answers (:mod:`pollchat.protocol.labels`), or
+    ``None``. The event is never a :class:`~pollchat.protocol.events.Labelled`.
+
+    Raises:
+        ProtocolError: (``BAD_FORMAT``) as :func:`decode_json`, and for a ``label``
+            that is not a string.
+    """
     try:
         obj = json.loads(line)
+        label = obj.pop("label", None)
+        if label is not None and not isinstance(label, str):
+            raise TypeError("label must be a string")
         cls = _CLASSES[obj.pop("type")]
         ts = _parse_ts(obj.pop("ts"))
         args: dict[str, Any] = {}
@@ -323,7 +354,7 @@ def decode_json(line: str) -> tuple[ServerEvent, float]:
             if field.name in _OMITTED_WHEN_EMPTY and field.name not in obj:
                 continue  # the dataclass default
             args[field.name] = _decode_field(cls, field.name, obj[field.name])
-        return cls(**args), ts
+        return cls(**args), ts, label
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise ProtocolError(ErrorCode.BAD_FORMAT) from None
 

@@ -15,11 +15,18 @@ import logging
 import signal
 from collections.abc import Callable
 
+from pollchat.protocol.codec import JSON
+from pollchat.protocol.framing import Item
+from pollchat.protocol.labels import LABEL_PREFIX, split_label
+from pollchat.protocol.web import WS_JSON
 from pollchat.server.connection import Connection
 from pollchat.server.loop import EventLoop
 from pollchat.server.service import ChatService
 
 log = logging.getLogger(__name__)
+
+_LABELLED_MODES = frozenset((JSON, WS_JSON))
+"""Codec mode keys of JSON output: the modes whose input lines may carry a label."""
 
 
 class LoopAdapter:
@@ -76,11 +83,37 @@ class LoopAdapter:
         if not was_ready and codec.ready:
             self.service.ready(conn)
         if items:
-            self.service.received(conn, items)
+            if any(type(item) is str and item.startswith(LABEL_PREFIX) for item in items):
+                self._received_labelled(conn, items)
+            else:
+                self.service.received(conn, items)
         if codec.peer_closed and not conn.closing:
             self.service.eof(conn)
         if codec.should_close and not conn.closing:
             self.loop.close(conn, "protocol exchange over")
+
+    def _received_labelled(self, conn: Connection, items: list[Item]) -> None:
+        """Lines of which some start with ``@label=``: in JSON mode (checked line by
+        line: ``mode json`` may come in the same read) each labelled line is handled
+        alone, with the loop's ``replying`` set so that what is sent to ``conn``
+        meanwhile carries the label (:mod:`pollchat.protocol.labels`); other lines go
+        in batches, as usual."""
+        batch: list[Item] = []
+        for item in items:
+            if type(item) is str and item.startswith(LABEL_PREFIX) and batch:
+                self.service.received(conn, batch)  # first, as it may switch the mode
+                batch = []
+            label, rest = split_label(item) if conn.codec.mode_key in _LABELLED_MODES else (None, item)
+            if label is None:
+                batch.append(rest)
+                continue
+            self.loop.replying = (conn, label)
+            try:
+                self.service.received(conn, [rest])
+            finally:
+                self.loop.replying = None
+        if batch:
+            self.service.received(conn, batch)
 
     def on_eof(self, conn: Connection) -> None:
         self.service.eof(conn)

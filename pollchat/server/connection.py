@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from pollchat.server.transport import PLAIN, Handshake, Transport
 
+from pollchat.protocol.events import Labelled
+
 if TYPE_CHECKING:
     from pollchat.core.ratelimit import TokenBucket
     from pollchat.protocol.codec import Codec
@@ -154,11 +156,15 @@ class Connection:
     # --- the Peer protocol (pollchat.server.peer) --------------------------------------------
 
     def send(self, event: ServerEvent) -> None:
-        """Queue ``event`` encoded by this connection's codec."""
-        self.loop.queue(self, self.codec.encode(event, self.loop.clock()))
+        """Queue ``event`` encoded by this connection's codec (with the label of the
+        line being answered, if it had one: :mod:`pollchat.protocol.labels`)."""
+        self.loop.queue(self, self.encode(event))
 
     def encode(self, event: ServerEvent) -> bytes:
-        """``event`` as this connection's bytes, not queued."""
+        """``event`` as this connection's bytes, not queued (labelled as :meth:`send`)."""
+        replying = self.loop.replying
+        if replying is not None and replying[0] is self:
+            event = Labelled(event, replying[1])
         return self.codec.encode(event, self.loop.clock())
 
     def write(self, data: bytes) -> None:

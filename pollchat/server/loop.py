@@ -194,6 +194,9 @@ class EventLoop:
         self.broadcasts = self.output.broadcasts
         self._to_flush = self.output.to_flush
         self._backlogged = self.output.backlogged
+        self.replying: tuple[Connection, str] | None = None
+        """While a labelled JSON-mode line is handled: its connection and label
+        (:mod:`pollchat.protocol.labels`); what is sent to that connection carries it."""
         self.after_flush: list[Callable[[], None]] = []
         """Called at the end of every pass, after the sockets are flushed (history writes)."""
 
@@ -293,9 +296,24 @@ class EventLoop:
         (:meth:`Outputs.queue <pollchat.server.output.Outputs.queue>`)."""
         self.output.queue(conn, data)
 
+    def _answer_labelled(self, targets: Iterable[Connection], event: ServerEvent) -> Iterable[Connection]:
+        """Send ``event`` with the label to the connection whose labelled line is being
+        handled, if it is among ``targets`` (a private message's echo, a group line);
+        return the other targets, for the shared rendering."""
+        assert self.replying is not None
+        conn = self.replying[0]
+        targets = list(targets)
+        if conn in targets:
+            targets.remove(conn)
+            if not conn.closing:
+                conn.send(event)
+        return targets
+
     def fan_out(self, targets: Iterable[Connection], event: ServerEvent) -> None:
         """Queue one event to many connections, encoded once per output mode
         (:meth:`Outputs.fan_out <pollchat.server.output.Outputs.fan_out>`)."""
+        if self.replying is not None:  # rare: a labelled line is being answered
+            targets = self._answer_labelled(targets, event)
         self.output.fan_out(targets, event)
 
     def join_everyone(self, conn: Connection) -> None:

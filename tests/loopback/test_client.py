@@ -304,6 +304,48 @@ def test_server_closing_first_shows_its_lines_then_reports_it(tcp_pair, open_std
     assert recv_all(server) == b"mode json\n"
 
 
+def test_a_typed_line_that_looks_like_a_label_is_sent_as_typed(server, observer):
+    result = client(server.port, input=b"register\nalice,pw\n@label=x hi\n")
+    assert result.returncode == 0, result.stderr
+    assert observer.lines(3) == ["alice has entered the chat", "alice: @label=x hi", "alice has left the chat"]
+
+
+def test_quit_ends_quietly_with_status_0(tcp_pair, open_stdin, alarm):
+    """/quit: the server says goodbye and closes; that close is no error."""
+    client, server = tcp_pair
+    goodbye = Notice.of(NoticeCode.GOODBYE)
+    server.sendall((json_line(ModeSwitched("json")) + "\n" + json_line(goodbye) + "\n").encode())
+    server.shutdown(socket.SHUT_WR)
+    out, err = io.StringIO(), io.StringIO()
+
+    status = run(client, open_stdin, out, err)
+
+    assert (status, err.getvalue()) == (0, "")
+    assert out.getvalue() == goodbye.text + "\n"
+
+
+def test_quit_with_the_input_still_open_exits_0_without_an_error(server):
+    """As at a terminal: the input stays open after /quit; the server's close ends it."""
+    proc = subprocess.Popen(
+        [*CLIENT, "127.0.0.1", "--port", str(server.port), "--plain"],
+        cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"login\nuser1,123\n/quit\n")
+        proc.stdin.flush()
+        status = proc.wait(TIMEOUT)
+        out, err = proc.stdout.read().decode(), proc.stderr.read().decode()  # type: ignore[union-attr]
+    finally:
+        proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert (status, err) == (0, "")
+    assert out.splitlines()[-1] == NoticeCode.GOODBYE.value
+
+
 def test_end_of_input_half_closes_and_keeps_showing_until_the_server_closes(tcp_pair, tmp_path, alarm):
     client, server = tcp_pair
     # A regular file as stdin: epoll refuses it, so this also covers the direct-read path.

@@ -446,7 +446,7 @@ def test_tui_does_the_handshake_on_its_loop_and_only_then_logs_in(front: TlsFron
     try:
         pump(ui, lambda: "echo: alice,pw-ツ" in str(app.chat.current.entries), "the echoed login")
         assert ui.conn is not None and ui.conn.encrypted
-        assert front.connections[0].plain == "mode json\nlogin\nalice,pw-ツ\n".encode()
+        assert front.connections[0].plain == "mode json\n@label=probe mode json\nlogin\nalice,pw-ツ\n".encode()
         assert "pw-ツ".encode() not in front.connections[0].raw
     finally:
         ui._drop_connection()

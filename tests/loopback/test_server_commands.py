@@ -96,7 +96,7 @@ def test_msg_to_an_offline_user_waits_for_their_next_login(make_harness: MakeHar
     u2.expect_silence(0.05)
     u2.send(b"/history\n")
     u2.expect(
-        "--- 1 earlier messages ---",
+        "--- 1 earlier message ---",
         "[2023-11-14 22:14] [private] user1: see you tomorrow",
         "--- end of history ---",
     )

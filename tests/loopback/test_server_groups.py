@@ -379,11 +379,11 @@ def test_group_history_and_main_history_are_separate(make_harness: Callable[...,
     say(alice, "public hello")
     say(alice, "/history #g")
     lines = alice.lines(3)
-    assert lines[0] == "--- 1 earlier messages ---" and lines[1].endswith("] [#g] alice: secret plan")
+    assert lines[0] == "--- 1 earlier message ---" and lines[1].endswith("] [#g] alice: secret plan")
     bob = h.connect()
     bob.send(b"login\nbob,b\n")
     bob_lines = bob.lines(5)
-    assert bob_lines[2] == "--- 1 earlier messages ---"  # the replay has the main chat only
+    assert bob_lines[2] == "--- 1 earlier message ---"  # the replay has the main chat only
     assert bob_lines[3].endswith("] alice: public hello") and bob_lines[4] == "--- end of history ---"
     alice.line()
     say(bob, "/history #g")

@@ -29,7 +29,7 @@ def no_json_ts(obj: dict[str, Any]) -> dict[str, Any]:
 def history(client: Client) -> list[str]:
     """The lines of one history block, header to footer included."""
     lines = [client.line()]
-    assert lines[0].startswith("--- ") and lines[0].endswith(" earlier messages ---"), lines
+    assert lines[0].startswith("--- ") and lines[0].endswith((" earlier messages ---", " earlier message ---")), lines
     while lines[-1] != END:
         lines.append(client.line())
         assert len(lines) < 600, lines[-5:]
@@ -49,7 +49,8 @@ def received(client: Client, duration: float = 0.2) -> list[str]:
 
 
 def block(*lines: str) -> list[str]:
-    return [f"--- {len(lines)} earlier messages ---", *lines, END]
+    count = f"{len(lines)} earlier messages" if len(lines) != 1 else "1 earlier message"
+    return [f"--- {count} ---", *lines, END]
 
 
 def stored(h: Harness, count: int) -> None:
@@ -217,7 +218,7 @@ def test_login_flow_with_replay_offline_messages_and_the_game(make_harness: Make
     c.expect(
         "Access Provided",
         "active users are: user2",
-        "--- 1 earlier messages ---",
+        "--- 1 earlier message ---",
         f"{T0}user1: anyone?",
         END,
         "1 private message(s) arrived while you were away: type /history to read them",

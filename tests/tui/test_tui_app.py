@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+from datetime import timezone
 
 import pytest
 
@@ -21,10 +22,16 @@ from pollchat.client import cli
 from pollchat.client.app import GROUP_HISTORY, WHO_EVERY, App
 from pollchat.client.outgoing import TYPING_IDLE_OFF, TypingNotifier, split_for_wire
 from pollchat.client.reconnect import Backoff
-from pollchat.client.state import MAIN, EntryKind
+from pollchat.client.screen import render
+from pollchat.client.requests import PROBE_LABEL, PROBE_LINE
+from pollchat.protocol.labels import split_label
+from pollchat.client.state import MAIN, SERVER_NOTICE_TTL, EntryKind
 from pollchat.client.ui import Key, Pane, Phase
 from pollchat.protocol.events import (
+    Announcement,
+    Entered,
     Error,
+    Greeting,
     GroupEntry,
     GroupEvent,
     GroupList,
@@ -37,9 +44,13 @@ from pollchat.protocol.events import (
     ModeSwitched,
     Notice,
     PrivateMessage,
+    Renamed,
+    ShutdownCancelled,
+    ShutdownWarning,
     Typing,
     Welcome,
     WhoEntry,
+    Whois,
     WhoList,
 )
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
@@ -62,6 +73,7 @@ def login(app: App, password: str = "pw", now: float = T) -> list[str]:
     app.connected(now)
     sent = app.drain().lines
     feed(app, ModeSwitched("json"), now)
+    feed(app, ModeSwitched("json"), now, label=PROBE_LABEL)  # this server echoes labels
     feed(app, Welcome(app.credentials.name, (app.credentials.name, "bob", "carol")), now)
     return sent
 
@@ -80,6 +92,22 @@ def send(app: App, line: str, now: float = T) -> list[str]:
     return [sent for sent in app.drain().lines if not sent.startswith("/typing ")]
 
 
+WHO_LABEL, GROUPS_LABEL = "r1", "r2"
+"""The labels of the /who and /groups the client sends at login (the first requests)."""
+
+
+def unlabelled(lines: list[str]) -> list[str]:
+    """``lines`` without their labels."""
+    return [rest if isinstance(rest, str) else line for line in lines for _, rest in [split_label(line)]]
+
+
+def label_of(line: str) -> str:
+    """The label of a sent line (it must have one)."""
+    label, _ = split_label(line)
+    assert label is not None, line
+    return label
+
+
 # --- logging in ---------------------------------------------------------------------------------
 
 
@@ -96,11 +124,13 @@ def test_the_form_logs_in_with_the_credentials_kept_in_memory() -> None:
     app.connecting()
     assert not app.should_connect(T)
     app.connected(T)
-    assert app.drain().lines == ["mode json", "login", "alice,p,w ✓"]
+    assert app.drain().lines == ["mode json", PROBE_LINE, "login", "alice,p,w ✓"]
     feed(app, ModeSwitched("json"), T)
+    feed(app, ModeSwitched("json"), T, label=PROBE_LABEL)
     feed(app, Welcome("alice", ("alice",)), T)
     out = app.drain()
-    assert app.phase is Phase.CHATTING and out.save_config and out.lines == ["/who", "/groups"]
+    assert app.phase is Phase.CHATTING and out.save_config
+    assert out.lines == [f"@label={WHO_LABEL} /who", f"@label={GROUPS_LABEL} /groups"]
     assert app.config.server("127.0.0.1", 3490).user == "alice"
 
 
@@ -112,13 +142,13 @@ def test_register_then_reconnects_log_in() -> None:
     assert app.form.register
     app.key(Key.DOWN, T)
     app.key(Key.DOWN, T)  # back to the password
-    assert login(app)[:2] == ["mode json", "register"]
+    assert login(app)[:3] == ["mode json", PROBE_LINE, "register"]
     app.drain()
     app.connection_failed("gone", T + 1)
     assert app.connect_at == T + 2  # first retry: 1 s (rand 1.0: the top of the range)
     app.connecting()
     app.connected(T + 2)
-    assert app.drain().lines == ["mode json", "login", "alice,pw"]
+    assert app.drain().lines == ["mode json", PROBE_LINE, "login", "alice,pw"]
 
 
 def test_invalid_names_are_refused_in_the_form() -> None:
@@ -187,7 +217,7 @@ def test_a_dropped_connection_counts_down_and_logs_in_again() -> None:
     assert app.connection_text(T + 14.5) == texts.CLIENT_TUI_RECONNECTING.format(reason="refused", seconds=3)
     app.connecting()
     app.connected(T + 17)
-    assert app.drain().lines == ["mode json", "login", "alice,pw"]
+    assert app.drain().lines == ["mode json", PROBE_LINE, "login", "alice,pw"]
     feed(app, Welcome("alice", ("alice",)), T + 17)
     assert app.phase is Phase.CHATTING and app.backoff.attempts == 0
     assert app.chat.main.entries[-1].text == texts.CLIENT_TUI_CONNECTED_AGAIN.format(name="alice")
@@ -243,7 +273,7 @@ def test_private_lines_become_msg_and_the_server_echo_is_shown() -> None:
     feed(app, PrivateMessage("alice", "bob", "hi bob", outgoing=True), T)
     assert app.chat.conversations["bob"].entries[-1].own
     assert send(app, "//x") == ["/msg bob /x"]
-    assert send(app, "/who") == ["/who"]
+    assert unlabelled(send(app, "/who")) == ["/who"]
 
 
 def test_long_lines_are_split_on_character_boundaries() -> None:
@@ -306,13 +336,19 @@ def test_the_app_sends_typing_on_and_off_around_a_line() -> None:
 
 
 def test_an_old_server_without_typing_is_not_pestered() -> None:
-    app = chatting()
-    type_text(app, "a", T)
-    assert app.drain().lines == ["/typing on"]
-    feed(app, Error.of(ErrorCode.UNKNOWN_COMMAND, name="typing"), T)
+    """A server that does not echo labels may not know /typing either, and its refusal
+    could only be told by its text: the client does not send it there."""
+    app = fresh()
+    type_text(app, "pw", T)
+    app.key(Key.ENTER, T)
+    app.connecting()
+    app.connected(T)
+    feed(app, ModeSwitched("json"), T)
+    feed(app, Greeting(), T)  # what an older server answers to the label probe
+    feed(app, Welcome("alice", ("alice", "bob")), T)
     assert not app.typing_supported
-    assert all("typing" not in e.text for e in app.chat.main.entries)
-    type_text(app, "b", T + 10)
+    assert app.drain().lines[-2:] == ["/who", "/groups"]  # no labels either
+    type_text(app, "a", T)
     assert app.drain().lines == []
 
 
@@ -331,22 +367,26 @@ def test_received_typing_shows_and_expires() -> None:
 def test_automatic_who_answers_stay_out_of_the_conversation() -> None:
     app = chatting()  # welcome sent /who already
     count = len(app.chat.main.entries)
-    feed(app, WhoList((WhoEntry("bob", "away", "", 60), WhoEntry("alice", "active", "", 0))), T)
+    feed(app, WhoList((WhoEntry("bob", "away", "", 60), WhoEntry("alice", "active", "", 0))), T, label=WHO_LABEL)
     assert len(app.chat.main.entries) == count
     assert app.chat.person("bob").status == "away"
-    assert send(app, "/who") == ["/who"]
-    feed(app, WhoList((WhoEntry("bob", "away", "", 61),)), T)
+    typed = send(app, "/who")
+    assert unlabelled(typed) == ["/who"]
+    feed(app, WhoList((WhoEntry("bob", "away", "", 61),)), T, label=label_of(typed[0]))
     assert app.chat.main.entries[-1].text.startswith("online users (1):")
+    feed(app, WhoList((WhoEntry("bob", "away", "", 61),)), T)  # not asked by this client: shown
+    assert len(app.chat.main.entries) == count + 2
     app.tick(T + WHO_EVERY)
-    assert app.drain().lines == ["/who"]
+    assert unlabelled(app.drain().lines) == ["/who"]
 
 
 def test_whois_is_asked_once_for_offline_chat_partners() -> None:
     app = chatting()
     app.chat.conversation_with("dave")
-    feed(app, WhoList((WhoEntry("alice", "active", "", 0),)), T)
-    assert app.drain().lines == ["/whois dave"]
-    feed(app, Error.of(ErrorCode.NO_SUCH_USER, name="dave"), T)  # answered: not shown
+    feed(app, WhoList((WhoEntry("alice", "active", "", 0),)), T, label=WHO_LABEL)
+    asked = app.drain().lines
+    assert unlabelled(asked) == ["/whois dave"]
+    feed(app, Error.of(ErrorCode.NO_SUCH_USER, name="dave"), T, label=label_of(asked[0]))  # answered: not shown
     assert all(entry.kind is not EntryKind.ERROR for entry in app.chat.main.entries)
     feed(app, WhoList((WhoEntry("alice", "active", "", 0),)), T)
     assert app.drain().lines == []
@@ -355,13 +395,15 @@ def test_whois_is_asked_once_for_offline_chat_partners() -> None:
 def test_private_messages_missed_while_offline_are_fetched_and_unread() -> None:
     app = chatting()
     feed(app, Notice.of(NoticeCode.OFFLINE_MESSAGES, count=2), T)
-    assert app.drain().lines == ["/history 20"]
-    feed(app, HistoryStart(4), T)
-    feed(app, PrivateMessage("bob", "alice", "old, seen", history=True, at=T - 900), T)
-    feed(app, Message("carol", "public", history=True, at=T - 800), T)
-    feed(app, PrivateMessage("bob", "alice", "missed 1", history=True, at=T - 700), T)
-    feed(app, PrivateMessage("carol", "alice", "missed 2", history=True, at=T - 600), T)
-    feed(app, HistoryEnd(), T)
+    (asked,) = app.drain().lines
+    assert unlabelled([asked]) == ["/history 20"]
+    label = label_of(asked)
+    feed(app, HistoryStart(4), T, label=label)
+    feed(app, PrivateMessage("bob", "alice", "old, seen", history=True, at=T - 900), T, label=label)
+    feed(app, Message("carol", "public", history=True, at=T - 800), T, label=label)
+    feed(app, PrivateMessage("bob", "alice", "missed 1", history=True, at=T - 700), T, label=label)
+    feed(app, PrivateMessage("carol", "alice", "missed 2", history=True, at=T - 600), T, label=label)
+    feed(app, HistoryEnd(), T, label=label)
     assert (app.chat.conversations["bob"].unread, app.chat.conversations["carol"].unread) == (1, 1)
     assert app.chat.missed() == 2
 
@@ -372,9 +414,9 @@ def test_private_messages_missed_while_offline_are_fetched_and_unread() -> None:
 def in_groups(now: float = T) -> App:
     """Logged in; the automatic /who and /groups answered (alice owns familia)."""
     app = chatting(now)
-    feed(app, WhoList((WhoEntry("alice", "active", "", 0), WhoEntry("bob", "active", "", 0))), now)
+    feed(app, WhoList((WhoEntry("alice", "active", "", 0), WhoEntry("bob", "active", "", 0))), now, label=WHO_LABEL)
     groups = (GroupEntry("familia", "private", 2, "owner", ""), GroupEntry("books", "public", 9, "", ""))
-    feed(app, GroupList(groups), now)
+    feed(app, GroupList(groups), now, label=GROUPS_LABEL)
     app.drain()
     return app
 
@@ -390,50 +432,54 @@ def test_login_asks_for_the_groups_and_keeps_the_answer_out_of_sight() -> None:
     app = chatting()
     count = len(app.chat.main.entries)
     feed(app, Notice.of(NoticeCode.YOUR_GROUPS, names="#familia"), T)  # the chats pane says it
-    feed(app, GroupList((GroupEntry("familia", "private", 2, "owner", ""),)), T)
+    feed(app, GroupList((GroupEntry("familia", "private", 2, "owner", ""),)), T, label=GROUPS_LABEL)
     assert len(app.chat.main.entries) == count and app.chat.group_count() == 1
-    assert send(app, "/groups") == ["/groups"]
-    feed(app, GroupList((GroupEntry("familia", "private", 2, "owner", ""),)), T)
+    typed = send(app, "/groups")
+    assert unlabelled(typed) == ["/groups"]
+    feed(app, GroupList((GroupEntry("familia", "private", 2, "owner", ""),)), T, label=label_of(typed[0]))
     assert app.chat.main.entries[-1].text.startswith("groups (1):")
 
 
 def test_an_old_server_without_groups_is_not_an_error() -> None:
     app = chatting()
-    feed(app, Error.of(ErrorCode.UNKNOWN_COMMAND, name="groups"), T)
+    feed(app, Error.of(ErrorCode.UNKNOWN_COMMAND, name="groups"), T, label=GROUPS_LABEL)
     assert all(entry.kind is not EntryKind.ERROR for entry in app.chat.main.entries)
 
 
 def test_opening_a_group_fetches_its_history_once() -> None:
     app = in_groups()
-    assert open_group(app, "familia") == [f"/history #familia {GROUP_HISTORY}"]
-    feed(app, HistoryStart(1), T)
-    feed(app, Message("bob", "earlier", history=True, at=T - 600, group="familia"), T)
-    feed(app, HistoryEnd(), T)
+    asked = open_group(app, "familia")
+    assert unlabelled(asked) == [f"/history #familia {GROUP_HISTORY}"]
+    feed(app, HistoryStart(1), T, label=label_of(asked[0]))
+    feed(app, Message("bob", "earlier", history=True, at=T - 600, group="familia"), T, label=label_of(asked[0]))
+    feed(app, HistoryEnd(), T, label=label_of(asked[0]))
     assert [e.text for e in app.chat.current.entries] == ["earlier"]
     assert send(app, "/focus") == [] and app.chat.open_key == MAIN
     assert open_group(app, "familia") == []  # once per connection
     app.connection_failed("gone", T)
     app.connecting()
     app.connected(T + 1)
+    feed(app, ModeSwitched("json"), T + 1, label=PROBE_LABEL)
     feed(app, Welcome("alice", ("alice", "bob")), T + 1)
-    feed(app, GroupList((GroupEntry("familia", "private", 2, "owner", ""),)), T)
-    assert f"/history #familia {GROUP_HISTORY}" in app.drain().lines  # open again after reconnecting
+    groups_label = label_of(app.drain().lines[-1])
+    feed(app, GroupList((GroupEntry("familia", "private", 2, "owner", ""),)), T, label=groups_label)
+    assert f"/history #familia {GROUP_HISTORY}" in unlabelled(app.drain().lines)  # again after reconnecting
 
 
 def test_an_automatic_group_history_that_finds_nothing_says_nothing() -> None:
     app = in_groups()
-    open_group(app, "familia")
-    feed(app, Notice.of(NoticeCode.HISTORY_EMPTY), T)
+    asked = open_group(app, "familia")
+    feed(app, Notice.of(NoticeCode.HISTORY_EMPTY), T, label=label_of(asked[0]))
     assert app.chat.current.entries == []
-    send(app, "/history #familia")
-    feed(app, Notice.of(NoticeCode.HISTORY_EMPTY), T)  # asked for by the user: shown
+    typed = send(app, "/history #familia")
+    feed(app, Notice.of(NoticeCode.HISTORY_EMPTY), T, label=label_of(typed[0]))  # asked for by the user: shown
     assert app.chat.current.entries[-1].text == NoticeCode.HISTORY_EMPTY.value
 
 
 def test_an_automatic_group_history_refused_marks_the_group_gone() -> None:
     app = in_groups()
-    open_group(app, "familia")
-    feed(app, Error.of(ErrorCode.NO_SUCH_GROUP, group="familia"), T)
+    asked = open_group(app, "familia")
+    feed(app, Error.of(ErrorCode.NO_SUCH_GROUP, group="familia"), T, label=label_of(asked[0]))
     assert app.chat.current.entries == [] and app.chat.current.gone == texts.CLIENT_TUI_GROUP_NOT_MEMBER
 
 
@@ -494,7 +540,7 @@ def test_creating_or_joining_opens_the_group() -> None:
     assert send(app, "/create #trip private") == ["/create #trip private"]
     feed(app, GroupEvent("trip", GroupChange.CREATED, text="private"), T)
     assert app.chat.open_key == "#trip" and app.chat.current.role == "owner"
-    assert app.drain().lines == [f"/history #trip {GROUP_HISTORY}"]
+    assert unlabelled(app.drain().lines) == [f"/history #trip {GROUP_HISTORY}"]
     app.ui.new_chat = True
     type_text(app, "#books", T)
     app.key(Key.ENTER, T)
@@ -567,9 +613,16 @@ def test_new_chat_prompt_and_escape() -> None:
     app.key(Key.ESC, T)  # cancels the prompt, does not quit
     assert not app.ui.new_chat and not app.drain().quit
     app.ui.new_chat = True
-    type_text(app, "Dave", T)
+    type_text(app, "Bob", T)  # someone the client knows: opened at once
     app.key(Key.ENTER, T)
-    assert app.chat.open_key == "dave" and app.chat.current.name == "Dave"
+    assert app.chat.open_key == "bob" and app.chat.current.name == "bob"
+    app.ui.new_chat = True
+    type_text(app, "Dave", T)  # someone it does not: the server is asked first
+    app.key(Key.ENTER, T)
+    (asked,) = app.drain().lines
+    assert unlabelled([asked]) == ["/whois Dave"] and app.chat.open_key == "bob" and not app.ui.new_chat
+    feed(app, Whois("dave", "registered", False, "offline", "", T - 60, None), T, label=label_of(asked))
+    assert app.chat.open_key == "dave" and app.chat.current.name == "dave"  # the server's spelling
     app.key(Key.ESC, T)
     assert app.drain().quit
 
@@ -707,9 +760,119 @@ def test_the_loop_never_spins(scene: str) -> None:
 
 def test_a_mistyped_history_does_not_confuse_the_next_answers() -> None:
     app = in_groups()
-    send(app, "/history lots")
-    feed(app, Error.of(ErrorCode.USAGE, usage="/history [#group] [N]"), T)
+    typed = send(app, "/history lots")
+    feed(app, Error.of(ErrorCode.USAGE, usage="/history [#group] [N]"), T, label=label_of(typed[0]))
     assert app.chat.main.entries[-1].kind is EntryKind.ERROR  # shown
-    open_group(app, "familia")
-    feed(app, Notice.of(NoticeCode.HISTORY_EMPTY), T)  # the automatic one's answer: not shown
+    asked = open_group(app, "familia")
+    feed(app, Notice.of(NoticeCode.HISTORY_EMPTY), T, label=label_of(asked[0]))  # automatic: not shown
     assert app.chat.current.entries == []
+
+
+def test_counts_of_one_are_singular() -> None:
+    """"1 private message", "1 member": never "1 ... messages" (the server's history
+    header says "--- 1 earlier message ---" too: tests/unit/test_render.py)."""
+    from pollchat.client.groups import group_detail
+    from pollchat.client.state import Conversation
+
+    app = chatting()
+    feed(app, Notice.of(NoticeCode.OFFLINE_MESSAGES, count=1), T)
+    assert texts.CLIENT_TUI_OFFLINE_MESSAGE in [e.text for e in app.chat.main.entries]
+    assert "1 member" in group_detail(Conversation("#g", "g", group=True, members=1))
+    assert "2 members" in group_detail(Conversation("#g", "g", group=True, members=2))
+
+
+# --- what a newcomer hit (issue 24) -------------------------------------------------------------
+
+
+def test_a_renamed_contact_does_not_linger_under_its_old_name() -> None:
+    app = chatting()
+    feed(app, Renamed("carol", "caroline"), T)  # live: the contact follows the rename
+    assert "carol" not in [p.name for p in app.chat.people_list()]
+    assert "caroline" in [p.name for p in app.chat.people_list()]
+    # A line from before a rename, replayed: its old name is asked about, and leaves the
+    # contacts when the server does not know it.
+    feed(app, HistoryStart(1), T)
+    feed(app, Message("dave", "old line", history=True, at=T - 600), T)
+    feed(app, HistoryEnd(), T)
+    assert "dave" in [p.name for p in app.chat.people_list()]
+    feed(app, WhoList((WhoEntry("alice", "active", "", 0), WhoEntry("caroline", "active", "", 0))), T, label=WHO_LABEL)
+    asked = [line for line in app.drain().lines if "/whois" in line]
+    assert unlabelled(asked) == ["/whois dave"]
+    feed(app, Error.of(ErrorCode.NO_SUCH_USER, name="dave"), T, label=label_of(asked[0]))
+    assert "dave" not in [p.name for p in app.chat.people_list()]
+    assert all(entry.kind is not EntryKind.ERROR for entry in app.chat.main.entries)
+    assert [e.text for e in app.chat.main.entries if e.sender == "dave"] == ["old line"]  # the line stays
+
+
+def test_opening_a_chat_with_a_name_nobody_has_adds_no_contact() -> None:
+    app = chatting()
+    app.ui.new_chat = True
+    type_text(app, "nobody", T)
+    app.key(Key.ENTER, T)
+    (asked,) = app.drain().lines
+    assert unlabelled([asked]) == ["/whois nobody"]
+    feed(app, Error.of(ErrorCode.NO_SUCH_USER, name="nobody"), T, label=label_of(asked))
+    assert "nobody" not in app.chat.conversations and app.chat.person("nobody") is None
+    assert app.chat.open_key == MAIN and app.chat.main.entries[-1].kind is EntryKind.ERROR
+    assert app.chat.main.entries[-1].text == texts.CLIENT_TUI_NO_SUCH_PERSON.format(name="nobody")
+
+
+def test_the_online_counts_agree_and_count_the_user() -> None:
+    app = fresh()
+    type_text(app, "pw", T)
+    app.key(Key.ENTER, T)
+    app.connecting()
+    app.connected(T)
+    feed(app, ModeSwitched("json"), T, label=PROBE_LABEL)
+    feed(app, Welcome("alice", ("alice",)), T)
+    assert app.chat.online_total() == 1  # alone, but online: not "online (0)"
+    screen = "\n".join(render(app, 80, 24, T, timezone.utc).lines())
+    assert "online (1)" in screen and "main chat · 1 online" in screen
+    feed(app, Entered("bob"), T)
+    screen = "\n".join(render(app, 80, 24, T, timezone.utc).lines())
+    assert "online (2)" in screen and "main chat · 2 online" in screen
+    app.connection_failed("gone", T)
+    assert app.chat.online_total() == 0
+
+
+def test_server_notices_leave_the_top_bar_after_a_few_seconds() -> None:
+    app = chatting()
+    feed(app, ShutdownWarning(60, "upgrade"), T, T)
+    feed(app, Announcement("root", "back soon"), T + 1, T + 1)
+    feed(app, ShutdownCancelled(), T + 2, T + 2)
+    top = render(app, 80, 24, T + 2, timezone.utc).lines()[0]
+    assert "the shutdown was cancelled (+1 more)" in top  # the void warning is gone
+    assert app.next_deadline(T + 2) <= T + 1 + SERVER_NOTICE_TTL
+    top = render(app, 80, 24, T + 2 + SERVER_NOTICE_TTL, timezone.utc).lines()[0]
+    assert "🔔" not in top  # expired, even before a tick
+    app.tick(T + 2 + SERVER_NOTICE_TTL)
+    assert app.chat.notifications == []
+    feed(app, PrivateMessage("bob", "alice", "psst"), T + 100, T + 100)  # waits until opened
+    assert "bob wrote to you" in render(app, 80, 24, T + 1000, timezone.utc).lines()[0]
+
+
+def test_left_and_right_choose_log_in_or_register_where_the_cursor_starts() -> None:
+    app = fresh()  # the name is known: the cursor starts in the password field
+    assert app.form.field == 2
+    bottom = render(app, 80, 24, T, timezone.utc).lines()[-1]
+    assert "←→ log in/register" in bottom
+    app.key(Key.RIGHT, T)
+    assert app.form.register
+    app.key(Key.LEFT, T)
+    assert not app.form.register
+    new = fresh(user=None)  # no name yet: the cursor starts in the name field
+    assert new.form.field == 1
+    bottom = render(new, 80, 24, T, timezone.utc).lines()[-1]
+    assert "←→" not in bottom and texts.CLIENT_TUI_LOGIN_HINTS_NAME in bottom
+    type_text(new, "al", T)
+    new.key(Key.LEFT, T)  # in the name, the arrows move the cursor
+    assert new.form.name.cursor == 1 and not new.form.register
+    new.key(Key.UP, T)
+    new.key(Key.RIGHT, T)
+    assert new.form.register
+
+
+def test_a_main_chat_line_that_looks_like_a_label_stays_text() -> None:
+    app = chatting()
+    assert send(app, "@label=x hi") == ["@label=u @label=x hi"]  # the server takes one label off
+    assert app.chat.main.entries[-1].text == "@label=x hi" and app.chat.main.entries[-1].own

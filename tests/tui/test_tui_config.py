@@ -22,6 +22,7 @@ from pollchat.client.config import (
     load_config,
     save_config,
 )
+from pollchat.client.requests import PROBE_LINE
 from pollchat.client.ui import Key
 from pollchat.protocol.events import ModeSwitched, Welcome
 from tests.tui.tui_scenes import feed, type_text
@@ -89,7 +90,7 @@ def test_a_login_never_stores_the_password(tmp_path: Path) -> None:
     app.key(Key.ENTER, 0.0)
     app.connecting()
     app.connected(1.0)
-    assert app.drain().lines == ["mode json", "login", f"alice,{password}"]
+    assert app.drain().lines == ["mode json", PROBE_LINE, "login", f"alice,{password}"]
     feed(app, ModeSwitched("json"), 2.0)
     feed(app, Welcome("alice", ("alice",)), 2.0)
     out = app.drain()

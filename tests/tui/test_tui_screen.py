@@ -120,7 +120,7 @@ def test_status_is_shown_by_a_marker_not_only_colour() -> None:
 
 def test_focus_and_selection_are_visible_in_the_text() -> None:
     lines = render_scene(tui_scenes.scene_online(T0), 80, 24).lines()
-    assert "[ online (7) ]" in lines[1]
+    assert "[ online (8) ]" in lines[1]
     assert any(line.startswith("│›+ juan") for line in lines)
     assert "find: a" in lines[2]
 
@@ -240,7 +240,7 @@ def test_the_renderer_is_pure() -> None:
 
 def test_groups_in_the_chats_pane_title_and_input() -> None:
     lines = render_scene(tui_scenes.scene_group(T0), 80, 24).lines()
-    assert " chats · 👥 2 " in lines[1] and "[ #familia · 5 member(s) ]" in lines[1]
+    assert " chats · 👥 2 " in lines[1] and "[ #familia · 5 members ]" in lines[1]
     chats = [line.split("│")[2].rstrip() for line in lines[2:9]]
     assert chats[2] == "▸ #familia" and chats[3].startswith("  #grupo_tr") and chats[3].endswith("✉(1) ●")
     assert "🔔 carlos mentioned you in #grupo_trabajo" in lines[0]

@@ -31,6 +31,7 @@ from pollchat.protocol.events import (
     GroupList,
     HistoryEnd,
     HistoryStart,
+    Labelled,
     Mention,
     Message,
     ModeSwitched,
@@ -51,8 +52,11 @@ T0 = 1_763_726_400.0  # 2025-11-21 12:00:00 UTC
 PASSWORD = "s3cr3t-ツ-pw"
 
 
-def feed(app: App, event: object, ts: float, now: float | None = None) -> None:
-    """Give ``app`` one server event as the JSON line the server would send."""
+def feed(app: App, event: object, ts: float, now: float | None = None, label: str | None = None) -> None:
+    """Give ``app`` one server event as the JSON line the server would send (in answer
+    to a line labelled ``label``, if given)."""
+    if label is not None:
+        event = Labelled(event, label)  # type: ignore[arg-type]
     app.server_line(encode_json(event, ts).decode("utf-8").removesuffix("\n"), ts if now is None else now)
 
 

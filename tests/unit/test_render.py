@@ -151,6 +151,7 @@ TEXT_GOLDEN = [
     (Whois("dave", "registered", False, "offline", "", None, None), b"dave: offline, never seen, registered account\n"),
     (Renamed("bob", "bobby"), b"bob is now known as bobby\n"),
     (HistoryStart(3), b"--- 3 earlier messages ---\n"),
+    (HistoryStart(1), b"--- 1 earlier message ---\n"),
     (HistoryEnd(), b"--- end of history ---\n"),
     (Message("bob", "hi all", history=True, at=AT), b"[2023-11-14 22:13] bob: hi all\n"),
     (Emote("bob", "waves", history=True, at=AT), b"[2023-11-14 22:13] * bob waves\n"),
@@ -377,6 +378,11 @@ TEXT_GOLDEN = [
     (
         Error.of(ErrorCode.TOO_MANY_REQUESTS, group="familia", limit=20),
         b"#familia has 20 join request(s) waiting already; try again later\n",
+    ),
+    (
+        Error.of(ErrorCode.BAD_LABEL, limit=32),
+        b"bad label: write @label=ID then a space and the line (ID: 1 to 32 letters, digits, '_', '-' or '.');"
+        b" line discarded\n",
     ),
 ]
 

@@ -1,0 +1,233 @@
+"""The TUI's keys (pure, clock injected): the login form, the panes, the input box.
+
+:class:`KeyHandling` takes one key at a time, a :class:`~pollchat.client.ui.Key` for a
+special key or a one-character string for typed text, as the curses front end decodes
+them (docs/client.md, "Keys").
+"""
+
+from __future__ import annotations
+
+from pollchat import texts
+from pollchat.client.base import INPUT_HISTORY
+from pollchat.client.state import MAIN
+from pollchat.client.typed import TypedLines
+from pollchat.client.ui import Credentials, Key, Pane, Phase
+from pollchat.protocol.names import MAX_NAME_LENGTH, normalize_name
+
+
+class KeyHandling(TypedLines):
+    """Key presses: see the module doc."""
+
+    def key(self, key: Key | str, now: float) -> None:
+        """Handle one key press: a :class:`Key` or one typed character."""
+        if self.ui.help:
+            self.ui.help = False
+            return
+        if key is Key.F1:
+            self.ui.help = True
+            return
+        if self.phase is Phase.LOGIN or not self.logged_in_once:
+            self._form_key(key, now)
+            return
+        if key is Key.ESC:
+            if self.ui.new_chat:
+                self.ui.new_chat = False
+                self.ui.input.clear()
+                return
+            self.quit()
+            return
+        if key is Key.TAB or key is Key.BTAB:
+            order = list(Pane)
+            step = 1 if key is Key.TAB else -1
+            self.ui.focus = order[(order.index(self.ui.focus) + step) % len(order)]
+            if self.ui.focus is Pane.CHATS:
+                self.ui.chats_selected = self._chat_index(self.chat.open_key)
+            return
+        if key is Key.PGUP:
+            self.ui.scroll = min(self.ui.scroll + max(1, self.ui.page - 1), max(self.ui.scroll_max, 0))
+            return
+        if key is Key.PGDN:
+            self.ui.scroll = max(0, self.ui.scroll - max(1, self.ui.page - 1))
+            return
+        if key is Key.F2:
+            target = self.chat.open_key
+            if self.ui.focus is Pane.CHATS:
+                chats = self.chat.chat_order()
+                if self.ui.chats_selected < len(chats):
+                    target = chats[self.ui.chats_selected].key
+            self._toggle_pin(target)
+            return
+        if self.ui.focus is Pane.ONLINE:
+            self._online_key(key, now)
+        elif self.ui.focus is Pane.CHATS:
+            self._chats_key(key, now)
+        else:
+            self._input_key(key, now)
+
+    def _form_key(self, key: Key | str, now: float) -> None:
+        form = self.form
+        if key is Key.ESC:
+            self.quit()
+            return
+        if key in (Key.TAB, Key.DOWN):
+            form.field = (form.field + 1) % 3
+            return
+        if key in (Key.BTAB, Key.UP):
+            form.field = (form.field - 1) % 3
+            return
+        if key is Key.ENTER:
+            self._submit_form(now)
+            return
+        if form.field == 0 or form.field == 2 and key in (Key.LEFT, Key.RIGHT):
+            # Left and Right choose in the password field too, where the cursor starts
+            # when the name is known: a password is never shown, so there is no cursor
+            # to move in it.
+            if key in (Key.LEFT, Key.RIGHT, " "):
+                form.register = not form.register
+            return
+        editor = form.name if form.field == 1 else form.password
+        if isinstance(key, str):
+            if key.isprintable() and not (form.field == 1 and key in " ,"):
+                editor.insert(key)
+        elif key is Key.BACKSPACE:
+            editor.backspace()
+        elif key is Key.DELETE:
+            editor.delete()
+        elif key is Key.KILL_LINE:
+            editor.clear()
+        else:
+            editor.move(key)
+
+    def _submit_form(self, now: float) -> None:
+        form = self.form
+        if not form.name.text:
+            form.field, form.error = 1, texts.CLIENT_TUI_NEED_NAME
+            return
+        name = normalize_name(form.name.text)
+        if name is None:
+            form.field = 1
+            form.error = texts.CLIENT_TUI_BAD_NAME.format(name=form.name.text, limit=MAX_NAME_LENGTH)
+            return
+        if not form.password.text:
+            form.field, form.error = 2, texts.CLIENT_TUI_NEED_PASSWORD
+            return
+        self.credentials = Credentials(form.register, name, form.password.text)
+        form.password.clear()
+        form.error = ""
+        if self.socket_open:  # a previous attempt is still under way: start afresh
+            self._out.close = True
+            self.socket_open = False
+        self.phase = Phase.CONNECTING
+        self.backoff.reset()
+        self.last_error = ""
+        self.connect_at = now
+
+    def _online_key(self, key: Key | str, now: float) -> None:
+        people = self.chat.people_list(self.ui.filter.text)
+        if key is Key.UP:
+            self.ui.online_selected = max(0, self.ui.online_selected - 1)
+        elif key is Key.DOWN:
+            self.ui.online_selected = min(max(0, len(people) - 1), self.ui.online_selected + 1)
+        elif key is Key.ENTER:
+            if people:
+                person = people[min(self.ui.online_selected, len(people) - 1)]
+                self._open(self.chat.conversation_with(person.name).key, now)
+                self.ui.focus = Pane.CHAT
+        elif isinstance(key, str):
+            if key.isprintable():
+                self.ui.filter.insert(key)
+                self.ui.online_selected = 0
+        elif key is Key.BACKSPACE:
+            self.ui.filter.backspace()
+            self.ui.online_selected = 0
+        elif key is Key.KILL_LINE:
+            self.ui.filter.clear()
+        elif key is Key.DELETE:
+            self.ui.filter.delete()
+        else:
+            self.ui.filter.move(key)
+
+    def _chats_key(self, key: Key | str, now: float) -> None:
+        chats = self.chat.chat_order()
+        rows = len(chats) + 1  # the last row is "[+] New chat"
+        if key is Key.UP:
+            self.ui.chats_selected = max(0, self.ui.chats_selected - 1)
+        elif key is Key.DOWN:
+            self.ui.chats_selected = min(rows - 1, self.ui.chats_selected + 1)
+        elif key is Key.ENTER:
+            if self.ui.chats_selected >= len(chats):
+                self.ui.new_chat = True
+                self.ui.input.clear()
+            else:
+                self._open(chats[self.ui.chats_selected].key, now)
+            self.ui.focus = Pane.CHAT
+        elif key == "p":
+            if self.ui.chats_selected < len(chats):
+                self._toggle_pin(chats[self.ui.chats_selected].key)
+        elif isinstance(key, str) and key.isprintable():
+            self.ui.focus = Pane.CHAT  # typing in the chats pane starts a line
+            self._input_key(key, now)
+
+    def _input_key(self, key: Key | str, now: float) -> None:
+        editor = self.ui.input
+        changed = False
+        if isinstance(key, str):
+            if key.isprintable():
+                editor.insert(key)
+                changed = True
+        elif key is Key.ENTER:
+            self._enter(now)
+            return
+        elif key is Key.BACKSPACE:
+            changed = editor.backspace()
+        elif key is Key.DELETE:
+            changed = editor.delete()
+        elif key is Key.KILL_LINE:
+            changed = bool(editor.text)
+            editor.clear()
+        elif key in (Key.UP, Key.DOWN):
+            self._recall(key)
+            return
+        else:
+            editor.move(key)
+        if changed and not self.ui.new_chat:
+            self._typed(now)
+
+    def _typed(self, now: float) -> None:
+        if self.phase is not Phase.CHATTING or not self.typing_supported:
+            return
+        text = self.ui.input.text
+        message = bool(text.strip()) and (not text.startswith("/") or text.startswith("//"))
+        target = None
+        conv = self.chat.current
+        if message and not conv.gone:
+            target = MAIN if conv.key == MAIN else conv.label  # "#name" for a group
+        self._send(*self.typing.keystroke(target, now))
+
+    def _recall(self, key: Key) -> None:
+        history = self.ui.history
+        if not history:
+            return
+        index = self.ui.history_index + (-1 if key is Key.UP else 1)
+        index = max(0, min(len(history), index))
+        self.ui.history_index = index
+        self.ui.input.set(history[index] if index < len(history) else "")
+
+    def _enter(self, now: float) -> None:
+        text = self.ui.input.text
+        if self.ui.new_chat:
+            self._new_chat(text.strip(), now)
+            return
+        if not text.strip():
+            return
+        if self.phase is not Phase.CHATTING:
+            self.set_status(texts.CLIENT_TUI_NOT_CONNECTED, now)
+            return
+        if self.typing_supported:
+            self._send(*self.typing.stop())
+        if not self._send_line(text, now):
+            return  # refused here (the status bar says why): the line stays in the box
+        self.ui.history = (self.ui.history + [text])[-INPUT_HISTORY:]
+        self.ui.history_index = len(self.ui.history)
+        self.ui.input.clear()
+        self.ui.scroll = 0
