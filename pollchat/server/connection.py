@@ -41,6 +41,10 @@ class Owner(Protocol):
     clock: Callable[[], float]
     """Wall-clock seconds: the timestamp of encoded events."""
 
+    replying: tuple[Connection, str] | None
+    """The connection whose labelled JSON-mode line is being answered, and its label
+    (:mod:`pollchat.protocol.labels`), or ``None``."""
+
     def queue(self, conn: Connection, data: bytes) -> None: ...
 
     def switch_mode(self, conn: Connection, mode: str) -> None: ...
