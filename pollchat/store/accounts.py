@@ -99,20 +99,26 @@ class SqliteAccounts(SqliteConnection):
 
         Returns:
             ``account`` with its new ``id`` (never used before), or ``None`` if a
-            registered account with the same key exists already.
+            registered account with the same key, or with a name of the same confusable
+            skeleton (a lookalike), exists already. The statement itself checks both, so
+            the database is the final word even if the caller's checks raced.
 
         Raises:
             ValueError: ``account`` is not of kind REGISTERED.
         """
         if account.kind is not AccountKind.REGISTERED:
             raise ValueError(f"create() stores registered accounts only, not {account!r}")
+        shape = skeleton(account.name)
         try:
             cursor = self._write(
                 "INSERT INTO account (key, name, kind, password_hash, created_at, skeleton)"
-                " VALUES (?, ?, 'registered', ?, ?, ?)",
-                (account.key, account.name, account.password_hash, _now_iso(), skeleton(account.name)),
+                " SELECT ?, ?, 'registered', ?, ?, ? WHERE NOT EXISTS"
+                " (SELECT 1 FROM account WHERE kind = 'registered' AND skeleton = ?)",
+                (account.key, account.name, account.password_hash, _now_iso(), shape, shape),
             )
         except sqlite3.IntegrityError:
+            return None
+        if cursor.rowcount != 1:
             return None
         assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
         return dataclasses.replace(account, id=cursor.lastrowid)
@@ -131,13 +137,17 @@ class SqliteAccounts(SqliteConnection):
             new_name: a valid, NFC-normalised name (:func:`~pollchat.protocol.names.normalize_name`).
 
         Returns:
-            ``True`` if renamed; ``False`` if another registered account has that key, or
-            no registered account has this id.
+            ``True`` if renamed; ``False`` if another registered account has that key or
+            (unless the account's own skeleton stays) a name of that skeleton, or no
+            registered account has this id.
         """
+        shape = skeleton(new_name)
         try:
             cursor = self._write(
-                "UPDATE account SET name = ?, key = ?, skeleton = ? WHERE id = ? AND kind = 'registered'",
-                (new_name, name_key(new_name), skeleton(new_name), account_id),
+                "UPDATE account SET name = ?, key = ?, skeleton = ? WHERE id = ? AND kind = 'registered'"
+                " AND (skeleton IS ? OR NOT EXISTS"
+                " (SELECT 1 FROM account AS other WHERE other.kind = 'registered' AND other.skeleton = ? AND other.id != ?))",
+                (new_name, name_key(new_name), shape, account_id, shape, shape, account_id),
             )
         except sqlite3.IntegrityError:
             return False
