@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import tempfile
@@ -33,6 +34,7 @@ from pollchat.server.backups import snapshot_name
 from pollchat.store.backup import Summary, check_copy, copy_live
 from pollchat.store.database import DATABASE_NAME
 from pollchat.store.lock import DataDirInUse, DataDirLock
+from pollchat.store.postgres import is_postgres_url, redact
 
 KEPT_SUFFIX = ".before-restore"
 
@@ -49,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     backup.add_argument("dest", type=Path, metavar="DEST", help="the backup file or an existing directory")
     backup.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
+    backup.add_argument(
+        "--database", metavar="URL",
+        help="a postgresql:// database is not copied by pollchat: the command says how to use pg_dump instead",
+    )
     backup.set_defaults(run=run_backup)
 
     restore = subparsers.add_parser(
@@ -63,8 +69,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     restore.set_defaults(run=run_restore)
 
 
+def pg_dump_command(url: str, dest: Path) -> str:
+    """The shell command that backs up the PostgreSQL database ``url`` to ``dest`` with
+    ``pg_dump`` (custom format: compressed, restored with ``pg_restore``; a consistent
+    snapshot while the server writes). The password comes from ``PGPASSWORD``,
+    ``PGPASSFILE`` or ``~/.pgpass``, like every pollchat connection."""
+    return f"pg_dump --format=custom --file={shlex.quote(str(dest))} {shlex.quote(url)}"
+
+
 def run_backup(args: argparse.Namespace, stdin: TextIO) -> int:
-    """Back up the data directory's database to ``args.dest``; one line on stdout."""
+    """Back up the data directory's database to ``args.dest``; one line on stdout.
+
+    Raises:
+        ConfigError: ``--database`` names a PostgreSQL database: pollchat does not copy
+            it; the message gives the ``pg_dump`` command (:func:`pg_dump_command`).
+    """
+    if args.database is not None and is_postgres_url(args.database):
+        dest = args.dest / "pollchat.dump" if args.dest.is_dir() else args.dest
+        raise ConfigError(
+            f"the database is on PostgreSQL: back it up with pg_dump, e.g. {pg_dump_command(redact(args.database), dest)}"
+        )
     data_dir = args.data_dir or default_data_dir()
     dest = args.dest / snapshot_name(time.time()) if args.dest.is_dir() else args.dest
     _exit_on_sigterm()
