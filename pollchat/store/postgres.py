@@ -48,6 +48,7 @@ from pollchat.store.accounts import _now_iso, _registered
 from pollchat.store.groups import MAX_PENDING_CHANGES
 from pollchat.store.messages import _check_count, _check_limits, _record
 from pollchat.store.schema import SCHEMA_VERSION
+from pollchat.store.urls import INSTALL_HINT, is_postgres_url, redact
 
 try:
     import psycopg
@@ -55,9 +56,7 @@ try:
 except ImportError:  # the optional extra is not installed
     psycopg = None  # type: ignore[assignment]
 
-INSTALL_HINT = "pip install 'pollchat[postgres]'"
 APPLICATION = "pollchat"
-URL_SCHEMES = ("postgresql://", "postgres://")
 
 SCHEMA = f"""
 CREATE TABLE pollchat_meta (
@@ -171,11 +170,6 @@ _PUBLIC_KINDS = (RecordKind.CHAT.value, RecordKind.ACTION.value)
 _T = TypeVar("_T")
 
 
-def is_postgres_url(location: object) -> bool:
-    """Whether ``location`` (a ``--database`` value) names a PostgreSQL database."""
-    return isinstance(location, str) and location.startswith(URL_SCHEMES)
-
-
 def _pg_errors(cls: type[_T]) -> type[_T]:
     """Class decorator: each public method raises :class:`StoreError` instead of
     :class:`psycopg.Error` (:class:`StoreConflict` for a unique violation)."""
@@ -219,16 +213,6 @@ def connect(url: str) -> Any:
         return psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="pollchat")
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to {redact(url)}: {_first_line(exc)}") from None
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for messages and logs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    userinfo, _, host = rest.partition("@")
-    user, colon, _ = userinfo.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
 
 
 def check_schema(conn: Any, url: str, *, create: bool) -> int:

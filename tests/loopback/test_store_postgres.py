@@ -10,7 +10,8 @@ import pytest
 
 from pollchat.errors import StoreError
 from pollchat.store import postgres
-from pollchat.store.postgres import SCHEMA_VERSION, open_postgres, redact
+from pollchat.store.postgres import SCHEMA_VERSION, open_postgres
+from pollchat.store.urls import redact
 from tests.postgres import PASSWORD, PgServer
 
 psycopg = pytest.importorskip("psycopg", reason="pip install 'pollchat[postgres]'")

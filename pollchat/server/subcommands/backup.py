@@ -34,7 +34,7 @@ from pollchat.server.backups import snapshot_name
 from pollchat.store.backup import Summary, check_copy, copy_live
 from pollchat.store.database import DATABASE_NAME
 from pollchat.store.lock import DataDirInUse, DataDirLock
-from pollchat.store.postgres import is_postgres_url, redact
+from pollchat.store.urls import is_postgres_url, redact
 
 KEPT_SUFFIX = ".before-restore"
 

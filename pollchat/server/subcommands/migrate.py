@@ -22,7 +22,7 @@ from pollchat.config import default_data_dir
 from pollchat.errors import ConfigError
 from pollchat.store.database import DATABASE_NAME
 from pollchat.store.lock import DataDirInUse, DataDirLock
-from pollchat.store.postgres import is_postgres_url
+from pollchat.store.urls import is_postgres_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -61,7 +61,7 @@ def check_url(url: str) -> None:
 def run_migrate(args: argparse.Namespace, stdin: TextIO) -> int:
     """Run the migration; one line per table on stderr, the summary on stdout."""
     from pollchat.store.migrate import migrate_to_postgres
-    from pollchat.store.postgres import redact
+    from pollchat.store.urls import redact
 
     check_url(args.to)
     data_dir = args.data_dir or default_data_dir()
