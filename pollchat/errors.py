@@ -20,7 +20,15 @@ class ConfigError(PollchatError):
 
 
 class StoreError(PollchatError):
-    """The database cannot be opened or is not a pollchat database (never overwritten)."""
+    """The database cannot be opened, is not a pollchat database (never overwritten), or
+    failed a call: disk full or read-only, the file deleted while the server ran, the
+    database server unreachable. A failed write changed nothing; callers treat it as not
+    done (no acknowledgement). Every engine raises this, never its own error types."""
+
+
+class StoreConflict(StoreError):
+    """A write broke a uniqueness rule of the database: a name (of an account or a
+    live group) that another row has, in any case. Nothing was changed."""
 
 
 class ProtocolError(PollchatError):

@@ -29,12 +29,12 @@ include the waiting records.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
 from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.errors import StoreError
 from pollchat.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,9 @@ PRUNE_BATCH = 1000
 PRUNE_CHECKS = 20
 """The most conversations (private or group) checked for pruning in one pass."""
 
-_RETRYABLE = (sqlite3.Error, OSError)
-"""What the database raises when it cannot write (``Database`` documents
-``sqlite3.Error``); anything else is a bug in the batch, which retrying cannot fix."""
+_RETRYABLE = (StoreError, OSError)
+"""What the store raises when it cannot write (:mod:`pollchat.store.ports` documents
+``StoreError``); anything else is a bug in the batch, which retrying cannot fix."""
 
 
 class HistoryLog:

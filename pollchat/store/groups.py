@@ -1,9 +1,13 @@
-"""The group tables of the database (schema 4): groups, members, bans, join requests,
-changes waiting for offline accounts, .
+"""Groups in SQLite (schema 4): groups, members, bans, join requests, changes waiting
+for offline accounts.
 
-:class:`GroupTables` is a mixin of :class:`pollchat.store.database.Database`: it uses
-the database's connection (``_db``) and transaction helper (``_transaction``) and
-implements :class:`pollchat.core.groups.GroupStore`. Every write is one transaction
+Tables: ``chat_group`` (a deleted group keeps its row, ``deleted`` set, so its messages
+stay exportable; only live names are unique, case-folded in ``key``), ``group_member``
+and ``group_request`` (rowid tables: the rowid keeps joining order even when two times
+are equal), ``group_ban`` and ``pending_change``.
+
+:class:`GroupTables` is one of the table classes :class:`pollchat.store.database.Database`
+combines; it implements :class:`pollchat.core.groups.GroupStore`. Every write is one transaction
 with ``synchronous=FULL``: a membership, ban or request the server acknowledged is on
 disk (issue 4: "persist in the database across restarts"). The exception is the queue
 of changes for offline accounts (``synchronous=NORMAL``, see :meth:`queue_change`).
@@ -11,24 +15,19 @@ of changes for offline accounts (``synchronous=NORMAL``, see :meth:`queue_change
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-
 from pollchat.core.groups import Group, Member, PendingChange, Visibility
 from pollchat.protocol.names import name_key
+from pollchat.store.connection import SqliteConnection, sqlite_errors
 
 MAX_PENDING_CHANGES = 100
 """Changes kept per offline account; older ones are dropped (a deleted group's members
 could otherwise pile them up without end)."""
 
 
-class GroupTables:
-    """Group persistence (see the module docstring). Not used on its own."""
-
-    _db: sqlite3.Connection
-
-    def _transaction(self, synchronous: str = "FULL") -> contextlib.AbstractContextManager[None]:  # pragma: no cover
-        raise NotImplementedError
+@sqlite_errors
+class GroupTables(SqliteConnection):
+    """Group persistence (see the module docstring). Every public method raises
+    :class:`~pollchat.errors.StoreError` if the database fails."""
 
     def load_groups(self) -> list[Group]:
         """Every live group with its members (joining order: insertion order, whatever
@@ -61,7 +60,7 @@ class GroupTables:
         """Insert a group and its owner's membership; return the new id (never reused).
 
         Raises:
-            sqlite3.IntegrityError: a live group has that name already (any case).
+            StoreConflict: a live group has that name already (any case).
         """
         with self._transaction():
             group_id = self._db.execute(
@@ -102,7 +101,7 @@ class GroupTables:
         """Give a group a new name (and key).
 
         Raises:
-            sqlite3.IntegrityError: another live group has that name.
+            StoreConflict: another live group has that name.
         """
         with self._transaction():
             self._db.execute("UPDATE chat_group SET name = ?, key = ? WHERE id = ?", (name, name_key(name), group_id))

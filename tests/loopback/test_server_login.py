@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pollchat import texts
+from pollchat.store.database import DATABASE_NAME
 from tests.harness import Harness
 
 GREETING = texts.GREETING
@@ -276,3 +277,14 @@ def test_passwd_needs_a_long_enough_new_password(make_harness) -> None:
     u1 = h.login("user1", "123")
     u1.send(b"/passwd 123,456\n")  # the accounts file's business, not the length rule's
     assert u1.line() == "user1 is a preconfigured account: it belongs to the server's accounts file"
+
+
+def test_registration_is_refused_once_the_database_file_is_deleted(harness: Harness) -> None:
+    # Audit finding: SQLite went on writing to the unlinked file, so registrations were
+    # acknowledged and gone after a restart. Now the store refuses the write.
+    harness.register("alice", "password1").close()
+    for suffix in ("", "-wal", "-shm"):
+        (harness.data_dir / (DATABASE_NAME + suffix)).unlink(missing_ok=True)
+    client = harness.connect()
+    client.send(b"register\nbob,password2\n")
+    assert client.closed() == [texts.ErrorCode.INTERNAL.value]

@@ -14,6 +14,7 @@ import pytest
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Groups, Member, PendingChange, Visibility
 from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.errors import StoreConflict, StoreError
 from pollchat.core.seats import AccountKind
 from pollchat.store.database import (
     APPLICATION_ID,
@@ -190,10 +191,10 @@ def test_delete_keeps_the_row_and_messages_and_frees_the_name(db: Database, db_p
 def test_live_names_are_unique_in_any_case(db: Database, people: dict[str, Account]) -> None:
     ann, bob = people["ann"], people["bob"]
     tea = db.create_group("tea", "public", ann.id, T)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreConflict):
         db.create_group("TEA", "private", bob.id, T)
     bar = db.create_group("bar", "public", bob.id, T)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreConflict):
         db.rename_group(bar, "Tea")
     assert sorted(g.name for g in db.load_groups()) == ["bar", "tea"]  # the failed calls changed nothing
     db.rename_group(tea, "Tea")  # a change of case only
@@ -211,7 +212,7 @@ def test_topic_is_stored_and_cleared(db: Database, people: dict[str, Account]) -
 
 
 def test_visibility_must_be_public_or_private(db: Database, people: dict[str, Account]) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError):
         db.create_group("tea", "secret", people["ann"].id, T)
     assert db.load_groups() == []
 

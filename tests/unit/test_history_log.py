@@ -2,18 +2,18 @@
 written (issue 14, finding 1): the batch is kept in memory (bounded) and retried with
 back-off, operators are warned once per outage and told when it is over, and senders of
 private and group lines are told their lines are not saved yet. A fake database raises
-``sqlite3.OperationalError('database or disk is full')`` on demand; a fake clock and
+``StoreError('database or disk is full')`` on demand; a fake clock and
 explicit ``flush()`` calls stand for loop passes."""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 
 import pytest
 
 from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.errors import StoreError
 from pollchat.server.history import MAX_PENDING, RETRY_MAX, HistoryLog
 
 FULL = "database or disk is full"
@@ -34,7 +34,7 @@ class FakeDatabase:
         self.rows: list[HistoryRecord] = []
         self.full = False
         self.attempts = 0
-        self.failure: Exception = sqlite3.OperationalError(FULL)
+        self.failure: Exception = StoreError(FULL)
 
     def count_main(self) -> int:
         return sum(1 for r in self.rows if r.recipient_id is None and r.group_id is None)

@@ -20,6 +20,7 @@ from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
 from pollchat.protocol.names import legacy_key, skeleton
 from pollchat.store import database as database_module
+from pollchat.store import schema as schema_module
 from pollchat.store.database import (
     APPLICATION_ID,
     DATABASE_NAME,
@@ -405,7 +406,7 @@ def test_a_failed_backup_leaves_the_v1_file_unmigrated(db_path: Path) -> None:
 def test_a_failed_migration_rolls_back_to_v1(db_path: Path, monkeypatch) -> None:
     make_v1(db_path).close()
     broken = (MIGRATIONS[0], MIGRATIONS[1] + "; INSERT INTO no_such_table VALUES (1)")
-    monkeypatch.setattr(database_module, "MIGRATIONS", broken)
+    monkeypatch.setattr(schema_module, "MIGRATIONS", broken)
     with pytest.raises(StoreError):
         Database.open(db_path)
     assert pragmas(db_path)[:2] == (APPLICATION_ID, 1)
@@ -728,7 +729,7 @@ def test_append_messages_is_all_or_nothing(db: Database, people) -> None:
     db.append_messages([])
     assert db.count_messages() == 0
     broken = HistoryRecord(1.0, RecordKind.CHAT, alice.id, "alice", None)  # type: ignore[arg-type]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreError):
         db.append_messages([chat(alice, "fine"), broken])
     assert db.count_messages() == 0
     assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 2
@@ -1057,3 +1058,48 @@ def test_address_bans_persist_until_they_end(db_path: Path) -> None:
     with Database.open(db_path) as db:
         assert db.address_bans(150.0) == [("192.0.2.0/24", None, "spam", "root"), ("2001:db8:1:2::/64", 200.0, "", "root")]
         assert db.address_bans(250.0) == [("192.0.2.0/24", None, "spam", "root")]
+
+
+# --- a database file deleted or replaced while open (audit finding) -----------------------------
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def test_a_deleted_database_refuses_every_write_and_says_so_once(db_path: Path, caplog) -> None:
+    with Database.open(db_path) as db:
+        alice = db.create(registered("alice"))
+        assert alice is not None
+        _remove_database(db_path)
+        with caplog.at_level("CRITICAL", logger="pollchat.store"):
+            with pytest.raises(StoreError, match="deleted"):
+                db.create(registered("bob"))
+            with pytest.raises(StoreError):
+                db.set_password(alice.id, HASH)
+            with pytest.raises(StoreError):
+                db.append_messages([chat(alice, "lost")])
+            with pytest.raises(StoreError):
+                db.create_group("tea", "public", alice.id, 1.0)
+        assert [r.levelname for r in caplog.records] == ["CRITICAL"]
+        assert str(db_path) in caplog.records[0].getMessage()
+        assert db.find("alice") == alice  # reads still answer from the open file
+
+
+def test_a_replaced_database_refuses_writes(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        other = db_path.with_name("other.db")
+        Database.open(other).close()
+        os.replace(other, db_path)
+        with pytest.raises(StoreError, match="replaced"):
+            db.create(registered("bob"))
+    with Database.open(db_path) as db:
+        assert db.find("bob") is None
+
+
+def test_a_database_moved_away_refuses_writes(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        os.rename(db_path, db_path.with_name("moved.db"))
+        with pytest.raises(StoreError, match="moved away"):
+            db.set_ban(1, None, "spam", "admin", 1.0)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 
-from pollchat.server.subcommands import accounts, backup, export, hash_password
+from pollchat.server.subcommands import accounts, backup, export, hash_password, migrate
 
-MODULES = (hash_password, accounts, backup, export)
+MODULES = (hash_password, accounts, backup, export, migrate)
 
 
 def register_all(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

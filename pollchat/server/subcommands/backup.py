@@ -1,7 +1,7 @@
 """``pollchat-server backup DEST`` and ``pollchat-server restore SRC``.
 
 ``backup`` copies the live database with SQLite's online backup API
-(:meth:`sqlite3.Connection.backup`). The database is in WAL mode, so the copy reads one
+(:func:`pollchat.store.backup.copy_live`). The database is in WAL mode, so the copy reads one
 consistent snapshot while the server goes on writing: it neither blocks the server nor
 waits for it. The copy is written to a temporary file beside ``DEST``, switched to a
 self-contained rollback-journal file, checked (``PRAGMA integrity_check``, the
@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 import signal
-import sqlite3
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -32,8 +31,10 @@ from pollchat.config import default_data_dir
 from pollchat.errors import ConfigError, StoreError
 from pollchat.fsutil import fsync_directory
 from pollchat.server.backups import snapshot_name
-from pollchat.store.database import APPLICATION_ID, DATABASE_NAME, SCHEMA_VERSION
+from pollchat.store.backup import Summary, check_copy, copy_live
+from pollchat.store.database import DATABASE_NAME
 from pollchat.store.lock import DataDirInUse, DataDirLock
+from pollchat.store.urls import is_postgres_url, redact
 
 KEPT_SUFFIX = ".before-restore"
 
@@ -50,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     backup.add_argument("dest", type=Path, metavar="DEST", help="the backup file or an existing directory")
     backup.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
+    backup.add_argument(
+        "--database", metavar="URL",
+        help="a postgresql:// database is not copied by pollchat: the command says how to use pg_dump instead",
+    )
     backup.set_defaults(run=run_backup)
 
     restore = subparsers.add_parser(
@@ -64,20 +69,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     restore.set_defaults(run=run_restore)
 
 
-@dataclass(frozen=True)
-class Summary:
-    """What a checked database holds."""
-
-    schema: int
-    accounts: int
-    messages: int
-
-    def __str__(self) -> str:
-        return f"{self.accounts} account(s), {self.messages} message(s), schema {self.schema}"
+def pg_dump_command(url: str, dest: Path) -> str:
+    """The shell command that backs up the PostgreSQL database ``url`` to ``dest`` with
+    ``pg_dump`` (custom format: compressed, restored with ``pg_restore``; a consistent
+    snapshot while the server writes). The password comes from ``PGPASSWORD``,
+    ``PGPASSFILE`` or ``~/.pgpass``, like every pollchat connection."""
+    return f"pg_dump --format=custom --file={shlex.quote(str(dest))} {shlex.quote(url)}"
 
 
 def run_backup(args: argparse.Namespace, stdin: TextIO) -> int:
-    """Back up the data directory's database to ``args.dest``; one line on stdout."""
+    """Back up the data directory's database to ``args.dest``; one line on stdout.
+
+    Raises:
+        ConfigError: ``--database`` names a PostgreSQL database: pollchat does not copy
+            it; the message gives the ``pg_dump`` command (:func:`pg_dump_command`).
+    """
+    if args.database is not None and is_postgres_url(args.database):
+        dest = args.dest / "pollchat.dump" if args.dest.is_dir() else args.dest
+        raise ConfigError(
+            f"the database is on PostgreSQL: back it up with pg_dump, e.g. {pg_dump_command(redact(args.database), dest)}"
+        )
     data_dir = args.data_dir or default_data_dir()
     dest = args.dest / snapshot_name(time.time()) if args.dest.is_dir() else args.dest
     _exit_on_sigterm()
@@ -93,38 +104,6 @@ def run_restore(args: argparse.Namespace, stdin: TextIO) -> int:
     where = f"; the previous database is kept as {kept}" if kept else ""
     print(f"restored {args.src} to {data_dir / DATABASE_NAME} ({summary}){where}", flush=True)
     return 0
-
-
-def check_database(db: sqlite3.Connection, name: object) -> Summary:
-    """Check that ``db`` is an intact pollchat database this program can use.
-
-    Raises:
-        StoreError: not SQLite, another application's file, a newer schema, or a
-            failed integrity check.
-    """
-    try:
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if app_id != APPLICATION_ID or version < 1:
-            raise StoreError(f"{name} is not a pollchat database")
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{name} has schema version {version}, newer than this pollchat ({SCHEMA_VERSION}); upgrade pollchat"
-            )
-        problems = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
-        if problems != ["ok"]:
-            raise StoreError(f"{name} is damaged (integrity check: {problems[0]})")
-        if version >= 2:
-            accounts = db.execute("SELECT count(*) FROM account WHERE kind = 'registered'").fetchone()[0]
-            messages = db.execute("SELECT count(*) FROM message").fetchone()[0]
-        else:
-            accounts = db.execute("SELECT count(*) FROM account").fetchone()[0]
-            messages = 0
-    except sqlite3.Error as exc:
-        if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
-            raise StoreError(f"{name} is damaged ({exc})") from None
-        raise StoreError(f"{name} is not a pollchat database ({exc})") from None
-    return Summary(version, accounts, messages)
 
 
 def backup_database(source: Path, dest: Path) -> Summary:
@@ -148,24 +127,7 @@ def backup_database(source: Path, dest: Path) -> Summary:
     os.close(fd)
     partial = Path(partial_name)
     try:
-        try:
-            # mode=rw: never create a database that is not there; the server's own
-            # connection is untouched (WAL: this one only reads a snapshot).
-            live = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {source}: {exc}") from None
-        try:
-            copy = sqlite3.connect(partial, isolation_level=None)
-            try:
-                live.backup(copy)  # all pages in one step: one consistent snapshot
-                copy.execute("PRAGMA journal_mode=DELETE")  # a self-contained file
-                summary = check_database(copy, f"the copy of {source}")
-            finally:
-                copy.close()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot back up {source}: {exc}") from None
-        finally:
-            live.close()
+        summary = copy_live(source, partial)
         _fsync(partial)
         os.replace(partial, dest)
         fsync_directory(dest.parent)
@@ -229,17 +191,7 @@ def _checked_copy(src: Path, partial: Path) -> Summary:
     src_wal = src.with_name(src.name + "-wal")
     if src_wal.is_file():
         shutil.copyfile(src_wal, partial.with_name(partial.name + "-wal"))
-    try:
-        db = sqlite3.connect(partial, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{src} is not a pollchat database ({exc})") from None
-    try:
-        summary = check_database(db, src)
-        db.execute("PRAGMA journal_mode=DELETE")
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot restore {src}: {exc}") from None
-    finally:
-        db.close()
+    summary = check_copy(partial, src)
     _fsync(partial)
     return summary
 

@@ -1,0 +1,266 @@
+"""Messages in SQLite: the history of the main chat, private messages (also the mail an
+offline account reads at its next login) and group messages, and their retention.
+
+Table ``message`` (schema 2, 4, 6): one row per public (``chat``, ``action``) or private
+message. Public messages have ``recipient_id`` NULL; a group's messages have its
+``group_id``. ``sender``/``recipient`` are the names at the time of sending; there is no
+foreign key to ``account``, so a deleted account's messages stay. Retention is per kind
+(schema 6): the main chat, each private conversation and each group are counted and
+pruned on their own (:meth:`SqliteMessages.prune_main`, :meth:`~SqliteMessages.prune_private`,
+:meth:`~SqliteMessages.prune_group`).
+
+Durability: message batches and pruning commit with ``synchronous=NORMAL``: in WAL mode
+they survive a crash of the process but the last few may be lost on a power failure or
+OS crash (never corrupted). Every statement is indexed and bounded (a ``LIMIT`` or a
+unique key), so each call costs microseconds to a millisecond.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.store.connection import SqliteConnection, sqlite_errors
+
+_PUBLIC_KINDS = (RecordKind.CHAT, RecordKind.ACTION)
+_MAIN = "recipient_id IS NULL AND group_id IS NULL"
+"""The main chat's messages (indexed by ``message_main``)."""
+_MESSAGE_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id"
+
+
+@sqlite_errors
+class SqliteMessages(SqliteConnection):
+    """The message table (implements :class:`pollchat.store.ports.MessageStore`). Every
+    public method raises :class:`~pollchat.errors.StoreError` if the database fails."""
+
+    # --- message history ------------------------------------------------------------------------
+
+    def append_messages(self, records: Sequence[HistoryRecord]) -> None:
+        """Store a batch of messages in ONE transaction (one ``executemany``); the
+        server calls it once per loop pass with that pass's messages.
+
+        The transaction commits with ``synchronous=NORMAL``, not ``FULL``: in WAL mode
+        the batch survives a crash of the server process, but the last batches may be
+        lost (never corrupted) on a power failure or OS crash -- the price of not
+        waiting for an fsync on every loop pass. ``FULL`` is restored afterwards for
+        account writes.
+
+        Args:
+            records: the messages, oldest first; their ``id`` is ignored (the store
+                assigns increasing ids in this order). An empty batch does nothing.
+
+        Raises:
+            ValueError: a private record without a recipient, or a public one with a
+                recipient (nothing of the batch is written).
+        """
+        if not records:
+            return
+        rows = []
+        for record in records:
+            private = record.kind is RecordKind.PRIVATE
+            if private != (record.recipient_id is not None) or private != (record.recipient is not None):
+                raise ValueError(f"{record.kind.value} message with recipient {record.recipient!r}: inconsistent")
+            if private and record.group_id is not None:
+                raise ValueError("a private message cannot belong to a group")
+            rows.append(
+                (
+                    record.ts,
+                    record.kind.value,
+                    record.sender_id,
+                    record.sender,
+                    record.recipient_id,
+                    record.recipient,
+                    record.text,
+                    record.group_id,
+                )
+            )
+        with self._transaction("NORMAL"):
+            self._db.executemany(
+                "INSERT INTO message (ts, kind, sender_id, sender, recipient_id, recipient, text, group_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def recent_public(self, limit: int) -> list[HistoryRecord]:
+        """The last ``limit`` main-chat messages (chat and action, not group messages),
+        oldest first, ids set.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        _check_count("limit", limit)
+        rows = self._db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM message"
+            " WHERE recipient_id IS NULL AND group_id IS NULL AND kind IN (?, ?) ORDER BY id DESC LIMIT ?",
+            (*(kind.value for kind in _PUBLIC_KINDS), limit),
+        ).fetchall()
+        return [_record(row) for row in reversed(rows)]
+
+    def private_for(self, account_id: int, limit: int) -> list[HistoryRecord]:
+        """The last ``limit`` private messages sent by or to account ``account_id``,
+        oldest first, ids set (a message to oneself appears once).
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        _check_count("limit", limit)
+        rows = self._db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM ("
+            f" SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM message"
+            "  WHERE sender_id = ? AND recipient_id IS NOT NULL ORDER BY id DESC LIMIT ?)"
+            " UNION"
+            f" SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM message"
+            "  WHERE recipient_id = ? ORDER BY id DESC LIMIT ?)"
+            ") ORDER BY id DESC LIMIT ?",
+            (account_id, limit, account_id, limit, limit),
+        ).fetchall()
+        return [_record(row) for row in reversed(rows)]
+
+    def group_messages(self, group_id: int, limit: int) -> list[HistoryRecord]:
+        """The last ``limit`` messages of group ``group_id``, oldest first, ids set.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        _check_count("limit", limit)
+        rows = self._db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE group_id = ? ORDER BY id DESC LIMIT ?", (group_id, limit)
+        ).fetchall()
+        return [_record(row) for row in reversed(rows)]
+
+    def count_private_since(self, account_id: int, ts: float) -> int:
+        """How many private messages to account ``account_id`` were sent after ``ts``
+        (UTC seconds since the epoch, exclusive) -- e.g. since :meth:`last_seen`."""
+        return self._db.execute(
+            "SELECT count(*) FROM message WHERE recipient_id = ? AND ts > ?", (account_id, ts)
+        ).fetchone()[0]
+
+    # --- retention (issue 14): the main chat, each private conversation, each group ------------
+
+    def count_main(self) -> int:
+        """How many main-chat messages (public, not in a group) are stored."""
+        return self._db.execute(f"SELECT count(*) FROM message WHERE {_MAIN}").fetchone()[0]
+
+    def prune_main(self, keep: int, batch: int = 1000) -> int:
+        """Delete at most ``batch`` of the oldest main-chat messages beyond the newest
+        ``keep`` (``--history-keep``), in one transaction (``synchronous=NORMAL``);
+        private and group messages are never touched. Call it again (e.g. once per loop
+        pass) until it returns 0: a large backlog goes a bounded batch at a time, so no
+        call stalls the loop.
+
+        Returns:
+            How many messages were deleted.
+
+        Raises:
+            ValueError: ``keep`` is negative or ``batch`` is less than 1.
+        """
+        _check_limits(keep, batch)
+        excess = self.count_main() - keep
+        if excess <= 0:
+            return 0
+        with self._transaction("NORMAL"):
+            return self._db.execute(
+                f"DELETE FROM message WHERE id IN (SELECT id FROM message WHERE {_MAIN} ORDER BY id LIMIT ?)",
+                (min(excess, batch),),
+            ).rowcount
+
+    def prune_private(self, a: int, b: int, keep: int, batch: int = 1000) -> int:
+        """Keep the newest ``keep`` private messages between accounts ``a`` and ``b``
+        (``--private-keep``), deleting at most ``batch`` older ones -- but never a
+        message its recipient has not read: one sent after the recipient's last logout
+        (:meth:`last_seen`; an account never seen has read nothing, a deleted one
+        everything). So a conversation may keep more than ``keep`` while its reader is
+        away; the offline quota bounds that.
+
+        Returns:
+            How many messages were deleted.
+
+        Raises:
+            ValueError: ``keep`` is negative or ``batch`` is less than 1.
+        """
+        _check_limits(keep, batch)
+        count = "SELECT count(*) FROM message WHERE recipient_id = ? AND sender_id = ?"
+        total = self._db.execute(count, (b, a)).fetchone()[0]
+        if a != b:
+            total += self._db.execute(count, (a, b)).fetchone()[0]
+        excess = total - keep
+        if excess <= 0:
+            return 0
+        parts, parameters = [], []
+        for recipient, sender in ((b, a), (a, b)) if a != b else ((a, a),):
+            read_until = self._read_until(recipient)
+            if read_until == -math.inf:
+                continue  # never logged out: nothing read yet
+            where = "recipient_id = ? AND sender_id = ?" + (" AND ts <= ?" if read_until != math.inf else "")
+            parts.append(f"SELECT id FROM message WHERE {where}")
+            parameters += [recipient, sender] + ([read_until] if read_until != math.inf else [])
+        if not parts:
+            return 0
+        with self._transaction("NORMAL"):
+            return self._db.execute(
+                f"DELETE FROM message WHERE id IN ({' UNION ALL '.join(parts)} ORDER BY id LIMIT ?)",
+                (*parameters, min(excess, batch)),
+            ).rowcount
+
+    def prune_group(self, group_id: int, keep: int, batch: int = 1000) -> int:
+        """Keep the newest ``keep`` messages of group ``group_id``, live or deleted
+        (``--group-keep``), deleting at most ``batch`` older ones.
+
+        Returns:
+            How many messages were deleted.
+
+        Raises:
+            ValueError: ``keep`` is negative or ``batch`` is less than 1.
+        """
+        _check_limits(keep, batch)
+        excess = self._db.execute("SELECT count(*) FROM message WHERE group_id = ?", (group_id,)).fetchone()[0] - keep
+        if excess <= 0:
+            return 0
+        with self._transaction("NORMAL"):
+            return self._db.execute(
+                "DELETE FROM message WHERE id IN (SELECT id FROM message WHERE group_id = ? ORDER BY id LIMIT ?)",
+                (group_id, min(excess, batch)),
+            ).rowcount
+
+    def conversations(self) -> tuple[list[tuple[int, int]], list[int]]:
+        """Every private conversation (``(a, b)`` with ``a <= b``) and every group with
+        stored messages: what a retention sweep at start-up has to look at. Reads the
+        whole message table once."""
+        pairs = self._db.execute(
+            "SELECT DISTINCT min(sender_id, recipient_id), max(sender_id, recipient_id) FROM message"
+            " WHERE recipient_id IS NOT NULL ORDER BY 1, 2"
+        ).fetchall()
+        groups = self._db.execute(
+            "SELECT DISTINCT group_id FROM message WHERE group_id IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        return [(a, b) for a, b in pairs], [group_id for (group_id,) in groups]
+
+    def _read_until(self, account_id: int) -> float:
+        """Until when ``account_id`` has read its private messages: its last logout; -inf
+        if it never logged out, +inf if the account is gone."""
+        row = self._db.execute("SELECT last_seen FROM account WHERE id = ?", (account_id,)).fetchone()
+        if row is None:
+            return math.inf
+        return row[0] if row[0] is not None else -math.inf
+
+    def count_messages(self) -> int:
+        """How many messages are stored (public and private)."""
+        return self._db.execute("SELECT count(*) FROM message").fetchone()[0]
+
+
+def _record(row: tuple) -> HistoryRecord:
+    message_id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id = row
+    return HistoryRecord(ts, RecordKind(kind), sender_id, sender, text, recipient_id, recipient, message_id, group_id)
+
+
+def _check_limits(keep: int, batch: int) -> None:
+    _check_count("keep", keep)
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+
+
+def _check_count(name: str, value: int) -> None:
+    # A negative LIMIT means "no limit" to SQLite: never let one through.
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")

@@ -1,0 +1,318 @@
+"""The store's contract (pollchat.store.ports), one suite run on both engines: SQLite
+(a file in tmp_path) and PostgreSQL (a fresh database on the test server of
+tests/postgres.py, skipped without it). Every operation of every interface, the
+uniqueness rules (the database has the final word, also when registrations race), and
+what survives a reopen. The engine-specific details (SQLite pragmas, migrations from
+each old version) stay in tests/unit/test_store.py and test_groups_store.py."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pollchat.core.accounts import Account
+from pollchat.core.groups import Member, PendingChange, Visibility
+from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.seats import AccountKind
+from pollchat.errors import StoreConflict, StoreError
+from pollchat.protocol.names import skeleton
+from pollchat.store.database import DATABASE_NAME, Database
+from pollchat.store.ports import Store
+
+HASH = "pbkdf2_sha256$1000$salt$" + "A" * 43 + "="
+T = 1_700_000_000.0
+
+Opener = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """A function that opens the test's database (the same one each call) on the engine."""
+    if request.param == "sqlite":
+        path = tmp_path / DATABASE_NAME
+        return lambda: Database.open(path)
+    from pollchat.store.postgres import open_postgres
+
+    url = request.getfixturevalue("pg_url")
+    return lambda: open_postgres(url)
+
+
+@pytest.fixture
+def store(opener: Opener) -> Iterator[Store]:
+    db = opener()
+    yield db
+    db.close()
+
+
+def registered(name: str) -> Account:
+    return Account(name, HASH, AccountKind.REGISTERED)
+
+
+def make(store: Store, name: str) -> Account:
+    account = store.create(registered(name))
+    assert account is not None
+    return account
+
+
+def chat(sender: Account, text: str, ts: float = T) -> HistoryRecord:
+    return HistoryRecord(ts, RecordKind.CHAT, sender.id, sender.name, text)
+
+
+def private(sender: Account, recipient: Account, text: str, ts: float = T) -> HistoryRecord:
+    return HistoryRecord(ts, RecordKind.PRIVATE, sender.id, sender.name, text, recipient.id, recipient.name)
+
+
+def texts(records: list[HistoryRecord]) -> list[str]:
+    return [r.text for r in records]
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+def test_create_find_and_ids_never_reused(store: Store) -> None:
+    alice = make(store, "Alice")
+    assert store.find("alice") == alice
+    assert store.find("bob") is None
+    assert store.count_accounts() == 1
+    store.delete(alice.id)
+    assert store.find("alice") is None and store.count_accounts() == 0
+    again = make(store, "alice")
+    assert again.id > alice.id
+
+
+def test_a_taken_key_or_lookalike_is_refused_by_create(store: Store) -> None:
+    make(store, "bob")
+    assert store.create(registered("BOB")) is None
+    assert store.create(registered("b0b")) is None  # same skeleton: a lookalike
+    assert store.count_accounts() == 1
+    assert [a.name for a in store.find_lookalikes(skeleton("B0B"))] == ["bob"]
+
+
+def test_create_refuses_a_preconfigured_account(store: Store) -> None:
+    with pytest.raises(ValueError):
+        store.create(Account("x", HASH, AccountKind.PRECONFIGURED))
+
+
+def test_rename_keeps_the_id_and_respects_keys_and_lookalikes(store: Store) -> None:
+    alice, bob = make(store, "alice"), make(store, "bob")
+    assert store.rename(alice.id, "Alicia")
+    assert store.find("alicia") is not None and store.find("alicia").id == alice.id  # type: ignore[union-attr]
+    assert store.find("alice") is None
+    assert not store.rename(alice.id, "BOB")  # a taken key
+    assert not store.rename(alice.id, "b0b")  # a lookalike of another account
+    assert store.rename(bob.id, "BOB")  # one's own name in another case
+    assert not store.rename(9999, "nobody")
+
+
+def test_password_last_seen_and_created_at(store: Store) -> None:
+    alice = make(store, "alice")
+    store.set_password(alice.id, HASH.replace("A", "B"))
+    assert store.find("alice").password_hash == HASH.replace("A", "B")  # type: ignore[union-attr]
+    assert store.last_seen(alice.id) is None
+    store.set_last_seen(alice.id, T + 1.5)
+    assert store.last_seen(alice.id) == T + 1.5
+    created = store.created_at(alice.id)
+    assert created is not None and created.endswith("+00:00")
+    assert store.created_at(9999) is None and store.last_seen(9999) is None
+
+
+def test_preconfigured_rows_get_stable_ids(opener: Opener) -> None:
+    file_accounts = [Account(n, HASH, AccountKind.PRECONFIGURED) for n in ("user1", "user2")]
+    with_ids = (db := opener()).sync_preconfigured(file_accounts)
+    db.close()
+    assert [a.name for a in with_ids] == ["user1", "user2"]
+    db = opener()
+    try:
+        again = db.sync_preconfigured([Account("USER2", HASH, AccountKind.PRECONFIGURED), file_accounts[0]])
+        assert [a.id for a in again] == [with_ids[1].id, with_ids[0].id]
+        assert db.find("user1") is None  # never returned as registered
+        assert db.count_accounts() == 0
+    finally:
+        db.close()
+
+
+def test_registrations_racing_for_one_name_end_with_one_success(opener: Opener) -> None:
+    """Four connections register spellings of one name (case, lookalike) at once; the
+    database's constraints let exactly one through."""
+    names = ["Racer", "RACER", "racer", "rасer"]  # the last has a Cyrillic 'а' and 'с'
+    opener().close()  # the schema exists before the race (one server per SQLite file anyway)
+    barrier = threading.Barrier(len(names))
+    results: list[Account | None | BaseException] = [None] * len(names)
+
+    def register(i: int) -> None:
+        db = opener()  # one connection per thread, opened in it (SQLite wants that)
+        try:
+            barrier.wait(30)
+            results[i] = db.create(registered(names[i]))
+        except BaseException as exc:
+            results[i] = exc
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(len(names))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert sum(r is not None for r in results) == 1
+    db = opener()
+    try:
+        assert db.count_accounts() == 1
+    finally:
+        db.close()
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def people(store: Store) -> tuple[Account, Account, Account]:
+    return make(store, "ann"), make(store, "ben"), make(store, "cy")
+
+
+def test_history_of_each_kind(store: Store, people) -> None:
+    ann, ben, cy = people
+    store.append_messages([])
+    store.append_messages([
+        chat(ann, "hi"),
+        private(ann, ben, "psst"),
+        HistoryRecord(T, RecordKind.ACTION, ben.id, "ben", "waves"),
+        private(cy, ann, "yo", T + 5),
+        HistoryRecord(T, RecordKind.CHAT, ben.id, "ben", "in a group", group_id=7),
+    ])
+    assert texts(store.recent_public(10)) == ["hi", "waves"]
+    assert texts(store.recent_public(1)) == ["waves"]
+    assert texts(store.private_for(ann.id, 10)) == ["psst", "yo"]
+    assert texts(store.private_for(ben.id, 10)) == ["psst"]
+    assert texts(store.group_messages(7, 10)) == ["in a group"]
+    ids = [r.id for r in store.private_for(ann.id, 10)]
+    assert ids == sorted(ids) and None not in ids
+    assert store.count_private_since(ann.id, T) == 1
+    assert store.count_main() == 2 and store.count_messages() == 5
+    assert store.conversations() == ([(ann.id, ben.id), (ann.id, cy.id)], [7])
+    with pytest.raises(ValueError):
+        store.recent_public(-1)
+
+
+def test_a_bad_batch_writes_nothing(store: Store, people) -> None:
+    ann = people[0]
+    with pytest.raises(ValueError):
+        store.append_messages([chat(ann, "fine"), HistoryRecord(T, RecordKind.PRIVATE, ann.id, "ann", "x")])
+    broken = HistoryRecord(T, RecordKind.CHAT, ann.id, "ann", None)  # type: ignore[arg-type]
+    with pytest.raises(StoreError):
+        store.append_messages([chat(ann, "fine"), broken])
+    assert store.count_messages() == 0
+
+
+def test_pruning_keeps_the_newest_and_never_an_unread_private_message(store: Store, people) -> None:
+    ann, ben, _ = people
+    store.append_messages([chat(ann, f"m{i}") for i in range(5)])
+    assert store.prune_main(2, batch=2) == 2
+    assert store.prune_main(2, batch=2) == 1
+    assert store.prune_main(2) == 0
+    assert texts(store.recent_public(10)) == ["m3", "m4"]
+    store.append_messages([private(ann, ben, f"p{i}", T + i) for i in range(4)])
+    assert store.prune_private(ann.id, ben.id, 1) == 0  # ben never logged out: all unread
+    store.set_last_seen(ben.id, T + 1)
+    assert store.prune_private(ann.id, ben.id, 1) == 2  # p0, p1 read
+    assert texts(store.private_for(ben.id, 10)) == ["p2", "p3"]
+    store.append_messages([HistoryRecord(T, RecordKind.CHAT, ann.id, "ann", f"g{i}", group_id=3) for i in range(3)])
+    assert store.prune_group(3, 1) == 2
+    assert texts(store.group_messages(3, 10)) == ["g2"]
+
+
+# --- bans -----------------------------------------------------------------------------------------
+
+
+def test_account_and_address_bans(store: Store, people) -> None:
+    ann = people[0]
+    assert store.ban_of(ann.id, T) is None
+    store.set_ban(ann.id, T + 60, "spam", "root", T)
+    assert store.ban_of(ann.id, T) == (T + 60, "spam", "root")
+    assert store.ban_of(ann.id, T + 60) is None  # ended
+    store.set_ban(ann.id, None, "again", "root", T)
+    assert store.ban_of(ann.id, T + 10**6) == (None, "again", "root")
+    assert store.clear_ban(ann.id) and not store.clear_ban(ann.id)
+    store.set_address_ban("10.0.0.0/8", None, "net", "root", T)
+    store.set_address_ban("192.0.2.1/32", T + 5, "one", "root", T)
+    store.set_address_ban("192.0.2.1/32", T + 9, "longer", "root", T)
+    assert store.address_bans(T) == [("10.0.0.0/8", None, "net", "root"), ("192.0.2.1/32", T + 9, "longer", "root")]
+    assert store.address_bans(T + 9) == [("10.0.0.0/8", None, "net", "root")]
+    store.clear_address_ban("10.0.0.0/8")
+    assert store.address_bans(T) == [("192.0.2.1/32", T + 9, "longer", "root")]
+
+
+# --- groups ---------------------------------------------------------------------------------------
+
+
+def test_groups_members_requests_and_bans(store: Store, people) -> None:
+    ann, ben, cy = people
+    tea = store.create_group("tea", "public", ann.id, T)
+    with pytest.raises(StoreConflict):
+        store.create_group("TEA", "private", ben.id, T)
+    with pytest.raises(StoreError):
+        store.create_group("bar", "secret", ben.id, T)
+    store.add_request(tea, cy.id, T + 1)
+    store.add_request(tea, cy.id, T + 9)  # a repeat keeps the first time
+    store.add_member(tea, ben.id, T + 2)
+    store.add_member(tea, ben.id, T + 3)  # twice: the first time stays
+    store.set_topic(tea, "green")
+    (group,) = store.load_groups()
+    assert (group.id, group.name, group.visibility, group.owner_id, group.topic) == (tea, "tea", Visibility.PUBLIC, ann.id, "green")
+    assert list(group.members.values()) == [Member(ann.id, "ann", T), Member(ben.id, "ben", T + 2)]
+    assert list(group.requests.values()) == [Member(cy.id, "cy", T + 1)]
+    store.add_group_ban(tea, cy.id, "ann", T)
+    store.remove_member(tea, ann.id, ben.id)
+    (group,) = store.load_groups()
+    assert group.owner_id == ben.id and list(group.members) == [ben.id] and group.bans == {cy.id} and not group.requests
+    store.remove_group_ban(tea, cy.id)
+    store.add_request(tea, cy.id, T)
+    store.remove_request(tea, cy.id)
+    store.rename_group(tea, "Chai")
+    (group,) = store.load_groups()
+    assert (group.name, group.bans, group.requests) == ("Chai", set(), {})
+    other = store.create_group("tea", "private", ann.id, T)  # the old name is free
+    with pytest.raises(StoreConflict):
+        store.rename_group(other, "CHAI")
+    store.delete_group(tea, T)
+    assert [g.name for g in store.load_groups()] == ["tea"]
+    assert store.create_group("chai", "public", ann.id, T) > other  # ids never reused
+
+
+def test_changes_for_offline_accounts(store: Store, people) -> None:
+    ann, ben, _ = people
+    assert store.take_changes(ann.id) == []
+    for i in range(3):
+        store.queue_change(ann.id, PendingChange("kicked", f"g{i}", "ann", "ben", T + i))
+    store.queue_change(ben.id, PendingChange("deleted", "g", "ben", "ann", T))
+    assert [c.group for c in store.take_changes(ann.id)] == ["g0", "g1", "g2"]
+    assert store.take_changes(ann.id) == []
+    store.add_request(store.create_group("tea", "public", ann.id, T), ben.id, T)
+    store.forget_account(ben.id)
+    assert store.take_changes(ben.id) == [] and store.load_groups()[0].requests == {}
+
+
+# --- lifetime -------------------------------------------------------------------------------------
+
+
+def test_everything_survives_a_reopen(opener: Opener) -> None:
+    db = opener()
+    ann = make(db, "ann")
+    db.append_messages([chat(ann, "kept")])
+    db.set_ban(ann.id, None, "r", "root", T)
+    db.create_group("tea", "public", ann.id, T)
+    db.close()
+    db.close()  # twice is fine
+    db = opener()
+    try:
+        assert db.find("ann") == ann
+        assert texts(db.recent_public(5)) == ["kept"]
+        assert db.ban_of(ann.id, T) == (None, "r", "root")
+        assert [g.name for g in db.load_groups()] == ["tea"]
+        assert db.name_collisions == []
+    finally:
+        db.close()

@@ -1,0 +1,96 @@
+"""What only the PostgreSQL engine has to check (pollchat.store.postgres): whose
+database it is, its schema version, connection failures in one line without the
+password, and psycopg being optional. The shared behaviour is in test_store_contract.py."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pollchat.errors import StoreError
+from pollchat.store import postgres
+from pollchat.store.postgres import SCHEMA_VERSION, open_postgres
+from pollchat.store.urls import redact
+from tests.postgres import PASSWORD, PgServer
+
+psycopg = pytest.importorskip("psycopg", reason="pip install 'pollchat[postgres]'")
+
+
+def test_a_new_database_gets_the_schema_and_its_identity(pg_url: str) -> None:
+    open_postgres(pg_url).close()
+    with psycopg.connect(pg_url) as conn:
+        meta = dict(conn.execute("SELECT key, value FROM pollchat_meta").fetchall())
+    assert meta == {"application": "pollchat", "schema_version": str(SCHEMA_VERSION)}
+
+
+def test_another_applications_database_is_refused_and_left_alone(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE invoices (id int)")
+    with pytest.raises(StoreError, match="another application"):
+        open_postgres(pg_url)
+    with psycopg.connect(pg_url) as conn:
+        tables = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
+    assert tables == ["invoices"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "words"),
+    [
+        ([("application", "other"), ("schema_version", "1")], "not a pollchat database"),
+        ([("application", "pollchat"), ("schema_version", str(SCHEMA_VERSION + 1))], "newer than this pollchat"),
+    ],
+)
+def test_a_foreign_or_newer_identity_is_refused(pg_url: str, rows: list[tuple[str, str]], words: str) -> None:
+    open_postgres(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM pollchat_meta")
+        for row in rows:
+            conn.execute("INSERT INTO pollchat_meta VALUES (%s, %s)", row)
+    with pytest.raises(StoreError, match=words):
+        open_postgres(pg_url)
+
+
+def test_two_servers_starting_on_one_empty_database_both_open_it(pg_url: str) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def start() -> None:
+        try:
+            barrier.wait(30)
+            open_postgres(pg_url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+
+
+def test_an_unreachable_server_is_one_line_without_the_password(pg_server: PgServer) -> None:
+    url = f"postgresql://pollchat:{PASSWORD}@127.0.0.1:1/nowhere"
+    with pytest.raises(StoreError) as info:
+        open_postgres(url)
+    message = str(info.value)
+    assert "\n" not in message and PASSWORD not in message and "cannot connect" in message
+
+
+def test_a_wrong_password_is_refused_in_one_line(pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGPASSWORD", "wrong")
+    with pytest.raises(StoreError, match="cannot connect"):
+        open_postgres(pg_server.url())
+
+
+def test_without_psycopg_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postgres, "psycopg", None)
+    with pytest.raises(StoreError, match=r"pip install 'pollchat\[postgres\]'"):
+        open_postgres("postgresql://u@127.0.0.1/db")
+
+
+def test_redact_hides_only_the_password() -> None:
+    assert redact("postgresql://u:secret@h:5/db") == "postgresql://u:***@h:5/db"
+    assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert redact("postgres://h/db") == "postgres://h/db"
