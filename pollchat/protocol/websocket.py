@@ -271,8 +271,7 @@ class ServerProtocol:
         # The data message being assembled (OP_TEXT or OP_BINARY), if any.
         self._message_type: int | None = None
         self._message_size = 0
-        self._text: list[str] = []
-        self._binary = bytearray()
+        self._binary = bytearray()  # the message's payload so far, text or binary
         self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
 
     # --- input ---------------------------------------------------------------------
@@ -350,7 +349,6 @@ class ServerProtocol:
         self.send_close(code, reason)
         self.should_close = True
         self._control.clear()
-        self._text.clear()
         self._binary.clear()
         self._message_size = 0
 
@@ -429,12 +427,14 @@ class ServerProtocol:
                 try:
                     # Fail fast: an invalid sequence is refused as soon as its bytes
                     # are here, not at the end of the message (Autobahn section 6).
-                    self._text.append(self._decoder.decode(chunk))
+                    self._decoder.decode(chunk)
                 except UnicodeDecodeError:
                     self._fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
                     return None
-            else:
-                self._binary += chunk
+            # The raw bytes, decoded once at the end: a message holds its payload
+            # bytes and nothing per frame, so empty or one-byte continuation frames
+            # cannot grow memory past max_message (RFC 6455 section 10.4).
+            self._binary += chunk
         if self._remaining:
             return None
         self._opcode = None
@@ -446,7 +446,6 @@ class ServerProtocol:
         message_type, self._message_type = self._message_type, None
         self._message_size = 0
         if self.close_sent:  # dropped: forget what was held before our close
-            self._text.clear()
             self._binary.clear()
             self._decoder.reset()
             return None
@@ -455,13 +454,13 @@ class ServerProtocol:
             self._binary.clear()
             return data
         try:
-            self._text.append(self._decoder.decode(b"", final=True))
+            self._decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             self._decoder.reset()
             self._fail(CloseCode.INVALID_DATA, "text message ends inside a UTF-8 sequence")
             return None
-        text = "".join(self._text)
-        self._text.clear()
+        text = self._binary.decode("utf-8")  # valid: the decoder has seen every byte
+        self._binary.clear()
         return text
 
     def _control_frame(self, opcode: int | None) -> None:

@@ -276,6 +276,29 @@ def test_a_utf8_sequence_may_straddle_fragments() -> None:
     assert messages == ["☃"]
 
 
+def test_empty_and_tiny_continuation_frames_hold_no_memory() -> None:
+    """A fragmented message of many empty (or one-byte) continuation frames holds
+    no more than its payload bytes (RFC 6455 section 10.4: bound what a peer can make
+    the server keep), not an entry per frame."""
+    import tracemalloc
+
+    for piece in (b"", b"a"):
+        protocol = ServerProtocol(200_000)
+        chunk = cont(piece, fin=False) * 10_000
+        feed(protocol, text("start", fin=False))
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(5 if piece else 10):
+                feed(protocol, chunk)
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert not protocol.should_close
+        assert held < 250_000, held  # 50,000 payload bytes at most, plus slack (an entry per frame: 400,000 and up)
+        assert feed(protocol, cont("end"))[0] == ["start" + piece.decode() * 50_000 + "end"]
+
+
 def test_ping_is_answered_with_the_same_payload() -> None:
     payload = bytes(range(125))
     assert feed(ServerProtocol(10), frame(OP_PING, payload)) == ([], [Frame(True, OP_PONG, payload)])
