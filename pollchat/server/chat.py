@@ -60,6 +60,7 @@ class LoopAdapter:
         self.admin = service.admin
         self.on_shutdown = on_shutdown
         self.on_reload = on_reload
+        loop.before_flush.append(service.before_flush)  # acknowledged means stored (issue 20)
         loop.after_flush.append(service.after_pass)
 
     # --- loop callbacks ---------------------------------------------------------------------
