@@ -16,6 +16,7 @@ import trustme
 
 from pollchat.errors import ConfigError
 from pollchat.server.loop import PLAIN_ON_TLS_PORT
+from pollchat.server.tls import server_context
 from tests.harness import DEFAULT_TIMEOUT, Client, FakeClock, Harness
 
 
@@ -211,6 +212,17 @@ def test_bad_certificate_settings_are_one_line_errors(
     with pytest.raises(ConfigError) as caught:
         make_harness(**settings)
     assert "\n" not in str(caught.value) and "TLS" in str(caught.value)
+
+
+@pytest.mark.parametrize("missing", ["cert", "key"])
+def test_a_missing_certificate_or_key_file_is_named(ca: trustme.CA, tmp_path: Path, missing: str) -> None:
+    """docs/operations.md promises the error names the file (OpenSSL's error has no
+    file name: it used to say ``TLS: no such file: None``)."""
+    cert, key = write_cert(ca, tmp_path / "tls")
+    nope = tmp_path / "nope.pem"
+    with pytest.raises(ConfigError) as caught:
+        server_context(nope if missing == "cert" else cert, nope if missing == "key" else key)
+    assert str(caught.value) == f"TLS: no such file: {nope}"
 
 
 def test_tls_only_closes_the_plain_port(make_harness: Callable[..., Harness], ca: trustme.CA, tmp_path: Path) -> None:
