@@ -101,6 +101,9 @@ class ServerConfig:
             and WSS with the same certificate.
         web_allow_origins: origins besides the server's own page that may open the
             WebSocket (cross-site WebSocket hijacking defence).
+        web_host_names: the only ``Host`` names (and addresses) the web listener
+            answers, without ports; others get 421 (a DNS rebinding defence). Empty:
+            any.
         min_password_length: the shortest password a registration or ``/passwd`` may
             set, in characters (0 = any); existing passwords and the accounts file's
             are not checked.
@@ -151,4 +154,5 @@ class ServerConfig:
     web_host: str | None = None
     web_port: int = DEFAULT_WEB_PORT
     web_allow_origins: tuple[str, ...] = ()
+    web_host_names: tuple[str, ...] = ()
     min_password_length: int = 1

@@ -47,8 +47,11 @@ REASONS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
+    421: "Misdirected Request",
     426: "Upgrade Required",
     431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
 """The status codes this front end sends, with their reason phrases (RFC 9110 section 15)."""

@@ -89,8 +89,9 @@ class LoopAdapter:
             else:
                 self.service.received(conn, items)
         if codec.peer_closed and not conn.closing:
+            # As a TCP FIN: a pending login and the lines behind it finish first.
             self.service.eof(conn)
-        if codec.should_close and not conn.closing:
+        elif codec.should_close and not conn.closing:
             self.loop.close(conn, "protocol exchange over")
 
     def _received_labelled(self, conn: Connection, items: list[Item]) -> None:

@@ -539,7 +539,10 @@ class EventLoop:
     def _handshake(self, conn: Connection) -> None:
         """Advance ``conn``'s handshake as far as the peer's bytes allow."""
         try:
-            phase = conn.handshaking = conn.transport.handshake(conn.sock, conn.handshaking)
+            # A front end may have its own answer to plain text on its TLS port (the
+            # web port: an HTTP 400, which a browser shows).
+            plain_reply = getattr(conn.codec, "plain_on_tls", PLAIN_ON_TLS_PORT)
+            phase = conn.handshaking = conn.transport.handshake(conn.sock, conn.handshaking, plain_reply)
         except HandshakeError as exc:
             conn.peer_eof = True
             self.close(conn, str(exc), flush=False)
