@@ -151,6 +151,12 @@ class WebCodec:
             self.mode_key = WS_JSON if self._mode == JSON else WS_TEXT
 
     @property
+    def frames(self) -> int:
+        """WebSocket frames received so far, of every kind (0 before the handshake):
+        the server counts them toward the connection's input budget."""
+        return self._websocket.frames if self._websocket is not None else 0
+
+    @property
     def pending(self) -> int:
         """Bytes of unfinished input held: a partial head, frame or message."""
         if self._websocket is not None:

@@ -261,6 +261,10 @@ class ServerProtocol:
         """The close code this side failed the connection with, if it did."""
         self.peer_close_code: int | None = None
         """The code of the peer's close frame (``None``: none yet, or it had none)."""
+        self.frames = 0
+        """Frame headers parsed so far, of every kind (data, continuation, control): the
+        work a peer made this side do, for an input budget (an empty frame is cheap to
+        send and not free to parse)."""
         # The frame being read: None until its header is complete.
         self._opcode: int | None = None
         self._fin = False
@@ -401,6 +405,7 @@ class ServerProtocol:
             return True
         self._mask = bytes(data[2 + extra : 6 + extra])
         del data[: 6 + extra]
+        self.frames += 1
         self._opcode, self._fin, self._offset, self._remaining = opcode, fin, 0, length
         if opcode != OP_CONTINUATION and opcode in _DATA_OPCODES:
             self._message_type = opcode

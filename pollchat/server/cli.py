@@ -183,6 +183,19 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         SECTION_PROTECTION,
     ),
     ConfigFlag(
+        "--input-budget", "input_budget", non_negative_float,
+        "frames and lines one connection may send per second, before and after login, in bursts of "
+        "10 seconds' worth; past it reading pauses, and a connection over it for 10 s is closed; "
+        "0 turns it off (default: %(default)s)", "UNITS_PER_SECOND",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--address-input-budget", "address_input_budget", non_negative_float,
+        "the same for all connections of one address together, kept across reconnects; 0 turns it "
+        "off (default: %(default)s)", "UNITS_PER_SECOND",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
         "--min-password-length", "min_password_length", whole_number(0),
         "shortest password a registration or /passwd may set, in characters; existing passwords "
         "and the accounts file's still work; 0 turns it off (default: %(default)s)", "N",

@@ -300,6 +300,18 @@ def test_empty_and_tiny_continuation_frames_hold_no_memory() -> None:
         assert feed(protocol, cont("end"))[0] == ["start" + piece.decode() * 50_000 + "end"]
 
 
+def test_every_frame_is_counted_whatever_its_kind() -> None:
+    """The server's input budget charges per frame: pings, pongs, empty continuations
+    and closes cost as much as a text frame."""
+    protocol = ServerProtocol(100)
+    feed(protocol, frame(OP_PING), frame(OP_PONG), text("a", fin=False), cont(b"", fin=False), cont("b"), close(1000))
+    assert protocol.frames == 6
+    codec = WebCodec(MAX_LINE, SITE)
+    assert codec.frames == 0
+    codec.receive_data(handshake() + frame(OP_PING) + text("hi"))
+    assert codec.frames == 2
+
+
 def test_ping_is_answered_with_the_same_payload() -> None:
     payload = bytes(range(125))
     assert feed(ServerProtocol(10), frame(OP_PING, payload)) == ([], [Frame(True, OP_PONG, payload)])
