@@ -163,6 +163,24 @@ def test_commit_writes_without_pruning_and_flush_prunes(parts) -> None:
     assert [r.text for r in db.rows] == ["m3", "m4"]
 
 
+def test_only_acknowledged_kinds_are_committed_before_the_output(parts) -> None:
+    """Before a pass's output: a private message or group line (acknowledged to its
+    sender) is committed, with the rest of the batch; main-chat lines alone wait for
+    the write after the output."""
+    log, db, clock = parts
+    say(log, [chat("public")])
+    log.commit_acknowledged()
+    assert db.rows == []
+    say(log, [private("private")])
+    log.commit_acknowledged()
+    assert [r.text for r in db.rows] == ["public", "private"]
+    say(log, [chat("again")])
+    log.commit_acknowledged()
+    assert len(db.rows) == 2
+    log.flush()
+    assert [r.text for r in db.rows] == ["public", "private", "again"]
+
+
 def test_operators_are_warned_once_per_outage_and_told_when_it_is_over(parts, caplog) -> None:
     log, db, clock = parts
     caplog.set_level(logging.DEBUG, logger="pollchat.server.history")
