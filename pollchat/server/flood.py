@@ -278,7 +278,12 @@ class InputGuard:
             held.timer = self.timers.call_later(wait, self._continue, conn)
             return
         if held.data:
-            self.on_continue(conn)  # back into receive(), which holds again if need be
+            try:
+                self.on_continue(conn)  # back into receive(), which holds again if need be
+            except Exception:  # as in the loop's reads: a bug costs one connection
+                log.exception("connection #%d %s: internal error", conn.id, conn.peer)
+                conn.close("internal error", flush=False)
+                return
         else:
             self._release(conn, held)
         if not held.data and held.eof and not conn.closing:
