@@ -117,9 +117,8 @@ class InputGuard:
         self._held: dict[Connection, _Held] = {}
         self._next_pass: list[Connection] = []  # to go on parsing in the next pass
         loop.after_flush.append(self._schedule_next_pass)
-        # Least recently charged first: entries whose budget is full again are
-        # forgotten from the front, a few per charge, so the table holds only the
-        # addresses that sent something in about the last BURST_SECONDS.
+        # Least recently used first: entries whose budget is full again are forgotten
+        # from the front, a few per use (see _address).
         self._addresses: OrderedDict[str, _Address] = OrderedDict()
 
     @property
@@ -139,7 +138,7 @@ class InputGuard:
         elif held is None and len(data) <= SLICE and not self.enabled:
             return codec.receive_data(data)  # the common case with the budgets off
         now = self.timers.clock()
-        address = self._address(conn.host) if self.address_budget is not None else None
+        address = self._address(conn.host, now) if self.address_budget is not None else None
         if self._wait(conn, address, now) > 0:  # in debt: not one more unit now
             self._hold(conn, data, now)
             return []
@@ -182,8 +181,18 @@ class InputGuard:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _address(self, host: str) -> _Address:
+    def _address(self, host: str, now: float) -> _Address:
+        """``host``'s entry, now the most recently used; first up to two least recently
+        used entries whose budget is full again are forgotten (nothing is lost: a full
+        budget is a fresh one), so the table holds only recent addresses."""
         addresses = self._addresses
+        for _ in range(2):
+            if not addresses:
+                break
+            oldest_host, oldest = next(iter(addresses.items()))
+            if oldest_host == host or oldest.tat > now:
+                break
+            del addresses[oldest_host]
         address = addresses.get(host)
         if address is None:
             address = addresses[host] = _Address()
@@ -208,16 +217,6 @@ class InputGuard:
                 address.over_since = None
             elif address.over_since is None:
                 address.over_since = now
-            self._forget_idle_addresses(now)
-
-    def _forget_idle_addresses(self, now: float) -> None:
-        """Forget up to two least recently charged addresses whose budget is full."""
-        addresses = self._addresses
-        for _ in range(2):
-            host, oldest = next(iter(addresses.items()))
-            if oldest.tat > now:
-                return
-            del addresses[host]
 
     def _flooding(self, conn: Connection, address: _Address | None, now: float) -> bool:
         """Close ``conn`` if it, or its address, has been over budget for too long."""

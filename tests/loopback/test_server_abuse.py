@@ -237,3 +237,22 @@ def test_reconnecting_does_not_refill_the_address_budget(make_harness: MakeHarne
     watcher.expect_silence(0.05)
     h.advance(31)  # the debt (about 30 s) is paid
     assert watcher.lines(2) == ["user1 has entered the chat", "user1: hello"]
+
+
+def test_the_address_table_forgets_addresses_whose_budget_is_full_again() -> None:
+    """Only recent addresses are kept: one whose budget has refilled is forgotten as
+    others come (a crawler from many addresses cannot grow the table without end)."""
+    from pollchat.server.flood import InputGuard
+    from pollchat.server.timers import Timers
+
+    clock = FakeClock()
+
+    class Loop:
+        timers = Timers(clock)
+        after_flush: list[object] = []
+
+    guard = InputGuard(Loop(), rate=0, address_rate=10, on_continue=print, on_eof=print)  # type: ignore[arg-type]
+    for i in range(100):
+        guard._address(f"10.0.0.{i}", clock()).tat = clock() + 1  # noqa: SLF001 - the table itself is the point
+        clock.now += 2  # each is full again by the next
+    assert len(guard._addresses) <= 3  # noqa: SLF001
