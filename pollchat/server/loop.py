@@ -12,11 +12,11 @@ the line protocol on 3490, later a web port. One iteration (:meth:`EventLoop.run
         wake-up   -> collect signal numbers and worker results
         connection (skipped if closed) -> read once, then write if writable
     run worker results, then due timers
-    before-flush hooks (the history batch is committed here: acknowledged means stored)
+    before-flush hooks (a pass's private and group lines are committed: acknowledged = stored)
     broadcasts: append the pass's bytes for everyone to each logged-in connection, once
     flush: send() to every connection with queued output; register write interest only
            for what the kernel did not take (Redis's beforeSleep)
-    after-flush hooks (history pruning, off the latency path)
+    after-flush hooks (the rest of the history batch, pruning: off the latency path)
     finalize closes requested during the pass: unregister, then close
 
 Closing is deferred to the end of the pass, so a descriptor freed while handling one
@@ -199,11 +199,12 @@ class EventLoop:
         """While a labelled JSON-mode line is handled: its connection and label
         (:mod:`pollchat.protocol.labels`); what is sent to that connection carries it."""
         self.before_flush: list[Callable[[], None]] = []
-        """Called in every pass before the output is flushed: the history batch is
-        committed here, so no acknowledgement leaves before what it acknowledges is
-        stored (as Redis writes its AOF before replying)."""
+        """Called in every pass before the output is flushed: private messages and group
+        lines are committed here, so no acknowledgement leaves before what it
+        acknowledges is stored (as Redis writes its AOF before replying)."""
         self.after_flush: list[Callable[[], None]] = []
-        """Called at the end of every pass, after the sockets are flushed (pruning)."""
+        """Called at the end of every pass, after the sockets are flushed (the rest of
+        the history batch, pruning)."""
 
     @property
     def wakeup_fd(self) -> int:
