@@ -40,7 +40,8 @@ def _start_server(clients: int, data_dir: str) -> tuple[subprocess.Popen[str], i
     proc = subprocess.Popen(
         [sys.executable, "-m", "pollchat.server", "--max-users", str(clients), "--host", "127.0.0.1",
          "--port", "0", "--data-dir", data_dir, "--kdf-iterations", "1000", "--log-level", "warning",
-         "--max-connections-per-address", "0", "--rate-limit", "0", "--max-group-members", "0", "--register-rate", "0"],
+         "--max-connections-per-address", "0", "--rate-limit", "0", "--max-group-members", "0", "--register-rate", "0",
+         "--input-budget", "0", "--address-input-budget", "0"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline() if proc.stdout else ""

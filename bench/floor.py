@@ -91,6 +91,7 @@ def run(a: argparse.Namespace) -> int:
                                 "--max-users", "20000", "--port", "3490", "--host", "127.0.0.1", "--data-dir",
                                 f"{tmp}/data", "--kdf-iterations", "1000", "--max-connections-per-address", "0",
                                 "--rate-limit", "0", "--login-timeout", "0", "--replay", "0", "--no-game",
+                                "--input-budget", "0", "--address-input-budget", "0",
                                 "--log-level", "warning"]
                     record = run_matrix.run_one(label, argv, 3490, "pollchat", scen, Args, out)
                     print(rep, run_matrix.summarize(record), flush=True)

@@ -72,6 +72,7 @@ def serve(data_dir: str, max_users: int, trace: bool, top: int) -> None:
     args = build_parser().parse_args(
         ["--max-users", str(max_users), "--host", "127.0.0.1", "--port", "0", "--data-dir", data_dir,
          "--kdf-iterations", "1000", "--max-connections-per-address", "0", "--rate-limit", "0",
+         "--input-budget", "0", "--address-input-budget", "0",
          "--login-timeout", "0", "--replay", "0", "--no-game"]
     )
     config = config_from_args(args, max_users)

@@ -116,7 +116,8 @@ def pollchat_server(max_users: int, *, kdf_iterations: int | None, accounts: str
     with tempfile.TemporaryDirectory(prefix="pollchat-bench-") as tmp:
         args = [sys.executable, "-m", "pollchat.server", "--max-users", str(max_users), "--host", "127.0.0.1",
                 "--port", "0", "--data-dir", f"{tmp}/data", "--log-level", "warning",
-                "--max-connections-per-address", "0", "--rate-limit", "0", "--login-timeout", "0", "--register-rate", "0"]
+                "--max-connections-per-address", "0", "--rate-limit", "0", "--login-timeout", "0", "--register-rate", "0",
+                "--input-budget", "0", "--address-input-budget", "0"]
         args += ["--web-port", "0"] if web else ["--no-web"]  # never the default 9000: it may be taken
         if tls:
             args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1]), "--tls-port", "0"]

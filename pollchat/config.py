@@ -101,9 +101,18 @@ class ServerConfig:
             and WSS with the same certificate.
         web_allow_origins: origins besides the server's own page that may open the
             WebSocket (cross-site WebSocket hijacking defence).
+        web_host_names: the only ``Host`` names (and addresses) the web listener
+            answers, without ports; others get 421 (a DNS rebinding defence). Empty:
+            any.
         min_password_length: the shortest password a registration or ``/passwd`` may
             set, in characters (0 = any); existing passwords and the accounts file's
             are not checked.
+        input_budget: frames and lines one connection may send per second on
+            average, before and after login, in bursts of 10 seconds' worth; past it
+            reading pauses, and a connection over it for 10 s is closed (0 = off;
+            :mod:`pollchat.server.flood`).
+        address_input_budget: the same for all connections of one address together,
+            kept across reconnects (0 = off).
     """
 
     max_users: int
@@ -151,4 +160,7 @@ class ServerConfig:
     web_host: str | None = None
     web_port: int = DEFAULT_WEB_PORT
     web_allow_origins: tuple[str, ...] = ()
+    web_host_names: tuple[str, ...] = ()
     min_password_length: int = 1
+    input_budget: float = 1000.0
+    address_input_budget: float = 5000.0

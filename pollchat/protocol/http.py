@@ -47,8 +47,11 @@ REASONS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    408: "Request Timeout",
+    421: "Misdirected Request",
     426: "Upgrade Required",
     431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
 """The status codes this front end sends, with their reason phrases (RFC 9110 section 15)."""
@@ -75,6 +78,8 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 section 5.6.2
 _VERSION = re.compile(r"HTTP/([0-9])\.([0-9])")  # RFC 9112 section 2.3
 _TARGET = re.compile(r"/[\x21-\x7e]*")  # origin-form, visible ASCII (RFC 9112 section 3.2.1)
+# absolute-form (RFC 9112 section 3.2.2): scheme "://" authority, then the path and query
+_ABSOLUTE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)((?:[/?][\x21-\x7e]*)?)")
 # Control characters other than HTAB are not allowed in a field value (RFC 9110
 # section 5.5); refusing them also refuses a bare CR, which some parsers take as a line end.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -92,7 +97,9 @@ class Request:
 
     Attributes:
         method: as sent (methods are case-sensitive: RFC 9110 section 9.1).
-        target: the request target in origin form, e.g. ``/app.js?v=2``.
+        target: the request target in origin form, e.g. ``/app.js?v=2`` (an
+            absolute-form target, ``http://host/app.js?v=2``, is given in origin form,
+            its authority as the ``Host`` field: RFC 9112 section 3.2.2).
         version: ``"HTTP/1.1"`` or ``"HTTP/1.0"``.
         headers: ``(name, value)`` pairs in arrival order; names lower-cased (field
             names are case-insensitive, RFC 9110 section 5.1), values without
@@ -227,6 +234,15 @@ def parse_head(head: bytes) -> Request:
         raise HttpError(400, "malformed HTTP version")
     if version not in ("HTTP/1.1", "HTTP/1.0"):
         raise HttpError(505, f"{version} is not supported, use HTTP/1.1")
+    authority = None
+    absolute = _ABSOLUTE.fullmatch(target)
+    if absolute is not None:
+        # RFC 9112 section 3.2.2: a server MUST accept the absolute-form; the target's
+        # authority then stands for the Host field (section 3.2.2 again).
+        scheme, authority, rest = absolute.groups()
+        if scheme.lower() not in ("http", "https") or not _HOST.fullmatch(authority):
+            raise HttpError(400, "an absolute request target must be http://host[:port]/path")
+        target = rest if rest.startswith("/") else "/" + rest
     if not _TARGET.fullmatch(target):
         raise HttpError(400, "request target must be a path starting with /")
     headers: list[tuple[str, str]] = []
@@ -246,6 +262,9 @@ def parse_head(head: bytes) -> Request:
         raise HttpError(400, "an HTTP/1.1 request needs exactly one Host header")
     if hosts and not _HOST.fullmatch(hosts[0]):
         raise HttpError(400, "invalid Host header")
+    if authority is not None:
+        headers = [(name, value) for name, value in headers if name != "host"] + [("host", authority)]
+        request = Request(method, target, version, tuple(headers))
     if method not in ("GET", "HEAD"):
         raise HttpError(405, f"method {method} not allowed", (("Allow", ALLOWED_METHODS),))
     if request.values("transfer-encoding") or request.get("content-length") not in (None, "0"):

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 
 from pollchat.errors import HttpError, ProtocolError
 from pollchat.protocol.codec import JSON, TEXT, encode_for_mode
-from pollchat.protocol.events import ServerEvent
+from pollchat.protocol.events import Error, ServerEvent
 from pollchat.protocol.framing import Item
-from pollchat.protocol.http import RequestReader, StaticFile, error_response, serve_static
+from pollchat.protocol.http import Request, RequestReader, StaticFile, error_response, serve_static
 from pollchat.protocol.websocket import OP_TEXT, CloseCode, ServerProtocol, encode_frame, handshake_response
 from pollchat.texts import ErrorCode
 
@@ -31,8 +31,24 @@ WS_TEXT = "ws-text"
 """Mode key of text-mode lines in WebSocket text frames (after ``mode text``)."""
 WS_SILENT = "ws-silent"
 """Mode key while no event can be sent: before the handshake, after a close frame. Its
-rendering is always ``b""``, so a broadcast reaching such a connection (the shutdown
+rendering is ``b""`` (but for a refusal sent to one connection before its handshake,
+an HTTP response), so a broadcast reaching such a connection (the shutdown
 line goes to every connection) shares nothing with the open ones."""
+
+HTTP_REFUSALS = {
+    ErrorCode.TOO_MANY_CONNECTIONS: 503,
+    ErrorCode.SERVER_BUSY: 503,
+    ErrorCode.ADDRESS_BANNED: 403,
+    ErrorCode.LOGIN_TIMEOUT: 408,
+}
+"""The HTTP status a refusal gets while a connection is still in its HTTP phase (a
+browser shows an empty reply as a network error): over the per-address or server-wide
+connection limit 503, a banned address 403, a request head cut by the login timeout
+408, as nginx answers for ``limit_conn``, ``deny`` and ``client_header_timeout``."""
+
+PLAIN_HTTP_ON_TLS = error_response(HttpError(400, "a plain HTTP request was sent to the HTTPS port: use https://"))
+"""What a plain HTTP request to the web port gets when it speaks HTTPS (nginx answers
+the same with 400), instead of the line port's netcat hint."""
 
 LINE_TERMINATOR_SLACK = 2
 """Bytes a message may carry beyond ``max_line``: an optional ``\\r\\n`` or ``\\n``,
@@ -62,6 +78,11 @@ class WebCodec:
             WebSocket, e.g. ``frozenset({"https://chat.example.org"})`` (compared
             lower-case, a trailing ``/`` ignored; see
             :func:`~pollchat.protocol.websocket.origin_allowed`).
+        host_names: the names (and addresses) a request's ``Host`` may carry, without
+            a port, e.g. ``frozenset({"chat.lan", "192.168.1.10"})``; any other gets
+            ``421 Misdirected Request``, so a hostile page reached through DNS
+            rebinding (its own name pointing at this server) can neither load the page
+            nor open the WebSocket. Empty: any ``Host`` (``--web-host-name``).
 
     Items out of :meth:`receive_data`: one ``str`` per text message, with one
     trailing ``\\n`` or ``\\r\\n`` removed; a message that still holds a ``\\n`` or
@@ -75,12 +96,22 @@ class WebCodec:
     ``max_line + 2`` bytes of the message being received.
     """
 
-    def __init__(self, max_line: int, site: Mapping[str, StaticFile], allowed_origins: frozenset[str] = frozenset()) -> None:
+    plain_on_tls = PLAIN_HTTP_ON_TLS
+    """The loop's answer to plain text on this front end's TLS port."""
+
+    def __init__(
+        self,
+        max_line: int,
+        site: Mapping[str, StaticFile],
+        allowed_origins: frozenset[str] = frozenset(),
+        host_names: frozenset[str] = frozenset(),
+    ) -> None:
         if max_line < 1:
             raise ValueError("max_line must be at least 1")
         self.max_line = max_line
         self._site = site
         self._allowed_origins = frozenset(origin.lower().rstrip("/") for origin in allowed_origins)
+        self._host_names = frozenset(name.lower().strip("[]") for name in host_names)
         self._reader = RequestReader()
         self._websocket: ServerProtocol | None = None
         self._output = bytearray()  # HTTP bytes: the 101 or the whole response
@@ -120,6 +151,12 @@ class WebCodec:
             self.mode_key = WS_JSON if self._mode == JSON else WS_TEXT
 
     @property
+    def frames(self) -> int:
+        """WebSocket frames received so far, of every kind (0 before the handshake):
+        the server counts them toward the connection's input budget."""
+        return self._websocket.frames if self._websocket is not None else 0
+
+    @property
     def pending(self) -> int:
         """Bytes of unfinished input held: a partial head, frame or message."""
         if self._websocket is not None:
@@ -147,6 +184,8 @@ class WebCodec:
             return []
         head_only = request.method == "HEAD"
         try:
+            if self._host_names and not host_listed(request, self._host_names):
+                raise HttpError(421, "this server does not answer for that host name")
             if request.path == WS_PATH:
                 self._output += handshake_response(request, self._allowed_origins)
                 self._websocket = ServerProtocol(self.max_line + LINE_TERMINATOR_SLACK)
@@ -195,13 +234,26 @@ class WebCodec:
         ``\\n`` (a multi-line text-mode event, such as ``/who``, stays one frame with
         ``\\n`` between its lines). ``b""`` when that is empty (a typing hint in text
         mode), before the handshake, and once a close frame was sent (RFC 6455
-        section 5.5.1)."""
-        if self._websocket is None or self._websocket.close_sent:
+        section 5.5.1); but a refusal (:data:`HTTP_REFUSALS`) before the handshake is
+        an HTTP response."""
+        if self._websocket is None:
+            return self._http_refusal(event, ts)
+        if self._websocket.close_sent:
             return b""
         line = encode_for_mode(self._mode, event, ts)
         if not line:
             return b""
         return encode_frame(OP_TEXT, line.removesuffix(b"\n"))
+
+    def _http_refusal(self, event: ServerEvent, ts: float) -> bytes:
+        """A refusal of :data:`HTTP_REFUSALS` sent while the request head is still being
+        read, as a whole HTTP response (its text as the body); the exchange is then
+        over. ``b""`` for anything else (nothing can be said before the 101)."""
+        if self.phase is not Phase.HTTP or not isinstance(event, Error) or event.code not in HTTP_REFUSALS:
+            return b""
+        self.phase = Phase.DONE
+        text = encode_for_mode(TEXT, event, ts).decode("utf-8").rstrip("\n")
+        return error_response(HttpError(HTTP_REFUSALS[event.code], text))
 
     def switch_mode(self, mode: str) -> None:
         """``"json"`` switches to JSON; anything else to text-mode lines (as
@@ -219,3 +271,16 @@ class WebCodec:
         self._websocket.send_close(code, reason)
         self._update_mode_key()
         return self.data_to_send()
+
+
+def host_listed(request: Request, names: frozenset[str]) -> bool:
+    """Whether ``request``'s ``Host``, without its port and brackets and lower-cased,
+    is one of ``names`` (given the same way). No ``Host`` (HTTP/1.0) is not listed."""
+    host = request.host
+    if host is None:
+        return False
+    if host.startswith("["):  # [IPv6]:port
+        name = host[1:].partition("]")[0]
+    else:
+        name = host.rpartition(":")[0] if ":" in host else host
+    return name.lower() in names

@@ -261,6 +261,10 @@ class ServerProtocol:
         """The close code this side failed the connection with, if it did."""
         self.peer_close_code: int | None = None
         """The code of the peer's close frame (``None``: none yet, or it had none)."""
+        self.frames = 0
+        """Frame headers parsed so far, of every kind (data, continuation, control): the
+        work a peer made this side do, for an input budget (an empty frame is cheap to
+        send and not free to parse)."""
         # The frame being read: None until its header is complete.
         self._opcode: int | None = None
         self._fin = False
@@ -271,8 +275,7 @@ class ServerProtocol:
         # The data message being assembled (OP_TEXT or OP_BINARY), if any.
         self._message_type: int | None = None
         self._message_size = 0
-        self._text: list[str] = []
-        self._binary = bytearray()
+        self._binary = bytearray()  # the message's payload so far, text or binary
         self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
 
     # --- input ---------------------------------------------------------------------
@@ -350,7 +353,6 @@ class ServerProtocol:
         self.send_close(code, reason)
         self.should_close = True
         self._control.clear()
-        self._text.clear()
         self._binary.clear()
         self._message_size = 0
 
@@ -403,6 +405,7 @@ class ServerProtocol:
             return True
         self._mask = bytes(data[2 + extra : 6 + extra])
         del data[: 6 + extra]
+        self.frames += 1
         self._opcode, self._fin, self._offset, self._remaining = opcode, fin, 0, length
         if opcode != OP_CONTINUATION and opcode in _DATA_OPCODES:
             self._message_type = opcode
@@ -429,12 +432,14 @@ class ServerProtocol:
                 try:
                     # Fail fast: an invalid sequence is refused as soon as its bytes
                     # are here, not at the end of the message (Autobahn section 6).
-                    self._text.append(self._decoder.decode(chunk))
+                    self._decoder.decode(chunk)
                 except UnicodeDecodeError:
                     self._fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
                     return None
-            else:
-                self._binary += chunk
+            # The raw bytes, decoded once at the end: a message holds its payload
+            # bytes and nothing per frame, so empty or one-byte continuation frames
+            # cannot grow memory past max_message (RFC 6455 section 10.4).
+            self._binary += chunk
         if self._remaining:
             return None
         self._opcode = None
@@ -446,7 +451,6 @@ class ServerProtocol:
         message_type, self._message_type = self._message_type, None
         self._message_size = 0
         if self.close_sent:  # dropped: forget what was held before our close
-            self._text.clear()
             self._binary.clear()
             self._decoder.reset()
             return None
@@ -455,13 +459,13 @@ class ServerProtocol:
             self._binary.clear()
             return data
         try:
-            self._text.append(self._decoder.decode(b"", final=True))
+            self._decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             self._decoder.reset()
             self._fail(CloseCode.INVALID_DATA, "text message ends inside a UTF-8 sequence")
             return None
-        text = "".join(self._text)
-        self._text.clear()
+        text = self._binary.decode("utf-8")  # valid: the decoder has seen every byte
+        self._binary.clear()
         return text
 
     def _control_frame(self, opcode: int | None) -> None:

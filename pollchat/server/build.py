@@ -80,6 +80,7 @@ def build_chat(
         private_keep=config.private_keep,
         group_keep=config.group_keep,
         clock=timers.clock,
+        timers=timers,  # an idle server retries a failed write too
     )
     hub: Hub[P] = Hub(
         AccountDirectory(preconfigured, database),

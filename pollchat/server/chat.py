@@ -20,6 +20,7 @@ from pollchat.protocol.framing import Item
 from pollchat.protocol.labels import LABEL_PREFIX, split_label
 from pollchat.protocol.web import WS_JSON
 from pollchat.server.connection import Connection
+from pollchat.server.flood import InputGuard
 from pollchat.server.loop import EventLoop
 from pollchat.server.service import ChatService
 
@@ -60,6 +61,14 @@ class LoopAdapter:
         self.admin = service.admin
         self.on_shutdown = on_shutdown
         self.on_reload = on_reload
+        self.guard = InputGuard(  # issue 20: no client can starve the loop
+            loop,
+            rate=service.config.input_budget,
+            address_rate=service.config.address_input_budget,
+            on_continue=lambda conn: self.on_data(conn, b""),
+            on_eof=service.eof,
+        )
+        loop.before_flush.append(service.before_flush)  # acknowledged means stored (issue 20)
         loop.after_flush.append(service.after_pass)
 
     # --- loop callbacks ---------------------------------------------------------------------
@@ -76,7 +85,7 @@ class LoopAdapter:
     def on_data(self, conn: Connection, data: bytes) -> None:
         codec = conn.codec
         was_ready = codec.ready
-        items = codec.receive_data(data)
+        items = self.guard.receive(conn, data)  # the codec, within the input budgets
         reply = codec.data_to_send()  # a handshake answer, a pong
         if reply:
             self.loop.queue(conn, reply)
@@ -88,8 +97,9 @@ class LoopAdapter:
             else:
                 self.service.received(conn, items)
         if codec.peer_closed and not conn.closing:
+            # As a TCP FIN: a pending login and the lines behind it finish first.
             self.service.eof(conn)
-        if codec.should_close and not conn.closing:
+        elif codec.should_close and not conn.closing:
             self.loop.close(conn, "protocol exchange over")
 
     def _received_labelled(self, conn: Connection, items: list[Item]) -> None:
@@ -116,9 +126,11 @@ class LoopAdapter:
             self.service.received(conn, batch)
 
     def on_eof(self, conn: Connection) -> None:
-        self.service.eof(conn)
+        if not self.guard.defer_eof(conn):  # else after the lines still held
+            self.service.eof(conn)
 
     def on_closing(self, conn: Connection) -> None:
+        self.guard.forget(conn)
         self.service.disconnected(conn)
 
     def on_signal(self, signum: int) -> None:

@@ -183,6 +183,19 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         SECTION_PROTECTION,
     ),
     ConfigFlag(
+        "--input-budget", "input_budget", non_negative_float,
+        "frames and lines one connection may send per second, before and after login, in bursts of "
+        "10 seconds' worth; past it reading pauses, and a connection over it for 10 s is closed; "
+        "0 turns it off (default: %(default)s)", "UNITS_PER_SECOND",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
+        "--address-input-budget", "address_input_budget", non_negative_float,
+        "the same for all connections of one address together, kept across reconnects; 0 turns it "
+        "off (default: %(default)s)", "UNITS_PER_SECOND",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
         "--min-password-length", "min_password_length", whole_number(0),
         "shortest password a registration or /passwd may set, in characters; existing passwords "
         "and the accounts file's still work; 0 turns it off (default: %(default)s)", "N",
@@ -385,6 +398,16 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
         help="another site allowed to open the WebSocket, e.g. https://chat.example.org (repeatable; "
         "by default only the server's own page may)",
     )
+    group.add_argument(
+        "--web-host-name",
+        dest="web_host_names",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name or address browsers reach the web client by, e.g. chat.lan or 192.168.1.10 "
+        "(repeatable); any other Host gets 421, which stops DNS rebinding (by default any Host "
+        "is served: set it on a LAN server)",
+    )
 
 
 def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
@@ -406,6 +429,7 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         web_host=args.web_host,
         web_port=args.web_port,
         web_allow_origins=tuple(args.web_allow_origins),
+        web_host_names=tuple(args.web_host_names),
         **{row.field: getattr(args, row.field) for row in CONFIG_FLAGS},
     )
 

@@ -99,6 +99,8 @@ class Connection:
         timer: before login, the login deadline; after, the idle monitor's next check.
         bucket: the line rate limit (``None``: no limit).
         dropped: lines dropped in a row for going over the rate limit.
+        input_tat: the input budget's one number (:mod:`pollchat.core.budget`; 0.0:
+            fresh), kept by :class:`pollchat.server.flood.InputGuard`.
     """
 
     __slots__ = (
@@ -127,6 +129,7 @@ class Connection:
         "timer",
         "bucket",
         "dropped",
+        "input_tat",
     )
 
     def __init__(
@@ -156,6 +159,7 @@ class Connection:
         self.timer: Timer | None = None
         self.bucket: TokenBucket | None = None
         self.dropped = 0
+        self.input_tat = 0.0  # the input budget's state (pollchat.server.flood)
 
     # --- the Peer protocol (pollchat.server.peer) --------------------------------------------
 

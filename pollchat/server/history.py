@@ -2,11 +2,13 @@
 
 The hub pushes :class:`~pollchat.core.history.HistoryRecord` values into the log as
 people talk (:meth:`HistoryLog.add`: it is the hub's
-:class:`~pollchat.core.history.RecordSink`); :meth:`HistoryLog.flush` runs once at the
-end of every loop pass (after the sockets are flushed) and writes the whole batch in one
-transaction, then prunes at most
-:data:`PRUNE_BATCH` old rows, so retention never stalls the loop. Queries flush first, so
-a user always sees what was just said.
+:class:`~pollchat.core.history.RecordSink`). In a pass that holds a private message or a
+group line, :meth:`HistoryLog.commit_acknowledged` writes the whole batch in one
+transaction *before* the pass's output is flushed: nothing is acknowledged before it is
+stored (as Redis writes its AOF before replying). After the sockets are flushed,
+:meth:`HistoryLog.flush` writes what is left (main-chat lines, which nobody is sent an
+acknowledgement of) and prunes at most :data:`PRUNE_BATCH` old rows, so retention never
+stalls the loop. Queries write first, so a user always sees what was just said.
 
 Retention is per kind, so that a busy main chat cannot push private messages out: the main chat keeps its newest ``keep`` lines; each
 private conversation its newest ``private_keep`` (but never a message its reader has not
@@ -17,8 +19,8 @@ one once after start-up (a lowered limit applies to old conversations too), at m
 
 When the database refuses a write (a full disk, an I/O error) nothing is
 dropped: the batch waits in memory, at most :data:`MAX_PENDING` records (beyond that the
-oldest go, counted), and is retried after 1, 2, 4 ... :data:`RETRY_MAX` seconds while the
-chat goes on. Operators get one warning when the outage starts (not a traceback per
+oldest go, counted), and is retried after 1, 2, 4 ... :data:`RETRY_MAX` seconds (on a
+timer: an idle server retries too) while the chat goes on. Operators get one warning when the outage starts (not a traceback per
 batch: the log may be on the same full disk) and one line when it ends; the senders of
 private and group lines in a failed batch are returned once by :meth:`HistoryLog.flush`
 (the service tells them), and
@@ -35,6 +37,7 @@ from collections.abc import Callable, Iterable
 
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.errors import StoreError
+from pollchat.server.timers import Timer, Timers
 from pollchat.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,9 @@ class HistoryLog:
         private_keep: private messages to keep per conversation (0: all).
         group_keep: messages to keep per group (0: all).
         clock: monotonic seconds, for the retry back-off (the loop's timer clock).
+        timers: the loop's timer queue: a failed write is retried on a timer, so the
+            retry (and the notice to the senders of what still fails) does not wait
+            for someone to type. ``None``: only when :meth:`commit` is called.
         max_pending: records kept in memory while writes fail.
     """
 
@@ -76,6 +82,7 @@ class HistoryLog:
         private_keep: int = 0,
         group_keep: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        timers: Timers | None = None,
         max_pending: int = MAX_PENDING,
     ) -> None:
         self.database = database
@@ -83,6 +90,8 @@ class HistoryLog:
         self.private_keep = private_keep
         self.group_keep = group_keep
         self.clock = clock
+        self.timers = timers
+        self._retry_timer: Timer | None = None
         self.max_pending = max_pending
         self._main = database.count_main()
         self._dirty: dict[tuple[int, ...], None] = {}  # conversations to check, oldest first
@@ -92,6 +101,7 @@ class HistoryLog:
             self._dirty.update(dict.fromkeys((group_id,) for group_id in (groups if group_keep else ())))
         self._pending: deque[HistoryRecord] = deque()
         self._new: list[HistoryRecord] = []  # kept since the last flush or query
+        self._acknowledged = False  # a private message or group line waits to be written
         self._reported = 0  # the oldest pending records already returned as unsaved
         self._unsaved: list[HistoryRecord] = []  # failed, not returned by flush() yet
         self._outage_since: float | None = None
@@ -105,29 +115,55 @@ class HistoryLog:
         return self._outage_since is None
 
     def add(self, record: HistoryRecord) -> None:
-        """Keep ``record``: written by the next flush, seen by queries at once."""
+        """Keep ``record``: written by the next commit or flush, seen by queries at once."""
         self._new.append(record)
+        if record.recipient_id is not None or record.group_id is not None:
+            self._acknowledged = True
 
-    def flush(self, *, force: bool = False) -> list[HistoryRecord]:
-        """Write the waiting records in one transaction and prune one chunk if needed.
+    def commit_acknowledged(self) -> None:
+        """:meth:`commit` if a private message or a group line is waiting: those are
+        acknowledged to their sender (``[private to bob] ...``, the group line's echo),
+        so the loop calls this before it flushes a pass's output. A pass of main-chat
+        lines only (acknowledged to nobody: the sender gets no echo) is left to
+        :meth:`flush` after the output, off the latency path of the busiest kind."""
+        if self._acknowledged:
+            self.commit()
 
-        After a failed write, the next attempt waits for the back-off (``force``: try
-        now). A database error keeps the records for the next attempt; any other error
-        is a bug in the batch: it is logged with its traceback and the batch dropped.
-
-        Returns:
-            The records of failed writes (this one's, or a query's since the last
-            flush) not returned before: each record once, however many retries fail,
-            so the service tells their senders once.
-        """
-        self._write(force=force)
+    def take_unsaved(self) -> list[HistoryRecord]:
+        """The records of failed writes not returned before (each record once, however
+        many retries fail), so the service tells their senders once."""
         unsaved, self._unsaved = self._unsaved, []
         return unsaved
 
+    def flush(self, *, force: bool = False) -> list[HistoryRecord]:
+        """:meth:`commit`, then prune one chunk if needed (the loop calls this after
+        the output is flushed: pruning is off the latency path).
+
+        Returns:
+            :meth:`take_unsaved`: the records of failed writes (this one's, a retry's
+            or a query's) not returned before.
+        """
+        self._write(force=force)
+        return self.take_unsaved()
+
     def _write(self, *, force: bool = False) -> None:
+        self.commit(force=force)
+        self._prune()
+
+    def commit(self, *, force: bool = False) -> None:
+        """Write the waiting records in one transaction (no pruning).
+
+        The loop calls this (through :meth:`commit_acknowledged`) before it flushes a
+        pass's output, so a reply that acknowledges a message (``[private to bob]
+        ...``, ``they will see your message when they log in``, a group line's echo)
+        leaves only once the message is committed (``synchronous=NORMAL`` in WAL mode:
+        it survives a crash of the process). After a failed write, the next attempt
+        waits for the back-off (``force``: try now), which a timer of ``timers`` also
+        wakes the loop for. A database error keeps the records for the next attempt;
+        any other error is a bug in the batch: it is logged with its traceback and the
+        batch dropped."""
         self._take()
         if not self._pending:
-            self._prune()
             return
         if not self.healthy and not force and self.clock() < self._retry_at:
             return
@@ -140,14 +176,15 @@ class HistoryLog:
         except Exception:
             log.exception("could not store %d message(s) in the history; they are dropped", len(batch))
             self._pending.clear()
+            self._acknowledged = False
             self._reported = 0
             return
         self._pending.clear()
+        self._acknowledged = False
         self._reported = 0
         self._count_stored(batch)
         if not self.healthy:
             self._recovered(len(batch))
-        self._prune()
 
     def close(self) -> None:
         """A last write at shutdown, whatever the back-off; what still cannot be written
@@ -239,9 +276,18 @@ class HistoryLog:
             self._delay = min(self._delay * 2, RETRY_MAX)
             log.debug("history write failed again (%s); next try in %g s", exc, self._delay)
         self._retry_at = now + self._delay
+        if self.timers is not None:
+            if self._retry_timer is not None:
+                self._retry_timer.cancel()
+            self._retry_timer = self.timers.call_later(self._delay, self._retry)
         new = list(self._pending)[self._reported :]
         self._reported = len(self._pending)
         self._unsaved += new
+
+    def _retry(self) -> None:
+        """The back-off timer: try the waiting records again."""
+        self._retry_timer = None
+        self.commit()
 
     def _recovered(self, stored: int) -> None:
         assert self._outage_since is not None
@@ -253,6 +299,9 @@ class HistoryLog:
         )
         self._outage_since = None
         self._dropped = 0
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+            self._retry_timer = None
 
     def _count_stored(self, batch: list[HistoryRecord]) -> None:
         """Count ``batch``'s main-chat lines and mark its conversations for a check."""

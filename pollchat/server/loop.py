@@ -12,10 +12,11 @@ the line protocol on 3490, later a web port. One iteration (:meth:`EventLoop.run
         wake-up   -> collect signal numbers and worker results
         connection (skipped if closed) -> read once, then write if writable
     run worker results, then due timers
+    before-flush hooks (a pass's private and group lines are committed: acknowledged = stored)
     broadcasts: append the pass's bytes for everyone to each logged-in connection, once
     flush: send() to every connection with queued output; register write interest only
            for what the kernel did not take (Redis's beforeSleep)
-    after-flush hooks (the history batch is written here, off the latency path)
+    after-flush hooks (the rest of the history batch, pruning: off the latency path)
     finalize closes requested during the pass: unregister, then close
 
 Closing is deferred to the end of the pass, so a descriptor freed while handling one
@@ -197,8 +198,13 @@ class EventLoop:
         self.replying: tuple[Connection, str] | None = None
         """While a labelled JSON-mode line is handled: its connection and label
         (:mod:`pollchat.protocol.labels`); what is sent to that connection carries it."""
+        self.before_flush: list[Callable[[], None]] = []
+        """Called in every pass before the output is flushed: private messages and group
+        lines are committed here, so no acknowledgement leaves before what it
+        acknowledges is stored (as Redis writes its AOF before replying)."""
         self.after_flush: list[Callable[[], None]] = []
-        """Called at the end of every pass, after the sockets are flushed (history writes)."""
+        """Called at the end of every pass, after the sockets are flushed (the rest of
+        the history batch, pruning)."""
 
     @property
     def wakeup_fd(self) -> int:
@@ -232,6 +238,8 @@ class EventLoop:
                     self.close(data, "internal error", flush=False)
         self._run_results()
         self.timers.run_due()
+        for hook in self.before_flush:
+            hook()
         self._flush()
         if self.output.max_output_total and self._backlogged and self.output.bound_total():
             self._flush()  # the dropped ones' last lines, the others' left notices
@@ -532,7 +540,10 @@ class EventLoop:
     def _handshake(self, conn: Connection) -> None:
         """Advance ``conn``'s handshake as far as the peer's bytes allow."""
         try:
-            phase = conn.handshaking = conn.transport.handshake(conn.sock, conn.handshaking)
+            # A front end may have its own answer to plain text on its TLS port (the
+            # web port: an HTTP 400, which a browser shows).
+            plain_reply = getattr(conn.codec, "plain_on_tls", PLAIN_ON_TLS_PORT)
+            phase = conn.handshaking = conn.transport.handshake(conn.sock, conn.handshaking, plain_reply)
         except HandshakeError as exc:
             conn.peer_eof = True
             self.close(conn, str(exc), flush=False)

@@ -313,6 +313,13 @@ class ChatService(Generic[P]):
                 case LeftEveryone(peer):
                     output.leave_everyone(peer)
 
+    def before_flush(self) -> None:
+        """Before a loop pass's output is flushed: commit the history if the pass holds
+        a private message or a group line (acknowledged to its sender: stored first),
+        and tell the senders of what could not be stored in this same pass."""
+        self.history.commit_acknowledged()
+        self.deliver(self.groups.unsaved(self.history.take_unsaved()))
+
     def after_pass(self) -> None:
         """The end of a loop pass, after the sockets were flushed: write the pass's
         history in one batch, and tell the senders of private and group lines the

@@ -26,12 +26,24 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     """
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = MINIMUM_VERSION
+    for path in (cert, key):
+        # OpenSSL's own error carries no file name (it said "no such file: None"):
+        # open each file first, so the message can name the one at fault.
+        try:
+            with open(path, "rb"):
+                pass
+        except FileNotFoundError:
+            raise ConfigError(f"TLS: no such file: {path}") from None
+        except PermissionError:
+            raise ConfigError(f"TLS: cannot read {path}: permission denied") from None
+        except OSError as exc:
+            raise ConfigError(f"TLS: cannot read {path}: {exc.strerror or exc}") from None
     try:
         context.load_cert_chain(certfile=str(cert), keyfile=str(key))
     except FileNotFoundError as exc:
-        raise ConfigError(f"TLS: no such file: {exc.filename}") from None
+        raise ConfigError(f"TLS: no such file: {exc.filename or f'{cert} or {key}'}") from None
     except PermissionError as exc:
-        raise ConfigError(f"TLS: cannot read {exc.filename}: permission denied") from None
+        raise ConfigError(f"TLS: cannot read {exc.filename or f'{cert} or {key}'}: permission denied") from None
     except ssl.SSLError as exc:
         raise ConfigError(f"TLS: cannot use {cert} and {key}: {exc.reason or exc}") from None
     except OSError as exc:

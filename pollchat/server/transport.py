@@ -95,9 +95,11 @@ class Transport(Protocol):
         """Tune an accepted non-blocking socket (:func:`tune`) and return the socket the
         connection uses. Raises ``OSError`` (``ssl.SSLError``): the peer reset already."""
 
-    def handshake(self, sock: socket.socket, phase: Handshake) -> Handshake:
+    def handshake(self, sock: socket.socket, phase: Handshake, plain_reply: bytes = PLAIN_ON_TLS_PORT) -> Handshake:
         """Advance the handshake from ``phase`` as far as the peer's bytes allow; return
-        the new phase. Raises :class:`HandshakeError`."""
+        the new phase. Plain text where a handshake was due gets ``plain_reply`` in
+        clear (the front end's own: the web port's is an HTTP 400). Raises
+        :class:`HandshakeError`."""
 
     def recv(self, sock: socket.socket, view: memoryview) -> bytes:
         """Read what is there, at most ``len(view)`` bytes (``view`` is scratch space);
@@ -121,7 +123,7 @@ class PlainTransport:
         tune(sock, keepalive)
         return sock
 
-    def handshake(self, sock: socket.socket, phase: Handshake) -> Handshake:
+    def handshake(self, sock: socket.socket, phase: Handshake, plain_reply: bytes = PLAIN_ON_TLS_PORT) -> Handshake:
         return Handshake.DONE
 
     def recv(self, sock: socket.socket, view: memoryview) -> bytes:
@@ -159,7 +161,7 @@ class TlsTransport:
         tune(sock, keepalive)
         return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
 
-    def handshake(self, sock: socket.socket, phase: Handshake) -> Handshake:
+    def handshake(self, sock: socket.socket, phase: Handshake, plain_reply: bytes = PLAIN_ON_TLS_PORT) -> Handshake:
         assert isinstance(sock, ssl.SSLSocket)
         try:
             if phase is Handshake.FIRST_BYTE:
@@ -168,7 +170,7 @@ class TlsTransport:
                     return phase
                 if first != TLS_HANDSHAKE_RECORD:  # someone typed into netcat on the TLS port
                     _discard_input(sock)  # closing with unread input would reset the line away
-                    socket.socket.send(sock, PLAIN_ON_TLS_PORT)  # in clear, or they could not read it
+                    socket.socket.send(sock, plain_reply)  # in clear, or they could not read it
                     return Handshake.PLAIN_TEXT
             sock.do_handshake()
         except ssl.SSLWantReadError:

@@ -524,6 +524,28 @@ def test_a_full_disk_loses_no_message_and_no_sender_is_told_a_falsehood(make_har
     assert history(u2)[1:-1] == [f"{T0}[private] user1: {text}" for text in ("first", "second", "third")]
 
 
+def test_the_not_saved_notice_leaves_with_the_acknowledgement(make_harness: MakeHarness, monkeypatch) -> None:
+    """A failed history write is tried before the pass's output is flushed, so the
+    sender's notice goes out in the same pass as the acknowledgement it qualifies, not
+    when someone else next makes the loop run a pass."""
+    h = make_harness(clock=FakeClock(), idle_after=10**9)
+    u1 = h.login("user1", "123")
+
+    def full(records: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(h.server.database, "append_messages", full)
+    u1.send(b"/msg user2 first\n")
+    while not u1.drain():  # one pass at a time until the first bytes arrive
+        h.pump()
+    u1.drain()
+    assert bytes(u1.buf).decode().splitlines() == [
+        "[private to user2] first",
+        "user2 is offline; they will see your message when they log in",
+        NOT_SAVED.format(where="user2"),
+    ]
+
+
 # --- retention per kind, and the offline quota (issue 14) ---------------------------------------------------
 
 

@@ -16,7 +16,9 @@ import trustme
 
 from pollchat.errors import ConfigError
 from pollchat.server.loop import PLAIN_ON_TLS_PORT
+from pollchat.server.tls import server_context
 from tests.harness import DEFAULT_TIMEOUT, Client, FakeClock, Harness
+from tests.wsclient import parse_response
 
 
 class TlsClient(Client):
@@ -156,6 +158,38 @@ def test_a_plain_client_on_the_tls_port_is_told_in_one_line(tls_harness: Harness
     assert plain.closed() == [PLAIN_ON_TLS_PORT.decode().rstrip("\n")]
 
 
+def test_plain_http_to_the_https_web_port_gets_an_http_400(
+    make_harness: Callable[..., Harness], ca: trustme.CA, tmp_path: Path
+) -> None:
+    """A browser that types http:// for the HTTPS web port gets a page saying so (nginx
+    answers 400 too), not the line port's netcat hint."""
+    cert, key = write_cert(ca, tmp_path / "tls")
+    h = make_harness(tls_cert=cert, tls_key=key, tls_port=0, web=True, web_port=0)
+    address = h.server.web_address
+    assert address is not None
+    plain = socket.create_connection(address, timeout=DEFAULT_TIMEOUT)
+    plain.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    plain.setblocking(False)
+    data = b""
+    deadline = time.monotonic() + DEFAULT_TIMEOUT
+    while True:
+        assert time.monotonic() < deadline, data
+        h.pump()
+        try:
+            chunk = plain.recv(65536)
+        except BlockingIOError:
+            continue
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    plain.close()
+    response = parse_response(data)
+    assert response.status == 400 and b"HTTPS port" in response.body
+    assert response.get("connection") == "close"
+
+
 def test_a_client_that_does_not_trust_the_certificate_never_gets_in(tls_harness: Harness) -> None:
     h = tls_harness
     address = h.server.tls_address
@@ -211,6 +245,17 @@ def test_bad_certificate_settings_are_one_line_errors(
     with pytest.raises(ConfigError) as caught:
         make_harness(**settings)
     assert "\n" not in str(caught.value) and "TLS" in str(caught.value)
+
+
+@pytest.mark.parametrize("missing", ["cert", "key"])
+def test_a_missing_certificate_or_key_file_is_named(ca: trustme.CA, tmp_path: Path, missing: str) -> None:
+    """docs/operations.md promises the error names the file (OpenSSL's error has no
+    file name: it used to say ``TLS: no such file: None``)."""
+    cert, key = write_cert(ca, tmp_path / "tls")
+    nope = tmp_path / "nope.pem"
+    with pytest.raises(ConfigError) as caught:
+        server_context(nope if missing == "cert" else cert, nope if missing == "key" else key)
+    assert str(caught.value) == f"TLS: no such file: {nope}"
 
 
 def test_tls_only_closes_the_plain_port(make_harness: Callable[..., Harness], ca: trustme.CA, tmp_path: Path) -> None:

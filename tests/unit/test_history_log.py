@@ -15,6 +15,7 @@ import pytest
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.errors import StoreError
 from pollchat.server.history import MAX_PENDING, RETRY_MAX, HistoryLog
+from pollchat.server.timers import Timers
 
 FULL = "database or disk is full"
 
@@ -127,6 +128,57 @@ def test_a_failed_write_keeps_the_batch_and_retries_with_back_off(parts, caplog)
     log.flush()
     assert [r.text for r in db.rows] == ["one", "two", "three"]  # nothing lost, in order
     assert log.healthy
+
+
+def test_a_failed_write_is_retried_on_a_timer_with_nobody_typing() -> None:
+    """The retry does not wait for the next pass someone else's line causes: after a
+    failure a timer is due at the back-off (1, 2, 4 ... s), so an idle loop wakes up
+    for it, and what failed is there to tell its senders at once."""
+    db, clock = FakeDatabase(), FakeClock()
+    timers = Timers(clock)
+    log = HistoryLog(db, 100, clock=clock, timers=timers)  # type: ignore[arg-type]
+    db.full = True
+    say(log, [private("one")])
+    log.commit()
+    assert db.attempts == 1 and [r.text for r in log.take_unsaved()] == ["one"]
+    assert timers.timeout(None) == 1.0  # the loop's select() wakes up for the retry
+    clock.now += 1.0
+    timers.run_due()  # no commit() or flush() from anyone: the timer retries
+    assert db.attempts == 2 and log.take_unsaved() == []  # told once
+    assert timers.timeout(None) == 2.0
+    db.full = False
+    clock.now += 2.0
+    timers.run_due()
+    assert [r.text for r in db.rows] == ["one"] and log.healthy
+    assert timers.timeout(None) is None  # nothing left to retry
+
+
+def test_commit_writes_without_pruning_and_flush_prunes(parts) -> None:
+    log, db, clock = parts
+    log.keep = 2
+    say(log, [chat(f"m{i}") for i in range(5)])
+    log.commit()
+    assert [r.text for r in db.rows] == ["m0", "m1", "m2", "m3", "m4"]
+    log.flush()
+    assert [r.text for r in db.rows] == ["m3", "m4"]
+
+
+def test_only_acknowledged_kinds_are_committed_before_the_output(parts) -> None:
+    """Before a pass's output: a private message or group line (acknowledged to its
+    sender) is committed, with the rest of the batch; main-chat lines alone wait for
+    the write after the output."""
+    log, db, clock = parts
+    say(log, [chat("public")])
+    log.commit_acknowledged()
+    assert db.rows == []
+    say(log, [private("private")])
+    log.commit_acknowledged()
+    assert [r.text for r in db.rows] == ["public", "private"]
+    say(log, [chat("again")])
+    log.commit_acknowledged()
+    assert len(db.rows) == 2
+    log.flush()
+    assert [r.text for r in db.rows] == ["public", "private", "again"]
 
 
 def test_operators_are_warned_once_per_outage_and_told_when_it_is_over(parts, caplog) -> None:

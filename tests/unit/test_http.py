@@ -156,7 +156,10 @@ def test_head_size_limit() -> None:
         pytest.param(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, id="http-2"),
         pytest.param(b"GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505, id="http-0.9"),
         pytest.param(b"GET index.html HTTP/1.1\r\nHost: a\r\n\r\n", 400, id="relative-target"),
-        pytest.param(b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, id="absolute-form"),
+        pytest.param(b"GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, id="absolute-form-not-http"),
+        pytest.param(b"GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400, id="absolute-form-userinfo"),
+        pytest.param(b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400, id="absolute-form-no-host"),
+        pytest.param(b"GET http://a/ HTTP/1.1\r\n\r\n", 400, id="absolute-form-still-needs-host"),
         pytest.param(b"GET /\xe9 HTTP/1.1\r\nHost: a\r\n\r\n", 400, id="non-ascii-target"),
         pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\nNo colon\r\n\r\n", 400, id="no-colon"),
         pytest.param(b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, id="space-before-colon"),
@@ -194,6 +197,24 @@ def test_a_405_says_what_is_allowed() -> None:
 def test_valid_hosts(host: str) -> None:
     request = read(f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
     assert request is not None and request.host == host
+
+
+@pytest.mark.parametrize(
+    ("target", "path", "host"),
+    [
+        ("http://chat.example:9000/", "/", "chat.example:9000"),
+        ("HTTP://Chat.Example/app.js?v=2", "/app.js?v=2", "Chat.Example"),
+        ("https://[::1]:9000/ws", "/ws", "[::1]:9000"),
+        ("http://127.0.0.1:9000", "/", "127.0.0.1:9000"),
+        ("http://a?x", "/?x", "a"),
+    ],
+)
+def test_absolute_form_targets_are_accepted(target: str, path: str, host: str) -> None:
+    """RFC 9112 section 3.2.2: a server MUST accept the absolute-form; the target's
+    authority replaces the Host field (which must still be there in HTTP/1.1)."""
+    request = read(f"GET {target} HTTP/1.1\r\nHost: other.example\r\n\r\n".encode())
+    assert request is not None
+    assert request.target == path and request.host == host and request.values("host") == [host]
 
 
 def test_content_length_zero_is_no_body() -> None:

@@ -51,10 +51,13 @@ FLAGS = [
     ("--web-host", "127.0.0.2", "web_host", "127.0.0.2"),
     ("--no-web", None, "web", False),
     ("--web-allow-origin", "https://chat.example.org", "web_allow_origins", ("https://chat.example.org",)),
+    ("--web-host-name", "chat.lan", "web_host_names", ("chat.lan",)),
     ("--min-password-length", "12", "min_password_length", 12),
     ("--private-keep", "0", "private_keep", 0),
     ("--group-keep", "7", "group_keep", 7),
     ("--offline-quota", "0", "offline_quota", 0),
+    ("--input-budget", "0", "input_budget", 0.0),
+    ("--address-input-budget", "250.5", "address_input_budget", 250.5),
 ]
 
 

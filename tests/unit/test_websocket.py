@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 
 from pollchat.errors import HttpError, ProtocolError
 from pollchat.protocol.codec import encode_for_mode
+from pollchat.protocol.events import Error as ErrorEvent
 from pollchat.protocol.events import Greeting, Message, Typing, Welcome
-from pollchat.protocol.http import Request, RequestReader, build_site, content_security_policy
+from pollchat.protocol.http import REASONS, Request, RequestReader, build_site, content_security_policy
 from pollchat.protocol.render import encode_json
 from pollchat.protocol.web import WS_JSON, WS_SILENT, WS_TEXT, Phase, WebCodec
 from pollchat.protocol.websocket import (
@@ -276,6 +277,41 @@ def test_a_utf8_sequence_may_straddle_fragments() -> None:
     assert messages == ["☃"]
 
 
+def test_empty_and_tiny_continuation_frames_hold_no_memory() -> None:
+    """A fragmented message of many empty (or one-byte) continuation frames holds
+    no more than its payload bytes (RFC 6455 section 10.4: bound what a peer can make
+    the server keep), not an entry per frame."""
+    import tracemalloc
+
+    for piece in (b"", b"a"):
+        protocol = ServerProtocol(200_000)
+        chunk = cont(piece, fin=False) * 10_000
+        feed(protocol, text("start", fin=False))
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(5 if piece else 10):
+                feed(protocol, chunk)
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert not protocol.should_close
+        assert held < 250_000, held  # 50,000 payload bytes at most, plus slack (an entry per frame: 400,000 and up)
+        assert feed(protocol, cont("end"))[0] == ["start" + piece.decode() * 50_000 + "end"]
+
+
+def test_every_frame_is_counted_whatever_its_kind() -> None:
+    """The server's input budget charges per frame: pings, pongs, empty continuations
+    and closes cost as much as a text frame."""
+    protocol = ServerProtocol(100)
+    feed(protocol, frame(OP_PING), frame(OP_PONG), text("a", fin=False), cont(b"", fin=False), cont("b"), close(1000))
+    assert protocol.frames == 6
+    codec = WebCodec(MAX_LINE, SITE)
+    assert codec.frames == 0
+    codec.receive_data(handshake() + frame(OP_PING) + text("hi"))
+    assert codec.frames == 2
+
+
 def test_ping_is_answered_with_the_same_payload() -> None:
     payload = bytes(range(125))
     assert feed(ServerProtocol(10), frame(OP_PING, payload)) == ([], [Frame(True, OP_PONG, payload)])
@@ -461,6 +497,71 @@ def test_the_codec_starts_in_http_and_json() -> None:
     assert codec.data_to_send() == b""
     assert codec.encode(Greeting(), 0) == b""
     assert codec.close_data() == b""
+
+
+@pytest.mark.parametrize(
+    ("code", "detail", "status"),
+    [
+        (ErrorCode.TOO_MANY_CONNECTIONS, {}, 503),
+        (ErrorCode.SERVER_BUSY, {}, 503),
+        (ErrorCode.ADDRESS_BANNED, {"until": "for 1 hour", "reason": ""}, 403),
+        (ErrorCode.LOGIN_TIMEOUT, {"seconds": 30}, 408),
+    ],
+)
+def test_a_refusal_before_the_handshake_is_an_http_response(code: ErrorCode, detail: dict[str, object], status: int) -> None:
+    """A browser shows an empty reply as a network error: a refusal (over a connection
+    limit, a banned address, a head cut by the timeout) is an HTTP response, as nginx
+    gives, with the refusal's text; the exchange is then over."""
+    codec = WebCodec(MAX_LINE, SITE)
+    codec.receive_data(b"GET / HTTP/1.1\r\nHo")  # half a head, or none at all
+    error = ErrorEvent.of(code, **detail)
+    response = parse_response(codec.encode(error, 0))
+    assert response.status == status
+    assert response.body == f"{status} {REASONS[status]}: {error.text}\n".encode()
+    assert response.get("connection") == "close"
+    assert codec.should_close and codec.phase is Phase.DONE
+    assert codec.encode(error, 0) == b""  # one response per connection
+
+
+def test_other_events_before_the_handshake_are_not_sent() -> None:
+    codec = WebCodec(MAX_LINE, SITE)
+    assert codec.encode(ErrorEvent.of(ErrorCode.UNKNOWN_COMMAND, name="x"), 0) == b""
+    assert codec.phase is Phase.HTTP
+
+
+@pytest.mark.parametrize(
+    ("host", "served"),
+    [
+        ("chat.lan", True),
+        ("CHAT.lan:9000", True),
+        ("192.168.1.10:9000", True),
+        ("[::1]:9000", True),
+        ("evil.example", False),
+        ("evil.example:9000", False),
+        ("chat.lan.evil.example", False),
+    ],
+)
+def test_host_names_stop_dns_rebinding(host: str, served: bool) -> None:
+    """With ``--web-host-name``, a page or WebSocket asked for under another name (a
+    hostile name pointed at this server: DNS rebinding) gets 421, even with a matching
+    Origin."""
+    for raw in (handshake(host=host, origin=f"http://{host}"), f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()):
+        codec = WebCodec(MAX_LINE, SITE, host_names=frozenset({"chat.lan", "192.168.1.10", "[::1]"}))
+        codec.receive_data(raw)
+        status = parse_response(codec.data_to_send()).status
+        assert (status != 421) is served, (raw, status)
+        assert status in ((101, 200) if served else (421,))
+
+
+def test_without_host_names_any_host_is_served() -> None:
+    codec = WebCodec(MAX_LINE, SITE)
+    codec.receive_data(handshake(host="evil.example", origin="http://evil.example"))
+    assert parse_response(codec.data_to_send()).status == 101
+
+
+def test_the_answer_to_plain_http_on_the_https_port_is_http() -> None:
+    response = parse_response(WebCodec.plain_on_tls)
+    assert response.status == 400 and b"HTTPS" in response.body
 
 
 def test_a_static_get_is_the_whole_exchange() -> None:
