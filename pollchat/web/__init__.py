@@ -18,6 +18,7 @@ from importlib import resources
 
 MODULES = (
     "util", "state", "groups", "events", "requests", "connection", "typing", "input", "screens", "render", "main",
+    "alerts", "paste",
 )
 """The page's ES modules, ``js/NAME.js`` (``docs/web-client.md`` has the map)."""
 

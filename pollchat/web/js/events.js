@@ -298,11 +298,14 @@ export function onWhois(e, ts) {
   if (!request || !request.auto) addLine(chat().openKey, whoisText(e), ts);
 }
 
+/** The `arg` of the /groups the "Find groups" dialog asks (the list only, no /members). */
+export const BROWSE = "browse";
+
 export function onGroups(e, ts) {
   const owned = reconcileGroups(e.groups || []);
   const request = takePendingItem("groups");
   if (!request || !request.auto) addLine(chat().openKey, groupsText(e.groups || []), ts);
-  if (request && request.auto) {
+  if (request && request.auto && request.arg !== BROWSE) {
     // owners: the waiting join requests come with /members
     for (const name of owned) sendAuto("members", `/members #${name}`, name);
   }
@@ -330,5 +333,5 @@ export function markOfflineUnread(key, sender, ts) {
   if (!conv || isViewing(key)) return;
   conv.unread += 1;
   conv.activity = true;
-  notify("private", sender, key, "", ts);
+  notify("private", sender, key, "", ts, false); // replayed at login: counted, no alert
 }

@@ -51,6 +51,7 @@ export function onGroupChange(e, ts) {
     if (change === "created") conv.members = 1;
   }
   if (change === "joined" || change === "request_rejected") requestsOf(e.group).delete(nameKey(e.name));
+  directoryChange(e, me);
   if (!conv) {
     // about a group the user is not in (a request answered, an admin's act)
     addLine(chat().openKey, `[#${e.group}] ${inside}`, ts);
@@ -117,6 +118,8 @@ export function renameGroup(conv, newName) {
  * listed are marked gone. Returns the groups the user owns. */
 export function reconcileGroups(groups) {
   chat().serverMentions = true; // only a server with groups answers /groups
+  chat().directory = groups.map((g) => ({ name: String(g.name), visibility: g.visibility, members: g.members,
+                                          role: g.role || "", topic: g.topic || "" }));
   const mine = new Set();
   const owned = [];
   for (const entry of groups) {
@@ -163,3 +166,59 @@ export function onMention(e, ts) {
   notify("mention", e.sender, conv.key, e.text, ts);
 }
 
+
+// --- finding groups: the /groups answer as a directory -------------------------------------
+
+/** Keep the directory (the last /groups answer) current with a change about the user:
+ * asked to join, let in or turned down, joined, left; a renamed or deleted group. */
+export function directoryChange(e, me) {
+  const directory = chat().directory;
+  if (!directory) return;
+  const key = groupKey(e.group);
+  const index = directory.findIndex((g) => groupKey(g.name) === key);
+  const change = e.change;
+  if (index === -1) {
+    if (change === "created") directory.push({ name: e.group, visibility: e.text === "private" ? "private" : "public",
+                                               members: 1, role: "owner", topic: "" });
+    return;
+  }
+  const entry = directory[index];
+  if (change === "deleted" || change === "disbanded") directory.splice(index, 1);
+  else if (change === "renamed") entry.name = e.text;
+  else if (change === "requested") entry.role = "pending";
+  else if (change === "rejected") entry.role = "";
+  else if (change === "accepted" || (change === "joined" && me)) {
+    if (entry.role !== "owner" && entry.role !== "member") entry.members += 1;
+    entry.role = entry.role === "owner" ? "owner" : "member";
+  } else if ((change === "left" || change === "kicked" || change === "banned") && me && entry.role) {
+    if (entry.role !== "pending") entry.members = Math.max(0, entry.members - 1);
+    entry.role = "";
+  }
+}
+
+/** The directory as the "Find groups" dialog lists it: groups whose name or topic
+ * contains `filter` (case-insensitive), the user's own first, then by member count and
+ * name. Each row: {name, key, visibility, members, topic, action}; `action` is "open"
+ * (the user is in it), "join" (public), "ask" (private: the owner lets people in) or
+ * "asked" (a request is waiting). Members and topic of the user's groups come from
+ * their conversations, which group events keep current. null before any answer. */
+export function directoryRows(filter = "") {
+  const directory = chat().directory;
+  if (!directory) return null;
+  const needle = nameKey(filter.trim().replace(/^#/, ""));
+  const rows = [];
+  for (const g of directory) {
+    const key = groupKey(g.name);
+    const conv = chat().conversations.get(key);
+    const inside = Boolean(conv && conv.group && !conv.gone);
+    if (needle && !nameKey(g.name).includes(needle) && !nameKey(g.topic || "").includes(needle)) continue;
+    rows.push({
+      name: inside ? conv.name : g.name, key, visibility: g.visibility,
+      members: inside && conv.members !== null ? conv.members : g.members,
+      topic: inside ? conv.topic : g.topic,
+      action: inside ? "open" : g.role === "pending" ? "asked" : g.visibility === "private" ? "ask" : "join",
+    });
+  }
+  const mine = (row) => (row.action === "open" ? 0 : 1);
+  return rows.sort((a, b) => mine(a) - mine(b) || b.members - a.members || a.name.localeCompare(b.name));
+}

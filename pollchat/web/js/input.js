@@ -8,16 +8,16 @@ import { showNote } from "./screens.js";
 
 // --- what the user types ---------------------------------------------------------------------
 
-/** Send one typed line from the open conversation; false if it was refused here
- * (the note under the input says why) and should stay in the box. */
-export function submitLine(text) {
+/** Send one typed line from conversation `conv` (the open one unless a pasted line
+ * goes to where it was pasted); false if it was refused here (the note under the input
+ * says why) and should stay in the box. */
+export function submitLine(text, conv = current()) {
   if (!text.trim()) return false;
   if (state.phase !== "chatting") {
     showNote("not connected: the line was kept, send it again once connected");
     return false;
   }
   typingStop();
-  const conv = current();
   if (isCommandLine(text)) {
     const command = parseCommand(text);
     if (LOCAL_COMMANDS.has(command.name)) return localCommand(command, text, conv);

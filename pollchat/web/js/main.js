@@ -23,7 +23,8 @@ import { typingKeystroke, typingStop } from "./typing.js";
 import { submitLine } from "./input.js";
 import {
   $, onLoginSubmit, logOut, openUserInfo, closeUserInfo, fillUserInfo, showUserInfoError, showChatScreen,
-  setLoginProgress, showNote, sideError,
+  setLoginProgress, showNote, sideError, loadAlerts, drawAlerts, onAlertsToggle, onSoundToggle, startAudio, playChime,
+  alertFor, onPaste, onPasteConfirmClosed, openGroupFinder, closeGroupFinder, onGroupFinderClick,
 } from "./screens.js";
 import { render, showPane, flashNotification } from "./render.js";
 
@@ -130,6 +131,7 @@ function connectUi() {
     render();
   };
   ui.flash = flashNotification;
+  ui.alert = alertFor;
   ui.loginProgress = setLoginProgress;
   ui.welcomed = () => {
     $("login-password").value = "";
@@ -207,6 +209,26 @@ function wire() {
   for (const button of document.querySelectorAll("#pane-tabs button")) {
     button.addEventListener("click", () => showPane(button.dataset.show));
   }
+  // alerts: the browser's permission is asked on the checkbox's click only, never here
+  loadAlerts();
+  $("alerts-open").addEventListener("click", () => {
+    drawAlerts();
+    $("alerts").showModal();
+  });
+  $("alerts-enabled").addEventListener("change", onAlertsToggle);
+  $("alerts-sound").addEventListener("change", onSoundToggle);
+  $("alerts-test").addEventListener("click", () => {
+    startAudio();
+    playChime();
+  });
+  // a remembered "on" needs an AudioContext, which a browser starts after a gesture only
+  for (const gesture of ["pointerdown", "keydown"]) document.addEventListener(gesture, startAudio, { passive: true });
+  $("message-input").addEventListener("paste", onPaste);
+  $("paste-confirm").addEventListener("close", onPasteConfirmClosed);
+  $("groups-find").addEventListener("click", openGroupFinder);
+  $("group-finder-close").addEventListener("click", closeGroupFinder);
+  $("group-directory").addEventListener("click", onGroupFinderClick);
+  $("group-filter").addEventListener("input", render);
   // timers are slowed down in a background tab: catch up (countdowns, reconnect) on return
   document.addEventListener("visibilitychange", tick);
   window.addEventListener("online", reconnectNow); // the network is back: do not wait

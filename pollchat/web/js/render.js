@@ -1,8 +1,9 @@
 /* pollchat web client: drawing the chat screen from the state, at most once a frame;
  * a list is rebuilt only when what it shows changed. */
-import { MAIN, SERVER_NOTICE_TTL, STATUSES, STATUS_MARK, nameKey, colourClass, fullFormat, shortTime, formatDuration } from "./util.js";
+import { MAIN, SERVER_NOTICE_TTL, STATUSES, STATUS_MARK, nameKey, colourClass, fullFormat, shortTime, formatDuration, linkPieces, isBlock } from "./util.js";
 import { state, chat, current, isViewing, convLabel, markRead, typingNames, missedCount, onlineCount, peopleList, chatOrder } from "./state.js";
 import { $, el } from "./screens.js";
+import { directoryRows } from "./groups.js";
 
 // --- rendering -------------------------------------------------------------------------------
 
@@ -35,6 +36,7 @@ export function draw() {
   drawMessages();
   drawTyping();
   drawTabs();
+  drawGroupFinder();
 }
 
 /** Replace a list's items only when `signature` changed; keep keyboard focus on the
@@ -335,6 +337,12 @@ export function messageItem(entry) {
   time.dateTime = new Date(entry.ts).toISOString();
   time.title = fullFormat.format(new Date(entry.ts)) + (entry.history ? " (history)" : "");
   li.append(time);
+  if (isBlock(entry)) {
+    // command output (/help, /who...): a monospace block, so its columns line up
+    li.classList.add("block");
+    li.append(el("pre", "msg-text msg-block", entry.text));
+    return li;
+  }
   const text = el("span", "msg-text");
   if (entry.kind === "message" || entry.kind === "action") {
     const who = el("span", "msg-sender " + colourClass(entry.sender), entry.own ? "you" : entry.sender);
@@ -355,8 +363,28 @@ export function messageItem(entry) {
 
 export const AT_RE = /@[\p{L}\p{N}_.-]*[\p{L}\p{N}_-]/gu;
 
-/** Text with "@name" marked (yours stronger): text nodes and spans only, never HTML. */
+/** A chat line's text: http(s) URLs as links (util.js, linkPieces), "@name" marked in
+ * the rest. Text nodes and elements only, never HTML. */
 export function appendRichText(parent, text) {
+  for (const piece of linkPieces(text)) {
+    if (piece.href) parent.append(linkElement(piece));
+    else appendMentions(parent, piece.text);
+  }
+}
+
+/** An <a> that opens `piece.href` in a new tab, without giving the page a handle on
+ * this one (noopener), without a Referer (noreferrer) and without vouching for it
+ * (nofollow); its text is the URL as written. */
+export function linkElement(piece) {
+  const a = el("a", "link", piece.text);
+  a.href = piece.href;
+  a.target = "_blank";
+  a.rel = "noopener noreferrer nofollow";
+  return a;
+}
+
+/** Text with "@name" marked (yours stronger): text nodes and spans only, never HTML. */
+export function appendMentions(parent, text) {
   let last = 0;
   for (const match of text.matchAll(AT_RE)) {
     const before = match.index > 0 ? text[match.index - 1] : "";
@@ -393,3 +421,41 @@ export function showPane(pane) {
   drawTabs();
 }
 
+
+/** The "Find groups" dialog, while it is open: the directory (groups.js) filtered by
+ * the box, each group with its action button. */
+export function drawGroupFinder() {
+  if (!$("group-finder").open) return;
+  const filter = $("group-filter").value;
+  const rows = directoryRows(filter);
+  const note = $("group-finder-note");
+  if (rows === null) {
+    if (!note.textContent) note.textContent = "asking the server…";
+  } else if (!rows.length) {
+    note.textContent = filter.trim() ? "no group matches" : "no groups yet: New group starts one";
+  } else {
+    note.textContent = `${rows.length} group${rows.length === 1 ? "" : "s"}: yours, the public ones and those you asked to join`;
+  }
+  rebuild($("group-directory"), "directory", JSON.stringify(rows), () => (rows || []).map(groupRow));
+}
+
+const GROUP_ACTIONS = { open: "Open", join: "Join", ask: "Ask to join", asked: "Asked" };
+
+export function groupRow(row) {
+  const li = el("li", "group-row");
+  li.dataset.group = row.key;
+  const info = el("span", "group-info");
+  info.append(el("span", "group-name", "#" + row.name));
+  info.append(el("span", "group-meta", `${row.visibility} · ${row.members} member${row.members === 1 ? "" : "s"}`));
+  if (row.topic) info.append(el("span", "group-topic", row.topic));
+  const button = el("button", row.action === "join" ? "primary" : "", GROUP_ACTIONS[row.action]);
+  button.type = "button";
+  button.dataset.group = row.name;
+  button.dataset.key = row.key;
+  button.dataset.action = row.action;
+  button.dataset.focusKey = "g:" + row.key;
+  button.disabled = row.action === "asked";
+  button.setAttribute("aria-label", `${GROUP_ACTIONS[row.action]} #${row.name}`);
+  li.append(info, button);
+  return li;
+}

@@ -6,8 +6,12 @@ import { send } from "./connection.js";
 
 // --- requests the page is waiting answers for ------------------------------------------------
 
+/** Send `line`, a request the page makes by itself, and wait for its answer; false
+ * when not connected. */
 export function sendAuto(cmd, line, arg = "") {
-  if (send(line)) state.pending.push({ cmd, auto: true, arg, at: Date.now() });
+  if (!send(line)) return false;
+  state.pending.push({ cmd, auto: true, arg, at: Date.now() });
+  return true;
 }
 
 export function takePendingItem(cmd) {

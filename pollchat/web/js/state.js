@@ -17,6 +17,7 @@ export const ui = {
   render: () => {},               // redraw soon
   opened: () => {},               // a conversation was opened: show it
   flash: () => {},                // a new notification
+  alert: (notification) => {},    // a new notification: a browser notification and sound, maybe (alerts.js)
   loginProgress: (text) => {},    // the login form's progress line
   welcomed: () => {},             // logged in: show the chat screen
   whoisAnswer: (event) => {},     // the user dialog's /whois answer
@@ -53,6 +54,7 @@ export function newChat() {
     requests: new Map(),                             // groupKey -> Map(nameKey -> name)
     serverMentions: false,                           // the server sends "mention" events
     renamed: new Map(),                              // old nameKey -> the name now (renamed events)
+    directory: null,                                 // the last /groups answer: [{name, visibility, members, role, topic}]
   };
 }
 
@@ -192,13 +194,18 @@ export function mentionsMe(text) {
   return chat().mention !== null && chat().mention.test(nameKey(text));
 }
 
-export function notify(kind, who, where, text, ts) {
+/** A notification for the top bar; `live` is false for what the server replayed at
+ * login (private messages that came while the user was away), which the bar shows but
+ * never alerts for (ui.alert decides the rest: alerts.js). */
+export function notify(kind, who, where, text, ts, live = true) {
   if (kind === "private") {
     // one "wrote to you" per conversation is enough
     chat().notifications = chat().notifications.filter((n) => !(n.kind === "private" && n.where === where));
   }
-  chat().notifications.push({ kind, who, where, text, ts, at: Date.now() });
+  const notification = { kind, who, where, text, ts, at: Date.now(), live };
+  chat().notifications.push(notification);
   ui.flash();
+  ui.alert(notification);
 }
 
 /** A chat line (main, group or private) from `sender`, live or replayed. */

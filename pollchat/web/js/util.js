@@ -198,3 +198,67 @@ export function membersText(e) {
   if (e.pending && e.pending.length) lines.push(`  waiting to join: ${e.pending.join(", ")}`);
   return lines.join("\n");
 }
+
+// --- links and blocks in what the page shows ---------------------------------------------
+
+// A URL starts at "http://" or "https://" (any case) not glued to a word before it, and
+// runs to the next whitespace; punctuation that usually ends a sentence around it is
+// left out (below). Other schemes (javascript:, data:, ftp:...) are never links.
+const URL_START_RE = /(?<![\p{L}\p{N}_])https?:\/\/[^\s<>"]+/giu;
+const TRAILING_RE = /[.,;:!?'"*_~]$/u;
+const CLOSERS = { ")": "(", "]": "[", "}": "{" };
+
+/** `candidate` without the punctuation a sentence put after it: a final ".", ",", "!",
+ * quote... and a closing bracket that has no opening one inside the URL (so
+ * `(see https://x.org/a)` ends before ")" but `https://en.wikipedia.org/wiki/C_(language)`
+ * keeps it). */
+export function trimUrl(candidate) {
+  let url = candidate;
+  for (;;) {
+    const last = url.slice(-1);
+    if (TRAILING_RE.test(last)) {
+      url = url.slice(0, -1);
+    } else if (CLOSERS[last] && url.split(CLOSERS[last]).length <= url.split(last).length - 1) {
+      url = url.slice(0, -1); // more closers than openers: this one belongs to the sentence
+    } else {
+      return url;
+    }
+  }
+}
+
+/** The address a link to `text` opens, or null when it is no http(s) URL a browser
+ * accepts (the URL parser decides; only its http: and https: results are links). */
+export function linkHref(text) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) return null;
+  return url.href;
+}
+
+/** `text` as a list of pieces `{text}` and `{text, href}` (an http or https link), in
+ * order: joining every piece's `text` gives `text` back exactly. Pure: the page turns
+ * the pieces into text nodes and <a> elements (render.js). */
+export function linkPieces(text) {
+  const pieces = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_START_RE)) {
+    const url = trimUrl(match[0]);
+    const href = url.length > match[0].indexOf("//") + 2 ? linkHref(url) : null;
+    if (href === null) continue;
+    if (match.index > last) pieces.push({ text: text.slice(last, match.index) });
+    pieces.push({ text: url, href });
+    last = match.index + url.length;
+  }
+  if (last < text.length || !pieces.length) pieces.push({ text: text.slice(last) });
+  return pieces.filter((piece, index) => piece.text !== "" || (index === 0 && pieces.length === 1));
+}
+
+/** Whether a line is drawn as a monospace block: a notice or error of several lines
+ * (/help, /who, /groups, /members answers and the like), whose columns must line up. */
+export function isBlock(entry) {
+  return (entry.kind === "system" || entry.kind === "error") && String(entry.text).includes("\n");
+}
