@@ -381,11 +381,17 @@ class ChatService(Generic[P]):
             match step:
                 case Chat(text):
                     self.deliver(self.hub.touch(peer))
-                    self.deliver(self.groups.say(peer, text))
+                    try:
+                        self.deliver(self.groups.say(peer, text))
+                    except Exception:  # a bug costs this line, not the session
+                        self._step_failed(peer, "a chat line")
                 case Command():
                     if not COMMANDS[step.name].passive:  # /who, /history... are no sign of life
                         self.deliver(self.hub.touch(peer))
-                    self.commands.run(peer, step)
+                    try:
+                        self.commands.run(peer, step)
+                    except Exception:  # e.g. the package data went away under a running server
+                        self._step_failed(peer, "/" + step.name)
                 case Reply(event):
                     peer.send(event)
                 case Authenticate():
@@ -399,6 +405,13 @@ class ChatService(Generic[P]):
                     else:
                         peer.send(event)
                         peer.close(render_text(event))
+
+    def _step_failed(self, peer: P, what: str) -> None:
+        """An unexpected exception while running ``what`` (a command or a chat line) for
+        ``peer``: log its traceback once, answer one ``internal`` error line, and keep
+        the session (the user can go on; only that line or command was lost)."""
+        log.exception("connection #%d %s: internal error running %s", peer.id, peer.peer, what)
+        peer.send(Error.of(ErrorCode.INTERNAL))
 
     # --- the login workflow --------------------------------------------------------------------
 
