@@ -202,6 +202,7 @@ class ErrorCode(enum.Enum):
     GROUP_EXISTS = "#{group} exists already"
     NOT_MEMBER = "you are not a member of #{group}"
     NOT_MEMBER_LINE = "you are not a member of #{group}; that line was not sent (/join #{group} first)"
+    NOT_IN_GROUP_LINE = "you are not in #{group}: that line was not sent (to say it to everyone anyway: /say #{group} ...)"
     ALREADY_MEMBER = "you are already a member of #{group}"
     NOT_GROUP_OWNER = "only the owner of #{group} (or an admin) can do that"
     GROUP_BANNED = "you are banned from #{group}"

@@ -205,6 +205,12 @@ class Commands:
     def do_me(self, conn: Peer, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.act(conn, args[0]))
 
+    def do_say(self, conn: Peer, args: tuple[str, ...]) -> None:
+        """``/say text``: ``text`` to the main chat as it is, whatever the focus, never a
+        group line (``#name``), a command or a game guess: the way to send a line that a
+        plain chat line would refuse or route elsewhere."""
+        self._deliver(self.hub.chat(conn, args[0], may_guess=False))
+
     def do_shrug(self, conn: Peer, args: tuple[str, ...]) -> None:
         self._emote(conn, "shrug", args)
 

@@ -82,6 +82,9 @@ PARSED = [
     ("/away back  at 2", Command("away", ("back  at 2",))),
     # /me action
     ("/me waves  at everyone", Command("me", ("waves  at everyone",))),
+    # /say text: the rest, whatever it starts with
+    ("/say #famila  is a typo", Command("say", ("#famila  is a typo",))),
+    ("/say /help", Command("say", ("/help",))),
     # emoticons, optional text
     ("/shrug", Command("shrug", ())),
     ("/shrug no  idea", Command("shrug", ("no  idea",))),
@@ -179,6 +182,7 @@ WRONG_COUNT = [
     ("/status", "status"),
     ("/me", "me"),
     ("/me   ", "me"),
+    ("/say", "say"),
     ("/help msg who", "help"),
     ("/nick", "nick"),
     ("/nick new name", "nick"),
@@ -541,6 +545,18 @@ def test_msg_me_who_whois_dispatch_to_the_hub(room) -> None:
     assert [entry.name for entry in who.users] == ["user1", "bob"]  # type: ignore[attr-defined]
     run(commands, a, "/whois nobody")
     assert chat.to(a) == [Error.of(ErrorCode.NO_SUCH_USER, name="nobody")]
+
+
+def test_say_sends_the_line_as_it_is_to_the_main_chat(room) -> None:
+    commands, chat, a, b = room
+    chat.groups.create(a, "#familia")
+    chat.groups.focus(a, "#familia")
+    chat.sent.clear()
+    run(commands, a, "/say #famila is no group")  # neither a group line nor the focus
+    assert chat.to(b) == [Message("user1", "#famila is no group")]
+    run(commands, a, "/say /who is a command")
+    assert chat.to(b) == [Message("user1", "/who is a command")]
+    assert chat.to(a) == []
 
 
 def test_status_and_away(room) -> None:

@@ -359,6 +359,10 @@ TEXT_GOLDEN = [
         Error.of(ErrorCode.NOT_MEMBER_LINE, group="familia"),
         b"you are not a member of #familia; that line was not sent (/join #familia first)\n",
     ),
+    (
+        Error.of(ErrorCode.NOT_IN_GROUP_LINE, group="famila"),
+        b"you are not in #famila: that line was not sent (to say it to everyone anyway: /say #famila ...)\n",
+    ),
     (Error.of(ErrorCode.ALREADY_MEMBER, group="familia"), b"you are already a member of #familia\n"),
     (Error.of(ErrorCode.NOT_GROUP_OWNER, group="familia"), b"only the owner of #familia (or an admin) can do that\n"),
     (Error.of(ErrorCode.GROUP_BANNED, group="familia"), b"you are banned from #familia\n"),
