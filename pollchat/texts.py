@@ -229,6 +229,7 @@ MAX_USERS_PROMPT = "enter the number of people the chat can have"
 LISTENING = "listening on {host}:{port}"
 TLS_LISTENING = "tls: listening on {host}:{port}"
 WEB_CLIENT = "web client: {url}"
+WEB_CLIENT_OTHERS = "web client from other machines: {urls}"
 TOO_FEW_SEATS = "login users > max users, change settings"
 
 # --- Client ----------------------------------------------------------------------------

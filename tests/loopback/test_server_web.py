@@ -165,3 +165,29 @@ def test_with_a_certificate_the_web_port_speaks_https_and_wss(tmp_path: Path) ->
         with connect(page.replace("https://", "wss://") + "ws", ssl=context, open_timeout=TIMEOUT) as ws:
             assert event(ws)["type"] == "greeting"
         assert proc.stop() == 0
+
+
+def test_a_wildcard_web_listener_also_prints_addresses_other_machines_can_use(tmp_path: Path) -> None:
+    # 127.0.0.1 is this machine only: a friend needs the host name or a network address.
+    args = server_args(tmp_path / "data", "--max-users", "2", "--web-host", "0.0.0.0")
+    with start_server(args, tmp_path) as proc:
+        proc.wait_listening()
+        match = WEB_RE.fullmatch(proc.out.readline() or "")
+        assert match, "the first web line stays the address for this machine"
+        port = match.group(2)
+        line = proc.out.readline() or ""
+        assert line.startswith("web client from other machines: "), line
+        urls = line.removeprefix("web client from other machines: ").split()
+        assert urls[0] == f"http://{socket.gethostname()}:{port}/"
+        assert all(url.endswith(f":{port}/") and "127.0.0.1" not in url for url in urls)
+        assert proc.stop() == 0
+
+
+def test_a_loopback_web_listener_prints_no_address_for_other_machines(tmp_path: Path) -> None:
+    args = server_args(tmp_path / "data", "--max-users", "2")
+    with start_server(args, tmp_path) as proc:
+        proc.wait_listening()
+        assert WEB_RE.fullmatch(proc.out.readline() or "")
+        assert proc.stop() == 0
+        rest = iter(proc.out.readline, None)
+        assert [line for line in rest if "other machines" in line] == []
