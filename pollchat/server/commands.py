@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,6 +31,7 @@ from pollchat.protocol.events import (
     Message,
     Notice,
     PrivateMessage,
+    Renamed,
     ServerEvent,
 )
 from pollchat.protocol.manual import help_text
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
     from pollchat.server.workers import PasswordPool
 
 log = logging.getLogger(__name__)
+
+RENAMES_KEPT = 1000
+"""Account renames remembered (in memory, newest last) to tell users who were away."""
 
 DEFAULT_HISTORY = 20
 MAX_HISTORY = 500
@@ -134,6 +139,8 @@ class Commands:
         self.config = config
         self._admin = admin
         self.rng = rng or random.Random()
+        # (when, old name, new name) of each /nick, for renames_since(); a restart forgets them
+        self._renames: deque[tuple[float, str, str]] = deque(maxlen=RENAMES_KEPT)
         self._methods: dict[str, Callable[[Peer, tuple[str, ...]], None]] = {
             name: getattr(self, "do_" + name) for name in COMMANDS
         }
@@ -294,10 +301,26 @@ class Commands:
     # --- account changes ---------------------------------------------------------------------------
 
     def do_nick(self, conn: Peer, args: tuple[str, ...]) -> None:
+        before = self.hub.session_of(conn)
+        old = before.account.name if before is not None else None
         self._deliver(self.hub.rename(conn, args[0]))
         session = self.hub.session_of(conn)
         if session is not None:  # member lists show the name of now
             self.groups.account_renamed(session.account.id, session.account.name)
+            if old is not None and session.account.name != old:
+                self._renames.append((self.hub.clock(), old, session.account.name))
+
+    def renames_since(self, since: float) -> list[Renamed]:
+        """The account renames made at or after ``since`` (wall-clock seconds), oldest
+        first, as ``history`` events: what a user away since then has missed (at most
+        the last :data:`RENAMES_KEPT`, and none from before the server started)."""
+        missed = []
+        for ts, old, new in reversed(self._renames):  # newest first: a login costs only what it missed
+            if ts < since:
+                break
+            missed.append(Renamed(old, new, history=True, at=ts))
+        missed.reverse()
+        return missed
 
     def do_passwd(self, conn: Peer, args: tuple[str, ...]) -> None:
         old, comma, new = args[0].partition(",")

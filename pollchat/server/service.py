@@ -500,7 +500,11 @@ class ChatService(Generic[P]):
         if self.config.replay:
             records = self.history.recent_public(self.config.replay)
             self.send_history(peer, [history_event(r, account.id) for r in records])
-        waiting = self.history.count_private_since(account.id, self.hub.accounts.last_seen(account) or 0.0)
+        last_seen = self.hub.accounts.last_seen(account)
+        if last_seen is not None:  # renames missed while away (shown in JSON mode only)
+            for renamed in self.commands.renames_since(last_seen):
+                peer.send(renamed)
+        waiting = self.history.count_private_since(account.id, last_seen or 0.0)
         if waiting:
             peer.send(Notice.of(NoticeCode.OFFLINE_MESSAGES, count=waiting))
         self.deliver(self.groups.welcome(peer))

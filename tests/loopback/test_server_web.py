@@ -191,3 +191,48 @@ def test_a_loopback_web_listener_prints_no_address_for_other_machines(tmp_path: 
         assert proc.stop() == 0
         rest = iter(proc.out.readline, None)
         assert [line for line in rest if "other machines" in line] == []
+
+
+def test_every_json_client_learns_of_a_rename_also_one_that_was_away(tmp_path: Path) -> None:
+    # A client keeps the people it knows (its offline contacts) across reconnects: one that
+    # was away when bob became robert would keep a contact "bob" who no longer exists.
+    args = server_args(tmp_path / "data", "--max-users", "5", "--max-connections-per-address", "0", "--rate-limit", "0")
+    with start_server(args, tmp_path) as proc:
+        proc.wait_listening()
+        match = WEB_RE.fullmatch(proc.out.readline() or "")
+        assert match
+        page = match.group(1)
+        with open_ws(page) as away:  # carol, in a browser, is there first, then leaves
+            event(away)
+            away.send("register")
+            away.send("carol,pw")
+            assert event(away)["type"] == "welcome"
+        bob = proc.client()
+        bob.send(b"register\nbob,pw\n")
+        assert bob.readline() == b"Access Provided"
+        bob.readline()  # active users
+        dave = proc.client()  # the bundled client's JSON mode over TCP
+        dave.send(b"mode json\nregister\ndave,pw\n")
+        with open_ws(page) as erin:
+            event(erin)
+            erin.send("register")
+            erin.send("erin,pw")
+            events_until(erin, "welcome")
+            bob.send(b"/nick robert\n")
+            assert bob.readline() == b"dave has entered the chat"
+            assert bob.readline() == b"erin has entered the chat"
+            assert bob.readline() == b"bob is now known as robert"
+            renamed = events_until(erin, "renamed")[-1]
+            assert (renamed["old"], renamed["new"], "history" in renamed) == ("bob", "robert", False)
+            for line in iter(dave.readline, b""):
+                if json.loads(line)["type"] == "renamed":
+                    assert json.loads(line)["new"] == "robert"
+                    break
+            with open_ws(page) as back:  # carol's page reconnects
+                event(back)
+                back.send("login")
+                back.send("carol,pw")
+                assert event(back)["type"] == "welcome"
+                missed = events_until(back, "renamed")[-1]
+                assert (missed["old"], missed["new"], missed["history"]) == ("bob", "robert", True)
+        assert proc.stop() == 0

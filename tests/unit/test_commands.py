@@ -641,3 +641,18 @@ def test_nick_and_play_dispatch_to_the_hub(room) -> None:
     assert chat.to(a) == [Renamed("bob", "bobby")]
     run(commands, a, "/play")
     assert chat.to(a) == [Error.of(ErrorCode.NOT_ALONE)]
+
+
+def test_renames_are_remembered_for_users_who_were_away(room) -> None:
+    commands, chat, a, b = room
+    assert commands.renames_since(0.0) == []
+    run(commands, b, "/nick bobby")
+    run(commands, b, "/nick bobby")  # no change: nothing to remember
+    run(commands, b, "/nick rob")
+    run(commands, a, "/nick x")  # refused (a preconfigured account): nothing either
+    now = chat.hub.clock()
+    assert commands.renames_since(now - 1) == [
+        Renamed("bob", "bobby", history=True, at=now),
+        Renamed("bobby", "rob", history=True, at=now),
+    ]
+    assert commands.renames_since(now + 1) == []

@@ -816,3 +816,15 @@ def test_json_escapes_every_control_character(text: str) -> None:
     data = encode_json(Message("bob", text), 0)
     assert data.count(b"\n") == 1 and b"\r" not in data and b"\x00" not in data and b"\x1b" not in data
     assert decode_json(data.decode()[:-1])[0] == Message("bob", text)
+
+
+def test_a_rename_missed_while_away_is_for_json_clients_only() -> None:
+    from pollchat.protocol.codec import JSON, TEXT, encode_for_mode
+
+    missed = Renamed("bob", "robert", history=True, at=1_700_000_000.0)
+    assert encode_for_mode(TEXT, missed, 0.0) == b""  # the seed-004 login flow stays as it was
+    assert encode_for_mode(TEXT, Renamed("bob", "robert"), 0.0) == b"bob is now known as robert\n"
+    assert json.loads(encode_for_mode(JSON, missed, 0.0)) == {
+        "type": "renamed", "old": "bob", "new": "robert", "history": True, "ts": "2023-11-14T22:13:20.000Z",
+    }
+    assert decode_json(encode_for_mode(JSON, missed, 0.0).decode()) == (missed, 1_700_000_000.0)
