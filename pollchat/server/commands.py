@@ -382,7 +382,10 @@ class Commands:
         """Check the user's password off the loop: ``work(checked_hash)`` gives the
         worker's function and arguments; ``done(conn, result)`` runs on the loop thread.
         If a pipelined ``/passwd`` changed the password meanwhile, the command runs
-        again (``retry``) against the password of now; a closed connection gets nothing."""
+        again (``retry``) against the password of now; a closed connection gets nothing.
+        An unexpected exception (the worker's or ``done``'s: say the database refused
+        the write) is logged and answered with one ``internal`` error line, as the
+        service answers a command that fails at once."""
         session = self.hub.session_of(conn)
         if session is None:
             return
@@ -390,10 +393,15 @@ class Commands:
         fn, *fn_args = work(checked)
 
         def on_done(future: Future[Any]) -> None:
-            if self._password_changed_meanwhile(conn, checked):
-                retry(conn, args)
-            elif not conn.closing:
-                done(conn, future.result())
+            try:
+                if self._password_changed_meanwhile(conn, checked):
+                    retry(conn, args)
+                elif not conn.closing:
+                    done(conn, future.result())
+            except Exception:
+                log.exception("connection #%d: internal error finishing a password command", conn.id)
+                if not conn.closing:
+                    self._send(conn, Error.of(ErrorCode.INTERNAL))
 
         self.pool.submit(fn, *fn_args, on_done=on_done)
 

@@ -656,3 +656,16 @@ def test_renames_are_remembered_for_users_who_were_away(room) -> None:
         Renamed("bobby", "rob", history=True, at=now),
     ]
     assert commands.renames_since(now + 1) == []
+
+
+def test_a_password_command_that_fails_after_the_check_answers_one_error_line(room, monkeypatch) -> None:
+    commands, chat, a, b = room
+    b.id = 2
+
+    def disk_full(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(chat.hub, "change_password", disk_full)
+    run(commands, b, "/passwd pw,pw2")
+    assert chat.to(b) == [Error.of(ErrorCode.INTERNAL)]  # not silence
+    assert chat.closed == []
