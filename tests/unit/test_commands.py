@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pollchat.config import ServerConfig
@@ -313,6 +313,7 @@ def chatting_session() -> Session:
 
 
 @given(st.one_of(st.text(), _command_like_lines(), st.text().map(lambda s: "/" + s), st.text().map(lambda s: "//" + s)))
+@example("\u200b")  # an invisible character alone: refused, as any line carrying one
 def test_chatting_session_turns_any_line_into_chat_command_error_or_nothing(line: str) -> None:
     session = chatting_session()
     actions = session.feed(line)
@@ -330,7 +331,9 @@ def test_chatting_session_turns_any_line_into_chat_command_error_or_nothing(line
         assert action == parse_command(line)
     else:
         assert isinstance(action, Reply) and isinstance(action.event, Error)
-        assert action.event.code in (ErrorCode.CONTROL_CHARACTERS, ErrorCode.UNKNOWN_COMMAND, ErrorCode.USAGE)
+        assert action.event.code in (
+            ErrorCode.CONTROL_CHARACTERS, ErrorCode.INVISIBLE_CHARACTERS, ErrorCode.UNKNOWN_COMMAND, ErrorCode.USAGE
+        )
 
 
 @pytest.mark.parametrize(
