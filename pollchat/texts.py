@@ -202,6 +202,7 @@ class ErrorCode(enum.Enum):
     GROUP_EXISTS = "#{group} exists already"
     NOT_MEMBER = "you are not a member of #{group}"
     NOT_MEMBER_LINE = "you are not a member of #{group}; that line was not sent (/join #{group} first)"
+    NOT_IN_GROUP_LINE = "you are not in #{group}: that line was not sent (to say it to everyone anyway: /say #{group} ...)"
     ALREADY_MEMBER = "you are already a member of #{group}"
     NOT_GROUP_OWNER = "only the owner of #{group} (or an admin) can do that"
     GROUP_BANNED = "you are banned from #{group}"
@@ -228,6 +229,7 @@ MAX_USERS_PROMPT = "enter the number of people the chat can have"
 LISTENING = "listening on {host}:{port}"
 TLS_LISTENING = "tls: listening on {host}:{port}"
 WEB_CLIENT = "web client: {url}"
+WEB_CLIENT_OTHERS = "web client from other machines: {urls}"
 TOO_FEW_SEATS = "login users > max users, change settings"
 
 # --- Client ----------------------------------------------------------------------------

@@ -280,7 +280,8 @@ class GroupChat(Generic[H]):
     def say(self, handle: H, text: str, *, may_guess: bool = True) -> list[Effect[H]]:
         """A chat line: ``#group text`` goes to that group (if the sender is a member);
         any other line goes to the focused group, or else to the main chat (the hub).
-        ``#name`` of no existing group is an ordinary line."""
+        ``#name`` of no existing group is refused (``NOT_IN_GROUP_LINE``): a mistyped
+        group name must not send a private line to everyone (``/say`` does that)."""
         session = self.hub.session_of(handle)
         if session is None:
             return []
@@ -323,15 +324,16 @@ class GroupChat(Generic[H]):
     def _addressed(self, session: OnlineSession[H], text: str, *, strict: bool = False) -> tuple[Group | None, str]:
         """The group a line is for and the text to send: ``#group text`` (any
         whitespace after the name, as commands split words), else the focused group,
-        else ``None`` (the main chat). ``strict``: ``#name`` of no group is an error."""
+        else ``None`` (the main chat). ``#name`` of no group is an error:
+        ``NO_SUCH_GROUP`` if ``strict``, else ``NOT_IN_GROUP_LINE``."""
         stripped = text.lstrip()
         if stripped.startswith("#"):
             word, *rest_words = stripped.split(maxsplit=1)
             rest = rest_words[0] if rest_words else ""
             name = group_name(word)
             group = self.groups.find(word.removeprefix("#")) if name is not None else None
-            if group is None and strict and name is not None:
-                raise _Refused(Error.of(ErrorCode.NO_SUCH_GROUP, group=name))
+            if group is None and name is not None:
+                raise _Refused(Error.of(ErrorCode.NO_SUCH_GROUP if strict else ErrorCode.NOT_IN_GROUP_LINE, group=name))
             if group is not None:
                 if session.account.id not in group.members:
                     raise _Refused(Error.of(ErrorCode.NOT_MEMBER_LINE, group=group.name))

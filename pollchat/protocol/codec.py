@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pollchat.protocol.events import Labelled, ServerEvent, Typing
+from pollchat.protocol.events import Labelled, Renamed, ServerEvent, Typing
 from pollchat.protocol.framing import Item, LineFramer
 from pollchat.protocol.render import encode_json, encode_text
 
@@ -85,15 +85,17 @@ JSON = "json"
 def encode_for_mode(mode: str, event: ServerEvent, ts: float) -> bytes:
     """``event`` in ``mode`` (:data:`TEXT` or :data:`JSON`), one line with its ``\\n``.
 
-    A :class:`~pollchat.protocol.events.Typing` hint is for user interfaces: in text
-    mode it would only be noise on a netcat screen, so it renders to ``b""``. A
+    A :class:`~pollchat.protocol.events.Typing` hint and a
+    :class:`~pollchat.protocol.events.Renamed` missed while away (``history``) are for
+    clients that keep state: in text mode they would only be noise on a netcat screen
+    (and would change the seed-004 login flow), so they render to ``b""``. A
     :class:`~pollchat.protocol.events.Labelled` event shows its label in JSON only.
     """
     if mode == JSON:
         return encode_json(event, ts)
     if isinstance(event, Labelled):
         event = event.event  # a label is never shown in text mode
-    if isinstance(event, Typing):
+    if isinstance(event, Typing) or (isinstance(event, Renamed) and event.history):
         return b""
     return encode_text(event)
 

@@ -70,6 +70,9 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec("away", "/away [message]", "set yourself away; /away alone clears it", rest="optional"),
         CommandSpec("me", "/me action", "describe an action: * NAME action", rest="required"),
+        CommandSpec(
+            "say", "/say text", "say text to everyone in the main chat, even if it starts with #name or /", rest="required"
+        ),
         CommandSpec("shrug", "/shrug [text]", "send text with ¯\\_(ツ)_/¯", rest="optional"),
         CommandSpec("tableflip", "/tableflip [text]", "send text with (╯°□°)╯︵ ┻━┻", rest="optional"),
         CommandSpec("unflip", "/unflip [text]", "send text with ┬─┬ノ( º _ ºノ)", rest="optional"),

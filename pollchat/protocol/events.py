@@ -144,10 +144,16 @@ class Whois:
 
 @dataclass(frozen=True, slots=True)
 class Renamed:
-    """The account ``old`` is now called ``new`` (``/nick``); sent to everyone."""
+    """The account ``old`` is now called ``new`` (``/nick``); sent to everyone.
+
+    ``history``: a rename that happened while this user was away, sent after the
+    welcome of a JSON-mode login so that a client which kept ``old`` among its contacts
+    can follow it (``at``: when it happened). Text mode does not show those."""
 
     old: str
     new: str
+    history: bool = False
+    at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,8 +143,8 @@ def render_text(event: ServerEvent) -> str:
             return "\n".join(lines)
         case Whois():
             return _render_whois(event)
-        case Renamed(old, new):
-            return texts.RENAMED.format(old=old, new=new)
+        case Renamed(old, new, history, at):
+            return _when(history, at) + texts.RENAMED.format(old=old, new=new)
         case Notice(_, text) | Error(_, text):
             return text
         case Typing(name, active):

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import logging.handlers
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from pollchat.config import DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_WEB_PORT, Se
 from pollchat.core.passwords import MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
+from pollchat.server.addresses import WILDCARDS, local_addresses, urls_for_others
 from pollchat.server.app import Server
 from pollchat.server.files import PrivateRotatingFileHandler, exposure_warnings
 from pollchat.server.rlimits import raise_open_file_limit
@@ -486,6 +488,18 @@ def _ask_max_users(stdin: TextIO) -> int:
     return value
 
 
+def _web_urls_for_others(server: Server) -> list[str]:
+    """For a web listener on every interface, the addresses another machine can open
+    (the host name, then network addresses, found by local look-ups only); none for a
+    listener bound to one address (its ``web client:`` line already names it)."""
+    address, url = server.web_address, server.web_url
+    if address is None or url is None or address[0] not in WILDCARDS:
+        return []
+    scheme = url.split(":", 1)[0]
+    host_name = socket.gethostname()
+    return urls_for_others(scheme, address[1], host_name, local_addresses(host_name), ipv6=address[0] == "::")
+
+
 def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
     # Everything that can fail on bad input is checked before the prompt's answer is used
     # and before anything is written to disk.
@@ -522,6 +536,9 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         print(texts.TLS_LISTENING.format(host=tls_address[0], port=tls_address[1]), flush=True)
     if server.web_url is not None:
         print(texts.WEB_CLIENT.format(url=server.web_url), flush=True)
+        others = _web_urls_for_others(server)
+        if others:
+            print(texts.WEB_CLIENT_OTHERS.format(urls=" ".join(others)), flush=True)
     log.info("pollchat %s listening on %s:%d (pid %d); log file %s", __version__, host, port, os.getpid(), log_path)
     if tls_address is not None:
         log.info("TLS (1.2 or newer) on %s:%d with %s; SIGHUP reloads it", *tls_address, config.tls_cert)

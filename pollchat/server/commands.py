@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,6 +31,7 @@ from pollchat.protocol.events import (
     Message,
     Notice,
     PrivateMessage,
+    Renamed,
     ServerEvent,
 )
 from pollchat.protocol.manual import help_text
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
     from pollchat.server.workers import PasswordPool
 
 log = logging.getLogger(__name__)
+
+RENAMES_KEPT = 1000
+"""Account renames remembered (in memory, newest last) to tell users who were away."""
 
 DEFAULT_HISTORY = 20
 MAX_HISTORY = 500
@@ -134,6 +139,8 @@ class Commands:
         self.config = config
         self._admin = admin
         self.rng = rng or random.Random()
+        # (when, old name, new name) of each /nick, for renames_since(); a restart forgets them
+        self._renames: deque[tuple[float, str, str]] = deque(maxlen=RENAMES_KEPT)
         self._methods: dict[str, Callable[[Peer, tuple[str, ...]], None]] = {
             name: getattr(self, "do_" + name) for name in COMMANDS
         }
@@ -204,6 +211,12 @@ class Commands:
 
     def do_me(self, conn: Peer, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.act(conn, args[0]))
+
+    def do_say(self, conn: Peer, args: tuple[str, ...]) -> None:
+        """``/say text``: ``text`` to the main chat as it is, whatever the focus, never a
+        group line (``#name``), a command or a game guess: the way to send a line that a
+        plain chat line would refuse or route elsewhere."""
+        self._deliver(self.hub.chat(conn, args[0], may_guess=False))
 
     def do_shrug(self, conn: Peer, args: tuple[str, ...]) -> None:
         self._emote(conn, "shrug", args)
@@ -288,10 +301,26 @@ class Commands:
     # --- account changes ---------------------------------------------------------------------------
 
     def do_nick(self, conn: Peer, args: tuple[str, ...]) -> None:
+        before = self.hub.session_of(conn)
+        old = before.account.name if before is not None else None
         self._deliver(self.hub.rename(conn, args[0]))
         session = self.hub.session_of(conn)
         if session is not None:  # member lists show the name of now
             self.groups.account_renamed(session.account.id, session.account.name)
+            if old is not None and session.account.name != old:
+                self._renames.append((self.hub.clock(), old, session.account.name))
+
+    def renames_since(self, since: float) -> list[Renamed]:
+        """The account renames made at or after ``since`` (wall-clock seconds), oldest
+        first, as ``history`` events: what a user away since then has missed (at most
+        the last :data:`RENAMES_KEPT`, and none from before the server started)."""
+        missed = []
+        for ts, old, new in reversed(self._renames):  # newest first: a login costs only what it missed
+            if ts < since:
+                break
+            missed.append(Renamed(old, new, history=True, at=ts))
+        missed.reverse()
+        return missed
 
     def do_passwd(self, conn: Peer, args: tuple[str, ...]) -> None:
         old, comma, new = args[0].partition(",")
@@ -353,7 +382,10 @@ class Commands:
         """Check the user's password off the loop: ``work(checked_hash)`` gives the
         worker's function and arguments; ``done(conn, result)`` runs on the loop thread.
         If a pipelined ``/passwd`` changed the password meanwhile, the command runs
-        again (``retry``) against the password of now; a closed connection gets nothing."""
+        again (``retry``) against the password of now; a closed connection gets nothing.
+        An unexpected exception (the worker's or ``done``'s: say the database refused
+        the write) is logged and answered with one ``internal`` error line, as the
+        service answers a command that fails at once."""
         session = self.hub.session_of(conn)
         if session is None:
             return
@@ -361,10 +393,15 @@ class Commands:
         fn, *fn_args = work(checked)
 
         def on_done(future: Future[Any]) -> None:
-            if self._password_changed_meanwhile(conn, checked):
-                retry(conn, args)
-            elif not conn.closing:
-                done(conn, future.result())
+            try:
+                if self._password_changed_meanwhile(conn, checked):
+                    retry(conn, args)
+                elif not conn.closing:
+                    done(conn, future.result())
+            except Exception:
+                log.exception("connection #%d: internal error finishing a password command", conn.id)
+                if not conn.closing:
+                    self._send(conn, Error.of(ErrorCode.INTERNAL))
 
         self.pool.submit(fn, *fn_args, on_done=on_done)
 

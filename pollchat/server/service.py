@@ -388,11 +388,17 @@ class ChatService(Generic[P]):
             match step:
                 case Chat(text):
                     self.deliver(self.hub.touch(peer))
-                    self.deliver(self.groups.say(peer, text))
+                    try:
+                        self.deliver(self.groups.say(peer, text))
+                    except Exception:  # a bug costs this line, not the session
+                        self._step_failed(peer, "a chat line")
                 case Command():
                     if not COMMANDS[step.name].passive:  # /who, /history... are no sign of life
                         self.deliver(self.hub.touch(peer))
-                    self.commands.run(peer, step)
+                    try:
+                        self.commands.run(peer, step)
+                    except Exception:  # e.g. the package data went away under a running server
+                        self._step_failed(peer, "/" + step.name)
                 case Reply(event):
                     peer.send(event)
                 case Authenticate():
@@ -406,6 +412,13 @@ class ChatService(Generic[P]):
                     else:
                         peer.send(event)
                         peer.close(render_text(event))
+
+    def _step_failed(self, peer: P, what: str) -> None:
+        """An unexpected exception while running ``what`` (a command or a chat line) for
+        ``peer``: log its traceback once, answer one ``internal`` error line, and keep
+        the session (the user can go on; only that line or command was lost)."""
+        log.exception("connection #%d %s: internal error running %s", peer.id, peer.peer, what)
+        peer.send(Error.of(ErrorCode.INTERNAL))
 
     # --- the login workflow --------------------------------------------------------------------
 
@@ -494,7 +507,11 @@ class ChatService(Generic[P]):
         if self.config.replay:
             records = self.history.recent_public(self.config.replay)
             self.send_history(peer, [history_event(r, account.id) for r in records])
-        waiting = self.history.count_private_since(account.id, self.hub.accounts.last_seen(account) or 0.0)
+        last_seen = self.hub.accounts.last_seen(account)
+        if last_seen is not None:  # renames missed while away (shown in JSON mode only)
+            for renamed in self.commands.renames_since(last_seen):
+                peer.send(renamed)
+        waiting = self.history.count_private_since(account.id, last_seen or 0.0)
         if waiting:
             peer.send(Notice.of(NoticeCode.OFFLINE_MESSAGES, count=waiting))
         self.deliver(self.groups.welcome(peer))

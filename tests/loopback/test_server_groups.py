@@ -78,15 +78,28 @@ def test_msg_to_a_group_never_falls_back_to_the_main_chat(h: Harness) -> None:
     carol.expect_silence()
 
 
-def test_hash_line_of_no_group_is_main_chat(h: Harness) -> None:
-    alice, bob = h.login("alice", "a"), h.login("bob", "b")
-    say(alice, "#hashtag day")
-    assert bob.line() == "alice: #hashtag day"
-    say(alice, "/create #g")
+def test_a_mistyped_group_name_is_refused_never_sent_to_everyone(h: Harness) -> None:
+    alice, bob, carol = h.login("alice", "a"), h.login("bob", "b"), h.login("carol", "c")
+    make_group(alice, "#familia", bob)
+    say(alice, "#famila our secret plans")  # a typo of #familia: once went to the main chat
+    assert alice.line() == "you are not in #famila: that line was not sent (to say it to everyone anyway: /say #famila ...)"
+    say(alice, "/focus #familia")
     alice.line()
-    say(alice, "#g")
-    assert alice.line() == "usage: #group text"
+    say(alice, "#famila still secret")  # nor to the focused group
+    assert alice.line() == "you are not in #famila: that line was not sent (to say it to everyone anyway: /say #famila ...)"
     bob.expect_silence()
+    carol.expect_silence()
+    say(alice, "/say #famila is a typo of #familia")  # the escape: the main chat, whatever the focus
+    assert bob.line() == "alice: #famila is a typo of #familia"
+    assert carol.line() == "alice: #famila is a typo of #familia"
+    say(alice, "/say /help is the manual")  # it also says a line that starts with /
+    assert bob.line() == carol.line() == "alice: /help is the manual"
+    say(alice, "# not a group name, #1! neither")  # "#" and then no valid name: a plain line
+    assert bob.line() == "[#familia] alice: # not a group name, #1! neither"
+    carol.expect_silence()
+    say(alice, "#familia")
+    assert alice.line() == "usage: #group text"
+    alice.expect_silence()
 
 
 def test_private_group_request_accept_and_reject(h: Harness) -> None:
@@ -243,9 +256,10 @@ def test_owner_powers_kick_ban_unban_topic_rename_delete(h: Harness) -> None:
     say(alice, "/delete #h")
     assert alice.line() == "[#h] the group was deleted by alice"
     assert carol.line() == "[#h] the group was deleted by alice"
-    say(carol, "#h anyone?")
-    assert bob.line() == "carol: #h anyone?"  # no such group any more: main chat
-    alice.line()
+    say(carol, "#h anyone?")  # no such group any more: refused, never the main chat
+    assert carol.line() == "you are not in #h: that line was not sent (to say it to everyone anyway: /say #h ...)"
+    alice.expect_silence()
+    bob.expect_silence()
 
 
 def test_admin_may_moderate_any_group_but_not_remove_its_owner(h: Harness) -> None:

@@ -165,3 +165,74 @@ def test_with_a_certificate_the_web_port_speaks_https_and_wss(tmp_path: Path) ->
         with connect(page.replace("https://", "wss://") + "ws", ssl=context, open_timeout=TIMEOUT) as ws:
             assert event(ws)["type"] == "greeting"
         assert proc.stop() == 0
+
+
+def test_a_wildcard_web_listener_also_prints_addresses_other_machines_can_use(tmp_path: Path) -> None:
+    # 127.0.0.1 is this machine only: a friend needs the host name or a network address.
+    args = server_args(tmp_path / "data", "--max-users", "2", "--web-host", "0.0.0.0")
+    with start_server(args, tmp_path) as proc:
+        proc.wait_listening()
+        match = WEB_RE.fullmatch(proc.out.readline() or "")
+        assert match, "the first web line stays the address for this machine"
+        port = match.group(2)
+        line = proc.out.readline() or ""
+        assert line.startswith("web client from other machines: "), line
+        urls = line.removeprefix("web client from other machines: ").split()
+        assert urls[0] == f"http://{socket.gethostname()}:{port}/"
+        assert all(url.endswith(f":{port}/") and "127.0.0.1" not in url for url in urls)
+        assert proc.stop() == 0
+
+
+def test_a_loopback_web_listener_prints_no_address_for_other_machines(tmp_path: Path) -> None:
+    args = server_args(tmp_path / "data", "--max-users", "2")
+    with start_server(args, tmp_path) as proc:
+        proc.wait_listening()
+        assert WEB_RE.fullmatch(proc.out.readline() or "")
+        assert proc.stop() == 0
+        rest = iter(proc.out.readline, None)
+        assert [line for line in rest if "other machines" in line] == []
+
+
+def test_every_json_client_learns_of_a_rename_also_one_that_was_away(tmp_path: Path) -> None:
+    # A client keeps the people it knows (its offline contacts) across reconnects: one that
+    # was away when bob became robert would keep a contact "bob" who no longer exists.
+    args = server_args(tmp_path / "data", "--max-users", "5", "--max-connections-per-address", "0", "--rate-limit", "0")
+    with start_server(args, tmp_path) as proc:
+        proc.wait_listening()
+        match = WEB_RE.fullmatch(proc.out.readline() or "")
+        assert match
+        page = match.group(1)
+        with open_ws(page) as away:  # carol, in a browser, is there first, then leaves
+            event(away)
+            away.send("register")
+            away.send("carol,pw")
+            assert event(away)["type"] == "welcome"
+        bob = proc.client()
+        bob.send(b"register\nbob,pw\n")
+        assert bob.readline() == b"Access Provided"
+        bob.readline()  # active users
+        dave = proc.client()  # the bundled client's JSON mode over TCP
+        dave.send(b"mode json\nregister\ndave,pw\n")
+        with open_ws(page) as erin:
+            event(erin)
+            erin.send("register")
+            erin.send("erin,pw")
+            events_until(erin, "welcome")
+            bob.send(b"/nick robert\n")
+            assert bob.readline() == b"dave has entered the chat"
+            assert bob.readline() == b"erin has entered the chat"
+            assert bob.readline() == b"bob is now known as robert"
+            renamed = events_until(erin, "renamed")[-1]
+            assert (renamed["old"], renamed["new"], "history" in renamed) == ("bob", "robert", False)
+            for line in iter(dave.readline, b""):
+                if json.loads(line)["type"] == "renamed":
+                    assert json.loads(line)["new"] == "robert"
+                    break
+            with open_ws(page) as back:  # carol's page reconnects
+                event(back)
+                back.send("login")
+                back.send("carol,pw")
+                assert event(back)["type"] == "welcome"
+                missed = events_until(back, "renamed")[-1]
+                assert (missed["old"], missed["new"], missed["history"]) == ("bob", "robert", True)
+        assert proc.stop() == 0

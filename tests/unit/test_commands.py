@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pollchat.config import ServerConfig
@@ -82,6 +82,9 @@ PARSED = [
     ("/away back  at 2", Command("away", ("back  at 2",))),
     # /me action
     ("/me waves  at everyone", Command("me", ("waves  at everyone",))),
+    # /say text: the rest, whatever it starts with
+    ("/say #famila  is a typo", Command("say", ("#famila  is a typo",))),
+    ("/say /help", Command("say", ("/help",))),
     # emoticons, optional text
     ("/shrug", Command("shrug", ())),
     ("/shrug no  idea", Command("shrug", ("no  idea",))),
@@ -179,6 +182,7 @@ WRONG_COUNT = [
     ("/status", "status"),
     ("/me", "me"),
     ("/me   ", "me"),
+    ("/say", "say"),
     ("/help msg who", "help"),
     ("/nick", "nick"),
     ("/nick new name", "nick"),
@@ -309,6 +313,7 @@ def chatting_session() -> Session:
 
 
 @given(st.one_of(st.text(), _command_like_lines(), st.text().map(lambda s: "/" + s), st.text().map(lambda s: "//" + s)))
+@example("\u200b")  # an invisible character alone: refused, as any line carrying one
 def test_chatting_session_turns_any_line_into_chat_command_error_or_nothing(line: str) -> None:
     session = chatting_session()
     actions = session.feed(line)
@@ -326,7 +331,9 @@ def test_chatting_session_turns_any_line_into_chat_command_error_or_nothing(line
         assert action == parse_command(line)
     else:
         assert isinstance(action, Reply) and isinstance(action.event, Error)
-        assert action.event.code in (ErrorCode.CONTROL_CHARACTERS, ErrorCode.UNKNOWN_COMMAND, ErrorCode.USAGE)
+        assert action.event.code in (
+            ErrorCode.CONTROL_CHARACTERS, ErrorCode.INVISIBLE_CHARACTERS, ErrorCode.UNKNOWN_COMMAND, ErrorCode.USAGE
+        )
 
 
 @pytest.mark.parametrize(
@@ -543,6 +550,18 @@ def test_msg_me_who_whois_dispatch_to_the_hub(room) -> None:
     assert chat.to(a) == [Error.of(ErrorCode.NO_SUCH_USER, name="nobody")]
 
 
+def test_say_sends_the_line_as_it_is_to_the_main_chat(room) -> None:
+    commands, chat, a, b = room
+    chat.groups.create(a, "#familia")
+    chat.groups.focus(a, "#familia")
+    chat.sent.clear()
+    run(commands, a, "/say #famila is no group")  # neither a group line nor the focus
+    assert chat.to(b) == [Message("user1", "#famila is no group")]
+    run(commands, a, "/say /who is a command")
+    assert chat.to(b) == [Message("user1", "/who is a command")]
+    assert chat.to(a) == []
+
+
 def test_status_and_away(room) -> None:
     commands, chat, a, b = room
     run(commands, a, "/status BUSY in a meeting")
@@ -625,3 +644,31 @@ def test_nick_and_play_dispatch_to_the_hub(room) -> None:
     assert chat.to(a) == [Renamed("bob", "bobby")]
     run(commands, a, "/play")
     assert chat.to(a) == [Error.of(ErrorCode.NOT_ALONE)]
+
+
+def test_renames_are_remembered_for_users_who_were_away(room) -> None:
+    commands, chat, a, b = room
+    assert commands.renames_since(0.0) == []
+    run(commands, b, "/nick bobby")
+    run(commands, b, "/nick bobby")  # no change: nothing to remember
+    run(commands, b, "/nick rob")
+    run(commands, a, "/nick x")  # refused (a preconfigured account): nothing either
+    now = chat.hub.clock()
+    assert commands.renames_since(now - 1) == [
+        Renamed("bob", "bobby", history=True, at=now),
+        Renamed("bobby", "rob", history=True, at=now),
+    ]
+    assert commands.renames_since(now + 1) == []
+
+
+def test_a_password_command_that_fails_after_the_check_answers_one_error_line(room, monkeypatch) -> None:
+    commands, chat, a, b = room
+    b.id = 2
+
+    def disk_full(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(chat.hub, "change_password", disk_full)
+    run(commands, b, "/passwd pw,pw2")
+    assert chat.to(b) == [Error.of(ErrorCode.INTERNAL)]  # not silence
+    assert chat.closed == []

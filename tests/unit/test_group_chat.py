@@ -170,9 +170,9 @@ def test_focus_sends_plain_lines_and_actions_to_the_group(w: World) -> None:
     assert w.chat.focus(w.h["ann"], "#TEA") == [Delivery((w.h["ann"],), Notice.of(NoticeCode.FOCUS_GROUP, group="tea"))]
     assert w.chat.say(w.h["ann"], "plain")[0] == Delivery((w.h["bob"],), Message("ann", "plain", group="tea"))
     assert w.chat.act(w.h["ann"], "sips")[0] == Delivery((w.h["bob"],), Emote("ann", "sips", group="tea"))
-    # "#bar text" still goes to bar; "#nope text" is an ordinary line, to the focused group
+    # "#bar text" still goes to bar; "#nope text" (no such group) is refused, not sent to the focused group
     assert w.chat.say(w.h["ann"], "#bar cheers")[0] == Delivery((w.h["cat"],), Message("ann", "cheers", group="bar"))
-    assert w.chat.say(w.h["ann"], "#nope hi")[0] == Delivery((w.h["bob"],), Message("ann", "#nope hi", group="tea"))
+    assert only_error(w.chat.say(w.h["ann"], "#nope hi"), w.h["ann"]) is ErrorCode.NOT_IN_GROUP_LINE
     assert w.chat.focus(w.h["ann"], None) == [Delivery((w.h["ann"],), Notice.of(NoticeCode.FOCUS_MAIN))]
     assert w.chat.say(w.h["ann"], "plain")[0] == ToEveryone((w.h["bob"], w.h["cat"], w.h["dan"]), Message("ann", "plain"))
     records = w.hub.history.take()
@@ -181,7 +181,6 @@ def test_focus_sends_plain_lines_and_actions_to_the_group(w: World) -> None:
         (RecordKind.CHAT, "plain", tea.id),
         (RecordKind.ACTION, "sips", tea.id),
         (RecordKind.CHAT, "cheers", bar.id),
-        (RecordKind.CHAT, "#nope hi", tea.id),
         (RecordKind.CHAT, "plain", None),
     ]
 
@@ -224,9 +223,16 @@ def test_an_owner_leaving_a_group_others_focus_keeps_their_focus(w: World) -> No
     assert w.chat.say(w.h["bob"], "mine now")[0].event == Message("bob", "mine now", group="tea")
 
 
-def test_a_hash_line_for_an_unknown_group_goes_to_the_main_chat(w: World) -> None:
-    out = w.chat.say(w.h["ann"], "#nope is not a group")
-    assert out == [ToEveryone((w.h["bob"], w.h["cat"], w.h["dan"]), Message("ann", "#nope is not a group"))]
+def test_a_hash_line_for_an_unknown_group_is_refused_and_sends_nothing(w: World) -> None:
+    # A typo of a private group's name must not send the line to everyone.
+    w.group("familia", "ann", "bob")
+    out = w.chat.say(w.h["ann"], "#famila our secret plans")
+    assert only_error(out, w.h["ann"]) is ErrorCode.NOT_IN_GROUP_LINE
+    assert out[0].event.text.startswith("you are not in #famila:") and "/say #famila" in out[0].event.text
+    assert w.hub.history.take() == []
+    # "#" and then no valid group name is an ordinary line
+    out = w.chat.say(w.h["ann"], "#1! fan")
+    assert out == [ToEveryone((w.h["bob"], w.h["cat"], w.h["dan"]), Message("ann", "#1! fan"))]
 
 
 def test_a_hash_line_from_a_non_member_is_refused_and_sends_nothing(w: World) -> None:

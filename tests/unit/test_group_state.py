@@ -658,10 +658,9 @@ class GroupMachine(RuleBasedStateMachine):
         text = f"hello @{mention}" if mention else "hello"
         deliveries = self.chat.say(self.handle(actor), f"#{name} {text}")
         group = self.model.get(name_key(name))
-        if group is None:  # an ordinary line: to the focused group or the main chat
+        if group is None:  # no such group: refused, never the focused group or the main chat
             if actor in self.handles:
-                focused = self.focus[actor]
-                self.check_group_lines(actor, deliveries, self.model[focused] if focused else None, text)
+                self.expect(actor, deliveries, ErrorCode.NOT_IN_GROUP_LINE)
             else:
                 assert deliveries == []
             return

@@ -359,6 +359,10 @@ TEXT_GOLDEN = [
         Error.of(ErrorCode.NOT_MEMBER_LINE, group="familia"),
         b"you are not a member of #familia; that line was not sent (/join #familia first)\n",
     ),
+    (
+        Error.of(ErrorCode.NOT_IN_GROUP_LINE, group="famila"),
+        b"you are not in #famila: that line was not sent (to say it to everyone anyway: /say #famila ...)\n",
+    ),
     (Error.of(ErrorCode.ALREADY_MEMBER, group="familia"), b"you are already a member of #familia\n"),
     (Error.of(ErrorCode.NOT_GROUP_OWNER, group="familia"), b"only the owner of #familia (or an admin) can do that\n"),
     (Error.of(ErrorCode.GROUP_BANNED, group="familia"), b"you are banned from #familia\n"),
@@ -812,3 +816,15 @@ def test_json_escapes_every_control_character(text: str) -> None:
     data = encode_json(Message("bob", text), 0)
     assert data.count(b"\n") == 1 and b"\r" not in data and b"\x00" not in data and b"\x1b" not in data
     assert decode_json(data.decode()[:-1])[0] == Message("bob", text)
+
+
+def test_a_rename_missed_while_away_is_for_json_clients_only() -> None:
+    from pollchat.protocol.codec import JSON, TEXT, encode_for_mode
+
+    missed = Renamed("bob", "robert", history=True, at=1_700_000_000.0)
+    assert encode_for_mode(TEXT, missed, 0.0) == b""  # the seed-004 login flow stays as it was
+    assert encode_for_mode(TEXT, Renamed("bob", "robert"), 0.0) == b"bob is now known as robert\n"
+    assert json.loads(encode_for_mode(JSON, missed, 0.0)) == {
+        "type": "renamed", "old": "bob", "new": "robert", "history": True, "ts": "2023-11-14T22:13:20.000Z",
+    }
+    assert decode_json(encode_for_mode(JSON, missed, 0.0).decode()) == (missed, 1_700_000_000.0)

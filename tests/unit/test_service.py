@@ -8,14 +8,18 @@ work runs inline and time is a fake clock.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future
 from pathlib import Path
+
+import pytest
 
 from pollchat.config import ServerConfig
 from pollchat.core.passwords import hash_password
 from pollchat.protocol.codec import LineCodec
 from pollchat.protocol.events import Error
 from pollchat.protocol.render import render_text
+from pollchat.server import commands as commands_module
 from pollchat.server.build import build_chat
 from pollchat.server.service import ChatService, PeerOutput
 from pollchat.server.timers import Timers
@@ -155,3 +159,46 @@ def test_broadcasts_reach_exactly_the_logged_in_peers_as_the_hub_joins_and_leave
     bob.take()
     alice.type(b"still here\n")
     assert bob.take() == [] and guest.take() == []
+
+
+def test_a_command_that_fails_answers_one_error_line_and_the_session_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A server reinstalled under a running process loses its package data: /help then
+    # raised FileNotFoundError and the connection closed without a word.
+    def missing_manual(topic: str | None = None) -> str:
+        raise FileNotFoundError("pollchat/manual.txt")
+
+    monkeypatch.setattr(commands_module, "help_text", missing_manual)
+    service = make_service()
+    alice, user1 = join(service), join(service)
+    alice.type(b"register\nalice,secret-pw\n")
+    user1.type(b"login\nuser1,123\n")
+    alice.take(), user1.take()
+    with caplog.at_level(logging.ERROR, logger="pollchat.server.service"):
+        alice.type(b"/help\n")
+    assert alice.take() == [render_text(Error.of(ErrorCode.INTERNAL))]
+    assert not alice.closing
+    failures = [r for r in caplog.records if r.exc_info is not None]
+    assert len(failures) == 1 and failures[0].exc_info[0] is FileNotFoundError  # type: ignore[index]
+    assert "/help" in failures[0].getMessage()
+    alice.type(b"still here\n")
+    assert user1.take() == ["alice: still here"]
+
+
+def test_a_chat_line_that_fails_answers_one_error_line_and_the_session_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    service = make_service()
+    alice = join(service)
+    alice.type(b"register\nalice,secret-pw\n")
+    alice.take()
+
+    def broken(*args: object, **kwargs: object) -> list[object]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service.groups, "say", broken)
+    alice.type(b"hello\n")
+    assert alice.take() == [render_text(Error.of(ErrorCode.INTERNAL))]
+    assert not alice.closing
+    monkeypatch.undo()
+    alice.type(b"/help msg\n")
+    assert alice.take()[0] == "/msg NAME text"
