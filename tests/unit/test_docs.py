@@ -46,6 +46,8 @@ OTHER_PROGRAMS = {
     "pip": {"--target"},
     "tests.tui.tui_scenes": {"--docs"},
     "node": {"--test"},
+    "pg_dump": {"--format", "--file"},
+    "pg_restore": {"--no-owner", "--dbname"},
 }
 
 _SHELL_OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<", "&", "(", ")"}
