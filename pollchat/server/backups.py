@@ -247,7 +247,15 @@ class BackupScheduler:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 log.error("backup: the snapshot child (pid %d) did not end", proc.pid)
+        destination = self._destination
         self._proc = None
         self._destination = None
         self._take_output()
-        self._remove_partials()
+        # The child renames its snapshot into place as its last step: a snapshot under its
+        # final name is complete even if the child was interrupted before it exited, so
+        # the keep limit applies to it (otherwise one snapshot too many is left).
+        if destination is not None and destination.exists():
+            log.info("backup: snapshot %s was complete when interrupted", destination)
+            self._prune()
+        else:
+            self._remove_partials()

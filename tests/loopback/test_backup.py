@@ -488,3 +488,33 @@ def test_scheduler_logs_a_failed_child_and_removes_its_leftovers(
         scheduler.stop(timeout=5)
     assert "failed (exit status 3): pollchat-server: disk full" in caplog.text
     assert not leftover.exists()
+
+
+def test_stopping_while_a_finished_child_lingers_still_applies_the_keep_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child renames its snapshot into place, then takes a moment to exit; a server
+    stopped in that moment interrupts it. That snapshot is complete, so the keep limit
+    applies to it at stop (this left one snapshot too many under load)."""
+    backup_dir = tmp_path / "data" / "backups"
+    backup_dir.mkdir(parents=True)
+    for old in ("pollchat-20240101-000000.db", "pollchat-20240102-000000.db"):
+        (backup_dir / old).write_bytes(b"old")
+    code = "import sys, time; open(sys.argv[1], 'wb').write(b'new'); time.sleep(30)"
+    monkeypatch.setattr(backups, "backup_command", lambda dest, data_dir: [sys.executable, "-c", code, str(dest)])
+    clock = FakeClock()
+    timers = Timers(clock=clock)
+    scheduler = BackupScheduler(timers, tmp_path / "data", every_minutes=1, keep=2)
+    scheduler.start()
+    try:
+        clock.now = 60
+        timers.run_due()
+        destination = scheduler._destination
+        assert destination is not None
+        deadline = time.monotonic() + TIMEOUT
+        while not destination.exists():  # written under its final name; the child lingers
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert scheduler.running
+    finally:
+        scheduler.stop(timeout=5)
+    left = sorted(p.name for p in backup_dir.iterdir())
+    assert left == sorted(["pollchat-20240102-000000.db", destination.name])
