@@ -6,8 +6,9 @@
 * ``tests/tui/``: the terminal UI (its pure parts, snapshots and end-to-end runs).
 
 Shared helpers stay here at the top: the loopback harness (``tests.harness``, also a
-pytest plugin loaded by ``conftest.py``) and the hypothesis strategies
-(``tests.strategies``).
+pytest plugin loaded by ``conftest.py``), the same API over the chat service and
+in-memory peers (``tests.service_harness``: behaviour tests of the chat that need no
+socket) and the hypothesis strategies (``tests.strategies``).
 """
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Group conversations in the TUI client (issue 4): pure updates of a :class:`ChatState`.
+"""Group conversations in the TUI client (seed 001's groups): pure updates of a :class:`ChatState`.
 
 :meth:`ChatState.apply <pollchat.client.state.ChatState.apply>` hands three kinds of
 events to :func:`apply`:

@@ -7,7 +7,7 @@ deserves (a mention, a private message) so the front end can ring the bell. The 
 (:mod:`pollchat.client.screen`) only reads this state.
 
 Conversations are keyed by :func:`~pollchat.protocol.names.name_key` of the other
-person's name; the main chat has the key :data:`MAIN`; a group (issue 4) has ``#`` and
+person's name; the main chat has the key :data:`MAIN`; a group has ``#`` and
 the ``name_key`` of its name (see :func:`group_key`: names never contain ``#``, so the
 two kinds never collide). Group changes, ``/groups`` answers and server mentions are
 applied by :mod:`pollchat.client.groups`. Unread counts only count live
@@ -85,7 +85,7 @@ class ChatState:
         notifications: oldest first.
         open_key: the conversation on screen.
         pinned: labels of pinned conversations (a name, or ``#group``), in pin order.
-        server_mentions: the server sends ``mention`` events (issue 4), so they, not
+        server_mentions: the server sends ``mention`` events (servers with groups do), so they, not
             the client's own ``@name`` matching, count and notify mentions.
     """
 

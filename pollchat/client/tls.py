@@ -1,4 +1,4 @@
-"""TLS for the client (issue 15): the context, a non-blocking TLS stream, one-line errors.
+"""TLS for the client: the context, a non-blocking TLS stream, one-line errors.
 
 ``pollchat-client --tls HOST`` speaks the same line protocol inside TLS. The rules:
 

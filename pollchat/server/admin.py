@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
 from pollchat.core.accounts import Ban
 from pollchat.core.addressbans import Network, parse_network
@@ -23,10 +23,13 @@ from pollchat.protocol.commands import parse_duration
 from pollchat.protocol.events import Error, Notice, ShutdownCancelled, ShutdownWarning
 from pollchat.protocol.session import has_control_characters
 from pollchat.server.bans import NetworkBans
+from pollchat.server.peer import Peer
 from pollchat.server.timers import Timer, Timers
 from pollchat.texts import ErrorCode, NoticeCode, ban_period
 
 log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=Peer)
 
 DEFAULT_COUNTDOWN = 30
 """Seconds of a ``/shutdown`` without a number (seed 000)."""
@@ -98,18 +101,20 @@ class ShutdownCountdown:
         self._timers.clear()
 
 
-class Deliverer(Protocol):
-    """Where admin actions' effects and closes go (the chat service)."""
+class Deliverer(Protocol[P]):
+    """Where admin actions' effects and closes go: the chat service
+    (:class:`~pollchat.server.service.ChatService` over the same kind of
+    :class:`~pollchat.server.peer.Peer` as the hub)."""
 
-    def deliver(self, effects: Iterable[Effect[Any]]) -> None:
+    def deliver(self, effects: Iterable[Effect[P]]) -> None:
         """Carry out the core's effects, in order."""
 
-    def close(self, peer: Any, reason: str) -> None:
+    def close(self, peer: P, reason: str) -> None:
         """Close ``peer`` after its queued lines."""
 
 
-class AdminActions:
-    """The admin actions of one chat server.
+class AdminActions(Generic[P]):
+    """The admin actions of one chat server, over peers of type ``P``.
 
     Args:
         hub: the main chat room.
@@ -126,15 +131,15 @@ class AdminActions:
 
     def __init__(
         self,
-        hub: Hub[Any],
-        out: Deliverer,
+        hub: Hub[P],
+        out: Deliverer[P],
         countdown: ShutdownCountdown,
         *,
         clock: Callable[[], float],
         networks: NetworkBans | None = None,
     ) -> None:
         self.hub = hub
-        self.moderation: Moderation[Any] = Moderation(hub)
+        self.moderation: Moderation[P] = Moderation(hub)
         self.out = out
         self.countdown = countdown
         self.clock = clock
@@ -221,7 +226,7 @@ class AdminActions:
         self.countdown.start(seconds, reason)
         return Notice.of(NoticeCode.SHUTDOWN_STARTED, seconds=seconds)
 
-    def _carry_out(self, actor: str, action: str, outcome: AdminOutcome[Any]) -> Notice | Error:
+    def _carry_out(self, actor: str, action: str, outcome: AdminOutcome[P]) -> Notice | Error:
         if isinstance(outcome.reply, Notice):
             log.warning("admin %s: %s", actor, outcome.reply.text)
         self.out.deliver(outcome.deliveries)

@@ -13,7 +13,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pollchat import texts
 from pollchat.core import game
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 RENAMES_KEPT = 1000
 """Account renames remembered (in memory, newest last) to tell users who were away."""
 
+P = TypeVar("P", bound=Peer)
+
 DEFAULT_HISTORY = 20
 MAX_HISTORY = 500
 """``/history`` shows at most this many public (and private) messages: one reply stays
@@ -89,24 +91,26 @@ def history_event(record: HistoryRecord, viewer_id: int, group: str = "") -> Ser
     return Message(record.sender, record.text, history=True, at=record.ts, group=group)
 
 
-class CommandOutput(Protocol):
-    """Where command results go (the chat service implements it)."""
+class CommandOutput(Protocol[P]):
+    """Where command results go: the chat service
+    (:class:`~pollchat.server.service.ChatService` over the same kind of
+    :class:`~pollchat.server.peer.Peer` as the hub)."""
 
-    def send(self, peer: Any, event: ServerEvent) -> None:
+    def send(self, peer: P, event: ServerEvent) -> None:
         """Queue ``event`` for ``peer`` alone."""
 
-    def deliver(self, effects: list[Effect[Any]]) -> None:
+    def deliver(self, effects: list[Effect[P]]) -> None:
         """Carry out the core's effects, in order."""
 
-    def send_history(self, peer: Any, events: list[ServerEvent], *, empty_notice: bool = False) -> None:
+    def send_history(self, peer: P, events: list[ServerEvent], *, empty_notice: bool = False) -> None:
         """Send a bounded history block to ``peer``."""
 
-    def close(self, peer: Any, reason: str) -> None:
+    def close(self, peer: P, reason: str) -> None:
         """Close ``peer`` after its queued lines."""
 
 
-class Commands:
-    """The command methods, over explicit collaborators.
+class Commands(Generic[P]):
+    """The command methods, over explicit collaborators and peers of type ``P``.
 
     Args:
         hub: the main chat room.
@@ -122,13 +126,13 @@ class Commands:
 
     def __init__(
         self,
-        hub: Hub[Any],
-        groups: GroupChat[Any],
+        hub: Hub[P],
+        groups: GroupChat[P],
         history: HistoryLog,
         pool: PasswordPool,
-        out: CommandOutput,
+        out: CommandOutput[P],
         config: ServerConfig,
-        admin: AdminActions | None = None,
+        admin: AdminActions[P] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.hub = hub
@@ -141,11 +145,11 @@ class Commands:
         self.rng = rng or random.Random()
         # (when, old name, new name) of each /nick, for renames_since(); a restart forgets them
         self._renames: deque[tuple[float, str, str]] = deque(maxlen=RENAMES_KEPT)
-        self._methods: dict[str, Callable[[Peer, tuple[str, ...]], None]] = {
+        self._methods: dict[str, Callable[[P, tuple[str, ...]], None]] = {
             name: getattr(self, "do_" + name) for name in COMMANDS
         }
 
-    def run(self, conn: Peer, command: Command) -> None:
+    def run(self, conn: P, command: Command) -> None:
         """Run ``command`` for the logged-in connection ``conn`` (admin commands only for
         admins)."""
         if self._group_without_hash(conn, command):
@@ -157,7 +161,7 @@ class Commands:
                 return
         self._methods[command.name](conn, command.args)
 
-    def _group_without_hash(self, conn: Peer, command: Command) -> bool:
+    def _group_without_hash(self, conn: P, command: Command) -> bool:
         """``/kick bob familia`` where #familia is a group: the admin form would take
         "familia" as the reason and disconnect or ban bob server-wide, which is surely
         not what a group owner meant. Refuse with the group form (True if refused)."""
@@ -174,14 +178,14 @@ class Commands:
     # --- helpers ----------------------------------------------------------------------------
 
     @property
-    def admin(self) -> AdminActions:
+    def admin(self) -> AdminActions[P]:
         assert self._admin is not None, "admin commands need AdminActions"
         return self._admin
 
-    def _deliver(self, effects: list[Effect[Peer]]) -> None:
+    def _deliver(self, effects: list[Effect[P]]) -> None:
         self.out.deliver(effects)
 
-    def _deliver_group_change(self, conn: Peer, effects: list[Effect[Peer]]) -> None:
+    def _deliver_group_change(self, conn: P, effects: list[Effect[P]]) -> None:
         """Deliver, and log the group changes an operator may want to trace later
         (who created, deleted, renamed a group, banned or removed whom)."""
         for effect in effects:
@@ -194,62 +198,62 @@ class Commands:
                 log.info("%s", " ".join(word for word in words if word))
         self._deliver(effects)
 
-    def _send(self, conn: Peer, event: ServerEvent) -> None:
+    def _send(self, conn: P, event: ServerEvent) -> None:
         self.out.send(conn, event)
 
-    def _usage(self, conn: Peer, name: str) -> None:
+    def _usage(self, conn: P, name: str) -> None:
         self._send(conn, Error.of(ErrorCode.USAGE, usage=COMMANDS[name].usage))
 
     # --- messages ---------------------------------------------------------------------------
 
-    def do_msg(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_msg(self, conn: P, args: tuple[str, ...]) -> None:
         name, text = args
         if name.startswith("#"):
             self._deliver(self.groups.message(conn, name, text))
         else:
             self._deliver(self.hub.private(conn, name, text))
 
-    def do_me(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_me(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.act(conn, args[0]))
 
-    def do_say(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_say(self, conn: P, args: tuple[str, ...]) -> None:
         """``/say text``: ``text`` to the main chat as it is, whatever the focus, never a
         group line (``#name``), a command or a game guess: the way to send a line that a
         plain chat line would refuse or route elsewhere."""
         self._deliver(self.hub.chat(conn, args[0], may_guess=False))
 
-    def do_shrug(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_shrug(self, conn: P, args: tuple[str, ...]) -> None:
         self._emote(conn, "shrug", args)
 
-    def do_tableflip(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_tableflip(self, conn: P, args: tuple[str, ...]) -> None:
         self._emote(conn, "tableflip", args)
 
-    def do_unflip(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_unflip(self, conn: P, args: tuple[str, ...]) -> None:
         self._emote(conn, "unflip", args)
 
-    def _emote(self, conn: Peer, name: str, args: tuple[str, ...]) -> None:
+    def _emote(self, conn: P, name: str, args: tuple[str, ...]) -> None:
         emoticon = _EMOTICONS[name]
         text = f"{args[0]} {emoticon}" if args else emoticon
         self._deliver(self.groups.say(conn, text, may_guess=False))
 
     # --- presence -----------------------------------------------------------------------------
 
-    def do_who(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_who(self, conn: P, args: tuple[str, ...]) -> None:
         session = self.hub.session_of(conn)
         admin = session is not None and session.account.admin
         self._deliver(self.hub.who(conn, describe_connection if admin else None))
 
-    def do_whois(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_whois(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.hub.whois(conn, args[0]))
 
-    def do_status(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_status(self, conn: P, args: tuple[str, ...]) -> None:
         status = Status.parse(args[0])
         if status is None:
             self._usage(conn, "status")
             return
         self._deliver(self.hub.set_status(conn, status, args[1] if len(args) > 1 else ""))
 
-    def do_away(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_away(self, conn: P, args: tuple[str, ...]) -> None:
         if args:
             self._deliver(self.hub.set_status(conn, Status.AWAY, args[0]))
         else:
@@ -257,14 +261,14 @@ class Commands:
 
     # --- information ----------------------------------------------------------------------------
 
-    def do_help(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_help(self, conn: P, args: tuple[str, ...]) -> None:
         text = help_text(args[0] if args else None)
         if text is None:
             self._send(conn, Error.of(ErrorCode.NO_SUCH_COMMAND_HELP, name=args[0].lstrip("/")[:40]))
         else:
             self._send(conn, Notice.of(NoticeCode.HELP, text=text))
 
-    def do_history(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_history(self, conn: P, args: tuple[str, ...]) -> None:
         group_word = args[0] if args and args[0].startswith("#") else None
         numbers = args[1:] if group_word is not None else args
         count = DEFAULT_HISTORY
@@ -290,17 +294,17 @@ class Commands:
 
     # --- leaving and the game -------------------------------------------------------------------
 
-    def do_quit(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_quit(self, conn: P, args: tuple[str, ...]) -> None:
         self._send(conn, Notice.of(NoticeCode.GOODBYE))
         self._deliver(self.hub.leave(conn, args[0] if args else ""))
         self.out.close(conn, "quit")
 
-    def do_play(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_play(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.hub.play(conn, self.rng.randint(1, game.TOP), args[0] if args else None))
 
     # --- account changes ---------------------------------------------------------------------------
 
-    def do_nick(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_nick(self, conn: P, args: tuple[str, ...]) -> None:
         before = self.hub.session_of(conn)
         old = before.account.name if before is not None else None
         self._deliver(self.hub.rename(conn, args[0]))
@@ -322,7 +326,7 @@ class Commands:
         missed.reverse()
         return missed
 
-    def do_passwd(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_passwd(self, conn: P, args: tuple[str, ...]) -> None:
         old, comma, new = args[0].partition(",")
         if not comma or not old or not new or has_control_characters(new):
             self._usage(conn, "passwd")
@@ -343,13 +347,13 @@ class Commands:
             retry=self.do_passwd,
         )
 
-    def _passwd_checked(self, conn: Peer, new_hash: str | None) -> None:
+    def _passwd_checked(self, conn: P, new_hash: str | None) -> None:
         if new_hash is None:
             self._send(conn, Error.of(ErrorCode.WRONG_PASSWORD))
         else:
             self._deliver(self.hub.change_password(conn, new_hash))
 
-    def do_unregister(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_unregister(self, conn: P, args: tuple[str, ...]) -> None:
         password = args[0]
         self._password_work(
             conn,
@@ -359,7 +363,7 @@ class Commands:
             retry=self.do_unregister,
         )
 
-    def _unregister_checked(self, conn: Peer, ok: bool) -> None:
+    def _unregister_checked(self, conn: P, ok: bool) -> None:
         if not ok:
             self._send(conn, Error.of(ErrorCode.WRONG_PASSWORD))
             return
@@ -372,12 +376,12 @@ class Commands:
 
     def _password_work(
         self,
-        conn: Peer,
+        conn: P,
         args: tuple[str, ...],
         work: Callable[[str], tuple[Any, ...]],
-        done: Callable[[Peer, Any], None],
+        done: Callable[[P, Any], None],
         *,
-        retry: Callable[[Peer, tuple[str, ...]], None],
+        retry: Callable[[P, tuple[str, ...]], None],
     ) -> None:
         """Check the user's password off the loop: ``work(checked_hash)`` gives the
         worker's function and arguments; ``done(conn, result)`` runs on the loop thread.
@@ -405,13 +409,13 @@ class Commands:
 
         self.pool.submit(fn, *fn_args, on_done=on_done)
 
-    def _password_changed_meanwhile(self, conn: Peer, checked: str) -> bool:
+    def _password_changed_meanwhile(self, conn: P, checked: str) -> bool:
         """True if ``conn`` is still logged in but its password is no longer the hash a
         worker just checked (a pipelined /passwd got there first)."""
         session = None if conn.closing else self.hub.session_of(conn)
         return session is not None and session.account.password_hash != checked
 
-    def do_typing(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_typing(self, conn: P, args: tuple[str, ...]) -> None:
         state = args[0].lower()
         if state not in ("on", "off"):
             self._usage(conn, "typing")
@@ -423,40 +427,40 @@ class Commands:
 
     # --- groups ------------------------------------------------------------------------
 
-    def do_create(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_create(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver_group_change(conn, self.groups.create(conn, *args))
 
-    def do_join(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_join(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.join(conn, args[0]))
 
-    def do_leave(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_leave(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.leave(conn, args[0]))
 
-    def do_groups(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_groups(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.list_groups(conn))
 
-    def do_members(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_members(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.members(conn, args[0]))
 
-    def do_focus(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_focus(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.focus(conn, args[0] if args else None))
 
-    def do_accept(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_accept(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.accept(conn, *args))
 
-    def do_reject(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_reject(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.reject(conn, *args))
 
-    def do_rename(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_rename(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver_group_change(conn, self.groups.rename(conn, *args))
 
-    def do_delete(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_delete(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver_group_change(conn, self.groups.delete(conn, args[0]))
 
-    def do_topic(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_topic(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.groups.topic(conn, args[0], args[1] if len(args) > 1 else None))
 
-    def _group_form(self, conn: Peer, command: str, args: tuple[str, ...]) -> bool:
+    def _group_form(self, conn: P, command: str, args: tuple[str, ...]) -> bool:
         """Run ``/kick|/ban|/unban NAME #group`` if that is the form used; True if so."""
         group = group_argument(Command(command, args))
         if group is None:
@@ -470,21 +474,21 @@ class Commands:
 
     # --- admin commands (COMMANDS[...].admin: checked in run) -----------------------------------
 
-    def _actor(self, conn: Peer) -> str:
+    def _actor(self, conn: P) -> str:
         session = self.hub.session_of(conn)
         return session.account.name if session is not None else "?"
 
-    def do_kick(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_kick(self, conn: P, args: tuple[str, ...]) -> None:
         if self._group_form(conn, "kick", args):
             return
         self._send(conn, self.admin.kick(self._actor(conn), args[0], args[1] if len(args) > 1 else ""))
 
-    def do_ban(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_ban(self, conn: P, args: tuple[str, ...]) -> None:
         if self._group_form(conn, "ban", args):
             return
         self._send(conn, self.admin.ban(self._actor(conn), args[0], args[1] if len(args) > 1 else ""))
 
-    def do_unban(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_unban(self, conn: P, args: tuple[str, ...]) -> None:
         if self._group_form(conn, "unban", args):
             return
         if len(args) > 1:
@@ -492,15 +496,15 @@ class Commands:
             return
         self._send(conn, self.admin.unban(self._actor(conn), args[0]))
 
-    def do_announce(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_announce(self, conn: P, args: tuple[str, ...]) -> None:
         error = self.admin.announce(self._actor(conn), args[0])
         if error is not None:
             self._send(conn, error)
 
-    def do_shutdown(self, conn: Peer, args: tuple[str, ...]) -> None:
+    def do_shutdown(self, conn: P, args: tuple[str, ...]) -> None:
         self._send(conn, self.admin.shutdown(self._actor(conn), args[0] if args else ""))
 
 
-def describe_connection(conn: Peer) -> tuple[int, str]:
+def describe_connection(conn: P) -> tuple[int, str]:
     """``(connection id, peer address)`` for an admin's ``/who``."""
     return conn.id, conn.peer

@@ -1,4 +1,7 @@
-"""Loopback tests of chat delivery and framing (protocol step 5, limits)."""
+"""Loopback tests of chat delivery and framing (protocol step 5, limits): one
+end-to-end smoke test, framing across TCP segments, line limits, end of input. Who
+receives what is tested at the service, over in-memory peers
+(``tests/unit/test_service_chat.py``)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from tests.harness import Harness
 
 TOO_LONG = "line too long (over 4096 bytes), discarded"
 BAD_UTF8 = "line is not valid UTF-8, discarded"
-CONTROL = "line contains control characters, discarded"
 
 
 def test_chat_reaches_every_other_user_without_echo(harness: Harness) -> None:
@@ -23,14 +25,6 @@ def test_chat_reaches_every_other_user_without_echo(harness: Harness) -> None:
     u3.expect_silence(0.05)
 
 
-def test_alone_in_the_room_nobody_receives(harness: Harness) -> None:
-    u1 = harness.login("user1", "123")
-    u1.send(b"anyone?\n")
-    u1.expect_silence(0.05)
-    u2 = harness.login("user2", "345")
-    u2.expect_silence(0.05)  # nothing queued from before the login
-
-
 def test_crlf_accepted_and_never_sent(harness: Harness) -> None:
     u2 = harness.login("user2", "345")
     u1 = harness.connect()
@@ -41,32 +35,6 @@ def test_crlf_accepted_and_never_sent(harness: Harness) -> None:
     assert u2.raw(len(b"user1: hello\n")) == b"user1: hello\n"
 
 
-def test_unicode_and_tab_pass_through(harness: Harness) -> None:
-    u1 = harness.login("user1", "123")
-    u2 = harness.login("user2", "345")
-    u1.send("caf\u00e9\t\u2615 \U0001f600\n".encode())
-    expected = "user1: caf\u00e9\t\u2615 \U0001f600\n".encode()
-    assert u2.raw(len(expected)) == expected
-
-
-def test_blank_lines_are_ignored(harness: Harness) -> None:
-    u1 = harness.login("user1", "123")
-    u2 = harness.login("user2", "345")
-    u1.send(b"\n   \n\r\n\t\n")
-    u2.expect_silence(0.05)
-    u1.expect_silence(0.05)
-    u1.send(b"after\n")
-    assert u2.line() == "user1: after"
-
-
-def test_control_characters_are_refused_to_the_sender_only(harness: Harness) -> None:
-    u1 = harness.login("user1", "123")
-    u2 = harness.login("user2", "345")
-    u1.send(b"red \x1b[31mtext\nnul\x00byte\nlone\rcr\n")
-    assert u1.lines(3) == [CONTROL, CONTROL, CONTROL]
-    u2.expect_silence(0.05)
-    u1.send(b"clean\n")
-    assert u2.line() == "user1: clean"
 
 
 # --- framing ---------------------------------------------------------------------------------
@@ -205,19 +173,3 @@ def test_input_while_authenticating_is_held_not_dropped(make_harness) -> None:
     assert watcher.line() == "user1 has entered the chat"
     assert watcher.lines(len(texts_sent)) == [f"user1: {t}" for t in texts_sent]
     watcher.expect_silence(0.05)
-
-
-def test_a_right_to_left_override_is_refused_and_emoji_joiners_pass(harness: Harness) -> None:
-    """Issue 14: a chat line with a bidi override (or a zero-width character) reaches
-    nobody; the sender gets one line naming the character."""
-    u1 = harness.login("user1", "123")
-    u2 = harness.login("user2", "345")
-    u1.send("invoice\u202egnp.exe\nhi\u200bthere\n".encode())
-    assert u1.lines(2) == [
-        "line contains an invisible or text-direction character (U+202E), discarded",
-        "line contains an invisible or text-direction character (U+200B), discarded",
-    ]
-    u2.expect_silence(0.05)
-    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
-    u1.send(f"{family}\n".encode())
-    assert u2.line() == f"user1: {family}"
