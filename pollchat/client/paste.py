@@ -38,11 +38,13 @@ class PasteDecoder:
     """Finds bracketed pastes in the keys ``get_wch`` returns (see the module doc).
 
     A paste may arrive over several reads: the decoder keeps what it holds of an
-    unfinished paste between calls to :meth:`feed`."""
+    unfinished paste between calls to :meth:`feed`, and the beginning of a start
+    marker that ends a read (but a lone Esc, which is the Esc key: curses itself waits
+    ``ESCDELAY`` for what follows an Esc)."""
 
     def __init__(self) -> None:
         self._paste: list[str] | None = None  # the paste under way, None outside one
-        self._dropped = 0
+        self._held: list[int | str] = []  # the start of a start marker, at the end of a read
 
     @property
     def in_paste(self) -> bool:
@@ -53,15 +55,20 @@ class PasteDecoder:
         """The keys read, with each complete paste replaced by one :class:`Paste` (key
         codes inside a paste are dropped, but Enter, which becomes a newline)."""
         out: list[int | str | Paste] = []
-        pending = list(keys)
+        pending = [*self._held, *keys]
+        self._held = []
         index = 0
         while index < len(pending):
             key = pending[index]
             if self._paste is None:
                 if key == "\x1b" and pending[index : index + len(_START)] == _START:
-                    self._paste, self._dropped = [], 0
+                    self._paste = []
                     index += len(_START)
                     continue
+                rest = pending[index:]
+                if key == "\x1b" and 1 < len(rest) < len(_START) and rest == _START[: len(rest)]:
+                    self._held = rest  # the marker goes on in the next read (a lone Esc is not held)
+                    break
                 out.append(key)
                 index += 1
                 continue
@@ -72,11 +79,10 @@ class PasteDecoder:
                 continue
             self._paste.append(key)
             if self._paste[-len(_END) :] == _END:
-                text = "".join(self._paste[: -len(_END)])
+                text = "".join(self._paste[: -len(_END)])[:MAX_PASTE]
                 self._paste = None
                 out.append(Paste(text))
             elif len(self._paste) > MAX_PASTE + len(_END):  # keep the head and a possible end marker
-                self._dropped += len(self._paste) - MAX_PASTE - len(_END)
                 del self._paste[MAX_PASTE : -len(_END)]
         return out
 

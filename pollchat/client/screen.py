@@ -329,7 +329,8 @@ def _cut_block_line(line: str, cells: int) -> list[str]:
             piece, size = "?", 1
         if used + size > room:
             rows.append(row)
-            row, used, room = indent, 0, cells - len(indent)
+            lead = indent if size <= cells - len(indent) else ""
+            row, used, room = lead, 0, cells - len(lead)
             if piece == " ":
                 continue
         row += piece
