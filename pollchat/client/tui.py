@@ -180,10 +180,20 @@ class Links:
     terminal (curses prints an escape sequence given to ``addstr`` as visible text, so
     the links cannot go through it): the same text is written again at the same cells,
     inside the hyperlink sequences, and the cursor is put back where curses left it
-    (:func:`~pollchat.client.links.hyperlink_overlay`)."""
+    (:func:`~pollchat.client.links.hyperlink_overlay`).
+
+    What was written last is not written again: curses rewrites a cell only when what
+    it shows changes, and then the overlay changes too. After a full repaint
+    (:meth:`forget`, on a resize) it is written again.
+    """
 
     def __init__(self, fd: int, cup: bytes) -> None:
         self.fd, self.cup = fd, cup
+        self.last = b""
+
+    def forget(self) -> None:
+        """curses repaints the whole screen next: write the links again after it."""
+        self.last = b""
 
     @classmethod
     def for_terminal(cls, fd: int) -> Links | None:
@@ -201,6 +211,9 @@ class Links:
     def write(self, screen: Screen, back: tuple[int, int]) -> None:
         """Write ``screen``'s linked segments as hyperlinks (nothing if it has none)."""
         data = hyperlink_overlay(screen.rows, self.move, text_width, back).encode("utf-8")
+        if data == self.last:
+            return
+        self.last = data
         while data:
             try:
                 data = data[os.write(self.fd, data) :]
@@ -506,6 +519,8 @@ class TerminalUI:
         except curses.error:
             pass
         self.window.clear()  # repaint everything on the next draw
+        if self.links is not None:
+            self.links.forget()
 
     # --- the socket ------------------------------------------------------------------------------
 
