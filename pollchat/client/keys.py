@@ -91,8 +91,10 @@ class KeyHandling(TypedLines):
         cursor joining the first and the last, with blank lines left out, and each
         pasted line is text even if it begins with ``/`` (a pasted ``/quit`` is not a
         command). Above :data:`PASTE_ASK` lines the client asks first (Enter sends,
-        Esc cancels). Elsewhere (the login form, the search box, the new chat prompt)
-        the first line is typed in. Control characters are dropped, tabs become spaces.
+        Esc cancels), and a long paste goes out at a pace the server's rate limit
+        accepts (:meth:`~pollchat.client.base.AppBase._send_paced`). Elsewhere (the
+        login form, the search box, the new chat prompt) the first line is typed in.
+        Control characters are dropped, tabs become spaces.
         """
         self.ui.help = False
         lines = [clean(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
@@ -137,9 +139,13 @@ class KeyHandling(TypedLines):
             return
         if self.typing_supported:
             self._send(*self.typing.stop())
+        mark = len(self._out.lines)
         for line in lines:
             if not self._send_line("/" + line if line.startswith("/") else line, now):
-                return  # refused here (a group the user left): the status bar says why
+                break  # refused here (a group the user left): the status bar says why
+        wire = self._out.lines[mark:]  # what the lines became on the wire, in order
+        del self._out.lines[mark:]
+        self._send_paced(wire, now)
         self.ui.history = (self.ui.history + lines)[-INPUT_HISTORY:]
         self.ui.history_index = len(self.ui.history)
         self.ui.scroll = 0

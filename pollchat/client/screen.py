@@ -459,6 +459,8 @@ def _bottom_bar(canvas: Canvas, app: App, now: float, wide: bool) -> None:
         canvas.put(y, 0, f" {connection}", "warn", width=canvas.width)
     elif app.ui.paste and app.logged_in_once:
         canvas.put(y, 0, " " + texts.CLIENT_TUI_PASTE_ASK.format(count=len(app.ui.paste)), "warn", width=canvas.width)
+    elif app.paste_pending and app.logged_in_once:
+        canvas.put(y, 0, " " + texts.CLIENT_TUI_PASTE_SENDING.format(count=app.paste_pending), "warn", width=canvas.width)
     elif app.ui.status and now < app.ui.status_until:
         canvas.put(y, 0, f" {app.ui.status}", "warn", width=canvas.width)
     else:

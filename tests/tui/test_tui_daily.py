@@ -283,3 +283,36 @@ def test_the_bell_rings_for_a_private_message_or_a_mention_not_for_a_plain_line_
     feed(app, Message("bob", "hey @alice"), T)
     assert app.drain().bell
     assert send(app, "hi") == ["/msg bob hi"]
+
+
+def test_a_long_paste_goes_out_below_the_servers_rate_limit_in_order() -> None:
+    from pollchat.client.base import PASTE_BURST, PASTE_RATE
+
+    app = chatting()
+    lines = [f"row {n}" for n in range(50)]
+    app.paste("\n".join(lines), T)
+    app.key(Key.ENTER, T)
+    sent = [x for x in app.drain().lines if not x.startswith("/typing")]
+    assert sent == lines[:PASTE_BURST] and app.paste_pending == 50 - PASTE_BURST
+    assert "30 line(s) to go" in render(app, 80, 24, T, timezone.utc).text()
+    assert send(app, "typed meanwhile", T) == []  # it waits behind the paste
+    now, queued = T, app.paste_pending  # the typed line and its /typing notices too
+    while app.paste_pending:
+        deadline = app.next_deadline(now)
+        assert deadline is not None and deadline > now
+        now = deadline
+        app.tick(now)
+        sent += [x for x in app.drain().lines if not x.startswith("/typing")]
+    assert sent == [*lines, "typed meanwhile"]
+    # the server's bucket (10/s, bursts of 30) never runs dry: 20 at once, then 5 per second
+    assert abs((now - T) - queued / PASTE_RATE) < 0.01
+
+
+def test_a_paste_cut_by_a_lost_connection_says_what_was_not_sent() -> None:
+    app = chatting()
+    app.paste("\n".join(f"row {n}" for n in range(30)), T)
+    app.key(Key.ENTER, T)
+    app.drain()
+    app.connection_failed("reset", T + 0.1)
+    assert app.paste_pending == 0
+    assert app.chat.current.entries[-1].text == texts.CLIENT_TUI_PASTE_UNSENT.format(count=10)
