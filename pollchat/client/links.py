@@ -34,7 +34,7 @@ UNDERLINE, NORMAL = "\x1b[4m", "\x1b[0m"
 
 # Terminals that draw OSC 8 links, by what they put in the environment. Others ignore
 # the sequence, except the Linux console, which prints parts of it.
-_PROGRAMS = {"iterm.app", "wezterm", "vscode", "ghostty", "hyper", "rio", "tabby", "warpterminal"}
+_PROGRAMS = {"iterm.app", "wezterm", "vscode", "ghostty"}
 _TERMS = ("xterm-kitty", "foot", "alacritty", "xterm-ghostty", "wezterm", "contour")
 VTE_MIN = 5000
 """``VTE_VERSION`` from which VTE (GNOME Terminal, Tilix...) draws OSC 8 (VTE 0.50)."""
@@ -82,7 +82,7 @@ def osc8_open(url: str) -> str:
 def links_wanted(mode: str, env: Mapping[str, str]) -> bool:
     """Whether to write OSC 8 hyperlinks: ``on``, ``off``, or ``auto`` (the default),
     which says yes for terminals known to draw them (``TERM_PROGRAM``, ``VTE_VERSION``
-    >= :data:`VTE_MIN`, kitty, foot, Windows Terminal, tmux >= 3.4) and no for every
+    >= :data:`VTE_MIN`, kitty, foot, Alacritty, Windows Terminal, tmux >= 3.4) and no for every
     other, the Linux console (``TERM=linux``) and ``dumb`` first."""
     if mode in ("on", "off"):
         return mode == "on"
@@ -94,7 +94,7 @@ def links_wanted(mode: str, env: Mapping[str, str]) -> bool:
         return _version(env.get("TERM_PROGRAM_VERSION", "")) >= TMUX_MIN
     if program in _PROGRAMS or term.startswith(_TERMS):
         return True
-    if env.get("KITTY_WINDOW_ID") or env.get("WT_SESSION") or env.get("KONSOLE_VERSION"):
+    if env.get("KITTY_WINDOW_ID") or env.get("WT_SESSION"):
         return True
     vte = env.get("VTE_VERSION", "")
     return vte.isdigit() and int(vte) >= VTE_MIN
