@@ -124,8 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--links",
         choices=LINK_MODES,
         default=None,
-        help="web links (http, https) as clickable OSC 8 hyperlinks in the full-screen UI: auto "
-        "(the default, or the settings file's links) turns them on for terminals known to draw them",
+        metavar="MODE",
+        help="auto, on or off: web links (http, https) as clickable OSC 8 hyperlinks in the "
+        "full-screen UI; auto (the default, unless the settings file says links) turns them on "
+        "for terminals known to draw them",
     )
     parser.add_argument(
         "--plain",
