@@ -309,8 +309,22 @@ CLIENT_TUI_PLACEHOLDER_GROUP = "Message #{name}..."
 CLIENT_TUI_PLACEHOLDER_GONE = "#{name}: {reason} (/join #{name} to come back)"
 CLIENT_TUI_NOT_IN_GROUP = "not sent: #{name}: {reason}"
 CLIENT_TUI_BAD_GROUP = "invalid group name {name!r}: # then 1 to {limit} letters, digits, '_', '-' or '.'"
+# Pasting several lines, and the group finder (F3):
+CLIENT_TUI_PASTE_ASK = "send {count} pasted lines? Enter sends them, Esc cancels"
+CLIENT_TUI_PASTE_PREVIEW = "{first} (+{more} more lines)"
+CLIENT_TUI_PASTE_CANCELLED = "paste cancelled: nothing was sent"
+CLIENT_TUI_PASTE_UNSENT = "{count} pasted line(s) were not sent: the connection was lost"
+CLIENT_TUI_PASTE_SENDING = "sending the paste: {count} line(s) to go"
+CLIENT_TUI_GROUPS_TITLE = "groups on this server"
+CLIENT_TUI_GROUPS_HINTS = "↑↓ pick · Enter join or open · Esc close"
+CLIENT_TUI_GROUPS_HEADER = "members  you"
+CLIENT_TUI_GROUPS_ASKING = "asking the server for its groups..."
+CLIENT_TUI_GROUPS_NONE = "no groups yet: /create #name starts one"
+CLIENT_TUI_GROUPS_PRIVATE = "private"
+CLIENT_TUI_GROUPS_ROLES = {"owner": "owner", "member": "member", "pending": "asked", "": "-"}
+CLIENT_TUI_GROUPS_WAITING = "#{name}: your request to join is waiting for the owner"
 CLIENT_TUI_SETTINGS_NOT_SAVED = "settings not saved: {reason}"
-CLIENT_TUI_HINTS = "Tab panes · ↑↓ Enter open · PgUp/PgDn scroll · F1 help · Esc quit"
+CLIENT_TUI_HINTS = "Tab panes · ↑↓ Enter open · PgUp/PgDn scroll · F3 groups · F1 help · Esc quit"
 CLIENT_TUI_HINTS_SHORT = "Tab · F1 help · Esc quit"
 CLIENT_TUI_LOGIN_TITLE = "pollchat · {host}:{port}"
 CLIENT_TUI_LOGIN_ACTION = "({login}) log in   ({register}) register"
@@ -330,7 +344,9 @@ Up, Down         pick a person or a chat; in the input: earlier lines
 Enter            open the person or chat picked; in the input: send
 PgUp, PgDn       scroll the conversation
 F2, p in chats   pin or unpin a chat: pinned chats come first
+F3               find groups (public ones, members, topics); Enter joins
 F1               this help;  Esc or Ctrl+C: quit
+Pasted lines are sent as lines, in order (above 5, you are asked first).
 In the online pane, type to search by name.
 In a private chat a line is sent to that person; in a #group to its
 members; in the main chat to everyone. A line starting with / is a

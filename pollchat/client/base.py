@@ -15,6 +15,8 @@ Credentials live only in :attr:`AppBase.credentials`, in memory: they are sent o
 
 from __future__ import annotations
 
+from collections import deque
+
 from pollchat import texts
 from pollchat.client.config import ClientConfig
 from pollchat.client.outgoing import TypingNotifier
@@ -36,6 +38,12 @@ INPUT_HISTORY = 100
 """Sent lines remembered for Up/Down in the input box."""
 GROUP_HISTORY = 50
 """Lines of a group's history fetched when its conversation is first opened."""
+PASTE_BURST = 20
+"""Lines of a paste sent at once; the rest follow at :data:`PASTE_RATE`. The server
+drops lines past 10 per second on average with bursts of 30 (``--rate-limit``,
+``--rate-burst``) and disconnects a client that goes on: a paste stays well below."""
+PASTE_RATE = 5.0
+"""Lines per second of a long paste after its first :data:`PASTE_BURST`."""
 
 
 _EXPIRING = (NoticeKind.SERVER, NoticeKind.SHUTDOWN)
@@ -84,6 +92,8 @@ class AppBase:
         self._offline_count = 0  # private messages missed while offline, being fetched
         self._offline_batch: list[tuple[str, str, float]] | None = None
         self._history_fetched: set[str] = set()  # group keys whose history was asked for
+        self._paced: deque[str] = deque()  # lines of a paste (and all sent after them) not sent yet
+        self._tokens, self._tokens_at = float(PASTE_BURST), 0.0
         entry = self.config.server(host, port)
         if entry is not None:
             self.chat.set_pinned(list(entry.pinned))
@@ -100,7 +110,29 @@ class AppBase:
         return out
 
     def _send(self, *lines: str) -> None:
-        self._out.lines.extend(lines)
+        if self._paced:  # a paste is still going out: what follows it waits its turn
+            self._paced.extend(lines)
+        else:
+            self._out.lines.extend(lines)
+
+    def _send_paced(self, lines: list[str], now: float) -> None:
+        """Send ``lines`` (a paste's) in order, at most :data:`PASTE_BURST` at once and
+        then :data:`PASTE_RATE` per second (:meth:`tick` sends the rest); lines sent
+        meanwhile go after them."""
+        self._paced.extend(lines)
+        self._pace(now)
+
+    def _pace(self, now: float) -> None:
+        self._tokens = min(float(PASTE_BURST), self._tokens + max(0.0, now - self._tokens_at) * PASTE_RATE)
+        self._tokens_at = now
+        while self._paced and self._tokens >= 1.0 - 1e-6:  # (float sums: 5 x 0.2 s is a whole line)
+            self._out.lines.append(self._paced.popleft())
+            self._tokens -= 1.0
+
+    @property
+    def paste_pending(self) -> int:
+        """Lines of a paste (and lines sent after it) waiting to go out."""
+        return len(self._paced)
 
     def set_status(self, text: str, now: float) -> None:
         """Show ``text`` in the bottom bar for :data:`STATUS_SECONDS` from ``now``."""
@@ -121,6 +153,8 @@ class AppBase:
             self.ui.status = ""
         if self.phase is not Phase.CHATTING:
             return
+        if self._paced:
+            self._pace(now)
         if self.typing_supported:
             self._send(*self.typing.tick(now))
         if self.who_at is not None and now >= self.who_at:
@@ -132,6 +166,8 @@ class AppBase:
                  if t is not None]
         if self.phase is Phase.CHATTING:
             times += [t for t in (self.who_at, self.typing.deadline()) if t is not None]
+            if self._paced:
+                times.append(self._tokens_at + max(0.0, 1.0 - self._tokens) / PASTE_RATE)
         if self.connect_at is not None and not self.socket_open:
             times.append(self.connect_at)
             if self.connect_at > now:  # redraw when the whole seconds shown change
@@ -169,10 +205,14 @@ class AppBase:
 
         Retries later with backoff, unless the server said a final goodbye (kicked,
         banned, account deleted: back to the login form; ``/quit``: the client quits)."""
+        unsent = len(self._paced)
         was_chatting = self._connection_gone()
         if was_chatting:
             self.chat.disconnected(now)
             self.chat.add_line(MAIN, texts.CLIENT_CONNECTION_LOST.format(reason=reason), now, EntryKind.ERROR)
+            if unsent:
+                self.chat.add_line(self.chat.open_key, texts.CLIENT_TUI_PASTE_UNSENT.format(count=unsent), now,
+                                   EntryKind.ERROR)
         if self.final_notice is not None:
             final, self.final_notice = self.final_notice, None
             if final == NoticeCode.GOODBYE.name:
@@ -210,6 +250,7 @@ class AppBase:
         self.requests.clear()
         self._offline_batch, self._offline_count = None, 0
         self._history_fetched.clear()
+        self._paced.clear()
         return was_chatting
 
     def connection_text(self, now: float) -> str:

@@ -28,6 +28,7 @@ from typing import TextIO
 
 from pollchat import __version__, texts
 from pollchat.cliargs import OneLineParser, whole_number
+from pollchat.client.links import LINK_MODES
 from pollchat.client.plain import PROG, opening_lines, run
 from pollchat.client.tls import DEFAULT_TLS_PORT, TlsFailure, TlsStream, client_context, connect_tls, ssl_reason
 from pollchat.config import DEFAULT_PORT
@@ -120,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
         "line of stdin when there is no terminal)",
     )
     parser.add_argument(
+        "--links",
+        choices=LINK_MODES,
+        default=None,
+        metavar="MODE",
+        help="auto, on or off: web links (http, https) as clickable OSC 8 hyperlinks in the "
+        "full-screen UI; auto (the default, unless the settings file says links) turns them on "
+        "for terminals known to draw them",
+    )
+    parser.add_argument(
         "--plain",
         action="store_true",
         help="line mode even on a terminal (it is also used when stdin or stdout is not a "
@@ -152,7 +162,7 @@ def run_full_screen(args: argparse.Namespace, stdin_fd: int, env: Mapping[str, s
 
     path = config_path(env)
     config, _warning = load_config(path)  # a broken file: defaults (it is rewritten at login)
-    return run_tui(args.host, args.port, args.user, config, path, env, stdin_fd, tls=args.tls_context)
+    return run_tui(args.host, args.port, args.user, config, path, env, stdin_fd, tls=args.tls_context, links=args.links)
 
 
 def resolve_tls(args: argparse.Namespace) -> None:

@@ -11,6 +11,7 @@ Example::
     # pollchat-client settings (rewritten by the client; no password is ever stored)
     bell = true
     highlight = true
+    links = "auto"
 
     [[server]]
     host = "chat.example.org"
@@ -32,6 +33,8 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from pollchat.client.links import LINK_MODES
 
 MAX_SERVERS = 10
 """Servers remembered; the least recently used is forgotten first."""
@@ -64,11 +67,16 @@ class ClientConfig:
     Attributes:
         bell: ring the terminal bell on a mention or a private message.
         highlight: highlight mentions (and flash the notification bar) on screen.
+        links: ``auto``, ``on`` or ``off``: write web links as OSC 8 hyperlinks
+            (``auto``: on terminals known to draw them; see
+            :func:`pollchat.client.links.links_wanted`). In the file, ``true`` and
+            ``false`` mean ``on`` and ``off``.
         servers: most recently used first, at most :data:`MAX_SERVERS`.
     """
 
     bell: bool = True
     highlight: bool = True
+    links: str = "auto"
     servers: tuple[ServerEntry, ...] = field(default_factory=tuple)
 
     def server(self, host: str, port: int) -> ServerEntry | None:
@@ -126,6 +134,9 @@ def _from_dict(data: dict[str, object]) -> ClientConfig:
     defaults = ClientConfig()
     bell = data.get("bell", defaults.bell)
     highlight = data.get("highlight", defaults.highlight)
+    links = data.get("links", defaults.links)
+    if isinstance(links, bool):
+        links = "on" if links else "off"
     servers: list[ServerEntry] = []
     raw_servers = data.get("server", [])
     for raw in raw_servers if isinstance(raw_servers, list) else []:
@@ -149,6 +160,7 @@ def _from_dict(data: dict[str, object]) -> ClientConfig:
     return ClientConfig(
         bell=bell if isinstance(bell, bool) else defaults.bell,
         highlight=highlight if isinstance(highlight, bool) else defaults.highlight,
+        links=links if links in LINK_MODES else defaults.links,
         servers=tuple(servers[:MAX_SERVERS]),
     )
 
@@ -174,6 +186,7 @@ def dump_config(config: ClientConfig) -> str:
         "# pollchat-client settings (rewritten by the client; no password is ever stored)",
         f"bell = {'true' if config.bell else 'false'}",
         f"highlight = {'true' if config.highlight else 'false'}",
+        f"links = {_toml_string(config.links)}",
     ]
     for entry in config.servers:
         lines += [

@@ -29,7 +29,7 @@ from pollchat.client.model import (
     clean,
     group_key,
 )
-from pollchat.protocol.events import GroupEvent, GroupList, Mention
+from pollchat.protocol.events import GroupEntry, GroupEvent, GroupList, Mention
 from pollchat.protocol.names import name_key
 from pollchat.protocol.render import render_text
 from pollchat.texts import GroupChange
@@ -43,6 +43,7 @@ class ChatState(Protocol):
     open_key: str
     pinned: list[str]
     server_mentions: bool
+    group_directory: tuple[GroupEntry, ...] | None
 
     @property
     def main(self) -> Conversation: ...
@@ -171,6 +172,7 @@ def _rename(chat: ChatState, conv: Conversation, new_name: str) -> Conversation:
 def _reconcile(chat: ChatState, event: GroupList) -> None:
     # Only an issue-4 server answers /groups, and such a server sends mention events.
     chat.server_mentions = True
+    chat.group_directory = tuple(event.groups)
     mine = set()
     for entry in event.groups:
         conv = chat.conversations.get(group_key(entry.name))

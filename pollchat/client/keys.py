@@ -1,18 +1,25 @@
-"""The TUI's keys (pure, clock injected): the login form, the panes, the input box.
+"""The TUI's keys (pure, clock injected): the login form, the panes, the input box,
+pasted text and the group finder.
 
 :class:`KeyHandling` takes one key at a time, a :class:`~pollchat.client.ui.Key` for a
 special key or a one-character string for typed text, as the curses front end decodes
-them (docs/client.md, "Keys").
+them (docs/client.md, "Keys"), and pasted text in one piece (:meth:`KeyHandling.paste`,
+from :mod:`pollchat.client.paste`).
 """
 
 from __future__ import annotations
 
 from pollchat import texts
 from pollchat.client.base import INPUT_HISTORY
-from pollchat.client.state import MAIN
+from pollchat.client.model import clean
+from pollchat.client.requests import Request
+from pollchat.client.state import GROUP_MARK, MAIN, group_key
 from pollchat.client.typed import TypedLines
 from pollchat.client.ui import Credentials, Key, Pane, Phase
 from pollchat.protocol.names import MAX_NAME_LENGTH, normalize_name
+
+PASTE_ASK = 5
+"""A paste of more lines than this is sent only after the user says so (Enter)."""
 
 
 class KeyHandling(TypedLines):
@@ -28,6 +35,15 @@ class KeyHandling(TypedLines):
             return
         if self.phase is Phase.LOGIN or not self.logged_in_once:
             self._form_key(key, now)
+            return
+        if self.ui.paste:
+            self._paste_key(key, now)
+            return
+        if self.ui.groups:
+            self._finder_key(key, now)
+            return
+        if key is Key.F3:
+            self._open_finder()
             return
         if key is Key.ESC:
             if self.ui.new_chat:
@@ -63,6 +79,113 @@ class KeyHandling(TypedLines):
             self._chats_key(key, now)
         else:
             self._input_key(key, now)
+
+    # --- pasted text ----------------------------------------------------------------------------
+
+    def paste(self, text: str, now: float) -> None:
+        """Text pasted in one go (bracketed paste: :mod:`pollchat.client.paste`).
+
+        In the input box, pasted lines become chat lines of their own, in order, never
+        one merged line: one line (no newline) is inserted at the cursor, to be edited
+        and sent with Enter as if typed; several are sent at once, the text around the
+        cursor joining the first and the last, with blank lines left out, and each
+        pasted line is text even if it begins with ``/`` (a pasted ``/quit`` is not a
+        command). Above :data:`PASTE_ASK` lines the client asks first (Enter sends,
+        Esc cancels), and a long paste goes out at a pace the server's rate limit
+        accepts (:meth:`~pollchat.client.base.AppBase._send_paced`). Elsewhere (the
+        login form, the search box, the new chat prompt) the first line is typed in.
+        Control characters are dropped, tabs become spaces.
+        """
+        self.ui.help = False
+        lines = [clean(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+        if self.ui.paste or self.ui.groups:
+            return
+        if self.phase is Phase.LOGIN or not self.logged_in_once or self.ui.focus is Pane.ONLINE or self.ui.new_chat:
+            for ch in lines[0]:
+                self.key(ch, now)
+            return
+        self.ui.focus = Pane.CHAT
+        editor = self.ui.input
+        if len(lines) == 1:
+            editor.insert(lines[0])
+            self._typed(now)
+            return
+        lines[0] = editor.text[: editor.cursor] + lines[0]
+        lines[-1] += editor.text[editor.cursor :]
+        lines = [line for line in lines if line.strip()]
+        if len(lines) <= 1:
+            editor.set(lines[0] if lines else "")
+            return
+        editor.clear()
+        if len(lines) > PASTE_ASK:
+            self.ui.paste = lines
+            return
+        self._send_pasted(lines, now)
+
+    def _paste_key(self, key: Key | str, now: float) -> None:
+        """A key while the client asks whether to send a long paste."""
+        if key is Key.ENTER:
+            lines, self.ui.paste = self.ui.paste, []
+            self._send_pasted(lines, now)
+        elif key is Key.ESC:
+            self.ui.paste = []
+            self.set_status(texts.CLIENT_TUI_PASTE_CANCELLED, now)
+
+    def _send_pasted(self, lines: list[str], now: float) -> None:
+        """Send pasted ``lines`` in order as text lines of the open conversation."""
+        if self.phase is not Phase.CHATTING:
+            self.ui.input.set(lines[0])
+            self.set_status(texts.CLIENT_TUI_NOT_CONNECTED, now)
+            return
+        if self.typing_supported:
+            self._send(*self.typing.stop())
+        mark = len(self._out.lines)
+        for line in lines:
+            if not self._send_line("/" + line if line.startswith("/") else line, now):
+                break  # refused here (a group the user left): the status bar says why
+        wire = self._out.lines[mark:]  # what the lines became on the wire, in order
+        del self._out.lines[mark:]
+        self._send_paced(wire, now)
+        self.ui.history = (self.ui.history + lines)[-INPUT_HISTORY:]
+        self.ui.history_index = len(self.ui.history)
+        self.ui.scroll = 0
+
+    # --- the group finder -------------------------------------------------------------------------
+
+    def _open_finder(self) -> None:
+        """Show the group finder and ask the server for its groups (``/groups``: the
+        user's, the public ones, those asked to join; the answer is not shown as text)."""
+        self.ui.groups = True
+        self.ui.groups_selected = 0
+        if self.phase is Phase.CHATTING:
+            self._request("/groups", Request("groups", True))
+
+    def _finder_key(self, key: Key | str, now: float) -> None:
+        listed = self.chat.group_directory or ()
+        if key in (Key.ESC, Key.F3):
+            self.ui.groups = False
+        elif key is Key.UP:
+            self.ui.groups_selected = max(0, self.ui.groups_selected - 1)
+        elif key is Key.DOWN:
+            self.ui.groups_selected = min(max(0, len(listed) - 1), self.ui.groups_selected + 1)
+        elif key is Key.PGUP:
+            self.ui.groups_selected = max(0, self.ui.groups_selected - max(1, self.ui.page - 1))
+        elif key is Key.PGDN:
+            self.ui.groups_selected = min(max(0, len(listed) - 1), self.ui.groups_selected + max(1, self.ui.page - 1))
+        elif key is Key.ENTER and listed:
+            entry = listed[min(self.ui.groups_selected, len(listed) - 1)]
+            conv = self.chat.conversations.get(group_key(entry.name))
+            if entry.role in ("owner", "member") and conv is not None and not conv.gone:
+                self._open(conv.key, now)
+            elif entry.role == "pending":
+                self.set_status(texts.CLIENT_TUI_GROUPS_WAITING.format(name=entry.name), now)
+            elif self.phase is not Phase.CHATTING:
+                self.set_status(texts.CLIENT_TUI_NOT_CONNECTED, now)
+                return
+            else:
+                self._send(f"/join {GROUP_MARK}{entry.name}")  # the server's answer opens it
+            self.ui.groups = False
+            self.ui.focus = Pane.CHAT
 
     def _form_key(self, key: Key | str, now: float) -> None:
         form = self.form

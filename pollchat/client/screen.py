@@ -32,6 +32,7 @@ from functools import lru_cache
 from pollchat import texts
 from pollchat.client.app import App
 from pollchat.client.groups import group_detail
+from pollchat.client.links import find_links
 from pollchat.client.state import (
     MAIN,
     Conversation,
@@ -64,6 +65,7 @@ STYLES = (
     "normal", "bar", "notify", "title", "title_focus", "border", "dim", "time", "own", "name",
     "mention", "error", "warn", "typing", "selected", "unread", "activity", "input",
     "placeholder", "status_active", "status_busy", "status_away", "status_inactive", "status_offline",
+    "link",
 )
 """Every style name a :class:`Segment` may carry."""
 _CONTINUATION = ""  # the right half of a 2-cell character
@@ -71,10 +73,12 @@ _CONTINUATION = ""  # the right half of a 2-cell character
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """A run of text drawn with one style (a name from :data:`STYLES`)."""
+    """A run of text drawn with one style (a name from :data:`STYLES`); ``link`` is the
+    ``http(s)`` URL the text shows ("" for none: see :mod:`pollchat.client.links`)."""
 
     text: str
     style: str = "normal"
+    link: str = ""
 
 
 @dataclass
@@ -107,32 +111,35 @@ class Screen:
 
 @dataclass
 class Canvas:
-    """A grid of cells to draw on; each cell holds one character cluster and a style."""
+    """A grid of cells to draw on; each cell holds one character cluster, a style and
+    the URL it links to ("" for none)."""
 
     width: int
     height: int
     cells: list[list[list[str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.cells = [[[" ", "normal"] for _ in range(self.width)] for _ in range(self.height)]
+        self.cells = [[[" ", "normal", ""] for _ in range(self.width)] for _ in range(self.height)]
 
-    def _set(self, y: int, x: int, piece: str, cells: int, style: str) -> None:
+    def _set(self, y: int, x: int, piece: str, cells: int, style: str, link: str = "") -> None:
         row = self.cells[y]
         for cx in (x, x + cells - 1):  # do not leave half of a wide character behind
             if row[cx][0] == _CONTINUATION and cx > 0:
                 row[cx - 1][0] = " "
             if cx + 1 < self.width and row[cx + 1][0] == _CONTINUATION:
                 row[cx + 1][0] = " "
-        row[x] = [piece, style]
+        row[x] = [piece, style, link]
         if cells == 2:
-            row[x + 1] = [_CONTINUATION, style]
+            row[x + 1] = [_CONTINUATION, style, link]
 
-    def put(self, y: int, x: int, text: str, style: str = "normal", width: int | None = None, align: str = "left") -> int:
+    def put(self, y: int, x: int, text: str, style: str = "normal", width: int | None = None, align: str = "left",
+            link: str = "") -> int:
         """Write ``text`` at row ``y``, column ``x``; returns the cells written.
 
         With ``width``, the text is truncated and padded to exactly that many cells
         (see :func:`~pollchat.client.textwidth.fit`); without, it is clipped at the
-        right edge. A 2-cell character that would cross the edge is left out."""
+        right edge. A 2-cell character that would cross the edge is left out. ``link``
+        marks the cells as showing that URL."""
         if not 0 <= y < self.height or x >= self.width:
             return 0
         limit = self.width - x if width is None else min(width, self.width - x)
@@ -147,7 +154,7 @@ class Canvas:
             if col + cells > x + limit:
                 break
             if col >= 0:
-                self._set(y, col, piece, cells, style)
+                self._set(y, col, piece, cells, style, link)
             col += cells
         return col - x
 
@@ -170,22 +177,23 @@ class Canvas:
             self.put(y, x + 1, truncate(title, width - 2), title_style)
 
     def to_rows(self) -> list[list[Segment]]:
-        """The grid as rows of segments (adjacent cells of one style merged)."""
+        """The grid as rows of segments (adjacent cells of one style and link merged)."""
         rows: list[list[Segment]] = []
         for row in self.cells:
             segments: list[Segment] = []
             text: list[str] = []
-            style = None
-            for piece, cell_style in row:
+            style: str | None = None
+            link = ""
+            for piece, cell_style, cell_link in row:
                 if piece == _CONTINUATION:
                     continue
-                if cell_style != style and text:
-                    segments.append(Segment("".join(text), style or "normal"))
+                if (cell_style != style or cell_link != link) and text:
+                    segments.append(Segment("".join(text), style or "normal", link))
                     text = []
-                style = cell_style
+                style, link = cell_style, cell_link
                 text.append(piece)
             if text:
-                segments.append(Segment("".join(text), style or "normal"))
+                segments.append(Segment("".join(text), style or "normal", link))
             rows.append(segments)
         return rows
 
@@ -263,7 +271,13 @@ def _divider(label: str, width: int) -> str:
 
 @lru_cache(maxsize=16384)
 def _entry_rows(entry: Entry, width: int, body_width: int, tz: tzinfo | None) -> tuple[tuple[Segment, ...], ...]:
-    """One entry's rows (cached: entries are immutable, and redraws happen per key)."""
+    """One entry's rows (cached: entries are immutable, and redraws happen per key).
+
+    A multi-line notice or error (the answer to ``/help``, ``/who``, ``/groups``...) is
+    a block: its lines keep their leading spaces and columns, one row each, aligned
+    under the first line's text; a line wider than the pane is cut, not word-wrapped,
+    and goes on below its own indentation. Other lines are word-wrapped. Web links get
+    the ``link`` style and their URL (:mod:`pollchat.client.links`)."""
     sender = texts.CLIENT_TUI_YOU if entry.own else entry.sender
     if entry.kind is EntryKind.MESSAGE:
         head, head_style = f"{sender}: ", "own" if entry.own else "name"
@@ -277,17 +291,73 @@ def _entry_rows(entry: Entry, width: int, body_width: int, tz: tzinfo | None) ->
     if entry.mention:
         text_style = "mention"
     stamp = f"[{local_time(entry.ts, tz)}] "
+    parts = entry.text.split("\n")
+    block = len(parts) > 1 and entry.kind in (EntryKind.SYSTEM, EntryKind.ERROR)
     rows: list[tuple[Segment, ...]] = []
-    for index, part in enumerate(entry.text.split("\n")):
-        body = head + part if index == 0 else part
-        for number, line in enumerate(wrap(body, body_width)):
+    for index, part in enumerate(parts):
+        body = head + part if index == 0 else (" " * len(head) + part if block else part)
+        lines = _cut_block_line(body, body_width) if block else wrap(body, body_width)
+        spans = find_links(body)
+        offset = 0
+        for number, line in enumerate(lines):
             first = index == 0 and number == 0
             prefix = Segment(stamp if first else " " * TIME_WIDTH, "time")
+            found = body.find(line.lstrip(" "), offset) if spans else -1
+            start = found - (len(line) - len(line.lstrip(" "))) if found >= 0 else -1
+            if found >= 0:
+                offset = found + len(line.lstrip(" "))
             if first and line.startswith(head):
-                rows.append((prefix, Segment(head, head_style), Segment(line[len(head) :], text_style)))
+                rest = _linked(line[len(head) :], start + len(head) if start >= 0 else -1, body, spans, text_style)
+                rows.append((prefix, Segment(head, head_style), *rest))
             else:
-                rows.append((prefix, Segment(line, text_style)))
+                rows.append((prefix, *_linked(line, start, body, spans, text_style)))
     return tuple(rows)
+
+
+def _cut_block_line(line: str, cells: int) -> list[str]:
+    """A line of a block cut into rows of at most ``cells`` cells without moving its
+    columns: a row that fits is kept as it is (leading spaces too); the rest of a
+    longer one goes on the next rows, indented two cells deeper than the line."""
+    cells = max(1, cells)
+    if text_width(line) <= cells:
+        return [line]
+    indent = " " * min(len(line) - len(line.lstrip(" ")) + 2, cells // 2)
+    rows: list[str] = []
+    row, used, room = "", 0, cells
+    for piece, size in clusters(line):
+        if size > cells:
+            piece, size = "?", 1
+        if used + size > room:
+            rows.append(row)
+            lead = indent if size <= cells - len(indent) else ""
+            row, used, room = lead, 0, cells - len(lead)
+            if piece == " ":
+                continue
+        row += piece
+        used += size
+    rows.append(row)
+    return rows
+
+
+def _linked(text: str, start: int, body: str, spans: list[tuple[int, int]], style: str) -> list[Segment]:
+    """``text``, found at index ``start`` of ``body`` (-1: not found), as segments of
+    ``style``, the parts inside a link span of ``body`` as ``link`` segments with the
+    span's URL (a URL wrapped over two rows is linked on both)."""
+    if start < 0 or not spans:
+        return [Segment(text, style)]
+    segments: list[Segment] = []
+    position, end = start, start + len(text)
+    for link_start, link_end in spans:
+        if link_end <= position or link_start >= end:
+            continue
+        if link_start > position:
+            segments.append(Segment(body[position:link_start], style))
+        piece_end = min(link_end, end)
+        segments.append(Segment(body[max(position, link_start) : piece_end], "link", body[link_start:link_end]))
+        position = piece_end
+    if position < end:
+        segments.append(Segment(body[position:end], style))
+    return segments
 
 
 # --- the screen ---------------------------------------------------------------------------------
@@ -320,6 +390,9 @@ def render(app: App, width: int, height: int, now: float, tz: tzinfo | None = No
             screen.cursor = _wide(canvas, app, now, tz, screen)
         else:
             screen.cursor = _compact(canvas, app, now, tz, screen)
+        if app.ui.groups and app.logged_in_once and app.phase is not Phase.LOGIN:
+            _finder(canvas, app)
+            screen.cursor = None
         if app.ui.help:
             _help(canvas)
             screen.cursor = None
@@ -384,6 +457,10 @@ def _bottom_bar(canvas: Canvas, app: App, now: float, wide: bool) -> None:
     connection = app.connection_text(now)
     if connection and app.logged_in_once:
         canvas.put(y, 0, f" {connection}", "warn", width=canvas.width)
+    elif app.ui.paste and app.logged_in_once:
+        canvas.put(y, 0, " " + texts.CLIENT_TUI_PASTE_ASK.format(count=len(app.ui.paste)), "warn", width=canvas.width)
+    elif app.paste_pending and app.logged_in_once:
+        canvas.put(y, 0, " " + texts.CLIENT_TUI_PASTE_SENDING.format(count=app.paste_pending), "warn", width=canvas.width)
     elif app.ui.status and now < app.ui.status_until:
         canvas.put(y, 0, f" {app.ui.status}", "warn", width=canvas.width)
     else:
@@ -609,7 +686,8 @@ def _conversation(canvas: Canvas, app: App, now: float, tz: tzinfo | None, scree
     for offset, segments in enumerate(visible):
         col = x
         for segment in segments:
-            col += canvas.put(y + offset, col, truncate(segment.text, x + width - col, ""), segment.style)
+            col += canvas.put(y + offset, col, truncate(segment.text, x + width - col, ""), segment.style,
+                              link=segment.link)
     if scroll:
         label = f" {texts.CLIENT_TUI_MORE_BELOW.format(count=scroll)} "
         canvas.put(y + rows - 1, x, _divider(label.strip(), width), "warn")
@@ -625,6 +703,10 @@ def _input(canvas: Canvas, app: App, y: int, x: int, width: int, focused: bool) 
     prompt = "> "
     room = width - text_width(prompt)
     canvas.put(y, x, prompt, "title")
+    if app.ui.paste:
+        preview = texts.CLIENT_TUI_PASTE_PREVIEW.format(first=app.ui.paste[0], more=len(app.ui.paste) - 1)
+        canvas.put(y, x + 2, preview, "input", width=room)
+        return None
     if not editor.text:
         conv = app.chat.current
         if app.phase is not Phase.CHATTING:
@@ -661,3 +743,41 @@ def _help(canvas: Canvas) -> None:
     canvas.box(top, left, height, width, f" {texts.CLIENT_TUI_HELP_TITLE} ", "title", "title_focus")
     for offset, line in enumerate(lines[: height - 2]):
         canvas.put(top + 1 + offset, left + 2, line, "normal", width=inner)
+
+
+def _finder(canvas: Canvas, app: App) -> None:
+    """The group finder (F3): every group the server's ``/groups`` listed, one a row,
+    in columns: name, member count, the user's part in it (owner, member, asked, or
+    ``-``: not in it), topic (a private group's only for its members)."""
+    listed = app.chat.group_directory
+    width = min(canvas.width - 2, 76)
+    height = canvas.height - 2
+    top, left = 1, max(0, (canvas.width - width) // 2)
+    for y in range(top, top + height):
+        canvas.fill(y, 0, canvas.width, " ", "normal")
+    canvas.box(top, left, height, width, f" {texts.CLIENT_TUI_GROUPS_TITLE} ", "title", "title_focus")
+    inner = width - 4
+    x = left + 2
+    canvas.put(top + height - 2, x, texts.CLIENT_TUI_GROUPS_HINTS, "dim", width=inner)
+    if listed is None or not listed:
+        text = texts.CLIENT_TUI_GROUPS_ASKING if listed is None else texts.CLIENT_TUI_GROUPS_NONE
+        canvas.put(top + 1, x, text, "dim", width=inner)
+        return
+    name_width = min(max(text_width(f"#{entry.name}") for entry in listed), max(8, inner // 3))
+    canvas.put(top + 1, x + 1 + name_width + 1, texts.CLIENT_TUI_GROUPS_HEADER, "dim")
+    rows = height - 5
+    selected = min(app.ui.groups_selected, len(listed) - 1)
+    first = max(0, selected - rows + 1)
+    for offset, entry in enumerate(listed[first : first + rows]):
+        y = top + 2 + offset
+        picked = first + offset == selected
+        style = "selected" if picked else "normal"
+        canvas.put(y, x, "›" if picked else " ", style)
+        col = x + 1 + canvas.put(y, x + 1, f"#{entry.name}", style, width=name_width) + 1
+        col += canvas.put(y, col, str(entry.members), style, width=7, align="right") + 2
+        role = texts.CLIENT_TUI_GROUPS_ROLES.get(entry.role, entry.role)
+        col += canvas.put(y, col, role, "title" if entry.role in ("owner", "member") else "dim", width=6) + 1
+        if entry.visibility == "private":
+            col += canvas.put(y, col, texts.CLIENT_TUI_GROUPS_PRIVATE + " ", "dim", width=max(0, min(
+                x + inner - col, text_width(texts.CLIENT_TUI_GROUPS_PRIVATE) + 1)))
+        canvas.put(y, col, entry.topic, style, width=max(0, x + inner - col))

@@ -46,6 +46,7 @@ from pollchat.protocol.events import (
     Emote,
     Announcement,
     Entered,
+    GroupEntry,
     GroupEvent,
     GroupList,
     Left,
@@ -87,6 +88,9 @@ class ChatState:
         pinned: labels of pinned conversations (a name, or ``#group``), in pin order.
         server_mentions: the server sends ``mention`` events (servers with groups do), so they, not
             the client's own ``@name`` matching, count and notify mentions.
+        group_directory: every group the last ``/groups`` answer listed (the user's,
+            the public ones, those asked to join), for the group finder; ``None``
+            before the first answer.
     """
 
     def __init__(self) -> None:
@@ -99,6 +103,7 @@ class ChatState:
         self.open_key: str = MAIN
         self.pinned: list[str] = []
         self.server_mentions = False
+        self.group_directory: tuple[GroupEntry, ...] | None = None  # the last /groups answer
         self.signed_in = False  # logged in on a connection that is up
         self._typing: dict[tuple[str, str], tuple[str, float]] = {}
         self._mention: re.Pattern[str] | None = None

@@ -41,6 +41,10 @@ from typing import Any
 from pollchat import texts
 from pollchat.client.app import App
 from pollchat.client.config import ClientConfig, save_config
+from pollchat.client.links import hyperlink_overlay, links_wanted
+from pollchat.client.paste import DISABLE as PASTE_OFF
+from pollchat.client.paste import ENABLE as PASTE_ON
+from pollchat.client.paste import Paste, PasteDecoder
 from pollchat.client.plain import INCOMING_MAX_LINE, RECV_SIZE
 from pollchat.client.screen import Screen, render
 from pollchat.client.textwidth import text_width
@@ -75,6 +79,7 @@ _KEYS: dict[int, Key] = {
     curses.KEY_BTAB: Key.BTAB,
     curses.KEY_F1: Key.F1,
     curses.KEY_F2: Key.F2,
+    curses.KEY_F3: Key.F3,
 }
 _CHARS: dict[str, Key] = {
     "\n": Key.ENTER,
@@ -112,7 +117,7 @@ class Styles:
             "typing": A.A_DIM, "selected": A.A_REVERSE, "unread": A.A_BOLD, "activity": A.A_BOLD,
             "input": A.A_NORMAL, "placeholder": A.A_DIM, "status_active": A.A_BOLD,
             "status_busy": A.A_BOLD, "status_away": A.A_NORMAL, "status_inactive": A.A_DIM,
-            "status_offline": A.A_DIM,
+            "status_offline": A.A_DIM, "link": A.A_UNDERLINE,
         }
         if color:
             self._colours()
@@ -143,9 +148,10 @@ class Styles:
         return self.attrs.get(style, curses.A_NORMAL)
 
 
-def paint(window: Any, screen: Screen, styles: Styles) -> None:
+def paint(window: Any, screen: Screen, styles: Styles, links: Links | None = None) -> None:
     """Draw ``screen`` on the curses ``window`` (every segment at its own column, so a
-    glyph the terminal measures differently cannot shift the rest of the row)."""
+    glyph the terminal measures differently cannot shift the rest of the row); with
+    ``links``, web links then become OSC 8 hyperlinks (see :class:`Links`)."""
     window.erase()
     for y, row in enumerate(screen.rows):
         x = 0
@@ -165,6 +171,56 @@ def paint(window: Any, screen: Screen, styles: Styles) -> None:
         pass
     window.noutrefresh()
     curses.doupdate()
+    if links is not None:
+        links.write(screen, window.getyx())
+
+
+class Links:
+    """Writes the screen's web links as OSC 8 hyperlinks once curses has updated the
+    terminal (curses prints an escape sequence given to ``addstr`` as visible text, so
+    the links cannot go through it): the same text is written again at the same cells,
+    inside the hyperlink sequences, and the cursor is put back where curses left it
+    (:func:`~pollchat.client.links.hyperlink_overlay`).
+
+    What was written last is not written again: curses rewrites a cell only when what
+    it shows changes, and then the overlay changes too. After a full repaint
+    (:meth:`forget`, on a resize) it is written again.
+    """
+
+    def __init__(self, fd: int, cup: bytes) -> None:
+        self.fd, self.cup = fd, cup
+        self.last = b""
+
+    def forget(self) -> None:
+        """curses repaints the whole screen next: write the links again after it."""
+        self.last = b""
+
+    @classmethod
+    def for_terminal(cls, fd: int) -> Links | None:
+        """``None`` when the terminal has no cursor-addressing capability."""
+        try:
+            cup = curses.tigetstr("cup")
+        except curses.error:
+            return None
+        return cls(fd, cup) if cup else None
+
+    def move(self, y: int, x: int) -> str:
+        """The terminal's sequence that puts the cursor at row ``y``, column ``x``."""
+        return curses.tparm(self.cup, y, x).decode("ascii", "replace")
+
+    def write(self, screen: Screen, back: tuple[int, int]) -> None:
+        """Write ``screen``'s linked segments as hyperlinks (nothing if it has none)."""
+        data = hyperlink_overlay(screen.rows, self.move, text_width, back).encode("utf-8")
+        if data == self.last:
+            return
+        self.last = data
+        while data:
+            try:
+                data = data[os.write(self.fd, data) :]
+            except InterruptedError:
+                continue
+            except OSError:  # the terminal is gone: the loop notices on its own
+                return
 
 
 class Connection:
@@ -297,7 +353,8 @@ class TerminalUI:
     """The loop: see the module doc. ``run`` is given to ``curses.wrapper``."""
 
     def __init__(
-        self, app: App, config_path: Path, env: Mapping[str, str], stdin_fd: int, tls: ssl.SSLContext | None = None
+        self, app: App, config_path: Path, env: Mapping[str, str], stdin_fd: int, tls: ssl.SSLContext | None = None,
+        links: str | None = None, stdout_fd: int = 1,
     ) -> None:
         self.app = app
         self.tls = tls  # every connection uses it when set: no fallback to plain TCP
@@ -310,6 +367,10 @@ class TerminalUI:
         self.window: Any = None
         self.styles: Styles | None = None
         self.idle_reads = 0
+        self.links_mode = links or app.config.links  # --links, else the settings file
+        self.links: Links | None = None
+        self.stdout_fd = stdout_fd
+        self.pastes = PasteDecoder()
 
     # --- the loop --------------------------------------------------------------------------------
 
@@ -319,6 +380,9 @@ class TerminalUI:
         window.nodelay(True)
         window.keypad(True)
         self.styles = Styles(curses.has_colors() and not self.env.get("NO_COLOR"))
+        if links_wanted(self.links_mode, self.env):
+            self.links = Links.for_terminal(self.stdout_fd)
+        self._write(PASTE_ON)  # pasted text then arrives between markers (pollchat.client.paste)
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
         wake_w.setblocking(False)
@@ -331,6 +395,7 @@ class TerminalUI:
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
         finally:
+            self._write(PASTE_OFF)
             signal.signal(signal.SIGWINCH, old_winch)
             signal.set_wakeup_fd(old_wakeup)
             self._drop_connection()
@@ -393,7 +458,14 @@ class TerminalUI:
         self.app.ui.scroll = min(self.app.ui.scroll, screen.scroll_max)
         self.app.ui.scroll_max, self.app.ui.page = screen.scroll_max, max(1, screen.page)
         assert self.styles is not None
-        paint(self.window, screen, self.styles)
+        paint(self.window, screen, self.styles, self.links)
+
+    def _write(self, sequence: str) -> None:
+        """Write a terminal mode sequence curses has no call for."""
+        try:
+            os.write(self.stdout_fd, sequence.encode("ascii"))
+        except OSError:
+            pass
 
     # --- keyboard and resizing ------------------------------------------------------------------
 
@@ -410,14 +482,18 @@ class TerminalUI:
                 self.app.quit()
             return
         self.idle_reads = 0
+        items = self.pastes.feed(keys)
         index = 0
-        while index < len(keys):
-            raw = keys[index]
+        while index < len(items):
+            raw = items[index]
             index += 1
+            if isinstance(raw, Paste):
+                self.app.paste(raw.text, now)
+                continue
             if raw == curses.KEY_RESIZE:
                 self._resize()
                 continue
-            if raw == "\x1b" and index < len(keys) and isinstance(keys[index], str):
+            if raw == "\x1b" and index < len(items) and isinstance(items[index], str):
                 index += 1  # Alt+key arrives as Esc then the key: not a request to quit
                 continue
             key = translate_key(raw)
@@ -443,6 +519,8 @@ class TerminalUI:
         except curses.error:
             pass
         self.window.clear()  # repaint everything on the next draw
+        if self.links is not None:
+            self.links.forget()
 
     # --- the socket ------------------------------------------------------------------------------
 
@@ -602,18 +680,20 @@ def run_tui(
     env: Mapping[str, str],
     stdin_fd: int = 0,
     tls: ssl.SSLContext | None = None,
+    links: str | None = None,
 ) -> int:
     """Run the full-screen client until the user quits; returns the exit status (0, or
     130 after Ctrl+C). The caller has checked that stdin and stdout are a terminal and
     that the locale is UTF-8 (:func:`locale_is_utf8`). With ``tls`` (``--tls``) every
     connection is TLS with those settings, and the screen says so (``🔒 TLS``).
+    ``links`` (``--links``: auto, on, off) overrides the settings file's ``links``.
 
     Raises:
         TuiUnavailable: curses cannot drive this terminal (nothing was drawn).
     """
     os.environ.setdefault("ESCDELAY", str(ESC_DELAY_MS))
     app = App(host, port, config, user, tls=tls is not None)
-    ui = TerminalUI(app, config_path, env, stdin_fd, tls)
+    ui = TerminalUI(app, config_path, env, stdin_fd, tls, links)
     try:
         return curses.wrapper(ui.run)
     except curses.error as exc:

@@ -27,6 +27,7 @@ class Key(enum.Enum):
     ESC = "esc"
     F1 = "f1"
     F2 = "f2"
+    F3 = "f3"
     KILL_LINE = "kill_line"
 
 
@@ -143,6 +144,9 @@ class UiState:
         help: the help overlay is shown.
         new_chat: the input box asks for the name of a new chat.
         status, status_until: a transient message for the bottom bar and until when.
+        paste: pasted lines waiting for the user to say send (Enter) or not (Esc): a
+            paste of more than :data:`~pollchat.client.keys.PASTE_ASK` lines.
+        groups: the group finder is shown (F3); ``groups_selected`` is its picked row.
     """
 
     focus: Pane = Pane.CHAT
@@ -159,3 +163,6 @@ class UiState:
     new_chat: bool = False
     status: str = ""
     status_until: float = 0.0
+    paste: list[str] = field(default_factory=list)
+    groups: bool = False
+    groups_selected: int = 0

@@ -312,3 +312,88 @@ def test_full_screen_client_over_tls(tmp_path: Path) -> None:
             bob.close()
         term.close()
         server.stop()
+
+
+def test_links_pastes_the_bell_command_output_and_the_group_finder(tmp_path: Path) -> None:
+    """What people expect of a chat today, in a real terminal: a web link is written as
+    an OSC 8 hyperlink (the pane's output is recorded with ``pipe-pane``; tmux 3.3
+    itself draws the text and drops the link, and a newer terminal makes it clickable)
+    without moving any column; pasted lines (``paste-buffer -p``, bracketed) arrive as
+    separate lines in order, a long paste only after Enter; a private message rings the
+    bell; ``/who`` keeps its columns; F3 lists the public groups and Enter joins one."""
+    server = Server(tmp_path / "data")
+    Peer(server.port, "alice").close()
+    output = tmp_path / "output"
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    command = ["sh", "-c", f'"$0" -m pollchat.client 127.0.0.1 --port {server.port} --user alice --links on; sleep 30',
+               sys.executable]
+    term = Terminal(command, env, 140, 30)
+    bob = None
+    try:
+        term.tmux("pipe-pane", "-O", "-t", "t", f"cat >> {_quote(str(output))}")
+        term.wait("password: (not shown)", "the login form")
+        term.type(PASSWORD)
+        term.keys("Enter")
+        term.wait(" alice + active ", "the logged-in top bar")
+        bob = Peer(server.port, "bob")
+        term.wait("│ + bob ", "bob in the online pane")
+
+        # a link: the text on screen as sent, the hyperlink in the bytes written
+        url = "https://example.org/menu?day=fri"
+        bob.send(f"lunch: {url} (friday)\n")
+        term.wait(f"bob: lunch: {url} (friday)", "the line with its link")
+        wanted = f"\x1b]8;;{url}\x1b\\\x1b[4m{url}\x1b[0m\x1b]8;;\x1b\\".encode()
+        deadline = time.monotonic() + WAIT
+        while wanted not in output.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert wanted in output.read_bytes()
+        term.wait(shows("┌─ online", "─┐", "│ + bob "), "the borders in place")
+
+        # a paste of three lines: three chat lines, in order; a pasted "/..." is text
+        term.tmux("set-buffer", "-b", "three", "first pasted line\n/quit is text here\nthird one")
+        term.tmux("paste-buffer", "-p", "-d", "-b", "three", "-t", "t")
+        assert bob.wait_for("alice:").strip() == "alice: first pasted line"
+        assert bob.wait_for("alice:").strip() == "alice: /quit is text here"
+        assert bob.wait_for("alice:").strip() == "alice: third one"
+        term.wait(shows("you: first pasted line", "you: /quit is text here", "you: third one"), "the pasted lines")
+
+        # seven lines: asked first, then sent in order after Enter
+        term.tmux("set-buffer", "-b", "seven", "\n".join(f"log line {n}" for n in range(1, 8)) + "\n")
+        term.tmux("paste-buffer", "-p", "-d", "-b", "seven", "-t", "t")
+        term.wait("send 7 pasted lines? Enter sends them, Esc cancels", "the question")
+        term.keys("Enter")
+        for n in range(1, 8):
+            assert bob.wait_for("alice:").strip() == f"alice: log line {n}"
+
+        # the bell: a private message while the main chat is open
+        before = output.read_bytes().count(b"\x07")
+        bob.send("/msg alice ding\n")
+        term.wait("bob wrote to you", "the notification")
+        deadline = time.monotonic() + WAIT
+        while output.read_bytes().count(b"\x07") <= before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert output.read_bytes().count(b"\x07") > before, "no bell"
+
+        # command output keeps its columns
+        term.type("/who")
+        term.keys("Enter")
+        screen = term.wait("online users (2):", "the /who answer")
+        rows = [line for line in screen.splitlines() if " - active, idle " in line]
+        assert len(rows) == 2 and len({row.index(" - active") - len(name) for row, name in
+                                       zip(sorted(rows, key=lambda r: "bob" not in r), ("bob", "alice"))}) == 1
+
+        # the group finder: bob's public group, with its topic; Enter joins it
+        bob.send("/create #books\n")
+        bob.wait_for("group created")
+        bob.send("/topic #books what we read\n")
+        bob.wait_for("set the topic")
+        term.keys("F3")
+        term.wait(shows("groups on this server", "#books", "what we read"), "the finder")
+        term.keys("Enter")
+        bob.wait_for("[#books] alice has joined the group")
+        term.wait(shows("[ #books · ", without=("groups on this server",)), "the group open")
+    finally:
+        if bob is not None:
+            bob.close()
+        term.close()
+        server.stop()

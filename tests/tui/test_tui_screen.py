@@ -198,8 +198,8 @@ def test_conversation_rows_wrap_under_the_text_and_mark_history() -> None:
         "[12:00] * bob waves",
         "[12:00] ! no such user: zed",
         "[12:00] -- pollchat manual",
-        "        ",
-        "        /who  list",
+        "           ",
+        "           /who  list",  # a notice's lines stay aligned under its first line
     ]
     mention = conversation_rows(entries[1:2], 30, timezone.utc)[0]
     assert [s.style for s in mention] == ["time", "name", "mention"]

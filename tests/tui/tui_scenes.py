@@ -286,6 +286,53 @@ def scene_group_chats(now: float = T0) -> App:
     return app
 
 
+def scene_links(now: float = T0) -> App:
+    """Web links in messages (underlined; OSC 8 hyperlinks where the terminal draws
+    them) and the answers to /who and /groups, which keep their columns."""
+    app = logged_in(now)
+    feed(app, Message("juan", "menu at https://example.org/lunch?day=fri (see also http://bit.example/x)."), now - 50)
+    type_text(app, "/who", now - 40)
+    app.key(Key.ENTER, now - 40)
+    who = [line for line in app.drain().lines if line.endswith("/who")][0]
+    label = who.split()[0].removeprefix("@label=")
+    feed(app, WhoList((WhoEntry("juan", "active", "", 5), WhoEntry("ana", "away", "lunch", 340),
+                       WhoEntry("alice", "active", "", 0), WhoEntry("pedro", "busy", "meeting", 80),
+                       WhoEntry("sofía", "inactive", "", 3640), WhoEntry("李小龙", "active", "", 42),
+                       WhoEntry("maria", "active", "", 41), WhoEntry("carlos", "active", "", 40))), now - 40,
+         label=label)
+    feed(app, Message("carlos", "tickets: https://tickets.example.com/events/2025/11/concert-in-the-park-" + "x" * 12),
+         now - 30)
+    app.drain()
+    return app
+
+
+def scene_paste(now: float = T0) -> App:
+    """Eight lines pasted in the main chat: the client asks before sending them."""
+    app = logged_in(now)
+    app.paste("\n".join(f"line {n} of the log" for n in range(1, 9)) + "\n", now)
+    return app
+
+
+def scene_finder(now: float = T0) -> App:
+    """F3: the group finder, with the server's answer to /groups."""
+    app = with_groups(now)
+    app.key(Key.F3, now - 1)
+    request = app.drain().lines[-1]
+    groups = (
+        GroupEntry("books", "public", 12, "", "what we read in november"),
+        GroupEntry("familia", "private", 4, "owner", ""),
+        GroupEntry("grupo_trabajo", "public", 6, "member", "Q4 report"),
+        GroupEntry("jardín", "public", 3, "pending", ""),
+        GroupEntry("música_en_vivo", "public", 41, "", "conciertos 🎸 y entradas"),
+    )
+    feed(app, GroupList(groups), now - 1, label=request.split()[0].removeprefix("@label="))
+    app.key(Key.DOWN, now)
+    app.key(Key.DOWN, now)
+    app.key(Key.DOWN, now)
+    app.key(Key.DOWN, now)
+    return app
+
+
 SCENES: dict[str, tuple[Callable[[float], App], tuple[tuple[int, int], ...]]] = {
     "login": (scene_login, ((80, 24), (40, 12))),
     "login-waiting": (scene_login_waiting, ((80, 24),)),
@@ -301,6 +348,9 @@ SCENES: dict[str, tuple[Callable[[float], App], tuple[tuple[int, int], ...]]] = 
     "login-tls": (scene_login_tls, ((80, 24),)),
     "login-tls-refused": (scene_login_tls_refused, ((80, 24),)),
     "main-tls": (scene_main_tls, ((80, 24), (40, 12))),
+    "links": (scene_links, ((80, 24),)),
+    "paste": (scene_paste, ((80, 24),)),
+    "groups": (scene_finder, ((80, 24), (40, 12))),
 }
 """Scene name -> (builder, sizes snapshotted)."""
 

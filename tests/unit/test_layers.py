@@ -73,6 +73,8 @@ CLIENT_PURE = (
     "pollchat.client.base",  # the App's state, time and connection's life
     "pollchat.client.events",  # server events applied
     "pollchat.client.keys",  # key presses
+    "pollchat.client.links",  # web links found, OSC 8 hyperlinks written as text
+    "pollchat.client.paste",  # bracketed pastes told from typing
     "pollchat.client.requests",  # requests waiting for their labelled answers
     "pollchat.client.typed",  # what a typed line becomes
     "pollchat.client.groups",  # group conversations in the chat state
