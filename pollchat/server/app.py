@@ -108,7 +108,7 @@ class Server:
                 web_socket = _listen(config.web_host or config.host, config.web_port)
             except ConfigError as exc:
                 raise ConfigError(f"{exc} (the web client's port: pick another with --web-port, or --no-web)") from None
-            names = frozenset(config.web_host_names)  # issue 20: DNS rebinding
+            names = frozenset(config.web_host_names)  # only these Host names: a DNS-rebinding page is refused
             self.web_listener = self.loop.listen(web_socket, lambda: WebCodec(max_line, site, origins, names), tls=tls)
         preconfigured = database.sync_preconfigured(preconfigured)  # stable ids for history
         self.chat, self.pool = build_server_loop(

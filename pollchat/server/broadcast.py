@@ -4,7 +4,7 @@ Chat lines, entered and left notices, status changes: the chat service hands eac
 :meth:`Broadcaster.broadcast`, which renders it once per output mode in use (one
 timestamp) and appends the bytes to that mode's :class:`Audience` buffer. At the end of
 the pass, :meth:`Broadcaster.flush` gives every member the whole pass's bytes at once:
-the per-recipient work is per pass, not per line (issue 13; Redis's ``pubsub.c`` keeps
+the per-recipient work is per pass, not per line (Redis's ``pubsub.c`` keeps
 fan-out apart from its event loop the same way).
 
 Order per connection is kept by one rule, :meth:`Broadcaster.settle`: before anything

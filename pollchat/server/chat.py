@@ -61,14 +61,14 @@ class LoopAdapter:
         self.admin = service.admin
         self.on_shutdown = on_shutdown
         self.on_reload = on_reload
-        self.guard = InputGuard(  # issue 20: no client can starve the loop
+        self.guard = InputGuard(  # every frame and line costs: no client can starve the loop
             loop,
             rate=service.config.input_budget,
             address_rate=service.config.address_input_budget,
             on_continue=lambda conn: self.on_data(conn, b""),
             on_eof=service.eof,
         )
-        loop.before_flush.append(service.before_flush)  # acknowledged means stored (issue 20)
+        loop.before_flush.append(service.before_flush)  # acknowledged means stored: committed before the replies go out
         loop.after_flush.append(service.after_pass)
 
     # --- loop callbacks ---------------------------------------------------------------------

@@ -34,7 +34,7 @@ class SqliteAccounts(SqliteConnection):
     name_collisions: list[tuple[str, str]]
 
     def _normalise_names(self) -> None:
-        """Give every account row its NFKC key and its skeleton (issue 14), in one
+        """Give every account row its NFKC key and its skeleton (UTS #39), in one
         transaction, writing only the rows that change (none on most starts).
 
         A row whose NFKC key another row of its kind already has keeps its old key: two

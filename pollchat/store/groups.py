@@ -9,7 +9,7 @@ are equal), ``group_ban`` and ``pending_change``.
 :class:`GroupTables` is one of the table classes :class:`pollchat.store.database.Database`
 combines; it implements :class:`pollchat.core.groups.GroupStore`. Every write is one transaction
 with ``synchronous=FULL``: a membership, ban or request the server acknowledged is on
-disk (issue 4: "persist in the database across restarts"). The exception is the queue
+disk (seed 001: groups "persist in the database across restarts"). The exception is the queue
 of changes for offline accounts (``synchronous=NORMAL``, see :meth:`queue_change`).
 """
 

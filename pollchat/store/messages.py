@@ -136,7 +136,7 @@ class SqliteMessages(SqliteConnection):
             "SELECT count(*) FROM message WHERE recipient_id = ? AND ts > ?", (account_id, ts)
         ).fetchone()[0]
 
-    # --- retention (issue 14): the main chat, each private conversation, each group ------------
+    # --- retention, per kind: the main chat, each private conversation, each group ------------
 
     def count_main(self) -> int:
         """How many main-chat messages (public, not in a group) are stored."""

@@ -86,7 +86,7 @@ MIGRATIONS: tuple[str, ...] = (
         created    REAL NOT NULL
     );
     """,
-    # 4: groups (issue 4). A deleted group keeps its row (``deleted`` set) so its
+    # 4: groups (seed 001). A deleted group keeps its row (``deleted`` set) so its
     # messages stay exportable; only live names are unique. Members and requests are
     # rowid tables: the rowid keeps joining order even when two join times are equal.
     """
@@ -134,20 +134,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE message ADD COLUMN group_id INTEGER;
     CREATE INDEX message_group ON message (group_id, id) WHERE group_id IS NOT NULL;
     """,
-    # 5: lookalike names (issue 14). ``skeleton`` is the UTS #39 skeleton of the name
+    # 5: lookalike names (UTS #39 skeletons). ``skeleton`` is the UTS #39 skeleton of the name
     # (pollchat.protocol.names.skeleton); it and the NFKC keys are filled in by
     # Database._normalise_names at every open, which SQL cannot do.
     """
     ALTER TABLE account ADD COLUMN skeleton TEXT;
     CREATE INDEX account_skeleton ON account (kind, skeleton);
     """,
-    # 6: retention per kind (issue 14): the main chat, each private conversation and each
+    # 6: retention per kind: the main chat, each private conversation and each
     # group are pruned separately, each with an index to count and walk its rows.
     """
     CREATE INDEX message_main ON message (id) WHERE recipient_id IS NULL AND group_id IS NULL;
     CREATE INDEX message_pair ON message (recipient_id, sender_id, ts) WHERE recipient_id IS NOT NULL;
     """,
-    # 7: bans of addresses and networks (issue 14), CIDR text as ipaddress writes it.
+    # 7: bans of addresses and networks, CIDR text as ipaddress writes it.
     """
     CREATE TABLE address_ban (
         network TEXT PRIMARY KEY,
