@@ -1,8 +1,9 @@
 """What a line typed in the TUI becomes (pure, clock injected).
 
 :class:`TypedLines` turns the input box's line into what is sent, in the open
-conversation (docs/client.md): a main-chat line as typed, a private one as ``/msg
-NAME text`` (the server echoes it), a group's as ``/msg #name text``; commands as
+conversation (docs/client.md): a main-chat line as typed (``/say text`` when it starts
+with ``#``, so that it stays in the main chat), a private one as ``/msg NAME text`` (the
+server echoes it), a group's as ``/msg #name text``; commands as
 typed, except ``/focus`` (never sent: opening a conversation is the focus) and ``/me``
 and the emoticons in a group. Lines the server does not echo are shown at once. It
 also answers the ``[+] New chat`` prompt.
@@ -20,6 +21,9 @@ from pollchat.protocol.commands import Command, is_command_line, parse_command
 from pollchat.protocol.labels import LABEL_PREFIX, labelled_line
 from pollchat.protocol.names import MAX_NAME_LENGTH, name_key, normalize_name
 
+SAY_PREFIX = "/say "
+"""Sent before a main-chat line that starts with ``#`` (after any spaces), which the
+server would otherwise route to group ``#name`` or refuse (docs/protocol.md, Groups)."""
 _ECHOED_EMOTICONS = {"shrug": texts.SHRUG, "tableflip": texts.TABLEFLIP, "unflip": texts.UNFLIP}
 _TRACKED = {"who", "whois", "groups", "history", "members"}
 """Typed commands sent as requests: their answers update the state besides being shown
@@ -95,6 +99,12 @@ class TypedLines(AppBase):
             for line in split_for_wire(prefix, text):
                 self._send(line)
                 self.chat.add_own(conv.key, line[len(prefix) :], now)  # not echoed by the server
+        elif conv.key == MAIN and not escaped and text.lstrip().startswith(GROUP_MARK):
+            # Typed in the main chat, so meant for it: as typed, the server would take
+            # "#name text" as a group line (or refuse it for a group the user is not in).
+            for line in split_for_wire(SAY_PREFIX, text):
+                self._send(line)
+                self.chat.add_own(MAIN, line[len(SAY_PREFIX) :], now)
         elif conv.key == MAIN:
             for line in split_for_wire("/" if escaped else "", text):
                 self._send(self._as_text(line))

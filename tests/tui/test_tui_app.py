@@ -516,14 +516,32 @@ def test_a_gone_group_sends_nothing() -> None:
     assert app.drain().lines == []  # no typing indicator either
 
 
-def test_a_group_line_from_the_main_chat_is_echoed_in_the_group() -> None:
+def test_a_line_starting_with_hash_in_the_main_chat_stays_in_the_main_chat() -> None:
+    # Typed in the main chat, so meant for it: /say keeps the server from taking it as a
+    # group line (or refusing it for a group the user is not in).
     app = in_groups()
-    assert send(app, "#familia hi there") == ["#familia hi there"]
-    assert app.chat.conversations["#familia"].entries[-1].text == "hi there"
-    # the server splits "#name text" at any whitespace (a pasted line may have a tab)
-    assert app._addressed("  #familia\tafter a tab") == ("#familia", "after a tab")
-    assert send(app, "#1 fan") == ["#1 fan"]  # not a group the user is in: the main chat
+    assert send(app, "#1 fan") == ["/say #1 fan"]
     assert app.chat.main.entries[-1].text == "#1 fan"
+    assert send(app, "#familia hi there") == ["/say #familia hi there"]  # even a group the user is in
+    assert app.chat.main.entries[-1].text == "#familia hi there"
+    assert app.chat.conversations["#familia"].entries == []
+    assert send(app, "  #hashtag") == ["/say   #hashtag"]  # the server skips leading spaces too
+    assert send(app, "//#not a command") == ["//#not a command"]  # already a literal line
+    assert send(app, "no hash #here") == ["no hash #here"]
+    long = "#" + "x" * 5000
+    sent = send(app, long)
+    assert len(sent) == 2 and all(line.startswith("/say ") for line in sent)
+    assert "".join(line.removeprefix("/say ") for line in sent) == long
+    # the server splits "#name text" at any whitespace (a pasted line may have a tab);
+    # /shrug typed in the main chat is sent as typed and routed that way
+    assert app._addressed("  #familia\tafter a tab") == ("#familia", "after a tab")
+
+
+def test_a_line_starting_with_hash_in_a_group_is_unchanged() -> None:
+    app = in_groups()
+    open_group(app, "familia")
+    assert send(app, "#1 fan") == ["/msg #familia #1 fan"]
+    assert app.chat.current.entries[-1].text == "#1 fan"
 
 
 def test_focus_is_never_sent() -> None:

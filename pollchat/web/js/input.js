@@ -1,5 +1,6 @@
 /* pollchat web client: what the user types: commands as typed, plain lines where the
- * open conversation is (main chat, "/msg NAME", "/msg #group"), split for the wire. */
+ * open conversation is (main chat, "/say #..." for a main-chat line starting with "#",
+ * "/msg NAME", "/msg #group"), split for the wire. */
 import { MAIN, EMOTICONS, LOCAL_COMMANDS, groupKey, normalizeName, splitForWire, isCommandLine, parseCommand } from "./util.js";
 import { state, chat, current, addOwn, openConversation } from "./state.js";
 import { send } from "./connection.js";
@@ -39,6 +40,13 @@ export function submitLine(text, conv = current()) {
       send(line);
       addOwn(conv.key, line.slice(prefix.length));
     }
+  } else if (conv.key === MAIN && !escaped && saysAsIs(text)) {
+    // Typed in the main chat, so meant for it: as typed, the server would take
+    // "#name text" as a group line (or refuse it for a group the user is not in).
+    for (const line of splitForWire(SAY_PREFIX, text)) {
+      send(line);
+      addOwn(MAIN, line.slice(SAY_PREFIX.length));
+    }
   } else if (conv.key === MAIN) {
     for (const line of splitForWire(escaped ? "/" : "", text)) {
       send(line);
@@ -49,6 +57,17 @@ export function submitLine(text, conv = current()) {
     for (const line of splitForWire(`/msg ${conv.name} `, text)) send(line); // echoed back by the server
   }
   return true;
+}
+
+/** Sent before a main-chat line that saysAsIs() picks: the server sends "/say text" to
+ * the main chat as it is, whatever it starts with (docs/protocol.md, Groups). */
+export const SAY_PREFIX = "/say ";
+
+/** Whether a plain line typed in the main chat must go as "/say text": one that starts
+ * with "#" after any spaces, which the server would otherwise route to group #name or
+ * refuse ("#1 fan", "#hashtag", "#familia hi" all stay in the main chat). */
+export function saysAsIs(text) {
+  return text.trimStart().startsWith("#");
 }
 
 export function mayWrite(conv) {
