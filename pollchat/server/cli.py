@@ -350,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(parser, main_options=False)
     _add_tls_flags(parser)
     _add_web_flags(parser)
+    _add_irc_flags(parser)
     register_all(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
 
@@ -412,6 +413,43 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_irc_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("IRC gateway (issue 23: join from irssi, WeeChat, HexChat or a bot; see docs/irc.md)")
+    group.add_argument(
+        "--irc-port",
+        type=whole_number(0, 65535),
+        default=_default("irc_port"),
+        metavar="PORT",
+        help="TCP port of the IRC gateway; 0 picks a free one (default: %(default)s)",
+    )
+    group.add_argument(
+        "--irc-tls-port",
+        type=whole_number(0, 65535),
+        default=_default("irc_tls_port"),
+        metavar="PORT",
+        help="TCP port of the IRC gateway over TLS, with --tls-cert (default: %(default)s)",
+    )
+    group.add_argument("--no-irc", dest="irc", action="store_false", help="no IRC gateway")
+    group.add_argument(
+        "--irc-guests",
+        action="store_true",
+        help="let an IRC client without PASS or SASL in as a guest (a name no account has; guests take registered seats)",
+    )
+    group.add_argument("--irc-server-name", metavar="NAME", help="the server name IRC clients see (default: the host name)")
+    group.add_argument(
+        "--irc-main-channel",
+        default=_default("irc_main_channel"),
+        metavar="#NAME",
+        help="the IRC channel of the main chat (default: %(default)s)",
+    )
+    group.add_argument(
+        "--no-irc-autojoin",
+        dest="irc_autojoin",
+        action="store_false",
+        help="do not join IRC clients to the main channel after registration (the client joins it)",
+    )
+
+
 def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
     """The :class:`ServerConfig` the server flags in ``args`` describe (the numeric ones
     through :data:`CONFIG_FLAGS`)."""
@@ -432,6 +470,13 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         web_port=args.web_port,
         web_allow_origins=tuple(args.web_allow_origins),
         web_host_names=tuple(args.web_host_names),
+        irc=args.irc,
+        irc_port=args.irc_port,
+        irc_tls_port=args.irc_tls_port,
+        irc_guests=args.irc_guests,
+        irc_server_name=args.irc_server_name,
+        irc_main_channel=args.irc_main_channel,
+        irc_autojoin=args.irc_autojoin,
         **{row.field: getattr(args, row.field) for row in CONFIG_FLAGS},
     )
 
@@ -539,6 +584,9 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         others = _web_urls_for_others(server)
         if others:
             print(texts.WEB_CLIENT_OTHERS.format(urls=" ".join(others)), flush=True)
+    for label, address in (("irc", server.irc_address), ("irc tls", server.irc_tls_address)):
+        if address is not None:
+            print(texts.IRC_LISTENING.format(label=label, host=address[0], port=address[1]), flush=True)
     log.info("pollchat %s listening on %s:%d (pid %d); log file %s", __version__, host, port, os.getpid(), log_path)
     if tls_address is not None:
         log.info("TLS (1.2 or newer) on %s:%d with %s; SIGHUP reloads it", *tls_address, config.tls_cert)

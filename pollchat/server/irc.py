@@ -1,0 +1,614 @@
+"""The IRC gateway: carries out the typed requests of IRC connections over the chat service.
+
+The codec (:class:`~pollchat.protocol.irc.IrcCodec`) parses IRC and formats numerics; this
+module decides, with the same hub and groups as every other front end, what a request
+means: ``PRIVMSG #lobby`` is a main-chat line, ``JOIN #new`` creates a group owned by the
+joiner, ``TOPIC``/``KICK``/``PART`` are the group commands, ``AWAY`` the away status, and
+so on (the table is in ``docs/irc.md``). The chat's rules are not repeated here: the hub
+and :class:`~pollchat.core.group_chat.GroupChat` refuse what they refuse, and their errors
+are turned into the numerics RFC 2812 gives for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pollchat.core.group_chat import group_name
+from pollchat.core.groups import Group, Visibility
+from pollchat.core.hub import Delivery, OnlineSession
+from pollchat.core.presence import Status
+from pollchat.protocol.commands import Command
+from pollchat.protocol.events import Error, GroupEvent
+from pollchat.protocol.irc import HOST, IrcCodec, fold_channel, format_message, user_source
+from pollchat.protocol.requests import (
+    Away,
+    ChangeMode,
+    ChannelMode,
+    Join,
+    Kick,
+    Kill,
+    ListChannels,
+    Lusers,
+    Names,
+    Part,
+    Quit,
+    Rename,
+    Request,
+    Say,
+    Send,
+    SlashCommand,
+    Topic,
+    Who,
+    WhoIs,
+)
+from pollchat.protocol.session import text_error
+from pollchat.server.connection import Connection
+from pollchat.server.service import ChatService
+from pollchat.texts import ErrorCode, GroupChange
+
+
+class IrcGateway:
+    """The request handler of IRC connections (see the module docstring).
+
+    Args:
+        service: the chat service (its hub, groups, commands and output port).
+        main_channel: the main chat's channel name.
+    """
+
+    def __init__(self, service: ChatService[Connection], main_channel: str) -> None:
+        self.service = service
+        self.hub = service.hub
+        self.groups = service.groups
+        self.main_channel = main_channel
+        self.main_key = fold_channel(main_channel)
+        service.on_request = self.handle
+        service.on_leaving.append(self._leaving)
+        service.on_admitted.append(self._admitted)
+
+    # --- dispatch ------------------------------------------------------------------------------
+
+    def handle(self, conn: Connection, request: Request) -> None:
+        """Carry out one request of ``conn`` (an IRC connection)."""
+        codec = conn.codec
+        if not isinstance(codec, IrcCodec):
+            return
+        match request:
+            case Send(data):
+                conn.write(data)
+            case ChangeMode(mode):
+                conn.switch_mode(mode)
+            case Quit(reason):
+                self._quit(conn, codec, reason)
+            case _:
+                session = self.hub.session_of(conn)
+                if session is None:
+                    return
+                self._logged_in(conn, codec, session, request)
+
+    def _logged_in(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], request: Request) -> None:
+        match request:
+            case Say():
+                self._say(conn, codec, session, request)
+            case Join(channel):
+                self._join(conn, codec, session, channel)
+            case Part(channel, reason):
+                self._part(conn, codec, session, channel, reason)
+            case Topic(channel, text):
+                self._topic(conn, codec, session, channel, text)
+            case Kick(channel, name, reason):
+                self._kick(conn, codec, session, channel, name, reason)
+            case Kill(name, reason):
+                if not session.account.admin:
+                    conn.write(codec.numeric("481", "Permission Denied- You're not an IRC operator"))
+                    return
+                self.service.commands.run(conn, Command("kick", (name, reason) if reason else (name,)))
+            case Away(message):
+                self._away(conn, codec, message)
+            case Rename(name):
+                if name != session.account.name:
+                    self.service.commands.run(conn, Command("nick", (name,)))
+            case Names(channel):
+                self._names(conn, codec, session, channel)
+            case ListChannels(channels):
+                self._list(conn, codec, session, channels)
+            case Who(mask):
+                self._who(conn, codec, session, mask)
+            case WhoIs(name):
+                self._whois(conn, codec, session, name)
+            case Lusers():
+                conn.write(codec.lusers(len(self.hub.online_names()), self._channel_count(), self._operators()))
+            case ChannelMode(channel, changes):
+                self._mode(conn, codec, session, channel, changes)
+            case SlashCommand(line):
+                self._slash(conn, codec, line)
+
+    # --- talking --------------------------------------------------------------------------------
+
+    def _say(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], request: Say) -> None:
+        target, text = request.target, request.text
+        error = text_error(text)
+        if error is not None:
+            if not request.notice:
+                conn.write(codec._message("FAIL", "NOTICE" if request.notice else "PRIVMSG", "INVALID_TEXT", error.text))
+            return
+        service = self.service
+        service.deliver(self.hub.touch(conn))
+        if target.startswith("#"):
+            if fold_channel(target) == self.main_key:
+                if not codec.in_main:
+                    if not request.notice:
+                        conn.write(codec.numeric("404", target, "Cannot send to channel (join it first)"))
+                    return
+                deliveries = self.hub.action(conn, text) if request.action else self.hub.chat(conn, text, may_guess=False)
+                self._deliver(conn, codec, deliveries, request.notice)
+                self._echo(conn, codec, session, self.main_channel, request)
+                return
+            group = self._group(target)
+            if group is None:
+                if not request.notice:
+                    conn.write(codec.numeric("403", target, "No such channel"))
+                return
+            if session.account.id not in group.members:
+                if not request.notice:
+                    conn.write(codec.numeric("404", target, "Cannot send to channel"))
+                return
+            if request.action:
+                deliveries = self.groups.act(conn, f"#{group.name} {text}")
+            else:
+                deliveries = self.groups.message(conn, "#" + group.name, text)
+            self._deliver(conn, codec, deliveries, request.notice)
+            self._echo(conn, codec, session, target, request)
+            return
+        if self.hub.online(target) is None and self.hub.find_account(target) is None:
+            if not request.notice:
+                conn.write(codec.numeric("401", target, "No such nick/channel"))
+            return
+        line = f"* {session.account.name} {text}" if request.action else text
+        deliveries = self.hub.private(conn, target, line)
+        self._deliver(conn, codec, deliveries, request.notice)
+        other = self.hub.online(target)
+        if other is not None and not request.notice and other.presence.status in (Status.AWAY, Status.BUSY):
+            conn.write(codec.numeric("301", other.account.name, other.presence.message or other.presence.status.value))
+        self._echo(conn, codec, session, other.account.name if other is not None else target, request)
+
+    def _echo(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], target: str, request: Say) -> None:
+        if "echo-message" in codec.caps:
+            conn.write(
+                codec.chat_line(
+                    session.account.name,
+                    target,
+                    request.text,
+                    conn.loop.clock(),
+                    action=request.action,
+                    notice=request.notice,
+                    account=self._account_name(session),
+                )
+            )
+
+    def _deliver(self, conn: Connection, codec: IrcCodec, deliveries: Iterable[Delivery[Connection]], quiet: bool = False) -> None:
+        """Deliver, but what goes to ``conn`` alone as an error or a notice is dropped for a
+        NOTICE (RFC 2812 section 3.3.2: never answered automatically)."""
+        kept = []
+        for delivery in deliveries:
+            if quiet and delivery.targets == (conn,) and not isinstance(delivery.event, GroupEvent):
+                continue
+            kept.append(delivery)
+        self.service.deliver(kept)
+
+    # --- channels -------------------------------------------------------------------------------
+
+    def _group(self, channel: str) -> Group | None:
+        name = group_name(channel) if channel.startswith("#") else None
+        return self.groups.groups.find(name) if name is not None else None
+
+    def _join(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channel: str) -> None:
+        if not channel.startswith("#"):
+            conn.write(codec.numeric("403", channel, "No such channel"))
+            return
+        if fold_channel(channel) == self.main_key:
+            if codec.in_main:
+                return
+            conn.switch_mode(codec._make_key(in_main=True))
+            conn.write(codec.join_line(session.account.name, self.main_channel, self._account_name(session)))
+            conn.write(codec.numeric("331", self.main_channel, "No topic is set"))
+            conn.write(self._main_names(codec))
+            return
+        name = group_name(channel)
+        if name is None:
+            conn.write(codec.numeric("479", channel, "Illegal channel name"))
+            return
+        group = self.groups.groups.find(name)
+        if group is not None and session.account.id in group.members:
+            return
+        if group is None:
+            deliveries = self.groups.create(conn, "#" + name)
+            if self._refused(conn, codec, deliveries, channel):
+                return
+            group = self.groups.groups.find(name)
+            if group is None:
+                return
+            conn.write(codec.join_line(session.account.name, "#" + group.name, self._account_name(session)))
+        else:
+            deliveries = self.groups.join(conn, "#" + group.name)
+            if self._refused(conn, codec, deliveries, channel):
+                return
+            self.service.deliver(deliveries)
+            if session.account.id not in group.members:  # a private group: the request went to its owner
+                conn.write(codec.numeric("473", channel, "Cannot join channel (+i): your request was sent to the owner"))
+                return
+        self._topic_reply(conn, codec, group, always=False)
+        conn.write(self._group_names(codec, group))
+
+    def _refused(self, conn: Connection, codec: IrcCodec, deliveries: list[Delivery[Connection]], channel: str) -> bool:
+        """If the group layer refused (an error to ``conn``), answer with the numeric."""
+        for delivery in deliveries:
+            event = delivery.event
+            if isinstance(event, Error) and delivery.targets == (conn,):
+                conn.write(self._numeric_for(codec, event, channel))
+                return True
+        return False
+
+    def _numeric_for(self, codec: IrcCodec, error: Error, target: str, name: str = "") -> bytes:
+        code = error.code
+        if code is ErrorCode.GROUP_BANNED:
+            return codec.numeric("474", target, "Cannot join channel (+b)")
+        if code is ErrorCode.GROUP_FULL:
+            return codec.numeric("471", target, "Cannot join channel (+l)")
+        if code in (ErrorCode.NO_SUCH_GROUP,):
+            return codec.numeric("403", target, "No such channel")
+        if code in (ErrorCode.NOT_MEMBER, ErrorCode.NOT_MEMBER_LINE):
+            return codec.numeric("442", target, "You're not on that channel")
+        if code is ErrorCode.NOT_GROUP_OWNER or code is ErrorCode.OWNER_PROTECTED:
+            return codec.numeric("482", target, "You're not channel operator")
+        if code is ErrorCode.NOT_A_MEMBER:
+            return codec.numeric("441", name, target, "They aren't on that channel")
+        if code is ErrorCode.NO_SUCH_USER or code is ErrorCode.NOT_ONLINE:
+            return codec.numeric("401", name or target, "No such nick/channel")
+        if code is ErrorCode.BAD_GROUP_NAME:
+            return codec.numeric("479", target, "Illegal channel name")
+        if code is ErrorCode.NOT_YOURSELF:
+            return codec.numeric("482", target, error.text)
+        return codec.server_notice(error.text)
+
+    def _part(
+        self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channel: str, reason: str
+    ) -> None:
+        if channel == "*":
+            for group in self.groups.groups.of_member(session.account.id):
+                self._part(conn, codec, session, "#" + group.name, reason)
+            if codec.in_main:
+                self._part(conn, codec, session, self.main_channel, reason)
+            return
+        if fold_channel(channel) == self.main_key:
+            if not codec.in_main:
+                conn.write(codec.numeric("442", channel, "You're not on that channel"))
+                return
+            parting = (self.main_channel, reason) if reason else (self.main_channel,)
+            conn.write(format_message("PART", *parting, source=user_source(session.account.name)))
+            conn.switch_mode(codec._make_key(in_main=False))
+            return
+        group = self._group(channel)
+        if group is None:
+            conn.write(codec.numeric("403", channel, "No such channel"))
+            return
+        if session.account.id not in group.members:
+            conn.write(codec.numeric("442", channel, "You're not on that channel"))
+            return
+        deliveries = self.groups.leave(conn, "#" + group.name)
+        self._with_irc_lines(
+            deliveries,
+            GroupChange.LEFT,
+            lambda event: format_message(
+                "PART", "#" + event.group, *((reason,) if reason else ()), source=user_source(event.name)
+            ),
+        )
+
+    def _with_irc_lines(self, deliveries: list[Delivery[Connection]], change: GroupChange, line) -> None:  # type: ignore[no-untyped-def]
+        """Deliver, but the ``change`` group events go to IRC connections as ``line(event)``
+        (an IRC line with what the event does not carry: a PART or KICK reason)."""
+        rest: list[Delivery[Connection]] = []
+        for delivery in deliveries:
+            event = delivery.event
+            if isinstance(event, GroupEvent) and event.change is change:
+                data = line(event)
+                others = []
+                for target in delivery.targets:
+                    if isinstance(target.codec, IrcCodec):
+                        target.write(data)
+                    else:
+                        others.append(target)
+                if others:
+                    rest.append(Delivery(tuple(others), event))
+            else:
+                rest.append(delivery)
+        self.service.deliver(rest)
+
+    def _topic(
+        self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channel: str, text: str | None
+    ) -> None:
+        if fold_channel(channel) == self.main_key:
+            if text is None:
+                conn.write(codec.numeric("331", self.main_channel, "No topic is set"))
+            else:
+                conn.write(codec.numeric("482", self.main_channel, "You're not channel operator"))
+            return
+        group = self._group(channel)
+        if group is None:
+            conn.write(codec.numeric("403", channel, "No such channel"))
+            return
+        member = session.account.id in group.members
+        if text is None:
+            if not member and group.visibility is Visibility.PRIVATE:
+                conn.write(codec.numeric("442", channel, "You're not on that channel"))
+                return
+            self._topic_reply(conn, codec, group, always=True)
+            return
+        if not member:
+            conn.write(codec.numeric("442", channel, "You're not on that channel"))
+            return
+        error = text_error(text) if text else None
+        if error is not None:
+            conn.write(codec.server_notice(error.text))
+            return
+        deliveries = self.groups.topic(conn, "#" + group.name, text or "-")
+        if self._refused(conn, codec, deliveries, "#" + group.name):
+            return
+        self.service.deliver(deliveries)
+
+    def _topic_reply(self, conn: Connection, codec: IrcCodec, group: Group, *, always: bool) -> None:
+        channel = "#" + group.name
+        if group.topic:
+            conn.write(codec.numeric("332", channel, group.topic))
+        elif always:
+            conn.write(codec.numeric("331", channel, "No topic is set"))
+
+    def _kick(
+        self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channel: str, name: str, reason: str
+    ) -> None:
+        if fold_channel(channel) == self.main_key:
+            if not session.account.admin:
+                conn.write(codec.numeric("482", self.main_channel, "You're not channel operator"))
+                return
+            self.service.commands.run(conn, Command("kick", (name, reason) if reason else (name,)))
+            return
+        group = self._group(channel)
+        if group is None:
+            conn.write(codec.numeric("403", channel, "No such channel"))
+            return
+        if session.account.id not in group.members:
+            conn.write(codec.numeric("442", channel, "You're not on that channel"))
+            return
+        target = self.hub.find_account(name)
+        if target is None or target.id not in group.members:
+            conn.write(codec.numeric("441", name, channel, "They aren't on that channel"))
+            return
+        if group.owner_id != session.account.id and not session.account.admin:
+            conn.write(codec.numeric("482", channel, "You're not channel operator"))
+            return
+        deliveries = self.groups.kick(conn, name, "#" + group.name)
+        for delivery in deliveries:
+            if isinstance(delivery.event, Error) and delivery.targets == (conn,):
+                conn.write(self._numeric_for(codec, delivery.event, channel, name))
+                return
+        self._with_irc_lines(
+            deliveries,
+            GroupChange.KICKED,
+            lambda event: format_message("KICK", "#" + event.group, event.name, reason or event.by, source=user_source(event.by)),
+        )
+
+    def _names(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channel: str) -> None:
+        if not channel:
+            if codec.in_main:
+                conn.write(self._main_names(codec))
+            for group in self.groups.groups.of_member(session.account.id):
+                conn.write(self._group_names(codec, group))
+            return
+        if fold_channel(channel) == self.main_key:
+            conn.write(self._main_names(codec))
+            return
+        group = self._group(channel)
+        if group is None or (group.visibility is Visibility.PRIVATE and session.account.id not in group.members):
+            conn.write(codec.numeric("366", channel, "End of /NAMES list"))
+            return
+        conn.write(self._group_names(codec, group))
+
+    def _main_names(self, codec: IrcCodec) -> bytes:
+        members = []
+        for name in self.hub.online_names():
+            online = self.hub.online(name)
+            members.append((name, "@" if online is not None and online.account.admin else ""))
+        return codec.names(self.main_channel, members)
+
+    def _group_names(self, codec: IrcCodec, group: Group) -> bytes:
+        members = []
+        for account_id, member in group.members.items():
+            online = self.hub.session_by_id(account_id)
+            if online is None:
+                continue
+            members.append((online.account.name, "@" if account_id == group.owner_id else ""))
+        return codec.names("#" + group.name, members)
+
+    def _online_members(self, group: Group) -> list[OnlineSession[Connection]]:
+        return [s for s in map(self.hub.session_by_id, group.members) if s is not None]
+
+    def _list(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channels: tuple[str, ...]) -> None:
+        wanted = {fold_channel(c) for c in channels}
+        conn.write(codec.numeric("321", "Channel", "Users  Name"))
+        if not wanted or self.main_key in wanted:
+            conn.write(codec.numeric("322", self.main_channel, str(len(self.hub.online_names())), "the main chat"))
+        for group in sorted(self.groups.groups, key=lambda g: g.key):
+            visible = group.visibility is Visibility.PUBLIC or session.account.id in group.members
+            if not visible or (wanted and fold_channel("#" + group.name) not in wanted):
+                continue
+            count = len(self._online_members(group))
+            conn.write(codec.numeric("322", "#" + group.name, str(count), group.topic))
+        conn.write(codec.numeric("323", "End of /LIST"))
+
+    def _channel_count(self) -> int:
+        return 1 + sum(1 for group in self.groups.groups if group.visibility is Visibility.PUBLIC)
+
+    def _operators(self) -> int:
+        return sum(1 for name in self.hub.online_names() if (s := self.hub.online(name)) is not None and s.account.admin)
+
+    # --- people ---------------------------------------------------------------------------------
+
+    def _ident(self, other: OnlineSession[Connection]) -> tuple[str, str]:
+        """(user, real name) of an online session: its IRC ``USER`` when it has one."""
+        codec = other.handle.codec
+        name = other.account.name
+        if isinstance(codec, IrcCodec) and codec.user:
+            return "~" + codec.user, codec.realname or name
+        return "~" + name[:10], name
+
+    def _account_name(self, session: OnlineSession[Connection]) -> str:
+        return "" if session.account.guest else session.account.name
+
+    def _who(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], mask: str) -> None:
+        channel = "*"
+        if mask.startswith("#"):
+            if fold_channel(mask) == self.main_key:
+                people = [s for n in self.hub.online_names() if (s := self.hub.online(n)) is not None]
+                channel = self.main_channel
+            else:
+                group = self._group(mask)
+                visible = group is not None and (
+                    group.visibility is Visibility.PUBLIC or session.account.id in group.members
+                )
+                people = self._online_members(group) if group is not None and visible else []
+                channel = "#" + group.name if group is not None else mask
+        elif mask in ("*", "0", ""):
+            people = [s for n in self.hub.online_names() if (s := self.hub.online(n)) is not None]
+        else:
+            found = self.hub.online(mask)
+            people = [found] if found is not None else []
+        for other in people:
+            user, realname = self._ident(other)
+            away = "G" if other.presence.status in (Status.AWAY, Status.BUSY) else "H"
+            prefix = ""
+            if other.account.admin:
+                prefix += "*"
+            if channel != "*" and channel != self.main_channel:
+                group = self._group(channel)
+                if group is not None and group.owner_id == other.account.id:
+                    prefix += "@"
+            conn.write(
+                codec.numeric(
+                    "352", channel, user, HOST, codec.server_name, other.account.name, away + prefix, f"0 {realname}"
+                )
+            )
+        conn.write(codec.numeric("315", mask, "End of WHO list"))
+
+    def _whois(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], name: str) -> None:
+        other = self.hub.online(name)
+        if other is None:
+            conn.write(codec.numeric("401", name, "No such nick/channel"))
+            conn.write(codec.numeric("318", name, "End of /WHOIS list"))
+            return
+        nick = other.account.name
+        user, realname = self._ident(other)
+        conn.write(codec.numeric("311", nick, user, HOST, "*", realname))
+        channels = []
+        other_codec = other.handle.codec
+        if not isinstance(other_codec, IrcCodec) or other_codec.in_main:
+            channels.append(("@" if other.account.admin else "") + self.main_channel)
+        for group in self.groups.groups.of_member(other.account.id):
+            if group.visibility is Visibility.PUBLIC or session.account.id in group.members:
+                channels.append(("@" if group.owner_id == other.account.id else "") + "#" + group.name)
+        if channels:
+            conn.write(codec.numeric("319", nick, " ".join(channels)))
+        conn.write(codec.numeric("312", nick, codec.server_name, "pollchat"))
+        if other.presence.status in (Status.AWAY, Status.BUSY):
+            conn.write(codec.numeric("301", nick, other.presence.message or other.presence.status.value))
+        if other.account.admin:
+            conn.write(codec.numeric("313", nick, "is an IRC operator (a pollchat admin)"))
+        if not other.account.guest:
+            conn.write(codec.numeric("330", nick, other.account.name, "is logged in as"))
+        now = conn.loop.clock()
+        idle = other.presence.idle(now)
+        conn.write(codec.numeric("317", nick, str(idle), str(int(other.presence.online_since)), "seconds idle, signon time"))
+        conn.write(codec.numeric("318", nick, "End of /WHOIS list"))
+
+    def _away(self, conn: Connection, codec: IrcCodec, message: str) -> None:
+        if message:
+            self.service.deliver(self.hub.set_status(conn, Status.AWAY, message))
+            conn.write(codec.numeric("306", "You have been marked as being away"))
+        else:
+            self.service.deliver(self.hub.set_status(conn, Status.ACTIVE))
+            conn.write(codec.numeric("305", "You are no longer marked as being away"))
+
+    def _mode(
+        self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channel: str, changes: tuple[str, ...]
+    ) -> None:
+        group = None
+        if fold_channel(channel) != self.main_key:
+            group = self._group(channel)
+            if group is None:
+                conn.write(codec.numeric("403", channel, "No such channel"))
+                return
+        shown = self.main_channel if group is None else "#" + group.name
+        if not changes:
+            modes = "+nt" if group is None or group.visibility is Visibility.PUBLIC else "+int"
+            conn.write(codec.numeric("324", shown, modes))
+            return
+        if changes[0] in ("b", "+b") and len(changes) == 1:
+            conn.write(codec.numeric("368", shown, "End of channel ban list"))
+            return
+        is_op = session.account.admin if group is None else group.owner_id == session.account.id or session.account.admin
+        if not is_op:
+            conn.write(codec.numeric("482", shown, "You're not channel operator"))
+            return
+        conn.write(codec.numeric("472", changes[0].lstrip("+-")[:1] or "?", "is not a mode pollchat has"))
+
+    def _slash(self, conn: Connection, codec: IrcCodec, line: str) -> None:
+        if not line.startswith("/"):
+            conn.write(codec.server_notice("write a pollchat command, such as /help or /who"))
+            return
+        session = conn.session
+        if session is None:
+            return
+        self.service._apply(conn, session.feed(line))
+
+    # --- arrivals and departures ----------------------------------------------------------------
+
+    def _quit(self, conn: Connection, codec: IrcCodec, reason: str) -> None:
+        if self.hub.session_of(conn) is not None:
+            self.service.leaving(conn)
+            self.service.deliver(self.hub.leave(conn, reason))
+        conn.write(codec.error_line(f"Closing Link: {HOST} (Quit: {reason})" if reason else f"Closing Link: {HOST} (Quit)"))
+        conn.close("quit")
+
+    def _leaving(self, conn: Connection) -> None:
+        """Users who share a group with a leaver but are not in the main channel (where
+        everyone sees the QUIT) are sent it here, once each."""
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        told: set[int] = set()
+        data = format_message("QUIT", "Quit", source=user_source(session.account.name))
+        for group in self.groups.groups.of_member(session.account.id):
+            for other in self._online_members(group):
+                codec = other.handle.codec
+                if other.handle is conn or other.handle.id in told or not isinstance(codec, IrcCodec) or codec.in_main:
+                    continue
+                told.add(other.handle.id)
+                other.handle.write(data)
+
+    def _admitted(self, conn: Connection) -> None:
+        """An account comes back: an IRC client is joined to its groups, and the other IRC
+        members of those groups see it join."""
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        codec = conn.codec
+        for group in self.groups.groups.of_member(session.account.id):
+            channel = "#" + group.name
+            for other in self._online_members(group):
+                other_codec = other.handle.codec
+                if other.handle is conn or not isinstance(other_codec, IrcCodec):
+                    continue
+                other.handle.write(other_codec.join_line(session.account.name, channel, self._account_name(session)))
+            if isinstance(codec, IrcCodec) and codec.registered:
+                conn.write(codec.join_line(session.account.name, channel, self._account_name(session)))
+                self._topic_reply(conn, codec, group, always=False)
+                conn.write(self._group_names(codec, group))
+
