@@ -75,6 +75,7 @@ from pollchat.protocol.requests import (
     Send,
     SlashCommand,
     Topic,
+    UserHost,
     Who,
     WhoIs,
 )
@@ -83,8 +84,13 @@ from pollchat.texts import ErrorCode, GroupChange
 MAX_BODY = 512
 """Bytes of a message without its tags, CRLF included (RFC 1459 section 2.3)."""
 MAX_TAGS = 8191
-"""Bytes of the tags section, its ``@`` and the space after it included (IRCv3
-message-tags: 4094 for a client's tags plus the server's)."""
+"""Bytes of the tags section of a line, its ``@`` and the space after it included (IRCv3
+message-tags: 4094 for a client's tags plus the server's): what is buffered at most."""
+MAX_CLIENT_TAGS = 4096
+"""Bytes of the tags a client may send, ``@`` and the space after them included (IRCv3
+message-tags: 4094 bytes of tag data)."""
+MAX_SASL = 8192
+"""Bytes of one SASL response (in 400-byte chunks) before it is refused with ``904``."""
 MAX_PARAMS = 15
 """Parameters of one message (RFC 1459 section 2.3.1)."""
 HOST = "pollchat"
@@ -102,6 +108,7 @@ CAPABILITIES: dict[str, str] = {
     "multi-prefix": "",
     "sasl": "PLAIN",
     "server-time": "",
+    "userhost-in-names": "",
 }
 """The IRCv3 capabilities offered, with their ``CAP LS 302`` values."""
 _RENDERING_CAPS = ("account-tag", "away-notify", "echo-message", "extended-join", "message-tags", "server-time")
@@ -286,6 +293,8 @@ class IrcCodec:
         self.pending_welcome: Welcome | None = None
         self.in_main = autojoin
         self.away = False
+        self.quit_reason = ""
+        self.peak = 0  # the most users online so far, told by the server before the welcome
         self._buf = bytearray()
         self._discarding = False
         self._mode_key = self._make_key()
@@ -354,7 +363,7 @@ class IrcCodec:
         if raw.startswith(b"@"):
             space = raw.find(b" ")
             tags_len = space + 1 if space != -1 else len(raw)
-            if tags_len > MAX_TAGS:
+            if tags_len > MAX_CLIENT_TAGS:
                 out.append(Send(self.numeric("417", "Input line was too long")))
                 return
             body = raw[tags_len:] if space != -1 else b""
@@ -414,7 +423,7 @@ class IrcCodec:
         if self.registered or self.user:
             out.append(Send(self.numeric("462", "You may not reregister")))
             return
-        if len(params) < 4 or not params[0]:
+        if len(params) < 4 or not params[0] or not params[3]:
             out.append(Send(self.numeric("461", "USER", "Not enough parameters")))
             return
         self.user = params[0][:16]
@@ -540,6 +549,10 @@ class IrcCodec:
             return
         if arg != "+":
             self.sasl_buffer += arg
+        if len(self.sasl_buffer) > MAX_SASL:
+            self.sasl_mechanism, self.sasl_buffer = "", ""
+            out.append(Send(self.numeric("904", "SASL authentication failed: response too long")))
+            return
         if len(arg) == 400:
             return  # more to come (IRCv3 sasl-3.1: 400-byte chunks)
         data, self.sasl_buffer, self.sasl_mechanism = self.sasl_buffer, "", ""
@@ -578,7 +591,8 @@ class IrcCodec:
         out.append(Send(self._message("PONG", self.server_name, params[0], source=self.server_name)))
 
     def _quit(self, params: tuple[str, ...], out: list[Request]) -> None:
-        out.append(Quit(params[0] if params else ""))
+        self.quit_reason = params[0] if params else ""
+        out.append(Quit(self.quit_reason))
 
     def _ignore(self, params: tuple[str, ...], out: list[Request]) -> None:
         pass
@@ -666,6 +680,9 @@ class IrcCodec:
     def _lusers(self, params: tuple[str, ...], out: list[Request]) -> None:
         out.append(Lusers())
 
+    def _userhost(self, params: tuple[str, ...], out: list[Request]) -> None:
+        out.append(UserHost(tuple(params[:5])))
+
     def _motd(self, params: tuple[str, ...], out: list[Request]) -> None:
         out.append(Send(self._motd_bytes()))
 
@@ -720,7 +737,9 @@ class IrcCodec:
             "TOPICLEN=390",
             "UTF8ONLY",
         ]
-        return self.numeric("005", *tokens, "are supported by this server")
+        return self.numeric("005", *tokens[:7], "are supported by this server") + self.numeric(
+            "005", *tokens[7:], "are supported by this server"
+        )
 
     def _motd_bytes(self) -> bytes:
         if not self.motd:
@@ -730,16 +749,18 @@ class IrcCodec:
         lines.append(self.numeric("376", "End of /MOTD command."))
         return b"".join(lines)
 
-    def lusers(self, users: int, channels: int, operators: int = 0) -> bytes:
-        """``251``-``255`` and ``265``/``266`` for ``users`` online and ``channels``."""
+    def lusers(self, users: int, channels: int, operators: int = 0, peak: int = 0) -> bytes:
+        """``251``-``255`` and ``265``/``266`` for ``users`` online (``peak`` at most since
+        the start) and ``channels``."""
+        peak = max(peak, users)
         return b"".join(
             (
                 self.numeric("251", f"There are {users} users and 0 invisible on 1 servers"),
                 self.numeric("252", str(operators), "operator(s) online"),
                 self.numeric("254", str(channels), "channels formed"),
                 self.numeric("255", f"I have {users} clients and 0 servers"),
-                self.numeric("265", str(users), str(users), f"Current local users {users}, max {users}"),
-                self.numeric("266", str(users), str(users), f"Current global users {users}, max {users}"),
+                self.numeric("265", str(users), str(peak), f"Current local users {users}, max {peak}"),
+                self.numeric("266", str(users), str(peak), f"Current global users {users}, max {peak}"),
             )
         )
 
@@ -752,7 +773,7 @@ class IrcCodec:
             self.numeric("003", f"This server was created {self.created or 'at start-up'}"),
             self.numeric("004", self.server_name, self.version, "i", "bklmnopst", "bklo"),
             self._isupport(),
-            self.lusers(len(event.users), 0),
+            self.lusers(len(event.users), 0, peak=self.peak),
             self._motd_bytes(),
         ]
         if self.in_main:
@@ -760,10 +781,11 @@ class IrcCodec:
             parts.append(self.names(self.main_channel, [(n, "") for n in event.users]))
         return b"".join(parts)
 
-    def join_line(self, name: str, channel: str, account: str | None = None) -> bytes:
-        """``:name JOIN channel`` (with extended-join: the account and the real name)."""
+    def join_line(self, name: str, channel: str, account: str | None = None, realname: str = "") -> bytes:
+        """``:name JOIN channel`` (with extended-join: the account, ``*`` for none, and the
+        real name)."""
         if "extended-join" in self.caps:
-            return format_message("JOIN", channel, account or "*", name, source=user_source(name))
+            return format_message("JOIN", channel, account or "*", realname or name, source=user_source(name))
         return format_message("JOIN", channel, source=user_source(name))
 
     def names(self, channel: str, members: list[tuple[str, str]]) -> bytes:
@@ -775,6 +797,8 @@ class IrcCodec:
         size = head
         for name, prefix in members:
             entry = prefix[:1] + name if "multi-prefix" not in self.caps else prefix + name
+            if "userhost-in-names" in self.caps:
+                entry += f"!{name}@{HOST}"
             if chunk and size + len(entry.encode()) + 1 > MAX_BODY - 2:
                 lines.append(self.numeric("353", "=", channel, " ".join(chunk)))
                 chunk, size = [], head
@@ -834,7 +858,7 @@ class IrcCodec:
                     return b""
                 return format_message("QUIT", "Quit: " + reason if reason else "Quit", source=user_source(name))
             case StatusChanged(name, status, message):
-                if "away-notify" not in self.caps or not self.in_main:
+                if "away-notify" not in self.caps:
                     return b""
                 if status in ("away", "busy"):
                     return format_message("AWAY", message or status, source=user_source(name))
@@ -978,9 +1002,10 @@ _AFTER = {
     "WHO": IrcCodec._who,
     "WHOIS": IrcCodec._whois,
     "LUSERS": IrcCodec._lusers,
+    "USERHOST": IrcCodec._userhost,
     "MOTD": IrcCodec._motd,
     "MODE": IrcCodec._mode,
     "OPER": IrcCodec._oper,
     "VERSION": IrcCodec._version,
 }
-_MIN_PARAMS = {"JOIN": 1, "PART": 1, "TOPIC": 1, "KICK": 2, "KILL": 1, "MODE": 1, "OPER": 2}
+_MIN_PARAMS = {"USERHOST": 1, "JOIN": 1, "PART": 1, "TOPIC": 1, "KICK": 2, "KILL": 1, "MODE": 1, "OPER": 2}

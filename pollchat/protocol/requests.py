@@ -158,6 +158,13 @@ class WhoIs:
 
 
 @dataclass(frozen=True, slots=True)
+class UserHost:
+    """``nick!user@host`` of up to five online ``names`` (IRC USERHOST)."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Lusers:
     """How many users, channels and connections there are (IRC LUSERS)."""
 
@@ -197,6 +204,7 @@ Request = (
     | ListChannels
     | Who
     | WhoIs
+    | UserHost
     | Lusers
     | ChannelMode
     | SlashCommand
@@ -220,6 +228,7 @@ REQUEST_TYPES = (
     ListChannels,
     Who,
     WhoIs,
+    UserHost,
     Lusers,
     ChannelMode,
     SlashCommand,

@@ -11,14 +11,16 @@ are turned into the numerics RFC 2812 gives for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import fnmatch
+import time
+from collections.abc import Callable, Iterable
 
 from pollchat.core.group_chat import group_name
 from pollchat.core.groups import Group, Visibility
 from pollchat.core.hub import Delivery, OnlineSession
 from pollchat.core.presence import Status
 from pollchat.protocol.commands import Command
-from pollchat.protocol.events import Error, GroupEvent
+from pollchat.protocol.events import Error, GroupEvent, Message, Emote, Notice, PrivateMessage, ServerEvent
 from pollchat.protocol.irc import HOST, IrcCodec, fold_channel, format_message, user_source
 from pollchat.protocol.requests import (
     Away,
@@ -38,13 +40,14 @@ from pollchat.protocol.requests import (
     Send,
     SlashCommand,
     Topic,
+    UserHost,
     Who,
     WhoIs,
 )
 from pollchat.protocol.session import text_error
 from pollchat.server.connection import Connection
 from pollchat.server.service import ChatService
-from pollchat.texts import ErrorCode, GroupChange
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 
 class IrcGateway:
@@ -64,6 +67,7 @@ class IrcGateway:
         service.on_request = self.handle
         service.on_leaving.append(self._leaving)
         service.on_admitted.append(self._admitted)
+        self.peak = 0  # the most users online at once (LUSERS)
 
     # --- dispatch ------------------------------------------------------------------------------
 
@@ -116,7 +120,16 @@ class IrcGateway:
             case WhoIs(name):
                 self._whois(conn, codec, session, name)
             case Lusers():
-                conn.write(codec.lusers(len(self.hub.online_names()), self._channel_count(), self._operators()))
+                conn.write(codec.lusers(len(self.hub.online_names()), self._channel_count(), self._operators(), self.peak))
+            case UserHost(names):
+                replies = []
+                for name in names:
+                    other = self.hub.online(name)
+                    if other is not None:
+                        away = "-" if other.presence.status in (Status.AWAY, Status.BUSY) else "+"
+                        oper = "*" if other.account.admin else ""
+                        replies.append(f"{other.account.name}{oper}={away}{self._ident(other)[0]}@{HOST}")
+                conn.write(codec.numeric("302", " ".join(replies)))
             case ChannelMode(channel, changes):
                 self._mode(conn, codec, session, channel, changes)
             case SlashCommand(line):
@@ -140,7 +153,7 @@ class IrcGateway:
                         conn.write(codec.numeric("404", target, "Cannot send to channel (join it first)"))
                     return
                 deliveries = self.hub.action(conn, text) if request.action else self.hub.chat(conn, text, may_guess=False)
-                self._deliver(conn, codec, deliveries, request.notice)
+                self._deliver(conn, codec, deliveries, request.notice, session=session, request=request)
                 self._echo(conn, codec, session, self.main_channel, request)
                 return
             group = self._group(target)
@@ -156,7 +169,7 @@ class IrcGateway:
                 deliveries = self.groups.act(conn, f"#{group.name} {text}")
             else:
                 deliveries = self.groups.message(conn, "#" + group.name, text)
-            self._deliver(conn, codec, deliveries, request.notice)
+            self._deliver(conn, codec, deliveries, request.notice, session=session, request=request)
             self._echo(conn, codec, session, target, request)
             return
         if self.hub.online(target) is None and self.hub.find_account(target) is None:
@@ -165,7 +178,7 @@ class IrcGateway:
             return
         line = f"* {session.account.name} {text}" if request.action else text
         deliveries = self.hub.private(conn, target, line)
-        self._deliver(conn, codec, deliveries, request.notice)
+        self._deliver(conn, codec, deliveries, request.notice, session=session, request=request)
         other = self.hub.online(target)
         if other is not None and not request.notice and other.presence.status in (Status.AWAY, Status.BUSY):
             conn.write(codec.numeric("301", other.account.name, other.presence.message or other.presence.status.value))
@@ -185,14 +198,45 @@ class IrcGateway:
                 )
             )
 
-    def _deliver(self, conn: Connection, codec: IrcCodec, deliveries: Iterable[Delivery[Connection]], quiet: bool = False) -> None:
-        """Deliver, but what goes to ``conn`` alone as an error or a notice is dropped for a
-        NOTICE (RFC 2812 section 3.3.2: never answered automatically)."""
+    def _deliver(
+        self,
+        conn: Connection,
+        codec: IrcCodec,
+        deliveries: Iterable[Delivery[Connection]],
+        quiet: bool = False,
+        *,
+        session: OnlineSession[Connection] | None = None,
+        request: Say | None = None,
+    ) -> None:
+        """Deliver a line's deliveries. What goes to ``conn`` alone as an error or a notice
+        is dropped for a NOTICE (RFC 2812 section 3.3.2: never answered automatically),
+        and so is the away notice of a private message (``301`` says it). With the
+        ``session`` and ``request``, IRC recipients get the line as IRC says it: a NOTICE
+        stays a NOTICE, and it carries the sender's account (account-tag)."""
         kept = []
         for delivery in deliveries:
-            if quiet and delivery.targets == (conn,) and not isinstance(delivery.event, GroupEvent):
-                continue
+            event = delivery.event
+            if delivery.targets == (conn,) and not isinstance(event, GroupEvent):
+                if quiet:
+                    continue
+                if isinstance(event, Notice) and event.code in _AWAY_NOTICES:
+                    continue
             kept.append(delivery)
+        if session is None or request is None:
+            self.service.deliver(kept)
+            return
+        account = self._account_name(session)
+        if not request.notice and not account:
+            self.service.deliver(kept)
+            return
+        for kind in (Message, Emote, PrivateMessage):
+            if any(type(d.event) is kind for d in kept):
+                self._with_irc_lines(
+                    kept,
+                    kind,
+                    lambda target, event: _line_for(target, event, request.notice, account),
+                )
+                return
         self.service.deliver(kept)
 
     # --- channels -------------------------------------------------------------------------------
@@ -209,8 +253,7 @@ class IrcGateway:
             if codec.in_main:
                 return
             conn.switch_mode(codec._make_key(in_main=True))
-            conn.write(codec.join_line(session.account.name, self.main_channel, self._account_name(session)))
-            conn.write(codec.numeric("331", self.main_channel, "No topic is set"))
+            conn.write(codec.join_line(session.account.name, self.main_channel, self._account_name(session), self._ident(session)[1]))
             conn.write(self._main_names(codec))
             return
         name = group_name(channel)
@@ -227,12 +270,23 @@ class IrcGateway:
             group = self.groups.groups.find(name)
             if group is None:
                 return
-            conn.write(codec.join_line(session.account.name, "#" + group.name, self._account_name(session)))
+            conn.write(codec.join_line(session.account.name, "#" + group.name, self._account_name(session), self._ident(session)[1]))
         else:
             deliveries = self.groups.join(conn, "#" + group.name)
             if self._refused(conn, codec, deliveries, channel):
                 return
-            self.service.deliver(deliveries)
+            account, (_, realname) = self._account_name(session), self._ident(session)
+            self._with_irc_lines(
+                deliveries,
+                GroupChange.JOINED,
+                lambda target, event: target.join_line(event.name, "#" + event.group, account, realname),  # type: ignore[union-attr]
+            )
+            if session.presence.status in (Status.AWAY, Status.BUSY):
+                away = format_message("AWAY", session.presence.message or "away", source=user_source(session.account.name))
+                for other in self._online_members(group):
+                    other_codec = other.handle.codec
+                    if other.handle is not conn and isinstance(other_codec, IrcCodec) and "away-notify" in other_codec.caps:
+                        other.handle.write(away)
             if session.account.id not in group.members:  # a private group: the request went to its owner
                 conn.write(codec.numeric("473", channel, "Cannot join channel (+i): your request was sent to the owner"))
                 return
@@ -298,29 +352,44 @@ class IrcGateway:
         self._with_irc_lines(
             deliveries,
             GroupChange.LEFT,
-            lambda event: format_message(
-                "PART", "#" + event.group, *((reason,) if reason else ()), source=user_source(event.name)
+            lambda _, event: format_message(
+                "PART", "#" + event.group, *((reason,) if reason else ()), source=user_source(event.name)  # type: ignore[union-attr]
             ),
+            skip=conn,
         )
 
-    def _with_irc_lines(self, deliveries: list[Delivery[Connection]], change: GroupChange, line) -> None:  # type: ignore[no-untyped-def]
-        """Deliver, but the ``change`` group events go to IRC connections as ``line(event)``
-        (an IRC line with what the event does not carry: a PART or KICK reason)."""
+    def _with_irc_lines(
+        self,
+        deliveries: Iterable[Delivery[Connection]],
+        change: GroupChange | type,
+        line: Callable[[IrcCodec, ServerEvent], bytes],
+        *,
+        skip: Connection | None = None,
+    ) -> None:
+        """Deliver, but the events of type ``change`` (a group change, or an event class)
+        go to IRC connections as ``line(codec, event)``: an IRC line with what the event
+        does not carry (a PART or KICK reason, a NOTICE, the sender's account and real
+        name). ``skip``: a connection that gets no group-owner change (it just left)."""
         rest: list[Delivery[Connection]] = []
         for delivery in deliveries:
             event = delivery.event
-            if isinstance(event, GroupEvent) and event.change is change:
-                data = line(event)
-                others = []
-                for target in delivery.targets:
-                    if isinstance(target.codec, IrcCodec):
-                        target.write(data)
-                    else:
-                        others.append(target)
-                if others:
-                    rest.append(Delivery(tuple(others), event))
-            else:
+            if skip is not None and isinstance(event, GroupEvent) and event.change is GroupChange.OWNER:
+                delivery = Delivery(tuple(t for t in delivery.targets if t is not skip), event)
+            wanted = event.change is change if isinstance(event, GroupEvent) else type(event) is change
+            if not wanted:
                 rest.append(delivery)
+                continue
+            others = []
+            for target in delivery.targets:
+                codec = target.codec
+                if isinstance(codec, IrcCodec):
+                    data = line(codec, event)
+                    if data:
+                        target.write(data)
+                else:
+                    others.append(target)
+            if others:
+                rest.append(Delivery(tuple(others), event))
         self.service.deliver(rest)
 
     def _topic(
@@ -393,7 +462,9 @@ class IrcGateway:
         self._with_irc_lines(
             deliveries,
             GroupChange.KICKED,
-            lambda event: format_message("KICK", "#" + event.group, event.name, reason or event.by, source=user_source(event.by)),
+            lambda _, event: format_message(
+                "KICK", "#" + event.group, event.name, reason or event.by, source=user_source(event.by)  # type: ignore[union-attr]
+            ),
         )
 
     def _names(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channel: str) -> None:
@@ -434,7 +505,7 @@ class IrcGateway:
     def _list(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channels: tuple[str, ...]) -> None:
         wanted = {fold_channel(c) for c in channels}
         conn.write(codec.numeric("321", "Channel", "Users  Name"))
-        if not wanted or self.main_key in wanted:
+        if (not wanted and codec.in_main) or self.main_key in wanted:
             conn.write(codec.numeric("322", self.main_channel, str(len(self.hub.online_names())), "the main chat"))
         for group in sorted(self.groups.groups, key=lambda g: g.key):
             visible = group.visibility is Visibility.PUBLIC or session.account.id in group.members
@@ -478,6 +549,13 @@ class IrcGateway:
                 channel = "#" + group.name if group is not None else mask
         elif mask in ("*", "0", ""):
             people = [s for n in self.hub.online_names() if (s := self.hub.online(n)) is not None]
+        elif any(ch in mask for ch in "*?"):
+            pattern = mask.casefold()
+            people = [
+                s
+                for n in self.hub.online_names()
+                if (s := self.hub.online(n)) is not None and fnmatch.fnmatchcase(n.casefold(), pattern)
+            ]
         else:
             found = self.hub.online(mask)
             people = [found] if found is not None else []
@@ -584,7 +662,8 @@ class IrcGateway:
         if session is None:
             return
         told: set[int] = set()
-        data = format_message("QUIT", "Quit", source=user_source(session.account.name))
+        reason = conn.codec.quit_reason if isinstance(conn.codec, IrcCodec) else ""
+        data = format_message("QUIT", f"Quit: {reason}" if reason else "Quit", source=user_source(session.account.name))
         for group in self.groups.groups.of_member(session.account.id):
             for other in self._online_members(group):
                 codec = other.handle.codec
@@ -599,6 +678,7 @@ class IrcGateway:
         session = self.hub.session_of(conn)
         if session is None:
             return
+        self.peak = max(self.peak, len(self.hub.online_names()))
         codec = conn.codec
         for group in self.groups.groups.of_member(session.account.id):
             channel = "#" + group.name
@@ -612,3 +692,20 @@ class IrcGateway:
                 self._topic_reply(conn, codec, group, always=False)
                 conn.write(self._group_names(codec, group))
 
+
+
+_AWAY_NOTICES = frozenset({NoticeCode.RECIPIENT_AWAY, NoticeCode.RECIPIENT_AWAY_NO_MESSAGE})
+
+
+def _line_for(codec: IrcCodec, event: ServerEvent, notice: bool, account: str) -> bytes:
+    """A chat event as ``codec``'s IRC line, a NOTICE when ``notice``, with ``account``."""
+    if isinstance(event, (Message, Emote)):
+        if not event.group and not codec.in_main:
+            return b""
+        target = "#" + event.group if event.group else codec.main_channel
+        return codec.chat_line(
+            event.sender, target, event.text, time.time(), action=isinstance(event, Emote), notice=notice, account=account
+        )
+    if isinstance(event, PrivateMessage) and not event.outgoing:
+        return codec.chat_line(event.sender, event.recipient, event.text, time.time(), notice=notice, account=account)
+    return b""
