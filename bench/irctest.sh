@@ -13,4 +13,4 @@ if [ ! -x "$IRCTEST_VENV/bin/pytest" ]; then
 fi
 # the capabilities the gateway offers: a NAK for one of them is then a failure, not a skip
 export IRCTEST_CAPABILITIES="${IRCTEST_CAPABILITIES:-account-tag away-notify echo-message extended-join message-tags multi-prefix server-time}"
-PATH="$HERE/.venv/bin:$PATH" exec "$IRCTEST_HOME/run_irctest.sh" --pollchat --timeout 30 "$@"
+PATH="$HERE/.venv/bin:$PATH" exec "$IRCTEST_HOME/run_irctest.sh" --pollchat --timeout 30 --exclude-file "$HERE/bench/irctest-exclude.txt" "$@"

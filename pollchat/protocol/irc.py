@@ -222,6 +222,12 @@ def server_time(ts: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def message_id(sender: str, ts: float) -> str:
+    """IRCv3 ``msgid`` of a chat line: equal for every recipient of one fan-out (they share
+    its timestamp), different for two lines of one sender (timestamps in microseconds)."""
+    return f"{int(ts * 1_000_000):x}-{sender.encode().hex()[:16]}"
+
+
 def fold_channel(name: str) -> str:
     """The case-insensitive form of a channel name (``CASEMAPPING=ascii`` for the ``#``
     part, Unicode case folding for the rest, as account names)."""
@@ -669,7 +675,10 @@ class IrcCodec:
         out.append(ListChannels(channels))
 
     def _who(self, params: tuple[str, ...], out: list[Request]) -> None:
-        out.append(Who(params[0] if params else "*"))
+        fields, token = "", ""
+        if len(params) > 1 and params[1].startswith("%"):  # WHOX (IRCv3 / modern.ircdocs.horse)
+            fields, _, token = params[1][1:].partition(",")
+        out.append(Who(params[0] if params else "*", fields, token[:3]))
 
     def _whois(self, params: tuple[str, ...], out: list[Request]) -> None:
         if not params or not params[-1]:
@@ -733,9 +742,10 @@ class IrcCodec:
             "NETWORK=pollchat",
             f"NICKLEN={MAX_NAME_LENGTH}",
             "PREFIX=(o)@",
-            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,KICK:1,WHOIS:1",
+            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:1,KICK:1,WHOIS:1",
             "TOPICLEN=390",
             "UTF8ONLY",
+            "WHOX",
         ]
         return self.numeric("005", *tokens[:7], "are supported by this server") + self.numeric(
             "005", *tokens[7:], "are supported by this server"
@@ -809,10 +819,38 @@ class IrcCodec:
         lines.append(self.numeric("366", channel, "End of /NAMES list"))
         return b"".join(lines)
 
-    def _tags(self, ts: float, at: float | None = None, account: str = "") -> tuple[tuple[str, str], ...]:
+    def who_reply(
+        self, channel: str, user: str, nick: str, flags: str, realname: str, idle: int, account: str, fields: str, token: str
+    ) -> bytes:
+        """One WHO line: ``352``, or with WHOX ``fields`` a ``354`` with those fields in
+        the spec's order (t c u i h s n f d l a o r)."""
+        if not fields:
+            return self.numeric("352", channel, user, HOST, self.server_name, nick, flags, f"0 {realname}")
+        values = {
+            "t": token or "0",
+            "c": channel,
+            "u": user,
+            "i": "255.255.255.255",
+            "h": HOST,
+            "s": self.server_name,
+            "n": nick,
+            "f": flags,
+            "d": "0",
+            "l": str(idle),
+            "a": account or "0",
+            "o": "n/a",
+            "r": realname,
+        }
+        return self.numeric("354", *(values[f] for f in "tcuihsnfdlaor" if f in fields))
+
+    def _tags(
+        self, ts: float, at: float | None = None, account: str = "", sender: str = ""
+    ) -> tuple[tuple[str, str], ...]:
         tags: list[tuple[str, str]] = []
         if account and "account-tag" in self.caps:
             tags.append(("account", account))
+        if "message-tags" in self.caps and sender:
+            tags.append(("msgid", message_id(sender, at if at is not None else ts)))
         if "server-time" in self.caps and (ts or at):
             tags.append(("time", server_time(at if at is not None else ts)))
         return tuple(tags)
@@ -825,7 +863,7 @@ class IrcCodec:
         if action:
             text = f"\x01ACTION {text}\x01"
         return format_message(
-            "NOTICE" if notice else "PRIVMSG", target, text, source=user_source(sender), tags=self._tags(ts, at, account)
+            "NOTICE" if notice else "PRIVMSG", target, text, source=user_source(sender), tags=self._tags(ts, at, account, sender)
         )
 
     def server_notice(self, text: str) -> bytes:
@@ -858,7 +896,7 @@ class IrcCodec:
                     return b""
                 return format_message("QUIT", "Quit: " + reason if reason else "Quit", source=user_source(name))
             case StatusChanged(name, status, message):
-                if "away-notify" not in self.caps:
+                if "away-notify" not in self.caps or not self.in_main:
                     return b""
                 if status in ("away", "busy"):
                     return format_message("AWAY", message or status, source=user_source(name))

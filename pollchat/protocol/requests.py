@@ -145,9 +145,13 @@ class ListChannels:
 
 @dataclass(frozen=True, slots=True)
 class Who:
-    """Who matches ``mask``: a channel's online members, or a user by name (``*``: all)."""
+    """Who matches ``mask``: a channel's online members, or users by name (``*`` and ``?``
+    wildcards). ``fields`` (WHOX): the letters of the fields wanted, "" for a classic
+    reply; ``token``: the WHOX query token."""
 
     mask: str
+    fields: str = ""
+    token: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,8 +115,8 @@ class IrcGateway:
                 self._names(conn, codec, session, channel)
             case ListChannels(channels):
                 self._list(conn, codec, session, channels)
-            case Who(mask):
-                self._who(conn, codec, session, mask)
+            case Who(mask, fields, token):
+                self._who(conn, codec, session, mask, fields, token)
             case WhoIs(name):
                 self._whois(conn, codec, session, name)
             case Lusers():
@@ -534,7 +534,9 @@ class IrcGateway:
     def _account_name(self, session: OnlineSession[Connection]) -> str:
         return "" if session.account.guest else session.account.name
 
-    def _who(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], mask: str) -> None:
+    def _who(
+        self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], mask: str, fields: str = "", token: str = ""
+    ) -> None:
         channel = "*"
         if mask.startswith("#"):
             if fold_channel(mask) == self.main_key:
@@ -569,11 +571,9 @@ class IrcGateway:
                 group = self._group(channel)
                 if group is not None and group.owner_id == other.account.id:
                     prefix += "@"
-            conn.write(
-                codec.numeric(
-                    "352", channel, user, HOST, codec.server_name, other.account.name, away + prefix, f"0 {realname}"
-                )
-            )
+            idle = other.presence.idle(time.time())
+            account = self._account_name(other)
+            conn.write(codec.who_reply(channel, user, other.account.name, away + prefix, realname, idle, account, fields, token))
         conn.write(codec.numeric("315", mask, "End of WHO list"))
 
     def _whois(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], name: str) -> None:
@@ -613,6 +613,10 @@ class IrcGateway:
         else:
             self.service.deliver(self.hub.set_status(conn, Status.ACTIVE))
             conn.write(codec.numeric("305", "You are no longer marked as being away"))
+        session = self.hub.session_of(conn)
+        if session is not None:  # away-notify for those who see it in a group only
+            line = format_message("AWAY", *((message,) if message else ()), source=user_source(session.account.name))
+            self._to_group_members(conn, session, line, lambda c: "away-notify" in c.caps)
 
     def _mode(
         self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channel: str, changes: tuple[str, ...]
@@ -661,16 +665,24 @@ class IrcGateway:
         session = self.hub.session_of(conn)
         if session is None:
             return
-        told: set[int] = set()
         reason = conn.codec.quit_reason if isinstance(conn.codec, IrcCodec) else ""
         data = format_message("QUIT", f"Quit: {reason}" if reason else "Quit", source=user_source(session.account.name))
+        self._to_group_members(conn, session, data, lambda c: True)
+
+    def _to_group_members(
+        self, conn: Connection, session: OnlineSession[Connection], data: bytes, wants: Callable[[IrcCodec], bool]
+    ) -> None:
+        """``data`` to each IRC user (but ``conn``) who shares a group with ``session`` but
+        is not in the main channel (where the broadcast tells it), once, if ``wants``."""
+        told: set[int] = set()
         for group in self.groups.groups.of_member(session.account.id):
             for other in self._online_members(group):
                 codec = other.handle.codec
                 if other.handle is conn or other.handle.id in told or not isinstance(codec, IrcCodec) or codec.in_main:
                     continue
                 told.add(other.handle.id)
-                other.handle.write(data)
+                if wants(codec):
+                    other.handle.write(data)
 
     def _admitted(self, conn: Connection) -> None:
         """An account comes back: an IRC client is joined to its groups, and the other IRC
