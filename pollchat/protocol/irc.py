@@ -67,6 +67,7 @@ from pollchat.protocol.requests import (
     LogIn,
     Lusers,
     Names,
+    Oper,
     Part,
     Quit,
     Rename,
@@ -714,7 +715,7 @@ class IrcCodec:
             out.append(Send(self.numeric("501", "Unknown MODE flag")))
 
     def _oper(self, params: tuple[str, ...], out: list[Request]) -> None:
-        out.append(Send(self.numeric("491", "No O-lines: admins of the accounts file are operators")))
+        out.append(Oper(params[0], params[1]))
 
     def _version(self, params: tuple[str, ...], out: list[Request]) -> None:
         out.append(Send(self.numeric("351", self.version, self.server_name, "pollchat IRC gateway")))

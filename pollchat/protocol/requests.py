@@ -108,6 +108,18 @@ class Kill:
 
 
 @dataclass(frozen=True, slots=True)
+class Oper:
+    """Become an operator (IRC OPER): ``name`` and ``password`` of an admin account of the
+    accounts file. Never log the password (``repr`` hides it)."""
+
+    name: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"Oper(name={self.name!r}, password=<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
 class Away:
     """Set the away status with ``message``; an empty message means back (active)."""
 
@@ -201,6 +213,7 @@ Request = (
     | Topic
     | Kick
     | Kill
+    | Oper
     | Away
     | Rename
     | Quit
@@ -225,6 +238,7 @@ REQUEST_TYPES = (
     Topic,
     Kick,
     Kill,
+    Oper,
     Away,
     Rename,
     Quit,

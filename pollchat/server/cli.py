@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from pollchat import __version__, texts
 from pollchat.cliargs import OneLineParser, kdf_iterations_argument, non_negative_float, whole_number
-from pollchat.config import DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_WEB_PORT, ServerConfig, default_data_dir
+from pollchat.config import DEFAULT_IRC_PORT, DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_WEB_PORT, ServerConfig, default_data_dir
 from pollchat.core.passwords import MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
@@ -43,7 +43,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 EPILOG = f"""\
 examples:
-  {PROG} --max-users 20                 listen on 0.0.0.0:{DEFAULT_PORT}, the web client on :{DEFAULT_WEB_PORT}
+  {PROG} --max-users 20                 listen on 0.0.0.0:{DEFAULT_PORT}, the web client on :{DEFAULT_WEB_PORT}, IRC on :{DEFAULT_IRC_PORT}
+  {PROG} --max-users 20 --irc-guests    IRC clients without an account come in as guests
   {PROG} --max-users 20 --tls-cert fullchain.pem --tls-key privkey.pem   also TLS on :{DEFAULT_TLS_PORT}
   printf '4\\n' | {PROG}                  answer the max-users prompt from a pipe
   {PROG} --max-users 4 --accounts accounts.toml
@@ -56,6 +57,7 @@ examples:
 
 then, from another terminal:
   pollchat-client localhost     or     nc localhost {DEFAULT_PORT}     or a browser at http://localhost:{DEFAULT_WEB_PORT}/
+  or an IRC client: irssi -c localhost -p {DEFAULT_IRC_PORT} -n NAME -w NAME:PASSWORD   (docs/irc.md)
 """
 
 

@@ -12,12 +12,16 @@ are turned into the numerics RFC 2812 gives for them.
 from __future__ import annotations
 
 import fnmatch
+import logging
 import time
+from concurrent.futures import Future
+from dataclasses import replace
 from collections.abc import Callable, Iterable
 
 from pollchat.core.group_chat import group_name
 from pollchat.core.groups import Group, Visibility
 from pollchat.core.hub import Delivery, OnlineSession
+from pollchat.core.passwords import verify_password
 from pollchat.core.presence import Status
 from pollchat.protocol.commands import Command
 from pollchat.protocol.events import Error, GroupEvent, Message, Emote, Notice, PrivateMessage, ServerEvent
@@ -32,6 +36,7 @@ from pollchat.protocol.requests import (
     ListChannels,
     Lusers,
     Names,
+    Oper,
     Part,
     Quit,
     Rename,
@@ -48,6 +53,8 @@ from pollchat.protocol.session import text_error
 from pollchat.server.connection import Connection
 from pollchat.server.service import ChatService
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
+
+log = logging.getLogger(__name__)
 
 
 class IrcGateway:
@@ -108,6 +115,8 @@ class IrcGateway:
                 self.service.commands.run(conn, Command("kick", (name, reason) if reason else (name,)))
             case Away(message):
                 self._away(conn, codec, message)
+            case Oper(name, password):
+                self._oper(conn, codec, session, name, password)
             case Rename(name):
                 if name != session.account.name:
                     self.service.commands.run(conn, Command("nick", (name,)))
@@ -617,6 +626,29 @@ class IrcGateway:
         if session is not None:  # away-notify for those who see it in a group only
             line = format_message("AWAY", *((message,) if message else ()), source=user_source(session.account.name))
             self._to_group_members(conn, session, line, lambda c: "away-notify" in c.caps)
+
+    def _oper(
+        self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], name: str, password: str
+    ) -> None:
+        """IRC OPER: the session gets the admin commands if ``name`` is an admin of the
+        accounts file and ``password`` is its password (checked in the worker pool, against
+        a dummy hash for any other name, so the reply time tells nothing)."""
+        account = self.hub.accounts.find(name)
+        admin = account is not None and account.admin
+        encoded = account.password_hash if admin and account is not None else self.service.dummy_hash
+
+        def checked(future: Future[bool]) -> None:
+            if conn.closing or self.hub.session_of(conn) is not session:
+                return
+            if not (admin and future.result()):
+                log.warning("OPER as %r refused for %s (connection #%d)", name, session.account.name, conn.id)
+                conn.write(codec.numeric("464", "Password incorrect"))
+                return
+            log.warning("%s is now an operator (OPER as %s, connection #%d)", session.account.name, name, conn.id)
+            session.account = replace(session.account, admin=True)
+            conn.write(codec.numeric("381", "You are now an IRC operator"))
+
+        self.service.pool.submit(verify_password, password, encoded, on_done=checked)
 
     def _mode(
         self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channel: str, changes: tuple[str, ...]
