@@ -350,14 +350,14 @@ class IrcGateway:
             conn.write(format_message("PART", *parting, source=user_source(session.account.name)))
             conn.switch_mode(codec._make_key(in_main=False))
             return
-        group = self._group(channel)
-        if group is None:
+        found = self._group(channel)
+        if found is None:
             conn.write(codec.numeric("403", channel, "No such channel"))
             return
-        if session.account.id not in group.members:
+        if session.account.id not in found.members:
             conn.write(codec.numeric("442", channel, "You're not on that channel"))
             return
-        deliveries = self.groups.leave(conn, "#" + group.name)
+        deliveries = self.groups.leave(conn, "#" + found.name)
         self._with_irc_lines(
             deliveries,
             GroupChange.LEFT,
@@ -486,11 +486,11 @@ class IrcGateway:
         if fold_channel(channel) == self.main_key:
             conn.write(self._main_names(codec))
             return
-        group = self._group(channel)
-        if group is None or (group.visibility is Visibility.PRIVATE and session.account.id not in group.members):
+        found = self._group(channel)
+        if found is None or (found.visibility is Visibility.PRIVATE and session.account.id not in found.members):
             conn.write(codec.numeric("366", channel, "End of /NAMES list"))
             return
-        conn.write(self._group_names(codec, group))
+        conn.write(self._group_names(codec, found))
 
     def _main_names(self, codec: IrcCodec) -> bytes:
         members = []

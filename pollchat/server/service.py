@@ -26,7 +26,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Generic, Protocol, TypeVar
 
@@ -248,7 +248,7 @@ class ChatService(Generic[P]):
         if not peer.closing:
             peer.send(Greeting())
 
-    def received(self, peer: P, items: list[Input]) -> None:
+    def received(self, peer: P, items: Sequence[Input]) -> None:
         """Lines (or line errors) decoded from ``peer``'s input, in order."""
         session = peer.session
         assert session is not None
