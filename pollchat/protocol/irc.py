@@ -60,6 +60,7 @@ from pollchat.protocol.requests import (
     Away,
     ChangeMode,
     ChannelMode,
+    Invite,
     Join,
     Kick,
     Kill,
@@ -388,6 +389,11 @@ class IrcCodec:
             return
         self._dispatch(message, out)
 
+    def _client_tags(self, m: IrcMessage) -> tuple[tuple[str, str], ...]:
+        if "message-tags" not in self.caps:
+            return ()
+        return tuple((k, v) for k, v in m.tags if k.startswith("+") and len(k) > 1)
+
     def _dispatch(self, m: IrcMessage, out: list[Request]) -> None:
         command, params = m.command, m.params
         handler = _PRE.get(command) if not self.registered else None
@@ -407,6 +413,9 @@ class IrcCodec:
         minimum = _MIN_PARAMS.get(command, 0)
         if len(params) < minimum:
             out.append(Send(self.numeric("461", command, "Not enough parameters")))
+            return
+        if command in ("PRIVMSG", "NOTICE", "TAGMSG"):
+            self._privmsg(params, out, notice=command == "NOTICE", tags=self._client_tags(m), tag_only=command == "TAGMSG")
             return
         after(self, params, out)
 
@@ -606,8 +615,19 @@ class IrcCodec:
 
     # --- after registration ---------------------------------------------------------------------
 
-    def _privmsg(self, params: tuple[str, ...], out: list[Request], notice: bool = False) -> None:
+    def _privmsg(
+        self,
+        params: tuple[str, ...],
+        out: list[Request],
+        notice: bool = False,
+        tags: tuple[tuple[str, str], ...] = (),
+        tag_only: bool = False,
+    ) -> None:
         command = "NOTICE" if notice else "PRIVMSG"
+        if tag_only:
+            if params and params[0] and tags:
+                out.append(Say(params[0].split(",")[0], "", tags=tags, tag_only=True))
+            return
         if not params or not params[0]:
             if not notice:
                 out.append(Send(self.numeric("411", f"No recipient given ({command})")))
@@ -630,7 +650,7 @@ class IrcCodec:
                 if not notice:
                     out.append(SlashCommand(text))
                 continue
-            out.append(Say(target, text, action=action, notice=notice))
+            out.append(Say(target, text, action=action, notice=notice, tags=tags))
 
     def _notice(self, params: tuple[str, ...], out: list[Request]) -> None:
         self._privmsg(params, out, notice=True)
@@ -657,6 +677,9 @@ class IrcCodec:
         for name in params[1].split(","):
             if name:
                 out.append(Kick(params[0], name, reason))
+
+    def _invite(self, params: tuple[str, ...], out: list[Request]) -> None:
+        out.append(Invite(params[0], params[1]))
 
     def _kill(self, params: tuple[str, ...], out: list[Request]) -> None:
         out.append(Kill(params[0], params[1] if len(params) > 1 else ""))
@@ -845,9 +868,14 @@ class IrcCodec:
         return self.numeric("354", *(values[f] for f in "tcuihsnfdlaor" if f in fields))
 
     def _tags(
-        self, ts: float, at: float | None = None, account: str = "", sender: str = ""
+        self,
+        ts: float,
+        at: float | None = None,
+        account: str = "",
+        sender: str = "",
+        client_tags: tuple[tuple[str, str], ...] = (),
     ) -> tuple[tuple[str, str], ...]:
-        tags: list[tuple[str, str]] = []
+        tags: list[tuple[str, str]] = list(client_tags) if "message-tags" in self.caps else []
         if account and "account-tag" in self.caps:
             tags.append(("account", account))
         if "message-tags" in self.caps and sender:
@@ -858,14 +886,19 @@ class IrcCodec:
 
     def chat_line(
         self, sender: str, target: str, text: str, ts: float, *, action: bool = False, notice: bool = False,
-        at: float | None = None, account: str = "",
+        at: float | None = None, account: str = "", client_tags: tuple[tuple[str, str], ...] = (), tag_only: bool = False,
     ) -> bytes:
-        """A PRIVMSG (or NOTICE) from ``sender`` to ``target`` (a CTCP ACTION for ``action``)."""
+        """A PRIVMSG (or NOTICE) from ``sender`` to ``target`` (a CTCP ACTION for
+        ``action``), with the tags this client accepts; ``tag_only``: a TAGMSG, only for
+        a client with message-tags (else ``b""``)."""
+        tags = self._tags(ts, at, account, sender, client_tags)
+        if tag_only:
+            if "message-tags" not in self.caps:
+                return b""
+            return format_message("TAGMSG", target, source=user_source(sender), tags=tags)
         if action:
             text = f"\x01ACTION {text}\x01"
-        return format_message(
-            "NOTICE" if notice else "PRIVMSG", target, text, source=user_source(sender), tags=self._tags(ts, at, account, sender)
-        )
+        return format_message("NOTICE" if notice else "PRIVMSG", target, text, source=user_source(sender), tags=tags)
 
     def server_notice(self, text: str) -> bytes:
         """Lines of a pollchat text as NOTICEs from the service nick."""
@@ -1035,6 +1068,8 @@ _AFTER = {
     "TOPIC": IrcCodec._topic,
     "KICK": IrcCodec._kick,
     "KILL": IrcCodec._kill,
+    "INVITE": IrcCodec._invite,
+    "TAGMSG": IrcCodec._ignore,
     "AWAY": IrcCodec._away,
     "NAMES": IrcCodec._names,
     "LIST": IrcCodec._list,
@@ -1047,4 +1082,4 @@ _AFTER = {
     "OPER": IrcCodec._oper,
     "VERSION": IrcCodec._version,
 }
-_MIN_PARAMS = {"USERHOST": 1, "JOIN": 1, "PART": 1, "TOPIC": 1, "KICK": 2, "KILL": 1, "MODE": 1, "OPER": 2}
+_MIN_PARAMS = {"INVITE": 2, "TAGMSG": 1, "USERHOST": 1, "JOIN": 1, "PART": 1, "TOPIC": 1, "KICK": 2, "KILL": 1, "MODE": 1, "OPER": 2}

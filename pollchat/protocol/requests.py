@@ -63,6 +63,11 @@ class Say:
     text: str
     action: bool = False
     notice: bool = False
+    tags: tuple[tuple[str, str], ...] = ()
+    """Client-only tags (IRCv3 message-tags, names starting with ``+``), relayed to the
+    recipients of the same front end that accept them."""
+    tag_only: bool = False
+    """No text: only the tags travel (IRCv3 TAGMSG, a typing hint or a reaction)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,14 @@ class Kick:
     channel: str
     name: str
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """Tell ``name`` that the asker invites them to ``channel`` (IRC INVITE)."""
+
+    name: str
+    channel: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +225,7 @@ Request = (
     | Part
     | Topic
     | Kick
+    | Invite
     | Kill
     | Oper
     | Away
@@ -237,6 +251,7 @@ REQUEST_TYPES = (
     Part,
     Topic,
     Kick,
+    Invite,
     Kill,
     Oper,
     Away,

@@ -30,6 +30,7 @@ from pollchat.protocol.requests import (
     Away,
     ChangeMode,
     ChannelMode,
+    Invite,
     Join,
     Kick,
     Kill,
@@ -75,6 +76,7 @@ class IrcGateway:
         service.on_leaving.append(self._leaving)
         service.on_admitted.append(self._admitted)
         self.peak = 0  # the most users online at once (LUSERS)
+        self._said_at = 0.0  # the time of the line being carried out (one msgid for all its copies)
 
     # --- dispatch ------------------------------------------------------------------------------
 
@@ -108,6 +110,8 @@ class IrcGateway:
                 self._topic(conn, codec, session, channel, text)
             case Kick(channel, name, reason):
                 self._kick(conn, codec, session, channel, name, reason)
+            case Invite(name, channel):
+                self._invite(conn, codec, session, name, channel)
             case Kill(name, reason):
                 if not session.account.admin:
                     conn.write(codec.numeric("481", "Permission Denied- You're not an IRC operator"))
@@ -148,12 +152,16 @@ class IrcGateway:
 
     def _say(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], request: Say) -> None:
         target, text = request.target, request.text
+        if request.tag_only:
+            self._tag_only(conn, codec, session, request)
+            return
         error = text_error(text)
         if error is not None:
             if not request.notice:
                 conn.write(codec._message("FAIL", "NOTICE" if request.notice else "PRIVMSG", "INVALID_TEXT", error.text))
             return
         service = self.service
+        self._said_at = time.time()  # one time for the echo and every IRC rendering: one msgid
         service.deliver(self.hub.touch(conn))
         if target.startswith("#"):
             if fold_channel(target) == self.main_key:
@@ -200,12 +208,46 @@ class IrcGateway:
                     session.account.name,
                     target,
                     request.text,
-                    conn.loop.clock(),
+                    self._said_at,
                     action=request.action,
                     notice=request.notice,
                     account=self._account_name(session),
+                    client_tags=request.tags,
+                    tag_only=request.tag_only,
                 )
             )
+
+    def _tag_only(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], request: Say) -> None:
+        """A TAGMSG: the tags go to the IRC recipients with message-tags, nothing is kept."""
+        target = request.target
+        self._said_at = time.time()
+        if fold_channel(target) == self.main_key:
+            people = [s for n in self.hub.online_names() if (s := self.hub.online(n)) is not None]
+            people = [p for p in people if isinstance(p.handle.codec, IrcCodec) and p.handle.codec.in_main]
+            shown = self.main_channel
+        elif target.startswith("#"):
+            group = self._group(target)
+            if group is None or session.account.id not in group.members:
+                conn.write(codec.numeric("404", target, "Cannot send to channel"))
+                return
+            people, shown = self._online_members(group), "#" + group.name
+        else:
+            other = self.hub.online(target)
+            if other is None:
+                conn.write(codec.numeric("401", target, "No such nick/channel"))
+                return
+            people, shown = [other], target
+        account = self._account_name(session)
+        for person in people:
+            other_codec = person.handle.codec
+            if person.handle is conn or not isinstance(other_codec, IrcCodec):
+                continue
+            data = other_codec.chat_line(
+                session.account.name, shown, "", self._said_at, account=account, client_tags=request.tags, tag_only=True
+            )
+            if data:
+                person.handle.write(data)
+        self._echo(conn, codec, session, shown, request)
 
     def _deliver(
         self,
@@ -235,7 +277,7 @@ class IrcGateway:
             self.service.deliver(kept)
             return
         account = self._account_name(session)
-        if not request.notice and not account:
+        if not request.notice and not account and not request.tags:
             self.service.deliver(kept)
             return
         for kind in (Message, Emote, PrivateMessage):
@@ -243,7 +285,7 @@ class IrcGateway:
                 self._with_irc_lines(
                     kept,
                     kind,
-                    lambda target, event: _line_for(target, event, request.notice, account),
+                    lambda target, event: _line_for(target, event, request, account, self._said_at),
                 )
                 return
         self.service.deliver(kept)
@@ -627,6 +669,37 @@ class IrcGateway:
             line = format_message("AWAY", *((message,) if message else ()), source=user_source(session.account.name))
             self._to_group_members(conn, session, line, lambda c: "away-notify" in c.caps)
 
+    def _invite(
+        self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], name: str, channel: str
+    ) -> None:
+        """IRC INVITE: ``name`` is told (an invitation, no more: a private group is still
+        joined by asking its owner, who may then accept at once)."""
+        other = self.hub.online(name)
+        if other is None:
+            conn.write(codec.numeric("401", name, "No such nick/channel"))
+            return
+        group = self._group(channel) if fold_channel(channel) != self.main_key else None
+        if fold_channel(channel) != self.main_key:
+            if group is None:
+                conn.write(codec.numeric("403", channel, "No such channel"))
+                return
+            if session.account.id not in group.members:
+                conn.write(codec.numeric("442", channel, "You're not on that channel"))
+                return
+            if other.account.id in group.members:
+                conn.write(codec.numeric("443", other.account.name, channel, "is already on channel"))
+                return
+            channel = "#" + group.name
+        conn.write(codec.numeric("341", other.account.name, channel))
+        other_codec = other.handle.codec
+        if isinstance(other_codec, IrcCodec):
+            tags = (("account", self._account_name(session)),) if "account-tag" in other_codec.caps and self._account_name(session) else ()
+            other.handle.write(format_message("INVITE", other.account.name, channel, source=user_source(session.account.name), tags=tags))
+        else:
+            self.service.deliver(
+                self.hub.private(conn, other.account.name, f"join me in {channel}: /join {channel}")
+            )
+
     def _oper(
         self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], name: str, password: str
     ) -> None:
@@ -741,15 +814,19 @@ class IrcGateway:
 _AWAY_NOTICES = frozenset({NoticeCode.RECIPIENT_AWAY, NoticeCode.RECIPIENT_AWAY_NO_MESSAGE})
 
 
-def _line_for(codec: IrcCodec, event: ServerEvent, notice: bool, account: str) -> bytes:
-    """A chat event as ``codec``'s IRC line, a NOTICE when ``notice``, with ``account``."""
+def _line_for(codec: IrcCodec, event: ServerEvent, request: Say, account: str, ts: float) -> bytes:
+    """A chat event as ``codec``'s IRC line: a NOTICE for a NOTICE, with the sender's
+    ``account`` and the request's client tags, at ``ts``."""
     if isinstance(event, (Message, Emote)):
         if not event.group and not codec.in_main:
             return b""
         target = "#" + event.group if event.group else codec.main_channel
         return codec.chat_line(
-            event.sender, target, event.text, time.time(), action=isinstance(event, Emote), notice=notice, account=account
+            event.sender, target, event.text, ts, action=isinstance(event, Emote), notice=request.notice,
+            account=account, client_tags=request.tags,
         )
     if isinstance(event, PrivateMessage) and not event.outgoing:
-        return codec.chat_line(event.sender, event.recipient, event.text, time.time(), notice=notice, account=account)
+        return codec.chat_line(
+            event.sender, event.recipient, event.text, ts, notice=request.notice, account=account, client_tags=request.tags
+        )
     return b""

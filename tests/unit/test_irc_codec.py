@@ -296,3 +296,19 @@ def test_any_bytes_after_registration_never_raise(data: bytes) -> None:
     c = registered()
     for request in c.receive_data(data + b"\r\n"):
         assert isinstance(request, REQUEST_TYPES)
+
+
+def test_client_tags_travel_with_message_tags_only_and_tagmsg_is_tag_only() -> None:
+    plain = registered()
+    assert plain.receive_data(b"@+draft/reply=1;fizz=x PRIVMSG #g :hi\r\n") == [Say("#g", "hi")]
+    tagged = registered()
+    tagged.switch_mode(tagged._make_key({"message-tags"}))
+    tagged.caps.add("message-tags")
+    out = tagged.receive_data(b"@+draft/reply=1;fizz=x PRIVMSG #g :hi\r\n@+typing=active TAGMSG bob\r\n")
+    assert out == [
+        Say("#g", "hi", tags=(("+draft/reply", "1"),)),
+        Say("bob", "", tags=(("+typing", "active"),), tag_only=True),
+    ]
+    line = tagged.chat_line("bob", "#g", "hi", 1.0, client_tags=(("+draft/reply", "1"),))
+    assert line.startswith(b"@+draft/reply=1;msgid=")
+    assert plain.chat_line("bob", "#g", "", 1.0, tag_only=True) == b""
