@@ -114,6 +114,9 @@ class Server:
         self.irc_listener: Listener | None = None
         self.irc_tls_listener: Listener | None = None
         if config.irc:  # issue 23: the IRC gateway
+            channel = config.irc_main_channel
+            if not channel.startswith("#") or len(channel) < 2 or any(ch in channel for ch in " ,\x07:"):
+                raise ConfigError(f"--irc-main-channel {channel!r}: a channel name is # then a name (no spaces or commas)")
             server_name = config.irc_server_name or socket.gethostname() or "pollchat"
             started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(clock()))
 
@@ -128,7 +131,8 @@ class Server:
                 )
 
             try:
-                self.irc_listener = self.loop.listen(_listen(config.host, config.irc_port), make_irc_codec)
+                if not config.tls_only:  # --tls-only: no password crosses the network in clear
+                    self.irc_listener = self.loop.listen(_listen(config.host, config.irc_port), make_irc_codec)
                 if tls is not None:
                     irc_tls_socket = _listen(config.host, config.irc_tls_port)
                     self.irc_tls_listener = self.loop.listen(irc_tls_socket, make_irc_codec, tls=tls)
