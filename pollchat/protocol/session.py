@@ -119,7 +119,13 @@ _VERBS = {verb.value: verb for verb in (Verb.LOGIN, Verb.REGISTER)}
 
 
 def _size(item: object) -> int:
-    return len(item) + 1 if isinstance(item, str) else 1  # a typed request counts as one
+    """Characters an item holds in the backlog: a line's length, a typed request's text and
+    tags (at least one), so the backlog bound holds for every front end."""
+    if isinstance(item, str):
+        return len(item) + 1
+    text = getattr(item, "text", None)
+    tags = getattr(item, "tags", ())
+    return 1 + (len(text) if isinstance(text, str) else 0) + sum(len(k) + len(v) for k, v in tags)
 
 
 def has_control_characters(text: str) -> bool:

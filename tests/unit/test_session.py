@@ -698,3 +698,14 @@ def test_typed_registration_and_guest_logins() -> None:
     s = Session(max_failures=2)
     assert s.feed(LogIn("no way!", "pw"))[0] == Reply(Error.of(ErrorCode.BAD_NAME, name="no way!"))
     assert s.feed(LogIn("bob", ""))[-1] == Disconnect(Error.of(ErrorCode.TOO_MANY_ATTEMPTS))
+
+
+def test_typed_requests_count_their_text_against_the_backlog_bound() -> None:
+    s = Session()
+    s.feed(LogIn("alice", "pw"))
+    big = "x" * 4000
+    for _ in range(BACKLOG_LIMIT // 4000 + 1):
+        s.feed(Say("#lobby", big))
+    assert s.backlog_full
+    s.auth_succeeded()
+    assert not s.backlog_full
