@@ -534,7 +534,10 @@ class IrcCodec:
         if "sasl" not in self.caps:
             out.append(Send(self.numeric("421", "AUTHENTICATE", "Unknown command")))
             return
-        if self.registered or self.sasl_done:
+        if self.registered:  # a connection's account does not change (no SASL re-authentication)
+            out.append(Send(self.numeric("462", "You may not reregister")))
+            return
+        if self.sasl_done:
             out.append(Send(self.numeric("907", "You have already authenticated using SASL")))
             return
         if not params or not params[0]:
