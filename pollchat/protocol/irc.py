@@ -261,7 +261,9 @@ class IrcCodec:
         caps: the capabilities enabled.
         registered: ``001`` was sent.
         in_main: the main channel is joined (its lines, joins and quits are shown).
-        held: requests waiting while a login is under way (kept by the server).
+        busy, held: an operation of the server for this connection is under way (an
+            OPER's password check); the requests that came meanwhile wait in ``held``, in
+            order (kept by the server).
     """
 
     peer_closed = False
@@ -302,6 +304,8 @@ class IrcCodec:
         self.in_main = autojoin
         self.away = False
         self.quit_reason = ""
+        self.busy = False
+        self.held: list[Request] = []
         self.peak = 0  # the most users online so far, told by the server before the welcome
         self._buf = bytearray()
         self._discarding = False

@@ -85,6 +85,9 @@ class IrcGateway:
         codec = conn.codec
         if not isinstance(codec, IrcCodec):
             return
+        if codec.busy:  # an OPER's password check runs: later requests wait, in order
+            codec.held.append(request)
+            return
         match request:
             case Send(data):
                 conn.write(data)
@@ -711,17 +714,27 @@ class IrcGateway:
         encoded = account.password_hash if admin and account is not None else self.service.dummy_hash
 
         def checked(future: Future[bool]) -> None:
-            if conn.closing or self.hub.session_of(conn) is not session:
-                return
-            if not (admin and future.result()):
-                log.warning("OPER as %r refused for %s (connection #%d)", name, session.account.name, conn.id)
-                conn.write(codec.numeric("464", "Password incorrect"))
-                return
-            log.warning("%s is now an operator (OPER as %s, connection #%d)", session.account.name, name, conn.id)
-            session.account = replace(session.account, admin=True)
-            conn.write(codec.numeric("381", "You are now an IRC operator"))
+            codec.busy = False
+            held, codec.held = codec.held, []
+            self._answer_oper(conn, codec, session, name, admin and future.result())
+            for request in held:
+                self.handle(conn, request)
 
+        codec.busy = True
         self.service.pool.submit(verify_password, password, encoded, on_done=checked)
+
+    def _answer_oper(
+        self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], name: str, ok: bool
+    ) -> None:
+        if conn.closing or self.hub.session_of(conn) is not session:
+            return
+        if not ok:
+            log.warning("OPER as %r refused for %s (connection #%d)", name, session.account.name, conn.id)
+            conn.write(codec.numeric("464", "Password incorrect"))
+            return
+        log.warning("%s is now an operator (OPER as %s, connection #%d)", session.account.name, name, conn.id)
+        session.account = replace(session.account, admin=True)
+        conn.write(codec.numeric("381", "You are now an IRC operator"))
 
     def _mode(
         self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channel: str, changes: tuple[str, ...]

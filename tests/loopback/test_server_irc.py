@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from pollchat.core.passwords import hash_password
+
 from tests.loopback.test_cli import ServerProcess, server_args, start_server
 
 TIMEOUT = 5.0
@@ -238,3 +240,32 @@ def test_guests_only_with_the_flag(tmp_path: Path) -> None:
             irc.expect(expected)
             irc.close()
             assert proc.stop() == 0
+
+
+def test_oper_with_an_admin_of_the_accounts_file_and_replies_in_order(tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.toml"
+    accounts.write_text(f'[[account]]\nname = "root"\nrole = "admin"\npassword_hash = "{hash_password("toor", 1000)}"\n')
+    args = server_args(
+        tmp_path / "data", "--max-users", "3", "--no-web", "--irc-guests", "--irc-server-name", "irc.test",
+        "--accounts", str(accounts),
+    )
+    with start_server(args, tmp_path) as proc:
+        proc.wait_listening()
+        port = None
+        for _ in range(3):
+            if (m := IRC_RE.fullmatch(proc.out.readline() or "")) is not None:
+                port = int(m.group(1))
+                break
+        assert port is not None
+        irc = IrcClient(port)
+        irc.send("NICK visitor", "USER u 0 * :V")
+        irc.expect(" 001 visitor ")
+        irc.send("OPER root wrong", "PING one")
+        assert irc.expect(" 464 |PONG") == ":irc.test 464 visitor :Password incorrect"
+        irc.expect("PONG .* one")
+        irc.send("OPER root toor", "PING two", "WHOIS visitor")
+        assert " 381 visitor " in irc.expect(" 381 |PONG")  # the check ran first, then the PONG
+        irc.expect("PONG .* two")
+        irc.expect(" 313 visitor visitor ")
+        irc.close()
+        assert proc.stop() == 0
