@@ -423,7 +423,8 @@ class IrcGateway:
         """Deliver, but the events of type ``change`` (a group change, or an event class)
         go to IRC connections as ``line(codec, event)``: an IRC line with what the event
         does not carry (a PART or KICK reason, a NOTICE, the sender's account and real
-        name). ``skip``: a connection that gets no group-owner change (it just left)."""
+        name), rendered once per mode key. ``skip``: a connection that gets no group-owner
+        change (it just left)."""
         rest: list[Delivery[Connection]] = []
         for delivery in deliveries:
             event = delivery.event
@@ -434,10 +435,13 @@ class IrcGateway:
                 rest.append(delivery)
                 continue
             others = []
+            rendered: dict[str, bytes] = {}  # once per mode key, as the loop's fan-out does
             for target in delivery.targets:
                 codec = target.codec
                 if isinstance(codec, IrcCodec):
-                    data = line(codec, event)
+                    data = rendered.get(codec.mode_key)
+                    if data is None:
+                        data = rendered[codec.mode_key] = line(codec, event)
                     if data:
                         target.write(data)
                 else:
