@@ -16,6 +16,12 @@ fi
 OPER_DIR="$(mktemp -d "${TMPDIR:-/tmp}/pollchat-irctest-oper.XXXXXX")"
 OPER_HASH="$(echo operpassword | "$HERE/.venv/bin/pollchat-server" hash-password --iterations 1000)" || exit 2
 printf '[[account]]\nname = "operuser"\nrole = "admin"\npassword_hash = "%s"\n' "$OPER_HASH" > "$OPER_DIR/accounts.toml"
+# the connection-password tests (PASS testpassword, NICK foo) are pollchat's "PASS password
+# with the account as NICK": an account foo with that password, next to operuser
+PASS_HASH="$(echo testpassword | "$HERE/.venv/bin/pollchat-server" hash-password --iterations 1000)" || exit 2
+cp "$OPER_DIR/accounts.toml" "$OPER_DIR/accounts-pass.toml"
+printf '\n[[account]]\nname = "foo"\npassword_hash = "%s"\n' "$PASS_HASH" >> "$OPER_DIR/accounts-pass.toml"
+export IRCTEST_PASSWORD_ARGS="${IRCTEST_PASSWORD_ARGS:---accounts $OPER_DIR/accounts-pass.toml}"
 export POLLCHAT_SERVER_FLAGS="${POLLCHAT_SERVER_FLAGS:-$("$IRCTEST_VENV/bin/python" - "$IRCTEST_HOME/controllers" <<'PY'
 import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + "/../irctest"]
 import pollchat_controller; print(pollchat_controller.DEFAULT_FLAGS)
