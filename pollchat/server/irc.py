@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 
 from pollchat.core.group_chat import group_name
 from pollchat.core.groups import Group, Visibility
-from pollchat.core.hub import Delivery, OnlineSession
+from pollchat.core.effects import Delivery, Effect, ToEveryone
+from pollchat.core.roster import OnlineSession
 from pollchat.core.passwords import verify_password
 from pollchat.core.presence import Status
 from pollchat.protocol.commands import Command
@@ -256,7 +257,7 @@ class IrcGateway:
         self,
         conn: Connection,
         codec: IrcCodec,
-        deliveries: Iterable[Delivery[Connection]],
+        deliveries: Iterable[Effect[Connection]],
         quiet: bool = False,
         *,
         session: OnlineSession[Connection] | None = None,
@@ -267,11 +268,11 @@ class IrcGateway:
         and so is the away notice of a private message (``301`` says it). With the
         ``session`` and ``request``, IRC recipients get the line as IRC says it: a NOTICE
         stays a NOTICE, and it carries the sender's account (account-tag)."""
-        kept = []
+        kept: list[Effect[Connection]] = []
         for delivery in deliveries:
-            event = delivery.event
-            if delivery.targets == (conn,) and not isinstance(event, GroupEvent):
-                if quiet:
+            if isinstance(delivery, Delivery) and delivery.targets == (conn,):
+                event = delivery.event
+                if quiet and not isinstance(event, GroupEvent):
                     continue
                 if isinstance(event, Notice) and event.code in _AWAY_NOTICES:
                     continue
@@ -284,7 +285,7 @@ class IrcGateway:
             self.service.deliver(kept)
             return
         for kind in (Message, Emote, PrivateMessage):
-            if any(type(d.event) is kind for d in kept):
+            if any(isinstance(d, (Delivery, ToEveryone)) and type(d.event) is kind for d in kept):
                 self._with_irc_lines(
                     kept,
                     kind,
@@ -347,9 +348,11 @@ class IrcGateway:
         self._topic_reply(conn, codec, group, always=False)
         conn.write(self._group_names(codec, group))
 
-    def _refused(self, conn: Connection, codec: IrcCodec, deliveries: list[Delivery[Connection]], channel: str) -> bool:
+    def _refused(self, conn: Connection, codec: IrcCodec, deliveries: list[Effect[Connection]], channel: str) -> bool:
         """If the group layer refused (an error to ``conn``), answer with the numeric."""
         for delivery in deliveries:
+            if not isinstance(delivery, Delivery):
+                continue
             event = delivery.event
             if isinstance(event, Error) and delivery.targets == (conn,):
                 conn.write(self._numeric_for(codec, event, channel))
@@ -414,7 +417,7 @@ class IrcGateway:
 
     def _with_irc_lines(
         self,
-        deliveries: Iterable[Delivery[Connection]],
+        deliveries: Iterable[Effect[Connection]],
         change: GroupChange | type,
         line: Callable[[IrcCodec, ServerEvent], bytes],
         *,
@@ -425,10 +428,13 @@ class IrcGateway:
         does not carry (a PART or KICK reason, a NOTICE, the sender's account and real
         name), rendered once per mode key. ``skip``: a connection that gets no group-owner
         change (it just left)."""
-        rest: list[Delivery[Connection]] = []
+        rest: list[Effect[Connection]] = []
         for delivery in deliveries:
+            if not isinstance(delivery, (Delivery, ToEveryone)):  # a roster change: as it is
+                rest.append(delivery)
+                continue
             event = delivery.event
-            if skip is not None and isinstance(event, GroupEvent) and event.change is GroupChange.OWNER:
+            if skip is not None and isinstance(delivery, Delivery) and isinstance(event, GroupEvent) and event.change is GroupChange.OWNER:
                 delivery = Delivery(tuple(t for t in delivery.targets if t is not skip), event)
             wanted = event.change is change if isinstance(event, GroupEvent) else type(event) is change
             if not wanted:
@@ -514,7 +520,7 @@ class IrcGateway:
             return
         deliveries = self.groups.kick(conn, name, "#" + group.name)
         for delivery in deliveries:
-            if isinstance(delivery.event, Error) and delivery.targets == (conn,):
+            if isinstance(delivery, Delivery) and isinstance(delivery.event, Error) and delivery.targets == (conn,):
                 conn.write(self._numeric_for(codec, delivery.event, channel, name))
                 return
         self._with_irc_lines(
