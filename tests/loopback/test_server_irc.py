@@ -269,3 +269,36 @@ def test_oper_with_an_admin_of_the_accounts_file_and_replies_in_order(tmp_path: 
         irc.expect(" 313 visitor visitor ")
         irc.close()
         assert proc.stop() == 0
+
+
+def test_irc_over_tls_and_tls_only_leaves_out_the_plain_port(tmp_path: Path) -> None:
+    """With a certificate the gateway also listens with TLS (RFC 7194's 6697 by default);
+    with ``--tls-only`` its plain port is not opened either."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    args = server_args(
+        tmp_path / "data", "--max-users", "2", "--no-web", "--irc-guests", "--tls-only", "--tls-port", "0",
+        "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"),
+    )  # fmt: skip
+    with start_server(args, tmp_path) as proc:
+        lines = [proc.out.readline() or "" for _ in range(2)]  # "tls: listening", "irc tls: listening"
+        assert not any(line.startswith("irc: ") for line in lines), lines
+        match = next((m for line in lines if (m := re.fullmatch(r"irc tls: listening on 127\.0\.0\.1:(\d+)", line))), None)
+        assert match is not None, lines
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        raw = socket.create_connection(("127.0.0.1", int(match.group(1))), timeout=TIMEOUT)
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            tls.sendall(b"NICK secure\r\nUSER u 0 * :S\r\n")
+            data = b""
+            while b" 001 secure " not in data:
+                chunk = tls.recv(65536)
+                assert chunk, data
+                data += chunk
+        assert proc.stop() == 0
