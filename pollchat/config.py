@@ -39,6 +39,12 @@ def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "pollchat"
 
 
+DEFAULT_IRC_PORT = 6667
+"""The IRC gateway's plain port (RFC 7194 names 6697 for TLS; 6667 is the customary plain one)."""
+DEFAULT_IRC_TLS_PORT = 6697
+"""The IRC gateway's TLS port (RFC 7194)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     """Everything the server needs to start.
@@ -104,6 +110,13 @@ class ServerConfig:
         web_host_names: the only ``Host`` names (and addresses) the web listener
             answers, without ports; others get 421 (a DNS rebinding defence). Empty:
             any.
+        irc: serve the IRC gateway (issue 23, ``docs/irc.md``) on ``irc_port`` (and
+            with TLS on ``irc_tls_port``).
+        irc_port, irc_tls_port: the IRC listeners' ports (0 picks a free one).
+        irc_guests: an IRC client without credentials comes in as a guest.
+        irc_server_name: the server name IRC clients see (``None``: the host name).
+        irc_main_channel: the main chat's IRC channel.
+        irc_autojoin: IRC clients are joined to the main channel after registration.
         min_password_length: the shortest password a registration or ``/passwd`` may
             set, in characters (0 = any); existing passwords and the accounts file's
             are not checked.
@@ -161,6 +174,13 @@ class ServerConfig:
     web_port: int = DEFAULT_WEB_PORT
     web_allow_origins: tuple[str, ...] = ()
     web_host_names: tuple[str, ...] = ()
+    irc: bool = True
+    irc_port: int = DEFAULT_IRC_PORT
+    irc_tls_port: int = DEFAULT_IRC_TLS_PORT
+    irc_guests: bool = False
+    irc_server_name: str | None = None
+    irc_main_channel: str = "#lobby"
+    irc_autojoin: bool = True
     min_password_length: int = 1
     input_budget: float = 1000.0
     address_input_budget: float = 5000.0

@@ -230,6 +230,7 @@ LISTENING = "listening on {host}:{port}"
 TLS_LISTENING = "tls: listening on {host}:{port}"
 WEB_CLIENT = "web client: {url}"
 WEB_CLIENT_OTHERS = "web client from other machines: {urls}"
+IRC_LISTENING = "{label}: listening on {host}:{port}"
 TOO_FEW_SEATS = "login users > max users, change settings"
 
 # --- Client ----------------------------------------------------------------------------

@@ -355,6 +355,7 @@ class Harness:
             register_rate=0,
             # One listener unless a test asks for the browser's (web=True, web_port=0).
             web=False,
+            irc=False,  # the IRC gateway's tests turn it on (irc=True, irc_port=0)
             # seed-004 flows use short passwords ("123"): tests of the rule turn it on.
             min_password_length=1,
         )

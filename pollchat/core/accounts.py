@@ -33,6 +33,8 @@ class Account:
             (0 until the store has assigned one). History refers to accounts by id.
         admin: may use the admin commands (``role = "admin"`` in the accounts file;
             registered accounts are never admins).
+        guest: a guest of a front end (an IRC client let in without credentials): kept in
+            memory only, with a negative ``id``.
         stored_key: the key the store keeps for an old account whose
             :func:`~pollchat.protocol.names.name_key` another account had first (see
             :func:`~pollchat.protocol.names.legacy_key`); empty for every other account.
@@ -44,6 +46,7 @@ class Account:
     id: int = 0
     admin: bool = False
     stored_key: str = field(default="", repr=False)
+    guest: bool = False
 
     @property
     def key(self) -> str:

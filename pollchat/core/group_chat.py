@@ -496,6 +496,20 @@ class GroupChat(Generic[H]):
         """``/nick``: member lists show the new name (bans follow the account id)."""
         self.groups.account_renamed(account_id, new_name)
 
+    def forget_guest(self, account: Account) -> list[Effect[H]]:
+        """A guest (see :meth:`~pollchat.core.hub.Hub.guest`) is leaving: it stops being a
+        member of, or asking to join, any group, without a word to the members (they are
+        told it quit); a group it owned passes to its longest-standing member, who is
+        told, or is deleted with its last member."""
+        deliveries: list[Effect[H]] = []
+        self.groups.forget_requests(account.id)
+        for group in self.groups.of_member(account.id):
+            successor = self.groups.remove_member(group, account.id, self.hub.clock())
+            if successor is not None and not group.deleted:
+                new_owner = GroupEvent(group.name, GroupChange.OWNER, successor.name)
+                deliveries.append(Delivery(self._online(group), new_owner))
+        return deliveries
+
     def account_deleted(self, account: Account) -> list[Effect[H]]:
         """``/unregister``: the account leaves each of its groups (owned ones change
         hands or go) and its requests are dropped. Call before the hub ends its session."""
@@ -561,7 +575,7 @@ class GroupChat(Generic[H]):
         return session.account.id == group.owner_id or session.account.admin
 
     def _account(self, name: str) -> Account:
-        account = self.hub.accounts.find(name)
+        account = self.hub.find_account(name)
         if account is None:
             raise _Refused(Error.of(ErrorCode.NO_SUCH_USER, name=name[:40]))
         return account

@@ -14,7 +14,9 @@ clock is injected (``clock``), so idle times and statuses are testable.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import replace
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar, cast
 
@@ -109,6 +111,7 @@ class Hub(Generic[H]):
         """Chat lines, actions and private messages so far (for the console's stats)."""
         self.roster: Roster[H] = Roster()
         self._maybe_playing = False  # a game may be running somewhere (none: no walk at a login)
+        self._guest_ids = itertools.count(1)  # guests' ids are -1, -2, ...: never an account's
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -119,6 +122,19 @@ class Hub(Generic[H]):
     def session_of(self, handle: H) -> OnlineSession[H] | None:
         """The online session on ``handle``, if it is logged in."""
         return self.roster.by_handle(handle)
+
+    def online(self, name: str) -> OnlineSession[H] | None:
+        """The online session of the account (or guest) called ``name``, if any."""
+        return self.roster.by_key(name_key(name))
+
+    def find_account(self, name: str) -> Account | None:
+        """The account called ``name`` (any case), or the online guest of that name."""
+        account = self.accounts.find(name)
+        if account is None:
+            session = self.roster.by_key(name_key(name))
+            if session is not None:
+                account = session.account
+        return account
 
     def session_by_id(self, account_id: int) -> OnlineSession[H] | None:
         """The online session of account ``account_id``, if it is logged in."""
@@ -137,7 +153,7 @@ class Hub(Generic[H]):
         is open. Returns the refusal, or ``None`` to go on."""
         if self.closing:
             return ErrorCode.SERVER_CLOSING
-        if self.accounts.find(name) is not None:
+        if self.find_account(name) is not None:
             return ErrorCode.NAME_TAKEN
         refusal = self._lookalike(name)
         if refusal is not None:
@@ -178,6 +194,25 @@ class Hub(Generic[H]):
         account = self.accounts.register(name, password_hash)
         if account is None:
             return Admission(ErrorCode.NAME_TAKEN)
+        return self._admit(handle, account)
+
+    def guest(self, handle: H, name: str) -> Admission[H]:
+        """Admit ``handle`` as the guest ``name`` (a front end's anonymous user, such as
+        an IRC client without credentials when the server allows it): no account is
+        stored; the name may belong to no account, nor look like one; the guest takes a
+        registered account's seat and has a negative id, never reused while the server
+        runs (history and group membership refer to it)."""
+        if self.closing:
+            return Admission(ErrorCode.SERVER_CLOSING)
+        valid = normalize_name(name)
+        if valid is None:
+            return Admission(ErrorCode.BAD_NAME, detail={"name": name[:40]})
+        if self.find_account(valid) is not None:
+            return Admission(ErrorCode.NAME_TAKEN)
+        refusal = self._lookalike(valid)
+        if refusal is not None:
+            return Admission(refusal)
+        account = Account(valid, "", AccountKind.REGISTERED, id=-next(self._guest_ids), guest=True)
         return self._admit(handle, account)
 
     def _lookalike(self, name: str, account: Account | None = None) -> ErrorCode | None:
@@ -284,7 +319,7 @@ class Hub(Generic[H]):
 
     def whois(self, handle: H, name: str) -> list[Effect[H]]:
         """``/whois NAME``: status, times and account kind, online or not."""
-        account = self.accounts.find(name)
+        account = self.find_account(name)
         if account is None:
             return [self._error(handle, ErrorCode.NO_SUCH_USER, name=name[:40])]
         session = self.roster.by_key(account.key)
@@ -352,7 +387,7 @@ class Hub(Generic[H]):
         session = self.roster.by_handle(handle)
         if session is None:
             return []
-        recipient = self.accounts.find(name)
+        recipient = self.find_account(name)
         if recipient is None:
             return [self._error(handle, ErrorCode.NO_SUCH_USER, name=name[:40])]
         if recipient.key == session.account.key:
@@ -471,12 +506,12 @@ class Hub(Generic[H]):
             return [self._error(handle, ErrorCode.PRECONFIGURED_ACCOUNT, name=old.name)]
         if name == old.name:
             return []
-        if name_key(name) != old.key and self.accounts.find(name) is not None:
+        if name_key(name) != old.key and self.find_account(name) is not None:
             return [self._error(handle, ErrorCode.NAME_TAKEN)]
         refusal = self._lookalike(name, old)
         if refusal is not None:
             return [self._error(handle, refusal)]
-        renamed = self.accounts.rename(old, name)
+        renamed = replace(old, name=name) if old.guest else self.accounts.rename(old, name)
         if renamed is None:
             return [self._error(handle, ErrorCode.NAME_TAKEN)]
         session.account = renamed
@@ -517,7 +552,7 @@ class Hub(Generic[H]):
         if session is None:
             return []
         self.budget.release(session.account.kind)
-        if record_last_seen:
+        if record_last_seen and not session.account.guest:
             self.accounts.set_last_seen(session.account, self.clock())
         return [LeftEveryone(handle), ToEveryone(self.roster.everyone(), Left(session.account.name, reason))]
 
@@ -526,9 +561,9 @@ class Hub(Generic[H]):
         return self.roster.everyone()
 
     def online_by_name(self, name: str) -> OnlineSession[H] | Error:
-        """The session of the account named ``name`` (any case), or the error to tell
-        whoever asked: no such account, or not online."""
-        account = self.accounts.find(name)
+        """The session of the account (or online guest) named ``name`` (any case), or the
+        error to tell whoever asked: no such account, or not online."""
+        account = self.find_account(name)
         if account is None:
             return Error.of(ErrorCode.NO_SUCH_USER, name=name[:40])
         session = self.roster.by_key(account.key)

@@ -11,7 +11,8 @@ The contract, :class:`Codec`:
 * :meth:`~Codec.receive_data` takes bytes as they arrived (any chunking) and returns
   the completed input :data:`~pollchat.protocol.framing.Item` values: chat-protocol
   lines (``str``) or a :class:`~pollchat.errors.ProtocolError` for a line that was
-  discarded. It never raises.
+  discarded; or, for a front end with a protocol of its own (IRC), typed
+  :mod:`~pollchat.protocol.requests` values. It never raises.
 * :meth:`~Codec.data_to_send` returns (and forgets) bytes the codec itself must send,
   such as a handshake answer or a pong; empty for the line codec.
 * :attr:`~Codec.ready` is ``True`` once a handshake (if any) is done; the server sends
@@ -35,6 +36,12 @@ from typing import Protocol
 from pollchat.protocol.events import Labelled, Renamed, ServerEvent, Typing
 from pollchat.protocol.framing import Item, LineFramer
 from pollchat.protocol.render import encode_json, encode_text
+from pollchat.protocol.requests import Request
+
+Input = Item | Request
+"""What a codec decodes: chat-protocol lines and line errors (:data:`Item`), or typed
+requests (:data:`~pollchat.protocol.requests.Request`) from a front end that parses its
+own protocol (IRC)."""
 
 
 class Codec(Protocol):
@@ -54,8 +61,9 @@ class Codec(Protocol):
         only through :meth:`switch_mode` (or before the login): the server keeps its
         logged-in connections in one broadcast list per key."""
 
-    def receive_data(self, data: bytes) -> list[Item]:
-        """Consume received bytes; return completed lines and line errors. Never raises."""
+    def receive_data(self, data: bytes) -> list[Item] | list[Request]:
+        """Consume received bytes; return completed lines and line errors, or typed
+        requests. Never raises."""
 
     def data_to_send(self) -> bytes:
         """Bytes the codec needs sent (handshake, pong); ``b""`` if none. Clears them."""

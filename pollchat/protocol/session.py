@@ -33,6 +33,7 @@ from pollchat.protocol.commands import Command, is_command_line, parse_command
 from pollchat.protocol.events import Error, Greeting, ServerEvent
 from pollchat.protocol.framing import Item
 from pollchat.protocol.names import normalize_name
+from pollchat.protocol.requests import REQUEST_TYPES, LogIn, Request
 from pollchat.texts import ErrorCode
 
 
@@ -56,6 +57,8 @@ class Verb(enum.Enum):
 
     LOGIN = "login"
     REGISTER = "register"
+    GUEST = "guest"
+    """Not a line of the flow: a front end's guest login (:class:`~pollchat.protocol.requests.LogIn`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +109,23 @@ class Disconnect:
     event: ServerEvent | None = None
 
 
-SessionStep = Reply | Authenticate | Chat | Command | SwitchMode | Disconnect
+SessionStep = Reply | Authenticate | Chat | Command | SwitchMode | Disconnect | Request
+"""What the server carries out; a typed :data:`~pollchat.protocol.requests.Request` from a
+front end (other than :class:`~pollchat.protocol.requests.LogIn`) passes through as it came."""
 
 _EOF = object()  # backlog marker: the peer closed its side while we were authenticating
 _MODE_LINES = {"mode json": "json", "mode text": "text"}
-_VERBS = {verb.value: verb for verb in Verb}
+_VERBS = {verb.value: verb for verb in (Verb.LOGIN, Verb.REGISTER)}
 
 
 def _size(item: object) -> int:
-    return len(item) + 1 if isinstance(item, str) else 1
+    """Characters an item holds in the backlog: a line's length, a typed request's text and
+    tags (at least one), so the backlog bound holds for every front end."""
+    if isinstance(item, str):
+        return len(item) + 1
+    text = getattr(item, "text", None)
+    tags = getattr(item, "tags", ())
+    return 1 + (len(text) if isinstance(text, str) else 0) + sum(len(k) + len(v) for k, v in tags)
 
 
 def has_control_characters(text: str) -> bool:
@@ -241,14 +252,21 @@ class Session:
 
     # --- input ---------------------------------------------------------------------------
 
-    def feed(self, item: Item) -> list[SessionStep]:
-        """Handle one framed item (a line or a framing error) and return the actions."""
+    def feed(self, item: Item | Request) -> list[SessionStep]:
+        """Handle one framed item (a line or a framing error) or a front end's typed
+        request, and return the actions. A :class:`~pollchat.protocol.requests.LogIn`
+        starts a login as ``user,password`` would; any other request passes through
+        (held, in order, while a password check runs)."""
         if self.phase is Phase.AUTHENTICATING:
             self._held().append(item)
             self._backlog_size += _size(item)
             return []
         if self.phase is Phase.CLOSED:
             return []
+        if isinstance(item, LogIn):
+            return self._log_in(item)
+        if isinstance(item, REQUEST_TYPES):
+            return [item]
         if isinstance(item, ProtocolError):
             return [Reply(Error.of(item.code, **item.detail))]
         if self.phase is Phase.CHATTING:
@@ -316,6 +334,27 @@ class Session:
                 return self._fail(error.code, minimum=self.min_password_length)
         self.phase = Phase.AUTHENTICATING
         return [Authenticate(self._verb_chosen, name, password)]
+
+    def _log_in(self, request: LogIn) -> list[SessionStep]:
+        """A front end's typed login: the same checks as ``user,password`` lines."""
+        if self.phase is Phase.CHATTING:
+            return [Reply(Error.of(ErrorCode.ALREADY_LOGGED_IN))]
+        self.phase = Phase.AWAIT_VERB
+        name = unicodedata.normalize("NFC", request.name) if normalize_name(request.name) is not None else None
+        if name is None:
+            return self._fail(ErrorCode.BAD_NAME, name=request.name[:40])
+        if request.guest:
+            self.phase = Phase.AUTHENTICATING
+            return [Authenticate(Verb.GUEST, name, "")]
+        password = request.password
+        if not password or has_control_characters(password):
+            return self._fail(ErrorCode.WRONG_PASSWORD if not request.register else ErrorCode.BAD_FORMAT)
+        if request.register:
+            error = new_password_error(password, self.min_password_length)
+            if error is not None:
+                return self._fail(error.code, minimum=self.min_password_length)
+        self.phase = Phase.AUTHENTICATING
+        return [Authenticate(Verb.REGISTER if request.register else Verb.LOGIN, name, password)]
 
     def _chat(self, line: str) -> list[SessionStep]:
         if not line.strip():

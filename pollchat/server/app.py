@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from pollchat import texts
+from pollchat import __version__, texts
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
 from pollchat.core.hub import Hub
 from pollchat.errors import ConfigError
 from pollchat.protocol.codec import LineCodec
+from pollchat.protocol.irc import IrcCodec
 from pollchat.protocol.web import WebCodec
 from pollchat.server.backups import BackupScheduler
 from pollchat.server.build import build_server_loop
@@ -110,6 +111,33 @@ class Server:
                 raise ConfigError(f"{exc} (the web client's port: pick another with --web-port, or --no-web)") from None
             names = frozenset(config.web_host_names)  # only these Host names: a DNS-rebinding page is refused
             self.web_listener = self.loop.listen(web_socket, lambda: WebCodec(max_line, site, origins, names), tls=tls)
+        self.irc_listener: Listener | None = None
+        self.irc_tls_listener: Listener | None = None
+        if config.irc:  # issue 23: the IRC gateway
+            channel = config.irc_main_channel
+            if not channel.startswith("#") or len(channel) < 2 or any(ch in channel for ch in " ,\x07:"):
+                raise ConfigError(f"--irc-main-channel {channel!r}: a channel name is # then a name (no spaces or commas)")
+            server_name = config.irc_server_name or socket.gethostname() or "pollchat"
+            started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(clock()))
+
+            def make_irc_codec() -> IrcCodec:
+                return IrcCodec(
+                    server_name,
+                    config.irc_main_channel,
+                    autojoin=config.irc_autojoin,
+                    guests=config.irc_guests,
+                    version=f"pollchat-{__version__}",
+                    created=started,
+                )
+
+            try:
+                if not config.tls_only:  # --tls-only: no password crosses the network in clear
+                    self.irc_listener = self.loop.listen(_listen(config.host, config.irc_port), make_irc_codec)
+                if tls is not None:
+                    irc_tls_socket = _listen(config.host, config.irc_tls_port)
+                    self.irc_tls_listener = self.loop.listen(irc_tls_socket, make_irc_codec, tls=tls)
+            except ConfigError as exc:
+                raise ConfigError(f"{exc} (the IRC gateway's port: pick another with --irc-port, or --no-irc)") from None
         preconfigured = database.sync_preconfigured(preconfigured)  # stable ids for history
         self.chat, self.pool = build_server_loop(
             config,
@@ -153,6 +181,16 @@ class Server:
     def web_address(self) -> tuple[str, int] | None:
         """The bound ``(host, port)`` of the web listener; ``None`` with ``--no-web``."""
         return self.web_listener.address if self.web_listener is not None else None
+
+    @property
+    def irc_address(self) -> tuple[str, int] | None:
+        """The bound ``(host, port)`` of the IRC gateway; ``None`` with ``--no-irc``."""
+        return self.irc_listener.address if self.irc_listener is not None else None
+
+    @property
+    def irc_tls_address(self) -> tuple[str, int] | None:
+        """The bound ``(host, port)`` of the IRC gateway over TLS; ``None`` without TLS."""
+        return self.irc_tls_listener.address if self.irc_tls_listener is not None else None
 
     @property
     def web_url(self) -> str | None:

@@ -30,6 +30,7 @@ from pollchat.server.bans import NetworkBans
 from pollchat.server.chat import LoopAdapter
 from pollchat.server.connection import Connection
 from pollchat.server.history import HistoryLog
+from pollchat.server.irc import IrcGateway
 from pollchat.server.loop import EventLoop
 from pollchat.server.peer import Peer
 from pollchat.server.service import ChatService, Output
@@ -120,7 +121,8 @@ def build_server_loop(
     on_reload: Callable[[], None] | None = None,
 ) -> tuple[LoopAdapter, WorkerPool]:
     """The chat on ``loop``: a worker pool for password work, the service (its output
-    is the loop) and the loop adapter, made ``loop``'s handler.
+    is the loop), the IRC gateway's request handler (with ``config.irc``) and the loop
+    adapter, made ``loop``'s handler.
 
     The loop is made first (the pool and the service need its timers and its
     wake-up), so the adapter is given to it here, the one place that does.
@@ -140,6 +142,8 @@ def build_server_loop(
         rng=rng,
         on_shutdown=on_shutdown,
     )
+    if config.irc:  # the IRC gateway's server half: it hooks itself into the service
+        IrcGateway(service, config.irc_main_channel)
     adapter = LoopAdapter(loop, service, on_shutdown=on_shutdown, on_reload=on_reload)
     loop.handler = adapter
     return adapter, pool

@@ -15,6 +15,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from pollchat.errors import ProtocolError
 from pollchat.protocol.codec import JSON
 from pollchat.protocol.framing import Item
 from pollchat.protocol.labels import LABEL_PREFIX, split_label
@@ -93,7 +94,8 @@ class LoopAdapter:
             self.service.ready(conn)
         if items:
             if any(type(item) is str and item.startswith(LABEL_PREFIX) for item in items):
-                self._received_labelled(conn, items)
+                # only a line codec labels lines; a typed-request codec (IRC) never gets here
+                self._received_labelled(conn, [item for item in items if isinstance(item, (str, ProtocolError))])
             else:
                 self.service.received(conn, items)
         if codec.peer_closed and not conn.closing:

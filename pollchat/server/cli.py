@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from pollchat import __version__, texts
 from pollchat.cliargs import OneLineParser, kdf_iterations_argument, non_negative_float, whole_number
-from pollchat.config import DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_WEB_PORT, ServerConfig, default_data_dir
+from pollchat.config import DEFAULT_IRC_PORT, DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_WEB_PORT, ServerConfig, default_data_dir
 from pollchat.core.passwords import MAX_ITERATIONS
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
@@ -43,7 +43,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 EPILOG = f"""\
 examples:
-  {PROG} --max-users 20                 listen on 0.0.0.0:{DEFAULT_PORT}, the web client on :{DEFAULT_WEB_PORT}
+  {PROG} --max-users 20                 listen on 0.0.0.0:{DEFAULT_PORT}, the web client on :{DEFAULT_WEB_PORT}, IRC on :{DEFAULT_IRC_PORT}
+  {PROG} --max-users 20 --irc-guests    IRC clients without an account come in as guests
   {PROG} --max-users 20 --tls-cert fullchain.pem --tls-key privkey.pem   also TLS on :{DEFAULT_TLS_PORT}
   printf '4\\n' | {PROG}                  answer the max-users prompt from a pipe
   {PROG} --max-users 4 --accounts accounts.toml
@@ -56,6 +57,7 @@ examples:
 
 then, from another terminal:
   pollchat-client localhost     or     nc localhost {DEFAULT_PORT}     or a browser at http://localhost:{DEFAULT_WEB_PORT}/
+  or an IRC client: irssi -c localhost -p {DEFAULT_IRC_PORT} -n NAME -w NAME:PASSWORD   (docs/irc.md)
 """
 
 
@@ -350,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(parser, main_options=False)
     _add_tls_flags(parser)
     _add_web_flags(parser)
+    _add_irc_flags(parser)
     register_all(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser
 
@@ -412,6 +415,43 @@ def _add_web_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_irc_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("IRC gateway (issue 23: join from irssi, WeeChat, HexChat or a bot; see docs/irc.md)")
+    group.add_argument(
+        "--irc-port",
+        type=whole_number(0, 65535),
+        default=_default("irc_port"),
+        metavar="PORT",
+        help="TCP port of the IRC gateway; 0 picks a free one (default: %(default)s)",
+    )
+    group.add_argument(
+        "--irc-tls-port",
+        type=whole_number(0, 65535),
+        default=_default("irc_tls_port"),
+        metavar="PORT",
+        help="TCP port of the IRC gateway over TLS, with --tls-cert (default: %(default)s)",
+    )
+    group.add_argument("--no-irc", dest="irc", action="store_false", help="no IRC gateway")
+    group.add_argument(
+        "--irc-guests",
+        action="store_true",
+        help="let an IRC client without PASS or SASL in as a guest (a name no account has; guests take registered seats)",
+    )
+    group.add_argument("--irc-server-name", metavar="NAME", help="the server name IRC clients see (default: the host name)")
+    group.add_argument(
+        "--irc-main-channel",
+        default=_default("irc_main_channel"),
+        metavar="#NAME",
+        help="the IRC channel of the main chat (default: %(default)s)",
+    )
+    group.add_argument(
+        "--no-irc-autojoin",
+        dest="irc_autojoin",
+        action="store_false",
+        help="do not join IRC clients to the main channel after registration (the client joins it)",
+    )
+
+
 def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
     """The :class:`ServerConfig` the server flags in ``args`` describe (the numeric ones
     through :data:`CONFIG_FLAGS`)."""
@@ -432,6 +472,13 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         web_port=args.web_port,
         web_allow_origins=tuple(args.web_allow_origins),
         web_host_names=tuple(args.web_host_names),
+        irc=args.irc,
+        irc_port=args.irc_port,
+        irc_tls_port=args.irc_tls_port,
+        irc_guests=args.irc_guests,
+        irc_server_name=args.irc_server_name,
+        irc_main_channel=args.irc_main_channel,
+        irc_autojoin=args.irc_autojoin,
         **{row.field: getattr(args, row.field) for row in CONFIG_FLAGS},
     )
 
@@ -539,6 +586,9 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         others = _web_urls_for_others(server)
         if others:
             print(texts.WEB_CLIENT_OTHERS.format(urls=" ".join(others)), flush=True)
+    for label, address in (("irc", server.irc_address), ("irc tls", server.irc_tls_address)):
+        if address is not None:
+            print(texts.IRC_LISTENING.format(label=label, host=address[0], port=address[1]), flush=True)
     log.info("pollchat %s listening on %s:%d (pid %d); log file %s", __version__, host, port, os.getpid(), log_path)
     if tls_address is not None:
         log.info("TLS (1.2 or newer) on %s:%d with %s; SIGHUP reloads it", *tls_address, config.tls_cert)

@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pollchat.core.budget import InputBudget
 from pollchat.protocol.events import Error
-from pollchat.protocol.framing import Item
+from pollchat.protocol.codec import Input
 from pollchat.texts import ErrorCode
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class InputGuard:
 
     # --- the loop adapter's calls -------------------------------------------------------
 
-    def receive(self, conn: Connection, data: bytes) -> list[Item]:
+    def receive(self, conn: Connection, data: bytes) -> Sequence[Input]:
         """Feed ``data`` (and what was held) to ``conn``'s codec within the budgets and
         the per-pass bound; return the items parsed now. ``b""``: parse held bytes."""
         codec = conn.codec
@@ -143,16 +143,17 @@ class InputGuard:
             self._hold(conn, data, now)
             return []
         frames = getattr(codec, "frames", None)  # a WebSocket counts frames, a line stream lines
+        items: Sequence[Input]
         if len(data) <= SLICE:
             items = codec.receive_data(data)
             rest = b""
         else:
-            items = []
+            sliced: list[Input] = []
             at = 0
-            while at < len(data) and _units(codec, frames, items) < PASS_UNITS:
-                items += codec.receive_data(data[at : at + SLICE])
+            while at < len(data) and _units(codec, frames, sliced) < PASS_UNITS:
+                sliced += codec.receive_data(data[at : at + SLICE])
                 at += SLICE
-            rest = data[at:]
+            items, rest = sliced, data[at:]
         if self.enabled:
             self._charge(conn, address, _units(codec, frames, items), now)
             if self._flooding(conn, address, now):
@@ -299,7 +300,7 @@ class InputGuard:
             del self._held[conn]
 
 
-def _units(codec: object, frames_before: int | None, items: list[Item]) -> int:
+def _units(codec: object, frames_before: int | None, items: Sequence[Input]) -> int:
     """The work done: frames parsed since ``frames_before`` on a codec that counts
     frames (a WebSocket: pings and empty continuations cost too), else lines."""
     if frames_before is None:

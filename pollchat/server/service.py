@@ -26,7 +26,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Generic, Protocol, TypeVar
 
@@ -50,7 +50,8 @@ from pollchat.protocol.events import (
     ServerEvent,
     ShuttingDown,
 )
-from pollchat.protocol.framing import Item
+from pollchat.protocol.codec import Input
+from pollchat.protocol.requests import REQUEST_TYPES, Request
 from pollchat.protocol.names import name_key
 from pollchat.protocol.render import render_text
 from pollchat.protocol.session import (
@@ -194,6 +195,14 @@ class ChatService(Generic[P]):
             networks=networks,
         )
         self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng)
+        self.on_request: Callable[[P, Request], None] | None = None
+        """Carries out a front end's typed requests (the IRC gateway sets it); ``None``:
+        they are ignored."""
+        self.on_admitted: list[Callable[[P], None]] = []
+        """Called with each peer just logged in, after its welcome and its history."""
+        self.on_leaving: list[Callable[[P], None]] = []
+        """Called with each logged-in peer whose connection is ending, before its seat is
+        freed and the others are told (a front end tells what only it knows)."""
         # Bound once: every connection's timer refers to these, not to a closure of its own.
         self._on_login_timeout = self._login_timed_out
         self._on_idle_check = self._idle_check
@@ -239,7 +248,7 @@ class ChatService(Generic[P]):
         if not peer.closing:
             peer.send(Greeting())
 
-    def received(self, peer: P, items: list[Item]) -> None:
+    def received(self, peer: P, items: Sequence[Input]) -> None:
         """Lines (or line errors) decoded from ``peer``'s input, in order."""
         session = peer.session
         assert session is not None
@@ -271,10 +280,23 @@ class ChatService(Generic[P]):
         session = self.hub.session_of(peer)
         if session is not None:
             log.info("%s logged out (connection #%d: %s)", session.account.name, peer.id, peer.close_reason)
+            self.leaving(peer)
         effects = self.hub.leave(peer)  # frees the seat, whatever happens next
         if self.stopping:  # nobody is told, but the broadcast lists still follow the roster
             effects = [effect for effect in effects if isinstance(effect, LeftEveryone)]
         self.deliver(effects)
+
+    def leaving(self, peer: P) -> None:
+        """``peer``'s session is about to end: run the :attr:`on_leaving` hooks, and a
+        guest stops being a member of any group (see
+        :meth:`~pollchat.core.group_chat.GroupChat.forget_guest`)."""
+        session = self.hub.session_of(peer)
+        if session is None or self.stopping:
+            return
+        for hook in self.on_leaving:
+            hook(peer)
+        if session.account.guest:
+            self.deliver(self.groups.forget_guest(session.account))
 
     def too_slow(self, peer: P) -> None:
         """``peer``'s output passed ``--max-output``: its last line says why it goes."""
@@ -406,6 +428,9 @@ class ChatService(Generic[P]):
                 case SwitchMode(mode):
                     peer.switch_mode(mode)
                     peer.send(ModeSwitched(mode))
+                case _ if isinstance(step, REQUEST_TYPES):
+                    if self.on_request is not None:
+                        self.on_request(peer, step)
                 case Disconnect(event):
                     if event is None:
                         peer.close("peer closed")
@@ -436,6 +461,9 @@ class ChatService(Generic[P]):
                 self.timers.call_later(wait, lambda: self._verify(peer, step))
             else:
                 self._verify(peer, step)
+            return
+        if step.verb is Verb.GUEST:
+            self._finish(peer, step, lambda: self.hub.guest(peer, step.name))
             return
         refusal = self.hub.check_registration(step.name)
         if refusal is None and self.config.max_accounts and self.count_accounts is not None:
@@ -497,6 +525,8 @@ class ChatService(Generic[P]):
         log.info("%s %s (connection #%d %s)", step.name, _DONE[step.verb], peer.id, peer.peer)
         self.deliver(admission.deliveries)
         self._welcome_back(peer, admission)
+        for hook in self.on_admitted:
+            hook(peer)
         self._resume(peer, peer.session.auth_succeeded())
 
     def _welcome_back(self, peer: P, admission: Admission[P]) -> None:
@@ -550,7 +580,7 @@ class ChatService(Generic[P]):
             peer.pause_reading()
 
 
-_DONE = {Verb.LOGIN: "logged in", Verb.REGISTER: "registered and logged in"}
+_DONE = {Verb.LOGIN: "logged in", Verb.REGISTER: "registered and logged in", Verb.GUEST: "came in as a guest"}
 
 
 def _whole(value: float) -> str:

@@ -383,7 +383,7 @@ def running_server(tmp_path: Path, accounts_file: Path) -> Iterator[int]:
             [
                 sys.executable, "-m", "pollchat.server", "--max-users", "4", "--port", "0", "--host", "127.0.0.1",
                 "--data-dir", str(tmp_path / "data"), "--kdf-iterations", ITERATIONS, "--replay", "0", "--no-game",
-                "--web-port", "0", "--register-rate", "0", "--accounts", str(accounts_file),
+                "--web-port", "0", "--irc-port", "0", "--irc-tls-port", "0", "--register-rate", "0", "--accounts", str(accounts_file),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

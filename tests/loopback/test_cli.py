@@ -69,7 +69,7 @@ def server_args(data_dir: Path, *extra: str) -> list[str]:
     passwords (--min-password-length 1)."""
     return [
         "--port", "0", "--host", "127.0.0.1", "--data-dir", str(data_dir), "--kdf-iterations", ITERATIONS,
-        "--replay", "0", "--no-game", "--web-port", "0", "--register-rate", "0", "--min-password-length", "1", *extra,
+        "--replay", "0", "--no-game", "--web-port", "0", "--irc-port", "0", "--irc-tls-port", "0", "--register-rate", "0", "--min-password-length", "1", *extra,
     ]
 
 

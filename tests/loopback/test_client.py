@@ -447,7 +447,7 @@ class Server:
         self.proc = subprocess.Popen(
             [*SERVER, "--max-users", "4", "--port", "0", "--host", "127.0.0.1",
              "--data-dir", str(tmp / "data"), "--kdf-iterations", "1000", "--accounts", str(accounts),
-             "--replay", "0", "--no-game", "--web-port", "0", "--register-rate", "0",  # the foundation's login flow
+             "--replay", "0", "--no-game", "--web-port", "0", "--irc-port", "0", "--irc-tls-port", "0", "--register-rate", "0",  # the foundation's login flow
              "--min-password-length", "1"],  # with its short passwords
             cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,

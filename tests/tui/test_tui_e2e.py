@@ -45,7 +45,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pollchat.server", "--max-users", "8", "--port", str(port), "--host", "127.0.0.1",
              "--data-dir", str(data), "--kdf-iterations", "1000", "--replay", "0", "--no-game",
-             "--max-connections-per-address", "0", "--rate-limit", "0", "--web-port", "0", "--register-rate", "0",
+             "--max-connections-per-address", "0", "--rate-limit", "0", "--web-port", "0", "--irc-port", "0", "--irc-tls-port", "0", "--register-rate", "0",
              "--min-password-length", "1", *tls_flags],
             cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )

@@ -1272,3 +1272,32 @@ class HubMachine(RuleBasedStateMachine):
 
 
 TestHubMachine = HubMachine.TestCase
+
+
+# --- guests (a front end's anonymous users: IRC with --irc-guests) ----------------------------
+
+
+def test_a_guest_takes_a_registered_seat_and_a_name_no_account_has() -> None:
+    hub, store = make_hub(max_users=4)  # three seed accounts: one registered seat
+    g = Conn("g")
+    admitted = hub.guest(g, "visitor")
+    assert admitted.refusal is None and admitted.account is not None
+    assert admitted.account.guest and admitted.account.id < 0 and hub.budget.online(AccountKind.REGISTERED) == 1
+    assert hub.guest(Conn("x"), "other").refusal is ErrorCode.SERVER_FULL
+    assert hub.guest(Conn("y"), "USER1").refusal is ErrorCode.NAME_TAKEN  # a preconfigured account
+    assert hub.check_registration("Visitor") is ErrorCode.NAME_TAKEN  # nobody registers an online guest's name
+    assert hub.find_account("VISITOR") == admitted.account
+    hub.leave(g)
+    assert hub.find_account("visitor") is None and store.last_seen(admitted.account.id) is None
+
+
+def test_guests_get_private_messages_and_rename_in_memory() -> None:
+    hub, store = make_hub(max_users=5)
+    (a,) = online(hub, "user1")
+    g = Conn("g")
+    hub.guest(g, "visitor")
+    deliveries = hub.private(a, "visitor", "welcome")
+    assert Delivery((g,), PrivateMessage("user1", "visitor", "welcome")) in deliveries
+    hub.rename(g, "traveller")
+    assert hub.online("traveller") is not None and store.find("traveller") is None
+    assert hub.guest(Conn("h"), "visitor").refusal is None  # the old name is free again

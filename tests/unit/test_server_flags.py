@@ -58,6 +58,13 @@ FLAGS = [
     ("--offline-quota", "0", "offline_quota", 0),
     ("--input-budget", "0", "input_budget", 0.0),
     ("--address-input-budget", "250.5", "address_input_budget", 250.5),
+    ("--irc-port", "7000", "irc_port", 7000),
+    ("--irc-tls-port", "7001", "irc_tls_port", 7001),
+    ("--no-irc", None, "irc", False),
+    ("--irc-guests", None, "irc_guests", True),
+    ("--irc-server-name", "irc.example", "irc_server_name", "irc.example"),
+    ("--irc-main-channel", "#main", "irc_main_channel", "#main"),
+    ("--no-irc-autojoin", None, "irc_autojoin", False),
 ]
 
 

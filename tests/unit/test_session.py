@@ -20,6 +20,7 @@ from pollchat.errors import ProtocolError
 from pollchat.protocol.commands import Command
 from pollchat.protocol.events import Error, Greeting
 from pollchat.protocol.framing import LineFramer
+from pollchat.protocol.requests import LogIn, Say
 from pollchat.protocol.session import (
     BACKLOG_LIMIT,
     DEFAULT_MAX_FAILURES,
@@ -675,3 +676,36 @@ def test_new_password_error_is_the_rule() -> None:
     assert new_password_error("   ", 0) == Error.of(ErrorCode.PASSWORD_BLANK)  # issue 14: spaces only, never
     assert new_password_error("a b", 3) is None
     assert Session().min_password_length == 0
+
+
+# --- typed requests (front ends with a protocol of their own: IRC) ------------------------------
+
+
+def test_a_typed_login_authenticates_like_a_credentials_line() -> None:
+    s = Session()
+    assert s.feed(LogIn("alice", "pw")) == [Authenticate(Verb.LOGIN, "alice", "pw")]
+    assert s.feed(Say("#lobby", "held")) == []  # waits while the password is checked
+    assert s.auth_succeeded() == [Say("#lobby", "held")]
+    assert s.feed(Say("bob", "hi")) == [Say("bob", "hi")]
+    assert s.feed(LogIn("alice", "pw")) == [Reply(Error.of(ErrorCode.ALREADY_LOGGED_IN))]
+
+
+def test_typed_registration_and_guest_logins() -> None:
+    assert Session().feed(LogIn("bob", "pw", register=True)) == [Authenticate(Verb.REGISTER, "bob", "pw")]
+    assert Session().feed(LogIn("bob", guest=True)) == [Authenticate(Verb.GUEST, "bob", "")]
+    refused = Session(min_password_length=8).feed(LogIn("bob", "short", register=True))
+    assert refused[0] == Reply(Error.of(ErrorCode.PASSWORD_TOO_SHORT, minimum=8))
+    s = Session(max_failures=2)
+    assert s.feed(LogIn("no way!", "pw"))[0] == Reply(Error.of(ErrorCode.BAD_NAME, name="no way!"))
+    assert s.feed(LogIn("bob", ""))[-1] == Disconnect(Error.of(ErrorCode.TOO_MANY_ATTEMPTS))
+
+
+def test_typed_requests_count_their_text_against_the_backlog_bound() -> None:
+    s = Session()
+    s.feed(LogIn("alice", "pw"))
+    big = "x" * 4000
+    for _ in range(BACKLOG_LIMIT // 4000 + 1):
+        s.feed(Say("#lobby", big))
+    assert s.backlog_full
+    s.auth_succeeded()
+    assert not s.backlog_full
