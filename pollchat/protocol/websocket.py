@@ -220,6 +220,9 @@ Message = str | bytes
 """A complete message: ``str`` for text, ``bytes`` for binary (when allowed)."""
 
 
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
+
+
 class ServerProtocol:
     """The server side of one open WebSocket connection, after the 101.
 
@@ -241,6 +244,31 @@ class ServerProtocol:
     :meth:`receive_data` and not yet parsed, at most one frame header (14 bytes), one
     control payload (125 bytes) and ``max_message`` bytes of the current message.
     """
+
+    # One per open WebSocket (10,000 idle ones in a server): slots, and the buffers of
+    # a message being assembled are made when one arrives.
+    __slots__ = (
+        "max_message",
+        "allow_binary",
+        "_input",
+        "_output",
+        "close_sent",
+        "peer_closed",
+        "should_close",
+        "failure",
+        "peer_close_code",
+        "_opcode",
+        "_fin",
+        "_mask",
+        "_offset",
+        "_remaining",
+        "_control",
+        "_message_type",
+        "_message_size",
+        "_text",
+        "_binary",
+        "_decoder",
+    )
 
     def __init__(self, max_message: int, *, allow_binary: bool = False) -> None:
         if max_message < 1:
@@ -267,13 +295,13 @@ class ServerProtocol:
         self._mask = b""
         self._offset = 0  # payload bytes of this frame read so far
         self._remaining = 0  # payload bytes of this frame still to read
-        self._control = bytearray()
+        self._control = b""  # at most 125 bytes
         # The data message being assembled (OP_TEXT or OP_BINARY), if any.
         self._message_type: int | None = None
         self._message_size = 0
         self._text: list[str] = []
-        self._binary = bytearray()
-        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._binary: bytearray | None = None  # made for each binary message
+        self._decoder: codecs.IncrementalDecoder | None = None  # made for each text message
 
     # --- input ---------------------------------------------------------------------
 
@@ -349,9 +377,9 @@ class ServerProtocol:
         self.failure = code
         self.send_close(code, reason)
         self.should_close = True
-        self._control.clear()
+        self._control = b""
         self._text.clear()
-        self._binary.clear()
+        self._binary = None
         self._message_size = 0
 
     def _read_header(self) -> bool:
@@ -429,11 +457,16 @@ class ServerProtocol:
                 try:
                     # Fail fast: an invalid sequence is refused as soon as its bytes
                     # are here, not at the end of the message (Autobahn section 6).
-                    self._text.append(self._decoder.decode(chunk))
+                    decoder = self._decoder
+                    if decoder is None:
+                        decoder = self._decoder = _utf8_decoder()
+                    self._text.append(decoder.decode(chunk))
                 except UnicodeDecodeError:
                     self._fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
                     return None
             else:
+                if self._binary is None:
+                    self._binary = bytearray()
                 self._binary += chunk
         if self._remaining:
             return None
@@ -445,19 +478,19 @@ class ServerProtocol:
     def _finish_message(self) -> Message | None:
         message_type, self._message_type = self._message_type, None
         self._message_size = 0
+        decoder, self._decoder = self._decoder, None
         if self.close_sent:  # dropped: forget what was held before our close
             self._text.clear()
-            self._binary.clear()
-            self._decoder.reset()
+            self._binary = None
             return None
         if message_type == OP_BINARY:
-            data = bytes(self._binary)
-            self._binary.clear()
+            data = bytes(self._binary) if self._binary is not None else b""
+            self._binary = None
             return data
         try:
-            self._text.append(self._decoder.decode(b"", final=True))
+            if decoder is not None:  # None: an empty message
+                self._text.append(decoder.decode(b"", final=True))
         except UnicodeDecodeError:
-            self._decoder.reset()
             self._fail(CloseCode.INVALID_DATA, "text message ends inside a UTF-8 sequence")
             return None
         text = "".join(self._text)
@@ -465,8 +498,7 @@ class ServerProtocol:
         return text
 
     def _control_frame(self, opcode: int | None) -> None:
-        payload = bytes(self._control)
-        self._control.clear()
+        payload, self._control = self._control, b""
         if opcode == OP_PING:
             if not self.close_sent:
                 self._output += encode_frame(OP_PONG, payload)  # same payload: 5.5.2
