@@ -214,7 +214,9 @@ class WebCodec:
         line = encode_for_mode(self._mode, event, ts)
         if not line:
             return b""
-        return encode_frame(OP_TEXT, line.removesuffix(b"\n"))
+        # A view without the "\n": a welcome among 10,000 users is 100 KB, copied once
+        # into its frame rather than twice (large short-lived copies fragment the heap).
+        return encode_frame(OP_TEXT, memoryview(line)[:-1] if line.endswith(b"\n") else line)
 
     def switch_mode(self, mode: str) -> None:
         """``"json"`` switches to JSON; anything else to text-mode lines (as

@@ -173,12 +173,12 @@ def apply_mask(data: bytes, mask: bytes, offset: int = 0) -> bytes:
     return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(size, "little")
 
 
-def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None = None, rsv: int = 0) -> bytes:
+def encode_frame(opcode: int, payload: bytes | memoryview, *, fin: bool = True, mask: bytes | None = None, rsv: int = 0) -> bytes:
     """One frame (RFC 6455 section 5.2), with the shortest length encoding.
 
     Args:
         opcode: ``OP_TEXT``, ``OP_CLOSE``... (0-15).
-        payload: the application data (bytes), unmasked.
+        payload: the application data (bytes, or a view of them), unmasked.
         fin: the FIN bit (``False`` for all but the last fragment).
         mask: a 4-byte masking key (client frames), or ``None`` (server frames are
             never masked: section 5.1).
@@ -197,7 +197,7 @@ def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes |
         return header + payload
     if len(mask) != 4:
         raise ValueError("a masking key is 4 bytes")
-    return header + mask + apply_mask(payload, mask)
+    return header + mask + apply_mask(bytes(payload), mask)
 
 
 def encode_client_frame(opcode: int, payload: bytes, mask: bytes = b"\x37\xfa\x21\x3d", *, fin: bool = True, rsv: int = 0) -> bytes:
