@@ -30,7 +30,9 @@ bytes, so a settle gives them in that order. Two rules keep that true:
   one batch per pass; lines that alternate with main-chat lines or with other groups
   sharing members cost a walk over the members, as every line did before.
 
-At the end of the pass the group batches are flushed first, then the main chat.
+At the end of the pass the group batches are flushed first, then the main chat; the
+batch of a group that had lines in the pass stays open for the next pass (its members
+keep their places), so a steady burst walks the members once, not once per pass.
 
 Every output buffer stays bounded: a member whose buffer would pass ``max_output`` bytes
 is handed to the loop's slow-consumer drop, at a line boundary.
@@ -358,15 +360,29 @@ class Broadcaster:
         no copy, and only what the kernel does not take is kept in its buffer; the
         others get them appended to their buffer (and are added to ``to_flush``). Slow
         consumers found in a phase are dropped after it, so the members do not change
-        while it runs. The group batches end here (a group's next line opens one)."""
+        while it runs. A group batch without lines in this pass ends here; the others
+        stay open, empty, for the group's next lines."""
         self.active = False
         slow: list[Connection] = []
         if self.groups:
+            counted = self.broadcasts  # this pass's main-chat bytes go out below, before any new line
             groups, self.groups = self.groups, {}
-            for batch in groups.values():
+            kept: dict[object, GroupBatch] = {}
+            for key, batch in groups.items():
+                # A group that had lines in this pass keeps its batch (and its members
+                # their places in it) for the next: a burst opens it once, not per pass.
+                keep = any(audience.pending for audience in batch.audiences.values())
                 for group_audience in batch.audiences.values():
-                    self._flush_group(group_audience, slow)
+                    self._flush_group(group_audience, slow, keep=keep)
+                if keep:
+                    kept[key] = batch
             self._drop_all(slow)
+            for key, batch in kept.items():
+                if key in self.groups or not batch.intact():  # replaced, or a member left: end it
+                    self._close_group(batch)
+                else:
+                    batch.opened_at = counted
+                    self.groups[key] = batch
         to_flush = self._to_flush
         for audience in self.audiences.values():
             pending = audience.pending
@@ -391,16 +407,19 @@ class Broadcaster:
                     to_flush[conn] = None
         self._drop_all(slow)
 
-    def _flush_group(self, audience: GroupShare, slow: list[Connection]) -> None:
+    def _flush_group(self, audience: GroupShare, slow: list[Connection], *, keep: bool) -> None:
         """:meth:`flush` for one group batch's members of one mode key (the same hot
-        loop over ``group_caught_up``); each leaves the batch."""
+        loop over ``group_caught_up``); each stays in the batch with ``keep``, else
+        leaves it."""
         pending = audience.pending
+        audience.pending = bytearray()
         size = len(pending)
         direct = size <= self.max_output
         to_flush = self._to_flush
         for conn in audience.members:
             start = conn.group_caught_up
-            conn.group_audience = None
+            if not keep:
+                conn.group_audience = None
             conn.group_caught_up = 0
             if start >= size:
                 continue
