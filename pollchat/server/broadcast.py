@@ -76,10 +76,11 @@ class GroupAudience(Audience):
 
 
 class GroupBatch:
-    """One group's lines of this pass: the members the core named when it was opened
-    (``members``, compared by identity, then by value), one :class:`GroupAudience` per
-    mode key, and the count of main-chat broadcasts when it opened (``opened_at``): it
-    takes more lines only while that count and its members stay the same."""
+    """One group's lines of this pass, kept open for the next while the group has
+    lines: the members the core named when it was opened (``members``, compared by
+    identity, then by value), one :class:`GroupAudience` per mode key, and the count of
+    main-chat broadcasts when it opened or was last flushed (``opened_at``): it takes
+    more lines only while that count and its members stay the same."""
 
     __slots__ = ("group", "members", "audiences", "opened_at")
 
@@ -122,7 +123,7 @@ class Broadcaster:
         self.max_output = max_output
         self.clock = clock
         self.audiences: dict[str, Audience] = {}  # per codec mode_key
-        self.groups: dict[object, GroupBatch] = {}  # the group batches open in this pass
+        self.groups: dict[object, GroupBatch] = {}  # open group batches (kept while their group has lines)
         self.broadcasts = 0
         """Main-chat broadcasts that added bytes, ever: a group batch opened before the
         latest one takes no more lines (its members may be owed main-chat bytes)."""
