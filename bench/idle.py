@@ -2,6 +2,7 @@
 
     python -m bench.idle                      # 2,000 clients, RSS run then tracemalloc run
     python -m bench.idle --clients 10000 --top 15
+    python -m bench.idle --clients 10000 --ws     # WebSocket clients on the web port instead
 
 Starts a pollchat server in a child process (127.0.0.1, a free port, a fresh data
 directory, ``--kdf-iterations 1000``, the per-address and rate limits and the login
@@ -11,6 +12,10 @@ passes. The parent logs ``--clients`` clients in (``register``, ``bN,pw``), read
 everything they are sent until every ``has entered`` notice has arrived, lets the server
 go idle, and asks for a measurement; the figure per connection is (measured with N
 clients - measured with none) / N, after ``gc.collect()``.
+
+``--ws`` connects WebSocket clients to the server's web port instead (an upgrade
+without ``Origin``, the login in two masked text frames, JSON events in server frames):
+the same figures for a WebSocket connection.
 
 Two child runs: one plain, for RSS (``VmRSS``: tracemalloc's own records would inflate
 it), and one with ``tracemalloc`` started after start-up, for the Python heap and, with
@@ -73,7 +78,7 @@ def serve(data_dir: str, max_users: int, trace: bool, top: int) -> None:
         ["--max-users", str(max_users), "--host", "127.0.0.1", "--port", "0", "--data-dir", data_dir,
          "--kdf-iterations", "1000", "--max-connections-per-address", "0", "--rate-limit", "0",
          "--input-budget", "0", "--address-input-budget", "0",
-         "--login-timeout", "0", "--replay", "0", "--no-game"]
+         "--login-timeout", "0", "--register-rate", "0", "--replay", "0", "--no-game", "--web-port", "0"]
     )
     config = config_from_args(args, max_users)
     database = Database.open(Path(data_dir) / "pollchat.db")
@@ -85,7 +90,8 @@ def serve(data_dir: str, max_users: int, trace: bool, top: int) -> None:
         tracemalloc.start(int(os.environ.get("IDLE_FRAMES", "1")))
     if hasattr(server, "after_start"):  # what serve_forever does before its first pass
         server.after_start()
-    print(json.dumps({"port": server.address[1]}), flush=True)
+    web = server.web_address
+    print(json.dumps({"port": server.address[1], "web_port": web[1] if web else None}), flush=True)
     stop = False
 
     def command() -> None:
@@ -117,9 +123,16 @@ def serve(data_dir: str, max_users: int, trace: bool, top: int) -> None:
 # --- the parent: clients -------------------------------------------------------------------------
 
 
-def _connect_all(port: int, n: int, concurrency: int, timeout: float) -> tuple[list[socket.socket], float]:
+def _connect_all(port: int, n: int, concurrency: int, timeout: float, ws: bool = False) -> tuple[list[socket.socket], float]:
     """Log ``n`` clients in and read until each saw every later client enter; returns the
-    sockets and the seconds it took."""
+    sockets and the seconds it took. ``ws``: WebSocket clients (``port`` is the web
+    port); each frame holds one JSON event, so the markers are counted in the frames'
+    bytes as they come (a marker never spans two frames' headers)."""
+    from bench.load import _ws_frame
+    from tests.wsclient import handshake
+
+    ready_marker = b'"type":"welcome"' if ws else b"active users are:"
+    entered_marker = b'"type":"entered"' if ws else b" has entered the chat\n"
     sel = selectors.DefaultSelector()
     socks: list[socket.socket] = []
     state: dict[int, dict] = {}
@@ -131,7 +144,10 @@ def _connect_all(port: int, n: int, concurrency: int, timeout: float) -> tuple[l
     def open_one(i: int) -> None:
         s = socket.create_connection(("127.0.0.1", port))
         s.setblocking(False)
-        s.sendall(f"register\nb{i},pw\n".encode())
+        if ws:
+            s.sendall(handshake(host=f"127.0.0.1:{port}", origin=None) + _ws_frame(b"register") + _ws_frame(b"b%d,pw" % i))
+        else:
+            s.sendall(f"register\nb{i},pw\n".encode())
         socks.append(s)
         state[s.fileno()] = {"i": i, "in": False, "tail": b""}
         sel.register(s, selectors.EVENT_READ, s)
@@ -152,20 +168,20 @@ def _connect_all(port: int, n: int, concurrency: int, timeout: float) -> tuple[l
                 raise RuntimeError("the server closed a client")
             st = state[s.fileno()]
             buf = st["tail"] + data
-            cut = buf.rfind(b"\n") + 1
+            cut = buf.rfind(b"}" if ws else b"\n") + 1  # a JSON event ends its frame
             whole, st["tail"] = buf[:cut], buf[cut:]
-            if not st["in"] and b"active users are:" in whole:
+            if not st["in"] and ready_marker in whole:
                 st["in"] = True
                 logged_in += 1
-                whole = whole[whole.find(b"active users are:"):]
-            entered_total += whole.count(b" has entered the chat\n")
+                whole = whole[whole.find(ready_marker):]
+            entered_total += whole.count(entered_marker)
     else:
         raise RuntimeError(f"only {logged_in} of {n} logged in ({entered_total}/{expected_entered} notices)")
     sel.close()
     return socks, time.monotonic() - start
 
 
-def measure(clients: int, trace: bool, top: int) -> dict:
+def measure(clients: int, trace: bool, top: int, ws: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="pollchat-idle-") as tmp:
         child = subprocess.Popen(
             [sys.executable, "-m", "bench.idle", "--serve", f"{tmp}/data", "--max-users", str(clients + 10)]
@@ -174,7 +190,8 @@ def measure(clients: int, trace: bool, top: int) -> dict:
         )
         assert child.stdin and child.stdout
         try:
-            port = json.loads(child.stdout.readline())["port"]
+            ports = json.loads(child.stdout.readline())
+            port = ports["web_port"] if ws else ports["port"]
 
             def ask() -> dict:
                 child.stdin.write("measure\n")  # type: ignore[union-attr]
@@ -183,7 +200,7 @@ def measure(clients: int, trace: bool, top: int) -> dict:
 
             time.sleep(0.5)
             empty = ask()
-            socks, seconds = _connect_all(port, clients, 64, 300)
+            socks, seconds = _connect_all(port, clients, 64, 300, ws)
             time.sleep(1.0)  # the last flush, the history and timers settle
             full = ask()
             child.stdin.write("quit\n")
@@ -195,7 +212,7 @@ def measure(clients: int, trace: bool, top: int) -> dict:
             if child.poll() is None:
                 child.kill()
                 child.wait()
-    out = {"clients": clients, "login_s": round(seconds, 2), "rss_empty_mib": round(empty["rss_kib"] / 1024, 1),
+    out = {"clients": clients, "front_end": "websocket" if ws else "tcp", "login_s": round(seconds, 2), "rss_empty_mib": round(empty["rss_kib"] / 1024, 1),
            "rss_full_mib": round(full["rss_kib"] / 1024, 1),
            "rss_per_conn_bytes": round((full["rss_kib"] - empty["rss_kib"]) * 1024 / clients),
            "online": full["online"]}
@@ -216,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-users", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="one JSON line per run")
+    p.add_argument("--ws", action="store_true", help="WebSocket clients on the web port instead of TCP line clients")
     a = p.parse_args(argv)
     if a.serve:
         serve(a.serve, a.max_users, a.trace, a.top)
@@ -224,12 +242,12 @@ def main(argv: list[str] | None = None) -> int:
 
     raise_nofile()
     for trace in (False, True):
-        r = measure(a.clients, trace, a.top if trace else 0)
+        r = measure(a.clients, trace, a.top if trace else 0, a.ws)
         if a.json:
             print(json.dumps(r))
             continue
         if not trace:
-            print(f"{r['clients']} idle clients logged in after {r['login_s']} s (online {r['online']}): RSS "
+            print(f"{r['clients']} idle {r['front_end']} clients logged in after {r['login_s']} s (online {r['online']}): RSS "
                   f"{r['rss_empty_mib']} -> {r['rss_full_mib']} MiB, {r['rss_per_conn_bytes']} bytes per connection")
             if "malloc_held_per_conn_bytes" in r:
                 print(f"  malloc (objects over 512 bytes, sqlite, C libraries): {r['malloc_used_per_conn_bytes']} bytes "

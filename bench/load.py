@@ -16,6 +16,12 @@ and RSS from ``/proc``. The connections are shared among ``--workers`` processes
 with its own selectors loop; their CPU use is reported, and the report says when one of
 them was saturated (then the numbers measure the load generator, not the server).
 
+``--group NAME`` sends the lines to a group instead of the main chat: each client, right
+behind its login, sends ``/create #NAME public`` (the first one creates it; the others
+are told it exists) and ``/join #NAME``, the run waits for every ``has joined the group``
+notice too, and the senders send ``#NAME`` and the same 64 bytes (the server must allow
+that many members: ``--max-group-members 0``).
+
 Front ends besides plain TCP: ``--ws-fraction F`` sends a share of the clients to the
 web port (``--web-port``) as WebSocket clients (HTTP upgrade without ``Origin``, one
 masked text frame per line, JSON events in server text frames), and ``--tls-fraction F``
@@ -54,8 +60,10 @@ PAD = b"xxxxxxxx"  # the tail of every bench line; PAD + end of line counts a de
 
 # what the receivers look for, per protocol
 MARKERS: dict[str, dict[str, bytes]] = {
-    "text": {"ready": b"active users are:", "entered": b" has entered the chat\n", "delivery": PAD + b"\n"},
-    "json": {"ready": b'"type":"welcome"', "entered": b'"type":"entered"', "delivery": PAD + b'"'},
+    "text": {"ready": b"active users are:", "entered": b" has entered the chat\n", "delivery": PAD + b"\n",
+             "joined": b" has joined the group\n"},
+    "json": {"ready": b'"type":"welcome"', "entered": b'"type":"entered"', "delivery": PAD + b'"',
+             "joined": b'"change":"joined"'},
     "irc": {"ready": b" 366 ", "entered": b" JOIN ", "delivery": PAD + b"\r\n"},
 }
 MARKERS["ws"] = MARKERS["json"]  # a WebSocket text frame holds one JSON event, as a JSON-mode line does
@@ -111,8 +119,8 @@ PHASE, RUN_START, RUN_END, STORM_AT = range(4)
 LOGIN, SETTLE, RUN, DRAIN, STOP = range(1, 6)
 # counters (worker -> parent), one row per worker
 F_READY, F_FAILED, F_ENTERED, F_SENT, F_RECEIVED, F_STORM_READY, F_STORM_FAILED, F_SENDERS_DONE, \
-    F_STORM_FIRST, F_STORM_LAST, F_DEAD = range(11)
-NFIELDS = 11
+    F_STORM_FIRST, F_STORM_LAST, F_DEAD, F_JOINED = range(12)
+NFIELDS = 12
 
 
 @dataclass
@@ -150,6 +158,7 @@ class Options:
     storm_at: float = 2.0
     storm_prefix: str = "storm"
     storm_password: str = "stormpw"
+    group: str = ""  # lines go to this group (created and joined by every client at login)
     label: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -243,19 +252,30 @@ def _login_bytes(o: Options, c: _Client) -> bytes:
         c.key = base64.b64encode(os.urandom(16)).decode()
         request = handshake(host=f"{o.host}:{c.port}", origin=None, key=c.key)
         verb = b"login" if o.login else b"register"
-        return request + _ws_frame(verb) + _ws_frame(b"%s,%s" % (c.name.encode(), o.password.encode()))
+        login = _ws_frame(verb) + _ws_frame(b"%s,%s" % (c.name.encode(), o.password.encode()))
+        return request + login + b"".join(_ws_frame(line) for line in _group_lines(o))
     if c.mode == "irc":
         return b"NICK %s\r\nUSER %s 0 * :bench\r\nJOIN #bench\r\n" % (c.name.encode(), c.name.encode())
     if c.storm:
         return b"login\n%s,%s\n" % (c.name.encode(), o.storm_password.encode())
     verb = b"login" if o.login else b"register"
     head = b"mode json\n" if c.mode == "json" else b""
-    return head + b"%s\n%s,%s\n" % (verb, c.name.encode(), o.password.encode())
+    return head + b"%s\n%s,%s\n" % (verb, c.name.encode(), o.password.encode()) + b"".join(
+        line + b"\n" for line in _group_lines(o))
 
 
-def _line(c: _Client, seq: int) -> bytes:
+def _group_lines(o: Options) -> list[bytes]:
+    """The commands that put a client in ``--group`` (nothing without it)."""
+    if not o.group:
+        return []
+    name = o.group.removeprefix("#").encode()
+    return [b"/create #%s public" % name, b"/join #%s" % name]
+
+
+def _line(c: _Client, seq: int, to: bytes = b"") -> bytes:
     text = b"%s-%d %d " % (c.name.encode(), seq, time.monotonic_ns())
     text += b"x" * max(len(PAD), LINE_BYTES - 1 - len(text))
+    text = to + text  # "#group " (--group): the same 64 bytes reach the members
     if c.mode == "irc":
         return b"PRIVMSG #bench :" + text + b"\r\n"
     if c.mode == "ws":
@@ -321,7 +341,8 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
     wall_run0 = 0.0
     storm_started = False
     storm_first = storm_last = 0
-    entered = received = sent = failed = ready = dead = storm_ready = storm_failed = 0
+    entered = received = sent = failed = ready = dead = storm_ready = storm_failed = joined = 0
+    to = b"#%s " % o.group.removeprefix("#").encode() if o.group else b""
 
     def kill(c: _Client) -> None:
         nonlocal dead, failed, storm_failed, logging_in
@@ -392,7 +413,7 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
 
     def consume(c: _Client, data: bytes, now: int) -> None:
         """Complete lines (WebSocket: complete frames) of a ready client."""
-        nonlocal entered, received
+        nonlocal entered, received, joined
         m = markers[c.mode]
         if c.tail:
             data = c.tail + data
@@ -407,6 +428,8 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
         if not c.counted:
             return
         entered += data.count(m["entered"])
+        if to:
+            joined += data.count(m["joined"])
         if c.mode == "irc" and b"PING " in data:
             for line in data.split(b"\r\n"):
                 if line.startswith(b"PING "):
@@ -457,14 +480,14 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
                         if s.next_ns == 0:
                             s.next_ns = ctl[RUN_START] + int(1e9 / o.rate * (c.idx % 97) / 97)
                         while now >= s.next_ns and not (o.messages and s.seq >= o.messages):
-                            send(c, _line(c, s.seq))
+                            send(c, _line(c, s.seq, to))
                             s.seq += 1
                             sent += 1
                             s.next_ns += int(1e9 / o.rate)
                         timeout = min(timeout, max(0.0, (s.next_ns - now) / 1e9))
                     else:
                         while s.seq - s.acked < (o.window or 1) and not (o.messages and s.seq >= o.messages):
-                            send(c, _line(c, s.seq))
+                            send(c, _line(c, s.seq, to))
                             s.seq += 1
                             sent += 1
             else:
@@ -560,6 +583,7 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
         counters[row + F_STORM_FIRST] = storm_first
         counters[row + F_STORM_LAST] = storm_last
         counters[row + F_DEAD] = dead
+        counters[row + F_JOINED] = joined
     cpu_run1, wall_run1 = time.process_time(), time.monotonic()
     if os.environ.get("BENCH_DEBUG"):
         for c in clients + storm:
@@ -644,19 +668,27 @@ def run(o: Options) -> dict:
         # 2. wait for every entered notice (each client sees everyone who came after it)
         ctl[PHASE] = SETTLE
         expected_entered = ready * (ready - 1) // 2
+        # --group: each of the ready - 1 joins (the first client creates the group) is
+        # seen by the members so far, the joiner included
+        expected_joined = ready * (ready - 1) // 2 + ready - 1 if o.group else 0
         deadline = time.monotonic() + o.settle_timeout
-        entered, last_change, seen = 0, time.monotonic(), -1
+        entered, joined, last_change, seen = 0, 0, time.monotonic(), -1
         while time.monotonic() < deadline:
             entered = _sum(counters, workers, F_ENTERED)
-            if entered >= expected_entered:
+            joined = _sum(counters, workers, F_JOINED)
+            if entered >= expected_entered and joined >= expected_joined:
                 break
-            if entered != seen:
-                seen, last_change = entered, time.monotonic()
+            if entered + joined != seen:
+                seen, last_change = entered + joined, time.monotonic()
             elif time.monotonic() - last_change > 3.0:  # stalled: some notice will never come
                 break
             time.sleep(0.01)
         report["entered_expected"] = expected_entered
         report["entered_received"] = entered
+        if o.group:
+            report["group"] = o.group
+            report["joined_expected"] = expected_joined
+            report["joined_received"] = joined
         report["all_entered_seconds"] = round(time.monotonic() - wall0, 3)
         time.sleep(0.3)
         st = proc_stats(o.server_pid)
@@ -816,6 +848,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--storm-at", type=float, default=2.0, help="seconds into the run")
     p.add_argument("--storm-prefix", default="storm")
     p.add_argument("--storm-password", default="stormpw")
+    p.add_argument("--group", default="", metavar="NAME",
+                   help="send to this public group (every client creates or joins it at login) instead of the main chat")
     a = p.parse_args(argv)
     if a.clients < 2 or not 1 <= a.senders <= a.clients:
         p.error("need at least 2 clients and 1 <= senders <= clients")
@@ -823,8 +857,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--ws-fraction needs --web-port")
     if a.tls_fraction and not a.tls_port:
         p.error("--tls-fraction needs --tls-port")
-    if a.irc and (a.ws_fraction or a.tls_fraction):
-        p.error("--irc goes with neither --ws-fraction nor --tls-fraction")
+    if a.irc and (a.ws_fraction or a.tls_fraction or a.group):
+        p.error("--irc goes with neither --ws-fraction, --tls-fraction nor --group")
     o = Options(host=a.host, port=a.port, clients=a.clients, senders=a.senders, rate=a.rate,
                 window=None if a.rate else (a.window or 8), duration=a.duration, messages=a.messages,
                 server_pid=a.server_pid, protocol="irc" if a.irc else "text", json_fraction=a.json_fraction,
@@ -833,7 +867,7 @@ def main(argv: list[str] | None = None) -> int:
                 login=a.login, prefix=a.prefix, password=a.password, workers=a.workers, probes=a.probes,
                 login_concurrency=a.login_concurrency, login_timeout=a.login_timeout,
                 drain_timeout=a.drain_timeout, storm=a.storm, storm_at=a.storm_at,
-                storm_prefix=a.storm_prefix, storm_password=a.storm_password)
+                storm_prefix=a.storm_prefix, storm_password=a.storm_password, group=a.group)
     report = run(o)
     if a.json:
         print(json.dumps(report))

@@ -7,11 +7,13 @@ had yet. These tests check the result byte for byte against a model that applies
 line at once, as the server did before:
 
 * a hypothesis state-machine-like test drives one :class:`EventLoop` over socket pairs
-  with random interleavings of broadcasts (with and without an excluded sender), lines
-  to single connections and to lists of them, logins and logouts, mode switches and
-  closes, within and across passes, and compares every peer's received bytes with the
-  model's;
-* a slow consumer is still dropped at a line boundary, ``too slow`` as its last line;
+  with random interleavings of broadcasts (with and without an excluded sender), group
+  lines (batched per pass per group, :meth:`EventLoop.to_group`; members joining and
+  leaving groups, the members tuple shared or a fresh equal one), lines to single
+  connections and to lists of them, logins and logouts, mode switches and closes,
+  within and across passes, and compares every peer's received bytes with the model's;
+* a slow consumer is still dropped at a line boundary, ``too slow`` as its last line,
+  whether its lines are broadcasts or group lines;
 * over loopback, one pass that holds chat lines, a private message, a group line, a
   status change, an action, a mode switch, a login and a logout gives each client the
   exact per-line sequence;
@@ -122,6 +124,7 @@ def _read_all(sock: socket.socket) -> bytes:
 
 
 N = 5
+G = 2  # groups
 broadcast_op = st.tuples(st.just("broadcast"), st.integers(0, len(EVENTS) - 1), st.none() | st.integers(0, N - 1))
 send_op = st.tuples(st.just("send"), st.integers(0, N - 1), st.integers(0, len(EVENTS) - 1))
 op = st.one_of(
@@ -136,19 +139,42 @@ op = st.one_of(
     st.tuples(st.just("close"), st.integers(0, N - 1)),
     st.tuples(st.just("pass")),
 )
+group_op = st.tuples(
+    st.just("group"),
+    st.integers(0, G - 1),
+    st.none() | st.integers(0, N - 1),  # the sender (excluded), a member or not
+    st.integers(0, len(EVENTS) - 1),
+    st.booleans(),  # a fresh tuple equal to the shared one
+)
+mixed_op = st.one_of(
+    op,
+    group_op,
+    broadcast_op,
+    group_op,
+    send_op,
+    group_op,
+    st.tuples(st.just("gjoin"), st.integers(0, N - 1), st.integers(0, G - 1)),
+    st.tuples(st.just("gleave"), st.integers(0, N - 1), st.integers(0, G - 1)),
+)
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.lists(st.booleans(), min_size=N, max_size=N), st.lists(st.sampled_from(["text", "json"]), min_size=N, max_size=N),
-       st.lists(op, max_size=40))
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.booleans(), min_size=N, max_size=N),
+    st.lists(st.sampled_from(["text", "json"]), min_size=N, max_size=N),
+    st.lists(st.sets(st.integers(0, N - 1), min_size=2).map(sorted), min_size=G, max_size=G),
+    st.lists(mixed_op, min_size=10, max_size=60),
+)
 def test_any_interleaving_gives_every_connection_its_per_line_bytes(
-    joined: list[bool], modes: list[str], ops: list[tuple]  # type: ignore[type-arg]
+    joined: list[bool], modes: list[str], groups: list[list[int]], ops: list[tuple]  # type: ignore[type-arg]
 ) -> None:
     loop, _ = _loop()
     pairs = [_pair(loop, 1000 + i) for i in range(N)]
     conns = [conn for conn, _ in pairs]
     expected = [bytearray() for _ in range(N)]
     member, closing, mode = list(joined), [False] * N, list(modes)
+    in_group = [list(g) for g in groups]  # joining order, as the core gives it
+    shared = [tuple(conns[i] for i in g) for g in in_group]  # the core's tuple, kept until a change
     for conn, m, j in zip(conns, modes, joined):
         conn.switch_mode(m)
         if j:
@@ -166,6 +192,20 @@ def test_any_interleaving_gives_every_connection_its_per_line_bytes(
                     for i in range(N):
                         if member[i] and i != exclude:
                             add(i, EVENTS[e])
+                case ("group", g, exclude, e, fresh):
+                    members = tuple(shared[g]) if not fresh else tuple(list(shared[g]))
+                    loop.to_group(g, members, EVENTS[e], None if exclude is None else conns[exclude])
+                    for i in in_group[g]:
+                        if i != exclude:
+                            add(i, EVENTS[e])
+                case ("gjoin", i, g):
+                    if i not in in_group[g]:
+                        in_group[g].append(i)
+                        shared[g] = tuple(conns[j] for j in in_group[g])
+                case ("gleave", i, g):
+                    if i in in_group[g]:
+                        in_group[g].remove(i)
+                        shared[g] = tuple(conns[j] for j in in_group[g])
                 case ("send", i, e):
                     conns[i].send(EVENTS[e])
                     add(i, EVENTS[e])
@@ -197,6 +237,8 @@ def test_any_interleaving_gives_every_connection_its_per_line_bytes(
         for i, conn in enumerate(conns):
             assert bytes(got[i]) == bytes(expected[i]), f"connection {i}"
             assert conn.audience is None or member[i]
+            share = conn.group_audience  # a batch kept open for the group's next lines holds it
+            assert share is None or any(batch.holds(conn) for batch in loop.broadcasts.groups.values())
     finally:
         for conn, client_end in pairs:
             conn.sock.close()
@@ -230,6 +272,74 @@ def test_a_slow_consumer_is_dropped_at_a_line_boundary_with_its_last_line() -> N
     assert seen[-1] == b"" and seen[-2] == b"too slow"
     assert seen[:-2] == [b"a: " + line for line in lines[: len(seen) - 2]]  # whole lines, in order
     for conn, end in ((slow, slow_end), (fast, fast_end)):
+        conn.sock.close()
+        end.close()
+    loop.close_all()
+
+
+def test_group_lines_and_main_chat_lines_alternating_in_one_pass_keep_their_order() -> None:
+    """A group batch opened before a main-chat line takes no more lines: the next group
+    line comes after that main-chat line, for members in either mode."""
+    loop, _ = _loop()
+    pairs = [_pair(loop, i) for i in range(3)]
+    (a, _), (b, b_end), (c, c_end) = pairs
+    c.switch_mode("json")
+    for conn in (a, b, c):
+        loop.join_everyone(conn)
+    members = (a, b, c)
+    events: list[Message | PrivateMessage] = [
+        Message("a", "g1", group="g"),
+        Message("a", "m1"),
+        Message("a", "g2", group="g"),
+        Message("a", "g3", group="g"),
+        Message("a", "m2"),
+        PrivateMessage("a", "b", "p1"),
+        Message("a", "g4", group="g"),
+    ]
+    for event in events:
+        if isinstance(event, PrivateMessage):
+            b.send(event)
+            c.send(event)
+        elif event.group is not None:
+            loop.to_group("g", members, event, a)
+        else:
+            loop.broadcast(event, a)
+    loop.run_once(0)
+    loop.run_once(0)
+    assert _read_all(b_end) == b"".join(encode_for_mode("text", e, T0) for e in events)
+    assert _read_all(c_end) == b"".join(encode_for_mode("json", e, T0) for e in events)
+    for conn, end in pairs:
+        conn.sock.close()
+        end.close()
+    loop.close_all()
+
+
+def test_a_slow_group_member_is_dropped_at_a_line_boundary_with_its_last_line() -> None:
+    loop, handler = _loop(max_output=8 * 1024)
+    (slow, slow_end), (fast, fast_end), (sender, sender_end) = _pair(loop, 1), _pair(loop, 2), _pair(loop, 3)
+    slow_end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    members = (sender, slow, fast)
+    got = bytearray()
+    lines = [f"{i:05d} ".encode() + b"y" * 200 for i in range(2000)]
+    sent = 0
+    while not slow.closing:
+        for _ in range(5):  # several group lines per pass, one batch
+            loop.to_group("g", members, Message("a", lines[sent].decode(), group="g"), sender)
+            sent += 1
+        loop.run_once(0)
+        got += _read_all(fast_end)
+    assert handler.slow == [slow]
+    loop.to_group("g", members, Message("a", "after", group="g"), sender)
+    for _ in range(3):
+        loop.run_once(0)
+    got += _read_all(fast_end)
+    assert got == b"".join(b"[#g] a: " + line + b"\n" for line in lines[:sent]) + b"[#g] a: after\n"
+    seen = _read_to_eof(loop, slow_end).split(b"\n")
+    assert seen[-1] == b"" and seen[-2] == b"too slow"
+    assert seen[:-2] == [b"[#g] a: " + line for line in lines[: len(seen) - 2]]  # whole lines, in order
+    assert _read_all(sender_end) == b""  # the sender never gets its own lines
+    for conn, end in ((slow, slow_end), (fast, fast_end), (sender, sender_end)):
         conn.sock.close()
         end.close()
     loop.close_all()
@@ -372,4 +482,39 @@ def test_a_login_in_a_pass_gets_only_what_was_broadcast_after_it(make_harness: C
     assert dave.line() == "alice: after dave"
     assert bob.line() == "alice: after dave"
     for client in (alice, bob, dave):
+        client.expect_silence()
+
+
+def test_one_pass_of_group_and_main_chat_lines_from_two_senders(make_harness: Callable[..., Harness]) -> None:
+    """Over loopback: group lines of two senders, batched per pass, interleaved with
+    main-chat lines, reach each member (text and JSON) in the order they were said."""
+    h = make_harness(ACCOUNTS, max_users=8)
+    alice, bob, dave = h.login("alice", "a"), h.login("bob", "b"), h.login("dave", "d")
+    carol = h.connect()
+    carol.send(b"mode json\nlogin\ncarol,c\n")
+    assert [json.loads(carol.line())["type"] for _ in range(2)] == ["mode", "welcome"]
+    for client in (alice, bob, dave):
+        assert client.line() == "carol has entered the chat"
+    _join_group(h, alice, bob)
+    carol.send(b"/join #g\n")
+    assert json.loads(carol.line())["type"] == "group"
+    assert alice.line() == "[#g] carol has joined the group" and bob.line() == "[#g] carol has joined the group"
+    _one_pass(h, (alice, b"#g a1\n#g a2\nmain a\n#g a3\n"), (bob, b"#g b1\nmain b\n#g b2\n"))
+    alice_lines = ["a1", "a2", "main a", "a3"]
+    bob_lines = ["b1", "main b", "b2"]
+
+    def shown(sender: str, text: str) -> str:
+        return f"{sender}: {text}" if text.startswith("main") else f"[#g] {sender}: {text}"
+
+    expected_dave = [shown("alice", "main a"), shown("bob", "main b")]
+    assert sorted(dave.lines(2)) == sorted(expected_dave)
+    got_bob = bob.lines(4)
+    assert got_bob == [shown("alice", t) for t in alice_lines]
+    got_alice = alice.lines(3)
+    assert got_alice == [shown("bob", t) for t in bob_lines]
+    carol_events = [json.loads(carol.line()) for _ in range(7)]
+    from_alice = [e["text"] for e in carol_events if e["sender"] == "alice"]
+    from_bob = [e["text"] for e in carol_events if e["sender"] == "bob"]
+    assert from_alice == alice_lines and from_bob == bob_lines
+    for client in (alice, bob, carol, dave):
         client.expect_silence()

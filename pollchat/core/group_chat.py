@@ -29,9 +29,9 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Groups, PendingChange, Visibility
 from pollchat.core.history import HistoryRecord, RecordKind
-from pollchat.core.effects import Delivery, Effect
+from pollchat.core.effects import Delivery, Effect, ToGroup
 from pollchat.core.hub import Hub
-from pollchat.core.roster import OnlineSession
+from pollchat.core.roster import Everyone, OnlineSession
 from pollchat.protocol.commands import COMMANDS
 from pollchat.protocol.events import (
     Emote,
@@ -109,6 +109,9 @@ class GroupChat(Generic[H]):
     def __init__(self, hub: Hub[H], groups: Groups) -> None:
         self.hub = hub
         self.groups = groups
+        # group id -> (roster version, groups version, its online members' handles):
+        # a burst of lines to one group walks its members once, not once per line.
+        self._online_cache: dict[int, tuple[int, int, tuple[H, ...]]] = {}
 
     # --- creating, joining, leaving ----------------------------------------------------------
 
@@ -348,7 +351,7 @@ class GroupChat(Generic[H]):
         self.hub.record(session, kind, text, group.id)
         event_class = Message if kind is RecordKind.CHAT else Emote
         event = event_class(account.name, text, group=group.name)
-        deliveries = [Delivery(self._online(group, exclude=session.handle), event)]
+        deliveries: list[Effect[H]] = [self._to_group(group, event, session.handle)]
         return deliveries + self.hub.mentions(session, text, group.name, among=group.members)
 
     @_with_session
@@ -373,7 +376,7 @@ class GroupChat(Generic[H]):
         if session is None or group is None or session.account.id not in group.members:
             return []
         event = Typing(session.account.name, active, group=group.name)
-        return [Delivery(self._online(group, exclude=handle), event)]
+        return [self._to_group(group, event, handle)]
 
     # --- owner powers -----------------------------------------------------------------------------
 
@@ -599,6 +602,21 @@ class GroupChat(Generic[H]):
         if also:
             handles += [handle for handle in also if handle not in handles]
         return tuple(handles)
+
+    def _to_group(self, group: Group, event: ServerEvent, sender: H) -> ToGroup[H]:
+        """``event`` to ``group``'s online members but ``sender``. The members tuple is
+        made again only after a login, a session's end or a membership change (the
+        versions of the roster and of the groups), so consecutive lines share it."""
+        versions = (self.hub.roster.version, self.groups.version)
+        cached = self._online_cache.get(group.id)
+        if cached is None or cached[:2] != versions:
+            if len(self._online_cache) > 1024 and cached is None:
+                self._online_cache.clear()  # bounded: stale groups' tuples go
+            members = tuple(self.hub.handles_of(group.members))
+            self._online_cache[group.id] = (*versions, members)
+        else:
+            members = cached[2]
+        return ToGroup(group.id, Everyone(members, sender), event)
 
     def _managers(self, group: Group) -> tuple[H, ...]:
         """The owner, if online, and every online admin: who hears a join request."""

@@ -173,6 +173,9 @@ class Groups:
             self._by_key[key] = group
             self._keys[group.id] = key
         self._by_id: dict[int, Group] = {group.id: group for group in self._by_key.values()}
+        self.version = 0
+        """Counts membership changes (a member added or removed, a group deleted), so
+        a caller may keep what it derives from memberships until this changes."""
 
     # --- queries --------------------------------------------------------------------------------
 
@@ -220,6 +223,7 @@ class Groups:
         self.store.add_member(group.id, account_id, now)
         group.requests.pop(account_id, None)
         group.members[account_id] = Member(account_id, name, now)
+        self.version += 1
 
     def remove_member(self, group: Group, account_id: int, now: float) -> Member | None:
         """Remove a member. If it was the owner, the longest-standing other member takes
@@ -235,6 +239,7 @@ class Groups:
             return None
         self.store.remove_member(group.id, account_id, successor.account_id if successor else None)
         group.members.pop(account_id, None)
+        self.version += 1
         if successor is not None:
             group.owner_id = successor.account_id
         return successor
@@ -245,6 +250,7 @@ class Groups:
         self._by_key.pop(self._keys.pop(group.id, group.key), None)
         self._by_id.pop(group.id, None)
         group.deleted = True
+        self.version += 1
 
     def rename(self, group: Group, new_name: str) -> None:
         """Rename ``group``; the caller has checked the new name is valid and free (a
@@ -266,6 +272,7 @@ class Groups:
         group.members.pop(account_id, None)
         group.requests.pop(account_id, None)
         group.bans.add(account_id)
+        self.version += 1
 
     def unban(self, group: Group, account_id: int) -> None:
         """Lift a ban."""

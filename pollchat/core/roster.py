@@ -96,7 +96,7 @@ class OnlineSession(Generic[H]):
 class Roster(Generic[H]):
     """The online sessions, indexed by handle, by name key and by account id."""
 
-    __slots__ = ("_by_key", "_by_handle", "_by_id", "_names", "_handle_order")
+    __slots__ = ("_by_key", "_by_handle", "_by_id", "_names", "_handle_order", "version")
 
     def __init__(self) -> None:
         self._by_key: dict[str, OnlineSession[H]] = {}  # insertion order = login order
@@ -104,6 +104,9 @@ class Roster(Generic[H]):
         self._by_id: dict[int, OnlineSession[H]] = {}
         self._names: NameList | None = NameList()  # None: make it again when asked
         self._handle_order: list[H] | None = []  # None: make it again when asked
+        self.version = 0
+        """Counts logins and session ends, so a caller may keep what it derives from who
+        is online (a group's online members) until this changes."""
 
     def __len__(self) -> int:
         return len(self._by_handle)
@@ -139,6 +142,7 @@ class Roster(Generic[H]):
         self._by_key[account.name if key == account.name else key] = session  # one string for both when equal
         self._by_handle[handle] = session
         self._by_id[account.id] = session
+        self.version += 1
         if self._handle_order is not None:
             self._handle_order.append(handle)  # earlier Everyone views see only their count
         if self._names is not None:
@@ -152,6 +156,7 @@ class Roster(Generic[H]):
         del self._by_key[session.account.key]
         self._by_id.pop(session.account.id, None)
         self._handle_order = self._names = None
+        self.version += 1
         return session
 
     def renamed(self, session: OnlineSession[H], old: Account) -> None:

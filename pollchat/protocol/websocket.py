@@ -173,12 +173,12 @@ def apply_mask(data: bytes, mask: bytes, offset: int = 0) -> bytes:
     return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(size, "little")
 
 
-def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None = None, rsv: int = 0) -> bytes:
+def encode_frame(opcode: int, payload: bytes | memoryview, *, fin: bool = True, mask: bytes | None = None, rsv: int = 0) -> bytes:
     """One frame (RFC 6455 section 5.2), with the shortest length encoding.
 
     Args:
         opcode: ``OP_TEXT``, ``OP_CLOSE``... (0-15).
-        payload: the application data (bytes), unmasked.
+        payload: the application data (bytes, or a view of them), unmasked.
         fin: the FIN bit (``False`` for all but the last fragment).
         mask: a 4-byte masking key (client frames), or ``None`` (server frames are
             never masked: section 5.1).
@@ -197,7 +197,7 @@ def encode_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes |
         return header + payload
     if len(mask) != 4:
         raise ValueError("a masking key is 4 bytes")
-    return header + mask + apply_mask(payload, mask)
+    return header + mask + apply_mask(bytes(payload), mask)
 
 
 def encode_client_frame(opcode: int, payload: bytes, mask: bytes = b"\x37\xfa\x21\x3d", *, fin: bool = True, rsv: int = 0) -> bytes:
@@ -218,6 +218,9 @@ def close_frame(code: int | None = None, reason: str = "") -> bytes:
 
 Message = str | bytes
 """A complete message: ``str`` for text, ``bytes`` for binary (when allowed)."""
+
+
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 
 class ServerProtocol:
@@ -241,6 +244,31 @@ class ServerProtocol:
     :meth:`receive_data` and not yet parsed, at most one frame header (14 bytes), one
     control payload (125 bytes) and ``max_message`` bytes of the current message.
     """
+
+    # One per open WebSocket (10,000 idle ones in a server): slots, and the buffers of
+    # a message being assembled are made when one arrives.
+    __slots__ = (
+        "max_message",
+        "allow_binary",
+        "_input",
+        "_output",
+        "close_sent",
+        "peer_closed",
+        "should_close",
+        "failure",
+        "peer_close_code",
+        "frames",
+        "_opcode",
+        "_fin",
+        "_mask",
+        "_offset",
+        "_remaining",
+        "_control",
+        "_message_type",
+        "_message_size",
+        "_binary",
+        "_decoder",
+    )
 
     def __init__(self, max_message: int, *, allow_binary: bool = False) -> None:
         if max_message < 1:
@@ -271,12 +299,12 @@ class ServerProtocol:
         self._mask = b""
         self._offset = 0  # payload bytes of this frame read so far
         self._remaining = 0  # payload bytes of this frame still to read
-        self._control = bytearray()
+        self._control = b""  # at most 125 bytes
         # The data message being assembled (OP_TEXT or OP_BINARY), if any.
         self._message_type: int | None = None
         self._message_size = 0
-        self._binary = bytearray()  # the message's payload so far, text or binary
-        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._binary: bytearray | None = None  # the message's payload so far, text or binary; made per message
+        self._decoder: codecs.IncrementalDecoder | None = None  # made for each text message
 
     # --- input ---------------------------------------------------------------------
 
@@ -352,8 +380,9 @@ class ServerProtocol:
         self.failure = code
         self.send_close(code, reason)
         self.should_close = True
-        self._control.clear()
-        self._binary.clear()
+        self._control = b""
+        self._binary = None
+        self._decoder = None
         self._message_size = 0
 
     def _read_header(self) -> bool:
@@ -432,13 +461,18 @@ class ServerProtocol:
                 try:
                     # Fail fast: an invalid sequence is refused as soon as its bytes
                     # are here, not at the end of the message (Autobahn section 6).
-                    self._decoder.decode(chunk)
+                    decoder = self._decoder
+                    if decoder is None:
+                        decoder = self._decoder = _utf8_decoder()
+                    decoder.decode(chunk)
                 except UnicodeDecodeError:
                     self._fail(CloseCode.INVALID_DATA, "invalid UTF-8 in a text message")
                     return None
             # The raw bytes, decoded once at the end: a message holds its payload
             # bytes and nothing per frame, so empty or one-byte continuation frames
             # cannot grow memory past max_message (RFC 6455 section 10.4).
+            if self._binary is None:
+                self._binary = bytearray()
             self._binary += chunk
         if self._remaining:
             return None
@@ -450,27 +484,25 @@ class ServerProtocol:
     def _finish_message(self) -> Message | None:
         message_type, self._message_type = self._message_type, None
         self._message_size = 0
+        decoder, self._decoder = self._decoder, None
         if self.close_sent:  # dropped: forget what was held before our close
-            self._binary.clear()
-            self._decoder.reset()
+            self._binary = None
             return None
         if message_type == OP_BINARY:
-            data = bytes(self._binary)
-            self._binary.clear()
+            data = bytes(self._binary) if self._binary is not None else b""
+            self._binary = None
             return data
         try:
-            self._decoder.decode(b"", final=True)
+            if decoder is not None:  # None: an empty message
+                decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            self._decoder.reset()
             self._fail(CloseCode.INVALID_DATA, "text message ends inside a UTF-8 sequence")
             return None
-        text = self._binary.decode("utf-8")  # valid: the decoder has seen every byte
-        self._binary.clear()
-        return text
+        payload, self._binary = self._binary, None
+        return payload.decode("utf-8") if payload is not None else ""  # valid: the decoder saw every byte
 
     def _control_frame(self, opcode: int | None) -> None:
-        payload = bytes(self._control)
-        self._control.clear()
+        payload, self._control = self._control, b""
         if opcode == OP_PING:
             if not self.close_sent:
                 self._output += encode_frame(OP_PONG, payload)  # same payload: 5.5.2

@@ -14,19 +14,39 @@ broadcast bytes of the pass it does not have yet. Each member's
 ``Connection.caught_up_to`` says how many of its audience's bytes it has; a sender
 skips its own line by moving it past them.
 
+Group lines are batched the same way, per loop pass, per group and per mode key
+(:meth:`Broadcaster.to_group`): a :class:`GroupBatch` holds the members the core named
+(its tuple of online members, shared between consecutive lines while nobody logs in or
+out and the membership stays) and each mode's pending bytes, and each member's
+``group_caught_up`` says how much of them it has. A connection is in at most one batch
+at a time, and its owed bytes are always its group bytes first, then its main-chat
+bytes, so a settle gives them in that order. Two rules keep that true:
+
+* a batch is opened by settling each member (all it is owed goes to its buffer) and
+  taking it out of any other batch;
+* a group line finds its batch open only if the members are the same, nobody was taken
+  out, and no main-chat bytes were added since it opened; otherwise the old batch is
+  settled and a new one opened. A burst of lines to one group (the common case) opens
+  one batch per pass; lines that alternate with main-chat lines or with other groups
+  sharing members cost a walk over the members, as every line did before.
+
+At the end of the pass the group batches are flushed first, then the main chat; the
+batch of a group that had lines in the pass stays open for the next pass (its members
+keep their places), so a steady burst walks the members once, not once per pass.
+
 Every output buffer stays bounded: a member whose buffer would pass ``max_output`` bytes
 is handed to the loop's slow-consumer drop, at a line boundary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pollchat.protocol.events import ServerEvent
 
 if TYPE_CHECKING:
-    from pollchat.server.connection import Connection
+    from pollchat.server.connection import Connection, GroupShare
 
 
 class Audience:
@@ -41,6 +61,43 @@ class Audience:
         self.mode_key = mode_key
         self.members: dict[Connection, None] = {}  # an insertion-ordered set
         self.pending = bytearray()
+
+
+class GroupAudience(Audience):
+    """The members of one :class:`GroupBatch` that share a mode key, and the group's
+    bytes rendered for that mode in this pass (``Connection.group_caught_up`` says how
+    much each member has); ``intact`` until a member is taken out."""
+
+    __slots__ = ("intact",)
+
+    def __init__(self, mode_key: str) -> None:
+        super().__init__(mode_key)
+        self.intact = True
+
+
+class GroupBatch:
+    """One group's lines of this pass, kept open for the next while the group has
+    lines: the members the core named when it was opened (``members``, compared by
+    identity, then by value), one :class:`GroupAudience` per mode key, and the count of
+    main-chat broadcasts when it opened or was last flushed (``opened_at``): it takes
+    more lines only while that count and its members stay the same."""
+
+    __slots__ = ("group", "members", "audiences", "opened_at")
+
+    def __init__(self, group: object, members: Sequence[Connection], opened_at: int) -> None:
+        self.group = group
+        self.members = members
+        self.audiences: dict[str, GroupAudience] = {}
+        self.opened_at = opened_at
+
+    def intact(self) -> bool:
+        """No member was taken out since it opened."""
+        return all(audience.intact for audience in self.audiences.values())
+
+    def holds(self, conn: Connection) -> bool:
+        """``conn`` is one of its members now."""
+        share = conn.group_audience
+        return share is not None and self.audiences.get(share.mode_key) is share
 
 
 class Broadcaster:
@@ -66,6 +123,10 @@ class Broadcaster:
         self.max_output = max_output
         self.clock = clock
         self.audiences: dict[str, Audience] = {}  # per codec mode_key
+        self.groups: dict[object, GroupBatch] = {}  # open group batches (kept while their group has lines)
+        self.broadcasts = 0
+        """Main-chat broadcasts that added bytes, ever: a group batch opened before the
+        latest one takes no more lines (its members may be owed main-chat bytes)."""
         self.active = False
         """Some audience has bytes pending in this pass. While false, every member is
         caught up and :meth:`settle` has nothing to do (a caller on a hot path may skip
@@ -99,17 +160,32 @@ class Broadcaster:
         return True
 
     def remove(self, conn: Connection) -> None:
-        """Take ``conn`` out of its audience; what it is owed of this pass is dropped."""
+        """Take ``conn`` out of its audience and its group batch; what it is owed of
+        this pass is dropped."""
         key = conn.audience
         if key is not None:
             del self.audiences[key].members[conn]
             conn.audience = None
             conn.caught_up_to = 0
+        if conn.group_audience is not None:
+            self._leave_group(conn)
+
+    def _leave_group(self, conn: Connection) -> None:
+        """Take ``conn`` out of its group batch, which then takes no more lines."""
+        audience = conn.group_audience
+        assert audience is not None
+        del audience.members[conn]
+        audience.intact = False
+        conn.group_audience = None
+        conn.group_caught_up = 0
 
     def switch_mode(self, conn: Connection, mode: str) -> None:
         """Switch ``conn``'s codec to ``mode``; a member first gets what it is owed in
-        its old mode, then moves to the audience of its new ``mode_key``."""
-        rejoin = conn.audience is not None and self.leave(conn)
+        its old mode, then moves to the audience of its new ``mode_key`` (and out of its
+        group batch: the group's next line opens a new one)."""
+        rejoin = conn.audience is not None
+        if (rejoin or conn.group_audience is not None) and not self.leave(conn):
+            rejoin = False
         conn.codec.switch_mode(mode)
         if rejoin:
             self.join(conn)
@@ -128,6 +204,7 @@ class Broadcaster:
         nothing: none of its members could be sent anything.
         """
         ts = 0.0
+        counted = False
         for key, audience in self.audiences.items():
             for member in audience.members:
                 codec = member.codec
@@ -143,20 +220,125 @@ class Broadcaster:
             pending = audience.pending
             before = len(pending)
             pending += data
+            if not counted:
+                self.broadcasts += 1  # group batches opened before this take no more lines
+                counted = True
             self.active = True
             if exclude is not None and exclude.audience == key:
                 if not self.settle(exclude, before):
                     continue  # dropped as a slow consumer: it left the audience
                 exclude.caught_up_to = len(pending)
 
+    def to_group(
+        self, group: object, members: Sequence[Connection], event: ServerEvent, exclude: Connection | None = None
+    ) -> None:
+        """Render ``event`` once per mode key among ``members`` (one timestamp) and
+        append it to the pending bytes of ``group``'s batch, for every member but
+        ``exclude``; the members get them at the end of the pass, or before anything
+        else is queued for them.
+
+        ``members`` is every online member of the group, ``exclude`` included, in the
+        order the core gives (the same tuple while nothing changed, so a burst of lines
+        is one batch). A codec that renders the event to ``b""`` adds nothing."""
+        while True:
+            batch = self.groups.get(group)
+            if (
+                batch is None
+                or not batch.intact()
+                or batch.opened_at != self.broadcasts
+                or (batch.members is not members and batch.members != members)
+            ):
+                if batch is not None:
+                    self._close_group(batch)
+                batch = self._open_group(group, members)
+                if batch.opened_at != self.broadcasts:
+                    continue  # a slow consumer dropped while opening it had its left notice broadcast
+            skipped = None
+            if exclude is not None and batch.holds(exclude):
+                if not self._settle_group(exclude):
+                    continue  # the sender was dropped as a slow consumer: it left the batch
+                skipped = exclude.group_audience
+            break
+        ts = 0.0
+        for key, audience in batch.audiences.items():
+            for member in audience.members:
+                codec = member.codec
+                if codec.mode_key == key:  # as in broadcast(): a closed codec renders nothing
+                    break
+            else:
+                continue
+            if not ts:
+                ts = self.clock()
+            data = codec.encode(event, ts)
+            if data:
+                audience.pending += data
+                self.active = True
+        if exclude is not None and skipped is not None:
+            exclude.group_caught_up = len(skipped.pending)  # settled above: it skips only this line
+
+    def _open_group(self, group: object, members: Sequence[Connection]) -> GroupBatch:
+        """A new batch for ``group``: each open member first gets all it is owed (of
+        another batch and of the main chat), then joins it under its mode key."""
+        batch = self.groups[group] = GroupBatch(group, members, self.broadcasts)
+        self.active = True  # the flush at the end of the pass ends the batch, bytes or not
+        audiences = batch.audiences
+        for conn in members:
+            if conn.closing or (self.active and not self.settle(conn)):
+                continue
+            if conn.group_audience is not None:
+                self._leave_group(conn)  # settled just now: nothing is lost
+            key = conn.codec.mode_key
+            audience = audiences.get(key)
+            if audience is None:
+                audience = audiences[key] = GroupAudience(key)
+            audience.members[conn] = None
+            conn.group_audience = audience
+            conn.group_caught_up = 0
+        return batch
+
+    def _close_group(self, batch: GroupBatch) -> None:
+        """Give each member of ``batch`` what it is owed of it, and end the batch."""
+        if self.groups.get(batch.group) is batch:
+            del self.groups[batch.group]
+        for audience in batch.audiences.values():
+            for conn in list(audience.members):  # a slow consumer's drop takes it out
+                if self._settle_group(conn) and conn.group_audience is audience:
+                    del audience.members[conn]
+                    conn.group_audience = None
+                    conn.group_caught_up = 0
+
+    def _settle_group(self, conn: Connection, end: int | None = None) -> bool:
+        """:meth:`settle` for ``conn``'s group batch alone (up to ``end``)."""
+        audience = conn.group_audience
+        if audience is None:
+            return True
+        pending = audience.pending
+        if end is None:
+            end = len(pending)
+        start = conn.group_caught_up
+        if start >= end:
+            return True
+        conn.group_caught_up = end
+        if len(conn.outbuf) + end - start > self.max_output:
+            self._drop(conn)
+            return False
+        conn.outbuf += memoryview(pending)[start:end]
+        self._to_flush[conn] = None
+        return True
+
     def settle(self, conn: Connection, end: int | None = None) -> bool:
-        """Give ``conn`` the broadcast bytes of this pass it does not have yet (up to
-        ``end``, default all), appended to its output buffer: called before anything
-        else is queued for it, so its bytes keep the order in which they were queued.
-        ``False``: that passed ``max_output`` and ``conn`` was dropped as a slow
-        consumer (the caller queues nothing more)."""
+        """Give ``conn`` the bytes of this pass it does not have yet, appended to its
+        output buffer: those of its group batch, then the broadcast bytes (up to
+        ``end``, default all). Called before anything else is queued for it, so its
+        bytes keep the order in which they were queued. ``False``: that passed
+        ``max_output`` and ``conn`` was dropped as a slow consumer (the caller queues
+        nothing more)."""
+        if not self.active:
+            return True
+        if conn.group_audience is not None and not self._settle_group(conn):
+            return False
         key = conn.audience
-        if key is None or not self.active:
+        if key is None:
             return True
         pending = self.audiences[key].pending
         if end is None:
@@ -173,14 +355,35 @@ class Broadcaster:
         return True
 
     def flush(self) -> None:
-        """The end of the pass: give every member of each audience the pending bytes it
-        does not have yet, once. A member with nothing else queued (the usual case) is
-        sent them straight from the shared buffer, with no copy, and only what the kernel
-        does not take is kept in its buffer; the others get them appended to their buffer
-        (and are added to ``to_flush``). Slow consumers found here are dropped after the
-        loop, so the members do not change while it runs."""
+        """The end of the pass: give every member of each group batch, then of each
+        audience, the pending bytes it does not have yet, once. A member with nothing
+        else queued (the usual case) is sent them straight from the shared buffer, with
+        no copy, and only what the kernel does not take is kept in its buffer; the
+        others get them appended to their buffer (and are added to ``to_flush``). Slow
+        consumers found in a phase are dropped after it, so the members do not change
+        while it runs. A group batch without lines in this pass ends here; the others
+        stay open, empty, for the group's next lines."""
         self.active = False
         slow: list[Connection] = []
+        if self.groups:
+            counted = self.broadcasts  # this pass's main-chat bytes go out below, before any new line
+            groups, self.groups = self.groups, {}
+            kept: dict[object, GroupBatch] = {}
+            for key, batch in groups.items():
+                # A group that had lines in this pass keeps its batch (and its members
+                # their places in it) for the next: a burst opens it once, not per pass.
+                keep = any(audience.pending for audience in batch.audiences.values())
+                for group_audience in batch.audiences.values():
+                    self._flush_group(group_audience, slow, keep=keep)
+                if keep:
+                    kept[key] = batch
+            self._drop_all(slow)
+            for key, batch in kept.items():
+                if key in self.groups or not batch.intact():  # replaced, or a member left: end it
+                    self._close_group(batch)
+                else:
+                    batch.opened_at = counted
+                    self.groups[key] = batch
         to_flush = self._to_flush
         for audience in self.audiences.values():
             pending = audience.pending
@@ -193,7 +396,8 @@ class Broadcaster:
             # and attribute lookups.
             for conn in audience.members:
                 if conn.caught_up_to or conn.outbuf or not direct or not conn.direct_writes:
-                    self._append_owed(conn, pending, slow)
+                    start, conn.caught_up_to = conn.caught_up_to, 0
+                    self._append_owed(conn, pending, start, slow)
                     continue
                 try:
                     sent = conn.sock.send(pending)
@@ -202,17 +406,47 @@ class Broadcaster:
                 if sent != size:
                     conn.outbuf += memoryview(pending)[sent:]
                     to_flush[conn] = None
+        self._drop_all(slow)
+
+    def _flush_group(self, audience: GroupShare, slow: list[Connection], *, keep: bool) -> None:
+        """:meth:`flush` for one group batch's members of one mode key (the same hot
+        loop over ``group_caught_up``); each stays in the batch with ``keep``, else
+        leaves it."""
+        pending = audience.pending
+        audience.pending = bytearray()
+        size = len(pending)
+        direct = size <= self.max_output
+        to_flush = self._to_flush
+        for conn in audience.members:
+            start = conn.group_caught_up
+            if not keep:
+                conn.group_audience = None
+            conn.group_caught_up = 0
+            if start >= size:
+                continue
+            if start or conn.outbuf or not direct or not conn.direct_writes:
+                self._append_owed(conn, pending, start, slow)
+                continue
+            try:
+                sent = conn.sock.send(pending)
+            except OSError:
+                sent = 0
+            if sent != size:
+                conn.outbuf += memoryview(pending)[sent:]
+                to_flush[conn] = None
+
+    def _drop_all(self, slow: list[Connection]) -> None:
         for conn in slow:
             if not conn.closing:
                 self._drop(conn)
+        slow.clear()
 
-    def _append_owed(self, conn: Connection, pending: bytearray, slow: list[Connection]) -> None:
-        """:meth:`flush` for a member that has part of ``pending`` already, has output
-        queued, or needs the buffered path (a transport without direct writes, a pass
-        past the bound): append what it lacks, or note it as a slow consumer. The bound
-        is checked before any byte is sent, so what the kernel takes is always kept
-        whole."""
-        start, conn.caught_up_to = conn.caught_up_to, 0
+    def _append_owed(self, conn: Connection, pending: bytearray, start: int, slow: list[Connection]) -> None:
+        """:meth:`flush` for a member that has the first ``start`` bytes of ``pending``
+        already, has output queued, or needs the buffered path (a transport without
+        direct writes, a pass past the bound): append what it lacks, or note it as a
+        slow consumer. The bound is checked before any byte is sent, so what the kernel
+        takes is always kept whole."""
         if start >= len(pending):
             return
         data = memoryview(pending)[start:] if start else pending

@@ -19,7 +19,7 @@ from pollchat import texts
 from pollchat.core import game
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.group_chat import group_name
-from pollchat.core.effects import Delivery, Effect, ToEveryone
+from pollchat.core.effects import Delivery, Effect, ToEveryone, ToGroup
 from pollchat.core.passwords import change_password, verify_password
 from pollchat.core.presence import Status
 from pollchat.core.seats import AccountKind
@@ -189,7 +189,7 @@ class Commands(Generic[P]):
         """Deliver, and log the group changes an operator may want to trace later
         (who created, deleted, renamed a group, banned or removed whom)."""
         for effect in effects:
-            if not isinstance(effect, (Delivery, ToEveryone)):
+            if not isinstance(effect, (Delivery, ToEveryone, ToGroup)):
                 continue
             event = effect.event
             if isinstance(event, GroupEvent) and event.change in _LOGGED_CHANGES:

@@ -56,6 +56,19 @@ class Owner(Protocol):
     def resume_reading(self, conn: Connection) -> None: ...
 
 
+class GroupShare(Protocol):
+    """The part of a group's batch of one loop pass a connection is in: the members
+    that share its mode key, and the group's bytes rendered for it
+    (:class:`pollchat.server.broadcast.GroupAudience` is the one kind; declared here so
+    that this module imports nothing of the broadcaster's)."""
+
+    mode_key: str
+    members: dict[Connection, None]
+    pending: bytearray
+    intact: bool
+    """No member was taken out (its batch may take more lines)."""
+
+
 class Connection:
     """Per-connection state. Slotted: thousands of idle connections stay small.
 
@@ -88,6 +101,10 @@ class Connection:
         caught_up_to: how many bytes of its audience's broadcast bytes of this pass it
             already has in ``outbuf`` (or skipped: a sender's own line); the rest is
             owed to it.
+        group_audience: the group batch (per group and mode key) it is in during this
+            pass, if any (:meth:`~pollchat.server.broadcast.Broadcaster.to_group`).
+        group_caught_up: how many bytes of ``group_audience``'s pending bytes it already
+            has (or skipped).
         reading: the loop wants read events (False while input is paused).
         writing: write interest is registered (only while ``send()`` comes back short).
         registered: the socket is in the selector.
@@ -118,6 +135,8 @@ class Connection:
         "outbuf",
         "audience",
         "caught_up_to",
+        "group_audience",
+        "group_caught_up",
         "reading",
         "writing",
         "registered",
@@ -148,6 +167,8 @@ class Connection:
         self.outbuf = bytearray()
         self.audience: str | None = None
         self.caught_up_to = 0
+        self.group_audience: GroupShare | None = None
+        self.group_caught_up = 0
         self.reading = True
         self.writing = False
         self.registered = False

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 
 from pollchat.core.group_chat import group_name
 from pollchat.core.groups import Group, Visibility
-from pollchat.core.effects import Delivery, Effect, ToEveryone
+from pollchat.core.effects import Delivery, Effect, ToEveryone, ToGroup
 from pollchat.core.roster import OnlineSession
 from pollchat.core.passwords import verify_password
 from pollchat.core.presence import Status
@@ -285,7 +285,7 @@ class IrcGateway:
             self.service.deliver(kept)
             return
         for kind in (Message, Emote, PrivateMessage):
-            if any(isinstance(d, (Delivery, ToEveryone)) and type(d.event) is kind for d in kept):
+            if any(isinstance(d, (Delivery, ToEveryone, ToGroup)) and type(d.event) is kind for d in kept):
                 self._with_irc_lines(
                     kept,
                     kind,
@@ -430,7 +430,7 @@ class IrcGateway:
         change (it just left)."""
         rest: list[Effect[Connection]] = []
         for delivery in deliveries:
-            if not isinstance(delivery, (Delivery, ToEveryone)):  # a roster change: as it is
+            if not isinstance(delivery, (Delivery, ToEveryone, ToGroup)):  # a roster change: as it is
                 rest.append(delivery)
                 continue
             event = delivery.event

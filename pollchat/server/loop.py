@@ -42,7 +42,7 @@ import selectors
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from pollchat.protocol.codec import Codec
@@ -340,6 +340,19 @@ class EventLoop:
         (:meth:`Broadcaster.broadcast <pollchat.server.broadcast.Broadcaster.broadcast>`)."""
         self.broadcasts.broadcast(event, exclude)
 
+    def to_group(
+        self, group: object, members: Sequence[Connection], event: ServerEvent, exclude: Connection | None = None
+    ) -> None:
+        """Queue ``event`` to ``group``'s online ``members`` but ``exclude``, appended at
+        the end of the pass with the group's other lines of the pass
+        (:meth:`Broadcaster.to_group <pollchat.server.broadcast.Broadcaster.to_group>`)."""
+        replying = self.replying
+        if replying is not None and replying[0] is not exclude and replying[0] in members:
+            # Rare: a member other than the sender answers a labelled line with it.
+            self.fan_out([conn for conn in members if conn is not exclude], event)
+            return
+        self.broadcasts.to_group(group, members, event, exclude)
+
     def switch_mode(self, conn: Connection, mode: str) -> None:
         """Switch ``conn``'s codec to ``mode`` (``mode json``); a logged-in connection
         first gets the broadcast bytes of its old mode it has not had, then moves to its
@@ -358,7 +371,9 @@ class EventLoop:
             return
         # Broadcast bytes queued before the close come first; an overflow there closes
         # it as a slow consumer instead.
-        if conn.audience is not None and not self.broadcasts.leave(conn, catch_up=flush):
+        if (conn.audience is not None or conn.group_audience is not None) and not self.broadcasts.leave(
+            conn, catch_up=flush
+        ):
             return
         conn.closing = True
         conn.close_reason = reason

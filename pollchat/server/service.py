@@ -33,7 +33,7 @@ from typing import Generic, Protocol, TypeVar
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
 from pollchat.core.group_chat import GroupChat
-from pollchat.core.effects import Delivery, Effect, JoinedEveryone, LeftEveryone, ToEveryone
+from pollchat.core.effects import Delivery, Effect, JoinedEveryone, LeftEveryone, ToEveryone, ToGroup
 from pollchat.core.hub import Admission, Hub
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
@@ -94,6 +94,12 @@ class Output(Protocol[P_contra]):
     def broadcast(self, event: ServerEvent, exclude: P_contra | None = None) -> None:
         """Queue ``event`` to every peer that joined, but ``exclude``."""
 
+    def to_group(
+        self, group: object, members: Sequence[P_contra], event: ServerEvent, exclude: P_contra | None = None
+    ) -> None:
+        """Queue ``event`` to each of a group's online ``members`` but ``exclude`` (the
+        same ``members`` object for consecutive lines while nothing changed)."""
+
     def join_everyone(self, peer: P_contra) -> None:
         """``peer`` logged in: it receives broadcasts from now on."""
 
@@ -115,6 +121,9 @@ class PeerOutput(Generic[P]):
 
     def broadcast(self, event: ServerEvent, exclude: P | None = None) -> None:
         self.fan_out([peer for peer in self.joined if peer is not exclude], event)
+
+    def to_group(self, group: object, members: Sequence[P], event: ServerEvent, exclude: P | None = None) -> None:
+        self.fan_out([peer for peer in members if peer is not exclude], event)
 
     def join_everyone(self, peer: P) -> None:
         self.joined[peer] = None
@@ -321,7 +330,8 @@ class ChatService(Generic[P]):
 
     def deliver(self, effects: Iterable[Effect[P]]) -> None:
         """Carry out the core's effects, in order: each event rendered once per
-        encoding in use; one to everyone logged in goes out as one broadcast."""
+        encoding in use; one to everyone logged in goes out as one broadcast, one to a
+        group's members as one group line (batched per pass by the loop)."""
         output = self.output
         for effect in effects:
             match effect:
@@ -330,6 +340,8 @@ class ChatService(Generic[P]):
                         output.fan_out(targets, event)
                 case ToEveryone():
                     output.broadcast(effect.event, effect.exclude)
+                case ToGroup():
+                    output.to_group(effect.group, effect.members, effect.event, effect.exclude)
                 case JoinedEveryone(peer):
                     output.join_everyone(peer)
                 case LeftEveryone(peer):

@@ -11,7 +11,7 @@ import pytest
 from pollchat.core.accounts import Account, AccountDirectory
 from pollchat.core.group_chat import GROUP_LINE_USAGE, GroupChat
 from pollchat.core.groups import GroupLimits, Groups
-from pollchat.core.effects import Delivery, ToEveryone
+from pollchat.core.effects import Delivery, ToEveryone, ToGroup
 from pollchat.core.history import RecordKind
 from pollchat.core.hub import Hub
 from pollchat.core.mentions import MAX_MENTIONS, mentioned_keys
@@ -30,6 +30,22 @@ from tests.unit.test_group_state import FakeGroupStore
 from tests.unit.test_hub import Conn, FakeClock, MemoryAccounts
 
 NAMES = ("ann", "bob", "cat", "dan")
+
+
+class GroupLine:
+    """A group line as these tests write it: equal to a :class:`ToGroup` with these
+    targets (the sender left out) and this event, whatever the group's id."""
+
+    def __init__(self, targets: tuple[object, ...], event: object) -> None:
+        self.targets, self.event = targets, event
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ToGroup):
+            return NotImplemented
+        return tuple(other.targets) == self.targets and other.event == self.event
+
+    def __repr__(self) -> str:
+        return f"GroupLine({self.targets!r}, {self.event!r})"
 
 
 class World:
@@ -103,7 +119,7 @@ def test_a_mention_in_a_group_notifies_only_online_members_other_than_the_sender
     w.group("tea", "ann", "bob", "dan")
     w.logout("dan")  # a member, but offline
     out = w.chat.say(w.h["ann"], "#tea hi @bob @cat @dan @ann @zed")
-    assert out[0] == Delivery((w.h["bob"],), Message("ann", "hi @bob @cat @dan @ann @zed", group="tea"))
+    assert out[0] == GroupLine((w.h["bob"],), Message("ann", "hi @bob @cat @dan @ann @zed", group="tea"))
     assert of_type(out, Mention) == [Delivery((w.h["bob"],), Mention("ann", "hi @bob @cat @dan @ann @zed", "tea"))]
     assert len(out) == 2
 
@@ -126,7 +142,7 @@ def test_a_focused_action_mentions_group_members_only(w: World) -> None:
     w.group("tea", "ann", "bob")
     w.chat.focus(w.h["ann"], "tea")
     out = w.chat.act(w.h["ann"], "waves at @bob and @cat")
-    assert out[0] == Delivery((w.h["bob"],), Emote("ann", "waves at @bob and @cat", group="tea"))
+    assert out[0] == GroupLine((w.h["bob"],), Emote("ann", "waves at @bob and @cat", group="tea"))
     assert of_type(out, Mention) == [Delivery((w.h["bob"],), Mention("ann", "waves at @bob and @cat", "tea"))]
 
 
@@ -168,10 +184,10 @@ def test_focus_sends_plain_lines_and_actions_to_the_group(w: World) -> None:
     w.group("tea", "ann", "bob")
     w.group("bar", "ann", "cat")
     assert w.chat.focus(w.h["ann"], "#TEA") == [Delivery((w.h["ann"],), Notice.of(NoticeCode.FOCUS_GROUP, group="tea"))]
-    assert w.chat.say(w.h["ann"], "plain")[0] == Delivery((w.h["bob"],), Message("ann", "plain", group="tea"))
-    assert w.chat.act(w.h["ann"], "sips")[0] == Delivery((w.h["bob"],), Emote("ann", "sips", group="tea"))
+    assert w.chat.say(w.h["ann"], "plain")[0] == GroupLine((w.h["bob"],), Message("ann", "plain", group="tea"))
+    assert w.chat.act(w.h["ann"], "sips")[0] == GroupLine((w.h["bob"],), Emote("ann", "sips", group="tea"))
     # "#bar text" still goes to bar; "#nope text" (no such group) is refused, not sent to the focused group
-    assert w.chat.say(w.h["ann"], "#bar cheers")[0] == Delivery((w.h["cat"],), Message("ann", "cheers", group="bar"))
+    assert w.chat.say(w.h["ann"], "#bar cheers")[0] == GroupLine((w.h["cat"],), Message("ann", "cheers", group="bar"))
     assert only_error(w.chat.say(w.h["ann"], "#nope hi"), w.h["ann"]) is ErrorCode.NOT_IN_GROUP_LINE
     assert w.chat.focus(w.h["ann"], None) == [Delivery((w.h["ann"],), Notice.of(NoticeCode.FOCUS_MAIN))]
     assert w.chat.say(w.h["ann"], "plain")[0] == ToEveryone((w.h["bob"], w.h["cat"], w.h["dan"]), Message("ann", "plain"))
@@ -254,13 +270,13 @@ def test_a_hash_line_without_text_is_a_usage_error(w: World, line: str) -> None:
 def test_a_group_line_is_trimmed_and_not_echoed(w: World) -> None:
     w.group("tea", "ann", "bob", "cat")
     out = w.chat.say(w.h["bob"], "#tea   hello  ")
-    assert out == [Delivery((w.h["ann"], w.h["cat"]), Message("bob", "hello", group="tea"))]
+    assert out == [GroupLine((w.h["ann"], w.h["cat"]), Message("bob", "hello", group="tea"))]
 
 
 def test_typing_reaches_other_online_members_only(w: World) -> None:
     w.group("tea", "ann", "bob", "cat")
     w.logout("cat")
-    assert w.chat.typing(w.h["ann"], True, "#tea") == [Delivery((w.h["bob"],), Typing("ann", True, group="tea"))]
+    assert w.chat.typing(w.h["ann"], True, "#tea") == [GroupLine((w.h["bob"],), Typing("ann", True, group="tea"))]
     assert w.chat.typing(w.h["dan"], True, "#tea") == []  # not a member: ignored
     assert w.chat.typing(w.h["ann"], True, "#nope") == []
 

@@ -880,3 +880,22 @@ def test_any_text_round_trips_masked_and_fragmented(message: str, mask: bytes, c
 def test_any_line_round_trips_through_the_codec(line: str, terminator: str) -> None:
     codec = opened(max_line=4 * 40)  # 40 characters of up to 4 bytes
     assert codec.receive_data(text(line + terminator)) == [line]
+
+
+def test_an_open_websocket_keeps_no_per_connection_state_it_no_longer_needs() -> None:
+    """10,000 idle WebSockets cost about what TCP connections do (bench/idle.py --ws):
+    no instance dictionaries, no request reader after the head, one origins set for all
+    codecs of a listener, no UTF-8 decoder or message buffer between messages."""
+    origins = frozenset({"https://Chat.example.org/"})
+    first, second = WebCodec(MAX_LINE, SITE, origins), WebCodec(MAX_LINE, SITE, origins)
+    assert first._allowed_origins is second._allowed_origins == frozenset({"https://chat.example.org"})
+    assert not hasattr(first, "__dict__")
+    first.receive_data(handshake(origin=None) + frame(OP_TEXT, "hello é".encode()))
+    assert first.ready and first._reader is None
+    protocol = first._websocket
+    assert protocol is not None and not hasattr(protocol, "__dict__")
+    assert (protocol._decoder, protocol._binary) == (None, None)
+    assert first.receive_data(frame(OP_TEXT, "é".encode()[:1], fin=False)) == []
+    assert protocol._decoder is not None  # a text message under way keeps its decoder
+    assert first.receive_data(frame(OP_CONTINUATION, "é".encode()[1:])) == ["é"]
+    assert protocol._decoder is None
