@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog=PROG,
         description="Run the pollchat chat server: the seed-004 line protocol on TCP (and TLS), "
-        "and the web client with its WebSocket.",
+        "the web client with its WebSocket, and an IRC gateway for IRC clients.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
