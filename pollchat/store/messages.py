@@ -29,6 +29,29 @@ _MAIN = "recipient_id IS NULL AND group_id IS NULL"
 _MESSAGE_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id"
 
 
+def message_rows(records: Sequence[HistoryRecord]) -> list[tuple[object, ...]]:
+    """The ``message`` table's rows for ``records``, in the column order ``ts, kind,
+    sender_id, sender, recipient_id, recipient, text, group_id`` (both engines insert
+    these).
+
+    Raises:
+        ValueError: a private record without a recipient, a public one with a
+            recipient, or a private one in a group (checked before any row is written).
+    """
+    rows: list[tuple[object, ...]] = []
+    for record in records:
+        private = record.kind is RecordKind.PRIVATE
+        if private != (record.recipient_id is not None) or private != (record.recipient is not None):
+            raise ValueError(f"{record.kind.value} message with recipient {record.recipient!r}: inconsistent")
+        if private and record.group_id is not None:
+            raise ValueError("a private message cannot belong to a group")
+        rows.append((
+            record.ts, record.kind.value, record.sender_id, record.sender, record.recipient_id,
+            record.recipient, record.text, record.group_id,
+        ))
+    return rows
+
+
 @sqlite_errors
 class SqliteMessages(SqliteConnection):
     """The message table (implements :class:`pollchat.store.ports.MessageStore`). Every
@@ -56,25 +79,7 @@ class SqliteMessages(SqliteConnection):
         """
         if not records:
             return
-        rows = []
-        for record in records:
-            private = record.kind is RecordKind.PRIVATE
-            if private != (record.recipient_id is not None) or private != (record.recipient is not None):
-                raise ValueError(f"{record.kind.value} message with recipient {record.recipient!r}: inconsistent")
-            if private and record.group_id is not None:
-                raise ValueError("a private message cannot belong to a group")
-            rows.append(
-                (
-                    record.ts,
-                    record.kind.value,
-                    record.sender_id,
-                    record.sender,
-                    record.recipient_id,
-                    record.recipient,
-                    record.text,
-                    record.group_id,
-                )
-            )
+        rows = message_rows(records)
         with self._transaction("NORMAL"):
             self._db.executemany(
                 "INSERT INTO message (ts, kind, sender_id, sender, recipient_id, recipient, text, group_id)"

@@ -46,7 +46,7 @@ from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.accounts import _now_iso, _registered
 from pollchat.store.groups import MAX_PENDING_CHANGES
-from pollchat.store.messages import _check_count, _check_limits, _record
+from pollchat.store.messages import _check_count, _check_limits, _record, message_rows
 from pollchat.store.schema import SCHEMA_VERSION
 from pollchat.store.urls import INSTALL_HINT, is_postgres_url, redact
 
@@ -397,17 +397,7 @@ class PgMessages(_PgConnection):
     def append_messages(self, records: Sequence[HistoryRecord]) -> None:
         if not records:
             return
-        rows = []
-        for record in records:
-            private = record.kind is RecordKind.PRIVATE
-            if private != (record.recipient_id is not None) or private != (record.recipient is not None):
-                raise ValueError(f"{record.kind.value} message with recipient {record.recipient!r}: inconsistent")
-            if private and record.group_id is not None:
-                raise ValueError("a private message cannot belong to a group")
-            rows.append((
-                record.ts, record.kind.value, record.sender_id, record.sender, record.recipient_id,
-                record.recipient, record.text, record.group_id,
-            ))
+        rows = message_rows(records)
         with self._transaction(), self._conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO message (ts, kind, sender_id, sender, recipient_id, recipient, text, group_id)"
