@@ -537,6 +537,22 @@ def test_a_line_starting_with_hash_in_the_main_chat_stays_in_the_main_chat() -> 
     assert app._addressed("  #familia\tafter a tab") == ("#familia", "after a tab")
 
 
+def test_a_long_main_chat_line_is_sent_with_say_so_no_piece_becomes_a_command() -> None:
+    # split at a space, the second piece would start with "/quit" or "#familia": as typed,
+    # the server would run it or take it as a group line
+    app = in_groups()
+    for word in ("/quit", "#familia"):
+        long = "a" * 3990 + " " + word + " " + "b" * 100
+        sent = send(app, long)
+        assert len(sent) == 2 and all(line.startswith("/say ") for line in sent)
+        assert sent[1].removeprefix("/say ").startswith(word)
+        assert app.chat.conversations["#familia"].entries == []
+    escaped = send(app, "//" + "c" * 3995 + " /quit now")  # a literal "/..." line, long
+    assert all(line.startswith("/say ") for line in escaped)
+    assert escaped[0].removeprefix("/say ").startswith("/c")
+    assert send(app, "short line") == ["short line"]  # one piece: as typed
+
+
 def test_a_line_starting_with_hash_in_a_group_is_unchanged() -> None:
     app = in_groups()
     open_group(app, "familia")
