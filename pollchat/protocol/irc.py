@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pollchat.protocol.events import (
     Announcement,
@@ -60,6 +61,8 @@ from pollchat.protocol.requests import (
     Away,
     ChangeMode,
     ChannelMode,
+    ChatHistory,
+    HistoryPoint,
     Invite,
     Join,
     Kick,
@@ -103,7 +106,9 @@ SERVICE = "*pollchat"
 CAPABILITIES: dict[str, str] = {
     "account-tag": "",
     "away-notify": "",
+    "batch": "",
     "cap-notify": "",
+    "draft/chathistory": "",
     "echo-message": "",
     "extended-join": "",
     "message-tags": "",
@@ -115,6 +120,9 @@ CAPABILITIES: dict[str, str] = {
 """The IRCv3 capabilities offered, with their ``CAP LS 302`` values."""
 _RENDERING_CAPS = ("account-tag", "away-notify", "echo-message", "extended-join", "message-tags", "server-time")
 """Capabilities that change the bytes of a broadcast (part of the mode key)."""
+
+CHATHISTORY_LIMIT = 100
+"""The most messages one ``CHATHISTORY`` request returns (ISUPPORT ``CHATHISTORY``)."""
 
 CHANMODES = "b,k,l,imnpst"
 """The channel modes of ISUPPORT's CHANMODES (what a group can be: ``+nt`` always)."""
@@ -230,6 +238,26 @@ def message_id(sender: str, ts: float) -> str:
     return f"{int(ts * 1_000_000):x}-{sender.encode().hex()[:16]}"
 
 
+def parse_point(text: str) -> HistoryPoint | None:
+    """A ``CHATHISTORY`` selector: ``msgid=<id>`` or ``timestamp=<ISO 8601 UTC>``
+    (milliseconds kept, finer digits dropped); ``None`` if it is neither."""
+    kind, _, value = text.partition("=")
+    if kind == "msgid" and value:
+        return HistoryPoint(msgid=value)
+    if kind != "timestamp" or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return HistoryPoint(ms=(moment - _EPOCH) // timedelta(milliseconds=1))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def fold_channel(name: str) -> str:
     """The case-insensitive form of a channel name (``CASEMAPPING=ascii`` for the ``#``
     part, Unicode case folding for the rest, as account names)."""
@@ -264,6 +292,11 @@ class IrcCodec:
         busy, held: an operation of the server for this connection is under way (an
             OPER's password check); the requests that came meanwhile wait in ``held``, in
             order (kept by the server).
+        recorded: given by the server: ``recorded(sender, text)`` is the time (epoch
+            seconds) of the history record of the live line being fanned out, if it is
+            that line's, else ``None``. A live line's ``time`` and ``msgid`` tags then
+            are its record's, so ``CHATHISTORY`` finds it and replays it with the same
+            tags.
     """
 
     peer_closed = False
@@ -307,6 +340,8 @@ class IrcCodec:
         self.busy = False
         self.held: list[Request] = []
         self.peak = 0  # the most users online so far, told by the server before the welcome
+        self.recorded: Callable[[str, str], float | None] | None = None
+        self._batches = 0
         self._buf = bytearray()
         self._discarding = False
         self._mode_key = self._make_key()
@@ -744,6 +779,36 @@ class IrcCodec:
         if unknown:
             out.append(Send(self.numeric("501", "Unknown MODE flag")))
 
+    def _chathistory(self, params: tuple[str, ...], out: list[Request]) -> None:
+        """IRCv3 draft/chathistory: ``CHATHISTORY <subcommand> <target> <selector>
+        [<selector>] <limit>`` (``TARGETS <timestamp> <timestamp> <limit>``). A
+        malformed request gets ``FAIL CHATHISTORY INVALID_PARAMS``; the target and the
+        message ids are the server's to check."""
+        sub = params[0].upper() if params else ""
+        shapes = {"LATEST": 3, "BEFORE": 3, "AFTER": 3, "AROUND": 3, "BETWEEN": 4, "TARGETS": 3}
+        wanted = shapes.get(sub)
+        if wanted is None:
+            out.append(Send(self._message("FAIL", "CHATHISTORY", "INVALID_PARAMS", sub or "*", "Unknown subcommand")))
+            return
+        args = params[1:]
+        if len(args) < wanted:
+            out.append(Send(self._message("FAIL", "CHATHISTORY", "INVALID_PARAMS", sub, "Not enough parameters")))
+            return
+        target = "" if sub == "TARGETS" else args[0]
+        selectors = args[:2] if sub == "TARGETS" else args[1 : wanted - 1]
+        points: list[HistoryPoint | None] = []
+        for text in selectors:
+            point = None if text == "*" and sub == "LATEST" else parse_point(text)
+            if (point is None and not (text == "*" and sub == "LATEST")) or (sub == "TARGETS" and point and point.msgid):
+                out.append(Send(self._message("FAIL", "CHATHISTORY", "INVALID_PARAMS", sub, text, "Invalid selector")))
+                return
+            points.append(point)
+        limit_text = args[wanted - 1]
+        if not limit_text.isascii() or not limit_text.isdigit() or int(limit_text) < 1:
+            out.append(Send(self._message("FAIL", "CHATHISTORY", "INVALID_PARAMS", sub, limit_text, "Invalid limit")))
+            return
+        out.append(ChatHistory(sub, target, tuple(points), min(int(limit_text), CHATHISTORY_LIMIT)))
+
     def _oper(self, params: tuple[str, ...], out: list[Request]) -> None:
         out.append(Oper(params[0], params[1]))
 
@@ -777,6 +842,8 @@ class IrcCodec:
             "TOPICLEN=390",
             "UTF8ONLY",
             "WHOX",
+            f"CHATHISTORY={CHATHISTORY_LIMIT}",
+            "MSGREFTYPES=timestamp,msgid",
         ]
         return self.numeric("005", *tokens[:7], "are supported by this server") + self.numeric(
             "005", *tokens[7:], "are supported by this server"
@@ -881,8 +948,11 @@ class IrcCodec:
         account: str = "",
         sender: str = "",
         client_tags: tuple[tuple[str, str], ...] = (),
+        batch: str = "",
     ) -> tuple[tuple[str, str], ...]:
-        tags: list[tuple[str, str]] = list(client_tags) if "message-tags" in self.caps else []
+        tags: list[tuple[str, str]] = [("batch", batch)] if batch else []
+        if "message-tags" in self.caps:
+            tags += client_tags
         if account and "account-tag" in self.caps:
             tags.append(("account", account))
         if "message-tags" in self.caps and sender:
@@ -894,11 +964,13 @@ class IrcCodec:
     def chat_line(
         self, sender: str, target: str, text: str, ts: float, *, action: bool = False, notice: bool = False,
         at: float | None = None, account: str = "", client_tags: tuple[tuple[str, str], ...] = (), tag_only: bool = False,
+        batch: str = "",
     ) -> bytes:
         """A PRIVMSG (or NOTICE) from ``sender`` to ``target`` (a CTCP ACTION for
         ``action``), with the tags this client accepts; ``tag_only``: a TAGMSG, only for
-        a client with message-tags (else ``b""``)."""
-        tags = self._tags(ts, at, account, sender, client_tags)
+        a client with message-tags (else ``b""``); ``batch``: inside that batch (IRCv3
+        batch)."""
+        tags = self._tags(ts, at, account, sender, client_tags, batch)
         if tag_only:
             if "message-tags" not in self.caps:
                 return b""
@@ -918,18 +990,19 @@ class IrcCodec:
             case Message(sender, text, history, at, group):
                 if not group and not self.in_main:
                     return b""
-                return self.chat_line(sender, "#" + group if group else self.main_channel, text, ts, at=at if history else None)
+                at = at if history else self._recorded_at(sender, text)
+                return self.chat_line(sender, "#" + group if group else self.main_channel, text, ts, at=at)
             case Emote(sender, text, history, at, group):
                 if not group and not self.in_main:
                     return b""
                 target = "#" + group if group else self.main_channel
-                return self.chat_line(sender, target, text, ts, action=True, at=at if history else None)
+                return self.chat_line(sender, target, text, ts, action=True, at=at if history else self._recorded_at(sender, text))
             case PrivateMessage(sender, recipient, text, outgoing, history, at):
                 if outgoing and not history:
                     return b""  # the server echoes with echo-message itself
                 if outgoing:
                     return self.chat_line(sender, recipient, text, ts, at=at)
-                return self.chat_line(sender, recipient, text, ts, at=at if history else None)
+                return self.chat_line(sender, recipient, text, ts, at=at if history else self._recorded_at(sender, text))
             case Entered(name):
                 return self.join_line(name, self.main_channel, name) if self.in_main else b""
             case Left(name, reason):
@@ -969,6 +1042,51 @@ class IrcCodec:
                 return b""
             case _:
                 return self.server_notice(render_text(event))
+
+    def _recorded_at(self, sender: str, text: str) -> float | None:
+        return self.recorded(sender, text) if self.recorded is not None else None
+
+    def _batch_ref(self) -> str:
+        self._batches += 1
+        return f"h{self._batches}"
+
+    def history_batch(self, target: str, events: Sequence[ServerEvent]) -> bytes:
+        """The answer to a ``CHATHISTORY`` request: ``events`` (history
+        :class:`Message`, :class:`Emote` and :class:`PrivateMessage` values with their
+        ``at``, oldest first) as the lines they were, each with the ``time`` and
+        ``msgid`` tags it had live, in a ``chathistory`` batch for ``target`` as the
+        client named it (IRCv3 batch and draft/chathistory; without the ``batch``
+        capability, the lines alone)."""
+        ref = self._batch_ref() if "batch" in self.caps else ""
+        lines = [self._message("BATCH", "+" + ref, "chathistory", target)] if ref else []
+        for event in events:
+            match event:
+                case Message(sender, text, _, at, group) | Emote(sender, text, _, at, group):
+                    where = "#" + group if group else self.main_channel
+                    lines.append(self.chat_line(sender, where, text, at or 0.0, at=at, action=isinstance(event, Emote), batch=ref))
+                case PrivateMessage(sender, recipient, text, _, _, at):
+                    lines.append(self.chat_line(sender, recipient, text, at or 0.0, at=at, batch=ref))
+        if ref:
+            lines.append(self._message("BATCH", "-" + ref))
+        return b"".join(lines)
+
+    def targets_batch(self, targets: Sequence[tuple[str, float]]) -> bytes:
+        """The answer to ``CHATHISTORY TARGETS``: ``(target, time of its latest
+        message)`` pairs as ``CHATHISTORY TARGETS`` lines in a
+        ``draft/chathistory-targets`` batch."""
+        ref = self._batch_ref() if "batch" in self.caps else ""
+        tags = (("batch", ref),) if ref else ()
+        lines = [self._message("BATCH", "+" + ref, "draft/chathistory-targets")] if ref else []
+        for target, ts in targets:
+            lines.append(format_message("CHATHISTORY", "TARGETS", target, server_time(ts), source=self.server_name, tags=tags))
+        if ref:
+            lines.append(self._message("BATCH", "-" + ref))
+        return b"".join(lines)
+
+    def history_fail(self, code: str, subcommand: str, target: str, text: str) -> bytes:
+        """``FAIL CHATHISTORY <code> <subcommand> <target> :text`` (``INVALID_TARGET``,
+        ``MESSAGE_ERROR``)."""
+        return self._message("FAIL", "CHATHISTORY", code, subcommand, target, text)
 
     def _sasl_success(self, name: str) -> bytes:
         return self.numeric("900", f"{name}!{name}@{HOST}", name, f"You are now logged in as {name}") + self.numeric(
@@ -1088,5 +1206,6 @@ _AFTER = {
     "MODE": IrcCodec._mode,
     "OPER": IrcCodec._oper,
     "VERSION": IrcCodec._version,
+    "CHATHISTORY": IrcCodec._chathistory,
 }
 _MIN_PARAMS = {"INVITE": 2, "TAGMSG": 1, "USERHOST": 1, "JOIN": 1, "PART": 1, "TOPIC": 1, "KICK": 2, "KILL": 1, "MODE": 1, "OPER": 2}

@@ -8,11 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pollchat.protocol.events import Emote, Entered, Error, GroupEvent, Left, Message, PrivateMessage, Welcome
-from pollchat.protocol.irc import IrcCodec, format_message, parse_message, server_time
+from pollchat.protocol.irc import IrcCodec, format_message, message_id, parse_message, server_time
 from pollchat.protocol.requests import (
     REQUEST_TYPES,
     Away,
     ChangeMode,
+    ChatHistory,
+    HistoryPoint,
     Join,
     Kick,
     LogIn,
@@ -312,3 +314,50 @@ def test_client_tags_travel_with_message_tags_only_and_tagmsg_is_tag_only() -> N
     line = tagged.chat_line("bob", "#g", "hi", 1.0, client_tags=(("+draft/reply", "1"),))
     assert line.startswith(b"@+draft/reply=1;msgid=")
     assert plain.chat_line("bob", "#g", "", 1.0, tag_only=True) == b""
+
+
+# --- draft/chathistory ---------------------------------------------------------------------
+
+
+def test_chathistory_requests_are_typed_with_their_selectors() -> None:
+    c = registered()
+    got = c.receive_data(
+        b"CHATHISTORY LATEST #lobby * 500\r\n"
+        b"CHATHISTORY before Bob msgid=5f-626f62 20\r\n"
+        b"CHATHISTORY BETWEEN #g timestamp=2026-12-07T02:30:00.123Z timestamp=2026-12-07T02:30:01Z 5\r\n"
+    )
+    assert got == [
+        ChatHistory("LATEST", "#lobby", (None,), 100),  # at most the ISUPPORT limit
+        ChatHistory("BEFORE", "Bob", (HistoryPoint(msgid="5f-626f62"),), 20),
+        ChatHistory("BETWEEN", "#g", (HistoryPoint(ms=1796610600123), HistoryPoint(ms=1796610601000)), 5),
+    ]
+    assert server_time(1796610600.123) == "2026-12-07T02:30:00.123Z"
+
+
+@given(st.lists(st.sampled_from(["LATEST", "AROUND", "BETWEEN", "TARGETS", "x", "*", "#c", "msgid=1-2",
+                                 "timestamp=2026-01-01T00:00:00Z", "timestamp=", "0", "7", "-1", "٣"]), max_size=6))
+def test_any_chathistory_line_is_a_request_or_a_fail(words: list[str]) -> None:
+    c = registered()
+    for request in c.receive_data(("CHATHISTORY " + " ".join(words) + "\r\n").encode()):
+        if isinstance(request, Send):
+            assert request.data.startswith(b":irc.test FAIL CHATHISTORY INVALID_PARAMS ")
+        else:
+            assert isinstance(request, ChatHistory) and 1 <= request.limit <= 100
+            assert len(request.points) == (2 if request.subcommand in ("BETWEEN", "TARGETS") else 1)
+
+
+def test_history_batch_gives_each_line_its_record_time_and_msgid() -> None:
+    c = registered()
+    for request in c.receive_data(b"CAP REQ :batch message-tags server-time\r\n"):
+        if isinstance(request, ChangeMode):
+            c.switch_mode(request.mode)
+    assert {"batch", "message-tags", "server-time"} <= c.caps
+    at = 1796610600.123456
+    data = c.history_batch("#lobby", [Message("bob", "hi", history=True, at=at), PrivateMessage("bob", "alice", "psst", history=True, at=at + 1)])
+    lines = data.decode().split("\r\n")
+    assert lines[0] == ":irc.test BATCH +h1 chathistory #lobby"
+    assert lines[1] == f"@batch=h1;msgid={message_id('bob', at)};time=2026-12-07T02:30:00.123Z :bob!bob@pollchat PRIVMSG #lobby hi"
+    assert lines[2].endswith(" :bob!bob@pollchat PRIVMSG alice psst") and lines[3] == ":irc.test BATCH -h1"
+    # live, the same line carries the same tags when the server says it is that record's
+    c.recorded = lambda sender, text: at if (sender, text) == ("bob", "hi") else None
+    assert c.encode(Message("bob", "hi"), at + 5).decode() == lines[1].split(";", 1)[1].join(("@", "\r\n"))
