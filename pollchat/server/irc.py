@@ -898,10 +898,11 @@ class IrcGateway:
         self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], request: ChatHistory
     ) -> None:
         """``CHATHISTORY TARGETS``: the conversations (the main channel, the user's
-        groups, the people of its latest private messages) with a message between the
-        two times, the most recently active last, at most ``limit``."""
-        first, second = (p.ms / 1000 if p is not None and p.ms is not None else 0.0 for p in request.points)
-        after, before = min(first, second), max(first, second)
+        groups, the people of its latest private messages) whose latest message was
+        shown strictly between the two times, earliest first, the first ``limit`` (as
+        ergo answers; a conversation that went on after the window is left out)."""
+        spans = [self._point_bounds(p, lambda *_: []) for p in request.points if p is not None]
+        (_, after), (before, _) = sorted(span for span in spans if span is not None)
         me = session.account.id
         history = self.service.history
         candidates: list[tuple[str, int | None, tuple[int, int] | None]] = [(self.main_channel, None, None)]
@@ -916,15 +917,15 @@ class IrcGateway:
             candidates += [(name, None, (me, other_id)) for other_id, name in partners.items()]
             found = []
             for shown, group_id, pair in candidates:
-                latest = history.between(after, before, 1, newest=True, group_id=group_id, pair=pair)
-                if latest:
+                latest = history.between(None, None, 1, newest=True, group_id=group_id, pair=pair)
+                if latest and after < latest[-1].ts < before:
                     found.append((latest[-1].ts, shown))
         except StoreError as exc:
             log.warning("CHATHISTORY TARGETS for %s failed: %s", session.account.name, exc)
             conn.write(codec.history_fail("MESSAGE_ERROR", "TARGETS", "*", "The history cannot be read now"))
             return
         found.sort()
-        conn.write(codec.targets_batch([(shown, ts) for ts, shown in found[-request.limit :]]))
+        conn.write(codec.targets_batch([(shown, ts) for ts, shown in found[: request.limit]]))
 
     # --- arrivals and departures ----------------------------------------------------------------
 

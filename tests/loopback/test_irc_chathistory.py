@@ -171,8 +171,12 @@ def test_other_front_ends_lines_groups_and_private_conversations(gateway: Harnes
     ann.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10")
     start = ann.expect(" BATCH \\+")
     assert start.endswith(" draft/chathistory-targets")
-    targets = [line.split()[4] for line in ann.until(" BATCH -")[:-1]]
-    assert sorted(targets) == ["#crew", "#lobby", "ben", "cy"]
+    targets = [line.split()[4:] for line in ann.until(" BATCH -")[:-1]]
+    assert [name for name, _ in targets] == ["#lobby", "#crew", "ben", "cy"]  # by their latest message
+    crew_time = targets[1][1]
+    ann.send(f"CHATHISTORY TARGETS timestamp={crew_time} timestamp=2100-01-01T00:00:00.000Z 2")
+    ann.expect(" BATCH \\+")
+    assert [line.split()[4] for line in ann.until(" BATCH -")[:-1]] == ["ben", "cy"]  # after #crew's, the first 2
 
 
 @pytest.mark.parametrize(
