@@ -258,6 +258,17 @@ def parse_point(text: str) -> HistoryPoint | None:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def default_motd(main_channel: str) -> tuple[str, ...]:
+    """The gateway's message of the day: how pollchat looks from IRC, in three lines
+    (``375``/``372``/``376`` rather than ``422 MOTD File is missing``, which clients
+    and load generators show or count as an error)."""
+    return (
+        f"pollchat: {main_channel} is the main chat, where everyone logged in is; groups are channels (JOIN #name makes one).",
+        "History: the last lines come at login; CHATHISTORY (IRCv3 draft/chathistory) pages back.",
+        "Commands IRC has no word for: /msg *pollchat /help",
+    )
+
+
 def fold_channel(name: str) -> str:
     """The case-insensitive form of a channel name (``CASEMAPPING=ascii`` for the ``#``
     part, Unicode case folding for the rest, as account names)."""
@@ -279,7 +290,7 @@ class IrcCodec:
         guests: a client without credentials may come in as a guest.
         version: the server's version, for ``002`` and ``004``.
         created: when the server started (text for ``003``).
-        motd: the message of the day's lines (empty: ``422``).
+        motd: the message of the day's lines (empty: ``422``; ``None``: :func:`default_motd`).
         max_line: the longest input line in bytes (tags and CRLF excluded is
             :data:`MAX_BODY`); bounds what is buffered.
 
@@ -311,7 +322,7 @@ class IrcCodec:
         guests: bool = False,
         version: str = "pollchat",
         created: str = "",
-        motd: tuple[str, ...] = (),
+        motd: tuple[str, ...] | None = None,
     ) -> None:
         self.server_name = server_name
         self.main_channel = main_channel
@@ -320,7 +331,7 @@ class IrcCodec:
         self.guests = guests
         self.version = version
         self.created = created
-        self.motd = motd
+        self.motd = default_motd(main_channel) if motd is None else motd
         self.nick = "*"
         self.user = ""
         self.realname = ""
