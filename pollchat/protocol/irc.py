@@ -308,6 +308,9 @@ class IrcCodec:
             that line's, else ``None``. A live line's ``time`` and ``msgid`` tags then
             are its record's, so ``CHATHISTORY`` finds it and replays it with the same
             tags.
+        account_of: given by the server: the account name of an online user (``""``
+            for a guest or someone offline), for the ``account`` tag of live lines
+            (IRCv3 account-tag), so the broadcast renders it once per mode key.
     """
 
     peer_closed = False
@@ -352,6 +355,7 @@ class IrcCodec:
         self.held: list[Request] = []
         self.peak = 0  # the most users online so far, told by the server before the welcome
         self.recorded: Callable[[str, str], float | None] | None = None
+        self.account_of: Callable[[str], str] | None = None
         self._batches = 0
         self._buf = bytearray()
         self._discarding = False
@@ -1001,19 +1005,31 @@ class IrcCodec:
             case Message(sender, text, history, at, group):
                 if not group and not self.in_main:
                     return b""
-                at = at if history else self._recorded_at(sender, text)
-                return self.chat_line(sender, "#" + group if group else self.main_channel, text, ts, at=at)
+                if history:
+                    return self.chat_line(sender, "#" + group if group else self.main_channel, text, ts, at=at)
+                return self.chat_line(
+                    sender, "#" + group if group else self.main_channel, text, ts, at=self._recorded_at(sender, text),
+                    account=self._account(sender),
+                )
             case Emote(sender, text, history, at, group):
                 if not group and not self.in_main:
                     return b""
                 target = "#" + group if group else self.main_channel
-                return self.chat_line(sender, target, text, ts, action=True, at=at if history else self._recorded_at(sender, text))
+                if history:
+                    return self.chat_line(sender, target, text, ts, action=True, at=at)
+                return self.chat_line(
+                    sender, target, text, ts, action=True, at=self._recorded_at(sender, text), account=self._account(sender)
+                )
             case PrivateMessage(sender, recipient, text, outgoing, history, at):
                 if outgoing and not history:
                     return b""  # the server echoes with echo-message itself
                 if outgoing:
                     return self.chat_line(sender, recipient, text, ts, at=at)
-                return self.chat_line(sender, recipient, text, ts, at=at if history else self._recorded_at(sender, text))
+                if history:
+                    return self.chat_line(sender, recipient, text, ts, at=at)
+                return self.chat_line(
+                    sender, recipient, text, ts, at=self._recorded_at(sender, text), account=self._account(sender)
+                )
             case Entered(name):
                 return self.join_line(name, self.main_channel, name) if self.in_main else b""
             case Left(name, reason):
@@ -1056,6 +1072,11 @@ class IrcCodec:
 
     def _recorded_at(self, sender: str, text: str) -> float | None:
         return self.recorded(sender, text) if self.recorded is not None else None
+
+    def _account(self, sender: str) -> str:
+        if "account-tag" not in self.caps or self.account_of is None:
+            return ""
+        return self.account_of(sender)
 
     def _batch_ref(self) -> str:
         self._batches += 1

@@ -281,7 +281,10 @@ class IrcGateway:
         is dropped for a NOTICE (RFC 2812 section 3.3.2: never answered automatically),
         and so is the away notice of a private message (``301`` says it). With the
         ``session`` and ``request``, IRC recipients get the line as IRC says it: a NOTICE
-        stays a NOTICE, and it carries the sender's account (account-tag)."""
+        stays a NOTICE, with the client's tags. A plain line takes the loop's broadcast
+        path, rendered once per mode key (the codecs add the sender's account tag
+        themselves, :attr:`IrcCodec.account_of`); only a NOTICE or a line with client
+        tags is rendered here, once per mode key too."""
         kept: list[Effect[Connection]] = []
         for delivery in deliveries:
             if isinstance(delivery, Delivery) and delivery.targets == (conn,):
@@ -295,7 +298,7 @@ class IrcGateway:
             self.service.deliver(kept)
             return
         account = self._account_name(session)
-        if not request.notice and not account and not request.tags:
+        if not request.notice and not request.tags:
             self.service.deliver(kept)
             return
         for kind in (Message, Emote, PrivateMessage):
@@ -611,6 +614,12 @@ class IrcGateway:
 
     def _account_name(self, session: OnlineSession[Connection]) -> str:
         return "" if session.account.guest else session.account.name
+
+    def _account_of(self, name: str) -> str:
+        """The account of the online user ``name`` for IRCv3 account-tag (``""``: a
+        guest, or nobody online by that name)."""
+        session = self.hub.online(name)
+        return "" if session is None else self._account_name(session)
 
     def _who(
         self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], mask: str, fields: str = "", token: str = ""
@@ -971,6 +980,7 @@ class IrcGateway:
         codec = conn.codec
         if isinstance(codec, IrcCodec):
             codec.recorded = self.records.time_of
+            codec.account_of = self._account_of
         for group in self.groups.groups.of_member(session.account.id):
             channel = "#" + group.name
             for other in self._online_members(group):
