@@ -63,6 +63,7 @@ from pollchat.protocol.requests import (
     ChannelMode,
     ChatHistory,
     HistoryPoint,
+    Registered,
     Invite,
     Join,
     Kick,
@@ -108,6 +109,7 @@ CAPABILITIES: dict[str, str] = {
     "away-notify": "",
     "batch": "",
     "cap-notify": "",
+    "draft/account-registration": "before-connect",
     "draft/chathistory": "",
     "echo-message": "",
     "extended-join": "",
@@ -346,7 +348,8 @@ class IrcCodec:
         self.logging_in = False  # a LogIn was handed out: its answer is awaited
         self.sasl_mechanism = ""  # "PLAIN" while an AUTHENTICATE exchange runs
         self.sasl_buffer = ""
-        self.sasl_done = False  # SASL logged in; 001 waits for CAP END
+        self.sasl_done = False  # logged in early (SASL, REGISTER); 001 waits for NICK, USER and CAP END
+        self.registering = False  # the LogIn under way is a REGISTER
         self.pending_welcome: Welcome | None = None
         self.in_main = autojoin
         self.away = False
@@ -533,6 +536,7 @@ class IrcCodec:
         if self.pending_welcome is not None:
             welcome, self.pending_welcome = self.pending_welcome, None
             out.append(Send(self._welcome(welcome)))
+            out.append(Registered())  # the server joins the client to its groups' channels now
 
     def _cap(self, params: tuple[str, ...], out: list[Request]) -> None:
         if not params:
@@ -642,12 +646,19 @@ class IrcCodec:
         out.append(LogIn(fields[1], fields[2], sasl=True))
 
     def _register(self, params: tuple[str, ...], out: list[Request]) -> None:
-        """IRCv3 draft/account-registration: ``REGISTER <account|*> <email|*> <password>``."""
-        if self.registered or self.logging_in:
+        """IRCv3 draft/account-registration: ``REGISTER <account|*> <email|*> <password>``,
+        before connection registration too (``before-connect``, as ergo): the account is
+        made and logged in at once (``REGISTER SUCCESS``), ``001`` follows once
+        ``NICK``, ``USER`` (and ``CAP END``) have come. Refusals are the spec's ``FAIL
+        REGISTER`` codes (:meth:`_error`)."""
+        if self.registered or self.logging_in or self.sasl_done:
             out.append(Send(self._message("FAIL", "REGISTER", "ALREADY_AUTHENTICATED", "*", "You are already logged in")))
             return
         if len(params) < 3:
             out.append(Send(self.numeric("461", "REGISTER", "Not enough parameters")))
+            return
+        if params[0] == "*" and self.nick == "*":
+            out.append(Send(self._message("FAIL", "REGISTER", "NEED_NICK", "*", "Send NICK first, or name the account")))
             return
         name = self.nick if params[0] == "*" else params[0]
         if not valid_nick(name):
@@ -655,6 +666,7 @@ class IrcCodec:
             return
         self.nick = name
         self.logging_in = True
+        self.registering = True
         out.append(LogIn(name, params[2], register=True))
 
     def _ping(self, params: tuple[str, ...], out: list[Request]) -> None:
@@ -1049,14 +1061,17 @@ class IrcCodec:
             case GroupEvent():
                 return self._group_event(event)
             case Welcome():
-                if self.negotiating and "sasl" in self.caps:
-                    self.sasl_done = True
-                    self.logging_in = False
-                    self.pending_welcome = event
-                    return self._sasl_success(event.name)
-                data = self._welcome(event)
                 self.logging_in = False
-                return data
+                registering, self.registering = self.registering, False
+                if self.negotiating or self.nick == "*" or not self.user:  # SASL, or an early REGISTER
+                    self.sasl_done = True
+                    self.pending_welcome = event
+                    if registering:
+                        return self._message("REGISTER", "SUCCESS", event.name, "Account created") + self.numeric(
+                            "900", f"{event.name}!{event.name}@{HOST}", event.name, f"You are now logged in as {event.name}"
+                        )
+                    return self._sasl_success(event.name)
+                return self._welcome(event)
             case Error(code, text):
                 return self._error(code, text)
             case Notice(_, text):
@@ -1130,6 +1145,12 @@ class IrcCodec:
         return self.logging_in and self.negotiating and "sasl" in self.caps
 
     def _error(self, code: ErrorCode, text: str) -> bytes:
+        if self.registering:
+            self.registering = False
+            fail = _REGISTER_FAILS.get(code)
+            if fail is not None:
+                self.logging_in = False
+                return self._message("FAIL", "REGISTER", fail, self.nick, text)
         if not self.registered:
             sasl = self.sasl_pending()
             self.logging_in = False
@@ -1195,6 +1216,18 @@ _CLOSING = frozenset(
         ErrorCode.INTERNAL,
     }
 )
+_REGISTER_FAILS = {
+    ErrorCode.NAME_TAKEN: "ACCOUNT_EXISTS",
+    ErrorCode.LOOKALIKE_NAME: "ACCOUNT_EXISTS",
+    ErrorCode.BAD_NAME: "BAD_ACCOUNT_NAME",
+    ErrorCode.MIXED_SCRIPT_NAME: "BAD_ACCOUNT_NAME",
+    ErrorCode.PASSWORD_TOO_SHORT: "WEAK_PASSWORD",
+    ErrorCode.PASSWORD_BLANK: "WEAK_PASSWORD",
+    ErrorCode.REGISTER_RATE: "TEMPORARILY_UNAVAILABLE",
+    ErrorCode.NO_NEW_ACCOUNTS: "TEMPORARILY_UNAVAILABLE",
+}
+"""A refused REGISTER's ``FAIL REGISTER`` code (IRCv3 draft/account-registration);
+the other refusals (server full, a ban) keep their numerics."""
 _FAILS = frozenset({ErrorCode.PASSWORD_TOO_SHORT, ErrorCode.PASSWORD_BLANK, ErrorCode.REGISTER_RATE, ErrorCode.NO_NEW_ACCOUNTS})
 
 _Handler = "Callable[[IrcCodec, tuple[str, ...], list[Request]], None]"

@@ -246,6 +246,13 @@ class ChatHistory:
     limit: int
 
 
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """Connection registration just finished for an account that logged in before it
+    (SASL, or a REGISTER before ``CAP END``): ``001`` is out, so the front end's
+    server half now joins the client to its groups' channels."""
+
+
 Request = (
     LogIn
     | Send
@@ -270,6 +277,7 @@ Request = (
     | ChannelMode
     | SlashCommand
     | ChatHistory
+    | Registered
 )
 """Any typed request."""
 
@@ -297,5 +305,6 @@ REQUEST_TYPES = (
     ChannelMode,
     SlashCommand,
     ChatHistory,
+    Registered,
 )
 """The request classes, for ``isinstance`` checks."""

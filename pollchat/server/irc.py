@@ -36,6 +36,7 @@ from pollchat.protocol.requests import (
     ChatHistory,
     HistoryPoint,
     Invite,
+    Registered,
     Join,
     Kick,
     Kill,
@@ -161,6 +162,8 @@ class IrcGateway:
                 self._slash(conn, codec, line)
             case ChatHistory():
                 self._chathistory(conn, codec, session, request)
+            case Registered():
+                self._join_own_groups(conn, codec, session)
 
     # --- talking --------------------------------------------------------------------------------
 
@@ -256,13 +259,16 @@ class IrcGateway:
                 return
             people, shown = [other], target
         account = self._account_name(session)
+        rendered: dict[str, bytes] = {}  # once per mode key
         for person in people:
             other_codec = person.handle.codec
             if person.handle is conn or not isinstance(other_codec, IrcCodec):
                 continue
-            data = other_codec.chat_line(
-                session.account.name, shown, "", self._said_at, account=account, client_tags=request.tags, tag_only=True
-            )
+            data = rendered.get(other_codec.mode_key)
+            if data is None:
+                data = rendered[other_codec.mode_key] = other_codec.chat_line(
+                    session.account.name, shown, "", self._said_at, account=account, client_tags=request.tags, tag_only=True
+                )
             if data:
                 person.handle.write(data)
         self._echo(conn, codec, session, shown, request)
@@ -971,8 +977,10 @@ class IrcGateway:
                     other.handle.write(data)
 
     def _admitted(self, conn: Connection) -> None:
-        """An account comes back: an IRC client is joined to its groups, and the other IRC
-        members of those groups see it join."""
+        """An account comes back: the other IRC members of its groups see it join, and an
+        IRC client is joined to those groups' channels (after ``001``: at once for a
+        PASS login, on :class:`~pollchat.protocol.requests.Registered` for SASL or an
+        early REGISTER, whose ``001`` waits for ``CAP END``)."""
         session = self.hub.session_of(conn)
         if session is None:
             return
@@ -981,18 +989,27 @@ class IrcGateway:
         if isinstance(codec, IrcCodec):
             codec.recorded = self.records.time_of
             codec.account_of = self._account_of
+        account = self._account_name(session)
         for group in self.groups.groups.of_member(session.account.id):
             channel = "#" + group.name
+            rendered: dict[str, bytes] = {}  # once per mode key
             for other in self._online_members(group):
                 other_codec = other.handle.codec
                 if other.handle is conn or not isinstance(other_codec, IrcCodec):
                     continue
-                other.handle.write(other_codec.join_line(session.account.name, channel, self._account_name(session)))
-            if isinstance(codec, IrcCodec) and codec.registered:
-                conn.write(codec.join_line(session.account.name, channel, self._account_name(session)))
-                self._topic_reply(conn, codec, group, always=False)
-                conn.write(self._group_names(codec, group))
+                data = rendered.get(other_codec.mode_key)
+                if data is None:
+                    data = rendered[other_codec.mode_key] = other_codec.join_line(session.account.name, channel, account)
+                other.handle.write(data)
+        if isinstance(codec, IrcCodec) and codec.registered:
+            self._join_own_groups(conn, codec, session)
 
+    def _join_own_groups(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection]) -> None:
+        """The client's own JOIN, topic and NAMES for each of its groups."""
+        for group in self.groups.groups.of_member(session.account.id):
+            conn.write(codec.join_line(session.account.name, "#" + group.name, self._account_name(session)))
+            self._topic_reply(conn, codec, group, always=False)
+            conn.write(self._group_names(codec, group))
 
 
 _AWAY_NOTICES = frozenset({NoticeCode.RECIPIENT_AWAY, NoticeCode.RECIPIENT_AWAY_NO_MESSAGE})
