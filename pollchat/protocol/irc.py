@@ -97,6 +97,8 @@ MAX_CLIENT_TAGS = 4096
 message-tags: 4094 bytes of tag data)."""
 MAX_SASL = 8192
 """Bytes of one SASL response (in 400-byte chunks) before it is refused with ``904``."""
+MAX_EARLY = 32
+"""Commands kept while a login is checked, carried out after ``001`` (more get ``451``)."""
 MAX_PARAMS = 15
 """Parameters of one message (RFC 1459 section 2.3.1)."""
 HOST = "pollchat"
@@ -360,6 +362,7 @@ class IrcCodec:
         self.recorded: Callable[[str, str], float | None] | None = None
         self.account_of: Callable[[str], str] | None = None
         self._batches = 0
+        self._early: list[IrcMessage] = []  # sent before 001 while the login was checked
         self._buf = bytearray()
         self._discarding = False
         self._mode_key = self._make_key()
@@ -458,6 +461,9 @@ class IrcCodec:
             (handler or _ANYTIME[command])(self, params, out)
             return
         if not self.registered:
+            if command in _AFTER and (self.logging_in or self.sasl_done) and len(self._early) < MAX_EARLY:
+                self._early.append(m)  # pipelined behind NICK/USER: carried out after 001 (take_early)
+                return
             if command in _AFTER or command.isdigit():
                 out.append(Send(self.numeric("451", command, "You have not registered")))
             else:
@@ -531,6 +537,19 @@ class IrcCodec:
             return
         out.append(Send(self.numeric("464", "Password required: PASS user:password, or SASL")))
         out.append(Quit("no credentials"))
+
+    def take_early(self) -> list[Request]:
+        """The requests of the commands that came after the credentials but before
+        ``001`` (a client that does not wait for the welcome: ``NICK``, ``USER``, ``JOIN``
+        in one write), now that registration is done; the server carries them out in
+        order. Empty before ``001``."""
+        if not self.registered:
+            return []
+        early, self._early = self._early, []
+        out: list[Request] = []
+        for message in early:
+            self._dispatch(message, out)
+        return out
 
     def _finish_sasl_registration(self, out: list[Request]) -> None:
         if self.pending_welcome is not None:
@@ -1154,6 +1173,7 @@ class IrcCodec:
         if not self.registered:
             sasl = self.sasl_pending()
             self.logging_in = False
+            self._early.clear()  # what was sent behind refused credentials is not carried out
             if sasl and code in _LOGIN_REFUSALS:
                 return self.numeric("904", "SASL authentication failed: " + text)
             if code is ErrorCode.NAME_TAKEN or code is ErrorCode.ALREADY_ONLINE or code is ErrorCode.LOOKALIKE_NAME:

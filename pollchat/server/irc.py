@@ -164,6 +164,7 @@ class IrcGateway:
                 self._chathistory(conn, codec, session, request)
             case Registered():
                 self._join_own_groups(conn, codec, session)
+                self._carry_out_early(conn, codec)
 
     # --- talking --------------------------------------------------------------------------------
 
@@ -1003,6 +1004,12 @@ class IrcGateway:
                 other.handle.write(data)
         if isinstance(codec, IrcCodec) and codec.registered:
             self._join_own_groups(conn, codec, session)
+            self._carry_out_early(conn, codec)
+
+    def _carry_out_early(self, conn: Connection, codec: IrcCodec) -> None:
+        """The commands a client sent behind its credentials, before ``001``."""
+        for request in codec.take_early():
+            self.handle(conn, request)
 
     def _join_own_groups(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection]) -> None:
         """The client's own JOIN, topic and NAMES for each of its groups."""

@@ -115,3 +115,22 @@ def test_live_lines_carry_the_account_tag_and_one_msgid_whatever_the_capabilitie
     plain.send("PRIVMSG ann :psst ann")
     line = tagged.expect("PRIVMSG ann :psst ann")
     assert tag(line, "account") == "ben"
+
+
+def test_commands_sent_behind_the_credentials_are_carried_out_after_001(gateway: Harness) -> None:
+    cy = netcat(gateway, "cy")
+    bot = Irc(gateway)  # a bot that does not wait for the welcome: one write
+    bot.send("PASS ann:pw", "NICK ann", "USER u 0 * :A", "JOIN #crew", "PRIVMSG #lobby :hello all")
+    lines = bot.until(" 366 ann #crew ")
+    assert not any(" 451 " in line for line in lines)
+    assert lines.index(next(line for line in lines if " 001 " in line)) < lines.index(":ann!ann@pollchat JOIN #crew")
+    assert cy.line() == "ann has entered the chat"  # type: ignore[attr-defined]
+    assert cy.line() == "ann: hello all"  # type: ignore[attr-defined]
+
+    refused = Irc(gateway)
+    refused.send("PASS ben:wrong", "NICK ben", "USER u 0 * :B", "JOIN #crew")
+    refused.expect(" 464 ")
+    refused.send("PASS ben:pw", "NICK ben")
+    refused.expect(" 001 ben ")
+    refused.send("PING :end")
+    assert not any(" JOIN #crew" in line for line in refused.until(" PONG "))  # the refused login's JOIN is gone
