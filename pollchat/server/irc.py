@@ -892,6 +892,8 @@ class IrcGateway:
         if point.ms is not None:
             return point.ms / 1000 - 5e-7, math.nextafter((point.ms + 1) / 1000 - 5e-7, -math.inf)
         stamp, _, _ = point.msgid.partition("-")
+        if len(stamp) > 16:  # more than a time in microseconds: none of ours (and too big for a float)
+            return None
         try:
             us = int(stamp, 16)
         except ValueError:

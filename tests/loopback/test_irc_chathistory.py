@@ -185,6 +185,8 @@ def test_other_front_ends_lines_groups_and_private_conversations(gateway: Harnes
         ("CHATHISTORY LATEST #nowhere * 10", "FAIL CHATHISTORY INVALID_TARGET LATEST #nowhere"),
         ("CHATHISTORY LATEST nobody * 10", "FAIL CHATHISTORY INVALID_TARGET LATEST nobody"),
         ("CHATHISTORY BEFORE #lobby msgid=123-abc 10", "FAIL CHATHISTORY MESSAGE_ERROR BEFORE #lobby"),
+        (f"CHATHISTORY AFTER #lobby msgid={'f' * 400}-abc 10", "FAIL CHATHISTORY MESSAGE_ERROR AFTER #lobby"),
+        ("CHATHISTORY AROUND #lobby msgid=zz 10", "FAIL CHATHISTORY MESSAGE_ERROR AROUND #lobby"),
         ("CHATHISTORY SIDEWAYS #lobby * 10", "FAIL CHATHISTORY INVALID_PARAMS SIDEWAYS"),
         ("CHATHISTORY BEFORE #lobby * 10", "FAIL CHATHISTORY INVALID_PARAMS BEFORE *"),
         ("CHATHISTORY BEFORE #lobby timestamp=yesterday 10", "FAIL CHATHISTORY INVALID_PARAMS BEFORE timestamp=yesterday"),
