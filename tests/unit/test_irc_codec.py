@@ -20,6 +20,7 @@ from pollchat.protocol.requests import (
     LogIn,
     Part,
     Quit,
+    Registered,
     Rename,
     Say,
     Send,
@@ -365,3 +366,28 @@ def test_history_batch_gives_each_line_its_record_time_and_msgid() -> None:
     # live, the same line carries the same tags when the server says it is that record's
     c.recorded = lambda sender, text: at if (sender, text) == ("bob", "hi") else None
     assert c.encode(Message("bob", "hi"), at + 5).decode() == lines[1].split(";", 1)[1].join(("@", "\r\n"))
+
+
+def test_commands_behind_the_credentials_wait_for_001() -> None:
+    c = codec(guests=False)
+    got = c.receive_data(b"PASS alice:pw\r\nNICK alice\r\nUSER u 0 * :A\r\nJOIN #x\r\nPRIVMSG #lobby :hi there\r\n")
+    assert got == [LogIn("alice", "pw")]  # no 451: held while the password is checked
+    assert c.take_early() == []  # not before 001
+    c.encode(Welcome("alice", ("alice",)), 0.0)
+    assert c.take_early() == [Join("#x"), Say("#lobby", "hi there")]
+    assert c.take_early() == []
+
+
+def test_an_early_register_is_answered_at_once_and_001_waits_for_user() -> None:
+    c = codec(guests=False)
+    assert c.receive_data(b"REGISTER * * pw\r\n") == [
+        Send(b":irc.test FAIL REGISTER NEED_NICK * :Send NICK first, or name the account\r\n")
+    ]
+    assert c.receive_data(b"REGISTER dan * pw\r\n") == [LogIn("dan", "pw", register=True)]
+    data = c.encode(Welcome("dan", ("dan",)), 0.0)
+    assert data.startswith(b":irc.test REGISTER SUCCESS dan :Account created\r\n:irc.test 900 dan ") and b" 001 " not in data
+    got = c.receive_data(b"NICK dan\r\nUSER u 0 * :D\r\n")
+    assert b" 001 dan " in sent(got) and got[-1] == Registered()
+    refused = codec(guests=False)
+    refused.receive_data(b"REGISTER bob * pw\r\n")
+    assert refused.encode(Error(ErrorCode.NAME_TAKEN, "taken"), 0.0) == b":irc.test FAIL REGISTER ACCOUNT_EXISTS bob taken\r\n"
