@@ -16,7 +16,9 @@ request keeps its answers in order with the rest):
   :class:`~pollchat.protocol.requests.LogIn`; ``PING``; parameter counts (``461``),
   unknown commands (``421``), commands before registration (``451``);
 * after registration, one typed request per IRC command (``PRIVMSG #lobby`` is a
-  :class:`~pollchat.protocol.requests.Say`, a CTCP ACTION an action line...).
+  :class:`~pollchat.protocol.requests.Say`, a CTCP ACTION an action line, ``CHATHISTORY``
+  a :class:`~pollchat.protocol.requests.ChatHistory` with its selectors parsed...);
+  commands sent behind the credentials wait for ``001`` (:meth:`IrcCodec.take_early`).
 
 Events become IRC messages in :meth:`IrcCodec.encode`. The bytes of a broadcast depend only on
 :attr:`IrcCodec.mode_key`: the negotiated capabilities that change how a message looks

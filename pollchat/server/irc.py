@@ -6,7 +6,10 @@ means: ``PRIVMSG #lobby`` is a main-chat line, ``JOIN #new`` creates a group own
 joiner, ``TOPIC``/``KICK``/``PART`` are the group commands, ``AWAY`` the away status, and
 so on (the table is in ``docs/irc.md``). The chat's rules are not repeated here: the hub
 and :class:`~pollchat.core.group_chat.GroupChat` refuse what they refuse, and their errors
-are turned into the numerics RFC 2812 gives for them.
+are turned into the numerics RFC 2812 gives for them. ``CHATHISTORY`` (IRCv3
+draft/chathistory) reads the history log (:meth:`~pollchat.server.history.HistoryLog.between`);
+the hub's records pass through :class:`LastRecord` so that a live line's ``time`` and
+``msgid`` tags are its record's, the ones a replay shows.
 """
 
 from __future__ import annotations
