@@ -108,6 +108,10 @@ class CommandOutput(Protocol[P]):
     def close(self, peer: P, reason: str) -> None:
         """Close ``peer`` after its queued lines."""
 
+    def leaving(self, peer: P) -> None:
+        """``peer``'s session is about to end (``/quit``): the front ends tell what only
+        they know, before the hub lets the session go."""
+
 
 class Commands(Generic[P]):
     """The command methods, over explicit collaborators and peers of type ``P``.
@@ -296,6 +300,7 @@ class Commands(Generic[P]):
 
     def do_quit(self, conn: P, args: tuple[str, ...]) -> None:
         self._send(conn, Notice.of(NoticeCode.GOODBYE))
+        self.out.leaving(conn)  # while the session is there: an IRC user who shares only a group sees a QUIT
         self._deliver(self.hub.leave(conn, args[0] if args else ""))
         self.out.close(conn, "quit")
 

@@ -219,6 +219,43 @@ class HistoryLog:
         stored = self.database.group_messages(group_id, limit)
         return _last(stored + self._waiting(lambda r: r.group_id == group_id), limit)
 
+    def between(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        """:meth:`~pollchat.store.messages.SqliteMessages.messages_between` with the
+        waiting records: at most ``limit`` messages of one conversation (group
+        ``group_id``, the private one of ``pair``, else the main chat) sent strictly
+        between ``after`` and ``before`` (epoch seconds, ``None``: unbounded), oldest
+        first; the newest of that span with ``newest``, else the oldest.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+            StoreError: the database cannot be read.
+        """
+        self._write()
+        stored = self.database.messages_between(after, before, limit, newest=newest, group_id=group_id, pair=pair)
+
+        def wanted(record: HistoryRecord) -> bool:
+            if (after is not None and record.ts <= after) or (before is not None and record.ts >= before):
+                return False
+            if group_id is not None:
+                return record.group_id == group_id
+            if pair is not None:
+                return record.recipient_id is not None and (record.sender_id, record.recipient_id) in (pair, pair[::-1])
+            return _is_public(record)
+
+        merged = stored + self._waiting(wanted)  # the waiting ones came after everything stored
+        if not limit:
+            return []
+        return merged[-limit:] if newest else merged[:limit]
+
     def count_private_since(self, account_id: int, ts: float) -> int:
         """Private messages to ``account_id`` after ``ts`` (epoch seconds)."""
         self._write()

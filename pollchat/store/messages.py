@@ -52,6 +52,39 @@ def message_rows(records: Sequence[HistoryRecord]) -> list[tuple[object, ...]]:
     return rows
 
 
+def between_clause(
+    after: float | None, before: float | None, group_id: int | None, pair: tuple[int, int] | None, mark: str
+) -> tuple[str, list[object]]:
+    """The ``WHERE`` condition and its parameters of :meth:`SqliteMessages.messages_between`
+    (both engines use it; ``mark`` is the engine's placeholder, ``?`` or ``%s``): one
+    conversation, times strictly inside the bounds. Each form has its index
+    (``message_main``, ``message_group``, ``message_pair``).
+
+    Raises:
+        ValueError: both ``group_id`` and ``pair`` are given.
+    """
+    if group_id is not None and pair is not None:
+        raise ValueError("a conversation is a group or a pair of accounts, not both")
+    parameters: list[object] = []
+    if group_id is not None:
+        where = f"group_id = {mark}"
+        parameters.append(group_id)
+    elif pair is not None:
+        a, b = pair
+        where = f"((recipient_id = {mark} AND sender_id = {mark}) OR (recipient_id = {mark} AND sender_id = {mark}))"
+        parameters += [a, b, b, a]
+    else:
+        where = f"{_MAIN} AND kind IN ({mark}, {mark})"
+        parameters += [kind.value for kind in _PUBLIC_KINDS]
+    if after is not None:
+        where += f" AND ts > {mark}"
+        parameters.append(after)
+    if before is not None:
+        where += f" AND ts < {mark}"
+        parameters.append(before)
+    return where, parameters
+
+
 @sqlite_errors
 class SqliteMessages(SqliteConnection):
     """The message table (implements :class:`pollchat.store.ports.MessageStore`). Every
@@ -133,6 +166,36 @@ class SqliteMessages(SqliteConnection):
             f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE group_id = ? ORDER BY id DESC LIMIT ?", (group_id, limit)
         ).fetchall()
         return [_record(row) for row in reversed(rows)]
+
+    def messages_between(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        """One conversation's messages sent strictly after ``after`` and strictly before
+        ``before`` (UTC seconds since the epoch; ``None``: no bound), at most ``limit``
+        of them, oldest first, ids set: the newest ones of that span with ``newest``,
+        else the oldest (the paging of IRCv3 ``CHATHISTORY``).
+
+        The conversation is group ``group_id``'s, the private one between the two
+        account ids of ``pair`` (either way; ``(a, a)``: notes to oneself), or, with
+        neither, the main chat (chat and action lines).
+
+        Raises:
+            ValueError: ``limit`` is negative, or both ``group_id`` and ``pair`` are given.
+        """
+        _check_count("limit", limit)
+        where, parameters = between_clause(after, before, group_id, pair, "?")
+        order = "DESC" if newest else "ASC"
+        rows = self._db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE {where} ORDER BY id {order} LIMIT ?", (*parameters, limit)
+        ).fetchall()
+        return [_record(row) for row in (reversed(rows) if newest else rows)]
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """How many private messages to account ``account_id`` were sent after ``ts``

@@ -82,6 +82,21 @@ class MessageStore(Protocol):
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """How many private messages to the account were sent after ``ts``."""
+    def messages_between(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        """At most ``limit`` messages of one conversation (group ``group_id``, the private
+        one of ``pair``, else the main chat) sent strictly between ``after`` and
+        ``before`` (``None``: unbounded), oldest first: the newest of that span with
+        ``newest``, else the oldest."""
+
 
     def count_main(self) -> int:
         """How many main-chat messages are stored."""

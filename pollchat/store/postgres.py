@@ -46,7 +46,7 @@ from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.accounts import _now_iso, _registered
 from pollchat.store.groups import MAX_PENDING_CHANGES
-from pollchat.store.messages import _check_count, _check_limits, _record, message_rows
+from pollchat.store.messages import _check_count, _check_limits, _record, between_clause, message_rows
 from pollchat.store.schema import SCHEMA_VERSION
 from pollchat.store.urls import INSTALL_HINT, is_postgres_url, redact
 
@@ -432,6 +432,24 @@ class PgMessages(_PgConnection):
             f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE group_id = %s ORDER BY id DESC LIMIT %s", (group_id, limit)
         )
         return [_record(row) for row in reversed(rows)]
+
+    def messages_between(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        _check_count("limit", limit)
+        where, parameters = between_clause(after, before, group_id, pair, "%s")
+        order = "DESC" if newest else "ASC"
+        rows = self._all(
+            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE {where} ORDER BY id {order} LIMIT %s", (*parameters, limit)
+        )
+        return [_record(row) for row in (reversed(rows) if newest else rows)]
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         return int(self._one("SELECT count(*) FROM message WHERE recipient_id = %s AND ts > %s", (account_id, ts))[0])

@@ -198,6 +198,41 @@ def test_history_of_each_kind(store: Store, people) -> None:
         store.recent_public(-1)
 
 
+def test_messages_between_pages_one_conversation_by_time(store: Store, people) -> None:
+    ann, ben, cy = people
+    store.append_messages([
+        *(chat(ann, f"m{i}", T + i) for i in range(3)),
+        HistoryRecord(T + 2.2, RecordKind.ACTION, ben.id, "ben", "waves"),
+        *(chat(ann, f"m{i}", T + i) for i in range(3, 5)),
+        private(ann, ben, "p0", T + 0.5),
+        private(ben, ann, "p1", T + 1.5),
+        private(ann, cy, "other", T + 2.5),
+        private(ann, ann, "note", T + 3.5),
+        *(HistoryRecord(T + i, RecordKind.CHAT, cy.id, "cy", f"g{i}", group_id=9) for i in range(3)),
+    ])
+    between = store.messages_between
+    assert texts(between(None, None, 10, newest=True)) == ["m0", "m1", "m2", "waves", "m3", "m4"]
+    assert texts(between(None, None, 2, newest=True)) == ["m3", "m4"]
+    assert texts(between(None, None, 2, newest=False)) == ["m0", "m1"]
+    assert texts(between(T + 1, None, 10, newest=False)) == ["m2", "waves", "m3", "m4"]  # strictly after
+    assert texts(between(None, T + 2, 10, newest=True)) == ["m0", "m1"]  # strictly before
+    # ids (the order things were said in) order the answer; times only bound it
+    assert texts(between(T, T + 4, 2, newest=True)) == ["waves", "m3"]
+    assert texts(between(T, T + 4, 2, newest=False)) == ["m1", "m2"]
+    assert texts(between(None, None, 10, newest=True, group_id=9)) == ["g0", "g1", "g2"]
+    assert texts(between(T, None, 10, newest=True, group_id=9)) == ["g1", "g2"]
+    assert texts(between(None, None, 10, newest=True, pair=(ben.id, ann.id))) == ["p0", "p1"]
+    assert texts(between(None, None, 10, newest=True, pair=(ann.id, ben.id))) == ["p0", "p1"]
+    assert texts(between(None, None, 10, newest=True, pair=(ann.id, ann.id))) == ["note"]
+    assert between(T + 10, None, 10, newest=True) == [] and between(None, None, 0, newest=True) == []
+    records = between(None, None, 10, newest=False)
+    assert [r.id for r in records] == sorted(r.id for r in records) and records[0].ts == T
+    with pytest.raises(ValueError):
+        between(None, None, -1, newest=True)
+    with pytest.raises(ValueError):
+        between(None, None, 1, newest=True, group_id=9, pair=(ann.id, ben.id))
+
+
 def test_a_bad_batch_writes_nothing(store: Store, people) -> None:
     ann = people[0]
     with pytest.raises(ValueError):

@@ -453,6 +453,7 @@ class FakeChat:
         self.config = config
         self.sent: list[tuple[object, object]] = []  # (connection, event)
         self.closed: list[tuple[object, str]] = []
+        self.left: list[object] = []
         self.history_asked: list[tuple[int, int]] = []
         self.loop = self
         self.history = self
@@ -468,6 +469,9 @@ class FakeChat:
 
     def close(self, conn: object, reason: str) -> None:  # loop.close
         self.closed.append((conn, reason))
+
+    def leaving(self, conn: object) -> None:  # the service's on_leaving hooks
+        self.left.append(conn)
 
     def conversation(self, account_id: int, limit: int) -> list[object]:  # history.conversation
         self.history_asked.append((account_id, limit))
@@ -607,6 +611,7 @@ def test_quit_says_goodbye_tells_the_others_and_closes(room) -> None:
     assert chat.to(a) == [Left("bob", "good  night")]
     assert [conn for conn, _ in chat.closed] == [b]
     assert commands.hub.session_of(b) is None
+    assert chat.left == [b]  # the front ends were told while the session was there
 
 
 @pytest.mark.parametrize("arg", ["nocomma", ",new", "old,"])

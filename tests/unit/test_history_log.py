@@ -69,6 +69,20 @@ class FakeDatabase:
     def count_private_since(self, account_id: int, ts: float) -> int:
         return sum(1 for r in self.rows if r.recipient_id == account_id and r.ts > ts)
 
+    def messages_between(
+        self, after: float | None, before: float | None, limit: int, *, newest: bool,
+        group_id: int | None = None, pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        def kept(r: HistoryRecord) -> bool:
+            if group_id is not None:
+                return r.group_id == group_id
+            if pair is not None:
+                return (r.sender_id, r.recipient_id) in (pair, pair[::-1])
+            return r.recipient_id is None and r.group_id is None
+
+        rows = [r for r in self.rows if kept(r) and (after is None or r.ts > after) and (before is None or r.ts < before)]
+        return (rows[-limit:] if newest else rows[:limit]) if limit else []
+
 
 def chat(text: str, ts: float = 1.0) -> HistoryRecord:
     return HistoryRecord(ts, RecordKind.CHAT, 1, "alice", text)
@@ -256,6 +270,19 @@ def test_queries_see_the_waiting_records(parts) -> None:
     assert [r.text for r in log.conversation(2, 5)] == ["stored", "waiting", "for bob"]
     assert log.count_private_since(2, 0.0) == 1
     assert [r.text for r in log.recent_public(1)] == ["waiting"]
+
+
+def test_between_pages_stored_and_waiting_records_of_one_conversation(parts) -> None:
+    log, db, clock = parts
+    db.rows = [chat("s1", 1.0), chat("s2", 2.0), private("p1", 2.5)]
+    db.full = True
+    say(log, [chat("w3", 3.0), private("p2", 3.5), chat("w4", 4.0)])
+    assert [r.text for r in log.between(None, None, 10, newest=True)] == ["s1", "s2", "w3", "w4"]
+    assert [r.text for r in log.between(1.0, 4.0, 10, newest=True)] == ["s2", "w3"]  # strictly inside
+    assert [r.text for r in log.between(None, None, 3, newest=True)] == ["s2", "w3", "w4"]
+    assert [r.text for r in log.between(None, None, 3, newest=False)] == ["s1", "s2", "w3"]
+    assert [r.text for r in log.between(None, None, 10, newest=True, pair=(2, 1))] == ["p1", "p2"]
+    assert log.between(None, None, 0, newest=True) == []
 
 
 def test_close_tries_once_more_and_counts_what_is_lost(parts, caplog) -> None:
