@@ -38,6 +38,8 @@ INPUT_HISTORY = 100
 """Sent lines remembered for Up/Down in the input box."""
 GROUP_HISTORY = 50
 """Lines of a group's history fetched when its conversation is first opened."""
+OLDER_PAGE = 100
+"""Messages asked for per scrollback page (``/older``: the server's most)."""
 PASTE_BURST = 20
 """Lines of a paste sent at once; the rest follow at :data:`PASTE_RATE`. The server
 drops lines past 10 per second on average with bursts of 30 (``--rate-limit``,
@@ -315,6 +317,20 @@ class AppBase:
             return
         self._history_fetched.add(key)
         self._request(f"/history {GROUP_MARK}{conv.name} {GROUP_HISTORY}", Request("history", True, conv.name))
+
+    def request_older(self) -> bool:
+        """Ask the server for the page of scrollback before the oldest line of the open
+        conversation (``/older``), unless one is on its way or the server said there is
+        nothing older; whether it was asked."""
+        key = self.chat.open_key
+        conv = self.chat.conversations.get(key)
+        target = self.chat.scrollback_target(key)
+        if conv is None or target is None or conv.older_waiting or conv.older_done or self.phase is not Phase.CHATTING:
+            return False
+        conv.older_waiting = True
+        words = [word for word in ("/older", target, self.chat.older_cursor(key), str(OLDER_PAGE)) if word]
+        self._request(" ".join(words), Request("older", True, key))
+        return True
 
     def _request(self, line: str, request: Request) -> None:
         """Send ``line``, whose answer :mod:`pollchat.client.events` matches to ``request``."""

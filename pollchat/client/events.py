@@ -36,6 +36,7 @@ from pollchat.protocol.events import (
     Message,
     ModeSwitched,
     Notice,
+    Older,
     PrivateMessage,
     ServerEvent,
     StatusChanged,
@@ -60,7 +61,9 @@ _TRANSIENT = {
 }
 # Notices after which the server closes the connection and reconnecting makes no sense.
 _FINAL_NOTICES = {NoticeCode.KICKED, NoticeCode.BANNED_NOW, NoticeCode.UNREGISTERED, NoticeCode.GOODBYE}
-_IN_ORDER = {WhoList: "who", Whois: "whois", GroupList: "groups", HistoryEnd: "history", MemberList: "members"}
+_IN_ORDER = {
+    WhoList: "who", Whois: "whois", GroupList: "groups", HistoryEnd: "history", MemberList: "members", Older: "older",
+}
 """Without labels: the answers matched to the oldest request of their kind."""
 
 
@@ -197,6 +200,14 @@ class ServerEvents(AppBase):
                     conv.gone = texts.CLIENT_TUI_GROUP_NOT_MEMBER
                 if shown:
                     self.chat.add_line(self.chat.open_key, event.text, ts, EntryKind.ERROR)
+                return True
+            case Older():
+                self.chat.apply(event, ts, now)
+                return True  # the lines are the answer: shown in their conversation
+            case Error() if request.kind == "older":
+                conv = self.chat.conversations.get(request.name)
+                if conv is not None:  # (an old server, a group left): stop asking
+                    conv.older_waiting, conv.older_done = False, True
                 return True
             case Error() if request.automatic:
                 return True  # e.g. /groups on a server without groups: nothing to show

@@ -60,6 +60,8 @@ class KeyHandling(TypedLines):
                 self.ui.chats_selected = self._chat_index(self.chat.open_key)
             return
         if key is Key.PGUP:
+            if self.ui.scroll >= self.ui.scroll_max:  # at the top already: fetch older lines
+                self.request_older()
             self.ui.scroll = min(self.ui.scroll + max(1, self.ui.page - 1), max(self.ui.scroll_max, 0))
             return
         if key is Key.PGDN:

@@ -50,6 +50,36 @@ class HistoryRecord:
     warned: bool = field(default=False, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """Where a stored message was said: the main chat (no fields set), the private
+    conversation between accounts ``pair`` (both directions), or group ``group_id``.
+    Scrollback and search are asked per conversation.
+
+    Raises:
+        ValueError: both ``pair`` and ``group_id`` are set.
+    """
+
+    pair: tuple[int, int] | None = None
+    group_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.pair is not None and self.group_id is not None:
+            raise ValueError("a conversation is private or a group's, not both")
+
+    def holds(self, record: HistoryRecord) -> bool:
+        """Whether ``record`` was said in this conversation (the store's query, in memory,
+        for records still waiting to be written)."""
+        if self.group_id is not None:
+            return record.group_id == self.group_id
+        if self.pair is not None:
+            a, b = self.pair
+            return record.kind is RecordKind.PRIVATE and {record.sender_id, record.recipient_id} == {a, b} and (
+                a != b or record.sender_id == record.recipient_id
+            )
+        return record.recipient_id is None and record.group_id is None and record.kind is not RecordKind.PRIVATE
+
+
 class RecordSink(Protocol):
     """Where the hub puts the messages worth keeping, as they are said, and what it asks
     before it keeps a private message for an offline account (the server's is

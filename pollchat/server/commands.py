@@ -17,22 +17,24 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pollchat import texts
 from pollchat.core import game
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.core.group_chat import group_name
 from pollchat.core.effects import Delivery, Effect, ToEveryone, ToGroup
 from pollchat.core.passwords import change_password, verify_password
 from pollchat.core.presence import Status
 from pollchat.core.seats import AccountKind
-from pollchat.protocol.commands import COMMANDS, Command, group_argument
+from pollchat.protocol.commands import COMMANDS, Command, group_argument, parse_cursor
 from pollchat.protocol.events import (
     Emote,
     Error,
     GroupEvent,
     Message,
     Notice,
+    Older,
     PrivateMessage,
     Renamed,
     ServerEvent,
+    StoredMessage,
 )
 from pollchat.protocol.manual import help_text
 from pollchat.protocol.session import has_control_characters, new_password_error
@@ -59,6 +61,9 @@ MAX_HISTORY = 500
 """``/history`` shows at most this many public (and private) messages: one reply stays
 well under the output bound."""
 
+OLDER_PAGE = 100
+"""``/older`` returns at most this many messages per page (and by default)."""
+
 _LOGGED_CHANGES = frozenset(
     {
         GroupChange.CREATED,
@@ -78,7 +83,7 @@ def history_event(record: HistoryRecord, viewer_id: int, group: str = "") -> Ser
     """A stored record as the history event ``viewer_id``'s account is shown; ``group``
     is the current name of the record's group, if it has one."""
     if record.kind is RecordKind.ACTION:
-        return Emote(record.sender, record.text, history=True, at=record.ts, group=group)
+        return Emote(record.sender, record.text, history=True, at=record.ts, group=group, id=record.id)
     if record.kind is RecordKind.PRIVATE:
         return PrivateMessage(
             record.sender,
@@ -87,8 +92,35 @@ def history_event(record: HistoryRecord, viewer_id: int, group: str = "") -> Ser
             outgoing=record.sender_id == viewer_id,
             history=True,
             at=record.ts,
+            id=record.id,
         )
-    return Message(record.sender, record.text, history=True, at=record.ts, group=group)
+    return Message(record.sender, record.text, history=True, at=record.ts, group=group, id=record.id)
+
+
+def stored_message(record: HistoryRecord, viewer_id: int, conversation: str) -> StoredMessage:
+    """A stored record as ``viewer_id``'s account is shown it in a scrollback page or a
+    search result; ``conversation`` names where it was said (``""``, ``#group``, ``@name``)."""
+    if record.kind is RecordKind.PRIVATE:
+        kind = "private"
+    else:
+        kind = "action" if record.kind is RecordKind.ACTION else "message"
+    return StoredMessage(
+        record.id,
+        conversation,
+        kind,
+        record.sender,
+        record.recipient or "",
+        record.text,
+        record.kind is RecordKind.PRIVATE and record.sender_id == viewer_id,
+        record.ts,
+    )
+
+
+def without_ignored(viewer_id: int, records: list[HistoryRecord]) -> list[HistoryRecord]:
+    """The records ``viewer_id``'s account may be shown in scrollback and search: the
+    hook where the accounts it ignores (``/ignore``) are left out. Today nothing is
+    ignored, so every record is kept."""
+    return records
 
 
 class CommandOutput(Protocol[P]):
@@ -291,6 +323,52 @@ class Commands(Generic[P]):
         records = self.history.group_messages(group.id, count)
         events = [history_event(r, session.account.id, group.name) for r in records]
         self.out.send_history(conn, events, empty_notice=True)
+
+    def do_older(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/older [#group|@NAME] BEFORE [N]``: a page of scrollback (:class:`Older`),
+        at most :data:`OLDER_PAGE` messages of the main chat, a group the user may read,
+        or the user's private conversation with NAME, before the cursor BEFORE."""
+        target = args[0] if args and args[0][:1] in ("#", "@") else ""
+        rest = args[1:] if target else args
+        if not rest or len(rest) > 2 or (len(rest) == 2 and not _page_size(rest[1])):
+            self._usage(conn, "older")
+            return
+        count = _page_size(rest[1]) if len(rest) == 2 else OLDER_PAGE
+        cursor = parse_cursor(rest[0])
+        if cursor is None:
+            self._send(conn, Error.of(ErrorCode.BAD_CURSOR, cursor=rest[0][:40]))
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        where = self._conversation(conn, session.account.id, target)
+        if where is None:
+            return
+        conversation, name = where
+        before_id, before_ts = cursor
+        records = self.history.messages_before(conversation, count + 1, before_id=before_id, before_ts=before_ts)
+        more = len(records) > count
+        records = without_ignored(session.account.id, records[-count:])
+        page = tuple(stored_message(record, session.account.id, name) for record in records)
+        self._send(conn, Older(name, rest[0], page, more))
+
+    def _conversation(self, conn: P, viewer_id: int, target: str) -> tuple[Conversation, str] | None:
+        """The conversation ``target`` names for the viewer (``""`` the main chat,
+        ``#group`` one it may read, ``@NAME`` its private one with NAME) and its
+        canonical name; ``None`` after telling ``conn`` why not."""
+        if not target:
+            return Conversation(), ""
+        if target.startswith("#"):
+            group = self.groups.readable(conn, target)
+            if isinstance(group, list):
+                self._deliver(group)
+                return None
+            return Conversation(group_id=group.id), f"#{group.name}"
+        account = self.hub.find_account(target[1:])
+        if account is None:
+            self._send(conn, Error.of(ErrorCode.NO_SUCH_USER, name=target[1:40]))
+            return None
+        return Conversation(pair=(viewer_id, account.id)), f"@{account.name}"
 
     # --- leaving and the game -------------------------------------------------------------------
 
@@ -508,3 +586,11 @@ class Commands(Generic[P]):
 def describe_connection(conn: P) -> tuple[int, str]:
     """``(connection id, peer address)`` for an admin's ``/who``."""
     return conn.id, conn.peer
+
+
+def _page_size(word: str) -> int:
+    """``word`` as a page size from 1 to :data:`OLDER_PAGE`, or 0."""
+    if not word.isascii() or not word.isdigit() or len(word) > 4:
+        return 0
+    number = int(word)
+    return number if 1 <= number <= OLDER_PAGE else 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.store.connection import SqliteConnection, sqlite_errors
 
 _PUBLIC_KINDS = (RecordKind.CHAT, RecordKind.ACTION)
@@ -50,6 +50,42 @@ def message_rows(records: Sequence[HistoryRecord]) -> list[tuple[object, ...]]:
             record.recipient, record.text, record.group_id,
         ))
     return rows
+
+
+def messages_before_query(
+    conversation: Conversation, limit: int, before_id: int | None, before_ts: float | None, mark: str
+) -> tuple[str, list[object]]:
+    """The scrollback query of :meth:`SqliteMessages.messages_before` for either engine
+    (``mark``: its parameter placeholder, ``?`` or ``%s``): the SQL, newest first, and
+    its parameters. A private pair reads both directions, each newest first and
+    limited, then merged, so each side walks its own index."""
+    cursor = ""
+    cursor_parameters: list[object] = []
+    if before_id is not None:
+        cursor += f" AND id < {mark}"
+        cursor_parameters.append(before_id)
+    if before_ts is not None:
+        cursor += f" AND ts < {mark}"
+        cursor_parameters.append(before_ts)
+    order = f" ORDER BY id DESC LIMIT {mark}"
+    if conversation.group_id is not None:
+        return (
+            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE group_id = {mark}{cursor}{order}",
+            [conversation.group_id, *cursor_parameters, limit],
+        )
+    if conversation.pair is None:
+        return (
+            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE {_MAIN} AND kind IN ({mark}, {mark}){cursor}{order}",
+            [*(kind.value for kind in _PUBLIC_KINDS), *cursor_parameters, limit],
+        )
+    a, b = conversation.pair
+    side = f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE recipient_id = {mark} AND sender_id = {mark}{cursor}{order}"
+    if a == b:
+        return side, [a, a, *cursor_parameters, limit]
+    return (
+        f"SELECT {_MESSAGE_COLUMNS} FROM (SELECT * FROM ({side}) AS one UNION ALL SELECT * FROM ({side}) AS other) AS pair{order}",
+        [a, b, *cursor_parameters, limit, b, a, *cursor_parameters, limit, limit],
+    )
 
 
 @sqlite_errors
@@ -133,6 +169,23 @@ class SqliteMessages(SqliteConnection):
             f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE group_id = ? ORDER BY id DESC LIMIT ?", (group_id, limit)
         ).fetchall()
         return [_record(row) for row in reversed(rows)]
+
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        """Scrollback (a page of older messages): the last ``limit`` messages of
+        ``conversation`` with an id below ``before_id`` and a time before ``before_ts``
+        (UTC seconds, exclusive; either cursor may be ``None``), oldest first, ids set.
+        Walks an index backwards from the cursor (``message_main``, ``message_group``);
+        a private pair reads its two directions by ``message_pair`` (at most
+        ``--private-keep`` rows each, plus the unread ones).
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        _check_count("limit", limit)
+        sql, parameters = messages_before_query(conversation, limit, before_id, before_ts, "?")
+        return [_record(row) for row in reversed(self._db.execute(sql, parameters).fetchall())]
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """How many private messages to account ``account_id`` were sent after ``ts``

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import GroupStore
-from pollchat.core.history import HistoryRecord
+from pollchat.core.history import Conversation, HistoryRecord
 
 __all__ = ["AccountStore", "BanStore", "GroupStore", "MessageStore", "Store"]
 
@@ -79,6 +79,13 @@ class MessageStore(Protocol):
 
     def group_messages(self, group_id: int, limit: int) -> list[HistoryRecord]:
         """The last ``limit`` messages of a group, oldest first."""
+
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        """Scrollback: the last ``limit`` messages of ``conversation`` older than message
+        ``before_id`` (ids below it) and sent before ``before_ts`` (UTC seconds,
+        exclusive), oldest first; no cursor: the newest."""
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """How many private messages to the account were sent after ``ts``."""

@@ -40,13 +40,13 @@ from typing import Any, TypeVar
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Member, PendingChange, Visibility
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.accounts import _now_iso, _registered
 from pollchat.store.groups import MAX_PENDING_CHANGES
-from pollchat.store.messages import _check_count, _check_limits, _record, message_rows
+from pollchat.store.messages import _check_count, _check_limits, _record, message_rows, messages_before_query
 from pollchat.store.schema import SCHEMA_VERSION
 from pollchat.store.urls import INSTALL_HINT, is_postgres_url, redact
 
@@ -433,6 +433,12 @@ class PgMessages(_PgConnection):
         )
         return [_record(row) for row in reversed(rows)]
 
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        _check_count("limit", limit)
+        return [_record(row) for row in reversed(self._all(*_messages_before_sql(conversation, limit, before_id, before_ts)))]
+
     def count_private_since(self, account_id: int, ts: float) -> int:
         return int(self._one("SELECT count(*) FROM message WHERE recipient_id = %s AND ts > %s", (account_id, ts))[0])
 
@@ -503,6 +509,13 @@ class PgMessages(_PgConnection):
 
     def count_messages(self) -> int:
         return int(self._one("SELECT count(*) FROM message")[0])
+
+
+def _messages_before_sql(
+    conversation: Conversation, limit: int, before_id: int | None, before_ts: float | None
+) -> tuple[str, list[object]]:
+    """Scrollback's SQL and parameters on PostgreSQL (the SQLite query with ``%s``)."""
+    return messages_before_query(conversation, limit, before_id, before_ts, "%s")
 
 
 @_pg_errors

@@ -15,7 +15,7 @@ import pytest
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Member, PendingChange, Visibility
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import skeleton
@@ -196,6 +196,33 @@ def test_history_of_each_kind(store: Store, people) -> None:
     assert store.conversations() == ([(ann.id, ben.id), (ann.id, cy.id)], [7])
     with pytest.raises(ValueError):
         store.recent_public(-1)
+
+
+def test_scrollback_pages_back_through_each_conversation(store: Store, people) -> None:
+    ann, ben, cy = people
+    store.append_messages([
+        chat(ann, "m0", T), private(ann, ben, "p0", T + 1), chat(ben, "m1", T + 2), private(ben, ann, "p1", T + 3),
+        private(cy, ann, "other", T + 4), HistoryRecord(T + 5, RecordKind.CHAT, ben.id, "ben", "g0", group_id=4),
+        private(ann, ann, "self", T + 6), chat(cy, "m2", T + 7),
+        HistoryRecord(T + 8, RecordKind.ACTION, ann.id, "ann", "g1", group_id=4), private(ann, ben, "p2", T + 9),
+    ])
+    main, pair, group = Conversation(), Conversation(pair=(ann.id, ben.id)), Conversation(group_id=4)
+    assert texts(store.messages_before(main, 10)) == ["m0", "m1", "m2"]
+    newest = store.messages_before(main, 2)
+    assert texts(newest) == ["m1", "m2"]
+    assert texts(store.messages_before(main, 2, before_id=newest[0].id)) == ["m0"]
+    assert texts(store.messages_before(main, 2, before_ts=T + 7)) == ["m0", "m1"]
+    assert texts(store.messages_before(pair, 10)) == ["p0", "p1", "p2"]
+    assert texts(store.messages_before(Conversation(pair=(ben.id, ann.id)), 2)) == ["p1", "p2"]
+    page = store.messages_before(pair, 2)
+    assert texts(store.messages_before(pair, 2, before_id=page[0].id)) == ["p0"]
+    assert texts(store.messages_before(pair, 10, before_ts=T + 3)) == ["p0"]
+    assert texts(store.messages_before(Conversation(pair=(ann.id, ann.id)), 10)) == ["self"]
+    assert texts(store.messages_before(group, 10)) == ["g0", "g1"]
+    assert texts(store.messages_before(group, 10, before_id=page[-1].id, before_ts=T + 6)) == ["g0"]
+    assert store.messages_before(main, 0) == []
+    with pytest.raises(ValueError):
+        store.messages_before(main, -1)
 
 
 def test_a_bad_batch_writes_nothing(store: Store, people) -> None:

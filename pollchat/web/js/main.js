@@ -18,7 +18,7 @@
 import { MAIN, TYPING_IDLE_OFF, INPUT_HISTORY, STATUSES, nameKey, groupKey, normalizeName } from "./util.js";
 import { ui, state, chat, current, isMe, conversationWith, openConversation } from "./state.js";
 import { connect, send, reconnectNow } from "./connection.js";
-import { openChatWith, pollWho } from "./requests.js";
+import { openChatWith, pollWho, requestOlder } from "./requests.js";
 import { typingKeystroke, typingStop } from "./typing.js";
 import { submitLine } from "./input.js";
 import {
@@ -185,6 +185,20 @@ function wire() {
     const newest = chat().notifications[chat().notifications.length - 1];
     if (newest && newest.kind === "server") chat().notifications.pop();
     openConversation(where || MAIN);
+  });
+  // scrollback: at the top of the conversation, ask for the page before its first line
+  // (a wheel or key at the top counts too: a short conversation cannot scroll at all)
+  const messages = $("messages");
+  messages.addEventListener("scroll", () => {
+    if (messages.scrollTop < 40) requestOlder(current().key);
+  }, { passive: true });
+  messages.addEventListener("wheel", (event) => {
+    if (event.deltaY < 0 && messages.scrollTop < 40) requestOlder(current().key);
+  }, { passive: true });
+  messages.addEventListener("keydown", (event) => {
+    if ((event.key === "PageUp" || event.key === "Home" || event.key === "ArrowUp") && messages.scrollTop < 40) {
+      requestOlder(current().key);
+    }
   });
   $("conv-whois").addEventListener("click", () => openUserInfo(current().name));
   $("conv-members").addEventListener("click", () => {

@@ -300,8 +300,10 @@ export function drawMessages() {
   const conv = current();
   const fresh = renderState.messagesKey !== conv.key;
   if (!fresh && conv.dirtyFrom === Infinity) return;
-  // Stay at the bottom if the reader was there; keep their place if they scrolled up.
+  // Stay at the bottom if the reader was there; keep their place if they scrolled up,
+  // also when older lines come in above them (a scrollback page).
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+  const fromBottom = list.scrollHeight - list.scrollTop;
   let from = fresh ? 0 : Math.min(conv.dirtyFrom, list.children.length);
   if (fresh) list.replaceChildren();
   while (list.children.length > from) list.lastChild.remove();
@@ -312,6 +314,7 @@ export function drawMessages() {
   conv.dirtyFrom = Infinity;
   renderState.messagesKey = conv.key;
   if (fresh || atBottom) list.scrollTop = list.scrollHeight;
+  else if (from === 0) list.scrollTop = list.scrollHeight - fromBottom;
 }
 
 export function emptyConversation(conv) {

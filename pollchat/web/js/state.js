@@ -7,7 +7,7 @@
  * through `ui`, which main.js connects to the page and Node's test runner leaves as
  * no-ops (tests/js/, tests/cases/conversation_cases.json).
  */
-import { MAIN, MAX_ENTRIES, DUPLICATE_WINDOW, STATUSES, nameKey, groupKey, mentionPattern } from "./util.js";
+import { MAIN, MAX_ENTRIES, DUPLICATE_WINDOW, STATUSES, HISTORY_START, nameKey, groupKey, mentionPattern, parseTs, isoTs } from "./util.js";
 import { fetchHistoryFor } from "./requests.js";
 import { typingStop } from "./typing.js";
 
@@ -30,13 +30,15 @@ export const ui = {
 export function newConversation(key, name, group = false) {
   return {
     key, name, group,
-    entries: [],          // {kind, ts, text, sender, own, history, mention}, oldest first
+    entries: [],          // {kind, ts, text, sender, own, history, mention, id}, oldest first
     unread: 0,            // live lines from others while it was not on screen
     mentions: 0,
     activity: false,      // anything new (system lines too) while it was not on screen
     lastActivity: 0,
     topic: "", members: null, role: "", gone: "",
     dirtyFrom: 0,         // first entry the message pane must redraw (Infinity: none)
+    olderWaiting: false,  // a scrollback page (/older) was asked for and not answered
+    olderDone: false,     // the server said nothing older is kept
   };
 }
 
@@ -144,6 +146,7 @@ export function trim(conv) {
   if (conv.entries.length > MAX_ENTRIES) {
     conv.entries.splice(0, conv.entries.length - MAX_ENTRIES);
     conv.dirtyFrom = 0;
+    conv.olderDone = false; // the oldest lines went: there is something older again
   }
 }
 
@@ -160,21 +163,77 @@ export function append(conv, entry, countsUnread) {
 
 /** Insert a replayed line in time order, unless it is already there (the server
  * replays the same lines after a reconnect; our own lines were shown when sent). */
-export function insertHistory(conv, entry) {
-  const from = Math.max(0, conv.entries.length - 500);
-  for (let i = conv.entries.length - 1; i >= from; i--) {
+export function insertHistory(conv, entry, older = false) {
+  // a scrollback page's line (older) is looked for among the first lines and never trimmed away
+  const n = conv.entries.length;
+  const near = older ? [...Array(Math.min(n, 500)).keys()] : [...Array(Math.min(n, 500)).keys()].map((i) => n - 1 - i);
+  for (const i of near) {
     const old = conv.entries[i];
     if (old.kind === entry.kind && old.text === entry.text && old.own === entry.own
         && nameKey(old.sender) === nameKey(entry.sender) && Math.abs(old.ts - entry.ts) <= DUPLICATE_WINDOW) {
+      if (entry.id && !old.id) old.id = entry.id; // it learns its id: a scrollback cursor
       return;
     }
   }
+  // in order by id where both lines have one (lines of one millisecond keep the order
+  // they were said in), else by time; a scrollback page's line before every line that
+  // is not older than it, any other after every line that is not newer
+  const after = (old) => (old.id && entry.id ? old.id > entry.id : old.ts > entry.ts);
+  const before = (old) => (old.id && entry.id ? old.id < entry.id : old.ts < entry.ts);
   let at = conv.entries.length;
-  while (at > 0 && conv.entries[at - 1].ts > entry.ts) at--;
+  if (older) {
+    at = 0;
+    while (at < conv.entries.length && before(conv.entries[at])) at++;
+  } else {
+    while (at > 0 && after(conv.entries[at - 1])) at--;
+  }
   conv.entries.splice(at, 0, entry);
   conv.dirtyFrom = Math.min(conv.dirtyFrom, at);
-  trim(conv);
+  if (!older) trim(conv);
   conv.lastActivity = Math.max(conv.lastActivity, entry.ts);
+}
+
+// --- scrollback (client/state.py has the same) -------------------------------------------------
+
+/** How /older names conversation `conv`: "" the main chat, "#group", "@name". */
+export function scrollbackTarget(conv) {
+  return conv.key === MAIN ? "" : conv.group ? "#" + conv.name : "@" + conv.name;
+}
+
+/** Where the next scrollback page of `conv` starts (/older's BEFORE): the id of its
+ * oldest line when the server said it, else that line's server time, else "now". The
+ * user's own main-chat and group lines carry the page's clock: they are passed over. */
+export function olderCursor(conv) {
+  for (const entry of conv.entries) {
+    if (entry.kind !== "message" && entry.kind !== "action") continue;
+    if (entry.id) return String(entry.id);
+    if (entry.own && !entry.history && (conv.key === MAIN || conv.group)) continue;
+    return isoTs(entry.ts);
+  }
+  return "now";
+}
+
+/** A scrollback page (an "older" event): its lines go in before the others, as
+ * history (never unread); without `more` the start of the history is marked. */
+export function onOlder(e) {
+  const where = String(e.conversation || "");
+  const conv = where.startsWith("#") ? groupConversation(where.slice(1))
+    : where.startsWith("@") ? conversationWith(currentName(where.slice(1)))
+      : chat().conversations.get(MAIN);
+  conv.olderWaiting = false;
+  for (const m of Array.isArray(e.messages) ? e.messages : []) {
+    const own = isMe(m.sender);
+    if (!own) know(m.sender);
+    const entry = { kind: m.kind === "action" ? "action" : "message", ts: parseTs(m.sent), text: String(m.text),
+                    sender: m.sender, own, history: true, mention: !own && mentionsMe(String(m.text)), id: m.id || 0 };
+    insertHistory(conv, entry, true);
+  }
+  if (!e.more && !conv.olderDone) {
+    conv.olderDone = true;
+    const first = conv.entries.length ? conv.entries[0].ts : 0;
+    conv.entries.unshift({ kind: "system", ts: first, text: HISTORY_START, sender: "", own: false, history: false, mention: false });
+    conv.dirtyFrom = 0;
+  }
 }
 
 /** A system or error line in conversation `key` (the main chat if it is gone). */
@@ -209,7 +268,7 @@ export function notify(kind, who, where, text, ts, live = true) {
 }
 
 /** A chat line (main, group or private) from `sender`, live or replayed. */
-export function onChatLine(conv, kind, sender, text, ts, history, isPrivate) {
+export function onChatLine(conv, kind, sender, text, ts, history, isPrivate, id = 0) {
   const who = history ? currentName(sender) : sender; // history keeps the names of its time
   const own = isMe(who);
   if (!own) {
@@ -219,7 +278,7 @@ export function onChatLine(conv, kind, sender, text, ts, history, isPrivate) {
   if (!history) nameInUse(sender);
   // marked wherever it is (client/state.py); a private line counts as private, below
   const mention = !own && mentionsMe(text);
-  const entry = { kind, ts, text, sender, own, history: Boolean(history), mention };
+  const entry = { kind, ts, text, sender, own, history: Boolean(history), mention, id: Number(id) || 0 };
   stopTypingIn(conv.key, sender);
   if (history) {
     insertHistory(conv, entry);

@@ -1,0 +1,32 @@
+"""Loopback tests of scrollback (``/older``), search (``/search``) and read receipts over
+real sockets on 127.0.0.1: one end-to-end exchange per feature, the rest being tested at
+the service (tests/unit/test_service_scrollback.py and the others)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.harness import Harness
+from tests.loopback.test_server_labels import bare, json_login
+
+
+def test_scrollback_pages_go_back_to_the_start_over_tcp(harness: Harness) -> None:
+    text = harness.login("user2", "345")
+    bot = json_login(harness, "user1", "123")
+    assert text.line() == "user1 has entered the chat"
+    text.send(b"".join(f"line {i}\n".encode() for i in range(5)))
+    for i in range(5):
+        assert bot.event()["text"] == f"line {i}"
+    bot.send(b"@label=p1 /older now 3\n")
+    page: dict[str, Any] = bot.event()
+    assert page["type"] == "older" and page["label"] == "p1" and page["more"] is True
+    assert [m["text"] for m in page["messages"]] == ["line 2", "line 3", "line 4"]
+    bot.send(f"@label=p2 /older {page['messages'][0]['id']} 3\n".encode())
+    page = bot.event()
+    assert page["label"] == "p2" and [m["text"] for m in page["messages"]] == ["line 0", "line 1"]
+    assert page["more"] is False
+    text.send(b"/older 1 3\n")
+    assert text.line() == "--- 0 older message(s) in the main chat ---"
+    assert text.line() == "--- start of the history ---"
+    bot.send(b"@label=p3 /older #nowhere now\n")
+    assert bare(bot.event()) == {"type": "error", "code": "no_such_group", "text": "no such group: #nowhere", "label": "p3"}
