@@ -16,6 +16,7 @@ Credentials live only in :attr:`AppBase.credentials`, in memory: they are sent o
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 
 from pollchat import texts
 from pollchat.client.config import ClientConfig
@@ -24,6 +25,7 @@ from pollchat.client.reconnect import Backoff
 from pollchat.client.requests import PROBE_LINE, PendingRequests, Request
 from pollchat.client.state import GROUP_MARK, MAIN, SERVER_NOTICE_TTL, ChatState, EntryKind, NoticeKind
 from pollchat.client.ui import Credentials, LoginForm, Output, Pane, Phase, UiState
+from pollchat.protocol.events import StoredMessage
 from pollchat.texts import NoticeCode
 
 WHO_EVERY = 30.0
@@ -40,6 +42,8 @@ GROUP_HISTORY = 50
 """Lines of a group's history fetched when its conversation is first opened."""
 OLDER_PAGE = 100
 """Messages asked for per scrollback page (``/older``: the server's most)."""
+JUMP_PAGES = 20
+"""Scrollback pages asked for at most to reach a search result (2000 messages)."""
 PASTE_BURST = 20
 """Lines of a paste sent at once; the rest follow at :data:`PASTE_RATE`. The server
 drops lines past 10 per second on average with bursts of 30 (``--rate-limit``,
@@ -94,6 +98,8 @@ class AppBase:
         self._offline_count = 0  # private messages missed while offline, being fetched
         self._offline_batch: list[tuple[str, str, float]] | None = None
         self._history_fetched: set[str] = set()  # group keys whose history was asked for
+        self._jump_target: StoredMessage | None = None  # a search result being brought on screen
+        self._jump_pages = 0
         self._paced: deque[str] = deque()  # lines of a paste (and all sent after them) not sent yet
         self._tokens, self._tokens_at = float(PASTE_BURST), 0.0
         entry = self.config.server(host, port)
@@ -290,6 +296,7 @@ class AppBase:
             self._send(*self.typing.stop())
         self.chat.open(key)
         self.ui.scroll = 0
+        self.ui.jump = self.ui.marked = 0
         self.ui.chats_selected = self._chat_index(key)
         self._fetch_group_history(key)
 
@@ -331,6 +338,39 @@ class AppBase:
         words = [word for word in ("/older", target, self.chat.older_cursor(key), str(OLDER_PAGE)) if word]
         self._request(" ".join(words), Request("older", True, key))
         return True
+
+    def jump_to(self, message: StoredMessage, now: float) -> None:
+        """Open the conversation of ``message`` (a search result) and bring the message
+        on screen, marked: at once if it is there, else after asking for older pages
+        (:meth:`continue_jump`), at most :data:`JUMP_PAGES` of them."""
+        conv = self.chat.conversation_of(message.conversation)
+        self._open(conv.key, now)
+        self.ui.focus = Pane.CHAT
+        self.ui.jump = self.ui.marked = message.id
+        self._jump_target, self._jump_pages = message, 0
+        self.continue_jump(now)
+
+    def continue_jump(self, now: float) -> None:
+        """After a page of scrollback: if the message being jumped to is still not
+        there, ask for the next page (or say it is too far back)."""
+        target = self._jump_target
+        conv = self.chat.current
+        if target is None or conv.key != self.chat.conversation_of(target.conversation).key:
+            return
+        index = self.chat.find_message(conv, target)
+        if index is not None:
+            if not conv.entries[index].id:  # a line shown live: it learns its id
+                conv.entries[index] = replace(conv.entries[index], id=target.id)
+            self._jump_target = None
+            return
+        if conv.older_done or conv.older_waiting:
+            return
+        if self._jump_pages >= JUMP_PAGES:
+            self._jump_target = None
+            self.set_status(texts.CLIENT_TUI_JUMP_TOO_FAR.format(pages=JUMP_PAGES), now)
+            return
+        self._jump_pages += 1
+        self.request_older()
 
     def _request(self, line: str, request: Request) -> None:
         """Send ``line``, whose answer :mod:`pollchat.client.events` matches to ``request``."""

@@ -38,6 +38,7 @@ from pollchat.protocol.events import (
     Notice,
     Older,
     PrivateMessage,
+    SearchResults,
     ServerEvent,
     StatusChanged,
     Welcome,
@@ -123,6 +124,10 @@ class ServerEvents(AppBase):
                 self.chat.apply(event, ts, now)
                 self.chat.add_line(self.chat.open_key, render_text(event), ts)
                 return
+            case SearchResults():
+                self.chat.apply(event, ts, now)
+                self.ui.search, self.ui.search_selected = True, 0  # the results view
+                return
             case HistoryStart() if self._offline_count:
                 self._offline_batch = []
                 return
@@ -203,6 +208,7 @@ class ServerEvents(AppBase):
                 return True
             case Older():
                 self.chat.apply(event, ts, now)
+                self.continue_jump(now)
                 return True  # the lines are the answer: shown in their conversation
             case Error() if request.kind == "older":
                 conv = self.chat.conversations.get(request.name)

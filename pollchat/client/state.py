@@ -55,6 +55,7 @@ from pollchat.protocol.events import (
     Older,
     PrivateMessage,
     Renamed,
+    SearchResults,
     ServerEvent,
     ShutdownCancelled,
     ShutdownWarning,
@@ -88,6 +89,7 @@ class ChatState:
         notifications: oldest first.
         open_key: the conversation on screen.
         pinned: labels of pinned conversations (a name, or ``#group``), in pin order.
+        search_results: the last ``/search`` answer, for the results view.
         server_mentions: the server sends ``mention`` events (servers with groups do), so they, not
             the client's own ``@name`` matching, count and notify mentions.
         group_directory: every group the last ``/groups`` answer listed (the user's,
@@ -106,6 +108,7 @@ class ChatState:
         self.pinned: list[str] = []
         self.server_mentions = False
         self.group_directory: tuple[GroupEntry, ...] | None = None  # the last /groups answer
+        self.search_results: SearchResults | None = None  # the last /search answer
         self.signed_in = False  # logged in on a connection that is up
         self._typing: dict[tuple[str, str], tuple[str, float]] = {}
         self._mention: re.Pattern[str] | None = None
@@ -313,6 +316,8 @@ class ChatState:
                 return self._message(conv, EntryKind.MESSAGE, sender, text, ts, history, private=True, message_id=message_id)
             case Older(where, _, messages, more):
                 self._older(where, messages, more)
+            case SearchResults():
+                self.search_results = event
             case StatusChanged(name, status, message):
                 if self.is_me(name):
                     self.my_status, self.my_message = status, message
@@ -581,15 +586,33 @@ class ChatState:
             return format_ts(entry.ts)
         return "now"
 
+    def conversation_of(self, where: str) -> Conversation:
+        """The conversation a stored message names (:attr:`StoredMessage.conversation`:
+        ``""``, ``#group``, ``@name``), made if it is not there yet."""
+        if where.startswith("#"):
+            return self.group_conversation(where[1:])
+        if where.startswith("@"):
+            return self.conversation_with(where[1:])
+        return self.main
+
+    @staticmethod
+    def find_message(conv: Conversation, message: StoredMessage) -> int | None:
+        """The index of ``message`` among ``conv``'s lines: by id, or for a line shown
+        live (no id) by sender, text and time (within a second); ``None`` if it is not
+        there (yet)."""
+        text, who = clean(message.text), name_key(message.sender)
+        for index in range(len(conv.entries) - 1, -1, -1):
+            entry = conv.entries[index]
+            if entry.id == message.id or (
+                not entry.id and entry.text == text and name_key(entry.sender) == who and abs(entry.ts - message.sent) <= 1
+            ):
+                return index
+        return None
+
     def _older(self, where: str, messages: tuple[StoredMessage, ...], more: bool) -> None:
         """A scrollback page: its lines go in before the others (as history, never
         unread), and with ``more`` false the start of the history is marked."""
-        if where.startswith("#"):
-            conv = self.group_conversation(where[1:])
-        elif where.startswith("@"):
-            conv = self.conversation_with(where[1:])
-        else:
-            conv = self.main
+        conv = self.conversation_of(where)
         conv.older_waiting = False
         for message in messages:
             kind = EntryKind.ACTION if message.kind == "action" else EntryKind.MESSAGE

@@ -8,6 +8,7 @@ end of a loop pass, never one commit per line.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -78,6 +79,25 @@ class Conversation:
                 a != b or record.sender_id == record.recipient_id
             )
         return record.recipient_id is None and record.group_id is None and record.kind is not RecordKind.PRIVATE
+
+
+SEARCH_MIN_LENGTH = 2
+"""Shorter words are not searched for (a one-letter prefix matches nearly everything)."""
+SEARCH_MAX_WORDS = 8
+"""A search looks for at most this many words (the first ones)."""
+_WORD = re.compile(r"[^\W_]+")
+
+
+def search_terms(text: str) -> list[str]:
+    """The words a search for ``text`` looks for: its runs of letters and digits,
+    lower-cased, those of :data:`SEARCH_MIN_LENGTH` characters or more, each once, at
+    most :data:`SEARCH_MAX_WORDS`. Anything else (punctuation, ``*``, quotes) only
+    separates words, so nothing typed reaches a full-text engine as syntax."""
+    terms: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if len(word) >= SEARCH_MIN_LENGTH and word not in terms:
+            terms.append(word)
+    return terms[:SEARCH_MAX_WORDS]
 
 
 class RecordSink(Protocol):

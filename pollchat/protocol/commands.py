@@ -100,6 +100,13 @@ COMMANDS: dict[str, CommandSpec] = {
             optional_words=2,
             passive=True,
         ),
+        CommandSpec(
+            "search",
+            "/search WORDS [#group|@NAME]",
+            "find messages with all the WORDS in what you may read, newest first (at most 20)",
+            rest="required",
+            passive=True,
+        ),
         CommandSpec("play", "/play [N]", "play guess-the-number while you are alone", words=1, optional_words=1),
         CommandSpec(
             "typing",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pollchat import texts
 from pollchat.core import game
-from pollchat.core.history import Conversation, HistoryRecord, RecordKind
+from pollchat.core.history import SEARCH_MIN_LENGTH, Conversation, HistoryRecord, RecordKind, search_terms
 from pollchat.core.group_chat import group_name
 from pollchat.core.effects import Delivery, Effect, ToEveryone, ToGroup
 from pollchat.core.passwords import change_password, verify_password
@@ -33,6 +33,7 @@ from pollchat.protocol.events import (
     Older,
     PrivateMessage,
     Renamed,
+    SearchResults,
     ServerEvent,
     StoredMessage,
 )
@@ -63,6 +64,8 @@ well under the output bound."""
 
 OLDER_PAGE = 100
 """``/older`` returns at most this many messages per page (and by default)."""
+SEARCH_LIMIT = 20
+"""``/search`` returns at most this many results (the newest)."""
 
 _LOGGED_CHANGES = frozenset(
     {
@@ -351,6 +354,48 @@ class Commands(Generic[P]):
         records = without_ignored(session.account.id, records[-count:])
         page = tuple(stored_message(record, session.account.id, name) for record in records)
         self._send(conn, Older(name, rest[0], page, more))
+
+    def do_search(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/search WORDS [#group|@NAME]``: the newest :data:`SEARCH_LIMIT` messages
+        holding every word (:func:`~pollchat.core.history.search_terms`), in what the
+        user may read -- the main chat, their private conversations, their groups -- or
+        in one of them (:class:`SearchResults`)."""
+        text = args[0]
+        head, _, last = text.rpartition(" ")
+        target = last if head.strip() and last[:1] in ("#", "@") else ""
+        query = head.strip() if target else text
+        words = search_terms(query)
+        if not words:
+            self._send(conn, Error.of(ErrorCode.BAD_SEARCH, minimum=SEARCH_MIN_LENGTH))
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        viewer = session.account.id
+        if target:
+            where = self._conversation(conn, viewer, target)
+            if where is None:
+                return
+            conversation: Conversation | None = where[0]
+            shown = where[1]
+            group_ids: tuple[int, ...] = ()
+        else:
+            conversation, shown = None, "*"
+            group_ids = tuple(group.id for group in self.groups.groups.of_member(viewer))
+        records = self.history.search(viewer, words, SEARCH_LIMIT, conversation=conversation, group_ids=group_ids)
+        results = tuple(
+            stored_message(record, viewer, self._place(record, viewer)) for record in without_ignored(viewer, records)
+        )
+        self._send(conn, SearchResults(" ".join(words), shown, results, SEARCH_LIMIT))
+
+    def _place(self, record: HistoryRecord, viewer_id: int) -> str:
+        """Where ``record`` was said, as ``viewer_id`` names it (:class:`StoredMessage`)."""
+        if record.group_id is not None:
+            group = self.groups.groups.get(record.group_id)
+            return f"#{group.name}" if group is not None else "#"
+        if record.kind is RecordKind.PRIVATE:
+            return "@" + (record.recipient or "" if record.sender_id == viewer_id else record.sender)
+        return ""
 
     def _conversation(self, conn: P, viewer_id: int, target: str) -> tuple[Conversation, str] | None:
         """The conversation ``target`` names for the viewer (``""`` the main chat,

@@ -237,6 +237,24 @@ class HistoryLog:
         waiting = self._waiting(lambda r: conversation.holds(r) and (before_ts is None or r.ts < before_ts))
         return _last(stored + waiting, limit)
 
+    def search(
+        self,
+        viewer_id: int,
+        words: list[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: tuple[int, ...] = (),
+    ) -> list[HistoryRecord]:
+        """``/search``: the store's search (newest first), after writing what waits. While
+        the database cannot be written, the messages waiting in memory are not searched.
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        self._write()
+        return self.database.search_messages(viewer_id, words, limit, conversation=conversation, group_ids=group_ids)
+
     def count_private_since(self, account_id: int, ts: float) -> int:
         """Private messages to ``account_id`` after ``ts`` (epoch seconds)."""
         self._write()

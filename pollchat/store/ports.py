@@ -87,6 +87,20 @@ class MessageStore(Protocol):
         ``before_id`` (ids below it) and sent before ``before_ts`` (UTC seconds,
         exclusive), oldest first; no cursor: the newest."""
 
+    def search_messages(
+        self,
+        viewer_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: Sequence[int] = (),
+    ) -> list[HistoryRecord]:
+        """Search: the newest ``limit`` messages holding every one of ``words`` (each as
+        the start of a word; :func:`~pollchat.core.history.search_terms` makes them),
+        newest first, in ``conversation``, or with ``None`` in everything ``viewer_id``
+        may read: the main chat, its private conversations, the groups ``group_ids``."""
+
     def count_private_since(self, account_id: int, ts: float) -> int:
         """How many private messages to the account were sent after ``ts``."""
 

@@ -46,7 +46,15 @@ from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.accounts import _now_iso, _registered
 from pollchat.store.groups import MAX_PENDING_CHANGES
-from pollchat.store.messages import _check_count, _check_limits, _record, message_rows, messages_before_query
+from pollchat.store.messages import (
+    _check_count,
+    _check_limits,
+    _prefixed,
+    _record,
+    message_rows,
+    messages_before_query,
+    search_scope,
+)
 from pollchat.store.schema import SCHEMA_VERSION
 from pollchat.store.urls import INSTALL_HINT, is_postgres_url, redact
 
@@ -57,6 +65,13 @@ except ImportError:  # the optional extra is not installed
     psycopg = None  # type: ignore[assignment]
 
 APPLICATION = "pollchat"
+
+SEARCH_SCHEMA = """\
+CREATE INDEX IF NOT EXISTS message_conversation ON message (recipient_id, sender_id, id) WHERE recipient_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS message_search ON message USING gin (to_tsvector('simple', text));"""
+"""Schema 8 (SQLite's migration 8): the private-pair index of scrollback and the
+full-text index of search, on the text as the ``simple`` configuration splits it (words
+lower-cased, no stemming, no stop words: a chat mixes languages)."""
 
 SCHEMA = f"""
 CREATE TABLE pollchat_meta (
@@ -97,6 +112,7 @@ CREATE INDEX message_private_sender ON message (sender_id, id) WHERE recipient_i
 CREATE INDEX message_group ON message (group_id, id) WHERE group_id IS NOT NULL;
 CREATE INDEX message_main ON message (id) WHERE recipient_id IS NULL AND group_id IS NULL;
 CREATE INDEX message_pair ON message (recipient_id, sender_id, ts) WHERE recipient_id IS NOT NULL;
+{SEARCH_SCHEMA}
 CREATE TABLE ban (
     account_id BIGINT PRIMARY KEY,
     until      DOUBLE PRECISION,
@@ -165,6 +181,7 @@ TABLES = (
 
 _MESSAGE_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id"
 _MAIN = "recipient_id IS NULL AND group_id IS NULL"
+_PREFIXED = _prefixed("m")
 _PUBLIC_KINDS = (RecordKind.CHAT.value, RecordKind.ACTION.value)
 
 _T = TypeVar("_T")
@@ -247,7 +264,30 @@ def check_schema(conn: Any, url: str, *, create: bool) -> int:
         raise StoreError(
             f"{redact(url)} has schema version {version}, newer than this pollchat ({SCHEMA_VERSION}); upgrade pollchat"
         )
+    if version < SCHEMA_VERSION:
+        version = _upgrade(conn, version)
     return version
+
+
+_UPGRADES = {8: SEARCH_SCHEMA}
+"""What each schema version adds to a PostgreSQL database of the version before it
+(SQLite's migrations of the same numbers)."""
+
+
+def _upgrade(conn: Any, version: int) -> int:
+    """Bring a pollchat database of an older schema ``version`` up to
+    :data:`SCHEMA_VERSION`, one version per transaction (under the schema lock, so two
+    servers starting together upgrade it once); the version reached."""
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('pollchat schema'))")
+            current = int(conn.execute("SELECT value FROM pollchat_meta WHERE key = 'schema_version'").fetchone()[0])
+            if current >= number:
+                continue
+            conn.execute(_UPGRADES[number])
+            conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(number),))
+        version = number
+    return max(version, SCHEMA_VERSION)
 
 
 def open_postgres(url: str) -> PostgresDatabase:
@@ -439,6 +479,20 @@ class PgMessages(_PgConnection):
         _check_count("limit", limit)
         return [_record(row) for row in reversed(self._all(*_messages_before_sql(conversation, limit, before_id, before_ts)))]
 
+    def search_messages(
+        self,
+        viewer_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: Sequence[int] = (),
+    ) -> list[HistoryRecord]:
+        _check_count("limit", limit)
+        if not words or not limit:
+            return []
+        return [_record(row) for row in self._all(*_search_sql(viewer_id, words, limit, conversation, group_ids))]
+
     def count_private_since(self, account_id: int, ts: float) -> int:
         return int(self._one("SELECT count(*) FROM message WHERE recipient_id = %s AND ts > %s", (account_id, ts))[0])
 
@@ -516,6 +570,21 @@ def _messages_before_sql(
 ) -> tuple[str, list[object]]:
     """Scrollback's SQL and parameters on PostgreSQL (the SQLite query with ``%s``)."""
     return messages_before_query(conversation, limit, before_id, before_ts, "%s")
+
+
+def _search_sql(
+    viewer_id: int, words: Sequence[str], limit: int, conversation: Conversation | None, group_ids: Sequence[int]
+) -> tuple[str, list[object]]:
+    """Search's SQL and parameters on PostgreSQL: every word as a prefix
+    (``to_tsquery('simple', 'lunch:* & friday:*')``, words of letters and digits only,
+    quoted), matched through the GIN index ``message_search``, newest first."""
+    where, parameters = search_scope(viewer_id, conversation, group_ids, "%s")
+    query = " & ".join(f"'{word}':*" for word in words)
+    return (
+        f"SELECT {_PREFIXED} FROM message m WHERE to_tsvector('simple', m.text) @@ to_tsquery('simple', %s)"
+        f" AND {where} ORDER BY m.id DESC LIMIT %s",
+        [query, *parameters, limit],
+    )
 
 
 @_pg_errors

@@ -50,3 +50,35 @@ def test_scrolling_to_the_top_loads_older_messages_keeping_the_place(page: Page,
         "the start of the history",
     )
     assert texts_shown(page) == [f"line {i}" for i in range(130)]
+
+
+def test_search_lists_results_and_a_click_opens_the_message(page: Page, server: support.ServerProcess,
+                                                            tcp_users: Any) -> None:
+    bob = tcp_users(server.port, "bob")
+    bob.send(*[("lunch on friday at noon?" if i == 5 else f"line {i}") for i in range(150)])
+    bob.send("/whois bob")
+    bob.expect("bob: ")
+    page.log_in("alice")
+    page.until(lambda: "line 149" in texts_shown(page), "the last lines")
+    assert "lunch on friday at noon?" not in texts_shown(page)  # further back than the page loaded
+    page.css("#search-open").click()
+    page.until(lambda: page.css("#search").is_displayed(), "the search dialog")
+    page.css("#search-words").send_keys("Friday LUNCH")
+    page.css("#search-submit").click()
+    result = page.until(lambda: page.all("#search-results button.search-result"), "the results")
+    assert len(result) == 1 and "bob: lunch on friday at noon?" in result[0].text and "main chat" in result[0].text
+    shot(page, "search-results")
+    result[0].click()
+    page.until(lambda: not page.css("#search").is_displayed(), "the dialog closed")
+    marked = page.until(lambda: page.all("#messages li.msg.jumped"), "the message, marked")
+    assert marked[0].find_element("css selector", ".msg-text").text == "lunch on friday at noon?"
+    in_view = (
+        "const r = arguments[0].getBoundingClientRect(), p = document.getElementById('messages').getBoundingClientRect();"
+        " return r.top >= p.top && r.bottom <= p.bottom;"
+    )
+    page.until(lambda: page.driver.execute_script(in_view, marked[0]), "the message scrolled into view")
+    shot(page, "search-jump")
+    # typing /search in the box shows the same dialog
+    page.send("/search noon")
+    page.until(lambda: page.css("#search").is_displayed() and page.all("#search-results button.search-result"),
+               "the results of a typed /search")

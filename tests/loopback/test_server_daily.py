@@ -30,3 +30,23 @@ def test_scrollback_pages_go_back_to_the_start_over_tcp(harness: Harness) -> Non
     assert text.line() == "--- start of the history ---"
     bot.send(b"@label=p3 /older #nowhere now\n")
     assert bare(bot.event()) == {"type": "error", "code": "no_such_group", "text": "no such group: #nowhere", "label": "p3"}
+
+
+def test_search_over_tcp(harness: Harness) -> None:
+    text = harness.login("user2", "345")
+    bot = json_login(harness, "user1", "123")
+    assert text.line() == "user1 has entered the chat"
+    text.send(b"lunch on friday?\n/msg user1 secret lunch\nno match here\n")
+    assert text.line() == "[private to user1] secret lunch"
+    for _ in range(3):
+        bot.event()
+    bot.send(b"@label=s1 /search Lunch\n")
+    found: dict[str, Any] = bot.event()
+    assert found["type"] == "search" and found["label"] == "s1" and found["conversation"] == "*"
+    assert [(r["conversation"], r["text"]) for r in found["results"]] == [
+        ("@user2", "secret lunch"), ("", "lunch on friday?"),
+    ]
+    text.send(b"/search lunch @user1\n")
+    assert text.line() == "--- 1 result(s) for 'lunch' with user1, newest first (at most 20) ---"
+    assert text.line().endswith("] [private to user1] secret lunch")
+    assert text.line() == "--- end of results ---"

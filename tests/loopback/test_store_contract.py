@@ -225,6 +225,40 @@ def test_scrollback_pages_back_through_each_conversation(store: Store, people) -
         store.messages_before(main, -1)
 
 
+def test_search_finds_every_word_newest_first_in_what_may_be_read(store: Store, people) -> None:
+    ann, ben, cy = people
+    store.append_messages([
+        chat(ann, "Lunch on Friday?", T),
+        private(ben, ann, "friday: lunch at noon", T + 1),
+        private(ben, cy, "lunch friday, a secret", T + 2),
+        HistoryRecord(T + 3, RecordKind.CHAT, cy.id, "cy", "lunchtime friday", group_id=5),
+        HistoryRecord(T + 4, RecordKind.ACTION, cy.id, "cy", "has lunch friday in 6", group_id=6),
+        chat(cy, "nothing about it", T + 5),
+    ])
+    assert texts(store.search_messages(ann.id, ["lunch", "friday"], 10, group_ids=(5,))) == [
+        "lunchtime friday", "friday: lunch at noon", "Lunch on Friday?",  # not ben's to cy, not group 6
+    ]
+    assert texts(store.search_messages(ann.id, ["lunch", "friday"], 2, group_ids=(5,))) == [
+        "lunchtime friday", "friday: lunch at noon",
+    ]
+    assert texts(store.search_messages(cy.id, ["secret"], 10)) == ["lunch friday, a secret"]
+    assert store.search_messages(ann.id, ["secret"], 10) == []
+    pair = Conversation(pair=(ann.id, ben.id))
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, conversation=pair)) == ["friday: lunch at noon"]
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, conversation=Conversation(group_id=6))) == [
+        "has lunch friday in 6"
+    ]
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, conversation=Conversation())) == ["Lunch on Friday?"]
+    assert store.search_messages(ann.id, [], 10) == [] and store.search_messages(ann.id, ["lunch"], 0) == []
+    # the index follows the table: pruned messages are found no more
+    assert store.prune_main(0) == 2
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, group_ids=(5,))) == [
+        "lunchtime friday", "friday: lunch at noon",
+    ]
+    with pytest.raises(ValueError):
+        store.search_messages(ann.id, ["lunch"], -1)
+
+
 def test_a_bad_batch_writes_nothing(store: Store, people) -> None:
     ann = people[0]
     with pytest.raises(ValueError):

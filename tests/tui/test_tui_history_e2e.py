@@ -51,3 +51,27 @@ def test_page_up_at_the_top_loads_older_messages(tmp_path: Path) -> None:
         if term is not None:
             term.close()
         server.stop()
+
+
+def test_search_results_view_opens_the_message(tmp_path: Path) -> None:
+    server = Server(tmp_path / "data")
+    Peer(server.port, "alice").close()
+    bob = Peer(server.port, "bob")
+    bob.send("".join(("where do we meet for lunch?\n" if n == 3 else f"filler {n}\n") for n in range(60)))
+    bob.send("/whois bob\n")
+    bob.wait_for("bob: ")
+    term = None
+    try:
+        term = logged_in_terminal(server, tmp_path)
+        term.type("/search LUNCH meet")
+        term.keys("Enter")
+        term.wait(shows("search: lunch meet", "main chat bob: where do we meet for lunch?", "Enter open the conversation"),
+                  "the results view")
+        term.keys("Enter")
+        term.wait(shows("bob: where do we meet for lunch?", "filler 4", without=("search: lunch",)),
+                  "the conversation at the message")
+    finally:
+        bob.close()
+        if term is not None:
+            term.close()
+        server.stop()

@@ -155,6 +155,7 @@ PARSED = [
     ("/older now", Command("older", ("now",))),
     ("/older #fam 1234 50", Command("older", ("#fam", "1234", "50"))),
     ("/older @bob 2026-11-21T10:39:59.750Z", Command("older", ("@bob", "2026-11-21T10:39:59.750Z"))),
+    ("/search lunch  on friday #fam", Command("search", ("lunch  on friday #fam",))),
 ]
 
 
@@ -195,6 +196,8 @@ WRONG_COUNT = [
     ("/history #fam 5 6", "history"),
     ("/older", "older"),
     ("/older #fam 1 2 3", "older"),
+    ("/search", "search"),
+    ("/search   ", "search"),
     ("/play 1 2", "play"),
     ("/typing", "typing"),
     ("/typing on bob carol", "typing"),

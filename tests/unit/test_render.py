@@ -516,6 +516,11 @@ DOC_EXAMPLES = [
     '"kind":"message","sender":"alice","recipient":"","text":"hi all","outgoing":false,"sent":"2026-11-21T10:39:59.750Z"},'
     '{"id":1230,"conversation":"#familia","kind":"action","sender":"bob","recipient":"","text":"waves","outgoing":false,'
     '"sent":"2026-11-21T10:41:00.000Z"}],"more":true,"ts":"2026-11-21T10:50:16.000Z"}'),
+    ('{"type":"search","query":"lunch friday","conversation":"*","results":[{"id":1290,"conversation":"#familia",'
+    '"kind":"message","sender":"carol","recipient":"","text":"lunch at grandma\'s on friday","outgoing":false,'
+    '"sent":"2026-11-21T10:41:00.000Z"},{"id":1209,"conversation":"@bob","kind":"private","sender":"bob",'
+    '"recipient":"alice","text":"friday lunch?","outgoing":false,"sent":"2026-11-21T10:39:00.000Z"}],"limit":20,'
+    '"ts":"2026-11-21T10:50:17.000Z"}'),
     '{"type":"error","code":"unknown_command","text":"unknown command /foo (try /help)","ts":"2026-11-21T10:50:15.554Z"}',
     # issue 5: the admin events
     '{"type":"announcement","sender":"root","text":"the server restarts at 22:00","ts":"2026-11-21T10:51:00.000Z"}',

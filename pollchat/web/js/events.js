@@ -146,6 +146,10 @@ export function handleEvent(e, ts) {
       takePendingItem("older");
       onOlder(e);
       return;
+    case "search":
+      c.searchResults = e;
+      ui.searchResults();
+      return;
     case "shutdown":
       addLine(MAIN, "server is shutting down", ts, "announcement");
       return;

@@ -37,6 +37,7 @@ export function draw() {
   drawTyping();
   drawTabs();
   drawGroupFinder();
+  drawSearch();
 }
 
 /** Replace a list's items only when `signature` changed; keep keyboard focus on the
@@ -315,6 +316,14 @@ export function drawMessages() {
   renderState.messagesKey = conv.key;
   if (fresh || atBottom) list.scrollTop = list.scrollHeight;
   else if (from === 0) list.scrollTop = list.scrollHeight - fromBottom;
+  if (conv.jumpTo && !conv.jumpTarget) {
+    // a search result opened, now among the lines: show it in the middle of the pane
+    const item = list.querySelector(`li.msg[data-id="${conv.jumpTo}"]`);
+    if (item) {
+      item.scrollIntoView({ block: "center" });
+      conv.jumpTo = 0;
+    }
+  }
 }
 
 export function emptyConversation(conv) {
@@ -333,6 +342,8 @@ export function messageItem(entry) {
   if (entry.own) li.classList.add("own");
   if (entry.mention) li.classList.add("mention");
   if (entry.history) li.classList.add("history");
+  if (entry.id) li.dataset.id = String(entry.id);
+  if (entry.id && entry.id === current().marked) li.classList.add("jumped");
   li.dataset.own = String(entry.own);
   li.dataset.mention = String(entry.mention);
   li.dataset.history = String(entry.history);
@@ -460,5 +471,35 @@ export function groupRow(row) {
   button.disabled = row.action === "asked";
   button.setAttribute("aria-label", `${GROUP_ACTIONS[row.action]} #${row.name}`);
   li.append(info, button);
+  return li;
+}
+
+/** The search dialog's results (the last /search answer), newest first: when, where,
+ * who, the line; each a button that opens the conversation at the message. */
+export function drawSearch() {
+  if (!$("search").open) return;
+  const found = chat().searchResults;
+  const note = $("search-note");
+  if (found) {
+    const count = (found.results || []).length;
+    note.textContent = count ? `${count} result(s) for '${found.query}', newest first (at most ${found.limit})`
+      : `no messages match '${found.query}'`;
+  }
+  rebuild($("search-results"), "search", JSON.stringify(found), () => ((found && found.results) || []).map(searchRow));
+}
+
+export function searchRow(m, index) {
+  const li = el("li");
+  const button = el("button", "search-result");
+  button.type = "button";
+  button.dataset.result = String(index);
+  const where = !m.conversation ? "main chat" : m.conversation.startsWith("@") ? m.conversation.slice(1) : m.conversation;
+  const when = fullFormat.format(new Date(Date.parse(m.sent)));
+  button.append(el("span", "search-where", `${when} · ${where}`));
+  const text = el("span", "search-text");
+  text.append(el("span", "msg-sender " + colourClass(m.sender), m.kind === "action" ? `* ${m.sender} ` : `${m.sender}: `));
+  appendRichText(text, String(m.text));
+  button.append(text);
+  li.append(button);
   return li;
 }

@@ -7,8 +7,8 @@
  * through `ui`, which main.js connects to the page and Node's test runner leaves as
  * no-ops (tests/js/, tests/cases/conversation_cases.json).
  */
-import { MAIN, MAX_ENTRIES, DUPLICATE_WINDOW, STATUSES, HISTORY_START, nameKey, groupKey, mentionPattern, parseTs, isoTs } from "./util.js";
-import { fetchHistoryFor } from "./requests.js";
+import { MAIN, MAX_ENTRIES, DUPLICATE_WINDOW, STATUSES, HISTORY_START, JUMP_PAGES, nameKey, groupKey, mentionPattern, parseTs, isoTs } from "./util.js";
+import { fetchHistoryFor, requestOlder } from "./requests.js";
 import { typingStop } from "./typing.js";
 
 /** The page's side of state changes: main.js replaces these no-ops. */
@@ -23,6 +23,7 @@ export const ui = {
   whoisAnswer: (event) => {},     // the user dialog's /whois answer
   whoisUnknown: (name) => {},     // the user dialog's "no such user"
   chatRefused: (text) => {},      // "Open a chat" named nobody (the side form's error)
+  searchResults: () => {},        // a /search answer arrived: show the results
 };
 
 // --- the state ---------------------------------------------------------------------------
@@ -39,6 +40,8 @@ export function newConversation(key, name, group = false) {
     dirtyFrom: 0,         // first entry the message pane must redraw (Infinity: none)
     olderWaiting: false,  // a scrollback page (/older) was asked for and not answered
     olderDone: false,     // the server said nothing older is kept
+    jumpTo: 0,            // a search result's id to bring on screen once it is there
+    marked: 0,            // the id of the message shown marked (the search result opened)
   };
 }
 
@@ -57,6 +60,7 @@ export function newChat() {
     serverMentions: false,                           // the server sends "mention" events
     renamed: new Map(),                              // old nameKey -> the name now (renamed events)
     directory: null,                                 // the last /groups answer: [{name, visibility, members, role, topic}]
+    searchResults: null,                             // the last /search answer (a "search" event)
   };
 }
 
@@ -234,6 +238,58 @@ export function onOlder(e) {
     conv.entries.unshift({ kind: "system", ts: first, text: HISTORY_START, sender: "", own: false, history: false, mention: false });
     conv.dirtyFrom = 0;
   }
+  continueJump(conv);
+}
+
+/** The conversation a stored message names ("", "#group", "@name"), made if needed. */
+export function conversationOf(where) {
+  where = String(where || "");
+  return where.startsWith("#") ? groupConversation(where.slice(1))
+    : where.startsWith("@") ? conversationWith(currentName(where.slice(1)))
+      : chat().conversations.get(MAIN);
+}
+
+/** The index of stored message `m` among `conv`'s lines: by id, or for a line shown live
+ * (no id) by sender, text and time (within a second); -1 if it is not there (yet). */
+export function findMessage(conv, m) {
+  const sent = parseTs(m.sent);
+  for (let i = conv.entries.length - 1; i >= 0; i--) {
+    const entry = conv.entries[i];
+    if (entry.id === m.id || (!entry.id && entry.text === String(m.text)
+        && nameKey(entry.sender) === nameKey(m.sender) && Math.abs(entry.ts - sent) <= 1000)) return i;
+  }
+  return -1;
+}
+
+/** Bring search result `m` on screen in its conversation, marked: at once if it is
+ * there, else after scrollback pages (continueJump), at most JUMP_PAGES of them. */
+export function jumpTo(m) {
+  const conv = conversationOf(m.conversation);
+  openConversation(conv.key);
+  Object.assign(conv, { jumpTo: m.id, marked: m.id, jumpTarget: m, jumpPages: 0 });
+  continueJump(conv);
+}
+
+/** After a scrollback page: if the message being jumped to is there, the message pane
+ * scrolls to it (render.js); if not, ask for the next page. */
+export function continueJump(conv) {
+  const m = conv.jumpTarget;
+  if (!m) return;
+  const index = findMessage(conv, m);
+  if (index !== -1) {
+    conv.entries[index].id = conv.entries[index].id || m.id; // a line shown live learns its id
+    conv.jumpTarget = null;
+    conv.dirtyFrom = 0;
+    return;
+  }
+  if (conv.olderDone || conv.olderWaiting) return;
+  if (conv.jumpPages >= JUMP_PAGES) {
+    conv.jumpTarget = null;
+    addLine(conv.key, `the message is further back than ${JUMP_PAGES} pages: scroll up to go on`, Date.now(), "error");
+    return;
+  }
+  conv.jumpPages += 1;
+  requestOlder(conv.key);
 }
 
 /** A system or error line in conversation `key` (the main chat if it is gone). */

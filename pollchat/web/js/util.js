@@ -17,6 +17,7 @@ export const WHO_EVERY = 30000;           // a /who poll this often while chatti
 export const LOGIN_HISTORY = 100;          // /history N asked after login (fills private chats)
 export const GROUP_HISTORY = 50;           // /history #g N asked when a group is first opened
 export const HISTORY_START = "start of the history: nothing older is kept"; // (texts.CLIENT_HISTORY_START)
+export const JUMP_PAGES = 20;              // scrollback pages asked at most to reach a search result
 export const OLDER_PAGE = 100;             // /older ... N: messages per scrollback page (the server's most)
 export const MAX_WIRE_BYTES = 4000;        // longer typed lines are split (server limit: 4096)
 export const INPUT_HISTORY = 100;          // sent lines remembered for Up/Down
