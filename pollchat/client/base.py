@@ -26,6 +26,7 @@ from pollchat.client.requests import PROBE_LINE, PendingRequests, Request
 from pollchat.client.state import GROUP_MARK, MAIN, SERVER_NOTICE_TTL, ChatState, EntryKind, NoticeKind
 from pollchat.client.ui import Credentials, LoginForm, Output, Pane, Phase, UiState
 from pollchat.protocol.events import StoredMessage
+from pollchat.protocol.render import format_ts
 from pollchat.texts import NoticeCode
 
 WHO_EVERY = 30.0
@@ -299,6 +300,7 @@ class AppBase:
         self.ui.jump = self.ui.marked = 0
         self.ui.chats_selected = self._chat_index(key)
         self._fetch_group_history(key)
+        self.report_read()
 
     def _chat_index(self, key: str) -> int:
         for index, conv in enumerate(self.chat.chat_order()):
@@ -371,6 +373,17 @@ class AppBase:
             return
         self._jump_pages += 1
         self.request_older()
+
+    def report_read(self) -> None:
+        """Tell the server (``/read``) that the user has seen the open private
+        conversation's newest message from the other person, once per new message;
+        only to a server that echoes labels (every such server knows ``/read``)."""
+        if self.phase is not Phase.CHATTING or not self.requests.labels:
+            return
+        unreported = self.chat.unreported_read()
+        if unreported is not None:
+            name, ts = unreported
+            self._send(f"/read @{name} {format_ts(ts)}")
 
     def _request(self, line: str, request: Request) -> None:
         """Send ``line``, whose answer :mod:`pollchat.client.events` matches to ``request``."""

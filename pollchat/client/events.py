@@ -94,6 +94,7 @@ class ServerEvents(AppBase):
             self._event(event, ts, label, now)
         except (TypeError, ValueError, AttributeError) as exc:  # a misbehaving server
             self.chat.add_line(self.chat.open_key, texts.CLIENT_BAD_SERVER_LINE.format(reason=exc), now, EntryKind.ERROR)
+        self.report_read()  # a private message shown in the open conversation was read
 
     def _event(self, event: ServerEvent, ts: float, label: str | None, now: float) -> None:
         if label == PROBE_LABEL:

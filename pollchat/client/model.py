@@ -91,6 +91,8 @@ class Conversation:
             there are not sent.
         older_waiting: a scrollback page (``/older``) was asked for and not answered.
         older_done: the server said there is nothing older (the start of its history).
+        read_reported: the time of the newest message from the other person this client
+            told the server the user has read (``/read``), for a private conversation.
     """
 
     key: str
@@ -107,6 +109,7 @@ class Conversation:
     gone: str = ""
     older_waiting: bool = False
     older_done: bool = False
+    read_reported: float = 0.0
 
     @property
     def label(self) -> str:

@@ -25,6 +25,7 @@ talks to the server over TLS only (``--tls``); a plain connection shows nothing 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import lru_cache
@@ -256,11 +257,14 @@ def typing_text(names: list[str]) -> str:
     return texts.CLIENT_TUI_TYPING_MANY
 
 
-def conversation_rows(entries: list[Entry], width: int, tz: tzinfo | None, marked: int = 0) -> list[list[Segment]]:
+def conversation_rows(
+    entries: list[Entry], width: int, tz: tzinfo | None, marked: int = 0, mark: Callable[[Entry], str] | None = None
+) -> list[list[Segment]]:
     """The lines of a conversation wrapped to ``width`` cells: ``[HH:MM] name: text``
     (``you`` for one's own lines), ``* name action``, ``-- notice``, ``! error``;
     history between dividers; continuation lines indented under the text. The message
-    with id ``marked`` (a search result jumped to) is drawn in the ``selected`` style."""
+    with id ``marked`` (a search result jumped to) is drawn in the ``selected`` style;
+    ``mark`` gives the text put after a line (a private message's ``✓`` or ``✓✓``)."""
     rows: list[list[Segment]] = []
     body_width = max(1, width - TIME_WIDTH)
     previous_history = False
@@ -270,10 +274,12 @@ def conversation_rows(entries: list[Entry], width: int, tz: tzinfo | None, marke
         elif previous_history and not entry.history:
             rows.append([Segment(_divider(texts.CLIENT_TUI_HISTORY_END, width), "dim")])
         previous_history = entry.history
+        check = mark(entry) if mark is not None else ""
+        drawn = _entry_rows(entry, width, body_width, tz, check)
         if marked and entry.id == marked:
-            rows.extend([Segment(s.text, "selected", s.link) for s in row] for row in _entry_rows(entry, width, body_width, tz))
+            rows.extend([Segment(s.text, "selected", s.link) for s in row] for row in drawn)
         else:
-            rows.extend(list(row) for row in _entry_rows(entry, width, body_width, tz))
+            rows.extend(list(row) for row in drawn)
     return rows
 
 
@@ -301,7 +307,9 @@ def _divider(label: str, width: int) -> str:
 
 
 @lru_cache(maxsize=16384)
-def _entry_rows(entry: Entry, width: int, body_width: int, tz: tzinfo | None) -> tuple[tuple[Segment, ...], ...]:
+def _entry_rows(
+    entry: Entry, width: int, body_width: int, tz: tzinfo | None, check: str = ""
+) -> tuple[tuple[Segment, ...], ...]:
     """One entry's rows (cached: entries are immutable, and redraws happen per key).
 
     A multi-line notice or error (the answer to ``/help``, ``/who``, ``/groups``...) is
@@ -322,7 +330,7 @@ def _entry_rows(entry: Entry, width: int, body_width: int, tz: tzinfo | None) ->
     if entry.mention:
         text_style = "mention"
     stamp = f"[{local_time(entry.ts, tz)}] "
-    parts = entry.text.split("\n")
+    parts = (entry.text + check).split("\n")  # a receipt's check after the text
     block = len(parts) > 1 and entry.kind in (EntryKind.SYSTEM, EntryKind.ERROR)
     rows: list[tuple[Segment, ...]] = []
     for index, part in enumerate(parts):
@@ -711,8 +719,10 @@ def _conversation(canvas: Canvas, app: App, now: float, tz: tzinfo | None, scree
                   rows: int) -> None:
     if rows <= 0:
         return
-    entries = app.chat.current.entries
-    lines = conversation_rows(entries, width, tz, marked=app.ui.marked)
+    conv = app.chat.current
+    entries = conv.entries
+    lines = conversation_rows(entries, width, tz, marked=app.ui.marked,
+                              mark=lambda entry: app.chat.receipt_mark(conv, entry))
     screen.scroll_max = max(0, len(lines) - rows)
     screen.page = rows
     scroll = min(max(0, app.ui.scroll), screen.scroll_max)

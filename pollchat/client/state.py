@@ -54,6 +54,7 @@ from pollchat.protocol.events import (
     Message,
     Older,
     PrivateMessage,
+    Receipt,
     Renamed,
     SearchResults,
     ServerEvent,
@@ -90,6 +91,8 @@ class ChatState:
         open_key: the conversation on screen.
         pinned: labels of pinned conversations (a name, or ``#group``), in pin order.
         search_results: the last ``/search`` answer, for the results view.
+        read_marks: read receipts: by the other person's name key, the time up to which
+            they have read the user's private messages to them.
         server_mentions: the server sends ``mention`` events (servers with groups do), so they, not
             the client's own ``@name`` matching, count and notify mentions.
         group_directory: every group the last ``/groups`` answer listed (the user's,
@@ -109,6 +112,7 @@ class ChatState:
         self.server_mentions = False
         self.group_directory: tuple[GroupEntry, ...] | None = None  # the last /groups answer
         self.search_results: SearchResults | None = None  # the last /search answer
+        self.read_marks: dict[str, float] = {}  # name key -> the user's messages to them read up to then
         self.signed_in = False  # logged in on a connection that is up
         self._typing: dict[tuple[str, str], tuple[str, float]] = {}
         self._mention: re.Pattern[str] | None = None
@@ -318,6 +322,9 @@ class ChatState:
                 self._older(where, messages, more)
             case SearchResults():
                 self.search_results = event
+            case Receipt(name, until):
+                key = name_key(name)
+                self.read_marks[key] = max(until, self.read_marks.get(key, until))
             case StatusChanged(name, status, message):
                 if self.is_me(name):
                     self.my_status, self.my_message = status, message
@@ -585,6 +592,27 @@ class ChatState:
                 continue  # shown when typed, with the client's time
             return format_ts(entry.ts)
         return "now"
+
+    def receipt_mark(self, conv: Conversation, entry: Entry) -> str:
+        """The check shown after one of the user's private messages: ``✓`` sent (the
+        server's copy is what the client shows), ``✓✓`` read by the other person (a read
+        receipt covers it); "" for any other line."""
+        if not entry.own or entry.kind is not EntryKind.MESSAGE or conv.group or conv.key == MAIN:
+            return ""
+        read = self.read_marks.get(conv.key)
+        return texts.CLIENT_READ if read is not None and entry.ts <= read else texts.CLIENT_SENT
+
+    def unreported_read(self) -> tuple[str, float] | None:
+        """``(name, time)`` for a ``/read`` to send: the open private conversation holds a
+        message from the other person newer than the last one reported read."""
+        conv = self.current
+        if conv.key == MAIN or conv.group:
+            return None
+        newest = max((e.ts for e in conv.entries if not e.own and e.kind is EntryKind.MESSAGE), default=0.0)
+        if newest <= conv.read_reported:
+            return None
+        conv.read_reported = newest
+        return conv.name, newest
 
     def conversation_of(self, where: str) -> Conversation:
         """The conversation a stored message names (:attr:`StoredMessage.conversation`:

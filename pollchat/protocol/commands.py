@@ -107,6 +107,20 @@ COMMANDS: dict[str, CommandSpec] = {
             rest="required",
             passive=True,
         ),
+        CommandSpec(
+            "read",
+            "/read @NAME UNTIL",
+            "(clients send this) you have read NAME's private messages up to time UNTIL (or now)",
+            words=2,
+            passive=True,
+        ),
+        CommandSpec(
+            "receipts",
+            "/receipts [on|off]",
+            "show, or turn on or off, read receipts (off: both ways)",
+            words=1,
+            optional_words=1,
+        ),
         CommandSpec("play", "/play [N]", "play guess-the-number while you are alone", words=1, optional_words=1),
         CommandSpec(
             "typing",

@@ -360,6 +360,17 @@ class SearchResults:
 
 
 @dataclass(frozen=True, slots=True)
+class Receipt:
+    """A read receipt (JSON mode only): ``name`` has read the private messages this
+    connection's account sent them up to ``until`` (UTC seconds since the epoch). Sent
+    when ``name``'s client says so (``/read``) and at login for what was read meanwhile;
+    never while either account has ``/receipts off``."""
+
+    name: str
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class Error:
     """An error line. ``text`` is the code's wording with any details filled in."""
 
@@ -420,6 +431,7 @@ ServerEvent = (
     | HistoryEnd
     | Older
     | SearchResults
+    | Receipt
     | Error
     | ModeSwitched
     | ShuttingDown

@@ -50,6 +50,7 @@ from pollchat.protocol.events import (
     Notice,
     Older,
     PrivateMessage,
+    Receipt,
     Renamed,
     SearchResults,
     ServerEvent,
@@ -92,6 +93,7 @@ EVENT_TYPES: dict[type, str] = {
     HistoryEnd: "history_end",
     Older: "older",
     SearchResults: "search",
+    Receipt: "receipt",
     Error: "error",
     ModeSwitched: "mode",
     ShuttingDown: "shutdown",
@@ -182,6 +184,8 @@ def render_text(event: ServerEvent) -> str:
             return _render_older(event)
         case SearchResults():
             return _render_search(event)
+        case Receipt(name, until):
+            return texts.RECEIPT.format(name=name, time=format_time(until))
         case Labelled(inner):
             return render_text(inner)  # a label is never shown in text mode
     raise TypeError(f"not a server event: {event!r}")
@@ -331,7 +335,7 @@ def encode_json(event: ServerEvent, ts: float) -> bytes:
             continue
         if isinstance(value, (ErrorCode, NoticeCode, GroupChange)):
             value = value.code
-        elif field.name == "since" and value is not None:
+        elif field.name in ("since", "until") and value is not None:
             value = format_ts(value)
         elif field.name == "users" and isinstance(event, WhoList):
             value = [_who_entry_json(user) for user in value]
@@ -470,7 +474,7 @@ def _decode_field(cls: type, name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{name} must be a whole number")
         return value
-    if name in ("since", "sent"):
+    if name in ("since", "sent", "until"):
         if not isinstance(value, str):
             raise TypeError(f"{name} must be an ISO 8601 time")
         return _parse_ts(value)

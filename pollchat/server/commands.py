@@ -22,6 +22,7 @@ from pollchat.core.group_chat import group_name
 from pollchat.core.effects import Delivery, Effect, ToEveryone, ToGroup
 from pollchat.core.passwords import change_password, verify_password
 from pollchat.core.presence import Status
+from pollchat.core.receipts import ReceiptList, Receipts
 from pollchat.core.seats import AccountKind
 from pollchat.protocol.commands import COMMANDS, Command, group_argument, parse_cursor
 from pollchat.protocol.events import (
@@ -32,6 +33,7 @@ from pollchat.protocol.events import (
     Notice,
     Older,
     PrivateMessage,
+    Receipt,
     Renamed,
     SearchResults,
     ServerEvent,
@@ -40,6 +42,7 @@ from pollchat.protocol.events import (
 from pollchat.protocol.manual import help_text
 from pollchat.protocol.session import has_control_characters, new_password_error
 from pollchat.server.peer import Peer
+from pollchat.errors import StoreError
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 if TYPE_CHECKING:
@@ -157,6 +160,8 @@ class Commands(Generic[P]):
         admin: the admin actions (``/kick``, ``/ban``...); ``None`` where no admin
             command runs (unit tests).
         rng: where game numbers come from (tests pass a seeded ``random.Random``).
+        receipts: the read-receipt rules over the store (``/read``, ``/receipts``);
+            ``None``: kept in memory only.
     """
 
     def __init__(
@@ -169,8 +174,10 @@ class Commands(Generic[P]):
         config: ServerConfig,
         admin: AdminActions[P] | None = None,
         rng: random.Random | None = None,
+        receipts: Receipts | None = None,
     ) -> None:
         self.hub = hub
+        self.receipts = receipts or Receipts(ReceiptList())
         self.groups = groups
         self.history = history
         self.pool = pool
@@ -396,6 +403,64 @@ class Commands(Generic[P]):
         if record.kind is RecordKind.PRIVATE:
             return "@" + (record.recipient or "" if record.sender_id == viewer_id else record.sender)
         return ""
+
+    def do_read(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/read @NAME UNTIL``: the client has shown the user NAME's private messages
+        sent up to UNTIL (a time, ISO 8601 as the events' ``ts``; ``now``). If both
+        accounts have receipts on, the mark is stored and NAME, if online, gets a
+        :class:`Receipt`. Nothing is answered (clients send it as they show lines)."""
+        target, when = args
+        if not target.startswith("@"):
+            self._usage(conn, "read")
+            return
+        cursor = parse_cursor(when)
+        if cursor is None or cursor[0] is not None:  # a time or now, not a message id
+            self._send(conn, Error.of(ErrorCode.BAD_TIME, time=when[:40]))
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        partner = self.hub.find_account(target[1:])
+        if partner is None:
+            self._send(conn, Error.of(ErrorCode.NO_SUCH_USER, name=target[1:40]))
+            return
+        now = self.hub.clock()
+        until = cursor[1] if cursor[1] is not None else now
+        try:
+            told = self.receipts.read(session.account.id, partner.id, until, now)
+        except StoreError as exc:  # a receipt is worth no error line: it is sent again later
+            log.warning("cannot store a read mark (%s)", exc)
+            return
+        online = self.hub.online(partner.name)
+        if told is not None and online is not None:
+            self._deliver([Delivery((online.handle,), Receipt(session.account.name, told))])
+
+    def do_receipts(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/receipts [on|off]``: show the setting, or change it (stored per account)."""
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        if args:
+            choice = args[0].lower()
+            if choice not in ("on", "off"):
+                self._usage(conn, "receipts")
+                return
+            try:
+                self.receipts.set_enabled(session.account.id, choice == "on")
+            except StoreError:
+                self._send(conn, Error.of(ErrorCode.INTERNAL))
+                return
+        on = self.receipts.enabled(session.account.id)
+        self._send(conn, Notice.of(NoticeCode.RECEIPTS_ON if on else NoticeCode.RECEIPTS_OFF))
+
+    def receipts_at_login(self, account_id: int) -> list[Receipt]:
+        """The receipts a user logging in is told: who has read their messages (in JSON
+        mode only; none with receipts off). A store that cannot be read tells none."""
+        try:
+            return [Receipt(name, until) for name, until in self.receipts.told_at_login(account_id)]
+        except StoreError as exc:
+            log.warning("cannot read the read marks (%s)", exc)
+            return []
 
     def _conversation(self, conn: P, viewer_id: int, target: str) -> tuple[Conversation, str] | None:
         """The conversation ``target`` names for the viewer (``""`` the main chat,

@@ -19,8 +19,9 @@ from typing import Protocol
 from pollchat.core.accounts import Account
 from pollchat.core.groups import GroupStore
 from pollchat.core.history import Conversation, HistoryRecord
+from pollchat.core.receipts import ReceiptStore
 
-__all__ = ["AccountStore", "BanStore", "GroupStore", "MessageStore", "Store"]
+__all__ = ["AccountStore", "BanStore", "GroupStore", "MessageStore", "ReceiptStore", "Store"]
 
 
 class AccountStore(Protocol):
@@ -145,7 +146,7 @@ class BanStore(Protocol):
         """``(network, until, reason, by)`` of every address ban in force at ``now``."""
 
 
-class Store(AccountStore, MessageStore, BanStore, GroupStore, Protocol):
+class Store(AccountStore, MessageStore, BanStore, GroupStore, ReceiptStore, Protocol):
     """One open database: every concern, and its lifetime."""
 
     def close(self) -> None:

@@ -67,10 +67,18 @@ except ImportError:  # the optional extra is not installed
 APPLICATION = "pollchat"
 
 SEARCH_SCHEMA = """\
+ALTER TABLE account ADD COLUMN IF NOT EXISTS receipts BOOLEAN NOT NULL DEFAULT TRUE;
+CREATE TABLE IF NOT EXISTS read_mark (
+    reader_id  BIGINT NOT NULL,
+    partner_id BIGINT NOT NULL,
+    until      DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (reader_id, partner_id)
+);
+CREATE INDEX IF NOT EXISTS read_mark_partner ON read_mark (partner_id);
 CREATE INDEX IF NOT EXISTS message_conversation ON message (recipient_id, sender_id, id) WHERE recipient_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS message_search ON message USING gin (to_tsvector('simple', text));"""
-"""Schema 8 (SQLite's migration 8): the private-pair index of scrollback and the
-full-text index of search, on the text as the ``simple`` configuration splits it (words
+"""Schema 8 (SQLite's migration 8): read receipts (the setting, the read marks), the
+private-pair index of scrollback and the full-text index of search, on the text as the ``simple`` configuration splits it (words
 lower-cased, no stemming, no stop words: a chat mixes languages)."""
 
 SCHEMA = f"""
@@ -175,7 +183,7 @@ CREATE INDEX pending_change_account ON pending_change (account_id, id);
 
 TABLES = (
     "account", "message", "ban", "address_ban", "chat_group", "group_member", "group_ban", "group_request",
-    "pending_change",
+    "pending_change", "read_mark",
 )
 """Every table holding data (not ``pollchat_meta``)."""
 
@@ -747,7 +755,38 @@ class PgGroups(_PgConnection):
         return [PendingChange(*row[1:]) for row in rows]
 
 
-class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups):
+@_pg_errors
+class PgReceipts(_PgConnection):
+    """Read receipts (:class:`pollchat.core.receipts.ReceiptStore`); see
+    :class:`pollchat.store.receipts.SqliteReceipts` for each method's meaning."""
+
+    def receipts_off_accounts(self) -> list[int]:
+        return [int(row[0]) for row in self._all("SELECT id FROM account WHERE NOT receipts ORDER BY id")]
+
+    def set_receipts(self, account_id: int, on: bool) -> None:
+        self._conn.execute("UPDATE account SET receipts = %s WHERE id = %s", (on, account_id))
+
+    def mark_read(self, reader_id: int, partner_id: int, until: float) -> float:
+        row = self._one(
+            "INSERT INTO read_mark (reader_id, partner_id, until) VALUES (%s, %s, %s)"
+            " ON CONFLICT (reader_id, partner_id) DO UPDATE SET until = GREATEST(read_mark.until, excluded.until)"
+            " RETURNING until",
+            (reader_id, partner_id, until),
+        )
+        return float(row[0])
+
+    def read_by_others(self, account_id: int) -> list[tuple[int, str, float]]:
+        return [
+            (int(reader), name, float(until))
+            for reader, name, until in self._all(
+                "SELECT r.reader_id, a.name, r.until FROM read_mark r JOIN account a ON a.id = r.reader_id"
+                " WHERE r.partner_id = %s ORDER BY r.reader_id",
+                (account_id,),
+            )
+        ]
+
+
+class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups, PgReceipts):
     """An open pollchat database on PostgreSQL; implements :class:`pollchat.store.ports.Store`.
     Open it with :func:`open_postgres`."""
 

@@ -157,13 +157,22 @@ MIGRATIONS: tuple[str, ...] = (
         created REAL NOT NULL
     ) WITHOUT ROWID;
     """,
-    # 8: search (/search) and scrollback of private conversations (/older). An FTS5
+    # 8: search (/search), scrollback of private conversations (/older) and read
+    # receipts (/read, /receipts: account.receipts and read_mark). An FTS5
     # index of the message texts that keeps no copy of them (content='message'), filled
     # for the existing rows and kept in step by triggers (pruning deletes through them
     # too). Case and accents are ignored (unicode61, remove_diacritics 2). A build of
     # SQLite without FTS5 skips the statements naming message_search (see
     # check_and_migrate): search then reads the messages with LIKE (store/messages.py).
     """
+    ALTER TABLE account ADD COLUMN receipts INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE read_mark (
+        reader_id  INTEGER NOT NULL,
+        partner_id INTEGER NOT NULL,
+        until      REAL NOT NULL,
+        PRIMARY KEY (reader_id, partner_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX read_mark_partner ON read_mark (partner_id);
     CREATE INDEX message_conversation ON message (recipient_id, sender_id, id) WHERE recipient_id IS NOT NULL;
     CREATE VIRTUAL TABLE message_search USING fts5(
         text, content='message', content_rowid='id', tokenize='unicode61 remove_diacritics 2'

@@ -82,3 +82,17 @@ def test_search_lists_results_and_a_click_opens_the_message(page: Page, server: 
     page.send("/search noon")
     page.until(lambda: page.css("#search").is_displayed() and page.all("#search-results button.search-result"),
                "the results of a typed /search")
+
+
+def test_a_private_message_shows_sent_then_read(page: Page, server: support.ServerProcess, tcp_users: Any) -> None:
+    page.log_in("alice")
+    bob = tcp_users(server.port, "bob")
+    page.send("/msg bob lunch at noon?")
+    bob.expect("[private] alice: lunch at noon?")
+    page.open_chat("bob")
+    receipt = "return [...document.querySelectorAll('#messages li.msg .msg-receipt')].map(r => r.dataset.receipt)"
+    page.until(lambda: page.driver.execute_script(receipt) == ["sent"], "the sent check")
+    bob.send("/read @alice now")  # what a client does once it has shown the line
+    page.until(lambda: page.driver.execute_script(receipt) == ["read"], "the read checks")
+    assert page.css("#messages li.msg .msg-receipt").text == "✓✓"
+    shot(page, "receipts")

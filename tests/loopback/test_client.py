@@ -52,6 +52,7 @@ from pollchat.protocol.events import (
     Notice,
     Older,
     PrivateMessage,
+    Receipt,
     Renamed,
     SearchResults,
     ShutdownCancelled,
@@ -124,7 +125,8 @@ RENDERED = [
         ["[2023-11-14 22:13] [private to bob] psst"],
     ),
     (HistoryEnd(), ["--- end of history ---"]),
-    # issue 25: scrollback and search
+    # issue 25: scrollback, search and read receipts
+    (Receipt("bob", TS), ["bob has read your messages sent until 2023-11-14 22:13"]),
     (
         Older("#familia", "now", (StoredMessage(4, "#familia", "message", "bob", "", "hi", False, TS),), False),
         ["--- 1 older message(s) in #familia ---", "[2023-11-14 22:13] [#familia] bob: hi", "--- start of the history ---"],

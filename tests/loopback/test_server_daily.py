@@ -50,3 +50,21 @@ def test_search_over_tcp(harness: Harness) -> None:
     assert text.line() == "--- 1 result(s) for 'lunch' with user1, newest first (at most 20) ---"
     assert text.line().endswith("] [private to user1] secret lunch")
     assert text.line() == "--- end of results ---"
+
+
+def test_read_receipts_over_tcp(harness: Harness) -> None:
+    alice = json_login(harness, "user1", "123")
+    bob = harness.connect()
+    bob.send(b"mode json\nlogin\nuser2,345\n")
+    assert bob.event()["type"] == "mode" and bob.event()["type"] == "welcome"
+    assert alice.event()["type"] == "entered"
+    alice.send(b"/msg user2 lunch?\n")
+    echo = alice.event()
+    assert echo["outgoing"] is True
+    seen = bob.event()
+    assert seen["text"] == "lunch?"
+    bob.send(f"/read @user1 {seen['ts']}\n".encode())
+    receipt = bare(alice.event())
+    assert receipt["type"] == "receipt" and receipt["name"] == "user2" and receipt["until"] >= echo["ts"]
+    bob.send(b"@label=r1 /receipts off\n")
+    assert bare(bob.event())["code"] == "receipts_off"

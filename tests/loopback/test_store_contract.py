@@ -259,6 +259,28 @@ def test_search_finds_every_word_newest_first_in_what_may_be_read(store: Store, 
         store.search_messages(ann.id, ["lunch"], -1)
 
 
+def test_read_marks_and_the_receipts_setting(opener: Opener) -> None:
+    db = opener()
+    try:
+        ann, ben, cy = make(db, "ann"), make(db, "ben"), make(db, "cy")
+        assert db.receipts_off_accounts() == []
+        assert db.mark_read(ben.id, ann.id, T) == T
+        assert db.mark_read(ben.id, ann.id, T - 5) == T  # a mark never moves back
+        assert db.mark_read(cy.id, ann.id, T + 1) == T + 1
+        assert db.read_by_others(ann.id) == [(ben.id, "ben", T), (cy.id, "cy", T + 1)]
+        db.set_receipts(cy.id, False)
+        db.set_receipts(ben.id, False)
+        db.set_receipts(ben.id, True)
+    finally:
+        db.close()
+    db = opener()
+    try:
+        assert db.receipts_off_accounts() == [cy.id]
+        assert db.read_by_others(ann.id)[0] == (ben.id, "ben", T) and db.read_by_others(ben.id) == []
+    finally:
+        db.close()
+
+
 def test_a_bad_batch_writes_nothing(store: Store, people) -> None:
     ann = people[0]
     with pytest.raises(ValueError):

@@ -75,3 +75,25 @@ def test_search_results_view_opens_the_message(tmp_path: Path) -> None:
         if term is not None:
             term.close()
         server.stop()
+
+
+def test_a_private_message_shows_sent_then_read(tmp_path: Path) -> None:
+    server = Server(tmp_path / "data")
+    Peer(server.port, "alice").close()
+    bob = Peer(server.port, "bob")
+    term = None
+    try:
+        term = logged_in_terminal(server, tmp_path)
+        term.wait("│ + bob ", "bob in the online pane")
+        term.type("/msg bob lunch at noon?")
+        term.keys("Enter")
+        bob.wait_for("[private] alice: lunch at noon?")
+        term.keys("Tab", "Tab", "Down", "Enter")  # open bob's chat
+        term.wait(shows("[ bob · ", "you: lunch at noon? ✓", without=("✓✓",)), "the sent check")
+        bob.send("/read @alice now\n")  # what a client sends once it has shown the line
+        term.wait("you: lunch at noon? ✓✓", "the read checks")
+    finally:
+        bob.close()
+        if term is not None:
+            term.close()
+        server.stop()

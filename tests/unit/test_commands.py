@@ -156,6 +156,9 @@ PARSED = [
     ("/older #fam 1234 50", Command("older", ("#fam", "1234", "50"))),
     ("/older @bob 2026-11-21T10:39:59.750Z", Command("older", ("@bob", "2026-11-21T10:39:59.750Z"))),
     ("/search lunch  on friday #fam", Command("search", ("lunch  on friday #fam",))),
+    ("/read @bob 2026-11-21T10:39:59.750Z", Command("read", ("@bob", "2026-11-21T10:39:59.750Z"))),
+    ("/receipts", Command("receipts", ())),
+    ("/receipts off", Command("receipts", ("off",))),
 ]
 
 
@@ -197,6 +200,8 @@ WRONG_COUNT = [
     ("/older", "older"),
     ("/older #fam 1 2 3", "older"),
     ("/search", "search"),
+    ("/read @bob", "read"),
+    ("/receipts on off", "receipts"),
     ("/search   ", "search"),
     ("/play 1 2", "play"),
     ("/typing", "typing"),

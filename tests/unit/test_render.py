@@ -41,6 +41,7 @@ from pollchat.protocol.events import (
     Notice,
     Older,
     PrivateMessage,
+    Receipt,
     Renamed,
     SearchResults,
     ShutdownCancelled,
@@ -418,10 +419,22 @@ TEXT_GOLDEN = [
         b"[2023-11-14 22:14] [private] bob: lunch?\n[2023-11-14 22:13] carol: lunch at 1\n--- end of results ---\n",
     ),
     (SearchResults("zebra", "#familia", (), 20), b"no messages match 'zebra' in #familia\n"),
+    (Receipt("bob", AT), b"bob has read your messages sent until 2023-11-14 22:13\n"),
+    (
+        Notice.of(NoticeCode.RECEIPTS_ON),
+        b"read receipts are on: people you write to see when you have read their messages, and you see when they "
+        b"read yours (/receipts off stops both)\n",
+    ),
+    (
+        Notice.of(NoticeCode.RECEIPTS_OFF),
+        b"read receipts are off: nobody sees when you have read their messages, and you do not see when they read "
+        b"yours (/receipts on)\n",
+    ),
     (
         Error.of(ErrorCode.BAD_CURSOR, cursor="soon"),
         b"bad cursor 'soon': give a message id, a time such as 2026-11-21T10:39:59.750Z, or now\n",
     ),
+    (Error.of(ErrorCode.BAD_TIME, time="soon"), b"bad time 'soon': give a time such as 2026-11-21T10:39:59.750Z, or now\n"),
     (
         Error.of(ErrorCode.BAD_SEARCH, minimum=2),
         b"search for at least one word of 2 or more letters or digits\n",
@@ -521,6 +534,7 @@ DOC_EXAMPLES = [
     '"sent":"2026-11-21T10:41:00.000Z"},{"id":1209,"conversation":"@bob","kind":"private","sender":"bob",'
     '"recipient":"alice","text":"friday lunch?","outgoing":false,"sent":"2026-11-21T10:39:00.000Z"}],"limit":20,'
     '"ts":"2026-11-21T10:50:17.000Z"}'),
+    '{"type":"receipt","name":"bob","until":"2026-11-21T10:44:59.501Z","ts":"2026-11-21T10:50:18.000Z"}',
     '{"type":"error","code":"unknown_command","text":"unknown command /foo (try /help)","ts":"2026-11-21T10:50:15.554Z"}',
     # issue 5: the admin events
     '{"type":"announcement","sender":"root","text":"the server restarts at 22:00","ts":"2026-11-21T10:51:00.000Z"}',

@@ -354,6 +354,7 @@ def test_v1_database_migrates_in_place_keeping_every_account(db_path: Path) -> N
         "message_search_docsize",
         "message_search_idx",
         "pending_change",
+        "read_mark",  # read receipts (schema 8)
         "sqlite_sequence",
     ]
 
@@ -1161,3 +1162,16 @@ def test_statements_keep_a_trigger_whole() -> None:
     assert schema_module._statements(script) == [
         "CREATE TABLE t (x)", "CREATE TRIGGER g AFTER INSERT ON t BEGIN SELECT 1; SELECT 2; END", "SELECT ';'",
     ]
+
+
+def test_read_marks_and_the_receipts_setting_survive_a_reopen(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        ann, ben = db.create(registered("ann")), db.create(registered("ben"))
+        assert db.receipts_off_accounts() == []
+        assert db.mark_read(ben.id, ann.id, 10.0) == 10.0
+        assert db.mark_read(ben.id, ann.id, 5.0) == 10.0  # never back
+        db.set_receipts(ben.id, False)
+    with Database.open(db_path) as db:
+        assert db.receipts_off_accounts() == [ben.id]
+        assert db.read_by_others(ann.id) == [(ben.id, "ben", 10.0)]
+        assert db.read_by_others(ben.id) == []

@@ -3,7 +3,7 @@
  * through `ui` (state.js). */
 import { MAIN, TYPING_TTL, LOGIN_HISTORY, AUTH_ERRORS, FINAL_NOTICES, nameKey, groupKey, mentionPattern, parseTs, whoText, whoisText, groupsText, membersText } from "./util.js";
 import { requestsOf, onGroupChange, reconcileGroups, onMention } from "./groups.js";
-import { ui, newChat, state, chat, openConversation, isMe, isViewing, know, conversationWith, groupConversation, addLine, notify, onChatLine, currentName, nameInUse, stopTypingIn, stopTypingEverywhere, rename, onOlder } from "./state.js";
+import { ui, newChat, state, chat, openConversation, isMe, isViewing, know, conversationWith, groupConversation, addLine, notify, onChatLine, currentName, nameInUse, stopTypingIn, stopTypingEverywhere, rename, onOlder, onReceipt } from "./state.js";
 import { olderRefused, sendAuto, takePendingItem, takePending, takePendingPeek, answerPending, groupRequestRefused, dropUserPending, requestWho, fetchHistoryFor } from "./requests.js";
 import { send, loginRefused } from "./connection.js";
 
@@ -150,6 +150,9 @@ export function handleEvent(e, ts) {
       c.searchResults = e;
       ui.searchResults();
       return;
+    case "receipt":
+      onReceipt(e);
+      return;
     case "shutdown":
       addLine(MAIN, "server is shutting down", ts, "announcement");
       return;
@@ -220,6 +223,10 @@ export function onError(e, ts) {
   }
   if (code === "unknown_command" && text === "unknown command /typing (try /help)") {
     state.typingSupported = false; // an older server: stop sending it
+    return;
+  }
+  if (code === "unknown_command" && text === "unknown command /read (try /help)") {
+    state.readSupported = false; // an older server: no read receipts
     return;
   }
   if (olderRefused(code, text)) return;

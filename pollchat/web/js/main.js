@@ -18,7 +18,7 @@
 import { MAIN, TYPING_IDLE_OFF, INPUT_HISTORY, STATUSES, nameKey, groupKey, normalizeName } from "./util.js";
 import { ui, state, chat, current, isMe, conversationWith, openConversation, jumpTo } from "./state.js";
 import { connect, send, reconnectNow } from "./connection.js";
-import { openChatWith, pollWho, requestOlder } from "./requests.js";
+import { openChatWith, pollWho, requestOlder, reportRead } from "./requests.js";
 import { typingKeystroke, typingStop } from "./typing.js";
 import { submitLine } from "./input.js";
 import {
@@ -279,6 +279,8 @@ function wire() {
   $("group-filter").addEventListener("input", render);
   // timers are slowed down in a background tab: catch up (countdowns, reconnect) on return
   document.addEventListener("visibilitychange", tick);
+  // back on the tab: the private conversation on screen is read now
+  document.addEventListener("visibilitychange", () => reportRead(chat().openKey));
   window.addEventListener("online", reconnectNow); // the network is back: do not wait
   setInterval(tick, 1000);
   $("login-name").focus();

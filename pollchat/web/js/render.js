@@ -1,7 +1,7 @@
 /* pollchat web client: drawing the chat screen from the state, at most once a frame;
  * a list is rebuilt only when what it shows changed. */
 import { MAIN, SERVER_NOTICE_TTL, STATUSES, STATUS_MARK, nameKey, colourClass, fullFormat, shortTime, formatDuration, linkPieces, isBlock } from "./util.js";
-import { state, chat, current, isViewing, convLabel, markRead, typingNames, missedCount, onlineCount, peopleList, chatOrder } from "./state.js";
+import { state, chat, current, isViewing, convLabel, receiptMark, markRead, typingNames, missedCount, onlineCount, peopleList, chatOrder } from "./state.js";
 import { $, el } from "./screens.js";
 import { directoryRows } from "./groups.js";
 
@@ -372,6 +372,14 @@ export function messageItem(entry) {
     text.textContent = entry.text;
   }
   li.append(text);
+  const mark = receiptMark(current(), entry);
+  if (mark) {
+    const receipt = el("span", "msg-receipt", mark);
+    receipt.dataset.receipt = mark === "✓✓" ? "read" : "sent";
+    receipt.title = mark === "✓✓" ? "read" : "sent";
+    receipt.setAttribute("aria-label", receipt.title);
+    li.append(receipt);
+  }
   return li;
 }
 

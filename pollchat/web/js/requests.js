@@ -1,7 +1,7 @@
 /* pollchat web client: requests the page sends by itself or waits answers for, so an
  * answer it asked for is not shown as if the user had typed the command. No DOM. */
-import { GROUP_HISTORY, WHO_EVERY, OLDER_PAGE, nameKey, groupKey } from "./util.js";
-import { ui, state, chat, openConversation, olderCursor, scrollbackTarget } from "./state.js";
+import { GROUP_HISTORY, WHO_EVERY, OLDER_PAGE, nameKey, groupKey, isoTs } from "./util.js";
+import { ui, state, chat, openConversation, olderCursor, scrollbackTarget, unreportedRead, isViewing } from "./state.js";
 import { send } from "./connection.js";
 
 // --- requests the page is waiting answers for ------------------------------------------------
@@ -127,4 +127,13 @@ export function olderRefused(code, text) {
   const conv = chat().conversations.get(item.arg);
   if (conv) Object.assign(conv, { olderWaiting: false, olderDone: true });
   return true;
+}
+
+/** Tell the server (/read) that the user has seen the newest message from the other
+ * person in private conversation `key`, once per new message, while it is on screen
+ * and the tab is visible; a server without /read is asked once (events.js). */
+export function reportRead(key) {
+  if (!state.readSupported || state.phase !== "chatting" || !isViewing(key)) return;
+  const unreported = unreportedRead(key);
+  if (unreported) send(`/read @${unreported[0]} ${isoTs(unreported[1])}`);
 }

@@ -8,7 +8,7 @@
  * no-ops (tests/js/, tests/cases/conversation_cases.json).
  */
 import { MAIN, MAX_ENTRIES, DUPLICATE_WINDOW, STATUSES, HISTORY_START, JUMP_PAGES, nameKey, groupKey, mentionPattern, parseTs, isoTs } from "./util.js";
-import { fetchHistoryFor, requestOlder } from "./requests.js";
+import { fetchHistoryFor, requestOlder, reportRead } from "./requests.js";
 import { typingStop } from "./typing.js";
 
 /** The page's side of state changes: main.js replaces these no-ops. */
@@ -42,6 +42,7 @@ export function newConversation(key, name, group = false) {
     olderDone: false,     // the server said nothing older is kept
     jumpTo: 0,            // a search result's id to bring on screen once it is there
     marked: 0,            // the id of the message shown marked (the search result opened)
+    readReported: 0,      // the newest message from the other person reported read (/read)
   };
 }
 
@@ -61,6 +62,7 @@ export function newChat() {
     renamed: new Map(),                              // old nameKey -> the name now (renamed events)
     directory: null,                                 // the last /groups answer: [{name, visibility, members, role, topic}]
     searchResults: null,                             // the last /search answer (a "search" event)
+    readMarks: new Map(),                            // nameKey -> ms: they have read my messages up to then
   };
 }
 
@@ -83,6 +85,7 @@ function newPageState() {
     offlineBatch: null,
     historyFetched: new Set(),
     typingSupported: true,
+    readSupported: true,     // the server knows /read (an older one answers "unknown command")
     newPassword: null,       // from a /passwd typed, until the server confirms it
     typingOut: { target: null, lastOn: -Infinity, lastKey: 0 },
     whoisPanel: null,        // the name the user clicked, whose /whois fills the dialog
@@ -342,6 +345,7 @@ export function onChatLine(conv, kind, sender, text, ts, history, isPrivate, id 
   }
   const counts = !own && !isViewing(conv.key);
   append(conv, entry, counts);
+  if (isPrivate && !own && isViewing(conv.key)) reportRead(conv.key);
   if (!counts) return;
   if (mention && !isPrivate && !chat().serverMentions) {
     // A server with "mention" events follows the line with one, which notifies.
@@ -362,6 +366,7 @@ export function openConversation(key) {
   }
   markRead(key);
   fetchHistoryFor(key);
+  reportRead(key);
   ui.opened();
 }
 
@@ -486,4 +491,35 @@ export function chatOrder() {
   const convs = [...chat().conversations.values()];
   const rest = convs.filter((c) => c.key !== MAIN).sort((a, b) => b.lastActivity - a.lastActivity || a.name.localeCompare(b.name));
   return [chat().conversations.get(MAIN), ...rest];
+}
+
+// --- read receipts (client/state.py has the same) ---------------------------------------------
+
+/** The check after one of the user's private messages: "✓" sent (the server's copy is
+ * what the page shows), "✓✓" read by the other person (a receipt covers it); "" else. */
+export function receiptMark(conv, entry) {
+  if (!entry.own || entry.kind !== "message" || conv.group || conv.key === MAIN) return "";
+  const read = chat().readMarks.get(conv.key);
+  return read !== undefined && entry.ts <= read ? "✓✓" : "✓";
+}
+
+/** A "receipt" event: `name` has read the user's messages sent up to `until`. */
+export function onReceipt(e) {
+  const key = nameKey(e.name);
+  const until = parseTs(e.until);
+  chat().readMarks.set(key, Math.max(until, chat().readMarks.get(key) || until));
+  const conv = chat().conversations.get(key);
+  if (conv) conv.dirtyFrom = 0;
+}
+
+/** [name, ms] for a /read to send: the private conversation `key` holds a message from
+ * the other person newer than the last one reported read; null if none. */
+export function unreportedRead(key) {
+  const conv = chat().conversations.get(key);
+  if (!conv || conv.group || conv.key === MAIN) return null;
+  let newest = 0;
+  for (const entry of conv.entries) if (!entry.own && entry.kind === "message") newest = Math.max(newest, entry.ts);
+  if (newest <= conv.readReported) return null;
+  conv.readReported = newest;
+  return [conv.name, newest];
 }
