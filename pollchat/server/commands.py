@@ -367,10 +367,9 @@ class Commands(Generic[P]):
         holding every word (:func:`~pollchat.core.history.search_terms`), in what the
         user may read -- the main chat, their private conversations, their groups -- or
         in one of them (:class:`SearchResults`)."""
-        text = args[0]
-        head, _, last = text.rpartition(" ")
-        target = last if head.strip() and last[:1] in ("#", "@") else ""
-        query = head.strip() if target else text
+        words_typed = args[0].split()
+        target = words_typed[-1] if len(words_typed) > 1 and words_typed[-1][:1] in ("#", "@") else ""
+        query = " ".join(words_typed[:-1] if target else words_typed)
         words = search_terms(query)
         if not words:
             self._send(conn, Error.of(ErrorCode.BAD_SEARCH, minimum=SEARCH_MIN_LENGTH))

@@ -77,7 +77,7 @@ def test_search_covers_what_you_may_read_newest_first(make_chat: MakeChat) -> No
 def test_search_in_one_group_or_one_private_conversation(make_chat: MakeChat) -> None:
     h = make_chat(max_users=8)
     u1, u2, _ = setup(h)
-    u1.send(b"/search lunch #FAM\n")
+    u1.send(b"/search lunch\t#FAM\n")  # (any blank before the conversation)
     assert u1.line() == "--- 1 result(s) for 'lunch' in #fam, newest first (at most 20) ---"
     assert re.fullmatch(TIME + r"\[#fam\] user1: lunch at grandma's on friday", u1.line())
     assert u1.line() == "--- end of results ---"
