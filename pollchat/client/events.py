@@ -36,7 +36,9 @@ from pollchat.protocol.events import (
     Message,
     ModeSwitched,
     Notice,
+    Older,
     PrivateMessage,
+    SearchResults,
     ServerEvent,
     StatusChanged,
     Welcome,
@@ -60,7 +62,9 @@ _TRANSIENT = {
 }
 # Notices after which the server closes the connection and reconnecting makes no sense.
 _FINAL_NOTICES = {NoticeCode.KICKED, NoticeCode.BANNED_NOW, NoticeCode.UNREGISTERED, NoticeCode.GOODBYE}
-_IN_ORDER = {WhoList: "who", Whois: "whois", GroupList: "groups", HistoryEnd: "history", MemberList: "members"}
+_IN_ORDER = {
+    WhoList: "who", Whois: "whois", GroupList: "groups", HistoryEnd: "history", MemberList: "members", Older: "older",
+}
 """Without labels: the answers matched to the oldest request of their kind."""
 
 
@@ -90,6 +94,7 @@ class ServerEvents(AppBase):
             self._event(event, ts, label, now)
         except (TypeError, ValueError, AttributeError) as exc:  # a misbehaving server
             self.chat.add_line(self.chat.open_key, texts.CLIENT_BAD_SERVER_LINE.format(reason=exc), now, EntryKind.ERROR)
+        self.report_read()  # a private message shown in the open conversation was read
 
     def _event(self, event: ServerEvent, ts: float, label: str | None, now: float) -> None:
         if label == PROBE_LABEL:
@@ -119,6 +124,10 @@ class ServerEvents(AppBase):
             case WhoList() | Whois() | GroupList():
                 self.chat.apply(event, ts, now)
                 self.chat.add_line(self.chat.open_key, render_text(event), ts)
+                return
+            case SearchResults():
+                self.chat.apply(event, ts, now)
+                self.ui.search, self.ui.search_selected = True, 0  # the results view
                 return
             case HistoryStart() if self._offline_count:
                 self._offline_batch = []
@@ -197,6 +206,15 @@ class ServerEvents(AppBase):
                     conv.gone = texts.CLIENT_TUI_GROUP_NOT_MEMBER
                 if shown:
                     self.chat.add_line(self.chat.open_key, event.text, ts, EntryKind.ERROR)
+                return True
+            case Older():
+                self.chat.apply(event, ts, now)
+                self.continue_jump(now)
+                return True  # the lines are the answer: shown in their conversation
+            case Error() if request.kind == "older":
+                conv = self.chat.conversations.get(request.name)
+                if conv is not None:  # (an old server, a group left): stop asking
+                    conv.older_waiting, conv.older_done = False, True
                 return True
             case Error() if request.automatic:
                 return True  # e.g. /groups on a server without groups: nothing to show

@@ -44,6 +44,7 @@ from pollchat.protocol.events import (
     GroupEvent,
     HistoryEnd,
     HistoryStart,
+    Receipt,
     Left,
     Mention,
     Message,
@@ -1101,7 +1102,7 @@ class IrcCodec:
                 return format_message("NOTICE", self.main_channel, f"[announcement] {text}", source=user_source(sender))
             case ShuttingDown():
                 return format_message("ERROR", "Closing link: server is shutting down")
-            case Greeting() | HistoryStart() | HistoryEnd() | Typing() | Mention() | ModeSwitched():
+            case Greeting() | HistoryStart() | HistoryEnd() | Typing() | Mention() | ModeSwitched() | Receipt():
                 return b""
             case _:
                 return self.server_notice(render_text(event))

@@ -25,6 +25,7 @@ from pollchat.core.group_chat import GroupChat
 from pollchat.core.groups import GroupLimits, Groups
 from pollchat.core.hub import Hub
 from pollchat.core.passwords import hash_password
+from pollchat.core.receipts import Receipts
 from pollchat.core.seats import SeatBudget
 from pollchat.server.bans import NetworkBans
 from pollchat.server.chat import LoopAdapter
@@ -106,6 +107,7 @@ def build_chat(
         rng=rng,
         networks=NetworkBans(database, clock()),
         count_accounts=database.count_accounts,
+        receipts=Receipts(database),
     )
 
 

@@ -17,26 +17,32 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pollchat import texts
 from pollchat.core import game
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import SEARCH_MIN_LENGTH, Conversation, HistoryRecord, RecordKind, search_terms
 from pollchat.core.group_chat import group_name
 from pollchat.core.effects import Delivery, Effect, ToEveryone, ToGroup
 from pollchat.core.passwords import change_password, verify_password
 from pollchat.core.presence import Status
+from pollchat.core.receipts import ReceiptList, Receipts
 from pollchat.core.seats import AccountKind
-from pollchat.protocol.commands import COMMANDS, Command, group_argument
+from pollchat.protocol.commands import COMMANDS, Command, group_argument, parse_cursor
 from pollchat.protocol.events import (
     Emote,
     Error,
     GroupEvent,
     Message,
     Notice,
+    Older,
     PrivateMessage,
+    Receipt,
     Renamed,
+    SearchResults,
     ServerEvent,
+    StoredMessage,
 )
 from pollchat.protocol.manual import help_text
 from pollchat.protocol.session import has_control_characters, new_password_error
 from pollchat.server.peer import Peer
+from pollchat.errors import StoreError
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 if TYPE_CHECKING:
@@ -59,6 +65,11 @@ MAX_HISTORY = 500
 """``/history`` shows at most this many public (and private) messages: one reply stays
 well under the output bound."""
 
+OLDER_PAGE = 100
+"""``/older`` returns at most this many messages per page (and by default)."""
+SEARCH_LIMIT = 20
+"""``/search`` returns at most this many results (the newest)."""
+
 _LOGGED_CHANGES = frozenset(
     {
         GroupChange.CREATED,
@@ -78,7 +89,7 @@ def history_event(record: HistoryRecord, viewer_id: int, group: str = "") -> Ser
     """A stored record as the history event ``viewer_id``'s account is shown; ``group``
     is the current name of the record's group, if it has one."""
     if record.kind is RecordKind.ACTION:
-        return Emote(record.sender, record.text, history=True, at=record.ts, group=group)
+        return Emote(record.sender, record.text, history=True, at=record.ts, group=group, id=record.id)
     if record.kind is RecordKind.PRIVATE:
         return PrivateMessage(
             record.sender,
@@ -87,8 +98,35 @@ def history_event(record: HistoryRecord, viewer_id: int, group: str = "") -> Ser
             outgoing=record.sender_id == viewer_id,
             history=True,
             at=record.ts,
+            id=record.id,
         )
-    return Message(record.sender, record.text, history=True, at=record.ts, group=group)
+    return Message(record.sender, record.text, history=True, at=record.ts, group=group, id=record.id)
+
+
+def stored_message(record: HistoryRecord, viewer_id: int, conversation: str) -> StoredMessage:
+    """A stored record as ``viewer_id``'s account is shown it in a scrollback page or a
+    search result; ``conversation`` names where it was said (``""``, ``#group``, ``@name``)."""
+    if record.kind is RecordKind.PRIVATE:
+        kind = "private"
+    else:
+        kind = "action" if record.kind is RecordKind.ACTION else "message"
+    return StoredMessage(
+        record.id,
+        conversation,
+        kind,
+        record.sender,
+        record.recipient or "",
+        record.text,
+        record.kind is RecordKind.PRIVATE and record.sender_id == viewer_id,
+        record.ts,
+    )
+
+
+def without_ignored(viewer_id: int, records: list[HistoryRecord]) -> list[HistoryRecord]:
+    """The records ``viewer_id``'s account may be shown in scrollback and search: the
+    hook where the accounts it ignores (``/ignore``) are left out. Today nothing is
+    ignored, so every record is kept."""
+    return records
 
 
 class CommandOutput(Protocol[P]):
@@ -126,6 +164,8 @@ class Commands(Generic[P]):
         admin: the admin actions (``/kick``, ``/ban``...); ``None`` where no admin
             command runs (unit tests).
         rng: where game numbers come from (tests pass a seeded ``random.Random``).
+        receipts: the read-receipt rules over the store (``/read``, ``/receipts``);
+            ``None``: kept in memory only.
     """
 
     def __init__(
@@ -138,8 +178,10 @@ class Commands(Generic[P]):
         config: ServerConfig,
         admin: AdminActions[P] | None = None,
         rng: random.Random | None = None,
+        receipts: Receipts | None = None,
     ) -> None:
         self.hub = hub
+        self.receipts = receipts or Receipts(ReceiptList())
         self.groups = groups
         self.history = history
         self.pool = pool
@@ -295,6 +337,151 @@ class Commands(Generic[P]):
         records = self.history.group_messages(group.id, count)
         events = [history_event(r, session.account.id, group.name) for r in records]
         self.out.send_history(conn, events, empty_notice=True)
+
+    def do_older(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/older [#group|@NAME] BEFORE [N]``: a page of scrollback (:class:`Older`),
+        at most :data:`OLDER_PAGE` messages of the main chat, a group the user may read,
+        or the user's private conversation with NAME, before the cursor BEFORE."""
+        target = args[0] if args and args[0][:1] in ("#", "@") else ""
+        rest = args[1:] if target else args
+        if not rest or len(rest) > 2 or (len(rest) == 2 and not _page_size(rest[1])):
+            self._usage(conn, "older")
+            return
+        count = _page_size(rest[1]) if len(rest) == 2 else OLDER_PAGE
+        cursor = parse_cursor(rest[0])
+        if cursor is None:
+            self._send(conn, Error.of(ErrorCode.BAD_CURSOR, cursor=rest[0][:40]))
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        where = self._conversation(conn, session.account.id, target)
+        if where is None:
+            return
+        conversation, name = where
+        before_id, before_ts = cursor
+        records = self.history.messages_before(conversation, count + 1, before_id=before_id, before_ts=before_ts)
+        more = len(records) > count
+        records = without_ignored(session.account.id, records[-count:])
+        page = tuple(stored_message(record, session.account.id, name) for record in records)
+        self._send(conn, Older(name, rest[0], page, more))
+
+    def do_search(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/search WORDS [#group|@NAME]``: the newest :data:`SEARCH_LIMIT` messages
+        holding every word (:func:`~pollchat.core.history.search_terms`), in what the
+        user may read -- the main chat, their private conversations, their groups -- or
+        in one of them (:class:`SearchResults`)."""
+        words_typed = args[0].split()
+        target = words_typed[-1] if len(words_typed) > 1 and words_typed[-1][:1] in ("#", "@") else ""
+        query = " ".join(words_typed[:-1] if target else words_typed)
+        words = search_terms(query)
+        if not words:
+            self._send(conn, Error.of(ErrorCode.BAD_SEARCH, minimum=SEARCH_MIN_LENGTH))
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        viewer = session.account.id
+        if target:
+            where = self._conversation(conn, viewer, target)
+            if where is None:
+                return
+            conversation: Conversation | None = where[0]
+            shown = where[1]
+            group_ids: tuple[int, ...] = ()
+        else:
+            conversation, shown = None, "*"
+            group_ids = tuple(group.id for group in self.groups.groups.of_member(viewer))
+        records = self.history.search(viewer, words, SEARCH_LIMIT, conversation=conversation, group_ids=group_ids)
+        results = tuple(
+            stored_message(record, viewer, self._place(record, viewer)) for record in without_ignored(viewer, records)
+        )
+        self._send(conn, SearchResults(" ".join(words), shown, results, SEARCH_LIMIT))
+
+    def _place(self, record: HistoryRecord, viewer_id: int) -> str:
+        """Where ``record`` was said, as ``viewer_id`` names it (:class:`StoredMessage`)."""
+        if record.group_id is not None:
+            group = self.groups.groups.get(record.group_id)
+            return f"#{group.name}" if group is not None else "#"
+        if record.kind is RecordKind.PRIVATE:
+            return "@" + (record.recipient or "" if record.sender_id == viewer_id else record.sender)
+        return ""
+
+    def do_read(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/read @NAME UNTIL``: the client has shown the user NAME's private messages
+        sent up to UNTIL (a time, ISO 8601 as the events' ``ts``; ``now``). If both
+        accounts have receipts on, the mark is stored and NAME, if online, gets a
+        :class:`Receipt`. Nothing is answered (clients send it as they show lines)."""
+        target, when = args
+        if not target.startswith("@"):
+            self._usage(conn, "read")
+            return
+        cursor = parse_cursor(when)
+        if cursor is None or cursor[0] is not None:  # a time or now, not a message id
+            self._send(conn, Error.of(ErrorCode.BAD_TIME, time=when[:40]))
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        partner = self.hub.find_account(target[1:])
+        if partner is None:
+            self._send(conn, Error.of(ErrorCode.NO_SUCH_USER, name=target[1:40]))
+            return
+        now = self.hub.clock()
+        until = cursor[1] if cursor[1] is not None else now
+        try:
+            told = self.receipts.read(session.account.id, partner.id, until, now)
+        except StoreError as exc:  # a receipt is worth no error line: it is sent again later
+            log.warning("cannot store a read mark (%s)", exc)
+            return
+        online = self.hub.online(partner.name)
+        if told is not None and online is not None:
+            self._deliver([Delivery((online.handle,), Receipt(session.account.name, told))])
+
+    def do_receipts(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/receipts [on|off]``: show the setting, or change it (stored per account)."""
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        if args:
+            choice = args[0].lower()
+            if choice not in ("on", "off"):
+                self._usage(conn, "receipts")
+                return
+            try:
+                self.receipts.set_enabled(session.account.id, choice == "on")
+            except StoreError:
+                self._send(conn, Error.of(ErrorCode.INTERNAL))
+                return
+        on = self.receipts.enabled(session.account.id)
+        self._send(conn, Notice.of(NoticeCode.RECEIPTS_ON if on else NoticeCode.RECEIPTS_OFF))
+
+    def receipts_at_login(self, account_id: int) -> list[Receipt]:
+        """The receipts a user logging in is told: who has read their messages (in JSON
+        mode only; none with receipts off). A store that cannot be read tells none."""
+        try:
+            return [Receipt(name, until) for name, until in self.receipts.told_at_login(account_id)]
+        except StoreError as exc:
+            log.warning("cannot read the read marks (%s)", exc)
+            return []
+
+    def _conversation(self, conn: P, viewer_id: int, target: str) -> tuple[Conversation, str] | None:
+        """The conversation ``target`` names for the viewer (``""`` the main chat,
+        ``#group`` one it may read, ``@NAME`` its private one with NAME) and its
+        canonical name; ``None`` after telling ``conn`` why not."""
+        if not target:
+            return Conversation(), ""
+        if target.startswith("#"):
+            group = self.groups.readable(conn, target)
+            if isinstance(group, list):
+                self._deliver(group)
+                return None
+            return Conversation(group_id=group.id), f"#{group.name}"
+        account = self.hub.find_account(target[1:])
+        if account is None:
+            self._send(conn, Error.of(ErrorCode.NO_SUCH_USER, name=target[1:40]))
+            return None
+        return Conversation(pair=(viewer_id, account.id)), f"@{account.name}"
 
     # --- leaving and the game -------------------------------------------------------------------
 
@@ -513,3 +700,11 @@ class Commands(Generic[P]):
 def describe_connection(conn: P) -> tuple[int, str]:
     """``(connection id, peer address)`` for an admin's ``/who``."""
     return conn.id, conn.peer
+
+
+def _page_size(word: str) -> int:
+    """``word`` as a page size from 1 to :data:`OLDER_PAGE`, or 0."""
+    if not word.isascii() or not word.isdigit() or len(word) > 4:
+        return 0
+    number = int(word)
+    return number if 1 <= number <= OLDER_PAGE else 0

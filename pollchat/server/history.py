@@ -35,7 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.errors import StoreError
 from pollchat.server.timers import Timer, Timers
 from pollchat.store.database import Database
@@ -255,6 +255,42 @@ class HistoryLog:
         if not limit:
             return []
         return merged[-limit:] if newest else merged[:limit]
+
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        """Scrollback: the last ``limit`` messages of ``conversation`` before message
+        ``before_id`` and time ``before_ts`` (either may be ``None``), oldest first.
+        Records still waiting for the database are newer than every stored one and have
+        no id yet: they are included only without an id cursor.
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        self._write()
+        stored = self.database.messages_before(conversation, limit, before_id=before_id, before_ts=before_ts)
+        if before_id is not None:
+            return stored
+        waiting = self._waiting(lambda r: conversation.holds(r) and (before_ts is None or r.ts < before_ts))
+        return _last(stored + waiting, limit)
+
+    def search(
+        self,
+        viewer_id: int,
+        words: list[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: tuple[int, ...] = (),
+    ) -> list[HistoryRecord]:
+        """``/search``: the store's search (newest first), after writing what waits. While
+        the database cannot be written, the messages waiting in memory are not searched.
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        self._write()
+        return self.database.search_messages(viewer_id, words, limit, conversation=conversation, group_ids=group_ids)
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """Private messages to ``account_id`` after ``ts`` (epoch seconds)."""

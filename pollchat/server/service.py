@@ -38,6 +38,7 @@ from pollchat.core.hub import Admission, Hub
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
+from pollchat.core.receipts import Receipts
 from pollchat.core.registration import RegistrationLimit
 from pollchat.protocol.commands import COMMANDS, Command
 from pollchat.protocol.events import (
@@ -150,6 +151,7 @@ class ChatService(Generic[P]):
         rng: the game's random numbers (tests pass a seeded one).
         networks: the address bans (``None``: none can be set).
         count_accounts: how many registered accounts exist (for ``--max-accounts``).
+        receipts: the read-receipt rules over the store (``None``: in memory only).
     """
 
     def __init__(
@@ -168,6 +170,7 @@ class ChatService(Generic[P]):
         rng: random.Random | None = None,
         networks: NetworkBans | None = None,
         count_accounts: Callable[[], int] | None = None,
+        receipts: Receipts | None = None,
     ) -> None:
         self.hub = hub
         self.networks = networks
@@ -203,7 +206,7 @@ class ChatService(Generic[P]):
             clock=clock,
             networks=networks,
         )
-        self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng)
+        self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng, receipts)
         self.on_request: Callable[[P, Request], None] | None = None
         """Carries out a front end's typed requests (the IRC gateway sets it); ``None``:
         they are ignored."""
@@ -553,6 +556,8 @@ class ChatService(Generic[P]):
         if last_seen is not None:  # renames missed while away (shown in JSON mode only)
             for renamed in self.commands.renames_since(last_seen):
                 peer.send(renamed)
+        for receipt in self.commands.receipts_at_login(account.id):  # (shown in JSON mode only)
+            peer.send(receipt)
         waiting = self.history.count_private_since(account.id, last_seen or 0.0)
         if waiting:
             peer.send(Notice.of(NoticeCode.OFFLINE_MESSAGES, count=waiting))

@@ -23,6 +23,7 @@ from pollchat.store.accounts import SqliteAccounts
 from pollchat.store.bans import SqliteBans
 from pollchat.store.groups import GroupTables
 from pollchat.store.messages import SqliteMessages
+from pollchat.store.receipts import SqliteReceipts
 from pollchat.store.schema import (
     APPLICATION_ID,
     DATABASE_NAME,
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 
-class Database(SqliteAccounts, SqliteMessages, SqliteBans, GroupTables):
+class Database(SqliteAccounts, SqliteMessages, SqliteBans, GroupTables, SqliteReceipts):
     """An open pollchat database; implements :class:`pollchat.store.ports.Store` (and so
     :class:`~pollchat.core.accounts.RegisteredAccounts` and
     :class:`~pollchat.core.groups.GroupStore`).

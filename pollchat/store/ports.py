@@ -18,9 +18,10 @@ from typing import Protocol
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import GroupStore
-from pollchat.core.history import HistoryRecord
+from pollchat.core.history import Conversation, HistoryRecord
+from pollchat.core.receipts import ReceiptStore
 
-__all__ = ["AccountStore", "BanStore", "GroupStore", "MessageStore", "Store"]
+__all__ = ["AccountStore", "BanStore", "GroupStore", "MessageStore", "ReceiptStore", "Store"]
 
 
 class AccountStore(Protocol):
@@ -79,6 +80,27 @@ class MessageStore(Protocol):
 
     def group_messages(self, group_id: int, limit: int) -> list[HistoryRecord]:
         """The last ``limit`` messages of a group, oldest first."""
+
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        """Scrollback: the last ``limit`` messages of ``conversation`` older than message
+        ``before_id`` (ids below it) and sent before ``before_ts`` (UTC seconds,
+        exclusive), oldest first; no cursor: the newest."""
+
+    def search_messages(
+        self,
+        viewer_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: Sequence[int] = (),
+    ) -> list[HistoryRecord]:
+        """Search: the newest ``limit`` messages holding every one of ``words`` (each as
+        the start of a word; :func:`~pollchat.core.history.search_terms` makes them),
+        newest first, in ``conversation``, or with ``None`` in everything ``viewer_id``
+        may read: the main chat, its private conversations, the groups ``group_ids``."""
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """How many private messages to the account were sent after ``ts``."""
@@ -139,7 +161,7 @@ class BanStore(Protocol):
         """``(network, until, reason, by)`` of every address ban in force at ``now``."""
 
 
-class Store(AccountStore, MessageStore, BanStore, GroupStore, Protocol):
+class Store(AccountStore, MessageStore, BanStore, GroupStore, ReceiptStore, Protocol):
     """One open database: every concern, and its lifetime."""
 
     def close(self) -> None:

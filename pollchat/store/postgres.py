@@ -40,13 +40,22 @@ from typing import Any, TypeVar
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Member, PendingChange, Visibility
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.accounts import _now_iso, _registered
 from pollchat.store.groups import MAX_PENDING_CHANGES
-from pollchat.store.messages import _check_count, _check_limits, _record, between_clause, message_rows
+from pollchat.store.messages import (
+    _check_count,
+    _check_limits,
+    _prefixed,
+    _record,
+    between_clause,
+    message_rows,
+    messages_before_query,
+    search_scope,
+)
 from pollchat.store.schema import SCHEMA_VERSION
 from pollchat.store.urls import INSTALL_HINT, is_postgres_url, redact
 
@@ -57,6 +66,21 @@ except ImportError:  # the optional extra is not installed
     psycopg = None  # type: ignore[assignment]
 
 APPLICATION = "pollchat"
+
+SEARCH_SCHEMA = """\
+ALTER TABLE account ADD COLUMN IF NOT EXISTS receipts BOOLEAN NOT NULL DEFAULT TRUE;
+CREATE TABLE IF NOT EXISTS read_mark (
+    reader_id  BIGINT NOT NULL,
+    partner_id BIGINT NOT NULL,
+    until      DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (reader_id, partner_id)
+);
+CREATE INDEX IF NOT EXISTS read_mark_partner ON read_mark (partner_id);
+CREATE INDEX IF NOT EXISTS message_conversation ON message (recipient_id, sender_id, id) WHERE recipient_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS message_search ON message USING gin (to_tsvector('simple', text));"""
+"""Schema 8 (SQLite's migration 8): read receipts (the setting, the read marks), the
+private-pair index of scrollback and the full-text index of search, on the text as the ``simple`` configuration splits it (words
+lower-cased, no stemming, no stop words: a chat mixes languages)."""
 
 SCHEMA = f"""
 CREATE TABLE pollchat_meta (
@@ -97,6 +121,7 @@ CREATE INDEX message_private_sender ON message (sender_id, id) WHERE recipient_i
 CREATE INDEX message_group ON message (group_id, id) WHERE group_id IS NOT NULL;
 CREATE INDEX message_main ON message (id) WHERE recipient_id IS NULL AND group_id IS NULL;
 CREATE INDEX message_pair ON message (recipient_id, sender_id, ts) WHERE recipient_id IS NOT NULL;
+{SEARCH_SCHEMA}
 CREATE TABLE ban (
     account_id BIGINT PRIMARY KEY,
     until      DOUBLE PRECISION,
@@ -159,12 +184,13 @@ CREATE INDEX pending_change_account ON pending_change (account_id, id);
 
 TABLES = (
     "account", "message", "ban", "address_ban", "chat_group", "group_member", "group_ban", "group_request",
-    "pending_change",
+    "pending_change", "read_mark",
 )
 """Every table holding data (not ``pollchat_meta``)."""
 
 _MESSAGE_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id"
 _MAIN = "recipient_id IS NULL AND group_id IS NULL"
+_PREFIXED = _prefixed("m")
 _PUBLIC_KINDS = (RecordKind.CHAT.value, RecordKind.ACTION.value)
 
 _T = TypeVar("_T")
@@ -247,7 +273,30 @@ def check_schema(conn: Any, url: str, *, create: bool) -> int:
         raise StoreError(
             f"{redact(url)} has schema version {version}, newer than this pollchat ({SCHEMA_VERSION}); upgrade pollchat"
         )
+    if version < SCHEMA_VERSION:
+        version = _upgrade(conn, version)
     return version
+
+
+_UPGRADES = {8: SEARCH_SCHEMA}
+"""What each schema version adds to a PostgreSQL database of the version before it
+(SQLite's migrations of the same numbers)."""
+
+
+def _upgrade(conn: Any, version: int) -> int:
+    """Bring a pollchat database of an older schema ``version`` up to
+    :data:`SCHEMA_VERSION`, one version per transaction (under the schema lock, so two
+    servers starting together upgrade it once); the version reached."""
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('pollchat schema'))")
+            current = int(conn.execute("SELECT value FROM pollchat_meta WHERE key = 'schema_version'").fetchone()[0])
+            if current >= number:
+                continue
+            conn.execute(_UPGRADES[number])
+            conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(number),))
+        version = number
+    return max(version, SCHEMA_VERSION)
 
 
 def open_postgres(url: str) -> PostgresDatabase:
@@ -451,6 +500,26 @@ class PgMessages(_PgConnection):
         )
         return [_record(row) for row in (reversed(rows) if newest else rows)]
 
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        _check_count("limit", limit)
+        return [_record(row) for row in reversed(self._all(*_messages_before_sql(conversation, limit, before_id, before_ts)))]
+
+    def search_messages(
+        self,
+        viewer_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: Sequence[int] = (),
+    ) -> list[HistoryRecord]:
+        _check_count("limit", limit)
+        if not words or not limit:
+            return []
+        return [_record(row) for row in self._all(*_search_sql(viewer_id, words, limit, conversation, group_ids))]
+
     def count_private_since(self, account_id: int, ts: float) -> int:
         return int(self._one("SELECT count(*) FROM message WHERE recipient_id = %s AND ts > %s", (account_id, ts))[0])
 
@@ -521,6 +590,28 @@ class PgMessages(_PgConnection):
 
     def count_messages(self) -> int:
         return int(self._one("SELECT count(*) FROM message")[0])
+
+
+def _messages_before_sql(
+    conversation: Conversation, limit: int, before_id: int | None, before_ts: float | None
+) -> tuple[str, list[object]]:
+    """Scrollback's SQL and parameters on PostgreSQL (the SQLite query with ``%s``)."""
+    return messages_before_query(conversation, limit, before_id, before_ts, "%s")
+
+
+def _search_sql(
+    viewer_id: int, words: Sequence[str], limit: int, conversation: Conversation | None, group_ids: Sequence[int]
+) -> tuple[str, list[object]]:
+    """Search's SQL and parameters on PostgreSQL: every word as a prefix
+    (``to_tsquery('simple', 'lunch:* & friday:*')``, words of letters and digits only,
+    quoted), matched through the GIN index ``message_search``, newest first."""
+    where, parameters = search_scope(viewer_id, conversation, group_ids, "%s")
+    query = " & ".join(f"'{word}':*" for word in words)
+    return (
+        f"SELECT {_PREFIXED} FROM message m WHERE to_tsvector('simple', m.text) @@ to_tsquery('simple', %s)"
+        f" AND {where} ORDER BY m.id DESC LIMIT %s",
+        [query, *parameters, limit],
+    )
 
 
 @_pg_errors
@@ -683,7 +774,38 @@ class PgGroups(_PgConnection):
         return [PendingChange(*row[1:]) for row in rows]
 
 
-class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups):
+@_pg_errors
+class PgReceipts(_PgConnection):
+    """Read receipts (:class:`pollchat.core.receipts.ReceiptStore`); see
+    :class:`pollchat.store.receipts.SqliteReceipts` for each method's meaning."""
+
+    def receipts_off_accounts(self) -> list[int]:
+        return [int(row[0]) for row in self._all("SELECT id FROM account WHERE NOT receipts ORDER BY id")]
+
+    def set_receipts(self, account_id: int, on: bool) -> None:
+        self._conn.execute("UPDATE account SET receipts = %s WHERE id = %s", (on, account_id))
+
+    def mark_read(self, reader_id: int, partner_id: int, until: float) -> float:
+        row = self._one(
+            "INSERT INTO read_mark (reader_id, partner_id, until) VALUES (%s, %s, %s)"
+            " ON CONFLICT (reader_id, partner_id) DO UPDATE SET until = GREATEST(read_mark.until, excluded.until)"
+            " RETURNING until",
+            (reader_id, partner_id, until),
+        )
+        return float(row[0])
+
+    def read_by_others(self, account_id: int) -> list[tuple[int, str, float]]:
+        return [
+            (int(reader), name, float(until))
+            for reader, name, until in self._all(
+                "SELECT r.reader_id, a.name, r.until FROM read_mark r JOIN account a ON a.id = r.reader_id"
+                " WHERE r.partner_id = %s ORDER BY r.reader_id",
+                (account_id,),
+            )
+        ]
+
+
+class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups, PgReceipts):
     """An open pollchat database on PostgreSQL; implements :class:`pollchat.store.ports.Store`.
     Open it with :func:`open_postgres`."""
 

@@ -50,12 +50,16 @@ from pollchat.protocol.events import (
     Message,
     ModeSwitched,
     Notice,
+    Older,
     PrivateMessage,
+    Receipt,
     Renamed,
+    SearchResults,
     ShutdownCancelled,
     ShutdownWarning,
     ShuttingDown,
     StatusChanged,
+    StoredMessage,
     Typing,
     Welcome,
     WhoEntry,
@@ -121,6 +125,20 @@ RENDERED = [
         ["[2023-11-14 22:13] [private to bob] psst"],
     ),
     (HistoryEnd(), ["--- end of history ---"]),
+    # issue 25: scrollback, search and read receipts
+    (Receipt("bob", TS), ["bob has read your messages sent until 2023-11-14 22:13"]),
+    (
+        Older("#familia", "now", (StoredMessage(4, "#familia", "message", "bob", "", "hi", False, TS),), False),
+        ["--- 1 older message(s) in #familia ---", "[2023-11-14 22:13] [#familia] bob: hi", "--- start of the history ---"],
+    ),
+    (
+        SearchResults("hi", "*", (StoredMessage(4, "@bob", "private", "bob", "alice", "hi", False, TS),), 20),
+        [
+            "--- 1 result(s) for 'hi' in everything you can read, newest first (at most 20) ---",
+            "[2023-11-14 22:13] [private] bob: hi",
+            "--- end of results ---",
+        ],
+    ),
     # issue 5: admin events, an admin's /who, the new codes
     (Announcement("root", "restart at 22:00"), ["*** announcement from root: restart at 22:00"]),
     (ShutdownWarning(10, "upgrade"), ["*** the server shuts down in 10 second(s): upgrade"]),

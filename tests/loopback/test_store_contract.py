@@ -15,7 +15,7 @@ import pytest
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Member, PendingChange, Visibility
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import skeleton
@@ -231,6 +231,88 @@ def test_messages_between_pages_one_conversation_by_time(store: Store, people) -
         between(None, None, -1, newest=True)
     with pytest.raises(ValueError):
         between(None, None, 1, newest=True, group_id=9, pair=(ann.id, ben.id))
+
+def test_scrollback_pages_back_through_each_conversation(store: Store, people) -> None:
+    ann, ben, cy = people
+    store.append_messages([
+        chat(ann, "m0", T), private(ann, ben, "p0", T + 1), chat(ben, "m1", T + 2), private(ben, ann, "p1", T + 3),
+        private(cy, ann, "other", T + 4), HistoryRecord(T + 5, RecordKind.CHAT, ben.id, "ben", "g0", group_id=4),
+        private(ann, ann, "self", T + 6), chat(cy, "m2", T + 7),
+        HistoryRecord(T + 8, RecordKind.ACTION, ann.id, "ann", "g1", group_id=4), private(ann, ben, "p2", T + 9),
+    ])
+    main, pair, group = Conversation(), Conversation(pair=(ann.id, ben.id)), Conversation(group_id=4)
+    assert texts(store.messages_before(main, 10)) == ["m0", "m1", "m2"]
+    newest = store.messages_before(main, 2)
+    assert texts(newest) == ["m1", "m2"]
+    assert texts(store.messages_before(main, 2, before_id=newest[0].id)) == ["m0"]
+    assert texts(store.messages_before(main, 2, before_ts=T + 7)) == ["m0", "m1"]
+    assert texts(store.messages_before(pair, 10)) == ["p0", "p1", "p2"]
+    assert texts(store.messages_before(Conversation(pair=(ben.id, ann.id)), 2)) == ["p1", "p2"]
+    page = store.messages_before(pair, 2)
+    assert texts(store.messages_before(pair, 2, before_id=page[0].id)) == ["p0"]
+    assert texts(store.messages_before(pair, 10, before_ts=T + 3)) == ["p0"]
+    assert texts(store.messages_before(Conversation(pair=(ann.id, ann.id)), 10)) == ["self"]
+    assert texts(store.messages_before(group, 10)) == ["g0", "g1"]
+    assert texts(store.messages_before(group, 10, before_id=page[-1].id, before_ts=T + 6)) == ["g0"]
+    assert store.messages_before(main, 0) == []
+    with pytest.raises(ValueError):
+        store.messages_before(main, -1)
+
+
+def test_search_finds_every_word_newest_first_in_what_may_be_read(store: Store, people) -> None:
+    ann, ben, cy = people
+    store.append_messages([
+        chat(ann, "Lunch on Friday?", T),
+        private(ben, ann, "friday: lunch at noon", T + 1),
+        private(ben, cy, "lunch friday, a secret", T + 2),
+        HistoryRecord(T + 3, RecordKind.CHAT, cy.id, "cy", "lunchtime friday", group_id=5),
+        HistoryRecord(T + 4, RecordKind.ACTION, cy.id, "cy", "has lunch friday in 6", group_id=6),
+        chat(cy, "nothing about it", T + 5),
+    ])
+    assert texts(store.search_messages(ann.id, ["lunch", "friday"], 10, group_ids=(5,))) == [
+        "lunchtime friday", "friday: lunch at noon", "Lunch on Friday?",  # not ben's to cy, not group 6
+    ]
+    assert texts(store.search_messages(ann.id, ["lunch", "friday"], 2, group_ids=(5,))) == [
+        "lunchtime friday", "friday: lunch at noon",
+    ]
+    assert texts(store.search_messages(cy.id, ["secret"], 10)) == ["lunch friday, a secret"]
+    assert store.search_messages(ann.id, ["secret"], 10) == []
+    pair = Conversation(pair=(ann.id, ben.id))
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, conversation=pair)) == ["friday: lunch at noon"]
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, conversation=Conversation(group_id=6))) == [
+        "has lunch friday in 6"
+    ]
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, conversation=Conversation())) == ["Lunch on Friday?"]
+    assert store.search_messages(ann.id, [], 10) == [] and store.search_messages(ann.id, ["lunch"], 0) == []
+    # the index follows the table: pruned messages are found no more
+    assert store.prune_main(0) == 2
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, group_ids=(5,))) == [
+        "lunchtime friday", "friday: lunch at noon",
+    ]
+    with pytest.raises(ValueError):
+        store.search_messages(ann.id, ["lunch"], -1)
+
+
+def test_read_marks_and_the_receipts_setting(opener: Opener) -> None:
+    db = opener()
+    try:
+        ann, ben, cy = make(db, "ann"), make(db, "ben"), make(db, "cy")
+        assert db.receipts_off_accounts() == []
+        assert db.mark_read(ben.id, ann.id, T) == T
+        assert db.mark_read(ben.id, ann.id, T - 5) == T  # a mark never moves back
+        assert db.mark_read(cy.id, ann.id, T + 1) == T + 1
+        assert db.read_by_others(ann.id) == [(ben.id, "ben", T), (cy.id, "cy", T + 1)]
+        db.set_receipts(cy.id, False)
+        db.set_receipts(ben.id, False)
+        db.set_receipts(ben.id, True)
+    finally:
+        db.close()
+    db = opener()
+    try:
+        assert db.receipts_off_accounts() == [cy.id]
+        assert db.read_by_others(ann.id)[0] == (ben.id, "ben", T) and db.read_by_others(ben.id) == []
+    finally:
+        db.close()
 
 
 def test_a_bad_batch_writes_nothing(store: Store, people) -> None:

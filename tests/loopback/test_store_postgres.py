@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.errors import StoreError
 from pollchat.store import postgres
 from pollchat.store.postgres import SCHEMA_VERSION, open_postgres
@@ -94,3 +95,28 @@ def test_redact_hides_only_the_password() -> None:
     assert redact("postgresql://u:secret@h:5/db") == "postgresql://u:***@h:5/db"
     assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
     assert redact("postgres://h/db") == "postgres://h/db"
+
+
+def test_a_database_of_the_previous_schema_is_upgraded(pg_url: str) -> None:
+    """What SQLite's last migration adds (the search index, read receipts) is added to a
+    PostgreSQL database of the version before, in place, at the next open."""
+    open_postgres(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # back to the previous schema
+        conn.execute("DROP INDEX message_search; DROP INDEX message_conversation; DROP TABLE read_mark")
+        conn.execute("ALTER TABLE account DROP COLUMN receipts")
+        conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),))
+        conn.execute(
+            "INSERT INTO message (ts, kind, sender_id, sender, text) VALUES (1, 'chat', 1, 'ann', 'lunch before')"
+        )
+    db = open_postgres(pg_url)
+    try:
+        assert [r.text for r in db.search_messages(1, ["lunch"], 5)] == ["lunch before"]
+        db.append_messages([HistoryRecord(2.0, RecordKind.CHAT, 1, "ann", "lunch after")])
+        assert [r.text for r in db.search_messages(1, ["lunch"], 5)] == ["lunch after", "lunch before"]
+        assert db.mark_read(2, 1, 3.0) == 3.0 and db.receipts_off_accounts() == []
+    finally:
+        db.close()
+    with psycopg.connect(pg_url) as conn:
+        version = conn.execute("SELECT value FROM pollchat_meta WHERE key = 'schema_version'").fetchone()[0]
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'message'")}
+    assert version == str(SCHEMA_VERSION) and {"message_search", "message_conversation"} <= indexes

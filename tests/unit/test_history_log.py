@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.errors import StoreError
 from pollchat.server.history import MAX_PENDING, RETRY_MAX, HistoryLog
 from pollchat.server.timers import Timers
@@ -82,6 +82,10 @@ class FakeDatabase:
 
         rows = [r for r in self.rows if kept(r) and (after is None or r.ts > after) and (before is None or r.ts < before)]
         return (rows[-limit:] if newest else rows[:limit]) if limit else []
+
+    def messages_before(self, conversation, limit: int, *, before_id=None, before_ts=None) -> list[HistoryRecord]:
+        found = [r for r in self.rows if conversation.holds(r) and (before_ts is None or r.ts < before_ts)]
+        return found[-limit:] if limit else []
 
 
 def chat(text: str, ts: float = 1.0) -> HistoryRecord:
@@ -310,3 +314,17 @@ def test_a_bug_in_a_batch_is_not_retried_forever(parts, caplog) -> None:
     say(log, [chat("fine")])
     log.flush()
     assert [r.text for r in db.rows] == ["fine"]
+
+
+def test_scrollback_sees_the_waiting_records_but_not_past_an_id_cursor(parts) -> None:
+    log, db, clock = parts
+    db.rows = [chat("stored", 1.0)]
+    db.full = True
+    say(log, [chat("waiting", 2.0), private("for bob", 3.0)])
+    main = Conversation()
+    assert [r.text for r in log.messages_before(main, 5)] == ["stored", "waiting"]
+    assert [r.text for r in log.messages_before(main, 5, before_ts=2.0)] == ["stored"]
+    assert [r.text for r in log.messages_before(main, 1)] == ["waiting"]
+    # a waiting record has no id yet: it is newer than any id a client can name
+    assert [r.text for r in log.messages_before(main, 5, before_id=7)] == ["stored"]
+    assert [r.text for r in log.messages_before(Conversation(pair=(2, 1)), 5)] == ["for bob"]

@@ -3,8 +3,8 @@
  * through `ui` (state.js). */
 import { MAIN, TYPING_TTL, LOGIN_HISTORY, AUTH_ERRORS, FINAL_NOTICES, nameKey, groupKey, mentionPattern, parseTs, whoText, whoisText, groupsText, membersText } from "./util.js";
 import { requestsOf, onGroupChange, reconcileGroups, onMention } from "./groups.js";
-import { ui, newChat, state, chat, openConversation, isMe, isViewing, know, conversationWith, groupConversation, addLine, notify, onChatLine, currentName, nameInUse, stopTypingIn, stopTypingEverywhere, rename } from "./state.js";
-import { sendAuto, takePendingItem, takePending, takePendingPeek, answerPending, groupRequestRefused, dropUserPending, requestWho, fetchHistoryFor } from "./requests.js";
+import { ui, newChat, state, chat, openConversation, isMe, isViewing, know, conversationWith, groupConversation, addLine, notify, onChatLine, currentName, nameInUse, stopTypingIn, stopTypingEverywhere, rename, onOlder, onReceipt } from "./state.js";
+import { olderRefused, sendAuto, takePendingItem, takePending, takePendingPeek, answerPending, groupRequestRefused, dropUserPending, requestWho, fetchHistoryFor } from "./requests.js";
 import { send, loginRefused } from "./connection.js";
 
 // --- server events ---------------------------------------------------------------------
@@ -65,13 +65,13 @@ export function handleEvent(e, ts) {
     case "message":
     case "action": {
       const conv = e.group ? groupConversation(e.group) : c.conversations.get(MAIN);
-      onChatLine(conv, e.type, e.sender, String(e.text), ts, e.history, false);
+      onChatLine(conv, e.type, e.sender, String(e.text), ts, e.history, false, e.id);
       return;
     }
     case "private": {
       const peer = e.outgoing ? e.recipient : e.sender;
       const conv = conversationWith(e.history ? currentName(peer) : peer);
-      onChatLine(conv, "message", e.sender, String(e.text), ts, e.history, true);
+      onChatLine(conv, "message", e.sender, String(e.text), ts, e.history, true, e.id);
       if (e.history && !e.outgoing && state.offlineBatch !== null) state.offlineBatch.push({ key: conv.key, sender: e.sender, ts });
       return;
     }
@@ -141,6 +141,17 @@ export function handleEvent(e, ts) {
         state.offlineCount = 0;
       }
       takePending("history");
+      return;
+    case "older":
+      takePendingItem("older");
+      onOlder(e);
+      return;
+    case "search":
+      c.searchResults = e;
+      ui.searchResults();
+      return;
+    case "receipt":
+      onReceipt(e);
       return;
     case "shutdown":
       addLine(MAIN, "server is shutting down", ts, "announcement");
@@ -214,6 +225,11 @@ export function onError(e, ts) {
     state.typingSupported = false; // an older server: stop sending it
     return;
   }
+  if (code === "unknown_command" && text === "unknown command /read (try /help)") {
+    state.readSupported = false; // an older server: no read receipts
+    return;
+  }
+  if (olderRefused(code, text)) return;
   if (code === "no_such_user" && answerPending("whois", (arg) => text === `no such user: ${arg}`)) return;
   if ((code === "not_member" || code === "no_such_group") && groupRequestRefused(text)) return;
   if (code === "no_request") {

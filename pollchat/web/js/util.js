@@ -16,6 +16,9 @@ export const SERVER_NOTICE_TTL = 120000;   // announcements stay in the notifica
 export const WHO_EVERY = 30000;           // a /who poll this often while chatting (client/app.py)
 export const LOGIN_HISTORY = 100;          // /history N asked after login (fills private chats)
 export const GROUP_HISTORY = 50;           // /history #g N asked when a group is first opened
+export const HISTORY_START = "start of the history: nothing older is kept"; // (texts.CLIENT_HISTORY_START)
+export const JUMP_PAGES = 20;              // scrollback pages asked at most to reach a search result
+export const OLDER_PAGE = 100;             // /older ... N: messages per scrollback page (the server's most)
 export const MAX_WIRE_BYTES = 4000;        // longer typed lines are split (server limit: 4096)
 export const INPUT_HISTORY = 100;          // sent lines remembered for Up/Down
 export const NOTE_MS = 6000;               // how long a note under the input box stays
@@ -91,6 +94,11 @@ export function mentionPattern(name) {
 export function parseTs(text) {
   const ms = typeof text === "string" ? Date.parse(text) : NaN;
   return Number.isFinite(ms) ? ms : Date.now();
+}
+
+/** Milliseconds as the server writes times (ISO 8601 UTC with milliseconds). */
+export function isoTs(ms) {
+  return new Date(ms).toISOString();
 }
 
 export const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });

@@ -1,0 +1,70 @@
+"""Loopback tests of scrollback (``/older``), search (``/search``) and read receipts over
+real sockets on 127.0.0.1: one end-to-end exchange per feature, the rest being tested at
+the service (tests/unit/test_service_scrollback.py and the others)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.harness import Harness
+from tests.loopback.test_server_labels import bare, json_login
+
+
+def test_scrollback_pages_go_back_to_the_start_over_tcp(harness: Harness) -> None:
+    text = harness.login("user2", "345")
+    bot = json_login(harness, "user1", "123")
+    assert text.line() == "user1 has entered the chat"
+    text.send(b"".join(f"line {i}\n".encode() for i in range(5)))
+    for i in range(5):
+        assert bot.event()["text"] == f"line {i}"
+    bot.send(b"@label=p1 /older now 3\n")
+    page: dict[str, Any] = bot.event()
+    assert page["type"] == "older" and page["label"] == "p1" and page["more"] is True
+    assert [m["text"] for m in page["messages"]] == ["line 2", "line 3", "line 4"]
+    bot.send(f"@label=p2 /older {page['messages'][0]['id']} 3\n".encode())
+    page = bot.event()
+    assert page["label"] == "p2" and [m["text"] for m in page["messages"]] == ["line 0", "line 1"]
+    assert page["more"] is False
+    text.send(b"/older 1 3\n")
+    assert text.line() == "--- 0 older message(s) in the main chat ---"
+    assert text.line() == "--- start of the history ---"
+    bot.send(b"@label=p3 /older #nowhere now\n")
+    assert bare(bot.event()) == {"type": "error", "code": "no_such_group", "text": "no such group: #nowhere", "label": "p3"}
+
+
+def test_search_over_tcp(harness: Harness) -> None:
+    text = harness.login("user2", "345")
+    bot = json_login(harness, "user1", "123")
+    assert text.line() == "user1 has entered the chat"
+    text.send(b"lunch on friday?\n/msg user1 secret lunch\nno match here\n")
+    assert text.line() == "[private to user1] secret lunch"
+    for _ in range(3):
+        bot.event()
+    bot.send(b"@label=s1 /search Lunch\n")
+    found: dict[str, Any] = bot.event()
+    assert found["type"] == "search" and found["label"] == "s1" and found["conversation"] == "*"
+    assert [(r["conversation"], r["text"]) for r in found["results"]] == [
+        ("@user2", "secret lunch"), ("", "lunch on friday?"),
+    ]
+    text.send(b"/search lunch @user1\n")
+    assert text.line() == "--- 1 result(s) for 'lunch' with user1, newest first (at most 20) ---"
+    assert text.line().endswith("] [private to user1] secret lunch")
+    assert text.line() == "--- end of results ---"
+
+
+def test_read_receipts_over_tcp(harness: Harness) -> None:
+    alice = json_login(harness, "user1", "123")
+    bob = harness.connect()
+    bob.send(b"mode json\nlogin\nuser2,345\n")
+    assert bob.event()["type"] == "mode" and bob.event()["type"] == "welcome"
+    assert alice.event()["type"] == "entered"
+    alice.send(b"/msg user2 lunch?\n")
+    echo = alice.event()
+    assert echo["outgoing"] is True
+    seen = bob.event()
+    assert seen["text"] == "lunch?"
+    bob.send(f"/read @user1 {seen['ts']}\n".encode())
+    receipt = bare(alice.event())
+    assert receipt["type"] == "receipt" and receipt["name"] == "user2" and receipt["until"] >= echo["ts"]
+    bob.send(b"@label=r1 /receipts off\n")
+    assert bare(bob.event())["code"] == "receipts_off"
