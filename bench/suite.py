@@ -255,7 +255,7 @@ def scenarios(quick: bool) -> list[dict]:
         # logged-in clients from four source addresses, then one line to all of them
         {"name": "capacity-19k", "servers": ["pollchat"], "server_args": ("--max-accounts", "0"),
          "opts": Options(clients=4000 if q else 19000, senders=1, window=1, rate=None, messages=1, duration=10.0,
-                         login_timeout=180.0, settle_timeout=180.0, sources=4)},
+                         login_timeout=180.0, settle_timeout=180.0, sources=4, login_concurrency=512)},
         {"name": "storm", "servers": ["pollchat"],
          "opts": Options(clients=100, senders=10, rate=5.0, window=None, duration=10.0 if q else 15.0,
                          storm=30 if q else 100, storm_at=1.0)},
