@@ -420,9 +420,9 @@ def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, 
     for name, base_name, title, bound in (
             ("ws-mixed", "burst", "issue 12 ws-mixed: <= 1.3 x burst CPU/delivery, zero losses", 1.3),
             ("group-burst", "burst", "issue 26 group-burst: <= 1.15 x burst CPU/delivery, zero losses", 1.15),
-            ("tls-burst", "burst", "issue 15 tls-burst: CPU/delivery beside burst (reported)", None),
+            ("tls-burst", "burst", "issue 26 tls-burst: <= 1.5 x burst CPU/delivery, zero losses", 1.5),
             ("tls-mixed", "burst", "issue 15 tls-mixed: CPU/delivery beside burst (reported)", None),
-            ("tls-steady", "steady", "issue 15 tls-steady: CPU/delivery beside steady (reported)", None)):
+            ("tls-steady", "steady", "issue 26 tls-steady: <= 1.2 x steady CPU/delivery, zero losses", 1.2)):
         r, base_run = get(name), get(base_name)
         base = base_run.get("server_cpu_us_per_delivery") if base_run else None
         if not r or not base or not r.get("server_cpu_us_per_delivery"):

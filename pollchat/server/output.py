@@ -118,7 +118,8 @@ class Outputs:
             if len(outbuf) + len(data) > limit:
                 self.drop_slow_consumer(conn)
                 continue
-            if len(data) >= WRITE_NOW and not outbuf and conn.direct_writes and not conn.handshaking:  # a welcome, a /who
+            # a welcome, a /who (never during a TLS handshake: a write would start it)
+            if len(data) >= WRITE_NOW and not outbuf and conn.direct_writes and not conn.handshaking:
                 rest = _write_now(conn, data)
                 if rest is not None:  # fits: the whole did
                     outbuf += rest

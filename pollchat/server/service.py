@@ -534,7 +534,9 @@ class ChatService(Generic[P]):
         if decided is not None:
             decided[1]()
 
-    def _decide(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> tuple[P, Callable[[], None]] | None:
+    def _decide(
+        self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]
+    ) -> tuple[P, Callable[[], None]] | None:
         """Run the checks and the store's part of a login or registration; ``None`` if
         it was refused or failed (the peer was told), else the peer and its admission to
         carry out (the welcome, the entered notices...)."""
