@@ -92,6 +92,7 @@ class ServerProcess:
             "--max-connections-per-address", "0", "--register-rate", "0", "--min-password-length", "1",
             "--throttle-after", "0",
             "--rate-limit", "0",
+            "--no-irc",  # the gateway's default 6667 may be any other server's on a shared machine
         ]
 
     def start(self) -> ServerProcess:
