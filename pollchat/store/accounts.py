@@ -139,7 +139,8 @@ class SqliteAccounts(SqliteConnection):
         the pass's output: each ``Access Provided`` leaves after its account is on disk.
 
         Returns:
-            How many registrations were committed (0: none were waiting).
+            How many registrations were tried in the transaction (0: none were waiting;
+            a refused one, a duplicate or a lookalike, counts but stored nothing).
 
         Raises:
             StoreError: the commit failed (disk full, I/O error, the file gone), now or

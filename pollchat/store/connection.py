@@ -72,7 +72,8 @@ class SqliteConnection:
     loop pass, before that pass's output, so a registration is still on disk before it
     is acknowledged. Off: each registration commits alone (tools, tests)."""
     _batch = 0
-    """Registrations in the open group-commit transaction."""
+    """Registrations tried in the open group-commit transaction (a refused one counts:
+    only its statement was undone)."""
     _batch_failed: str | None = None
     """Why a group commit that another write ended failed (reported by the next
     ``commit_registrations``, which the server's barrier calls)."""
@@ -132,8 +133,8 @@ class SqliteConnection:
         return self._db.execute(statement, parameters)
 
     def _commit_batch(self) -> int:
-        """Commit the open group-commit transaction; the number of registrations it
-        held (0: none open). Raises ``sqlite3.Error`` after rolling it back."""
+        """Commit the open group-commit transaction; the number of registrations tried
+        in it (0: none open). Raises ``sqlite3.Error`` after rolling it back."""
         count, self._batch = self._batch, 0
         if not count:
             return 0
