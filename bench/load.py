@@ -160,6 +160,7 @@ class Options:
     storm_password: str = "stormpw"
     group: str = ""  # lines go to this group (created and joined by every client at login)
     irc_register: bool = False  # IRC clients register accounts (REGISTER, IRCv3 draft/account-registration)
+    sources: int = 1  # client i connects from 127.0.0.(1 + i % sources): more than one port range's worth
     label: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -375,6 +376,12 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         c.sock = s
         c.state = 1
+        if o.sources > 1:  # each source address has its own ephemeral ports (and the server's per-address view)
+            try:
+                s.bind((f"127.0.0.{1 + c.idx % o.sources}", 0))
+            except OSError:
+                kill(c)
+                return
         err = s.connect_ex((o.host, c.port))
         if err not in (0, errno.EINPROGRESS):
             kill(c)
@@ -857,6 +864,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--storm-at", type=float, default=2.0, help="seconds into the run")
     p.add_argument("--storm-prefix", default="storm")
     p.add_argument("--storm-password", default="stormpw")
+    p.add_argument("--sources", type=int, default=1, metavar="N",
+                   help="connect from 127.0.0.1 .. 127.0.0.N, client i from 127.0.0.(1 + i %% N)")
     p.add_argument("--group", default="", metavar="NAME",
                    help="send to this public group (every client creates or joins it at login) instead of the main chat")
     a = p.parse_args(argv)
@@ -877,7 +886,8 @@ def main(argv: list[str] | None = None) -> int:
                 login_concurrency=a.login_concurrency, login_timeout=a.login_timeout,
                 drain_timeout=a.drain_timeout, storm=a.storm, storm_at=a.storm_at,
                 storm_prefix=a.storm_prefix, storm_password=a.storm_password, group=a.group,
-                irc_register=a.irc_register)
+                irc_register=a.irc_register,
+                sources=max(1, min(a.sources, 254)))
     report = run(o)
     if a.json:
         print(json.dumps(report))

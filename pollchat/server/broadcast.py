@@ -43,10 +43,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from pollchat.protocol.events import ServerEvent
+from pollchat.protocol.events import Entered, Left, ServerEvent
 
 if TYPE_CHECKING:
     from pollchat.server.connection import Connection, GroupShare
+
+
+PRESENCE = (Entered, Left)
+"""Broadcasts that may wait a little (:attr:`Broadcaster.urgent` stays false): in a
+login storm every pass has a few entered notices, and each pass that has any costs one
+``send()`` per member."""
 
 
 class Audience:
@@ -131,6 +137,11 @@ class Broadcaster:
         """Some audience has bytes pending in this pass. While false, every member is
         caught up and :meth:`settle` has nothing to do (a caller on a hot path may skip
         the call)."""
+        self.urgent = False
+        """Something pending must go out at the end of this pass: anything but
+        :data:`PRESENCE` notices to everyone (a chat line, a group line...). While only
+        presence notices are pending, the loop may keep them for a later pass (they
+        stay pending, and every rule of :meth:`settle` holds across passes)."""
         self._to_flush = to_flush
         self._drop = drop
 
@@ -223,6 +234,8 @@ class Broadcaster:
             if not counted:
                 self.broadcasts += 1  # group batches opened before this take no more lines
                 counted = True
+                if type(event) not in PRESENCE:
+                    self.urgent = True
             self.active = True
             if exclude is not None and exclude.audience == key:
                 if not self.settle(exclude, before):
@@ -272,7 +285,7 @@ class Broadcaster:
             data = codec.encode(event, ts)
             if data:
                 audience.pending += data
-                self.active = True
+                self.active = self.urgent = True
         if exclude is not None and skipped is not None:
             exclude.group_caught_up = len(skipped.pending)  # settled above: it skips only this line
 
@@ -280,7 +293,7 @@ class Broadcaster:
         """A new batch for ``group``: each open member first gets all it is owed (of
         another batch and of the main chat), then joins it under its mode key."""
         batch = self.groups[group] = GroupBatch(group, members, self.broadcasts)
-        self.active = True  # the flush at the end of the pass ends the batch, bytes or not
+        self.active = self.urgent = True  # the flush at the end of the pass ends the batch, bytes or not
         audiences = batch.audiences
         for conn in members:
             if conn.closing or (self.active and not self.settle(conn)):
@@ -363,7 +376,7 @@ class Broadcaster:
         consumers found in a phase are dropped after it, so the members do not change
         while it runs. A group batch without lines in this pass ends here; the others
         stay open, empty, for the group's next lines."""
-        self.active = False
+        self.active = self.urgent = False
         slow: list[Connection] = []
         if self.groups:
             counted = self.broadcasts  # this pass's main-chat bytes go out below, before any new line
@@ -407,6 +420,11 @@ class Broadcaster:
                     conn.outbuf += memoryview(pending)[sent:]
                     to_flush[conn] = None
         self._drop_all(slow)
+
+    def members(self) -> int:
+        """Connections in the audiences (everyone logged in): what a flush of the main
+        chat's bytes costs, in ``send()`` calls."""
+        return sum(len(audience.members) for audience in self.audiences.values())
 
     def _flush_group(self, audience: GroupShare, slow: list[Connection], *, keep: bool) -> None:
         """:meth:`flush` for one group batch's members of one mode key (the same hot

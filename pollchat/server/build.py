@@ -34,6 +34,7 @@ from pollchat.server.history import HistoryLog
 from pollchat.server.irc import IrcGateway
 from pollchat.server.loop import EventLoop
 from pollchat.server.peer import Peer
+from pollchat.server.registrations import RegistrationCommit
 from pollchat.server.service import ChatService, Output
 from pollchat.server.timers import Timers
 from pollchat.server.workers import PasswordPool, WorkerPool
@@ -127,7 +128,9 @@ def build_server_loop(
     adapter, made ``loop``'s handler.
 
     The loop is made first (the pool and the service need its timers and its
-    wake-up), so the adapter is given to it here, the one place that does.
+    wake-up), so the adapter is given to it here, the one place that does. With the
+    SQLite engine, registrations are group-committed once per pass
+    (:mod:`pollchat.server.registrations`), the loop's first before-flush hook.
 
     Returns:
         The loop adapter (its ``service`` is the chat) and the worker pool (to shut down).
@@ -147,5 +150,11 @@ def build_server_loop(
     if config.irc:  # the IRC gateway's server half: it hooks itself into the service
         IrcGateway(service, config.irc_main_channel)
     adapter = LoopAdapter(loop, service, on_shutdown=on_shutdown, on_reload=on_reload)
+    if isinstance(database, Database):  # the SQLite engine: one fsync per pass for its registrations
+        database.group_commit = True
+        service.registration_commit = RegistrationCommit(database.commit_registrations, service.registration_failed)
+        # First: the pass's new accounts are committed and admitted before anything else
+        # of the pass is committed or sent.
+        loop.before_flush.insert(0, service.registration_commit.before_flush)
     loop.handler = adapter
     return adapter, pool

@@ -70,6 +70,7 @@ from pollchat.server.bans import NetworkBans
 from pollchat.server.commands import Commands, history_event
 from pollchat.server.history import HistoryLog
 from pollchat.server.peer import Peer
+from pollchat.server.registrations import RegistrationCommit
 from pollchat.server.timers import Timers
 from pollchat.server.workers import PasswordPool
 from pollchat.texts import ErrorCode, NoticeCode, ban_period
@@ -210,6 +211,9 @@ class ChatService(Generic[P]):
         self.on_request: Callable[[P, Request], None] | None = None
         """Carries out a front end's typed requests (the IRC gateway sets it); ``None``:
         they are ignored."""
+        self.registration_commit: RegistrationCommit[P] | None = None
+        """The group commit of registrations (:mod:`pollchat.server.registrations`;
+        ``None``: each registration is committed alone, and admitted at once)."""
         self.on_admitted: list[Callable[[P], None]] = []
         """Called with each peer just logged in, after its welcome and its history."""
         self.on_leaving: list[Callable[[P], None]] = []
@@ -523,20 +527,49 @@ class ChatService(Generic[P]):
         return self.hub.login(peer, account, ok)
 
     def _finish(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
-        """On the loop thread, once the password work is done."""
-        if peer.closing:  # gone meanwhile: no seat taken, no account created
+        """On the loop thread, once the password work is done. With the group commit,
+        a registration waits for the end of the pass (:meth:`_decide` then runs with
+        the pass's other registrations, and :meth:`_admit` after their commit)."""
+        if step.verb is Verb.REGISTER and self.registration_commit is not None:
+            self.registration_commit.after_pass(lambda: self._decide(peer, step, decide))
             return
+        decided = self._decide(peer, step, decide)
+        if decided is not None:
+            decided[1]()
+
+    def _decide(
+        self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]
+    ) -> tuple[P, Callable[[], None]] | None:
+        """Run the checks and the store's part of a login or registration; ``None`` if
+        it was refused or failed (the peer was told), else the peer and its admission to
+        carry out (the welcome, the entered notices...)."""
+        if peer.closing:  # gone meanwhile: no seat taken, no account created
+            return None
         try:
             admission = decide()
         except Exception:  # e.g. the database refused the new account (disk full)
             log.exception("login or registration failed for connection #%d", peer.id)
             peer.send(Error.of(ErrorCode.INTERNAL))
             peer.close("internal error")
-            return
+            return None
         assert peer.session is not None
         if admission.refusal is not None:
             self._refused(peer, step, admission.refusal, **admission.detail)
-            return
+            return None
+        return peer, lambda: self._admit(peer, step, admission)
+
+    def registration_failed(self, peer: P) -> None:
+        """The group commit that held ``peer``'s new account failed: the account is not
+        stored and nobody was told of it. Its session ends without a left notice (no
+        one saw it enter), and ``peer`` gets the line a failed registration gets."""
+        self.hub.leave(peer, record_last_seen=False)  # its effects (a left notice) are dropped
+        if not peer.closing:
+            peer.send(Error.of(ErrorCode.INTERNAL))
+            peer.close("internal error")
+
+    def _admit(self, peer: P, step: Authenticate, admission: Admission[P]) -> None:
+        """The admitted peer's welcome, the others' entered notices, its history."""
+        assert peer.session is not None
         log.info("%s %s (connection #%d %s)", step.name, _DONE[step.verb], peer.id, peer.peer)
         self.deliver(admission.deliveries)
         self._welcome_back(peer, admission)
