@@ -138,6 +138,11 @@ class NoticeCode(enum.Enum):
     FOCUS_GROUP = "plain lines now go to #{group}; /focus alone returns to the main chat"
     FOCUS_MAIN = "plain lines now go to the main chat"
     YOUR_GROUPS = "your groups: {names} (/groups lists them; #name text writes to one)"
+    IGNORED = "you ignore {name} now: their lines, actions, private messages, mentions and typing are not shown to you (/unignore {name} undoes it)"
+    ALREADY_IGNORED = "you ignore {name} already"
+    UNIGNORED = "you no longer ignore {name}"
+    IGNORE_LIST = "you ignore: {names}"
+    IGNORE_NONE = "you ignore nobody (/ignore NAME hides someone's lines from you)"
     RATE_WARNING = "slow down: at most {rate} lines per second; lines are being dropped and flooding on will disconnect you"
 
     @property
@@ -216,6 +221,9 @@ class ErrorCode(enum.Enum):
     TOO_MANY_REQUESTS = "#{group} has {limit} join request(s) waiting already; try again later"
     SAME_GROUP_NAME = "#{group} is already called that"
     GROUP_NEEDS_HASH = "#{group} is a group: write /{command} {name} #{group} (a one-word reason naming a group is not taken)"
+    TOO_MANY_SESSIONS = "this account is logged in on {limit} devices already, the most allowed: log out on one of them first"
+    IGNORE_SELF = "you cannot ignore yourself"
+    NOT_IGNORED = "you do not ignore {name}"
     BAD_LABEL = "bad label: write @label=ID then a space and the line (ID: 1 to {limit} letters, digits, '_', '-' or '.'); line discarded"
 
     @property
@@ -253,6 +261,9 @@ CLIENT_TLS_TIMED_OUT = "timed out"
 CLIENT_TLS_BAD_CAFILE = "cannot use --cafile {path}: {reason}"
 CLIENT_TUI_TLS_MARK = "🔒 TLS"
 # The full-screen client (pollchat.client.app, .screen, .tui):
+# Login refusals told in words from the JSON error code (the seed's line stays as it is):
+CLIENT_ALREADY_ONLINE = "{name} is already logged in elsewhere"
+CLIENT_TOO_MANY_SESSIONS = "{name} is already logged in on as many devices as the server allows: log out on one of them first"
 CLIENT_TUI_UNAVAILABLE = "the terminal UI cannot start here ({reason}); using line mode"
 CLIENT_TUI_NEEDS_UTF8 = "the terminal UI needs a UTF-8 locale (check the output of `locale`); using line mode"
 CLIENT_TUI_TOO_SMALL = "terminal too small: {width}x{height}"

@@ -243,6 +243,12 @@ class Commands(Generic[P]):
         admin = session is not None and session.account.admin
         self._deliver(self.hub.who(conn, describe_connection if admin else None))
 
+    def do_ignore(self, conn: P, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.ignore(conn, args[0] if args else None))
+
+    def do_unignore(self, conn: P, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.unignore(conn, args[0]))
+
     def do_whois(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.hub.whois(conn, args[0]))
 
@@ -281,14 +287,14 @@ class Commands(Generic[P]):
         if session is None:
             return
         if group_word is None:
-            records = self.history.conversation(session.account.id, count)
+            records = self.hub.unignored(self.history.conversation(session.account.id, count), session.account.id)
             self.out.send_history(conn, [history_event(r, session.account.id) for r in records], empty_notice=True)
             return
         group = self.groups.readable(conn, group_word)
         if isinstance(group, list):
             self._deliver(group)
             return
-        records = self.history.group_messages(group.id, count)
+        records = self.hub.unignored(self.history.group_messages(group.id, count), session.account.id)
         events = [history_event(r, session.account.id, group.name) for r in records]
         self.out.send_history(conn, events, empty_notice=True)
 

@@ -26,7 +26,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Generic, Protocol, TypeVar
 
@@ -91,14 +91,21 @@ class Output(Protocol[P_contra]):
     def fan_out(self, targets: Iterable[P_contra], event: ServerEvent) -> None:
         """Queue ``event`` to each of ``targets``, rendered once per encoding in use."""
 
-    def broadcast(self, event: ServerEvent, exclude: P_contra | None = None) -> None:
-        """Queue ``event`` to every peer that joined, but ``exclude``."""
+    def broadcast(self, event: ServerEvent, exclude: P_contra | None = None, skip: Collection[P_contra] = ()) -> None:
+        """Queue ``event`` to every peer that joined, but ``exclude`` and those in
+        ``skip`` (usually empty: those who ignore the sender)."""
 
     def to_group(
-        self, group: object, members: Sequence[P_contra], event: ServerEvent, exclude: P_contra | None = None
+        self,
+        group: object,
+        members: Sequence[P_contra],
+        event: ServerEvent,
+        exclude: P_contra | None = None,
+        skip: Collection[P_contra] = (),
     ) -> None:
-        """Queue ``event`` to each of a group's online ``members`` but ``exclude`` (the
-        same ``members`` object for consecutive lines while nothing changed)."""
+        """Queue ``event`` to each of a group's online ``members`` but ``exclude`` and
+        those in ``skip`` (the same ``members`` object for consecutive lines while
+        nothing changed)."""
 
     def join_everyone(self, peer: P_contra) -> None:
         """``peer`` logged in: it receives broadcasts from now on."""
@@ -119,11 +126,13 @@ class PeerOutput(Generic[P]):
         for peer in targets:
             peer.send(event)
 
-    def broadcast(self, event: ServerEvent, exclude: P | None = None) -> None:
-        self.fan_out([peer for peer in self.joined if peer is not exclude], event)
+    def broadcast(self, event: ServerEvent, exclude: P | None = None, skip: Collection[P] = ()) -> None:
+        self.fan_out([peer for peer in self.joined if peer is not exclude and peer not in skip], event)
 
-    def to_group(self, group: object, members: Sequence[P], event: ServerEvent, exclude: P | None = None) -> None:
-        self.fan_out([peer for peer in members if peer is not exclude], event)
+    def to_group(
+        self, group: object, members: Sequence[P], event: ServerEvent, exclude: P | None = None, skip: Collection[P] = ()
+    ) -> None:
+        self.fan_out([peer for peer in members if peer is not exclude and peer not in skip], event)
 
     def join_everyone(self, peer: P) -> None:
         self.joined[peer] = None
@@ -339,9 +348,17 @@ class ChatService(Generic[P]):
                     if targets:
                         output.fan_out(targets, event)
                 case ToEveryone():
-                    output.broadcast(effect.event, effect.exclude)
+                    skip = effect.skip
+                    if skip:
+                        output.broadcast(effect.event, effect.exclude, skip)
+                    else:
+                        output.broadcast(effect.event, effect.exclude)
                 case ToGroup():
-                    output.to_group(effect.group, effect.members, effect.event, effect.exclude)
+                    skip = effect.skip
+                    if skip:
+                        output.to_group(effect.group, effect.members, effect.event, effect.exclude, skip)
+                    else:
+                        output.to_group(effect.group, effect.members, effect.event, effect.exclude)
                 case JoinedEveryone(peer):
                     output.join_everyone(peer)
                 case LeftEveryone(peer):
@@ -547,7 +564,7 @@ class ChatService(Generic[P]):
         account = admission.account
         assert account is not None
         if self.config.replay:
-            records = self.history.recent_public(self.config.replay)
+            records = self.hub.unignored(self.history.recent_public(self.config.replay), account.id)
             self.send_history(peer, [history_event(r, account.id) for r in records])
         last_seen = self.hub.accounts.last_seen(account)
         if last_seen is not None:  # renames missed while away (shown in JSON mode only)

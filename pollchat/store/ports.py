@@ -19,8 +19,9 @@ from typing import Protocol
 from pollchat.core.accounts import Account
 from pollchat.core.groups import GroupStore
 from pollchat.core.history import HistoryRecord
+from pollchat.core.ignores import IgnoreStore
 
-__all__ = ["AccountStore", "BanStore", "GroupStore", "MessageStore", "Store"]
+__all__ = ["AccountStore", "BanStore", "GroupStore", "IgnoreStore", "MessageStore", "Store"]
 
 
 class AccountStore(Protocol):
@@ -124,7 +125,7 @@ class BanStore(Protocol):
         """``(network, until, reason, by)`` of every address ban in force at ``now``."""
 
 
-class Store(AccountStore, MessageStore, BanStore, GroupStore, Protocol):
+class Store(AccountStore, MessageStore, BanStore, GroupStore, IgnoreStore, Protocol):
     """One open database: every concern, and its lifetime."""
 
     def close(self) -> None:

@@ -58,6 +58,17 @@ except ImportError:  # the optional extra is not installed
 
 APPLICATION = "pollchat"
 
+IGNORE_TABLE = """
+CREATE TABLE IF NOT EXISTS account_ignore (
+    account_id BIGINT NOT NULL,
+    ignored_id BIGINT NOT NULL,
+    created    DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (account_id, ignored_id)
+);
+"""
+"""The ignore lists (schema 8), as in SQLite (:mod:`pollchat.store.ignores`); also added
+to a database of an older schema when it is opened (:func:`_add_ignore_table`)."""
+
 SCHEMA = f"""
 CREATE TABLE pollchat_meta (
     key   TEXT PRIMARY KEY,
@@ -154,12 +165,12 @@ CREATE TABLE pending_change (
     at         DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX pending_change_account ON pending_change (account_id, id);
-"""
+""" + IGNORE_TABLE
 """The whole schema (version :data:`SCHEMA_VERSION`), created in one transaction."""
 
 TABLES = (
     "account", "message", "ban", "address_ban", "chat_group", "group_member", "group_ban", "group_request",
-    "pending_change",
+    "pending_change", "account_ignore",
 )
 """Every table holding data (not ``pollchat_meta``)."""
 
@@ -247,7 +258,18 @@ def check_schema(conn: Any, url: str, *, create: bool) -> int:
         raise StoreError(
             f"{redact(url)} has schema version {version}, newer than this pollchat ({SCHEMA_VERSION}); upgrade pollchat"
         )
+    if version < SCHEMA_VERSION and create:
+        version = _add_ignore_table(conn)
     return version
+
+
+def _add_ignore_table(conn: Any) -> int:
+    """Bring a database of schema 7 to 8: the ignore table (the only difference).
+    Returns the new version."""
+    with conn.transaction():
+        conn.execute(IGNORE_TABLE)
+        conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+    return SCHEMA_VERSION
 
 
 def open_postgres(url: str) -> PostgresDatabase:
@@ -665,7 +687,37 @@ class PgGroups(_PgConnection):
         return [PendingChange(*row[1:]) for row in rows]
 
 
-class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups):
+@_pg_errors
+class PgIgnores(_PgConnection):
+    """The ignore table (:class:`pollchat.store.ports.IgnoreStore`)."""
+
+    def ignored_ids(self, account_id: int) -> list[int]:
+        rows = self._all(
+            "SELECT ignored_id FROM account_ignore WHERE account_id = %s ORDER BY created, ignored_id", (account_id,)
+        )
+        return [int(row[0]) for row in rows]
+
+    def ignored_names(self, account_id: int) -> list[str]:
+        rows = self._all(
+            "SELECT account.name FROM account_ignore JOIN account ON account.id = account_ignore.ignored_id"
+            " WHERE account_ignore.account_id = %s ORDER BY account_ignore.created, account_ignore.ignored_id",
+            (account_id,),
+        )
+        return [row[0] for row in rows]
+
+    def add_ignore(self, account_id: int, ignored_id: int, now: float) -> None:
+        self._conn.execute(
+            "INSERT INTO account_ignore (account_id, ignored_id, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (account_id, ignored_id, now),
+        )
+
+    def remove_ignore(self, account_id: int, ignored_id: int) -> None:
+        self._conn.execute(
+            "DELETE FROM account_ignore WHERE account_id = %s AND ignored_id = %s", (account_id, ignored_id)
+        )
+
+
+class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups, PgIgnores):
     """An open pollchat database on PostgreSQL; implements :class:`pollchat.store.ports.Store`.
     Open it with :func:`open_postgres`."""
 

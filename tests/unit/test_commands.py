@@ -151,6 +151,9 @@ PARSED = [
     ("/unban bob #fam", Command("unban", ("bob", "#fam"))),
     ("/history #fam 50", Command("history", ("#fam", "50"))),
     ("/typing on #fam", Command("typing", ("on", "#fam"))),
+    ("/ignore", Command("ignore", ())),
+    ("/ignore troll", Command("ignore", ("troll",))),
+    ("/unignore troll", Command("unignore", ("troll",))),
 ]
 
 
