@@ -51,6 +51,22 @@ def test_a_foreign_or_newer_identity_is_refused(pg_url: str, rows: list[tuple[st
         open_postgres(pg_url)
 
 
+def test_a_database_made_before_ignore_lists_gets_their_table_when_opened(pg_url: str) -> None:
+    open_postgres(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as the version before ignore lists left it
+        conn.execute("DROP TABLE account_ignore")
+        conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),))
+    db = open_postgres(pg_url)
+    try:
+        db.add_ignore(1, 2, 0.0)
+        assert db.ignored_ids(1) == [2]
+    finally:
+        db.close()
+    with psycopg.connect(pg_url) as conn:
+        meta = dict(conn.execute("SELECT key, value FROM pollchat_meta").fetchall())
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
+
+
 def test_two_servers_starting_on_one_empty_database_both_open_it(pg_url: str) -> None:
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
