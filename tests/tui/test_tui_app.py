@@ -178,6 +178,28 @@ def test_a_refused_first_login_goes_back_to_the_form(code: ErrorCode) -> None:
     assert app.connect_at is None and app.form.field == 2
 
 
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        (ErrorCode.ALREADY_ONLINE, "alice is already logged in elsewhere"),
+        (
+            ErrorCode.TOO_MANY_SESSIONS,
+            "alice is already logged in on as many devices as the server allows: log out on one of them first",
+        ),
+    ],
+)
+def test_an_account_online_elsewhere_is_said_in_words_from_the_code(code: ErrorCode, said: str) -> None:
+    app = fresh()
+    type_text(app, "pw", T)
+    app.key(Key.ENTER, T)
+    app.connecting()
+    app.connected(T)
+    app.drain()
+    feed(app, Error.of(code, limit=2), T)  # text mode keeps seed 004's "Password already used"
+    app.drain()
+    assert app.phase is Phase.LOGIN and app.form.error == said
+
+
 def test_transient_refusals_while_reconnecting_are_retried() -> None:
     app = chatting()
     app.connection_failed("gone", T)
