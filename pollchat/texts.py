@@ -349,6 +349,8 @@ CLIENT_TUI_NO_SUCH_PERSON = "no chat opened: nobody is called {name} here"
 CLIENT_TUI_NEED_NAME = "type your user name"
 CLIENT_TUI_NEED_PASSWORD = "type your password"
 CLIENT_TUI_STATUS_OFFLINE = "offline"
+CLIENT_TUI_IGNORED_MARK = " (ignored)"
+"""After the name of someone the user ignores, in the online pane (F4 turns it over)."""
 CLIENT_TUI_HELP_TITLE = "pollchat help (any key closes)"
 CLIENT_TUI_HELP = """\
 Tab, Shift+Tab   move between online, chats and the conversation
@@ -357,6 +359,7 @@ Enter            open the person or chat picked; in the input: send
 PgUp, PgDn       scroll the conversation
 F2, p in chats   pin or unpin a chat: pinned chats come first
 F3               find groups (public ones, members, topics); Enter joins
+F4               ignore (or unignore) the person picked or chatted with
 F1               this help;  Esc or Ctrl+C: quit
 Pasted lines are sent as lines, in order (above 5, you are asked first).
 In the online pane, type to search by name.

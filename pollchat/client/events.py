@@ -191,6 +191,10 @@ class ServerEvents(AppBase):
                         self.chat.mark_unread(key, sender, at)
                     self._offline_batch, self._offline_count = None, 0
                 return True
+            case Notice(code, text) if request.kind == "ignore" and self.chat.ignore_notice(code, text):
+                if shown:
+                    self.chat.add_line(self.chat.open_key, text, ts)
+                return True
             case Notice(NoticeCode.HISTORY_EMPTY, text):
                 if request.automatic:
                     if not request.name:  # the missed private messages were not found
@@ -239,6 +243,9 @@ class ServerEvents(AppBase):
         self._history_fetched.clear()
         self._request_who(now)
         self._request("/groups", Request("groups", True))  # the chats pane lists the user's groups
+        self.chat.ignored = set()
+        if self.requests.labels:  # whom the user ignores, for the online pane (its answer is known by its label)
+            self._request("/ignore", Request("ignore", True))
 
     def _login_refused(self, code: ErrorCode, text: str, now: float) -> None:
         creds = self.credentials
@@ -266,6 +273,7 @@ class ServerEvents(AppBase):
             return
         if code is NoticeCode.YOUR_GROUPS:
             return  # the chats pane lists them (from the /groups sent at login)
+        self.chat.ignore_notice(code, text)  # the online pane marks whom the user ignores
         self.chat.add_line(self.chat.open_key, text, ts)
 
 
