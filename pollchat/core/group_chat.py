@@ -23,7 +23,7 @@ Rules:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from pollchat.core.accounts import Account
@@ -610,9 +610,12 @@ class GroupChat(Generic[H]):
         made again only after a login, a session's end or a membership change (the
         versions of the roster and of the groups), so consecutive lines share it."""
         sender = session.handle
-        account_id = session.account.id
-        others = self.hub.roster.handles_for(session, sender) if typing and self.hub.roster.count_for(account_id) > 1 else ()
-        skip = self.hub.ignoring(account_id, others)
+        hub = self.hub
+        skip: Collection[H]
+        if typing and hub.roster.count_for(session.account.id) > 1:
+            skip = hub.ignoring(session.account.id, hub.roster.handles_for(session, sender))
+        else:
+            skip = hub.ignoring(session.account.id) if hub.ignores.anyone else ()
         versions = (self.hub.roster.version, self.groups.version)
         cached = self._online_cache.get(group.id)
         if cached is None or cached[:2] != versions:

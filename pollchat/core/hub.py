@@ -382,8 +382,8 @@ class Hub(Generic[H]):
         if session.game is not None and may_guess:
             return self._guess(session, text)
         self.record(session, RecordKind.CHAT, text)
-        everyone = self.roster.everyone(session.handle, self.ignoring(session.account.id))
-        deliveries: list[Effect[H]] = [ToEveryone(everyone, Message(session.account.name, text))]
+        skip = self.ignoring(session.account.id) if self.ignores.anyone else _NO_HANDLES
+        deliveries: list[Effect[H]] = [ToEveryone(self.roster.everyone(session.handle, skip), Message(session.account.name, text))]
         return deliveries + self.mentions(session, text)
 
     def action(self, handle: H, text: str) -> list[Effect[H]]:
@@ -392,8 +392,8 @@ class Hub(Generic[H]):
         if session is None:
             return []
         self.record(session, RecordKind.ACTION, text)
-        everyone = self.roster.everyone(session.handle, self.ignoring(session.account.id))
-        deliveries: list[Effect[H]] = [ToEveryone(everyone, Emote(session.account.name, text))]
+        skip = self.ignoring(session.account.id) if self.ignores.anyone else _NO_HANDLES
+        deliveries: list[Effect[H]] = [ToEveryone(self.roster.everyone(session.handle, skip), Emote(session.account.name, text))]
         return deliveries + self.mentions(session, text)
 
     def ignoring(self, account_id: int, also: Iterable[H] = ()) -> frozenset[H]:

@@ -52,7 +52,7 @@ class Ignores:
     def __init__(self, store: IgnoreStore | None = None) -> None:
         self._store = store
         self._of: dict[int, set[int]] = {}  # online account id -> the ids it ignores
-        self._by: dict[int, set[int]] = {}  # account id -> the online accounts that ignore it
+        self._by: dict[int, set[int]] = {}  # account id -> the online accounts that ignore it (never an empty set)
         self._names: dict[int, dict[int, str]] = {}  # lists kept in memory only: id -> name
 
     def load(self, account_id: int) -> None:
@@ -75,6 +75,12 @@ class Ignores:
                     del self._by[ignored]
         if account_id < 0 or self._store is None:
             self._names.pop(account_id, None)
+
+    @property
+    def anyone(self) -> bool:
+        """Some online account ignores somebody: while false (the usual case), no line
+        needs a look at who ignores its sender."""
+        return bool(self._by)
 
     def ignores(self, account_id: int, other_id: int) -> bool:
         """``account_id`` (online) ignores ``other_id``."""

@@ -234,9 +234,10 @@ class Broadcaster:
                 if not self.settle(exclude, before):
                     continue  # dropped as a slow consumer: it left the audience
                 exclude.caught_up_to = len(pending)
-            for left_out in skip:
-                if left_out.audience == key and self.settle(left_out, before):
-                    left_out.caught_up_to = len(pending)
+            if skip:
+                for left_out in skip:
+                    if left_out.audience == key and self.settle(left_out, before):
+                        left_out.caught_up_to = len(pending)
 
     def to_group(
         self,

@@ -347,18 +347,16 @@ class ChatService(Generic[P]):
                 case Delivery(targets, event):
                     if targets:
                         output.fan_out(targets, event)
-                case ToEveryone():
-                    skip = effect.skip
-                    if skip:
-                        output.broadcast(effect.event, effect.exclude, skip)
+                case ToEveryone(targets, event):
+                    if targets.skip:  # someone ignores the sender (rare)
+                        output.broadcast(event, targets.exclude, targets.skip)
                     else:
-                        output.broadcast(effect.event, effect.exclude)
-                case ToGroup():
-                    skip = effect.skip
-                    if skip:
-                        output.to_group(effect.group, effect.members, effect.event, effect.exclude, skip)
+                        output.broadcast(event, targets.exclude)
+                case ToGroup(group, targets, event):
+                    if targets.skip:
+                        output.to_group(group, targets.handles, event, targets.exclude, targets.skip)
                     else:
-                        output.to_group(effect.group, effect.members, effect.event, effect.exclude)
+                        output.to_group(group, targets.handles, event, targets.exclude)
                 case JoinedEveryone(peer):
                     output.join_everyone(peer)
                 case LeftEveryone(peer):
