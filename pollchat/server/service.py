@@ -66,7 +66,7 @@ from pollchat.protocol.session import (
 )
 from pollchat.server.admin import AdminActions, ShutdownCountdown
 from pollchat.server.bans import NetworkBans
-from pollchat.server.commands import Commands, history_event
+from pollchat.server.commands import MAX_HISTORY, Commands, history_event
 from pollchat.server.history import HistoryLog
 from pollchat.server.peer import Peer
 from pollchat.server.timers import Timers
@@ -569,6 +569,10 @@ class ChatService(Generic[P]):
             for renamed in self.commands.renames_since(last_seen):
                 peer.send(renamed)
         waiting = self.history.count_private_since(account.id, last_seen or 0.0)
+        if waiting and self.hub.ignores.of(account.id):  # not those of accounts it ignores (bounded as /history is)
+            since = last_seen or 0.0
+            shown = self.hub.unignored(self.history.conversation(account.id, MAX_HISTORY), account.id)
+            waiting = sum(1 for r in shown if r.recipient_id == account.id and r.ts > since)
         if waiting:
             peer.send(Notice.of(NoticeCode.OFFLINE_MESSAGES, count=waiting))
         self.deliver(self.groups.welcome(peer))

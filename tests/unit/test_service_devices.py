@@ -185,3 +185,26 @@ def test_the_ignore_list_survives_a_restart_and_hides_the_replay(make_chat: Make
     back.send(b"/ignore\n")
     while (line := back.line()) != "you ignore: user2":
         assert "user2:" not in line
+
+
+def test_the_count_of_messages_missed_leaves_out_the_ignored(make_chat: MakeChat) -> None:
+    h = make_chat(ACCOUNTS, max_users=6)
+    u1 = h.login("user1", "123")
+    u1.send(b"/ignore user2\n")
+    u1.expect(IGNORED)
+    u1.send(b"/quit\n")
+    u1.closed()
+    h.forget_online(u1)
+    h.advance(60)
+    u2, u3 = h.login("user2", "345"), h.login("user3", "123")
+    u2.send(b"/msg user1 from the ignored one\n")
+    u2.line()
+    u2.send(b"/msg user1 again\n")
+    u2.line()
+    u3.send(b"/msg user1 from a friend\n")
+    u3.line()
+    h.pump()
+    back = h.connect()
+    back.send(b"login\nuser1,123\n")
+    back.expect("Access Provided", "active users are: user2 user3 user1")
+    assert "1 private message" in back.line()
