@@ -374,11 +374,13 @@ class Commands(Generic[P]):
             self._send(conn, Error.of(ErrorCode.WRONG_PASSWORD))
             return
         session = self.hub.session_of(conn)
+        devices = self.hub.roster.handles_for(session) if session is not None else (conn,)
         if session is not None and session.account.kind is AccountKind.REGISTERED:
             self._deliver(self.groups.account_deleted(session.account))  # owned groups change hands
         self._deliver(self.hub.unregister(conn))
-        if self.hub.session_of(conn) is None:  # deleted and logged out
-            self.out.close(conn, "unregistered")
+        if self.hub.session_of(conn) is None:  # deleted and logged out, on every device
+            for device in devices:
+                self.out.close(device, "unregistered")
 
     def _password_work(
         self,

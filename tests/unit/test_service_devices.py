@@ -208,3 +208,16 @@ def test_the_count_of_messages_missed_leaves_out_the_ignored(make_chat: MakeChat
     back.send(b"login\nuser1,123\n")
     back.expect("Access Provided", "active users are: user2 user3 user1")
     assert "1 private message" in back.line()
+
+
+def test_unregistering_closes_every_device(make_chat: MakeChat) -> None:
+    h = devices_chat(make_chat)
+    bob = h.login("user2", "345")
+    laptop = h.register("dora", "pw")
+    phone = another_device(h, "dora", "pw", "user2 dora")
+    phone.send(b"/unregister pw\n")
+    assert phone.closed() == ["account dora deleted, goodbye"]
+    assert laptop.closed() == ["account dora deleted, goodbye"]
+    h.forget_online(laptop)
+    bob.expect("dora has left the chat")
+    bob.expect_silence()
