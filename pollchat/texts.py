@@ -153,6 +153,11 @@ class NoticeCode(enum.Enum):
     YOUR_GROUPS = "your groups: {names} (/groups lists them; #name text writes to one)"
     RECEIPTS_ON = "read receipts are on: people you write to see when you have read their messages, and you see when they read yours (/receipts off stops both)"
     RECEIPTS_OFF = "read receipts are off: nobody sees when you have read their messages, and you do not see when they read yours (/receipts on)"
+    IGNORED = "you ignore {name} now: their lines, actions, private messages, mentions and typing are not shown to you (/unignore {name} undoes it)"
+    ALREADY_IGNORED = "you ignore {name} already"
+    UNIGNORED = "you no longer ignore {name}"
+    IGNORE_LIST = "you ignore: {names}"
+    IGNORE_NONE = "you ignore nobody (/ignore NAME hides someone's lines from you)"
     RATE_WARNING = "slow down: at most {rate} lines per second; lines are being dropped and flooding on will disconnect you"
 
     @property
@@ -234,6 +239,9 @@ class ErrorCode(enum.Enum):
     BAD_CURSOR = "bad cursor '{cursor}': give a message id, a time such as 2026-11-21T10:39:59.750Z, or now"
     BAD_TIME = "bad time '{time}': give a time such as 2026-11-21T10:39:59.750Z, or now"
     BAD_SEARCH = "search for at least one word of {minimum} or more letters or digits"
+    TOO_MANY_SESSIONS = "this account is logged in on {limit} devices already, the most allowed: log out on one of them first"
+    IGNORE_SELF = "you cannot ignore yourself"
+    NOT_IGNORED = "you do not ignore {name}"
     BAD_LABEL = "bad label: write @label=ID then a space and the line (ID: 1 to {limit} letters, digits, '_', '-' or '.'); line discarded"
 
     @property
@@ -271,6 +279,9 @@ CLIENT_TLS_TIMED_OUT = "timed out"
 CLIENT_TLS_BAD_CAFILE = "cannot use --cafile {path}: {reason}"
 CLIENT_TUI_TLS_MARK = "🔒 TLS"
 # The full-screen client (pollchat.client.app, .screen, .tui):
+# Login refusals told in words from the JSON error code (the seed's line stays as it is):
+CLIENT_ALREADY_ONLINE = "{name} is already logged in elsewhere"
+CLIENT_TOO_MANY_SESSIONS = "{name} is already logged in on as many devices as the server allows: log out on one of them first"
 CLIENT_TUI_UNAVAILABLE = "the terminal UI cannot start here ({reason}); using line mode"
 CLIENT_TUI_NEEDS_UTF8 = "the terminal UI needs a UTF-8 locale (check the output of `locale`); using line mode"
 CLIENT_TUI_TOO_SMALL = "terminal too small: {width}x{height}"
@@ -366,6 +377,8 @@ CLIENT_TUI_NO_SUCH_PERSON = "no chat opened: nobody is called {name} here"
 CLIENT_TUI_NEED_NAME = "type your user name"
 CLIENT_TUI_NEED_PASSWORD = "type your password"
 CLIENT_TUI_STATUS_OFFLINE = "offline"
+CLIENT_TUI_IGNORED_MARK = " (ignored)"
+"""After the name of someone the user ignores, in the online pane (F4 turns it over)."""
 CLIENT_TUI_HELP_TITLE = "pollchat help (any key closes)"
 CLIENT_TUI_HELP = """\
 Tab, Shift+Tab   move between online, chats and the conversation
@@ -374,6 +387,7 @@ Enter            open the person or chat picked; in the input: send
 PgUp, PgDn       scroll; PgUp at the top loads older messages
 F2, p in chats   pin or unpin a chat: pinned chats come first
 F3               find groups (public ones, members, topics); Enter joins
+F4               ignore (or unignore) the person picked or chatted with
 F1               this help;  Esc or Ctrl+C: quit
 Pasted lines are sent as lines, in order (above 5, you are asked first).
 In the online pane, type to search by name.

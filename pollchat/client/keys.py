@@ -48,6 +48,9 @@ class KeyHandling(TypedLines):
         if key is Key.F3:
             self._open_finder()
             return
+        if key is Key.F4:
+            self._toggle_ignore()
+            return
         if key is Key.ESC:
             if self.ui.new_chat:
                 self.ui.new_chat = False
@@ -269,6 +272,25 @@ class KeyHandling(TypedLines):
         self.backoff.reset()
         self.last_error = ""
         self.connect_at = now
+
+    def _toggle_ignore(self) -> None:
+        """F4: ``/ignore`` the person picked in the online pane (or the one of the open
+        private chat), or ``/unignore`` them if they are ignored; the server's notice
+        says it and turns the mark in the online pane over."""
+        if self.phase is not Phase.CHATTING:
+            return
+        name = None
+        if self.ui.focus is Pane.ONLINE:
+            people = self.chat.people_list(self.ui.filter.text)
+            if people:
+                name = people[min(self.ui.online_selected, len(people) - 1)].name
+        else:
+            conv = self.chat.current
+            if conv.key != MAIN and not conv.group:
+                name = conv.name
+        if name is None or self.chat.is_me(name):
+            return
+        self._send(f"/{'unignore' if self.chat.is_ignored(name) else 'ignore'} {name}")
 
     def _online_key(self, key: Key | str, now: float) -> None:
         people = self.chat.people_list(self.ui.filter.text)

@@ -665,6 +665,8 @@ def _online(canvas: Canvas, app: App, now: float, y: int, x: int, width: int, ro
             continue
         person = row
         marker, name, suffix = person_label(person, now)
+        if app.chat.ignored and app.chat.is_ignored(person.name):
+            suffix += texts.CLIENT_TUI_IGNORED_MARK
         picked = focused and index == selected
         status = person.status if person.online else "offline"
         canvas.put(row_y, x, "›" if picked else " ", "selected" if picked else "normal")

@@ -71,6 +71,7 @@ from pollchat.protocol.events import (
 )
 from pollchat.protocol.names import name_key
 from pollchat.protocol.render import format_ts, render_text
+from pollchat.texts import NoticeCode
 
 __all__ = [
     "DUPLICATE_WINDOW", "GROUP_MARK", "MAIN", "MAX_ENTRIES", "SERVER_NOTICE_TTL", "STATUSES", "TYPING_TTL",
@@ -113,6 +114,9 @@ class ChatState:
         self.group_directory: tuple[GroupEntry, ...] | None = None  # the last /groups answer
         self.search_results: SearchResults | None = None  # the last /search answer
         self.read_marks: dict[str, float] = {}  # name key -> the user's messages to them read up to then
+        self.ignored: set[str] = set()
+        """Name keys of the accounts the user ignores (``/ignore``), kept from the
+        server's ignore notices (:meth:`ignore_notice`)."""
         self.signed_in = False  # logged in on a connection that is up
         self._typing: dict[tuple[str, str], tuple[str, float]] = {}
         self._mention: re.Pattern[str] | None = None
@@ -157,6 +161,28 @@ class ChatState:
     def group_count(self) -> int:
         """Groups the user is in, as the chats pane knows them."""
         return sum(1 for conv in self.conversations.values() if conv.group and not conv.gone)
+
+    def is_ignored(self, name: str) -> bool:
+        """The user ignores the account called ``name`` (any case)."""
+        return name_key(name) in self.ignored
+
+    def ignore_notice(self, code: NoticeCode, text: str) -> bool:
+        """Follow an ignore notice of the server's (``ignored``, ``already_ignored``,
+        ``unignored``, ``ignore_list``, ``ignore_none``: docs/protocol.md) in
+        :attr:`ignored`; the name is the word the notice's text puts it at (names have no
+        spaces or commas). Returns whether ``code`` is one of them."""
+        words = text.split(" ")
+        if code in (NoticeCode.IGNORED, NoticeCode.ALREADY_IGNORED) and len(words) > 2:
+            self.ignored.add(name_key(words[2]))
+        elif code is NoticeCode.UNIGNORED:
+            self.ignored.discard(name_key(words[-1]))
+        elif code is NoticeCode.IGNORE_LIST:
+            self.ignored = {name_key(name) for name in text.partition(": ")[2].split(", ") if name}
+        elif code is NoticeCode.IGNORE_NONE:
+            self.ignored = set()
+        else:
+            return False
+        return True
 
     def is_pinned(self, key: str) -> bool:
         """Whether the conversation ``key`` is pinned."""

@@ -80,6 +80,7 @@ _KEYS: dict[int, Key] = {
     curses.KEY_F1: Key.F1,
     curses.KEY_F2: Key.F2,
     curses.KEY_F3: Key.F3,
+    curses.KEY_F4: Key.F4,
 }
 _CHARS: dict[str, Key] = {
     "\n": Key.ENTER,

@@ -28,6 +28,7 @@ class Key(enum.Enum):
     F1 = "f1"
     F2 = "f2"
     F3 = "f3"
+    F4 = "f4"
     KILL_LINE = "kill_line"
 
 

@@ -69,6 +69,15 @@ COMMANDS: dict[str, CommandSpec] = {
             words=1,
             rest="optional",
         ),
+        CommandSpec(
+            "ignore",
+            "/ignore [NAME]",
+            "stop seeing NAME's lines, private messages, mentions and typing; /ignore alone lists whom you ignore",
+            words=1,
+            optional_words=1,
+            passive=True,
+        ),
+        CommandSpec("unignore", "/unignore NAME", "see NAME's lines again", words=1, passive=True),
         CommandSpec("away", "/away [message]", "set yourself away; /away alone clears it", rest="optional"),
         CommandSpec("me", "/me action", "describe an action: * NAME action", rest="required"),
         CommandSpec(

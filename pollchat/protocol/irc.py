@@ -1182,6 +1182,9 @@ class IrcCodec:
             if code is ErrorCode.NAME_TAKEN or code is ErrorCode.ALREADY_ONLINE or code is ErrorCode.LOOKALIKE_NAME:
                 nick, self.nick = self.nick, "*"
                 return self.numeric("433", nick, "Nickname is already in use")
+            if code is ErrorCode.TOO_MANY_SESSIONS:  # the nick is in use, as often as allowed: say why
+                nick, self.nick = self.nick, "*"
+                return self.numeric("433", nick, text)
             if code is ErrorCode.SERVER_FULL or code is ErrorCode.BANNED or code is ErrorCode.SERVER_CLOSING:
                 return self.numeric("465", text)
             if code is ErrorCode.WRONG_PASSWORD or code is ErrorCode.LOCKED_OUT:
@@ -1225,7 +1228,14 @@ class IrcCodec:
 
 
 _LOGIN_REFUSALS = frozenset(
-    {ErrorCode.WRONG_PASSWORD, ErrorCode.LOCKED_OUT, ErrorCode.BANNED, ErrorCode.ALREADY_ONLINE, ErrorCode.BAD_FORMAT}
+    {
+        ErrorCode.WRONG_PASSWORD,
+        ErrorCode.LOCKED_OUT,
+        ErrorCode.BANNED,
+        ErrorCode.ALREADY_ONLINE,
+        ErrorCode.TOO_MANY_SESSIONS,
+        ErrorCode.BAD_FORMAT,
+    }
 )
 _CLOSING = frozenset(
     {

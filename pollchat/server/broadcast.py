@@ -40,7 +40,7 @@ is handed to the loop's slow-consumer drop, at a line boundary.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 from pollchat.protocol.events import Entered, Left, ServerEvent
@@ -203,10 +203,16 @@ class Broadcaster:
 
     # --- bytes ------------------------------------------------------------------------------
 
-    def broadcast(self, event: ServerEvent, exclude: Connection | None = None) -> None:
+    def broadcast(self, event: ServerEvent, exclude: Connection | None = None, skip: Collection[Connection] = ()) -> None:
         """Render ``event`` once per audience (one timestamp) and append it to the
-        audience's pending bytes, for every member but ``exclude``. A codec that renders
-        it to ``b""`` (a typing hint in text mode) adds nothing.
+        audience's pending bytes, for every member but ``exclude`` and those in
+        ``skip``. A codec that renders it to ``b""`` (a typing hint in text mode) adds
+        nothing.
+
+        A left-out member is moved past the line the way a sender is (settled up to it,
+        then its ``caught_up_to`` set after it), so the bytes stay shared by everyone
+        else and the batch of the pass is not broken; ``skip`` costs one settle per
+        member in it, and nothing while it is empty.
 
         The rendering comes from a member whose codec still has the audience's mode key:
         a codec can close behind the loop's back (a WebSocket close frame read in the
@@ -241,14 +247,24 @@ class Broadcaster:
                 if not self.settle(exclude, before):
                     continue  # dropped as a slow consumer: it left the audience
                 exclude.caught_up_to = len(pending)
+            if skip:
+                for left_out in skip:
+                    if left_out.audience == key and self.settle(left_out, before):
+                        left_out.caught_up_to = len(pending)
 
     def to_group(
-        self, group: object, members: Sequence[Connection], event: ServerEvent, exclude: Connection | None = None
+        self,
+        group: object,
+        members: Sequence[Connection],
+        event: ServerEvent,
+        exclude: Connection | None = None,
+        skip: Collection[Connection] = (),
     ) -> None:
         """Render ``event`` once per mode key among ``members`` (one timestamp) and
         append it to the pending bytes of ``group``'s batch, for every member but
-        ``exclude``; the members get them at the end of the pass, or before anything
-        else is queued for them.
+        ``exclude`` and those in ``skip`` (moved past the line as the sender is, so the
+        batch stays whole); the members get them at the end of the pass, or before
+        anything else is queued for them.
 
         ``members`` is every online member of the group, ``exclude`` included, in the
         order the core gives (the same tuple while nothing changed, so a burst of lines
@@ -271,6 +287,9 @@ class Broadcaster:
                 if not self._settle_group(exclude):
                     continue  # the sender was dropped as a slow consumer: it left the batch
                 skipped = exclude.group_audience
+            left_out = [conn for conn in skip if batch.holds(conn) and self._settle_group(conn)] if skip else []
+            if skip and not batch.intact():
+                continue  # one of them was dropped as a slow consumer: open the batch again
             break
         ts = 0.0
         for key, audience in batch.audiences.items():
@@ -288,6 +307,10 @@ class Broadcaster:
                 self.active = self.urgent = True
         if exclude is not None and skipped is not None:
             exclude.group_caught_up = len(skipped.pending)  # settled above: it skips only this line
+        for conn in left_out:
+            share = conn.group_audience
+            if share is not None:
+                conn.group_caught_up = len(share.pending)
 
     def _open_group(self, group: object, members: Sequence[Connection]) -> GroupBatch:
         """A new batch for ``group``: each open member first gets all it is owed (of

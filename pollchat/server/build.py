@@ -92,6 +92,8 @@ def build_chat(
         idle_after=config.idle_after,
         offline_quota=config.offline_quota,
         history=history,
+        sessions_per_account=config.sessions_per_account,
+        ignores=database,
     )
     limits = GroupLimits(config.max_groups_per_owner, config.max_group_members, config.max_group_requests)
     return ChatService(

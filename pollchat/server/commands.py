@@ -122,13 +122,6 @@ def stored_message(record: HistoryRecord, viewer_id: int, conversation: str) -> 
     )
 
 
-def without_ignored(viewer_id: int, records: list[HistoryRecord]) -> list[HistoryRecord]:
-    """The records ``viewer_id``'s account may be shown in scrollback and search: the
-    hook where the accounts it ignores (``/ignore``) are left out. Today nothing is
-    ignored, so every record is kept."""
-    return records
-
-
 class CommandOutput(Protocol[P]):
     """Where command results go: the chat service
     (:class:`~pollchat.server.service.ChatService` over the same kind of
@@ -289,6 +282,12 @@ class Commands(Generic[P]):
         admin = session is not None and session.account.admin
         self._deliver(self.hub.who(conn, describe_connection if admin else None))
 
+    def do_ignore(self, conn: P, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.ignore(conn, args[0] if args else None))
+
+    def do_unignore(self, conn: P, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.unignore(conn, args[0]))
+
     def do_whois(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.hub.whois(conn, args[0]))
 
@@ -327,14 +326,14 @@ class Commands(Generic[P]):
         if session is None:
             return
         if group_word is None:
-            records = self.history.conversation(session.account.id, count)
+            records = self.hub.unignored(self.history.conversation(session.account.id, count), session.account.id)
             self.out.send_history(conn, [history_event(r, session.account.id) for r in records], empty_notice=True)
             return
         group = self.groups.readable(conn, group_word)
         if isinstance(group, list):
             self._deliver(group)
             return
-        records = self.history.group_messages(group.id, count)
+        records = self.hub.unignored(self.history.group_messages(group.id, count), session.account.id)
         events = [history_event(r, session.account.id, group.name) for r in records]
         self.out.send_history(conn, events, empty_notice=True)
 
@@ -362,7 +361,7 @@ class Commands(Generic[P]):
         before_id, before_ts = cursor
         records = self.history.messages_before(conversation, count + 1, before_id=before_id, before_ts=before_ts)
         more = len(records) > count
-        records = without_ignored(session.account.id, records[-count:])
+        records = self.hub.unignored(records[-count:], session.account.id)  # /ignore hides them here too
         page = tuple(stored_message(record, session.account.id, name) for record in records)
         self._send(conn, Older(name, rest[0], page, more))
 
@@ -394,7 +393,7 @@ class Commands(Generic[P]):
             group_ids = tuple(group.id for group in self.groups.groups.of_member(viewer))
         records = self.history.search(viewer, words, SEARCH_LIMIT, conversation=conversation, group_ids=group_ids)
         results = tuple(
-            stored_message(record, viewer, self._place(record, viewer)) for record in without_ignored(viewer, records)
+            stored_message(record, viewer, self._place(record, viewer)) for record in self.hub.unignored(records, viewer)
         )
         self._send(conn, SearchResults(" ".join(words), shown, results, SEARCH_LIMIT))
 
@@ -560,11 +559,13 @@ class Commands(Generic[P]):
             self._send(conn, Error.of(ErrorCode.WRONG_PASSWORD))
             return
         session = self.hub.session_of(conn)
+        devices = self.hub.roster.handles_for(session) if session is not None else (conn,)
         if session is not None and session.account.kind is AccountKind.REGISTERED:
             self._deliver(self.groups.account_deleted(session.account))  # owned groups change hands
         self._deliver(self.hub.unregister(conn))
-        if self.hub.session_of(conn) is None:  # deleted and logged out
-            self.out.close(conn, "unregistered")
+        if self.hub.session_of(conn) is None:  # deleted and logged out, on every device
+            for device in devices:
+                self.out.close(device, "unregistered")
 
     def _password_work(
         self,

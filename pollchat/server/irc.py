@@ -248,6 +248,7 @@ class IrcGateway:
         self._said_at = time.time()
         if fold_channel(target) == self.main_key:
             people = [s for n in self.hub.online_names() if (s := self.hub.online(n)) is not None]
+            people = [d for p in people for d in self.hub.roster.sessions_for(p)]  # every device
             people = [p for p in people if isinstance(p.handle.codec, IrcCodec) and p.handle.codec.in_main]
             shown = self.main_channel
         elif target.startswith("#"):
@@ -255,13 +256,15 @@ class IrcGateway:
             if group is None or session.account.id not in group.members:
                 conn.write(codec.numeric("404", target, "Cannot send to channel"))
                 return
-            people, shown = self._online_members(group), "#" + group.name
+            people, shown = self._member_sessions(group), "#" + group.name
         else:
             other = self.hub.online(target)
             if other is None:
                 conn.write(codec.numeric("401", target, "No such nick/channel"))
                 return
-            people, shown = [other], target
+            people, shown = self.hub.roster.sessions_for(other), target
+        if self.hub.ignores.ignorers(session.account.id):  # those who ignore the sender get no tags either
+            people = [p for p in people if not self.hub.ignores.ignores(p.account.id, session.account.id)]
         account = self._account_name(session)
         rendered: dict[str, bytes] = {}  # once per mode key
         for person in people:
@@ -365,7 +368,7 @@ class IrcGateway:
             )
             if session.presence.status in (Status.AWAY, Status.BUSY):
                 away = format_message("AWAY", session.presence.message or "away", source=user_source(session.account.name))
-                for other in self._online_members(group):
+                for other in self._member_sessions(group):
                     other_codec = other.handle.codec
                     if other.handle is not conn and isinstance(other_codec, IrcCodec) and "away-notify" in other_codec.caps:
                         other.handle.write(away)
@@ -591,7 +594,14 @@ class IrcGateway:
         return codec.names("#" + group.name, members)
 
     def _online_members(self, group: Group) -> list[OnlineSession[Connection]]:
+        """The primary session of each online member: one per account."""
         return [s for s in map(self.hub.session_by_id, group.members) if s is not None]
+
+    def _member_sessions(self, group: Group) -> list[OnlineSession[Connection]]:
+        """Every session of each online member (an account may be online on several
+        devices): where a line written to the members goes."""
+        roster = self.hub.roster
+        return [each for s in self._online_members(group) for each in roster.sessions_for(s)]
 
     def _list(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channels: tuple[str, ...]) -> None:
         wanted = {fold_channel(c) for c in channels}
@@ -862,6 +872,7 @@ class IrcGateway:
             log.warning("CHATHISTORY for %s failed: %s", session.account.name, exc)
             conn.write(codec.history_fail("MESSAGE_ERROR", sub, target, "The history cannot be read now"))
             return
+        records = self.hub.unignored(records, session.account.id)  # /ignore hides them here too
         events = [history_event(r, session.account.id, self._group_name(r.group_id)) for r in records]
         conn.write(codec.history_batch(target, events))
 
@@ -961,7 +972,7 @@ class IrcGateway:
         """Users who share a group with a leaver but are not in the main channel (where
         everyone sees the QUIT) are sent it here, once each."""
         session = self.hub.session_of(conn)
-        if session is None:
+        if session is None or self.hub.roster.count_for(session.account.id) > 1:  # still online on another device
             return
         reason = conn.codec.quit_reason if isinstance(conn.codec, IrcCodec) else ""
         data = format_message("QUIT", f"Quit: {reason}" if reason else "Quit", source=user_source(session.account.name))
@@ -974,7 +985,7 @@ class IrcGateway:
         is not in the main channel (where the broadcast tells it), once, if ``wants``."""
         told: set[int] = set()
         for group in self.groups.groups.of_member(session.account.id):
-            for other in self._online_members(group):
+            for other in self._member_sessions(group):
                 codec = other.handle.codec
                 if other.handle is conn or other.handle.id in told or not isinstance(codec, IrcCodec) or codec.in_main:
                     continue
@@ -996,10 +1007,11 @@ class IrcGateway:
             codec.recorded = self.records.time_of
             codec.account_of = self._account_of
         account = self._account_name(session)
+        first = self.hub.roster.count_for(session.account.id) == 1  # another device: the others saw it join already
         for group in self.groups.groups.of_member(session.account.id):
             channel = "#" + group.name
             rendered: dict[str, bytes] = {}  # once per mode key
-            for other in self._online_members(group):
+            for other in self._member_sessions(group) if first else ():
                 other_codec = other.handle.codec
                 if other.handle is conn or not isinstance(other_codec, IrcCodec):
                     continue

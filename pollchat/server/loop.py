@@ -42,7 +42,7 @@ import selectors
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Protocol
 
 from pollchat.protocol.codec import Codec
@@ -344,24 +344,30 @@ class EventLoop:
         it before, in this pass, is appended to its buffer first."""
         self.broadcasts.leave(conn)
 
-    def broadcast(self, event: ServerEvent, exclude: Connection | None = None) -> None:
+    def broadcast(self, event: ServerEvent, exclude: Connection | None = None, skip: Collection[Connection] = ()) -> None:
         """Queue ``event`` to every connection that joined (:meth:`join_everyone`) but
-        ``exclude``, appended at the end of the pass with the pass's other broadcasts
+        ``exclude`` and those in ``skip``, appended at the end of the pass with the
+        pass's other broadcasts
         (:meth:`Broadcaster.broadcast <pollchat.server.broadcast.Broadcaster.broadcast>`)."""
-        self.broadcasts.broadcast(event, exclude)
+        self.broadcasts.broadcast(event, exclude, skip)
 
     def to_group(
-        self, group: object, members: Sequence[Connection], event: ServerEvent, exclude: Connection | None = None
+        self,
+        group: object,
+        members: Sequence[Connection],
+        event: ServerEvent,
+        exclude: Connection | None = None,
+        skip: Collection[Connection] = (),
     ) -> None:
-        """Queue ``event`` to ``group``'s online ``members`` but ``exclude``, appended at
-        the end of the pass with the group's other lines of the pass
-        (:meth:`Broadcaster.to_group <pollchat.server.broadcast.Broadcaster.to_group>`)."""
+        """Queue ``event`` to ``group``'s online ``members`` but ``exclude`` and those in
+        ``skip``, appended at the end of the pass with the group's other lines of the
+        pass (:meth:`Broadcaster.to_group <pollchat.server.broadcast.Broadcaster.to_group>`)."""
         replying = self.replying
         if replying is not None and replying[0] is not exclude and replying[0] in members:
             # Rare: a member other than the sender answers a labelled line with it.
-            self.fan_out([conn for conn in members if conn is not exclude], event)
+            self.fan_out([conn for conn in members if conn is not exclude and conn not in skip], event)
             return
-        self.broadcasts.to_group(group, members, event, exclude)
+        self.broadcasts.to_group(group, members, event, exclude, skip)
 
     def switch_mode(self, conn: Connection, mode: str) -> None:
         """Switch ``conn``'s codec to ``mode`` (``mode json``); a logged-in connection

@@ -26,7 +26,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Generic, Protocol, TypeVar
 
@@ -67,7 +67,7 @@ from pollchat.protocol.session import (
 )
 from pollchat.server.admin import AdminActions, ShutdownCountdown
 from pollchat.server.bans import NetworkBans
-from pollchat.server.commands import Commands, history_event
+from pollchat.server.commands import MAX_HISTORY, Commands, history_event
 from pollchat.server.history import HistoryLog
 from pollchat.server.peer import Peer
 from pollchat.server.registrations import RegistrationCommit
@@ -93,14 +93,21 @@ class Output(Protocol[P_contra]):
     def fan_out(self, targets: Iterable[P_contra], event: ServerEvent) -> None:
         """Queue ``event`` to each of ``targets``, rendered once per encoding in use."""
 
-    def broadcast(self, event: ServerEvent, exclude: P_contra | None = None) -> None:
-        """Queue ``event`` to every peer that joined, but ``exclude``."""
+    def broadcast(self, event: ServerEvent, exclude: P_contra | None = None, skip: Collection[P_contra] = ()) -> None:
+        """Queue ``event`` to every peer that joined, but ``exclude`` and those in
+        ``skip`` (usually empty: those who ignore the sender)."""
 
     def to_group(
-        self, group: object, members: Sequence[P_contra], event: ServerEvent, exclude: P_contra | None = None
+        self,
+        group: object,
+        members: Sequence[P_contra],
+        event: ServerEvent,
+        exclude: P_contra | None = None,
+        skip: Collection[P_contra] = (),
     ) -> None:
-        """Queue ``event`` to each of a group's online ``members`` but ``exclude`` (the
-        same ``members`` object for consecutive lines while nothing changed)."""
+        """Queue ``event`` to each of a group's online ``members`` but ``exclude`` and
+        those in ``skip`` (the same ``members`` object for consecutive lines while
+        nothing changed)."""
 
     def join_everyone(self, peer: P_contra) -> None:
         """``peer`` logged in: it receives broadcasts from now on."""
@@ -121,11 +128,13 @@ class PeerOutput(Generic[P]):
         for peer in targets:
             peer.send(event)
 
-    def broadcast(self, event: ServerEvent, exclude: P | None = None) -> None:
-        self.fan_out([peer for peer in self.joined if peer is not exclude], event)
+    def broadcast(self, event: ServerEvent, exclude: P | None = None, skip: Collection[P] = ()) -> None:
+        self.fan_out([peer for peer in self.joined if peer is not exclude and peer not in skip], event)
 
-    def to_group(self, group: object, members: Sequence[P], event: ServerEvent, exclude: P | None = None) -> None:
-        self.fan_out([peer for peer in members if peer is not exclude], event)
+    def to_group(
+        self, group: object, members: Sequence[P], event: ServerEvent, exclude: P | None = None, skip: Collection[P] = ()
+    ) -> None:
+        self.fan_out([peer for peer in members if peer is not exclude and peer not in skip], event)
 
     def join_everyone(self, peer: P) -> None:
         self.joined[peer] = None
@@ -345,10 +354,16 @@ class ChatService(Generic[P]):
                 case Delivery(targets, event):
                     if targets:
                         output.fan_out(targets, event)
-                case ToEveryone():
-                    output.broadcast(effect.event, effect.exclude)
-                case ToGroup():
-                    output.to_group(effect.group, effect.members, effect.event, effect.exclude)
+                case ToEveryone(targets, event):
+                    if targets.skip:  # someone ignores the sender (rare)
+                        output.broadcast(event, targets.exclude, targets.skip)
+                    else:
+                        output.broadcast(event, targets.exclude)
+                case ToGroup(group, targets, event):
+                    if targets.skip:
+                        output.to_group(group, targets.handles, event, targets.exclude, targets.skip)
+                    else:
+                        output.to_group(group, targets.handles, event, targets.exclude)
                 case JoinedEveryone(peer):
                     output.join_everyone(peer)
                 case LeftEveryone(peer):
@@ -583,7 +598,7 @@ class ChatService(Generic[P]):
         account = admission.account
         assert account is not None
         if self.config.replay:
-            records = self.history.recent_public(self.config.replay)
+            records = self.hub.unignored(self.history.recent_public(self.config.replay), account.id)
             self.send_history(peer, [history_event(r, account.id) for r in records])
         last_seen = self.hub.accounts.last_seen(account)
         if last_seen is not None:  # renames missed while away (shown in JSON mode only)
@@ -592,6 +607,10 @@ class ChatService(Generic[P]):
         for receipt in self.commands.receipts_at_login(account.id):  # (shown in JSON mode only)
             peer.send(receipt)
         waiting = self.history.count_private_since(account.id, last_seen or 0.0)
+        if waiting and self.hub.ignores.of(account.id):  # not those of accounts it ignores (bounded as /history is)
+            since = last_seen or 0.0
+            shown = self.hub.unignored(self.history.conversation(account.id, MAX_HISTORY), account.id)
+            waiting = sum(1 for r in shown if r.recipient_id == account.id and r.ts > since)
         if waiting:
             peer.send(Notice.of(NoticeCode.OFFLINE_MESSAGES, count=waiting))
         self.deliver(self.groups.welcome(peer))

@@ -40,6 +40,7 @@ COPIED: dict[str, tuple[str, str]] = {
     "group_request": ("group_id, account_id, created", "rowid"),  # asking order
     "pending_change": ('id, account_id, change, group_name, name, "by", at', "id"),
     "read_mark": ("reader_id, partner_id, until", "reader_id, partner_id"),
+    "account_ignore": ("account_id, ignored_id, created", "account_id, ignored_id"),
 }
 """Every table and what is copied of it (the PostgreSQL identity ``seq`` of members and
 requests is assigned in copy order)."""

@@ -19,9 +19,10 @@ from typing import Protocol
 from pollchat.core.accounts import Account
 from pollchat.core.groups import GroupStore
 from pollchat.core.history import Conversation, HistoryRecord
+from pollchat.core.ignores import IgnoreStore
 from pollchat.core.receipts import ReceiptStore
 
-__all__ = ["AccountStore", "BanStore", "GroupStore", "MessageStore", "ReceiptStore", "Store"]
+__all__ = ["AccountStore", "BanStore", "GroupStore", "IgnoreStore", "MessageStore", "ReceiptStore", "Store"]
 
 
 class AccountStore(Protocol):
@@ -161,7 +162,7 @@ class BanStore(Protocol):
         """``(network, until, reason, by)`` of every address ban in force at ``now``."""
 
 
-class Store(AccountStore, MessageStore, BanStore, GroupStore, ReceiptStore, Protocol):
+class Store(AccountStore, MessageStore, BanStore, GroupStore, ReceiptStore, IgnoreStore, Protocol):
     """One open database: every concern, and its lifetime."""
 
     def close(self) -> None:

@@ -82,6 +82,17 @@ CREATE INDEX IF NOT EXISTS message_search ON message USING gin (to_tsvector('sim
 private-pair index of scrollback and the full-text index of search, on the text as the ``simple`` configuration splits it (words
 lower-cased, no stemming, no stop words: a chat mixes languages)."""
 
+IGNORE_TABLE = """
+CREATE TABLE IF NOT EXISTS account_ignore (
+    account_id BIGINT NOT NULL,
+    ignored_id BIGINT NOT NULL,
+    created    DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (account_id, ignored_id)
+);
+"""
+"""The ignore lists (schema 9), as in SQLite (:mod:`pollchat.store.ignores`); also added
+to a database of an older schema when it is opened (:func:`_upgrade`)."""
+
 SCHEMA = f"""
 CREATE TABLE pollchat_meta (
     key   TEXT PRIMARY KEY,
@@ -179,12 +190,12 @@ CREATE TABLE pending_change (
     at         DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX pending_change_account ON pending_change (account_id, id);
-"""
+""" + IGNORE_TABLE
 """The whole schema (version :data:`SCHEMA_VERSION`), created in one transaction."""
 
 TABLES = (
     "account", "message", "ban", "address_ban", "chat_group", "group_member", "group_ban", "group_request",
-    "pending_change", "read_mark",
+    "pending_change", "read_mark", "account_ignore",
 )
 """Every table holding data (not ``pollchat_meta``)."""
 
@@ -278,7 +289,7 @@ def check_schema(conn: Any, url: str, *, create: bool) -> int:
     return version
 
 
-_UPGRADES = {8: SEARCH_SCHEMA}
+_UPGRADES = {8: SEARCH_SCHEMA, 9: IGNORE_TABLE}
 """What each schema version adds to a PostgreSQL database of the version before it
 (SQLite's migrations of the same numbers)."""
 
@@ -805,7 +816,36 @@ class PgReceipts(_PgConnection):
         ]
 
 
-class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups, PgReceipts):
+class PgIgnores(_PgConnection):
+    """The ignore table (:class:`pollchat.store.ports.IgnoreStore`)."""
+
+    def ignored_ids(self, account_id: int) -> list[int]:
+        rows = self._all(
+            "SELECT ignored_id FROM account_ignore WHERE account_id = %s ORDER BY created, ignored_id", (account_id,)
+        )
+        return [int(row[0]) for row in rows]
+
+    def ignored_names(self, account_id: int) -> list[str]:
+        rows = self._all(
+            "SELECT account.name FROM account_ignore JOIN account ON account.id = account_ignore.ignored_id"
+            " WHERE account_ignore.account_id = %s ORDER BY account_ignore.created, account_ignore.ignored_id",
+            (account_id,),
+        )
+        return [row[0] for row in rows]
+
+    def add_ignore(self, account_id: int, ignored_id: int, now: float) -> None:
+        self._conn.execute(
+            "INSERT INTO account_ignore (account_id, ignored_id, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (account_id, ignored_id, now),
+        )
+
+    def remove_ignore(self, account_id: int, ignored_id: int) -> None:
+        self._conn.execute(
+            "DELETE FROM account_ignore WHERE account_id = %s AND ignored_id = %s", (account_id, ignored_id)
+        )
+
+
+class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups, PgReceipts, PgIgnores):
     """An open pollchat database on PostgreSQL; implements :class:`pollchat.store.ports.Store`.
     Open it with :func:`open_postgres`."""
 

@@ -9,9 +9,9 @@ program -- is refused with :class:`~pollchat.errors.StoreError` and never writte
 Before an existing database is migrated, a copy is written beside it
 (``pollchat.db.v1-backup`` for a version-1 file; see :func:`backup_path`).
 
-Tables (schema 8; the meaning of each is documented by the module that uses it:
+Tables (schema 9; the meaning of each is documented by the module that uses it:
 :mod:`pollchat.store.accounts`, :mod:`pollchat.store.messages`,
-:mod:`pollchat.store.bans`, :mod:`pollchat.store.groups`). The PostgreSQL engine
+:mod:`pollchat.store.bans`, :mod:`pollchat.store.groups`, :mod:`pollchat.store.ignores`). The PostgreSQL engine
 (:mod:`pollchat.store.postgres`) has the same tables and meaning.
 """
 
@@ -188,6 +188,15 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text);
         INSERT INTO message_search (rowid, text) VALUES (new.id, new.text);
     END;
+    """,
+    # 9: ignore lists (/ignore): who does not want whose lines delivered.
+    """
+    CREATE TABLE account_ignore (
+        account_id INTEGER NOT NULL,
+        ignored_id INTEGER NOT NULL,
+        created    REAL NOT NULL,
+        PRIMARY KEY (account_id, ignored_id)
+    ) WITHOUT ROWID;
     """,
 )
 SEARCH_TABLE = "message_search"

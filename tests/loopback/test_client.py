@@ -210,6 +210,14 @@ def test_json_event_is_shown_as_its_text_protocol_wording(event, expected):
     assert render_incoming(json_line(event)) == expected
 
 
+def test_a_login_refused_as_online_elsewhere_is_said_in_words_with_the_name_typed():
+    refused = json_line(Error.of(ErrorCode.ALREADY_ONLINE))
+    assert render_incoming(refused, "alice") == ["alice is already logged in elsewhere"]
+    assert render_incoming(refused) == ["Password already used"]  # no name known: the server's line
+    other = json_line(Error.of(ErrorCode.WRONG_PASSWORD))
+    assert render_incoming(other, "alice") == ["Wrong Password"]
+
+
 def test_every_event_type_is_covered_by_the_rendering_cases():
     covered = {type(event) for event, _ in RENDERED} | {ModeSwitched}
     assert covered == set(EVENT_TYPES)

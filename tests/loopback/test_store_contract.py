@@ -413,6 +413,27 @@ def test_changes_for_offline_accounts(store: Store, people) -> None:
     assert store.take_changes(ben.id) == [] and store.load_groups()[0].requests == {}
 
 
+# --- ignore lists ---------------------------------------------------------------------------------
+
+
+def test_ignore_lists(store: Store, people) -> None:
+    ann, ben, cy = people
+    assert store.ignored_ids(ann.id) == [] and store.ignored_names(ann.id) == []
+    store.add_ignore(ann.id, cy.id, T)
+    store.add_ignore(ann.id, ben.id, T + 1)
+    store.add_ignore(ann.id, cy.id, T + 2)  # twice: kept once, at its first time
+    store.add_ignore(ben.id, ann.id, T)
+    assert store.ignored_ids(ann.id) == [cy.id, ben.id]
+    assert store.ignored_names(ann.id) == ["cy", "ben"]
+    assert store.rename(ben.id, "benny")
+    assert store.ignored_names(ann.id) == ["cy", "benny"]  # current names
+    store.delete(cy.id)
+    assert store.ignored_names(ann.id) == ["benny"]  # a deleted account is not listed
+    store.remove_ignore(ann.id, ben.id)
+    store.remove_ignore(ann.id, ben.id)  # not there: nothing happens
+    assert store.ignored_ids(ann.id) == [cy.id] and store.ignored_ids(ben.id) == [ann.id]
+
+
 # --- lifetime -------------------------------------------------------------------------------------
 
 
@@ -422,6 +443,8 @@ def test_everything_survives_a_reopen(opener: Opener) -> None:
     db.append_messages([chat(ann, "kept")])
     db.set_ban(ann.id, None, "r", "root", T)
     db.create_group("tea", "public", ann.id, T)
+    ben = make(db, "ben")
+    db.add_ignore(ann.id, ben.id, T)
     db.close()
     db.close()  # twice is fine
     db = opener()
@@ -430,6 +453,7 @@ def test_everything_survives_a_reopen(opener: Opener) -> None:
         assert texts(db.recent_public(5)) == ["kept"]
         assert db.ban_of(ann.id, T) == (None, "r", "root")
         assert [g.name for g in db.load_groups()] == ["tea"]
+        assert db.ignored_ids(ann.id) == [ben.id]
         assert db.name_collisions == []
     finally:
         db.close()

@@ -52,6 +52,22 @@ def test_a_foreign_or_newer_identity_is_refused(pg_url: str, rows: list[tuple[st
         open_postgres(pg_url)
 
 
+def test_a_database_made_before_ignore_lists_gets_their_table_when_opened(pg_url: str) -> None:
+    open_postgres(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as the version before ignore lists left it
+        conn.execute("DROP TABLE account_ignore")
+        conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),))
+    db = open_postgres(pg_url)
+    try:
+        db.add_ignore(1, 2, 0.0)
+        assert db.ignored_ids(1) == [2]
+    finally:
+        db.close()
+    with psycopg.connect(pg_url) as conn:
+        meta = dict(conn.execute("SELECT key, value FROM pollchat_meta").fetchall())
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
+
+
 def test_two_servers_starting_on_one_empty_database_both_open_it(pg_url: str) -> None:
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
@@ -97,14 +113,15 @@ def test_redact_hides_only_the_password() -> None:
     assert redact("postgres://h/db") == "postgres://h/db"
 
 
-def test_a_database_of_the_previous_schema_is_upgraded(pg_url: str) -> None:
-    """What SQLite's last migration adds (the search index, read receipts) is added to a
-    PostgreSQL database of the version before, in place, at the next open."""
+def test_a_database_two_schemas_old_is_upgraded_one_version_at_a_time(pg_url: str) -> None:
+    """What SQLite's last two migrations add (the search index and read receipts, then
+    ignore lists) is added to a PostgreSQL database of schema 7, in place, at the next open."""
     open_postgres(pg_url).close()
-    with psycopg.connect(pg_url, autocommit=True) as conn:  # back to the previous schema
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # back to schema 7
         conn.execute("DROP INDEX message_search; DROP INDEX message_conversation; DROP TABLE read_mark")
         conn.execute("ALTER TABLE account DROP COLUMN receipts")
-        conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),))
+        conn.execute("DROP TABLE account_ignore")
+        conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 2),))
         conn.execute(
             "INSERT INTO message (ts, kind, sender_id, sender, text) VALUES (1, 'chat', 1, 'ann', 'lunch before')"
         )
@@ -114,6 +131,8 @@ def test_a_database_of_the_previous_schema_is_upgraded(pg_url: str) -> None:
         db.append_messages([HistoryRecord(2.0, RecordKind.CHAT, 1, "ann", "lunch after")])
         assert [r.text for r in db.search_messages(1, ["lunch"], 5)] == ["lunch after", "lunch before"]
         assert db.mark_read(2, 1, 3.0) == 3.0 and db.receipts_off_accounts() == []
+        db.add_ignore(1, 2, 0.0)
+        assert db.ignored_ids(1) == [2]
     finally:
         db.close()
     with psycopg.connect(pg_url) as conn:

@@ -159,6 +159,9 @@ PARSED = [
     ("/read @bob 2026-11-21T10:39:59.750Z", Command("read", ("@bob", "2026-11-21T10:39:59.750Z"))),
     ("/receipts", Command("receipts", ())),
     ("/receipts off", Command("receipts", ("off",))),
+    ("/ignore", Command("ignore", ())),
+    ("/ignore troll", Command("ignore", ("troll",))),
+    ("/unignore troll", Command("unignore", ("troll",))),
 ]
 
 

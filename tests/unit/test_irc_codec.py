@@ -154,6 +154,13 @@ def test_refusals_map_to_numerics() -> None:
     assert b"465 * :Max number of chat users" in c.encode(Error.of(ErrorCode.SERVER_FULL), 0.0)
 
 
+def test_a_login_past_the_sessions_per_account_is_433_saying_why() -> None:
+    c = codec()
+    c.receive_data(b"NICK alice\r\nUSER u 0 * :A\r\n")
+    data = c.encode(Error.of(ErrorCode.TOO_MANY_SESSIONS, limit=2), 0.0)
+    assert b" 433 * alice :this account is logged in on 2 devices already" in data
+
+
 def test_commands_before_registration_get_451_and_unknown_ones_421() -> None:
     c = codec()
     assert b" 451 * JOIN " in sent(c.receive_data(b"JOIN #a\r\n"))

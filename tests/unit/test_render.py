@@ -185,6 +185,21 @@ TEXT_GOLDEN = [
     (Notice.of(NoticeCode.RECIPIENT_AWAY, name="bob", status="away", message="lunch"), b"bob is away: lunch\n"),
     (Notice.of(NoticeCode.RECIPIENT_AWAY_NO_MESSAGE, name="bob", status="busy"), b"bob is busy\n"),
     (Notice.of(NoticeCode.PASSWORD_CHANGED), b"password changed\n"),
+    (
+        Notice.of(NoticeCode.IGNORED, name="troll"),
+        b"you ignore troll now: their lines, actions, private messages, mentions and typing are not shown to you"
+        b" (/unignore troll undoes it)\n",
+    ),
+    (Notice.of(NoticeCode.ALREADY_IGNORED, name="troll"), b"you ignore troll already\n"),
+    (Notice.of(NoticeCode.UNIGNORED, name="troll"), b"you no longer ignore troll\n"),
+    (Notice.of(NoticeCode.IGNORE_LIST, names="troll, spam"), b"you ignore: troll, spam\n"),
+    (Notice.of(NoticeCode.IGNORE_NONE), b"you ignore nobody (/ignore NAME hides someone's lines from you)\n"),
+    (
+        Error.of(ErrorCode.TOO_MANY_SESSIONS, limit=3),
+        b"this account is logged in on 3 devices already, the most allowed: log out on one of them first\n",
+    ),
+    (Error.of(ErrorCode.IGNORE_SELF), b"you cannot ignore yourself\n"),
+    (Error.of(ErrorCode.NOT_IGNORED, name="troll"), b"you do not ignore troll\n"),
     (Notice.of(NoticeCode.UNREGISTERED, name="bob"), b"account bob deleted, goodbye\n"),
     (Notice.of(NoticeCode.GOODBYE), b"goodbye\n"),
     (

@@ -128,3 +128,23 @@ def test_results_are_bounded_and_bad_input_gets_one_line(make_chat: MakeChat) ->
     assert u1.line() == "usage: /search WORDS [#group|@NAME]"
     u1.send(b"/search hi @ghost\n")
     assert u1.line() == "no such user: ghost"
+
+
+def test_an_ignored_accounts_messages_are_left_out_of_search_and_scrollback(make_chat: MakeChat) -> None:
+    """/ignore hides an account's lines everywhere its ignorer reads: live, in replay, and
+    in what /search and /older bring back."""
+    h = make_chat(max_users=8)
+    u1, u2, u3 = setup(h)
+    u2.send(b"/ignore user3\n")
+    assert u2.line().startswith("you ignore user3 now")
+    u2.send(b"/search friday lunch\n")
+    assert u2.line() == "--- 1 result(s) for 'friday lunch' in everything you can read, newest first (at most 20) ---"
+    assert re.fullmatch(TIME + r"\[private\] user1: lunch friday\? just us", u2.line())
+    assert u2.line() == "--- end of results ---"
+    u2.send(b"/older now\n")
+    assert u2.lines(2) == ["--- 0 older message(s) in the main chat ---", "--- start of the history ---"]
+    u1.send(b"/search friday lunch\n")
+    assert u1.line().startswith("--- 4 result(s)")  # user1 ignores nobody
+    u1.lines(5)
+    u1.send(b"/older now\n")
+    assert u1.line() == "--- 1 older message(s) in the main chat ---"  # user3's line, for user1

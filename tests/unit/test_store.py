@@ -341,6 +341,7 @@ def test_v1_database_migrates_in_place_keeping_every_account(db_path: Path) -> N
     assert sorted(rows(backup, "SELECT key, name, password_hash, created_at FROM account")) == sorted(V1_ACCOUNTS)
     assert sorted(r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")) == [
         "account",
+        "account_ignore",
         "address_ban",
         "ban",
         "chat_group",

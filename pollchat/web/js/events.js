@@ -1,7 +1,7 @@
 /* pollchat web client: what each server event does to the state (one JSON-mode
  * event per WebSocket message, docs/protocol.md). No DOM: the page's side goes
  * through `ui` (state.js). */
-import { MAIN, TYPING_TTL, LOGIN_HISTORY, AUTH_ERRORS, FINAL_NOTICES, nameKey, groupKey, mentionPattern, parseTs, whoText, whoisText, groupsText, membersText } from "./util.js";
+import { MAIN, TYPING_TTL, LOGIN_HISTORY, AUTH_ERRORS, FINAL_NOTICES, nameKey, groupKey, mentionPattern, parseTs, whoText, whoisText, groupsText, membersText, ignoreChange } from "./util.js";
 import { requestsOf, onGroupChange, reconcileGroups, onMention } from "./groups.js";
 import { ui, newChat, state, chat, openConversation, isMe, isViewing, know, conversationWith, groupConversation, addLine, notify, onChatLine, currentName, nameInUse, stopTypingIn, stopTypingEverywhere, rename, onOlder, onReceipt } from "./state.js";
 import { olderRefused, sendAuto, takePendingItem, takePending, takePendingPeek, answerPending, groupRequestRefused, dropUserPending, requestWho, fetchHistoryFor } from "./requests.js";
@@ -212,6 +212,8 @@ export function onWelcome(e, ts) {
   // replay, notices), so it is where the page asks for the rest (onWho).
   state.afterWelcome = true;
   requestWho();
+  state.ignored = new Set();
+  state.ignoreKnown = false; // asked when a person dialog first opens (screens.js)
 }
 
 export function onError(e, ts) {
@@ -232,6 +234,10 @@ export function onError(e, ts) {
   if (olderRefused(code, text)) return;
   if (code === "no_such_user" && answerPending("whois", (arg) => text === `no such user: ${arg}`)) return;
   if ((code === "not_member" || code === "no_such_group") && groupRequestRefused(text)) return;
+  if (code === "not_ignored") {
+    const m = /^you do not ignore (\S+)$/.exec(text);
+    if (m) state.ignored.delete(nameKey(m[1]));
+  }
   if (code === "no_request") {
     // a request already answered (by another admin, or twice): drop its buttons
     const m = /^(\S+) has not asked to join #(\S+)$/.exec(text);
@@ -264,6 +270,16 @@ export function onNotice(e, ts) {
     if (auto) return;
   }
   if (code === "your_groups" || code === "game_offer") return; // the chats list shows groups; no game here
+  const change = ignoreChange(code, text);
+  if (change) {
+    if (change.all) {
+      state.ignored = new Set(change.all.map(nameKey));
+      state.ignoreKnown = true;
+    }
+    for (const name of change.add || []) state.ignored.add(nameKey(name));
+    for (const name of change.remove || []) state.ignored.delete(nameKey(name));
+    if (change.all && takePending("ignore")) return; // the list the page asked for at login
+  }
   addLine(chat().openKey, text, ts, FINAL_NOTICES.has(code) ? "error" : "system");
 }
 

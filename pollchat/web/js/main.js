@@ -238,6 +238,12 @@ function wire() {
   $("conv-leave").addEventListener("click", () => send(`/leave #${current().name}`));
   $("conv-join").addEventListener("click", () => send(`/join #${current().name}`));
   $("user-info-close").addEventListener("click", closeUserInfo);
+  $("user-info-ignore").addEventListener("click", () => {
+    // the server's notice (ignored / unignored) turns the button over (events.js)
+    const name = $("user-info-name").textContent;
+    if (!name || isMe(name)) return;
+    send(`/${state.ignored.has(nameKey(name)) ? "unignore" : "ignore"} ${name}`);
+  });
   $("user-info").addEventListener("close", () => { state.whoisPanel = null; });
   $("user-info").addEventListener("click", (event) => {
     if (event.target === $("user-info")) closeUserInfo(); // a click on the backdrop

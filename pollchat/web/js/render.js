@@ -38,6 +38,20 @@ export function draw() {
   drawTabs();
   drawGroupFinder();
   drawSearch();
+  drawIgnoreButton();
+}
+
+/** The person dialog's Ignore button says whether the user ignores that person now
+ * (state.ignored follows the server's ignore notices). */
+export function drawIgnoreButton() {
+  const button = $("user-info-ignore");
+  const name = $("user-info-name").textContent;
+  const hidden = !$("user-info").open || !name || !state.ignoreKnown || nameKey(name) === nameKey(chat().me || "");
+  button.hidden = hidden;
+  const ignored = !hidden && state.ignored.has(nameKey(name));
+  button.textContent = ignored ? "Unignore" : "Ignore";
+  button.setAttribute("aria-pressed", String(ignored));
+  $("user-info-ignored").hidden = !ignored;
 }
 
 /** Replace a list's items only when `signature` changed; keep keyboard focus on the

@@ -89,6 +89,8 @@ function newPageState() {
     newPassword: null,       // from a /passwd typed, until the server confirms it
     typingOut: { target: null, lastOn: -Infinity, lastKey: 0 },
     whoisPanel: null,        // the name the user clicked, whose /whois fills the dialog
+    ignored: new Set(),      // name keys of the accounts this user ignores (/ignore)
+    ignoreKnown: false,      // the server's list arrived since the login
     whoAt: Infinity,         // when the next /who poll is due (ms)
     inputHistory: [],
     inputIndex: 0,
