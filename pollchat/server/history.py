@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.errors import StoreError
-from pollchat.store.database import Database
+from pollchat.store.ports import MessageStore
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class HistoryLog:
 
     def __init__(
         self,
-        database: Database,
+        database: MessageStore,
         keep: int,
         *,
         private_keep: int = 0,
