@@ -6,11 +6,11 @@ byte; a fake clock makes the ``[YYYY-MM-DD HH:MM]`` prefixes exact."""
 from __future__ import annotations
 
 import random
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
 
+from pollchat.errors import StoreError
 from tests.harness import Client, FakeClock, Harness
 
 MakeHarness = Callable[..., Harness]
@@ -498,7 +498,7 @@ def test_a_full_disk_loses_no_message_and_no_sender_is_told_a_falsehood(make_har
     assert u1.line() == "[#g] public group created: others join with /join #g"
 
     def full(records: object) -> None:
-        raise sqlite3.OperationalError("database or disk is full")
+        raise StoreError("database error: database or disk is full")  # what the store raises
 
     monkeypatch.setattr(h.server.database, "append_messages", full)
     u1.send(b"/msg user2 first\n")

@@ -20,18 +20,23 @@ def test_accounts_and_history_live_in_postgresql_across_restarts(tmp_path: Path,
     args = server_args(tmp_path / "data", "--max-users", "3", "--database", pg_url, "--replay", "5")
     with start_server(args, tmp_path) as server:
         server.wait_listening()
+        amy = server.client()
+        amy.send(b"register\namy,secret\n")
+        assert amy.read_until(b"active users are: amy")[-1] == b"active users are: amy"
         bob = server.client()
         bob.send(b"register\nbob,secret\n")
-        assert bob.read_until(b"active users are: bob")[-1] == b"active users are: bob"
+        assert bob.read_until(b"active users are: amy bob")[-1] == b"active users are: amy bob"
         bob.send(b"hello from postgres\n")
+        assert amy.read_until(b"bob: hello from postgres")[-1] == b"bob: hello from postgres"  # handled
         bob.close()
+        amy.close()
         assert server.stop() == 0, server.stderr()
         assert pg_url in server.stderr() and "Traceback" not in server.stderr()
     assert not (tmp_path / "data" / "pollchat.db").exists()  # nothing went to SQLite
     with start_server(args, tmp_path) as server:
         server.wait_listening()
         again = server.client()
-        again.send(b"login\nBOB,secret\n")
+        again.send(b"login\nBOB,secret\n")  # amy's and bob's registrations were kept
         lines = again.read_until(b"--- end of history ---")
         assert lines[0] == b"Access Provided"
         assert lines[-2].endswith(b"] bob: hello from postgres"), lines

@@ -6,6 +6,7 @@ registered session fits at a time.
 
 from __future__ import annotations
 
+from pollchat.errors import StoreError
 from pollchat.protocol.names import name_key
 from pollchat.protocol.session import Phase
 from pollchat.store.database import DATABASE_NAME, Database
@@ -199,7 +200,7 @@ def test_a_database_failure_during_registration_is_reported_not_hidden(harness: 
     watcher = harness.login("user1", "123")
 
     def failing_create(account):
-        raise sqlite3.OperationalError("database or disk is full")
+        raise StoreError("database error: database or disk is full")  # what the store raises
 
     monkeypatch.setattr(harness.server.database, "create", failing_create)
     client = harness.connect()
