@@ -36,7 +36,7 @@ from pollchat.server.peer import Peer
 from pollchat.server.service import ChatService, Output
 from pollchat.server.timers import Timers
 from pollchat.server.workers import PasswordPool, WorkerPool
-from pollchat.store.database import Database
+from pollchat.store.ports import Store
 
 P = TypeVar("P", bound=Peer)
 
@@ -44,7 +44,7 @@ P = TypeVar("P", bound=Peer)
 def build_chat(
     config: ServerConfig,
     preconfigured: list[Account],
-    database: Database,
+    database: Store,
     *,
     pool: PasswordPool,
     timers: Timers,
@@ -112,7 +112,7 @@ def build_chat(
 def build_server_loop(
     config: ServerConfig,
     preconfigured: list[Account],
-    database: Database,
+    database: Store,
     loop: EventLoop,
     *,
     clock: Callable[[], float] = time.time,

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.errors import StoreError
 from pollchat.server.timers import Timer, Timers
-from pollchat.store.database import Database
+from pollchat.store.ports import MessageStore
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class HistoryLog:
 
     def __init__(
         self,
-        database: Database,
+        database: MessageStore,
         keep: int,
         *,
         private_keep: int = 0,

@@ -20,6 +20,7 @@ from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import skeleton
 from pollchat.store.database import DATABASE_NAME, Database
+from pollchat.store.groups import MAX_PENDING_CHANGES
 from pollchat.store.ports import Store
 
 HASH = "pbkdf2_sha256$1000$salt$" + "A" * 43 + "="
@@ -291,6 +292,10 @@ def test_changes_for_offline_accounts(store: Store, people) -> None:
     store.queue_change(ben.id, PendingChange("deleted", "g", "ben", "ann", T))
     assert [c.group for c in store.take_changes(ann.id)] == ["g0", "g1", "g2"]
     assert store.take_changes(ann.id) == []
+    for i in range(MAX_PENDING_CHANGES + 5):  # capped: the oldest go first
+        store.queue_change(ann.id, PendingChange("kicked", f"h{i}", "ann", "ben", T + i))
+    kept = store.take_changes(ann.id)
+    assert len(kept) == MAX_PENDING_CHANGES and kept[0].group == "h5"
     store.add_request(store.create_group("tea", "public", ann.id, T), ben.id, T)
     store.forget_account(ben.id)
     assert store.take_changes(ben.id) == [] and store.load_groups()[0].requests == {}
