@@ -549,6 +549,8 @@ class EventLoop:
             self._handshake(conn)
             return
         wait_for_read = False
+        if conn.held and conn.outbuf:
+            return  # what it acknowledges is not committed yet: the barrier flushes it then
         if conn.outbuf:
             try:
                 sent = conn.sock.send(conn.outbuf)

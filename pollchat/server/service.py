@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
@@ -212,6 +212,14 @@ class ChatService(Generic[P]):
         self.on_leaving: list[Callable[[P], None]] = []
         """Called with each logged-in peer whose connection is ending, before its seat is
         freed and the others are told (a front end tells what only it knows)."""
+        self.barrier: Any = None
+        """The commit barrier (:class:`pollchat.server.barrier.CommitBarrier`) of a
+        write-behind store (PostgreSQL): a connection whose request issued writes is
+        held until they are committed. ``None`` (SQLite): writes commit when they return."""
+        self.store_available: Callable[[], bool] | None = None
+        """Whether the account database can be reached (``None``: always); while it
+        cannot, logins and registrations are refused with one line."""
+        self._history_waiters: dict[P, int] = {}  # peers whose private or group line waits for the history batch
         # Bound once: every connection's timer refers to these, not to a closure of its own.
         self._on_login_timeout = self._login_timed_out
         self._on_idle_check = self._idle_check
@@ -352,6 +360,10 @@ class ChatService(Generic[P]):
         a private message or a group line (acknowledged to its sender: stored first),
         and tell the senders of what could not be stored in this same pass."""
         self.history.commit_acknowledged()
+        if self._history_waiters:
+            waiters, self._history_waiters = self._history_waiters, {}
+            for peer, mark in waiters.items():
+                self.barrier.hold(peer, mark)
         self.deliver(self.groups.unsaved(self.history.take_unsaved()))
 
     def after_pass(self) -> None:
@@ -416,6 +428,19 @@ class ChatService(Generic[P]):
     # --- session steps -------------------------------------------------------------------------
 
     def _apply(self, peer: P, steps: list[SessionStep]) -> None:
+        barrier = self.barrier
+        if barrier is None:
+            self._run_steps(peer, steps)
+            return
+        mark, lines = barrier.mark(), self.history.acknowledged
+        try:
+            self._run_steps(peer, steps)
+        finally:
+            barrier.hold(peer, mark)  # acknowledged means committed
+            if self.history.acknowledged != lines:  # its line is written in before_flush
+                self._history_waiters.setdefault(peer, mark)
+
+    def _run_steps(self, peer: P, steps: list[SessionStep]) -> None:
         for step in steps:
             if peer.closing:
                 return
@@ -460,6 +485,10 @@ class ChatService(Generic[P]):
     # --- the login workflow --------------------------------------------------------------------
 
     def _authenticate(self, peer: P, step: Authenticate) -> None:
+        if step.verb is not Verb.GUEST and self.store_available is not None and not self.store_available():
+            log.warning("%s of %r refused: the account database is unavailable", step.verb.value, step.name)
+            self._refused(peer, step, ErrorCode.DATABASE_UNAVAILABLE)
+            return
         if step.verb is Verb.LOGIN:
             host, key = peer.host, name_key(step.name)
             now = self.timers.clock()
@@ -523,6 +552,16 @@ class ChatService(Generic[P]):
         """On the loop thread, once the password work is done."""
         if peer.closing:  # gone meanwhile: no seat taken, no account created
             return
+        if self.barrier is not None:
+            mark = self.barrier.mark()
+            try:
+                self._finish_steps(peer, step, decide)
+            finally:
+                self.barrier.hold(peer, mark)  # a registration's "Access Provided" waits for its row
+            return
+        self._finish_steps(peer, step, decide)
+
+    def _finish_steps(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
         try:
             admission = decide()
         except Exception:  # e.g. the database refused the new account (disk full)

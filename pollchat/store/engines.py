@@ -51,9 +51,9 @@ def open_store(data_dir: Path, url: str | None) -> Store:
     if url is None:
         return Database.open(data_dir / DATABASE_NAME)
     check_location(url)
-    from pollchat.store.postgres import open_postgres
+    from pollchat.store.pgviews import open_pg_views
 
     try:
-        return open_postgres(url)
+        return open_pg_views(url)  # type: ignore[return-value]
     except StoreError as exc:
         raise ConfigError(str(exc)) from None
