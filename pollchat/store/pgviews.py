@@ -10,7 +10,9 @@ event loop:
   engine (the accounts file's rows, the groups, the history's counts).
 * **Attached** (:meth:`PgViewStore.attach`, once the loop exists): the views are loaded
   -- accounts (id, name, key, skeleton, hash, kind, created, last seen), account and
-  address bans, pending group changes, the history tails a replay or ``/history`` can
+  address bans, live groups with their members, requests and bans (and live names, so a
+  taken one is a :class:`~pollchat.errors.StoreConflict` at once), pending group changes,
+  the history tails a replay or ``/history`` can
   ask for (:data:`TAIL` per kind and conversation) and the unread private messages of
   each account -- the blocking connection is closed, and a
   :class:`~pollchat.store.pgdriver.PgDriver` takes over. Every read is answered from
@@ -44,10 +46,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from pollchat.core.accounts import Account
-from pollchat.core.groups import Group, PendingChange
+from pollchat.core.groups import Group, Member, PendingChange, Visibility
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
-from pollchat.errors import StoreError
+from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.accounts import _now_iso, _registered
 from pollchat.store.groups import MAX_PENDING_CHANGES
@@ -176,6 +178,8 @@ class PgViewStore:
         """
         assert self._db is not None and self.driver is None
         self._load(self._db)
+        self._live: dict[int, Group] = {group.id: group for group in self._db.load_groups()}
+        self._group_keys: dict[str, int] = {group.key: group.id for group in self._live.values()}
         self._db.close()
         self._db = None
         self.driver = PgDriver(self.url, loop, timers, max_queued=max_queued or MAX_QUEUED)
@@ -271,9 +275,14 @@ class PgViewStore:
 
     # --- writing ----------------------------------------------------------------------------------
 
-    def _write(self, statements: Sequence[tuple[str, Sequence[object]]], on_done: Callable[[Rows | StoreError], None] | None = None) -> None:
+    def _write(
+        self,
+        statements: Sequence[tuple[str, Sequence[object]]],
+        on_done: Callable[[Rows | StoreError], bool] | None = None,
+    ) -> None:
         """Queue ``statements`` as one transaction (``%s`` placeholders); a refusal is
-        remembered for :meth:`failed_between` and given to ``on_done``.
+        remembered for :meth:`failed_between` and given to ``on_done``, which may also
+        call the result a refusal by returning true (a row that is not the one written).
 
         Raises:
             StoreError: the driver's queue is full; nothing was queued.
@@ -283,10 +292,9 @@ class PgViewStore:
         seq = 0
 
         def completed(result: Rows | StoreError) -> None:
-            if isinstance(result, StoreError):
+            refused = on_done(result) if on_done is not None else False
+            if refused or isinstance(result, StoreError):
                 self._failed.append(seq)
-            if on_done is not None:
-                on_done(result)
 
         seq = self.driver.submit(converted, completed)
 
@@ -352,19 +360,26 @@ class PgViewStore:
         row = AccountRow(self._next["account"], account.key, account.name, "registered", account.password_hash,
                          _now_iso(), None, shape, False)
 
-        def refused(result: Rows | StoreError) -> None:
-            if isinstance(result, StoreError):
+        def refused(result: Rows | StoreError) -> bool:
+            # Sent again after a lost connection, the row may be there already (ours:
+            # fine); a row of another writer under this id is a refusal too.
+            if isinstance(result, StoreError) or not result[1]:
+                why = result if isinstance(result, StoreError) else "its id belongs to another row"
                 log.error(
-                    "the database refused the new account %r (%s): it is removed again; its session keeps going "
-                    "until it logs out", row.name, result,
+                    "the database refused the new account %r (%s): it is removed again; a connection waiting "
+                    "for it is closed", row.name, why,
                 )
                 self._drop_account(row)
+                return True
+            return False
 
-        self._write([(
-            "INSERT INTO account (id, key, name, kind, password_hash, created_at, skeleton)"
-            " VALUES (%s, %s, %s, 'registered', %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-            (row.id, row.key, row.name, row.password_hash, row.created_at, shape),
-        )], refused)
+        self._write([
+            ("INSERT INTO account (id, key, name, kind, password_hash, created_at, skeleton)"
+             " VALUES (%s, %s, %s, 'registered', %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+             (row.id, row.key, row.name, row.password_hash, row.created_at, shape)),
+            ("SELECT 1 FROM account WHERE id = %s AND key = %s AND password_hash = %s",
+             (row.id, row.key, row.password_hash)),
+        ], refused)
         self._take_id("account")
         self._add_account(row)
         return dataclasses.replace(account, id=row.id)
@@ -486,6 +501,8 @@ class PgViewStore:
         if not records:
             return None
         rows = message_rows(records)
+        if any(not isinstance(record.text, str) or not isinstance(record.sender, str) for record in records):
+            raise StoreError("the database refused the write (a message without text or sender)")
         assert self.driver is not None
         if not self.driver.connected:
             raise StoreError(f"the database {self.path} is unavailable")
@@ -687,26 +704,59 @@ class PgViewStore:
     # --- groups -----------------------------------------------------------------------------------
 
     def load_groups(self) -> list[Group]:
-        """Every live group (start-up: :class:`~pollchat.core.groups.Groups` keeps them
-        in memory from then on).
+        """Every live group with its members, bans and requests (current names), as the
+        port says; after :meth:`attach` from the view (copies: the caller may change them)."""
+        if self._db is not None:
+            return self._db.load_groups()
+        accounts = self._accounts
 
-        Raises:
-            StoreError: called after :meth:`attach` (the groups are the core's view then).
-        """
-        if self._db is None:
-            raise StoreError("load_groups is a start-up call: after attach the groups live in memory")
-        return self._db.load_groups()
+        def members(kept: dict[int, Member]) -> dict[int, Member]:
+            return {
+                account_id: Member(account_id, accounts[account_id].name, member.since)
+                for account_id, member in kept.items()
+                if account_id in accounts  # a deleted account's rows no longer join
+            }
+
+        return [
+            Group(g.id, g.name, g.visibility, g.owner_id, g.topic, members(g.members), set(g.bans), members(g.requests))
+            for g in sorted(self._live.values(), key=lambda group: group.id)
+        ]
+
+    def _group(self, group_id: int) -> Group | None:
+        return self._live.get(group_id)
+
+    def _member(self, account_id: int, since: float) -> Member:
+        row = self._accounts.get(account_id)
+        return Member(account_id, row.name if row is not None else "", since)
 
     def create_group(self, name: str, visibility: str, owner_id: int, now: float) -> int:
+        """As the port says.
+
+        Raises:
+            StoreConflict: a live group has that name already (any case).
+            StoreError: ``visibility`` is neither ``public`` nor ``private``.
+        """
         if self._db is not None:
             return self._db.create_group(name, visibility, owner_id, now)
-        group_id = self._take_id("chat_group")
+        key = name_key(name)
+        if key in self._group_keys:
+            raise StoreConflict(f"a live group is named {name!r} already")
+        try:
+            kind = Visibility(visibility)
+        except ValueError:
+            raise StoreError(f"the database refused the write (visibility {visibility!r})") from None
+        group_id = self._next["chat_group"]
         self._write([
             ("INSERT INTO chat_group (id, key, name, visibility, owner_id, created) VALUES (%s, %s, %s, %s, %s, %s)"
-             " ON CONFLICT (id) DO NOTHING", (group_id, name_key(name), name, visibility, owner_id, now)),
+             " ON CONFLICT (id) DO NOTHING", (group_id, key, name, visibility, owner_id, now)),
             ("INSERT INTO group_member (group_id, account_id, joined) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
              (group_id, owner_id, now)),
         ])
+        self._take_id("chat_group")
+        group = Group(group_id, name, kind, owner_id)
+        group.members[owner_id] = self._member(owner_id, now)
+        self._live[group_id] = group
+        self._group_keys[key] = group_id
         return group_id
 
     def add_member(self, group_id: int, account_id: int, now: float) -> None:
@@ -717,6 +767,11 @@ class PgViewStore:
             ("INSERT INTO group_member (group_id, account_id, joined) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
              (group_id, account_id, now)),
         ])
+        group = self._group(group_id)
+        if group is not None:
+            group.requests.pop(account_id, None)
+            if account_id not in group.members:
+                group.members[account_id] = self._member(account_id, now)
         return None
 
     def remove_member(self, group_id: int, account_id: int, new_owner_id: int | None) -> None:
@@ -728,6 +783,11 @@ class PgViewStore:
         if new_owner_id is not None:
             statements.append(("UPDATE chat_group SET owner_id = %s WHERE id = %s", (new_owner_id, group_id)))
         self._write(statements)
+        group = self._group(group_id)
+        if group is not None:
+            group.members.pop(account_id, None)
+            if new_owner_id is not None:
+                group.owner_id = new_owner_id
         return None
 
     def delete_group(self, group_id: int, now: float) -> None:
@@ -737,18 +797,39 @@ class PgViewStore:
             (f"DELETE FROM {table} WHERE group_id = %s", (group_id,))
             for table in ("group_member", "group_ban", "group_request")
         ])
+        group = self._live.pop(group_id, None)
+        if group is not None and self._group_keys.get(group.key) == group_id:
+            del self._group_keys[group.key]
         return None
 
     def rename_group(self, group_id: int, name: str) -> None:
+        """As the port says.
+
+        Raises:
+            StoreConflict: another live group has that name.
+        """
         if self._db is not None:
             return self._db.rename_group(group_id, name)
-        self._write([("UPDATE chat_group SET name = %s, key = %s WHERE id = %s", (name, name_key(name), group_id))])
+        key = name_key(name)
+        holder = self._group_keys.get(key)
+        if holder is not None and holder != group_id:
+            raise StoreConflict(f"a live group is named {name!r} already")
+        self._write([("UPDATE chat_group SET name = %s, key = %s WHERE id = %s", (name, key, group_id))])
+        group = self._group(group_id)
+        if group is not None:
+            if self._group_keys.get(group.key) == group_id:
+                del self._group_keys[group.key]
+            group.name = name
+            self._group_keys[key] = group_id
         return None
 
     def set_topic(self, group_id: int, topic: str) -> None:
         if self._db is not None:
             return self._db.set_topic(group_id, topic)
         self._write([("UPDATE chat_group SET topic = %s WHERE id = %s", (topic, group_id))])
+        group = self._group(group_id)
+        if group is not None:
+            group.topic = topic
         return None
 
     def add_group_ban(self, group_id: int, account_id: int, by: str, now: float) -> None:
@@ -761,12 +842,20 @@ class PgViewStore:
              ' ON CONFLICT (group_id, account_id) DO UPDATE SET "by" = EXCLUDED."by", created = EXCLUDED.created',
              (group_id, account_id, by, now)),
         ])
+        group = self._group(group_id)
+        if group is not None:
+            group.members.pop(account_id, None)
+            group.requests.pop(account_id, None)
+            group.bans.add(account_id)
         return None
 
     def remove_group_ban(self, group_id: int, account_id: int) -> None:
         if self._db is not None:
             return self._db.remove_group_ban(group_id, account_id)
         self._write([("DELETE FROM group_ban WHERE group_id = %s AND account_id = %s", (group_id, account_id))])
+        group = self._group(group_id)
+        if group is not None:
+            group.bans.discard(account_id)
         return None
 
     def add_request(self, group_id: int, account_id: int, now: float) -> None:
@@ -776,12 +865,18 @@ class PgViewStore:
             "INSERT INTO group_request (group_id, account_id, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (group_id, account_id, now),
         )])
+        group = self._group(group_id)
+        if group is not None and account_id not in group.requests:
+            group.requests[account_id] = self._member(account_id, now)
         return None
 
     def remove_request(self, group_id: int, account_id: int) -> None:
         if self._db is not None:
             return self._db.remove_request(group_id, account_id)
         self._write([("DELETE FROM group_request WHERE group_id = %s AND account_id = %s", (group_id, account_id))])
+        group = self._group(group_id)
+        if group is not None:
+            group.requests.pop(account_id, None)
         return None
 
     def forget_account(self, account_id: int) -> None:
@@ -792,6 +887,8 @@ class PgViewStore:
             ("DELETE FROM pending_change WHERE account_id = %s", (account_id,)),
         ])
         self._changes.pop(account_id, None)
+        for group in self._live.values():
+            group.requests.pop(account_id, None)
         return None
 
     def queue_change(self, account_id: int, change: PendingChange) -> None:
