@@ -263,6 +263,9 @@ class PgViewStore:
             self._unread.setdefault(recipient_id, []).append(ts)
         self._main_count = int(conn.execute(f"SELECT count(*) FROM message WHERE {_MAIN}").fetchone()[0])
         self._message_count = int(conn.execute("SELECT count(*) FROM message").fetchone()[0])
+        self._group_counts: dict[int, int] = dict(
+            conn.execute("SELECT group_id, count(*) FROM message WHERE group_id IS NOT NULL GROUP BY group_id").fetchall()
+        )
         self._next: dict[str, int] = {}
         for table in _IDENTITY_TABLES:
             largest = conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
@@ -527,6 +530,7 @@ class PgViewStore:
                     self._unread.setdefault(record.recipient_id, []).append(record.ts)
             elif record.group_id is not None:
                 self._groups.setdefault(record.group_id, deque(maxlen=TAIL)).append(stored)
+                self._group_counts[record.group_id] = self._group_counts.get(record.group_id, 0) + 1
             else:
                 self._main_count += 1
                 if record.kind in _PUBLIC_KINDS:
@@ -587,21 +591,48 @@ class PgViewStore:
         return excess
 
     def prune_private(self, a: int, b: int, keep: int, batch: int = 1000) -> int:
-        """As the port says, but written behind: the ``DELETE`` counts in the database,
-        and 0 is returned (the next message in the conversation looks again)."""
+        """As the port says. When the view holds the whole conversation (an account's
+        tail is not full: a conversation kept to ``--private-keep`` is small) the rows
+        are chosen here, deleted by id and the count is exact; otherwise the ``DELETE``
+        chooses them in the database and 0 is returned (the next message in the
+        conversation looks again)."""
         if self._db is not None:
             return self._db.prune_private(a, b, keep, batch)
         _check_limits(keep, batch)
+        read_until: dict[int, float] = {}
+        for account_id in {a, b}:
+            row = self._accounts.get(account_id)
+            read_until[account_id] = math.inf if row is None else (
+                row.last_seen if row.last_seen is not None else -math.inf
+            )
+        tail = self._private.get(a)
+        if tail is not None and len(tail) < TAIL:  # every private message of a is here
+            pair = [r for r in tail if {r.sender_id, r.recipient_id} == {a, b}]
+            excess = len(pair) - keep
+            if excess <= 0:
+                return 0
+            old = [r for r in pair if r.recipient_id is not None and r.ts <= read_until[r.recipient_id]]
+            chosen = old[: min(excess, batch)]
+            if not chosen:
+                return 0
+            ids = [r.id for r in chosen]
+            self._write([("DELETE FROM message WHERE id = ANY(%s::bigint[])", (ids,))])
+            gone = set(ids)
+            for account_id in {a, b}:
+                kept = self._private.get(account_id)
+                if kept is not None:
+                    self._private[account_id] = deque((r for r in kept if r.id not in gone), maxlen=TAIL)
+            self._message_count -= len(ids)
+            return len(ids)
         parts: list[str] = []
         parameters: list[object] = []
         for recipient, sender in ((b, a), (a, b)) if a != b else ((a, a),):
-            row = self._accounts.get(recipient)
-            read_until = math.inf if row is None else (row.last_seen if row.last_seen is not None else -math.inf)
-            if read_until == -math.inf:
+            until = read_until[recipient]
+            if until == -math.inf:
                 continue  # never logged out: nothing read yet
-            where = "recipient_id = %s AND sender_id = %s" + (" AND ts <= %s" if read_until != math.inf else "")
+            where = "recipient_id = %s AND sender_id = %s" + (" AND ts <= %s" if until != math.inf else "")
             parts.append(f"SELECT id FROM message WHERE {where}")
-            parameters += [recipient, sender] + ([read_until] if read_until != math.inf else [])
+            parameters += [recipient, sender] + ([until] if until != math.inf else [])
         if not parts:
             return 0
         self._write([(
@@ -613,20 +644,23 @@ class PgViewStore:
         return 0
 
     def prune_group(self, group_id: int, keep: int, batch: int = 1000) -> int:
-        """As :meth:`prune_private`: written behind, 0 returned; the view's tail is cut
-        to ``keep``."""
+        """As the port says; the view counts each group's rows."""
         if self._db is not None:
             return self._db.prune_group(group_id, keep, batch)
         _check_limits(keep, batch)
+        excess = min(self._group_counts.get(group_id, 0) - keep, batch)
+        if excess <= 0:
+            return 0
         self._write([(
-            "DELETE FROM message WHERE id IN (SELECT id FROM message WHERE group_id = %s ORDER BY id"
-            " LIMIT GREATEST(0, LEAST(%s, (SELECT count(*) FROM message WHERE group_id = %s) - %s)))",
-            (group_id, batch, group_id, keep),
+            "DELETE FROM message WHERE id IN (SELECT id FROM message WHERE group_id = %s ORDER BY id LIMIT %s)",
+            (group_id, excess),
         )])
+        self._group_counts[group_id] -= excess
+        self._message_count -= excess
         tail = self._groups.get(group_id)
         while tail and len(tail) > keep:
             tail.popleft()
-        return 0
+        return excess
 
     def conversations(self) -> tuple[list[tuple[int, int]], list[int]]:
         if self._db is not None:
