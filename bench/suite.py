@@ -121,6 +121,7 @@ def pollchat_server(max_users: int, *, kdf_iterations: int | None, accounts: str
                 "--max-connections-per-address", "0", "--rate-limit", "0", "--login-timeout", "0", "--register-rate", "0",
                 "--input-budget", "0", "--address-input-budget", "0"]
         args += ["--web-port", "0"] if web else ["--no-web"]  # never the default 9000: it may be taken
+        args += ["--no-irc"]  # nor the IRC gateway's 6667
         if tls:
             args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1]), "--tls-port", "0"]
         if kdf_iterations:

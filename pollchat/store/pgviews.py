@@ -39,6 +39,7 @@ transaction resent after a lost connection cannot apply twice.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import re
@@ -70,6 +71,21 @@ _MAIN = "recipient_id IS NULL AND group_id IS NULL"
 _PUBLIC_KINDS = (RecordKind.CHAT, RecordKind.ACTION)
 _IDENTITY_TABLES = ("account", "message", "chat_group", "pending_change")
 _PLACEHOLDER = re.compile(r"%s")
+_ROWS_PER_INSERT = 500
+"""Messages per ``INSERT`` statement (nine parameters each; PostgreSQL takes 65,535)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_messages(count: int) -> str:
+    """The ``INSERT`` of ``count`` messages with their ids, ``$n`` placeholders already
+    (``ON CONFLICT DO NOTHING``: sent again after a lost connection, it adds nothing)."""
+    values = ", ".join(
+        "(" + ", ".join(f"${row * 9 + column}" for column in range(1, 10)) + ")" for row in range(count)
+    )
+    return (
+        "INSERT INTO message (id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id)"
+        f" VALUES {values} ON CONFLICT (id) DO NOTHING"
+    )
 
 
 @dataclasses.dataclass(slots=True)
@@ -302,7 +318,10 @@ class PgViewStore:
         seq = self.driver.submit(converted, completed)
 
     def _placeholders(self, sql: str) -> str:
-        """``%s`` to ``$1, $2 ...`` (libpq's own placeholders), cached per statement."""
+        """``%s`` to ``$1, $2 ...`` (libpq's own placeholders), cached per statement;
+        a statement written with ``$n`` already is left as it is."""
+        if "%s" not in sql:
+            return sql
         done = self._sql.get(sql)
         if done is None:
             numbers = iter(range(1, 1000))
@@ -510,22 +529,28 @@ class PgViewStore:
         if not self.driver.connected:
             raise StoreError(f"the database {self.path} is unavailable")
         first = self._next["message"]
-        ids = list(range(first, first + len(records)))
-        columns = list(zip(*rows))
-        self._write([(
-            "INSERT INTO message (id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id)"
-            " SELECT * FROM unnest(%s::bigint[], %s::float8[], %s::text[], %s::bigint[], %s::text[], %s::bigint[],"
-            " %s::text[], %s::text[], %s::bigint[]) ON CONFLICT (id) DO NOTHING",
-            (ids, *[list(column) for column in columns]),
-        )])
+        ids = range(first, first + len(records))
+        statements: list[tuple[str, Sequence[object]]] = []
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            # Scalar parameters (psycopg dumps them in C), not arrays: measured 3 x cheaper.
+            parameters: list[object] = []
+            for message_id, row in zip(ids[start:], chunk):
+                parameters.append(message_id)
+                parameters.extend(row)
+            statements.append((_insert_messages(len(chunk)), parameters))
+        self._write(statements)
         self._next["message"] = first + len(records)
         self._message_count += len(records)
         for message_id, record in zip(ids, records):
-            stored = dataclasses.replace(record, id=message_id)
+            stored = HistoryRecord(
+                record.ts, record.kind, record.sender_id, record.sender, record.text, record.recipient_id,
+                record.recipient, message_id, record.group_id,
+            )
             if record.recipient_id is not None:
                 self._remember_private(stored)
-                row = self._accounts.get(record.recipient_id)
-                seen = row.last_seen if row is not None else None
+                recipient = self._accounts.get(record.recipient_id)
+                seen = recipient.last_seen if recipient is not None else None
                 if seen is None or record.ts > seen:
                     self._unread.setdefault(record.recipient_id, []).append(record.ts)
             elif record.group_id is not None:
