@@ -66,18 +66,36 @@ class CommitBarrier:
         self._to_flush = to_flush
         self._close = close
         self._held: dict[Connection, tuple[int, int, list[tuple[int, int]]]] = {}
+        self._pending: set[Connection] = set()
         store.on_done(self.released)
 
     def mark(self) -> int:
         """The store's last commit sequence number (call before handling a request)."""
         return self.store.issued
 
+    def hold_pending(self, conn: Connection) -> None:
+        """Hold ``conn`` now for a write that is issued later in the pass (a private or
+        group line's history batch, in ``before_flush``): nothing it was answered may
+        leave meanwhile, not even by a write event of the same pass. The
+        :meth:`hold` that follows settles it."""
+        if conn.closed or conn in self._pending:
+            return
+        self._pending.add(conn)
+        conn.held = True
+        conn.direct_writes = False
+
     def hold(self, conn: Connection, since: int) -> None:
         """Hold ``conn`` until every write issued after ``since`` (a :meth:`mark`) and
-        up to now is committed; nothing if there is none or they are committed already."""
+        up to now is committed; nothing if there is none or they are committed already
+        (a :meth:`hold_pending` hold then ends)."""
         high = self.store.issued
         if high <= since or high <= self.store.done or conn.closed:
+            if conn in self._pending:
+                self._pending.discard(conn)
+                if conn not in self._held:
+                    self._let_go(conn)
             return
+        self._pending.discard(conn)
         held = self._held.get(conn)
         if held is None:
             conn.held = True
@@ -99,18 +117,22 @@ class CommitBarrier:
         ready = [conn for conn, (_, high, _) in self._held.items() if high <= done]
         for conn in ready:
             _, _, ranges = self._held.pop(conn)
-            conn.held = False
-            conn.direct_writes = conn.transport.direct_writes
-            if conn.closed:
-                continue
-            if any(self.store.failed_between(low, high) for low, high in ranges):
+            if not conn.closed and any(self.store.failed_between(low, high) for low, high in ranges):
                 log.error(
                     "connection #%d %s: the database refused a write its reply acknowledged; closing it unanswered",
                     conn.id,
                     conn.peer,
                 )
+                self._pending.discard(conn)
                 conn.outbuf.clear()
                 self._close(conn, "a write was refused by the database", flush=False)
                 continue
-            if conn.outbuf:
-                self._to_flush[conn] = None
+            if conn in self._pending:
+                continue  # a write of this pass is still to come: held until its hold()
+            self._let_go(conn)
+
+    def _let_go(self, conn: Connection) -> None:
+        conn.held = False
+        conn.direct_writes = conn.transport.direct_writes
+        if conn.outbuf and not conn.closed:
+            self._to_flush[conn] = None

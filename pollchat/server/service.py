@@ -439,6 +439,7 @@ class ChatService(Generic[P]):
             barrier.hold(peer, mark)  # acknowledged means committed
             if self.history.acknowledged != lines:  # its line is written in before_flush
                 self._history_waiters.setdefault(peer, mark)
+                barrier.hold_pending(peer)
 
     def _run_steps(self, peer: P, steps: list[SessionStep]) -> None:
         for step in steps:

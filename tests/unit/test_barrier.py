@@ -109,6 +109,25 @@ def test_a_write_committed_already_holds_nothing() -> None:
     assert not amy.held and barrier.held == 0
 
 
+def test_a_line_whose_write_comes_later_in_the_pass_is_held_at_once() -> None:
+    """A private line's echo is queued while the line is handled; its history batch is
+    queued in before_flush. Held from the start, a write event in between cannot send
+    it; if the batch was not written (the history is failing: nothing was promised) the
+    hold ends there."""
+    store, barrier, to_flush, _ = make()
+    amy, bob = conn(1), conn(2)
+    barrier.hold_pending(amy)
+    barrier.hold_pending(bob)
+    assert amy.held and not amy.direct_writes
+    mark = barrier.mark()
+    store.write()  # before_flush: the batch with amy's line
+    barrier.hold(amy, mark)
+    barrier.hold(bob, store.issued)  # nothing of bob's was written
+    assert amy.held and not bob.held and bob in to_flush
+    store.commit(1)
+    assert not amy.held and amy in to_flush
+
+
 @given(st.lists(st.tuples(st.sampled_from(["write", "commit"]), st.integers(0, 3), st.integers(1, 4)), max_size=60))
 def test_never_released_before_its_last_write_and_always_after(steps: list[tuple[str, int, int]]) -> None:
     """Whatever the interleaving of requests (0-3 writes each, on 4 connections) and
