@@ -209,12 +209,14 @@ class PgViewStore:
         if self._db is not None:
             self._db.close()
         if self.driver is not None:
-            for table in _IDENTITY_TABLES:
+            try:  # the next start sets them too (open_pg_views): a full queue may skip this
                 self.driver.submit([(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
                     " HAVING max(id) IS NOT NULL",
                     (),
-                )])
+                ) for table in _IDENTITY_TABLES])
+            except StoreError:
+                pass
             self.driver.close()
 
     def __enter__(self) -> PgViewStore:
