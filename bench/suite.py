@@ -35,11 +35,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
 from bench.load import Options, raise_nofile, run, table
+from bench.pg import LocalPostgres, local_postgres
+from bench.pg import unavailable as pg_unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ITERATIONS = 600_000
@@ -221,6 +223,7 @@ def anchors_available() -> dict[str, str | None]:
         "ngircd is not installed (apt-get install ngircd)"
     found["miniircd"] = None if importlib.util.find_spec("miniircd") else \
         "miniircd is not installed (pip install -e '.[bench]')"
+    found["pollchat-pg"] = pg_unavailable()
     return found
 
 
@@ -232,9 +235,9 @@ def scenarios(quick: bool) -> list[dict]:
     n_burst = 200 if q else 1000
     dur = 4.0 if q else 10.0
     out = [
-        {"name": "burst", "servers": ["pollchat", "ngircd", "miniircd"],
+        {"name": "burst", "servers": ["pollchat", "pollchat-pg", "ngircd", "miniircd"],
          "opts": Options(clients=n_burst, senders=10, window=8, rate=None, duration=dur)},
-        {"name": "steady", "servers": ["pollchat", "ngircd", "miniircd"],
+        {"name": "steady", "servers": ["pollchat", "pollchat-pg", "ngircd", "miniircd"],
          "opts": Options(clients=n_burst, senders=10, rate=10.0, window=None, duration=5.0 if q else 15.0)},
         {"name": "mixed", "servers": ["pollchat"],
          "opts": Options(clients=n_burst, senders=10, window=8, rate=None, duration=dur, json_fraction=0.5)},
@@ -294,12 +297,15 @@ def _storm_accounts(path: Path, count: int) -> None:
     path.write_text("".join(f'[[account]]\nname = "storm{i}"\npassword_hash = "{encoded}"\n\n' for i in range(count)))
 
 
-def run_one(server: str, sc: dict, tmp: Path) -> dict:
+def run_one(server: str, sc: dict, tmp: Path, pg: LocalPostgres | None = None) -> dict:
     o: Options = replace(sc["opts"], label=f"{sc['name']}/{server}")
     kdf = 1000
     accounts = None
     extra: tuple[str, ...] = ()
-    if server != "pollchat":
+    if server == "pollchat-pg":  # the same server on a fresh PostgreSQL database
+        assert pg is not None
+        extra = ("--database", pg.new_database())
+    elif server != "pollchat":
         o = replace(o, protocol="irc", login_concurrency=4 if server == "ngircd" else 2)
         if server == "miniircd":
             o = replace(o, workers=1)
@@ -319,11 +325,11 @@ def run_one(server: str, sc: dict, tmp: Path) -> dict:
         cert, key, ca = bench_certificate(tmp)
         tls = (cert, key)
         o = replace(o, cafile=str(ca))
-    ctx = {"pollchat": lambda: pollchat_server(o.clients + o.storm + 20, kdf_iterations=kdf,
-                                               accounts=str(accounts) if accounts else None,
-                                               web=bool(sc.get("web")), tls=tls, irc=bool(sc.get("irc")),
-                                               extra=extra),
-           "ngircd": ngircd_server, "miniircd": miniircd_server}[server]
+    def ours() -> Iterator[tuple[int, int, dict[str, int]]]:
+        return pollchat_server(o.clients + o.storm + 20, kdf_iterations=kdf, accounts=str(accounts) if accounts else None,
+                               web=bool(sc.get("web")), tls=tls, irc=bool(sc.get("irc")), extra=extra)
+
+    ctx = {"pollchat": ours, "pollchat-pg": ours, "ngircd": ngircd_server, "miniircd": miniircd_server}[server]
     with ctx() as (pid, port, ports):
         if sc.get("irc"):
             port = ports["irc_port"]
@@ -365,14 +371,17 @@ def medians(results: list[dict]) -> list[dict]:
     return out
 
 
-def paired_ratios(results: list[dict], scenario: str, base: str = "burst", key: str = "server_cpu_us_per_delivery") -> list[float]:
-    """``key`` of ``scenario`` over ``key`` of ``base`` within each round (pollchat),
-    so that each ratio compares runs made minutes apart on the same machine."""
-    by_round: dict[int, dict[str, dict]] = {}
+def paired_ratios(results: list[dict], scenario: str, base: str = "burst", key: str = "server_cpu_us_per_delivery",
+                  server: str = "pollchat") -> list[float]:
+    """``key`` of ``scenario`` on ``server`` over ``key`` of ``base`` on pollchat (SQLite)
+    within each round, so that each ratio compares runs made minutes apart on the same
+    machine."""
+    by_round: dict[int, dict[tuple[str, str], dict]] = {}
     for r in results:
-        if r["server"] == "pollchat" and r.get(key):
-            by_round.setdefault(r.get("round", 0), {})[r["scenario"]] = r
-    return [round(rows[scenario][key] / rows[base][key], 3) for rows in by_round.values() if scenario in rows and base in rows]
+        if r["server"] in ("pollchat", server) and r.get(key):
+            by_round.setdefault(r.get("round", 0), {})[(r["scenario"], r["server"])] = r
+    mine, theirs = (scenario, server), (base, "pollchat")
+    return [round(rows[mine][key] / rows[theirs][key], 3) for rows in by_round.values() if mine in rows and theirs in rows]
 
 
 def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, str]]:
@@ -450,6 +459,18 @@ def targets(results: list[dict], hash_s: float) -> list[tuple[str, bool | None, 
             out.append((title, ratio_judged <= bound and r["losses"] == 0, measured))
         else:
             out.append((title, None, measured))
+    for name in ("burst", "steady"):  # issue 21: the PostgreSQL port against SQLite in the same run
+        r, base_run = get(name, "pollchat-pg"), get(name)
+        base = base_run.get("server_cpu_us_per_delivery") if base_run else None
+        if not r or not base or not r.get("server_cpu_us_per_delivery"):
+            continue
+        paired = paired_ratios(results, name, name, server="pollchat-pg")
+        ratio = statistics.median(paired) if paired else r["server_cpu_us_per_delivery"] / base
+        out.append((f"issue 21 {name} on PostgreSQL: <= 1.2 x SQLite CPU/delivery, zero losses",
+                    ratio <= 1.2 and r["losses"] == 0,
+                    f"{r['server_cpu_us_per_delivery']} us against {base} us = {ratio:.2f} x"
+                    + (f" (per round: {', '.join(f'{x:.2f}' for x in paired)})" if len(paired) > 1 else "")
+                    + f", {r['losses']} lost"))
     return out
 
 
@@ -483,7 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="smaller numbers (under 3 minutes)")
     p.add_argument("--out", help="JSON lines file (default bench/results/RESULTS.jsonl, QUICK.jsonl with --quick)")
     p.add_argument("--only", help="comma-separated scenario names (e.g. burst,steady)")
-    p.add_argument("--servers", default="pollchat,ngircd,miniircd", help="comma-separated servers to run")
+    p.add_argument("--servers", default="pollchat,ngircd,miniircd",
+                   help="comma-separated servers to run (pollchat-pg: pollchat with --database on a local PostgreSQL)")
     p.add_argument("--repeat", type=int, default=1,
                    help="run the chosen scenarios this many rounds, one round after the other; report medians")
     a = p.parse_args(argv)
@@ -503,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict] = []
     t0 = time.monotonic()
     rounds = max(1, a.repeat)
-    with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp, open(out, "w") as f:
+    postgres = local_postgres() if "pollchat-pg" in wanted and not avail.get("pollchat-pg") else nullcontext(None)
+    with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp, open(out, "w") as f, postgres as pg:
         for rnd, sc in ((rnd, sc) for rnd in range(rounds) for sc in scenarios(a.quick)):
             if only and sc["name"] not in only:
                 continue
@@ -513,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[{time.monotonic() - t0:6.1f}s] {sc['name']} on {server}"
                       + (f" (round {rnd + 1} of {rounds})" if rounds > 1 else "") + " ...", file=sys.stderr, flush=True)
                 try:
-                    report = run_one(server, sc, Path(tmp))
+                    report = run_one(server, sc, Path(tmp), pg)
                 except Exception as exc:  # one failed run must not lose the others
                     report = {"scenario": sc["name"], "server": server, "error": f"{type(exc).__name__}: {exc}"}
                     print(f"  failed: {report['error']}", file=sys.stderr)

@@ -214,6 +214,7 @@ class ErrorCode(enum.Enum):
     REGISTER_RATE = "too many new accounts from your address, try again later"
     ADDRESS_BANNED = "your address is banned {until}{reason}"
     NO_NEW_ACCOUNTS = "this server takes no new accounts (it has {limit}, the most allowed)"
+    DATABASE_UNAVAILABLE = "the account database is unavailable, try again shortly"
     LOGIN_TIMEOUT = "no login within {seconds} seconds, closing the connection"
     FLOODING = "too many lines too fast, closing the connection"
     ALREADY_LOGGED_IN = "you are already logged in; that line was not sent"

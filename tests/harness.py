@@ -323,9 +323,12 @@ class Harness:
         admins: Iterable[str] = (),
         clock: FakeClock | None = None,
         seed: int | None = None,
+        store_url: str | None = None,
         **config: object,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.store_url = store_url
+        """The PostgreSQL database the server runs on (``None``: SQLite in ``data_dir``)."""
         self.accounts = PRECONFIGURED if accounts is None else accounts
         self.admins = tuple(admins)
         self.clock = clock
@@ -375,10 +378,16 @@ class Harness:
             extra.update(timers=Timers(clock=self.clock), clock=self.clock)
         if self.seed is not None:
             extra.update(rng=random.Random(self.seed))
+        if self.store_url is not None:
+            from pollchat.store.pgviews import open_pg_views
+
+            database: Any = open_pg_views(self.store_url)
+        else:
+            database = Database.open(self.data_dir / DATABASE_NAME)
         self.server = Server(
             self.config,
             preconfigured_accounts(self.accounts, self.admins),
-            Database.open(self.data_dir / DATABASE_NAME),
+            database,
             **extra,  # type: ignore[arg-type]
         )
 
@@ -465,6 +474,20 @@ class Harness:
                 return conn
         return None
 
+    def stored(self) -> Any:
+        """A separate connection to what the server has stored (SQLite: the file;
+        PostgreSQL: the blocking engine on the same database), for a ``with`` block."""
+        if self.store_url is not None:
+            from pollchat.store.postgres import open_postgres
+
+            return open_postgres(self.store_url)
+        return Database.open(self.data_dir / DATABASE_NAME)
+
+    def sqlite_only(self, why: str) -> None:
+        """Skip the test on PostgreSQL: it is about the SQLite file (``why``)."""
+        if self.store_url is not None:
+            pytest.skip(f"SQLite only: {why}")
+
     def find_account(self, name: str) -> Account | None:
         """The registered account called ``name`` (any case) in the server's database."""
         from pollchat.protocol.names import name_key
@@ -542,10 +565,36 @@ def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     """A factory: ``make_harness(accounts=None, *, admins=(), clock=None, seed=None,
     **config_overrides)``; every harness is stopped at the end of the test, whatever
     happened."""
+    yield from harnesses(tmp_path)
+
+
+ENGINES = ["sqlite", "postgresql"]
+"""The store engines a module's harnesses run on when it makes ``make_harness`` a
+parametrised fixture with :func:`harnesses_on_engine` (the suites that matter for data)."""
+
+
+def harnesses_on_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    """:func:`make_harness` on the engine ``request.param`` names: SQLite, or the chat's
+    PostgreSQL store on a fresh database of the test server (tests/postgres.py, skipped
+    without it). Use as::
+
+        @pytest.fixture(params=ENGINES)
+        def make_harness(request, tmp_path):
+            yield from harnesses_on_engine(request, tmp_path)
+    """
+    if request.param == "sqlite":
+        yield from harnesses(tmp_path)
+        return
+    yield from harnesses(tmp_path, request.getfixturevalue("pg_url"))
+
+
+def harnesses(tmp_path: Path, store_url: str | None = None) -> Iterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
     def factory(accounts: dict[str, str] | None = None, **config: object) -> Harness:
-        h = Harness(tmp_path / f"data{len(made)}", accounts, **config)  # type: ignore[arg-type]
+        if store_url is not None and made:
+            raise AssertionError("one PostgreSQL database per test: one harness (restart() it instead)")
+        h = Harness(tmp_path / f"data{len(made)}", accounts, store_url=store_url, **config)  # type: ignore[arg-type]
         made.append(h)
         return h
 

@@ -47,6 +47,20 @@ class PgServer:
     def conninfo(self, database: str = "postgres") -> str:
         return f"host={self.host} port={self.port} user={USER} password={PASSWORD} dbname={database}"
 
+    def pg_ctl(self, *args: str) -> None:
+        """Run ``pg_ctl`` on this server's data directory (as its owner), e.g.
+        ``stop -m immediate`` (a crash) or ``start`` (with the session's options)."""
+        prefix, _ = _as_owner()
+        extra = ["-l", str(self.directory / "log"), "-o", _options(self.port, self.directory)] if args[0] == "start" else []
+        subprocess.run(
+            [*prefix, str(self.bin_dir / "pg_ctl"), "-D", str(self.directory / "data"), *extra, "-w", *args],
+            check=True, capture_output=True, timeout=120, cwd=self.directory,
+        )
+
+
+def _options(port: int, directory: Path) -> str:
+    return f"-h 127.0.0.1 -p {port} -k {directory} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+
 
 def _bin_dir() -> Path | None:
     found = shutil.which("initdb")
@@ -100,7 +114,7 @@ def pg_server() -> Iterator[PgServer]:
          "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
         **run,  # type: ignore[arg-type]
     )
-    options = f"-h 127.0.0.1 -p {port} -k {directory} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    options = _options(port, directory)
     subprocess.run(
         [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"), "-o", options, "-w", "start"],
         **run,  # type: ignore[arg-type]

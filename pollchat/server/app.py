@@ -40,7 +40,7 @@ from pollchat.server.service import ChatService
 from pollchat.server.static import load_site
 from pollchat.server.timers import Timers
 from pollchat.server.tls import server_context
-from pollchat.store.database import Database
+from pollchat.store.ports import Store
 from pollchat.store.lock import DataDirLock
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class Server:
         self,
         config: ServerConfig,
         preconfigured: list[Account],
-        database: Database,
+        database: Store,
         *,
         timers: Timers | None = None,
         clock: Callable[[], float] = time.time,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pollchat.core.accounts import Ban
 from pollchat.core.addressbans import AddressBan, AddressBans, Network, parse_network
-from pollchat.store.database import Database
+from pollchat.store.ports import BanStore
 
 
 class NetworkBans:
@@ -19,7 +19,7 @@ class NetworkBans:
         now: the current wall-clock time, to skip bans that have already ended.
     """
 
-    def __init__(self, database: Database, now: float) -> None:
+    def __init__(self, database: BanStore, now: float) -> None:
         self._database = database
         loaded = []
         for text, until, reason, by in database.address_bans(now):

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from pollchat.config import ServerConfig
+from pollchat.errors import ConfigError, StoreError
 from pollchat.core.accounts import Account, AccountDirectory
 from pollchat.core.group_chat import GroupChat
 from pollchat.core.groups import GroupLimits, Groups
@@ -28,6 +29,7 @@ from pollchat.core.passwords import hash_password
 from pollchat.core.receipts import Receipts
 from pollchat.core.seats import SeatBudget
 from pollchat.server.bans import NetworkBans
+from pollchat.server.barrier import CommitBarrier
 from pollchat.server.chat import LoopAdapter
 from pollchat.server.connection import Connection
 from pollchat.server.history import HistoryLog
@@ -39,6 +41,7 @@ from pollchat.server.service import ChatService, Output
 from pollchat.server.timers import Timers
 from pollchat.server.workers import PasswordPool, WorkerPool
 from pollchat.store.database import Database
+from pollchat.store.ports import Store
 
 P = TypeVar("P", bound=Peer)
 
@@ -46,7 +49,7 @@ P = TypeVar("P", bound=Peer)
 def build_chat(
     config: ServerConfig,
     preconfigured: list[Account],
-    database: Database,
+    database: Store,
     *,
     pool: PasswordPool,
     timers: Timers,
@@ -117,7 +120,7 @@ def build_chat(
 def build_server_loop(
     config: ServerConfig,
     preconfigured: list[Account],
-    database: Database,
+    database: Store,
     loop: EventLoop,
     *,
     clock: Callable[[], float] = time.time,
@@ -149,6 +152,15 @@ def build_server_loop(
         rng=rng,
         on_shutdown=on_shutdown,
     )
+    attach = getattr(database, "attach", None)
+    if attach is not None:  # a write-behind store (PostgreSQL): its driver runs on this loop
+        try:
+            attach(loop, loop.timers)
+        except StoreError as exc:
+            pool.shutdown()
+            raise ConfigError(str(exc)) from None
+        service.barrier = CommitBarrier(database, loop.output.to_flush, loop.close)  # type: ignore[arg-type]
+        service.store_available = lambda: bool(getattr(database, "available", True))
     if config.irc:  # the IRC gateway's server half: it hooks itself into the service
         IrcGateway(service, config.irc_main_channel)
     adapter = LoopAdapter(loop, service, on_shutdown=on_shutdown, on_reload=on_reload)

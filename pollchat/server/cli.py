@@ -28,7 +28,10 @@ from pollchat.server.app import Server
 from pollchat.server.files import PrivateRotatingFileHandler, exposure_warnings
 from pollchat.server.rlimits import raise_open_file_limit
 from pollchat.server.subcommands import register_all
-from pollchat.store.database import DATABASE_NAME, Database
+from pollchat.store.database import DATABASE_NAME
+from pollchat.store.engines import check_location, open_store
+from pollchat.store.ports import Store
+from pollchat.store.urls import redact
 from pollchat.store.lock import DataDirLock
 
 PROG = "pollchat-server"
@@ -335,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"where {DATABASE_NAME} is kept (default: $XDG_DATA_HOME/pollchat or ~/.local/share/pollchat)",
     )
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="keep accounts and history in this PostgreSQL database (postgresql://USER@HOST[:PORT]/DB; "
+        "the password from PGPASSWORD, PGPASSFILE or ~/.pgpass; needs pip install 'pollchat[postgres]') "
+        f"instead of {DATABASE_NAME} in the data directory",
+    )
     kdf_iterations_argument(parser, default=_default("kdf_iterations"), maximum=MAX_ITERATIONS)
     _add_config_flags(parser, main_options=True)
     parser.add_argument(
@@ -558,6 +568,9 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
     # Everything that can fail on bad input is checked before the prompt's answer is used
     # and before anything is written to disk.
     preconfigured = load_accounts_file(args.accounts) if args.accounts else []
+    check_location(args.database)
+    if args.database is not None and args.backup_every > 0:
+        raise ConfigError("--backup-every snapshots the SQLite file; back up PostgreSQL with pg_dump (docs/operations.md)")
     max_users = args.max_users if args.max_users is not None else _ask_max_users(stdin)
     if len(preconfigured) > max_users:
         raise ConfigError(texts.TOO_FEW_SEATS)
@@ -568,9 +581,9 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
     # The lock file is deleted again if the start fails, so a refused database leaves the
     # directory as it was.
     lock = DataDirLock.acquire(config.data_dir)
-    database: Database | None = None
+    database: Store | None = None
     try:
-        database = Database.open(config.data_dir / DATABASE_NAME)
+        database = open_store(config.data_dir, args.database)
         log_path = log_file_path(config)
         logging.getLogger().addHandler(file_log_handler(log_path))
         server = Server(config, preconfigured, database, lock=lock)  # closes both in close()
@@ -604,9 +617,10 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         max_users,
         len(preconfigured),
         max_users - len(preconfigured),
-        database.path,
+        config.data_dir / DATABASE_NAME if args.database is None else redact(args.database),
     )
-    for warning in exposure_warnings(config.data_dir, (database.path, log_path)):  # other users must not read the data
+    files = (log_path,) if args.database is not None else (config.data_dir / DATABASE_NAME, log_path)
+    for warning in exposure_warnings(config.data_dir, files):  # other users must not read the data
         log.warning("%s", warning)
     for name, other in database.name_collisions:
         log.warning(

@@ -118,6 +118,8 @@ class Connection:
         dropped: lines dropped in a row for going over the rate limit.
         input_tat: the input budget's one number (:mod:`pollchat.core.budget`; 0.0:
             fresh), kept by :class:`pollchat.server.flood.InputGuard`.
+        held: its output waits until a database write its request issued is
+            committed (:class:`pollchat.server.barrier.CommitBarrier`): queued, not sent.
     """
 
     __slots__ = (
@@ -149,6 +151,7 @@ class Connection:
         "bucket",
         "dropped",
         "input_tat",
+        "held",
     )
 
     def __init__(
@@ -172,6 +175,7 @@ class Connection:
         self.reading = True
         self.writing = False
         self.registered = False
+        self.held = False  # output waits for a database commit (pollchat.server.barrier)
         self.closing = False
         self.peer_eof = False
         self.closed = False

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.errors import StoreError
 from pollchat.server.timers import Timer, Timers
-from pollchat.store.database import Database
+from pollchat.store.ports import MessageStore
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class HistoryLog:
 
     def __init__(
         self,
-        database: Database,
+        database: MessageStore,
         keep: int,
         *,
         private_keep: int = 0,
@@ -108,6 +108,9 @@ class HistoryLog:
         self._delay = 0.0
         self._retry_at = 0.0
         self._dropped = 0  # in the current outage
+        self.acknowledged = 0
+        """How many private messages and group lines were added (ever): the service
+        compares it around a request to know its sender waits for the batch."""
 
     @property
     def healthy(self) -> bool:
@@ -119,6 +122,7 @@ class HistoryLog:
         self._new.append(record)
         if record.recipient_id is not None or record.group_id is not None:
             self._acknowledged = True
+            self.acknowledged += 1
 
     def commit_acknowledged(self) -> None:
         """:meth:`commit` if a private message or a group line is waiting: those are

@@ -232,11 +232,14 @@ class EventLoop:
                 self._accept(data)
             elif data is _WAKEUP:
                 self._drain_wakeup()
-            elif isinstance(data, _Reader):
+            elif isinstance(data, _Watch):
                 try:
-                    data.callback()
+                    if mask & selectors.EVENT_READ:
+                        data.on_readable()
+                    if mask & selectors.EVENT_WRITE and data.on_writable is not None:
+                        data.on_writable()
                 except Exception:
-                    log.exception("error reading %r", key.fileobj)
+                    log.exception("error handling %r", key.fileobj)
             elif not data.closed:  # a key from this batch can outlive its connection
                 try:
                     if mask & selectors.EVENT_READ:
@@ -268,10 +271,39 @@ class EventLoop:
     def add_reader(self, fileobj: object, callback: Callable[[], None]) -> None:
         """Call ``callback`` on the loop thread whenever ``fileobj`` is readable (the
         operator console's stdin)."""
-        self.selector.register(fileobj, selectors.EVENT_READ, _Reader(callback))  # type: ignore[arg-type]
+        self.watch(fileobj, callback)
 
     def remove_reader(self, fileobj: object) -> None:
         """Stop watching ``fileobj``."""
+        self.unwatch(fileobj)
+
+    def watch(
+        self,
+        fileobj: object,
+        on_readable: Callable[[], None],
+        on_writable: Callable[[], None] | None = None,
+    ) -> None:
+        """Drive a socket that is not a client connection (a database's or a cluster
+        engine's) from this loop: ``on_readable`` runs on the loop thread whenever
+        ``fileobj`` is readable, ``on_writable`` whenever it is writable while write
+        interest is on (:meth:`want_write`; off at first, as a socket is nearly always
+        writable). An exception from a callback is logged, never raised out of the loop.
+
+        Raises:
+            KeyError: ``fileobj`` is already watched.
+        """
+        self.selector.register(fileobj, selectors.EVENT_READ, _Watch(on_readable, on_writable))  # type: ignore[arg-type]
+
+    def want_write(self, fileobj: object, on: bool) -> None:
+        """Turn write interest on or off for a watched ``fileobj`` (for example while a
+        driver has bytes its socket did not take)."""
+        key = self.selector.get_key(fileobj)  # type: ignore[arg-type]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if on else 0)
+        if key.events != events:
+            self.selector.modify(fileobj, events, key.data)  # type: ignore[arg-type]
+
+    def unwatch(self, fileobj: object) -> None:
+        """Stop watching ``fileobj`` (nothing if it is not watched); call it before closing it."""
         try:
             self.selector.unregister(fileobj)  # type: ignore[arg-type]
         except (KeyError, ValueError):
@@ -533,6 +565,8 @@ class EventLoop:
             self._handshake(conn)
             return
         wait_for_read = False
+        if conn.held and conn.outbuf:
+            return  # what it acknowledges is not committed yet: the barrier flushes it then
         if conn.outbuf:
             try:
                 sent = conn.sock.send(conn.outbuf)
@@ -703,8 +737,9 @@ class EventLoop:
         return True
 
 
-class _Reader:
-    __slots__ = ("callback",)
+class _Watch:
+    __slots__ = ("on_readable", "on_writable")
 
-    def __init__(self, callback: Callable[[], None]) -> None:
-        self.callback = callback
+    def __init__(self, on_readable: Callable[[], None], on_writable: Callable[[], None] | None) -> None:
+        self.on_readable = on_readable
+        self.on_writable = on_writable

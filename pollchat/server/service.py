@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
@@ -228,6 +228,14 @@ class ChatService(Generic[P]):
         self.on_leaving: list[Callable[[P], None]] = []
         """Called with each logged-in peer whose connection is ending, before its seat is
         freed and the others are told (a front end tells what only it knows)."""
+        self.barrier: Any = None
+        """The commit barrier (:class:`pollchat.server.barrier.CommitBarrier`) of a
+        write-behind store (PostgreSQL): a connection whose request issued writes is
+        held until they are committed. ``None`` (SQLite): writes commit when they return."""
+        self.store_available: Callable[[], bool] | None = None
+        """Whether the account database can be reached (``None``: always); while it
+        cannot, logins and registrations are refused with one line."""
+        self._history_waiters: dict[P, int] = {}  # peers whose private or group line waits for the history batch
         # Bound once: every connection's timer refers to these, not to a closure of its own.
         self._on_login_timeout = self._login_timed_out
         self._on_idle_check = self._idle_check
@@ -374,6 +382,10 @@ class ChatService(Generic[P]):
         a private message or a group line (acknowledged to its sender: stored first),
         and tell the senders of what could not be stored in this same pass."""
         self.history.commit_acknowledged()
+        if self._history_waiters:
+            waiters, self._history_waiters = self._history_waiters, {}
+            for peer, mark in waiters.items():
+                self.barrier.hold(peer, mark)
         self.deliver(self.groups.unsaved(self.history.take_unsaved()))
 
     def after_pass(self) -> None:
@@ -438,6 +450,20 @@ class ChatService(Generic[P]):
     # --- session steps -------------------------------------------------------------------------
 
     def _apply(self, peer: P, steps: list[SessionStep]) -> None:
+        barrier = self.barrier
+        if barrier is None:
+            self._run_steps(peer, steps)
+            return
+        mark, lines = barrier.mark(), self.history.acknowledged
+        try:
+            self._run_steps(peer, steps)
+        finally:
+            barrier.hold(peer, mark)  # acknowledged means committed
+            if self.history.acknowledged != lines:  # its line is written in before_flush
+                self._history_waiters.setdefault(peer, mark)
+                barrier.hold_pending(peer)
+
+    def _run_steps(self, peer: P, steps: list[SessionStep]) -> None:
         for step in steps:
             if peer.closing:
                 return
@@ -482,6 +508,10 @@ class ChatService(Generic[P]):
     # --- the login workflow --------------------------------------------------------------------
 
     def _authenticate(self, peer: P, step: Authenticate) -> None:
+        if step.verb is not Verb.GUEST and self.store_available is not None and not self.store_available():
+            log.warning("%s of %r refused: the account database is unavailable", step.verb.value, step.name)
+            self._refused(peer, step, ErrorCode.DATABASE_UNAVAILABLE)
+            return
         if step.verb is Verb.LOGIN:
             host, key = peer.host, name_key(step.name)
             now = self.timers.clock()
@@ -548,10 +578,19 @@ class ChatService(Generic[P]):
         if step.verb is Verb.REGISTER and self.registration_commit is not None:
             self.registration_commit.after_pass(lambda: self._decide(peer, step, decide))
             return
+        if self.barrier is not None:  # PostgreSQL: the replies wait for the writes they acknowledge
+            mark = self.barrier.mark()
+            try:
+                self._decide_and_admit(peer, step, decide)
+            finally:
+                self.barrier.hold(peer, mark)  # a registration's "Access Provided" waits for its row
+            return
+        self._decide_and_admit(peer, step, decide)
+
+    def _decide_and_admit(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
         decided = self._decide(peer, step, decide)
         if decided is not None:
             decided[1]()
-
     def _decide(
         self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]
     ) -> tuple[P, Callable[[], None]] | None:

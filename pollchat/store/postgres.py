@@ -33,7 +33,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import logging
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -66,6 +68,12 @@ except ImportError:  # the optional extra is not installed
     psycopg = None  # type: ignore[assignment]
 
 APPLICATION = "pollchat"
+RECONNECT_TIMEOUT = 2
+"""Seconds one reconnection attempt may take (it runs on the loop thread)."""
+RECONNECT_EVERY = 5.0
+"""Seconds between reconnection attempts while the database is unreachable."""
+
+log = logging.getLogger("pollchat.store")
 
 SEARCH_SCHEMA = """\
 ALTER TABLE account ADD COLUMN IF NOT EXISTS receipts BOOLEAN NOT NULL DEFAULT TRUE;
@@ -218,14 +226,16 @@ def _pg_errors(cls: type[_T]) -> type[_T]:
 
 def _translated(method: Callable[..., object]) -> Callable[..., object]:
     @functools.wraps(method)
-    def call(*args: object, **kwargs: object) -> object:
+    def call(self: _PgConnection, *args: object, **kwargs: object) -> object:
+        self._ready()
         try:
-            return method(*args, **kwargs)
+            return method(self, *args, **kwargs)
         except psycopg.errors.UniqueViolation as exc:
             raise StoreConflict(f"already taken ({_first_line(exc)})") from exc
         except psycopg.errors.IntegrityError as exc:
             raise StoreError(f"the database refused the write ({_first_line(exc)})") from exc
         except psycopg.Error as exc:
+            self._notice_loss()
             raise StoreError(f"database error: {_first_line(exc)}") from exc
 
     return call
@@ -235,7 +245,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def connect(url: str) -> Any:
+def connect(url: str, timeout: int = 10) -> Any:
     """A psycopg connection (autocommit) to ``url``; the password, if any, comes from
     libpq's own settings (``PGPASSWORD``, ``PGPASSFILE``, ``~/.pgpass``), never from a
     command line.
@@ -247,7 +257,7 @@ def connect(url: str) -> Any:
     if psycopg is None:
         raise StoreError(f"PostgreSQL needs psycopg: {INSTALL_HINT}")
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="pollchat")
+        return psycopg.connect(url, autocommit=True, connect_timeout=timeout, application_name="pollchat")
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to {redact(url)}: {_first_line(exc)}") from None
 
@@ -332,8 +342,48 @@ def open_postgres(url: str) -> PostgresDatabase:
 
 
 class _PgConnection:
+    """The connection and what every table class shares: transactions, and coming back
+    after the connection was lost (a restarted or unreachable database server).
+
+    A lost connection fails the call that found it (:class:`StoreError`, logged once);
+    the next call reconnects first, waiting at most :data:`RECONNECT_TIMEOUT` seconds,
+    and after a failed attempt calls fail at once for :data:`RECONNECT_EVERY` seconds,
+    so an outage never stalls the event loop for longer than one short attempt at a
+    time. Nothing is retried here: the callers decide (the history keeps its batch)."""
+
     _conn: Any
     url: str
+    _lost_at: float | None
+    _retry_at: float
+
+    def _ready(self) -> None:
+        """Reconnect if the connection was lost and it is time to try.
+
+        Raises:
+            StoreError: still unreachable (or too soon to try again).
+        """
+        if self._lost_at is None:
+            return
+        now = time.monotonic()
+        if now < self._retry_at:
+            raise StoreError(f"the database {redact(self.url)} is unavailable; retrying shortly")
+        try:
+            self._conn = connect(self.url, timeout=RECONNECT_TIMEOUT)
+        except StoreError:
+            self._retry_at = now + RECONNECT_EVERY
+            raise
+        log.warning(
+            "the database connection to %s is back after %.1f s", redact(self.url), now - self._lost_at
+        )
+        self._lost_at = None
+
+    def _notice_loss(self) -> None:
+        """After a failed call: remember whether the connection itself is gone."""
+        if self._lost_at is None and (self._conn.closed or self._conn.broken):
+            self._lost_at = self._retry_at = time.monotonic()
+            log.error(
+                "lost the database connection to %s: database calls fail until it is back", redact(self.url)
+            )
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -852,6 +902,8 @@ class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups, PgReceipts, PgI
     def __init__(self, conn: Any, url: str) -> None:
         self._conn = conn
         self.url = url
+        self._lost_at = None
+        self._retry_at = 0.0
         self.path = redact(url)
         """What the server's log names as the database (no password)."""
         self.name_collisions = []

@@ -7,11 +7,19 @@ account renames itself; focus; mentions; JSON forms; and persistence across a re
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.harness import Client, Harness
+from tests.harness import Client, ENGINES, Harness, harnesses_on_engine
+
+
+@pytest.fixture(params=ENGINES)
+def make_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    """Every test here runs on SQLite and on PostgreSQL (data the chat keeps)."""
+    yield from harnesses_on_engine(request, tmp_path)
+
 
 ACCOUNTS = {"alice": "a", "bob": "b", "carol": "c", "root": "r"}
 

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pollchat.errors import StoreError
-from tests.harness import Client, FakeClock, Harness
+from tests.harness import Client, FakeClock, ENGINES, Harness, harnesses_on_engine
+
+
+@pytest.fixture(params=ENGINES)
+def make_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    """Every test here runs on SQLite and on PostgreSQL (data the chat keeps)."""
+    yield from harnesses_on_engine(request, tmp_path)
+
 
 MakeHarness = Callable[..., Harness]
 

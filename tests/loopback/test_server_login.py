@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
 
 from pollchat import texts
 from pollchat.store.database import DATABASE_NAME
-from tests.harness import Harness
+from tests.harness import ENGINES, Harness, harnesses_on_engine
+
+
+@pytest.fixture(params=ENGINES)
+def make_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    """Every test here runs on SQLite and on PostgreSQL (data the chat keeps)."""
+    yield from harnesses_on_engine(request, tmp_path)
+
 
 GREETING = texts.GREETING
 WRONG = "Wrong Password"
@@ -282,6 +292,7 @@ def test_passwd_needs_a_long_enough_new_password(make_harness) -> None:
 def test_registration_is_refused_once_the_database_file_is_deleted(harness: Harness) -> None:
     # Audit finding: SQLite went on writing to the unlinked file, so registrations were
     # acknowledged and gone after a restart. Now the store refuses the write.
+    harness.sqlite_only("a deleted database file")
     harness.register("alice", "password1").close()
     for suffix in ("", "-wal", "-shm"):
         (harness.data_dir / (DATABASE_NAME + suffix)).unlink(missing_ok=True)

@@ -6,11 +6,22 @@ registered session fits at a time.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
 from pollchat.errors import StoreError
 from pollchat.protocol.names import name_key
 from pollchat.protocol.session import Phase
-from pollchat.store.database import DATABASE_NAME, Database
-from tests.harness import Client, Harness
+from tests.harness import Client, ENGINES, Harness, harnesses_on_engine
+
+
+@pytest.fixture(params=ENGINES)
+def make_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    """Every test here runs on SQLite and on PostgreSQL (data the chat keeps)."""
+    yield from harnesses_on_engine(request, tmp_path)
+
 
 FULL = "Max number of chat users"
 TAKEN = "username is already used"
@@ -111,7 +122,7 @@ def test_refused_registrations_create_no_account(harness: Harness) -> None:
     assert harness.server.database.count_accounts() == 1
     for name in ("carol", "user1"):
         assert harness.find_account(name) is None
-    with Database.open(harness.data_dir / DATABASE_NAME) as fresh:  # what is on disk
+    with harness.stored() as fresh:  # what is on disk
         assert fresh.count_accounts() == 1
         assert fresh.find(name_key("carol")) is None
 
@@ -171,7 +182,7 @@ def test_registration_abandoned_while_hashing_creates_no_account(make_harness) -
 def test_registered_accounts_persist_across_restart(harness: Harness) -> None:
     harness.register("Bob", "s3cret,with comma").close()
     harness.restart()
-    with Database.open(harness.data_dir / DATABASE_NAME) as fresh:
+    with harness.stored() as fresh:
         account = fresh.find(name_key("bob"))
         assert account is not None and account.name == "Bob"
         assert "s3cret" not in account.password_hash

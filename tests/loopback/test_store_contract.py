@@ -20,6 +20,9 @@ from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import skeleton
 from pollchat.store.database import DATABASE_NAME, Database
+from pollchat.store.groups import MAX_PENDING_CHANGES
+from pollchat.server.timers import Timers
+from pollchat.store.pgviews import PgViewStore, open_pg_views
 from pollchat.store.ports import Store
 
 HASH = "pbkdf2_sha256$1000$salt$" + "A" * 43 + "="
@@ -28,16 +31,43 @@ T = 1_700_000_000.0
 Opener = Callable[[], Store]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+class NoLoop:
+    """The loop of an attached PostgreSQL store here: nobody runs it, so its writes are
+    sent and their results read when it closes (which waits for them)."""
+
+    def watch(self, fileobj: object, on_readable: object, on_writable: object = None) -> None:
+        pass
+
+    def want_write(self, fileobj: object, on: bool) -> None:
+        pass
+
+    def unwatch(self, fileobj: object) -> None:
+        pass
+
+
+def attached(store: PgViewStore) -> PgViewStore:
+    store.attach(NoLoop(), Timers())
+    return store
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-views"])
 def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
-    """A function that opens the test's database (the same one each call) on the engine."""
+    """A function that opens the test's database (the same one each call) on the engine:
+    SQLite, the blocking PostgreSQL engine, or the chat's PostgreSQL store attached
+    (reads from its views, writes behind; see pollchat.store.pgviews)."""
     if request.param == "sqlite":
         path = tmp_path / DATABASE_NAME
         return lambda: Database.open(path)
     from pollchat.store.postgres import open_postgres
 
     url = request.getfixturevalue("pg_url")
+    if request.param == "postgresql-views":
+        return lambda: attached(open_pg_views(url))  # type: ignore[return-value]
     return lambda: open_postgres(url)
+
+
+def write_behind(store: object) -> bool:
+    return isinstance(store, PgViewStore)
 
 
 @pytest.fixture
@@ -158,7 +188,13 @@ def test_registrations_racing_for_one_name_end_with_one_success(opener: Opener) 
     for t in threads:
         t.join(60)
     assert not [r for r in results if isinstance(r, BaseException)]
-    assert sum(r is not None for r in results) == 1
+    probe = opener()
+    views = write_behind(probe)
+    probe.close()
+    if views:  # each store's view said yes; the database refused all but one at commit
+        assert sum(r is not None for r in results) >= 1
+    else:
+        assert sum(r is not None for r in results) == 1
     db = opener()
     try:
         assert db.count_accounts() == 1
@@ -408,6 +444,10 @@ def test_changes_for_offline_accounts(store: Store, people) -> None:
     store.queue_change(ben.id, PendingChange("deleted", "g", "ben", "ann", T))
     assert [c.group for c in store.take_changes(ann.id)] == ["g0", "g1", "g2"]
     assert store.take_changes(ann.id) == []
+    for i in range(MAX_PENDING_CHANGES + 5):  # capped: the oldest go first
+        store.queue_change(ann.id, PendingChange("kicked", f"h{i}", "ann", "ben", T + i))
+    kept = store.take_changes(ann.id)
+    assert len(kept) == MAX_PENDING_CHANGES and kept[0].group == "h5"
     store.add_request(store.create_group("tea", "public", ann.id, T), ben.id, T)
     store.forget_account(ben.id)
     assert store.take_changes(ben.id) == [] and store.load_groups()[0].requests == {}
@@ -457,3 +497,48 @@ def test_everything_survives_a_reopen(opener: Opener) -> None:
         assert db.name_collisions == []
     finally:
         db.close()
+
+
+def test_write_behind_pruning_keeps_the_newest_and_never_an_unread_private_message(pg_url: str) -> None:
+    """The attached PostgreSQL store prunes behind, counting from its views: what is
+    left in the database once the writes are made is what the port promises."""
+    store = attached(open_pg_views(pg_url))
+    ann, ben = make(store, "ann"), make(store, "ben")
+    store.append_messages([chat(ann, f"m{i}") for i in range(5)])
+    assert store.prune_main(2, batch=2) == 2
+    assert store.prune_main(2, batch=2) == 1
+    assert store.prune_main(2) == 0
+    assert texts(store.recent_public(10)) == ["m3", "m4"]
+    store.append_messages([private(ann, ben, f"p{i}", T + i) for i in range(4)])
+    assert store.prune_private(ann.id, ben.id, 1) == 0  # ben never logged out: all unread
+    store.set_last_seen(ben.id, T + 1)
+    assert store.prune_private(ann.id, ben.id, 1) == 2  # p0, p1 read
+    store.append_messages([HistoryRecord(T, RecordKind.CHAT, ann.id, "ann", f"g{i}", group_id=3) for i in range(3)])
+    assert store.prune_group(3, 1) == 2
+    assert texts(store.group_messages(3, 10)) == ["g2"]
+    store.close()
+    again = attached(open_pg_views(pg_url))
+    try:
+        assert texts(again.recent_public(10)) == ["m3", "m4"]
+        assert texts(again.private_for(ben.id, 10)) == ["p2", "p3"]
+        assert texts(again.group_messages(3, 10)) == ["g2"]
+        assert again.count_main() == 2 and again.count_messages() == 2 + 2 + 1
+    finally:
+        again.close()
+
+
+def test_a_write_the_database_refuses_is_logged_and_the_view_corrected(pg_url: str, caplog) -> None:
+    """Two attached stores (two servers, wrongly, on one database) register one name:
+    both views say yes, the unique index keeps one, and the other store logs the
+    refusal and forgets the account."""
+    first, second = attached(open_pg_views(pg_url)), attached(open_pg_views(pg_url))
+    assert first.create(registered("zed")) is not None
+    first.close()
+    with caplog.at_level("ERROR", logger="pollchat.store"):
+        mark = second.issued
+        assert second.create(Account("ZED", HASH.replace("A", "C"), AccountKind.REGISTERED)) is not None
+        assert second.driver is not None
+        second.driver.close()  # waits for the answer
+    assert second.failed_between(mark, second.issued)
+    assert second.find("zed") is None and second.count_accounts() == 0
+    assert any("refused the new account 'ZED'" in r.getMessage() for r in caplog.records)

@@ -9,11 +9,15 @@ import threading
 import pytest
 
 from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.accounts import Account
+from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
 from pollchat.store import postgres
 from pollchat.store.postgres import SCHEMA_VERSION, open_postgres
 from pollchat.store.urls import redact
 from tests.postgres import PASSWORD, PgServer
+
+HASH = 'pbkdf2_sha256$1000$salt$' + 'A' * 43 + '='
 
 psycopg = pytest.importorskip("psycopg", reason="pip install 'pollchat[postgres]'")
 
@@ -139,3 +143,40 @@ def test_a_database_two_schemas_old_is_upgraded_one_version_at_a_time(pg_url: st
         version = conn.execute("SELECT value FROM pollchat_meta WHERE key = 'schema_version'").fetchone()[0]
         indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'message'")}
     assert version == str(SCHEMA_VERSION) and {"message_search", "message_conversation"} <= indexes
+
+
+def test_a_lost_connection_fails_one_call_then_reconnects(pg_server: PgServer, pg_url: str, caplog) -> None:
+    db = open_postgres(pg_url)
+    try:
+        alice = db.create(Account("alice", HASH, AccountKind.REGISTERED))
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:  # the server drops us
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'pollchat' AND datname = %s",
+                (pg_url.rsplit("/", 1)[1],),
+            )
+        with caplog.at_level("WARNING", logger="pollchat.store"):
+            with pytest.raises(StoreError):
+                db.find("alice")
+            assert db.find("alice") == alice  # reconnected
+        assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING"]
+    finally:
+        db.close()
+
+
+def test_an_unreachable_database_fails_fast_between_attempts(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = open_postgres(pg_url)
+    try:
+        db.url = "postgresql://pollchat@127.0.0.1:1/gone"  # where a reconnection now goes
+        db._conn.close()
+        with pytest.raises(StoreError):
+            db.count_accounts()  # notices the loss
+        with pytest.raises(StoreError, match="cannot connect"):
+            db.count_accounts()  # one attempt
+        attempts: list[str] = []
+        monkeypatch.setattr(postgres, "connect", lambda url, timeout=10: attempts.append(url))
+        with pytest.raises(StoreError, match="unavailable"):
+            db.count_accounts()  # too soon: no attempt
+        assert attempts == []
+    finally:
+        db.close()

@@ -255,6 +255,7 @@ TEXT_GOLDEN = [
     (Error.of(ErrorCode.REGISTER_RATE), b"too many new accounts from your address, try again later\n"),
     (Error.of(ErrorCode.ADDRESS_BANNED, until="for good", reason=": spam"), b"your address is banned for good: spam\n"),
     (Error.of(ErrorCode.NO_NEW_ACCOUNTS, limit=3), b"this server takes no new accounts (it has 3, the most allowed)\n"),
+    (Error.of(ErrorCode.DATABASE_UNAVAILABLE), b"the account database is unavailable, try again shortly\n"),
     (Error.of(ErrorCode.LOGIN_TIMEOUT, seconds="30"), b"no login within 30 seconds, closing the connection\n"),
     (Error.of(ErrorCode.FLOODING), b"too many lines too fast, closing the connection\n"),
     (Error.of(ErrorCode.ALREADY_LOGGED_IN), b"you are already logged in; that line was not sent\n"),

@@ -1,0 +1,979 @@
+"""The PostgreSQL store the chat runs on: reads from memory, writes behind, never a wait.
+
+:class:`PgViewStore` implements :class:`pollchat.store.ports.Store` (the synchronous
+interface the core calls) over PostgreSQL without ever waiting for the server on the
+event loop:
+
+* **Start-up** (before the loop runs, so it may block): :func:`open_pg_views` connects
+  with the blocking engine (:class:`~pollchat.store.postgres.PostgresDatabase`), checks
+  or creates the schema, and every call until :meth:`PgViewStore.attach` goes to that
+  engine (the accounts file's rows, the groups, the history's counts).
+* **Attached** (:meth:`PgViewStore.attach`, once the loop exists): the views are loaded
+  -- accounts (id, name, key, skeleton, hash, kind, created, last seen), account and
+  address bans, live groups with their members, requests and bans (and live names, so a
+  taken one is a :class:`~pollchat.errors.StoreConflict` at once), pending group changes,
+  the history tails a replay or ``/history`` can
+  ask for (:data:`TAIL` per kind and conversation) and the unread private messages of
+  each account -- the blocking connection is closed, and a
+  :class:`~pollchat.store.pgdriver.PgDriver` takes over. Every read is answered from
+  the views at once; every write updates them at once and becomes one transaction
+  queued, in order, to the driver (**write-behind**). Ids are given here (the largest
+  in each table plus one): on one node the views are authoritative. The database's
+  unique indexes stay the last word: a write it refuses is logged as an error and the
+  view corrected (a refused registration removes the account again).
+
+Acknowledged means committed: every write has a commit sequence number
+(:attr:`PgViewStore.issued` after it; :attr:`PgViewStore.done` says how far the server
+has committed, :meth:`PgViewStore.failed_between` which were refused). The server holds
+the output of a connection whose request issued a write until it is committed
+(:mod:`pollchat.server.barrier`).
+
+Faults: while the driver is disconnected :attr:`PgViewStore.available` is false
+(logins and registrations are refused with one line), message batches are refused with
+:class:`~pollchat.errors.StoreError` (the history keeps them in memory and retries, as on
+a full disk), and the other writes wait in the driver's bounded queue. The statements
+sent are idempotent (explicit ids, ``ON CONFLICT DO NOTHING``, upserts), so a
+transaction resent after a lost connection cannot apply twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import math
+import re
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from pollchat.core.accounts import Account
+from pollchat.core.groups import Group, Member, PendingChange, Visibility
+from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.seats import AccountKind
+from pollchat.errors import StoreConflict, StoreError
+from pollchat.protocol.names import name_key, skeleton
+from pollchat.store.accounts import _now_iso, _registered
+from pollchat.store.groups import MAX_PENDING_CHANGES
+from pollchat.store.messages import _check_count, _check_limits, _record, message_rows
+from pollchat.store.pgdriver import MAX_QUEUED, PgDriver, Rows, Scheduler, Watcher
+from pollchat.store.postgres import PostgresDatabase, open_postgres
+from pollchat.store.urls import redact
+
+log = logging.getLogger("pollchat.store")
+
+TAIL = 500
+"""Messages kept in memory per kind and conversation: the main chat's, each account's
+private ones, each group's. ``/history`` asks for at most 500
+(:data:`pollchat.server.commands.MAX_HISTORY`), the login replay for fewer."""
+
+_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id"
+_MAIN = "recipient_id IS NULL AND group_id IS NULL"
+_PUBLIC_KINDS = (RecordKind.CHAT, RecordKind.ACTION)
+_IDENTITY_TABLES = ("account", "message", "chat_group", "pending_change")
+_PLACEHOLDER = re.compile(r"%s")
+_ROWS_PER_INSERT = 500
+"""Messages per ``INSERT`` statement (nine parameters each; PostgreSQL takes 65,535)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_messages(count: int) -> str:
+    """The ``INSERT`` of ``count`` messages with their ids, ``$n`` placeholders already
+    (``ON CONFLICT DO NOTHING``: sent again after a lost connection, it adds nothing)."""
+    values = ", ".join(
+        "(" + ", ".join(f"${row * 9 + column}" for column in range(1, 10)) + ")" for row in range(count)
+    )
+    return (
+        "INSERT INTO message (id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id)"
+        f" VALUES {values} ON CONFLICT (id) DO NOTHING"
+    )
+
+
+@dataclasses.dataclass(slots=True)
+class AccountRow:
+    """One ``account`` row as the view keeps it."""
+
+    id: int
+    key: str
+    name: str
+    kind: str
+    password_hash: str | None
+    created_at: str
+    last_seen: float | None
+    skeleton: str
+    lookalike_allowed: bool
+
+
+def open_pg_views(url: str) -> PgViewStore:
+    """Open (and, if empty, initialise) the PostgreSQL database at ``url`` for the chat.
+
+    Blocks (start-up only): it connects with the blocking engine, which serves every
+    call until :meth:`PgViewStore.attach`.
+
+    Raises:
+        StoreError: psycopg missing, server unreachable, not a pollchat database, or a
+            newer schema (one line, no password in it).
+    """
+    database = open_postgres(url)
+    try:
+        _sync_sequences(database)
+    except StoreError:
+        database.close()
+        raise
+    return PgViewStore(database, url)
+
+
+def _sync_sequences(database: PostgresDatabase) -> None:
+    """Move each identity sequence past the largest id in its table: after attach the
+    views give ids themselves (explicit ids do not advance a sequence), so a later start
+    or the blocking engine must not hand out one of them again."""
+    conn = database._conn
+    try:
+        for table in _IDENTITY_TABLES:
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table} HAVING max(id) IS NOT NULL"
+            )
+    except Exception as exc:  # psycopg.Error: not imported here
+        raise StoreError(f"cannot prepare {redact(database.url)}: {exc}") from None
+
+
+class PgViewStore:
+    """PostgreSQL for the chat: see the module docstring. Implements
+    :class:`pollchat.store.ports.Store`; open it with :func:`open_pg_views`.
+
+    Attributes:
+        path: what the server's log names as the database (no password).
+        name_collisions: as :attr:`pollchat.store.ports.AccountStore.name_collisions`.
+        driver: the non-blocking driver once attached, else ``None``.
+    """
+
+    def __init__(self, database: PostgresDatabase, url: str) -> None:
+        self._db: PostgresDatabase | None = database
+        self.url = url
+        self.path = redact(url)
+        self.name_collisions = database.name_collisions
+        self.driver: PgDriver | None = None
+        self._failed: deque[int] = deque(maxlen=1000)
+        self._closed = False
+        self._sql: dict[str, str] = {}
+
+    # --- the commit barrier's side ----------------------------------------------------------------
+
+    @property
+    def available(self) -> bool:
+        """False while the database cannot be reached (attached and the driver disconnected)."""
+        return self.driver is None or self.driver.connected
+
+    @property
+    def issued(self) -> int:
+        """The commit sequence number of the last write issued (0 before attach: those
+        writes were committed when they returned)."""
+        return self.driver.issued if self.driver is not None else 0
+
+    @property
+    def done(self) -> int:
+        """Every write numbered up to this has been committed or refused."""
+        return self.driver.done if self.driver is not None else 0
+
+    def failed_between(self, low: int, high: int) -> bool:
+        """Whether a write numbered in ``(low, high]`` was refused by the database."""
+        return any(low < seq <= high for seq in self._failed)
+
+    def on_done(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(done)`` each time the database has committed more writes."""
+        if self.driver is not None:
+            self.driver.on_done.append(callback)
+
+    # --- lifetime ---------------------------------------------------------------------------------
+
+    def attach(self, loop: Watcher, timers: Scheduler, *, max_queued: int | None = None) -> None:
+        """Load the views, close the blocking connection and hand the writes to a
+        driver on ``loop`` (start-up: may block while it loads and connects).
+
+        Raises:
+            StoreError: the database cannot be read or reached (one line).
+        """
+        assert self._db is not None and self.driver is None
+        self._load(self._db)
+        self._live: dict[int, Group] = {group.id: group for group in self._db.load_groups()}
+        self._group_keys: dict[str, int] = {group.key: group.id for group in self._live.values()}
+        self._db.close()
+        self._db = None
+        self.driver = PgDriver(self.url, loop, timers, max_queued=max_queued or MAX_QUEUED)
+        self.driver.start()
+
+    def close(self) -> None:
+        """Write what waits (a few seconds at most) and close. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._db is not None:
+            self._db.close()
+        if self.driver is not None:
+            try:  # the next start sets them too (open_pg_views): a full queue may skip this
+                self.driver.submit([(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
+                    " HAVING max(id) IS NOT NULL",
+                    (),
+                ) for table in _IDENTITY_TABLES])
+            except StoreError:
+                pass
+            self.driver.close()
+
+    def __enter__(self) -> PgViewStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _load(self, db: PostgresDatabase) -> None:
+        conn = db._conn
+        self._accounts: dict[int, AccountRow] = {}
+        self._registered: dict[str, AccountRow] = {}
+        self._preconfigured: dict[str, AccountRow] = {}
+        self._shapes: dict[str, dict[int, None]] = {}
+        for row in conn.execute(
+            "SELECT id, key, name, kind, password_hash, created_at, last_seen, skeleton, lookalike_allowed"
+            " FROM account ORDER BY id"
+        ):
+            account_id, key, name, kind, password_hash, created_at, last_seen, shape, allowed = row
+            self._add_account(AccountRow(account_id, key, name, kind, password_hash, created_at, last_seen,
+                                         shape or skeleton(name), bool(allowed)))
+        self._bans: dict[int, tuple[float | None, str, str]] = {
+            r[0]: (r[1], r[2], r[3]) for r in conn.execute('SELECT account_id, until, reason, "by" FROM ban')
+        }
+        self._address_bans: dict[str, tuple[float | None, str, str]] = {
+            r[0]: (r[1], r[2], r[3]) for r in conn.execute('SELECT network, until, reason, "by" FROM address_ban')
+        }
+        self._changes: dict[int, list[tuple[int, PendingChange]]] = {}
+        for row in conn.execute('SELECT id, account_id, change, group_name, name, "by", at FROM pending_change ORDER BY id'):
+            self._changes.setdefault(row[1], []).append((row[0], PendingChange(*row[2:])))
+        self._public: deque[HistoryRecord] = deque(maxlen=TAIL)
+        self._private: dict[int, deque[HistoryRecord]] = {}
+        self._groups: dict[int, deque[HistoryRecord]] = {}
+        self._unread: dict[int, list[float]] = {}
+        kinds = [kind.value for kind in _PUBLIC_KINDS]
+        for row in reversed(conn.execute(
+            f"SELECT {_COLUMNS} FROM message WHERE {_MAIN} AND kind = ANY(%s) ORDER BY id DESC LIMIT %s", (kinds, TAIL)
+        ).fetchall()):
+            self._public.append(_record(row))
+        for row in conn.execute(
+            f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, row_number() OVER (PARTITION BY group_id ORDER BY id DESC) AS n"
+            " FROM message WHERE group_id IS NOT NULL) AS tail WHERE n <= %s ORDER BY id",
+            (TAIL,),
+        ):
+            self._groups.setdefault(row[8], deque(maxlen=TAIL)).append(_record(row))
+        for row in conn.execute(
+            f"SELECT {_COLUMNS} FROM ("
+            f" SELECT {_COLUMNS}, row_number() OVER (PARTITION BY sender_id ORDER BY id DESC) AS n"
+            " FROM message WHERE recipient_id IS NOT NULL"
+            ") AS sent WHERE n <= %s"
+            f" UNION SELECT {_COLUMNS} FROM ("
+            f" SELECT {_COLUMNS}, row_number() OVER (PARTITION BY recipient_id ORDER BY id DESC) AS n"
+            " FROM message WHERE recipient_id IS NOT NULL"
+            ") AS received WHERE n <= %s ORDER BY 1",
+            (TAIL, TAIL),
+        ):
+            self._remember_private(_record(row))
+        for recipient_id, ts in conn.execute(
+            "SELECT m.recipient_id, m.ts FROM message m JOIN account a ON a.id = m.recipient_id"
+            " WHERE m.recipient_id IS NOT NULL AND m.ts > COALESCE(a.last_seen, '-infinity'::float8) ORDER BY m.id"
+        ):
+            self._unread.setdefault(recipient_id, []).append(ts)
+        self._main_count = int(conn.execute(f"SELECT count(*) FROM message WHERE {_MAIN}").fetchone()[0])
+        self._message_count = int(conn.execute("SELECT count(*) FROM message").fetchone()[0])
+        self._group_counts: dict[int, int] = dict(
+            conn.execute("SELECT group_id, count(*) FROM message WHERE group_id IS NOT NULL GROUP BY group_id").fetchall()
+        )
+        self._next: dict[str, int] = {}
+        for table in _IDENTITY_TABLES:
+            largest = conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+            self._next[table] = int(largest or 0) + 1
+
+    def _take_id(self, table: str) -> int:
+        value = self._next[table]
+        self._next[table] = value + 1
+        return value
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def _write(
+        self,
+        statements: Sequence[tuple[str, Sequence[object]]],
+        on_done: Callable[[Rows | StoreError], bool] | None = None,
+    ) -> None:
+        """Queue ``statements`` as one transaction (``%s`` placeholders); a refusal is
+        remembered for :meth:`failed_between` and given to ``on_done``, which may also
+        call the result a refusal by returning true (a row that is not the one written).
+
+        Raises:
+            StoreError: the driver's queue is full; nothing was queued.
+        """
+        assert self.driver is not None
+        converted = [(self._placeholders(sql), params) for sql, params in statements]
+        seq = 0
+
+        def completed(result: Rows | StoreError) -> None:
+            refused = on_done(result) if on_done is not None else False
+            if refused or isinstance(result, StoreError):
+                self._failed.append(seq)
+
+        seq = self.driver.submit(converted, completed)
+
+    def _placeholders(self, sql: str) -> str:
+        """``%s`` to ``$1, $2 ...`` (libpq's own placeholders), cached per statement;
+        a statement written with ``$n`` already is left as it is."""
+        if "%s" not in sql:
+            return sql
+        done = self._sql.get(sql)
+        if done is None:
+            numbers = iter(range(1, 1000))
+            done = self._sql[sql] = _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
+        return done
+
+    # --- accounts ---------------------------------------------------------------------------------
+
+    def _add_account(self, row: AccountRow) -> None:
+        self._accounts[row.id] = row
+        if row.kind == "registered":
+            self._registered[row.key] = row
+            self._shapes.setdefault(row.skeleton, {})[row.id] = None
+        else:
+            self._preconfigured[row.key] = row
+
+    def _drop_account(self, row: AccountRow) -> None:
+        self._accounts.pop(row.id, None)
+        if row.kind == "registered":
+            if self._registered.get(row.key) is row:
+                del self._registered[row.key]
+            self._shapes.get(row.skeleton, {}).pop(row.id, None)
+        elif self._preconfigured.get(row.key) is row:
+            del self._preconfigured[row.key]
+
+    def _shape_taken(self, shape: str, but: int = 0) -> bool:
+        """Whether a registered account other than ``but`` holds ``shape`` under the
+        unique skeleton index (rows allowed as old lookalikes do not count)."""
+        return any(
+            account_id != but and not self._accounts[account_id].lookalike_allowed
+            for account_id in self._shapes.get(shape, ())
+        )
+
+    @staticmethod
+    def _account(row: AccountRow) -> Account:
+        return _registered((row.id, row.name, row.password_hash, row.key))
+
+    def find(self, key: str) -> Account | None:
+        if self._db is not None:
+            return self._db.find(key)
+        row = self._registered.get(key)
+        return self._account(row) if row is not None else None
+
+    def find_lookalikes(self, shape: str) -> list[Account]:
+        if self._db is not None:
+            return self._db.find_lookalikes(shape)
+        return [self._account(self._accounts[i]) for i in sorted(self._shapes.get(shape, ()))]
+
+    def create(self, account: Account) -> Account | None:
+        if self._db is not None:
+            return self._db.create(account)
+        if account.kind is not AccountKind.REGISTERED:
+            raise ValueError(f"create() stores registered accounts only, not {account!r}")
+        shape = skeleton(account.name)
+        if account.key in self._registered or self._shape_taken(shape):
+            return None
+        assert account.password_hash is not None
+        row = AccountRow(self._next["account"], account.key, account.name, "registered", account.password_hash,
+                         _now_iso(), None, shape, False)
+
+        def refused(result: Rows | StoreError) -> bool:
+            # Sent again after a lost connection, the row may be there already (ours:
+            # fine); a row of another writer under this id is a refusal too.
+            if isinstance(result, StoreError) or not result[1]:
+                why = result if isinstance(result, StoreError) else "its id belongs to another row"
+                log.error(
+                    "the database refused the new account %r (%s): it is removed again; a connection waiting "
+                    "for it is closed", row.name, why,
+                )
+                self._drop_account(row)
+                return True
+            return False
+
+        self._write([
+            ("INSERT INTO account (id, key, name, kind, password_hash, created_at, skeleton)"
+             " VALUES (%s, %s, %s, 'registered', %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+             (row.id, row.key, row.name, row.password_hash, row.created_at, shape)),
+            ("SELECT 1 FROM account WHERE id = %s AND key = %s AND password_hash = %s",
+             (row.id, row.key, row.password_hash)),
+        ], refused)
+        self._take_id("account")
+        self._add_account(row)
+        return dataclasses.replace(account, id=row.id)
+
+    def rename(self, account_id: int, new_name: str) -> bool:
+        if self._db is not None:
+            return self._db.rename(account_id, new_name)
+        row = self._accounts.get(account_id)
+        if row is None or row.kind != "registered":
+            return False
+        key, shape = name_key(new_name), skeleton(new_name)
+        holder = self._registered.get(key)
+        if (holder is not None and holder is not row) or self._shape_taken(shape, but=account_id):
+            return False
+        self._write([(
+            "UPDATE account SET name = %s, key = %s, skeleton = %s,"
+            " lookalike_allowed = lookalike_allowed AND skeleton IS NOT DISTINCT FROM %s WHERE id = %s",
+            (new_name, key, shape, shape, account_id),
+        )])
+        self._drop_account(row)
+        row.lookalike_allowed = row.lookalike_allowed and row.skeleton == shape
+        row.name, row.key, row.skeleton = new_name, key, shape
+        self._add_account(row)
+        return True
+
+    def set_password(self, account_id: int, password_hash: str) -> None:
+        if self._db is not None:
+            return self._db.set_password(account_id, password_hash)
+        row = self._accounts.get(account_id)
+        if row is None or row.kind != "registered":
+            return None
+        self._write([("UPDATE account SET password_hash = %s WHERE id = %s", (password_hash, account_id))])
+        row.password_hash = password_hash
+        return None
+
+    def delete(self, account_id: int) -> None:
+        if self._db is not None:
+            return self._db.delete(account_id)
+        row = self._accounts.get(account_id)
+        if row is None or row.kind != "registered":
+            return None
+        self._write([("DELETE FROM account WHERE id = %s AND kind = 'registered'", (account_id,))])
+        self._drop_account(row)
+        return None
+
+    def count_accounts(self) -> int:
+        if self._db is not None:
+            return self._db.count_accounts()
+        return len(self._registered)
+
+    def sync_preconfigured(self, accounts: Sequence[Account]) -> list[Account]:
+        if self._db is not None:
+            return self._db.sync_preconfigured(accounts)
+        result: list[Account] = []
+        statements: list[tuple[str, Sequence[object]]] = []
+        created = _now_iso()
+        for account in accounts:
+            row = self._preconfigured.get(account.key)
+            if row is None:
+                row = AccountRow(self._take_id("account"), account.key, account.name, "preconfigured", None, created,
+                                 None, skeleton(account.name), False)
+                statements.append((
+                    "INSERT INTO account (id, key, name, kind, password_hash, created_at, skeleton)"
+                    " VALUES (%s, %s, %s, 'preconfigured', NULL, %s, %s) ON CONFLICT (id) DO NOTHING",
+                    (row.id, row.key, row.name, created, row.skeleton),
+                ))
+                self._add_account(row)
+            elif row.name != account.name:
+                row.name, row.skeleton = account.name, skeleton(account.name)
+                statements.append(("UPDATE account SET name = %s, skeleton = %s WHERE id = %s",
+                                   (row.name, row.skeleton, row.id)))
+            result.append(dataclasses.replace(account, id=row.id))
+        if statements:
+            self._write(statements)
+        return result
+
+    def set_last_seen(self, account_id: int, ts: float) -> None:
+        if self._db is not None:
+            return self._db.set_last_seen(account_id, ts)
+        row = self._accounts.get(account_id)
+        if row is None:
+            return None
+        self._write([("UPDATE account SET last_seen = %s WHERE id = %s", (ts, account_id))])
+        row.last_seen = ts
+        unread = self._unread.get(account_id)
+        if unread:
+            kept = [t for t in unread if t > ts]
+            if kept:
+                self._unread[account_id] = kept
+            else:
+                del self._unread[account_id]
+        return None
+
+    def last_seen(self, account_id: int) -> float | None:
+        if self._db is not None:
+            return self._db.last_seen(account_id)
+        row = self._accounts.get(account_id)
+        return row.last_seen if row is not None else None
+
+    def created_at(self, account_id: int) -> str | None:
+        if self._db is not None:
+            return self._db.created_at(account_id)
+        row = self._accounts.get(account_id)
+        return row.created_at if row is not None else None
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    def append_messages(self, records: Sequence[HistoryRecord]) -> None:
+        """Store a batch (see :class:`pollchat.store.ports.MessageStore`): queued as one
+        transaction, seen by the queries at once.
+
+        Raises:
+            StoreError: the database is unreachable (the history keeps the batch and
+                retries: nothing is promised meanwhile) or the driver's queue is full.
+            ValueError: an inconsistent record (nothing is written).
+        """
+        if self._db is not None:
+            return self._db.append_messages(records)
+        if not records:
+            return None
+        rows = message_rows(records)
+        if any(not isinstance(record.text, str) or not isinstance(record.sender, str) for record in records):
+            raise StoreError("the database refused the write (a message without text or sender)")
+        assert self.driver is not None
+        if not self.driver.connected:
+            raise StoreError(f"the database {self.path} is unavailable")
+        first = self._next["message"]
+        ids = range(first, first + len(records))
+        statements: list[tuple[str, Sequence[object]]] = []
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            # Scalar parameters (psycopg dumps them in C), not arrays: measured 3 x cheaper.
+            parameters: list[object] = []
+            for message_id, row in zip(ids[start:], chunk):
+                parameters.append(message_id)
+                parameters.extend(row)
+            statements.append((_insert_messages(len(chunk)), parameters))
+        self._write(statements)
+        self._next["message"] = first + len(records)
+        self._message_count += len(records)
+        for message_id, record in zip(ids, records):
+            stored = HistoryRecord(
+                record.ts, record.kind, record.sender_id, record.sender, record.text, record.recipient_id,
+                record.recipient, message_id, record.group_id,
+            )
+            if record.recipient_id is not None:
+                self._remember_private(stored)
+                recipient = self._accounts.get(record.recipient_id)
+                seen = recipient.last_seen if recipient is not None else None
+                if seen is None or record.ts > seen:
+                    self._unread.setdefault(record.recipient_id, []).append(record.ts)
+            elif record.group_id is not None:
+                self._groups.setdefault(record.group_id, deque(maxlen=TAIL)).append(stored)
+                self._group_counts[record.group_id] = self._group_counts.get(record.group_id, 0) + 1
+            else:
+                self._main_count += 1
+                if record.kind in _PUBLIC_KINDS:
+                    self._public.append(stored)
+        return None
+
+    def _remember_private(self, record: HistoryRecord) -> None:
+        assert record.recipient_id is not None
+        for account_id in {record.sender_id, record.recipient_id}:
+            self._private.setdefault(account_id, deque(maxlen=TAIL)).append(record)
+
+    def recent_public(self, limit: int) -> list[HistoryRecord]:
+        if self._db is not None:
+            return self._db.recent_public(limit)
+        _check_count("limit", limit)
+        return list(self._public)[-limit:] if limit else []
+
+    def private_for(self, account_id: int, limit: int) -> list[HistoryRecord]:
+        if self._db is not None:
+            return self._db.private_for(account_id, limit)
+        _check_count("limit", limit)
+        return list(self._private.get(account_id, ()))[-limit:] if limit else []
+
+    def group_messages(self, group_id: int, limit: int) -> list[HistoryRecord]:
+        if self._db is not None:
+            return self._db.group_messages(group_id, limit)
+        _check_count("limit", limit)
+        return list(self._groups.get(group_id, ()))[-limit:] if limit else []
+
+    def count_private_since(self, account_id: int, ts: float) -> int:
+        """Private messages to the account after ``ts``, counted from the unread ones
+        the view keeps (those after its last-seen time: what the server asks for)."""
+        if self._db is not None:
+            return self._db.count_private_since(account_id, ts)
+        return sum(1 for t in self._unread.get(account_id, ()) if t > ts)
+
+    def count_main(self) -> int:
+        if self._db is not None:
+            return self._db.count_main()
+        return self._main_count
+
+    def prune_main(self, keep: int, batch: int = 1000) -> int:
+        """As the port says; the count returned is the number the queued ``DELETE``
+        removes (the view counts the main chat's rows)."""
+        if self._db is not None:
+            return self._db.prune_main(keep, batch)
+        _check_limits(keep, batch)
+        excess = min(self._main_count - keep, batch)
+        if excess <= 0:
+            return 0
+        self._write([(
+            f"DELETE FROM message WHERE id IN (SELECT id FROM message WHERE {_MAIN} ORDER BY id LIMIT %s)", (excess,)
+        )])
+        self._main_count -= excess
+        self._message_count -= excess
+        while len(self._public) > keep:
+            self._public.popleft()
+        return excess
+
+    def prune_private(self, a: int, b: int, keep: int, batch: int = 1000) -> int:
+        """As the port says. When the view holds the whole conversation (an account's
+        tail is not full: a conversation kept to ``--private-keep`` is small) the rows
+        are chosen here, deleted by id and the count is exact; otherwise the ``DELETE``
+        chooses them in the database and 0 is returned (the next message in the
+        conversation looks again)."""
+        if self._db is not None:
+            return self._db.prune_private(a, b, keep, batch)
+        _check_limits(keep, batch)
+        read_until: dict[int, float] = {}
+        for account_id in {a, b}:
+            row = self._accounts.get(account_id)
+            read_until[account_id] = math.inf if row is None else (
+                row.last_seen if row.last_seen is not None else -math.inf
+            )
+        tail = self._private.get(a)
+        if tail is not None and len(tail) < TAIL:  # every private message of a is here
+            pair = [r for r in tail if {r.sender_id, r.recipient_id} == {a, b}]
+            excess = len(pair) - keep
+            if excess <= 0:
+                return 0
+            old = [r for r in pair if r.recipient_id is not None and r.ts <= read_until[r.recipient_id]]
+            chosen = old[: min(excess, batch)]
+            if not chosen:
+                return 0
+            ids = [r.id for r in chosen]
+            self._write([("DELETE FROM message WHERE id = ANY(%s::bigint[])", (ids,))])
+            gone = set(ids)
+            for account_id in {a, b}:
+                kept = self._private.get(account_id)
+                if kept is not None:
+                    self._private[account_id] = deque((r for r in kept if r.id not in gone), maxlen=TAIL)
+            self._message_count -= len(ids)
+            return len(ids)
+        parts: list[str] = []
+        parameters: list[object] = []
+        for recipient, sender in ((b, a), (a, b)) if a != b else ((a, a),):
+            until = read_until[recipient]
+            if until == -math.inf:
+                continue  # never logged out: nothing read yet
+            where = "recipient_id = %s AND sender_id = %s" + (" AND ts <= %s" if until != math.inf else "")
+            parts.append(f"SELECT id FROM message WHERE {where}")
+            parameters += [recipient, sender] + ([until] if until != math.inf else [])
+        if not parts:
+            return 0
+        self._write([(
+            f"DELETE FROM message WHERE id IN (SELECT id FROM ({' UNION ALL '.join(parts)}) AS old ORDER BY id"
+            " LIMIT GREATEST(0, LEAST(%s, (SELECT count(*) FROM message WHERE (recipient_id = %s AND sender_id = %s)"
+            " OR (recipient_id = %s AND sender_id = %s)) - %s)))",
+            (*parameters, batch, b, a, a, b, keep),
+        )])
+        return 0
+
+    def prune_group(self, group_id: int, keep: int, batch: int = 1000) -> int:
+        """As the port says; the view counts each group's rows."""
+        if self._db is not None:
+            return self._db.prune_group(group_id, keep, batch)
+        _check_limits(keep, batch)
+        excess = min(self._group_counts.get(group_id, 0) - keep, batch)
+        if excess <= 0:
+            return 0
+        self._write([(
+            "DELETE FROM message WHERE id IN (SELECT id FROM message WHERE group_id = %s ORDER BY id LIMIT %s)",
+            (group_id, excess),
+        )])
+        self._group_counts[group_id] -= excess
+        self._message_count -= excess
+        tail = self._groups.get(group_id)
+        while tail and len(tail) > keep:
+            tail.popleft()
+        return excess
+
+    def conversations(self) -> tuple[list[tuple[int, int]], list[int]]:
+        if self._db is not None:
+            return self._db.conversations()
+        pairs = {
+            (min(r.sender_id, r.recipient_id), max(r.sender_id, r.recipient_id))
+            for tail in self._private.values() for r in tail if r.recipient_id is not None
+        }
+        return sorted(pairs), sorted(group_id for group_id, tail in self._groups.items() if tail)
+
+    def count_messages(self) -> int:
+        if self._db is not None:
+            return self._db.count_messages()
+        return self._message_count
+
+    # --- bans -------------------------------------------------------------------------------------
+
+    def set_ban(self, account_id: int, until: float | None, reason: str, by: str, now: float) -> None:
+        if self._db is not None:
+            return self._db.set_ban(account_id, until, reason, by, now)
+        self._write([(
+            'INSERT INTO ban (account_id, until, reason, "by", created) VALUES (%s, %s, %s, %s, %s)'
+            ' ON CONFLICT (account_id) DO UPDATE SET until = EXCLUDED.until, reason = EXCLUDED.reason,'
+            ' "by" = EXCLUDED."by", created = EXCLUDED.created',
+            (account_id, until, reason, by, now),
+        )])
+        self._bans[account_id] = (until, reason, by)
+        return None
+
+    def clear_ban(self, account_id: int) -> bool:
+        if self._db is not None:
+            return self._db.clear_ban(account_id)
+        if account_id not in self._bans:
+            return False
+        self._write([("DELETE FROM ban WHERE account_id = %s", (account_id,))])
+        del self._bans[account_id]
+        return True
+
+    def ban_of(self, account_id: int, now: float) -> tuple[float | None, str, str] | None:
+        if self._db is not None:
+            return self._db.ban_of(account_id, now)
+        ban = self._bans.get(account_id)
+        if ban is None or (ban[0] is not None and ban[0] <= now):
+            return None
+        return ban
+
+    def set_address_ban(self, network: str, until: float | None, reason: str, by: str, now: float) -> None:
+        if self._db is not None:
+            return self._db.set_address_ban(network, until, reason, by, now)
+        self._write([(
+            'INSERT INTO address_ban (network, until, reason, "by", created) VALUES (%s, %s, %s, %s, %s)'
+            ' ON CONFLICT (network) DO UPDATE SET until = EXCLUDED.until, reason = EXCLUDED.reason,'
+            ' "by" = EXCLUDED."by", created = EXCLUDED.created',
+            (network, until, reason, by, now),
+        )])
+        self._address_bans[network] = (until, reason, by)
+        return None
+
+    def clear_address_ban(self, network: str) -> None:
+        if self._db is not None:
+            return self._db.clear_address_ban(network)
+        if self._address_bans.pop(network, None) is not None:
+            self._write([("DELETE FROM address_ban WHERE network = %s", (network,))])
+        return None
+
+    def address_bans(self, now: float) -> list[tuple[str, float | None, str, str]]:
+        if self._db is not None:
+            return self._db.address_bans(now)
+        return [
+            (network, until, reason, by)
+            for network, (until, reason, by) in sorted(self._address_bans.items())
+            if until is None or until > now
+        ]
+
+    # --- groups -----------------------------------------------------------------------------------
+
+    def load_groups(self) -> list[Group]:
+        """Every live group with its members, bans and requests (current names), as the
+        port says; after :meth:`attach` from the view (copies: the caller may change them)."""
+        if self._db is not None:
+            return self._db.load_groups()
+        accounts = self._accounts
+
+        def members(kept: dict[int, Member]) -> dict[int, Member]:
+            return {
+                account_id: Member(account_id, accounts[account_id].name, member.since)
+                for account_id, member in kept.items()
+                if account_id in accounts  # a deleted account's rows no longer join
+            }
+
+        return [
+            Group(g.id, g.name, g.visibility, g.owner_id, g.topic, members(g.members), set(g.bans), members(g.requests))
+            for g in sorted(self._live.values(), key=lambda group: group.id)
+        ]
+
+    def _group(self, group_id: int) -> Group | None:
+        return self._live.get(group_id)
+
+    def _member(self, account_id: int, since: float) -> Member:
+        row = self._accounts.get(account_id)
+        return Member(account_id, row.name if row is not None else "", since)
+
+    def create_group(self, name: str, visibility: str, owner_id: int, now: float) -> int:
+        """As the port says.
+
+        Raises:
+            StoreConflict: a live group has that name already (any case).
+            StoreError: ``visibility`` is neither ``public`` nor ``private``.
+        """
+        if self._db is not None:
+            return self._db.create_group(name, visibility, owner_id, now)
+        key = name_key(name)
+        if key in self._group_keys:
+            raise StoreConflict(f"a live group is named {name!r} already")
+        try:
+            kind = Visibility(visibility)
+        except ValueError:
+            raise StoreError(f"the database refused the write (visibility {visibility!r})") from None
+        group_id = self._next["chat_group"]
+        self._write([
+            ("INSERT INTO chat_group (id, key, name, visibility, owner_id, created) VALUES (%s, %s, %s, %s, %s, %s)"
+             " ON CONFLICT (id) DO NOTHING", (group_id, key, name, visibility, owner_id, now)),
+            ("INSERT INTO group_member (group_id, account_id, joined) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+             (group_id, owner_id, now)),
+        ])
+        self._take_id("chat_group")
+        group = Group(group_id, name, kind, owner_id)
+        group.members[owner_id] = self._member(owner_id, now)
+        self._live[group_id] = group
+        self._group_keys[key] = group_id
+        return group_id
+
+    def add_member(self, group_id: int, account_id: int, now: float) -> None:
+        if self._db is not None:
+            return self._db.add_member(group_id, account_id, now)
+        self._write([
+            ("DELETE FROM group_request WHERE group_id = %s AND account_id = %s", (group_id, account_id)),
+            ("INSERT INTO group_member (group_id, account_id, joined) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+             (group_id, account_id, now)),
+        ])
+        group = self._group(group_id)
+        if group is not None:
+            group.requests.pop(account_id, None)
+            if account_id not in group.members:
+                group.members[account_id] = self._member(account_id, now)
+        return None
+
+    def remove_member(self, group_id: int, account_id: int, new_owner_id: int | None) -> None:
+        if self._db is not None:
+            return self._db.remove_member(group_id, account_id, new_owner_id)
+        statements: list[tuple[str, Sequence[object]]] = [
+            ("DELETE FROM group_member WHERE group_id = %s AND account_id = %s", (group_id, account_id))
+        ]
+        if new_owner_id is not None:
+            statements.append(("UPDATE chat_group SET owner_id = %s WHERE id = %s", (new_owner_id, group_id)))
+        self._write(statements)
+        group = self._group(group_id)
+        if group is not None:
+            group.members.pop(account_id, None)
+            if new_owner_id is not None:
+                group.owner_id = new_owner_id
+        return None
+
+    def delete_group(self, group_id: int, now: float) -> None:
+        if self._db is not None:
+            return self._db.delete_group(group_id, now)
+        self._write([("UPDATE chat_group SET deleted = %s WHERE id = %s", (now, group_id))] + [
+            (f"DELETE FROM {table} WHERE group_id = %s", (group_id,))
+            for table in ("group_member", "group_ban", "group_request")
+        ])
+        group = self._live.pop(group_id, None)
+        if group is not None and self._group_keys.get(group.key) == group_id:
+            del self._group_keys[group.key]
+        return None
+
+    def rename_group(self, group_id: int, name: str) -> None:
+        """As the port says.
+
+        Raises:
+            StoreConflict: another live group has that name.
+        """
+        if self._db is not None:
+            return self._db.rename_group(group_id, name)
+        key = name_key(name)
+        holder = self._group_keys.get(key)
+        if holder is not None and holder != group_id:
+            raise StoreConflict(f"a live group is named {name!r} already")
+        self._write([("UPDATE chat_group SET name = %s, key = %s WHERE id = %s", (name, key, group_id))])
+        group = self._group(group_id)
+        if group is not None:
+            if self._group_keys.get(group.key) == group_id:
+                del self._group_keys[group.key]
+            group.name = name
+            self._group_keys[key] = group_id
+        return None
+
+    def set_topic(self, group_id: int, topic: str) -> None:
+        if self._db is not None:
+            return self._db.set_topic(group_id, topic)
+        self._write([("UPDATE chat_group SET topic = %s WHERE id = %s", (topic, group_id))])
+        group = self._group(group_id)
+        if group is not None:
+            group.topic = topic
+        return None
+
+    def add_group_ban(self, group_id: int, account_id: int, by: str, now: float) -> None:
+        if self._db is not None:
+            return self._db.add_group_ban(group_id, account_id, by, now)
+        self._write([
+            ("DELETE FROM group_member WHERE group_id = %s AND account_id = %s", (group_id, account_id)),
+            ("DELETE FROM group_request WHERE group_id = %s AND account_id = %s", (group_id, account_id)),
+            ('INSERT INTO group_ban (group_id, account_id, "by", created) VALUES (%s, %s, %s, %s)'
+             ' ON CONFLICT (group_id, account_id) DO UPDATE SET "by" = EXCLUDED."by", created = EXCLUDED.created',
+             (group_id, account_id, by, now)),
+        ])
+        group = self._group(group_id)
+        if group is not None:
+            group.members.pop(account_id, None)
+            group.requests.pop(account_id, None)
+            group.bans.add(account_id)
+        return None
+
+    def remove_group_ban(self, group_id: int, account_id: int) -> None:
+        if self._db is not None:
+            return self._db.remove_group_ban(group_id, account_id)
+        self._write([("DELETE FROM group_ban WHERE group_id = %s AND account_id = %s", (group_id, account_id))])
+        group = self._group(group_id)
+        if group is not None:
+            group.bans.discard(account_id)
+        return None
+
+    def add_request(self, group_id: int, account_id: int, now: float) -> None:
+        if self._db is not None:
+            return self._db.add_request(group_id, account_id, now)
+        self._write([(
+            "INSERT INTO group_request (group_id, account_id, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (group_id, account_id, now),
+        )])
+        group = self._group(group_id)
+        if group is not None and account_id not in group.requests:
+            group.requests[account_id] = self._member(account_id, now)
+        return None
+
+    def remove_request(self, group_id: int, account_id: int) -> None:
+        if self._db is not None:
+            return self._db.remove_request(group_id, account_id)
+        self._write([("DELETE FROM group_request WHERE group_id = %s AND account_id = %s", (group_id, account_id))])
+        group = self._group(group_id)
+        if group is not None:
+            group.requests.pop(account_id, None)
+        return None
+
+    def forget_account(self, account_id: int) -> None:
+        if self._db is not None:
+            return self._db.forget_account(account_id)
+        self._write([
+            ("DELETE FROM group_request WHERE account_id = %s", (account_id,)),
+            ("DELETE FROM pending_change WHERE account_id = %s", (account_id,)),
+        ])
+        self._changes.pop(account_id, None)
+        for group in self._live.values():
+            group.requests.pop(account_id, None)
+        return None
+
+    def queue_change(self, account_id: int, change: PendingChange) -> None:
+        if self._db is not None:
+            return self._db.queue_change(account_id, change)
+        change_id = self._take_id("pending_change")
+        self._write([
+            ('INSERT INTO pending_change (id, account_id, change, group_name, name, "by", at)'
+             " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+             (change_id, account_id, change.change, change.group, change.name, change.by, change.at)),
+            ("DELETE FROM pending_change WHERE account_id = %s AND id NOT IN"
+             " (SELECT id FROM pending_change WHERE account_id = %s ORDER BY id DESC LIMIT %s)",
+             (account_id, account_id, MAX_PENDING_CHANGES)),
+        ])
+        kept = self._changes.setdefault(account_id, [])
+        kept.append((change_id, change))
+        del kept[:-MAX_PENDING_CHANGES]
+        return None
+
+    def take_changes(self, account_id: int) -> list[PendingChange]:
+        if self._db is not None:
+            return self._db.take_changes(account_id)
+        kept = self._changes.pop(account_id, None)
+        if not kept:
+            return []
+        self._write([("DELETE FROM pending_change WHERE account_id = %s AND id <= %s", (account_id, kept[-1][0]))])
+        return [change for _, change in kept]
