@@ -359,11 +359,18 @@ class Commands(Generic[P]):
             return
         conversation, name = where
         before_id, before_ts = cursor
-        records = self.history.messages_before(conversation, count + 1, before_id=before_id, before_ts=before_ts)
-        more = len(records) > count
-        records = self.hub.unignored(records[-count:], session.account.id)  # /ignore hides them here too
-        page = tuple(stored_message(record, session.account.id, name) for record in records)
-        self._send(conn, Older(name, rest[0], page, more))
+        viewer, later = session.account.id, self._answer_later(conn)
+
+        def answer(found: list[HistoryRecord] | StoreError) -> None:
+            if isinstance(found, StoreError):
+                later(self._history_unavailable, conn, "/older", found)
+                return
+            more = len(found) > count
+            records = self.hub.unignored(found[-count:], viewer)  # /ignore hides them here too
+            page = tuple(stored_message(record, viewer, name) for record in records)
+            later(self._send, conn, Older(name, rest[0], page, more))
+
+        self.history.older(conversation, count + 1, answer, before_id=before_id, before_ts=before_ts)
 
     def do_search(self, conn: P, args: tuple[str, ...]) -> None:
         """``/search WORDS [#group|@NAME]``: the newest :data:`SEARCH_LIMIT` messages
@@ -391,11 +398,47 @@ class Commands(Generic[P]):
         else:
             conversation, shown = None, "*"
             group_ids = tuple(group.id for group in self.groups.groups.of_member(viewer))
-        records = self.history.search(viewer, words, SEARCH_LIMIT, conversation=conversation, group_ids=group_ids)
-        results = tuple(
-            stored_message(record, viewer, self._place(record, viewer)) for record in self.hub.unignored(records, viewer)
-        )
-        self._send(conn, SearchResults(" ".join(words), shown, results, SEARCH_LIMIT))
+        later = self._answer_later(conn)
+
+        def answer(found: list[HistoryRecord] | StoreError) -> None:
+            if isinstance(found, StoreError):
+                later(self._history_unavailable, conn, "/search", found)
+                return
+            results = tuple(
+                stored_message(record, viewer, self._place(record, viewer)) for record in self.hub.unignored(found, viewer)
+            )
+            later(self._send, conn, SearchResults(" ".join(words), shown, results, SEARCH_LIMIT))
+
+        self.history.find(viewer, words, SEARCH_LIMIT, answer, conversation=conversation, group_ids=group_ids)
+
+    def _answer_later(self, conn: P) -> Callable[..., None]:
+        """A runner for an answer to ``conn``'s current request that may come in a
+        later loop pass (a history read on PostgreSQL): it runs ``send(*args)`` with
+        the label of the line being answered now (:mod:`pollchat.protocol.labels`), and
+        not at all once the connection has logged out or gone. Run at once (SQLite),
+        it changes nothing."""
+        loop = getattr(conn, "loop", None)
+        replying = getattr(loop, "replying", None)
+        session = self.hub.session_of(conn)
+
+        def run(send: Callable[..., None], *args: object) -> None:
+            if self.hub.session_of(conn) is not session:  # gone, or another login since
+                return
+            if loop is None or replying is None:
+                send(*args)
+                return
+            previous, loop.replying = loop.replying, replying
+            try:
+                send(*args)
+            finally:
+                loop.replying = previous
+
+        return run
+
+    def _history_unavailable(self, conn: P, command: str, why: StoreError) -> None:
+        """The one line of a history read the database could not answer."""
+        log.warning("%s failed: %s", command, why)
+        self._send(conn, Error.of(ErrorCode.DATABASE_UNAVAILABLE))
 
     def _place(self, record: HistoryRecord, viewer_id: int) -> str:
         """Where ``record`` was said, as ``viewer_id`` names it (:class:`StoredMessage`)."""

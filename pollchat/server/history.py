@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.errors import StoreError
 from pollchat.server.timers import Timer, Timers
-from pollchat.store.ports import MessageStore
+from pollchat.store.ports import AsyncHistoryReads, HistoryAnswer, MessageStore
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +277,77 @@ class HistoryLog:
             return stored
         waiting = self._waiting(lambda r: conversation.holds(r) and (before_ts is None or r.ts < before_ts))
         return _last(stored + waiting, limit)
+
+    def older(
+        self,
+        conversation: Conversation,
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        before_id: int | None = None,
+        before_ts: float | None = None,
+    ) -> None:
+        """:meth:`messages_before` without waiting: ``done`` gets the page (or the
+        :class:`StoreError` of a database that cannot be read). A store that answers
+        at once (SQLite) calls it before this returns and raises its errors here, as
+        :meth:`messages_before`; one that reads asynchronously
+        (:class:`~pollchat.store.ports.AsyncHistoryReads`: PostgreSQL) calls it on the
+        loop when its query returns, with the records waiting in memory now merged in.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+            StoreError: the synchronous store cannot be read.
+        """
+        reader = self._reader()
+        if reader is None:
+            done(self.messages_before(conversation, limit, before_id=before_id, before_ts=before_ts))
+            return
+        self._write()
+        waiting = [] if before_id is not None else self._waiting(
+            lambda r: conversation.holds(r) and (before_ts is None or r.ts < before_ts)
+        )
+
+        def merged(stored: list[HistoryRecord] | StoreError) -> None:
+            done(stored if isinstance(stored, StoreError) or not waiting else _last(stored + waiting, limit))
+
+        reader.messages_before_later(conversation, limit, merged, before_id=before_id, before_ts=before_ts)
+
+    def find(
+        self,
+        viewer_id: int,
+        words: list[str],
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: tuple[int, ...] = (),
+    ) -> None:
+        """:meth:`search` without waiting: ``done`` gets the records newest first (or
+        the :class:`StoreError` of a database that cannot be read), at once on SQLite
+        (whose errors are raised here), when the query returns on PostgreSQL (as
+        :meth:`older`).
+
+        Raises:
+            ValueError: ``limit`` is negative.
+            StoreError: the synchronous store cannot be read.
+        """
+        reader = self._reader()
+        if reader is None:
+            done(self.search(viewer_id, words, limit, conversation=conversation, group_ids=group_ids))
+            return
+        self._write()
+        reader.search_messages_later(viewer_id, words, limit, done, conversation=conversation, group_ids=group_ids)
+
+    @property
+    def reads_later(self) -> bool:
+        """Whether the store answers history reads past its memory asynchronously
+        (PostgreSQL): the synchronous :meth:`between`, :meth:`messages_before` and
+        :meth:`search` cannot be used then."""
+        return self._reader() is not None
+
+    def _reader(self) -> AsyncHistoryReads | None:
+        database = self.database
+        return database if isinstance(database, AsyncHistoryReads) else None
 
     def search(
         self,

@@ -68,6 +68,11 @@ from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 log = logging.getLogger(__name__)
 
+_NO_HISTORY_HERE = "CHATHISTORY is not available on a server whose history is in PostgreSQL; use /older in the chat clients"
+"""The gateway's answer to CHATHISTORY while the store reads its history
+asynchronously (:attr:`pollchat.server.history.HistoryLog.reads_later`): its many
+small reads are not asynchronous yet, and the loop must never wait for the database."""
+
 
 class IrcGateway:
     """The request handler of IRC connections (see the module docstring).
@@ -829,6 +834,9 @@ class IrcGateway:
         selector is the time the client was shown (milliseconds); a ``msgid`` selector
         is the message itself, found by the time and sender its id carries."""
         sub, target = request.subcommand, request.target
+        if self.service.history.reads_later:  # PostgreSQL: its reads must not stall the loop
+            conn.write(codec.history_fail("MESSAGE_ERROR", sub, target if sub != "TARGETS" else "*", _NO_HISTORY_HERE))
+            return
         if sub == "TARGETS":
             self._history_targets(conn, codec, session, request)
             return

@@ -1,13 +1,24 @@
-"""Loopback tests of scrollback (``/older``), search (``/search``) and read receipts over
-real sockets on 127.0.0.1: one end-to-end exchange per feature, the rest being tested at
-the service (tests/unit/test_service_scrollback.py and the others)."""
+"""Loopback tests of scrollback (``/older``), search (``/search``), read receipts and
+ignore lists over real sockets on 127.0.0.1, on both store engines (SQLite, and the
+PostgreSQL store whose scrollback and search queries are answered asynchronously): one
+end-to-end exchange per feature, the rest being tested at the service
+(tests/unit/test_service_scrollback.py and the others)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from tests.harness import Harness
+import pytest
+
+from tests.harness import ENGINES, Harness, harnesses_on_engine
 from tests.loopback.test_server_labels import bare, json_login
+
+
+@pytest.fixture(params=ENGINES)
+def make_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    yield from harnesses_on_engine(request, tmp_path)
 
 
 def test_scrollback_pages_go_back_to_the_start_over_tcp(harness: Harness) -> None:
@@ -68,3 +79,25 @@ def test_read_receipts_over_tcp(harness: Harness) -> None:
     assert receipt["type"] == "receipt" and receipt["name"] == "user2" and receipt["until"] >= echo["ts"]
     bob.send(b"@label=r1 /receipts off\n")
     assert bare(bob.event())["code"] == "receipts_off"
+
+
+def test_ignore_lists_and_receipt_settings_survive_a_restart(harness: Harness) -> None:
+    alice = harness.login("user1", "123")
+    alice.send(b"/ignore user2\n/receipts off\n/ignore user3\n/unignore user3\n")
+    assert alice.line().startswith("you ignore user2 now")
+    assert alice.line().startswith("read receipts are off")
+    assert alice.line().startswith("you ignore user3 now")
+    assert alice.line() == "you no longer ignore user3"
+    harness.restart()
+    alice = harness.login("user1", "123")
+    alice.send(b"/ignore\n/receipts\n")
+    assert alice.line() == "you ignore: user2"
+    assert alice.line().startswith("read receipts are off")
+    bob = harness.login("user2", "345")
+    bob.send(b"can you hear me\n")
+    carol = harness.login("user3", "123")
+    carol.send(b"hi\n")
+    heard = []
+    while not heard or heard[-1] != "user3: hi":
+        heard.append(alice.line())
+    assert not any(line.startswith("user2:") for line in heard), heard
