@@ -139,6 +139,12 @@ class CommandOutput(Protocol[P]):
     def close(self, peer: P, reason: str) -> None:
         """Close ``peer`` after its queued lines."""
 
+    def answer_later(self, peer: P) -> None:
+        """``peer``'s current request is answered in a later loop pass: hold its input."""
+
+    def answer_sent(self, peer: P) -> None:
+        """The answer :meth:`answer_later` announced was queued: handle the held input."""
+
     def leaving(self, peer: P) -> None:
         """``peer``'s session is about to end (``/quit``): the front ends tell what only
         they know, before the hub lets the session go."""
@@ -359,18 +365,19 @@ class Commands(Generic[P]):
             return
         conversation, name = where
         before_id, before_ts = cursor
-        viewer, later = session.account.id, self._answer_later(conn)
+        viewer = session.account.id
 
-        def answer(found: list[HistoryRecord] | StoreError) -> None:
-            if isinstance(found, StoreError):
-                later(self._history_unavailable, conn, "/older", found)
-                return
+        def answer(found: list[HistoryRecord]) -> None:
             more = len(found) > count
             records = self.hub.unignored(found[-count:], viewer)  # /ignore hides them here too
             page = tuple(stored_message(record, viewer, name) for record in records)
-            later(self._send, conn, Older(name, rest[0], page, more))
+            self._send(conn, Older(name, rest[0], page, more))
 
-        self.history.older(conversation, count + 1, answer, before_id=before_id, before_ts=before_ts)
+        self._read_history(
+            conn, "/older", lambda done: self.history.older(
+                conversation, count + 1, done, before_id=before_id, before_ts=before_ts
+            ), answer,
+        )
 
     def do_search(self, conn: P, args: tuple[str, ...]) -> None:
         """``/search WORDS [#group|@NAME]``: the newest :data:`SEARCH_LIMIT` messages
@@ -398,47 +405,68 @@ class Commands(Generic[P]):
         else:
             conversation, shown = None, "*"
             group_ids = tuple(group.id for group in self.groups.groups.of_member(viewer))
-        later = self._answer_later(conn)
-
-        def answer(found: list[HistoryRecord] | StoreError) -> None:
-            if isinstance(found, StoreError):
-                later(self._history_unavailable, conn, "/search", found)
-                return
+        def answer(found: list[HistoryRecord]) -> None:
             results = tuple(
                 stored_message(record, viewer, self._place(record, viewer)) for record in self.hub.unignored(found, viewer)
             )
-            later(self._send, conn, SearchResults(" ".join(words), shown, results, SEARCH_LIMIT))
+            self._send(conn, SearchResults(" ".join(words), shown, results, SEARCH_LIMIT))
 
-        self.history.find(viewer, words, SEARCH_LIMIT, answer, conversation=conversation, group_ids=group_ids)
+        self._read_history(
+            conn, "/search", lambda done: self.history.find(
+                viewer, words, SEARCH_LIMIT, done, conversation=conversation, group_ids=group_ids
+            ), answer,
+        )
 
-    def _answer_later(self, conn: P) -> Callable[..., None]:
-        """A runner for an answer to ``conn``'s current request that may come in a
-        later loop pass (a history read on PostgreSQL): it runs ``send(*args)`` with
-        the label of the line being answered now (:mod:`pollchat.protocol.labels`), and
-        not at all once the connection has logged out or gone. Run at once (SQLite),
-        it changes nothing."""
+    def _read_history(
+        self,
+        conn: P,
+        command: str,
+        ask: Callable[[Callable[[list[HistoryRecord] | StoreError], None]], None],
+        answer: Callable[[list[HistoryRecord]], None],
+    ) -> None:
+        """Run ``ask`` (a history read given its completion) for ``conn``'s request and
+        ``answer`` with its records. Answered at once (SQLite), it is as a plain call
+        (a ``StoreError`` is raised by ``ask``). Answered in a later loop pass
+        (PostgreSQL), ``conn``'s further input waits until then (replies keep the
+        order of requests), the answer carries the label of the line it answers
+        (:mod:`pollchat.protocol.labels`), nothing is sent if the session has ended,
+        and a database that could not answer gets one ``database_unavailable`` line."""
         loop = getattr(conn, "loop", None)
         replying = getattr(loop, "replying", None)
         session = self.hub.session_of(conn)
+        later = False
+        answered = False
 
-        def run(send: Callable[..., None], *args: object) -> None:
-            if self.hub.session_of(conn) is not session:  # gone, or another login since
+        def done(found: list[HistoryRecord] | StoreError) -> None:
+            nonlocal answered
+            answered = True
+            if not later:
+                self._answer_history(conn, command, found, answer)
                 return
-            if loop is None or replying is None:
-                send(*args)
-                return
-            previous, loop.replying = loop.replying, replying
+            previous = loop.replying if loop is not None else None
             try:
-                send(*args)
+                if self.hub.session_of(conn) is session:  # else gone, or another login since
+                    if loop is not None:
+                        loop.replying = replying
+                    self._answer_history(conn, command, found, answer)
             finally:
-                loop.replying = previous
+                if loop is not None:
+                    loop.replying = previous
+                self.out.answer_sent(conn)
 
-        return run
+        ask(done)
+        if not answered:
+            later = True
+            self.out.answer_later(conn)
 
-    def _history_unavailable(self, conn: P, command: str, why: StoreError) -> None:
-        """The one line of a history read the database could not answer."""
-        log.warning("%s failed: %s", command, why)
-        self._send(conn, Error.of(ErrorCode.DATABASE_UNAVAILABLE))
+    def _answer_history(
+        self, conn: P, command: str, found: list[HistoryRecord] | StoreError, answer: Callable[[list[HistoryRecord]], None]
+    ) -> None:
+        if isinstance(found, StoreError):
+            log.warning("%s failed: %s", command, found)
+            self._send(conn, Error.of(ErrorCode.DATABASE_UNAVAILABLE))
+        else:
+            answer(found)
 
     def _place(self, record: HistoryRecord, viewer_id: int) -> str:
         """Where ``record`` was said, as ``viewer_id`` names it (:class:`StoredMessage`)."""

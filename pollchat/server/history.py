@@ -245,6 +245,53 @@ class HistoryLog:
         """
         self._write()
         stored = self.database.messages_between(after, before, limit, newest=newest, group_id=group_id, pair=pair)
+        return self._between_merged(stored, after, before, limit, newest, group_id, pair)
+
+    def between_later(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> None:
+        """:meth:`between` without waiting, as :meth:`older`: ``done`` gets the records
+        (or the :class:`StoreError` of a database that cannot be read), at once on
+        SQLite (whose errors are raised here), when the query returns on PostgreSQL.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+            StoreError: the synchronous store cannot be read.
+        """
+        reader = self._reader()
+        if reader is None:
+            done(self.between(after, before, limit, newest=newest, group_id=group_id, pair=pair))
+            return
+        self._write()
+
+        def merged(stored: list[HistoryRecord] | StoreError) -> None:
+            if isinstance(stored, StoreError):
+                done(stored)
+            else:
+                done(self._between_merged(stored, after, before, limit, newest, group_id, pair))
+
+        reader.messages_between_later(after, before, limit, merged, newest=newest, group_id=group_id, pair=pair)
+
+    def _between_merged(
+        self,
+        stored: list[HistoryRecord],
+        after: float | None,
+        before: float | None,
+        limit: int,
+        newest: bool,
+        group_id: int | None,
+        pair: tuple[int, int] | None,
+    ) -> list[HistoryRecord]:
+        """``stored`` with the records still waiting for the database that belong to
+        the span, cut to ``limit`` from the end ``newest`` names."""
 
         def wanted(record: HistoryRecord) -> bool:
             if (after is not None and record.ts <= after) or (before is not None and record.ts >= before):
@@ -337,13 +384,6 @@ class HistoryLog:
             return
         self._write()
         reader.search_messages_later(viewer_id, words, limit, done, conversation=conversation, group_ids=group_ids)
-
-    @property
-    def reads_later(self) -> bool:
-        """Whether the store answers history reads past its memory asynchronously
-        (PostgreSQL): the synchronous :meth:`between`, :meth:`messages_before` and
-        :meth:`search` cannot be used then."""
-        return self._reader() is not None
 
     def _reader(self) -> AsyncHistoryReads | None:
         database = self.database

@@ -20,7 +20,8 @@ import math
 import time
 from concurrent.futures import Future
 from dataclasses import replace
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
+from typing import TypeVar
 
 from pollchat.core.group_chat import group_name
 from pollchat.core.history import HistoryRecord, RecordSink
@@ -68,10 +69,16 @@ from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 log = logging.getLogger(__name__)
 
-_NO_HISTORY_HERE = "CHATHISTORY is not available on a server whose history is in PostgreSQL; use /older in the chat clients"
-"""The gateway's answer to CHATHISTORY while the store reads its history
-asynchronously (:attr:`pollchat.server.history.HistoryLog.reads_later`): its many
-small reads are not asynchronous yet, and the loop must never wait for the database."""
+_Page = tuple[float | None, float | None, int, bool, int | None, tuple[int, int] | None]
+"""One read of CHATHISTORY: ``(after, before, limit, newest, group_id, pair)`` as
+:meth:`pollchat.server.history.HistoryLog.between` takes them."""
+_R = TypeVar("_R")
+
+
+def _time_bounds(ms: int) -> tuple[float, float]:
+    """The times (epoch seconds) just before and just after every message shown with
+    the ``time`` tag ``ms`` (see :meth:`IrcGateway._point_bounds`)."""
+    return ms / 1000 - 5e-7, math.nextafter((ms + 1) / 1000 - 5e-7, -math.inf)
 
 
 class IrcGateway:
@@ -832,11 +839,10 @@ class IrcGateway:
         """``CHATHISTORY``: the messages of ``#lobby``, a group of the user's, or the
         private conversation with a nick, from the history log, in a batch. A time
         selector is the time the client was shown (milliseconds); a ``msgid`` selector
-        is the message itself, found by the time and sender its id carries."""
+        is the message itself, found by the time and sender its id carries. The reads
+        are a sequence of pages (:meth:`_drive`): answered at once on SQLite, as the
+        database returns them on PostgreSQL (the loop never waits)."""
         sub, target = request.subcommand, request.target
-        if self.service.history.reads_later:  # PostgreSQL: its reads must not stall the loop
-            conn.write(codec.history_fail("MESSAGE_ERROR", sub, target if sub != "TARGETS" else "*", _NO_HISTORY_HERE))
-            return
         if sub == "TARGETS":
             self._history_targets(conn, codec, session, request)
             return
@@ -845,44 +851,116 @@ class IrcGateway:
             conn.write(codec.history_fail("INVALID_TARGET", sub, target, "No such conversation, or not yours"))
             return
         group_id, pair = conversation
-        history = self.service.history
 
-        def page(after: float | None, before: float | None, limit: int, newest: bool) -> list[HistoryRecord]:
-            return history.between(after, before, limit, newest=newest, group_id=group_id, pair=pair)
-
-        try:
-            bounds: list[tuple[float, float]] = []  # each selector as (just before it, just after it)
-            for point in request.points:
-                if point is None:
-                    continue
-                found = self._point_bounds(point, page)
-                if found is None:
-                    conn.write(codec.history_fail("MESSAGE_ERROR", sub, target, "No such message in this conversation's history"))
-                    return
-                bounds.append(found)
-            limit = request.limit
-            if sub == "LATEST":
-                records = page(bounds[0][1] if bounds else None, None, limit, True)
-            elif sub == "BEFORE":
-                records = page(None, bounds[0][0], limit, True)
-            elif sub == "AFTER":
-                records = page(bounds[0][1], None, limit, False)
-            elif sub == "AROUND":
-                earlier = page(None, bounds[0][0], (limit - 1) // 2, True)
-                records = earlier + page(math.nextafter(bounds[0][0], -math.inf), None, limit - len(earlier), False)
-            else:  # BETWEEN, either way round; the limit counts from the first selector
-                (first_before, first_after), (second_before, second_after) = bounds
-                if first_after <= second_before:
-                    records = page(first_after, second_before, limit, False)
-                else:
-                    records = page(second_after, first_before, limit, True)
-        except StoreError as exc:
+        def failed(exc: StoreError) -> None:
             log.warning("CHATHISTORY for %s failed: %s", session.account.name, exc)
             conn.write(codec.history_fail("MESSAGE_ERROR", sub, target, "The history cannot be read now"))
-            return
-        records = self.hub.unignored(records, session.account.id)  # /ignore hides them here too
-        events = [history_event(r, session.account.id, self._group_name(r.group_id)) for r in records]
-        conn.write(codec.history_batch(target, events))
+
+        def answered(records: list[HistoryRecord] | None) -> None:
+            if records is None:
+                conn.write(codec.history_fail("MESSAGE_ERROR", sub, target, "No such message in this conversation's history"))
+                return
+            records = self.hub.unignored(records, session.account.id)  # /ignore hides them here too
+            events = [history_event(r, session.account.id, self._group_name(r.group_id)) for r in records]
+            conn.write(codec.history_batch(target, events))
+
+        self._drive(conn, self._history_pages(request, group_id, pair), answered, failed)
+
+    def _history_pages(
+        self, request: ChatHistory, group_id: int | None, pair: tuple[int, int] | None
+    ) -> Generator[_Page, list[HistoryRecord], list[HistoryRecord] | None]:
+        """The pages a CHATHISTORY request reads, one ``yield`` each (the answer is sent
+        back in); returns the records to send, or ``None`` if a ``msgid`` selector names
+        no message of the conversation."""
+
+        def page(after: float | None, before: float | None, limit: int, newest: bool) -> _Page:
+            return after, before, limit, newest, group_id, pair
+
+        sub = request.subcommand
+        bounds: list[tuple[float, float]] = []  # each selector as (just before it, just after it)
+        for point in request.points:
+            if point is None:
+                continue
+            found = yield from self._point_bounds(point, group_id, pair)
+            if found is None:
+                return None
+            bounds.append(found)
+        limit = request.limit
+        if sub == "LATEST":
+            return (yield page(bounds[0][1] if bounds else None, None, limit, True))
+        if sub == "BEFORE":
+            return (yield page(None, bounds[0][0], limit, True))
+        if sub == "AFTER":
+            return (yield page(bounds[0][1], None, limit, False))
+        if sub == "AROUND":
+            earlier = yield page(None, bounds[0][0], (limit - 1) // 2, True)
+            return earlier + (yield page(math.nextafter(bounds[0][0], -math.inf), None, limit - len(earlier), False))
+        # BETWEEN, either way round; the limit counts from the first selector
+        (first_before, first_after), (second_before, second_after) = bounds
+        if first_after <= second_before:
+            return (yield page(first_after, second_before, limit, False))
+        return (yield page(second_after, first_before, limit, True))
+
+    def _drive(
+        self,
+        conn: Connection,
+        pages: Generator[_Page, list[HistoryRecord], _R],
+        answered: Callable[[_R], None],
+        failed: Callable[[StoreError], None],
+    ) -> None:
+        """Run ``pages``: read each page it yields from the history
+        (:meth:`~pollchat.server.history.HistoryLog.between_later`), send the records
+        back in, and give what it returns to ``answered``; the first error that stops
+        a read to ``failed``. A store that answers at once (SQLite) runs it all before
+        this returns; otherwise it goes on as each query returns, and stops if ``conn``
+        has closed meanwhile."""
+        history = self.service.history
+        held = False  # conn's further input waits for the answer (it came in a later pass)
+
+        def finish(answer: Callable[[], None]) -> None:
+            try:
+                answer()
+            finally:
+                if held:
+                    self.service.answer_sent(conn)
+
+        def resume(answer: list[HistoryRecord] | StoreError | None) -> None:
+            nonlocal held
+            while True:  # a loop, not a recursion: SQLite answers every page at once
+                if conn.closed:
+                    pages.close()
+                    return
+                if isinstance(answer, StoreError):
+                    pages.close()
+                    finish(lambda: failed(answer))  # type: ignore[arg-type]
+                    return
+                try:
+                    after, before, limit, newest, group_id, pair = pages.send(answer)  # type: ignore[arg-type]
+                except StopIteration as end:
+                    finish(lambda: answered(end.value))
+                    return
+                got: list[list[HistoryRecord] | StoreError] = []
+                waiting = False
+
+                def done(result: list[HistoryRecord] | StoreError) -> None:
+                    if waiting:
+                        resume(result)
+                    else:
+                        got.append(result)
+
+                try:
+                    history.between_later(after, before, limit, done, newest=newest, group_id=group_id, pair=pair)
+                except StoreError as exc:
+                    got.append(exc)
+                if not got:
+                    waiting = True  # the database answers in a later loop pass
+                    if not held:
+                        held = True
+                        self.service.answer_later(conn)  # replies keep the order of requests
+                    return
+                answer = got[0]
+
+        resume(None)
 
     def _conversation(
         self, session: OnlineSession[Connection], target: str
@@ -903,16 +981,17 @@ class IrcGateway:
         return None, (session.account.id, account.id)
 
     def _point_bounds(
-        self, point: HistoryPoint, page: Callable[[float | None, float | None, int, bool], list[HistoryRecord]]
-    ) -> tuple[float, float] | None:
+        self, point: HistoryPoint, group_id: int | None, pair: tuple[int, int] | None
+    ) -> Generator[_Page, list[HistoryRecord], tuple[float, float] | None]:
         """A selector as two times: every message shown before it was sent before the
         first, every one shown after it after the second. A time ``T`` (ms) is the
         messages shown as ``T``: ``time`` tags are the record's time to the millisecond,
         rounded from the microsecond (:func:`~pollchat.protocol.irc.server_time`), so
         the span is ``[T - 0.5 us, T + 1 ms - 0.5 us)``. A ``msgid`` is one record
-        (``None`` if it is not in the history)."""
+        of the conversation (``None`` if it is not in the history), found by reading
+        the page around its time (one ``yield``)."""
         if point.ms is not None:
-            return point.ms / 1000 - 5e-7, math.nextafter((point.ms + 1) / 1000 - 5e-7, -math.inf)
+            return _time_bounds(point.ms)
         stamp, _, _ = point.msgid.partition("-")
         if len(stamp) > 16:  # more than a time in microseconds: none of ours (and too big for a float)
             return None
@@ -921,7 +1000,7 @@ class IrcGateway:
         except ValueError:
             return None
         around = us / 1_000_000
-        for record in page(around - 0.001, around + 0.001, 100, False):
+        for record in (yield (around - 0.001, around + 0.001, 100, False, group_id, pair)):
             if message_id(record.sender, record.ts) == point.msgid:
                 return record.ts, record.ts
         return None
@@ -940,32 +1019,44 @@ class IrcGateway:
         """``CHATHISTORY TARGETS``: the conversations (the main channel, the user's
         groups, the people of its latest private messages) whose latest message was
         shown strictly between the two times, earliest first, the first ``limit`` (as
-        ergo answers; a conversation that went on after the window is left out)."""
-        spans = [self._point_bounds(p, lambda *_: []) for p in request.points if p is not None]
+        ergo answers; a conversation that went on after the window is left out). One
+        page read per conversation (:meth:`_drive`)."""
+        spans = [_time_bounds(p.ms) if p.ms is not None else None for p in request.points if p is not None]
         (_, after), (before, _) = sorted(span for span in spans if span is not None)
         me = session.account.id
         history = self.service.history
         candidates: list[tuple[str, int | None, tuple[int, int] | None]] = [(self.main_channel, None, None)]
         candidates += [("#" + g.name, g.id, None) for g in self.groups.groups.of_member(me)]
+
+        def failed(exc: StoreError) -> None:
+            log.warning("CHATHISTORY TARGETS for %s failed: %s", session.account.name, exc)
+            conn.write(codec.history_fail("MESSAGE_ERROR", "TARGETS", "*", "The history cannot be read now"))
+
         try:
             history.commit()  # the private messages of this pass too
             partners: dict[int, str] = {}
-            for record in history.database.private_for(me, 1000):
+            for record in history.database.private_for(me, 1000):  # the store's memory on PostgreSQL
                 other_id, name = (record.recipient_id, record.recipient) if record.sender_id == me else (record.sender_id, record.sender)
                 if other_id is not None and name:
                     partners[other_id] = name
-            candidates += [(name, None, (me, other_id)) for other_id, name in partners.items()]
+        except StoreError as exc:
+            failed(exc)
+            return
+        candidates += [(name, None, (me, other_id)) for other_id, name in partners.items()]
+
+        def latest() -> Generator[_Page, list[HistoryRecord], list[tuple[float, str]]]:
             found = []
             for shown, group_id, pair in candidates:
-                latest = history.between(None, None, 1, newest=True, group_id=group_id, pair=pair)
-                if latest and after < latest[-1].ts < before:
-                    found.append((latest[-1].ts, shown))
-        except StoreError as exc:
-            log.warning("CHATHISTORY TARGETS for %s failed: %s", session.account.name, exc)
-            conn.write(codec.history_fail("MESSAGE_ERROR", "TARGETS", "*", "The history cannot be read now"))
-            return
-        found.sort()
-        conn.write(codec.targets_batch([(shown, ts) for ts, shown in found[: request.limit]]))
+                last = yield (None, None, 1, True, group_id, pair)
+                if last and after < last[-1].ts < before:
+                    found.append((last[-1].ts, shown))
+            return found
+
+        def answered(found: list[tuple[float, str]]) -> None:
+            found.sort()
+            conn.write(codec.targets_batch([(shown, ts) for ts, shown in found[: request.limit]]))
+
+        self._drive(conn, latest(), answered, failed)
 
     # --- arrivals and departures ----------------------------------------------------------------
 

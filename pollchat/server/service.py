@@ -680,6 +680,36 @@ class ChatService(Generic[P]):
         assert peer.session is not None
         self._resume(peer, peer.session.auth_failed(refusal, **detail))
 
+    # --- answers that come later ----------------------------------------------------------------
+
+    def answer_later(self, peer: P) -> None:
+        """``peer``'s current request is answered in a later loop pass (a history query
+        on PostgreSQL, which the loop does not wait for): what it sends meanwhile waits
+        in its session's backlog, so that nothing is answered before it."""
+        if peer.session is not None:
+            peer.session.await_answer()
+
+    def answer_sent(self, peer: P) -> None:
+        """The answer :meth:`answer_later` announced has been queued: what ``peer`` sent
+        meanwhile is handled, in order, on a timer due at once (not inside the
+        database driver's completion, which must not be re-entered)."""
+        if peer.session is not None and peer.session.answering and not peer.closing:
+            self.timers.call_later(0, self._take_held, peer)
+
+    def _take_held(self, peer: P) -> None:
+        session = peer.session
+        if session is None or peer.closing:
+            return
+        was_full = session.backlog_full
+        session.answered()
+        while not peer.closing:
+            steps = session.next_held()
+            if steps is None:  # none left, or a request that awaits its answer again
+                break
+            self._apply(peer, steps)
+        if was_full and not session.backlog_full and not peer.closing and not peer.peer_eof:
+            peer.resume_reading()
+
     def _resume(self, peer: P, steps: list[SessionStep]) -> None:
         if not peer.peer_eof:
             peer.resume_reading()

@@ -1,17 +1,19 @@
 """IRCv3 draft/chathistory on the IRC gateway, with the in-process harness: the history the
 server keeps (the main chat, a group, a private conversation) read back by time and by
-``msgid``, each message with the ``time`` and ``msgid`` tags it had live."""
+``msgid``, each message with the ``time`` and ``msgid`` tags it had live; on both store
+engines (on PostgreSQL every page is a query answered in a later loop pass)."""
 
 from __future__ import annotations
 
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.harness import DEFAULT_TIMEOUT, Harness
+from tests.harness import DEFAULT_TIMEOUT, ENGINES, Harness, harnesses_on_engine
 
 CAPS = "batch draft/chathistory echo-message message-tags server-time"
 
@@ -77,6 +79,11 @@ def irc_login(harness: Harness, name: str, password: str, caps: str = CAPS) -> I
     irc.expect(rf" 001 {name} ")
     irc.expect(r" (376|422) ")
     return irc
+
+
+@pytest.fixture(params=ENGINES)
+def make_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+    yield from harnesses_on_engine(request, tmp_path)
 
 
 @pytest.fixture

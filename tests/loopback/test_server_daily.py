@@ -101,3 +101,18 @@ def test_ignore_lists_and_receipt_settings_survive_a_restart(harness: Harness) -
     while not heard or heard[-1] != "user3: hi":
         heard.append(alice.line())
     assert not any(line.startswith("user2:") for line in heard), heard
+
+
+def test_replies_keep_the_order_of_the_requests(harness: Harness) -> None:
+    # On PostgreSQL /search and /older are answered when their queries return, in a
+    # later loop pass: what was sent behind them waits, so the answers stay in order.
+    text = harness.login("user2", "345")
+    text.send(b"lunch at noon\n/search lunch\n/older now 1\n/ignore\n/search noon\n")
+    assert text.line() == "--- 1 result(s) for 'lunch' in everything you can read, newest first (at most 20) ---"
+    assert text.line().endswith("] user2: lunch at noon")
+    assert text.line() == "--- end of results ---"
+    assert text.line() == "--- 1 older message(s) in the main chat ---"
+    assert text.line().endswith("] user2: lunch at noon")
+    assert text.line() == "--- start of the history ---"
+    assert text.line().startswith("you ignore nobody")
+    assert text.line().startswith("--- 1 result(s) for 'noon'")

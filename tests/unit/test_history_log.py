@@ -328,3 +328,57 @@ def test_scrollback_sees_the_waiting_records_but_not_past_an_id_cursor(parts) ->
     # a waiting record has no id yet: it is newer than any id a client can name
     assert [r.text for r in log.messages_before(main, 5, before_id=7)] == ["stored"]
     assert [r.text for r in log.messages_before(Conversation(pair=(2, 1)), 5)] == ["for bob"]
+
+
+class LaterDatabase(FakeDatabase):
+    """A store whose scrollback, search and by-time reads are answered later (as the
+    PostgreSQL store's, when its query returns): each completion waits in ``calls``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[object, object]] = []
+
+    def messages_before_later(self, conversation, limit, done, *, before_id=None, before_ts=None) -> None:
+        self.calls.append((done, self.messages_before(conversation, limit, before_id=before_id, before_ts=before_ts)))
+
+    def search_messages_later(self, viewer_id, words, limit, done, *, conversation=None, group_ids=()) -> None:
+        found = [r for r in reversed(self.rows) if all(w in r.text for w in words)][:limit]
+        self.calls.append((done, found))
+
+    def messages_between_later(self, after, before, limit, done, *, newest, group_id=None, pair=None) -> None:
+        self.calls.append((done, self.messages_between(after, before, limit, newest=newest, group_id=group_id, pair=pair)))
+
+    def answer(self, result: object = None) -> None:
+        done, found = self.calls.pop(0)
+        done(found if result is None else result)  # type: ignore[operator]
+
+
+def test_reads_answered_later_merge_the_records_waiting_at_the_time_of_asking() -> None:
+    db = LaterDatabase()
+    log = HistoryLog(db, 100, clock=FakeClock())  # type: ignore[arg-type]
+    db.rows = [chat("stored lunch", 1.0)]
+    db.full = True
+    say(log, [chat("waiting lunch", 2.0)])
+    answers: list[object] = []
+    log.older(Conversation(), 5, answers.append)
+    log.between_later(None, None, 5, answers.append, newest=True)
+    log.find(1, ["lunch"], 5, answers.append)
+    assert answers == [] and len(db.calls) == 3  # nothing until the store answers
+    for _ in range(3):
+        db.answer()
+    older, between, found = answers
+    assert [r.text for r in older] == ["stored lunch", "waiting lunch"]  # type: ignore[attr-defined]
+    assert [r.text for r in between] == ["stored lunch", "waiting lunch"]  # type: ignore[attr-defined]
+    assert [r.text for r in found] == ["stored lunch"]  # waiting records are not searched (as on SQLite)
+    log.older(Conversation(), 5, answers.append, before_id=9)
+    db.answer(StoreError("the database is unavailable"))
+    assert isinstance(answers[-1], StoreError)  # handed over, not raised
+
+
+def test_a_synchronous_store_answers_at_once(parts) -> None:
+    log, db, clock = parts
+    db.rows = [chat("stored", 1.0)]
+    answers: list[object] = []
+    log.older(Conversation(), 5, answers.append)
+    log.between_later(None, None, 5, answers.append, newest=False)
+    assert [[r.text for r in a] for a in answers] == [["stored"], ["stored"]]  # type: ignore[attr-defined]
