@@ -160,6 +160,7 @@ class PgViewStore:
         self._failed: deque[int] = deque(maxlen=1000)
         self._closed = False
         self._sql: dict[str, str] = {}
+        self._written = 0  # the commit sequence number of the last write queued
 
     # --- the commit barrier's side ----------------------------------------------------------------
 
@@ -171,8 +172,10 @@ class PgViewStore:
     @property
     def issued(self) -> int:
         """The commit sequence number of the last write issued (0 before attach: those
-        writes were committed when they returned)."""
-        return self.driver.issued if self.driver is not None else 0
+        writes were committed when they returned). Reads (:meth:`_read`) have numbers
+        too but are not counted here: nothing waits for a read but its own answer, so
+        the barrier never holds a connection's output for one."""
+        return self._written
 
     @property
     def done(self) -> int:
@@ -332,6 +335,7 @@ class PgViewStore:
                 self._failed.append(seq)
 
         seq = self.driver.submit(converted, completed)
+        self._written = seq
 
     def _placeholders(self, sql: str) -> str:
         """``%s`` to ``$1, $2 ...`` (libpq's own placeholders), cached per statement;
