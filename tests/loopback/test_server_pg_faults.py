@@ -211,3 +211,22 @@ def test_a_search_waits_for_a_stalled_backend_and_the_loop_does_not(tmp_path: Pa
         assert found[3].startswith(b"--- 2 older message(s)"), found  # answered in the order asked
         assert server.stop() == 0, server.stderr()
     assert "Traceback" not in server.stderr()
+
+
+def test_while_the_database_is_lost_history_reads_get_one_line(
+    tmp_path: Path, pg_server: PgServer, pg_url: str
+) -> None:
+    with start_server(_args(tmp_path, pg_url), tmp_path) as server:
+        port = server.wait_listening()
+        amy = _login(port, "register", "amy")
+        assert amy.readline() == b"active users are: amy"
+        pg_server.pg_ctl("stop", "-m", "fast")  # the server's notice reaches the loop before our line
+        try:
+            amy.send(b"/search lunch\n/older now\n/ignore\n")
+            assert amy.readline() == UNAVAILABLE  # at once: a read is not kept for later
+            assert amy.readline() == UNAVAILABLE
+            assert amy.readline().startswith(b"you ignore nobody")  # from memory, as ever
+        finally:
+            pg_server.pg_ctl("start")
+        assert server.stop() == 0, server.stderr()
+    assert "Traceback" not in server.stderr()
