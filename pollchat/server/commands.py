@@ -405,6 +405,7 @@ class Commands(Generic[P]):
         else:
             conversation, shown = None, "*"
             group_ids = tuple(group.id for group in self.groups.groups.of_member(viewer))
+
         def answer(found: list[HistoryRecord]) -> None:
             results = tuple(
                 stored_message(record, viewer, self._place(record, viewer)) for record in self.hub.unignored(found, viewer)
