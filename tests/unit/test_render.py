@@ -911,3 +911,12 @@ def test_a_rename_missed_while_away_is_for_json_clients_only() -> None:
         "type": "renamed", "old": "bob", "new": "robert", "history": True, "ts": "2023-11-14T22:13:20.000Z",
     }
     assert decode_json(encode_for_mode(JSON, missed, 0.0).decode()) == (missed, 1_700_000_000.0)
+
+
+def test_every_placeholder_of_every_code_has_a_strategy() -> None:
+    """The property tests fill each code's placeholders from ``_DETAIL_VALUES``: a new
+    placeholder without a strategy fails them only when hypothesis happens to draw it."""
+    from tests.strategies import _DETAIL_VALUES, placeholders
+
+    for code in (*ErrorCode, *NoticeCode):
+        assert placeholders(code.value) <= set(_DETAIL_VALUES), code
