@@ -304,9 +304,19 @@ class Server:
         return max(0.0, self._deadline - time.monotonic())
 
 
+LISTEN_BACKLOG = 4096
+"""Connections the kernel may hold for each listener until the loop accepts them (Linux
+clamps it to ``net.core.somaxconn``, 4096 since 5.4). With 128, a login storm of 1,024
+connects at once overflowed the queue: the kernel dropped the overflow's handshakes
+and each client retried its SYN after 1 s, then 3 s (2,000 clients took 5.2 s to connect
+where the C floor, with 4096, took under 1 s; docs/performance.md)."""
+
+
 def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (IPv6 when ``host`` has a colon), with
+    :data:`LISTEN_BACKLOG`. Raises :class:`ConfigError` when the address cannot be bound."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        return socket.create_server((host, port), family=family, backlog=128)
+        return socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
