@@ -8,7 +8,7 @@
 server speaking pollchat's login dialect: the floor a chat server's fan-out can reach on
 the machine) live outside this repository, in ``shared/tools/chatload``; build them with
 ``gcc -O2`` into ``--chatload-dir`` (its ``run_matrix.py`` must be there too). Every run
-starts its server fresh on 127.0.0.1:3490 (pollchat: a fresh data directory,
+starts its server fresh on 127.0.0.1, port ``--port`` (default 3490) (pollchat: a fresh data directory,
 ``--kdf-iterations 1000``, the per-address, rate and login-time limits off, replay and
 the game off), runs chatload, stops the server; the servers of one repetition run one
 after the other, so their figures are compared within minutes of each other. A
@@ -17,7 +17,10 @@ before and after a change can be measured in the same session.
 
 Scenarios (chatload's, as its ``run_matrix.py`` sets them): ``burst`` (1,000 clients, 10
 senders, window 8, 10 s), ``steady`` (1,000 clients, 10 senders at 10 lines/s, 10 s),
-``capacity`` (10,000 idle clients log in, 64 at a time, then a probe must reach all).
+``capacity`` (10,000 idle clients log in, 64 at a time, then a probe must reach all),
+``capacity-19k`` (issue 26: 19,000 clients log in, 1,024 at a time, each counted in when
+its own welcome arrives; then a probe must reach all, every earlier ``has entered``
+notice included; then one line to all, with its latency).
 The summary gives, per scenario, each server's figures in every repetition, their
 medians, and the ratio of each pollchat variant to the C server in the same repetition
 (and the median of those ratios). Loopback only. Not run in CI.
@@ -47,10 +50,20 @@ SCENARIOS = {
     "capacity": lambda n, t: {"name": f"capacity-n{n}", "limit": 320,
                               "args": ["--clients", str(n), "--senders", "0", "--hold", "3", "--concurrency", "64",
                                        "--connect-timeout", "120", "--quiesce-timeout", "60"]},
+    # issue 26: one node up to its open-file limit (hard RLIMIT_NOFILE 20,000 here). A client
+    # is in when its own welcome arrives (--ready-match, set per server), not when someone
+    # sees its entered notice: "logged in" and "everyone told" are two figures. Then one
+    # line from client 0 (rate 1 for 1 s) to all, with its latency percentiles.
+    "capacity-19k": lambda n, t: {"name": f"capacity19k-n{n}", "limit": 900,
+                                  "args": ["--clients", str(n), "--senders", "1", "--rate", "1", "--duration", "1",
+                                           "--hold", "1", "--concurrency", "1024", "--connect-timeout", "400",
+                                           "--quiesce-timeout", "300", "--drain", "60", "--idle-end", "20"]},
 }
+READY_MATCH = {"c_epoll": "Welcome ", "pollchat": "Access Provided"}
+"""The line each server sends a client when its login succeeds (``capacity-19k``)."""
 
 
-def _port_free(port: int = 3490) -> bool:
+def _port_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -73,27 +86,32 @@ def run(a: argparse.Namespace) -> int:
     with open(a.out, "a") as out:
         for rep in range(a.reps):
             for name in a.scenarios.split(","):
-                n = a.capacity_clients if name == "capacity" else a.clients
-                scen = SCENARIOS[name](n, a.duration)
-                servers = [("c_epoll", [str(Path(a.chatload_dir) / "c_epoll_chat"), "3490", "127.0.0.1"], None)]
+                n = {"capacity": a.capacity_clients, "capacity-19k": a.capacity_19k_clients}.get(name, a.clients)
+                servers = [("c_epoll", [str(Path(a.chatload_dir) / "c_epoll_chat"), str(a.port), "127.0.0.1"], None)]
                 servers += [(label, None, src) for label, src in variants]
                 for label, argv, src in servers:
+                    scen = SCENARIOS[name](n, a.duration)
+                    if name == "capacity-19k":
+                        match = READY_MATCH["c_epoll" if label == "c_epoll" else "pollchat"]
+                        scen = {**scen, "args": scen["args"] + ["--ready-match", match]}
                     for _ in range(30):
-                        if _port_free():
+                        if _port_free(a.port):
                             break
                         time.sleep(1)
                     else:
-                        print("port 3490 stays busy", file=sys.stderr)
+                        print(f"port {a.port} stays busy", file=sys.stderr)
                         return 1
                     tmp = tempfile.mkdtemp(prefix="pollchat-floor-")
                     if src is not None:
                         argv = ["env", f"PYTHONPATH={Path(src).resolve()}", sys.executable, "-m", "pollchat.server",
-                                "--max-users", "20000", "--port", "3490", "--host", "127.0.0.1", "--data-dir",
+                                "--max-users", "20000", "--max-accounts", "0", "--port", str(a.port), "--host",
+                                "127.0.0.1", "--data-dir",
                                 f"{tmp}/data", "--kdf-iterations", "1000", "--max-connections-per-address", "0",
-                                "--rate-limit", "0", "--login-timeout", "0", "--replay", "0", "--no-game",
+                                "--rate-limit", "0", "--login-timeout", "0", "--register-rate", "0", "--replay", "0",
+                                "--no-game", "--no-web", "--no-irc",
                                 "--input-budget", "0", "--address-input-budget", "0",
                                 "--log-level", "warning"]
-                    record = run_matrix.run_one(label, argv, 3490, "pollchat", scen, Args, out)
+                    record = run_matrix.run_one(label, argv, a.port, "pollchat", scen, Args, out)
                     print(rep, run_matrix.summarize(record), flush=True)
                     shutil.rmtree(tmp, ignore_errors=True)
     return 0
@@ -109,12 +127,15 @@ def summary(path: str) -> str:
     out = []
     for scenario in sorted({s for s, _ in by}):
         capacity = scenario.startswith("capacity")
+        big = scenario.startswith("capacity19k")
         anchors = ["c_epoll"] + sorted(a for s, a in by if s == scenario and a != "c_epoll")
         anchors = [a for a in anchors if (scenario, a) in by]
         n = min(len(by[(scenario, a)]) for a in anchors)
         out.append(f"## {scenario} ({n} runs)")
 
         def fig(r: dict) -> float:
+            if big:  # logged in: every client has its own welcome
+                return r["connect"]["ready_s"]
             return r["connect"]["quiesced_s"] if capacity else r["run"]["server_cpu_us_per_delivery"]
 
         for a in anchors:
@@ -122,7 +143,13 @@ def summary(path: str) -> str:
             figs = [round(fig(r), 3) for r in rs]
             line = f"{a:10s} {'login s' if capacity else 'CPU us/delivery'} {figs} median {statistics.median(figs):g}"
             rss = [round(r["server"]["rss_kib_ready"] / 1024, 1) for r in rs]
-            if capacity:
+            if big:
+                told = [round(r["connect"]["quiesced_s"], 1) for r in rs]
+                reached = [f"{r['run']['delivered']}/{r['run']['expected']}" for r in rs]
+                p99 = [round(r["run"]["lat_us"]["p99"] / 1000, 1) for r in rs]
+                line += (f" | every entered notice s {told} | RSS MiB {rss} | the line reached {reached}, p99 ms {p99}"
+                         f" | ok {[r.get('ok') for r in rs]}")
+            elif capacity:
                 alive = [r.get("hold", {}).get("alive") for r in rs]
                 line += f" | RSS MiB {rss} median {statistics.median(rss):g} | verified {alive}"
             else:
@@ -144,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--clients", type=int, default=1000)
     p.add_argument("--capacity-clients", type=int, default=10000)
+    p.add_argument("--capacity-19k-clients", type=int, default=19000)
+    p.add_argument("--port", type=int, default=3490, help="the port every server listens on (127.0.0.1)")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--out", default="floor.jsonl")
     p.add_argument("--summary", metavar="FILE", help="only print the summary of a results file")
