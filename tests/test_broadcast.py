@@ -250,3 +250,50 @@ def test_presence_notices_to_a_large_audience_wait_but_never_pass_a_chat_line(mo
             conn.sock.close()
             end.close()
         loop.close_all()
+
+
+def test_presence_notices_wait_three_times_what_the_last_flush_took(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A flush of the broadcasts that took T seconds holds later presence-only passes for
+    PRESENCE_WAIT_FACTOR x T after its end (capped by PRESENCE_WAIT_MAX), even when
+    PRESENCE_SEND_SECONDS per member is less: on a machine where a send costs more than
+    the fixed figure assumed, the notices still take at most a quarter of the loop."""
+    import pollchat.server.loop as loop_module
+    from pollchat.protocol.events import Entered
+    from tests.harness import FakeClock
+
+    monkeypatch.setattr(loop_module, "PRESENCE_BATCH_MIN", 3)
+    clock = FakeClock(1000.0)
+    loop = EventLoop(_Handler(), max_output=1 << 20, linger=5.0, keepalive=0, timers=Timers(clock=clock), clock=clock)
+    members = [_line_member(loop, port) for port in (1, 2, 3)]
+    real_flush = loop.broadcasts.flush
+
+    def slow_flush() -> None:  # the machine makes this flush take 0.1 s
+        real_flush()
+        clock.advance(0.1)
+
+    monkeypatch.setattr(loop.broadcasts, "flush", slow_flush)
+    try:
+        loop.broadcast(Entered("ana"))
+        loop.run_once(0)  # the first flush is not held; it took 0.1 s
+        assert all(_read_all(end) == b"ana has entered the chat\n" for _, end in members)
+        loop.broadcast(Entered("bea"))
+        clock.advance(3 * loop_module.PRESENCE_SEND_SECONDS + 0.29)  # past the per-member wait, not 3 x 0.1 s
+        loop.run_once(0)
+        assert all(_read_all(end) == b"" for _, end in members)
+        clock.advance(0.02)
+        loop.run_once(0)
+        assert all(_read_all(end) == b"bea has entered the chat\n" for _, end in members)
+        monkeypatch.setattr(real_flush.__self__, "flush", lambda: (real_flush(), clock.advance(60.0)))
+        loop.broadcast(Entered("cid"))  # a flush slowed by a stall of 60 s
+        clock.advance(loop_module.PRESENCE_WAIT_MAX)
+        loop.run_once(0)
+        assert all(_read_all(end) == b"cid has entered the chat\n" for _, end in members)
+        loop.broadcast(Entered("dan"))
+        clock.advance(loop_module.PRESENCE_WAIT_MAX)  # holds the next notices at most that long
+        loop.run_once(0)
+        assert all(_read_all(end) == b"dan has entered the chat\n" for _, end in members)
+    finally:
+        for conn, end in members:
+            conn.sock.close()
+            end.close()
+        loop.close_all()

@@ -78,7 +78,18 @@ PRESENCE_SEND_SECONDS = 5e-6
 """Per member, the least time between two flushes of presence notices alone: about
 three times what one ``send()`` to a member costs (1.5 us, docs/performance.md), so a
 login storm spends at most about a third of the loop's time telling everyone who
-entered; at 19,000 members the notices wait up to 95 ms."""
+entered; at 19,000 members the notices wait up to 95 ms. A floor: see
+:data:`PRESENCE_WAIT_FACTOR`."""
+PRESENCE_WAIT_FACTOR = 3.0
+"""After a flush of the broadcasts that took T seconds (measured), presence notices
+alone wait at least this many times T more, so that telling everyone who entered takes
+at most a quarter of the loop's time whatever a ``send()`` costs on the machine. The
+fixed :data:`PRESENCE_SEND_SECONDS` assumed 1.5 us per send; with 10,000 members on a
+loaded 2-core machine a send cost 3 to 5 us and the flushes took 46% of the loop in a
+login storm (py-spy, docs/performance.md)."""
+PRESENCE_WAIT_MAX = 1.0
+"""Seconds presence notices alone wait at most after a flush (a flush slowed by a stall
+of the machine must not hold them for long)."""
 _WAKE_WORK = b"\x00"  # worker results; any other byte is a signal number from set_wakeup_fd
 _WAKEUP = object()
 
@@ -213,7 +224,8 @@ class EventLoop:
         self.after_flush: list[Callable[[], None]] = []
         """Called at the end of every pass, after the sockets are flushed (the rest of
         the history batch, pruning)."""
-        self._broadcast_flushed = 0.0  # timers' clock at the last flush of the broadcasts
+        self._broadcast_flushed = 0.0  # timers' clock at the end of the last flush of the broadcasts
+        self._broadcast_cost = 0.0  # seconds that flush took
         self._presence_timer: object | None = None  # wakes the loop when waiting notices are due
 
     @property
@@ -654,16 +666,19 @@ class EventLoop:
             elif broadcasts.active:
                 if not broadcasts.urgent and self._presence_waits():
                     return
-                self._broadcast_flushed = self.timers.clock()
+                started = self.timers.clock()
                 broadcasts.flush()
+                self._broadcast_flushed = self.timers.clock()
+                self._broadcast_cost = self._broadcast_flushed - started
             else:
                 return
 
     def _presence_waits(self) -> bool:
         """Whether the pass's broadcasts, only entered and left notices, wait for a
         later pass: with :data:`PRESENCE_BATCH_MIN` members or more, until
-        :data:`PRESENCE_SEND_SECONDS` per member have passed since the last flush (a
-        timer wakes the loop then). In a storm of 19,000 logins a pass admits a few;
+        :data:`PRESENCE_SEND_SECONDS` per member, and :data:`PRESENCE_WAIT_FACTOR` times
+        what the last flush took (at most :data:`PRESENCE_WAIT_MAX`), have passed since
+        the end of that flush (a timer wakes the loop then). In a storm of 19,000 logins a pass admits a few;
         flushing each pass's notices cost one ``send()`` per member per pass, so the
         logins' time grew with the square of their number. Chat lines, group lines
         and replies never wait; order holds because the notices stay pending
@@ -672,7 +687,8 @@ class EventLoop:
         if members < PRESENCE_BATCH_MIN:
             return False
         now = self.timers.clock()
-        due = self._broadcast_flushed + members * PRESENCE_SEND_SECONDS
+        wait = max(members * PRESENCE_SEND_SECONDS, min(PRESENCE_WAIT_FACTOR * self._broadcast_cost, PRESENCE_WAIT_MAX))
+        due = self._broadcast_flushed + wait
         if now >= due:
             return False
         if self._presence_timer is None:
