@@ -1,0 +1,91 @@
+"""Two (or three) ``pollchat-server --cluster`` processes over one Redis and one
+PostgreSQL (tests/redis.py, tests/postgres.py): the "done means" scenario of
+docs/scaling.md and the fault rows of its failure table, with real processes.
+
+Nodes run with a short heartbeat (0.2 s) and expiry (1 s) so the suite stays short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.loopback.test_cli import TIMEOUT, Client, ServerProcess, server_args, start_server
+from tests.redis import RedisServer
+
+pytest.importorskip("psycopg", reason="pip install 'pollchat[postgres]'")
+pytest.importorskip("hiredis", reason="pip install 'pollchat[cluster]'")
+
+HEARTBEAT = "0.2"
+EXPIRY = 1.0
+SYNCED = "in sync with the engine"
+
+
+def wait_for_log(server: ServerProcess, text: str, count: int = 1, timeout: float = TIMEOUT) -> None:
+    """Wait until ``text`` appears ``count`` times in the node's log (stderr)."""
+    deadline = time.monotonic() + timeout
+    while server.stderr().count(text) < count:
+        if time.monotonic() > deadline or server.proc.poll() is not None:
+            raise AssertionError(f"{text!r} not logged; log: {server.stderr()}")
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def node(tmp_path: Path, name: str, pg_url: str, redis_url: str, *extra: str) -> Iterator[ServerProcess]:
+    """A cluster node, listening and in sync with the engine."""
+    args = server_args(
+        tmp_path / name, "--max-users", "50", "--database", pg_url, "--cluster", redis_url, "--node-name", name,
+        "--cluster-heartbeat", HEARTBEAT, "--cluster-expiry", str(EXPIRY), "--no-web", "--no-irc", *extra,
+    )
+    with start_server(args, tmp_path) as server:
+        server.wait_listening()
+        wait_for_log(server, SYNCED)
+        yield server
+
+
+def login(server: ServerProcess, name: str, verb: bytes = b"register") -> tuple[Client, list[bytes]]:
+    client = server.client()
+    client.send(verb + b"\n" + name.encode() + b",secret\n")
+    lines = [client.readline()]
+    if lines[0] == b"Access Provided":
+        lines.append(client.readline())
+    return client, lines
+
+
+def test_two_nodes_one_chat_and_a_dead_node_s_users_leave(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, lines = login(a, "amy")
+        assert lines == [b"Access Provided", b"active users are: amy"]
+        bob, lines = login(b, "bob")
+        assert lines == [b"Access Provided", b"active users are: amy bob"]  # amy is on the other node
+        assert amy.readline() == b"bob has entered the chat"  # once: the next line is bob's
+        bob.send(b"hello from b\n")
+        assert amy.readline() == b"bob: hello from b"
+        amy.send(b"hello from a\n")
+        assert bob.readline() == b"amy: hello from a"
+        for client, other in ((amy, b"bob"), (bob, b"amy")):
+            client.send(b"/who\n")
+            who = [client.readline() for _ in range(3)]
+            assert any(line.split()[:1] == [other] for line in who), who
+        # a second login of one account on the other node
+        again, lines = login(a, "bob", b"login")
+        assert lines == [b"Password already used"]
+        again.close()
+        # kill -9 of node b: bob leaves on a within twice the expiry, and his seat is free
+        started = time.monotonic()
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait(timeout=TIMEOUT)
+        assert amy.readline() == b"bob has left the chat"
+        assert time.monotonic() - started < 2 * EXPIRY + 1.0  # the heartbeat's period on top
+        back, lines = login(a, "bob", b"login")
+        assert lines == [b"Access Provided", b"active users are: amy bob"]
+        assert amy.readline() == b"bob has entered the chat"
+        back.close()
+        amy.close()
