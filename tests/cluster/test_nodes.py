@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.loopback.test_cli import TIMEOUT, Client, ServerProcess, server_args, start_server
+from tests import REPO_ROOT
+from tests.loopback.test_cli import (
+    TIMEOUT,
+    Client,
+    ServerProcess,
+    _env,
+    assert_one_line_error,
+    run_cli,
+    server_args,
+    start_server,
+)
 from tests.redis import RedisServer
 
 pytest.importorskip("psycopg", reason="pip install 'pollchat[postgres]'")
@@ -89,3 +100,64 @@ def test_two_nodes_one_chat_and_a_dead_node_s_users_leave(tmp_path: Path, pg_url
         assert amy.readline() == b"bob has entered the chat"
         back.close()
         amy.close()
+
+
+def test_cluster_without_postgresql_is_one_line(tmp_path: Path) -> None:
+    result = run_cli(*server_args(tmp_path, "--max-users", "2", "--cluster", "redis://127.0.0.1:1/0"))
+    assert "--cluster needs --database postgresql://" in assert_one_line_error(result)
+
+
+def test_without_hiredis_the_error_names_the_extra(tmp_path: Path) -> None:
+    code = "import sys; sys.modules['hiredis'] = None; from pollchat.server.cli import main; sys.exit(main())"
+    args = server_args(tmp_path, "--max-users", "2", "--database", "postgresql://u@127.0.0.1/db", "--cluster", "redis://127.0.0.1/0")
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, cwd=REPO_ROOT, env=_env(), timeout=60)
+    assert "pip install 'pollchat[cluster]'" in assert_one_line_error(result)
+
+
+def test_every_node_shows_main_chat_lines_in_one_order(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url, "--rate-limit", "0") as a, \
+            node(tmp_path, "b", pg_url, redis_url, "--rate-limit", "0") as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        cid, _ = login(a, "cid")
+        dan, _ = login(b, "dan")
+        for watcher, expected in ((amy, [b"cid has entered the chat", b"dan has entered the chat"]),
+                                  (bob, [b"cid has entered the chat", b"dan has entered the chat"])):
+            assert [watcher.readline() for _ in expected] == expected
+        assert cid.readline() == b"dan has entered the chat"
+        # cid (node a) and dan (node b) talk at once; amy and bob (one on each node) see
+        # the same interleaving, whatever it is
+        n = 30
+        lines = {cid: [b"c%d\n" % i for i in range(n)], dan: [b"d%d\n" % i for i in range(n)]}
+        threads = [threading.Thread(target=lambda c=c: [c.send(line) for line in lines[c]]) for c in (cid, dan)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seen_amy = [amy.readline() for _ in range(2 * n)]
+        seen_bob = [bob.readline() for _ in range(2 * n)]
+        assert seen_amy == seen_bob
+        assert sorted(seen_amy) == sorted([b"cid: c%d" % i for i in range(n)] + [b"dan: d%d" % i for i in range(n)])
+
+
+def test_120_logins_over_two_nodes_with_50_seats_admit_exactly_50(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url, "--max-connections-per-address", "0") as a, \
+            node(tmp_path, "b", pg_url, redis_url, "--max-connections-per-address", "0") as b:
+        clients = [Client(server.port) for server in (a, b) for _ in range(60)]
+        for client in clients:
+            assert client.readline().startswith(b"type login")
+        for i, client in enumerate(clients):  # all sent before any answer is read
+            client.send(b"register\nu%d,secret\n" % i)
+        answers = [client.readline() for client in clients]
+        assert answers.count(b"Access Provided") == 50
+        assert answers.count(b"Max number of chat users") == 70
+        assert int(redis_command_port(redis_url, "GET", "pollchat:registered")) == 50
+        for client in clients:
+            client.close()
+
+
+def redis_command_port(url: str, *args: str) -> object:
+    from tests.redis import redis_command
+
+    return redis_command(int(url.rsplit(":", 1)[1].split("/")[0]), *args)
