@@ -161,3 +161,56 @@ def redis_command_port(url: str, *args: str) -> object:
     from tests.redis import redis_command
 
     return redis_command(int(url.rsplit(":", 1)[1].split("/")[0]), *args)
+
+
+def test_an_engine_restart_refuses_logins_keeps_local_chat_and_rebuilds_presence(
+    tmp_path: Path, pg_url: str, redis_server: RedisServer, redis_url: str
+) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        cid, _ = login(a, "cid")
+        bob, _ = login(b, "bob")
+        assert [amy.readline(), amy.readline()] == [b"cid has entered the chat", b"bob has entered the chat"]
+        assert cid.readline() == b"bob has entered the chat"
+        redis_server.kill()  # no persistence: everything the engine knew is gone
+        wait_for_log(a, "engine unavailable")
+        late, lines = login(a, "dan")
+        assert lines == [b"the cluster is unavailable, try again shortly"]
+        cid.send(b"still here\n")  # users of one node keep chatting
+        assert amy.readline() == b"cid: still here"
+        redis_server.start()
+        wait_for_log(a, SYNCED, count=2)
+        wait_for_log(b, SYNCED, count=2)
+        # seats were put back by each node's sync: a second login of bob is still refused
+        again, lines = login(a, "bob", b"login")
+        assert lines == [b"Password already used"]
+        late.send(b"register\ndan,secret\n")
+        assert late.readline() == b"Access Provided"
+        assert late.readline() == b"active users are: amy cid bob dan"
+        bob.send(b"back\n")
+        assert amy.readline() == b"dan has entered the chat"
+        assert amy.readline() == b"bob: back"
+        for client in (amy, cid, bob, late, again):
+            client.close()
+
+
+def test_a_node_frozen_past_its_expiry_is_reaped_then_announces_its_users_again(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            assert amy.readline() == b"bob has left the chat"  # reaped: seats freed
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        wait_for_log(b, "was reaped")
+        assert amy.readline() == b"bob has entered the chat"  # it synced and said so
+        bob.send(b"I was asleep\n")
+        assert amy.readline() == b"bob: I was asleep"
+        again, lines = login(a, "bob", b"login")
+        assert lines == [b"Password already used"]
+        for client in (amy, bob, again):
+            client.close()
