@@ -84,7 +84,16 @@ def test_two_nodes_one_chat_and_a_dead_node_s_users_leave(tmp_path: Path, pg_url
         for client, other in ((amy, b"bob"), (bob, b"amy")):
             client.send(b"/who\n")
             who = [client.readline() for _ in range(3)]
-            assert any(line.split()[:1] == [other] for line in who), who
+            assert who[0] == b"online users (2):" and any(line.startswith(b"  " + other + b" - ") for line in who), who
+        # private messages go to the node that holds the recipient; statuses follow
+        amy.send(b"/msg bob are you on node b?\n")
+        assert amy.readline() == b"[private to bob] are you on node b?"
+        assert bob.readline() == b"[private] amy: are you on node b?"
+        bob.send(b"/away lunch\n")
+        assert amy.readline() == b"bob is now away: lunch"
+        amy.send(b"/who\n")
+        who = [amy.readline() for _ in range(3)]
+        assert who[0] == b"online users (2):" and any(line.startswith(b"  bob - away: lunch, idle ") for line in who), who
         # a second login of one account on the other node
         again, lines = login(a, "bob", b"login")
         assert lines == [b"Password already used"]
