@@ -112,9 +112,12 @@ class ClusterPort(Protocol):
     """What the service asks of a cluster (:class:`pollchat.server.cluster.node.ClusterNode`),
     when it runs as one node of several."""
 
-    def take_seat(self, peer: object, name: str, kind: AccountKind, answer: Callable[[ErrorCode | None], None]) -> None:
-        """Take a cluster-wide seat for ``peer`` logging in as ``name``; ``answer``
-        (on the loop thread) gets ``None`` or the refusal."""
+    def take_seat(
+        self, peer: object, name: str, kind: AccountKind, answer: Callable[[ErrorCode | None], None], account_id: int = 0
+    ) -> None:
+        """Take a cluster-wide seat for ``peer`` logging in as ``name`` (account
+        ``account_id``, 0 if it has none yet); ``answer`` (on the loop thread) gets
+        ``None`` or the refusal."""
 
     def seat_unused(self, peer: object) -> None:
         """The seat taken for ``peer`` was not used: give it back."""
@@ -541,7 +544,7 @@ class ChatService(Generic[P]):
                 self._finish(peer, step, lambda: self._login(peer, step, account, ok))
 
             if ok and account is not None:  # only a right password asks for a seat
-                self._seated(peer, step, account.name, account.kind, finish)
+                self._seated(peer, step, account.name, account.kind, finish, account.id)
             else:
                 finish()
 
@@ -556,7 +559,9 @@ class ChatService(Generic[P]):
             log.warning("failed logins from %s for %r: locked out for %gs", host, step.name, self.config.lockout_seconds)
         return self.hub.login(peer, account, ok)
 
-    def _seated(self, peer: P, step: Authenticate, name: str, kind: AccountKind, admit: Callable[[], None]) -> None:
+    def _seated(
+        self, peer: P, step: Authenticate, name: str, kind: AccountKind, admit: Callable[[], None], account_id: int = 0
+    ) -> None:
         """Run ``admit`` once this login has a seat: at once on a single server; in a
         cluster, once the engine's seat script said yes (a refusal is answered here)."""
         cluster = self.cluster
@@ -570,7 +575,7 @@ class ChatService(Generic[P]):
             elif not peer.closing:
                 self._refused(peer, step, refusal)
 
-        cluster.take_seat(peer, name, kind, answered)
+        cluster.take_seat(peer, name, kind, answered, account_id)
 
     def _finish(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
         """On the loop thread, once the password work (and in a cluster, the seat) is done."""

@@ -196,6 +196,7 @@ def test_an_engine_restart_refuses_logins_keeps_local_chat_and_rebuilds_presence
         late.send(b"register\ndan,secret\n")
         assert late.readline() == b"Access Provided"
         assert late.readline() == b"active users are: amy cid bob dan"
+        assert bob.readline() == b"cid: still here"  # held on node a while the engine was away
         bob.send(b"back\n")
         assert amy.readline() == b"dan has entered the chat"
         assert amy.readline() == b"bob: back"

@@ -47,7 +47,7 @@ from pollchat.core.presence import Presence, Status
 from pollchat.core.roster import Everyone, OnlineSession
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.errors import ConfigError
-from pollchat.protocol.events import Emote, Entered, Left, Message, ServerEvent, StatusChanged
+from pollchat.protocol.events import Emote, Entered, Error, Left, Message, ServerEvent, StatusChanged
 from pollchat.protocol.names import name_key
 from pollchat.server.cluster import scripts
 from pollchat.server.cluster.records import BusFormatError, Entry, Sequences, decode_event, encode_event, parse_entry
@@ -68,6 +68,13 @@ it was; past that it logs a gap."""
 
 READ_COUNT = 1000
 """Entries taken per ``XREAD``."""
+
+HOLD_MAX = 10_000
+"""Records (lines, notices, private events) a node holds while the engine is away, to
+publish when it is back; past this a sender is told its line reached this node only."""
+
+RECORDS_PER_ENTRY = 500
+"""Held records are published in entries of at most this many."""
 
 
 @dataclass(frozen=True)
@@ -129,11 +136,12 @@ class Seat:
     key: str
     kind: AccountKind
     name: str
+    account_id: int = 0
 
     @property
     def value(self) -> str:
         """What the ``online`` hash holds for it."""
-        return f"{self.sid}\t{self.kind.value}\t{self.name}"
+        return f"{self.sid}\t{self.kind.value}\t{self.account_id}\t{self.name}"
 
 
 class RemotePeer:
@@ -242,6 +250,7 @@ class ClusterNode:
         self._by_sid: dict[str, object] = {}  # sid -> this node's connection
         self._remote: dict[str, RemotePeer] = {}  # sid -> a session on another node
         self._records: list[list[Any]] = []  # this pass's bus records
+        self._held: list[list[Any]] = []  # records of passes while the engine was away
         self._seq = 0
         self._sequences = Sequences()
         self._last_id = b"0-0"
@@ -278,15 +287,17 @@ class ClusterNode:
 
     # --- the chat service's port ------------------------------------------------------------
 
-    def take_seat(self, peer: object, name: str, kind: AccountKind, answer: Callable[[ErrorCode | None], None]) -> None:
-        """Ask the engine for a seat for ``peer`` logging in as ``name`` (of ``kind``);
-        ``answer`` gets ``None`` (taken: admit it, then :meth:`route` sees it join, or
+    def take_seat(
+        self, peer: object, name: str, kind: AccountKind, answer: Callable[[ErrorCode | None], None], account_id: int = 0
+    ) -> None:
+        """Ask the engine for a seat for ``peer`` logging in as ``name`` (of ``kind``;
+        ``account_id``: its id, 0 for a registration or a guest); ``answer`` gets ``None`` (taken: admit it, then :meth:`route` sees it join, or
         call :meth:`seat_unused`) or the refusal: ``ALREADY_ONLINE``, ``SERVER_FULL``, or
         ``CLUSTER_UNAVAILABLE`` while the engine is away."""
         if not self.available:
             answer(ErrorCode.CLUSTER_UNAVAILABLE)
             return
-        seat = Seat(f"{self.origin}/{getattr(peer, 'id', 0)}", name_key(name), kind, name)
+        seat = Seat(f"{self.origin}/{getattr(peer, 'id', 0)}", name_key(name), kind, name, account_id)
 
         def taken(reply: Reply) -> None:
             if reply == b"ok":
@@ -329,10 +340,16 @@ class ClusterNode:
         records = self._records
         for effect in effects:
             if isinstance(effect, ToEveryone):
-                if not self.available:  # the engine is away: this node's users still chat
-                    local.append(effect)
+                if self.available:
+                    records.append(["all", self._sid_of(effect.exclude), encode_event(effect.event)])
                     continue
-                records.append(["all", self._sid_of(effect.exclude), encode_event(effect.event)])
+                # The engine is away: this node's users see it now, the others later
+                # (marked as shown here already), while the held records fit.
+                local.append(effect)
+                if self._can_hold():
+                    records.append(["all", self._sid_of(effect.exclude), encode_event(effect.event), 1])
+                elif isinstance(effect.event, (Message, Emote)) and effect.exclude is not None:
+                    local.append(Delivery((effect.exclude,), Error.of(ErrorCode.CLUSTER_LINE_LOCAL)))
             elif isinstance(effect, Delivery):
                 targets = effect.targets
                 remote = [t.sid for t in targets if isinstance(t, RemotePeer)]
@@ -358,15 +375,20 @@ class ClusterNode:
         return local
 
     def forward(self, sids: Sequence[str], event: ServerEvent) -> None:
-        """Send ``event`` to sessions on other nodes (dropped while the engine is away)."""
-        if self.available and sids:
+        """Send ``event`` to sessions on other nodes (held while the engine is away,
+        dropped past :data:`HOLD_MAX`)."""
+        if sids and self._can_hold():
             self._records.append(["to", list(sids), encode_event(event)])
 
     def close_remote(self, sid: str, reason: str) -> None:
         """Ask the node holding session ``sid`` to end it (an admin's kick or ban: the
         left notice was published by whoever decided it)."""
-        if self.available:
+        if self._can_hold():
             self._records.append(["close", sid, reason])
+
+    def _can_hold(self) -> bool:
+        """A record may be added: the engine is there, or the held ones fit."""
+        return self.available or len(self._held) + len(self._records) < HOLD_MAX
 
     # --- our sessions --------------------------------------------------------------------------
 
@@ -389,8 +411,7 @@ class ClusterNode:
         if seat is None:
             return
         self._by_sid.pop(seat.sid, None)
-        if self.available:
-            self._records.append(["leave", seat.sid])
+        self._records.append(["leave", seat.sid])  # held if need be: presence needs it
         self._release(seat)
 
     def _release(self, seat: Seat) -> None:
@@ -433,7 +454,8 @@ class ClusterNode:
         self._evict_stale(account.key)
         if self.hub.roster.by_key(account.key) is not None:
             return  # held here (the engine gave it back to this node): ours wins locally
-        if account.id == 0 or self.hub.roster.by_id(account.id) is not None:
+        if account.guest or account.id == 0 or self.hub.roster.by_id(account.id) is not None:
+            # a guest's id is only its node's (negative, counted per node): give it one of ours
             account = Account(account.name, "", account.kind, id=next(self._remote_ids), guest=account.guest)
         peer = RemotePeer(self, sid)
         now = self.clock()
@@ -459,17 +481,21 @@ class ClusterNode:
     def publish(self) -> None:
         """The end of a loop pass: one ``XADD`` with the pass's records."""
         records = self._records
-        if not records:
+        if not records and not (self._held and self.available):
             return
         self._records = []
         if not self.available:
+            self._held += records
             return
-        self._seq += 1
-        entry = Entry(self.origin, self._seq, tuple(records))
-        self.published += 1
-        self.commands.command(
-            "XADD", scripts.BUS, "MAXLEN", "~", BUS_LENGTH, "*", *entry.fields(), callback=self._added
-        )
+        if self._held:  # the engine is back: what was held goes first, in order
+            records, self._held = self._held + records, []
+        for start in range(0, len(records), RECORDS_PER_ENTRY):
+            self._seq += 1
+            entry = Entry(self.origin, self._seq, tuple(records[start : start + RECORDS_PER_ENTRY]))
+            self.published += 1
+            self.commands.command(
+                "XADD", scripts.BUS, "MAXLEN", "~", BUS_LENGTH, "*", *entry.fields(), callback=self._added
+            )
 
     def _added(self, reply: Reply) -> None:
         if isinstance(reply, hiredis.ReplyError):
@@ -522,6 +548,8 @@ class ClusterNode:
         kind = record[0]
         output = self.service.output
         if kind == "all":
+            if own and len(record) > 3 and record[3]:
+                return  # held while the engine was away: shown here then
             event = decode_event(record[2])
             if not own:
                 self._follow_presence(event)
@@ -618,13 +646,15 @@ class ClusterNode:
             self._last_id = last_id  # first sync, or the engine's stream started again
         self._synced_once = True
         self.available = True
-        for key_bytes, value in zip(online[::2], online[1::2]):
-            sid, kind, name = value.decode().split("\t", 2)
+        for value in online[1::2]:
+            sid, kind, id_text, name = value.decode().split("\t", 3)
             if sid.startswith(self.origin + "/") or sid in self._remote:
                 continue
-            account = self.hub.accounts.find(name)
-            account_id = account.id if account is not None else 0
-            self._add_remote(sid, Account(name, "", AccountKind(kind), id=account_id, guest=account is None))
+            account_id, guest = int(id_text), False
+            if account_id == 0:  # a registration under way when the engine was asked
+                account = self.hub.accounts.find(name)
+                account_id, guest = (account.id, False) if account is not None else (0, True)
+            self._add_remote(sid, Account(name, "", AccountKind(kind), id=account_id, guest=guest))
         for handle, seat in seats:
             if seat.key in conflicts:
                 log.warning("cluster: %s is online elsewhere now (the engine's view wins): ended here", seat.name)
@@ -688,8 +718,6 @@ def _log_error(reply: Reply) -> None:
 
 
 def _unavailable() -> ServerEvent:
-    from pollchat.protocol.events import Error
-
     return Error.of(ErrorCode.CLUSTER_UNAVAILABLE)
 
 

@@ -4,8 +4,9 @@ Redis runs a script alone (no other command interleaves), so each of these is on
 indivisible decision, whichever node sends it: two nodes taking the last seat at once
 get one ``ok`` and one ``full``. The keys (all under ``pollchat:``):
 
-* ``online`` (hash): account name key -> ``SID<TAB>KIND<TAB>NAME``, every session
-  online anywhere (``SID`` is ``NAME#INSTANCE/CONNECTION``, so it names its node);
+* ``online`` (hash): account name key -> ``SID<TAB>KIND<TAB>ID<TAB>NAME``, every
+  session online anywhere (``SID`` is ``NAME#INSTANCE/CONNECTION``, so it names its
+  node; ``ID`` is the account's id, 0 while a registration is being created);
 * ``registered`` (string): how many registered-account seats are taken;
 * ``nodes`` (sorted set): node instance -> its expiry, in Redis's clock (``TIME``);
 * ``node:INSTANCE`` (set): the name keys that node holds;
@@ -48,7 +49,7 @@ TAKE_SEAT = Script(
     "take_seat",
     """
 -- KEYS: online, registered, nodes, node:INSTANCE
--- ARGV: name key, kind, value (SID TAB KIND TAB NAME), registered seats, instance
+-- ARGV: name key, kind, value (SID TAB KIND TAB ID TAB NAME), registered seats, instance
 if not redis.call('ZSCORE', KEYS[3], ARGV[5]) then return 'gone' end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 'online' end
 if ARGV[2] == 'registered' then
@@ -98,7 +99,7 @@ for _, origin in ipairs(dead) do
     local held = redis.call('HGET', KEYS[1], key)
     if held and string.sub(held, 1, #origin + 1) == origin .. '/' then
       redis.call('HDEL', KEYS[1], key)
-      local sid, kind, name = string.match(held, '^([^\\t]*)\\t([^\\t]*)\\t(.*)$')
+      local sid, kind, name = string.match(held, '^([^\\t]*)\\t([^\\t]*)\\t[^\\t]*\\t(.*)$')
       if kind == 'registered' then redis.call('DECR', KEYS[2]) end
       records[#records + 1] = {'reaped', sid, name}
     end
@@ -128,6 +129,19 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
 local conflicts = {}
+local mine = {}
+for i = 4, #ARGV, 3 do mine[ARGV[i]] = true end
+-- seats this node held for sessions that ended while it could not say so: freed
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  if not mine[key] then
+    local held = redis.call('HGET', KEYS[1], key)
+    if held and string.sub(held, 1, #ARGV[1] + 1) == ARGV[1] .. '/' then
+      redis.call('HDEL', KEYS[1], key)
+      if string.match(held, '^[^\\t]*\\t([^\\t]*)') == 'registered' then redis.call('DECR', KEYS[2]) end
+    end
+    redis.call('SREM', KEYS[4], key)
+  end
+end
 for i = 4, #ARGV, 3 do
   local key, kind, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local held = redis.call('HGET', KEYS[1], key)
@@ -156,6 +170,7 @@ return {last_id, redis.call('HGETALL', KEYS[1]), conflicts}
 )
 """Join (or rejoin) the cluster: register this node, put back the sessions it holds
 that the engine does not know (after a restart that lost its data, or after this node
-was reaped), and answer ``[last bus id, online hash as a flat list, conflicts]``:
+was reaped), free the seats it held for sessions that ended while it was cut off, and
+answer ``[last bus id, online hash as a flat list, conflicts]``:
 ``conflicts`` are this node's name keys the engine gives to another session or has no
 seat for. The engine's view wins: the node ends those sessions."""
