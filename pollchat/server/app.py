@@ -289,9 +289,9 @@ class Server:
             return
         self._closed = True
         self.chat.history.close()  # one last try to write the history; what is lost is counted
-        self.loop.close_all()
-        if self.service.cluster is not None:
+        if self.service.cluster is not None:  # while the loop's selector is open
             self.service.cluster.stop()
+        self.loop.close_all()
         self.pool.shutdown()
         self.database.close()
         # --- operations: end a running snapshot child, then free the data directory ---

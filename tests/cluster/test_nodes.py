@@ -224,3 +224,19 @@ def test_a_node_frozen_past_its_expiry_is_reaped_then_announces_its_users_again(
         assert lines == [b"Password already used"]
         for client in (amy, bob, again):
             client.close()
+
+
+def test_a_node_stopped_with_sigterm_shows_its_users_leaving_on_the_others(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        assert b.stop() == 0, b.stderr()
+        assert bob.readline() == b"server is shutting down"
+        assert amy.readline() == b"bob has left the chat"
+        back, lines = login(a, "bob", b"login")  # the seat was given back
+        assert lines[0] == b"Access Provided"
+        for client in (amy, bob, back):
+            client.close()

@@ -398,6 +398,7 @@ class ClusterNode:
         if seat is None or session is None:
             return
         account = session.account
+        seat.name, seat.account_id = account.name, account.id  # as the hub spells it
         self._local[handle] = seat
         self._by_sid[seat.sid] = handle
         self._records.append(self._join_record(seat, account))
@@ -412,6 +413,8 @@ class ClusterNode:
             return
         self._by_sid.pop(seat.sid, None)
         self._records.append(["leave", seat.sid])  # held if need be: presence needs it
+        if self.service.stopping:  # this node says nothing to its own users, the others are told
+            self._records.append(["all", None, encode_event(Left(seat.name, "")), 1])
         self._release(seat)
 
     def _release(self, seat: Seat) -> None:
