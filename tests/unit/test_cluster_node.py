@@ -245,3 +245,16 @@ def test_remote_guests_get_ids_of_their_own(cluster) -> None:  # noqa: ANN001
     node.apply(remote_entry(1, ["join", "b#1/7", -1, "registered", "gus", True]))
     session = chat.hub.online("gus")
     assert session is not None and session.account.id < -1 and session.account.kind is AccountKind.REGISTERED
+
+
+def test_a_rename_on_another_node_renames_its_session_here(cluster) -> None:  # noqa: ANN001
+    from pollchat.protocol.events import Renamed
+
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    node.apply(remote_entry(1, ["join", "b#1/7", 42, "registered", "bob", False]))
+    node.apply(remote_entry(2, ["all", None, encode_event(Renamed("bob", "robert"))]))
+    assert a.line() == "bob is now known as robert"
+    assert chat.hub.online("bob") is None and chat.hub.online("robert") is not None
+    a.send(b"/msg robert hi\n")
+    assert a.line() == "[private to robert] hi"

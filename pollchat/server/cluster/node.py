@@ -36,7 +36,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import hiredis
@@ -47,7 +47,7 @@ from pollchat.core.presence import Presence, Status
 from pollchat.core.roster import Everyone, OnlineSession
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.errors import ConfigError
-from pollchat.protocol.events import Emote, Entered, Error, Left, Message, ServerEvent, StatusChanged
+from pollchat.protocol.events import Emote, Entered, Error, Left, Message, Renamed, ServerEvent, StatusChanged
 from pollchat.protocol.names import name_key
 from pollchat.server.cluster import scripts
 from pollchat.server.cluster.records import BusFormatError, Entry, Sequences, decode_event, encode_event, parse_entry
@@ -584,7 +584,7 @@ class ClusterNode:
             raise BusFormatError(f"unknown record {kind!r}")
 
     def _follow_presence(self, event: ServerEvent) -> None:
-        """Keep a remote session's presence as its node announces it (status, last line)."""
+        """Keep a remote session as its node announces it: status, last line, name."""
         if isinstance(event, StatusChanged):
             session = self.hub.roster.by_key(name_key(event.name))
             status = Status.parse(event.status)
@@ -594,6 +594,12 @@ class ClusterNode:
             session = self.hub.roster.by_key(name_key(event.sender))
             if session is not None and isinstance(session.handle, RemotePeer):
                 session.presence.last_active = self.clock()
+        elif isinstance(event, Renamed) and not event.history:
+            session = self.hub.roster.by_key(name_key(event.old))
+            if session is not None and isinstance(session.handle, RemotePeer):
+                old = session.account
+                session.account = replace(old, name=event.new)
+                self.hub.roster.renamed(session, old)
 
     def _close_local(self, sid: str, reason: str) -> None:
         """Another node's admin ended this node's session ``sid`` (and told everyone)."""
