@@ -40,6 +40,7 @@ class FakeEngine:
         self.published: list[Entry] = []
         self.seat_answer = b"ok"
         self.released: list[str] = []
+        self.inboxes: list[str] = []
 
     def command(self, *args: Any, callback: Any = None) -> bool:
         reply: object = b"OK"
@@ -53,7 +54,9 @@ class FakeEngine:
         elif args[0] == "XADD":
             entry = parse_entry([a if isinstance(a, bytes) else str(a).encode() for a in args[6:]])
             self.published.append(entry)
-            if self.loop_back:
+            if args[1] != scripts.BUS:
+                self.inboxes.append(args[1])  # another node's delivery stream: not read here
+            elif self.loop_back:
                 self.node.apply(entry)
             else:
                 self.waiting.append(entry)
@@ -131,6 +134,7 @@ def test_a_session_of_another_node_is_listed_and_reached_over_the_bus(cluster) -
     assert a.line() == "[private to bob] are you there?"
     to = [r for r in engine.records() if r[0] == "to"]
     assert to[-1][1] == ["b#1/7"] and decode_event(to[-1][2]) == PrivateMessage("user1", "bob", "are you there?")
+    assert engine.inboxes[-1] == scripts.INBOX + "b#1"  # on bob's node's delivery stream, not the bus
     node.apply(remote_entry(2, ["leave", "b#1/7"], ["all", None, encode_event_left("bob")]))
     assert a.line() == "bob has left the chat"
     node.apply(remote_entry(2, ["all", None, encode_event_left("bob")]))  # the same entry again: dropped

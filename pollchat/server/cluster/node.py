@@ -20,8 +20,10 @@ never in the loop's broadcast lists. The local seat budget does not refuse anyon
 (:class:`RefereedSeats`): the engine is the referee.
 
 One ``XADD`` per loop pass publishes the pass's records (:meth:`publish`, an
-after-flush hook); a second Redis connection keeps one ``XREAD BLOCK`` outstanding
-and applies each entry in stream order (:meth:`_on_entries`), dropping duplicates and
+after-flush hook), and one per node that has sessions to reach gets their events on
+its delivery stream (``inbox:INSTANCE``); a second Redis connection keeps one
+``XREAD BLOCK`` outstanding on the bus and this node's delivery stream and applies
+each entry in stream order (:meth:`_on_entries`), dropping duplicates and
 logging gaps (:class:`~pollchat.server.cluster.records.Sequences`). While the engine
 is away, logins get ``the cluster is unavailable, try again shortly`` and what is for
 everyone is shown to this node's users only; when it is back, :data:`SYNC` puts this
@@ -72,6 +74,9 @@ READ_COUNT = 1000
 HOLD_MAX = 10_000
 """Records (lines, notices, private events) a node holds while the engine is away, to
 publish when it is back; past this a sender is told its line reached this node only."""
+
+INBOX_LENGTH = 10_000
+"""Entries a node's delivery stream keeps."""
 
 RECORDS_PER_ENTRY = 500
 """Held records are published in entries of at most this many."""
@@ -254,6 +259,9 @@ class ClusterNode:
         self._seq = 0
         self._sequences = Sequences()
         self._last_id = b"0-0"
+        self._inbox = scripts.INBOX + self.origin
+        self._inbox_id = b"0-0"
+        self._inbox_seq: dict[str, int] = {}  # per destination node
         self._reading = False
         self._synced_once = False
         self._heartbeat: Timer | None = None
@@ -492,13 +500,31 @@ class ClusterNode:
             return
         if self._held:  # the engine is back: what was held goes first, in order
             records, self._held = self._held + records, []
-        for start in range(0, len(records), RECORDS_PER_ENTRY):
+        bus: list[list[Any]] = []
+        inboxes: dict[str, list[list[Any]]] = {}
+        for record in records:  # a few sessions' events go to their nodes' delivery streams
+            if record[0] == "to":
+                by_node: dict[str, list[str]] = {}
+                for sid in record[1]:
+                    by_node.setdefault(_node_of(sid), []).append(sid)
+                for origin, sids in by_node.items():
+                    inboxes.setdefault(origin, []).append(["to", sids, record[2]])
+            elif record[0] == "close":
+                inboxes.setdefault(_node_of(record[1]), []).append(record)
+            else:
+                bus.append(record)
+        for start in range(0, len(bus), RECORDS_PER_ENTRY):
             self._seq += 1
-            entry = Entry(self.origin, self._seq, tuple(records[start : start + RECORDS_PER_ENTRY]))
-            self.published += 1
-            self.commands.command(
-                "XADD", scripts.BUS, "MAXLEN", "~", BUS_LENGTH, "*", *entry.fields(), callback=self._added
-            )
+            self._xadd(scripts.BUS, BUS_LENGTH, Entry(self.origin, self._seq, tuple(bus[start : start + RECORDS_PER_ENTRY])))
+        for origin, items in inboxes.items():
+            for start in range(0, len(items), RECORDS_PER_ENTRY):
+                seq = self._inbox_seq[origin] = self._inbox_seq.get(origin, 0) + 1
+                entry = Entry(self.origin, seq, tuple(items[start : start + RECORDS_PER_ENTRY]))
+                self._xadd(scripts.INBOX + origin, INBOX_LENGTH, entry)
+
+    def _xadd(self, stream: str, length: int, entry: Entry) -> None:
+        self.published += 1
+        self.commands.command("XADD", stream, "MAXLEN", "~", length, "*", *entry.fields(), callback=self._added)
 
     def _added(self, reply: Reply) -> None:
         if isinstance(reply, hiredis.ReplyError):
@@ -510,7 +536,8 @@ class ClusterNode:
         if self.available and self.reader.up and not self._reading:
             self._reading = True
             self.reader.command(
-                "XREAD", "COUNT", READ_COUNT, "BLOCK", 0, "STREAMS", scripts.BUS, self._last_id, callback=self._on_entries
+                "XREAD", "COUNT", READ_COUNT, "BLOCK", 0, "STREAMS", scripts.BUS, self._inbox,
+                self._last_id, self._inbox_id, callback=self._on_entries,
             )
 
     def _reader_down(self) -> None:
@@ -522,18 +549,23 @@ class ClusterNode:
             if reply is not LINK_DOWN:
                 log.error("cluster: XREAD: %s", reply)
             return
-        for _stream, entries in reply or ():
+        for stream, entries in reply or ():
+            inbox = stream != scripts.BUS.encode()
             for entry_id, fields in entries:
-                self._last_id = entry_id
+                if inbox:
+                    self._inbox_id = entry_id
+                else:
+                    self._last_id = entry_id
                 try:
-                    self.apply(parse_entry(fields))
+                    self.apply(parse_entry(fields), inbox=inbox)
                 except BusFormatError as exc:
                     log.error("cluster: bus entry %s skipped: %s", entry_id.decode(errors="replace"), exc)
         self._maybe_read()
 
-    def apply(self, entry: Entry) -> None:
-        """Apply one bus entry (see :mod:`~pollchat.server.cluster.records`)."""
-        fresh, missed = self._sequences.check(entry.origin, entry.seq)
+    def apply(self, entry: Entry, *, inbox: bool = False) -> None:
+        """Apply one entry of the bus, or of this node's delivery stream (``inbox``: its
+        own sequence per sender), see :mod:`~pollchat.server.cluster.records`."""
+        fresh, missed = self._sequences.check(entry.origin + (">" if inbox else ""), entry.seq)
         if not fresh:
             return
         if missed:
@@ -578,6 +610,8 @@ class ClusterNode:
         elif kind == "gone":
             origin = str(record[1])
             self._sequences.forget(origin)
+            self._sequences.forget(origin + ">")
+            self._inbox_seq.pop(origin, None)
             for sid in [s for s in self._remote if s.startswith(origin + "/")]:
                 self._drop_remote(sid)
         else:
@@ -638,12 +672,14 @@ class ClusterNode:
                 if reply is not LINK_DOWN:
                     log.error("cluster: sync script: %s", reply)
                 return
-            last_id, online, conflicts = reply
+            last_id, online, conflicts, inbox_id = reply
+            if _stream_id(inbox_id) < _stream_id(self._inbox_id):
+                self._inbox_id = b"0-0"  # the engine lost this node's delivery stream: read it anew
             self._synced(last_id, online, {c.decode() for c in conflicts}, seats, announce)
 
         self._eval(
             scripts.SYNC,
-            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.NODE + self.origin, scripts.BUS],
+            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.NODE + self.origin, scripts.BUS, self._inbox],
             args,
             synced,
         )
@@ -702,7 +738,7 @@ class ClusterNode:
         self._eval(
             scripts.HEARTBEAT,
             [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.BUS, scripts.REAPER],
-            [self.origin, self.settings.expiry, BUS_LENGTH, scripts.NODE],
+            [self.origin, self.settings.expiry, BUS_LENGTH, scripts.NODE, scripts.INBOX],
             beaten,
         )
 
@@ -728,6 +764,11 @@ def _log_error(reply: Reply) -> None:
 
 def _unavailable() -> ServerEvent:
     return Error.of(ErrorCode.CLUSTER_UNAVAILABLE)
+
+
+def _node_of(sid: str) -> str:
+    """The node instance of session id ``NAME#INSTANCE/CONNECTION``."""
+    return sid.rsplit("/", 1)[0]
 
 
 def _stream_id(value: bytes) -> tuple[int, int]:

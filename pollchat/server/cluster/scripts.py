@@ -10,7 +10,11 @@ get one ``ok`` and one ``full``. The keys (all under ``pollchat:``):
 * ``registered`` (string): how many registered-account seats are taken;
 * ``nodes`` (sorted set): node instance -> its expiry, in Redis's clock (``TIME``);
 * ``node:INSTANCE`` (set): the name keys that node holds;
-* ``bus`` (stream): the bus (:mod:`pollchat.server.cluster.records`);
+* ``bus`` (stream): the bus (:mod:`pollchat.server.cluster.records`): what is for
+  everyone, and who joined and left;
+* ``inbox:INSTANCE`` (stream): a node's delivery stream: events for a few of its
+  sessions (private messages, mentions, group lines) and requests to end one, so a
+  node reads only its own;
 * ``reaper`` (string): the sequence of the heartbeat script's own bus entries.
 
 The seat rule is the seed's budget (:mod:`pollchat.core.seats`) across the cluster:
@@ -29,6 +33,7 @@ REGISTERED = PREFIX + "registered"
 NODES = PREFIX + "nodes"
 NODE = PREFIX + "node:"
 BUS = PREFIX + "bus"
+INBOX = PREFIX + "inbox:"
 REAPER = PREFIX + "reaper"
 
 
@@ -86,7 +91,7 @@ HEARTBEAT = Script(
     "heartbeat",
     """
 -- KEYS: online, registered, nodes, bus, reaper
--- ARGV: instance, expiry (s), bus length, node-set key prefix
+-- ARGV: instance, expiry (s), bus length, node-set key prefix, inbox key prefix
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local present = redis.call('ZSCORE', KEYS[3], ARGV[1])
@@ -106,6 +111,7 @@ for _, origin in ipairs(dead) do
   end
   records[#records + 1] = {'gone', origin}
   redis.call('DEL', set)
+  redis.call('DEL', ARGV[5] .. origin)
   redis.call('ZREM', KEYS[3], origin)
   local seq = redis.call('INCR', KEYS[5])
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'o', '@reaper', 's', seq, 'd', cjson.encode(records))
@@ -116,14 +122,15 @@ return 0
 )
 """Renew this node's expiry (Redis's clock, so nodes' clocks need not agree) and reap
 every node whose expiry passed: its sessions leave ``online`` (seats freed) and one
-bus entry tells everyone (``reaped`` records, then ``gone``). The script is atomic,
+bus entry tells everyone (``reaped`` records, then ``gone``); its delivery stream is
+deleted. The script is atomic,
 so a dead node is reaped by exactly one heartbeat. Returns 1, or 0 if this node was
 not a member (reaped while it was frozen: it must sync and announce its users again)."""
 
 SYNC = Script(
     "sync",
     """
--- KEYS: online, registered, nodes, node:INSTANCE, bus
+-- KEYS: online, registered, nodes, node:INSTANCE, bus, inbox:INSTANCE
 -- ARGV: instance, expiry (s), registered seats, then (name key, kind, value) per local session
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -165,7 +172,10 @@ end
 local last = redis.call('XREVRANGE', KEYS[5], '+', '-', 'COUNT', 1)
 local last_id = '0-0'
 if #last > 0 then last_id = last[1][1] end
-return {last_id, redis.call('HGETALL', KEYS[1]), conflicts}
+local inbox = redis.call('XREVRANGE', KEYS[6], '+', '-', 'COUNT', 1)
+local inbox_id = '0-0'
+if #inbox > 0 then inbox_id = inbox[1][1] end
+return {last_id, redis.call('HGETALL', KEYS[1]), conflicts, inbox_id}
 """,
 )
 """Join (or rejoin) the cluster: register this node, put back the sessions it holds
@@ -173,4 +183,5 @@ that the engine does not know (after a restart that lost its data, or after this
 was reaped), free the seats it held for sessions that ended while it was cut off, and
 answer ``[last bus id, online hash as a flat list, conflicts]``:
 ``conflicts`` are this node's name keys the engine gives to another session or has no
-seat for. The engine's view wins: the node ends those sessions."""
+seat for, and ``inbox id`` the last entry of this node's delivery stream. The engine's
+view wins: the node ends those sessions."""
