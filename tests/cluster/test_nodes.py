@@ -240,3 +240,21 @@ def test_a_node_stopped_with_sigterm_shows_its_users_leaving_on_the_others(
         assert lines[0] == b"Access Provided"
         for client in (amy, bob, back):
             client.close()
+
+
+def test_lost_engine_connections_are_reopened_and_nobody_is_dropped(
+    tmp_path: Path, pg_url: str, redis_server: RedisServer, redis_url: str
+) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")  # registered: the engine first knew her without her id
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        redis_server.command("CLIENT", "KILL", "TYPE", "normal")  # every node's links at once
+        wait_for_log(a, SYNCED, count=2)
+        wait_for_log(b, SYNCED, count=2)
+        amy.send(b"still connected?\n")
+        assert bob.readline() == b"amy: still connected?"
+        bob.send(b"yes\n")
+        assert amy.readline() == b"bob: yes"
+        for client in (amy, bob):
+            client.close()

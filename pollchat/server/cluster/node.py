@@ -264,6 +264,7 @@ class ClusterNode:
         self._inbox_seq: dict[str, int] = {}  # per destination node
         self._reading = False
         self._synced_once = False
+        self._resyncing = False
         self._heartbeat: Timer | None = None
         self._remote_ids = itertools.count(-1_000_000_000, -1)  # ids for remote guests
         self._group_members: dict[int, tuple[Sequence[object], tuple[object, ...]]] = {}
@@ -662,12 +663,16 @@ class ClusterNode:
     def _resync(self, *, announce: bool) -> None:
         """Run the sync script with every seat this node holds; ``announce``: this node
         was reaped, so tell everyone its users are here again."""
+        if self._resyncing:  # one at a time: a second would announce the users twice
+            return
+        self._resyncing = True
         seats = [*self._local.items(), *self._pending.items()]
         args: list[object] = [self.origin, self.settings.expiry, self.registered_seats]
         for _, seat in seats:
             args += [seat.key, seat.kind.value, seat.value]
 
         def synced(reply: Reply) -> None:
+            self._resyncing = False
             if is_error(reply):
                 if reply is not LINK_DOWN:
                     log.error("cluster: sync script: %s", reply)

@@ -152,7 +152,9 @@ end
 for i = 4, #ARGV, 3 do
   local key, kind, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local held = redis.call('HGET', KEYS[1], key)
-  if held ~= value then
+  local sid = string.match(value, '^([^\\t]*)')
+  -- held by this very session (its id may have been filled in since): nothing to do
+  if not held or string.sub(held, 1, #sid + 1) ~= sid .. '\\t' then
     local ok = not held
     if ok and kind == 'registered' then
       if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then
