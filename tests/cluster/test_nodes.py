@@ -258,3 +258,21 @@ def test_lost_engine_connections_are_reopened_and_nobody_is_dropped(
         assert amy.readline() == b"bob: yes"
         for client in (amy, bob):
             client.close()
+
+
+def test_a_group_made_on_one_node_is_joined_and_used_from_another(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        amy.send(b"/create #familia public\n")
+        assert amy.readline() == b"[#familia] public group created: others join with /join #familia"
+        bob.send(b"/join #familia\n")  # node b reads the groups again when node a says so
+        assert bob.readline() == b"[#familia] bob has joined the group"
+        assert amy.readline() == b"[#familia] bob has joined the group"
+        bob.send(b"#familia hola\n")
+        assert amy.readline() == b"[#familia] bob: hola"
+        amy.send(b"#familia que tal\n")
+        assert bob.readline() == b"[#familia] amy: que tal"
+        for client in (amy, bob):
+            client.close()

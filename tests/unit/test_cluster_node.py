@@ -262,3 +262,20 @@ def test_a_rename_on_another_node_renames_its_session_here(cluster) -> None:  # 
     assert chat.hub.online("bob") is None and chat.hub.online("robert") is not None
     a.send(b"/msg robert hi\n")
     assert a.line() == "[private to robert] hi"
+
+
+def test_a_group_another_node_made_is_found_and_changes_are_announced(cluster) -> None:  # noqa: ANN001
+    from pollchat.core.groups import Groups, Visibility
+
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    owner = chat.find_account("user2") or chat.hub.accounts.find("user2")
+    other_node = Groups(chat.database)  # another node's view of the same database
+    other_node.create("familia", Visibility.PUBLIC, owner.id, owner.name, 0.0)
+    a.send(b"/join #familia\n")  # unknown here a moment ago: the miss reads the store
+    assert a.line() == "[#familia] user1 has joined the group"
+    node.publish()
+    assert ["groups"] in engine.records()  # the other nodes are told to read the groups again
+    other_node.rename(other_node.find("familia"), "familia2")
+    node.apply(remote_entry(1, ["groups"]))
+    assert chat.service.groups.groups.find("familia2") is not None

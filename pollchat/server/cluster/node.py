@@ -49,14 +49,24 @@ from pollchat.core.presence import Presence, Status
 from pollchat.core.roster import Everyone, OnlineSession
 from pollchat.core.seats import AccountKind, SeatBudget
 from pollchat.errors import ConfigError
-from pollchat.protocol.events import Emote, Entered, Error, Left, Message, Renamed, ServerEvent, StatusChanged
+from pollchat.protocol.events import (
+    Emote,
+    Entered,
+    Error,
+    GroupEvent,
+    Left,
+    Message,
+    Renamed,
+    ServerEvent,
+    StatusChanged,
+)
 from pollchat.protocol.names import name_key
 from pollchat.server.cluster import scripts
 from pollchat.server.cluster.records import BusFormatError, Entry, Sequences, decode_event, encode_event, parse_entry
 from pollchat.server.cluster.redis import LINK_DOWN, LoopPort, RedisLink, Reply, is_error, parse_redis_url
 from pollchat.server.cluster.scripts import Script
 from pollchat.server.timers import Timer
-from pollchat.texts import ErrorCode
+from pollchat.texts import ErrorCode, GroupChange
 
 if TYPE_CHECKING:
     from pollchat.server.service import ChatService
@@ -268,6 +278,8 @@ class ClusterNode:
         self._heartbeat: Timer | None = None
         self._remote_ids = itertools.count(-1_000_000_000, -1)  # ids for remote guests
         self._group_members: dict[int, tuple[Sequence[object], tuple[object, ...]]] = {}
+        self._groups_changed = False  # a group command changed something this pass
+        service.groups.groups.reload_on_miss = True  # a group made on another node a moment ago
         self.published = 0
         """Bus entries this node wrote."""
         self.applied = 0
@@ -348,6 +360,8 @@ class ClusterNode:
         local: list[Effect[Any]] = []
         records = self._records
         for effect in effects:
+            if not self._groups_changed and isinstance(getattr(effect, "event", None), GroupEvent):
+                self._groups_changed = effect.event.change not in _GROUP_QUERIES  # type: ignore[union-attr]
             if isinstance(effect, ToEveryone):
                 if self.available:
                     records.append(["all", self._sid_of(effect.exclude), encode_event(effect.event)])
@@ -492,6 +506,9 @@ class ClusterNode:
 
     def publish(self) -> None:
         """The end of a loop pass: one ``XADD`` with the pass's records."""
+        if self._groups_changed:  # the other nodes read the groups again
+            self._groups_changed = False
+            self._records.append(["groups"])
         records = self._records
         if not records and not (self._held and self.available):
             return
@@ -608,6 +625,9 @@ class ClusterNode:
             sid, name = str(record[1]), str(record[2])
             if self._drop_remote(sid) is not None:
                 output.broadcast(Left(name, ""), None)
+        elif kind == "groups":
+            if not own:
+                self.service.groups.groups.reload()
         elif kind == "gone":
             origin = str(record[1])
             self._sequences.forget(origin)
@@ -760,6 +780,10 @@ class ClusterNode:
                 log.error("cluster: %s script: %s", script.name, reply)
 
         self.commands.command("EVALSHA", script.sha, len(keys), *keys, *args, callback=answered)
+
+
+_GROUP_QUERIES = frozenset({GroupChange.TOPIC_IS, GroupChange.NO_TOPIC})
+"""Group events that change nothing (answers to a look)."""
 
 
 def _log_error(reply: Reply) -> None:

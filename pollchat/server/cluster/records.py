@@ -14,6 +14,8 @@ array whose first item says what it is:
 * ``["to", [sid, ...], event]``: an event for a few sessions (a private message, a
   mention, a group line to members on other nodes);
 * ``["close", sid, reason]``: end that session (an admin's ``/kick`` on another node);
+* ``["groups"]``: a group command changed groups, members, bans or requests on the
+  origin node (written through to the shared database): read them again;
 * ``["reaped", sid, name]``: the engine's heartbeat script found the session's node
   dead: the session is gone and everyone is told ``name`` left (written by the Lua
   script of :mod:`pollchat.server.cluster.scripts`, so its shape is fixed here).
