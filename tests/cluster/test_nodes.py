@@ -8,6 +8,7 @@ Nodes run with a short heartbeat (0.2 s) and expiry (1 s) so the suite stays sho
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -274,5 +275,14 @@ def test_a_group_made_on_one_node_is_joined_and_used_from_another(tmp_path: Path
         assert amy.readline() == b"[#familia] bob: hola"
         amy.send(b"#familia que tal\n")
         assert bob.readline() == b"[#familia] amy: que tal"
-        for client in (amy, bob):
+        # a JSON-mode client on node b gets node a's line as the JSON event, as on one node
+        bot = b.client()
+        bot.send(b"mode json\nregister\nbot,secret\n")
+        assert json.loads(bot.readline())["type"] == "mode"
+        assert json.loads(bot.readline())["users"] == ["amy", "bob", "bot"]
+        assert amy.readline() == b"bot has entered the chat"
+        amy.send(b"hello \xc3\xa9 bot\n")
+        message = json.loads(bot.readline())
+        assert {k: v for k, v in message.items() if k != "ts"} == {"type": "message", "sender": "amy", "text": "hello \u00e9 bot"}
+        for client in (amy, bob, bot):
             client.close()
