@@ -125,6 +125,10 @@ class ClusterPort(Protocol):
     def stop(self) -> None:
         """Leave the cluster (the server is stopping)."""
 
+    def login_checked(self, host: str, key: str, ok: bool) -> None:
+        """A password check for account ``key`` from ``host`` succeeded or failed here:
+        the other nodes count it in their login throttles too."""
+
     def route(self, effects: Iterable[Effect[Any]]) -> list[Effect[Any]]:
         """Take what is for other nodes, or for everyone, out of ``effects``; return
         what is for this node's peers now."""
@@ -557,6 +561,8 @@ class ChatService(Generic[P]):
             self.throttle.succeeded(host, key)
         elif self.throttle.failed(host, key, self.timers.clock()):
             log.warning("failed logins from %s for %r: locked out for %gs", host, step.name, self.config.lockout_seconds)
+        if self.cluster is not None:  # every node counts it: guesses cannot be spread over nodes
+            self.cluster.login_checked(host, key, ok and account is not None)
         return self.hub.login(peer, account, ok)
 
     def _seated(

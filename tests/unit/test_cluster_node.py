@@ -85,9 +85,8 @@ class _Loop:
     def unwatch(self, *args: Any) -> None: ...
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[ServiceHarness, ClusterNode, FakeEngine]]:
-    chat = ServiceHarness(tmp_path, max_users=10)
+def make_cluster(tmp_path: Path, **config: object) -> tuple[ServiceHarness, ClusterNode, FakeEngine]:
+    chat = ServiceHarness(tmp_path, max_users=10, **config)
     service = chat.service
     service.hub.budget = RefereedSeats(10, 3)  # as build_server_loop makes it for a cluster
     node = ClusterNode(_Loop(), service, ClusterSettings("redis://127.0.0.1:1/0", "a"), 7)
@@ -102,8 +101,14 @@ def cluster(tmp_path: Path) -> Iterator[tuple[ServiceHarness, ClusterNode, FakeE
         node.publish()
 
     service.after_pass = pass_end  # type: ignore[method-assign]
-    yield chat, node, engine
-    chat.close()
+    return chat, node, engine
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[ServiceHarness, ClusterNode, FakeEngine]]:
+    made = make_cluster(tmp_path)
+    yield made
+    made[0].close()
 
 
 def remote_entry(seq: int, *records: list[Any]) -> Entry:
@@ -279,3 +284,19 @@ def test_a_group_another_node_made_is_found_and_changes_are_announced(cluster) -
     other_node.rename(other_node.find("familia"), "familia2")
     node.apply(remote_entry(1, ["groups"]))
     assert chat.service.groups.groups.find("familia2") is not None
+
+
+def test_failed_logins_on_other_nodes_count_in_this_node_s_throttle(tmp_path: Path) -> None:
+    chat, node, engine = make_cluster(tmp_path, lockout_after=3, lockout_seconds=60)
+    try:
+        for seq in (1, 2, 3):  # three wrong guesses for user1 from one address, on node b
+            node.apply(remote_entry(seq, ["login", "127.0.0.1", "user1", False]))
+        c = chat.connect()
+        c.send(b"login\nuser1,123\n")  # the right password, but the pair is locked out
+        assert c.line().startswith("too many attempts, try again in ")
+        c.send(b"login\nuser2,wrong\n")
+        assert c.line() == "Wrong Password"
+        node.publish()
+        assert ["login", "127.0.0.1", "user2", False] in engine.records()  # told to the others
+    finally:
+        chat.close()

@@ -409,6 +409,12 @@ class ClusterNode:
         if self._can_hold():
             self._records.append(["close", sid, reason])
 
+    def login_checked(self, host: str, key: str, ok: bool) -> None:
+        """A password check here: every other node's login throttle counts it too
+        (``login`` record), so guesses spread over nodes are throttled as on one."""
+        if self._can_hold():
+            self._records.append(["login", host, key, ok])
+
     def _can_hold(self) -> bool:
         """A record may be added: the engine is there, or the held ones fit."""
         return self.available or len(self._held) + len(self._records) < HOLD_MAX
@@ -625,6 +631,14 @@ class ClusterNode:
             sid, name = str(record[1]), str(record[2])
             if self._drop_remote(sid) is not None:
                 output.broadcast(Left(name, ""), None)
+        elif kind == "login":
+            if not own:
+                _, host, key, ok = record
+                throttle = self.service.throttle
+                if ok:
+                    throttle.succeeded(str(host), str(key))
+                else:
+                    throttle.failed(str(host), str(key), self.service.timers.clock())
         elif kind == "groups":
             if not own:
                 self.service.groups.groups.reload()

@@ -14,6 +14,8 @@ array whose first item says what it is:
 * ``["to", [sid, ...], event]``: an event for a few sessions (a private message, a
   mention, a group line to members on other nodes);
 * ``["close", sid, reason]``: end that session (an admin's ``/kick`` on another node);
+* ``["login", host, account_key, ok]``: a password check on the origin node, for
+  every node's login throttle;
 * ``["groups"]``: a group command changed groups, members, bans or requests on the
   origin node (written through to the shared database): read them again;
 * ``["reaped", sid, name]``: the engine's heartbeat script found the session's node
