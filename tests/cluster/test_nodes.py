@@ -286,3 +286,24 @@ def test_a_group_made_on_one_node_is_joined_and_used_from_another(tmp_path: Path
         assert {k: v for k, v in message.items() if k != "ts"} == {"type": "message", "sender": "amy", "text": "hello \u00e9 bot"}
         for client in (amy, bob, bot):
             client.close()
+
+
+def test_a_node_started_before_its_engine_refuses_logins_until_it_is_there(
+    tmp_path: Path, pg_url: str, redis_server: RedisServer, redis_url: str
+) -> None:
+    redis_server.kill()
+    args = server_args(
+        tmp_path / "a", "--max-users", "5", "--database", pg_url, "--cluster", redis_url, "--node-name", "a",
+        "--cluster-heartbeat", HEARTBEAT, "--cluster-expiry", str(EXPIRY), "--no-web", "--no-irc",
+    )
+    with start_server(args, tmp_path) as a:
+        a.wait_listening()  # it serves at once
+        amy, lines = login(a, "amy")
+        assert lines == [b"the cluster is unavailable, try again shortly"]
+        wait_for_log(a, "unreachable", count=2)  # one line per link, then quiet retries
+        redis_server.start()
+        wait_for_log(a, SYNCED)
+        amy.send(b"register\namy,secret\n")
+        assert amy.readline() == b"Access Provided"
+        assert a.stderr().count("unreachable") == 2 and "connected again" in a.stderr()
+        amy.close()
