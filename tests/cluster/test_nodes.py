@@ -30,6 +30,7 @@ from tests.loopback.test_cli import (
     server_args,
     start_server,
 )
+from tests.loopback.test_server_irc import IRC_RE, irc_register
 from tests.redis import RedisServer
 
 pytest.importorskip("psycopg", reason="pip install 'pollchat[postgres]'")
@@ -50,14 +51,21 @@ def wait_for_log(server: ServerProcess, text: str, count: int = 1, timeout: floa
 
 
 @contextlib.contextmanager
-def node(tmp_path: Path, name: str, pg_url: str, redis_url: str, *extra: str) -> Iterator[ServerProcess]:
-    """A cluster node, listening and in sync with the engine."""
+def node(tmp_path: Path, name: str, pg_url: str, redis_url: str, *extra: str, irc: bool = False) -> Iterator[ServerProcess]:
+    """A cluster node, listening and in sync with the engine (with ``irc``, its IRC
+    gateway's port is ``server.irc_port``)."""
     args = server_args(
         tmp_path / name, "--max-users", "50", "--database", pg_url, "--cluster", redis_url, "--node-name", name,
-        "--cluster-heartbeat", HEARTBEAT, "--cluster-expiry", str(EXPIRY), "--no-web", "--no-irc", *extra,
+        "--cluster-heartbeat", HEARTBEAT, "--cluster-expiry", str(EXPIRY), "--no-web", *([] if irc else ["--no-irc"]),
+        *extra,
     )
     with start_server(args, tmp_path) as server:
         server.wait_listening()
+        if irc:
+            line = server.out.readline() or ""
+            match = IRC_RE.fullmatch(line)
+            assert match is not None, line
+            server.irc_port = int(match.group(1))  # type: ignore[attr-defined]
         wait_for_log(server, SYNCED)
         yield server
 
@@ -306,4 +314,23 @@ def test_a_node_started_before_its_engine_refuses_logins_until_it_is_there(
         amy.send(b"register\namy,secret\n")
         assert amy.readline() == b"Access Provided"
         assert a.stderr().count("unreachable") == 2 and "connected again" in a.stderr()
+        amy.close()
+
+
+def test_an_irc_user_on_one_node_and_a_netcat_user_on_another(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url, irc=True) as b:
+        amy, _ = login(a, "amy")
+        irc = irc_register(b.irc_port, "bob", "secret")  # type: ignore[attr-defined]
+        names = irc.expect(r" 353 bob = #lobby :")
+        assert names.endswith(":amy bob"), names  # amy is on the other node
+        assert amy.readline() == b"bob has entered the chat"
+        amy.send(b"hello irc\n")
+        assert irc.expect("PRIVMSG") == ":amy!amy@pollchat PRIVMSG #lobby :hello irc"
+        irc.send("WHO #lobby", "WHOIS amy")  # looks at a session of another node
+        irc.expect(r" 315 bob ")
+        irc.expect(r" 318 bob ")
+        irc.send("PRIVMSG #lobby :hi amy", "PRIVMSG amy :psst")
+        assert amy.readline() == b"bob: hi amy"
+        assert amy.readline() == b"[private] bob: psst"
+        irc.close()
         amy.close()

@@ -166,6 +166,10 @@ class RemotePeer:
 
     __slots__ = ("node", "sid", "session", "timer", "bucket", "dropped", "_closing")
 
+    codec = None
+    """No front end here (the IRC gateway asks a session's codec what it speaks: nothing
+    it knows, so it is told through :meth:`send`)."""
+
     def __init__(self, node: ClusterNode, sid: str) -> None:
         self.node = node
         self.sid = sid
