@@ -292,7 +292,15 @@ def test_a_group_made_on_one_node_is_joined_and_used_from_another(tmp_path: Path
         amy.send(b"hello \xc3\xa9 bot\n")
         message = json.loads(bot.readline())
         assert {k: v for k, v in message.items() if k != "ts"} == {"type": "message", "sender": "amy", "text": "hello \u00e9 bot"}
-        for client in (amy, bob, bot):
+        # offline mail: bot leaves node b, amy writes from node a, bot finds it on node a
+        bot.close()
+        assert amy.readline() == b"bot has left the chat"
+        amy.send(b"/msg bot see you later\n")
+        assert amy.readline() == b"[private to bot] see you later"
+        back, lines = login(a, "bot", b"login")
+        assert lines == [b"Access Provided", b"active users are: amy bob bot"]
+        assert back.readline() == b"1 private message(s) arrived while you were away: type /history to read them"
+        for client in (amy, bob, back):
             client.close()
 
 
