@@ -17,7 +17,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pollchat.config import ServerConfig
 from pollchat.errors import ConfigError, StoreError
@@ -40,6 +40,9 @@ from pollchat.server.timers import Timers
 from pollchat.server.workers import PasswordPool, WorkerPool
 from pollchat.store.ports import Store
 
+if TYPE_CHECKING:
+    from pollchat.server.cluster.node import ClusterSettings
+
 P = TypeVar("P", bound=Peer)
 
 
@@ -55,6 +58,7 @@ def build_chat(
     rng: random.Random | None = None,
     on_shutdown: Callable[[], None] | None = None,
     dummy_hash: str | None = None,
+    budget: SeatBudget | None = None,
 ) -> ChatService[P]:
     """The chat service over ``database``, with its hub, groups and history log.
 
@@ -73,6 +77,8 @@ def build_chat(
         on_shutdown: begins the graceful shutdown (the end of an admin's countdown).
         dummy_hash: the hash checked for unknown accounts; by default one of a random
             password at ``config.kdf_iterations`` (about 0.14 s of CPU at the default).
+        budget: the seat budget; by default ``config.max_users`` with a reserved seat
+            per preconfigured account (a cluster node passes one its engine referees).
 
     Returns:
         The service; its ``hub``, ``groups`` and ``history`` are the rest of the graph.
@@ -87,7 +93,7 @@ def build_chat(
     )
     hub: Hub[P] = Hub(
         AccountDirectory(preconfigured, database),
-        SeatBudget(config.max_users, len(preconfigured)),
+        budget or SeatBudget(config.max_users, len(preconfigured)),
         clock=clock,
         idle_after=config.idle_after,
         offline_quota=config.offline_quota,
@@ -121,6 +127,7 @@ def build_server_loop(
     rng: random.Random | None = None,
     on_shutdown: Callable[[], None] | None = None,
     on_reload: Callable[[], None] | None = None,
+    cluster: ClusterSettings | None = None,
 ) -> tuple[LoopAdapter, WorkerPool]:
     """The chat on ``loop``: a worker pool for password work, the service (its output
     is the loop), the IRC gateway's request handler (with ``config.irc``) and the loop
@@ -129,10 +136,20 @@ def build_server_loop(
     The loop is made first (the pool and the service need its timers and its
     wake-up), so the adapter is given to it here, the one place that does.
 
+    With ``cluster``, the service is one node of a cluster
+    (:class:`~pollchat.server.cluster.node.ClusterNode`, needs ``hiredis``): its seats
+    are the engine's, its broadcasts go over the engine's bus, and the node starts
+    connecting at once (``service.cluster.stop()`` leaves).
+
     Returns:
         The loop adapter (its ``service`` is the chat) and the worker pool (to shut down).
     """
     pool = WorkerPool(loop, config.hash_workers)
+    budget: SeatBudget | None = None
+    if cluster is not None:
+        from pollchat.server.cluster.node import RefereedSeats  # hiredis: only in a cluster
+
+        budget = RefereedSeats(config.max_users, len(preconfigured))
     service: ChatService[Connection] = build_chat(
         config,
         preconfigured,
@@ -143,6 +160,7 @@ def build_server_loop(
         clock=clock,
         rng=rng,
         on_shutdown=on_shutdown,
+        budget=budget,
     )
     attach = getattr(database, "attach", None)
     if attach is not None:  # a write-behind store (PostgreSQL): its driver runs on this loop
@@ -157,4 +175,11 @@ def build_server_loop(
         IrcGateway(service, config.irc_main_channel)
     adapter = LoopAdapter(loop, service, on_shutdown=on_shutdown, on_reload=on_reload)
     loop.handler = adapter
+    if cluster is not None:
+        from pollchat.server.cluster.node import ClusterNode
+
+        node = ClusterNode(loop, service, cluster, config.max_users - len(preconfigured), clock=clock)
+        service.cluster = node
+        loop.after_flush.append(node.publish)  # last: the pass's records, one XADD
+        node.start()
     return adapter, pool

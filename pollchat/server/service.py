@@ -35,6 +35,7 @@ from pollchat.core.accounts import Account
 from pollchat.core.group_chat import GroupChat
 from pollchat.core.effects import Delivery, Effect, JoinedEveryone, LeftEveryone, ToEveryone, ToGroup
 from pollchat.core.hub import Admission, Hub
+from pollchat.core.seats import AccountKind
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
@@ -105,6 +106,32 @@ class Output(Protocol[P_contra]):
 
     def leave_everyone(self, peer: P_contra) -> None:
         """``peer`` logged out: it receives no more broadcasts."""
+
+
+class ClusterPort(Protocol):
+    """What the service asks of a cluster (:class:`pollchat.server.cluster.node.ClusterNode`),
+    when it runs as one node of several."""
+
+    def take_seat(
+        self, peer: object, name: str, kind: AccountKind, answer: Callable[[ErrorCode | None], None], account_id: int = 0
+    ) -> None:
+        """Take a cluster-wide seat for ``peer`` logging in as ``name`` (account
+        ``account_id``, 0 if it has none yet); ``answer`` (on the loop thread) gets
+        ``None`` or the refusal."""
+
+    def seat_unused(self, peer: object) -> None:
+        """The seat taken for ``peer`` was not used: give it back."""
+
+    def stop(self) -> None:
+        """Leave the cluster (the server is stopping)."""
+
+    def login_checked(self, host: str, key: str, ok: bool) -> None:
+        """A password check for account ``key`` from ``host`` succeeded or failed here:
+        the other nodes count it in their login throttles too."""
+
+    def route(self, effects: Iterable[Effect[Any]]) -> list[Effect[Any]]:
+        """Take what is for other nodes, or for everyone, out of ``effects``; return
+        what is for this node's peers now."""
 
 
 class PeerOutput(Generic[P]):
@@ -220,6 +247,9 @@ class ChatService(Generic[P]):
         """Whether the account database can be reached (``None``: always); while it
         cannot, logins and registrations are refused with one line."""
         self._history_waiters: dict[P, int] = {}  # peers whose private or group line waits for the history batch
+        self.cluster: ClusterPort | None = None
+        """Set when this server is one node of a cluster (``--cluster``): seats are the
+        engine's, and effects pass through it (:meth:`deliver`)."""
         # Bound once: every connection's timer refers to these, not to a closure of its own.
         self._on_login_timeout = self._login_timed_out
         self._on_idle_check = self._idle_check
@@ -339,7 +369,11 @@ class ChatService(Generic[P]):
     def deliver(self, effects: Iterable[Effect[P]]) -> None:
         """Carry out the core's effects, in order: each event rendered once per
         encoding in use; one to everyone logged in goes out as one broadcast, one to a
-        group's members as one group line (batched per pass by the loop)."""
+        group's members as one group line (batched per pass by the loop). In a cluster,
+        what is for everyone or for other nodes goes over the cluster's bus first
+        (:meth:`ClusterPort.route`)."""
+        if self.cluster is not None:
+            effects = self.cluster.route(effects)
         output = self.output
         for effect in effects:
             match effect:
@@ -505,7 +539,7 @@ class ChatService(Generic[P]):
                 self._verify(peer, step)
             return
         if step.verb is Verb.GUEST:
-            self._finish(peer, step, lambda: self.hub.guest(peer, step.name))
+            self._seated(peer, step, step.name, AccountKind.REGISTERED, lambda: self._finish(peer, step, lambda: self.hub.guest(peer, step.name)))
             return
         refusal = self.hub.check_registration(step.name)
         if refusal is None and self.config.max_accounts and self.count_accounts is not None:
@@ -523,7 +557,9 @@ class ChatService(Generic[P]):
             hash_password,
             step.password,
             self.config.kdf_iterations,
-            on_done=lambda f: self._finish(peer, step, lambda: self.hub.register(peer, step.name, f.result())),
+            on_done=lambda f: self._seated(
+                peer, step, step.name, AccountKind.REGISTERED, lambda: self._finish(peer, step, lambda: self.hub.register(peer, step.name, f.result()))
+            ),
         )
 
     def _verify(self, peer: P, step: Authenticate) -> None:
@@ -536,7 +572,15 @@ class ChatService(Generic[P]):
 
         def checked(future: Future[bool]) -> None:
             self.throttle.end(host, key)
-            self._finish(peer, step, lambda: self._login(peer, step, account, future.result()))
+            ok = future.result()
+
+            def finish() -> None:
+                self._finish(peer, step, lambda: self._login(peer, step, account, ok))
+
+            if ok and account is not None:  # only a right password asks for a seat
+                self._seated(peer, step, account.name, account.kind, finish, account.id)
+            else:
+                finish()
 
         self.pool.submit(verify_password, step.password, encoded, on_done=checked)
 
@@ -547,11 +591,33 @@ class ChatService(Generic[P]):
             self.throttle.succeeded(host, key)
         elif self.throttle.failed(host, key, self.timers.clock()):
             log.warning("failed logins from %s for %r: locked out for %gs", host, step.name, self.config.lockout_seconds)
+        if self.cluster is not None:  # every node counts it: guesses cannot be spread over nodes
+            self.cluster.login_checked(host, key, ok and account is not None)
         return self.hub.login(peer, account, ok)
 
+    def _seated(
+        self, peer: P, step: Authenticate, name: str, kind: AccountKind, admit: Callable[[], None], account_id: int = 0
+    ) -> None:
+        """Run ``admit`` once this login has a seat: at once on a single server; in a
+        cluster, once the engine's seat script said yes (a refusal is answered here)."""
+        cluster = self.cluster
+        if cluster is None:
+            admit()
+            return
+
+        def answered(refusal: ErrorCode | None) -> None:
+            if refusal is None:
+                admit()
+            elif not peer.closing:
+                self._refused(peer, step, refusal)
+
+        cluster.take_seat(peer, name, kind, answered, account_id)
+
     def _finish(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
-        """On the loop thread, once the password work is done."""
+        """On the loop thread, once the password work (and in a cluster, the seat) is done."""
         if peer.closing:  # gone meanwhile: no seat taken, no account created
+            if self.cluster is not None:
+                self.cluster.seat_unused(peer)
             return
         if self.barrier is not None:
             mark = self.barrier.mark()
@@ -567,11 +633,15 @@ class ChatService(Generic[P]):
             admission = decide()
         except Exception:  # e.g. the database refused the new account (disk full)
             log.exception("login or registration failed for connection #%d", peer.id)
+            if self.cluster is not None:
+                self.cluster.seat_unused(peer)
             peer.send(Error.of(ErrorCode.INTERNAL))
             peer.close("internal error")
             return
         assert peer.session is not None
         if admission.refusal is not None:
+            if self.cluster is not None:
+                self.cluster.seat_unused(peer)
             self._refused(peer, step, admission.refusal, **admission.detail)
             return
         log.info("%s %s (connection #%d %s)", step.name, _DONE[step.verb], peer.id, peer.peer)

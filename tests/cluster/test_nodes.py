@@ -1,0 +1,344 @@
+"""Two (or three) ``pollchat-server --cluster`` processes over one Redis and one
+PostgreSQL (tests/redis.py, tests/postgres.py): the "done means" scenario of
+docs/scaling.md and the fault rows of its failure table, with real processes.
+
+Nodes run with a short heartbeat (0.2 s) and expiry (1 s) so the suite stays short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import REPO_ROOT
+from tests.loopback.test_cli import (
+    TIMEOUT,
+    Client,
+    ServerProcess,
+    _env,
+    assert_one_line_error,
+    run_cli,
+    server_args,
+    start_server,
+)
+from tests.loopback.test_server_irc import IRC_RE, irc_register
+from tests.redis import RedisServer
+
+pytest.importorskip("psycopg", reason="pip install 'pollchat[postgres]'")
+pytest.importorskip("hiredis", reason="pip install 'pollchat[cluster]'")
+
+HEARTBEAT = "0.2"
+EXPIRY = 1.0
+SYNCED = "in sync with the engine"
+
+
+def wait_for_log(server: ServerProcess, text: str, count: int = 1, timeout: float = TIMEOUT) -> None:
+    """Wait until ``text`` appears ``count`` times in the node's log (stderr)."""
+    deadline = time.monotonic() + timeout
+    while server.stderr().count(text) < count:
+        if time.monotonic() > deadline or server.proc.poll() is not None:
+            raise AssertionError(f"{text!r} not logged; log: {server.stderr()}")
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def node(tmp_path: Path, name: str, pg_url: str, redis_url: str, *extra: str, irc: bool = False) -> Iterator[ServerProcess]:
+    """A cluster node, listening and in sync with the engine (with ``irc``, its IRC
+    gateway's port is ``server.irc_port``)."""
+    args = server_args(
+        tmp_path / name, "--max-users", "50", "--database", pg_url, "--cluster", redis_url, "--node-name", name,
+        "--cluster-heartbeat", HEARTBEAT, "--cluster-expiry", str(EXPIRY), "--no-web", *([] if irc else ["--no-irc"]),
+        *extra,
+    )
+    with start_server(args, tmp_path) as server:
+        server.wait_listening()
+        if irc:
+            line = server.out.readline() or ""
+            match = IRC_RE.fullmatch(line)
+            assert match is not None, line
+            server.irc_port = int(match.group(1))  # type: ignore[attr-defined]
+        wait_for_log(server, SYNCED)
+        yield server
+
+
+def login(server: ServerProcess, name: str, verb: bytes = b"register") -> tuple[Client, list[bytes]]:
+    client = server.client()
+    client.send(verb + b"\n" + name.encode() + b",secret\n")
+    lines = [client.readline()]
+    if lines[0] == b"Access Provided":
+        lines.append(client.readline())
+    return client, lines
+
+
+def test_two_nodes_one_chat_and_a_dead_node_s_users_leave(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, lines = login(a, "amy")
+        assert lines == [b"Access Provided", b"active users are: amy"]
+        bob, lines = login(b, "bob")
+        assert lines == [b"Access Provided", b"active users are: amy bob"]  # amy is on the other node
+        assert amy.readline() == b"bob has entered the chat"  # once: the next line is bob's
+        bob.send(b"hello from b\n")
+        assert amy.readline() == b"bob: hello from b"
+        amy.send(b"hello from a\n")
+        assert bob.readline() == b"amy: hello from a"
+        for client, other in ((amy, b"bob"), (bob, b"amy")):
+            client.send(b"/who\n")
+            who = [client.readline() for _ in range(3)]
+            assert who[0] == b"online users (2):" and any(line.startswith(b"  " + other + b" - ") for line in who), who
+        # private messages go to the node that holds the recipient; statuses follow
+        amy.send(b"/msg bob are you on node b?\n")
+        assert amy.readline() == b"[private to bob] are you on node b?"
+        assert bob.readline() == b"[private] amy: are you on node b?"
+        bob.send(b"/away lunch\n")
+        assert amy.readline() == b"bob is now away: lunch"
+        amy.send(b"/who\n")
+        who = [amy.readline() for _ in range(3)]
+        assert who[0] == b"online users (2):" and any(line.startswith(b"  bob - away: lunch, idle ") for line in who), who
+        # a second login of one account on the other node
+        again, lines = login(a, "bob", b"login")
+        assert lines == [b"Password already used"]
+        again.close()
+        # kill -9 of node b: bob leaves on a within twice the expiry, and his seat is free
+        started = time.monotonic()
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait(timeout=TIMEOUT)
+        assert amy.readline() == b"bob has left the chat"
+        assert time.monotonic() - started < 2 * EXPIRY + 1.0  # the heartbeat's period on top
+        back, lines = login(a, "bob", b"login")
+        assert lines == [b"Access Provided", b"active users are: amy bob"]
+        assert amy.readline() == b"bob has entered the chat"
+        back.close()
+        amy.close()
+
+
+def test_cluster_without_postgresql_is_one_line(tmp_path: Path) -> None:
+    result = run_cli(*server_args(tmp_path, "--max-users", "2", "--cluster", "redis://127.0.0.1:1/0"))
+    assert "--cluster needs --database postgresql://" in assert_one_line_error(result)
+
+
+def test_without_hiredis_the_error_names_the_extra(tmp_path: Path) -> None:
+    code = "import sys; sys.modules['hiredis'] = None; from pollchat.server.cli import main; sys.exit(main())"
+    args = server_args(tmp_path, "--max-users", "2", "--database", "postgresql://u@127.0.0.1/db", "--cluster", "redis://127.0.0.1/0")
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, cwd=REPO_ROOT, env=_env(), timeout=60)
+    assert "pip install 'pollchat[cluster]'" in assert_one_line_error(result)
+
+
+def test_every_node_shows_main_chat_lines_in_one_order(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url, "--rate-limit", "0") as a, \
+            node(tmp_path, "b", pg_url, redis_url, "--rate-limit", "0") as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        cid, _ = login(a, "cid")
+        dan, _ = login(b, "dan")
+        for watcher, expected in ((amy, [b"cid has entered the chat", b"dan has entered the chat"]),
+                                  (bob, [b"cid has entered the chat", b"dan has entered the chat"])):
+            assert [watcher.readline() for _ in expected] == expected
+        assert cid.readline() == b"dan has entered the chat"
+        # cid (node a) and dan (node b) talk at once; amy and bob (one on each node) see
+        # the same interleaving, whatever it is
+        n = 30
+        lines = {cid: [b"c%d\n" % i for i in range(n)], dan: [b"d%d\n" % i for i in range(n)]}
+        threads = [threading.Thread(target=lambda c=c: [c.send(line) for line in lines[c]]) for c in (cid, dan)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seen_amy = [amy.readline() for _ in range(2 * n)]
+        seen_bob = [bob.readline() for _ in range(2 * n)]
+        assert seen_amy == seen_bob
+        assert sorted(seen_amy) == sorted([b"cid: c%d" % i for i in range(n)] + [b"dan: d%d" % i for i in range(n)])
+
+
+def test_120_logins_over_two_nodes_with_50_seats_admit_exactly_50(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url, "--max-connections-per-address", "0") as a, \
+            node(tmp_path, "b", pg_url, redis_url, "--max-connections-per-address", "0") as b:
+        clients = [Client(server.port) for server in (a, b) for _ in range(60)]
+        for client in clients:
+            assert client.readline().startswith(b"type login")
+        for i, client in enumerate(clients):  # all sent before any answer is read
+            client.send(b"register\nu%d,secret\n" % i)
+        answers = [client.readline() for client in clients]
+        assert answers.count(b"Access Provided") == 50
+        assert answers.count(b"Max number of chat users") == 70
+        assert int(redis_command_port(redis_url, "GET", "pollchat:registered")) == 50
+        for client in clients:
+            client.close()
+
+
+def redis_command_port(url: str, *args: str) -> object:
+    from tests.redis import redis_command
+
+    return redis_command(int(url.rsplit(":", 1)[1].split("/")[0]), *args)
+
+
+def test_an_engine_restart_refuses_logins_keeps_local_chat_and_rebuilds_presence(
+    tmp_path: Path, pg_url: str, redis_server: RedisServer, redis_url: str
+) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        cid, _ = login(a, "cid")
+        bob, _ = login(b, "bob")
+        assert [amy.readline(), amy.readline()] == [b"cid has entered the chat", b"bob has entered the chat"]
+        assert cid.readline() == b"bob has entered the chat"
+        redis_server.kill()  # no persistence: everything the engine knew is gone
+        wait_for_log(a, "engine unavailable")
+        late, lines = login(a, "dan")
+        assert lines == [b"the cluster is unavailable, try again shortly"]
+        cid.send(b"still here\n")  # users of one node keep chatting
+        assert amy.readline() == b"cid: still here"
+        redis_server.start()
+        wait_for_log(a, SYNCED, count=2)
+        wait_for_log(b, SYNCED, count=2)
+        # seats were put back by each node's sync: a second login of bob is still refused
+        again, lines = login(a, "bob", b"login")
+        assert lines == [b"Password already used"]
+        late.send(b"register\ndan,secret\n")
+        assert late.readline() == b"Access Provided"
+        assert late.readline() == b"active users are: amy cid bob dan"
+        assert bob.readline() == b"cid: still here"  # held on node a while the engine was away
+        bob.send(b"back\n")
+        assert amy.readline() == b"dan has entered the chat"
+        assert amy.readline() == b"bob: back"
+        for client in (amy, cid, bob, late, again):
+            client.close()
+
+
+def test_a_node_frozen_past_its_expiry_is_reaped_then_announces_its_users_again(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            assert amy.readline() == b"bob has left the chat"  # reaped: seats freed
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        wait_for_log(b, "was reaped")
+        assert amy.readline() == b"bob has entered the chat"  # it synced and said so
+        bob.send(b"I was asleep\n")
+        assert amy.readline() == b"bob: I was asleep"
+        again, lines = login(a, "bob", b"login")
+        assert lines == [b"Password already used"]
+        for client in (amy, bob, again):
+            client.close()
+
+
+def test_a_node_stopped_with_sigterm_shows_its_users_leaving_on_the_others(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        assert b.stop() == 0, b.stderr()
+        assert bob.readline() == b"server is shutting down"
+        assert amy.readline() == b"bob has left the chat"
+        back, lines = login(a, "bob", b"login")  # the seat was given back
+        assert lines[0] == b"Access Provided"
+        for client in (amy, bob, back):
+            client.close()
+
+
+def test_lost_engine_connections_are_reopened_and_nobody_is_dropped(
+    tmp_path: Path, pg_url: str, redis_server: RedisServer, redis_url: str
+) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")  # registered: the engine first knew her without her id
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        redis_server.command("CLIENT", "KILL", "TYPE", "normal")  # every node's links at once
+        wait_for_log(a, SYNCED, count=2)
+        wait_for_log(b, SYNCED, count=2)
+        amy.send(b"still connected?\n")
+        assert bob.readline() == b"amy: still connected?"
+        bob.send(b"yes\n")
+        assert amy.readline() == b"bob: yes"
+        for client in (amy, bob):
+            client.close()
+
+
+def test_a_group_made_on_one_node_is_joined_and_used_from_another(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        amy.send(b"/create #familia public\n")
+        assert amy.readline() == b"[#familia] public group created: others join with /join #familia"
+        bob.send(b"/join #familia\n")  # node b reads the groups again when node a says so
+        assert bob.readline() == b"[#familia] bob has joined the group"
+        assert amy.readline() == b"[#familia] bob has joined the group"
+        bob.send(b"#familia hola\n")
+        assert amy.readline() == b"[#familia] bob: hola"
+        amy.send(b"#familia que tal\n")
+        assert bob.readline() == b"[#familia] amy: que tal"
+        # a JSON-mode client on node b gets node a's line as the JSON event, as on one node
+        bot = b.client()
+        bot.send(b"mode json\nregister\nbot,secret\n")
+        assert json.loads(bot.readline())["type"] == "mode"
+        assert json.loads(bot.readline())["users"] == ["amy", "bob", "bot"]
+        assert amy.readline() == b"bot has entered the chat"
+        amy.send(b"hello \xc3\xa9 bot\n")
+        message = json.loads(bot.readline())
+        assert {k: v for k, v in message.items() if k != "ts"} == {"type": "message", "sender": "amy", "text": "hello \u00e9 bot"}
+        # offline mail: bot leaves node b, amy writes from node a, bot finds it on node a
+        bot.close()
+        assert amy.readline() == b"bot has left the chat"
+        amy.send(b"/msg bot see you later\n")
+        assert amy.readline() == b"[private to bot] see you later"
+        back, lines = login(a, "bot", b"login")
+        assert lines == [b"Access Provided", b"active users are: amy bob bot"]
+        assert back.readline() == b"1 private message(s) arrived while you were away: type /history to read them"
+        for client in (amy, bob, back):
+            client.close()
+
+
+def test_a_node_started_before_its_engine_refuses_logins_until_it_is_there(
+    tmp_path: Path, pg_url: str, redis_server: RedisServer, redis_url: str
+) -> None:
+    redis_server.kill()
+    args = server_args(
+        tmp_path / "a", "--max-users", "5", "--database", pg_url, "--cluster", redis_url, "--node-name", "a",
+        "--cluster-heartbeat", HEARTBEAT, "--cluster-expiry", str(EXPIRY), "--no-web", "--no-irc",
+    )
+    with start_server(args, tmp_path) as a:
+        a.wait_listening()  # it serves at once
+        amy, lines = login(a, "amy")
+        assert lines == [b"the cluster is unavailable, try again shortly"]
+        wait_for_log(a, "unreachable", count=2)  # one line per link, then quiet retries
+        redis_server.start()
+        wait_for_log(a, SYNCED)
+        amy.send(b"register\namy,secret\n")
+        assert amy.readline() == b"Access Provided"
+        assert a.stderr().count("unreachable") == 2 and "connected again" in a.stderr()
+        amy.close()
+
+
+def test_an_irc_user_on_one_node_and_a_netcat_user_on_another(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url, irc=True) as b:
+        amy, _ = login(a, "amy")
+        irc = irc_register(b.irc_port, "bob", "secret")  # type: ignore[attr-defined]
+        names = irc.expect(r" 353 bob = #lobby :")
+        assert names.endswith(":amy bob"), names  # amy is on the other node
+        assert amy.readline() == b"bob has entered the chat"
+        amy.send(b"hello irc\n")
+        assert irc.expect("PRIVMSG") == ":amy!amy@pollchat PRIVMSG #lobby :hello irc"
+        irc.send("WHO #lobby", "WHOIS amy")  # looks at a session of another node
+        irc.expect(r" 315 bob ")
+        irc.expect(r" 318 bob ")
+        irc.send("PRIVMSG #lobby :hi amy", "PRIVMSG amy :psst")
+        assert amy.readline() == b"bob: hi amy"
+        assert amy.readline() == b"[private] bob: psst"
+        irc.close()
+        amy.close()
