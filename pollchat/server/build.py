@@ -178,8 +178,13 @@ def build_server_loop(
     if cluster is not None:
         from pollchat.server.cluster.node import ClusterNode
 
-        node = ClusterNode(loop, service, cluster, config.max_users - len(preconfigured), clock=clock)
+        shared = database if hasattr(database, "apply_remote") else None  # a view per node: kept current
+        node = ClusterNode(
+            loop, service, cluster, config.max_users - len(preconfigured), clock=clock, store=shared  # type: ignore[arg-type]
+        )
         service.cluster = node
+        if shared is not None:  # a login for an account this node's view lacks asks the database
+            service.fetch_account = shared.fetch_account  # type: ignore[attr-defined]
         loop.after_flush.append(node.publish)  # last: the pass's records, one XADD
         node.start()
     return adapter, pool

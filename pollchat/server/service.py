@@ -244,6 +244,10 @@ class ChatService(Generic[P]):
         write-behind store (PostgreSQL): a connection whose request issued writes is
         held until they are committed. ``None`` (SQLite): writes commit when they return."""
         self.store_available: Callable[[], bool] | None = None
+        self.fetch_account: Callable[[str, Callable[[], None]], None] | None = None
+        """In a cluster on the view store: ask the database for an account key the view
+        does not have, then call back (a login on one node right after a registration
+        on another)."""
         """Whether the account database can be reached (``None``: always); while it
         cannot, logins and registrations are refused with one line."""
         self._history_waiters: dict[P, int] = {}  # peers whose private or group line waits for the history batch
@@ -562,12 +566,15 @@ class ChatService(Generic[P]):
             ),
         )
 
-    def _verify(self, peer: P, step: Authenticate) -> None:
+    def _verify(self, peer: P, step: Authenticate, *, looked_up: bool = False) -> None:
         host, key = peer.host, name_key(step.name)
         if peer.closing:
             self.throttle.end(host, key)
             return
         account = self.hub.accounts.find(step.name)
+        if account is None and not looked_up and self.fetch_account is not None:
+            self.fetch_account(key, lambda: self._verify(peer, step, looked_up=True))
+            return
         encoded = account.password_hash if account is not None else self.dummy_hash
 
         def checked(future: Future[bool]) -> None:

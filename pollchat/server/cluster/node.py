@@ -39,7 +39,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import hiredis
 
@@ -239,6 +239,9 @@ class ClusterNode:
         registered_seats: seats shared by registered accounts (``max_users`` minus the
             preconfigured accounts): the same on every node.
         clock: wall-clock seconds (presence of remote sessions).
+        store: the write-behind view store (:class:`~pollchat.store.pgviews.PgViewStore`),
+            whose view writes this node publishes and whose view applies the other
+            nodes' (``None``: a store every node reads directly).
     """
 
     def __init__(
@@ -249,8 +252,12 @@ class ClusterNode:
         registered_seats: int,
         *,
         clock: Callable[[], float] = time.time,
+        store: SharedStore | None = None,
     ) -> None:
         host, port, db = settings.check()
+        self.store = store
+        if store is not None:
+            store.changes = []  # every view write from now on is a record to publish
         self.loop = loop
         self.service = service
         self.hub = service.hub
@@ -515,7 +522,12 @@ class ClusterNode:
     # --- publishing ------------------------------------------------------------------------------
 
     def publish(self) -> None:
-        """The end of a loop pass: one ``XADD`` with the pass's records."""
+        """The end of a loop pass: one ``XADD`` with the pass's records (the store's
+        view writes of the pass included)."""
+        store = self.store
+        if store is not None and store.changes:
+            self._records += store.changes
+            store.changes = []
         if self._groups_changed:  # the other nodes read the groups again
             self._groups_changed = False
             self._records.append(["groups"])
@@ -598,7 +610,8 @@ class ClusterNode:
             return
         if missed:
             self.gaps += missed
-            log.warning("cluster: %d bus entries of %s missing (trimmed or lost)", missed, entry.origin)
+            log.warning("cluster: %d bus entries of %s missing (trimmed or lost): reading the views again", missed, entry.origin)
+            self.reload_views()
         self.applied += 1
         own = entry.origin == self.origin
         for record in entry.records:
@@ -646,6 +659,9 @@ class ClusterNode:
         elif kind == "groups":
             if not own:
                 self.service.groups.groups.reload()
+        elif kind == "store":
+            if not own and self.store is not None:
+                self._store_applied(self.store.apply_remote(record))
         elif kind == "gone":
             origin = str(record[1])
             self._sequences.forget(origin)
@@ -655,6 +671,28 @@ class ClusterNode:
                 self._drop_remote(sid)
         else:
             raise BusFormatError(f"unknown record {kind!r}")
+
+    def _store_applied(self, call: str) -> None:
+        """Another node's view write was applied to the store's view: refresh what the
+        service caches of it (the groups, the address bans)."""
+        if call in _GROUP_CALLS:
+            self.service.groups.groups.reload()
+        elif call in ("set_address_ban", "clear_address_ban") and self.service.networks is not None:
+            self.service.networks.reload(self.clock())
+
+    def reload_views(self) -> None:
+        """Entries of the bus were lost (a gap) or this node was reaped: what the
+        store's view and the service's caches hold may be stale; read them again."""
+        if self.store is None:
+            self.service.groups.groups.reload()
+            return
+
+        def reloaded() -> None:
+            self.service.groups.groups.reload()
+            if self.service.networks is not None:
+                self.service.networks.reload(self.clock())
+
+        self.store.reload_views(reloaded)
 
     def _follow_presence(self, event: ServerEvent) -> None:
         """Keep a remote session as its node announces it: status, last line, name."""
@@ -775,6 +813,7 @@ class ClusterNode:
             if reply == 0:
                 log.warning("cluster: this node was reaped (frozen or cut off past the expiry): syncing again")
                 self._resync(announce=True)
+                self.reload_views()  # entries of the bus may have been trimmed meanwhile
             elif is_error(reply) and reply is not LINK_DOWN:
                 log.error("cluster: heartbeat script: %s", reply)
 
@@ -802,6 +841,24 @@ class ClusterNode:
 
 _GROUP_QUERIES = frozenset({GroupChange.TOPIC_IS, GroupChange.NO_TOPIC})
 """Group events that change nothing (answers to a look)."""
+
+_GROUP_CALLS = frozenset({
+    "create_group", "add_member", "remove_member", "delete_group", "rename_group", "set_topic",
+    "add_group_ban", "remove_group_ban", "add_request", "remove_request", "forget_account", "delete", "rename",
+})
+"""Store calls after which the service's groups are read again from the view."""
+
+
+class SharedStore(Protocol):
+    """What a cluster node needs of a view store (:class:`~pollchat.store.pgviews.PgViewStore`)."""
+
+    changes: list[list[Any]] | None
+
+    def apply_remote(self, record: Sequence[Any]) -> str:
+        """Apply another node's view write; the call's name."""
+
+    def reload_views(self, then: Callable[[], None]) -> None:
+        """Read the views that may be stale again from the database, then call ``then``."""
 
 
 def _log_error(reply: Reply) -> None:
