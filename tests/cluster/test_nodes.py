@@ -342,3 +342,41 @@ def test_an_irc_user_on_one_node_and_a_netcat_user_on_another(tmp_path: Path, pg
         assert amy.readline() == b"[private] bob: psst"
         irc.close()
         amy.close()
+
+
+def test_every_node_s_view_follows_the_others_and_a_miss_asks_the_database(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    """Each node answers from its own views (the PostgreSQL store): what one node writes
+    reaches the others' views over the bus; an account neither view has (written to the
+    database behind their backs, as if its bus records were lost) is looked up at login;
+    a registration the database refuses (the name is taken there) is told so."""
+    import psycopg
+
+    from pollchat.core.passwords import hash_password
+
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        amy.send(b"said on node a\n")
+        bob, lines = login(b, "bob")
+        assert lines == [b"Access Provided", b"active users are: amy bob"]
+        assert amy.readline() == b"bob has entered the chat"
+        bob.send(b"/history 5\n")  # node b's view of the main chat has node a's line
+        history = [bob.readline() for _ in range(3)]
+        assert any(b"amy: said on node a" in line for line in history), history
+        with psycopg.connect(pg_url, autocommit=True) as conn:  # behind both nodes' backs
+            for name in ("cleo", "dora"):
+                conn.execute(
+                    "INSERT INTO account (key, name, kind, password_hash, created_at, skeleton)"
+                    " VALUES (%s, %s, 'registered', %s, '2026-01-01 00:00:00', %s)",
+                    (name, name, hash_password("secret", 1000), name),
+                )
+        cleo, lines = login(b, "cleo", b"login")  # node b's view misses it: asks the database
+        assert lines == [b"Access Provided", b"active users are: amy bob cleo"]
+        again, lines = login(a, "dora")  # node a's view says the name is free; the database does not
+        assert lines == [b"username is already used"]
+        assert again.readline() == b""  # closed
+        dora, lines = login(a, "dora", b"login")  # and node a's view now has the database's row
+        assert lines == [b"Access Provided", b"active users are: amy bob cleo dora"]
+        for client in (amy, bob, cleo, dora):
+            client.close()
