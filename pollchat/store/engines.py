@@ -54,6 +54,6 @@ def open_store(data_dir: Path, url: str | None) -> Store:
     from pollchat.store.pgviews import open_pg_views
 
     try:
-        return open_pg_views(url)  # type: ignore[return-value]
+        return open_pg_views(url)
     except StoreError as exc:
         raise ConfigError(str(exc)) from None

@@ -44,7 +44,7 @@ try:
     import psycopg
     from psycopg import pq
     from psycopg.adapt import PyFormat, Transformer
-    from psycopg.conninfo import make_conninfo
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 except ImportError:  # the optional extra is not installed
     psycopg = None  # type: ignore[assignment]
 
@@ -182,8 +182,24 @@ class PgDriver:
             raise StoreError(f"cannot connect to {redact(self.conninfo)}: {_first_line(why)}")
         pgconn.nonblocking = 1
         self._pgconn = pgconn
+        self._pin_address(pgconn)
         self._watch(pgconn.socket)
         self._connected()
+
+    def _pin_address(self, pgconn: Any) -> None:
+        """Reconnect to the address found at start-up (``hostaddr``): ``connect_start``
+        resolves a host name synchronously (libpq documentation), which would block the
+        loop while DNS is slow. The name stays in the connection string for TLS checks
+        and the password file."""
+        try:
+            address = pgconn.hostaddr.decode()
+        except (psycopg.Error, AttributeError, UnicodeDecodeError):
+            return
+        settings = conninfo_to_dict(self._dsn.decode())
+        if "," in str(settings.get("host", "")) or "hostaddr" in settings:
+            return  # several hosts (libpq tries each) or an address given already
+        if address and not address.startswith("/"):
+            self._dsn = make_conninfo(self._dsn.decode(), hostaddr=address).encode()
 
     def submit(self, statements: Sequence[Statement], on_done: Completion | None = None) -> int:
         """Queue a transaction; its sequence number. It is sent at once when connected.

@@ -60,7 +60,8 @@ def test_lost_and_restarted_the_chat_goes_on_and_the_writes_come_later(
         _login(port, "register", "carol").close()  # offline: private lines to her are mail
         # The test server runs with synchronous_commit=off: make what it acknowledged
         # durable first, as a production server (synchronous_commit=on) does at commit.
-        _rows(pg_url, "CHECKPOINT") if False else psycopg.connect(pg_url, autocommit=True).execute("CHECKPOINT").close()
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("CHECKPOINT")
         pg_server.pg_ctl("stop", "-m", "immediate")  # a crash of the database
         try:
             bob.send(b"still here\n")  # logged-in users keep chatting

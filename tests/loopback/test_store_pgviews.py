@@ -69,3 +69,24 @@ def test_while_the_connection_is_down_batches_are_refused_and_other_writes_wait(
         assert again.find("ann") is not None and again.count_messages() == 0
     finally:
         again.close()
+
+
+class _Connected:
+    """The one libpq attribute the address pinning reads."""
+
+    def __init__(self, address: bytes) -> None:
+        self.hostaddr = address
+
+
+def test_reconnections_go_to_the_address_found_at_start() -> None:
+    """libpq resolves a host name inside connect_start, synchronously: a reconnection
+    on the loop uses the address the start-up connection found (hostaddr), keeping the
+    name; several hosts, or an address given already, are left alone."""
+    from pollchat.store.pgdriver import PgDriver
+
+    driver = PgDriver("postgresql://chat@db.example/pollchat", NoLoop(), Timers())
+    driver._pin_address(_Connected(b"192.0.2.7"))
+    assert b"hostaddr=192.0.2.7" in driver._dsn and b"host=db.example" in driver._dsn
+    several = PgDriver("host=a.example,b.example dbname=pollchat", NoLoop(), Timers())
+    several._pin_address(_Connected(b"192.0.2.8"))
+    assert b"hostaddr" not in several._dsn
