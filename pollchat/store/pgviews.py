@@ -17,10 +17,16 @@ event loop:
   each account -- the blocking connection is closed, and a
   :class:`~pollchat.store.pgdriver.PgDriver` takes over. Every read is answered from
   the views at once; every write updates them at once and becomes one transaction
-  queued, in order, to the driver (**write-behind**). Ids are given here (the largest
-  in each table plus one): on one node the views are authoritative. The database's
-  unique indexes stay the last word: a write it refuses is logged as an error and the
-  view corrected (a refused registration removes the account again).
+  queued, in order, to the driver (**write-behind**). Ids are taken here from blocks
+  reserved from the tables' sequences (:data:`ID_BLOCKS`), so several nodes on one
+  database never take one id. The database's unique indexes stay the last word: a
+  write it refuses is logged as an error and the view corrected (a refused
+  registration removes the account again; its client is told the name is taken).
+* **Several nodes** (a cluster, docs/scaling.md): with :attr:`PgViewStore.changes` set,
+  every view write is also a record for the other nodes, which apply it to their
+  views without writing (:meth:`PgViewStore.apply_remote`); a login the view misses
+  asks the database (:meth:`PgViewStore.fetch_account`), and lost records are made up
+  for by reading the views again (:meth:`PgViewStore.reload_views`).
 
 Acknowledged means committed: every write has a commit sequence number
 (:attr:`PgViewStore.issued` after it; :attr:`PgViewStore.done` says how far the server

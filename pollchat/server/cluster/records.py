@@ -18,6 +18,9 @@ array whose first item says what it is:
   every node's login throttle;
 * ``["groups"]``: a group command changed groups, members, bans or requests on the
   origin node (written through to the shared database): read them again;
+* ``["store", call, args, kwargs, draws]``: a write the origin node made to its store's
+  in-memory views (PostgreSQL), for the others to apply to theirs without writing
+  (:meth:`pollchat.store.pgviews.PgViewStore.apply_remote`, which owns its shape);
 * ``["reaped", sid, name]``: the engine's heartbeat script found the session's node
   dead: the session is gone and everyone is told ``name`` left (written by the Lua
   script of :mod:`pollchat.server.cluster.scripts`, so its shape is fixed here).
