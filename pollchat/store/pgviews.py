@@ -119,6 +119,9 @@ _BUS_TYPES: dict[str, type] = {
 def _to_json(value: object) -> object:
     """A shared call's argument as JSON-ready values (dataclasses and enumerations of
     :data:`_BUS_TYPES` by name)."""
+    if isinstance(value, HistoryRecord):  # the bulk of the records: positional, measured 2 x cheaper
+        return {"@h": [value.ts, value.kind.value, value.sender_id, value.sender, value.text, value.recipient_id,
+                       value.recipient, value.id, value.group_id, value.warned]}
     if isinstance(value, enum.Enum):
         return {"@e": type(value).__name__, "v": value.value}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -141,6 +144,10 @@ def _from_json(value: object) -> object:
     if isinstance(value, list):
         return [_from_json(item) for item in value]
     if isinstance(value, dict):
+        if "@h" in value:
+            ts, kind, sender_id, sender, text, recipient_id, recipient, record_id, group_id, warned = value["@h"]
+            return HistoryRecord(ts, RecordKind(kind), sender_id, sender, text, recipient_id, recipient, record_id,
+                                 group_id, warned)
         if "@e" in value:
             kind = _BUS_TYPES.get(str(value["@e"]))
             if kind is None or not issubclass(kind, enum.Enum):
