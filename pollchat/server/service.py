@@ -245,6 +245,7 @@ class ChatService(Generic[P]):
         held until they are committed. ``None`` (SQLite): writes commit when they return."""
         self.store_available: Callable[[], bool] | None = None
         self.fetch_account: Callable[[str, Callable[[], None]], None] | None = None
+        self._looked_up: Command | None = None  # the step being run again after its lookup
         """In a cluster on the view store: ask the database for an account key the view
         does not have, then call back (a login on one node right after a registration
         on another)."""
@@ -480,8 +481,26 @@ class ChatService(Generic[P]):
                 barrier.hold_pending(peer)
 
     def _run_steps(self, peer: P, steps: list[SessionStep]) -> None:
-        for step in steps:
+        for index, step in enumerate(steps):
             if peer.closing:
+                return
+            if isinstance(step, Command) and self._misses_account(step):
+                # /msg or /whois of a name this node's view lacks (a cluster): ask the
+                # database first; this step and the rest wait, in order, reading paused.
+                looked_up, rest = step, steps[index:]
+                peer.pause_reading()
+
+                def found() -> None:
+                    self._looked_up = looked_up
+                    try:
+                        if not peer.closing:
+                            self._resume(peer, rest)
+                    finally:
+                        self._looked_up = None
+
+                fetch = self.fetch_account
+                assert fetch is not None
+                fetch(name_key(step.args[0]), found)
                 return
             match step:
                 case Chat(text):
@@ -513,6 +532,14 @@ class ChatService(Generic[P]):
                     else:
                         peer.send(event)
                         peer.close(render_text(event))
+
+    def _misses_account(self, step: Command) -> bool:
+        """Whether ``step`` is a ``/msg`` or ``/whois`` of a name neither online nor in
+        the store's view, to be looked up in the database first (in a cluster only)."""
+        if self.fetch_account is None or step.name not in ("msg", "whois") or not step.args or step is self._looked_up:
+            return False
+        name = step.args[0]
+        return not name.startswith("#") and self.hub.roster.by_key(name_key(name)) is None and self.hub.accounts.find(name) is None
 
     def _step_failed(self, peer: P, what: str) -> None:
         """An unexpected exception while running ``what`` (a command or a chat line) for

@@ -365,7 +365,7 @@ def test_every_node_s_view_follows_the_others_and_a_miss_asks_the_database(
         history = [bob.readline() for _ in range(3)]
         assert any(b"amy: said on node a" in line for line in history), history
         with psycopg.connect(pg_url, autocommit=True) as conn:  # behind both nodes' backs
-            for name in ("cleo", "dora"):
+            for name in ("cleo", "dora", "emma"):
                 conn.execute(
                     "INSERT INTO account (key, name, kind, password_hash, created_at, skeleton)"
                     " VALUES (%s, %s, 'registered', %s, '2026-01-01 00:00:00', %s)",
@@ -378,5 +378,16 @@ def test_every_node_s_view_follows_the_others_and_a_miss_asks_the_database(
         assert again.readline() == b""  # closed
         dora, lines = login(a, "dora", b"login")  # and node a's view now has the database's row
         assert lines == [b"Access Provided", b"active users are: amy bob cleo dora"]
+        amy.send(b"/msg emma offline mail\n/msg nobody at all\n")  # a /msg the view misses asks too
+        seen = [amy.readline() for _ in range(6)]
+        assert seen == [
+            b"cleo has entered the chat",
+            b"dora has entered the chat",  # the refused registration: its entry is not held back
+            b"dora has left the chat",
+            b"dora has entered the chat",
+            b"[private to emma] offline mail",
+            b"emma is offline; they will see your message when they log in",
+        ]
+        assert amy.readline() != b"[private to nobody] at all"  # an unknown name stays unknown
         for client in (amy, bob, cleo, dora):
             client.close()
