@@ -1222,8 +1222,11 @@ class PgViewStore:
             return str(name)
         if name not in _SHARED or self.driver is None or not isinstance(args, list) or not isinstance(kwargs, dict):
             raise ValueError(f"not a store call this node can apply: {name!r}")
-        values = _from_json(args)
-        named = {str(key): _from_json(value) for key, value in kwargs.items()}
+        try:
+            values = _from_json(args)
+            named = {str(key): _from_json(value) for key, value in kwargs.items()}
+        except (KeyError, TypeError) as exc:  # a malformed record costs that record
+            raise ValueError(f"malformed arguments of {name!r}: {exc!r}") from None
         assert isinstance(values, list)
         self._replay = list(draws)
         try:

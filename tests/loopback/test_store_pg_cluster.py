@@ -131,6 +131,10 @@ def test_a_record_this_version_does_not_share_is_refused(pair: tuple[PgViewStore
         b.apply_remote(["store", "close", [], {}, []])
     with pytest.raises(ValueError):
         b.apply_remote(["store", "create", [{"@": "Path"}], {}, []])
+    with pytest.raises(ValueError):
+        b.apply_remote(["store", "create", [{"@e": "AccountKind"}], {}, []])
+    with pytest.raises(ValueError):
+        b.apply_remote(["store", "create", [{"@": "Account", "nickname": "x"}], {}, []])
 
 
 def test_a_miss_asks_the_database_and_loads_the_account_with_its_ban(pair: tuple[PgViewStore, PgViewStore]) -> None:
