@@ -159,6 +159,8 @@ class Options:
     storm_prefix: str = "storm"
     storm_password: str = "stormpw"
     group: str = ""  # lines go to this group (created and joined by every client at login)
+    irc_register: bool = False  # IRC clients register accounts (REGISTER, IRCv3 draft/account-registration)
+    sources: int = 1  # client i connects from 127.0.0.(1 + i % sources): more than one port range's worth
     label: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -255,7 +257,11 @@ def _login_bytes(o: Options, c: _Client) -> bytes:
         login = _ws_frame(verb) + _ws_frame(b"%s,%s" % (c.name.encode(), o.password.encode()))
         return request + login + b"".join(_ws_frame(line) for line in _group_lines(o))
     if c.mode == "irc":
-        return b"NICK %s\r\nUSER %s 0 * :bench\r\nJOIN #bench\r\n" % (c.name.encode(), c.name.encode())
+        name = c.name.encode()
+        if o.irc_register:  # an account of its own, as pollchat's gateway offers (draft/account-registration)
+            return b"CAP LS 302\r\nNICK %s\r\nUSER %s 0 * :bench\r\nREGISTER * * %s\r\nCAP END\r\n" % (
+                name, name, o.password.encode())
+        return b"NICK %s\r\nUSER %s 0 * :bench\r\nJOIN #bench\r\n" % (name, name)
     if c.storm:
         return b"login\n%s,%s\n" % (c.name.encode(), o.storm_password.encode())
     verb = b"login" if o.login else b"register"
@@ -370,6 +376,12 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         c.sock = s
         c.state = 1
+        if o.sources > 1:  # each source address has its own ephemeral ports (and the server's per-address view)
+            try:
+                s.bind((f"127.0.0.{1 + c.idx % o.sources}", 0))
+            except OSError:
+                kill(c)
+                return
         err = s.connect_ex((o.host, c.port))
         if err not in (0, errno.EINPROGRESS):
             kill(c)
@@ -826,6 +838,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--server-pid", type=int, help="read the server's CPU and RSS from /proc/PID")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object (table on stderr)")
     p.add_argument("--irc", action="store_true", help="IRC server: NICK/USER, JOIN #bench, PRIVMSG #bench")
+    p.add_argument("--irc-register", action="store_true",
+                   help="with --irc: each client registers an account (REGISTER * * PASSWORD, IRCv3 "
+                        "draft/account-registration) and is joined to the main channel (pollchat's "
+                        "--irc-main-channel #bench) instead of NICK/USER and JOIN #bench")
     p.add_argument("--json-fraction", type=float, default=0.0, help="share of clients in JSON mode (0.5: every other one)")
     p.add_argument("--ws-fraction", type=float, default=0.0,
                    help="share of clients on the web port's WebSocket (0.5: every other one; needs --web-port)")
@@ -848,6 +864,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--storm-at", type=float, default=2.0, help="seconds into the run")
     p.add_argument("--storm-prefix", default="storm")
     p.add_argument("--storm-password", default="stormpw")
+    p.add_argument("--sources", type=int, default=1, metavar="N",
+                   help="connect from 127.0.0.1 .. 127.0.0.N, client i from 127.0.0.(1 + i %% N)")
     p.add_argument("--group", default="", metavar="NAME",
                    help="send to this public group (every client creates or joins it at login) instead of the main chat")
     a = p.parse_args(argv)
@@ -867,7 +885,9 @@ def main(argv: list[str] | None = None) -> int:
                 login=a.login, prefix=a.prefix, password=a.password, workers=a.workers, probes=a.probes,
                 login_concurrency=a.login_concurrency, login_timeout=a.login_timeout,
                 drain_timeout=a.drain_timeout, storm=a.storm, storm_at=a.storm_at,
-                storm_prefix=a.storm_prefix, storm_password=a.storm_password, group=a.group)
+                storm_prefix=a.storm_prefix, storm_password=a.storm_password, group=a.group,
+                irc_register=a.irc_register,
+                sources=max(1, min(a.sources, 254)))
     report = run(o)
     if a.json:
         print(json.dumps(report))

@@ -37,7 +37,7 @@ def load(path: Path) -> tuple[list[dict], dict]:
     return runs, summary
 
 
-KEY = {"capacity": "all_entered_seconds", "storm": "storm_seconds"}
+KEY = {"capacity": "all_entered_seconds", "capacity-19k": "all_entered_seconds", "storm": "storm_seconds"}
 """The figure a scenario's median run is chosen by (default: server CPU per delivery)."""
 
 
@@ -89,10 +89,47 @@ def plot(runs: list[dict], out: Path) -> None:
     fig.savefig(out, dpi=110)
 
 
+RATIO_BASES = {"tls-burst": ("burst", 1.5), "tls-mixed": ("burst", None), "tls-steady": ("steady", 1.2),
+               "ws-mixed": ("burst", 1.3), "group-burst": ("burst", 1.15), "mixed": ("burst", 1.3)}
+"""Scenarios drawn as a ratio to their plain TCP base, with the target (``None``: none)."""
+
+
+def plot_ratios(runs: list[dict], out: Path) -> None:
+    """Server CPU per delivery of each front-end scenario as a ratio to its plain TCP
+    base measured in the same round (one dot per round, a bar at the median), with the
+    issues' targets; from the runs of ``--repeat``."""
+    import statistics
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bench.suite import paired_ratios
+
+    names = [name for name in RATIO_BASES if paired_ratios(runs, name, RATIO_BASES[name][0])]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for i, name in enumerate(names):
+        base, bound = RATIO_BASES[name]
+        ratios = paired_ratios(runs, name, base)
+        ax.bar(i, statistics.median(ratios), color="#9ecae1", width=0.6)
+        ax.plot([i] * len(ratios), ratios, "o", color="#08519c", markersize=4)
+        if bound is not None:
+            ax.plot([i - 0.35, i + 0.35], [bound, bound], color="#d62728", linewidth=2)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(names)), [f"{n}\n/ {RATIO_BASES[n][0]}" for n in names], fontsize=8)
+    ax.set_ylabel("server CPU per delivery, x plain TCP")
+    ax.set_title("each round against its own plain run (bars: median; red: target)")
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="*", default=[str(ROOT / "bench" / "results" / "RESULTS.jsonl")])
     p.add_argument("--plot", help="write the plot to this PNG file")
+    p.add_argument("--ratio-plot", help="write the front ends' ratios to plain TCP (same round) to this PNG file")
     p.add_argument("--median-out", help="with several results files: write the median runs here")
     a = p.parse_args(argv)
     loaded = [load(Path(path)) for path in a.results]
@@ -110,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.plot:
         plot(runs, Path(a.plot))
         print(f"\nplot written to {a.plot}", file=sys.stderr)
+    if a.ratio_plot:
+        plot_ratios(loaded[0][0] if len(loaded) == 1 else [r for rs, _ in loaded for r in rs], Path(a.ratio_plot))
+        print(f"ratio plot written to {a.ratio_plot}", file=sys.stderr)
     return 0
 
 

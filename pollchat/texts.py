@@ -53,6 +53,19 @@ GROUPS_ENTRY = "  #{name} - {visibility}, {members} member(s){role}{topic}"
 MEMBERS_HEADER = "members of #{group} ({count}):"
 MEMBERS_ENTRY = "  {name} - {status}{owner}"
 MEMBERS_PENDING = "  waiting to join: {names}"
+OLDER_START = "--- {count} older message(s) {where} ---"
+"""Header of a ``/older`` page; ``where``: :data:`WHERE_MAIN`, :data:`WHERE_GROUP` or :data:`WHERE_PRIVATE`."""
+OLDER_MORE = "--- more: /older {target}{cursor} ---"
+OLDER_ALL = "--- start of the history ---"
+RECEIPT = "{name} has read your messages sent until {time}"
+"""A read receipt's wording (for completeness: text mode is never sent one)."""
+WHERE_MAIN = "in the main chat"
+WHERE_GROUP = "in #{group}"
+WHERE_PRIVATE = "with {name}"
+WHERE_EVERYWHERE = "in everything you can read"
+SEARCH_START = "--- {count} result(s) for '{query}' {where}, newest first (at most {limit}) ---"
+SEARCH_NONE = "no messages match '{query}' {where}"
+SEARCH_END = "--- end of results ---"
 HISTORY_TIME = "[{time}] "
 """Prefix of a history line; ``time`` is ``YYYY-MM-DD HH:MM`` in UTC."""
 
@@ -138,6 +151,13 @@ class NoticeCode(enum.Enum):
     FOCUS_GROUP = "plain lines now go to #{group}; /focus alone returns to the main chat"
     FOCUS_MAIN = "plain lines now go to the main chat"
     YOUR_GROUPS = "your groups: {names} (/groups lists them; #name text writes to one)"
+    RECEIPTS_ON = "read receipts are on: people you write to see when you have read their messages, and you see when they read yours (/receipts off stops both)"
+    RECEIPTS_OFF = "read receipts are off: nobody sees when you have read their messages, and you do not see when they read yours (/receipts on)"
+    IGNORED = "you ignore {name} now: their lines, actions, private messages, mentions and typing are not shown to you (/unignore {name} undoes it)"
+    ALREADY_IGNORED = "you ignore {name} already"
+    UNIGNORED = "you no longer ignore {name}"
+    IGNORE_LIST = "you ignore: {names}"
+    IGNORE_NONE = "you ignore nobody (/ignore NAME hides someone's lines from you)"
     RATE_WARNING = "slow down: at most {rate} lines per second; lines are being dropped and flooding on will disconnect you"
 
     @property
@@ -219,6 +239,12 @@ class ErrorCode(enum.Enum):
     TOO_MANY_REQUESTS = "#{group} has {limit} join request(s) waiting already; try again later"
     SAME_GROUP_NAME = "#{group} is already called that"
     GROUP_NEEDS_HASH = "#{group} is a group: write /{command} {name} #{group} (a one-word reason naming a group is not taken)"
+    BAD_CURSOR = "bad cursor '{cursor}': give a message id, a time such as 2026-11-21T10:39:59.750Z, or now"
+    BAD_TIME = "bad time '{time}': give a time such as 2026-11-21T10:39:59.750Z, or now"
+    BAD_SEARCH = "search for at least one word of {minimum} or more letters or digits"
+    TOO_MANY_SESSIONS = "this account is logged in on {limit} devices already, the most allowed: log out on one of them first"
+    IGNORE_SELF = "you cannot ignore yourself"
+    NOT_IGNORED = "you do not ignore {name}"
     BAD_LABEL = "bad label: write @label=ID then a space and the line (ID: 1 to {limit} letters, digits, '_', '-' or '.'); line discarded"
 
     @property
@@ -256,6 +282,9 @@ CLIENT_TLS_TIMED_OUT = "timed out"
 CLIENT_TLS_BAD_CAFILE = "cannot use --cafile {path}: {reason}"
 CLIENT_TUI_TLS_MARK = "🔒 TLS"
 # The full-screen client (pollchat.client.app, .screen, .tui):
+# Login refusals told in words from the JSON error code (the seed's line stays as it is):
+CLIENT_ALREADY_ONLINE = "{name} is already logged in elsewhere"
+CLIENT_TOO_MANY_SESSIONS = "{name} is already logged in on as many devices as the server allows: log out on one of them first"
 CLIENT_TUI_UNAVAILABLE = "the terminal UI cannot start here ({reason}); using line mode"
 CLIENT_TUI_NEEDS_UTF8 = "the terminal UI needs a UTF-8 locale (check the output of `locale`); using line mode"
 CLIENT_TUI_TOO_SMALL = "terminal too small: {width}x{height}"
@@ -286,6 +315,11 @@ CLIENT_TUI_NOTHING_NEW = "no new messages"
 CLIENT_TUI_TYPING_TWO = "{first} and {second} are typing..."
 CLIENT_TUI_TYPING_MANY = "several people are typing..."
 CLIENT_TUI_HISTORY_BEGIN = "history"
+CLIENT_HISTORY_START = "start of the history: nothing older is kept"
+CLIENT_SENT = " ✓"
+"""After a private message the server has stored (sent)."""
+CLIENT_READ = " ✓✓"
+"""After a private message its recipient has read (a read receipt)."""
 CLIENT_TUI_HISTORY_END = "end of history"
 CLIENT_TUI_MORE_BELOW = "{count} more below: PgDn"
 CLIENT_TUI_PLACEHOLDER_MAIN = "Message everyone..."
@@ -320,6 +354,11 @@ CLIENT_TUI_PASTE_CANCELLED = "paste cancelled: nothing was sent"
 CLIENT_TUI_PASTE_UNSENT = "{count} pasted line(s) were not sent: the connection was lost"
 CLIENT_TUI_PASTE_SENDING = "sending the paste: {count} line(s) to go"
 CLIENT_TUI_GROUPS_TITLE = "groups on this server"
+CLIENT_TUI_SEARCH_TITLE = "search: {query}"
+CLIENT_TUI_SEARCH_HINTS = "↑↓ pick · Enter open the conversation at the message · Esc close"
+CLIENT_TUI_SEARCH_NONE = "no messages match: the newest 20 matches are listed, try other words"
+CLIENT_TUI_SEARCH_MAIN = "main chat"
+CLIENT_TUI_JUMP_TOO_FAR = "the message is further back than {pages} pages: PgUp at the top goes on"
 CLIENT_TUI_GROUPS_HINTS = "↑↓ pick · Enter join or open · Esc close"
 CLIENT_TUI_GROUPS_HEADER = "members  you"
 CLIENT_TUI_GROUPS_ASKING = "asking the server for its groups..."
@@ -341,14 +380,17 @@ CLIENT_TUI_NO_SUCH_PERSON = "no chat opened: nobody is called {name} here"
 CLIENT_TUI_NEED_NAME = "type your user name"
 CLIENT_TUI_NEED_PASSWORD = "type your password"
 CLIENT_TUI_STATUS_OFFLINE = "offline"
+CLIENT_TUI_IGNORED_MARK = " (ignored)"
+"""After the name of someone the user ignores, in the online pane (F4 turns it over)."""
 CLIENT_TUI_HELP_TITLE = "pollchat help (any key closes)"
 CLIENT_TUI_HELP = """\
 Tab, Shift+Tab   move between online, chats and the conversation
 Up, Down         pick a person or a chat; in the input: earlier lines
 Enter            open the person or chat picked; in the input: send
-PgUp, PgDn       scroll the conversation
+PgUp, PgDn       scroll; PgUp at the top loads older messages
 F2, p in chats   pin or unpin a chat: pinned chats come first
 F3               find groups (public ones, members, topics); Enter joins
+F4               ignore (or unignore) the person picked or chatted with
 F1               this help;  Esc or Ctrl+C: quit
 Pasted lines are sent as lines, in order (above 5, you are asked first).
 In the online pane, type to search by name.

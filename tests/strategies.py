@@ -275,6 +275,9 @@ _DETAIL_VALUES: dict[str, Callable[[], st.SearchStrategy[object]]] = {
     "char": lambda: st.sampled_from(["U+202E", "U+2066", "U+200B", "U+FEFF"]),
     "minimum": lambda: st.integers(1, 64),
     "where": lambda: st.one_of(valid_names(), valid_names().map(lambda name: "#" + name)),
+    # scrollback and read receipts: what the user typed as a cursor or a time, echoed back
+    "cursor": chat_lines,
+    "time": chat_lines,
 }
 
 

@@ -195,3 +195,58 @@ def test_a_web_users_last_line_sent_with_its_close_frame_reaches_the_other_web_u
     finally:
         first.sock.close()
         second.sock.close()
+
+
+def _line_member(loop: EventLoop, port: int) -> tuple[Connection, socket.socket]:
+    """A logged-in text-mode TCP connection over a socket pair."""
+    from pollchat.protocol.codec import LineCodec
+
+    server_end, client_end = socket.socketpair()
+    server_end.setblocking(False)
+    client_end.setblocking(False)
+    conn = Connection(server_end, ("127.0.0.1", port), loop, LineCodec(4096))
+    loop.connections[conn] = None
+    loop._update_interest(conn)
+    loop.join_everyone(conn)
+    return conn, client_end
+
+
+def test_presence_notices_to_a_large_audience_wait_but_never_pass_a_chat_line(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 26 (19,000 logins): with many members, a pass whose broadcasts are only
+    entered and left notices keeps them until PRESENCE_SEND_SECONDS per member have
+    passed since the last flush (a timer wakes the loop then); a chat line takes them
+    along at once, in order; the same bytes arrive as without the wait."""
+    import pollchat.server.loop as loop_module
+    from pollchat.protocol.events import Entered, Left
+    from tests.harness import FakeClock
+
+    monkeypatch.setattr(loop_module, "PRESENCE_BATCH_MIN", 3)  # three members count as many here
+    clock = FakeClock(1000.0)
+    loop = EventLoop(_Handler(), max_output=1 << 20, linger=5.0, keepalive=0, timers=Timers(clock=clock), clock=clock)
+    members = [_line_member(loop, port) for port in (1, 2, 3)]
+    wait = 3 * loop_module.PRESENCE_SEND_SECONDS
+    try:
+        loop.broadcast(Entered("ana"))
+        loop.run_once(0)  # the first flush is not held
+        assert all(_read_all(end) == b"ana has entered the chat\n" for _, end in members)
+        loop.broadcast(Entered("bea"))
+        loop.run_once(0)
+        assert all(_read_all(end) == b"" for _, end in members)  # too soon after the last flush: kept
+        loop.broadcast(Message("ana", "hello"))  # a chat line goes out now, the notice before it
+        loop.run_once(0)
+        assert all(_read_all(end) == b"bea has entered the chat\nana: hello\n" for _, end in members)
+        loop.broadcast(Left("bea"))
+        loop.run_once(0)
+        assert all(_read_all(end) == b"" for _, end in members)
+        clock.advance(wait)  # the timer is due: the waiting notice goes
+        loop.run_once(0)
+        assert all(_read_all(end) == b"bea has left the chat\n" for _, end in members)
+        monkeypatch.setattr(loop_module, "PRESENCE_BATCH_MIN", 4)  # fewer members than that: never kept
+        loop.broadcast(Entered("cid"))
+        loop.run_once(0)
+        assert all(_read_all(end) == b"cid has entered the chat\n" for _, end in members)
+    finally:
+        for conn, end in members:
+            conn.sock.close()
+            end.close()
+        loop.close_all()

@@ -7,7 +7,8 @@ had yet. These tests check the result byte for byte against a model that applies
 line at once, as the server did before:
 
 * a hypothesis state-machine-like test drives one :class:`EventLoop` over socket pairs
-  with random interleavings of broadcasts (with and without an excluded sender), group
+  with random interleavings of broadcasts (with and without an excluded sender, with
+  members left out because they ignore the sender), group
   lines (batched per pass per group, :meth:`EventLoop.to_group`; members joining and
   leaving groups, the members tuple shared or a fresh equal one), lines to single
   connections and to lists of them, logins and logouts, mode switches and closes,
@@ -146,9 +147,17 @@ group_op = st.tuples(
     st.integers(0, len(EVENTS) - 1),
     st.booleans(),  # a fresh tuple equal to the shared one
 )
+skip_op = st.tuples(
+    st.sampled_from(["broadcast_skip", "group_skip"]),
+    st.integers(0, G - 1),
+    st.none() | st.integers(0, N - 1),  # the sender
+    st.integers(0, len(EVENTS) - 1),
+    st.sets(st.integers(0, N - 1), min_size=1, max_size=3).map(sorted),  # those who ignore the sender
+)
 mixed_op = st.one_of(
     op,
     group_op,
+    skip_op,
     broadcast_op,
     group_op,
     send_op,
@@ -197,6 +206,18 @@ def test_any_interleaving_gives_every_connection_its_per_line_bytes(
                     loop.to_group(g, members, EVENTS[e], None if exclude is None else conns[exclude])
                     for i in in_group[g]:
                         if i != exclude:
+                            add(i, EVENTS[e])
+                case ("broadcast_skip", _, exclude, e, skip):
+                    sender = None if exclude is None else conns[exclude]
+                    loop.broadcast(EVENTS[e], sender, frozenset(conns[i] for i in skip))
+                    for i in range(N):
+                        if member[i] and i != exclude and i not in skip:
+                            add(i, EVENTS[e])
+                case ("group_skip", g, exclude, e, skip):
+                    sender = None if exclude is None else conns[exclude]
+                    loop.to_group(g, shared[g], EVENTS[e], sender, frozenset(conns[i] for i in skip))
+                    for i in in_group[g]:
+                        if i != exclude and i not in skip:
                             add(i, EVENTS[e])
                 case ("gjoin", i, g):
                     if i not in in_group[g]:

@@ -33,7 +33,7 @@ def test_a_connection_copies_what_its_transport_says() -> None:
         plain = Connection(a, ("127.0.0.1", 1), None, LineCodec(100))  # type: ignore[arg-type]
         assert plain.direct_writes and plain.handshaking is Handshake.DONE and not plain.handshaking
         tls = Connection(b, ("127.0.0.1", 2), None, LineCodec(100), TlsTransport(ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)))  # type: ignore[arg-type]
-        assert not tls.direct_writes and tls.handshaking is Handshake.FIRST_BYTE and tls.handshaking
+        assert tls.direct_writes and tls.handshaking is Handshake.FIRST_BYTE and tls.handshaking
     finally:
         a.close()
         b.close()

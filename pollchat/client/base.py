@@ -16,6 +16,7 @@ Credentials live only in :attr:`AppBase.credentials`, in memory: they are sent o
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 
 from pollchat import texts
 from pollchat.client.config import ClientConfig
@@ -24,6 +25,8 @@ from pollchat.client.reconnect import Backoff
 from pollchat.client.requests import PROBE_LINE, PendingRequests, Request
 from pollchat.client.state import GROUP_MARK, MAIN, SERVER_NOTICE_TTL, ChatState, EntryKind, NoticeKind
 from pollchat.client.ui import Credentials, LoginForm, Output, Pane, Phase, UiState
+from pollchat.protocol.events import StoredMessage
+from pollchat.protocol.render import format_ts
 from pollchat.texts import NoticeCode
 
 WHO_EVERY = 30.0
@@ -38,6 +41,10 @@ INPUT_HISTORY = 100
 """Sent lines remembered for Up/Down in the input box."""
 GROUP_HISTORY = 50
 """Lines of a group's history fetched when its conversation is first opened."""
+OLDER_PAGE = 100
+"""Messages asked for per scrollback page (``/older``: the server's most)."""
+JUMP_PAGES = 20
+"""Scrollback pages asked for at most to reach a search result (2000 messages)."""
 PASTE_BURST = 20
 """Lines of a paste sent at once; the rest follow at :data:`PASTE_RATE`. The server
 drops lines past 10 per second on average with bursts of 30 (``--rate-limit``,
@@ -92,6 +99,8 @@ class AppBase:
         self._offline_count = 0  # private messages missed while offline, being fetched
         self._offline_batch: list[tuple[str, str, float]] | None = None
         self._history_fetched: set[str] = set()  # group keys whose history was asked for
+        self._jump_target: StoredMessage | None = None  # a search result being brought on screen
+        self._jump_pages = 0
         self._paced: deque[str] = deque()  # lines of a paste (and all sent after them) not sent yet
         self._tokens, self._tokens_at = float(PASTE_BURST), 0.0
         entry = self.config.server(host, port)
@@ -288,8 +297,10 @@ class AppBase:
             self._send(*self.typing.stop())
         self.chat.open(key)
         self.ui.scroll = 0
+        self.ui.jump = self.ui.marked = 0
         self.ui.chats_selected = self._chat_index(key)
         self._fetch_group_history(key)
+        self.report_read()
 
     def _chat_index(self, key: str) -> int:
         for index, conv in enumerate(self.chat.chat_order()):
@@ -315,6 +326,64 @@ class AppBase:
             return
         self._history_fetched.add(key)
         self._request(f"/history {GROUP_MARK}{conv.name} {GROUP_HISTORY}", Request("history", True, conv.name))
+
+    def request_older(self) -> bool:
+        """Ask the server for the page of scrollback before the oldest line of the open
+        conversation (``/older``), unless one is on its way or the server said there is
+        nothing older; whether it was asked."""
+        key = self.chat.open_key
+        conv = self.chat.conversations.get(key)
+        target = self.chat.scrollback_target(key)
+        if conv is None or target is None or conv.older_waiting or conv.older_done or self.phase is not Phase.CHATTING:
+            return False
+        conv.older_waiting = True
+        words = [word for word in ("/older", target, self.chat.older_cursor(key), str(OLDER_PAGE)) if word]
+        self._request(" ".join(words), Request("older", True, key))
+        return True
+
+    def jump_to(self, message: StoredMessage, now: float) -> None:
+        """Open the conversation of ``message`` (a search result) and bring the message
+        on screen, marked: at once if it is there, else after asking for older pages
+        (:meth:`continue_jump`), at most :data:`JUMP_PAGES` of them."""
+        conv = self.chat.conversation_of(message.conversation)
+        self._open(conv.key, now)
+        self.ui.focus = Pane.CHAT
+        self.ui.jump = self.ui.marked = message.id
+        self._jump_target, self._jump_pages = message, 0
+        self.continue_jump(now)
+
+    def continue_jump(self, now: float) -> None:
+        """After a page of scrollback: if the message being jumped to is still not
+        there, ask for the next page (or say it is too far back)."""
+        target = self._jump_target
+        conv = self.chat.current
+        if target is None or conv.key != self.chat.conversation_of(target.conversation).key:
+            return
+        index = self.chat.find_message(conv, target)
+        if index is not None:
+            if not conv.entries[index].id:  # a line shown live: it learns its id
+                conv.entries[index] = replace(conv.entries[index], id=target.id)
+            self._jump_target = None
+            return
+        if conv.older_done or conv.older_waiting:
+            return
+        if self._jump_pages >= JUMP_PAGES:
+            self._jump_target = None
+            self.set_status(texts.CLIENT_TUI_JUMP_TOO_FAR.format(pages=JUMP_PAGES), now)
+            return
+        self._jump_pages += 1
+        self.request_older()
+
+    def report_read(self) -> None:
+        """Tell the server (``/read``) that the user has seen the open private
+        conversation's newest message from the other person, once per new message;
+        only to a server that echoes labels (every such server knows ``/read``)."""
+        if self.phase is not Phase.CHATTING or not self.requests.labels:
+            return
+        unreported = self.chat.unreported_read()
+        if unreported is not None:
+            name, ts = unreported
+            self._send(f"/read @{name} {format_ts(ts)}")
 
     def _request(self, line: str, request: Request) -> None:
         """Send ``line``, whose answer :mod:`pollchat.client.events` matches to ``request``."""

@@ -36,7 +36,9 @@ from pollchat.protocol.events import (
     Message,
     ModeSwitched,
     Notice,
+    Older,
     PrivateMessage,
+    SearchResults,
     ServerEvent,
     StatusChanged,
     Welcome,
@@ -52,15 +54,31 @@ from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 _AUTH_ERRORS = {
     ErrorCode.WRONG_PASSWORD, ErrorCode.ALREADY_ONLINE, ErrorCode.NAME_TAKEN, ErrorCode.BAD_FORMAT,
     ErrorCode.SERVER_FULL, ErrorCode.TOO_MANY_ATTEMPTS, ErrorCode.BANNED, ErrorCode.SERVER_CLOSING,
-    ErrorCode.TOO_MANY_CONNECTIONS, ErrorCode.INTERNAL, ErrorCode.LOGIN_TIMEOUT,
+    ErrorCode.TOO_MANY_CONNECTIONS, ErrorCode.INTERNAL, ErrorCode.LOGIN_TIMEOUT, ErrorCode.TOO_MANY_SESSIONS,
 }
 _TRANSIENT = {
     ErrorCode.ALREADY_ONLINE, ErrorCode.SERVER_FULL, ErrorCode.SERVER_CLOSING,
-    ErrorCode.TOO_MANY_CONNECTIONS, ErrorCode.INTERNAL, ErrorCode.LOGIN_TIMEOUT,
+    ErrorCode.TOO_MANY_CONNECTIONS, ErrorCode.INTERNAL, ErrorCode.LOGIN_TIMEOUT, ErrorCode.TOO_MANY_SESSIONS,
 }
+_IN_WORDS = {
+    ErrorCode.ALREADY_ONLINE: texts.CLIENT_ALREADY_ONLINE,
+    ErrorCode.TOO_MANY_SESSIONS: texts.CLIENT_TOO_MANY_SESSIONS,
+}
+"""Login refusals told in the client's own words, by the JSON error code: the seed's
+line (``Password already used``) does not say what happened."""
+
+
+def refusal_in_words(code: ErrorCode, text: str, name: str) -> str:
+    """What the login form shows for the refusal ``code`` (the server's ``text``) of a
+    login as ``name``: ``alice is already logged in elsewhere`` for an account online
+    already, the server's text for the others."""
+    wording = _IN_WORDS.get(code)
+    return wording.format(name=name) if wording is not None and name else text
 # Notices after which the server closes the connection and reconnecting makes no sense.
 _FINAL_NOTICES = {NoticeCode.KICKED, NoticeCode.BANNED_NOW, NoticeCode.UNREGISTERED, NoticeCode.GOODBYE}
-_IN_ORDER = {WhoList: "who", Whois: "whois", GroupList: "groups", HistoryEnd: "history", MemberList: "members"}
+_IN_ORDER = {
+    WhoList: "who", Whois: "whois", GroupList: "groups", HistoryEnd: "history", MemberList: "members", Older: "older",
+}
 """Without labels: the answers matched to the oldest request of their kind."""
 
 
@@ -90,6 +108,7 @@ class ServerEvents(AppBase):
             self._event(event, ts, label, now)
         except (TypeError, ValueError, AttributeError) as exc:  # a misbehaving server
             self.chat.add_line(self.chat.open_key, texts.CLIENT_BAD_SERVER_LINE.format(reason=exc), now, EntryKind.ERROR)
+        self.report_read()  # a private message shown in the open conversation was read
 
     def _event(self, event: ServerEvent, ts: float, label: str | None, now: float) -> None:
         if label == PROBE_LABEL:
@@ -119,6 +138,10 @@ class ServerEvents(AppBase):
             case WhoList() | Whois() | GroupList():
                 self.chat.apply(event, ts, now)
                 self.chat.add_line(self.chat.open_key, render_text(event), ts)
+                return
+            case SearchResults():
+                self.chat.apply(event, ts, now)
+                self.ui.search, self.ui.search_selected = True, 0  # the results view
                 return
             case HistoryStart() if self._offline_count:
                 self._offline_batch = []
@@ -177,6 +200,10 @@ class ServerEvents(AppBase):
                         self.chat.mark_unread(key, sender, at)
                     self._offline_batch, self._offline_count = None, 0
                 return True
+            case Notice(code, text) if request.kind == "ignore" and self.chat.ignore_notice(code, text):
+                if shown:
+                    self.chat.add_line(self.chat.open_key, text, ts)
+                return True
             case Notice(NoticeCode.HISTORY_EMPTY, text):
                 if request.automatic:
                     if not request.name:  # the missed private messages were not found
@@ -197,6 +224,15 @@ class ServerEvents(AppBase):
                     conv.gone = texts.CLIENT_TUI_GROUP_NOT_MEMBER
                 if shown:
                     self.chat.add_line(self.chat.open_key, event.text, ts, EntryKind.ERROR)
+                return True
+            case Older():
+                self.chat.apply(event, ts, now)
+                self.continue_jump(now)
+                return True  # the lines are the answer: shown in their conversation
+            case Error() if request.kind == "older":
+                conv = self.chat.conversations.get(request.name)
+                if conv is not None:  # (an old server, a group left): stop asking
+                    conv.older_waiting, conv.older_done = False, True
                 return True
             case Error() if request.automatic:
                 return True  # e.g. /groups on a server without groups: nothing to show
@@ -225,8 +261,13 @@ class ServerEvents(AppBase):
         self._history_fetched.clear()
         self._request_who(now)
         self._request("/groups", Request("groups", True))  # the chats pane lists the user's groups
+        self.chat.ignored = set()
+        if self.requests.labels:  # whom the user ignores, for the online pane (its answer is known by its label)
+            self._request("/ignore", Request("ignore", True))
 
     def _login_refused(self, code: ErrorCode, text: str, now: float) -> None:
+        creds = self.credentials
+        text = refusal_in_words(code, text, creds.name if creds is not None else "")
         if self.logged_in_once and code in _TRANSIENT:
             # e.g. the old session is still there: try again later with the same password
             self._out.close = True
@@ -250,6 +291,7 @@ class ServerEvents(AppBase):
             return
         if code is NoticeCode.YOUR_GROUPS:
             return  # the chats pane lists them (from the /groups sent at login)
+        self.chat.ignore_notice(code, text)  # the online pane marks whom the user ignores
         self.chat.add_line(self.chat.open_key, text, ts)
 
 

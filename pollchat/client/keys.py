@@ -42,8 +42,14 @@ class KeyHandling(TypedLines):
         if self.ui.groups:
             self._finder_key(key, now)
             return
+        if self.ui.search:
+            self._search_key(key, now)
+            return
         if key is Key.F3:
             self._open_finder()
+            return
+        if key is Key.F4:
+            self._toggle_ignore()
             return
         if key is Key.ESC:
             if self.ui.new_chat:
@@ -60,6 +66,8 @@ class KeyHandling(TypedLines):
                 self.ui.chats_selected = self._chat_index(self.chat.open_key)
             return
         if key is Key.PGUP:
+            if self.ui.scroll >= self.ui.scroll_max:  # at the top already: fetch older lines
+                self.request_older()
             self.ui.scroll = min(self.ui.scroll + max(1, self.ui.page - 1), max(self.ui.scroll_max, 0))
             return
         if key is Key.PGDN:
@@ -187,6 +195,26 @@ class KeyHandling(TypedLines):
             self.ui.groups = False
             self.ui.focus = Pane.CHAT
 
+    def _search_key(self, key: Key | str, now: float) -> None:
+        """The search results view: Up/Down pick, Enter opens the conversation at the
+        message (:meth:`~pollchat.client.base.AppBase.jump_to`), Esc closes."""
+        found = self.chat.search_results.results if self.chat.search_results is not None else ()
+        last = max(0, len(found) - 1)
+        if key is Key.ESC:
+            self.ui.search = False
+        elif key is Key.UP:
+            self.ui.search_selected = max(0, self.ui.search_selected - 1)
+        elif key is Key.DOWN:
+            self.ui.search_selected = min(last, self.ui.search_selected + 1)
+        elif key is Key.PGUP:
+            self.ui.search_selected = max(0, self.ui.search_selected - max(1, self.ui.page - 1))
+        elif key is Key.PGDN:
+            self.ui.search_selected = min(last, self.ui.search_selected + max(1, self.ui.page - 1))
+        elif key is Key.ENTER:
+            self.ui.search = False
+            if found:
+                self.jump_to(found[min(self.ui.search_selected, last)], now)
+
     def _form_key(self, key: Key | str, now: float) -> None:
         form = self.form
         if key is Key.ESC:
@@ -244,6 +272,25 @@ class KeyHandling(TypedLines):
         self.backoff.reset()
         self.last_error = ""
         self.connect_at = now
+
+    def _toggle_ignore(self) -> None:
+        """F4: ``/ignore`` the person picked in the online pane (or the one of the open
+        private chat), or ``/unignore`` them if they are ignored; the server's notice
+        says it and turns the mark in the online pane over."""
+        if self.phase is not Phase.CHATTING:
+            return
+        name = None
+        if self.ui.focus is Pane.ONLINE:
+            people = self.chat.people_list(self.ui.filter.text)
+            if people:
+                name = people[min(self.ui.online_selected, len(people) - 1)].name
+        else:
+            conv = self.chat.current
+            if conv.key != MAIN and not conv.group:
+                name = conv.name
+        if name is None or self.chat.is_me(name):
+            return
+        self._send(f"/{'unignore' if self.chat.is_ignored(name) else 'ignore'} {name}")
 
     def _online_key(self, key: Key | str, now: float) -> None:
         people = self.chat.people_list(self.ui.filter.text)

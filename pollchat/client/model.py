@@ -57,6 +57,8 @@ class Entry:
         own: said by this client's user (shown as ``you``).
         history: replayed from the server's history, not live.
         mention: mentions this client's user (``@name``).
+        id: the server's message id, when it said it (history, scrollback pages); 0
+            for a live line. The oldest one is where scrollback goes on from.
     """
 
     kind: EntryKind
@@ -66,6 +68,7 @@ class Entry:
     own: bool = False
     history: bool = False
     mention: bool = False
+    id: int = 0
 
 
 @dataclass
@@ -86,6 +89,10 @@ class Conversation:
         role: the user's role in a group as ``/groups`` said (``owner``, ``member``) or "".
         gone: why the user is no longer in the group ("" while a member); lines typed
             there are not sent.
+        older_waiting: a scrollback page (``/older``) was asked for and not answered.
+        older_done: the server said there is nothing older (the start of its history).
+        read_reported: the time of the newest message from the other person this client
+            told the server the user has read (``/read``), for a private conversation.
     """
 
     key: str
@@ -100,6 +107,9 @@ class Conversation:
     members: int | None = None
     role: str = ""
     gone: str = ""
+    older_waiting: bool = False
+    older_done: bool = False
+    read_reported: float = 0.0
 
     @property
     def label(self) -> str:

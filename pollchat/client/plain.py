@@ -40,7 +40,8 @@ from pollchat.client.requests import UNTRACKED_LABEL
 from pollchat.client.textclean import sanitize
 from pollchat.client.tls import TlsStream, ssl_reason
 from pollchat.errors import ProtocolError
-from pollchat.protocol.events import ModeSwitched, Notice
+from pollchat.client.events import refusal_in_words
+from pollchat.protocol.events import Error, ModeSwitched, Notice
 from pollchat.protocol.framing import DEFAULT_MAX_LINE, LineFramer
 from pollchat.protocol.labels import LABEL_PREFIX, labelled_line
 from pollchat.protocol.render import decode_json, render_text
@@ -80,11 +81,14 @@ def opening_lines(user: str | None = None, password: str | None = None) -> list[
     return lines
 
 
-def render_incoming(line: str) -> list[str]:
+def render_incoming(line: str, name: str = "") -> list[str]:
     """The lines to show for one line received from the server.
 
     Args:
         line: one server line, without its terminator.
+        name: the account the user last tried to log in as ("" if none): a login
+            refused because it is online elsewhere is said in words with it
+            (``alice is already logged in elsewhere``), from the error's code.
 
     Returns:
         For a JSON event, its text-mode wording (``render_text``), one item per line (a
@@ -99,6 +103,8 @@ def render_incoming(line: str) -> list[str]:
             event, _ts = decode_json(line)
             if isinstance(event, ModeSwitched):
                 return []
+            if isinstance(event, Error) and name:
+                return [sanitize(refusal_in_words(event.code, event.text, name))]
             shown = render_text(event).split("\n")
         # decode_json checks the shape, not every field's type: a misbehaving server's
         # {"users": [1, 2]} fails in render_text, and deep nesting in json.loads.
@@ -164,6 +170,10 @@ class _Session:
         self.stdout = stdout
         self.stderr = stderr
         self.outbuf = bytearray(_encode_lines(first_lines))
+        self.name = ""  # the account of the last login line sent (for a refusal's words)
+        self._credentials_next = False  # the line after "login" / "register"
+        for line in first_lines:
+            self._note_login(line)
         self.incoming = LineFramer(INCOMING_MAX_LINE)
         self.typed = LineFramer(DEFAULT_MAX_LINE)
         self.stdin_eof = False  # the user ended the input
@@ -265,7 +275,7 @@ class _Session:
                 self._error(texts.CLIENT_BAD_SERVER_LINE.format(reason=item))
                 continue
             self.goodbye = self.goodbye or is_goodbye(item)
-            for line in render_incoming(item):
+            for line in render_incoming(item, self.name):
                 self.stdout.write(line + "\n")
 
     # --- stdin -----------------------------------------------------------------------------------
@@ -290,9 +300,17 @@ class _Session:
             if isinstance(item, ProtocolError):
                 self._error(texts.CLIENT_INPUT_DISCARDED.format(reason=item))
             else:
+                self._note_login(item)
                 self.outbuf += as_typed(item).encode("utf-8") + b"\n"
 
     # --- helpers ---------------------------------------------------------------------------------
+
+    def _note_login(self, line: str) -> None:
+        """Remember the name of the ``NAME,PASSWORD`` line after ``login`` or
+        ``register`` (never the password)."""
+        if self._credentials_next and "," in line:
+            self.name = line.split(",", 1)[0].strip()
+        self._credentials_next = line.strip().lower() in ("login", "register")
 
     def _update_interest(self, want_stdin: bool) -> None:
         events = selectors.EVENT_READ

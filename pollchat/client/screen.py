@@ -25,6 +25,7 @@ talks to the server over TLS only (``--tls``); a plain connection shows nothing 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import lru_cache
@@ -40,6 +41,7 @@ from pollchat.client.state import (
     EntryKind,
     NoticeKind,
     Person,
+    clean,
 )
 from pollchat.client.textwidth import (
     clusters,
@@ -91,6 +93,8 @@ class Screen:
         cursor: ``(row, column)`` of the text cursor, or ``None`` to hide it.
         scroll_max: the largest useful scroll offset of the conversation, in rows.
         page: rows of conversation visible (what PgUp/PgDn move by).
+        jump_scroll: the scroll offset that brings the message ``ui.jump`` names on
+            screen (its first row near the top), once it is there; else ``None``.
     """
 
     width: int
@@ -99,6 +103,7 @@ class Screen:
     cursor: tuple[int, int] | None = None
     scroll_max: int = 0
     page: int = 0
+    jump_scroll: int | None = None
 
     def lines(self) -> list[str]:
         """The text of each row (a 2-cell character is one string character)."""
@@ -201,6 +206,14 @@ class Canvas:
 # --- small formatters ---------------------------------------------------------------------------
 
 
+def _day_and_time(ts: float, tz: tzinfo | None) -> str:
+    """``YYYY-MM-DD HH:MM`` of ``ts`` in ``tz`` (a search result may be old)."""
+    try:
+        return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return "----------  --:--"
+
+
 def local_time(ts: float, tz: tzinfo | None) -> str:
     """``HH:MM`` of ``ts`` (seconds since the epoch) in ``tz`` (``None``: local time)."""
     try:
@@ -244,10 +257,14 @@ def typing_text(names: list[str]) -> str:
     return texts.CLIENT_TUI_TYPING_MANY
 
 
-def conversation_rows(entries: list[Entry], width: int, tz: tzinfo | None) -> list[list[Segment]]:
+def conversation_rows(
+    entries: list[Entry], width: int, tz: tzinfo | None, marked: int = 0, mark: Callable[[Entry], str] | None = None
+) -> list[list[Segment]]:
     """The lines of a conversation wrapped to ``width`` cells: ``[HH:MM] name: text``
     (``you`` for one's own lines), ``* name action``, ``-- notice``, ``! error``;
-    history between dividers; continuation lines indented under the text."""
+    history between dividers; continuation lines indented under the text. The message
+    with id ``marked`` (a search result jumped to) is drawn in the ``selected`` style;
+    ``mark`` gives the text put after a line (a private message's ``✓`` or ``✓✓``)."""
     rows: list[list[Segment]] = []
     body_width = max(1, width - TIME_WIDTH)
     previous_history = False
@@ -257,8 +274,28 @@ def conversation_rows(entries: list[Entry], width: int, tz: tzinfo | None) -> li
         elif previous_history and not entry.history:
             rows.append([Segment(_divider(texts.CLIENT_TUI_HISTORY_END, width), "dim")])
         previous_history = entry.history
-        rows.extend(list(row) for row in _entry_rows(entry, width, body_width, tz))
+        check = mark(entry) if mark is not None else ""
+        drawn = _entry_rows(entry, width, body_width, tz, check)
+        if marked and entry.id == marked:
+            rows.extend([Segment(s.text, "selected", s.link) for s in row] for row in drawn)
+        else:
+            rows.extend(list(row) for row in drawn)
     return rows
+
+
+def entry_row(entries: list[Entry], width: int, tz: tzinfo | None, message_id: int) -> int | None:
+    """The row of :func:`conversation_rows` where the message with id ``message_id``
+    starts, or ``None`` if it is not among ``entries``."""
+    body_width = max(1, width - TIME_WIDTH)
+    row, previous_history = 0, False
+    for entry in entries:
+        if entry.history != previous_history:
+            row += 1  # a divider
+        previous_history = entry.history
+        if entry.id == message_id:
+            return row
+        row += len(_entry_rows(entry, width, body_width, tz))
+    return None
 
 
 def _divider(label: str, width: int) -> str:
@@ -270,7 +307,9 @@ def _divider(label: str, width: int) -> str:
 
 
 @lru_cache(maxsize=16384)
-def _entry_rows(entry: Entry, width: int, body_width: int, tz: tzinfo | None) -> tuple[tuple[Segment, ...], ...]:
+def _entry_rows(
+    entry: Entry, width: int, body_width: int, tz: tzinfo | None, check: str = ""
+) -> tuple[tuple[Segment, ...], ...]:
     """One entry's rows (cached: entries are immutable, and redraws happen per key).
 
     A multi-line notice or error (the answer to ``/help``, ``/who``, ``/groups``...) is
@@ -291,7 +330,7 @@ def _entry_rows(entry: Entry, width: int, body_width: int, tz: tzinfo | None) ->
     if entry.mention:
         text_style = "mention"
     stamp = f"[{local_time(entry.ts, tz)}] "
-    parts = entry.text.split("\n")
+    parts = (entry.text + check).split("\n")  # a receipt's check after the text
     block = len(parts) > 1 and entry.kind in (EntryKind.SYSTEM, EntryKind.ERROR)
     rows: list[tuple[Segment, ...]] = []
     for index, part in enumerate(parts):
@@ -392,6 +431,9 @@ def render(app: App, width: int, height: int, now: float, tz: tzinfo | None = No
             screen.cursor = _compact(canvas, app, now, tz, screen)
         if app.ui.groups and app.logged_in_once and app.phase is not Phase.LOGIN:
             _finder(canvas, app)
+            screen.cursor = None
+        elif app.ui.search and app.logged_in_once and app.phase is not Phase.LOGIN:
+            _search_results(canvas, app, tz)
             screen.cursor = None
         if app.ui.help:
             _help(canvas)
@@ -623,6 +665,8 @@ def _online(canvas: Canvas, app: App, now: float, y: int, x: int, width: int, ro
             continue
         person = row
         marker, name, suffix = person_label(person, now)
+        if app.chat.ignored and app.chat.is_ignored(person.name):
+            suffix += texts.CLIENT_TUI_IGNORED_MARK
         picked = focused and index == selected
         status = person.status if person.online else "offline"
         canvas.put(row_y, x, "›" if picked else " ", "selected" if picked else "normal")
@@ -677,10 +721,18 @@ def _conversation(canvas: Canvas, app: App, now: float, tz: tzinfo | None, scree
                   rows: int) -> None:
     if rows <= 0:
         return
-    lines = conversation_rows(app.chat.current.entries, width, tz)
+    conv = app.chat.current
+    entries = conv.entries
+    lines = conversation_rows(entries, width, tz, marked=app.ui.marked,
+                              mark=lambda entry: app.chat.receipt_mark(conv, entry))
     screen.scroll_max = max(0, len(lines) - rows)
     screen.page = rows
     scroll = min(max(0, app.ui.scroll), screen.scroll_max)
+    if app.ui.jump:
+        start = entry_row(entries, width, tz, app.ui.jump)
+        if start is not None:  # the message's first row a little below the top
+            scroll = min(screen.scroll_max, max(0, len(lines) - rows - max(0, start - 2)))
+            screen.jump_scroll = scroll
     end = len(lines) - scroll
     visible = lines[max(0, end - rows) : end]
     for offset, segments in enumerate(visible):
@@ -781,3 +833,38 @@ def _finder(canvas: Canvas, app: App) -> None:
             col += canvas.put(y, col, texts.CLIENT_TUI_GROUPS_PRIVATE + " ", "dim", width=max(0, min(
                 x + inner - col, text_width(texts.CLIENT_TUI_GROUPS_PRIVATE) + 1)))
         canvas.put(y, col, entry.topic, style, width=max(0, x + inner - col))
+
+
+def _search_results(canvas: Canvas, app: App, tz: tzinfo | None) -> None:
+    """The search results view (after ``/search``): one result a row, newest first:
+    its time, where it was said (the main chat, ``#group``, a person), who, the text."""
+    found = app.chat.search_results
+    width = min(canvas.width - 2, 100)
+    height = canvas.height - 2
+    top, left = 1, max(0, (canvas.width - width) // 2)
+    for y in range(top, top + height):
+        canvas.fill(y, 0, canvas.width, " ", "normal")
+    title = texts.CLIENT_TUI_SEARCH_TITLE.format(query=found.query if found is not None else "")
+    canvas.box(top, left, height, width, f" {truncate(title, width - 6)} ", "title", "title_focus")
+    inner = width - 4
+    x = left + 2
+    canvas.put(top + height - 2, x, texts.CLIENT_TUI_SEARCH_HINTS, "dim", width=inner)
+    results = found.results if found is not None else ()
+    if not results:
+        canvas.put(top + 1, x, texts.CLIENT_TUI_SEARCH_NONE, "dim", width=inner)
+        return
+    places = [texts.CLIENT_TUI_SEARCH_MAIN if not r.conversation else r.conversation.removeprefix("@") for r in results]
+    place_width = min(max(text_width(place) for place in places), max(8, inner // 4))
+    rows = height - 4
+    selected = min(app.ui.search_selected, len(results) - 1)
+    first = max(0, selected - rows + 1)
+    for offset, result in enumerate(results[first : first + rows]):
+        y = top + 1 + offset
+        picked = first + offset == selected
+        style = "selected" if picked else "normal"
+        canvas.put(y, x, "›" if picked else " ", style)
+        col = x + 1 + canvas.put(y, x + 1, f"[{_day_and_time(result.sent, tz)}]", "time") + 1
+        col += canvas.put(y, col, places[first + offset], "title", width=place_width) + 1
+        who = texts.CLIENT_TUI_YOU if app.chat.is_me(result.sender) else result.sender
+        body = f"* {who} {clean(result.text)}" if result.kind == "action" else f"{who}: {clean(result.text)}"
+        canvas.put(y, col, truncate(body, max(0, x + inner - col)), style, width=max(0, x + inner - col))

@@ -17,10 +17,10 @@ and never alerts (glirc #107: "don't notify on history playback").
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import replace
 
+from pollchat import texts
 from pollchat.client import groups
 from pollchat.client.model import (
     DUPLICATE_WINDOW,
@@ -52,13 +52,17 @@ from pollchat.protocol.events import (
     Left,
     Mention,
     Message,
+    Older,
     PrivateMessage,
+    Receipt,
     Renamed,
+    SearchResults,
     ServerEvent,
     ShutdownCancelled,
     ShutdownWarning,
     ShuttingDown,
     StatusChanged,
+    StoredMessage,
     Typing,
     Welcome,
     WhoEntry,
@@ -66,7 +70,8 @@ from pollchat.protocol.events import (
     WhoList,
 )
 from pollchat.protocol.names import name_key
-from pollchat.protocol.render import render_text
+from pollchat.protocol.render import format_ts, render_text
+from pollchat.texts import NoticeCode
 
 __all__ = [
     "DUPLICATE_WINDOW", "GROUP_MARK", "MAIN", "MAX_ENTRIES", "SERVER_NOTICE_TTL", "STATUSES", "TYPING_TTL",
@@ -86,6 +91,9 @@ class ChatState:
         notifications: oldest first.
         open_key: the conversation on screen.
         pinned: labels of pinned conversations (a name, or ``#group``), in pin order.
+        search_results: the last ``/search`` answer, for the results view.
+        read_marks: read receipts: by the other person's name key, the time up to which
+            they have read the user's private messages to them.
         server_mentions: the server sends ``mention`` events (servers with groups do), so they, not
             the client's own ``@name`` matching, count and notify mentions.
         group_directory: every group the last ``/groups`` answer listed (the user's,
@@ -104,6 +112,11 @@ class ChatState:
         self.pinned: list[str] = []
         self.server_mentions = False
         self.group_directory: tuple[GroupEntry, ...] | None = None  # the last /groups answer
+        self.search_results: SearchResults | None = None  # the last /search answer
+        self.read_marks: dict[str, float] = {}  # name key -> the user's messages to them read up to then
+        self.ignored: set[str] = set()
+        """Name keys of the accounts the user ignores (``/ignore``), kept from the
+        server's ignore notices (:meth:`ignore_notice`)."""
         self.signed_in = False  # logged in on a connection that is up
         self._typing: dict[tuple[str, str], tuple[str, float]] = {}
         self._mention: re.Pattern[str] | None = None
@@ -148,6 +161,28 @@ class ChatState:
     def group_count(self) -> int:
         """Groups the user is in, as the chats pane knows them."""
         return sum(1 for conv in self.conversations.values() if conv.group and not conv.gone)
+
+    def is_ignored(self, name: str) -> bool:
+        """The user ignores the account called ``name`` (any case)."""
+        return name_key(name) in self.ignored
+
+    def ignore_notice(self, code: NoticeCode, text: str) -> bool:
+        """Follow an ignore notice of the server's (``ignored``, ``already_ignored``,
+        ``unignored``, ``ignore_list``, ``ignore_none``: docs/protocol.md) in
+        :attr:`ignored`; the name is the word the notice's text puts it at (names have no
+        spaces or commas). Returns whether ``code`` is one of them."""
+        words = text.split(" ")
+        if code in (NoticeCode.IGNORED, NoticeCode.ALREADY_IGNORED) and len(words) > 2:
+            self.ignored.add(name_key(words[2]))
+        elif code is NoticeCode.UNIGNORED:
+            self.ignored.discard(name_key(words[-1]))
+        elif code is NoticeCode.IGNORE_LIST:
+            self.ignored = {name_key(name) for name in text.partition(": ")[2].split(", ") if name}
+        elif code is NoticeCode.IGNORE_NONE:
+            self.ignored = set()
+        else:
+            return False
+        return True
 
     def is_pinned(self, key: str) -> bool:
         """Whether the conversation ``key`` is pinned."""
@@ -301,14 +336,21 @@ class ChatState:
                 person.online, person.last_seen = False, ts
                 self._stop_typing(name)
                 self.add_line(MAIN, render_text(event), ts)
-            case Message(sender, text, history, _, group) | Emote(sender, text, history, _, group):
+            case Message(sender, text, history, _, group, message_id) | Emote(sender, text, history, _, group, message_id):
                 kind = EntryKind.ACTION if isinstance(event, Emote) else EntryKind.MESSAGE
                 conv = self.group_conversation(group) if group else self.main
-                return self._message(conv, kind, sender, text, ts, history)
-            case PrivateMessage(sender, recipient, text, outgoing, history):
+                return self._message(conv, kind, sender, text, ts, history, message_id=message_id)
+            case PrivateMessage(sender, recipient, text, outgoing, history, _, message_id):
                 peer = recipient if outgoing else sender
                 conv = self.conversation_with(peer)
-                return self._message(conv, EntryKind.MESSAGE, sender, text, ts, history, private=True)
+                return self._message(conv, EntryKind.MESSAGE, sender, text, ts, history, private=True, message_id=message_id)
+            case Older(where, _, messages, more):
+                self._older(where, messages, more)
+            case SearchResults():
+                self.search_results = event
+            case Receipt(name, until):
+                key = name_key(name)
+                self.read_marks[key] = max(until, self.read_marks.get(key, until))
             case StatusChanged(name, status, message):
                 if self.is_me(name):
                     self.my_status, self.my_message = status, message
@@ -431,12 +473,13 @@ class ChatState:
         ts: float,
         history: bool,
         private: bool = False,
+        message_id: int = 0,
     ) -> Alert:
         own = self.is_me(sender)
         if not own:
             self._know(sender)
         mention = not own and self.mentions_me(text)
-        entry = Entry(kind, ts, clean(text), sender, own=own, history=history, mention=mention)
+        entry = Entry(kind, ts, clean(text), sender, own=own, history=history, mention=mention, id=message_id)
         self._stop_typing_in(conv.key, sender)
         if history:
             self._insert_history(conv, entry)
@@ -508,8 +551,13 @@ class ChatState:
             if unread:
                 conv.unread += 1
 
-    def _insert_history(self, conv: Conversation, entry: Entry) -> None:
-        for old in reversed(conv.entries[-500:]):
+    def _insert_history(self, conv: Conversation, entry: Entry, *, older: bool = False) -> None:
+        """Put a replayed line in time order, unless it is there already (it then
+        learns its id); ``older``: a scrollback page's, looked for among the first lines
+        and never trimmed away (the user asked for it)."""
+        near = range(min(len(conv.entries), 500)) if older else range(len(conv.entries) - 1, max(-1, len(conv.entries) - 501), -1)
+        for index in near:
+            old = conv.entries[index]
             if (
                 old.kind == entry.kind
                 and old.text == entry.text
@@ -517,9 +565,120 @@ class ChatState:
                 and name_key(old.sender) == name_key(entry.sender)
                 and abs(old.ts - entry.ts) <= DUPLICATE_WINDOW
             ):
+                if entry.id and not old.id:
+                    conv.entries[index] = replace(old, id=entry.id)
                 return
-        where = bisect.bisect_right(conv.entries, entry.ts, key=lambda e: e.ts)
+        # in order by id where both lines have one (lines of one millisecond keep the
+        # order they were said in), else by time; a scrollback page's line before every
+        # line that is not older than it, any other after every line that is not newer
+        def key(other: Entry) -> float:
+            return other.id - entry.id if other.id and entry.id else other.ts - entry.ts
+
+        if older:
+            where = 0
+            while where < len(conv.entries) and key(conv.entries[where]) < 0:
+                where += 1
+        else:
+            where = len(conv.entries)
+            while where > 0 and key(conv.entries[where - 1]) > 0:
+                where -= 1
         conv.entries.insert(where, entry)
-        if len(conv.entries) > MAX_ENTRIES:
+        if len(conv.entries) > MAX_ENTRIES and not older:
             del conv.entries[: len(conv.entries) - MAX_ENTRIES]
+            conv.older_done = False  # the oldest lines went: there is something older again
         conv.last_activity = max(conv.last_activity, entry.ts)
+
+    # --- scrollback ---------------------------------------------------------------------------
+
+    def scrollback_target(self, key: str) -> str | None:
+        """How ``/older`` names conversation ``key``: "" the main chat, ``#group``,
+        ``@name``; ``None`` for no such conversation."""
+        conv = self.conversations.get(key)
+        if conv is None:
+            return None
+        if key == MAIN:
+            return ""
+        return f"#{conv.name}" if conv.group else f"@{conv.name}"
+
+    def older_cursor(self, key: str) -> str:
+        """Where the next scrollback page of ``key`` starts (``/older``'s BEFORE): the
+        id of its oldest line when the server said it, else that line's server time
+        (ISO 8601), else ``now``. The user's own main-chat and group lines carry the
+        client's clock, not the server's: they are passed over (the page brings them
+        again, and they are recognised as already there)."""
+        conv = self.conversations.get(key)
+        if conv is None:
+            return "now"
+        for entry in conv.entries:
+            if entry.kind not in (EntryKind.MESSAGE, EntryKind.ACTION):
+                continue
+            if entry.id:
+                return str(entry.id)
+            if entry.own and not entry.history and (key == MAIN or conv.group):
+                continue  # shown when typed, with the client's time
+            return format_ts(entry.ts)
+        return "now"
+
+    def receipt_mark(self, conv: Conversation, entry: Entry) -> str:
+        """The check shown after one of the user's private messages: ``✓`` sent (the
+        server's copy is what the client shows), ``✓✓`` read by the other person (a read
+        receipt covers it); "" for any other line."""
+        if not entry.own or entry.kind is not EntryKind.MESSAGE or conv.group or conv.key == MAIN:
+            return ""
+        read = self.read_marks.get(conv.key)
+        return texts.CLIENT_READ if read is not None and entry.ts <= read else texts.CLIENT_SENT
+
+    def unreported_read(self) -> tuple[str, float] | None:
+        """``(name, time)`` for a ``/read`` to send: the open private conversation holds a
+        message from the other person newer than the last one reported read."""
+        conv = self.current
+        if conv.key == MAIN or conv.group:
+            return None
+        newest = max((e.ts for e in conv.entries if not e.own and e.kind is EntryKind.MESSAGE), default=0.0)
+        if newest <= conv.read_reported:
+            return None
+        conv.read_reported = newest
+        return conv.name, newest
+
+    def conversation_of(self, where: str) -> Conversation:
+        """The conversation a stored message names (:attr:`StoredMessage.conversation`:
+        ``""``, ``#group``, ``@name``), made if it is not there yet."""
+        if where.startswith("#"):
+            return self.group_conversation(where[1:])
+        if where.startswith("@"):
+            return self.conversation_with(where[1:])
+        return self.main
+
+    @staticmethod
+    def find_message(conv: Conversation, message: StoredMessage) -> int | None:
+        """The index of ``message`` among ``conv``'s lines: by id, or for a line shown
+        live (no id) by sender, text and time (within a second); ``None`` if it is not
+        there (yet)."""
+        text, who = clean(message.text), name_key(message.sender)
+        for index in range(len(conv.entries) - 1, -1, -1):
+            entry = conv.entries[index]
+            if entry.id == message.id or (
+                not entry.id and entry.text == text and name_key(entry.sender) == who and abs(entry.ts - message.sent) <= 1
+            ):
+                return index
+        return None
+
+    def _older(self, where: str, messages: tuple[StoredMessage, ...], more: bool) -> None:
+        """A scrollback page: its lines go in before the others (as history, never
+        unread), and with ``more`` false the start of the history is marked."""
+        conv = self.conversation_of(where)
+        conv.older_waiting = False
+        for message in messages:
+            kind = EntryKind.ACTION if message.kind == "action" else EntryKind.MESSAGE
+            own = self.is_me(message.sender)
+            if not own:
+                self._know(message.sender)
+            entry = Entry(
+                kind, message.sent, clean(message.text), message.sender, own=own, history=True,
+                mention=not own and self.mentions_me(message.text), id=message.id,
+            )
+            self._insert_history(conv, entry, older=True)
+        if not more and not conv.older_done:
+            conv.older_done = True
+            first = conv.entries[0].ts if conv.entries else 0.0
+            conv.entries.insert(0, Entry(EntryKind.SYSTEM, first, texts.CLIENT_HISTORY_START))

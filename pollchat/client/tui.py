@@ -80,6 +80,7 @@ _KEYS: dict[int, Key] = {
     curses.KEY_F1: Key.F1,
     curses.KEY_F2: Key.F2,
     curses.KEY_F3: Key.F3,
+    curses.KEY_F4: Key.F4,
 }
 _CHARS: dict[str, Key] = {
     "\n": Key.ENTER,
@@ -455,6 +456,8 @@ class TerminalUI:
     def _draw(self, now: float) -> None:
         height, width = self.window.getmaxyx()
         screen = render(self.app, width, height, now)
+        if screen.jump_scroll is not None:  # a search result is on screen: stay there
+            self.app.ui.scroll, self.app.ui.jump = screen.jump_scroll, 0
         self.app.ui.scroll = min(self.app.ui.scroll, screen.scroll_max)
         self.app.ui.scroll_max, self.app.ui.page = screen.scroll_max, max(1, screen.page)
         assert self.styles is not None

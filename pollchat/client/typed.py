@@ -99,9 +99,12 @@ class TypedLines(AppBase):
             for line in split_for_wire(prefix, text):
                 self._send(line)
                 self.chat.add_own(conv.key, line[len(prefix) :], now)  # not echoed by the server
-        elif conv.key == MAIN and not escaped and text.lstrip().startswith(GROUP_MARK):
+        elif conv.key == MAIN and (
+            (not escaped and text.lstrip().startswith(GROUP_MARK)) or len(split_for_wire("", text)) > 1
+        ):
             # Typed in the main chat, so meant for it: as typed, the server would take
-            # "#name text" as a group line (or refuse it for a group the user is not in).
+            # "#name text" as a group line (or refuse it for a group the user is not in),
+            # and so it would any piece of a long line that starts with "#" or "/".
             for line in split_for_wire(SAY_PREFIX, text):
                 self._send(line)
                 self.chat.add_own(MAIN, line[len(SAY_PREFIX) :], now)

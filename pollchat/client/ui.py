@@ -28,6 +28,7 @@ class Key(enum.Enum):
     F1 = "f1"
     F2 = "f2"
     F3 = "f3"
+    F4 = "f4"
     KILL_LINE = "kill_line"
 
 
@@ -147,6 +148,10 @@ class UiState:
         paste: pasted lines waiting for the user to say send (Enter) or not (Esc): a
             paste of more than :data:`~pollchat.client.keys.PASTE_ASK` lines.
         groups: the group finder is shown (F3); ``groups_selected`` is its picked row.
+        search: the search results are shown (after ``/search``); ``search_selected``
+            is the picked one.
+        jump: the id of a message to bring on screen in the open conversation (a search
+            result picked), 0 for none; ``marked``: the id of the message shown marked.
     """
 
     focus: Pane = Pane.CHAT
@@ -166,3 +171,7 @@ class UiState:
     paste: list[str] = field(default_factory=list)
     groups: bool = False
     groups_selected: int = 0
+    search: bool = False
+    search_selected: int = 0
+    jump: int = 0
+    marked: int = 0

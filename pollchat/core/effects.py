@@ -23,7 +23,7 @@ handles when it was decided).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar, Union
 
@@ -56,6 +56,12 @@ class ToEveryone(Generic[H]):
         """The one logged-in handle that does not receive it (the sender), if any."""
         return self.targets.exclude
 
+    @property
+    def skip(self) -> Collection[H]:
+        """More handles that do not receive it (those who ignore the sender; a typing
+        hint's sender's other sessions); usually empty."""
+        return self.targets.skip
+
 
 @dataclass(frozen=True, slots=True)
 class ToGroup(Generic[H]):
@@ -79,6 +85,11 @@ class ToGroup(Generic[H]):
     def exclude(self) -> H | None:
         """The one member that does not receive it (the sender), if any."""
         return self.targets.exclude
+
+    @property
+    def skip(self) -> Collection[H]:
+        """More members that do not receive it (those who ignore the sender); usually empty."""
+        return self.targets.skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ Rules:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from pollchat.core.accounts import Account
@@ -351,7 +351,7 @@ class GroupChat(Generic[H]):
         self.hub.record(session, kind, text, group.id)
         event_class = Message if kind is RecordKind.CHAT else Emote
         event = event_class(account.name, text, group=group.name)
-        deliveries: list[Effect[H]] = [self._to_group(group, event, session.handle)]
+        deliveries: list[Effect[H]] = [self._to_group(group, event, session)]
         return deliveries + self.hub.mentions(session, text, group.name, among=group.members)
 
     @_with_session
@@ -376,7 +376,7 @@ class GroupChat(Generic[H]):
         if session is None or group is None or session.account.id not in group.members:
             return []
         event = Typing(session.account.name, active, group=group.name)
-        return [self._to_group(group, event, handle)]
+        return [self._to_group(group, event, session, typing=True)]
 
     # --- owner powers -----------------------------------------------------------------------------
 
@@ -400,7 +400,7 @@ class GroupChat(Generic[H]):
         account = self._target(session, name, group, "ban")
         event = GroupEvent(group.name, GroupChange.BANNED, account.name, session.account.name)
         target = self.hub.session_by_id(account.id)
-        extra = (session.handle,) if target is None else (session.handle, target.handle)
+        extra = (session.handle,) if target is None else (session.handle, *self.hub.roster.handles_for(target))
         audience = self._online(group, also=extra)
         self.groups.ban(group, account.id, session.account.name, self.hub.clock())
         return self._removal(audience, event, account.id, group)
@@ -546,7 +546,7 @@ class GroupChat(Generic[H]):
         for sender_id, where in told:
             session = self.hub.session_by_id(sender_id)
             if session is not None:
-                deliveries.append(Delivery((session.handle,), Notice.of(NoticeCode.NOT_SAVED, where=where)))
+                deliveries.append(Delivery(self.hub.roster.handles_for(session), Notice.of(NoticeCode.NOT_SAVED, where=where)))
         return deliveries
 
     # --- helpers -----------------------------------------------------------------------------------
@@ -603,10 +603,19 @@ class GroupChat(Generic[H]):
             handles += [handle for handle in also if handle not in handles]
         return tuple(handles)
 
-    def _to_group(self, group: Group, event: ServerEvent, sender: H) -> ToGroup[H]:
-        """``event`` to ``group``'s online members but ``sender``. The members tuple is
+    def _to_group(self, group: Group, event: ServerEvent, session: OnlineSession[H], *, typing: bool = False) -> ToGroup[H]:
+        """``event`` from ``session`` to ``group``'s online members but the sender's
+        connection and the sessions of those who ignore the sender (and, for a typing
+        hint, the sender's other sessions: typing is per account). The members tuple is
         made again only after a login, a session's end or a membership change (the
         versions of the roster and of the groups), so consecutive lines share it."""
+        sender = session.handle
+        hub = self.hub
+        skip: Collection[H]
+        if typing and hub.roster.count_for(session.account.id) > 1:
+            skip = hub.ignoring(session.account.id, hub.roster.handles_for(session, sender))
+        else:
+            skip = hub.ignoring(session.account.id) if hub.ignores.anyone else ()
         versions = (self.hub.roster.version, self.groups.version)
         cached = self._online_cache.get(group.id)
         if cached is None or cached[:2] != versions:
@@ -616,12 +625,12 @@ class GroupChat(Generic[H]):
             self._online_cache[group.id] = (*versions, members)
         else:
             members = cached[2]
-        return ToGroup(group.id, Everyone(members, sender), event)
+        return ToGroup(group.id, Everyone(members, sender, skip=skip), event)
 
     def _managers(self, group: Group) -> tuple[H, ...]:
         """The owner, if online, and every online admin: who hears a join request."""
         owner = self.hub.session_by_id(group.owner_id)
-        handles = [owner.handle] if owner is not None else []
+        handles = list(self.hub.roster.handles_for(owner)) if owner is not None else []
         handles += [h for h in self.hub.everyone() if h not in handles and self._is_admin(h)]
         return tuple(handles)
 
@@ -633,7 +642,7 @@ class GroupChat(Generic[H]):
         """``event`` to the account now, or at its next login if it is offline."""
         online = self.hub.session_by_id(account_id)
         if online is not None:
-            return [Delivery((online.handle,), event)]
+            return [Delivery(self.hub.roster.handles_for(online), event)]
         return self._queue_if_offline(account_id, event)
 
     def _queue_if_offline(self, account_id: int, event: GroupEvent) -> list[Effect[H]]:
@@ -650,10 +659,12 @@ class GroupChat(Generic[H]):
     def _unfocus(self, account_id: int, group: Group) -> list[Effect[H]]:
         """If ``account_id`` is online with ``group`` focused, return it to the main chat."""
         online = self.hub.session_by_id(account_id)
-        if online is None or online.focus != group.id:
+        if online is None:
             return []
-        online.focus = None
-        return [Delivery((online.handle,), Notice.of(NoticeCode.FOCUS_MAIN))]
+        focused = [s for s in self.hub.roster.sessions_for(online) if s.focus == group.id]  # focus is per session
+        for each in focused:
+            each.focus = None
+        return [Delivery(tuple(s.handle for s in focused), Notice.of(NoticeCode.FOCUS_MAIN))] if focused else []
 
     def _topic_for(self, handle: H, group: Group, *, always: bool = False) -> list[Effect[H]]:
         if group.topic:

@@ -8,6 +8,7 @@ end of a loop pass, never one commit per line.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -48,6 +49,55 @@ class HistoryRecord:
     id: int = 0
     group_id: int | None = None
     warned: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """Where a stored message was said: the main chat (no fields set), the private
+    conversation between accounts ``pair`` (both directions), or group ``group_id``.
+    Scrollback and search are asked per conversation.
+
+    Raises:
+        ValueError: both ``pair`` and ``group_id`` are set.
+    """
+
+    pair: tuple[int, int] | None = None
+    group_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.pair is not None and self.group_id is not None:
+            raise ValueError("a conversation is private or a group's, not both")
+
+    def holds(self, record: HistoryRecord) -> bool:
+        """Whether ``record`` was said in this conversation (the store's query, in memory,
+        for records still waiting to be written)."""
+        if self.group_id is not None:
+            return record.group_id == self.group_id
+        if self.pair is not None:
+            a, b = self.pair
+            return record.kind is RecordKind.PRIVATE and {record.sender_id, record.recipient_id} == {a, b} and (
+                a != b or record.sender_id == record.recipient_id
+            )
+        return record.recipient_id is None and record.group_id is None and record.kind is not RecordKind.PRIVATE
+
+
+SEARCH_MIN_LENGTH = 2
+"""Shorter words are not searched for (a one-letter prefix matches nearly everything)."""
+SEARCH_MAX_WORDS = 8
+"""A search looks for at most this many words (the first ones)."""
+_WORD = re.compile(r"[^\W_]+")
+
+
+def search_terms(text: str) -> list[str]:
+    """The words a search for ``text`` looks for: its runs of letters and digits,
+    lower-cased, those of :data:`SEARCH_MIN_LENGTH` characters or more, each once, at
+    most :data:`SEARCH_MAX_WORDS`. Anything else (punctuation, ``*``, quotes) only
+    separates words, so nothing typed reaches a full-text engine as syntax."""
+    terms: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if len(word) >= SEARCH_MIN_LENGTH and word not in terms:
+            terms.append(word)
+    return terms[:SEARCH_MAX_WORDS]
 
 
 class RecordSink(Protocol):

@@ -24,6 +24,7 @@ from pollchat.core.accounts import Account, AccountDirectory
 from pollchat.core.effects import Delivery, Effect, JoinedEveryone, LeftEveryone, ToEveryone
 from pollchat.core.game import GuessingGame
 from pollchat.core.history import HistoryRecord, RecordKind, RecordList, RecordSink
+from pollchat.core.ignores import IgnoreStore, Ignores
 from pollchat.core.mentions import mentioned_keys
 from pollchat.core.presence import Presence, Status
 from pollchat.core.roster import Everyone, OnlineSession, Roster
@@ -87,6 +88,12 @@ class Hub(Generic[H]):
         history: where messages worth keeping go, and what says whether a private
             message to an offline account can be promised (the server's history log);
             by default a :class:`~pollchat.core.history.RecordList`.
+        sessions_per_account: how many sessions (devices) one account may have online
+            at once (``--sessions-per-account``, at least 1). With 1, seed 004's rule:
+            a second login gets ``Password already used``. Above 1, each session gets
+            what is sent to its account, the account takes one seat, and ``has
+            entered`` / ``has left`` are told once (first in, last out).
+        ignores: where ignore lists are kept (the store); ``None``: in memory only.
     """
 
     def __init__(
@@ -98,8 +105,15 @@ class Hub(Generic[H]):
         idle_after: float = DEFAULT_IDLE_AFTER,
         offline_quota: int = 0,
         history: RecordSink | None = None,
+        sessions_per_account: int = 1,
+        ignores: IgnoreStore | None = None,
     ) -> None:
+        if sessions_per_account < 1:
+            raise ValueError("sessions per account must be at least 1")
         self.accounts = accounts
+        self.sessions_per_account = sessions_per_account
+        self.ignores = Ignores(ignores)
+        """The online accounts' ignore lists (``/ignore``)."""
         self.budget = budget
         self.clock = clock
         self.idle_after = idle_after
@@ -230,8 +244,9 @@ class Hub(Generic[H]):
             raise RuntimeError("this connection is already logged in")
         if self.closing:
             return Admission(ErrorCode.SERVER_CLOSING)
-        if self.roster.by_key(account.key) is not None:
-            return Admission(ErrorCode.ALREADY_ONLINE)
+        online = self.roster.by_key(account.key)
+        if online is not None:
+            return self._admit_another(handle, online)
         if not self.budget.has_seat(account.kind):
             return Admission(ErrorCode.SERVER_FULL)
         others = self.roster.everyone(handle)  # taken before this session joins the list
@@ -242,6 +257,7 @@ class Hub(Generic[H]):
                 if other.game is not None:
                     other.game = None
                     entered.append(self._notice(other.handle, NoticeCode.GAME_OVER, name=account.name))
+        self.ignores.load(account.id)  # may raise StoreError: nothing taken yet
         self.budget.take(account.kind)
         now = self.clock()
         session = OnlineSession(handle, account, Presence(online_since=now, last_active=now))
@@ -251,6 +267,22 @@ class Hub(Generic[H]):
         names = cast("tuple[str, ...]", self.online_names())
         welcome = Delivery((handle,), Welcome(account.name, names))
         return Admission(None, (JoinedEveryone(handle), welcome, *entered), account, alone=not others)
+
+    def _admit_another(self, handle: H, online: OnlineSession[H]) -> Admission[H]:
+        """One more session (another device) of the online account of ``online``: it
+        takes no seat and nobody is told (the account is online already); it shares the
+        account's presence. Refused past :attr:`sessions_per_account`: with the limit 1
+        as seed 004 says (``Password already used``), above it with the limit named."""
+        limit = self.sessions_per_account
+        if self.roster.count_for(online.account.id) >= limit:
+            if limit == 1:
+                return Admission(ErrorCode.ALREADY_ONLINE)
+            return Admission(ErrorCode.TOO_MANY_SESSIONS, detail={"limit": limit})
+        account = online.account
+        self.roster.add(OnlineSession(handle, account, online.presence))
+        names = cast("tuple[str, ...]", self.online_names())
+        welcome = Delivery((handle,), Welcome(account.name, names))
+        return Admission(None, (JoinedEveryone(handle), welcome), account, alone=self.roster.accounts_online == 1)
 
     # --- activity and presence ------------------------------------------------------------------
 
@@ -350,7 +382,8 @@ class Hub(Generic[H]):
         if session.game is not None and may_guess:
             return self._guess(session, text)
         self.record(session, RecordKind.CHAT, text)
-        deliveries: list[Effect[H]] = [ToEveryone(self.roster.everyone(session.handle), Message(session.account.name, text))]
+        skip = self.ignoring(session.account.id) if self.ignores.anyone else _NO_HANDLES
+        deliveries: list[Effect[H]] = [ToEveryone(self.roster.everyone(session.handle, skip), Message(session.account.name, text))]
         return deliveries + self.mentions(session, text)
 
     def action(self, handle: H, text: str) -> list[Effect[H]]:
@@ -359,23 +392,37 @@ class Hub(Generic[H]):
         if session is None:
             return []
         self.record(session, RecordKind.ACTION, text)
-        deliveries: list[Effect[H]] = [ToEveryone(self.roster.everyone(session.handle), Emote(session.account.name, text))]
+        skip = self.ignoring(session.account.id) if self.ignores.anyone else _NO_HANDLES
+        deliveries: list[Effect[H]] = [ToEveryone(self.roster.everyone(session.handle, skip), Emote(session.account.name, text))]
         return deliveries + self.mentions(session, text)
+
+    def ignoring(self, account_id: int, also: Iterable[H] = ()) -> frozenset[H]:
+        """The handles of every session of the online accounts that ignore
+        ``account_id``, with ``also``: what a line of ``account_id``'s leaves out. While
+        nobody ignores it (the usual case), one dict lookup and an empty set."""
+        ignorers = self.ignores.ignorers(account_id)
+        if not ignorers:
+            return frozenset(also) if also else _NO_HANDLES
+        return frozenset(self.roster.handles_of(ignorers)).union(also)
 
     def mentions(
         self, sender: OnlineSession[H], text: str, group: str = "", among: Collection[int] | None = None
     ) -> list[Effect[H]]:
         """A :class:`Mention` for each online account ``text`` names as ``@name``
-        (:mod:`pollchat.core.mentions`), other than the sender; in a group, only for
-        the account ids in ``among`` (its members)."""
+        (:mod:`pollchat.core.mentions`), other than the sender and those who ignore
+        the sender, to every session of each; in a group, only for the account ids in
+        ``among`` (its members)."""
         if "@" not in text:
             return []
         deliveries: list[Effect[H]] = []
+        sender_id = sender.account.id
         for key in mentioned_keys(text):
             target = self.roster.by_key(key)
-            if target is None or target is sender or (among is not None and target.account.id not in among):
+            if target is None or target.account.id == sender_id or (among is not None and target.account.id not in among):
                 continue
-            deliveries.append(Delivery((target.handle,), Mention(sender.account.name, text, group)))
+            if self.ignores.ignores(target.account.id, sender_id):
+                continue
+            deliveries.append(Delivery(self.roster.handles_for(target), Mention(sender.account.name, text, group)))
         return deliveries
 
     def private(self, handle: H, name: str, text: str) -> list[Effect[H]]:
@@ -383,7 +430,12 @@ class Hub(Generic[H]):
         confirmation, and a notice if NAME is offline (the message waits in history;
         while :attr:`history` cannot write, the notice says it may be lost) or
         away/busy. An unknown NAME is an error naming it; so is an offline NAME with
-        ``offline_quota`` unread messages (the message is not kept)."""
+        ``offline_quota`` unread messages (the message is not kept).
+
+        Every session of NAME receives it, and every session of the sender the copy,
+        so the conversation reads the same on each device. If NAME ignores the sender,
+        NAME's sessions get nothing, and the sender is not told (it is kept like any
+        other, and left out of NAME's history replay)."""
         session = self.roster.by_handle(handle)
         if session is None:
             return []
@@ -403,13 +455,15 @@ class Hub(Generic[H]):
                 self.clock(), RecordKind.PRIVATE, sender.id, sender.name, text, recipient.id, recipient.name, warned=unsaved
             )
         )
-        deliveries: list[Effect[H]] = [Delivery((handle,), PrivateMessage(sender.name, recipient.name, text, outgoing=True))]
+        echo = PrivateMessage(sender.name, recipient.name, text, outgoing=True)
+        deliveries: list[Effect[H]] = [Delivery(self._own_handles(session), echo)]
         if target is None:
             # "They will see it" is promised only while the history can be written.
             code = NoticeCode.PRIVATE_OFFLINE_UNSAVED if unsaved else NoticeCode.PRIVATE_OFFLINE
             deliveries.append(self._notice(handle, code, name=recipient.name))
             return deliveries
-        deliveries.insert(0, Delivery((target.handle,), PrivateMessage(sender.name, recipient.name, text)))
+        if not self.ignores.ignores(target.account.id, sender.id):
+            deliveries.insert(0, Delivery(self.roster.handles_for(target), PrivateMessage(sender.name, recipient.name, text)))
         status = target.presence.status
         if status in (Status.AWAY, Status.BUSY):
             if target.presence.message:
@@ -445,13 +499,52 @@ class Hub(Generic[H]):
         if session is None:
             return []
         event = Typing(session.account.name, active, private=name is not None)
-        if name is None:
-            return [ToEveryone(self.roster.everyone(session.handle), event)]
+        account_id = session.account.id
+        if name is None:  # not to the sender's other sessions: typing is per account
+            others = self.roster.handles_for(session, handle) if self.roster.count_for(account_id) > 1 else ()
+            return [ToEveryone(self.roster.everyone(handle, self.ignoring(account_id, others)), event)]
         account = self.accounts.find(name)
         target = self.roster.by_key(account.key) if account is not None else None
-        if target is None or target is session:
+        if target is None or target.account.id == account_id or self.ignores.ignores(target.account.id, account_id):
             return []
-        return [Delivery((target.handle,), event)]
+        return [Delivery(self.roster.handles_for(target), event)]
+
+    # --- ignore lists -----------------------------------------------------------------------------------
+
+    def ignore(self, handle: H, name: str | None = None) -> list[Effect[H]]:
+        """``/ignore NAME``: NAME's chat lines, actions, private messages, mentions and
+        typing hints are no longer delivered to any of the user's sessions (NAME is
+        not told); kept by the store. ``/ignore`` alone lists whom the user ignores.
+        Ignoring oneself or an unknown name is an error line."""
+        session = self.roster.by_handle(handle)
+        if session is None:
+            return []
+        me = session.account
+        if name is None:
+            names = self.ignores.names(me.id)
+            if not names:
+                return [self._notice(handle, NoticeCode.IGNORE_NONE)]
+            return [self._notice(handle, NoticeCode.IGNORE_LIST, names=", ".join(names))]
+        other = self.find_account(name)
+        if other is None:
+            return [self._error(handle, ErrorCode.NO_SUCH_USER, name=name[:40])]
+        if other.key == me.key:
+            return [self._error(handle, ErrorCode.IGNORE_SELF)]
+        if not self.ignores.add(me.id, other.id, other.name, self.clock()):
+            return [self._notice(handle, NoticeCode.ALREADY_IGNORED, name=other.name)]
+        return [Delivery(self.roster.handles_for(session), Notice.of(NoticeCode.IGNORED, name=other.name))]
+
+    def unignore(self, handle: H, name: str) -> list[Effect[H]]:
+        """``/unignore NAME``: deliver NAME's lines to the user again."""
+        session = self.roster.by_handle(handle)
+        if session is None:
+            return []
+        other = self.find_account(name)
+        if other is None:
+            return [self._error(handle, ErrorCode.NO_SUCH_USER, name=name[:40])]
+        if not self.ignores.remove(session.account.id, other.id):
+            return [self._error(handle, ErrorCode.NOT_IGNORED, name=other.name)]
+        return [Delivery(self.roster.handles_for(session), Notice.of(NoticeCode.UNIGNORED, name=other.name))]
 
     # --- the game -------------------------------------------------------------------------------------
 
@@ -466,7 +559,7 @@ class Hub(Generic[H]):
                 return self._guess(session, guess)
             session.game = None
             return [self._notice(handle, NoticeCode.GAME_STOPPED)]
-        if len(self.roster) > 1:
+        if self.roster.accounts_online > 1:
             return [self._error(handle, ErrorCode.NOT_ALONE)]
         session.game = GuessingGame(secret)
         self._maybe_playing = True
@@ -525,7 +618,9 @@ class Hub(Generic[H]):
             return []
         if session.account.kind is AccountKind.PRECONFIGURED:
             return [self._error(handle, ErrorCode.PRECONFIGURED_ACCOUNT, name=session.account.name)]
-        session.account = self.accounts.set_password(session.account, password_hash)
+        account = self.accounts.set_password(session.account, password_hash)
+        for each in self.roster.sessions_for(session):
+            each.account = account
         return [self._notice(handle, NoticeCode.PASSWORD_CHANGED)]
 
     def unregister(self, handle: H) -> list[Effect[H]]:
@@ -537,24 +632,39 @@ class Hub(Generic[H]):
         account = session.account
         if account.kind is AccountKind.PRECONFIGURED:
             return [self._error(handle, ErrorCode.PRECONFIGURED_ACCOUNT, name=account.name)]
-        goodbye = self._notice(handle, NoticeCode.UNREGISTERED, name=account.name)
-        deliveries = [goodbye, *self.leave(handle, record_last_seen=False)]
+        goodbye = Delivery(self.roster.handles_for(session), Notice.of(NoticeCode.UNREGISTERED, name=account.name))
+        deliveries: list[Effect[H]] = [goodbye]
+        for each in self.roster.sessions_for(session):  # the account is gone on every device
+            deliveries += self.leave(each.handle, record_last_seen=False)
         self.accounts.delete(account)
         return deliveries
 
     def leave(self, handle: H, reason: str = "", *, record_last_seen: bool = True) -> list[Effect[H]]:
-        """End ``handle``'s session, if any: free its seat, remember when it was last
-        seen, and tell everyone else (with the ``/quit`` message as ``reason``).
+        """End ``handle``'s session, if any. If it was its account's last, free the
+        seat, remember when it was last seen, and tell everyone else (with the
+        ``/quit`` message as ``reason``); a session that leaves others of its account
+        online ends silently.
 
         Idempotent: a second call for the same handle returns no deliveries, so the
         left notice goes out exactly once however the connection ended."""
         session = self.roster.remove(handle)
         if session is None:
             return []
+        if self.roster.by_id(session.account.id) is not None:  # still online on another device
+            return [LeftEveryone(handle)]
+        self.ignores.unload(session.account.id)
         self.budget.release(session.account.kind)
         if record_last_seen and not session.account.guest:
             self.accounts.set_last_seen(session.account, self.clock())
         return [LeftEveryone(handle), ToEveryone(self.roster.everyone(), Left(session.account.name, reason))]
+
+    def unignored(self, records: list[HistoryRecord], account_id: int) -> list[HistoryRecord]:
+        """``records`` without those sent by accounts ``account_id`` (online) ignores:
+        what a history replay shows it. The same list while it ignores nobody."""
+        ignored = self.ignores.of(account_id)
+        if not ignored:
+            return records
+        return [record for record in records if record.sender_id not in ignored]
 
     def everyone(self) -> Everyone[H]:
         """Every logged-in handle, in login order (a view: see :class:`~pollchat.core.roster.Everyone`)."""
@@ -573,6 +683,14 @@ class Hub(Generic[H]):
 
     # --- helpers ----------------------------------------------------------------------------------------
 
+    def _own_handles(self, session: OnlineSession[H]) -> tuple[H, ...]:
+        """``session``'s handle first, then its account's other sessions' (what the
+        sender of a private message gets the copy on)."""
+        handle = session.handle
+        if self.roster.count_for(session.account.id) < 2:
+            return (handle,)
+        return (handle, *self.roster.handles_for(session, handle))
+
     @staticmethod
     def _error(handle: H, code: ErrorCode, **detail: object) -> Delivery[H]:
         return Delivery((handle,), Error.of(code, **detail))
@@ -583,6 +701,8 @@ class Hub(Generic[H]):
 
 
 __all__ = ["Admission", "Hub", "reason_suffix"]
+
+_NO_HANDLES: frozenset = frozenset()
 
 
 def reason_suffix(reason: str) -> str:

@@ -49,22 +49,26 @@ class Moderation(Generic[H]):
         self.hub = hub
 
     def kick(self, actor: str, name: str, reason: str = "", *, actor_is_account: bool = True) -> AdminOutcome[H]:
-        """An admin (or the operator console, ``actor``) disconnects ``name``'s session."""
+        """An admin (or the operator console, ``actor``) disconnects ``name``'s
+        sessions, every one of them (an account may be online on several devices)."""
         target = self.hub.online_by_name(name)
         if isinstance(target, Error):
             return AdminOutcome(target)
         if actor_is_account and target.account.key == name_key(actor):
             return AdminOutcome(Error.of(ErrorCode.NOT_YOURSELF, name="kick"))
-        told = Delivery((target.handle,), Notice.of(NoticeCode.KICKED, by=actor, reason=reason_suffix(reason)))
-        left = self.hub.leave(target.handle, f"disconnected by {actor}{reason_suffix(reason)}")
+        handles = self.hub.roster.handles_for(target)
+        told = Delivery(handles, Notice.of(NoticeCode.KICKED, by=actor, reason=reason_suffix(reason)))
+        left: list[Effect[H]] = []
+        for handle in handles:  # the account's left notice comes with its last session
+            left += self.hub.leave(handle, f"disconnected by {actor}{reason_suffix(reason)}")
         reply = Notice.of(NoticeCode.KICK_DONE, name=target.account.name)
-        return AdminOutcome(reply, (told, *left), (target.handle,))
+        return AdminOutcome(reply, (told, *left), handles)
 
     def ban(
         self, actor: str, name: str, until: float | None, reason: str = "", *, actor_is_account: bool = True
     ) -> AdminOutcome[H]:
-        """Ban ``name`` until ``until`` (epoch seconds; ``None`` for good), persisted; a
-        session of theirs is disconnected with the reason."""
+        """Ban ``name`` until ``until`` (epoch seconds; ``None`` for good), persisted;
+        every session of theirs is disconnected with the reason."""
         hub = self.hub
         account = hub.accounts.find(name)
         if account is None:
@@ -77,8 +81,13 @@ class Moderation(Generic[H]):
         session = hub.roster.by_key(account.key)
         if session is None:
             return AdminOutcome(reply)
-        ended = self.ban_session(actor, session.handle, ban)
-        return AdminOutcome(reply, ended.deliveries, ended.disconnect)
+        deliveries: list[Effect[H]] = []
+        disconnect: list[H] = []
+        for handle in hub.roster.handles_for(session):
+            ended = self.ban_session(actor, handle, ban)
+            deliveries += ended.deliveries
+            disconnect += ended.disconnect
+        return AdminOutcome(reply, tuple(deliveries), tuple(disconnect))
 
     def ban_session(self, actor: str, handle: H, ban: Ban) -> AdminOutcome[H]:
         """Tell ``handle`` it is banned by ``actor`` and end its session; the ban itself

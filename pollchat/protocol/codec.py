@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pollchat.protocol.events import Labelled, Renamed, ServerEvent, Typing
+from pollchat.protocol.events import Labelled, Receipt, Renamed, ServerEvent, Typing
 from pollchat.protocol.framing import Item, LineFramer
 from pollchat.protocol.render import encode_json, encode_text
 from pollchat.protocol.requests import Request
@@ -93,7 +93,8 @@ JSON = "json"
 def encode_for_mode(mode: str, event: ServerEvent, ts: float) -> bytes:
     """``event`` in ``mode`` (:data:`TEXT` or :data:`JSON`), one line with its ``\\n``.
 
-    A :class:`~pollchat.protocol.events.Typing` hint and a
+    A :class:`~pollchat.protocol.events.Typing` hint, a read
+    :class:`~pollchat.protocol.events.Receipt` and a
     :class:`~pollchat.protocol.events.Renamed` missed while away (``history``) are for
     clients that keep state: in text mode they would only be noise on a netcat screen
     (and would change the seed-004 login flow), so they render to ``b""``. A
@@ -103,7 +104,7 @@ def encode_for_mode(mode: str, event: ServerEvent, ts: float) -> bytes:
         return encode_json(event, ts)
     if isinstance(event, Labelled):
         event = event.event  # a label is never shown in text mode
-    if isinstance(event, Typing) or (isinstance(event, Renamed) and event.history):
+    if isinstance(event, (Typing, Receipt)) or (isinstance(event, Renamed) and event.history):
         return b""
     return encode_text(event)
 

@@ -13,6 +13,7 @@ an exception (a hypothesis test checks it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from pollchat.errors import ProtocolError
 from pollchat.texts import ErrorCode
@@ -68,6 +69,15 @@ COMMANDS: dict[str, CommandSpec] = {
             words=1,
             rest="optional",
         ),
+        CommandSpec(
+            "ignore",
+            "/ignore [NAME]",
+            "stop seeing NAME's lines, private messages, mentions and typing; /ignore alone lists whom you ignore",
+            words=1,
+            optional_words=1,
+            passive=True,
+        ),
+        CommandSpec("unignore", "/unignore NAME", "see NAME's lines again", words=1, passive=True),
         CommandSpec("away", "/away [message]", "set yourself away; /away alone clears it", rest="optional"),
         CommandSpec("me", "/me action", "describe an action: * NAME action", rest="required"),
         CommandSpec(
@@ -90,6 +100,35 @@ COMMANDS: dict[str, CommandSpec] = {
             words=2,
             optional_words=2,
             passive=True,
+        ),
+        CommandSpec(
+            "older",
+            "/older [#group|@NAME] BEFORE [N]",
+            "scrollback: up to N (default and max 100) messages before message id or time BEFORE (or now)",
+            words=3,
+            optional_words=2,
+            passive=True,
+        ),
+        CommandSpec(
+            "search",
+            "/search WORDS [#group|@NAME]",
+            "find messages with all the WORDS in what you may read, newest first (at most 20)",
+            rest="required",
+            passive=True,
+        ),
+        CommandSpec(
+            "read",
+            "/read @NAME UNTIL",
+            "(clients send this) you have read NAME's private messages up to time UNTIL (or now)",
+            words=2,
+            passive=True,
+        ),
+        CommandSpec(
+            "receipts",
+            "/receipts [on|off]",
+            "show, or turn on or off, read receipts (off: both ways)",
+            words=1,
+            optional_words=1,
         ),
         CommandSpec("play", "/play [N]", "play guess-the-number while you are alone", words=1, optional_words=1),
         CommandSpec(
@@ -239,3 +278,23 @@ def parse_duration(text: str) -> float | None:
         return None
     seconds = int(number) * (unit or 1)
     return float(seconds) if 0 < seconds <= MAX_DURATION else None
+
+
+def parse_cursor(text: str) -> tuple[int | None, float | None] | None:
+    """A scrollback cursor (``/older``'s BEFORE) as ``(before_id, before_ts)``:
+    a message id (``1234``: ids below it), a time in ISO 8601 (``2026-11-21T10:39:59.750Z``,
+    UTC when no offset is given: messages sent before it), or ``now`` (the newest:
+    ``(None, None)``). ``None`` for anything else, an id of 0 or above 2**63 included.
+    """
+    if text.lower() == "now":
+        return None, None
+    if text.isascii() and text.isdigit():
+        number = int(text) if len(text) <= 19 else 0
+        return (number, None) if 0 < number < 2**63 else None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return None, moment.timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None

@@ -57,6 +57,8 @@ class Message:
         history: replayed from the database rather than live.
         at: for history, when it was sent (seconds since the epoch, UTC).
         group: the group's name (without ``#``) for a group message, else ``""``.
+        id: for history, the stored message's id (a scrollback cursor: ``/older``);
+            0 for a live line (it has no id until the end of the pass).
     """
 
     sender: str
@@ -64,11 +66,12 @@ class Message:
     history: bool = False
     at: float | None = None
     group: str = ""
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Emote:
-    """A ``/me`` line: ``* sender text``. ``history``/``at``/``group`` as for
+    """A ``/me`` line: ``* sender text``. ``history``/``at``/``group``/``id`` as for
     :class:`Message`."""
 
     sender: str
@@ -76,12 +79,13 @@ class Emote:
     history: bool = False
     at: float | None = None
     group: str = ""
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class PrivateMessage:
     """A ``/msg``. The recipient gets it with ``outgoing=False``; the sender gets a copy
-    with ``outgoing=True`` as confirmation. ``history``/``at`` as for :class:`Message`."""
+    with ``outgoing=True`` as confirmation. ``history``/``at``/``id`` as for :class:`Message`."""
 
     sender: str
     recipient: str
@@ -89,6 +93,7 @@ class PrivateMessage:
     outgoing: bool = False
     history: bool = False
     at: float | None = None
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +298,79 @@ class HistoryEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One stored message in a scrollback page or a search result.
+
+    Attributes:
+        id: the message's id (ids grow with time; a scrollback cursor).
+        conversation: where it was said, as the viewer names it: ``""`` the main chat,
+            ``#group`` a group (its current name), ``@name`` the viewer's private
+            conversation with that account.
+        kind: ``message``, ``action`` or ``private`` (the JSON types of the live events).
+        sender: the sender's name when it was sent.
+        recipient: a private message's recipient's name when it was sent, else ``""``.
+        text: the text.
+        outgoing: a private message the viewer sent.
+        sent: when it was sent, UTC seconds since the epoch.
+    """
+
+    id: int
+    conversation: str
+    kind: str
+    sender: str
+    recipient: str
+    text: str
+    outgoing: bool
+    sent: float
+
+
+@dataclass(frozen=True, slots=True)
+class Older:
+    """The answer to ``/older``: a page of scrollback.
+
+    Attributes:
+        conversation: as :attr:`StoredMessage.conversation`.
+        before: the cursor asked with, as written (an id, a time, or ``now``).
+        messages: at most a page, oldest first.
+        more: older messages are stored (the next page starts before ``messages[0]``).
+    """
+
+    conversation: str
+    before: str
+    messages: tuple[StoredMessage, ...]
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """The answer to ``/search``.
+
+    Attributes:
+        query: the words searched for.
+        conversation: where (as :attr:`StoredMessage.conversation`), or ``"*"`` for
+            everything the viewer may read.
+        results: the matches, newest first, at most ``limit``.
+        limit: the most results one search returns.
+    """
+
+    query: str
+    conversation: str
+    results: tuple[StoredMessage, ...]
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A read receipt (JSON mode only): ``name`` has read the private messages this
+    connection's account sent them up to ``until`` (UTC seconds since the epoch). Sent
+    when ``name``'s client says so (``/read``) and at login for what was read meanwhile;
+    never while either account has ``/receipts off``."""
+
+    name: str
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class Error:
     """An error line. ``text`` is the code's wording with any details filled in."""
 
@@ -351,6 +429,9 @@ ServerEvent = (
     | ShutdownCancelled
     | HistoryStart
     | HistoryEnd
+    | Older
+    | SearchResults
+    | Receipt
     | Error
     | ModeSwitched
     | ShuttingDown

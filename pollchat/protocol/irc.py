@@ -16,7 +16,9 @@ request keeps its answers in order with the rest):
   :class:`~pollchat.protocol.requests.LogIn`; ``PING``; parameter counts (``461``),
   unknown commands (``421``), commands before registration (``451``);
 * after registration, one typed request per IRC command (``PRIVMSG #lobby`` is a
-  :class:`~pollchat.protocol.requests.Say`, a CTCP ACTION an action line...).
+  :class:`~pollchat.protocol.requests.Say`, a CTCP ACTION an action line, ``CHATHISTORY``
+  a :class:`~pollchat.protocol.requests.ChatHistory` with its selectors parsed...);
+  commands sent behind the credentials wait for ``001`` (:meth:`IrcCodec.take_early`).
 
 Events become IRC messages in :meth:`IrcCodec.encode`. The bytes of a broadcast depend only on
 :attr:`IrcCodec.mode_key`: the negotiated capabilities that change how a message looks
@@ -29,8 +31,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pollchat.protocol.events import (
     Announcement,
@@ -41,6 +44,7 @@ from pollchat.protocol.events import (
     GroupEvent,
     HistoryEnd,
     HistoryStart,
+    Receipt,
     Left,
     Mention,
     Message,
@@ -60,6 +64,9 @@ from pollchat.protocol.requests import (
     Away,
     ChangeMode,
     ChannelMode,
+    ChatHistory,
+    HistoryPoint,
+    Registered,
     Invite,
     Join,
     Kick,
@@ -93,6 +100,8 @@ MAX_CLIENT_TAGS = 4096
 message-tags: 4094 bytes of tag data)."""
 MAX_SASL = 8192
 """Bytes of one SASL response (in 400-byte chunks) before it is refused with ``904``."""
+MAX_EARLY = 32
+"""Commands kept while a login is checked, carried out after ``001`` (more get ``451``)."""
 MAX_PARAMS = 15
 """Parameters of one message (RFC 1459 section 2.3.1)."""
 HOST = "pollchat"
@@ -103,7 +112,10 @@ SERVICE = "*pollchat"
 CAPABILITIES: dict[str, str] = {
     "account-tag": "",
     "away-notify": "",
+    "batch": "",
     "cap-notify": "",
+    "draft/account-registration": "before-connect",
+    "draft/chathistory": "",
     "echo-message": "",
     "extended-join": "",
     "message-tags": "",
@@ -115,6 +127,9 @@ CAPABILITIES: dict[str, str] = {
 """The IRCv3 capabilities offered, with their ``CAP LS 302`` values."""
 _RENDERING_CAPS = ("account-tag", "away-notify", "echo-message", "extended-join", "message-tags", "server-time")
 """Capabilities that change the bytes of a broadcast (part of the mode key)."""
+
+CHATHISTORY_LIMIT = 100
+"""The most messages one ``CHATHISTORY`` request returns (ISUPPORT ``CHATHISTORY``)."""
 
 CHANMODES = "b,k,l,imnpst"
 """The channel modes of ISUPPORT's CHANMODES (what a group can be: ``+nt`` always)."""
@@ -230,6 +245,37 @@ def message_id(sender: str, ts: float) -> str:
     return f"{int(ts * 1_000_000):x}-{sender.encode().hex()[:16]}"
 
 
+def parse_point(text: str) -> HistoryPoint | None:
+    """A ``CHATHISTORY`` selector: ``msgid=<id>`` or ``timestamp=<ISO 8601 UTC>``
+    (milliseconds kept, finer digits dropped); ``None`` if it is neither."""
+    kind, _, value = text.partition("=")
+    if kind == "msgid" and value:
+        return HistoryPoint(msgid=value)
+    if kind != "timestamp" or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return HistoryPoint(ms=(moment - _EPOCH) // timedelta(milliseconds=1))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def default_motd(main_channel: str) -> tuple[str, ...]:
+    """The gateway's message of the day: how pollchat looks from IRC, in three lines
+    (``375``/``372``/``376`` rather than ``422 MOTD File is missing``, which clients
+    and load generators show or count as an error)."""
+    return (
+        f"pollchat: {main_channel} is the main chat, where everyone logged in is; groups are channels (JOIN #name makes one).",
+        "History: the last lines come at login; CHATHISTORY (IRCv3 draft/chathistory) pages back.",
+        "Commands IRC has no word for: /msg *pollchat /help",
+    )
+
+
 def fold_channel(name: str) -> str:
     """The case-insensitive form of a channel name (``CASEMAPPING=ascii`` for the ``#``
     part, Unicode case folding for the rest, as account names)."""
@@ -251,7 +297,7 @@ class IrcCodec:
         guests: a client without credentials may come in as a guest.
         version: the server's version, for ``002`` and ``004``.
         created: when the server started (text for ``003``).
-        motd: the message of the day's lines (empty: ``422``).
+        motd: the message of the day's lines (empty: ``422``; ``None``: :func:`default_motd`).
         max_line: the longest input line in bytes (tags and CRLF excluded is
             :data:`MAX_BODY`); bounds what is buffered.
 
@@ -264,6 +310,14 @@ class IrcCodec:
         busy, held: an operation of the server for this connection is under way (an
             OPER's password check); the requests that came meanwhile wait in ``held``, in
             order (kept by the server).
+        recorded: given by the server: ``recorded(sender, text)`` is the time (epoch
+            seconds) of the history record of the live line being fanned out, if it is
+            that line's, else ``None``. A live line's ``time`` and ``msgid`` tags then
+            are its record's, so ``CHATHISTORY`` finds it and replays it with the same
+            tags.
+        account_of: given by the server: the account name of an online user (``""``
+            for a guest or someone offline), for the ``account`` tag of live lines
+            (IRCv3 account-tag), so the broadcast renders it once per mode key.
     """
 
     peer_closed = False
@@ -278,7 +332,7 @@ class IrcCodec:
         guests: bool = False,
         version: str = "pollchat",
         created: str = "",
-        motd: tuple[str, ...] = (),
+        motd: tuple[str, ...] | None = None,
     ) -> None:
         self.server_name = server_name
         self.main_channel = main_channel
@@ -287,7 +341,7 @@ class IrcCodec:
         self.guests = guests
         self.version = version
         self.created = created
-        self.motd = motd
+        self.motd = default_motd(main_channel) if motd is None else motd
         self.nick = "*"
         self.user = ""
         self.realname = ""
@@ -299,7 +353,8 @@ class IrcCodec:
         self.logging_in = False  # a LogIn was handed out: its answer is awaited
         self.sasl_mechanism = ""  # "PLAIN" while an AUTHENTICATE exchange runs
         self.sasl_buffer = ""
-        self.sasl_done = False  # SASL logged in; 001 waits for CAP END
+        self.sasl_done = False  # logged in early (SASL, REGISTER); 001 waits for NICK, USER and CAP END
+        self.registering = False  # the LogIn under way is a REGISTER
         self.pending_welcome: Welcome | None = None
         self.in_main = autojoin
         self.away = False
@@ -307,6 +362,10 @@ class IrcCodec:
         self.busy = False
         self.held: list[Request] = []
         self.peak = 0  # the most users online so far, told by the server before the welcome
+        self.recorded: Callable[[str, str], float | None] | None = None
+        self.account_of: Callable[[str], str] | None = None
+        self._batches = 0
+        self._early: list[IrcMessage] = []  # sent before 001 while the login was checked
         self._buf = bytearray()
         self._discarding = False
         self._mode_key = self._make_key()
@@ -405,6 +464,9 @@ class IrcCodec:
             (handler or _ANYTIME[command])(self, params, out)
             return
         if not self.registered:
+            if command in _AFTER and (self.logging_in or self.sasl_done) and len(self._early) < MAX_EARLY:
+                self._early.append(m)  # pipelined behind NICK/USER: carried out after 001 (take_early)
+                return
             if command in _AFTER or command.isdigit():
                 out.append(Send(self.numeric("451", command, "You have not registered")))
             else:
@@ -479,10 +541,24 @@ class IrcCodec:
         out.append(Send(self.numeric("464", "Password required: PASS user:password, or SASL")))
         out.append(Quit("no credentials"))
 
+    def take_early(self) -> list[Request]:
+        """The requests of the commands that came after the credentials but before
+        ``001`` (a client that does not wait for the welcome: ``NICK``, ``USER``, ``JOIN``
+        in one write), now that registration is done; the server carries them out in
+        order. Empty before ``001``."""
+        if not self.registered:
+            return []
+        early, self._early = self._early, []
+        out: list[Request] = []
+        for message in early:
+            self._dispatch(message, out)
+        return out
+
     def _finish_sasl_registration(self, out: list[Request]) -> None:
         if self.pending_welcome is not None:
             welcome, self.pending_welcome = self.pending_welcome, None
             out.append(Send(self._welcome(welcome)))
+            out.append(Registered())  # the server joins the client to its groups' channels now
 
     def _cap(self, params: tuple[str, ...], out: list[Request]) -> None:
         if not params:
@@ -592,12 +668,19 @@ class IrcCodec:
         out.append(LogIn(fields[1], fields[2], sasl=True))
 
     def _register(self, params: tuple[str, ...], out: list[Request]) -> None:
-        """IRCv3 draft/account-registration: ``REGISTER <account|*> <email|*> <password>``."""
-        if self.registered or self.logging_in:
+        """IRCv3 draft/account-registration: ``REGISTER <account|*> <email|*> <password>``,
+        before connection registration too (``before-connect``, as ergo): the account is
+        made and logged in at once (``REGISTER SUCCESS``), ``001`` follows once
+        ``NICK``, ``USER`` (and ``CAP END``) have come. Refusals are the spec's ``FAIL
+        REGISTER`` codes (:meth:`_error`)."""
+        if self.registered or self.logging_in or self.sasl_done:
             out.append(Send(self._message("FAIL", "REGISTER", "ALREADY_AUTHENTICATED", "*", "You are already logged in")))
             return
         if len(params) < 3:
             out.append(Send(self.numeric("461", "REGISTER", "Not enough parameters")))
+            return
+        if params[0] == "*" and self.nick == "*":
+            out.append(Send(self._message("FAIL", "REGISTER", "NEED_NICK", "*", "Send NICK first, or name the account")))
             return
         name = self.nick if params[0] == "*" else params[0]
         if not valid_nick(name):
@@ -605,6 +688,7 @@ class IrcCodec:
             return
         self.nick = name
         self.logging_in = True
+        self.registering = True
         out.append(LogIn(name, params[2], register=True))
 
     def _ping(self, params: tuple[str, ...], out: list[Request]) -> None:
@@ -744,6 +828,36 @@ class IrcCodec:
         if unknown:
             out.append(Send(self.numeric("501", "Unknown MODE flag")))
 
+    def _chathistory(self, params: tuple[str, ...], out: list[Request]) -> None:
+        """IRCv3 draft/chathistory: ``CHATHISTORY <subcommand> <target> <selector>
+        [<selector>] <limit>`` (``TARGETS <timestamp> <timestamp> <limit>``). A
+        malformed request gets ``FAIL CHATHISTORY INVALID_PARAMS``; the target and the
+        message ids are the server's to check."""
+        sub = params[0].upper() if params else ""
+        shapes = {"LATEST": 3, "BEFORE": 3, "AFTER": 3, "AROUND": 3, "BETWEEN": 4, "TARGETS": 3}
+        wanted = shapes.get(sub)
+        if wanted is None:
+            out.append(Send(self._message("FAIL", "CHATHISTORY", "INVALID_PARAMS", sub or "*", "Unknown subcommand")))
+            return
+        args = params[1:]
+        if len(args) < wanted:
+            out.append(Send(self._message("FAIL", "CHATHISTORY", "INVALID_PARAMS", sub, "Not enough parameters")))
+            return
+        target = "" if sub == "TARGETS" else args[0]
+        selectors = args[:2] if sub == "TARGETS" else args[1 : wanted - 1]
+        points: list[HistoryPoint | None] = []
+        for text in selectors:
+            point = None if text == "*" and sub == "LATEST" else parse_point(text)
+            if (point is None and not (text == "*" and sub == "LATEST")) or (sub == "TARGETS" and point and point.msgid):
+                out.append(Send(self._message("FAIL", "CHATHISTORY", "INVALID_PARAMS", sub, text, "Invalid selector")))
+                return
+            points.append(point)
+        limit_text = args[wanted - 1]
+        if not limit_text.isascii() or not limit_text.isdigit() or int(limit_text) < 1:
+            out.append(Send(self._message("FAIL", "CHATHISTORY", "INVALID_PARAMS", sub, limit_text, "Invalid limit")))
+            return
+        out.append(ChatHistory(sub, target, tuple(points), min(int(limit_text), CHATHISTORY_LIMIT)))
+
     def _oper(self, params: tuple[str, ...], out: list[Request]) -> None:
         out.append(Oper(params[0], params[1]))
 
@@ -777,6 +891,8 @@ class IrcCodec:
             "TOPICLEN=390",
             "UTF8ONLY",
             "WHOX",
+            f"CHATHISTORY={CHATHISTORY_LIMIT}",
+            "MSGREFTYPES=timestamp,msgid",
         ]
         return self.numeric("005", *tokens[:7], "are supported by this server") + self.numeric(
             "005", *tokens[7:], "are supported by this server"
@@ -881,8 +997,11 @@ class IrcCodec:
         account: str = "",
         sender: str = "",
         client_tags: tuple[tuple[str, str], ...] = (),
+        batch: str = "",
     ) -> tuple[tuple[str, str], ...]:
-        tags: list[tuple[str, str]] = list(client_tags) if "message-tags" in self.caps else []
+        tags: list[tuple[str, str]] = [("batch", batch)] if batch else []
+        if "message-tags" in self.caps:
+            tags += client_tags
         if account and "account-tag" in self.caps:
             tags.append(("account", account))
         if "message-tags" in self.caps and sender:
@@ -894,11 +1013,13 @@ class IrcCodec:
     def chat_line(
         self, sender: str, target: str, text: str, ts: float, *, action: bool = False, notice: bool = False,
         at: float | None = None, account: str = "", client_tags: tuple[tuple[str, str], ...] = (), tag_only: bool = False,
+        batch: str = "",
     ) -> bytes:
         """A PRIVMSG (or NOTICE) from ``sender`` to ``target`` (a CTCP ACTION for
         ``action``), with the tags this client accepts; ``tag_only``: a TAGMSG, only for
-        a client with message-tags (else ``b""``)."""
-        tags = self._tags(ts, at, account, sender, client_tags)
+        a client with message-tags (else ``b""``); ``batch``: inside that batch (IRCv3
+        batch)."""
+        tags = self._tags(ts, at, account, sender, client_tags, batch)
         if tag_only:
             if "message-tags" not in self.caps:
                 return b""
@@ -918,18 +1039,31 @@ class IrcCodec:
             case Message(sender, text, history, at, group):
                 if not group and not self.in_main:
                     return b""
-                return self.chat_line(sender, "#" + group if group else self.main_channel, text, ts, at=at if history else None)
+                if history:
+                    return self.chat_line(sender, "#" + group if group else self.main_channel, text, ts, at=at)
+                return self.chat_line(
+                    sender, "#" + group if group else self.main_channel, text, ts, at=self._recorded_at(sender, text),
+                    account=self._account(sender),
+                )
             case Emote(sender, text, history, at, group):
                 if not group and not self.in_main:
                     return b""
                 target = "#" + group if group else self.main_channel
-                return self.chat_line(sender, target, text, ts, action=True, at=at if history else None)
+                if history:
+                    return self.chat_line(sender, target, text, ts, action=True, at=at)
+                return self.chat_line(
+                    sender, target, text, ts, action=True, at=self._recorded_at(sender, text), account=self._account(sender)
+                )
             case PrivateMessage(sender, recipient, text, outgoing, history, at):
                 if outgoing and not history:
                     return b""  # the server echoes with echo-message itself
                 if outgoing:
                     return self.chat_line(sender, recipient, text, ts, at=at)
-                return self.chat_line(sender, recipient, text, ts, at=at if history else None)
+                if history:
+                    return self.chat_line(sender, recipient, text, ts, at=at)
+                return self.chat_line(
+                    sender, recipient, text, ts, at=self._recorded_at(sender, text), account=self._account(sender)
+                )
             case Entered(name):
                 return self.join_line(name, self.main_channel, name) if self.in_main else b""
             case Left(name, reason):
@@ -949,14 +1083,17 @@ class IrcCodec:
             case GroupEvent():
                 return self._group_event(event)
             case Welcome():
-                if self.negotiating and "sasl" in self.caps:
-                    self.sasl_done = True
-                    self.logging_in = False
-                    self.pending_welcome = event
-                    return self._sasl_success(event.name)
-                data = self._welcome(event)
                 self.logging_in = False
-                return data
+                registering, self.registering = self.registering, False
+                if self.negotiating or self.nick == "*" or not self.user:  # SASL, or an early REGISTER
+                    self.sasl_done = True
+                    self.pending_welcome = event
+                    if registering:
+                        return self._message("REGISTER", "SUCCESS", event.name, "Account created") + self.numeric(
+                            "900", f"{event.name}!{event.name}@{HOST}", event.name, f"You are now logged in as {event.name}"
+                        )
+                    return self._sasl_success(event.name)
+                return self._welcome(event)
             case Error(code, text):
                 return self._error(code, text)
             case Notice(_, text):
@@ -965,10 +1102,60 @@ class IrcCodec:
                 return format_message("NOTICE", self.main_channel, f"[announcement] {text}", source=user_source(sender))
             case ShuttingDown():
                 return format_message("ERROR", "Closing link: server is shutting down")
-            case Greeting() | HistoryStart() | HistoryEnd() | Typing() | Mention() | ModeSwitched():
+            case Greeting() | HistoryStart() | HistoryEnd() | Typing() | Mention() | ModeSwitched() | Receipt():
                 return b""
             case _:
                 return self.server_notice(render_text(event))
+
+    def _recorded_at(self, sender: str, text: str) -> float | None:
+        return self.recorded(sender, text) if self.recorded is not None else None
+
+    def _account(self, sender: str) -> str:
+        if "account-tag" not in self.caps or self.account_of is None:
+            return ""
+        return self.account_of(sender)
+
+    def _batch_ref(self) -> str:
+        self._batches += 1
+        return f"h{self._batches}"
+
+    def history_batch(self, target: str, events: Sequence[ServerEvent]) -> bytes:
+        """The answer to a ``CHATHISTORY`` request: ``events`` (history
+        :class:`Message`, :class:`Emote` and :class:`PrivateMessage` values with their
+        ``at``, oldest first) as the lines they were, each with the ``time`` and
+        ``msgid`` tags it had live, in a ``chathistory`` batch for ``target`` as the
+        client named it (IRCv3 batch and draft/chathistory; without the ``batch``
+        capability, the lines alone)."""
+        ref = self._batch_ref() if "batch" in self.caps else ""
+        lines = [self._message("BATCH", "+" + ref, "chathistory", target)] if ref else []
+        for event in events:
+            match event:
+                case Message(sender, text, _, at, group) | Emote(sender, text, _, at, group):
+                    where = "#" + group if group else self.main_channel
+                    lines.append(self.chat_line(sender, where, text, at or 0.0, at=at, action=isinstance(event, Emote), batch=ref))
+                case PrivateMessage(sender, recipient, text, _, _, at):
+                    lines.append(self.chat_line(sender, recipient, text, at or 0.0, at=at, batch=ref))
+        if ref:
+            lines.append(self._message("BATCH", "-" + ref))
+        return b"".join(lines)
+
+    def targets_batch(self, targets: Sequence[tuple[str, float]]) -> bytes:
+        """The answer to ``CHATHISTORY TARGETS``: ``(target, time of its latest
+        message)`` pairs as ``CHATHISTORY TARGETS`` lines in a
+        ``draft/chathistory-targets`` batch."""
+        ref = self._batch_ref() if "batch" in self.caps else ""
+        tags = (("batch", ref),) if ref else ()
+        lines = [self._message("BATCH", "+" + ref, "draft/chathistory-targets")] if ref else []
+        for target, ts in targets:
+            lines.append(format_message("CHATHISTORY", "TARGETS", target, server_time(ts), source=self.server_name, tags=tags))
+        if ref:
+            lines.append(self._message("BATCH", "-" + ref))
+        return b"".join(lines)
+
+    def history_fail(self, code: str, subcommand: str, target: str, text: str) -> bytes:
+        """``FAIL CHATHISTORY <code> <subcommand> <target> :text`` (``INVALID_TARGET``,
+        ``MESSAGE_ERROR``)."""
+        return self._message("FAIL", "CHATHISTORY", code, subcommand, target, text)
 
     def _sasl_success(self, name: str) -> bytes:
         return self.numeric("900", f"{name}!{name}@{HOST}", name, f"You are now logged in as {name}") + self.numeric(
@@ -980,14 +1167,24 @@ class IrcCodec:
         return self.logging_in and self.negotiating and "sasl" in self.caps
 
     def _error(self, code: ErrorCode, text: str) -> bytes:
+        if self.registering:
+            self.registering = False
+            fail = _REGISTER_FAILS.get(code)
+            if fail is not None:
+                self.logging_in = False
+                return self._message("FAIL", "REGISTER", fail, self.nick, text)
         if not self.registered:
             sasl = self.sasl_pending()
             self.logging_in = False
+            self._early.clear()  # what was sent behind refused credentials is not carried out
             if sasl and code in _LOGIN_REFUSALS:
                 return self.numeric("904", "SASL authentication failed: " + text)
             if code is ErrorCode.NAME_TAKEN or code is ErrorCode.ALREADY_ONLINE or code is ErrorCode.LOOKALIKE_NAME:
                 nick, self.nick = self.nick, "*"
                 return self.numeric("433", nick, "Nickname is already in use")
+            if code is ErrorCode.TOO_MANY_SESSIONS:  # the nick is in use, as often as allowed: say why
+                nick, self.nick = self.nick, "*"
+                return self.numeric("433", nick, text)
             if code is ErrorCode.SERVER_FULL or code is ErrorCode.BANNED or code is ErrorCode.SERVER_CLOSING:
                 return self.numeric("465", text)
             if code is ErrorCode.WRONG_PASSWORD or code is ErrorCode.LOCKED_OUT:
@@ -1031,7 +1228,14 @@ class IrcCodec:
 
 
 _LOGIN_REFUSALS = frozenset(
-    {ErrorCode.WRONG_PASSWORD, ErrorCode.LOCKED_OUT, ErrorCode.BANNED, ErrorCode.ALREADY_ONLINE, ErrorCode.BAD_FORMAT}
+    {
+        ErrorCode.WRONG_PASSWORD,
+        ErrorCode.LOCKED_OUT,
+        ErrorCode.BANNED,
+        ErrorCode.ALREADY_ONLINE,
+        ErrorCode.TOO_MANY_SESSIONS,
+        ErrorCode.BAD_FORMAT,
+    }
 )
 _CLOSING = frozenset(
     {
@@ -1045,6 +1249,18 @@ _CLOSING = frozenset(
         ErrorCode.INTERNAL,
     }
 )
+_REGISTER_FAILS = {
+    ErrorCode.NAME_TAKEN: "ACCOUNT_EXISTS",
+    ErrorCode.LOOKALIKE_NAME: "ACCOUNT_EXISTS",
+    ErrorCode.BAD_NAME: "BAD_ACCOUNT_NAME",
+    ErrorCode.MIXED_SCRIPT_NAME: "BAD_ACCOUNT_NAME",
+    ErrorCode.PASSWORD_TOO_SHORT: "WEAK_PASSWORD",
+    ErrorCode.PASSWORD_BLANK: "WEAK_PASSWORD",
+    ErrorCode.REGISTER_RATE: "TEMPORARILY_UNAVAILABLE",
+    ErrorCode.NO_NEW_ACCOUNTS: "TEMPORARILY_UNAVAILABLE",
+}
+"""A refused REGISTER's ``FAIL REGISTER`` code (IRCv3 draft/account-registration);
+the other refusals (server full, a ban) keep their numerics."""
 _FAILS = frozenset({ErrorCode.PASSWORD_TOO_SHORT, ErrorCode.PASSWORD_BLANK, ErrorCode.REGISTER_RATE, ErrorCode.NO_NEW_ACCOUNTS})
 
 _Handler = "Callable[[IrcCodec, tuple[str, ...], list[Request]], None]"
@@ -1088,5 +1304,6 @@ _AFTER = {
     "MODE": IrcCodec._mode,
     "OPER": IrcCodec._oper,
     "VERSION": IrcCodec._version,
+    "CHATHISTORY": IrcCodec._chathistory,
 }
 _MIN_PARAMS = {"INVITE": 2, "TAGMSG": 1, "USERHOST": 1, "JOIN": 1, "PART": 1, "TOPIC": 1, "KICK": 2, "KILL": 1, "MODE": 1, "OPER": 2}

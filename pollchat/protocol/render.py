@@ -48,13 +48,17 @@ from pollchat.protocol.events import (
     Message,
     ModeSwitched,
     Notice,
+    Older,
     PrivateMessage,
+    Receipt,
     Renamed,
+    SearchResults,
     ServerEvent,
     ShutdownCancelled,
     ShutdownWarning,
     ShuttingDown,
     StatusChanged,
+    StoredMessage,
     Typing,
     Welcome,
     WhoEntry,
@@ -87,6 +91,9 @@ EVENT_TYPES: dict[type, str] = {
     ShutdownCancelled: "shutdown_cancelled",
     HistoryStart: "history_start",
     HistoryEnd: "history_end",
+    Older: "older",
+    SearchResults: "search",
+    Receipt: "receipt",
     Error: "error",
     ModeSwitched: "mode",
     ShuttingDown: "shutdown",
@@ -173,6 +180,12 @@ def render_text(event: ServerEvent) -> str:
             return texts.MODE_SWITCHED.format(mode=mode)
         case ShuttingDown():
             return texts.SHUTTING_DOWN
+        case Older():
+            return _render_older(event)
+        case SearchResults():
+            return _render_search(event)
+        case Receipt(name, until):
+            return texts.RECEIPT.format(name=name, time=format_time(until))
         case Labelled(inner):
             return render_text(inner)  # a label is never shown in text mode
     raise TypeError(f"not a server event: {event!r}")
@@ -187,6 +200,51 @@ def _render_whois(event: Whois) -> str:
     if event.since is None:
         return texts.WHOIS_NEVER_SEEN.format(name=event.name, kind=event.kind)
     return texts.WHOIS_OFFLINE.format(name=event.name, since=format_time(event.since), kind=event.kind)
+
+
+def stored_event(message: StoredMessage) -> Message | Emote | PrivateMessage:
+    """A stored message as the history event it was (``history`` set, its time as
+    ``at``): how a scrollback page or a search result reads in text mode, and how a
+    client shows it."""
+    group = message.conversation[1:] if message.conversation.startswith("#") else ""
+    if message.kind == "private":
+        return PrivateMessage(
+            message.sender, message.recipient, message.text, message.outgoing, history=True, at=message.sent, id=message.id
+        )
+    if message.kind == "action":
+        return Emote(message.sender, message.text, history=True, at=message.sent, group=group, id=message.id)
+    return Message(message.sender, message.text, history=True, at=message.sent, group=group, id=message.id)
+
+
+def _where(conversation: str) -> str:
+    if conversation == "*":
+        return texts.WHERE_EVERYWHERE
+    if conversation.startswith("#"):
+        return texts.WHERE_GROUP.format(group=conversation[1:])
+    if conversation.startswith("@"):
+        return texts.WHERE_PRIVATE.format(name=conversation[1:])
+    return texts.WHERE_MAIN
+
+
+def _render_older(event: Older) -> str:
+    lines = [texts.OLDER_START.format(count=len(event.messages), where=_where(event.conversation))]
+    lines += [render_text(stored_event(message)) for message in event.messages]
+    if event.more and event.messages:
+        target = f"{event.conversation} " if event.conversation else ""
+        lines.append(texts.OLDER_MORE.format(target=target, cursor=event.messages[0].id))
+    else:
+        lines.append(texts.OLDER_ALL)
+    return "\n".join(lines)
+
+
+def _render_search(event: SearchResults) -> str:
+    where = _where(event.conversation)
+    if not event.results:
+        return texts.SEARCH_NONE.format(query=event.query, where=where)
+    lines = [texts.SEARCH_START.format(count=len(event.results), query=event.query, where=where, limit=event.limit)]
+    lines += [render_text(stored_event(message)) for message in event.results]
+    lines.append(texts.SEARCH_END)
+    return "\n".join(lines)
 
 
 def _render_groups(event: GroupList) -> str:
@@ -277,7 +335,7 @@ def encode_json(event: ServerEvent, ts: float) -> bytes:
             continue
         if isinstance(value, (ErrorCode, NoticeCode, GroupChange)):
             value = value.code
-        elif field.name == "since" and value is not None:
+        elif field.name in ("since", "until") and value is not None:
             value = format_ts(value)
         elif field.name == "users" and isinstance(event, WhoList):
             value = [_who_entry_json(user) for user in value]
@@ -285,13 +343,21 @@ def encode_json(event: ServerEvent, ts: float) -> bytes:
             value = [{f.name: getattr(entry, f.name) for f in fields(entry)} for entry in value]
         elif field.name == "pending":
             value = list(value)
+        elif isinstance(event, (Older, SearchResults)) and field.name in ("messages", "results"):
+            value = [_stored_json(message) for message in value]
         obj[field.name] = value
     obj["ts"] = format_ts(ts)
     return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-_OMITTED_WHEN_EMPTY = {"history", "reason", "connection", "address", "group", "pending"}
+_OMITTED_WHEN_EMPTY = {"history", "reason", "connection", "address", "group", "pending", "id"}
 """Fields left out of JSON when false or empty, so live events look like before."""
+
+
+def _stored_json(message: StoredMessage) -> dict[str, Any]:
+    entry: dict[str, Any] = {f.name: getattr(message, f.name) for f in fields(message)}
+    entry["sent"] = format_ts(message.sent)
+    return entry
 
 
 def _json_string(text: str) -> str:
@@ -311,9 +377,14 @@ def _who_entry_json(user: WhoEntry) -> dict[str, Any]:
     return entry
 
 
-_BOOL_FIELDS = {"history", "outgoing", "online", "active", "private", "owner"}
-_INT_FIELDS = {"count", "idle", "seconds", "connection", "members"}
-_NESTED = {(GroupList, "groups"): GroupEntry, (MemberList, "members"): MemberEntry}
+_BOOL_FIELDS = {"history", "outgoing", "online", "active", "private", "owner", "more"}
+_INT_FIELDS = {"count", "idle", "seconds", "connection", "members", "id", "limit"}
+_NESTED = {
+    (GroupList, "groups"): GroupEntry,
+    (MemberList, "members"): MemberEntry,
+    (Older, "messages"): StoredMessage,
+    (SearchResults, "results"): StoredMessage,
+}
 """List fields whose items are entry objects, and the entry class of each."""
 _OPTIONAL_FIELDS = {"since", "idle"}
 
@@ -403,9 +474,9 @@ def _decode_field(cls: type, name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{name} must be a whole number")
         return value
-    if name == "since":
+    if name in ("since", "sent", "until"):
         if not isinstance(value, str):
-            raise TypeError("since must be an ISO 8601 time")
+            raise TypeError(f"{name} must be an ISO 8601 time")
         return _parse_ts(value)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string")

@@ -216,6 +216,43 @@ class SlashCommand:
     line: str
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    """A point in a conversation's history (an IRCv3 ``CHATHISTORY`` selector): a
+    message's ``msgid`` as the server tagged it, or a time, ``ms`` milliseconds since
+    the epoch (UTC; ``timestamp=`` is given to the millisecond). Exactly one is set."""
+
+    msgid: str = ""
+    ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatHistory:
+    """Messages of a conversation already said (IRCv3 draft/chathistory).
+
+    Attributes:
+        subcommand: ``LATEST``, ``BEFORE``, ``AFTER``, ``AROUND``, ``BETWEEN`` or ``TARGETS``.
+        target: the conversation as the client named it: the main channel, a
+            ``#group``, a nick (the private conversation with it); ``""`` for ``TARGETS``.
+        points: the selectors: one (``None`` for ``LATEST *``), two for ``BETWEEN``
+            and ``TARGETS`` (times only for ``TARGETS``).
+        limit: the most messages (or targets) wanted, 1 or more, at most the
+            server's ``CHATHISTORY`` limit.
+    """
+
+    subcommand: str
+    target: str
+    points: tuple[HistoryPoint | None, ...]
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """Connection registration just finished for an account that logged in before it
+    (SASL, or a REGISTER before ``CAP END``): ``001`` is out, so the front end's
+    server half now joins the client to its groups' channels."""
+
+
 Request = (
     LogIn
     | Send
@@ -239,6 +276,8 @@ Request = (
     | Lusers
     | ChannelMode
     | SlashCommand
+    | ChatHistory
+    | Registered
 )
 """Any typed request."""
 
@@ -265,5 +304,7 @@ REQUEST_TYPES = (
     Lusers,
     ChannelMode,
     SlashCommand,
+    ChatHistory,
+    Registered,
 )
 """The request classes, for ``isinstance`` checks."""

@@ -238,6 +238,7 @@ class Session:
         "_backlog",
         "_backlog_size",
         "_guarding",
+        "_answering",
     )
 
     def __init__(self, max_failures: int = DEFAULT_MAX_FAILURES, min_password_length: int = 0) -> None:
@@ -249,6 +250,7 @@ class Session:
         self._backlog: deque[object] | None = None  # made on first use: most sessions never need it
         self._backlog_size = 0  # characters of lines waiting in the backlog
         self._guarding = False  # a login verb came while chatting: the next line may be credentials
+        self._answering = False  # a request's answer comes later: input waits in the backlog
 
     # --- input ---------------------------------------------------------------------------
 
@@ -257,7 +259,7 @@ class Session:
         request, and return the actions. A :class:`~pollchat.protocol.requests.LogIn`
         starts a login as ``user,password`` would; any other request passes through
         (held, in order, while a password check runs)."""
-        if self.phase is Phase.AUTHENTICATING:
+        if self.phase is Phase.AUTHENTICATING or self._answering:
             self._held().append(item)
             self._backlog_size += _size(item)
             return []
@@ -278,7 +280,7 @@ class Session:
     def feed_eof(self) -> list[SessionStep]:
         """The peer closed its sending side (or the connection). Returns the actions;
         while authenticating, the hang-up waits in the backlog behind earlier lines."""
-        if self.phase is Phase.AUTHENTICATING:
+        if self.phase is Phase.AUTHENTICATING or self._answering:
             self._held().append(_EOF)
             return []
         if self.phase is Phase.CLOSED:
@@ -290,6 +292,37 @@ class Session:
     def backlog_full(self) -> bool:
         """True when the server should stop reading until authentication is done."""
         return self._backlog_size >= BACKLOG_LIMIT
+
+    # --- answers that come later ---------------------------------------------------------
+
+    @property
+    def answering(self) -> bool:
+        """A request's answer is still to come (:meth:`await_answer`)."""
+        return self._answering
+
+    def await_answer(self) -> None:
+        """The last request is answered later (a query the event loop does not wait
+        for): hold further input in the backlog, in order, so that nothing sent after
+        it is answered before it. :meth:`next_held` gives it back once answered."""
+        self._answering = True
+
+    def answered(self) -> None:
+        """The awaited answer was sent: input is handled again (:meth:`next_held` first)."""
+        self._answering = False
+
+    def next_held(self) -> list[SessionStep] | None:
+        """The actions of the oldest item held while an answer was awaited, ``None``
+        when none is left or an answer is awaited again (one item at a time, so a
+        request that awaits an answer holds the items behind it)."""
+        if not self._backlog or self._answering or self.phase is Phase.AUTHENTICATING:
+            return None
+        item = self._backlog.popleft()
+        if not self._backlog:
+            self._backlog = None
+        if item is _EOF:
+            return self.feed_eof()
+        self._backlog_size -= _size(item)
+        return self.feed(item)  # type: ignore[arg-type]
 
     # --- authentication outcome ----------------------------------------------------------
 
@@ -394,7 +427,7 @@ class Session:
 
     def _replay(self) -> list[SessionStep]:
         actions: list[SessionStep] = []
-        while self._backlog and self.phase is not Phase.AUTHENTICATING:
+        while self._backlog and self.phase is not Phase.AUTHENTICATING and not self._answering:
             item = self._backlog.popleft()
             if item is _EOF:
                 actions += self.feed_eof()

@@ -31,6 +31,7 @@ from pollchat.protocol.irc import IrcCodec
 from pollchat.protocol.web import WebCodec
 from pollchat.server.backups import BackupScheduler
 from pollchat.server.build import build_server_loop
+from pollchat.server.memory import fix_mmap_threshold
 from pollchat.server.connection import Connection
 from pollchat.server.console import OperatorConsole
 from pollchat.server.loop import EventLoop, Listener
@@ -244,14 +245,21 @@ class Server:
         """One loop pass (see :meth:`EventLoop.run_once`)."""
         self.loop.run_once(timeout)
 
-    def serve_forever(self) -> None:
-        """Serve until shut down, then release everything (:meth:`close`).
-
-        Start-up is over at this point: what it made (modules, tables, the settings) is
-        collected once and frozen out of the garbage collector's view (``gc.freeze``), so
-        the collections that thousands of connections trigger do not walk it again."""
+    def after_start(self) -> None:
+        """Start-up is over: what it made (modules, tables, the settings) is collected
+        once and frozen out of the garbage collector's view (``gc.freeze``), so the
+        collections that thousands of connections trigger do not walk it again; and
+        large short-lived buffers get mappings of their own from now on
+        (:func:`~pollchat.server.memory.fix_mmap_threshold`), so they do not fragment
+        the heap the connections live in."""
         gc.collect()
         gc.freeze()
+        fix_mmap_threshold()
+
+    def serve_forever(self) -> None:
+        """Serve until shut down (after :meth:`after_start`), then release everything
+        (:meth:`close`)."""
+        self.after_start()
         try:
             while not self.finished:
                 self.loop.run_once(self._remaining() if self.stopping else None)

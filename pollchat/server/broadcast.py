@@ -40,13 +40,19 @@ is handed to the loop's slow-consumer drop, at a line boundary.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
-from pollchat.protocol.events import ServerEvent
+from pollchat.protocol.events import Entered, Left, ServerEvent
 
 if TYPE_CHECKING:
     from pollchat.server.connection import Connection, GroupShare
+
+
+PRESENCE = (Entered, Left)
+"""Broadcasts that may wait a little (:attr:`Broadcaster.urgent` stays false): in a
+login storm every pass has a few entered notices, and each pass that has any costs one
+``send()`` per member."""
 
 
 class Audience:
@@ -131,6 +137,11 @@ class Broadcaster:
         """Some audience has bytes pending in this pass. While false, every member is
         caught up and :meth:`settle` has nothing to do (a caller on a hot path may skip
         the call)."""
+        self.urgent = False
+        """Something pending must go out at the end of this pass: anything but
+        :data:`PRESENCE` notices to everyone (a chat line, a group line...). While only
+        presence notices are pending, the loop may keep them for a later pass (they
+        stay pending, and every rule of :meth:`settle` holds across passes)."""
         self._to_flush = to_flush
         self._drop = drop
 
@@ -192,10 +203,16 @@ class Broadcaster:
 
     # --- bytes ------------------------------------------------------------------------------
 
-    def broadcast(self, event: ServerEvent, exclude: Connection | None = None) -> None:
+    def broadcast(self, event: ServerEvent, exclude: Connection | None = None, skip: Collection[Connection] = ()) -> None:
         """Render ``event`` once per audience (one timestamp) and append it to the
-        audience's pending bytes, for every member but ``exclude``. A codec that renders
-        it to ``b""`` (a typing hint in text mode) adds nothing.
+        audience's pending bytes, for every member but ``exclude`` and those in
+        ``skip``. A codec that renders it to ``b""`` (a typing hint in text mode) adds
+        nothing.
+
+        A left-out member is moved past the line the way a sender is (settled up to it,
+        then its ``caught_up_to`` set after it), so the bytes stay shared by everyone
+        else and the batch of the pass is not broken; ``skip`` costs one settle per
+        member in it, and nothing while it is empty.
 
         The rendering comes from a member whose codec still has the audience's mode key:
         a codec can close behind the loop's back (a WebSocket close frame read in the
@@ -223,19 +240,31 @@ class Broadcaster:
             if not counted:
                 self.broadcasts += 1  # group batches opened before this take no more lines
                 counted = True
+                if type(event) not in PRESENCE:
+                    self.urgent = True
             self.active = True
             if exclude is not None and exclude.audience == key:
                 if not self.settle(exclude, before):
                     continue  # dropped as a slow consumer: it left the audience
                 exclude.caught_up_to = len(pending)
+            if skip:
+                for left_out in skip:
+                    if left_out.audience == key and self.settle(left_out, before):
+                        left_out.caught_up_to = len(pending)
 
     def to_group(
-        self, group: object, members: Sequence[Connection], event: ServerEvent, exclude: Connection | None = None
+        self,
+        group: object,
+        members: Sequence[Connection],
+        event: ServerEvent,
+        exclude: Connection | None = None,
+        skip: Collection[Connection] = (),
     ) -> None:
         """Render ``event`` once per mode key among ``members`` (one timestamp) and
         append it to the pending bytes of ``group``'s batch, for every member but
-        ``exclude``; the members get them at the end of the pass, or before anything
-        else is queued for them.
+        ``exclude`` and those in ``skip`` (moved past the line as the sender is, so the
+        batch stays whole); the members get them at the end of the pass, or before
+        anything else is queued for them.
 
         ``members`` is every online member of the group, ``exclude`` included, in the
         order the core gives (the same tuple while nothing changed, so a burst of lines
@@ -258,6 +287,9 @@ class Broadcaster:
                 if not self._settle_group(exclude):
                     continue  # the sender was dropped as a slow consumer: it left the batch
                 skipped = exclude.group_audience
+            left_out = [conn for conn in skip if batch.holds(conn) and self._settle_group(conn)] if skip else []
+            if skip and not batch.intact():
+                continue  # one of them was dropped as a slow consumer: open the batch again
             break
         ts = 0.0
         for key, audience in batch.audiences.items():
@@ -272,15 +304,19 @@ class Broadcaster:
             data = codec.encode(event, ts)
             if data:
                 audience.pending += data
-                self.active = True
+                self.active = self.urgent = True
         if exclude is not None and skipped is not None:
             exclude.group_caught_up = len(skipped.pending)  # settled above: it skips only this line
+        for conn in left_out:
+            share = conn.group_audience
+            if share is not None:
+                conn.group_caught_up = len(share.pending)
 
     def _open_group(self, group: object, members: Sequence[Connection]) -> GroupBatch:
         """A new batch for ``group``: each open member first gets all it is owed (of
         another batch and of the main chat), then joins it under its mode key."""
         batch = self.groups[group] = GroupBatch(group, members, self.broadcasts)
-        self.active = True  # the flush at the end of the pass ends the batch, bytes or not
+        self.active = self.urgent = True  # the flush at the end of the pass ends the batch, bytes or not
         audiences = batch.audiences
         for conn in members:
             if conn.closing or (self.active and not self.settle(conn)):
@@ -363,7 +399,7 @@ class Broadcaster:
         consumers found in a phase are dropped after it, so the members do not change
         while it runs. A group batch without lines in this pass ends here; the others
         stay open, empty, for the group's next lines."""
-        self.active = False
+        self.active = self.urgent = False
         slow: list[Connection] = []
         if self.groups:
             counted = self.broadcasts  # this pass's main-chat bytes go out below, before any new line
@@ -407,6 +443,11 @@ class Broadcaster:
                     conn.outbuf += memoryview(pending)[sent:]
                     to_flush[conn] = None
         self._drop_all(slow)
+
+    def members(self) -> int:
+        """Connections in the audiences (everyone logged in): what a flush of the main
+        chat's bytes costs, in ``send()`` calls."""
+        return sum(len(audience.members) for audience in self.audiences.values())
 
     def _flush_group(self, audience: GroupShare, slow: list[Connection], *, keep: bool) -> None:
         """:meth:`flush` for one group batch's members of one mode key (the same hot

@@ -26,6 +26,7 @@ from pollchat.core.group_chat import GroupChat
 from pollchat.core.groups import GroupLimits, Groups
 from pollchat.core.hub import Hub
 from pollchat.core.passwords import hash_password
+from pollchat.core.receipts import Receipts
 from pollchat.core.seats import SeatBudget
 from pollchat.server.bans import NetworkBans
 from pollchat.server.barrier import CommitBarrier
@@ -35,9 +36,11 @@ from pollchat.server.history import HistoryLog
 from pollchat.server.irc import IrcGateway
 from pollchat.server.loop import EventLoop
 from pollchat.server.peer import Peer
+from pollchat.server.registrations import RegistrationCommit
 from pollchat.server.service import ChatService, Output
 from pollchat.server.timers import Timers
 from pollchat.server.workers import PasswordPool, WorkerPool
+from pollchat.store.database import Database
 from pollchat.store.ports import Store
 
 if TYPE_CHECKING:
@@ -98,6 +101,8 @@ def build_chat(
         idle_after=config.idle_after,
         offline_quota=config.offline_quota,
         history=history,
+        sessions_per_account=config.sessions_per_account,
+        ignores=database,
     )
     limits = GroupLimits(config.max_groups_per_owner, config.max_group_members, config.max_group_requests)
     return ChatService(
@@ -114,6 +119,7 @@ def build_chat(
         rng=rng,
         networks=NetworkBans(database, clock()),
         count_accounts=database.count_accounts,
+        receipts=Receipts(database),
     )
 
 
@@ -134,7 +140,9 @@ def build_server_loop(
     adapter, made ``loop``'s handler.
 
     The loop is made first (the pool and the service need its timers and its
-    wake-up), so the adapter is given to it here, the one place that does.
+    wake-up), so the adapter is given to it here, the one place that does. With the
+    SQLite engine, registrations are group-committed once per pass
+    (:mod:`pollchat.server.registrations`), the loop's first before-flush hook.
 
     With ``cluster``, the service is one node of a cluster
     (:class:`~pollchat.server.cluster.node.ClusterNode`, needs ``hiredis``): its seats
@@ -174,6 +182,12 @@ def build_server_loop(
     if config.irc:  # the IRC gateway's server half: it hooks itself into the service
         IrcGateway(service, config.irc_main_channel)
     adapter = LoopAdapter(loop, service, on_shutdown=on_shutdown, on_reload=on_reload)
+    if isinstance(database, Database):  # the SQLite engine: one fsync per pass for its registrations
+        database.group_commit = True
+        service.registration_commit = RegistrationCommit(database.commit_registrations, service.registration_failed)
+        # First: the pass's new accounts are committed and admitted before anything else
+        # of the pass is committed or sent.
+        loop.before_flush.insert(0, service.registration_commit.before_flush)
     loop.handler = adapter
     if cluster is not None:
         from pollchat.server.cluster.node import ClusterNode

@@ -194,6 +194,13 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         SECTION_PROTECTION,
     ),
     ConfigFlag(
+        "--sessions-per-account", "sessions_per_account", whole_number(1),
+        "sessions (devices) one account may have logged in at once; each gets the account's lines "
+        "and private messages, and the account takes one seat; 1 refuses a second login with "
+        "'Password already used' as seed 004 does (default: %(default)s)", "N",
+        SECTION_PROTECTION,
+    ),
+    ConfigFlag(
         "--input-budget", "input_budget", non_negative_float,
         "frames and lines one connection may send per second, before and after login, in bursts of "
         "10 seconds' worth; past it reading pauses, and a connection over it for 10 s is closed; "

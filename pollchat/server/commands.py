@@ -17,26 +17,32 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pollchat import texts
 from pollchat.core import game
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import SEARCH_MIN_LENGTH, Conversation, HistoryRecord, RecordKind, search_terms
 from pollchat.core.group_chat import group_name
 from pollchat.core.effects import Delivery, Effect, ToEveryone, ToGroup
 from pollchat.core.passwords import change_password, verify_password
 from pollchat.core.presence import Status
+from pollchat.core.receipts import ReceiptList, Receipts
 from pollchat.core.seats import AccountKind
-from pollchat.protocol.commands import COMMANDS, Command, group_argument
+from pollchat.protocol.commands import COMMANDS, Command, group_argument, parse_cursor
 from pollchat.protocol.events import (
     Emote,
     Error,
     GroupEvent,
     Message,
     Notice,
+    Older,
     PrivateMessage,
+    Receipt,
     Renamed,
+    SearchResults,
     ServerEvent,
+    StoredMessage,
 )
 from pollchat.protocol.manual import help_text
 from pollchat.protocol.session import has_control_characters, new_password_error
 from pollchat.server.peer import Peer
+from pollchat.errors import StoreError
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 if TYPE_CHECKING:
@@ -59,6 +65,11 @@ MAX_HISTORY = 500
 """``/history`` shows at most this many public (and private) messages: one reply stays
 well under the output bound."""
 
+OLDER_PAGE = 100
+"""``/older`` returns at most this many messages per page (and by default)."""
+SEARCH_LIMIT = 20
+"""``/search`` returns at most this many results (the newest)."""
+
 _LOGGED_CHANGES = frozenset(
     {
         GroupChange.CREATED,
@@ -78,7 +89,7 @@ def history_event(record: HistoryRecord, viewer_id: int, group: str = "") -> Ser
     """A stored record as the history event ``viewer_id``'s account is shown; ``group``
     is the current name of the record's group, if it has one."""
     if record.kind is RecordKind.ACTION:
-        return Emote(record.sender, record.text, history=True, at=record.ts, group=group)
+        return Emote(record.sender, record.text, history=True, at=record.ts, group=group, id=record.id)
     if record.kind is RecordKind.PRIVATE:
         return PrivateMessage(
             record.sender,
@@ -87,8 +98,28 @@ def history_event(record: HistoryRecord, viewer_id: int, group: str = "") -> Ser
             outgoing=record.sender_id == viewer_id,
             history=True,
             at=record.ts,
+            id=record.id,
         )
-    return Message(record.sender, record.text, history=True, at=record.ts, group=group)
+    return Message(record.sender, record.text, history=True, at=record.ts, group=group, id=record.id)
+
+
+def stored_message(record: HistoryRecord, viewer_id: int, conversation: str) -> StoredMessage:
+    """A stored record as ``viewer_id``'s account is shown it in a scrollback page or a
+    search result; ``conversation`` names where it was said (``""``, ``#group``, ``@name``)."""
+    if record.kind is RecordKind.PRIVATE:
+        kind = "private"
+    else:
+        kind = "action" if record.kind is RecordKind.ACTION else "message"
+    return StoredMessage(
+        record.id,
+        conversation,
+        kind,
+        record.sender,
+        record.recipient or "",
+        record.text,
+        record.kind is RecordKind.PRIVATE and record.sender_id == viewer_id,
+        record.ts,
+    )
 
 
 class CommandOutput(Protocol[P]):
@@ -108,6 +139,16 @@ class CommandOutput(Protocol[P]):
     def close(self, peer: P, reason: str) -> None:
         """Close ``peer`` after its queued lines."""
 
+    def answer_later(self, peer: P) -> None:
+        """``peer``'s current request is answered in a later loop pass: hold its input."""
+
+    def answer_sent(self, peer: P) -> None:
+        """The answer :meth:`answer_later` announced was queued: handle the held input."""
+
+    def leaving(self, peer: P) -> None:
+        """``peer``'s session is about to end (``/quit``): the front ends tell what only
+        they know, before the hub lets the session go."""
+
 
 class Commands(Generic[P]):
     """The command methods, over explicit collaborators and peers of type ``P``.
@@ -122,6 +163,8 @@ class Commands(Generic[P]):
         admin: the admin actions (``/kick``, ``/ban``...); ``None`` where no admin
             command runs (unit tests).
         rng: where game numbers come from (tests pass a seeded ``random.Random``).
+        receipts: the read-receipt rules over the store (``/read``, ``/receipts``);
+            ``None``: kept in memory only.
     """
 
     def __init__(
@@ -134,8 +177,10 @@ class Commands(Generic[P]):
         config: ServerConfig,
         admin: AdminActions[P] | None = None,
         rng: random.Random | None = None,
+        receipts: Receipts | None = None,
     ) -> None:
         self.hub = hub
+        self.receipts = receipts or Receipts(ReceiptList())
         self.groups = groups
         self.history = history
         self.pool = pool
@@ -243,6 +288,12 @@ class Commands(Generic[P]):
         admin = session is not None and session.account.admin
         self._deliver(self.hub.who(conn, describe_connection if admin else None))
 
+    def do_ignore(self, conn: P, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.ignore(conn, args[0] if args else None))
+
+    def do_unignore(self, conn: P, args: tuple[str, ...]) -> None:
+        self._deliver(self.hub.unignore(conn, args[0]))
+
     def do_whois(self, conn: P, args: tuple[str, ...]) -> None:
         self._deliver(self.hub.whois(conn, args[0]))
 
@@ -281,21 +332,233 @@ class Commands(Generic[P]):
         if session is None:
             return
         if group_word is None:
-            records = self.history.conversation(session.account.id, count)
+            records = self.hub.unignored(self.history.conversation(session.account.id, count), session.account.id)
             self.out.send_history(conn, [history_event(r, session.account.id) for r in records], empty_notice=True)
             return
         group = self.groups.readable(conn, group_word)
         if isinstance(group, list):
             self._deliver(group)
             return
-        records = self.history.group_messages(group.id, count)
+        records = self.hub.unignored(self.history.group_messages(group.id, count), session.account.id)
         events = [history_event(r, session.account.id, group.name) for r in records]
         self.out.send_history(conn, events, empty_notice=True)
+
+    def do_older(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/older [#group|@NAME] BEFORE [N]``: a page of scrollback (:class:`Older`),
+        at most :data:`OLDER_PAGE` messages of the main chat, a group the user may read,
+        or the user's private conversation with NAME, before the cursor BEFORE."""
+        target = args[0] if args and args[0][:1] in ("#", "@") else ""
+        rest = args[1:] if target else args
+        if not rest or len(rest) > 2 or (len(rest) == 2 and not _page_size(rest[1])):
+            self._usage(conn, "older")
+            return
+        count = _page_size(rest[1]) if len(rest) == 2 else OLDER_PAGE
+        cursor = parse_cursor(rest[0])
+        if cursor is None:
+            self._send(conn, Error.of(ErrorCode.BAD_CURSOR, cursor=rest[0][:40]))
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        where = self._conversation(conn, session.account.id, target)
+        if where is None:
+            return
+        conversation, name = where
+        before_id, before_ts = cursor
+        viewer = session.account.id
+
+        def answer(found: list[HistoryRecord]) -> None:
+            more = len(found) > count
+            records = self.hub.unignored(found[-count:], viewer)  # /ignore hides them here too
+            page = tuple(stored_message(record, viewer, name) for record in records)
+            self._send(conn, Older(name, rest[0], page, more))
+
+        self._read_history(
+            conn, "/older", lambda done: self.history.older(
+                conversation, count + 1, done, before_id=before_id, before_ts=before_ts
+            ), answer,
+        )
+
+    def do_search(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/search WORDS [#group|@NAME]``: the newest :data:`SEARCH_LIMIT` messages
+        holding every word (:func:`~pollchat.core.history.search_terms`), in what the
+        user may read -- the main chat, their private conversations, their groups -- or
+        in one of them (:class:`SearchResults`)."""
+        words_typed = args[0].split()
+        target = words_typed[-1] if len(words_typed) > 1 and words_typed[-1][:1] in ("#", "@") else ""
+        query = " ".join(words_typed[:-1] if target else words_typed)
+        words = search_terms(query)
+        if not words:
+            self._send(conn, Error.of(ErrorCode.BAD_SEARCH, minimum=SEARCH_MIN_LENGTH))
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        viewer = session.account.id
+        if target:
+            where = self._conversation(conn, viewer, target)
+            if where is None:
+                return
+            conversation: Conversation | None = where[0]
+            shown = where[1]
+            group_ids: tuple[int, ...] = ()
+        else:
+            conversation, shown = None, "*"
+            group_ids = tuple(group.id for group in self.groups.groups.of_member(viewer))
+
+        def answer(found: list[HistoryRecord]) -> None:
+            results = tuple(
+                stored_message(record, viewer, self._place(record, viewer)) for record in self.hub.unignored(found, viewer)
+            )
+            self._send(conn, SearchResults(" ".join(words), shown, results, SEARCH_LIMIT))
+
+        self._read_history(
+            conn, "/search", lambda done: self.history.find(
+                viewer, words, SEARCH_LIMIT, done, conversation=conversation, group_ids=group_ids
+            ), answer,
+        )
+
+    def _read_history(
+        self,
+        conn: P,
+        command: str,
+        ask: Callable[[Callable[[list[HistoryRecord] | StoreError], None]], None],
+        answer: Callable[[list[HistoryRecord]], None],
+    ) -> None:
+        """Run ``ask`` (a history read given its completion) for ``conn``'s request and
+        ``answer`` with its records. Answered at once (SQLite), it is as a plain call
+        (a ``StoreError`` is raised by ``ask``). Answered in a later loop pass
+        (PostgreSQL), ``conn``'s further input waits until then (replies keep the
+        order of requests), the answer carries the label of the line it answers
+        (:mod:`pollchat.protocol.labels`), nothing is sent if the session has ended,
+        and a database that could not answer gets one ``database_unavailable`` line."""
+        loop = getattr(conn, "loop", None)
+        replying = getattr(loop, "replying", None)
+        session = self.hub.session_of(conn)
+        later = False
+        answered = False
+
+        def done(found: list[HistoryRecord] | StoreError) -> None:
+            nonlocal answered
+            answered = True
+            if not later:
+                self._answer_history(conn, command, found, answer)
+                return
+            previous = loop.replying if loop is not None else None
+            try:
+                if self.hub.session_of(conn) is session:  # else gone, or another login since
+                    if loop is not None:
+                        loop.replying = replying
+                    self._answer_history(conn, command, found, answer)
+            finally:
+                if loop is not None:
+                    loop.replying = previous
+                self.out.answer_sent(conn)
+
+        ask(done)
+        if not answered:
+            later = True
+            self.out.answer_later(conn)
+
+    def _answer_history(
+        self, conn: P, command: str, found: list[HistoryRecord] | StoreError, answer: Callable[[list[HistoryRecord]], None]
+    ) -> None:
+        if isinstance(found, StoreError):
+            log.warning("%s failed: %s", command, found)
+            self._send(conn, Error.of(ErrorCode.DATABASE_UNAVAILABLE))
+        else:
+            answer(found)
+
+    def _place(self, record: HistoryRecord, viewer_id: int) -> str:
+        """Where ``record`` was said, as ``viewer_id`` names it (:class:`StoredMessage`)."""
+        if record.group_id is not None:
+            group = self.groups.groups.get(record.group_id)
+            return f"#{group.name}" if group is not None else "#"
+        if record.kind is RecordKind.PRIVATE:
+            return "@" + (record.recipient or "" if record.sender_id == viewer_id else record.sender)
+        return ""
+
+    def do_read(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/read @NAME UNTIL``: the client has shown the user NAME's private messages
+        sent up to UNTIL (a time, ISO 8601 as the events' ``ts``; ``now``). If both
+        accounts have receipts on, the mark is stored and NAME, if online, gets a
+        :class:`Receipt`. Nothing is answered (clients send it as they show lines)."""
+        target, when = args
+        if not target.startswith("@"):
+            self._usage(conn, "read")
+            return
+        cursor = parse_cursor(when)
+        if cursor is None or cursor[0] is not None:  # a time or now, not a message id
+            self._send(conn, Error.of(ErrorCode.BAD_TIME, time=when[:40]))
+            return
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        partner = self.hub.find_account(target[1:])
+        if partner is None:
+            self._send(conn, Error.of(ErrorCode.NO_SUCH_USER, name=target[1:40]))
+            return
+        now = self.hub.clock()
+        until = cursor[1] if cursor[1] is not None else now
+        try:
+            told = self.receipts.read(session.account.id, partner.id, until, now)
+        except StoreError as exc:  # a receipt is worth no error line: it is sent again later
+            log.warning("cannot store a read mark (%s)", exc)
+            return
+        online = self.hub.online(partner.name)
+        if told is not None and online is not None:
+            self._deliver([Delivery((online.handle,), Receipt(session.account.name, told))])
+
+    def do_receipts(self, conn: P, args: tuple[str, ...]) -> None:
+        """``/receipts [on|off]``: show the setting, or change it (stored per account)."""
+        session = self.hub.session_of(conn)
+        if session is None:
+            return
+        if args:
+            choice = args[0].lower()
+            if choice not in ("on", "off"):
+                self._usage(conn, "receipts")
+                return
+            try:
+                self.receipts.set_enabled(session.account.id, choice == "on")
+            except StoreError:
+                self._send(conn, Error.of(ErrorCode.INTERNAL))
+                return
+        on = self.receipts.enabled(session.account.id)
+        self._send(conn, Notice.of(NoticeCode.RECEIPTS_ON if on else NoticeCode.RECEIPTS_OFF))
+
+    def receipts_at_login(self, account_id: int) -> list[Receipt]:
+        """The receipts a user logging in is told: who has read their messages (in JSON
+        mode only; none with receipts off). A store that cannot be read tells none."""
+        try:
+            return [Receipt(name, until) for name, until in self.receipts.told_at_login(account_id)]
+        except StoreError as exc:
+            log.warning("cannot read the read marks (%s)", exc)
+            return []
+
+    def _conversation(self, conn: P, viewer_id: int, target: str) -> tuple[Conversation, str] | None:
+        """The conversation ``target`` names for the viewer (``""`` the main chat,
+        ``#group`` one it may read, ``@NAME`` its private one with NAME) and its
+        canonical name; ``None`` after telling ``conn`` why not."""
+        if not target:
+            return Conversation(), ""
+        if target.startswith("#"):
+            group = self.groups.readable(conn, target)
+            if isinstance(group, list):
+                self._deliver(group)
+                return None
+            return Conversation(group_id=group.id), f"#{group.name}"
+        account = self.hub.find_account(target[1:])
+        if account is None:
+            self._send(conn, Error.of(ErrorCode.NO_SUCH_USER, name=target[1:40]))
+            return None
+        return Conversation(pair=(viewer_id, account.id)), f"@{account.name}"
 
     # --- leaving and the game -------------------------------------------------------------------
 
     def do_quit(self, conn: P, args: tuple[str, ...]) -> None:
         self._send(conn, Notice.of(NoticeCode.GOODBYE))
+        self.out.leaving(conn)  # while the session is there: an IRC user who shares only a group sees a QUIT
         self._deliver(self.hub.leave(conn, args[0] if args else ""))
         self.out.close(conn, "quit")
 
@@ -368,11 +631,13 @@ class Commands(Generic[P]):
             self._send(conn, Error.of(ErrorCode.WRONG_PASSWORD))
             return
         session = self.hub.session_of(conn)
+        devices = self.hub.roster.handles_for(session) if session is not None else (conn,)
         if session is not None and session.account.kind is AccountKind.REGISTERED:
             self._deliver(self.groups.account_deleted(session.account))  # owned groups change hands
         self._deliver(self.hub.unregister(conn))
-        if self.hub.session_of(conn) is None:  # deleted and logged out
-            self.out.close(conn, "unregistered")
+        if self.hub.session_of(conn) is None:  # deleted and logged out, on every device
+            for device in devices:
+                self.out.close(device, "unregistered")
 
     def _password_work(
         self,
@@ -508,3 +773,11 @@ class Commands(Generic[P]):
 def describe_connection(conn: P) -> tuple[int, str]:
     """``(connection id, peer address)`` for an admin's ``/who``."""
     return conn.id, conn.peer
+
+
+def _page_size(word: str) -> int:
+    """``word`` as a page size from 1 to :data:`OLDER_PAGE`, or 0."""
+    if not word.isascii() or not word.isdigit() or len(word) > 4:
+        return 0
+    number = int(word)
+    return number if 1 <= number <= OLDER_PAGE else 0

@@ -35,10 +35,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.errors import StoreError
 from pollchat.server.timers import Timer, Timers
-from pollchat.store.ports import MessageStore
+from pollchat.store.ports import AsyncHistoryReads, HistoryAnswer, MessageStore
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,190 @@ class HistoryLog:
         self._write()
         stored = self.database.group_messages(group_id, limit)
         return _last(stored + self._waiting(lambda r: r.group_id == group_id), limit)
+
+    def between(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        """:meth:`~pollchat.store.messages.SqliteMessages.messages_between` with the
+        waiting records: at most ``limit`` messages of one conversation (group
+        ``group_id``, the private one of ``pair``, else the main chat) sent strictly
+        between ``after`` and ``before`` (epoch seconds, ``None``: unbounded), oldest
+        first; the newest of that span with ``newest``, else the oldest.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+            StoreError: the database cannot be read.
+        """
+        self._write()
+        stored = self.database.messages_between(after, before, limit, newest=newest, group_id=group_id, pair=pair)
+        return self._between_merged(stored, after, before, limit, newest, group_id, pair)
+
+    def between_later(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> None:
+        """:meth:`between` without waiting, as :meth:`older`: ``done`` gets the records
+        (or the :class:`StoreError` of a database that cannot be read), at once on
+        SQLite (whose errors are raised here), when the query returns on PostgreSQL.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+            StoreError: the synchronous store cannot be read.
+        """
+        reader = self._reader()
+        if reader is None:
+            done(self.between(after, before, limit, newest=newest, group_id=group_id, pair=pair))
+            return
+        self._write()
+
+        def merged(stored: list[HistoryRecord] | StoreError) -> None:
+            if isinstance(stored, StoreError):
+                done(stored)
+            else:
+                done(self._between_merged(stored, after, before, limit, newest, group_id, pair))
+
+        reader.messages_between_later(after, before, limit, merged, newest=newest, group_id=group_id, pair=pair)
+
+    def _between_merged(
+        self,
+        stored: list[HistoryRecord],
+        after: float | None,
+        before: float | None,
+        limit: int,
+        newest: bool,
+        group_id: int | None,
+        pair: tuple[int, int] | None,
+    ) -> list[HistoryRecord]:
+        """``stored`` with the records still waiting for the database that belong to
+        the span, cut to ``limit`` from the end ``newest`` names."""
+
+        def wanted(record: HistoryRecord) -> bool:
+            if (after is not None and record.ts <= after) or (before is not None and record.ts >= before):
+                return False
+            if group_id is not None:
+                return record.group_id == group_id
+            if pair is not None:
+                return record.recipient_id is not None and (record.sender_id, record.recipient_id) in (pair, pair[::-1])
+            return _is_public(record)
+
+        merged = stored + self._waiting(wanted)  # the waiting ones came after everything stored
+        if not limit:
+            return []
+        return merged[-limit:] if newest else merged[:limit]
+
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        """Scrollback: the last ``limit`` messages of ``conversation`` before message
+        ``before_id`` and time ``before_ts`` (either may be ``None``), oldest first.
+        Records still waiting for the database are newer than every stored one and have
+        no id yet: they are included only without an id cursor.
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        self._write()
+        stored = self.database.messages_before(conversation, limit, before_id=before_id, before_ts=before_ts)
+        if before_id is not None:
+            return stored
+        waiting = self._waiting(lambda r: conversation.holds(r) and (before_ts is None or r.ts < before_ts))
+        return _last(stored + waiting, limit)
+
+    def older(
+        self,
+        conversation: Conversation,
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        before_id: int | None = None,
+        before_ts: float | None = None,
+    ) -> None:
+        """:meth:`messages_before` without waiting: ``done`` gets the page (or the
+        :class:`StoreError` of a database that cannot be read). A store that answers
+        at once (SQLite) calls it before this returns and raises its errors here, as
+        :meth:`messages_before`; one that reads asynchronously
+        (:class:`~pollchat.store.ports.AsyncHistoryReads`: PostgreSQL) calls it on the
+        loop when its query returns, with the records waiting in memory now merged in.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+            StoreError: the synchronous store cannot be read.
+        """
+        reader = self._reader()
+        if reader is None:
+            done(self.messages_before(conversation, limit, before_id=before_id, before_ts=before_ts))
+            return
+        self._write()
+        waiting = [] if before_id is not None else self._waiting(
+            lambda r: conversation.holds(r) and (before_ts is None or r.ts < before_ts)
+        )
+
+        def merged(stored: list[HistoryRecord] | StoreError) -> None:
+            done(stored if isinstance(stored, StoreError) or not waiting else _last(stored + waiting, limit))
+
+        reader.messages_before_later(conversation, limit, merged, before_id=before_id, before_ts=before_ts)
+
+    def find(
+        self,
+        viewer_id: int,
+        words: list[str],
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: tuple[int, ...] = (),
+    ) -> None:
+        """:meth:`search` without waiting: ``done`` gets the records newest first (or
+        the :class:`StoreError` of a database that cannot be read), at once on SQLite
+        (whose errors are raised here), when the query returns on PostgreSQL (as
+        :meth:`older`).
+
+        Raises:
+            ValueError: ``limit`` is negative.
+            StoreError: the synchronous store cannot be read.
+        """
+        reader = self._reader()
+        if reader is None:
+            done(self.search(viewer_id, words, limit, conversation=conversation, group_ids=group_ids))
+            return
+        self._write()
+        reader.search_messages_later(viewer_id, words, limit, done, conversation=conversation, group_ids=group_ids)
+
+    def _reader(self) -> AsyncHistoryReads | None:
+        database = self.database
+        return database if isinstance(database, AsyncHistoryReads) else None
+
+    def search(
+        self,
+        viewer_id: int,
+        words: list[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: tuple[int, ...] = (),
+    ) -> list[HistoryRecord]:
+        """``/search``: the store's search (newest first), after writing what waits. While
+        the database cannot be written, the messages waiting in memory are not searched.
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        self._write()
+        return self.database.search_messages(viewer_id, words, limit, conversation=conversation, group_ids=group_ids)
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """Private messages to ``account_id`` after ``ts`` (epoch seconds)."""

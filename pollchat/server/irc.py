@@ -6,19 +6,25 @@ means: ``PRIVMSG #lobby`` is a main-chat line, ``JOIN #new`` creates a group own
 joiner, ``TOPIC``/``KICK``/``PART`` are the group commands, ``AWAY`` the away status, and
 so on (the table is in ``docs/irc.md``). The chat's rules are not repeated here: the hub
 and :class:`~pollchat.core.group_chat.GroupChat` refuse what they refuse, and their errors
-are turned into the numerics RFC 2812 gives for them.
+are turned into the numerics RFC 2812 gives for them. ``CHATHISTORY`` (IRCv3
+draft/chathistory) reads the history log (:meth:`~pollchat.server.history.HistoryLog.between`);
+the hub's records pass through :class:`LastRecord` so that a live line's ``time`` and
+``msgid`` tags are its record's, the ones a replay shows.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+import math
 import time
 from concurrent.futures import Future
 from dataclasses import replace
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
+from typing import TypeVar
 
 from pollchat.core.group_chat import group_name
+from pollchat.core.history import HistoryRecord, RecordSink
 from pollchat.core.groups import Group, Visibility
 from pollchat.core.effects import Delivery, Effect, ToEveryone, ToGroup
 from pollchat.core.roster import OnlineSession
@@ -26,12 +32,15 @@ from pollchat.core.passwords import verify_password
 from pollchat.core.presence import Status
 from pollchat.protocol.commands import Command
 from pollchat.protocol.events import Error, GroupEvent, Message, Emote, Notice, PrivateMessage, ServerEvent
-from pollchat.protocol.irc import HOST, IrcCodec, fold_channel, format_message, user_source
+from pollchat.protocol.irc import HOST, IrcCodec, fold_channel, format_message, message_id, user_source
 from pollchat.protocol.requests import (
     Away,
     ChangeMode,
     ChannelMode,
+    ChatHistory,
+    HistoryPoint,
     Invite,
+    Registered,
     Join,
     Kick,
     Kill,
@@ -52,11 +61,24 @@ from pollchat.protocol.requests import (
     WhoIs,
 )
 from pollchat.protocol.session import text_error
+from pollchat.errors import StoreError
+from pollchat.server.commands import history_event
 from pollchat.server.connection import Connection
 from pollchat.server.service import ChatService
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 log = logging.getLogger(__name__)
+
+_Page = tuple[float | None, float | None, int, bool, int | None, tuple[int, int] | None]
+"""One read of CHATHISTORY: ``(after, before, limit, newest, group_id, pair)`` as
+:meth:`pollchat.server.history.HistoryLog.between` takes them."""
+_R = TypeVar("_R")
+
+
+def _time_bounds(ms: int) -> tuple[float, float]:
+    """The times (epoch seconds) just before and just after every message shown with
+    the ``time`` tag ``ms`` (see :meth:`IrcGateway._point_bounds`)."""
+    return ms / 1000 - 5e-7, math.nextafter((ms + 1) / 1000 - 5e-7, -math.inf)
 
 
 class IrcGateway:
@@ -78,6 +100,8 @@ class IrcGateway:
         service.on_admitted.append(self._admitted)
         self.peak = 0  # the most users online at once (LUSERS)
         self._said_at = 0.0  # the time of the line being carried out (one msgid for all its copies)
+        self.records = LastRecord(self.hub.history)
+        self.hub.history = self.records  # the hub's records pass through it on their way to the log
 
     # --- dispatch ------------------------------------------------------------------------------
 
@@ -151,6 +175,11 @@ class IrcGateway:
                 self._mode(conn, codec, session, channel, changes)
             case SlashCommand(line):
                 self._slash(conn, codec, line)
+            case ChatHistory():
+                self._chathistory(conn, codec, session, request)
+            case Registered():
+                self._join_own_groups(conn, codec, session)
+                self._carry_out_early(conn, codec)
 
     # --- talking --------------------------------------------------------------------------------
 
@@ -166,6 +195,7 @@ class IrcGateway:
             return
         service = self.service
         self._said_at = time.time()  # one time for the echo and every IRC rendering: one msgid
+        self.records.last = None  # the line's own record, once the hub or the groups keep it
         service.deliver(self.hub.touch(conn))
         if target.startswith("#"):
             if fold_channel(target) == self.main_key:
@@ -174,6 +204,7 @@ class IrcGateway:
                         conn.write(codec.numeric("404", target, "Cannot send to channel (join it first)"))
                     return
                 deliveries = self.hub.action(conn, text) if request.action else self.hub.chat(conn, text, may_guess=False)
+                self._said_at = self.records.time_or(self._said_at)
                 self._deliver(conn, codec, deliveries, request.notice, session=session, request=request)
                 self._echo(conn, codec, session, self.main_channel, request)
                 return
@@ -190,6 +221,7 @@ class IrcGateway:
                 deliveries = self.groups.act(conn, f"#{group.name} {text}")
             else:
                 deliveries = self.groups.message(conn, "#" + group.name, text)
+            self._said_at = self.records.time_or(self._said_at)
             self._deliver(conn, codec, deliveries, request.notice, session=session, request=request)
             self._echo(conn, codec, session, target, request)
             return
@@ -199,6 +231,7 @@ class IrcGateway:
             return
         line = f"* {session.account.name} {text}" if request.action else text
         deliveries = self.hub.private(conn, target, line)
+        self._said_at = self.records.time_or(self._said_at)
         self._deliver(conn, codec, deliveries, request.notice, session=session, request=request)
         other = self.hub.online(target)
         if other is not None and not request.notice and other.presence.status in (Status.AWAY, Status.BUSY):
@@ -227,6 +260,7 @@ class IrcGateway:
         self._said_at = time.time()
         if fold_channel(target) == self.main_key:
             people = [s for n in self.hub.online_names() if (s := self.hub.online(n)) is not None]
+            people = [d for p in people for d in self.hub.roster.sessions_for(p)]  # every device
             people = [p for p in people if isinstance(p.handle.codec, IrcCodec) and p.handle.codec.in_main]
             shown = self.main_channel
         elif target.startswith("#"):
@@ -234,21 +268,26 @@ class IrcGateway:
             if group is None or session.account.id not in group.members:
                 conn.write(codec.numeric("404", target, "Cannot send to channel"))
                 return
-            people, shown = self._online_members(group), "#" + group.name
+            people, shown = self._member_sessions(group), "#" + group.name
         else:
             other = self.hub.online(target)
             if other is None:
                 conn.write(codec.numeric("401", target, "No such nick/channel"))
                 return
-            people, shown = [other], target
+            people, shown = self.hub.roster.sessions_for(other), target
+        if self.hub.ignores.ignorers(session.account.id):  # those who ignore the sender get no tags either
+            people = [p for p in people if not self.hub.ignores.ignores(p.account.id, session.account.id)]
         account = self._account_name(session)
+        rendered: dict[str, bytes] = {}  # once per mode key
         for person in people:
             other_codec = person.handle.codec
             if person.handle is conn or not isinstance(other_codec, IrcCodec):
                 continue
-            data = other_codec.chat_line(
-                session.account.name, shown, "", self._said_at, account=account, client_tags=request.tags, tag_only=True
-            )
+            data = rendered.get(other_codec.mode_key)
+            if data is None:
+                data = rendered[other_codec.mode_key] = other_codec.chat_line(
+                    session.account.name, shown, "", self._said_at, account=account, client_tags=request.tags, tag_only=True
+                )
             if data:
                 person.handle.write(data)
         self._echo(conn, codec, session, shown, request)
@@ -267,7 +306,10 @@ class IrcGateway:
         is dropped for a NOTICE (RFC 2812 section 3.3.2: never answered automatically),
         and so is the away notice of a private message (``301`` says it). With the
         ``session`` and ``request``, IRC recipients get the line as IRC says it: a NOTICE
-        stays a NOTICE, and it carries the sender's account (account-tag)."""
+        stays a NOTICE, with the client's tags. A plain line takes the loop's broadcast
+        path, rendered once per mode key (the codecs add the sender's account tag
+        themselves, :attr:`IrcCodec.account_of`); only a NOTICE or a line with client
+        tags is rendered here, once per mode key too."""
         kept: list[Effect[Connection]] = []
         for delivery in deliveries:
             if isinstance(delivery, Delivery) and delivery.targets == (conn,):
@@ -281,7 +323,7 @@ class IrcGateway:
             self.service.deliver(kept)
             return
         account = self._account_name(session)
-        if not request.notice and not account and not request.tags:
+        if not request.notice and not request.tags:
             self.service.deliver(kept)
             return
         for kind in (Message, Emote, PrivateMessage):
@@ -338,7 +380,7 @@ class IrcGateway:
             )
             if session.presence.status in (Status.AWAY, Status.BUSY):
                 away = format_message("AWAY", session.presence.message or "away", source=user_source(session.account.name))
-                for other in self._online_members(group):
+                for other in self._member_sessions(group):
                     other_codec = other.handle.codec
                     if other.handle is not conn and isinstance(other_codec, IrcCodec) and "away-notify" in other_codec.caps:
                         other.handle.write(away)
@@ -564,7 +606,14 @@ class IrcGateway:
         return codec.names("#" + group.name, members)
 
     def _online_members(self, group: Group) -> list[OnlineSession[Connection]]:
+        """The primary session of each online member: one per account."""
         return [s for s in map(self.hub.session_by_id, group.members) if s is not None]
+
+    def _member_sessions(self, group: Group) -> list[OnlineSession[Connection]]:
+        """Every session of each online member (an account may be online on several
+        devices): where a line written to the members goes."""
+        roster = self.hub.roster
+        return [each for s in self._online_members(group) for each in roster.sessions_for(s)]
 
     def _list(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], channels: tuple[str, ...]) -> None:
         wanted = {fold_channel(c) for c in channels}
@@ -597,6 +646,12 @@ class IrcGateway:
 
     def _account_name(self, session: OnlineSession[Connection]) -> str:
         return "" if session.account.guest else session.account.name
+
+    def _account_of(self, name: str) -> str:
+        """The account of the online user ``name`` for IRCv3 account-tag (``""``: a
+        guest, or nobody online by that name)."""
+        session = self.hub.online(name)
+        return "" if session is None else self._account_name(session)
 
     def _who(
         self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], mask: str, fields: str = "", token: str = ""
@@ -778,6 +833,231 @@ class IrcGateway:
             return
         self.service._apply(conn, session.feed(line))
 
+    # --- history (IRCv3 draft/chathistory) ------------------------------------------------------
+
+    def _chathistory(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], request: ChatHistory) -> None:
+        """``CHATHISTORY``: the messages of ``#lobby``, a group of the user's, or the
+        private conversation with a nick, from the history log, in a batch. A time
+        selector is the time the client was shown (milliseconds); a ``msgid`` selector
+        is the message itself, found by the time and sender its id carries. The reads
+        are a sequence of pages (:meth:`_drive`): answered at once on SQLite, as the
+        database returns them on PostgreSQL (the loop never waits)."""
+        sub, target = request.subcommand, request.target
+        if sub == "TARGETS":
+            self._history_targets(conn, codec, session, request)
+            return
+        conversation = self._conversation(session, target)
+        if conversation is None:
+            conn.write(codec.history_fail("INVALID_TARGET", sub, target, "No such conversation, or not yours"))
+            return
+        group_id, pair = conversation
+
+        def failed(exc: StoreError) -> None:
+            log.warning("CHATHISTORY for %s failed: %s", session.account.name, exc)
+            conn.write(codec.history_fail("MESSAGE_ERROR", sub, target, "The history cannot be read now"))
+
+        def answered(records: list[HistoryRecord] | None) -> None:
+            if records is None:
+                conn.write(codec.history_fail("MESSAGE_ERROR", sub, target, "No such message in this conversation's history"))
+                return
+            records = self.hub.unignored(records, session.account.id)  # /ignore hides them here too
+            events = [history_event(r, session.account.id, self._group_name(r.group_id)) for r in records]
+            conn.write(codec.history_batch(target, events))
+
+        self._drive(conn, self._history_pages(request, group_id, pair), answered, failed)
+
+    def _history_pages(
+        self, request: ChatHistory, group_id: int | None, pair: tuple[int, int] | None
+    ) -> Generator[_Page, list[HistoryRecord], list[HistoryRecord] | None]:
+        """The pages a CHATHISTORY request reads, one ``yield`` each (the answer is sent
+        back in); returns the records to send, or ``None`` if a ``msgid`` selector names
+        no message of the conversation."""
+
+        def page(after: float | None, before: float | None, limit: int, newest: bool) -> _Page:
+            return after, before, limit, newest, group_id, pair
+
+        sub = request.subcommand
+        bounds: list[tuple[float, float]] = []  # each selector as (just before it, just after it)
+        for point in request.points:
+            if point is None:
+                continue
+            found = yield from self._point_bounds(point, group_id, pair)
+            if found is None:
+                return None
+            bounds.append(found)
+        limit = request.limit
+        if sub == "LATEST":
+            return (yield page(bounds[0][1] if bounds else None, None, limit, True))
+        if sub == "BEFORE":
+            return (yield page(None, bounds[0][0], limit, True))
+        if sub == "AFTER":
+            return (yield page(bounds[0][1], None, limit, False))
+        if sub == "AROUND":
+            earlier = yield page(None, bounds[0][0], (limit - 1) // 2, True)
+            return earlier + (yield page(math.nextafter(bounds[0][0], -math.inf), None, limit - len(earlier), False))
+        # BETWEEN, either way round; the limit counts from the first selector
+        (first_before, first_after), (second_before, second_after) = bounds
+        if first_after <= second_before:
+            return (yield page(first_after, second_before, limit, False))
+        return (yield page(second_after, first_before, limit, True))
+
+    def _drive(
+        self,
+        conn: Connection,
+        pages: Generator[_Page, list[HistoryRecord], _R],
+        answered: Callable[[_R], None],
+        failed: Callable[[StoreError], None],
+    ) -> None:
+        """Run ``pages``: read each page it yields from the history
+        (:meth:`~pollchat.server.history.HistoryLog.between_later`), send the records
+        back in, and give what it returns to ``answered``; the first error that stops
+        a read to ``failed``. A store that answers at once (SQLite) runs it all before
+        this returns; otherwise it goes on as each query returns, and stops if ``conn``
+        has closed meanwhile."""
+        history = self.service.history
+        held = False  # conn's further input waits for the answer (it came in a later pass)
+
+        def finish(answer: Callable[[], None]) -> None:
+            try:
+                answer()
+            finally:
+                if held:
+                    self.service.answer_sent(conn)
+
+        def resume(answer: list[HistoryRecord] | StoreError | None) -> None:
+            nonlocal held
+            while True:  # a loop, not a recursion: SQLite answers every page at once
+                if conn.closed:
+                    pages.close()
+                    return
+                if isinstance(answer, StoreError):
+                    pages.close()
+                    finish(lambda: failed(answer))  # type: ignore[arg-type]
+                    return
+                try:
+                    after, before, limit, newest, group_id, pair = pages.send(answer)  # type: ignore[arg-type]
+                except StopIteration as end:
+                    finish(lambda: answered(end.value))
+                    return
+                got: list[list[HistoryRecord] | StoreError] = []
+                waiting = False
+
+                def done(result: list[HistoryRecord] | StoreError) -> None:
+                    if waiting:
+                        resume(result)
+                    else:
+                        got.append(result)
+
+                try:
+                    history.between_later(after, before, limit, done, newest=newest, group_id=group_id, pair=pair)
+                except StoreError as exc:
+                    got.append(exc)
+                if not got:
+                    waiting = True  # the database answers in a later loop pass
+                    if not held:
+                        held = True
+                        self.service.answer_later(conn)  # replies keep the order of requests
+                    return
+                answer = got[0]
+
+        resume(None)
+
+    def _conversation(
+        self, session: OnlineSession[Connection], target: str
+    ) -> tuple[int | None, tuple[int, int] | None] | None:
+        """``(group_id, pair)`` of the conversation ``target`` names for ``session``
+        (both ``None``: the main chat), or ``None`` if it names none the user may read."""
+        if target.startswith("#"):
+            if fold_channel(target) == self.main_key:
+                return None, None
+            group = self._group(target)
+            if group is None or session.account.id not in group.members:
+                return None
+            return group.id, None
+        online = self.hub.online(target)
+        account = online.account if online is not None else self.hub.find_account(target)
+        if account is None:
+            return None
+        return None, (session.account.id, account.id)
+
+    def _point_bounds(
+        self, point: HistoryPoint, group_id: int | None, pair: tuple[int, int] | None
+    ) -> Generator[_Page, list[HistoryRecord], tuple[float, float] | None]:
+        """A selector as two times: every message shown before it was sent before the
+        first, every one shown after it after the second. A time ``T`` (ms) is the
+        messages shown as ``T``: ``time`` tags are the record's time to the millisecond,
+        rounded from the microsecond (:func:`~pollchat.protocol.irc.server_time`), so
+        the span is ``[T - 0.5 us, T + 1 ms - 0.5 us)``. A ``msgid`` is one record
+        of the conversation (``None`` if it is not in the history), found by reading
+        the page around its time (one ``yield``)."""
+        if point.ms is not None:
+            return _time_bounds(point.ms)
+        stamp, _, _ = point.msgid.partition("-")
+        if len(stamp) > 16:  # more than a time in microseconds: none of ours (and too big for a float)
+            return None
+        try:
+            us = int(stamp, 16)
+        except ValueError:
+            return None
+        around = us / 1_000_000
+        for record in (yield (around - 0.001, around + 0.001, 100, False, group_id, pair)):
+            if message_id(record.sender, record.ts) == point.msgid:
+                return record.ts, record.ts
+        return None
+
+    def _group_name(self, group_id: int | None) -> str:
+        if group_id is None:
+            return ""
+        for group in self.groups.groups:
+            if group.id == group_id:
+                return group.name
+        return ""
+
+    def _history_targets(
+        self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], request: ChatHistory
+    ) -> None:
+        """``CHATHISTORY TARGETS``: the conversations (the main channel, the user's
+        groups, the people of its latest private messages) whose latest message was
+        shown strictly between the two times, earliest first, the first ``limit`` (as
+        ergo answers; a conversation that went on after the window is left out). One
+        page read per conversation (:meth:`_drive`)."""
+        spans = [_time_bounds(p.ms) if p.ms is not None else None for p in request.points if p is not None]
+        (_, after), (before, _) = sorted(span for span in spans if span is not None)
+        me = session.account.id
+        history = self.service.history
+        candidates: list[tuple[str, int | None, tuple[int, int] | None]] = [(self.main_channel, None, None)]
+        candidates += [("#" + g.name, g.id, None) for g in self.groups.groups.of_member(me)]
+
+        def failed(exc: StoreError) -> None:
+            log.warning("CHATHISTORY TARGETS for %s failed: %s", session.account.name, exc)
+            conn.write(codec.history_fail("MESSAGE_ERROR", "TARGETS", "*", "The history cannot be read now"))
+
+        try:
+            history.commit()  # the private messages of this pass too
+            partners: dict[int, str] = {}
+            for record in history.database.private_for(me, 1000):  # the store's memory on PostgreSQL
+                other_id, name = (record.recipient_id, record.recipient) if record.sender_id == me else (record.sender_id, record.sender)
+                if other_id is not None and name:
+                    partners[other_id] = name
+        except StoreError as exc:
+            failed(exc)
+            return
+        candidates += [(name, None, (me, other_id)) for other_id, name in partners.items()]
+
+        def latest() -> Generator[_Page, list[HistoryRecord], list[tuple[float, str]]]:
+            found = []
+            for shown, group_id, pair in candidates:
+                last = yield (None, None, 1, True, group_id, pair)
+                if last and after < last[-1].ts < before:
+                    found.append((last[-1].ts, shown))
+            return found
+
+        def answered(found: list[tuple[float, str]]) -> None:
+            found.sort()
+            conn.write(codec.targets_batch([(shown, ts) for ts, shown in found[: request.limit]]))
+
+        self._drive(conn, latest(), answered, failed)
+
     # --- arrivals and departures ----------------------------------------------------------------
 
     def _quit(self, conn: Connection, codec: IrcCodec, reason: str) -> None:
@@ -791,7 +1071,7 @@ class IrcGateway:
         """Users who share a group with a leaver but are not in the main channel (where
         everyone sees the QUIT) are sent it here, once each."""
         session = self.hub.session_of(conn)
-        if session is None:
+        if session is None or self.hub.roster.count_for(session.account.id) > 1:  # still online on another device
             return
         reason = conn.codec.quit_reason if isinstance(conn.codec, IrcCodec) else ""
         data = format_message("QUIT", f"Quit: {reason}" if reason else "Quit", source=user_source(session.account.name))
@@ -804,7 +1084,7 @@ class IrcGateway:
         is not in the main channel (where the broadcast tells it), once, if ``wants``."""
         told: set[int] = set()
         for group in self.groups.groups.of_member(session.account.id):
-            for other in self._online_members(group):
+            for other in self._member_sessions(group):
                 codec = other.handle.codec
                 if other.handle is conn or other.handle.id in told or not isinstance(codec, IrcCodec) or codec.in_main:
                     continue
@@ -813,25 +1093,46 @@ class IrcGateway:
                     other.handle.write(data)
 
     def _admitted(self, conn: Connection) -> None:
-        """An account comes back: an IRC client is joined to its groups, and the other IRC
-        members of those groups see it join."""
+        """An account comes back: the other IRC members of its groups see it join, and an
+        IRC client is joined to those groups' channels (after ``001``: at once for a
+        PASS login, on :class:`~pollchat.protocol.requests.Registered` for SASL or an
+        early REGISTER, whose ``001`` waits for ``CAP END``)."""
         session = self.hub.session_of(conn)
         if session is None:
             return
         self.peak = max(self.peak, len(self.hub.online_names()))
         codec = conn.codec
+        if isinstance(codec, IrcCodec):
+            codec.recorded = self.records.time_of
+            codec.account_of = self._account_of
+        account = self._account_name(session)
+        first = self.hub.roster.count_for(session.account.id) == 1  # another device: the others saw it join already
         for group in self.groups.groups.of_member(session.account.id):
             channel = "#" + group.name
-            for other in self._online_members(group):
+            rendered: dict[str, bytes] = {}  # once per mode key
+            for other in self._member_sessions(group) if first else ():
                 other_codec = other.handle.codec
                 if other.handle is conn or not isinstance(other_codec, IrcCodec):
                     continue
-                other.handle.write(other_codec.join_line(session.account.name, channel, self._account_name(session)))
-            if isinstance(codec, IrcCodec) and codec.registered:
-                conn.write(codec.join_line(session.account.name, channel, self._account_name(session)))
-                self._topic_reply(conn, codec, group, always=False)
-                conn.write(self._group_names(codec, group))
+                data = rendered.get(other_codec.mode_key)
+                if data is None:
+                    data = rendered[other_codec.mode_key] = other_codec.join_line(session.account.name, channel, account)
+                other.handle.write(data)
+        if isinstance(codec, IrcCodec) and codec.registered:
+            self._join_own_groups(conn, codec, session)
+            self._carry_out_early(conn, codec)
 
+    def _carry_out_early(self, conn: Connection, codec: IrcCodec) -> None:
+        """The commands a client sent behind its credentials, before ``001``."""
+        for request in codec.take_early():
+            self.handle(conn, request)
+
+    def _join_own_groups(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection]) -> None:
+        """The client's own JOIN, topic and NAMES for each of its groups."""
+        for group in self.groups.groups.of_member(session.account.id):
+            conn.write(codec.join_line(session.account.name, "#" + group.name, self._account_name(session)))
+            self._topic_reply(conn, codec, group, always=False)
+            conn.write(self._group_names(codec, group))
 
 
 _AWAY_NOTICES = frozenset({NoticeCode.RECIPIENT_AWAY, NoticeCode.RECIPIENT_AWAY_NO_MESSAGE})
@@ -853,3 +1154,39 @@ def _line_for(codec: IrcCodec, event: ServerEvent, request: Say, account: str, t
             event.sender, event.recipient, event.text, ts, notice=request.notice, account=account, client_tags=request.tags
         )
     return b""
+
+
+class LastRecord:
+    """The hub's :class:`~pollchat.core.history.RecordSink` seen through: every record
+    goes on to ``sink``, and the last one is remembered, so that the IRC lines of a
+    message carry its record's time (the ``time`` and ``msgid`` tags), equal to what
+    ``CHATHISTORY`` replays later. The fan-out renders a line as soon as the hub
+    returns it, before anything else is said, so the last record is that line's."""
+
+    def __init__(self, sink: RecordSink) -> None:
+        self.sink = sink
+        self.last: HistoryRecord | None = None
+
+    def add(self, record: HistoryRecord) -> None:
+        """Remember ``record`` and pass it on."""
+        self.last = record
+        self.sink.add(record)
+
+    @property
+    def healthy(self) -> bool:
+        """The sink's."""
+        return self.sink.healthy
+
+    def unread(self, account_id: int, since: float) -> int:
+        """The sink's count."""
+        return self.sink.unread(account_id, since)
+
+    def time_of(self, sender: str, text: str) -> float | None:
+        """The time of the last record if it is ``sender``'s ``text``, else ``None``."""
+        last = self.last
+        return last.ts if last is not None and last.sender == sender and last.text == text else None
+
+    def time_or(self, default: float) -> float:
+        """The time of the last record, or ``default`` if none was kept since :attr:`last`
+        was cleared."""
+        return self.last.ts if self.last is not None else default

@@ -78,7 +78,7 @@ class Outputs:
             self.drop_slow_consumer(conn)
             return
         view: bytes | memoryview = data
-        if len(data) >= WRITE_NOW and not conn.outbuf and conn.direct_writes:
+        if len(data) >= WRITE_NOW and not conn.outbuf and conn.direct_writes and not conn.handshaking:
             rest = _write_now(conn, data)
             if rest is None:
                 return
@@ -118,7 +118,8 @@ class Outputs:
             if len(outbuf) + len(data) > limit:
                 self.drop_slow_consumer(conn)
                 continue
-            if len(data) >= WRITE_NOW and not outbuf and conn.direct_writes:  # a welcome, a /who
+            # a welcome, a /who (never during a TLS handshake: a write would start it)
+            if len(data) >= WRITE_NOW and not outbuf and conn.direct_writes and not conn.handshaking:
                 rest = _write_now(conn, data)
                 if rest is not None:  # fits: the whole did
                     outbuf += rest
@@ -165,7 +166,9 @@ def _write_now(conn: Connection, data: bytes) -> memoryview | None:
     kernel does not take is copied into its buffer (the rest, returned; ``None`` if all
     went). A 60 KB welcome among 10,000 users is then not copied per login into a buffer
     that is freed again, which fragmented the heap. Errors are left to the loop's send,
-    which meets them again."""
+    which meets them again. Never called during a TLS handshake (a write would start
+    it behind the loop's back); over TLS the send takes all or nothing
+    (:class:`~pollchat.server.transport.TlsTransport`)."""
     try:
         sent = conn.sock.send(data)
     except OSError:

@@ -26,7 +26,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -39,6 +39,7 @@ from pollchat.core.seats import AccountKind
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
+from pollchat.core.receipts import Receipts
 from pollchat.core.registration import RegistrationLimit
 from pollchat.protocol.commands import COMMANDS, Command
 from pollchat.protocol.events import (
@@ -67,9 +68,10 @@ from pollchat.protocol.session import (
 )
 from pollchat.server.admin import AdminActions, ShutdownCountdown
 from pollchat.server.bans import NetworkBans
-from pollchat.server.commands import Commands, history_event
+from pollchat.server.commands import MAX_HISTORY, Commands, history_event
 from pollchat.server.history import HistoryLog
 from pollchat.server.peer import Peer
+from pollchat.server.registrations import RegistrationCommit
 from pollchat.server.timers import Timers
 from pollchat.server.workers import PasswordPool
 from pollchat.texts import ErrorCode, NoticeCode, ban_period
@@ -92,14 +94,21 @@ class Output(Protocol[P_contra]):
     def fan_out(self, targets: Iterable[P_contra], event: ServerEvent) -> None:
         """Queue ``event`` to each of ``targets``, rendered once per encoding in use."""
 
-    def broadcast(self, event: ServerEvent, exclude: P_contra | None = None) -> None:
-        """Queue ``event`` to every peer that joined, but ``exclude``."""
+    def broadcast(self, event: ServerEvent, exclude: P_contra | None = None, skip: Collection[P_contra] = ()) -> None:
+        """Queue ``event`` to every peer that joined, but ``exclude`` and those in
+        ``skip`` (usually empty: those who ignore the sender)."""
 
     def to_group(
-        self, group: object, members: Sequence[P_contra], event: ServerEvent, exclude: P_contra | None = None
+        self,
+        group: object,
+        members: Sequence[P_contra],
+        event: ServerEvent,
+        exclude: P_contra | None = None,
+        skip: Collection[P_contra] = (),
     ) -> None:
-        """Queue ``event`` to each of a group's online ``members`` but ``exclude`` (the
-        same ``members`` object for consecutive lines while nothing changed)."""
+        """Queue ``event`` to each of a group's online ``members`` but ``exclude`` and
+        those in ``skip`` (the same ``members`` object for consecutive lines while
+        nothing changed)."""
 
     def join_everyone(self, peer: P_contra) -> None:
         """``peer`` logged in: it receives broadcasts from now on."""
@@ -146,11 +155,13 @@ class PeerOutput(Generic[P]):
         for peer in targets:
             peer.send(event)
 
-    def broadcast(self, event: ServerEvent, exclude: P | None = None) -> None:
-        self.fan_out([peer for peer in self.joined if peer is not exclude], event)
+    def broadcast(self, event: ServerEvent, exclude: P | None = None, skip: Collection[P] = ()) -> None:
+        self.fan_out([peer for peer in self.joined if peer is not exclude and peer not in skip], event)
 
-    def to_group(self, group: object, members: Sequence[P], event: ServerEvent, exclude: P | None = None) -> None:
-        self.fan_out([peer for peer in members if peer is not exclude], event)
+    def to_group(
+        self, group: object, members: Sequence[P], event: ServerEvent, exclude: P | None = None, skip: Collection[P] = ()
+    ) -> None:
+        self.fan_out([peer for peer in members if peer is not exclude and peer not in skip], event)
 
     def join_everyone(self, peer: P) -> None:
         self.joined[peer] = None
@@ -177,6 +188,7 @@ class ChatService(Generic[P]):
         rng: the game's random numbers (tests pass a seeded one).
         networks: the address bans (``None``: none can be set).
         count_accounts: how many registered accounts exist (for ``--max-accounts``).
+        receipts: the read-receipt rules over the store (``None``: in memory only).
     """
 
     def __init__(
@@ -195,6 +207,7 @@ class ChatService(Generic[P]):
         rng: random.Random | None = None,
         networks: NetworkBans | None = None,
         count_accounts: Callable[[], int] | None = None,
+        receipts: Receipts | None = None,
     ) -> None:
         self.hub = hub
         self.networks = networks
@@ -230,10 +243,13 @@ class ChatService(Generic[P]):
             clock=clock,
             networks=networks,
         )
-        self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng)
+        self.commands = Commands(hub, groups, history, pool, self, config, self.admin, rng, receipts)
         self.on_request: Callable[[P, Request], None] | None = None
         """Carries out a front end's typed requests (the IRC gateway sets it); ``None``:
         they are ignored."""
+        self.registration_commit: RegistrationCommit[P] | None = None
+        """The group commit of registrations (:mod:`pollchat.server.registrations`;
+        ``None``: each registration is committed alone, and admitted at once)."""
         self.on_admitted: list[Callable[[P], None]] = []
         """Called with each peer just logged in, after its welcome and its history."""
         self.on_leaving: list[Callable[[P], None]] = []
@@ -385,10 +401,16 @@ class ChatService(Generic[P]):
                 case Delivery(targets, event):
                     if targets:
                         output.fan_out(targets, event)
-                case ToEveryone():
-                    output.broadcast(effect.event, effect.exclude)
-                case ToGroup():
-                    output.to_group(effect.group, effect.members, effect.event, effect.exclude)
+                case ToEveryone(targets, event):
+                    if targets.skip:  # someone ignores the sender (rare)
+                        output.broadcast(event, targets.exclude, targets.skip)
+                    else:
+                        output.broadcast(event, targets.exclude)
+                case ToGroup(group, targets, event):
+                    if targets.skip:
+                        output.to_group(group, targets.handles, event, targets.exclude, targets.skip)
+                    else:
+                        output.to_group(group, targets.handles, event, targets.exclude)
                 case JoinedEveryone(peer):
                     output.join_everyone(peer)
                 case LeftEveryone(peer):
@@ -648,21 +670,41 @@ class ChatService(Generic[P]):
         cluster.take_seat(peer, name, kind, answered, account_id)
 
     def _finish(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
-        """On the loop thread, once the password work (and in a cluster, the seat) is done."""
+        """On the loop thread, once the password work (and in a cluster, the seat) is
+        done. With the group commit (the SQLite store only; a cluster has none), a
+        registration waits for the end of the pass (:meth:`_decide` then runs with the
+        pass's other registrations, and :meth:`_admit` after their commit)."""
         if peer.closing:  # gone meanwhile: no seat taken, no account created
             if self.cluster is not None:
                 self.cluster.seat_unused(peer)
             return
-        if self.barrier is not None:
+        if step.verb is Verb.REGISTER and self.registration_commit is not None:
+            self.registration_commit.after_pass(lambda: self._decide(peer, step, decide))
+            return
+        if self.barrier is not None:  # PostgreSQL: the replies wait for the writes they acknowledge
             mark = self.barrier.mark()
             try:
-                self._finish_steps(peer, step, decide)
+                self._decide_and_admit(peer, step, decide)
             finally:
                 self.barrier.hold(peer, mark)  # a registration's "Access Provided" waits for its row
             return
-        self._finish_steps(peer, step, decide)
+        self._decide_and_admit(peer, step, decide)
 
-    def _finish_steps(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
+    def _decide_and_admit(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
+        decided = self._decide(peer, step, decide)
+        if decided is not None:
+            decided[1]()
+
+    def _decide(
+        self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]
+    ) -> tuple[P, Callable[[], None]] | None:
+        """Run the checks and the store's part of a login or registration; ``None`` if
+        it was refused or failed (the peer was told), else the peer and its admission to
+        carry out (the welcome, the entered notices...)."""
+        if peer.closing:  # gone meanwhile: no seat taken, no account created
+            if self.cluster is not None:
+                self.cluster.seat_unused(peer)
+            return None
         try:
             admission = decide()
         except Exception:  # e.g. the database refused the new account (disk full)
@@ -671,13 +713,27 @@ class ChatService(Generic[P]):
                 self.cluster.seat_unused(peer)
             peer.send(Error.of(ErrorCode.INTERNAL))
             peer.close("internal error")
-            return
+            return None
         assert peer.session is not None
         if admission.refusal is not None:
             if self.cluster is not None:
                 self.cluster.seat_unused(peer)
             self._refused(peer, step, admission.refusal, **admission.detail)
-            return
+            return None
+        return peer, lambda: self._admit(peer, step, admission)
+
+    def registration_failed(self, peer: P) -> None:
+        """The group commit that held ``peer``'s new account failed: the account is not
+        stored and nobody was told of it. Its session ends without a left notice (no
+        one saw it enter), and ``peer`` gets the line a failed registration gets."""
+        self.hub.leave(peer, record_last_seen=False)  # its effects (a left notice) are dropped
+        if not peer.closing:
+            peer.send(Error.of(ErrorCode.INTERNAL))
+            peer.close("internal error")
+
+    def _admit(self, peer: P, step: Authenticate, admission: Admission[P]) -> None:
+        """The admitted peer's welcome, the others' entered notices, its history."""
+        assert peer.session is not None
         log.info("%s %s (connection #%d %s)", step.name, _DONE[step.verb], peer.id, peer.peer)
         self.deliver(admission.deliveries)
         self._welcome_back(peer, admission)
@@ -691,13 +747,19 @@ class ChatService(Generic[P]):
         account = admission.account
         assert account is not None
         if self.config.replay:
-            records = self.history.recent_public(self.config.replay)
+            records = self.hub.unignored(self.history.recent_public(self.config.replay), account.id)
             self.send_history(peer, [history_event(r, account.id) for r in records])
         last_seen = self.hub.accounts.last_seen(account)
         if last_seen is not None:  # renames missed while away (shown in JSON mode only)
             for renamed in self.commands.renames_since(last_seen):
                 peer.send(renamed)
+        for receipt in self.commands.receipts_at_login(account.id):  # (shown in JSON mode only)
+            peer.send(receipt)
         waiting = self.history.count_private_since(account.id, last_seen or 0.0)
+        if waiting and self.hub.ignores.of(account.id):  # not those of accounts it ignores (bounded as /history is)
+            since = last_seen or 0.0
+            shown = self.hub.unignored(self.history.conversation(account.id, MAX_HISTORY), account.id)
+            waiting = sum(1 for r in shown if r.recipient_id == account.id and r.ts > since)
         if waiting:
             peer.send(Notice.of(NoticeCode.OFFLINE_MESSAGES, count=waiting))
         self.deliver(self.groups.welcome(peer))
@@ -727,6 +789,36 @@ class ChatService(Generic[P]):
         )
         assert peer.session is not None
         self._resume(peer, peer.session.auth_failed(refusal, **detail))
+
+    # --- answers that come later ----------------------------------------------------------------
+
+    def answer_later(self, peer: P) -> None:
+        """``peer``'s current request is answered in a later loop pass (a history query
+        on PostgreSQL, which the loop does not wait for): what it sends meanwhile waits
+        in its session's backlog, so that nothing is answered before it."""
+        if peer.session is not None:
+            peer.session.await_answer()
+
+    def answer_sent(self, peer: P) -> None:
+        """The answer :meth:`answer_later` announced has been queued: what ``peer`` sent
+        meanwhile is handled, in order, on a timer due at once (not inside the
+        database driver's completion, which must not be re-entered)."""
+        if peer.session is not None and peer.session.answering and not peer.closing:
+            self.timers.call_later(0, self._take_held, peer)
+
+    def _take_held(self, peer: P) -> None:
+        session = peer.session
+        if session is None or peer.closing:
+            return
+        was_full = session.backlog_full
+        session.answered()
+        while not peer.closing:
+            steps = session.next_held()
+            if steps is None:  # none left, or a request that awaits its answer again
+                break
+            self._apply(peer, steps)
+        if was_full and not session.backlog_full and not peer.closing and not peer.peer_eof:
+            peer.resume_reading()
 
     def _resume(self, peer: P, steps: list[SessionStep]) -> None:
         if not peer.peer_eof:

@@ -64,6 +64,20 @@ class SqliteConnection:
     _db: sqlite3.Connection
     path: Path
 
+    group_commit = False
+    """Group commit of registrations (set by the server): each
+    :meth:`~pollchat.store.accounts.SqliteAccounts.create` joins one open transaction,
+    and :meth:`~pollchat.store.accounts.SqliteAccounts.commit_registrations` commits
+    them all with one ``fsync`` (``synchronous=FULL``); the server calls it once per
+    loop pass, before that pass's output, so a registration is still on disk before it
+    is acknowledged. Off: each registration commits alone (tools, tests)."""
+    _batch = 0
+    """Registrations tried in the open group-commit transaction (a refused one counts:
+    only its statement was undone)."""
+    _batch_failed: str | None = None
+    """Why a group commit that another write ended failed (reported by the next
+    ``commit_registrations``, which the server's barrier calls)."""
+
     def _attach(self, connection: sqlite3.Connection, path: Path) -> None:
         """Take ``connection`` and remember which file ``path`` is now (its device and
         inode, and an open descriptor to ``fstat``), for :meth:`_check_file`."""
@@ -113,9 +127,34 @@ class SqliteConnection:
 
     def _write(self, statement: str, parameters: tuple[object, ...]) -> sqlite3.Cursor:
         """Run one write statement in its own (autocommit) transaction, after
-        :meth:`_check_file`."""
+        :meth:`_check_file` (and after the open group commit, which ends first)."""
+        self._end_batch()
         self._check_file()
         return self._db.execute(statement, parameters)
+
+    def _commit_batch(self) -> int:
+        """Commit the open group-commit transaction; the number of registrations tried
+        in it (0: none open). Raises ``sqlite3.Error`` after rolling it back."""
+        count, self._batch = self._batch, 0
+        if not count:
+            return 0
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        return count
+
+    def _end_batch(self) -> None:
+        """Any other write first ends the open group commit (each write stays its own
+        transaction); a failure is kept for the server's next commit, which closes the
+        registrations it held unacknowledged."""
+        if self._batch:
+            try:
+                self._commit_batch()
+            except sqlite3.Error as exc:
+                self._batch_failed = str(exc)
 
     @contextlib.contextmanager
     def _transaction(self, synchronous: str = "FULL") -> Iterator[None]:
@@ -123,6 +162,7 @@ class SqliteConnection:
         after :meth:`_check_file`. ``synchronous="NORMAL"`` relaxes the commit's fsync for
         this transaction only; the pragma is switched outside the transaction and ``FULL``
         restored afterwards."""
+        self._end_batch()
         self._check_file()
         if synchronous != "FULL":
             self._db.execute(f"PRAGMA synchronous={synchronous}")
@@ -140,8 +180,9 @@ class SqliteConnection:
                 self._db.execute("PRAGMA synchronous=FULL")
 
     def _detach(self) -> None:
-        """Close the connection and the descriptor kept for :meth:`_check_file`. Safe
-        to call twice."""
+        """Close the connection and the descriptor kept for :meth:`_check_file` (an open
+        group commit is committed first). Safe to call twice."""
+        self._end_batch()
         self._db.close()
         if self._file is not None:
             os.close(self._file)

@@ -3,7 +3,8 @@
 :class:`Database` combines one class per concern, each implementing one interface of
 :mod:`pollchat.store.ports`: :class:`~pollchat.store.accounts.SqliteAccounts`,
 :class:`~pollchat.store.messages.SqliteMessages`, :class:`~pollchat.store.bans.SqliteBans`
-and :class:`~pollchat.store.groups.GroupTables`; the schema and its migrations are in
+, :class:`~pollchat.store.groups.GroupTables` and
+:class:`~pollchat.store.ignores.SqliteIgnores`; the schema and its migrations are in
 :mod:`pollchat.store.schema`. The names of that module are re-exported here.
 
 All calls happen on the event-loop thread; every statement is indexed and bounded, so
@@ -22,7 +23,9 @@ from pollchat.errors import StoreError
 from pollchat.store.accounts import SqliteAccounts
 from pollchat.store.bans import SqliteBans
 from pollchat.store.groups import GroupTables
+from pollchat.store.ignores import SqliteIgnores
 from pollchat.store.messages import SqliteMessages
+from pollchat.store.receipts import SqliteReceipts
 from pollchat.store.schema import (
     APPLICATION_ID,
     DATABASE_NAME,
@@ -47,7 +50,7 @@ __all__ = [
 ]
 
 
-class Database(SqliteAccounts, SqliteMessages, SqliteBans, GroupTables):
+class Database(SqliteAccounts, SqliteMessages, SqliteBans, GroupTables, SqliteReceipts, SqliteIgnores):
     """An open pollchat database; implements :class:`pollchat.store.ports.Store` (and so
     :class:`~pollchat.core.accounts.RegisteredAccounts` and
     :class:`~pollchat.core.groups.GroupStore`).

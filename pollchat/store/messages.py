@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.store.connection import SqliteConnection, sqlite_errors
+from pollchat.store.schema import SEARCH_TABLE, has_fts5
 
 _PUBLIC_KINDS = (RecordKind.CHAT, RecordKind.ACTION)
 _MAIN = "recipient_id IS NULL AND group_id IS NULL"
@@ -50,6 +51,104 @@ def message_rows(records: Sequence[HistoryRecord]) -> list[tuple[object, ...]]:
             record.recipient, record.text, record.group_id,
         ))
     return rows
+
+
+def between_clause(
+    after: float | None, before: float | None, group_id: int | None, pair: tuple[int, int] | None, mark: str
+) -> tuple[str, list[object]]:
+    """The ``WHERE`` condition and its parameters of :meth:`SqliteMessages.messages_between`
+    (both engines use it; ``mark`` is the engine's placeholder, ``?`` or ``%s``): one
+    conversation, times strictly inside the bounds. Each form has its index
+    (``message_main``, ``message_group``, ``message_pair``).
+
+    Raises:
+        ValueError: both ``group_id`` and ``pair`` are given.
+    """
+    if group_id is not None and pair is not None:
+        raise ValueError("a conversation is a group or a pair of accounts, not both")
+    parameters: list[object] = []
+    if group_id is not None:
+        where = f"group_id = {mark}"
+        parameters.append(group_id)
+    elif pair is not None:
+        a, b = pair
+        where = f"((recipient_id = {mark} AND sender_id = {mark}) OR (recipient_id = {mark} AND sender_id = {mark}))"
+        parameters += [a, b, b, a]
+    else:
+        where = f"{_MAIN} AND kind IN ({mark}, {mark})"
+        parameters += [kind.value for kind in _PUBLIC_KINDS]
+    if after is not None:
+        where += f" AND ts > {mark}"
+        parameters.append(after)
+    if before is not None:
+        where += f" AND ts < {mark}"
+        parameters.append(before)
+    return where, parameters
+
+def messages_before_query(
+    conversation: Conversation, limit: int, before_id: int | None, before_ts: float | None, mark: str
+) -> tuple[str, list[object]]:
+    """The scrollback query of :meth:`SqliteMessages.messages_before` for either engine
+    (``mark``: its parameter placeholder, ``?`` or ``%s``): the SQL, newest first, and
+    its parameters. A private pair reads both directions, each newest first and
+    limited, then merged, so each side walks its own index."""
+    cursor = ""
+    cursor_parameters: list[object] = []
+    if before_id is not None:
+        cursor += f" AND id < {mark}"
+        cursor_parameters.append(before_id)
+    if before_ts is not None:
+        cursor += f" AND ts < {mark}"
+        cursor_parameters.append(before_ts)
+    order = f" ORDER BY id DESC LIMIT {mark}"
+    if conversation.group_id is not None:
+        return (
+            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE group_id = {mark}{cursor}{order}",
+            [conversation.group_id, *cursor_parameters, limit],
+        )
+    if conversation.pair is None:
+        return (
+            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE {_MAIN} AND kind IN ({mark}, {mark}){cursor}{order}",
+            [*(kind.value for kind in _PUBLIC_KINDS), *cursor_parameters, limit],
+        )
+    a, b = conversation.pair
+    side = f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE recipient_id = {mark} AND sender_id = {mark}{cursor}{order}"
+    if a == b:
+        return side, [a, a, *cursor_parameters, limit]
+    return (
+        f"SELECT {_MESSAGE_COLUMNS} FROM (SELECT * FROM ({side}) AS one UNION ALL SELECT * FROM ({side}) AS other) AS pair{order}",
+        [a, b, *cursor_parameters, limit, b, a, *cursor_parameters, limit, limit],
+    )
+
+
+def search_scope(
+    viewer_id: int, conversation: Conversation | None, group_ids: Sequence[int], mark: str
+) -> tuple[str, list[object]]:
+    """The ``WHERE`` condition (on table alias ``m``) of what a search may return, for
+    either engine (``mark``: its placeholder), and its parameters: one
+    ``conversation``, or with ``None`` everything account ``viewer_id`` may read -- the
+    main chat, its private conversations, and the groups ``group_ids`` (its own)."""
+    main = f"(m.recipient_id IS NULL AND m.group_id IS NULL AND m.kind IN ({mark}, {mark}))"
+    main_parameters: list[object] = [kind.value for kind in _PUBLIC_KINDS]
+    if conversation is not None and conversation.group_id is not None:
+        return f"m.group_id = {mark}", [conversation.group_id]
+    if conversation is not None and conversation.pair is not None:
+        a, b = conversation.pair
+        pair = f"m.recipient_id IS NOT NULL AND ((m.sender_id = {mark} AND m.recipient_id = {mark})"
+        return pair + f" OR (m.sender_id = {mark} AND m.recipient_id = {mark}))", [a, b, b, a]
+    if conversation is not None:
+        return main, main_parameters
+    mine = f"(m.recipient_id IS NOT NULL AND (m.sender_id = {mark} OR m.recipient_id = {mark}))"
+    parts, parameters = [main, mine], [*main_parameters, viewer_id, viewer_id]
+    if group_ids:
+        parts.append(f"m.group_id IN ({', '.join(mark for _ in group_ids)})")
+        parameters += list(group_ids)
+    return "(" + " OR ".join(parts) + ")", parameters
+
+
+def like_pattern(word: str) -> str:
+    """``word`` as a ``LIKE ... ESCAPE '\\'`` pattern that finds it anywhere in a text."""
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 @sqlite_errors
@@ -133,6 +232,102 @@ class SqliteMessages(SqliteConnection):
             f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE group_id = ? ORDER BY id DESC LIMIT ?", (group_id, limit)
         ).fetchall()
         return [_record(row) for row in reversed(rows)]
+
+    def messages_between(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        """One conversation's messages sent strictly after ``after`` and strictly before
+        ``before`` (UTC seconds since the epoch; ``None``: no bound), at most ``limit``
+        of them, oldest first, ids set: the newest ones of that span with ``newest``,
+        else the oldest (the paging of IRCv3 ``CHATHISTORY``).
+
+        The conversation is group ``group_id``'s, the private one between the two
+        account ids of ``pair`` (either way; ``(a, a)``: notes to oneself), or, with
+        neither, the main chat (chat and action lines).
+
+        Raises:
+            ValueError: ``limit`` is negative, or both ``group_id`` and ``pair`` are given.
+        """
+        _check_count("limit", limit)
+        where, parameters = between_clause(after, before, group_id, pair, "?")
+        order = "DESC" if newest else "ASC"
+        rows = self._db.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE {where} ORDER BY id {order} LIMIT ?", (*parameters, limit)
+        ).fetchall()
+        return [_record(row) for row in (reversed(rows) if newest else rows)]
+
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        """Scrollback (a page of older messages): the last ``limit`` messages of
+        ``conversation`` with an id below ``before_id`` and a time before ``before_ts``
+        (UTC seconds, exclusive; either cursor may be ``None``), oldest first, ids set.
+        Walks an index backwards from the cursor (``message_main``, ``message_group``);
+        a private pair reads its two directions by ``message_pair`` (at most
+        ``--private-keep`` rows each, plus the unread ones).
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        _check_count("limit", limit)
+        sql, parameters = messages_before_query(conversation, limit, before_id, before_ts, "?")
+        return [_record(row) for row in reversed(self._db.execute(sql, parameters).fetchall())]
+
+    def search_messages(
+        self,
+        viewer_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: Sequence[int] = (),
+    ) -> list[HistoryRecord]:
+        """Search: the newest ``limit`` messages, newest first, whose text holds every
+        one of ``words`` (each as the start of a word), among what :func:`search_scope`
+        allows. With the FTS5 index of schema 8 (``message_search``) case and accents
+        are ignored and the index is walked from the newest match; without it (a build
+        of SQLite without FTS5) each word is looked for anywhere in the text with
+        ``LIKE`` (case ignored for ASCII letters only), the table walked from the newest
+        row. Nothing matches an empty ``words``.
+
+        Raises:
+            ValueError: ``limit`` is negative.
+        """
+        _check_count("limit", limit)
+        if not words or not limit:
+            return []
+        where, parameters = search_scope(viewer_id, conversation, group_ids, "?")
+        if self._full_text_search():
+            query = " ".join(f'"{word}"*' for word in words)  # every word, each a prefix
+            sql = (
+                f"SELECT {_prefixed('m')} FROM {SEARCH_TABLE} s JOIN message m ON m.id = s.rowid"
+                f" WHERE {SEARCH_TABLE} MATCH ? AND {where} ORDER BY s.rowid DESC LIMIT ?"
+            )
+            rows = self._db.execute(sql, (query, *parameters, limit)).fetchall()
+        else:
+            likes = " AND ".join("m.text LIKE ? ESCAPE '\\'" for _ in words)
+            sql = f"SELECT {_prefixed('m')} FROM message m WHERE {likes} AND {where} ORDER BY m.id DESC LIMIT ?"
+            rows = self._db.execute(sql, (*(like_pattern(word) for word in words), *parameters, limit)).fetchall()
+        return [_record(row) for row in rows]
+
+    def _full_text_search(self) -> bool:
+        """Whether searches use the FTS5 index: it exists (migration 8 ran with FTS5)
+        and this build of SQLite can read it. Asked once per connection."""
+        known: bool | None = getattr(self, "_fts5", None)
+        if known is None:
+            table = self._db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (SEARCH_TABLE,)
+            ).fetchone()[0]
+            known = bool(table) and has_fts5(self._db)
+            self._fts5 = known
+        return known
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """How many private messages to account ``account_id`` were sent after ``ts``
@@ -269,3 +464,7 @@ def _check_count(name: str, value: int) -> None:
     # A negative LIMIT means "no limit" to SQLite: never let one through.
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value}")
+
+
+def _prefixed(alias: str) -> str:
+    return ", ".join(f"{alias}.{column.strip()}" for column in _MESSAGE_COLUMNS.split(","))

@@ -30,7 +30,7 @@ from pollchat.store.postgres import TABLES, check_schema, connect, redact
 
 COPIED: dict[str, tuple[str, str]] = {
     # table -> (its columns, copied in this order; the ORDER BY that keeps SQLite's order)
-    "account": ("id, key, name, kind, password_hash, created_at, last_seen, skeleton", "id"),
+    "account": ("id, key, name, kind, password_hash, created_at, last_seen, skeleton, receipts", "id"),
     "message": ("id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id", "id"),
     "ban": ('account_id, until, reason, "by", created', "account_id"),
     "address_ban": ('network, until, reason, "by", created', "network"),
@@ -39,6 +39,8 @@ COPIED: dict[str, tuple[str, str]] = {
     "group_ban": ('group_id, account_id, "by", created', "group_id, account_id"),
     "group_request": ("group_id, account_id, created", "rowid"),  # asking order
     "pending_change": ('id, account_id, change, group_name, name, "by", at', "id"),
+    "read_mark": ("reader_id, partner_id, until", "reader_id, partner_id"),
+    "account_ignore": ("account_id, ignored_id, created", "account_id, ignored_id"),
 }
 """Every table and what is copied of it (the PostgreSQL identity ``seq`` of members and
 requests is assigned in copy order)."""
@@ -117,7 +119,7 @@ def _mark_lookalikes(rows: Iterable[tuple[Any, ...]]) -> Iterable[tuple[Any, ...
         allowed = kind == "registered" and shape in seen
         if kind == "registered":
             seen.add(shape)
-        yield (*row, allowed)
+        yield (*row[:8], bool(row[8]), allowed)  # receipts: SQLite's 0/1, PostgreSQL's boolean
 
 
 def _copy(target: Any, table: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:

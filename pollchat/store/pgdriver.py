@@ -223,6 +223,16 @@ class PgDriver:
         call may block), then close. Safe to call twice."""
         if self._closed:
             return
+        self.drain(timeout)
+        if self.waiting:
+            log.error("%d database write(s) could not be made before shutdown and are lost", self.waiting)
+        self._closed = True
+        self._drop_connection()
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait (blocking, at most ``timeout`` seconds) until every transaction queued
+        has completed, running their completions: for shutdown and for tests without
+        a loop, never on the loop. Whether nothing waits any more."""
         deadline = time.monotonic() + timeout
         import selectors
 
@@ -249,10 +259,7 @@ class PgDriver:
                         self._on_readable()
                 if self._connect_deadline is not None and not self._ready and time.monotonic() > deadline:
                     break
-        if self.waiting:
-            log.error("%d database write(s) could not be made before shutdown and are lost", self.waiting)
-        self._closed = True
-        self._drop_connection()
+        return not self.waiting
 
     # --- connecting -------------------------------------------------------------------------------
 

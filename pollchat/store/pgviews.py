@@ -56,16 +56,17 @@ from typing import Any, TypeVar
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Member, PendingChange, Visibility
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreConflict, StoreError
 from pollchat.texts import ErrorCode
 from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.accounts import _now_iso, _registered
 from pollchat.store.groups import MAX_PENDING_CHANGES
-from pollchat.store.messages import _check_count, _check_limits, _record, message_rows
+from pollchat.store.messages import _check_count, _check_limits, _record, between_clause, message_rows
 from pollchat.store.pgdriver import MAX_QUEUED, PgDriver, Rows, Scheduler, Watcher
-from pollchat.store.postgres import PostgresDatabase, open_postgres
+from pollchat.store.ports import HistoryAnswer
+from pollchat.store.postgres import PostgresDatabase, _messages_before_sql, _search_sql, open_postgres
 from pollchat.store.urls import redact
 
 log = logging.getLogger("pollchat.store")
@@ -80,6 +81,10 @@ _MAIN = "recipient_id IS NULL AND group_id IS NULL"
 _PUBLIC_KINDS = (RecordKind.CHAT, RecordKind.ACTION)
 _IDENTITY_TABLES = ("account", "message", "chat_group", "pending_change")
 _PLACEHOLDER = re.compile(r"%s")
+_ASYNC_ONLY = (
+    "the PostgreSQL store does not wait for {} on the event loop: it is read asynchronously"
+    " (pollchat.store.ports.AsyncHistoryReads)"
+)
 _ROWS_PER_INSERT = 500
 """Messages per ``INSERT`` statement (nine parameters each; PostgreSQL takes 65,535)."""
 
@@ -276,6 +281,7 @@ class PgViewStore:
         self._failed_codes: dict[int, ErrorCode] = {}
         self._reloading: list[Sequence[Any]] | None = None  # calls since the reload was asked
         self._reloaded: list[Callable[[], None]] = []
+        self._written = 0  # the commit sequence number of the last write queued
 
     # --- the commit barrier's side ----------------------------------------------------------------
 
@@ -287,8 +293,10 @@ class PgViewStore:
     @property
     def issued(self) -> int:
         """The commit sequence number of the last write issued (0 before attach: those
-        writes were committed when they returned)."""
-        return self.driver.issued if self.driver is not None else 0
+        writes were committed when they returned). Reads (:meth:`_read`) have numbers
+        too but are not counted here: nothing waits for a read but its own answer, so
+        the barrier never holds a connection's output for one."""
+        return self._written
 
     @property
     def done(self) -> int:
@@ -405,6 +413,15 @@ class PgViewStore:
         self._group_counts: dict[int, int] = dict(
             conn.execute("SELECT group_id, count(*) FROM message WHERE group_id IS NOT NULL GROUP BY group_id").fetchall()
         )
+        self._ignores: dict[int, dict[int, float]] = {}  # account id -> {ignored id: since}, oldest first
+        for account_id, ignored_id, created in conn.execute(
+            "SELECT account_id, ignored_id, created FROM account_ignore ORDER BY created, ignored_id"
+        ):
+            self._ignores.setdefault(account_id, {})[ignored_id] = float(created)
+        self._receipts_off: set[int] = {row[0] for row in conn.execute("SELECT id FROM account WHERE NOT receipts")}
+        self._marks: dict[int, dict[int, float]] = {}  # partner id -> {reader id: read until}
+        for reader_id, partner_id, until in conn.execute("SELECT reader_id, partner_id, until FROM read_mark"):
+            self._marks.setdefault(partner_id, {})[reader_id] = float(until)
         for table in _IDENTITY_TABLES:
             self._ids[table] = deque(row[0] for row in conn.execute(_reserve(table), (ID_BLOCKS[table],)))
 
@@ -493,6 +510,7 @@ class PgViewStore:
                         del self._failed_codes[next(iter(self._failed_codes))]
 
         seq = self.driver.submit(converted, completed)
+        self._written = seq
 
     def _placeholders(self, sql: str) -> str:
         """``%s`` to ``$1, $2 ...`` (libpq's own placeholders), cached per statement;
@@ -783,6 +801,167 @@ class PgViewStore:
             return self._db.group_messages(group_id, limit)
         _check_count("limit", limit)
         return list(self._groups.get(group_id, ()))[-limit:] if limit else []
+
+    # --- reads past the views: asynchronous -------------------------------------------------------
+
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        """As the port says, before :meth:`attach` only (the rows may lie past the
+        views' tails, and the loop must not wait): afterwards use
+        :meth:`messages_before_later`.
+
+        Raises:
+            StoreError: attached.
+        """
+        if self._db is not None:
+            return self._db.messages_before(conversation, limit, before_id=before_id, before_ts=before_ts)
+        raise StoreError(_ASYNC_ONLY.format("scrollback"))
+
+    def search_messages(
+        self,
+        viewer_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: Sequence[int] = (),
+    ) -> list[HistoryRecord]:
+        """As the port says, before :meth:`attach` only: afterwards use
+        :meth:`search_messages_later`.
+
+        Raises:
+            StoreError: attached.
+        """
+        if self._db is not None:
+            return self._db.search_messages(viewer_id, words, limit, conversation=conversation, group_ids=group_ids)
+        raise StoreError(_ASYNC_ONLY.format("search"))
+
+    def messages_between(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        """As the port says, before :meth:`attach` only (the IRC gateway's
+        CHATHISTORY is not served on PostgreSQL yet).
+
+        Raises:
+            StoreError: attached.
+        """
+        if self._db is not None:
+            return self._db.messages_between(after, before, limit, newest=newest, group_id=group_id, pair=pair)
+        raise StoreError(_ASYNC_ONLY.format("CHATHISTORY"))
+
+    def messages_before_later(
+        self,
+        conversation: Conversation,
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        before_id: int | None = None,
+        before_ts: float | None = None,
+    ) -> None:
+        """Scrollback (:class:`pollchat.store.ports.AsyncHistoryReads`): one query
+        through the driver, behind the writes queued before it; ``done`` gets the
+        records oldest first.
+
+        Raises:
+            ValueError: ``limit`` is negative (``done`` is not called).
+        """
+        if self._db is not None:
+            done(self._db.messages_before(conversation, limit, before_id=before_id, before_ts=before_ts))
+            return
+        _check_count("limit", limit)
+        sql, parameters = _messages_before_sql(conversation, limit, before_id, before_ts)
+        self._read(sql, parameters, lambda rows: [_record(row) for row in reversed(rows)], done)
+
+    def search_messages_later(
+        self,
+        viewer_id: int,
+        words: Sequence[str],
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: Sequence[int] = (),
+    ) -> None:
+        """Search (:class:`pollchat.store.ports.AsyncHistoryReads`): PostgreSQL's
+        full-text query through the driver; ``done`` gets the records newest first.
+
+        Raises:
+            ValueError: ``limit`` is negative (``done`` is not called).
+        """
+        if self._db is not None:
+            done(self._db.search_messages(viewer_id, words, limit, conversation=conversation, group_ids=group_ids))
+            return
+        _check_count("limit", limit)
+        if not words or not limit:
+            done([])
+            return
+        sql, parameters = _search_sql(viewer_id, words, limit, conversation, group_ids)
+        self._read(sql, parameters, lambda rows: [_record(row) for row in rows], done)
+
+    def messages_between_later(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> None:
+        """One conversation's messages between two times
+        (:meth:`pollchat.store.ports.MessageStore.messages_between`) through the driver;
+        ``done`` gets them oldest first.
+
+        Raises:
+            ValueError: ``limit`` is negative, or both ``group_id`` and ``pair`` given
+                (``done`` is not called).
+        """
+        if self._db is not None:
+            done(self._db.messages_between(after, before, limit, newest=newest, group_id=group_id, pair=pair))
+            return
+        _check_count("limit", limit)
+        where, parameters = between_clause(after, before, group_id, pair, "%s")
+        order = "DESC" if newest else "ASC"
+        self._read(
+            f"SELECT {_COLUMNS} FROM message WHERE {where} ORDER BY id {order} LIMIT %s",
+            (*parameters, limit),
+            lambda rows: [_record(row) for row in (reversed(rows) if newest else rows)],
+            done,
+        )
+
+    def _read(
+        self,
+        sql: str,
+        parameters: Sequence[object],
+        convert: Callable[[list[tuple[object, ...]]], list[HistoryRecord]],
+        done: HistoryAnswer,
+    ) -> None:
+        """Send one query (``%s`` placeholders) and give ``done`` its converted rows,
+        or a :class:`StoreError` at once while the database is unavailable (a read is
+        not queued for the reconnection: the person asking is told to try again)."""
+        assert self.driver is not None
+        if not self.driver.connected:
+            done(StoreError(f"the database {self.path} is unavailable"))
+            return
+        numbers = iter(range(1, 10_000))
+        query = _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
+
+        def completed(result: Rows | StoreError) -> None:
+            done(result if isinstance(result, StoreError) else convert(result[0]))
+
+        try:
+            self.driver.submit([(query, parameters)], completed)
+        except StoreError as exc:
+            done(exc)
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         """Private messages to the account after ``ts``, counted from the unread ones
@@ -1193,6 +1372,94 @@ class PgViewStore:
             return []
         self._write([("DELETE FROM pending_change WHERE account_id = %s AND id <= %s", (account_id, kept[-1][0]))])
         return [change for _, change in kept]
+
+    # --- ignore lists -----------------------------------------------------------------------------
+
+    def ignored_ids(self, account_id: int) -> list[int]:
+        if self._db is not None:
+            return self._db.ignored_ids(account_id)
+        return list(self._ignores.get(account_id, ()))
+
+    def ignored_names(self, account_id: int) -> list[str]:
+        """As the port says: current names, deleted accounts left out (from the view)."""
+        if self._db is not None:
+            return self._db.ignored_names(account_id)
+        accounts = self._accounts
+        return [accounts[i].name for i in self._ignores.get(account_id, ()) if i in accounts]
+
+    def add_ignore(self, account_id: int, ignored_id: int, now: float) -> None:
+        if self._db is not None:
+            return self._db.add_ignore(account_id, ignored_id, now)
+        kept = self._ignores.setdefault(account_id, {})
+        if ignored_id in kept:
+            return None
+        self._write([(
+            "INSERT INTO account_ignore (account_id, ignored_id, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (account_id, ignored_id, now),
+        )])
+        kept[ignored_id] = now
+        if any(since > now for since in kept.values()):  # an earlier clock: keep the database's order
+            self._ignores[account_id] = dict(sorted(kept.items(), key=lambda item: (item[1], item[0])))
+        return None
+
+    def remove_ignore(self, account_id: int, ignored_id: int) -> None:
+        if self._db is not None:
+            return self._db.remove_ignore(account_id, ignored_id)
+        kept = self._ignores.get(account_id)
+        if kept is None or ignored_id not in kept:
+            return None
+        self._write([
+            ("DELETE FROM account_ignore WHERE account_id = %s AND ignored_id = %s", (account_id, ignored_id))
+        ])
+        del kept[ignored_id]
+        if not kept:
+            del self._ignores[account_id]
+        return None
+
+    # --- read receipts ----------------------------------------------------------------------------
+
+    def receipts_off_accounts(self) -> list[int]:
+        if self._db is not None:
+            return self._db.receipts_off_accounts()
+        return sorted(i for i in self._receipts_off if i in self._accounts)
+
+    def set_receipts(self, account_id: int, on: bool) -> None:
+        if self._db is not None:
+            return self._db.set_receipts(account_id, on)
+        if account_id not in self._accounts or (account_id not in self._receipts_off) == on:
+            return None
+        self._write([("UPDATE account SET receipts = %s WHERE id = %s", (on, account_id))])
+        if on:
+            self._receipts_off.discard(account_id)
+        else:
+            self._receipts_off.add(account_id)
+        return None
+
+    def mark_read(self, reader_id: int, partner_id: int, until: float) -> float:
+        """As the port says; the mark now comes from the view (it never moves back)."""
+        if self._db is not None:
+            return self._db.mark_read(reader_id, partner_id, until)
+        marks = self._marks.setdefault(partner_id, {})
+        now = marks.get(reader_id)
+        if now is not None and now >= until:
+            return now
+        self._write([(
+            "INSERT INTO read_mark (reader_id, partner_id, until) VALUES (%s, %s, %s)"
+            " ON CONFLICT (reader_id, partner_id) DO UPDATE SET until = GREATEST(read_mark.until, excluded.until)",
+            (reader_id, partner_id, until),
+        )])
+        marks[reader_id] = until
+        return until
+
+    def read_by_others(self, account_id: int) -> list[tuple[int, str, float]]:
+        if self._db is not None:
+            return self._db.read_by_others(account_id)
+        accounts = self._accounts
+        return [
+            (reader, accounts[reader].name, until)
+            for reader, until in sorted(self._marks.get(account_id, {}).items())
+            if reader in accounts
+        ]
 
     # --- several nodes on one database ------------------------------------------------------------
 

@@ -13,14 +13,20 @@ limits must not be negative (``ValueError``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import GroupStore
-from pollchat.core.history import HistoryRecord
+from pollchat.core.history import Conversation, HistoryRecord
+from pollchat.core.ignores import IgnoreStore
+from pollchat.core.receipts import ReceiptStore
+from pollchat.errors import StoreError
 
-__all__ = ["AccountStore", "BanStore", "GroupStore", "MessageStore", "Store"]
+__all__ = [
+    "AccountStore", "AsyncHistoryReads", "BanStore", "GroupStore", "HistoryAnswer", "IgnoreStore", "MessageStore",
+    "ReceiptStore", "Store",
+]
 
 
 class AccountStore(Protocol):
@@ -80,8 +86,44 @@ class MessageStore(Protocol):
     def group_messages(self, group_id: int, limit: int) -> list[HistoryRecord]:
         """The last ``limit`` messages of a group, oldest first."""
 
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        """Scrollback: the last ``limit`` messages of ``conversation`` older than message
+        ``before_id`` (ids below it) and sent before ``before_ts`` (UTC seconds,
+        exclusive), oldest first; no cursor: the newest."""
+
+    def search_messages(
+        self,
+        viewer_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: Sequence[int] = (),
+    ) -> list[HistoryRecord]:
+        """Search: the newest ``limit`` messages holding every one of ``words`` (each as
+        the start of a word; :func:`~pollchat.core.history.search_terms` makes them),
+        newest first, in ``conversation``, or with ``None`` in everything ``viewer_id``
+        may read: the main chat, its private conversations, the groups ``group_ids``."""
+
     def count_private_since(self, account_id: int, ts: float) -> int:
         """How many private messages to the account were sent after ``ts``."""
+    def messages_between(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        """At most ``limit`` messages of one conversation (group ``group_id``, the private
+        one of ``pair``, else the main chat) sent strictly between ``after`` and
+        ``before`` (``None``: unbounded), oldest first: the newest of that span with
+        ``newest``, else the oldest."""
+
 
     def count_main(self) -> int:
         """How many main-chat messages are stored."""
@@ -100,6 +142,61 @@ class MessageStore(Protocol):
 
     def count_messages(self) -> int:
         """How many messages are stored."""
+
+
+HistoryAnswer = Callable[["list[HistoryRecord] | StoreError"], None]
+"""Where an asynchronous history read delivers its records (the synchronous method's
+answer), or the :class:`~pollchat.errors.StoreError` that stopped it."""
+
+
+@runtime_checkable
+class AsyncHistoryReads(Protocol):
+    """The reads past what an engine keeps in memory (scrollback, search), answered
+    later, for an engine whose queries must not be waited for on the event loop
+    (:class:`pollchat.store.pgviews.PgViewStore`). Each takes the synchronous
+    method's arguments and a completion ``done``, called once on the loop: at once
+    when the database is unavailable (a ``StoreError``), else when the query returns.
+    A query sent after a write sees it (one connection, in order).
+
+    Raises:
+        ValueError: a negative limit (at once, ``done`` is not called).
+    """
+
+    def messages_before_later(
+        self,
+        conversation: Conversation,
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        before_id: int | None = None,
+        before_ts: float | None = None,
+    ) -> None:
+        """:meth:`MessageStore.messages_before`, answered to ``done``."""
+
+    def search_messages_later(
+        self,
+        viewer_id: int,
+        words: Sequence[str],
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: Sequence[int] = (),
+    ) -> None:
+        """:meth:`MessageStore.search_messages`, answered to ``done``."""
+
+    def messages_between_later(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        done: HistoryAnswer,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> None:
+        """:meth:`MessageStore.messages_between`, answered to ``done``."""
 
 
 class BanStore(Protocol):
@@ -124,7 +221,7 @@ class BanStore(Protocol):
         """``(network, until, reason, by)`` of every address ban in force at ``now``."""
 
 
-class Store(AccountStore, MessageStore, BanStore, GroupStore, Protocol):
+class Store(AccountStore, MessageStore, BanStore, GroupStore, ReceiptStore, IgnoreStore, Protocol):
     """One open database: every concern, and its lifetime."""
 
     def close(self) -> None:

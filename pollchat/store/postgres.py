@@ -42,13 +42,22 @@ from typing import Any, TypeVar
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Member, PendingChange, Visibility
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.accounts import _now_iso, _registered
 from pollchat.store.groups import MAX_PENDING_CHANGES
-from pollchat.store.messages import _check_count, _check_limits, _record, message_rows
+from pollchat.store.messages import (
+    _check_count,
+    _check_limits,
+    _prefixed,
+    _record,
+    between_clause,
+    message_rows,
+    messages_before_query,
+    search_scope,
+)
 from pollchat.store.schema import SCHEMA_VERSION
 from pollchat.store.urls import INSTALL_HINT, is_postgres_url, redact
 
@@ -65,6 +74,32 @@ RECONNECT_EVERY = 5.0
 """Seconds between reconnection attempts while the database is unreachable."""
 
 log = logging.getLogger("pollchat.store")
+
+SEARCH_SCHEMA = """\
+ALTER TABLE account ADD COLUMN IF NOT EXISTS receipts BOOLEAN NOT NULL DEFAULT TRUE;
+CREATE TABLE IF NOT EXISTS read_mark (
+    reader_id  BIGINT NOT NULL,
+    partner_id BIGINT NOT NULL,
+    until      DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (reader_id, partner_id)
+);
+CREATE INDEX IF NOT EXISTS read_mark_partner ON read_mark (partner_id);
+CREATE INDEX IF NOT EXISTS message_conversation ON message (recipient_id, sender_id, id) WHERE recipient_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS message_search ON message USING gin (to_tsvector('simple', text));"""
+"""Schema 8 (SQLite's migration 8): read receipts (the setting, the read marks), the
+private-pair index of scrollback and the full-text index of search, on the text as the ``simple`` configuration splits it (words
+lower-cased, no stemming, no stop words: a chat mixes languages)."""
+
+IGNORE_TABLE = """
+CREATE TABLE IF NOT EXISTS account_ignore (
+    account_id BIGINT NOT NULL,
+    ignored_id BIGINT NOT NULL,
+    created    DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (account_id, ignored_id)
+);
+"""
+"""The ignore lists (schema 9), as in SQLite (:mod:`pollchat.store.ignores`); also added
+to a database of an older schema when it is opened (:func:`_upgrade`)."""
 
 SCHEMA = f"""
 CREATE TABLE pollchat_meta (
@@ -105,6 +140,7 @@ CREATE INDEX message_private_sender ON message (sender_id, id) WHERE recipient_i
 CREATE INDEX message_group ON message (group_id, id) WHERE group_id IS NOT NULL;
 CREATE INDEX message_main ON message (id) WHERE recipient_id IS NULL AND group_id IS NULL;
 CREATE INDEX message_pair ON message (recipient_id, sender_id, ts) WHERE recipient_id IS NOT NULL;
+{SEARCH_SCHEMA}
 CREATE TABLE ban (
     account_id BIGINT PRIMARY KEY,
     until      DOUBLE PRECISION,
@@ -162,17 +198,18 @@ CREATE TABLE pending_change (
     at         DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX pending_change_account ON pending_change (account_id, id);
-"""
+""" + IGNORE_TABLE
 """The whole schema (version :data:`SCHEMA_VERSION`), created in one transaction."""
 
 TABLES = (
     "account", "message", "ban", "address_ban", "chat_group", "group_member", "group_ban", "group_request",
-    "pending_change",
+    "pending_change", "read_mark", "account_ignore",
 )
 """Every table holding data (not ``pollchat_meta``)."""
 
 _MESSAGE_COLUMNS = "id, ts, kind, sender_id, sender, recipient_id, recipient, text, group_id"
 _MAIN = "recipient_id IS NULL AND group_id IS NULL"
+_PREFIXED = _prefixed("m")
 _PUBLIC_KINDS = (RecordKind.CHAT.value, RecordKind.ACTION.value)
 
 _T = TypeVar("_T")
@@ -257,7 +294,30 @@ def check_schema(conn: Any, url: str, *, create: bool) -> int:
         raise StoreError(
             f"{redact(url)} has schema version {version}, newer than this pollchat ({SCHEMA_VERSION}); upgrade pollchat"
         )
+    if version < SCHEMA_VERSION:
+        version = _upgrade(conn, version)
     return version
+
+
+_UPGRADES = {8: SEARCH_SCHEMA, 9: IGNORE_TABLE}
+"""What each schema version adds to a PostgreSQL database of the version before it
+(SQLite's migrations of the same numbers)."""
+
+
+def _upgrade(conn: Any, version: int) -> int:
+    """Bring a pollchat database of an older schema ``version`` up to
+    :data:`SCHEMA_VERSION`, one version per transaction (under the schema lock, so two
+    servers starting together upgrade it once); the version reached."""
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('pollchat schema'))")
+            current = int(conn.execute("SELECT value FROM pollchat_meta WHERE key = 'schema_version'").fetchone()[0])
+            if current >= number:
+                continue
+            conn.execute(_UPGRADES[number])
+            conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(number),))
+        version = number
+    return max(version, SCHEMA_VERSION)
 
 
 def open_postgres(url: str) -> PostgresDatabase:
@@ -483,6 +543,44 @@ class PgMessages(_PgConnection):
         )
         return [_record(row) for row in reversed(rows)]
 
+    def messages_between(
+        self,
+        after: float | None,
+        before: float | None,
+        limit: int,
+        *,
+        newest: bool,
+        group_id: int | None = None,
+        pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        _check_count("limit", limit)
+        where, parameters = between_clause(after, before, group_id, pair, "%s")
+        order = "DESC" if newest else "ASC"
+        rows = self._all(
+            f"SELECT {_MESSAGE_COLUMNS} FROM message WHERE {where} ORDER BY id {order} LIMIT %s", (*parameters, limit)
+        )
+        return [_record(row) for row in (reversed(rows) if newest else rows)]
+
+    def messages_before(
+        self, conversation: Conversation, limit: int, *, before_id: int | None = None, before_ts: float | None = None
+    ) -> list[HistoryRecord]:
+        _check_count("limit", limit)
+        return [_record(row) for row in reversed(self._all(*_messages_before_sql(conversation, limit, before_id, before_ts)))]
+
+    def search_messages(
+        self,
+        viewer_id: int,
+        words: Sequence[str],
+        limit: int,
+        *,
+        conversation: Conversation | None = None,
+        group_ids: Sequence[int] = (),
+    ) -> list[HistoryRecord]:
+        _check_count("limit", limit)
+        if not words or not limit:
+            return []
+        return [_record(row) for row in self._all(*_search_sql(viewer_id, words, limit, conversation, group_ids))]
+
     def count_private_since(self, account_id: int, ts: float) -> int:
         return int(self._one("SELECT count(*) FROM message WHERE recipient_id = %s AND ts > %s", (account_id, ts))[0])
 
@@ -553,6 +651,28 @@ class PgMessages(_PgConnection):
 
     def count_messages(self) -> int:
         return int(self._one("SELECT count(*) FROM message")[0])
+
+
+def _messages_before_sql(
+    conversation: Conversation, limit: int, before_id: int | None, before_ts: float | None
+) -> tuple[str, list[object]]:
+    """Scrollback's SQL and parameters on PostgreSQL (the SQLite query with ``%s``)."""
+    return messages_before_query(conversation, limit, before_id, before_ts, "%s")
+
+
+def _search_sql(
+    viewer_id: int, words: Sequence[str], limit: int, conversation: Conversation | None, group_ids: Sequence[int]
+) -> tuple[str, list[object]]:
+    """Search's SQL and parameters on PostgreSQL: every word as a prefix
+    (``to_tsquery('simple', 'lunch:* & friday:*')``, words of letters and digits only,
+    quoted), matched through the GIN index ``message_search``, newest first."""
+    where, parameters = search_scope(viewer_id, conversation, group_ids, "%s")
+    query = " & ".join(f"'{word}':*" for word in words)
+    return (
+        f"SELECT {_PREFIXED} FROM message m WHERE to_tsvector('simple', m.text) @@ to_tsquery('simple', %s)"
+        f" AND {where} ORDER BY m.id DESC LIMIT %s",
+        [query, *parameters, limit],
+    )
 
 
 @_pg_errors
@@ -715,7 +835,67 @@ class PgGroups(_PgConnection):
         return [PendingChange(*row[1:]) for row in rows]
 
 
-class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups):
+@_pg_errors
+class PgReceipts(_PgConnection):
+    """Read receipts (:class:`pollchat.core.receipts.ReceiptStore`); see
+    :class:`pollchat.store.receipts.SqliteReceipts` for each method's meaning."""
+
+    def receipts_off_accounts(self) -> list[int]:
+        return [int(row[0]) for row in self._all("SELECT id FROM account WHERE NOT receipts ORDER BY id")]
+
+    def set_receipts(self, account_id: int, on: bool) -> None:
+        self._conn.execute("UPDATE account SET receipts = %s WHERE id = %s", (on, account_id))
+
+    def mark_read(self, reader_id: int, partner_id: int, until: float) -> float:
+        row = self._one(
+            "INSERT INTO read_mark (reader_id, partner_id, until) VALUES (%s, %s, %s)"
+            " ON CONFLICT (reader_id, partner_id) DO UPDATE SET until = GREATEST(read_mark.until, excluded.until)"
+            " RETURNING until",
+            (reader_id, partner_id, until),
+        )
+        return float(row[0])
+
+    def read_by_others(self, account_id: int) -> list[tuple[int, str, float]]:
+        return [
+            (int(reader), name, float(until))
+            for reader, name, until in self._all(
+                "SELECT r.reader_id, a.name, r.until FROM read_mark r JOIN account a ON a.id = r.reader_id"
+                " WHERE r.partner_id = %s ORDER BY r.reader_id",
+                (account_id,),
+            )
+        ]
+
+
+class PgIgnores(_PgConnection):
+    """The ignore table (:class:`pollchat.store.ports.IgnoreStore`)."""
+
+    def ignored_ids(self, account_id: int) -> list[int]:
+        rows = self._all(
+            "SELECT ignored_id FROM account_ignore WHERE account_id = %s ORDER BY created, ignored_id", (account_id,)
+        )
+        return [int(row[0]) for row in rows]
+
+    def ignored_names(self, account_id: int) -> list[str]:
+        rows = self._all(
+            "SELECT account.name FROM account_ignore JOIN account ON account.id = account_ignore.ignored_id"
+            " WHERE account_ignore.account_id = %s ORDER BY account_ignore.created, account_ignore.ignored_id",
+            (account_id,),
+        )
+        return [row[0] for row in rows]
+
+    def add_ignore(self, account_id: int, ignored_id: int, now: float) -> None:
+        self._conn.execute(
+            "INSERT INTO account_ignore (account_id, ignored_id, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (account_id, ignored_id, now),
+        )
+
+    def remove_ignore(self, account_id: int, ignored_id: int) -> None:
+        self._conn.execute(
+            "DELETE FROM account_ignore WHERE account_id = %s AND ignored_id = %s", (account_id, ignored_id)
+        )
+
+
+class PostgresDatabase(PgAccounts, PgMessages, PgBans, PgGroups, PgReceipts, PgIgnores):
     """An open pollchat database on PostgreSQL; implements :class:`pollchat.store.ports.Store`.
     Open it with :func:`open_postgres`."""
 

@@ -9,9 +9,9 @@ program -- is refused with :class:`~pollchat.errors.StoreError` and never writte
 Before an existing database is migrated, a copy is written beside it
 (``pollchat.db.v1-backup`` for a version-1 file; see :func:`backup_path`).
 
-Tables (schema 7; the meaning of each is documented by the module that uses it:
+Tables (schema 9; the meaning of each is documented by the module that uses it:
 :mod:`pollchat.store.accounts`, :mod:`pollchat.store.messages`,
-:mod:`pollchat.store.bans`, :mod:`pollchat.store.groups`). The PostgreSQL engine
+:mod:`pollchat.store.bans`, :mod:`pollchat.store.groups`, :mod:`pollchat.store.ignores`). The PostgreSQL engine
 (:mod:`pollchat.store.postgres`) has the same tables and meaning.
 """
 
@@ -157,7 +157,50 @@ MIGRATIONS: tuple[str, ...] = (
         created REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 8: search (/search), scrollback of private conversations (/older) and read
+    # receipts (/read, /receipts: account.receipts and read_mark). An FTS5
+    # index of the message texts that keeps no copy of them (content='message'), filled
+    # for the existing rows and kept in step by triggers (pruning deletes through them
+    # too). Case and accents are ignored (unicode61, remove_diacritics 2). A build of
+    # SQLite without FTS5 skips the statements naming message_search (see
+    # check_and_migrate): search then reads the messages with LIKE (store/messages.py).
+    """
+    ALTER TABLE account ADD COLUMN receipts INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE read_mark (
+        reader_id  INTEGER NOT NULL,
+        partner_id INTEGER NOT NULL,
+        until      REAL NOT NULL,
+        PRIMARY KEY (reader_id, partner_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX read_mark_partner ON read_mark (partner_id);
+    CREATE INDEX message_conversation ON message (recipient_id, sender_id, id) WHERE recipient_id IS NOT NULL;
+    CREATE VIRTUAL TABLE message_search USING fts5(
+        text, content='message', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    INSERT INTO message_search (rowid, text) SELECT id, text FROM message;
+    CREATE TRIGGER message_search_insert AFTER INSERT ON message BEGIN
+        INSERT INTO message_search (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER message_search_delete AFTER DELETE ON message BEGIN
+        INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER message_search_update AFTER UPDATE OF text ON message BEGIN
+        INSERT INTO message_search (message_search, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO message_search (rowid, text) VALUES (new.id, new.text);
+    END;
+    """,
+    # 9: ignore lists (/ignore): who does not want whose lines delivered.
+    """
+    CREATE TABLE account_ignore (
+        account_id INTEGER NOT NULL,
+        ignored_id INTEGER NOT NULL,
+        created    REAL NOT NULL,
+        PRIMARY KEY (account_id, ignored_id)
+    ) WITHOUT ROWID;
+    """,
 )
+SEARCH_TABLE = "message_search"
+"""The full-text index of migration 8; statements naming it are skipped without FTS5."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -204,10 +247,13 @@ def check_and_migrate(db: sqlite3.Connection, path: Path) -> None:
         _backup(db, path, backup_path(path, version))
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
+    fts5 = has_fts5(db)
     for number in range(version + 1, SCHEMA_VERSION + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
             for statement in _statements(MIGRATIONS[number - 1]):
+                if not fts5 and SEARCH_TABLE in statement:
+                    continue  # no full-text index in this build: search falls back to LIKE
                 db.execute(statement)
             db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             db.execute(f"PRAGMA user_version={number}")
@@ -257,5 +303,29 @@ def create_private(path: Path) -> None:
     os.close(fd)
 
 
+def has_fts5(db: sqlite3.Connection) -> bool:
+    """Whether this build of SQLite has the FTS5 full-text extension (the Python
+    standard library's usually does; a few distributions' builds do not)."""
+    try:
+        db.execute("CREATE VIRTUAL TABLE temp.pollchat_fts5_probe USING fts5(x)")
+    except sqlite3.OperationalError:
+        return False
+    db.execute("DROP TABLE temp.pollchat_fts5_probe")
+    return True
+
+
 def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """The statements of ``script``, split at the semicolons that end one (a trigger's
+    body holds semicolons of its own: pieces are joined until SQLite calls the
+    statement complete)."""
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            statement = pending.strip().removesuffix(";").strip()
+            if statement:
+                statements.append(statement)
+            pending = ""
+    if pending.replace(";", "").strip():
+        statements.append(pending.strip().removesuffix(";").strip())
+    return statements

@@ -28,7 +28,7 @@ from pollchat.config import ServerConfig
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 TIMEOUT = 15.0
 """Bound of every wait on a process or a socket, seconds."""
-LISTENING_RE = re.compile(r"listening on ([\d.]+):(\d+)\b")
+LISTENING_RE = re.compile(r"^listening on ([\d.]+):(\d+)\b")  # the TCP port's, not "irc: listening on"
 WEB_CLIENT_RE = re.compile(r"web client: (https?://\S+?)/?$")
 
 
@@ -92,6 +92,9 @@ class ServerProcess:
             "--max-connections-per-address", "0", "--register-rate", "0", "--min-password-length", "1",
             "--throttle-after", "0",
             "--rate-limit", "0",
+            # free ports for the IRC gateway too: its default 6667 may be taken by
+            # another server on the machine (tests running side by side)
+            "--irc-port", "0", "--irc-tls-port", "0",
         ]
 
     def start(self) -> ServerProcess:

@@ -38,6 +38,20 @@ test("a long main-chat line starting with # is /say on every piece", () => {
   assert.equal(sent.map((line) => line.slice(SAY_PREFIX.length)).join(""), long);
 });
 
+test("a long main-chat line is /say on every piece, so no piece becomes a command", () => {
+  const sent = inFamilia();
+  for (const word of ["/quit", "#familia"]) {
+    sent.length = 0;
+    submitLine("a".repeat(3990) + " " + word + " " + "b".repeat(100));
+    assert.equal(sent.length, 2);
+    assert.ok(sent.every((line) => line.startsWith(SAY_PREFIX)));
+    assert.ok(sent[1].slice(SAY_PREFIX.length).startsWith(word));
+  }
+  sent.length = 0;
+  submitLine("short line");
+  assert.deepEqual(sent, ["short line"]);
+});
+
 test("in a group's conversation a line starting with # is unchanged", () => {
   const sent = inFamilia();
   submitLine("#1 fan", chat().conversations.get("#familia"));

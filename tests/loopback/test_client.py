@@ -50,12 +50,16 @@ from pollchat.protocol.events import (
     Message,
     ModeSwitched,
     Notice,
+    Older,
     PrivateMessage,
+    Receipt,
     Renamed,
+    SearchResults,
     ShutdownCancelled,
     ShutdownWarning,
     ShuttingDown,
     StatusChanged,
+    StoredMessage,
     Typing,
     Welcome,
     WhoEntry,
@@ -121,6 +125,20 @@ RENDERED = [
         ["[2023-11-14 22:13] [private to bob] psst"],
     ),
     (HistoryEnd(), ["--- end of history ---"]),
+    # issue 25: scrollback, search and read receipts
+    (Receipt("bob", TS), ["bob has read your messages sent until 2023-11-14 22:13"]),
+    (
+        Older("#familia", "now", (StoredMessage(4, "#familia", "message", "bob", "", "hi", False, TS),), False),
+        ["--- 1 older message(s) in #familia ---", "[2023-11-14 22:13] [#familia] bob: hi", "--- start of the history ---"],
+    ),
+    (
+        SearchResults("hi", "*", (StoredMessage(4, "@bob", "private", "bob", "alice", "hi", False, TS),), 20),
+        [
+            "--- 1 result(s) for 'hi' in everything you can read, newest first (at most 20) ---",
+            "[2023-11-14 22:13] [private] bob: hi",
+            "--- end of results ---",
+        ],
+    ),
     # issue 5: admin events, an admin's /who, the new codes
     (Announcement("root", "restart at 22:00"), ["*** announcement from root: restart at 22:00"]),
     (ShutdownWarning(10, "upgrade"), ["*** the server shuts down in 10 second(s): upgrade"]),
@@ -190,6 +208,14 @@ RENDERED = [
 @pytest.mark.parametrize(("event", "expected"), RENDERED, ids=[repr(e) for e, _ in RENDERED])
 def test_json_event_is_shown_as_its_text_protocol_wording(event, expected):
     assert render_incoming(json_line(event)) == expected
+
+
+def test_a_login_refused_as_online_elsewhere_is_said_in_words_with_the_name_typed():
+    refused = json_line(Error.of(ErrorCode.ALREADY_ONLINE))
+    assert render_incoming(refused, "alice") == ["alice is already logged in elsewhere"]
+    assert render_incoming(refused) == ["Password already used"]  # no name known: the server's line
+    other = json_line(Error.of(ErrorCode.WRONG_PASSWORD))
+    assert render_incoming(other, "alice") == ["Wrong Password"]
 
 
 def test_every_event_type_is_covered_by_the_rendering_cases():

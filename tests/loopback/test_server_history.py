@@ -355,6 +355,7 @@ def test_json_history_events(make_harness: MakeHarness) -> None:
         "sender": "user1",
         "text": "hello",
         "history": True,
+        "id": 1,  # its stored id: where scrollback (/older) goes on from
         "ts": "2023-11-14T22:13:20.000Z",  # when it was said
     }
     assert bot.event() == {
@@ -362,6 +363,7 @@ def test_json_history_events(make_harness: MakeHarness) -> None:
         "sender": "user1",
         "text": "waves",
         "history": True,
+        "id": 2,
         "ts": "2023-11-14T22:13:20.000Z",
     }
     assert no_json_ts(bot.event()) == {"type": "history_end"}
@@ -381,6 +383,7 @@ def test_json_history_events(make_harness: MakeHarness) -> None:
         "text": "for later",
         "outgoing": False,
         "history": True,
+        "id": 3,
         "ts": "2023-11-14T22:13:20.000Z",
     }
     assert no_json_ts(bot.event()) == {"type": "history_end"}

@@ -84,7 +84,7 @@ def test_a_json_chat_line_starting_with_label_is_sent_with_a_label(harness: Harn
 
 def test_the_tui_client_matches_a_real_servers_answers_by_label(harness: Harness) -> None:
     """The TUI's logic (pollchat.client.app) against the real server: the probe turns
-    labels on, the automatic /who and /groups stay out of sight, and a chat with a
+    labels on, the automatic /who, /groups and /ignore stay out of sight, and a chat with a
     name nobody has is refused with one line."""
     text = harness.login("user2", "345")
     app = App("127.0.0.1", harness.address[1], user="user1", backoff=Backoff(rand=lambda: 1.0))
@@ -108,7 +108,7 @@ def test_the_tui_client_matches_a_real_servers_answers_by_label(harness: Harness
     assert app.requests.labels and text.line() == "user1 has entered the chat"
     shown = len(app.chat.main.entries)
     sent = exchange(lambda: len(app.requests) == 0)
-    assert [line.split(" ", 1)[1] for line in sent] == ["/who", "/groups"]  # each behind a label
+    assert [line.split(" ", 1)[1] for line in sent] == ["/who", "/groups", "/ignore"]  # each behind a label
     assert len(app.chat.main.entries) == shown and app.chat.person("user2").online
     app.ui.new_chat = True
     for ch in "nobody":

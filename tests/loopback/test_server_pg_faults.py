@@ -188,3 +188,45 @@ def test_sigkill_during_a_burst_loses_nothing_acknowledged(tmp_path: Path, pg_ur
     assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged messages lost, e.g. {sorted(lost)[:5]}"
     names = {name for (name,) in _rows(pg_url, "SELECT name FROM account")}
     assert set(registered) <= names
+
+
+def test_a_search_waits_for_a_stalled_backend_and_the_loop_does_not(tmp_path: Path, pg_url: str) -> None:
+    with start_server(_args(tmp_path, pg_url), tmp_path) as server:
+        port = server.wait_listening()
+        amy = _login(port, "register", "amy")
+        bob = _login(port, "register", "bob")
+        bob.send(b"lunch at noon\n")
+        assert amy.read_until(b"bob: lunch at noon", limit=50)
+        [pid] = _backends(pg_url)
+        os.kill(pid, signal.SIGSTOP)  # the backend serving the chat stops answering
+        try:
+            amy.send(b"/search lunch\n/older now\n")  # both queries wait for the database
+            bob.send(b"the loop goes on\n")
+            assert amy.read_until(b"bob: the loop goes on", limit=50)  # the loop never waited
+            assert b"result(s)" not in _available(amy)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        found = amy.read_until(b"--- start of the history ---", limit=50)
+        assert found[0].startswith(b"--- 1 result(s) for 'lunch'") and found[1].endswith(b"bob: lunch at noon")
+        assert found[3].startswith(b"--- 2 older message(s)"), found  # answered in the order asked
+        assert server.stop() == 0, server.stderr()
+    assert "Traceback" not in server.stderr()
+
+
+def test_while_the_database_is_lost_history_reads_get_one_line(
+    tmp_path: Path, pg_server: PgServer, pg_url: str
+) -> None:
+    with start_server(_args(tmp_path, pg_url), tmp_path) as server:
+        port = server.wait_listening()
+        amy = _login(port, "register", "amy")
+        assert amy.readline() == b"active users are: amy"
+        pg_server.pg_ctl("stop", "-m", "fast")  # the server's notice reaches the loop before our line
+        try:
+            amy.send(b"/search lunch\n/older now\n/ignore\n")
+            assert amy.readline() == UNAVAILABLE  # at once: a read is not kept for later
+            assert amy.readline() == UNAVAILABLE
+            assert amy.readline().startswith(b"you ignore nobody")  # from memory, as ever
+        finally:
+            pg_server.pg_ctl("start")
+        assert server.stop() == 0, server.stderr()
+    assert "Traceback" not in server.stderr()

@@ -263,3 +263,41 @@ def test_tls_only_closes_the_plain_port(make_harness: Callable[..., Harness], ca
     h = make_harness(tls_cert=cert, tls_key=key, tls_port=0, tls_only=True)
     assert h.server.listener is None and h.server.address == h.server.tls_address
     h.login("user1", "123", client=tls_connect(h, ca))
+
+
+def test_a_tls_reader_that_falls_behind_gets_every_line_in_order(
+    make_harness: Callable[..., Harness], ca: trustme.CA, tmp_path: Path
+) -> None:
+    """A pass's broadcast bytes go to a TLS member straight from the shared buffer; when
+    the socket is full, OpenSSL takes none of them (no partial writes), they are copied
+    whole into the member's buffer and sent later, with what was queued after them, as
+    one write that starts with the same bytes. The reader must see every line, in order,
+    none twice."""
+    cert, key = write_cert(ca, tmp_path / "tls")
+    h = make_harness(tls_cert=cert, tls_key=key, tls_port=0, max_output=8 * 1024 * 1024, rate_limit=0)
+    address = h.server.tls_address
+    assert address is not None
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a slow reader's small window
+    raw.settimeout(DEFAULT_TIMEOUT)
+    raw.connect(address)
+    sock = client_context(ca).wrap_socket(raw, server_hostname="localhost", do_handshake_on_connect=False)
+    reader = TlsClient(h, sock)
+    h.clients.append(reader)
+    reader.handshake()
+    assert reader.line() == "type login or register and then give user,password"
+    h.login("user2", "345", client=reader)
+    sender = h.login("user1", "123")
+    conn = h.server_conn(reader)
+    sent: list[str] = []
+    blocked = 0
+    for batch in range(300):  # about 5 MB: more than the two sockets hold (the sender side grows to 4 MB)
+        lines = [f"{batch}-{i} " + "x" * 800 for i in range(20)]
+        sent += lines
+        sender.send("".join(line + "\n" for line in lines).encode())
+        h.pump()
+        blocked += bool(conn.outbuf)  # the kernel did not take a pass's bytes: kept whole
+        sender.drain()
+    assert blocked, "the reader's socket never filled: the test did not reach the blocked path"
+    assert reader.lines(len(sent), timeout=30) == [f"user1: {line}" for line in sent]
+    assert not conn.closing

@@ -15,7 +15,7 @@ import pytest
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Member, PendingChange, Visibility
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreConflict, StoreError
 from pollchat.protocol.names import skeleton
@@ -50,6 +50,36 @@ def attached(store: PgViewStore) -> PgViewStore:
     return store
 
 
+class WaitedReads:
+    """An attached PostgreSQL store whose asynchronous history reads (scrollback, search,
+    by time: pollchat.store.ports.AsyncHistoryReads) are waited for, here only (the
+    server never waits), so the contract's synchronous calls run through them."""
+
+    def __init__(self, store: PgViewStore) -> None:
+        self.store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def messages_before(self, conversation: Conversation, limit: int, **cursor: object) -> list[HistoryRecord]:
+        return self._wait(lambda done: self.store.messages_before_later(conversation, limit, done, **cursor))  # type: ignore[arg-type]
+
+    def search_messages(self, viewer_id: int, words: list[str], limit: int, **scope: object) -> list[HistoryRecord]:
+        return self._wait(lambda done: self.store.search_messages_later(viewer_id, words, limit, done, **scope))  # type: ignore[arg-type]
+
+    def messages_between(self, after: float | None, before: float | None, limit: int, **which: object) -> list[HistoryRecord]:
+        return self._wait(lambda done: self.store.messages_between_later(after, before, limit, done, **which))  # type: ignore[arg-type]
+
+    def _wait(self, ask: Callable[[Callable[[list[HistoryRecord] | StoreError], None]], None]) -> list[HistoryRecord]:
+        answers: list[list[HistoryRecord] | StoreError] = []
+        ask(answers.append)
+        assert self.store.driver is not None and self.store.driver.drain()
+        assert len(answers) == 1, answers  # exactly one answer, once the query returned
+        if isinstance(answers[0], StoreError):
+            raise answers[0]
+        return answers[0]
+
+
 @pytest.fixture(params=["sqlite", "postgresql", "postgresql-views"])
 def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
     """A function that opens the test's database (the same one each call) on the engine:
@@ -62,12 +92,12 @@ def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
 
     url = request.getfixturevalue("pg_url")
     if request.param == "postgresql-views":
-        return lambda: attached(open_pg_views(url))  # type: ignore[return-value]
+        return lambda: WaitedReads(attached(open_pg_views(url)))  # type: ignore[return-value]
     return lambda: open_postgres(url)
 
 
 def write_behind(store: object) -> bool:
-    return isinstance(store, PgViewStore)
+    return isinstance(store, (PgViewStore, WaitedReads))
 
 
 @pytest.fixture
@@ -234,6 +264,123 @@ def test_history_of_each_kind(store: Store, people) -> None:
         store.recent_public(-1)
 
 
+def test_messages_between_pages_one_conversation_by_time(store: Store, people) -> None:
+    ann, ben, cy = people
+    store.append_messages([
+        *(chat(ann, f"m{i}", T + i) for i in range(3)),
+        HistoryRecord(T + 2.2, RecordKind.ACTION, ben.id, "ben", "waves"),
+        *(chat(ann, f"m{i}", T + i) for i in range(3, 5)),
+        private(ann, ben, "p0", T + 0.5),
+        private(ben, ann, "p1", T + 1.5),
+        private(ann, cy, "other", T + 2.5),
+        private(ann, ann, "note", T + 3.5),
+        *(HistoryRecord(T + i, RecordKind.CHAT, cy.id, "cy", f"g{i}", group_id=9) for i in range(3)),
+    ])
+    between = store.messages_between
+    assert texts(between(None, None, 10, newest=True)) == ["m0", "m1", "m2", "waves", "m3", "m4"]
+    assert texts(between(None, None, 2, newest=True)) == ["m3", "m4"]
+    assert texts(between(None, None, 2, newest=False)) == ["m0", "m1"]
+    assert texts(between(T + 1, None, 10, newest=False)) == ["m2", "waves", "m3", "m4"]  # strictly after
+    assert texts(between(None, T + 2, 10, newest=True)) == ["m0", "m1"]  # strictly before
+    # ids (the order things were said in) order the answer; times only bound it
+    assert texts(between(T, T + 4, 2, newest=True)) == ["waves", "m3"]
+    assert texts(between(T, T + 4, 2, newest=False)) == ["m1", "m2"]
+    assert texts(between(None, None, 10, newest=True, group_id=9)) == ["g0", "g1", "g2"]
+    assert texts(between(T, None, 10, newest=True, group_id=9)) == ["g1", "g2"]
+    assert texts(between(None, None, 10, newest=True, pair=(ben.id, ann.id))) == ["p0", "p1"]
+    assert texts(between(None, None, 10, newest=True, pair=(ann.id, ben.id))) == ["p0", "p1"]
+    assert texts(between(None, None, 10, newest=True, pair=(ann.id, ann.id))) == ["note"]
+    assert between(T + 10, None, 10, newest=True) == [] and between(None, None, 0, newest=True) == []
+    records = between(None, None, 10, newest=False)
+    assert [r.id for r in records] == sorted(r.id for r in records) and records[0].ts == T
+    with pytest.raises(ValueError):
+        between(None, None, -1, newest=True)
+    with pytest.raises(ValueError):
+        between(None, None, 1, newest=True, group_id=9, pair=(ann.id, ben.id))
+
+def test_scrollback_pages_back_through_each_conversation(store: Store, people) -> None:
+    ann, ben, cy = people
+    store.append_messages([
+        chat(ann, "m0", T), private(ann, ben, "p0", T + 1), chat(ben, "m1", T + 2), private(ben, ann, "p1", T + 3),
+        private(cy, ann, "other", T + 4), HistoryRecord(T + 5, RecordKind.CHAT, ben.id, "ben", "g0", group_id=4),
+        private(ann, ann, "self", T + 6), chat(cy, "m2", T + 7),
+        HistoryRecord(T + 8, RecordKind.ACTION, ann.id, "ann", "g1", group_id=4), private(ann, ben, "p2", T + 9),
+    ])
+    main, pair, group = Conversation(), Conversation(pair=(ann.id, ben.id)), Conversation(group_id=4)
+    assert texts(store.messages_before(main, 10)) == ["m0", "m1", "m2"]
+    newest = store.messages_before(main, 2)
+    assert texts(newest) == ["m1", "m2"]
+    assert texts(store.messages_before(main, 2, before_id=newest[0].id)) == ["m0"]
+    assert texts(store.messages_before(main, 2, before_ts=T + 7)) == ["m0", "m1"]
+    assert texts(store.messages_before(pair, 10)) == ["p0", "p1", "p2"]
+    assert texts(store.messages_before(Conversation(pair=(ben.id, ann.id)), 2)) == ["p1", "p2"]
+    page = store.messages_before(pair, 2)
+    assert texts(store.messages_before(pair, 2, before_id=page[0].id)) == ["p0"]
+    assert texts(store.messages_before(pair, 10, before_ts=T + 3)) == ["p0"]
+    assert texts(store.messages_before(Conversation(pair=(ann.id, ann.id)), 10)) == ["self"]
+    assert texts(store.messages_before(group, 10)) == ["g0", "g1"]
+    assert texts(store.messages_before(group, 10, before_id=page[-1].id, before_ts=T + 6)) == ["g0"]
+    assert store.messages_before(main, 0) == []
+    with pytest.raises(ValueError):
+        store.messages_before(main, -1)
+
+
+def test_search_finds_every_word_newest_first_in_what_may_be_read(store: Store, people) -> None:
+    ann, ben, cy = people
+    store.append_messages([
+        chat(ann, "Lunch on Friday?", T),
+        private(ben, ann, "friday: lunch at noon", T + 1),
+        private(ben, cy, "lunch friday, a secret", T + 2),
+        HistoryRecord(T + 3, RecordKind.CHAT, cy.id, "cy", "lunchtime friday", group_id=5),
+        HistoryRecord(T + 4, RecordKind.ACTION, cy.id, "cy", "has lunch friday in 6", group_id=6),
+        chat(cy, "nothing about it", T + 5),
+    ])
+    assert texts(store.search_messages(ann.id, ["lunch", "friday"], 10, group_ids=(5,))) == [
+        "lunchtime friday", "friday: lunch at noon", "Lunch on Friday?",  # not ben's to cy, not group 6
+    ]
+    assert texts(store.search_messages(ann.id, ["lunch", "friday"], 2, group_ids=(5,))) == [
+        "lunchtime friday", "friday: lunch at noon",
+    ]
+    assert texts(store.search_messages(cy.id, ["secret"], 10)) == ["lunch friday, a secret"]
+    assert store.search_messages(ann.id, ["secret"], 10) == []
+    pair = Conversation(pair=(ann.id, ben.id))
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, conversation=pair)) == ["friday: lunch at noon"]
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, conversation=Conversation(group_id=6))) == [
+        "has lunch friday in 6"
+    ]
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, conversation=Conversation())) == ["Lunch on Friday?"]
+    assert store.search_messages(ann.id, [], 10) == [] and store.search_messages(ann.id, ["lunch"], 0) == []
+    # the index follows the table: pruned messages are found no more
+    assert store.prune_main(0) == 2
+    assert texts(store.search_messages(ann.id, ["lunch"], 10, group_ids=(5,))) == [
+        "lunchtime friday", "friday: lunch at noon",
+    ]
+    with pytest.raises(ValueError):
+        store.search_messages(ann.id, ["lunch"], -1)
+
+
+def test_read_marks_and_the_receipts_setting(opener: Opener) -> None:
+    db = opener()
+    try:
+        ann, ben, cy = make(db, "ann"), make(db, "ben"), make(db, "cy")
+        assert db.receipts_off_accounts() == []
+        assert db.mark_read(ben.id, ann.id, T) == T
+        assert db.mark_read(ben.id, ann.id, T - 5) == T  # a mark never moves back
+        assert db.mark_read(cy.id, ann.id, T + 1) == T + 1
+        assert db.read_by_others(ann.id) == [(ben.id, "ben", T), (cy.id, "cy", T + 1)]
+        db.set_receipts(cy.id, False)
+        db.set_receipts(ben.id, False)
+        db.set_receipts(ben.id, True)
+    finally:
+        db.close()
+    db = opener()
+    try:
+        assert db.receipts_off_accounts() == [cy.id]
+        assert db.read_by_others(ann.id)[0] == (ben.id, "ben", T) and db.read_by_others(ben.id) == []
+    finally:
+        db.close()
+
+
 def test_a_bad_batch_writes_nothing(store: Store, people) -> None:
     ann = people[0]
     with pytest.raises(ValueError):
@@ -336,6 +483,27 @@ def test_changes_for_offline_accounts(store: Store, people) -> None:
     assert store.take_changes(ben.id) == [] and store.load_groups()[0].requests == {}
 
 
+# --- ignore lists ---------------------------------------------------------------------------------
+
+
+def test_ignore_lists(store: Store, people) -> None:
+    ann, ben, cy = people
+    assert store.ignored_ids(ann.id) == [] and store.ignored_names(ann.id) == []
+    store.add_ignore(ann.id, cy.id, T)
+    store.add_ignore(ann.id, ben.id, T + 1)
+    store.add_ignore(ann.id, cy.id, T + 2)  # twice: kept once, at its first time
+    store.add_ignore(ben.id, ann.id, T)
+    assert store.ignored_ids(ann.id) == [cy.id, ben.id]
+    assert store.ignored_names(ann.id) == ["cy", "ben"]
+    assert store.rename(ben.id, "benny")
+    assert store.ignored_names(ann.id) == ["cy", "benny"]  # current names
+    store.delete(cy.id)
+    assert store.ignored_names(ann.id) == ["benny"]  # a deleted account is not listed
+    store.remove_ignore(ann.id, ben.id)
+    store.remove_ignore(ann.id, ben.id)  # not there: nothing happens
+    assert store.ignored_ids(ann.id) == [cy.id] and store.ignored_ids(ben.id) == [ann.id]
+
+
 # --- lifetime -------------------------------------------------------------------------------------
 
 
@@ -345,6 +513,8 @@ def test_everything_survives_a_reopen(opener: Opener) -> None:
     db.append_messages([chat(ann, "kept")])
     db.set_ban(ann.id, None, "r", "root", T)
     db.create_group("tea", "public", ann.id, T)
+    ben = make(db, "ben")
+    db.add_ignore(ann.id, ben.id, T)
     db.close()
     db.close()  # twice is fine
     db = opener()
@@ -353,6 +523,7 @@ def test_everything_survives_a_reopen(opener: Opener) -> None:
         assert texts(db.recent_public(5)) == ["kept"]
         assert db.ban_of(ann.id, T) == (None, "r", "root")
         assert [g.name for g in db.load_groups()] == ["tea"]
+        assert db.ignored_ids(ann.id) == [ben.id]
         assert db.name_collisions == []
     finally:
         db.close()

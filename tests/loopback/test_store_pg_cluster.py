@@ -33,7 +33,7 @@ def settle(*stores: PgViewStore) -> None:
     for store in stores:
         driver = store.driver
         assert driver is not None
-        while store.done < store.issued:
+        while driver.done < driver.issued:  # reads too: the store's own count is writes only
             assert time.monotonic() < deadline, "the database did not answer"
             driver._send()
             select.select([driver._fd], [], [], 0.2)

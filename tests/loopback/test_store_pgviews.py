@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pollchat.core.accounts import Account
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
 from pollchat.server.timers import Timers
@@ -67,6 +67,57 @@ def test_while_the_connection_is_down_batches_are_refused_and_other_writes_wait(
     again = open_pg_views(pg_url)
     try:
         assert again.find("ann") is not None and again.count_messages() == 0
+    finally:
+        again.close()
+
+
+def test_history_reads_are_answered_later_or_at_once_while_the_connection_is_down(
+    pg_server: PgServer, pg_url: str
+) -> None:
+    store = open_pg_views(pg_url)
+    store.attach(NoLoop(), Timers())
+    try:
+        assert store.driver is not None
+        ann = store.create(Account("ann", HASH, AccountKind.REGISTERED))
+        ben = store.create(Account("ben", HASH, AccountKind.REGISTERED))
+        assert ann is not None and ben is not None
+        store.append_messages([HistoryRecord(T + i, RecordKind.CHAT, ann.id, "ann", f"lunch {i}") for i in range(3)])
+        with pytest.raises(StoreError, match="asynchronously"):  # the loop must not wait for these
+            store.search_messages(ann.id, ["lunch"], 5)
+        with pytest.raises(StoreError, match="asynchronously"):
+            store.messages_before(Conversation(), 5)
+        answers: list[object] = []
+        store.search_messages_later(ann.id, ["lunch"], 2, answers.append)
+        store.messages_before_later(Conversation(), 5, answers.append)
+        issued = store.issued
+        assert answers == []  # nothing is waited for: the answers come with the results
+        assert store.driver.drain()
+        found, page = answers
+        assert [r.text for r in found] == ["lunch 2", "lunch 1"]  # type: ignore[union-attr]
+        assert [r.text for r in page] == ["lunch 0", "lunch 1", "lunch 2"]  # type: ignore[union-attr]
+        assert not store.failed_between(0, issued)
+        store.add_ignore(ann.id, ben.id, T)
+        store.set_receipts(ann.id, False)
+        assert store.mark_read(ben.id, ann.id, T) == T
+        with psycopg.connect(pg_server.conninfo(), autocommit=True) as admin:  # the server drops us
+            admin.execute("SELECT pg_terminate_backend(%s)", (store.driver.backend_pid,))
+        deadline = time.monotonic() + 10
+        while store.available:
+            assert time.monotonic() < deadline
+            select.select([store.driver._fd], [], [], 0.5)
+            store.driver._on_readable()
+        answers.clear()
+        store.search_messages_later(ann.id, ["lunch"], 2, answers.append)
+        assert len(answers) == 1 and "unavailable" in str(answers[0])  # at once, one clear reason
+        store.remove_ignore(ann.id, ben.id)  # kept in the view, written once it is back
+        store.add_ignore(ann.id, ann.id, T + 1)
+        assert store.ignored_ids(ann.id) == [ann.id] and store.receipts_off_accounts() == [ann.id]
+    finally:
+        store.close()  # reconnects and writes what waited
+    again = open_pg_views(pg_url)
+    try:
+        assert again.ignored_ids(ann.id) == [ann.id] and again.receipts_off_accounts() == [ann.id]
+        assert again.read_by_others(ann.id) == [(ben.id, "ben", T)]
     finally:
         again.close()
 

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.accounts import Account
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
@@ -55,6 +56,22 @@ def test_a_foreign_or_newer_identity_is_refused(pg_url: str, rows: list[tuple[st
         open_postgres(pg_url)
 
 
+def test_a_database_made_before_ignore_lists_gets_their_table_when_opened(pg_url: str) -> None:
+    open_postgres(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as the version before ignore lists left it
+        conn.execute("DROP TABLE account_ignore")
+        conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 1),))
+    db = open_postgres(pg_url)
+    try:
+        db.add_ignore(1, 2, 0.0)
+        assert db.ignored_ids(1) == [2]
+    finally:
+        db.close()
+    with psycopg.connect(pg_url) as conn:
+        meta = dict(conn.execute("SELECT key, value FROM pollchat_meta").fetchall())
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
+
+
 def test_two_servers_starting_on_one_empty_database_both_open_it(pg_url: str) -> None:
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
@@ -98,6 +115,34 @@ def test_redact_hides_only_the_password() -> None:
     assert redact("postgresql://u:secret@h:5/db") == "postgresql://u:***@h:5/db"
     assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
     assert redact("postgres://h/db") == "postgres://h/db"
+
+
+def test_a_database_two_schemas_old_is_upgraded_one_version_at_a_time(pg_url: str) -> None:
+    """What SQLite's last two migrations add (the search index and read receipts, then
+    ignore lists) is added to a PostgreSQL database of schema 7, in place, at the next open."""
+    open_postgres(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # back to schema 7
+        conn.execute("DROP INDEX message_search; DROP INDEX message_conversation; DROP TABLE read_mark")
+        conn.execute("ALTER TABLE account DROP COLUMN receipts")
+        conn.execute("DROP TABLE account_ignore")
+        conn.execute("UPDATE pollchat_meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION - 2),))
+        conn.execute(
+            "INSERT INTO message (ts, kind, sender_id, sender, text) VALUES (1, 'chat', 1, 'ann', 'lunch before')"
+        )
+    db = open_postgres(pg_url)
+    try:
+        assert [r.text for r in db.search_messages(1, ["lunch"], 5)] == ["lunch before"]
+        db.append_messages([HistoryRecord(2.0, RecordKind.CHAT, 1, "ann", "lunch after")])
+        assert [r.text for r in db.search_messages(1, ["lunch"], 5)] == ["lunch after", "lunch before"]
+        assert db.mark_read(2, 1, 3.0) == 3.0 and db.receipts_off_accounts() == []
+        db.add_ignore(1, 2, 0.0)
+        assert db.ignored_ids(1) == [2]
+    finally:
+        db.close()
+    with psycopg.connect(pg_url) as conn:
+        version = conn.execute("SELECT value FROM pollchat_meta WHERE key = 'schema_version'").fetchone()[0]
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'message'")}
+    assert version == str(SCHEMA_VERSION) and {"message_search", "message_conversation"} <= indexes
 
 
 def test_a_lost_connection_fails_one_call_then_reconnects(pg_server: PgServer, pg_url: str, caplog) -> None:

@@ -92,8 +92,8 @@ def send(app: App, line: str, now: float = T) -> list[str]:
     return [sent for sent in app.drain().lines if not sent.startswith("/typing ")]
 
 
-WHO_LABEL, GROUPS_LABEL = "r1", "r2"
-"""The labels of the /who and /groups the client sends at login (the first requests)."""
+WHO_LABEL, GROUPS_LABEL, IGNORE_LABEL = "r1", "r2", "r3"
+"""The labels of the /who, /groups and /ignore the client sends at login (the first requests)."""
 
 
 def unlabelled(lines: list[str]) -> list[str]:
@@ -130,7 +130,7 @@ def test_the_form_logs_in_with_the_credentials_kept_in_memory() -> None:
     feed(app, Welcome("alice", ("alice",)), T)
     out = app.drain()
     assert app.phase is Phase.CHATTING and out.save_config
-    assert out.lines == [f"@label={WHO_LABEL} /who", f"@label={GROUPS_LABEL} /groups"]
+    assert out.lines == [f"@label={WHO_LABEL} /who", f"@label={GROUPS_LABEL} /groups", f"@label={IGNORE_LABEL} /ignore"]
     assert app.config.server("127.0.0.1", 3490).user == "alice"
 
 
@@ -176,6 +176,48 @@ def test_a_refused_first_login_goes_back_to_the_form(code: ErrorCode) -> None:
     assert out.close and app.phase is Phase.LOGIN and app.credentials is None
     assert app.form.error == Error.of(code, until="for good", reason="").text
     assert app.connect_at is None and app.form.field == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        (ErrorCode.ALREADY_ONLINE, "alice is already logged in elsewhere"),
+        (
+            ErrorCode.TOO_MANY_SESSIONS,
+            "alice is already logged in on as many devices as the server allows: log out on one of them first",
+        ),
+    ],
+)
+def test_an_account_online_elsewhere_is_said_in_words_from_the_code(code: ErrorCode, said: str) -> None:
+    app = fresh()
+    type_text(app, "pw", T)
+    app.key(Key.ENTER, T)
+    app.connecting()
+    app.connected(T)
+    app.drain()
+    feed(app, Error.of(code, limit=2), T)  # text mode keeps seed 004's "Password already used"
+    app.drain()
+    assert app.phase is Phase.LOGIN and app.form.error == said
+
+
+def test_f4_ignores_the_person_picked_and_the_online_pane_marks_them() -> None:
+    app = chatting()
+    feed(app, Notice.of(NoticeCode.IGNORE_LIST, names="cy"), T, label=IGNORE_LABEL)  # the login's /ignore
+    assert app.chat.is_ignored("CY")
+    assert not any("you ignore: cy" in entry.text for entry in app.chat.main.entries)  # asked by itself: not shown
+    feed(app, Entered("bob"), T)
+    feed(app, Entered("cy"), T)
+    app.drain()
+    app.ui.focus = Pane.ONLINE
+    app.ui.online_selected = [p.name for p in app.chat.people_list()].index("bob")
+    app.key(Key.F4, T)
+    assert app.drain().lines == ["/ignore bob"]
+    feed(app, Notice.of(NoticeCode.IGNORED, name="bob"), T)
+    assert app.chat.is_ignored("bob")
+    app.key(Key.F4, T)
+    assert app.drain().lines == ["/unignore bob"]
+    feed(app, Notice.of(NoticeCode.UNIGNORED, name="bob"), T)
+    assert not app.chat.is_ignored("bob") and app.chat.is_ignored("cy")
 
 
 def test_transient_refusals_while_reconnecting_are_retried() -> None:
@@ -535,6 +577,22 @@ def test_a_line_starting_with_hash_in_the_main_chat_stays_in_the_main_chat() -> 
     # the server splits "#name text" at any whitespace (a pasted line may have a tab);
     # /shrug typed in the main chat is sent as typed and routed that way
     assert app._addressed("  #familia\tafter a tab") == ("#familia", "after a tab")
+
+
+def test_a_long_main_chat_line_is_sent_with_say_so_no_piece_becomes_a_command() -> None:
+    # split at a space, the second piece would start with "/quit" or "#familia": as typed,
+    # the server would run it or take it as a group line
+    app = in_groups()
+    for word in ("/quit", "#familia"):
+        long = "a" * 3990 + " " + word + " " + "b" * 100
+        sent = send(app, long)
+        assert len(sent) == 2 and all(line.startswith("/say ") for line in sent)
+        assert sent[1].removeprefix("/say ").startswith(word)
+        assert app.chat.conversations["#familia"].entries == []
+    escaped = send(app, "//" + "c" * 3995 + " /quit now")  # a literal "/..." line, long
+    assert all(line.startswith("/say ") for line in escaped)
+    assert escaped[0].removeprefix("/say ").startswith("/c")
+    assert send(app, "short line") == ["short line"]  # one piece: as typed
 
 
 def test_a_line_starting_with_hash_in_a_group_is_unchanged() -> None:

@@ -34,6 +34,7 @@ from pollchat.protocol.commands import (
     Command,
     is_command_line,
     parse_command,
+    parse_cursor,
     parse_duration,
 )
 from pollchat.protocol.events import (
@@ -151,6 +152,16 @@ PARSED = [
     ("/unban bob #fam", Command("unban", ("bob", "#fam"))),
     ("/history #fam 50", Command("history", ("#fam", "50"))),
     ("/typing on #fam", Command("typing", ("on", "#fam"))),
+    ("/older now", Command("older", ("now",))),
+    ("/older #fam 1234 50", Command("older", ("#fam", "1234", "50"))),
+    ("/older @bob 2026-11-21T10:39:59.750Z", Command("older", ("@bob", "2026-11-21T10:39:59.750Z"))),
+    ("/search lunch  on friday #fam", Command("search", ("lunch  on friday #fam",))),
+    ("/read @bob 2026-11-21T10:39:59.750Z", Command("read", ("@bob", "2026-11-21T10:39:59.750Z"))),
+    ("/receipts", Command("receipts", ())),
+    ("/receipts off", Command("receipts", ("off",))),
+    ("/ignore", Command("ignore", ())),
+    ("/ignore troll", Command("ignore", ("troll",))),
+    ("/unignore troll", Command("unignore", ("troll",))),
 ]
 
 
@@ -189,6 +200,12 @@ WRONG_COUNT = [
     ("/passwd", "passwd"),
     ("/unregister", "unregister"),
     ("/history #fam 5 6", "history"),
+    ("/older", "older"),
+    ("/older #fam 1 2 3", "older"),
+    ("/search", "search"),
+    ("/read @bob", "read"),
+    ("/receipts on off", "receipts"),
+    ("/search   ", "search"),
     ("/play 1 2", "play"),
     ("/typing", "typing"),
     ("/typing on bob carol", "typing"),
@@ -453,6 +470,7 @@ class FakeChat:
         self.config = config
         self.sent: list[tuple[object, object]] = []  # (connection, event)
         self.closed: list[tuple[object, str]] = []
+        self.left: list[object] = []
         self.history_asked: list[tuple[int, int]] = []
         self.loop = self
         self.history = self
@@ -468,6 +486,9 @@ class FakeChat:
 
     def close(self, conn: object, reason: str) -> None:  # loop.close
         self.closed.append((conn, reason))
+
+    def leaving(self, conn: object) -> None:  # the service's on_leaving hooks
+        self.left.append(conn)
 
     def conversation(self, account_id: int, limit: int) -> list[object]:  # history.conversation
         self.history_asked.append((account_id, limit))
@@ -607,6 +628,7 @@ def test_quit_says_goodbye_tells_the_others_and_closes(room) -> None:
     assert chat.to(a) == [Left("bob", "good  night")]
     assert [conn for conn, _ in chat.closed] == [b]
     assert commands.hub.session_of(b) is None
+    assert chat.left == [b]  # the front ends were told while the session was there
 
 
 @pytest.mark.parametrize("arg", ["nocomma", ",new", "old,"])
@@ -672,3 +694,29 @@ def test_a_password_command_that_fails_after_the_check_answers_one_error_line(ro
     run(commands, b, "/passwd pw,pw2")
     assert chat.to(b) == [Error.of(ErrorCode.INTERNAL)]  # not silence
     assert chat.closed == []
+
+
+@pytest.mark.parametrize(
+    ("text", "cursor"),
+    [
+        ("now", (None, None)),
+        ("NOW", (None, None)),
+        ("1234", (1234, None)),
+        ("2026-11-21T10:39:59.750Z", (None, 1795257599.75)),
+        ("2026-11-21T10:39:59.750", (None, 1795257599.75)),  # UTC when no offset is given
+        ("2026-11-21T11:39:59.750+01:00", (None, 1795257599.75)),
+        ("0", None),
+        ("99999999999999999999", None),
+        ("٣", None),  # a digit, not an ASCII one
+        ("yesterday", None),
+        ("", None),
+    ],
+)
+def test_parse_cursor(text: str, cursor: tuple[int | None, float | None] | None) -> None:
+    assert parse_cursor(text) == cursor
+
+
+@given(st.text(max_size=40))
+def test_parse_cursor_is_total(text: str) -> None:
+    cursor = parse_cursor(text)
+    assert cursor is None or (isinstance(cursor, tuple) and len(cursor) == 2 and None in cursor or cursor == (None, None))

@@ -376,6 +376,21 @@ def test_groups_per_owner_limit() -> None:
     assert only_error(w.chat.create(w.h["bob"], "pub"), w.h["bob"]) is ErrorCode.TOO_MANY_GROUPS
 
 
+def test_an_inherited_group_may_take_its_new_owner_past_the_limit() -> None:
+    """The limit is checked when a group is made: a group always has an owner, so the
+    member who inherits it owns it even past the limit, and creates none until under it."""
+    w = World(GroupLimits(groups_per_owner=1))
+    w.login("ann", "bob")
+    w.group("tea", "ann", "bob")
+    w.group("pub", "bob", "ann")
+    w.chat.leave(w.h["bob"], "pub")  # ann inherits pub on top of tea
+    assert w.groups.owned_count(w.accounts["ann"].id) == 2
+    assert only_error(w.chat.create(w.h["ann"], "bar"), w.h["ann"]) is ErrorCode.TOO_MANY_GROUPS
+    w.chat.leave(w.h["ann"], "tea")
+    w.chat.leave(w.h["ann"], "pub")
+    assert not errors(w.chat.create(w.h["ann"], "bar"))
+
+
 def test_members_per_group_limit_for_joins_and_accepts() -> None:
     w = World(GroupLimits(members_per_group=2))
     w.login("ann", "bob", "cat")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from pollchat.core.history import HistoryRecord, RecordKind
+from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.errors import StoreError
 from pollchat.server.history import MAX_PENDING, RETRY_MAX, HistoryLog
 from pollchat.server.timers import Timers
@@ -68,6 +68,24 @@ class FakeDatabase:
 
     def count_private_since(self, account_id: int, ts: float) -> int:
         return sum(1 for r in self.rows if r.recipient_id == account_id and r.ts > ts)
+
+    def messages_between(
+        self, after: float | None, before: float | None, limit: int, *, newest: bool,
+        group_id: int | None = None, pair: tuple[int, int] | None = None,
+    ) -> list[HistoryRecord]:
+        def kept(r: HistoryRecord) -> bool:
+            if group_id is not None:
+                return r.group_id == group_id
+            if pair is not None:
+                return (r.sender_id, r.recipient_id) in (pair, pair[::-1])
+            return r.recipient_id is None and r.group_id is None
+
+        rows = [r for r in self.rows if kept(r) and (after is None or r.ts > after) and (before is None or r.ts < before)]
+        return (rows[-limit:] if newest else rows[:limit]) if limit else []
+
+    def messages_before(self, conversation, limit: int, *, before_id=None, before_ts=None) -> list[HistoryRecord]:
+        found = [r for r in self.rows if conversation.holds(r) and (before_ts is None or r.ts < before_ts)]
+        return found[-limit:] if limit else []
 
 
 def chat(text: str, ts: float = 1.0) -> HistoryRecord:
@@ -258,6 +276,19 @@ def test_queries_see_the_waiting_records(parts) -> None:
     assert [r.text for r in log.recent_public(1)] == ["waiting"]
 
 
+def test_between_pages_stored_and_waiting_records_of_one_conversation(parts) -> None:
+    log, db, clock = parts
+    db.rows = [chat("s1", 1.0), chat("s2", 2.0), private("p1", 2.5)]
+    db.full = True
+    say(log, [chat("w3", 3.0), private("p2", 3.5), chat("w4", 4.0)])
+    assert [r.text for r in log.between(None, None, 10, newest=True)] == ["s1", "s2", "w3", "w4"]
+    assert [r.text for r in log.between(1.0, 4.0, 10, newest=True)] == ["s2", "w3"]  # strictly inside
+    assert [r.text for r in log.between(None, None, 3, newest=True)] == ["s2", "w3", "w4"]
+    assert [r.text for r in log.between(None, None, 3, newest=False)] == ["s1", "s2", "w3"]
+    assert [r.text for r in log.between(None, None, 10, newest=True, pair=(2, 1))] == ["p1", "p2"]
+    assert log.between(None, None, 0, newest=True) == []
+
+
 def test_close_tries_once_more_and_counts_what_is_lost(parts, caplog) -> None:
     log, db, clock = parts
     db.full = True
@@ -283,3 +314,71 @@ def test_a_bug_in_a_batch_is_not_retried_forever(parts, caplog) -> None:
     say(log, [chat("fine")])
     log.flush()
     assert [r.text for r in db.rows] == ["fine"]
+
+
+def test_scrollback_sees_the_waiting_records_but_not_past_an_id_cursor(parts) -> None:
+    log, db, clock = parts
+    db.rows = [chat("stored", 1.0)]
+    db.full = True
+    say(log, [chat("waiting", 2.0), private("for bob", 3.0)])
+    main = Conversation()
+    assert [r.text for r in log.messages_before(main, 5)] == ["stored", "waiting"]
+    assert [r.text for r in log.messages_before(main, 5, before_ts=2.0)] == ["stored"]
+    assert [r.text for r in log.messages_before(main, 1)] == ["waiting"]
+    # a waiting record has no id yet: it is newer than any id a client can name
+    assert [r.text for r in log.messages_before(main, 5, before_id=7)] == ["stored"]
+    assert [r.text for r in log.messages_before(Conversation(pair=(2, 1)), 5)] == ["for bob"]
+
+
+class LaterDatabase(FakeDatabase):
+    """A store whose scrollback, search and by-time reads are answered later (as the
+    PostgreSQL store's, when its query returns): each completion waits in ``calls``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[object, object]] = []
+
+    def messages_before_later(self, conversation, limit, done, *, before_id=None, before_ts=None) -> None:
+        self.calls.append((done, self.messages_before(conversation, limit, before_id=before_id, before_ts=before_ts)))
+
+    def search_messages_later(self, viewer_id, words, limit, done, *, conversation=None, group_ids=()) -> None:
+        found = [r for r in reversed(self.rows) if all(w in r.text for w in words)][:limit]
+        self.calls.append((done, found))
+
+    def messages_between_later(self, after, before, limit, done, *, newest, group_id=None, pair=None) -> None:
+        self.calls.append((done, self.messages_between(after, before, limit, newest=newest, group_id=group_id, pair=pair)))
+
+    def answer(self, result: object = None) -> None:
+        done, found = self.calls.pop(0)
+        done(found if result is None else result)  # type: ignore[operator]
+
+
+def test_reads_answered_later_merge_the_records_waiting_at_the_time_of_asking() -> None:
+    db = LaterDatabase()
+    log = HistoryLog(db, 100, clock=FakeClock())  # type: ignore[arg-type]
+    db.rows = [chat("stored lunch", 1.0)]
+    db.full = True
+    say(log, [chat("waiting lunch", 2.0)])
+    answers: list[object] = []
+    log.older(Conversation(), 5, answers.append)
+    log.between_later(None, None, 5, answers.append, newest=True)
+    log.find(1, ["lunch"], 5, answers.append)
+    assert answers == [] and len(db.calls) == 3  # nothing until the store answers
+    for _ in range(3):
+        db.answer()
+    older, between, found = answers
+    assert [r.text for r in older] == ["stored lunch", "waiting lunch"]  # type: ignore[attr-defined]
+    assert [r.text for r in between] == ["stored lunch", "waiting lunch"]  # type: ignore[attr-defined]
+    assert [r.text for r in found] == ["stored lunch"]  # waiting records are not searched (as on SQLite)
+    log.older(Conversation(), 5, answers.append, before_id=9)
+    db.answer(StoreError("the database is unavailable"))
+    assert isinstance(answers[-1], StoreError)  # handed over, not raised
+
+
+def test_a_synchronous_store_answers_at_once(parts) -> None:
+    log, db, clock = parts
+    db.rows = [chat("stored", 1.0)]
+    answers: list[object] = []
+    log.older(Conversation(), 5, answers.append)
+    log.between_later(None, None, 5, answers.append, newest=False)
+    assert [[r.text for r in a] for a in answers] == [["stored"], ["stored"]]  # type: ignore[attr-defined]

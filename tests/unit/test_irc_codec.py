@@ -8,16 +8,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pollchat.protocol.events import Emote, Entered, Error, GroupEvent, Left, Message, PrivateMessage, Welcome
-from pollchat.protocol.irc import IrcCodec, format_message, parse_message, server_time
+from pollchat.protocol.irc import IrcCodec, format_message, message_id, parse_message, server_time
 from pollchat.protocol.requests import (
     REQUEST_TYPES,
     Away,
     ChangeMode,
+    ChatHistory,
+    HistoryPoint,
     Join,
     Kick,
     LogIn,
     Part,
     Quit,
+    Registered,
     Rename,
     Say,
     Send,
@@ -151,6 +154,13 @@ def test_refusals_map_to_numerics() -> None:
     assert b"465 * :Max number of chat users" in c.encode(Error.of(ErrorCode.SERVER_FULL), 0.0)
 
 
+def test_a_login_past_the_sessions_per_account_is_433_saying_why() -> None:
+    c = codec()
+    c.receive_data(b"NICK alice\r\nUSER u 0 * :A\r\n")
+    data = c.encode(Error.of(ErrorCode.TOO_MANY_SESSIONS, limit=2), 0.0)
+    assert b" 433 * alice :this account is logged in on 2 devices already" in data
+
+
 def test_commands_before_registration_get_451_and_unknown_ones_421() -> None:
     c = codec()
     assert b" 451 * JOIN " in sent(c.receive_data(b"JOIN #a\r\n"))
@@ -235,8 +245,12 @@ def test_welcome_is_001_to_005_lusers_motd_and_the_main_channel() -> None:
     c = codec()
     c.receive_data(b"NICK alice\r\nUSER u 0 * :A\r\n")
     data = c.encode(Welcome("alice", ("bob", "alice")), 0.0)
-    for numeric in (b" 001 ", b" 002 ", b" 003 ", b" 004 ", b" 005 ", b" 251 ", b" 422 ", b" 366 "):
+    for numeric in (b" 001 ", b" 002 ", b" 003 ", b" 004 ", b" 005 ", b" 251 ", b" 375 ", b" 372 ", b" 376 ", b" 366 "):
         assert numeric in data
+    assert b" 422 " not in data
+    bare = IrcCodec("irc.test", motd=())
+    bare.receive_data(b"NICK alice\r\nUSER u 0 * :A\r\n")
+    assert b" 422 " in bare.encode(Welcome("alice", ("alice",)), 0.0)
     assert b":alice!alice@pollchat JOIN #lobby\r\n" in data and b"353 alice = #lobby :bob alice" in data
     assert codec(autojoin=False).encode(Welcome("alice", ("alice",)), 0.0).count(b" JOIN #") == 0
 
@@ -312,3 +326,75 @@ def test_client_tags_travel_with_message_tags_only_and_tagmsg_is_tag_only() -> N
     line = tagged.chat_line("bob", "#g", "hi", 1.0, client_tags=(("+draft/reply", "1"),))
     assert line.startswith(b"@+draft/reply=1;msgid=")
     assert plain.chat_line("bob", "#g", "", 1.0, tag_only=True) == b""
+
+
+# --- draft/chathistory ---------------------------------------------------------------------
+
+
+def test_chathistory_requests_are_typed_with_their_selectors() -> None:
+    c = registered()
+    got = c.receive_data(
+        b"CHATHISTORY LATEST #lobby * 500\r\n"
+        b"CHATHISTORY before Bob msgid=5f-626f62 20\r\n"
+        b"CHATHISTORY BETWEEN #g timestamp=2026-12-07T02:30:00.123Z timestamp=2026-12-07T02:30:01Z 5\r\n"
+    )
+    assert got == [
+        ChatHistory("LATEST", "#lobby", (None,), 100),  # at most the ISUPPORT limit
+        ChatHistory("BEFORE", "Bob", (HistoryPoint(msgid="5f-626f62"),), 20),
+        ChatHistory("BETWEEN", "#g", (HistoryPoint(ms=1796610600123), HistoryPoint(ms=1796610601000)), 5),
+    ]
+    assert server_time(1796610600.123) == "2026-12-07T02:30:00.123Z"
+
+
+@given(st.lists(st.sampled_from(["LATEST", "AROUND", "BETWEEN", "TARGETS", "x", "*", "#c", "msgid=1-2",
+                                 "timestamp=2026-01-01T00:00:00Z", "timestamp=", "0", "7", "-1", "٣"]), max_size=6))
+def test_any_chathistory_line_is_a_request_or_a_fail(words: list[str]) -> None:
+    c = registered()
+    for request in c.receive_data(("CHATHISTORY " + " ".join(words) + "\r\n").encode()):
+        if isinstance(request, Send):
+            assert request.data.startswith(b":irc.test FAIL CHATHISTORY INVALID_PARAMS ")
+        else:
+            assert isinstance(request, ChatHistory) and 1 <= request.limit <= 100
+            assert len(request.points) == (2 if request.subcommand in ("BETWEEN", "TARGETS") else 1)
+
+
+def test_history_batch_gives_each_line_its_record_time_and_msgid() -> None:
+    c = registered()
+    for request in c.receive_data(b"CAP REQ :batch message-tags server-time\r\n"):
+        if isinstance(request, ChangeMode):
+            c.switch_mode(request.mode)
+    assert {"batch", "message-tags", "server-time"} <= c.caps
+    at = 1796610600.123456
+    data = c.history_batch("#lobby", [Message("bob", "hi", history=True, at=at), PrivateMessage("bob", "alice", "psst", history=True, at=at + 1)])
+    lines = data.decode().split("\r\n")
+    assert lines[0] == ":irc.test BATCH +h1 chathistory #lobby"
+    assert lines[1] == f"@batch=h1;msgid={message_id('bob', at)};time=2026-12-07T02:30:00.123Z :bob!bob@pollchat PRIVMSG #lobby hi"
+    assert lines[2].endswith(" :bob!bob@pollchat PRIVMSG alice psst") and lines[3] == ":irc.test BATCH -h1"
+    # live, the same line carries the same tags when the server says it is that record's
+    c.recorded = lambda sender, text: at if (sender, text) == ("bob", "hi") else None
+    assert c.encode(Message("bob", "hi"), at + 5).decode() == lines[1].split(";", 1)[1].join(("@", "\r\n"))
+
+
+def test_commands_behind_the_credentials_wait_for_001() -> None:
+    c = codec(guests=False)
+    got = c.receive_data(b"PASS alice:pw\r\nNICK alice\r\nUSER u 0 * :A\r\nJOIN #x\r\nPRIVMSG #lobby :hi there\r\n")
+    assert got == [LogIn("alice", "pw")]  # no 451: held while the password is checked
+    assert c.take_early() == []  # not before 001
+    c.encode(Welcome("alice", ("alice",)), 0.0)
+    assert c.take_early() == [Join("#x"), Say("#lobby", "hi there")]
+    assert c.take_early() == []
+
+
+def test_an_early_register_is_answered_at_once_and_001_waits_for_user() -> None:
+    c = codec(guests=False)
+    assert c.receive_data(b"REGISTER * * pw\r\n") == [
+        Send(b":irc.test FAIL REGISTER NEED_NICK * :Send NICK first, or name the account\r\n")
+    ]
+    assert c.receive_data(b"REGISTER dan * pw\r\n") == [LogIn("dan", "pw", register=True)]
+    data = c.encode(Welcome("dan", ("dan",)), 0.0)
+    assert data.startswith(b":irc.test REGISTER SUCCESS dan :Account created\r\n:irc.test 900 dan ") and b" 001 " not in data
+    got = c.receive_data(b"NICK dan\r\nUSER u 0 * :D\r\n")
+    assert b" 001 dan " in sent(got) and got[-1] == Registered()
+    refused = codec(guests=False)
+    refused.receive_data(b"REGISTER bob * pw\r\n")
+    assert refused.encode(Error(ErrorCode.NAME_TAKEN, "taken"), 0.0) == b":irc.test FAIL REGISTER ACCOUNT_EXISTS bob taken\r\n"

@@ -39,12 +39,16 @@ from pollchat.protocol.events import (
     Message,
     ModeSwitched,
     Notice,
+    Older,
     PrivateMessage,
+    Receipt,
     Renamed,
+    SearchResults,
     ShutdownCancelled,
     ShutdownWarning,
     ShuttingDown,
     StatusChanged,
+    StoredMessage,
     Typing,
     Welcome,
     WhoEntry,
@@ -183,6 +187,21 @@ TEXT_GOLDEN = [
     (Notice.of(NoticeCode.RECIPIENT_AWAY, name="bob", status="away", message="lunch"), b"bob is away: lunch\n"),
     (Notice.of(NoticeCode.RECIPIENT_AWAY_NO_MESSAGE, name="bob", status="busy"), b"bob is busy\n"),
     (Notice.of(NoticeCode.PASSWORD_CHANGED), b"password changed\n"),
+    (
+        Notice.of(NoticeCode.IGNORED, name="troll"),
+        b"you ignore troll now: their lines, actions, private messages, mentions and typing are not shown to you"
+        b" (/unignore troll undoes it)\n",
+    ),
+    (Notice.of(NoticeCode.ALREADY_IGNORED, name="troll"), b"you ignore troll already\n"),
+    (Notice.of(NoticeCode.UNIGNORED, name="troll"), b"you no longer ignore troll\n"),
+    (Notice.of(NoticeCode.IGNORE_LIST, names="troll, spam"), b"you ignore: troll, spam\n"),
+    (Notice.of(NoticeCode.IGNORE_NONE), b"you ignore nobody (/ignore NAME hides someone's lines from you)\n"),
+    (
+        Error.of(ErrorCode.TOO_MANY_SESSIONS, limit=3),
+        b"this account is logged in on 3 devices already, the most allowed: log out on one of them first\n",
+    ),
+    (Error.of(ErrorCode.IGNORE_SELF), b"you cannot ignore yourself\n"),
+    (Error.of(ErrorCode.NOT_IGNORED, name="troll"), b"you do not ignore troll\n"),
     (Notice.of(NoticeCode.UNREGISTERED, name="bob"), b"account bob deleted, goodbye\n"),
     (Notice.of(NoticeCode.GOODBYE), b"goodbye\n"),
     (
@@ -387,6 +406,58 @@ TEXT_GOLDEN = [
         b"#familia has 20 join request(s) waiting already; try again later\n",
     ),
     (
+        Older(
+            "#familia",
+            "now",
+            (
+                StoredMessage(41, "#familia", "message", "alice", "", "hi", False, AT),
+                StoredMessage(42, "#familia", "action", "bob", "", "waves", False, AT + 60),
+            ),
+            True,
+        ),
+        b"--- 2 older message(s) in #familia ---\n[2023-11-14 22:13] [#familia] alice: hi\n"
+        b"[2023-11-14 22:14] [#familia] * bob waves\n--- more: /older #familia 41 ---\n",
+    ),
+    (
+        Older("@bob", "41", (StoredMessage(7, "@bob", "private", "alice", "bob", "psst", True, AT),), False),
+        b"--- 1 older message(s) with bob ---\n[2023-11-14 22:13] [private to bob] psst\n--- start of the history ---\n",
+    ),
+    (Older("", "now", (), False), b"--- 0 older message(s) in the main chat ---\n--- start of the history ---\n"),
+    (
+        SearchResults(
+            "lunch",
+            "*",
+            (
+                StoredMessage(9, "@bob", "private", "bob", "alice", "lunch?", False, AT + 60),
+                StoredMessage(3, "", "message", "carol", "", "lunch at 1", False, AT),
+            ),
+            20,
+        ),
+        b"--- 2 result(s) for 'lunch' in everything you can read, newest first (at most 20) ---\n"
+        b"[2023-11-14 22:14] [private] bob: lunch?\n[2023-11-14 22:13] carol: lunch at 1\n--- end of results ---\n",
+    ),
+    (SearchResults("zebra", "#familia", (), 20), b"no messages match 'zebra' in #familia\n"),
+    (Receipt("bob", AT), b"bob has read your messages sent until 2023-11-14 22:13\n"),
+    (
+        Notice.of(NoticeCode.RECEIPTS_ON),
+        b"read receipts are on: people you write to see when you have read their messages, and you see when they "
+        b"read yours (/receipts off stops both)\n",
+    ),
+    (
+        Notice.of(NoticeCode.RECEIPTS_OFF),
+        b"read receipts are off: nobody sees when you have read their messages, and you do not see when they read "
+        b"yours (/receipts on)\n",
+    ),
+    (
+        Error.of(ErrorCode.BAD_CURSOR, cursor="soon"),
+        b"bad cursor 'soon': give a message id, a time such as 2026-11-21T10:39:59.750Z, or now\n",
+    ),
+    (Error.of(ErrorCode.BAD_TIME, time="soon"), b"bad time 'soon': give a time such as 2026-11-21T10:39:59.750Z, or now\n"),
+    (
+        Error.of(ErrorCode.BAD_SEARCH, minimum=2),
+        b"search for at least one word of 2 or more letters or digits\n",
+    ),
+    (
         Error.of(ErrorCode.BAD_LABEL, limit=32),
         b"bad label: write @label=ID then a space and the line (ID: 1 to 32 letters, digits, '_', '-' or '.');"
         b" line discarded\n",
@@ -467,10 +538,21 @@ DOC_EXAMPLES = [
     'log in","ts":"2026-11-21T10:50:08.888Z"}'),
     '{"type":"left","name":"bobby","reason":"good night","ts":"2026-11-21T10:50:09.999Z"}',
     '{"type":"history_start","count":2,"ts":"2026-11-21T10:50:11.110Z"}',
-    '{"type":"message","sender":"alice","text":"hi all","history":true,"ts":"2026-11-21T10:39:59.750Z"}',
+    '{"type":"message","sender":"alice","text":"hi all","history":true,"id":1201,"ts":"2026-11-21T10:39:59.750Z"}',
     ('{"type":"private","sender":"bob","recipient":"alice","text":"psst","outgoing":false,"history":true,'
-    '"ts":"2026-11-21T10:44:59.500Z"}'),
+    '"id":1209,"ts":"2026-11-21T10:44:59.500Z"}'),
     '{"type":"history_end","ts":"2026-11-21T10:50:14.443Z"}',
+    # issue 25: scrollback
+    ('{"type":"older","conversation":"#familia","before":"1234","messages":[{"id":1201,"conversation":"#familia",'
+    '"kind":"message","sender":"alice","recipient":"","text":"hi all","outgoing":false,"sent":"2026-11-21T10:39:59.750Z"},'
+    '{"id":1230,"conversation":"#familia","kind":"action","sender":"bob","recipient":"","text":"waves","outgoing":false,'
+    '"sent":"2026-11-21T10:41:00.000Z"}],"more":true,"ts":"2026-11-21T10:50:16.000Z"}'),
+    ('{"type":"search","query":"lunch friday","conversation":"*","results":[{"id":1290,"conversation":"#familia",'
+    '"kind":"message","sender":"carol","recipient":"","text":"lunch at grandma\'s on friday","outgoing":false,'
+    '"sent":"2026-11-21T10:41:00.000Z"},{"id":1209,"conversation":"@bob","kind":"private","sender":"bob",'
+    '"recipient":"alice","text":"friday lunch?","outgoing":false,"sent":"2026-11-21T10:39:00.000Z"}],"limit":20,'
+    '"ts":"2026-11-21T10:50:17.000Z"}'),
+    '{"type":"receipt","name":"bob","until":"2026-11-21T10:44:59.501Z","ts":"2026-11-21T10:50:18.000Z"}',
     '{"type":"error","code":"unknown_command","text":"unknown command /foo (try /help)","ts":"2026-11-21T10:50:15.554Z"}',
     # issue 5: the admin events
     '{"type":"announcement","sender":"root","text":"the server restarts at 22:00","ts":"2026-11-21T10:51:00.000Z"}',
@@ -831,3 +913,12 @@ def test_a_rename_missed_while_away_is_for_json_clients_only() -> None:
         "type": "renamed", "old": "bob", "new": "robert", "history": True, "ts": "2023-11-14T22:13:20.000Z",
     }
     assert decode_json(encode_for_mode(JSON, missed, 0.0).decode()) == (missed, 1_700_000_000.0)
+
+
+def test_every_placeholder_of_every_code_has_a_strategy() -> None:
+    """The property tests fill each code's placeholders from ``_DETAIL_VALUES``: a new
+    placeholder without a strategy fails them only when hypothesis happens to draw it."""
+    from tests.strategies import _DETAIL_VALUES, placeholders
+
+    for code in (*ErrorCode, *NoticeCode):
+        assert placeholders(code.value) <= set(_DETAIL_VALUES), code

@@ -709,3 +709,42 @@ def test_typed_requests_count_their_text_against_the_backlog_bound() -> None:
     assert s.backlog_full
     s.auth_succeeded()
     assert not s.backlog_full
+
+
+def test_input_behind_a_request_answered_later_waits_in_order() -> None:
+    session = chatting()
+    assert session.feed("/search lunch") == [Command("search", ("lunch",))]
+    session.await_answer()  # the server's query goes to the database
+    assert session.answering
+    assert session.feed("hello") == [] and session.feed("/older now") == []
+    session.feed_eof()
+    assert session.next_held() is None  # still waiting: nothing comes out
+    session.answered()
+    assert session.next_held() == [Chat("hello")]
+    assert session.next_held() == [Command("older", ("now",))]
+    session.await_answer()  # that one is answered later too: the hang-up stays behind it
+    assert session.next_held() is None and session.phase is Phase.CHATTING
+    session.answered()
+    assert session.next_held() == [Disconnect()]
+    assert session.next_held() is None and session.feed("late") == []
+
+
+@given(st.lists(st.text(alphabet="ab /", min_size=1, max_size=5), max_size=12))
+def test_held_input_comes_back_in_order_however_many_requests_wait(lines: list[str]) -> None:
+    direct = chatting()
+    expected = [steps for steps in (direct.feed(line) for line in lines) if steps]
+    session, outputs = chatting(), []
+
+    def handle(steps: list[object]) -> None:
+        if steps:
+            outputs.append(steps)
+        if any(isinstance(step, Command) for step in steps):
+            session.await_answer()  # every command is answered in a later pass here
+
+    for line in lines:
+        handle(session.feed(line))  # type: ignore[arg-type]
+    while session.answering:
+        session.answered()
+        while (more := session.next_held()) is not None:
+            handle(more)  # type: ignore[arg-type]
+    assert outputs == expected

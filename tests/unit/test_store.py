@@ -20,6 +20,7 @@ from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreError
 from pollchat.protocol.names import legacy_key, skeleton
 from pollchat.store import database as database_module
+from pollchat.store import messages as messages_module
 from pollchat.store import schema as schema_module
 from pollchat.store.database import (
     APPLICATION_ID,
@@ -57,7 +58,7 @@ def db_path(tmp_path: Path) -> Path:
 
 def test_application_id_is_pcht() -> None:
     assert APPLICATION_ID == 0x50434854
-    assert SCHEMA_VERSION == len(MIGRATIONS) == 7
+    assert SCHEMA_VERSION == len(MIGRATIONS)
 
 
 def test_new_database_identifies_itself(db_path: Path) -> None:
@@ -340,6 +341,7 @@ def test_v1_database_migrates_in_place_keeping_every_account(db_path: Path) -> N
     assert sorted(rows(backup, "SELECT key, name, password_hash, created_at FROM account")) == sorted(V1_ACCOUNTS)
     assert sorted(r[0] for r in rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'")) == [
         "account",
+        "account_ignore",
         "address_ban",
         "ban",
         "chat_group",
@@ -347,7 +349,13 @@ def test_v1_database_migrates_in_place_keeping_every_account(db_path: Path) -> N
         "group_member",
         "group_request",
         "message",
+        "message_search",  # the full-text index (schema 8) and its own tables
+        "message_search_config",
+        "message_search_data",
+        "message_search_docsize",
+        "message_search_idx",
         "pending_change",
+        "read_mark",  # read receipts (schema 8)
         "sqlite_sequence",
     ]
 
@@ -1103,3 +1111,68 @@ def test_a_database_moved_away_refuses_writes(db_path: Path) -> None:
         os.rename(db_path, db_path.with_name("moved.db"))
         with pytest.raises(StoreError, match="moved away"):
             db.set_ban(1, None, "spam", "admin", 1.0)
+
+
+# --- search (schema 8) ----------------------------------------------------------------------------
+
+
+def test_the_previous_schema_gets_a_filled_search_index(db_path: Path) -> None:
+    """The last migration: a backup first, the index filled for the messages already
+    there, and kept in step with what is written and pruned afterwards."""
+    previous = SCHEMA_VERSION - 1
+    db = sqlite3.connect(db_path, isolation_level=None)
+    db.execute("BEGIN")
+    for script in MIGRATIONS[:previous]:
+        for statement in database_module._statements(script):
+            db.execute(statement)
+    db.execute("INSERT INTO message (ts, kind, sender_id, sender, text) VALUES (1, 'chat', 1, 'a', 'Crème brûlée tonight')")
+    db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    db.execute(f"PRAGMA user_version={previous}")
+    db.execute("COMMIT")
+    db.close()
+    with Database.open(db_path) as opened:
+        assert texts(opened.search_messages(1, ["creme", "brulee"], 5)) == ["Crème brûlée tonight"]
+        opened.append_messages([HistoryRecord(2.0, RecordKind.CHAT, 1, "a", "CREME again")])
+        assert texts(opened.search_messages(1, ["crème"], 5)) == ["CREME again", "Crème brûlée tonight"]
+        assert opened.prune_main(1) == 1
+        assert texts(opened.search_messages(1, ["creme"], 5)) == ["CREME again"]
+    assert pragmas(db_path)[:2] == (APPLICATION_ID, SCHEMA_VERSION)
+    assert rows(db_path.with_name(f"pollchat.db.v{previous}-backup"), "PRAGMA user_version") == [(previous,)]
+
+
+def test_without_fts5_the_search_reads_the_messages_with_like(db_path: Path, monkeypatch) -> None:
+    """A build of SQLite without FTS5: the migration leaves the index out, and search
+    looks for each word anywhere in the text (``%`` and ``_`` taken literally)."""
+    monkeypatch.setattr(schema_module, "has_fts5", lambda db: False)
+    monkeypatch.setattr(messages_module, "has_fts5", lambda db: False)
+    with Database.open(db_path) as db:
+        db.append_messages([
+            HistoryRecord(1.0, RecordKind.CHAT, 1, "a", "Lunch at 12"),
+            HistoryRecord(2.0, RecordKind.CHAT, 1, "a", "lunch_box 100%"),
+            HistoryRecord(3.0, RecordKind.CHAT, 1, "a", "no match"),
+        ])
+        assert texts(db.search_messages(1, ["lunch"], 5)) == ["lunch_box 100%", "Lunch at 12"]
+        assert texts(db.search_messages(1, ["lunch", "12"], 5)) == ["Lunch at 12"]
+        assert db.search_messages(1, ["l_nch"], 5) == []
+    names = {r[0] for r in rows(db_path, "SELECT name FROM sqlite_master")}
+    assert "message_search" not in names and "message_conversation" in names
+
+
+def test_statements_keep_a_trigger_whole() -> None:
+    script = "CREATE TABLE t (x); CREATE TRIGGER g AFTER INSERT ON t BEGIN SELECT 1; SELECT 2; END; SELECT ';'"
+    assert schema_module._statements(script) == [
+        "CREATE TABLE t (x)", "CREATE TRIGGER g AFTER INSERT ON t BEGIN SELECT 1; SELECT 2; END", "SELECT ';'",
+    ]
+
+
+def test_read_marks_and_the_receipts_setting_survive_a_reopen(db_path: Path) -> None:
+    with Database.open(db_path) as db:
+        ann, ben = db.create(registered("ann")), db.create(registered("ben"))
+        assert db.receipts_off_accounts() == []
+        assert db.mark_read(ben.id, ann.id, 10.0) == 10.0
+        assert db.mark_read(ben.id, ann.id, 5.0) == 10.0  # never back
+        db.set_receipts(ben.id, False)
+    with Database.open(db_path) as db:
+        assert db.receipts_off_accounts() == [ben.id]
+        assert db.read_by_others(ann.id) == [(ben.id, "ben", 10.0)]
+        assert db.read_by_others(ben.id) == []

@@ -1,6 +1,6 @@
 /* pollchat web client: the WebSocket (same origin, /ws), sending lines, and coming
  * back after a drop with exponential back-off and jitter. */
-import { MAIN, BACKOFF_FIRST, BACKOFF_MAX, TRANSIENT_ERRORS } from "./util.js";
+import { MAIN, BACKOFF_FIRST, BACKOFF_MAX, TRANSIENT_ERRORS, refusalInWords } from "./util.js";
 import { ui, state, addLine, markDisconnected } from "./state.js";
 import { onServerMessage } from "./events.js";
 import { typingForget } from "./typing.js";
@@ -108,14 +108,17 @@ export function reconnectNow() {
 }
 
 export function loginRefused(code, text) {
+  // e.g. the old session is still there: try again later with the same password
+  text = refusalInWords(code, text, state.credentials ? state.credentials.name : "");
   if (state.loggedInOnce && TRANSIENT_ERRORS.has(code)) {
-    // e.g. the old session is still there: try again later with the same password
     state.lastError = text;
     dropSocket();
     scheduleReconnect();
     return;
   }
   const hints = {
+    already_online: "Log out there first, or wait until that session has ended.",
+    too_many_sessions: "Log out on one of your other devices first.",
     bad_format: "A name is 1 to 32 letters, digits, _, - or . and the password may not be empty.",
     wrong_password: "Check the name and the password (or choose Register for a new account).",
     name_taken: "Someone has that name already: choose another, or Log in if it is yours.",

@@ -1,10 +1,10 @@
 /* pollchat web client: what each server event does to the state (one JSON-mode
  * event per WebSocket message, docs/protocol.md). No DOM: the page's side goes
  * through `ui` (state.js). */
-import { MAIN, TYPING_TTL, LOGIN_HISTORY, AUTH_ERRORS, FINAL_NOTICES, nameKey, groupKey, mentionPattern, parseTs, whoText, whoisText, groupsText, membersText } from "./util.js";
+import { MAIN, TYPING_TTL, LOGIN_HISTORY, AUTH_ERRORS, FINAL_NOTICES, nameKey, groupKey, mentionPattern, parseTs, whoText, whoisText, groupsText, membersText, ignoreChange } from "./util.js";
 import { requestsOf, onGroupChange, reconcileGroups, onMention } from "./groups.js";
-import { ui, newChat, state, chat, openConversation, isMe, isViewing, know, conversationWith, groupConversation, addLine, notify, onChatLine, currentName, nameInUse, stopTypingIn, stopTypingEverywhere, rename } from "./state.js";
-import { sendAuto, takePendingItem, takePending, takePendingPeek, answerPending, groupRequestRefused, dropUserPending, requestWho, fetchHistoryFor } from "./requests.js";
+import { ui, newChat, state, chat, openConversation, isMe, isViewing, know, conversationWith, groupConversation, addLine, notify, onChatLine, currentName, nameInUse, stopTypingIn, stopTypingEverywhere, rename, onOlder, onReceipt } from "./state.js";
+import { olderRefused, sendAuto, takePendingItem, takePending, takePendingPeek, answerPending, groupRequestRefused, dropUserPending, requestWho, fetchHistoryFor } from "./requests.js";
 import { send, loginRefused } from "./connection.js";
 
 // --- server events ---------------------------------------------------------------------
@@ -65,13 +65,13 @@ export function handleEvent(e, ts) {
     case "message":
     case "action": {
       const conv = e.group ? groupConversation(e.group) : c.conversations.get(MAIN);
-      onChatLine(conv, e.type, e.sender, String(e.text), ts, e.history, false);
+      onChatLine(conv, e.type, e.sender, String(e.text), ts, e.history, false, e.id);
       return;
     }
     case "private": {
       const peer = e.outgoing ? e.recipient : e.sender;
       const conv = conversationWith(e.history ? currentName(peer) : peer);
-      onChatLine(conv, "message", e.sender, String(e.text), ts, e.history, true);
+      onChatLine(conv, "message", e.sender, String(e.text), ts, e.history, true, e.id);
       if (e.history && !e.outgoing && state.offlineBatch !== null) state.offlineBatch.push({ key: conv.key, sender: e.sender, ts });
       return;
     }
@@ -142,6 +142,17 @@ export function handleEvent(e, ts) {
       }
       takePending("history");
       return;
+    case "older":
+      takePendingItem("older");
+      onOlder(e);
+      return;
+    case "search":
+      c.searchResults = e;
+      ui.searchResults();
+      return;
+    case "receipt":
+      onReceipt(e);
+      return;
     case "shutdown":
       addLine(MAIN, "server is shutting down", ts, "announcement");
       return;
@@ -201,6 +212,8 @@ export function onWelcome(e, ts) {
   // replay, notices), so it is where the page asks for the rest (onWho).
   state.afterWelcome = true;
   requestWho();
+  state.ignored = new Set();
+  state.ignoreKnown = false; // asked when a person dialog first opens (screens.js)
 }
 
 export function onError(e, ts) {
@@ -214,8 +227,17 @@ export function onError(e, ts) {
     state.typingSupported = false; // an older server: stop sending it
     return;
   }
+  if (code === "unknown_command" && text === "unknown command /read (try /help)") {
+    state.readSupported = false; // an older server: no read receipts
+    return;
+  }
+  if (olderRefused(code, text)) return;
   if (code === "no_such_user" && answerPending("whois", (arg) => text === `no such user: ${arg}`)) return;
   if ((code === "not_member" || code === "no_such_group") && groupRequestRefused(text)) return;
+  if (code === "not_ignored") {
+    const m = /^you do not ignore (\S+)$/.exec(text);
+    if (m) state.ignored.delete(nameKey(m[1]));
+  }
   if (code === "no_request") {
     // a request already answered (by another admin, or twice): drop its buttons
     const m = /^(\S+) has not asked to join #(\S+)$/.exec(text);
@@ -248,6 +270,16 @@ export function onNotice(e, ts) {
     if (auto) return;
   }
   if (code === "your_groups" || code === "game_offer") return; // the chats list shows groups; no game here
+  const change = ignoreChange(code, text);
+  if (change) {
+    if (change.all) {
+      state.ignored = new Set(change.all.map(nameKey));
+      state.ignoreKnown = true;
+    }
+    for (const name of change.add || []) state.ignored.add(nameKey(name));
+    for (const name of change.remove || []) state.ignored.delete(nameKey(name));
+    if (change.all && takePending("ignore")) return; // the list the page asked for at login
+  }
   addLine(chat().openKey, text, ts, FINAL_NOTICES.has(code) ? "error" : "system");
 }
 

@@ -40,9 +40,10 @@ export function submitLine(text, conv = current()) {
       send(line);
       addOwn(conv.key, line.slice(prefix.length));
     }
-  } else if (conv.key === MAIN && !escaped && saysAsIs(text)) {
+  } else if (conv.key === MAIN && ((!escaped && saysAsIs(text)) || splitForWire("", text).length > 1)) {
     // Typed in the main chat, so meant for it: as typed, the server would take
-    // "#name text" as a group line (or refuse it for a group the user is not in).
+    // "#name text" as a group line (or refuse it for a group the user is not in),
+    // and so it would any piece of a long line that starts with "#" or "/".
     for (const line of splitForWire(SAY_PREFIX, text)) {
       send(line);
       addOwn(MAIN, line.slice(SAY_PREFIX.length));

@@ -16,9 +16,9 @@
  * only (memory): never in localStorage, sessionStorage, cookies or the URL.
  */
 import { MAIN, TYPING_IDLE_OFF, INPUT_HISTORY, STATUSES, nameKey, groupKey, normalizeName } from "./util.js";
-import { ui, state, chat, current, isMe, conversationWith, openConversation } from "./state.js";
+import { ui, state, chat, current, isMe, conversationWith, openConversation, jumpTo } from "./state.js";
 import { connect, send, reconnectNow } from "./connection.js";
-import { openChatWith, pollWho } from "./requests.js";
+import { openChatWith, pollWho, requestOlder, reportRead } from "./requests.js";
 import { typingKeystroke, typingStop } from "./typing.js";
 import { submitLine } from "./input.js";
 import {
@@ -140,6 +140,36 @@ function connectUi() {
   ui.whoisAnswer = fillUserInfo;
   ui.whoisUnknown = showUserInfoError;
   ui.chatRefused = sideError;
+  ui.searchResults = () => {
+    if (!$("search").open) $("search").showModal();
+    render();
+  };
+}
+
+/** The search dialog: the words go to the server as /search (the answer fills the
+ * list, render.js drawSearch); a result opens its conversation at the message. */
+function openSearch() {
+  if (!$("search").open) $("search").showModal();
+  $("search-words").focus();
+  render();
+}
+
+function onSearchSubmit(event) {
+  event.preventDefault();
+  const words = $("search-words").value.replace(/\s+/g, " ").trim();
+  if (!words) return;
+  $("search-note").textContent = send(`/search ${words}`) ? "searching…" : "not connected";
+}
+
+function onSearchClick(event) {
+  const button = event.target.closest("button[data-result]");
+  const found = chat().searchResults;
+  if (!button || !found) return;
+  const m = (found.results || [])[Number(button.dataset.result)];
+  if (!m) return;
+  $("search").close();
+  jumpTo(m);
+  render();
 }
 
 function wire() {
@@ -186,6 +216,20 @@ function wire() {
     if (newest && newest.kind === "server") chat().notifications.pop();
     openConversation(where || MAIN);
   });
+  // scrollback: at the top of the conversation, ask for the page before its first line
+  // (a wheel or key at the top counts too: a short conversation cannot scroll at all)
+  const messages = $("messages");
+  messages.addEventListener("scroll", () => {
+    if (messages.scrollTop < 40) requestOlder(current().key);
+  }, { passive: true });
+  messages.addEventListener("wheel", (event) => {
+    if (event.deltaY < 0 && messages.scrollTop < 40) requestOlder(current().key);
+  }, { passive: true });
+  messages.addEventListener("keydown", (event) => {
+    if ((event.key === "PageUp" || event.key === "Home" || event.key === "ArrowUp") && messages.scrollTop < 40) {
+      requestOlder(current().key);
+    }
+  });
   $("conv-whois").addEventListener("click", () => openUserInfo(current().name));
   $("conv-members").addEventListener("click", () => {
     const conv = current();
@@ -194,6 +238,12 @@ function wire() {
   $("conv-leave").addEventListener("click", () => send(`/leave #${current().name}`));
   $("conv-join").addEventListener("click", () => send(`/join #${current().name}`));
   $("user-info-close").addEventListener("click", closeUserInfo);
+  $("user-info-ignore").addEventListener("click", () => {
+    // the server's notice (ignored / unignored) turns the button over (events.js)
+    const name = $("user-info-name").textContent;
+    if (!name || isMe(name)) return;
+    send(`/${state.ignored.has(nameKey(name)) ? "unignore" : "ignore"} ${name}`);
+  });
   $("user-info").addEventListener("close", () => { state.whoisPanel = null; });
   $("user-info").addEventListener("click", (event) => {
     if (event.target === $("user-info")) closeUserInfo(); // a click on the backdrop
@@ -225,12 +275,18 @@ function wire() {
   for (const gesture of ["pointerdown", "keydown"]) document.addEventListener(gesture, startAudio, { passive: true });
   $("message-input").addEventListener("paste", onPaste);
   $("paste-confirm").addEventListener("close", onPasteConfirmClosed);
+  $("search-open").addEventListener("click", openSearch);
+  $("search-form").addEventListener("submit", onSearchSubmit);
+  $("search-results").addEventListener("click", onSearchClick);
+  $("search-close").addEventListener("click", () => $("search").close());
   $("groups-find").addEventListener("click", openGroupFinder);
   $("group-finder-close").addEventListener("click", closeGroupFinder);
   $("group-directory").addEventListener("click", onGroupFinderClick);
   $("group-filter").addEventListener("input", render);
   // timers are slowed down in a background tab: catch up (countdowns, reconnect) on return
   document.addEventListener("visibilitychange", tick);
+  // back on the tab: the private conversation on screen is read now
+  document.addEventListener("visibilitychange", () => reportRead(chat().openKey));
   window.addEventListener("online", reconnectNow); // the network is back: do not wait
   setInterval(tick, 1000);
   $("login-name").focus();

@@ -1,7 +1,7 @@
 /* pollchat web client: drawing the chat screen from the state, at most once a frame;
  * a list is rebuilt only when what it shows changed. */
 import { MAIN, SERVER_NOTICE_TTL, STATUSES, STATUS_MARK, nameKey, colourClass, fullFormat, shortTime, formatDuration, linkPieces, isBlock } from "./util.js";
-import { state, chat, current, isViewing, convLabel, markRead, typingNames, missedCount, onlineCount, peopleList, chatOrder } from "./state.js";
+import { state, chat, current, isViewing, convLabel, receiptMark, markRead, typingNames, missedCount, onlineCount, peopleList, chatOrder } from "./state.js";
 import { $, el } from "./screens.js";
 import { directoryRows } from "./groups.js";
 
@@ -37,6 +37,21 @@ export function draw() {
   drawTyping();
   drawTabs();
   drawGroupFinder();
+  drawSearch();
+  drawIgnoreButton();
+}
+
+/** The person dialog's Ignore button says whether the user ignores that person now
+ * (state.ignored follows the server's ignore notices). */
+export function drawIgnoreButton() {
+  const button = $("user-info-ignore");
+  const name = $("user-info-name").textContent;
+  const hidden = !$("user-info").open || !name || !state.ignoreKnown || nameKey(name) === nameKey(chat().me || "");
+  button.hidden = hidden;
+  const ignored = !hidden && state.ignored.has(nameKey(name));
+  button.textContent = ignored ? "Unignore" : "Ignore";
+  button.setAttribute("aria-pressed", String(ignored));
+  $("user-info-ignored").hidden = !ignored;
 }
 
 /** Replace a list's items only when `signature` changed; keep keyboard focus on the
@@ -300,8 +315,10 @@ export function drawMessages() {
   const conv = current();
   const fresh = renderState.messagesKey !== conv.key;
   if (!fresh && conv.dirtyFrom === Infinity) return;
-  // Stay at the bottom if the reader was there; keep their place if they scrolled up.
+  // Stay at the bottom if the reader was there; keep their place if they scrolled up,
+  // also when older lines come in above them (a scrollback page).
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+  const fromBottom = list.scrollHeight - list.scrollTop;
   let from = fresh ? 0 : Math.min(conv.dirtyFrom, list.children.length);
   if (fresh) list.replaceChildren();
   while (list.children.length > from) list.lastChild.remove();
@@ -312,6 +329,15 @@ export function drawMessages() {
   conv.dirtyFrom = Infinity;
   renderState.messagesKey = conv.key;
   if (fresh || atBottom) list.scrollTop = list.scrollHeight;
+  else if (from === 0) list.scrollTop = list.scrollHeight - fromBottom;
+  if (conv.jumpTo && !conv.jumpTarget) {
+    // a search result opened, now among the lines: show it in the middle of the pane
+    const item = list.querySelector(`li.msg[data-id="${conv.jumpTo}"]`);
+    if (item) {
+      item.scrollIntoView({ block: "center" });
+      conv.jumpTo = 0;
+    }
+  }
 }
 
 export function emptyConversation(conv) {
@@ -330,6 +356,8 @@ export function messageItem(entry) {
   if (entry.own) li.classList.add("own");
   if (entry.mention) li.classList.add("mention");
   if (entry.history) li.classList.add("history");
+  if (entry.id) li.dataset.id = String(entry.id);
+  if (entry.id && entry.id === current().marked) li.classList.add("jumped");
   li.dataset.own = String(entry.own);
   li.dataset.mention = String(entry.mention);
   li.dataset.history = String(entry.history);
@@ -358,6 +386,14 @@ export function messageItem(entry) {
     text.textContent = entry.text;
   }
   li.append(text);
+  const mark = receiptMark(current(), entry);
+  if (mark) {
+    const receipt = el("span", "msg-receipt", mark);
+    receipt.dataset.receipt = mark === "✓✓" ? "read" : "sent";
+    receipt.title = mark === "✓✓" ? "read" : "sent";
+    receipt.setAttribute("aria-label", receipt.title);
+    li.append(receipt);
+  }
   return li;
 }
 
@@ -457,5 +493,35 @@ export function groupRow(row) {
   button.disabled = row.action === "asked";
   button.setAttribute("aria-label", `${GROUP_ACTIONS[row.action]} #${row.name}`);
   li.append(info, button);
+  return li;
+}
+
+/** The search dialog's results (the last /search answer), newest first: when, where,
+ * who, the line; each a button that opens the conversation at the message. */
+export function drawSearch() {
+  if (!$("search").open) return;
+  const found = chat().searchResults;
+  const note = $("search-note");
+  if (found) {
+    const count = (found.results || []).length;
+    note.textContent = count ? `${count} result(s) for '${found.query}', newest first (at most ${found.limit})`
+      : `no messages match '${found.query}'`;
+  }
+  rebuild($("search-results"), "search", JSON.stringify(found), () => ((found && found.results) || []).map(searchRow));
+}
+
+export function searchRow(m, index) {
+  const li = el("li");
+  const button = el("button", "search-result");
+  button.type = "button";
+  button.dataset.result = String(index);
+  const where = !m.conversation ? "main chat" : m.conversation.startsWith("@") ? m.conversation.slice(1) : m.conversation;
+  const when = fullFormat.format(new Date(Date.parse(m.sent)));
+  button.append(el("span", "search-where", `${when} · ${where}`));
+  const text = el("span", "search-text");
+  text.append(el("span", "msg-sender " + colourClass(m.sender), m.kind === "action" ? `* ${m.sender} ` : `${m.sender}: `));
+  appendRichText(text, String(m.text));
+  button.append(text);
+  li.append(button);
   return li;
 }

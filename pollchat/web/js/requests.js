@@ -1,7 +1,7 @@
 /* pollchat web client: requests the page sends by itself or waits answers for, so an
  * answer it asked for is not shown as if the user had typed the command. No DOM. */
-import { GROUP_HISTORY, WHO_EVERY, nameKey, groupKey } from "./util.js";
-import { ui, state, chat, openConversation } from "./state.js";
+import { GROUP_HISTORY, WHO_EVERY, OLDER_PAGE, nameKey, groupKey, isoTs } from "./util.js";
+import { ui, state, chat, openConversation, olderCursor, scrollbackTarget, unreportedRead, isViewing } from "./state.js";
 import { send } from "./connection.js";
 
 // --- requests the page is waiting answers for ------------------------------------------------
@@ -104,3 +104,36 @@ export function fetchHistoryFor(key) {
   sendAuto("history", `/history #${conv.name} ${GROUP_HISTORY}`, conv.name);
 }
 
+
+/** Ask for the page of scrollback before the oldest line of conversation `key`
+ * (/older), unless one is on its way or the server said nothing older is kept; whether
+ * it was asked. The page scrolled to its top calls this (main.js). */
+export function requestOlder(key) {
+  const conv = chat().conversations.get(key);
+  if (!conv || conv.olderWaiting || conv.olderDone || state.phase !== "chatting") return false;
+  const words = ["/older", scrollbackTarget(conv), olderCursor(conv), String(OLDER_PAGE)].filter(Boolean);
+  if (!sendAuto("older", words.join(" "), key)) return false;
+  conv.olderWaiting = true;
+  return true;
+}
+
+/** An error that answers our /older (an old server, a group left, a name gone):
+ * stop asking for that conversation; true to swallow it. */
+export function olderRefused(code, text) {
+  const errors = ["usage", "bad_cursor", "no_such_user", "not_member", "no_such_group"];
+  if (!errors.includes(code) && !(code === "unknown_command" && text.startsWith("unknown command /older"))) return false;
+  const item = takePendingItem("older");
+  if (!item) return false;
+  const conv = chat().conversations.get(item.arg);
+  if (conv) Object.assign(conv, { olderWaiting: false, olderDone: true });
+  return true;
+}
+
+/** Tell the server (/read) that the user has seen the newest message from the other
+ * person in private conversation `key`, once per new message, while it is on screen
+ * and the tab is visible; a server without /read is asked once (events.js). */
+export function reportRead(key) {
+  if (!state.readSupported || state.phase !== "chatting" || !isViewing(key)) return;
+  const unreported = unreportedRead(key);
+  if (unreported) send(`/read @${unreported[0]} ${isoTs(unreported[1])}`);
+}

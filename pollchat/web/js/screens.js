@@ -124,6 +124,9 @@ export function openUserInfo(name) {
   $("user-info-details").replaceChildren();
   $("user-info-message").hidden = isMe(name);
   if (send(`/whois ${name}`)) {
+    // whom the user ignores, asked once per login: the dialog's Ignore button says it
+    if (!state.ignoreKnown && !state.pending.some((p) => p.cmd === "ignore")) sendAuto("ignore", "/ignore");
+    render();
     state.pending.push({ cmd: "whois", auto: false, arg: name, panel: true, at: Date.now() });
   } else {
     $("user-info-text").textContent = "not connected";

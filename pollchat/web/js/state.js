@@ -7,8 +7,8 @@
  * through `ui`, which main.js connects to the page and Node's test runner leaves as
  * no-ops (tests/js/, tests/cases/conversation_cases.json).
  */
-import { MAIN, MAX_ENTRIES, DUPLICATE_WINDOW, STATUSES, nameKey, groupKey, mentionPattern } from "./util.js";
-import { fetchHistoryFor } from "./requests.js";
+import { MAIN, MAX_ENTRIES, DUPLICATE_WINDOW, STATUSES, HISTORY_START, JUMP_PAGES, nameKey, groupKey, mentionPattern, parseTs, isoTs } from "./util.js";
+import { fetchHistoryFor, requestOlder, reportRead } from "./requests.js";
 import { typingStop } from "./typing.js";
 
 /** The page's side of state changes: main.js replaces these no-ops. */
@@ -23,6 +23,7 @@ export const ui = {
   whoisAnswer: (event) => {},     // the user dialog's /whois answer
   whoisUnknown: (name) => {},     // the user dialog's "no such user"
   chatRefused: (text) => {},      // "Open a chat" named nobody (the side form's error)
+  searchResults: () => {},        // a /search answer arrived: show the results
 };
 
 // --- the state ---------------------------------------------------------------------------
@@ -30,13 +31,18 @@ export const ui = {
 export function newConversation(key, name, group = false) {
   return {
     key, name, group,
-    entries: [],          // {kind, ts, text, sender, own, history, mention}, oldest first
+    entries: [],          // {kind, ts, text, sender, own, history, mention, id}, oldest first
     unread: 0,            // live lines from others while it was not on screen
     mentions: 0,
     activity: false,      // anything new (system lines too) while it was not on screen
     lastActivity: 0,
     topic: "", members: null, role: "", gone: "",
     dirtyFrom: 0,         // first entry the message pane must redraw (Infinity: none)
+    olderWaiting: false,  // a scrollback page (/older) was asked for and not answered
+    olderDone: false,     // the server said nothing older is kept
+    jumpTo: 0,            // a search result's id to bring on screen once it is there
+    marked: 0,            // the id of the message shown marked (the search result opened)
+    readReported: 0,      // the newest message from the other person reported read (/read)
   };
 }
 
@@ -55,6 +61,8 @@ export function newChat() {
     serverMentions: false,                           // the server sends "mention" events
     renamed: new Map(),                              // old nameKey -> the name now (renamed events)
     directory: null,                                 // the last /groups answer: [{name, visibility, members, role, topic}]
+    searchResults: null,                             // the last /search answer (a "search" event)
+    readMarks: new Map(),                            // nameKey -> ms: they have read my messages up to then
   };
 }
 
@@ -77,9 +85,12 @@ function newPageState() {
     offlineBatch: null,
     historyFetched: new Set(),
     typingSupported: true,
+    readSupported: true,     // the server knows /read (an older one answers "unknown command")
     newPassword: null,       // from a /passwd typed, until the server confirms it
     typingOut: { target: null, lastOn: -Infinity, lastKey: 0 },
     whoisPanel: null,        // the name the user clicked, whose /whois fills the dialog
+    ignored: new Set(),      // name keys of the accounts this user ignores (/ignore)
+    ignoreKnown: false,      // the server's list arrived since the login
     whoAt: Infinity,         // when the next /who poll is due (ms)
     inputHistory: [],
     inputIndex: 0,
@@ -144,6 +155,7 @@ export function trim(conv) {
   if (conv.entries.length > MAX_ENTRIES) {
     conv.entries.splice(0, conv.entries.length - MAX_ENTRIES);
     conv.dirtyFrom = 0;
+    conv.olderDone = false; // the oldest lines went: there is something older again
   }
 }
 
@@ -160,21 +172,129 @@ export function append(conv, entry, countsUnread) {
 
 /** Insert a replayed line in time order, unless it is already there (the server
  * replays the same lines after a reconnect; our own lines were shown when sent). */
-export function insertHistory(conv, entry) {
-  const from = Math.max(0, conv.entries.length - 500);
-  for (let i = conv.entries.length - 1; i >= from; i--) {
+export function insertHistory(conv, entry, older = false) {
+  // a scrollback page's line (older) is looked for among the first lines and never trimmed away
+  const n = conv.entries.length;
+  const near = older ? [...Array(Math.min(n, 500)).keys()] : [...Array(Math.min(n, 500)).keys()].map((i) => n - 1 - i);
+  for (const i of near) {
     const old = conv.entries[i];
     if (old.kind === entry.kind && old.text === entry.text && old.own === entry.own
         && nameKey(old.sender) === nameKey(entry.sender) && Math.abs(old.ts - entry.ts) <= DUPLICATE_WINDOW) {
+      if (entry.id && !old.id) old.id = entry.id; // it learns its id: a scrollback cursor
       return;
     }
   }
+  // in order by id where both lines have one (lines of one millisecond keep the order
+  // they were said in), else by time; a scrollback page's line before every line that
+  // is not older than it, any other after every line that is not newer
+  const after = (old) => (old.id && entry.id ? old.id > entry.id : old.ts > entry.ts);
+  const before = (old) => (old.id && entry.id ? old.id < entry.id : old.ts < entry.ts);
   let at = conv.entries.length;
-  while (at > 0 && conv.entries[at - 1].ts > entry.ts) at--;
+  if (older) {
+    at = 0;
+    while (at < conv.entries.length && before(conv.entries[at])) at++;
+  } else {
+    while (at > 0 && after(conv.entries[at - 1])) at--;
+  }
   conv.entries.splice(at, 0, entry);
   conv.dirtyFrom = Math.min(conv.dirtyFrom, at);
-  trim(conv);
+  if (!older) trim(conv);
   conv.lastActivity = Math.max(conv.lastActivity, entry.ts);
+}
+
+// --- scrollback (client/state.py has the same) -------------------------------------------------
+
+/** How /older names conversation `conv`: "" the main chat, "#group", "@name". */
+export function scrollbackTarget(conv) {
+  return conv.key === MAIN ? "" : conv.group ? "#" + conv.name : "@" + conv.name;
+}
+
+/** Where the next scrollback page of `conv` starts (/older's BEFORE): the id of its
+ * oldest line when the server said it, else that line's server time, else "now". The
+ * user's own main-chat and group lines carry the page's clock: they are passed over. */
+export function olderCursor(conv) {
+  for (const entry of conv.entries) {
+    if (entry.kind !== "message" && entry.kind !== "action") continue;
+    if (entry.id) return String(entry.id);
+    if (entry.own && !entry.history && (conv.key === MAIN || conv.group)) continue;
+    return isoTs(entry.ts);
+  }
+  return "now";
+}
+
+/** A scrollback page (an "older" event): its lines go in before the others, as
+ * history (never unread); without `more` the start of the history is marked. */
+export function onOlder(e) {
+  const where = String(e.conversation || "");
+  const conv = where.startsWith("#") ? groupConversation(where.slice(1))
+    : where.startsWith("@") ? conversationWith(currentName(where.slice(1)))
+      : chat().conversations.get(MAIN);
+  conv.olderWaiting = false;
+  for (const m of Array.isArray(e.messages) ? e.messages : []) {
+    const own = isMe(m.sender);
+    if (!own) know(m.sender);
+    const entry = { kind: m.kind === "action" ? "action" : "message", ts: parseTs(m.sent), text: String(m.text),
+                    sender: m.sender, own, history: true, mention: !own && mentionsMe(String(m.text)), id: m.id || 0 };
+    insertHistory(conv, entry, true);
+  }
+  if (!e.more && !conv.olderDone) {
+    conv.olderDone = true;
+    const first = conv.entries.length ? conv.entries[0].ts : 0;
+    conv.entries.unshift({ kind: "system", ts: first, text: HISTORY_START, sender: "", own: false, history: false, mention: false });
+    conv.dirtyFrom = 0;
+  }
+  continueJump(conv);
+}
+
+/** The conversation a stored message names ("", "#group", "@name"), made if needed. */
+export function conversationOf(where) {
+  where = String(where || "");
+  return where.startsWith("#") ? groupConversation(where.slice(1))
+    : where.startsWith("@") ? conversationWith(currentName(where.slice(1)))
+      : chat().conversations.get(MAIN);
+}
+
+/** The index of stored message `m` among `conv`'s lines: by id, or for a line shown live
+ * (no id) by sender, text and time (within a second); -1 if it is not there (yet). */
+export function findMessage(conv, m) {
+  const sent = parseTs(m.sent);
+  for (let i = conv.entries.length - 1; i >= 0; i--) {
+    const entry = conv.entries[i];
+    if (entry.id === m.id || (!entry.id && entry.text === String(m.text)
+        && nameKey(entry.sender) === nameKey(m.sender) && Math.abs(entry.ts - sent) <= 1000)) return i;
+  }
+  return -1;
+}
+
+/** Bring search result `m` on screen in its conversation, marked: at once if it is
+ * there, else after scrollback pages (continueJump), at most JUMP_PAGES of them. */
+export function jumpTo(m) {
+  const conv = conversationOf(m.conversation);
+  openConversation(conv.key);
+  Object.assign(conv, { jumpTo: m.id, marked: m.id, jumpTarget: m, jumpPages: 0 });
+  continueJump(conv);
+}
+
+/** After a scrollback page: if the message being jumped to is there, the message pane
+ * scrolls to it (render.js); if not, ask for the next page. */
+export function continueJump(conv) {
+  const m = conv.jumpTarget;
+  if (!m) return;
+  const index = findMessage(conv, m);
+  if (index !== -1) {
+    conv.entries[index].id = conv.entries[index].id || m.id; // a line shown live learns its id
+    conv.jumpTarget = null;
+    conv.dirtyFrom = 0;
+    return;
+  }
+  if (conv.olderDone || conv.olderWaiting) return;
+  if (conv.jumpPages >= JUMP_PAGES) {
+    conv.jumpTarget = null;
+    addLine(conv.key, `the message is further back than ${JUMP_PAGES} pages: scroll up to go on`, Date.now(), "error");
+    return;
+  }
+  conv.jumpPages += 1;
+  requestOlder(conv.key);
 }
 
 /** A system or error line in conversation `key` (the main chat if it is gone). */
@@ -209,7 +329,7 @@ export function notify(kind, who, where, text, ts, live = true) {
 }
 
 /** A chat line (main, group or private) from `sender`, live or replayed. */
-export function onChatLine(conv, kind, sender, text, ts, history, isPrivate) {
+export function onChatLine(conv, kind, sender, text, ts, history, isPrivate, id = 0) {
   const who = history ? currentName(sender) : sender; // history keeps the names of its time
   const own = isMe(who);
   if (!own) {
@@ -219,7 +339,7 @@ export function onChatLine(conv, kind, sender, text, ts, history, isPrivate) {
   if (!history) nameInUse(sender);
   // marked wherever it is (client/state.py); a private line counts as private, below
   const mention = !own && mentionsMe(text);
-  const entry = { kind, ts, text, sender, own, history: Boolean(history), mention };
+  const entry = { kind, ts, text, sender, own, history: Boolean(history), mention, id: Number(id) || 0 };
   stopTypingIn(conv.key, sender);
   if (history) {
     insertHistory(conv, entry);
@@ -227,6 +347,7 @@ export function onChatLine(conv, kind, sender, text, ts, history, isPrivate) {
   }
   const counts = !own && !isViewing(conv.key);
   append(conv, entry, counts);
+  if (isPrivate && !own && isViewing(conv.key)) reportRead(conv.key);
   if (!counts) return;
   if (mention && !isPrivate && !chat().serverMentions) {
     // A server with "mention" events follows the line with one, which notifies.
@@ -247,6 +368,7 @@ export function openConversation(key) {
   }
   markRead(key);
   fetchHistoryFor(key);
+  reportRead(key);
   ui.opened();
 }
 
@@ -371,4 +493,35 @@ export function chatOrder() {
   const convs = [...chat().conversations.values()];
   const rest = convs.filter((c) => c.key !== MAIN).sort((a, b) => b.lastActivity - a.lastActivity || a.name.localeCompare(b.name));
   return [chat().conversations.get(MAIN), ...rest];
+}
+
+// --- read receipts (client/state.py has the same) ---------------------------------------------
+
+/** The check after one of the user's private messages: "✓" sent (the server's copy is
+ * what the page shows), "✓✓" read by the other person (a receipt covers it); "" else. */
+export function receiptMark(conv, entry) {
+  if (!entry.own || entry.kind !== "message" || conv.group || conv.key === MAIN) return "";
+  const read = chat().readMarks.get(conv.key);
+  return read !== undefined && entry.ts <= read ? "✓✓" : "✓";
+}
+
+/** A "receipt" event: `name` has read the user's messages sent up to `until`. */
+export function onReceipt(e) {
+  const key = nameKey(e.name);
+  const until = parseTs(e.until);
+  chat().readMarks.set(key, Math.max(until, chat().readMarks.get(key) || until));
+  const conv = chat().conversations.get(key);
+  if (conv) conv.dirtyFrom = 0;
+}
+
+/** [name, ms] for a /read to send: the private conversation `key` holds a message from
+ * the other person newer than the last one reported read; null if none. */
+export function unreportedRead(key) {
+  const conv = chat().conversations.get(key);
+  if (!conv || conv.group || conv.key === MAIN) return null;
+  let newest = 0;
+  for (const entry of conv.entries) if (!entry.own && entry.kind === "message") newest = Math.max(newest, entry.ts);
+  if (newest <= conv.readReported) return null;
+  conv.readReported = newest;
+  return [conv.name, newest];
 }

@@ -16,6 +16,9 @@ export const SERVER_NOTICE_TTL = 120000;   // announcements stay in the notifica
 export const WHO_EVERY = 30000;           // a /who poll this often while chatting (client/app.py)
 export const LOGIN_HISTORY = 100;          // /history N asked after login (fills private chats)
 export const GROUP_HISTORY = 50;           // /history #g N asked when a group is first opened
+export const HISTORY_START = "start of the history: nothing older is kept"; // (texts.CLIENT_HISTORY_START)
+export const JUMP_PAGES = 20;              // scrollback pages asked at most to reach a search result
+export const OLDER_PAGE = 100;             // /older ... N: messages per scrollback page (the server's most)
 export const MAX_WIRE_BYTES = 4000;        // longer typed lines are split (server limit: 4096)
 export const INPUT_HISTORY = 100;          // sent lines remembered for Up/Down
 export const NOTE_MS = 6000;               // how long a note under the input box stays
@@ -32,12 +35,37 @@ export const LOCAL_COMMANDS = new Set(["focus", "me", ...Object.keys(EMOTICONS)]
 export const AUTH_ERRORS = new Set([
   "wrong_password", "already_online", "name_taken", "bad_format", "server_full",
   "too_many_attempts", "banned", "server_closing", "too_many_connections", "internal",
-  "login_timeout",
+  "login_timeout", "too_many_sessions",
 ]);
 export const TRANSIENT_ERRORS = new Set([
   "already_online", "server_full", "server_closing", "too_many_connections", "internal",
-  "login_timeout",
+  "login_timeout", "too_many_sessions",
 ]);
+
+/** What the page says for the login refusal `code` (the server's `text`) of `name`:
+ * the seed's "Password already used" does not say what happened, its code does. */
+export function refusalInWords(code, text, name) {
+  if (!name) return text;
+  if (code === "already_online") return `${name} is already logged in elsewhere`;
+  if (code === "too_many_sessions") {
+    return `${name} is already logged in on as many devices as the server allows: log out on one of them first`;
+  }
+  return text;
+}
+
+/** The names an ignore notice is about (docs/protocol.md, "/ignore"): the notice's
+ * code and the name in its text. Names have no spaces or commas. Returns
+ * {add: [names]} | {remove: [names]} | {all: [names]} | null. */
+export function ignoreChange(code, text) {
+  let m;
+  if ((code === "ignored" || code === "already_ignored") && (m = /^you ignore (\S+) (?:now|already)/.exec(text))) {
+    return { add: [m[1]] };
+  }
+  if (code === "unignored" && (m = /^you no longer ignore (\S+)$/.exec(text))) return { remove: [m[1]] };
+  if (code === "ignore_list" && (m = /^you ignore: (.+)$/.exec(text))) return { all: m[1].split(", ") };
+  if (code === "ignore_none") return { all: [] };
+  return null;
+}
 // After these the server closes the connection and coming back makes no sense.
 export const FINAL_NOTICES = new Set(["kicked", "banned_now", "unregistered", "goodbye"]);
 
@@ -91,6 +119,11 @@ export function mentionPattern(name) {
 export function parseTs(text) {
   const ms = typeof text === "string" ? Date.parse(text) : NaN;
   return Number.isFinite(ms) ? ms : Date.now();
+}
+
+/** Milliseconds as the server writes times (ISO 8601 UTC with milliseconds). */
+export function isoTs(ms) {
+  return new Date(ms).toISOString();
 }
 
 export const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
