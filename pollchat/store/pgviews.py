@@ -1390,9 +1390,16 @@ class PgViewStore:
     def add_ignore(self, account_id: int, ignored_id: int, now: float) -> None:
         if self._db is not None:
             return self._db.add_ignore(account_id, ignored_id, now)
+        self._ignore_added(account_id, ignored_id, now)
+        return None
+
+    @_shared(False)
+    def _ignore_added(self, account_id: int, ignored_id: int, now: float) -> bool:
+        """:meth:`add_ignore` on the view (shared with the other nodes); ``False``: the
+        pair was there already (nothing written, nothing published)."""
         kept = self._ignores.setdefault(account_id, {})
         if ignored_id in kept:
-            return None
+            return False
         self._write([(
             "INSERT INTO account_ignore (account_id, ignored_id, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (account_id, ignored_id, now),
@@ -1400,21 +1407,27 @@ class PgViewStore:
         kept[ignored_id] = now
         if any(since > now for since in kept.values()):  # an earlier clock: keep the database's order
             self._ignores[account_id] = dict(sorted(kept.items(), key=lambda item: (item[1], item[0])))
-        return None
+        return True
 
     def remove_ignore(self, account_id: int, ignored_id: int) -> None:
         if self._db is not None:
             return self._db.remove_ignore(account_id, ignored_id)
+        self._ignore_removed(account_id, ignored_id)
+        return None
+
+    @_shared(False)
+    def _ignore_removed(self, account_id: int, ignored_id: int) -> bool:
+        """:meth:`remove_ignore` on the view (shared); ``False``: it was not there."""
         kept = self._ignores.get(account_id)
         if kept is None or ignored_id not in kept:
-            return None
+            return False
         self._write([
             ("DELETE FROM account_ignore WHERE account_id = %s AND ignored_id = %s", (account_id, ignored_id))
         ])
         del kept[ignored_id]
         if not kept:
             del self._ignores[account_id]
-        return None
+        return True
 
     # --- read receipts ----------------------------------------------------------------------------
 
@@ -1426,30 +1439,44 @@ class PgViewStore:
     def set_receipts(self, account_id: int, on: bool) -> None:
         if self._db is not None:
             return self._db.set_receipts(account_id, on)
+        self._receipts_set(account_id, on)
+        return None
+
+    @_shared(False)
+    def _receipts_set(self, account_id: int, on: bool) -> bool:
+        """:meth:`set_receipts` on the view (shared); ``False``: no such account, or
+        the setting was that already."""
         if account_id not in self._accounts or (account_id not in self._receipts_off) == on:
-            return None
+            return False
         self._write([("UPDATE account SET receipts = %s WHERE id = %s", (on, account_id))])
         if on:
             self._receipts_off.discard(account_id)
         else:
             self._receipts_off.add(account_id)
-        return None
+        return True
 
     def mark_read(self, reader_id: int, partner_id: int, until: float) -> float:
         """As the port says; the mark now comes from the view (it never moves back)."""
         if self._db is not None:
             return self._db.mark_read(reader_id, partner_id, until)
+        self._mark_moved(reader_id, partner_id, until)
+        return self._marks[partner_id][reader_id]
+
+    @_shared(False)
+    def _mark_moved(self, reader_id: int, partner_id: int, until: float) -> bool:
+        """:meth:`mark_read` on the view (shared); ``False``: the mark was there or
+        later already."""
         marks = self._marks.setdefault(partner_id, {})
         now = marks.get(reader_id)
         if now is not None and now >= until:
-            return now
+            return False
         self._write([(
             "INSERT INTO read_mark (reader_id, partner_id, until) VALUES (%s, %s, %s)"
             " ON CONFLICT (reader_id, partner_id) DO UPDATE SET until = GREATEST(read_mark.until, excluded.until)",
             (reader_id, partner_id, until),
         )])
         marks[reader_id] = until
-        return until
+        return True
 
     def read_by_others(self, account_id: int) -> list[tuple[int, str, float]]:
         if self._db is not None:
@@ -1545,9 +1572,10 @@ class PgViewStore:
             self._bans[account_id] = (row[10], row[11], row[12])
 
     def reload_views(self, then: Callable[[], None]) -> None:
-        """Read the accounts, bans, address bans, pending changes and groups again from
-        the database (entries of the cluster's bus were lost, or the node was reaped),
-        in one query sent through the driver, then call ``then``. The view writes made
+        """Read the accounts, bans, address bans, pending changes, groups, ignore lists,
+        receipt settings and read marks again from the database (entries of the
+        cluster's bus were lost, or the node was reaped), in one query sent through the
+        driver, then call ``then``. The view writes made
         here or applied from other nodes between the question and the answer are applied
         again over it (the answer may predate them). The history's tails are kept."""
         self._reloaded.append(then)
@@ -1570,7 +1598,7 @@ class PgViewStore:
             log.warning("reading the views again failed: %s", result)
             self._reload_done()
             return
-        accounts, bans, address_bans, changes, groups, members, requests, group_bans = result
+        accounts, bans, address_bans, changes, groups, members, requests, group_bans, ignores, off, marks = result
         self._accounts, self._registered, self._preconfigured, self._shapes = {}, {}, {}, {}
         for row in accounts:
             account_id, key, name, kind, password_hash, created_at, last_seen, shape, allowed = row
@@ -1593,6 +1621,13 @@ class PgViewStore:
                 live[group_id].bans.add(account_id)
         self._live = live
         self._group_keys = {group.key: group.id for group in live.values()}
+        self._ignores = {}
+        for account_id, ignored_id, created in ignores:
+            self._ignores.setdefault(account_id, {})[ignored_id] = float(created)
+        self._receipts_off = {row[0] for row in off}
+        self._marks = {}
+        for reader_id, partner_id, until in marks:
+            self._marks.setdefault(partner_id, {})[reader_id] = float(until)
         for record in since:
             if record[1] not in _HISTORY_CALLS:  # the tails were not read again
                 self.apply_remote(record)
@@ -1617,5 +1652,8 @@ _RELOAD = (
     "SELECT r.group_id, r.account_id, a.name, r.created FROM group_request r JOIN account a ON a.id = r.account_id"
     " ORDER BY r.seq",
     "SELECT group_id, account_id FROM group_ban",
+    "SELECT account_id, ignored_id, created FROM account_ignore ORDER BY created, ignored_id",
+    "SELECT id FROM account WHERE NOT receipts",
+    "SELECT reader_id, partner_id, until FROM read_mark",
 )
 """What :meth:`PgViewStore.reload_views` reads, in one transaction."""

@@ -391,3 +391,95 @@ def test_every_node_s_view_follows_the_others_and_a_miss_asks_the_database(
         assert amy.readline() != b"[private to nobody] at all"  # an unknown name stays unknown
         for client in (amy, bob, cleo, dora):
             client.close()
+
+
+def json_user(server: ServerProcess, name: str, verb: bytes = b"register") -> Client:
+    """A JSON-mode client logged in as ``name`` (its welcome read)."""
+    client = server.client()
+    client.send(b"mode json\n" + verb + b"\n" + name.encode() + b",secret\n")
+    assert json.loads(client.readline())["type"] == "mode"
+    assert json.loads(client.readline())["type"] == "welcome"
+    return client
+
+
+def event(client: Client, wanted: str) -> dict[str, object]:
+    """The next JSON event of type ``wanted`` (others before it skipped, at most 20)."""
+    for _ in range(20):
+        line = client.readline()
+        assert line, "closed"
+        found = json.loads(line)
+        if found["type"] == wanted:
+            return found  # type: ignore[no-any-return]
+    raise AssertionError(f"no {wanted!r} event")
+
+
+def test_an_ignore_list_holds_on_every_node(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    """amy on node a ignores bob on node b: none of bob's lines or private messages
+    reach her, and on node b, where she logs in next, she has that list."""
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        cy, _ = login(b, "cy")
+        assert amy.read_until(b"cy has entered the chat")[0] == b"bob has entered the chat"
+        assert bob.readline() == b"cy has entered the chat"
+        amy.send(b"/ignore bob\n")
+        assert amy.readline().startswith(b"you ignore bob now")
+        bob.send(b"can you hear me\n/msg amy hello?\n")
+        assert cy.readline() == b"bob: can you hear me"
+        assert bob.readline() == b"[private to amy] hello?"  # as if delivered
+        bob.send(b"/me waves at @amy\n")
+        assert cy.readline() == b"* bob waves at @amy"
+        cy.send(b"I can\n")
+        assert amy.readline() == b"cy: I can"  # the first line amy gets: nothing of bob's came before
+        amy.send(b"/quit\n")
+        assert amy.read_all()[-1] == b""
+        assert cy.readline() == b"amy has left the chat"
+        amy, _ = login(b, "amy", b"login")  # now on node b: the list came with her
+        assert cy.readline() == b"amy has entered the chat"
+        amy.send(b"/ignore\n")
+        assert amy.readline() == b"you ignore: bob"
+        bob.send(b"still nothing?\n")
+        assert cy.readline() == b"bob: still nothing?"
+        cy.send(b"nothing\n")
+        assert amy.readline() == b"cy: nothing"
+        amy.send(b"/unignore bob\n")  # taken back on node b: node a's view follows
+        assert amy.readline() == b"you no longer ignore bob"
+        dan, _ = login(a, "dan")
+        bob.send(b"back\n")
+        assert amy.readline() == b"dan has entered the chat"
+        assert amy.readline() == b"bob: back"
+        for client in (amy, bob, cy, dan):
+            client.close()
+
+
+def test_a_read_receipt_reaches_the_sender_on_another_node(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    """bob reads amy's private message on node b: amy, on node a, gets the receipt, and
+    again at her next login on node a (the read mark is in node a's view too); bob's
+    ``/receipts off`` on node b holds on node a."""
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy = json_user(a, "amy")
+        bob = json_user(b, "bob")
+        assert event(amy, "entered")["name"] == "bob"
+        amy.send(b"/msg bob lunch?\n")
+        sent = event(amy, "private")
+        seen = event(bob, "private")
+        assert seen["text"] == "lunch?"
+        bob.send(f"/read @amy {seen['ts']}\n".encode())
+        receipt = event(amy, "receipt")
+        assert receipt["name"] == "bob" and receipt["until"] >= sent["ts"]  # type: ignore[operator]
+        amy.send(b"/quit\n")
+        amy.read_all()
+        amy = a.client()
+        amy.send(b"mode json\nlogin\namy,secret\n")
+        receipt = event(amy, "receipt")  # at login, from node a's view of bob's mark
+        assert receipt["name"] == "bob"
+        bob.send(b"/receipts off\n")
+        assert event(bob, "notice")["code"] == "receipts_off"
+        amy.send(b"/msg bob more?\n")
+        seen = event(bob, "private")
+        bob.send(f"/read @amy {seen['ts']}\n/whois amy\n".encode())
+        event(bob, "whois")
+        amy.send(b"/whois bob\n")
+        assert event(amy, "whois")["name"] == "bob"  # and no receipt came before it
+        amy.close()
+        bob.close()

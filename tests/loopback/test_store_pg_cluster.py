@@ -197,3 +197,32 @@ def test_a_view_reads_itself_again_and_keeps_the_writes_made_meanwhile(
     assert b.find("ann") == ann and b.find("bob") == bob
     assert [group.name for group in b.load_groups()] == ["tea"]
     assert b.address_bans(T) == [("10.0.0.0/8", None, "flood", "root")]
+
+
+def test_ignores_receipt_settings_and_read_marks_are_shared_once_changed(
+    pair: tuple[PgViewStore, PgViewStore],
+) -> None:
+    a, b = pair
+    ann, ben = make(a, "ann"), make(a, "ben")
+    for record in over_the_bus(a.changes or []):
+        b.apply_remote(record)
+    a.changes = []
+    a.add_ignore(ann.id, ben.id, T)
+    a.set_receipts(ben.id, False)
+    assert a.mark_read(ben.id, ann.id, T + 5) == T + 5
+    recorded = len(a.changes or [])
+    a.add_ignore(ann.id, ben.id, T)  # no change: nothing recorded
+    a.set_receipts(ben.id, False)
+    assert a.mark_read(ben.id, ann.id, T + 1) == T + 5  # a mark never moves back
+    assert recorded == 3 and len(a.changes or []) == 3
+    for record in over_the_bus(a.changes or []):
+        b.apply_remote(record)
+    settle(a, b)
+    assert b.ignored_ids(ann.id) == [ben.id] and b.receipts_off_accounts() == [ben.id]
+    assert b.read_by_others(ann.id) == [(ben.id, "ben", T + 5)]
+    a.changes = []
+    a.remove_ignore(ann.id, ben.id)
+    for record in over_the_bus(a.changes):
+        b.apply_remote(record)
+    assert b.ignored_ids(ann.id) == []
+    assert b.issued == 0  # b applied, never wrote

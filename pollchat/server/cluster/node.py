@@ -379,6 +379,9 @@ class ClusterNode:
                     continue
                 # The engine is away: this node's users see it now, the others later
                 # (marked as shown here already), while the held records fit.
+                skip = effect.targets.skip
+                if skip:  # of those who ignore the sender, the sessions here
+                    effect = ToEveryone(Everyone(effect.targets.handles, effect.exclude, effect.targets.size, _here(skip)), effect.event)
                 local.append(effect)
                 if self._can_hold():
                     records.append(["all", self._sid_of(effect.exclude), encode_event(effect.event), 1])
@@ -481,13 +484,21 @@ class ClusterNode:
         else:  # the same tuple while the group's online members stay the same: batching holds
             here = tuple(m for m in members if not isinstance(m, RemotePeer))
             self._group_members[effect.group] = (members, here)
+        skip = ignoring = effect.targets.skip
+        if skip and any(isinstance(h, RemotePeer) for h in skip):  # ignorers on other nodes: not ours to skip
+            skip = _here(skip)
+            effect = ToGroup(effect.group, Everyone(effect.targets.handles, effect.exclude, effect.targets.size, skip),
+                             effect.event)
         if len(here) == len(members):
             return [effect]
         exclude = effect.exclude
-        self.forward([m.sid for m in members if isinstance(m, RemotePeer) and m is not exclude], effect.event)
+        self.forward(
+            [m.sid for m in members if isinstance(m, RemotePeer) and m is not exclude and m not in ignoring], effect.event
+        )
         if not here:
             return []
-        return [ToGroup(effect.group, Everyone(here, exclude if not isinstance(exclude, RemotePeer) else None), effect.event)]
+        here_exclude = exclude if not isinstance(exclude, RemotePeer) else None
+        return [ToGroup(effect.group, Everyone(here, here_exclude, skip=skip), effect.event)]
 
     # --- sessions of other nodes in this node's hub ----------------------------------------
 
@@ -502,6 +513,7 @@ class ClusterNode:
             account = Account(account.name, "", account.kind, id=next(self._remote_ids), guest=account.guest)
         peer = RemotePeer(self, sid)
         now = self.clock()
+        self.hub.ignores.load(account.id)  # this hub decides for it too: /msg, mentions, group lines
         self.hub.roster.add(OnlineSession(peer, account, Presence(online_since=now, last_active=now)))
         self.hub.budget.take(account.kind)
         self._remote[sid] = peer
@@ -629,7 +641,13 @@ class ClusterNode:
             event = decode_event(record[2])
             if not own:
                 self._follow_presence(event)
-            output.broadcast(event, self._by_sid.get(record[1]) if record[1] else None)
+            exclude = self._by_sid.get(record[1]) if record[1] else None
+            if record[1] and self.hub.ignores.anyone and isinstance(event, (Message, Emote)):
+                skip = self._ignoring(exclude if exclude is not None else self._remote.get(record[1]))
+                if skip:  # sessions here whose accounts ignore the sender (as on one node)
+                    output.broadcast(event, exclude, skip)
+                    return
+            output.broadcast(event, exclude)
         elif kind == "to":
             event = decode_event(record[2])
             targets = [h for h in map(self._by_sid.get, record[1]) if h is not None]
@@ -661,7 +679,7 @@ class ClusterNode:
                 self.service.groups.groups.reload()
         elif kind == "store":
             if not own and self.store is not None:
-                self._store_applied(self.store.apply_remote(record))
+                self._store_applied(self.store.apply_remote(record), record[2])
         elif kind == "gone":
             origin = str(record[1])
             self._sequences.forget(origin)
@@ -672,13 +690,25 @@ class ClusterNode:
         else:
             raise BusFormatError(f"unknown record {kind!r}")
 
-    def _store_applied(self, call: str) -> None:
-        """Another node's view write was applied to the store's view: refresh what the
-        service caches of it (the groups, the address bans)."""
+    def _ignoring(self, sender: object) -> frozenset[object]:
+        """The handles of the sessions whose accounts ignore ``sender``'s account."""
+        session = self.hub.roster.by_handle(sender) if sender is not None else None
+        if session is None:
+            return frozenset()
+        return _here(self.hub.ignoring(session.account.id))
+
+    def _store_applied(self, call: str, args: Sequence[Any]) -> None:
+        """Another node's view write (``call`` with ``args``, as on the bus) was applied
+        to the store's view: refresh what the service caches of it (the groups, the
+        address bans, an online account's ignore list, who has receipts off)."""
         if call in _GROUP_CALLS:
             self.service.groups.groups.reload()
         elif call in ("set_address_ban", "clear_address_ban") and self.service.networks is not None:
             self.service.networks.reload(self.clock())
+        elif call in ("_ignore_added", "_ignore_removed"):
+            self.hub.ignores.refresh(int(args[0]))
+        elif call == "_receipts_set":
+            self.service.commands.receipts.reload()
 
     def reload_views(self) -> None:
         """Entries of the bus were lost (a gap) or this node was reaped: what the
@@ -691,6 +721,9 @@ class ClusterNode:
             self.service.groups.groups.reload()
             if self.service.networks is not None:
                 self.service.networks.reload(self.clock())
+            self.service.commands.receipts.reload()
+            for session in list(self.hub.roster.sessions()):
+                self.hub.ignores.refresh(session.account.id)
 
         self.store.reload_views(reloaded)
 
@@ -859,6 +892,11 @@ class SharedStore(Protocol):
 
     def reload_views(self, then: Callable[[], None]) -> None:
         """Read the views that may be stale again from the database, then call ``then``."""
+
+
+def _here(handles: Iterable[object]) -> frozenset[object]:
+    """Of ``handles``, this node's connections (not the sessions of other nodes)."""
+    return frozenset(h for h in handles if not isinstance(h, RemotePeer))
 
 
 def _log_error(reply: Reply) -> None:
