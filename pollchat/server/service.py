@@ -664,6 +664,8 @@ class ChatService(Generic[P]):
         def answered(refusal: ErrorCode | None) -> None:
             if refusal is None:
                 admit()
+            elif refusal is ErrorCode.TOO_MANY_SESSIONS and not peer.closing:
+                self._refused(peer, step, refusal, limit=self.hub.sessions_per_account)
             elif not peer.closing:
                 self._refused(peer, step, refusal)
 

@@ -483,3 +483,40 @@ def test_a_read_receipt_reaches_the_sender_on_another_node(tmp_path: Path, pg_ur
         assert event(amy, "whois")["name"] == "bob"  # and no receipt came before it
         amy.close()
         bob.close()
+
+
+def test_sessions_per_account_count_on_every_node(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    """``--sessions-per-account 2`` over two nodes: amy's second device may log in on
+    the other node (nobody is told: she is online already), a third login anywhere is
+    refused with the limit named, a private message reaches both devices, and when
+    one device's node dies amy stays online (no left notice) until her last one goes."""
+    two = ("--sessions-per-account", "2")
+    with node(tmp_path, "a", pg_url, redis_url, *two) as a, node(tmp_path, "b", pg_url, redis_url, *two) as b:
+        bob, _ = login(a, "bob")
+        phone, lines = login(a, "amy")
+        assert lines == [b"Access Provided", b"active users are: bob amy"]
+        assert bob.readline() == b"amy has entered the chat"
+        laptop, lines = login(b, "amy", b"login")
+        assert lines == [b"Access Provided", b"active users are: bob amy"]
+        for third_node in (a, b):
+            third, lines = login(third_node, "amy", b"login")
+            assert lines == [b"this account is logged in on 2 devices already, the most allowed: log out on one of them first"]
+            third.close()
+        bob.send(b"/msg amy both?\n")
+        assert bob.readline() == b"[private to amy] both?"  # not "amy has entered the chat": told once
+        assert phone.readline() == b"[private] bob: both?"
+        assert laptop.readline() == b"[private] bob: both?"
+        b.proc.send_signal(signal.SIGKILL)  # the laptop's node dies: amy is still online
+        b.proc.wait(timeout=TIMEOUT)
+        time.sleep(2 * EXPIRY + 0.5)  # reaped meanwhile: no left notice came before the /who
+        bob.send(b"/who\n")
+        assert bob.readline() == b"online users (2):"
+        again, lines = login(a, "amy", b"login")  # the laptop's place is free again
+        assert lines[0] == b"Access Provided"
+        phone.send(b"/quit\n")
+        again.send(b"/quit\n")
+        assert bob.read_until(b"amy has left the chat")[-1] == b"amy has left the chat"
+        bob.send(b"/who\n")
+        assert bob.readline() == b"online users (1):"
+        for client in (bob, phone, laptop, again):
+            client.close()

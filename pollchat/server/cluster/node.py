@@ -156,7 +156,7 @@ class Seat:
     @property
     def value(self) -> str:
         """What the ``online`` hash holds for it."""
-        return f"{self.sid}\t{self.kind.value}\t{self.account_id}\t{self.name}"
+        return f"{self.sid}\t{self.kind.value}\t{self.account_id}\t{self.name}\t{self.key}"
 
 
 class RemotePeer:
@@ -323,25 +323,31 @@ class ClusterNode:
         self, peer: object, name: str, kind: AccountKind, answer: Callable[[ErrorCode | None], None], account_id: int = 0
     ) -> None:
         """Ask the engine for a seat for ``peer`` logging in as ``name`` (of ``kind``;
-        ``account_id``: its id, 0 for a registration or a guest); ``answer`` gets ``None`` (taken: admit it, then :meth:`route` sees it join, or
-        call :meth:`seat_unused`) or the refusal: ``ALREADY_ONLINE``, ``SERVER_FULL``, or
-        ``CLUSTER_UNAVAILABLE`` while the engine is away."""
+        ``account_id``: its id, 0 for a registration or a guest); ``answer`` gets ``None``
+        (taken: admit it, then :meth:`route` sees it join, or call :meth:`seat_unused`)
+        or the refusal: ``ALREADY_ONLINE`` (one session per account, online on some
+        node), ``TOO_MANY_SESSIONS`` (its sessions on every node reach
+        ``--sessions-per-account``), ``SERVER_FULL``, or ``CLUSTER_UNAVAILABLE`` while
+        the engine is away."""
         if not self.available:
             answer(ErrorCode.CLUSTER_UNAVAILABLE)
             return
         seat = Seat(f"{self.origin}/{getattr(peer, 'id', 0)}", name_key(name), kind, name, account_id)
 
         def taken(reply: Reply) -> None:
-            if reply == b"ok":
+            if reply in (b"ok", b"more"):
                 if getattr(peer, "closing", False):
                     self._release(seat)
                     answer(None)  # the service sees the connection closing and stops
                     return
                 self._pending[peer] = seat
-                self._evict_stale(seat.key)
+                if reply == b"ok":  # its only session anywhere: one this node still shows has ended
+                    self._evict_stale(seat.key)
                 answer(None)
             elif reply == b"online":
                 answer(ErrorCode.ALREADY_ONLINE)
+            elif reply == b"many":
+                answer(ErrorCode.TOO_MANY_SESSIONS)
             elif reply == b"full":
                 answer(ErrorCode.SERVER_FULL)
             else:
@@ -353,8 +359,8 @@ class ClusterNode:
 
         self._eval(
             scripts.TAKE_SEAT,
-            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.NODE + self.origin],
-            [seat.key, kind.value, seat.value, self.registered_seats, self.origin],
+            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.NODE + self.origin, scripts.SESSIONS],
+            [seat.key, kind.value, seat.value, self.registered_seats, self.origin, self.hub.sessions_per_account, seat.sid],
             taken,
         )
 
@@ -463,7 +469,7 @@ class ClusterNode:
     def _release(self, seat: Seat) -> None:
         self._eval(
             scripts.RELEASE_SEAT,
-            [scripts.ONLINE, scripts.REGISTERED, scripts.NODE + self.origin],
+            [scripts.ONLINE, scripts.REGISTERED, scripts.NODE + self.origin, scripts.SESSIONS],
             [seat.key, seat.sid],
             None,
         )
@@ -505,15 +511,26 @@ class ClusterNode:
     def _add_remote(self, sid: str, account: Account) -> None:
         if sid in self._remote:
             return
-        self._evict_stale(account.key)
-        if self.hub.roster.by_key(account.key) is not None:
-            return  # held here (the engine gave it back to this node): ours wins locally
+        if self.hub.sessions_per_account == 1:
+            self._evict_stale(account.key)
+        online = self.hub.roster.by_key(account.key)
+        if online is not None and not online.account.guest and online.account.id == account.id:
+            if self.hub.sessions_per_account == 1:
+                return  # held here (the engine gave it back to this node): ours wins locally
+            # another device of an account online already (here or on a third node):
+            # it shares that session's account and presence, and takes no seat
+            peer = RemotePeer(self, sid)
+            self.hub.roster.add(OnlineSession(peer, online.account, online.presence))
+            self._remote[sid] = peer
+            return
+        if online is not None and self.hub.sessions_per_account == 1:
+            return  # held here: ours wins locally
         if account.guest or account.id == 0 or self.hub.roster.by_id(account.id) is not None:
             # a guest's id is only its node's (negative, counted per node): give it one of ours
             account = Account(account.name, "", account.kind, id=next(self._remote_ids), guest=account.guest)
+        self.hub.ignores.load(account.id)  # this hub decides for it too: /msg, mentions, group lines
         peer = RemotePeer(self, sid)
         now = self.clock()
-        self.hub.ignores.load(account.id)  # this hub decides for it too: /msg, mentions, group lines
         self.hub.roster.add(OnlineSession(peer, account, Presence(online_since=now, last_active=now)))
         self.hub.budget.take(account.kind)
         self._remote[sid] = peer
@@ -664,7 +681,8 @@ class ClusterNode:
             self._close_local(str(record[1]), str(record[2]))
         elif kind == "reaped":
             sid, name = str(record[1]), str(record[2])
-            if self._drop_remote(sid) is not None:
+            still_online = len(record) > 3 and record[3]  # the account has another session
+            if self._drop_remote(sid) is not None and not still_online:
                 output.broadcast(Left(name, ""), None)
         elif kind == "login":
             if not own:
@@ -776,9 +794,9 @@ class ClusterNode:
             return
         self._resyncing = True
         seats = [*self._local.items(), *self._pending.items()]
-        args: list[object] = [self.origin, self.settings.expiry, self.registered_seats]
+        args: list[object] = [self.origin, self.settings.expiry, self.registered_seats, self.hub.sessions_per_account]
         for _, seat in seats:
-            args += [seat.key, seat.kind.value, seat.value]
+            args += [seat.key, seat.kind.value, seat.value, seat.sid]
 
         def synced(reply: Reply) -> None:
             self._resyncing = False
@@ -793,7 +811,8 @@ class ClusterNode:
 
         self._eval(
             scripts.SYNC,
-            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.NODE + self.origin, scripts.BUS, self._inbox],
+            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.NODE + self.origin, scripts.BUS, self._inbox,
+             scripts.SESSIONS],
             args,
             synced,
         )
@@ -806,7 +825,7 @@ class ClusterNode:
         self._synced_once = True
         self.available = True
         for value in online[1::2]:
-            sid, kind, id_text, name = value.decode().split("\t", 3)
+            sid, kind, id_text, name = value.decode().split("\t")[:4]
             if sid.startswith(self.origin + "/") or sid in self._remote:
                 continue
             account_id, guest = int(id_text), False
@@ -815,7 +834,7 @@ class ClusterNode:
                 account_id, guest = (account.id, False) if account is not None else (0, True)
             self._add_remote(sid, Account(name, "", AccountKind(kind), id=account_id, guest=guest))
         for handle, seat in seats:
-            if seat.key in conflicts:
+            if seat.sid in conflicts:
                 log.warning("cluster: %s is online elsewhere now (the engine's view wins): ended here", seat.name)
                 self._pending.pop(handle, None)
                 if handle in self._local:
@@ -852,7 +871,7 @@ class ClusterNode:
 
         self._eval(
             scripts.HEARTBEAT,
-            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.BUS, scripts.REAPER],
+            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.BUS, scripts.REAPER, scripts.SESSIONS],
             [self.origin, self.settings.expiry, BUS_LENGTH, scripts.NODE, scripts.INBOX],
             beaten,
         )
