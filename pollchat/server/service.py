@@ -236,7 +236,7 @@ class ChatService(Generic[P]):
             self,
             ShutdownCountdown(
                 timers,
-                warn=lambda event: self.deliver([ToEveryone(self.hub.everyone(), event)]),
+                warn=self._warn_everyone,
                 finish=on_shutdown or (lambda: None),
                 on_change=self._set_closing,
             ),
@@ -382,6 +382,14 @@ class ChatService(Generic[P]):
             peer.close("server shutting down")
 
     # --- the output port (also used by Commands and AdminActions) --------------------------------
+
+    def _warn_everyone(self, event: ServerEvent) -> None:
+        """A shutdown countdown's warning to everyone online here (in a cluster, each
+        node warns its own users: a node's countdown is its own)."""
+        if self.cluster is not None:
+            self.output.broadcast(event)
+        else:
+            self.deliver([ToEveryone(self.hub.everyone(), event)])
 
     def send(self, peer: P, event: ServerEvent) -> None:
         """Queue ``event`` for ``peer`` alone."""

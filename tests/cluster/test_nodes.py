@@ -520,3 +520,34 @@ def test_sessions_per_account_count_on_every_node(tmp_path: Path, pg_url: str, r
         assert bob.readline() == b"online users (1):"
         for client in (bob, phone, laptop, again):
             client.close()
+
+
+def test_an_admin_s_shutdown_stops_every_node(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    """root's ``/shutdown 2 upgrade`` on node a: the users of both nodes are warned as
+    on one server, each node refuses logins meanwhile, then both tell their users and
+    exit (nobody is told of the others leaving)."""
+    from pollchat.core.passwords import hash_password
+
+    accounts = tmp_path / "accounts.toml"
+    accounts.write_text(f'[[account]]\nname = "root"\nrole = "admin"\npassword_hash = "{hash_password("toor", 1000)}"\n')
+    extra = ("--accounts", str(accounts))
+    with node(tmp_path, "a", pg_url, redis_url, *extra) as a, node(tmp_path, "b", pg_url, redis_url, *extra) as b:
+        root = a.client()
+        root.send(b"login\nroot,toor\n")
+        assert root.readline() == b"Access Provided"
+        root.readline()
+        bob, _ = login(b, "bob")
+        assert root.readline() == b"bob has entered the chat"
+        root.send(b"/shutdown 2 upgrade\n")
+        warning = b"*** the server shuts down in 2 second(s): upgrade"
+        assert root.read_until(warning)[-1] == warning
+        assert bob.readline() == warning  # once: node b's own countdown, not node a's too
+        late, lines = login(b, "cy")
+        assert lines == [b"the server is shutting down; try again later"]
+        late.close()
+        for client in (root, bob):
+            rest = client.read_all()
+            assert b"server is shutting down" in rest, rest
+            assert not any(line.endswith(b"has left the chat") for line in rest), rest
+        assert a.proc.wait(timeout=TIMEOUT) == 0
+        assert b.proc.wait(timeout=TIMEOUT) == 0

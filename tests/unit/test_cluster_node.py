@@ -300,3 +300,25 @@ def test_failed_logins_on_other_nodes_count_in_this_node_s_throttle(tmp_path: Pa
         assert ["login", "127.0.0.1", "user2", False] in engine.records()  # told to the others
     finally:
         chat.close()
+
+
+def test_an_admin_s_shutdown_goes_to_every_node_and_the_console_s_stays_here(cluster) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    admin = chat.service.admin
+    admin.shutdown("operator", "30")  # the node's own console: this node only
+    chat.service.after_pass()
+    assert not any(r[0] == "shutdown" for r in engine.records())
+    assert a.line() == "*** the server shuts down in 30 second(s)"  # warned here, not over the bus
+    admin.shutdown("operator", "cancel")
+    assert a.line() == "*** the shutdown was cancelled"
+    admin.shutdown("root", "20 upgrade", everywhere=True)  # an admin's /shutdown
+    admin.shutdown("root", "cancel", everywhere=True)
+    chat.service.after_pass()
+    assert [r for r in engine.records() if r[0] == "shutdown"] == [["shutdown", 20, "upgrade"], ["shutdown", 0, ""]]
+    a.lines(2)
+    node.apply(remote_entry(1, ["shutdown", 10, "from b"]))  # another node's admin
+    assert admin.countdown.running and node.cluster_stopping
+    assert a.line() == "*** the server shuts down in 10 second(s): from b"
+    node.apply(remote_entry(2, ["shutdown", 0, ""]))
+    assert not admin.countdown.running and not node.cluster_stopping

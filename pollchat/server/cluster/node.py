@@ -291,6 +291,9 @@ class ClusterNode:
         self._group_members: dict[int, tuple[Sequence[object], tuple[object, ...]]] = {}
         self._groups_changed = False  # a group command changed something this pass
         service.groups.groups.reload_on_miss = True  # a group made on another node a moment ago
+        service.admin.everywhere = self._shutdown_everywhere
+        self.cluster_stopping = False
+        """An admin's ``/shutdown`` countdown for the whole cluster is under way."""
         self.published = 0
         """Bus entries this node wrote."""
         self.applied = 0
@@ -435,6 +438,13 @@ class ClusterNode:
         if self._can_hold():
             self._records.append(["login", host, key, ok])
 
+    def _shutdown_everywhere(self, seconds: int, reason: str) -> None:
+        """An admin's ``/shutdown`` here (``seconds`` 0: cancelled): every other node
+        starts (or stops) the same countdown when it reads the ``shutdown`` record."""
+        self.cluster_stopping = seconds > 0
+        if self._can_hold():
+            self._records.append(["shutdown", seconds, reason])
+
     def _can_hold(self) -> bool:
         """A record may be added: the engine is there, or the held ones fit."""
         return self.available or len(self._held) + len(self._records) < HOLD_MAX
@@ -462,7 +472,7 @@ class ClusterNode:
             return
         self._by_sid.pop(seat.sid, None)
         self._records.append(["leave", seat.sid])  # held if need be: presence needs it
-        if self.service.stopping:  # this node says nothing to its own users, the others are told
+        if self.service.stopping and not self.cluster_stopping:  # its own users are not told; the others are
             self._records.append(["all", None, encode_event(Left(seat.name, "")), 1])
         self._release(seat)
 
@@ -692,6 +702,16 @@ class ClusterNode:
                     throttle.succeeded(str(host), str(key))
                 else:
                     throttle.failed(str(host), str(key), self.service.timers.clock())
+        elif kind == "shutdown":
+            if not own:
+                seconds, reason = int(record[1]), str(record[2])
+                countdown = self.service.admin.countdown
+                self.cluster_stopping = seconds > 0
+                if seconds > 0:
+                    log.warning("cluster: shutdown of every node in %d s%s", seconds, f" ({reason})" if reason else "")
+                    countdown.start(seconds, reason)
+                elif countdown.cancel():
+                    log.warning("cluster: the shutdown of every node was cancelled")
         elif kind == "groups":
             if not own:
                 self.service.groups.groups.reload()
