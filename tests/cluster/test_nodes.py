@@ -551,3 +551,39 @@ def test_an_admin_s_shutdown_stops_every_node(tmp_path: Path, pg_url: str, redis
             assert not any(line.endswith(b"has left the chat") for line in rest), rest
         assert a.proc.wait(timeout=TIMEOUT) == 0
         assert b.proc.wait(timeout=TIMEOUT) == 0
+
+
+def test_irc_who_and_names_list_the_users_of_every_node(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url, irc=True) as b:
+        amy, _ = login(a, "amy")
+        cy, _ = login(b, "cy")
+        irc = irc_register(b.irc_port, "bob", "secret")  # type: ignore[attr-defined]
+        irc.expect(r" 366 bob ")
+        irc.send("WHO #lobby")
+        replies = []
+        while not (line := irc.line()).split(" ")[1:2] == ["315"]:
+            if line.split(" ")[1:2] == ["352"]:
+                replies.append(line.split(" ")[7])
+        assert sorted(replies) == ["amy", "bob", "cy"], replies
+        irc.send("NAMES #lobby")
+        names = irc.expect(r" 353 bob = #lobby :")
+        assert sorted(names.split(":")[-1].split()) == ["amy", "bob", "cy"], names
+        irc.send("WHO amy")
+        who = irc.expect(r" 35[2] bob ")
+        assert who.split(" ")[7] == "amy", who
+        amy.send(b"/create #familia public\n")  # a group whose owner is on the other node
+        assert amy.read_until(b"[#familia] public group created: others join with /join #familia")[:2] == [
+            b"cy has entered the chat", b"bob has entered the chat"
+        ]
+        irc.send("JOIN #familia")
+        names = irc.expect(r" 353 bob = #familia :")
+        assert sorted(names.split(":")[-1].split()) == ["@amy", "bob"], names
+        irc.send("WHO #familia")
+        replies = []
+        while not (line := irc.line()).split(" ")[1:2] == ["315"]:
+            if line.split(" ")[1:2] == ["352"]:
+                replies.append((line.split(" ")[7], line.split(" ")[8]))
+        assert sorted(replies) == [("amy", "H@"), ("bob", "H")], replies
+        irc.close()
+        amy.close()
+        cy.close()
