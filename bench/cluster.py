@@ -1,6 +1,6 @@
 """Two cluster nodes x N clients against one node x 2N clients, in the same run.
 
-    python -m bench.cluster --clients 200 --senders 10 --rate 5 --duration 10 [--json]
+    python -m bench.cluster --clients 200 --senders 10 --rate 5 --duration 10 [--stagger] [--json]
 
 Starts a throwaway Redis (``redis-server``) and PostgreSQL (``initdb``/``pg_ctl``, as the
 tests do: tests/redis.py, tests/postgres.py), then runs the same load twice on a fresh
@@ -11,11 +11,13 @@ database each time:
   clients each (a 1 s heartbeat, the default).
 
 In each, ``--senders`` clients (spread over the nodes) send ``--rate`` lines a second
-for ``--duration`` seconds; every client counts what it receives and times each line
+for ``--duration`` seconds (all at once each interval, or with ``--stagger`` each on its
+own beat); every client counts what it receives and times each line
 (its send time travels in it, ``time.monotonic_ns()``; one machine, one clock). The
 report gives deliveries and losses, latency percentiles (in the cluster split into
 receivers on the sender's node and on the other node), each server's CPU seconds per
-1,000 deliveries to its own clients (from ``/proc``), and, in the cluster, whether two
+1,000 deliveries to its own clients over the sending phase (from ``/proc``; the logins
+and their entered notices are left out), the logins' time, each server's RSS, and, in the cluster, whether two
 clients on different nodes saw the lines in the same order. Loopback only, bounded in
 time; not run in CI. On a machine shared with other work the absolute figures move:
 compare the two scenarios of one run.
@@ -127,6 +129,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 @dataclass
 class Client:
     index: int
@@ -137,8 +146,13 @@ class Client:
     order: list[bytes] = field(default_factory=list)
 
 
-def run_load(ports: list[int], clients: int, senders: int, rate: float, duration: float, keep_order: bool) -> dict:
-    """``clients`` spread evenly over ``ports``; returns counts and latencies."""
+def run_load(
+    ports: list[int], clients: int, senders: int, rate: float, duration: float, keep_order: bool, pids: list[int] = [],
+    stagger: bool = False,
+) -> dict:
+    """``clients`` spread evenly over ``ports``; returns counts, latencies, the time the
+    logins took and each of ``pids``' CPU seconds over the sending phase only (the
+    logins and their entered notices, O(clients^2) deliveries, are left out)."""
     sel = selectors.DefaultSelector()
     conns: list[Client] = []
     for i in range(clients):
@@ -176,35 +190,45 @@ def run_load(ports: list[int], clients: int, senders: int, rate: float, duration
                     if keep_order and c.index >= clients - len(ports):  # one watcher per node
                         c.order.append(body.split(b" ")[1])
 
+    login_started = time.monotonic()
     deadline = time.monotonic() + 120
     while not all(c.ready for c in conns):
         if time.monotonic() > deadline:
             raise SystemExit("logins did not finish in 120 s")
         pump(0.1)
+    login_seconds = time.monotonic() - login_started
     settle = time.monotonic() + 2.0  # entered notices still travelling
     while time.monotonic() < settle:
         pump(0.05)
     latencies = {"same": [], "other": []}
     received = 0
+    cpu_before = [cpu_seconds(pid) for pid in pids]
     sending = conns[:senders]
     interval = 1.0 / rate
+    if stagger:  # each sender on its own beat, spread over the interval: one line per pass
+        sending, interval = [[s] for s in sending], interval / len(sending)
+    else:  # every sender at once: the lines of a burst share loop passes
+        sending = [sending]
     start = time.monotonic()
     next_send = start
     sent = 0
     seq = 0
+    turn = 0
     while time.monotonic() < start + duration:
         now = time.monotonic()
         if now >= next_send:
-            for s in sending:
+            for s in sending[turn % len(sending)]:
                 seq += 1
                 s.sock.sendall(b"L %d %d-%d %d xxxxxxxx\n" % (s.node, s.index, seq, time.monotonic_ns()))
                 sent += 1
+            turn += 1
             next_send += interval
         pump(max(0.0, min(next_send - time.monotonic(), 0.05)))
     drain = time.monotonic() + 5
     expected = sent * (clients - 1)
     while received < expected and time.monotonic() < drain:
         pump(0.05)
+    cpu = [round(cpu_seconds(pid) - before, 3) for pid, before in zip(pids, cpu_before)]
     order_agrees = None
     if keep_order and len(ports) > 1:
         a, b = conns[-2].order, conns[-1].order
@@ -212,7 +236,8 @@ def run_load(ports: list[int], clients: int, senders: int, rate: float, duration
         order_agrees = sum(1 for x, y in zip(a, b) if x == y), common
     for c in conns:
         c.sock.close()
-    return {"sent": sent, "expected": expected, "received": received, "latencies": latencies, "order": order_agrees}
+    return {"sent": sent, "expected": expected, "received": received, "latencies": latencies, "order": order_agrees,
+            "cpu": cpu, "login_seconds": round(login_seconds, 2)}
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -226,9 +251,10 @@ def scenario(name: str, database: str, cluster: str | None, nodes: int, o: argpa
     with contextlib.ExitStack() as stack:
         procs = [stack.enter_context(node(f"{name}{i}", database, cluster, workdir)) for i in range(nodes)]
         time.sleep(1.5 if cluster else 0.2)  # the nodes join the engine
-        before = [cpu_seconds(p.pid) for p, _ in procs]
-        result = run_load([port for _, port in procs], o.clients * 2, o.senders, o.rate, o.duration, nodes > 1)
-        cpu = [cpu_seconds(p.pid) - b for (p, _), b in zip(procs, before)]
+        result = run_load([port for _, port in procs], o.clients * 2, o.senders, o.rate, o.duration, nodes > 1,
+                          [p.pid for p, _ in procs], o.stagger)
+        cpu = result["cpu"]
+        rss = [_rss_mb(p.pid) for p, _ in procs]
     received = result["received"]
     per_node = received / nodes
     lat = result["latencies"]
@@ -243,6 +269,8 @@ def scenario(name: str, database: str, cluster: str | None, nodes: int, o: argpa
         "p99_ms_same_node": pct(lat["same"], 99),
         "p50_ms_other_node": pct(lat["other"], 50),
         "p99_ms_other_node": pct(lat["other"], 99),
+        "login_s": result["login_seconds"],
+        "rss_mb": rss,
         "cpu_s": [round(c, 2) for c in cpu],
         "cpu_ms_per_1000_deliveries_per_node": [round(c * 1e6 / max(1.0, per_node), 1) for c in cpu],
         "order_agreement": result["order"],
@@ -255,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument("--rate", type=float, default=5.0, help="lines per second per sender")
     parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--stagger", action="store_true", help="spread the senders over each interval instead of all at once")
     parser.add_argument("--json", action="store_true")
     o = parser.parse_args(argv)
     import psycopg
