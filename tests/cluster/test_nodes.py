@@ -575,6 +575,14 @@ def test_irc_who_and_names_list_the_users_of_every_node(tmp_path: Path, pg_url: 
         assert amy.read_until(b"[#familia] public group created: others join with /join #familia")[:2] == [
             b"cy has entered the chat", b"bob has entered the chat"
         ]
+        for _ in range(100):  # until node b has the group (else its JOIN would make one of its own)
+            irc.send("LIST #familia")
+            listed = [irc.line()]
+            while " 323 " not in listed[-1]:
+                listed.append(irc.line())
+            if any(" 322 bob #familia " in line for line in listed):
+                break
+            time.sleep(0.05)
         irc.send("JOIN #familia")
         names = irc.expect(r" 353 bob = #familia :")
         assert sorted(names.split(":")[-1].split()) == ["@amy", "bob"], names
