@@ -179,6 +179,9 @@ def build_server_loop(
             raise ConfigError(str(exc)) from None
         service.barrier = CommitBarrier(database, loop.output.to_flush, loop.close)  # type: ignore[arg-type]
         service.store_available = lambda: bool(getattr(database, "available", True))
+        await_id = getattr(database, "await_id", None)
+        if await_id is not None:  # a burst of registrations waits for the next block of ids
+            service.await_account_id = lambda then: bool(await_id("account", then))
     if config.irc:  # the IRC gateway's server half: it hooks itself into the service
         IrcGateway(service, config.irc_main_channel)
     adapter = LoopAdapter(loop, service, on_shutdown=on_shutdown, on_reload=on_reload)

@@ -255,6 +255,10 @@ class ChatService(Generic[P]):
         self.on_leaving: list[Callable[[P], None]] = []
         """Called with each logged-in peer whose connection is ending, before its seat is
         freed and the others are told (a front end tells what only it knows)."""
+        self.await_account_id: Callable[[Callable[[], None]], bool] | None = None
+        """A store that takes account ids from reserved blocks (PostgreSQL): ``False`` if
+        none is reserved now, and then it calls the callable once it has more; a
+        registration waits for that rather than being refused (``None``: never waits)."""
         self.barrier: Any = None
         """The commit barrier (:class:`pollchat.server.barrier.CommitBarrier`) of a
         write-behind store (PostgreSQL): a connection whose request issued writes is
@@ -690,6 +694,10 @@ class ChatService(Generic[P]):
             return
         if step.verb is Verb.REGISTER and self.registration_commit is not None:
             self.registration_commit.after_pass(lambda: self._decide(peer, step, decide))
+            return
+        await_id = self.await_account_id
+        if step.verb is Verb.REGISTER and await_id is not None and not await_id(lambda: self._finish(peer, step, decide)):
+            return  # no account id reserved yet: once the database has given more
             return
         if self.barrier is not None:  # PostgreSQL: the replies wait for the writes they acknowledge
             mark = self.barrier.mark()

@@ -278,6 +278,7 @@ class PgViewStore:
         self._replay: list[Any] | None = None  # those of the remote call being applied
         self._ids: dict[str, deque[int]] = {}
         self._refilling: set[str] = set()
+        self._id_waiters: dict[str, list[Callable[[], None]]] = {}  # calls waiting for a refill
         self._failed_codes: dict[int, ErrorCode] = {}
         self._reloading: list[Sequence[Any]] | None = None  # calls since the reload was asked
         self._reloaded: list[Callable[[], None]] = []
@@ -443,6 +444,21 @@ class PgViewStore:
             self._draws.append(value)
         return value
 
+    def await_id(self, table: str, then: Callable[[], None]) -> bool:
+        """Whether an id for ``table`` is reserved now (a write that takes one will not be
+        refused for the lack of it). If not, a refill is asked for and ``then`` is called
+        (on the loop) once it is answered, reserved or refused, and ``False`` returned:
+        the caller does its write from ``then``. A burst of registrations larger than a
+        block within one database round trip waits here instead of failing."""
+        if self._replay is not None or self.driver is None or self._ids[table]:
+            return True
+        self._id_waiters.setdefault(table, []).append(then)
+        self._refill(table)
+        if table not in self._refilling:  # the refill could not even be sent: do not wait for it
+            self._id_waiters.pop(table, None)
+            return True
+        return False
+
     def _give_back(self, table: str, value: int) -> None:
         """An id taken for a write that was not queued (a full queue): used next."""
         if self._replay is None:
@@ -460,8 +476,10 @@ class PgViewStore:
             self._refilling.discard(table)
             if isinstance(result, StoreError):
                 log.warning("reserving %s ids failed: %s", table, result)
-                return
-            self._ids[table].extend(row[0] for row in result[0])
+            else:
+                self._ids[table].extend(row[0] for row in result[0])
+            for then in self._id_waiters.pop(table, []):  # each tries again (and may wait again)
+                then()
 
         try:
             self.driver.submit([(self._placeholders(_reserve(table)), (max(ID_BLOCKS[table], wanted),))], reserved)

@@ -19,6 +19,7 @@ from pollchat.core.accounts import Account
 from pollchat.core.groups import PendingChange
 from pollchat.core.history import HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
+from pollchat.errors import StoreError
 from pollchat.store.pgviews import ID_BLOCKS, PgViewStore, open_pg_views
 from pollchat.texts import ErrorCode
 from tests.loopback.test_store_contract import HASH, T, attached, chat, make, private, registered
@@ -226,3 +227,18 @@ def test_ignores_receipt_settings_and_read_marks_are_shared_once_changed(
         b.apply_remote(record)
     assert b.ignored_ids(ann.id) == []
     assert b.issued == 0  # b applied, never wrote
+
+
+def test_a_registration_burst_past_the_reserved_ids_waits_for_the_next_block(
+    pair: tuple[PgViewStore, PgViewStore],
+) -> None:
+    a, _ = pair
+    made = [make(a, f"r{i}") for i in range(len(a._ids["account"]))]  # every reserved id, in one pass
+    assert not a._ids["account"]
+    with pytest.raises(StoreError):  # what a registration met before it waited
+        make(a, "late")
+    called: list[bool] = []
+    assert a.await_id("account", lambda: called.append(True)) is False
+    settle(a)
+    assert called == [True] and a.await_id("account", lambda: called.append(False)) is True
+    assert make(a, "late").id not in {account.id for account in made}

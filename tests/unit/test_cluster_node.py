@@ -322,3 +322,32 @@ def test_an_admin_s_shutdown_goes_to_every_node_and_the_console_s_stays_here(clu
     assert a.line() == "*** the server shuts down in 10 second(s): from b"
     node.apply(remote_entry(2, ["shutdown", 0, ""]))
     assert not admin.countdown.running and not node.cluster_stopping
+
+
+def test_a_registration_waits_for_account_ids_rather_than_failing(tmp_path: Path) -> None:
+    """A store whose reserved account ids ran out (a burst of registrations within one
+    database round trip) makes the registration wait for the next block: its client
+    gets ``Access Provided`` once the ids come, never an internal error."""
+    chat = ServiceHarness(tmp_path)
+    waiting: list[Any] = []
+
+    def await_id(then: Any) -> bool:
+        if waiting or not hasattr(await_id, "called"):
+            await_id.called = True  # type: ignore[attr-defined]
+            waiting.append(then)
+            return False
+        return True
+
+    chat.service.await_account_id = await_id
+    try:
+        client = chat.connect()
+        client.send(b"register\nnewbie,secret\n")
+        chat.pump_until(lambda: bool(waiting), "the registration to wait for ids")
+        client.expect_silence()
+        then = waiting.pop()
+        then()  # the database gave more ids
+        chat.pump()
+        assert client.line() == "Access Provided"
+        assert chat.find_account("newbie") is not None
+    finally:
+        chat.close()
