@@ -177,7 +177,7 @@ def build_server_loop(
         except StoreError as exc:
             pool.shutdown()
             raise ConfigError(str(exc)) from None
-        service.barrier = CommitBarrier(database, loop.output.to_flush, loop.close)  # type: ignore[arg-type]
+        service.barrier = CommitBarrier(database, loop.output.to_flush, loop.close, loop.output.broadcasts.settle)  # type: ignore[arg-type]
         service.store_available = lambda: bool(getattr(database, "available", True))
         await_id = getattr(database, "await_id", None)
         if await_id is not None:  # a burst of registrations waits for the next block of ids

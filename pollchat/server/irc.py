@@ -21,7 +21,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import replace
 from collections.abc import Callable, Generator, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pollchat.core.group_chat import group_name
 from pollchat.core.history import HistoryRecord, RecordSink
@@ -98,6 +98,8 @@ class IrcGateway:
         service.on_request = self.handle
         service.on_leaving.append(self._leaving)
         service.on_admitted.append(self._admitted)
+        if service.barrier is not None:  # PostgreSQL: a refused write may be answered the IRC way
+            service.barrier.answer = self._refused_write
         self.peak = 0  # the most users online at once (LUSERS)
         self._said_at = 0.0  # the time of the line being carried out (one msgid for all its copies)
         self.records = LastRecord(self.hub.history)
@@ -389,6 +391,24 @@ class IrcGateway:
                 return
         self._topic_reply(conn, codec, group, always=False)
         conn.write(self._group_names(codec, group))
+
+    def _refused_write(self, conn: Connection, refusal: Any) -> bool:
+        """The database refused the group this IRC client's ``JOIN`` made (another node
+        made one of that name a moment before, and the view now holds it): its reply
+        was taken back, and the ``JOIN`` is tried again on the group that exists (a
+        public one joined, a private one asked for with 473), held like any request
+        until its write commits. ``False`` for any other refusal or client."""
+        codec = conn.codec
+        session = self.hub.session_of(conn)
+        if not isinstance(codec, IrcCodec) or session is None or refusal.code is not ErrorCode.GROUP_EXISTS:
+            return False
+        barrier = self.service.barrier
+        mark, start = barrier.mark(), barrier.begin(conn)
+        try:
+            self._join(conn, codec, session, "#" + refusal.detail["group"])
+        finally:
+            barrier.hold(conn, mark, start)
+        return True
 
     def _refused(self, conn: Connection, codec: IrcCodec, deliveries: list[Effect[Connection]], channel: str) -> bool:
         """If the group layer refused (an error to ``conn``), answer with the numeric."""

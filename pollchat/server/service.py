@@ -505,11 +505,11 @@ class ChatService(Generic[P]):
         if barrier is None:
             self._run_steps(peer, steps)
             return
-        mark, lines = barrier.mark(), self.history.acknowledged
+        mark, lines, start = barrier.mark(), self.history.acknowledged, barrier.begin(peer)
         try:
             self._run_steps(peer, steps)
         finally:
-            barrier.hold(peer, mark)  # acknowledged means committed
+            barrier.hold(peer, mark, start)  # acknowledged means committed
             if self.history.acknowledged != lines:  # its line is written in before_flush
                 self._history_waiters.setdefault(peer, mark)
                 barrier.hold_pending(peer)

@@ -51,8 +51,9 @@ import logging
 import math
 import re
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypeVar
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Member, PendingChange, Visibility
@@ -163,6 +164,26 @@ def _from_json(value: object) -> object:
             raise ValueError(f"unknown type {value.get('@')!r}")
         return cls(**{key: _from_json(item) for key, item in value.items() if key != "@"})
     return value
+
+
+_NO_DETAIL: Mapping[str, str] = MappingProxyType({})
+
+
+class Refusal(NamedTuple):
+    """What the client whose write the database refused is told (see
+    :meth:`PgViewStore.refusal_of`).
+
+    Attributes:
+        code: the error line (with ``detail`` filled in).
+        detail: the error's fields (``{"group": name}`` for ``GROUP_EXISTS``).
+        stays: true when the client stays connected and only the reply to the refused
+            request is replaced (a group another node made first); false when the
+            connection is closed after the line (a registration: its session is gone).
+    """
+
+    code: ErrorCode
+    detail: Mapping[str, str] = _NO_DETAIL
+    stays: bool = False
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -279,7 +300,11 @@ class PgViewStore:
         self._ids: dict[str, deque[int]] = {}
         self._refilling: set[str] = set()
         self._id_waiters: dict[str, list[Callable[[], None]]] = {}  # calls waiting for a refill
-        self._failed_codes: dict[int, ErrorCode] = {}
+        self._failed_codes: dict[int, Refusal] = {}
+        self.on_corrected: Callable[[str], None] | None = None
+        """Set by a cluster node: called with a store call's name when the database
+        refused one of this view's writes and the view was corrected (the node then
+        refreshes what caches it, as after another node's call of that name)."""
         self._reloading: list[Sequence[Any]] | None = None  # calls since the reload was asked
         self._reloaded: list[Callable[[], None]] = []
         self._written = 0  # the commit sequence number of the last write queued
@@ -311,9 +336,15 @@ class PgViewStore:
     def refusal_between(self, low: int, high: int) -> ErrorCode | None:
         """What to tell the client whose write numbered in ``(low, high]`` was refused
         (``NAME_TAKEN``: another node registered the name first), or ``None``."""
-        for seq, code in self._failed_codes.items():
+        refusal = self.refusal_of(low, high)
+        return refusal.code if refusal is not None else None
+
+    def refusal_of(self, low: int, high: int) -> Refusal | None:
+        """As :meth:`refusal_between`, with the error's details and whether the
+        client stays connected (see :class:`Refusal`)."""
+        for seq, refusal in self._failed_codes.items():
             if low < seq <= high:
-                return code
+                return refusal
         return None
 
     def on_done(self, callback: Callable[[int], None]) -> None:
@@ -500,13 +531,14 @@ class PgViewStore:
     def _write(
         self,
         statements: Sequence[tuple[str, Sequence[object]]],
-        on_done: Callable[[Rows | StoreError], bool] | None = None,
-        code: ErrorCode | None = None,
+        on_done: Callable[[Rows | StoreError], bool | Refusal] | None = None,
+        code: ErrorCode | Refusal | None = None,
     ) -> None:
         """Queue ``statements`` as one transaction (``%s`` placeholders); a refusal is
         remembered for :meth:`failed_between` and given to ``on_done``, which may also
-        call the result a refusal by returning true (a row that is not the one written);
-        ``code`` is what the client the refused write was for is told
+        call the result a refusal by returning true (a row that is not the one written)
+        or a :class:`Refusal` (what the client is told, decided from the answer);
+        ``code`` is what the client the refused write was for is told otherwise
         (:meth:`refusal_between`). Applying another node's call: nothing is written.
 
         Raises:
@@ -522,8 +554,10 @@ class PgViewStore:
             refused = on_done(result) if on_done is not None else False
             if refused or isinstance(result, StoreError):
                 self._failed.append(seq)
-                if code is not None:
-                    self._failed_codes[seq] = code
+                if isinstance(refused, Refusal):
+                    self._failed_codes[seq] = refused
+                elif code is not None:
+                    self._failed_codes[seq] = code if isinstance(code, Refusal) else Refusal(code)
                     while len(self._failed_codes) > 1000:
                         del self._failed_codes[next(iter(self._failed_codes))]
 
@@ -1209,17 +1243,70 @@ class PgViewStore:
         except ValueError:
             raise StoreError(f"the database refused the write (visibility {visibility!r})") from None
         group_id = self._take_id("chat_group")
+
+        def settled(result: Rows | StoreError) -> bool | Refusal:
+            # Another node made a live group of this name a moment ago (the partial
+            # unique index kept its row, not ours): ours is dropped from the view, the
+            # winner read in its place, and the other nodes told to do the same.
+            if isinstance(result, StoreError):
+                log.error("the database refused the new group %r (%s)", name, result)
+                self._drop_group(group_id)
+                self._corrected("create_group")
+                return True
+            winner = result[2][0] if result[2] else None
+            if winner is None or winner[0] == group_id:
+                return False
+            log.warning("group %r: another node made it first (id %d, ours %d): this view takes theirs",
+                        name, winner[0], group_id)
+            members = [list(member) for member in result[3]]
+            record: list[Any] = [group_id, key, list(winner), members]
+            self._group_refused(group_id, key, winner, members)
+            if self.changes is not None:
+                self.changes.append(["store", "@group_refused", record, {}, []])
+            self._corrected("create_group")
+            return Refusal(ErrorCode.GROUP_EXISTS, {"group": str(winner[1])}, stays=True)
+
         self._write([
             ("INSERT INTO chat_group (id, key, name, visibility, owner_id, created) VALUES (%s, %s, %s, %s, %s, %s)"
-             " ON CONFLICT (id) DO NOTHING", (group_id, key, name, visibility, owner_id, now)),
-            ("INSERT INTO group_member (group_id, account_id, joined) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-             (group_id, owner_id, now)),
-        ])
+             " ON CONFLICT DO NOTHING", (group_id, key, name, visibility, owner_id, now)),
+            ("INSERT INTO group_member (group_id, account_id, joined) SELECT %s, %s, %s"
+             " WHERE EXISTS (SELECT 1 FROM chat_group WHERE id = %s AND deleted IS NULL) ON CONFLICT DO NOTHING",
+             (group_id, owner_id, now, group_id)),
+            ("SELECT id, name, visibility, owner_id, topic FROM chat_group WHERE key = %s AND deleted IS NULL", (key,)),
+            ("SELECT m.account_id, a.name, m.joined FROM group_member m JOIN account a ON a.id = m.account_id"
+             " WHERE m.group_id = (SELECT id FROM chat_group WHERE key = %s AND deleted IS NULL) ORDER BY m.seq", (key,)),
+        ], settled)
         group = Group(group_id, name, kind, owner_id)
         group.members[owner_id] = self._member(owner_id, now)
         self._live[group_id] = group
         self._group_keys[key] = group_id
         return group_id
+
+    def _drop_group(self, group_id: int) -> None:
+        group = self._live.pop(group_id, None)
+        if group is not None and self._group_keys.get(group.key) == group_id:
+            del self._group_keys[group.key]
+
+    def _group_refused(self, refused_id: int, key: str, winner: Sequence[Any], members: Sequence[Sequence[Any]]) -> None:
+        """The database refused group ``refused_id`` (named ``key``) for the live group
+        ``winner`` (``id, name, visibility, owner_id, topic`` with ``members`` as
+        ``account_id, name, joined``) another node made first: drop the one, keep the other."""
+        if refused_id in self._live and self._live[refused_id].key == key:
+            self._drop_group(refused_id)
+        winner_id, name, visibility, owner_id, topic = winner
+        if winner_id in self._live or name_key(name) in self._group_keys:
+            return
+        group = Group(int(winner_id), name, Visibility(visibility), owner_id, topic)
+        for account_id, member_name, joined in members:
+            group.members[int(account_id)] = Member(int(account_id), member_name, float(joined))
+        self._live[group.id] = group
+        self._group_keys[group.key] = group.id
+
+    def _corrected(self, call: str) -> None:
+        """The database corrected this view (a refused write): tell the node, which
+        refreshes what caches it as for another node's ``call``."""
+        if self.on_corrected is not None:
+            self.on_corrected(call)
 
     @_shared()
     def add_member(self, group_id: int, account_id: int, now: float) -> None:
@@ -1526,6 +1613,9 @@ class PgViewStore:
         _, name, args, kwargs, draws = record
         if self._reloading is not None:
             self._reloading.append(record)
+        if name == "@group_refused":
+            self._group_refused(int(args[0]), str(args[1]), args[2], args[3])
+            return "create_group"
         if name == "@refused":
             account_id, key = args
             row = self._accounts.get(int(account_id))

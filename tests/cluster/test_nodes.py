@@ -595,3 +595,39 @@ def test_irc_who_and_names_list_the_users_of_every_node(tmp_path: Path, pg_url: 
         irc.close()
         amy.close()
         cy.close()
+
+
+def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
+    tmp_path: Path, pg_url: str, redis_url: str, redis_server: RedisServer
+) -> None:
+    """Two nodes make one group name before either hears of the other's (the bus held
+    back by ``CLIENT PAUSE ... WRITE``, so the race is not left to chance): the database
+    keeps node a's; node b's text client is told ``#tea exists already`` and its IRC
+    client's ``JOIN`` joins the group that exists; both stay connected and chat on."""
+    slow = ("--cluster-expiry", "10")  # the pause must not look like a dead node
+    with node(tmp_path, "a", pg_url, redis_url, *slow) as a, node(tmp_path, "b", pg_url, redis_url, *slow, irc=True) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        irc = irc_register(b.irc_port, "ivy", "secret")  # type: ignore[attr-defined]
+        assert amy.readline() == b"ivy has entered the chat"
+        assert bob.readline() == b"ivy has entered the chat"
+        redis_server.command("CLIENT", "PAUSE", 3000, "WRITE")  # no node hears of the other's groups
+        amy.send(b"/create #tea\n/create #cafe\n")
+        assert amy.readline() == b"[#tea] public group created: others join with /join #tea"
+        assert amy.readline() == b"[#cafe] public group created: others join with /join #cafe"
+        bob.send(b"/create #Tea private\n")
+        assert bob.readline() == b"#tea exists already"  # the winner's name, never "created"
+        irc.send("JOIN #cafe")
+        assert irc.expect(r" JOIN #cafe") == ":ivy!ivy@pollchat JOIN #cafe"
+        assert irc.expect(r" 353 ivy ").endswith(" #cafe :@amy ivy")  # amy's group: she owns it
+        assert amy.readline() == b"[#cafe] ivy has joined the group"  # once the bus is back
+        bob.send(b"/join #tea\n")
+        assert bob.readline() == b"[#tea] bob has joined the group"
+        assert amy.readline() == b"[#tea] bob has joined the group"
+        bob.send(b"#tea still here\n")
+        assert amy.readline() == b"[#tea] bob: still here"
+        assert b.proc.poll() is None and b.stderr().count("another node made it first") == 2
+        irc.close()
+        bob.close()
+        amy.close()

@@ -182,6 +182,55 @@ def test_a_registration_the_database_refuses_is_told_the_name_is_taken(
         third.close()
 
 
+def test_a_group_another_view_made_first_replaces_this_view_s_own(
+    pg_url: str, pair: tuple[PgViewStore, PgViewStore]
+) -> None:
+    """Two nodes make one group name before either hears of the other's: the partial
+    unique index keeps the first; the second's view takes the winner (with its members)
+    in place of its own, says so to the client (``#Tea exists already``, staying
+    connected) and to the other views, and nothing of its own group reaches the database."""
+    a, b = pair
+    third = attached(open_pg_views(pg_url))
+    ann, bob = make(a, "ann"), make(b, "bob")
+    settle(a, b)
+    for record in over_the_bus(a.changes or []):
+        b.apply_remote(record)
+        third.apply_remote(record)
+    for record in over_the_bus(b.changes or []):
+        a.apply_remote(record)
+        third.apply_remote(record)
+    a.changes, b.changes = [], []
+    corrected: list[str] = []
+    b.on_corrected = corrected.append
+    winner = a.create_group("Tea", "public", ann.id, T)
+    a.add_member(winner, bob.id, T + 1)
+    settle(a)
+    mark = b.issued
+    loser = b.create_group("tea", "private", bob.id, T + 2)  # b has not heard of a's
+    third.apply_remote(over_the_bus(b.changes or [])[-1])  # a third node heard of b's first
+    b.changes = []
+    settle(b)
+    refusal = b.refusal_of(mark, b.issued)
+    assert b.failed_between(mark, b.issued) and refusal is not None
+    assert (refusal.code, dict(refusal.detail), refusal.stays) == (ErrorCode.GROUP_EXISTS, {"group": "Tea"}, True)
+    assert corrected == ["create_group"]
+    [group] = [g for g in b.load_groups() if g.key == "tea"]
+    assert (group.id, group.name, group.owner_id, sorted(group.members)) == (winner, "Tea", ann.id, sorted([ann.id, bob.id]))
+    records = over_the_bus(b.changes)
+    assert [record[1] for record in records] == ["@group_refused"]
+    try:
+        assert [g.id for g in third.load_groups()] == [loser]
+        assert third.apply_remote(records[0]) == "create_group"
+        assert [(g.id, g.name) for g in third.load_groups()] == [(winner, "Tea")]
+        assert a.apply_remote(records[0]) == "create_group"  # the winner's own view keeps its group
+        assert [(g.id, g.name) for g in a.load_groups()] == [(winner, "Tea")]
+    finally:
+        third.close()
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT id FROM chat_group WHERE deleted IS NULL").fetchall() == [(winner,)]
+        assert conn.execute("SELECT count(*) FROM group_member WHERE group_id = %s", (loser,)).fetchone()[0] == 0
+
+
 def test_a_view_reads_itself_again_and_keeps_the_writes_made_meanwhile(
     pair: tuple[PgViewStore, PgViewStore],
 ) -> None:

@@ -11,7 +11,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pollchat.protocol.codec import encode_for_mode
 from pollchat.server.barrier import CommitBarrier
+from pollchat.store.pgviews import Refusal
+from pollchat.texts import ErrorCode
 
 
 class FakeStore:
@@ -97,6 +100,73 @@ def test_a_refused_write_closes_the_connection_unanswered() -> None:
     barrier.hold(amy, mark)
     store.commit(1, refused=True)
     assert closed == [(amy, "a write was refused by the database")] and amy.outbuf == b"" and amy not in to_flush
+
+
+class RefusingStore(FakeStore):
+    """A store that says what a refused write's client is told (``refusal_of``)."""
+
+    def __init__(self, stays: bool) -> None:
+        super().__init__()
+        self.stays = stays
+
+    def refusal_of(self, low: int, high: int) -> Refusal | None:
+        if not self.failed_between(low, high):
+            return None
+        return Refusal(ErrorCode.GROUP_EXISTS, {"group": "Tea"}, stays=self.stays)
+
+
+class Sink(FakeConn):
+    """A connection whose events are queued as their text, as a text client's are."""
+
+    closing = False
+
+    def send(self, event: Any) -> None:
+        self.outbuf += encode_for_mode("text", event, 0.0)
+
+
+def refusing(stays: bool) -> tuple[RefusingStore, CommitBarrier, dict[Any, None], list[tuple[Any, str]]]:
+    store, to_flush, closed = RefusingStore(stays), {}, []
+    barrier = CommitBarrier(store, to_flush, lambda c, why, flush=True: closed.append((c, why)))
+    return store, barrier, to_flush, closed
+
+
+def test_a_refused_group_replaces_only_its_reply_and_the_connection_stays() -> None:
+    """Another node made the group first: the reply to that request (and nothing else
+    it was sent while held, before or after) becomes ``#Tea exists already``."""
+    store, barrier, to_flush, closed = refusing(stays=True)
+    amy: Any = Sink(1)
+    amy.outbuf = bytearray(b"bob: before\n")
+    mark, start = barrier.mark(), barrier.begin(amy)
+    store.write()  # amy's /create #tea
+    amy.outbuf += b"[#tea] public group created\n"
+    barrier.hold(amy, mark, start)
+    amy.outbuf += b"bob: meanwhile\n"  # a line for everyone while amy is held
+    store.commit(1, refused=True)
+    assert closed == [] and not amy.held and amy in to_flush
+    assert amy.outbuf == b"bob: before\nbob: meanwhile\n#Tea exists already\n"
+
+
+def test_a_refused_reply_whose_place_is_unknown_still_closes() -> None:
+    store, barrier, _, closed = refusing(stays=True)
+    amy: Any = Sink(1)
+    mark = barrier.mark()
+    store.write()
+    barrier.hold(amy, mark)  # no start: where its reply is cannot be told
+    store.commit(1, refused=True)
+    assert closed == [(amy, "a write was refused by the database")]
+
+
+def test_an_answer_hook_may_answer_a_refusal_its_own_way() -> None:
+    store, barrier, _, closed = refusing(stays=True)
+    amy: Any = Sink(1)
+    answered: list[str] = []
+    barrier.answer = lambda c, refusal: answered.append(refusal.detail["group"]) or True
+    mark, start = barrier.mark(), barrier.begin(amy)
+    store.write()
+    amy.outbuf += b"JOIN #tea\n"
+    barrier.hold(amy, mark, start)
+    store.commit(1, refused=True)
+    assert answered == ["Tea"] and amy.outbuf == b"reply\n" and closed == [] and not amy.held  # only its reply went
 
 
 def test_a_write_committed_already_holds_nothing() -> None:

@@ -258,6 +258,9 @@ class ClusterNode:
         self.store = store
         if store is not None:
             store.changes = []  # every view write from now on is a record to publish
+            # a write the database refused corrected the view (a group another node
+            # made first): the service's caches follow, as after another node's call
+            store.on_corrected = lambda call: self._store_applied(call, ())
         self.loop = loop
         self.service = service
         self.hub = service.hub
@@ -925,6 +928,7 @@ class SharedStore(Protocol):
     """What a cluster node needs of a view store (:class:`~pollchat.store.pgviews.PgViewStore`)."""
 
     changes: list[list[Any]] | None
+    on_corrected: Callable[[str], None] | None
 
     def apply_remote(self, record: Sequence[Any]) -> str:
         """Apply another node's view write; the call's name."""
