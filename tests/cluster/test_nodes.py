@@ -631,3 +631,28 @@ def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
         irc.close()
         bob.close()
         amy.close()
+
+
+def test_a_private_message_to_someone_who_just_left_another_node_is_offline_mail(
+    tmp_path: Path, pg_url: str, redis_url: str, redis_server: RedisServer
+) -> None:
+    """bob leaves node b; before node a hears of it (the bus held back by ``CLIENT
+    PAUSE ... WRITE``), amy's ``/msg bob`` goes to node b, which no longer holds him: the
+    message waits as offline mail, and amy is told bob is offline, as on one node."""
+    slow = ("--cluster-expiry", "10")  # the pause must not look like a dead node
+    with node(tmp_path, "a", pg_url, redis_url, *slow) as a, node(tmp_path, "b", pg_url, redis_url, *slow) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        redis_server.command("CLIENT", "PAUSE", 2000, "WRITE")
+        bob.close()
+        time.sleep(0.3)  # node b has let bob go; node a cannot hear of it yet
+        amy.send(b"/msg bob are you there?\n")
+        assert amy.readline() == b"[private to bob] are you there?"  # node a still shows bob online
+        assert amy.readline() == b"bob has left the chat"  # once the bus is back
+        assert amy.readline() == b"bob is offline; they will see your message when they log in"
+        back, lines = login(b, "bob", b"login")
+        assert lines == [b"Access Provided", b"active users are: amy bob"]
+        assert back.readline() == b"1 private message(s) arrived while you were away: type /history to read them"
+        back.close()
+        amy.close()

@@ -56,6 +56,8 @@ from pollchat.protocol.events import (
     GroupEvent,
     Left,
     Message,
+    Notice,
+    PrivateMessage,
     Renamed,
     ServerEvent,
     StatusChanged,
@@ -66,7 +68,7 @@ from pollchat.server.cluster.records import BusFormatError, Entry, Sequences, de
 from pollchat.server.cluster.redis import LINK_DOWN, LoopPort, RedisLink, Reply, is_error, parse_redis_url
 from pollchat.server.cluster.scripts import Script
 from pollchat.server.timers import Timer
-from pollchat.texts import ErrorCode, GroupChange
+from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
 if TYPE_CHECKING:
     from pollchat.server.service import ChatService
@@ -683,6 +685,8 @@ class ClusterNode:
             targets = [h for h in map(self._by_sid.get, record[1]) if h is not None]
             if targets:
                 output.fan_out(targets, event)
+            elif isinstance(event, PrivateMessage) and not event.outgoing and not event.history:
+                self._mail_kept(event)
         elif kind == "join":
             if not own:
                 _, sid, account_id, seat_kind, name, guest = record
@@ -730,6 +734,22 @@ class ClusterNode:
                 self._drop_remote(sid)
         else:
             raise BusFormatError(f"unknown record {kind!r}")
+
+    def _mail_kept(self, message: PrivateMessage) -> None:
+        """A private message came for sessions this node no longer holds: the recipient
+        left here a moment ago, before the sender's node heard of it (each node decides
+        "online or offline" from its own view). The sender's node stored the message as
+        it stores every one, so it waits as offline mail (read at the next login, counted
+        since the recipient's last logout); what is missing is the sender's notice that
+        the recipient is offline, which this node sends now, as one node would have
+        (unless the recipient is online on another node: that node delivered it)."""
+        if self.hub.roster.by_key(name_key(message.recipient)) is not None:
+            return
+        sender = self.hub.roster.by_key(name_key(message.sender))
+        if sender is None:
+            return
+        notice = Notice.of(NoticeCode.PRIVATE_OFFLINE, name=message.recipient)
+        self.service.deliver([Delivery(self.hub.roster.handles_for(sender), notice)])
 
     def _ignoring(self, sender: object) -> frozenset[object]:
         """The handles of the sessions whose accounts ignore ``sender``'s account."""
