@@ -656,3 +656,39 @@ def test_a_private_message_to_someone_who_just_left_another_node_is_offline_mail
         assert back.readline() == b"1 private message(s) arrived while you were away: type /history to read them"
         back.close()
         amy.close()
+
+
+def test_two_devices_arriving_or_leaving_at_once_on_two_nodes_are_told_once(
+    tmp_path: Path, pg_url: str, redis_url: str, redis_server: RedisServer
+) -> None:
+    """``--sessions-per-account 2``: amy's two devices log in on two nodes at the same
+    moment (neither node has heard of the other's: the seat scripts wait behind
+    ``CLIENT PAUSE ... WRITE``), then leave at the same moment. Whether a login is the
+    account's first session anywhere and a logout its last is the seat scripts' answer,
+    so bob is told ``amy has entered the chat`` once and ``amy has left the chat`` once
+    (each node's own view would have said twice, then never)."""
+    options = ("--sessions-per-account", "2", "--cluster-expiry", "10")
+    with node(tmp_path, "a", pg_url, redis_url, *options) as a, node(tmp_path, "b", pg_url, redis_url, *options) as b:
+        bob, _ = login(a, "bob")
+        amy, _ = login(a, "amy")
+        assert bob.readline() == b"amy has entered the chat"
+        amy.send(b"/quit\n")
+        assert bob.readline() == b"amy has left the chat"
+        redis_server.command("CLIENT", "PAUSE", 1500, "WRITE")
+        phone, laptop = a.client(), b.client()
+        phone.send(b"login\namy,secret\n")
+        laptop.send(b"login\namy,secret\n")
+        for device in (phone, laptop):
+            assert device.readline() == b"Access Provided"
+            device.readline()  # the list of who is online
+        phone.send(b"one\n")
+        assert bob.readline() == b"amy has entered the chat"
+        assert bob.readline() == b"amy: one"  # not a second entered notice
+        redis_server.command("CLIENT", "PAUSE", 1500, "WRITE")
+        phone.close()
+        laptop.close()
+        assert bob.readline() == b"amy has left the chat"
+        bob.send(b"/who\n")
+        assert bob.readline() == b"online users (1):"  # not a second left notice
+        assert a.stderr().count("Traceback") == b.stderr().count("Traceback") == 0
+        bob.close()

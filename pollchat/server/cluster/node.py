@@ -154,6 +154,15 @@ class Seat:
     kind: AccountKind
     name: str
     account_id: int = 0
+    first: bool = True
+    """The seat script said this is the account's first session anywhere (``ok``)."""
+    announced: bool = False
+    """The hub's entered notice for it went out (or was dropped) in its join's pass."""
+    left: ServerEvent | None = None
+    """The hub's left notice for it, held until the release script says whether this
+    was the account's last session anywhere (several devices per account)."""
+    deciding: bool = False
+    """Its left notice waits for the release script's answer."""
 
     @property
     def value(self) -> str:
@@ -349,6 +358,7 @@ class ClusterNode:
                     answer(None)  # the service sees the connection closing and stops
                     return
                 self._pending[peer] = seat
+                seat.first = reply == b"ok"
                 if reply == b"ok":  # its only session anywhere: one this node still shows has ended
                     self._evict_stale(seat.key)
                 answer(None)
@@ -384,10 +394,24 @@ class ClusterNode:
         bus records (see the module docstring)."""
         local: list[Effect[Any]] = []
         records = self._records
+        # Several devices per account: whether a login is the account's first session
+        # and a logout its last is the seat scripts' word, not this hub's view (which
+        # hears of another node's devices a moment late): the notices follow them.
+        devices = self.hub.sessions_per_account > 1 and self.available and not self.service.stopping
+        joined: dict[object, Seat] = {}
+        leaving: dict[str, Seat] = {}
         for effect in effects:
             if not self._groups_changed and isinstance(getattr(effect, "event", None), GroupEvent):
                 self._groups_changed = effect.event.change not in _GROUP_QUERIES  # type: ignore[union-attr]
             if isinstance(effect, ToEveryone):
+                if devices and isinstance(effect.event, Entered) and effect.exclude in joined:
+                    seat = joined[effect.exclude]
+                    seat.announced = True
+                    if not seat.first:
+                        continue  # another device of the account came first, on some node
+                elif devices and isinstance(effect.event, Left) and effect.event.name in leaving:
+                    leaving.pop(effect.event.name).left = effect.event  # said once the release answers
+                    continue
                 if self.available:
                     records.append(["all", self._sid_of(effect.exclude), encode_event(effect.event)])
                     continue
@@ -416,13 +440,20 @@ class ClusterNode:
             elif isinstance(effect, JoinedEveryone):
                 if isinstance(effect.handle, RemotePeer):
                     continue
-                self._joined(effect.handle)
+                new = self._joined(effect.handle)
+                if new is not None and devices:
+                    joined[effect.handle] = new
                 local.append(effect)
             elif isinstance(effect, LeftEveryone):
                 if isinstance(effect.handle, RemotePeer):
                     continue
-                self._left(effect.handle)
+                gone = self._left(effect.handle, decide=devices)
+                if gone is not None and devices:
+                    leaving[gone.name] = gone
                 local.append(effect)
+        for seat in joined.values():
+            if seat.first and not seat.announced:  # this hub still showed a device that has left
+                records.append(["all", seat.sid, encode_event(Entered(seat.name))])
         return local
 
     def forward(self, sids: Sequence[str], event: ServerEvent) -> None:
@@ -456,37 +487,45 @@ class ClusterNode:
 
     # --- our sessions --------------------------------------------------------------------------
 
-    def _joined(self, handle: object) -> None:
+    def _joined(self, handle: object) -> Seat | None:
         seat = self._pending.pop(handle, None)
         session = self.hub.session_of(handle)
         if seat is None or session is None:
-            return
+            return None
         account = session.account
         seat.name, seat.account_id = account.name, account.id  # as the hub spells it
         self._local[handle] = seat
         self._by_sid[seat.sid] = handle
         self._records.append(self._join_record(seat, account))
+        return seat
 
     @staticmethod
     def _join_record(seat: Seat, account: Account) -> list[Any]:
         return ["join", seat.sid, account.id, seat.kind.value, account.name, account.guest]
 
-    def _left(self, handle: object) -> None:
+    def _left(self, handle: object, *, decide: bool = False) -> Seat | None:
         seat = self._local.pop(handle, None)
         if seat is None:
-            return
+            return None
         self._by_sid.pop(seat.sid, None)
         self._records.append(["leave", seat.sid])  # held if need be: presence needs it
         if self.service.stopping and not self.cluster_stopping:  # its own users are not told; the others are
             self._records.append(["all", None, encode_event(Left(seat.name, "")), 1])
+        seat.deciding = decide
         self._release(seat)
+        return seat
 
     def _release(self, seat: Seat) -> None:
+        def released(reply: Reply) -> None:
+            event = left_notice(reply, seat.left, seat.name)
+            if event is not None:
+                self.service.deliver([ToEveryone(self.hub.roster.everyone(), event)])
+
         self._eval(
             scripts.RELEASE_SEAT,
             [scripts.ONLINE, scripts.REGISTERED, scripts.NODE + self.origin, scripts.SESSIONS],
             [seat.key, seat.sid],
-            None,
+            released if seat.deciding else None,
         )
 
     def _sid_of(self, handle: object) -> str | None:
@@ -955,6 +994,23 @@ class SharedStore(Protocol):
 
     def reload_views(self, then: Callable[[], None]) -> None:
         """Read the views that may be stale again from the database, then call ``then``."""
+
+
+def left_notice(reply: Reply, held: ServerEvent | None, name: str) -> ServerEvent | None:
+    """The left notice to publish for a session of an account with several devices
+    once the release script answered ``reply`` (``held``: the hub's own notice, if its
+    view took the session for the account's last; ``name``: the account's):
+
+    * ``2`` (the account's last session anywhere): ``held``, or ``name`` left (the hub
+      still showed a device of another node that has left at the same moment);
+    * ``1`` (a device stays online, on some node) or ``0`` (the engine no longer had
+      the session: reaped, and the reaper's entry said it): none;
+    * the engine away or an error: ``held``, the hub's view being all there is."""
+    if reply == 2:
+        return held if held is not None else Left(name, "")
+    if reply in (0, 1):
+        return None
+    return held
 
 
 def _here(handles: Iterable[object]) -> frozenset[object]:

@@ -110,12 +110,14 @@ RELEASE_SEAT = Script(
 local held = redis.call('HGET', KEYS[1], ARGV[2])
 if not held then return 0 end
 redis.call('SREM', KEYS[3], ARGV[2])
-free_session(ARGV[2], held)
+local _, last = free_session(ARGV[2], held)
+if last then return 2 end
 return 1
 """,
 )
-"""Release session ``SID``'s place if the engine still has it (1), else nothing (0:
-it was reaped, or never taken)."""
+"""Release session ``SID``'s place if the engine still has it: 2 if that was its
+account's last session anywhere (the left notice is due), 1 if another stays online;
+else nothing (0: it was reaped, or never taken)."""
 
 HEARTBEAT = Script(
     "heartbeat",
