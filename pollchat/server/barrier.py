@@ -86,6 +86,7 @@ class CommitBarrier:
         # (mark, highest write, where its reply starts and ends in outbuf; -1: unknown)
         self._held: dict[Connection, tuple[int, int, list[tuple[int, int, int, int]]]] = {}
         self._pending: set[Connection] = set()
+        self._waiters: list[tuple[int, int, Callable[[bool], None]]] = []
         self.answer: Callable[[Connection, Any], bool] | None = None
         """Set by the chat service: answers a client that stays connected after its
         write was refused (``answer(conn, refusal)``, ``refusal`` the store's
@@ -141,6 +142,17 @@ class CommitBarrier:
             ranges.append((since, high, start, end))
             self._held[conn] = (min(low, since), max(old_high, high), ranges)
 
+    def after_commit(self, since: int, then: Callable[[bool], None]) -> None:
+        """Call ``then(refused)`` once every write issued after ``since`` (a :meth:`mark`)
+        and up to now is committed or refused (``refused``: one was); at once if there is
+        none or they are done already. Holds no connection: the caller sends nothing
+        that promises them until then (a cluster's registration is admitted then)."""
+        high = self.store.issued
+        if high <= since or high <= self.store.done:
+            then(high > since and self.store.failed_between(since, high))
+            return
+        self._waiters.append((since, high, then))
+
     @property
     def held(self) -> int:
         """How many connections are held."""
@@ -149,6 +161,12 @@ class CommitBarrier:
     def released(self, done: int) -> None:
         """The store has committed every write up to ``done``: let the connections that
         waited for no more go (in this loop pass), or close those whose write failed."""
+        if self._waiters:
+            waiting = self._waiters
+            self._waiters = [w for w in waiting if w[1] > done]
+            for since, high, then in waiting:
+                if high <= done:
+                    then(self.store.failed_between(since, high))
         ready = [conn for conn, (_, high, _) in self._held.items() if high <= done]
         for conn in ready:
             _, _, ranges = self._held.pop(conn)

@@ -263,6 +263,7 @@ class ChatService(Generic[P]):
         """The commit barrier (:class:`pollchat.server.barrier.CommitBarrier`) of a
         write-behind store (PostgreSQL): a connection whose request issued writes is
         held until they are committed. ``None`` (SQLite): writes commit when they return."""
+        self._registering: set[P] = set()  # cluster registrations waiting for their row's commit
         self.store_available: Callable[[], bool] | None = None
         self.fetch_account: Callable[[str, Callable[[], None]], None] | None = None
         self._looked_up: Command | None = None  # the step being run again after its lookup
@@ -350,6 +351,9 @@ class ChatService(Generic[P]):
         if peer.timer is not None:
             peer.timer.cancel()
         session = self.hub.session_of(peer)
+        if peer in self._registering:  # a registration not admitted yet: nobody saw it enter
+            self.hub.leave(peer, record_last_seen=False)
+            return
         if session is not None:
             log.info("%s logged out (connection #%d: %s)", session.account.name, peer.id, peer.close_reason)
             self.leaving(peer)
@@ -674,6 +678,10 @@ class ChatService(Generic[P]):
             return
 
         def answered(refusal: ErrorCode | None) -> None:
+            if refusal in (ErrorCode.ALREADY_ONLINE, ErrorCode.TOO_MANY_SESSIONS) and step.verb is Verb.REGISTER:
+                # a registration racing one on another node for this name (its seat is
+                # the name's): the seed's line for a name that exists
+                refusal = ErrorCode.NAME_TAKEN
             if refusal is None:
                 admit()
             elif refusal is ErrorCode.TOO_MANY_SESSIONS and not peer.closing:
@@ -699,6 +707,9 @@ class ChatService(Generic[P]):
         if step.verb is Verb.REGISTER and await_id is not None and not await_id(lambda: self._finish(peer, step, decide)):
             return  # no account id reserved yet: once the database has given more
             return
+        if self.barrier is not None and self.cluster is not None and step.verb is Verb.REGISTER:
+            self._register_then_admit(peer, step, decide)
+            return
         if self.barrier is not None:  # PostgreSQL: the replies wait for the writes they acknowledge
             mark = self.barrier.mark()
             try:
@@ -707,6 +718,46 @@ class ChatService(Generic[P]):
                 self.barrier.hold(peer, mark)  # a registration's "Access Provided" waits for its row
             return
         self._decide_and_admit(peer, step, decide)
+
+    def _register_then_admit(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
+        """A registration on a cluster node is admitted (its ``Access Provided``, the
+        others' entered notices) only once its account row is committed: another node
+        may have registered the name a moment before, and the database's unique index
+        is the referee. Refused there, the client is told ``username is already used``
+        and is back at the login step, as for any taken name; nobody was told of it."""
+        barrier = self.barrier
+        mark = barrier.mark()
+        decided = self._decide(peer, step, decide)
+        if decided is None:
+            return
+        self._registering.add(peer)
+
+        def committed(refused: bool) -> None:
+            self._registering.discard(peer)
+            if peer.closing:  # gone meanwhile: its session ended unannounced (disconnected)
+                if self.cluster is not None:
+                    self.cluster.seat_unused(peer)
+                return
+            if refused:
+                self.hub.leave(peer, record_last_seen=False)  # its effects (a left notice) are dropped
+                if self.cluster is not None:
+                    self.cluster.seat_unused(peer)
+                code = getattr(barrier.store, "refusal_between", lambda low, high: None)(mark, barrier.store.issued)
+                if code is ErrorCode.NAME_TAKEN:
+                    log.warning("registration of %r (connection #%d): another node registered the name first",
+                                step.name, peer.id)
+                    self._refused(peer, step, ErrorCode.NAME_TAKEN)
+                else:
+                    peer.send(Error.of(ErrorCode.INTERNAL))
+                    peer.close("internal error")
+                return
+            admitted = barrier.mark()
+            try:
+                decided[1]()
+            finally:
+                barrier.hold(peer, admitted)
+
+        barrier.after_commit(mark, committed)
 
     def _decide_and_admit(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
         decided = self._decide(peer, step, decide)

@@ -177,8 +177,10 @@ class Refusal(NamedTuple):
         code: the error line (with ``detail`` filled in).
         detail: the error's fields (``{"group": name}`` for ``GROUP_EXISTS``).
         stays: true when the client stays connected and only the reply to the refused
-            request is replaced (a group another node made first); false when the
-            connection is closed after the line (a registration: its session is gone).
+            request is replaced (a group another node made first); false when a held
+            connection is closed after the line (a cluster node admits a registration
+            only after its commit, :meth:`CommitBarrier.after_commit
+            <pollchat.server.barrier.CommitBarrier.after_commit>`, and answers it there).
     """
 
     code: ErrorCode
@@ -638,7 +640,7 @@ class PgViewStore:
                 why = result if isinstance(result, StoreError) else "its id belongs to another row"
                 log.error(
                     "the database refused the new account %r (%s): it is removed again; a connection waiting "
-                    "for it is told the name is taken and closed", row.name, why,
+                    "for it is told the name is taken", row.name, why,
                 )
                 self._drop_account(row)
                 if self.changes is not None:  # the other nodes drop it too, and find the winner

@@ -217,3 +217,22 @@ def test_never_released_before_its_last_write_and_always_after(steps: list[tuple
             store.commit(store.done + number)
         for c in conns:
             assert c.held == (last.get(c.id, 0) > store.done), (c.id, last, store.done)
+
+
+def test_after_commit_calls_back_once_the_writes_are_done_refused_or_not() -> None:
+    """A cluster's registration is admitted once its row is committed, and told the
+    name is taken if the database refused it; with nothing to wait for, at once."""
+    store, barrier, _, _ = make()
+    answers: list[tuple[str, bool]] = []
+    barrier.after_commit(barrier.mark(), lambda refused: answers.append(("nothing", refused)))
+    assert answers == [("nothing", False)]
+    mark = barrier.mark()
+    store.write()
+    barrier.after_commit(mark, lambda refused: answers.append(("zed", refused)))
+    mark = barrier.mark()
+    store.write()
+    barrier.after_commit(mark, lambda refused: answers.append(("zoe", refused)))
+    store.commit(1, refused=True)
+    assert answers == [("nothing", False), ("zed", True)]
+    store.commit(2)
+    assert answers == [("nothing", False), ("zed", True), ("zoe", False)]
