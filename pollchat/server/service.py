@@ -142,6 +142,9 @@ class ClusterPort(Protocol):
         """Take what is for other nodes, or for everyone, out of ``effects``; return
         what is for this node's peers now."""
 
+    def publish(self) -> None:
+        """Send the records taken so far now (normally once per pass, after the flush)."""
+
 
 class PeerOutput(Generic[P]):
     """An :class:`Output` that sends peer by peer (:meth:`Peer.send`), for a front end
@@ -756,6 +759,8 @@ class ChatService(Generic[P]):
                 decided[1]()
             finally:
                 barrier.hold(peer, admitted)
+            if self.cluster is not None:  # its entry is on the bus before its Access Provided leaves
+                self.cluster.publish()
 
         barrier.after_commit(mark, committed)
 
