@@ -31,7 +31,7 @@ import pollchat_controller; print(pollchat_controller.DEFAULT_FLAGS)
 PY
 ) --accounts $OPER_DIR/accounts.toml}"
 # the capabilities the gateway offers: a NAK for one of them is then a failure, not a skip
-export IRCTEST_CAPABILITIES="${IRCTEST_CAPABILITIES:-account-tag away-notify batch echo-message extended-join message-tags multi-prefix server-time}"
+export IRCTEST_CAPABILITIES="${IRCTEST_CAPABILITIES:-account-tag away-notify batch echo-message extended-join labeled-response message-tags multi-prefix server-time}"
 IRCTEST_EXTRA="${IRCTEST_EXTRA-irctest/server_tests/chathistory.py irctest/server_tests/account_registration.py::RegisterBeforeConnectTestCase}"
 extra=()
 case " $* " in *" -- "*) ;; *) [ -n "$IRCTEST_EXTRA" ] && read -r -a extra <<< "-- $IRCTEST_EXTRA" ;; esac

@@ -285,8 +285,8 @@ class IrcGateway:
         if other is not None and other.account.id == session.account.id:
             # To oneself (as IRC servers do): kept, and received as a recipient receives
             # it (not part of a labelled answer: with echo-message only the echo is).
-            with self._not_answering(conn):
-                self._deliver(conn, codec, deliveries, request.notice, session=session, request=request)
+            with self._not_answering(conn):  # (nothing to hold back: no error can come from it)
+                self._deliver(conn, codec, deliveries, session=session, request=request)
             self._echo(conn, codec, session, other.account.name, request)
             return
         self._deliver(conn, codec, deliveries, request.notice, session=session, request=request)
@@ -311,8 +311,10 @@ class IrcGateway:
             )
 
     def _tag_only(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], request: Say) -> None:
-        """A TAGMSG: the tags go to the IRC recipients with message-tags, nothing is kept."""
+        """A TAGMSG: the tags go to the IRC recipients with message-tags, nothing is kept
+        (to one's own nick: to each of one's IRC sessions, this one too, as a recipient)."""
         target = request.target
+        to_self = False
         self._said_at = time.time()
         if fold_channel(target) == self.main_key:
             people = [s for n in self.hub.online_names() if (s := self.hub.online(n)) is not None]
@@ -331,13 +333,14 @@ class IrcGateway:
                 conn.write(codec.numeric("401", target, "No such nick/channel"))
                 return
             people, shown = self.hub.roster.sessions_for(other), target
+            to_self = other.account.id == session.account.id
         if self.hub.ignores.ignorers(session.account.id):  # those who ignore the sender get no tags either
             people = [p for p in people if not self.hub.ignores.ignores(p.account.id, session.account.id)]
         account = self._account_name(session)
         rendered: dict[str, bytes] = {}  # once per mode key
         for person in people:
             other_codec = person.handle.codec
-            if person.handle is conn or not isinstance(other_codec, IrcCodec):
+            if (person.handle is conn and not to_self) or not isinstance(other_codec, IrcCodec):
                 continue
             data = rendered.get(other_codec.mode_key)
             if data is None:
@@ -345,7 +348,8 @@ class IrcGateway:
                     session.account.name, shown, "", self._said_at, account=account, client_tags=request.tags, tag_only=True
                 )
             if data:
-                person.handle.write(data)
+                with self._not_answering(conn):  # received, not answered (the echo is the answer)
+                    person.handle.write(data)
         self._echo(conn, codec, session, shown, request)
 
     def _deliver(

@@ -207,6 +207,17 @@ def test_a_privmsg_to_oneself_is_delivered_echoed_and_kept(gateway: Harness) -> 
     assert ["@" + line for line in ann.history("CHATHISTORY LATEST ann * 10")] == kept
 
 
+@pytest.mark.parametrize("command", ["NOTICE ann :a note to me", "TAGMSG ann"])
+def test_a_labelled_notice_or_tagmsg_to_oneself_labels_the_echo_only(gateway: Harness, command: str) -> None:
+    ann = login(gateway, "ann", "pw")
+    ann.send(f"@label=me;+draft/react=x {command}", "PING :end")
+    verb = command.split()[0]
+    got = [line for line in ann.until(r" PONG ") if f" {verb} ann" in line]
+    assert len(got) == 2, got
+    assert sorted(tags(line).get("label", "") for line in got) == ["", "me"]
+    assert all(tags(line)["+draft/react"] == "x" for line in got)
+
+
 def test_the_line_protocol_still_refuses_a_message_to_oneself(gateway: Harness) -> None:
     client = gateway.login("ann", "pw")
     client.send(b"/msg ann hi\n")
