@@ -15,6 +15,7 @@ clock is injected (``clock``), so idle times and statuses are testable.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import replace
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from pollchat.core.mentions import mentioned_keys
 from pollchat.core.presence import Presence, Status
 from pollchat.core.roster import Everyone, OnlineSession, Roster
 from pollchat.core.seats import AccountKind, SeatBudget
+from pollchat.errors import StoreError
 from pollchat.protocol.events import (
     Emote,
     Entered,
@@ -50,6 +52,8 @@ from pollchat.config import DEFAULT_IDLE_AFTER
 from pollchat.protocol.names import mixed_scripts, name_key, normalize_name
 from pollchat.protocol.namelist import NameList
 from pollchat.texts import ErrorCode, NoticeCode, ban_period
+
+log = logging.getLogger(__name__)
 
 H = TypeVar("H")
 
@@ -665,7 +669,10 @@ class Hub(Generic[H]):
         self.ignores.unload(session.account.id)
         self.budget.release(session.account.kind)
         if record_last_seen and not session.account.guest:
-            self.accounts.set_last_seen(session.account, self.clock())
+            try:
+                self.accounts.set_last_seen(session.account, self.clock())
+            except StoreError as exc:  # bookkeeping: a full disk costs the record, not the notice
+                log.warning("could not record when %s was last seen: %s", session.account.name, exc)
         return [LeftEveryone(handle), ToEveryone(self.roster.everyone(), Left(session.account.name, reason))]
 
     def unignored(self, records: list[HistoryRecord], account_id: int) -> list[HistoryRecord]:

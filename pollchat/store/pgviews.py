@@ -650,8 +650,8 @@ class PgViewStore:
         group_id: int | None = None,
         pair: tuple[int, int] | None = None,
     ) -> list[HistoryRecord]:
-        """As the port says, before :meth:`attach` only (the IRC gateway's
-        CHATHISTORY is not served on PostgreSQL yet).
+        """As the port says, before :meth:`attach` only (once attached, the IRC
+        gateway's CHATHISTORY reads through :meth:`messages_between_later`).
 
         Raises:
             StoreError: attached.

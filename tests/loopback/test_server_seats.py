@@ -222,3 +222,25 @@ def test_a_database_failure_during_registration_is_reported_not_hidden(harness: 
     assert harness.server.hub.online_names() == ("user1",)
     monkeypatch.undo()
     harness.register("bob", "pw")
+
+
+def test_a_database_failure_when_someone_leaves_still_frees_the_seat_and_tells_the_others(
+    make_harness: Callable[..., Harness], monkeypatch
+) -> None:
+    """Recording when an account was last seen is a bookkeeping write: a full disk at that
+    moment costs the record (logged), never the left notice or the freed seat."""
+    h = make_harness(max_users=3)
+    watcher = h.login("user1", "123")
+    leaver = h.login("user2", "345")  # the harness checks user1 saw user2 enter
+
+    def full(*args: object) -> None:
+        raise StoreError("database error: database or disk is full")  # what the store raises
+
+    monkeypatch.setattr(h.server.database, "set_last_seen", full)
+    leaver.send(b"/quit\n")
+    assert watcher.line() == "user2 has left the chat"
+    leaver.closed()
+    leaver.close()  # and the harness forgets it
+    monkeypatch.undo()
+    assert h.server.hub.online_names() == ("user1",)
+    h.login("user2", "345")  # the seat was freed

@@ -88,6 +88,7 @@ def test_a_private_message_shows_sent_then_read(tmp_path: Path) -> None:
         term.type("/msg bob lunch at noon?")
         term.keys("Enter")
         bob.wait_for("[private] alice: lunch at noon?")
+        term.wait("│  bob ", "bob's chat in the chats pane")  # Down must find it there
         term.keys("Tab", "Tab", "Down", "Enter")  # open bob's chat
         term.wait(shows("[ bob · ", "you: lunch at noon? ✓", without=("✓✓",)), "the sent check")
         bob.send("/read @alice now\n")  # what a client sends once it has shown the line
