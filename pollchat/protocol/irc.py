@@ -18,7 +18,12 @@ request keeps its answers in order with the rest):
 * after registration, one typed request per IRC command (``PRIVMSG #lobby`` is a
   :class:`~pollchat.protocol.requests.Say`, a CTCP ACTION an action line, ``CHATHISTORY``
   a :class:`~pollchat.protocol.requests.ChatHistory` with its selectors parsed...);
-  commands sent behind the credentials wait for ``001`` (:meth:`IrcCodec.take_early`).
+  commands sent behind the credentials wait for ``001`` (:meth:`IrcCodec.take_early`);
+* IRCv3 labeled-response: a labelled message's requests come between a
+  :class:`~pollchat.protocol.requests.ReplyStart` and a
+  :class:`~pollchat.protocol.requests.ReplyEnd`; the server gathers what it sends
+  meanwhile and :func:`frame_reply` turns it into the answer (``ACK``, one labelled
+  line, or a ``labeled-response`` batch).
 
 Events become IRC messages in :meth:`IrcCodec.encode`. The bytes of a broadcast depend only on
 :attr:`IrcCodec.mode_key`: the negotiated capabilities that change how a message looks

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import ENGINES, Harness, harnesses_on_engine
+from tests.harness import ENGINES, FakeClock, Harness, harnesses_on_engine
 from tests.loopback.test_irc_chathistory import Irc, said
 
 CAPS = "batch draft/chathistory echo-message labeled-response message-tags server-time"
@@ -132,6 +132,35 @@ def test_lines_for_other_reasons_stay_out_of_a_labelled_answer(gateway: Harness)
     inside = lines[next(i for i, line in enumerate(lines) if "labeled-response" in line) :]
     assert not any("meanwhile" in line for line in inside[:-1] if line != private)
     assert sum(1 for line in inside if line.endswith(":an old line")) == 1
+
+
+def test_a_labelled_pollchat_command_reading_the_history_is_one_batch(gateway: Harness) -> None:
+    """``/history`` through ``*pollchat`` reads the store (a later pass on PostgreSQL):
+    its NOTICEs come in the labeled-response batch, and the next command after it."""
+    ann = login(gateway, "ann", "pw")
+    said(ann, "#lobby", ["first words", "second words"])
+    ann.send("@label=p1 PRIVMSG *pollchat :/history", "@label=p2 PING :next")
+    body = labelled_batch(ann, "p1")
+    assert [untagged(line).split(" :", 1)[1] for line in body if " PRIVMSG #lobby " in line] == ["first words", "second words"]
+    assert tags(ann.expect(r" PONG ")).get("label") == "p2"
+
+
+def test_a_label_costs_nothing_under_the_rate_limit(make_harness: Callable[..., Harness]) -> None:
+    """The rate limit counts requests; the marks around a labelled message's are not
+    counted, so six labelled PINGs fit a burst of six as six plain ones do."""
+    harness = make_harness({"ann": "pw"}, irc=True, irc_port=0, clock=FakeClock(), rate_limit=1, rate_burst=6)
+    ann = login(harness, "ann", "pw")
+    harness.advance(10)  # the bucket full again after the login's requests
+    ann.send(*(f"@label=p{i} PING :{i}" for i in range(6)))
+    pongs = [ann.expect(r" PONG ") for _ in range(6)]
+    assert [(tags(line)["label"], line.rsplit(" ", 1)[1]) for line in pongs] == [(f"p{i}", str(i)) for i in range(6)]
+
+
+def test_a_labelled_quit_labels_the_last_line(gateway: Harness) -> None:
+    ann = login(gateway, "ann", "pw")
+    ann.send("@label=bye QUIT :see you")
+    error = ann.expect(r"^@\S+ ERROR ")
+    assert tags(error)["label"] == "bye"
 
 
 def test_a_labelled_oper_is_answered_after_the_password_check(gateway: Harness) -> None:
