@@ -4,7 +4,7 @@
 # Needs the shared irctest folder (IRCTEST_HOME, default: shared/tools/irctest beside the clone) and
 # a harness venv (IRCTEST_VENV; made in a temp dir on first use, as its README shows).
 # Prints "irctest: N passed, M failed, K skipped" last; docs/irc.md lists the skips.
-# Besides run_irctest.sh's subset it runs IRCTEST_EXTRA (default: irctest's chathistory tests and
+# Besides run_irctest.sh's subset it runs IRCTEST_EXTRA (default: irctest's chathistory and labeled-response tests and
 # the before-connect REGISTER test, which the shared subset leaves out), unless the arguments
 # already hold a "--" of their own.
 set -u -o pipefail
@@ -31,8 +31,8 @@ import pollchat_controller; print(pollchat_controller.DEFAULT_FLAGS)
 PY
 ) --accounts $OPER_DIR/accounts.toml}"
 # the capabilities the gateway offers: a NAK for one of them is then a failure, not a skip
-export IRCTEST_CAPABILITIES="${IRCTEST_CAPABILITIES:-account-tag away-notify batch echo-message extended-join message-tags multi-prefix server-time}"
-IRCTEST_EXTRA="${IRCTEST_EXTRA-irctest/server_tests/chathistory.py irctest/server_tests/account_registration.py::RegisterBeforeConnectTestCase}"
+export IRCTEST_CAPABILITIES="${IRCTEST_CAPABILITIES:-account-tag away-notify batch echo-message extended-join labeled-response message-tags multi-prefix server-time}"
+IRCTEST_EXTRA="${IRCTEST_EXTRA-irctest/server_tests/chathistory.py irctest/server_tests/labeled_responses.py irctest/server_tests/account_registration.py::RegisterBeforeConnectTestCase}"
 extra=()
 case " $* " in *" -- "*) ;; *) [ -n "$IRCTEST_EXTRA" ] && read -r -a extra <<< "-- $IRCTEST_EXTRA" ;; esac
 PATH="$HERE/.venv/bin:$PATH" "$IRCTEST_HOME/run_irctest.sh" --pollchat --timeout 30 --exclude-file "$HERE/bench/irctest-exclude.txt" "$@" "${extra[@]}"

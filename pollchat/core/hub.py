@@ -429,7 +429,7 @@ class Hub(Generic[H]):
             deliveries.append(Delivery(self.roster.handles_for(target), Mention(sender.account.name, text, group)))
         return deliveries
 
-    def private(self, handle: H, name: str, text: str) -> list[Effect[H]]:
+    def private(self, handle: H, name: str, text: str, *, to_self: bool = False) -> list[Effect[H]]:
         """``/msg NAME text``: only NAME receives it; the sender gets a copy as
         confirmation, and a notice if NAME is offline (the message waits in history;
         while :attr:`history` cannot write, the notice says it may be lost) or
@@ -439,16 +439,26 @@ class Hub(Generic[H]):
         Every session of NAME receives it, and every session of the sender the copy,
         so the conversation reads the same on each device. If NAME ignores the sender,
         NAME's sessions get nothing, and the sender is not told (it is kept like any
-        other, and left out of NAME's history replay)."""
+        other, and left out of NAME's history replay).
+
+        NAME may be the sender itself only with ``to_self`` (an IRC ``PRIVMSG`` to
+        one's own nick, which IRC servers deliver): it is kept as a private message
+        from the account to itself and every session of the account receives it as a
+        recipient does; otherwise it is the ``message_to_self`` error line (the line
+        protocol's ``/msg`` to oneself)."""
         session = self.roster.by_handle(handle)
         if session is None:
             return []
         recipient = self.find_account(name)
         if recipient is None:
             return [self._error(handle, ErrorCode.NO_SUCH_USER, name=name[:40])]
-        if recipient.key == session.account.key:
-            return [self._error(handle, ErrorCode.MESSAGE_TO_SELF)]
         sender = session.account
+        if recipient.key == sender.key:
+            if not to_self:
+                return [self._error(handle, ErrorCode.MESSAGE_TO_SELF)]
+            self.messages += 1
+            self.history.add(HistoryRecord(self.clock(), RecordKind.PRIVATE, sender.id, sender.name, text, sender.id, sender.name))
+            return [Delivery(self._own_handles(session), PrivateMessage(sender.name, sender.name, text))]
         target = self.roster.by_key(recipient.key)
         if target is None and self._quota_reached(recipient):
             return [self._error(handle, ErrorCode.MAILBOX_FULL, name=recipient.name, limit=self.offline_quota)]

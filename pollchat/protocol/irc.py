@@ -18,7 +18,12 @@ request keeps its answers in order with the rest):
 * after registration, one typed request per IRC command (``PRIVMSG #lobby`` is a
   :class:`~pollchat.protocol.requests.Say`, a CTCP ACTION an action line, ``CHATHISTORY``
   a :class:`~pollchat.protocol.requests.ChatHistory` with its selectors parsed...);
-  commands sent behind the credentials wait for ``001`` (:meth:`IrcCodec.take_early`).
+  commands sent behind the credentials wait for ``001`` (:meth:`IrcCodec.take_early`);
+* IRCv3 labeled-response: a labelled message's requests come between a
+  :class:`~pollchat.protocol.requests.ReplyStart` and a
+  :class:`~pollchat.protocol.requests.ReplyEnd`; the server gathers what it sends
+  meanwhile and :func:`frame_reply` turns it into the answer (``ACK``, one labelled
+  line, or a ``labeled-response`` batch).
 
 Events become IRC messages in :meth:`IrcCodec.encode`. The bytes of a broadcast depend only on
 :attr:`IrcCodec.mode_key`: the negotiated capabilities that change how a message looks
@@ -43,6 +48,7 @@ from pollchat.protocol.events import (
     Greeting,
     GroupEvent,
     HistoryEnd,
+    Labelled,
     HistoryStart,
     Receipt,
     Left,
@@ -67,6 +73,8 @@ from pollchat.protocol.requests import (
     ChatHistory,
     HistoryPoint,
     Registered,
+    ReplyEnd,
+    ReplyStart,
     Invite,
     Join,
     Kick,
@@ -118,6 +126,7 @@ CAPABILITIES: dict[str, str] = {
     "draft/chathistory": "",
     "echo-message": "",
     "extended-join": "",
+    "labeled-response": "",
     "message-tags": "",
     "multi-prefix": "",
     "sasl": "PLAIN",
@@ -130,6 +139,10 @@ _RENDERING_CAPS = ("account-tag", "away-notify", "echo-message", "extended-join"
 
 CHATHISTORY_LIMIT = 100
 """The most messages one ``CHATHISTORY`` request returns (ISUPPORT ``CHATHISTORY``)."""
+
+MAX_LABEL = 64
+"""The longest ``label`` tag value accepted, in bytes (IRCv3 labeled-response); a
+longer one is not echoed: the message is answered as if it had none."""
 
 CHANMODES = "b,k,l,imnpst"
 """The channel modes of ISUPPORT's CHANMODES (what a group can be: ``+nt`` always)."""
@@ -220,6 +233,57 @@ def format_message(
             param = ":" + param
         parts.append(param)
     return (" ".join(parts) + "\r\n").encode("utf-8")
+
+
+def has_tag(line: bytes, key: str) -> bool:
+    """Whether the IRC line ``line`` (as :func:`format_message` makes it) carries the
+    tag ``key``."""
+    if not line.startswith(b"@"):
+        return False
+    wanted = key.encode()
+    section = line[1:].split(b" ", 1)[0]
+    return any(item.split(b"=", 1)[0] == wanted for item in section.split(b";"))
+
+
+def add_tag(line: bytes, key: str, value: str) -> bytes:
+    """``line`` (one IRC line with its CRLF) with the tag ``key=value`` put first among
+    its tags (IRCv3 message-tags escapes for ``value``). The caller makes sure the line
+    has no ``key`` tag yet."""
+    tag = (key + "=" + value.translate(_TAG_ESCAPES) if value else key).encode("utf-8")
+    if line.startswith(b"@"):
+        return b"@" + tag + b";" + line[1:]
+    return b"@" + tag + b" " + line
+
+
+def frame_reply(label: str, data: bytes, source: str, ref: str, *, batch: bool = True) -> bytes:
+    """The answer to a labelled message (IRCv3 labeled-response), from ``data``: the
+    IRC lines (each ending with CRLF) the server sent the client while carrying it out.
+
+    * no line: ``@label=L :source ACK``;
+    * one line: that line with the ``label`` tag;
+    * more: ``@label=L :source BATCH +ref labeled-response``, every line with
+      ``batch=ref`` (a line already in a batch, such as the lines of a ``chathistory``
+      batch, keeps its own: that batch is nested, its ``BATCH`` lines are in ``ref``),
+      then ``:source BATCH -ref``. Without ``batch`` (the client did not enable the
+      capability) the lines go as they are, unlabelled: a client can only tell a
+      labelled answer of several lines by its batch.
+    """
+    lines = [line + b"\r\n" for line in data.split(b"\r\n") if line]
+    if not lines:
+        return format_message("ACK", source=source, tags=(("label", label),))
+    if len(lines) == 1:
+        return add_tag(lines[0], "label", label)
+    if not batch:
+        return b"".join(lines)
+    out = [format_message("BATCH", "+" + ref, "labeled-response", source=source, tags=(("label", label),))]
+    out += [line if has_tag(line, "batch") else add_tag(line, "batch", ref) for line in lines]
+    out.append(format_message("BATCH", "-" + ref, source=source))
+    return b"".join(out)
+
+
+def valid_label(label: str) -> bool:
+    """A ``label`` tag value that is echoed: 1 to :data:`MAX_LABEL` bytes."""
+    return 0 < len(label.encode("utf-8")) <= MAX_LABEL
 
 
 def _clean(text: str) -> str:
@@ -365,6 +429,7 @@ class IrcCodec:
         self.recorded: Callable[[str, str], float | None] | None = None
         self.account_of: Callable[[str], str] | None = None
         self._batches = 0
+        self._replies = 0
         self._early: list[IrcMessage] = []  # sent before 001 while the login was checked
         self._buf = bytearray()
         self._discarding = False
@@ -445,7 +510,9 @@ class IrcCodec:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
             word = body.lstrip(b" ").split(b" ", 1)[0].decode("ascii", "replace").upper() if body else "*"
-            out.append(Send(self._message("FAIL", word or "*", "INVALID_UTF8", "Message rejected: not UTF-8")))
+            label = self._raw_label(raw[: len(raw) - len(body)])
+            fail = Send(self._message("FAIL", word or "*", "INVALID_UTF8", "Message rejected: not UTF-8"))
+            out.extend((ReplyStart(label), fail, ReplyEnd(label)) if label else (fail,))
             return
         message = parse_message(line)
         if message is None:
@@ -457,7 +524,41 @@ class IrcCodec:
             return ()
         return tuple((k, v) for k, v in m.tags if k.startswith("+") and len(k) > 1)
 
+    def _label(self, m: IrcMessage) -> str:
+        """The label ``m`` asks its answer to carry (IRCv3 labeled-response), or ``""``."""
+        if "labeled-response" not in self.caps:
+            return ""
+        for key, value in m.tags:
+            if key == "label":
+                return value if valid_label(value) else ""
+        return ""
+
+    def _raw_label(self, tags: bytes) -> str:
+        """:meth:`_label` of a line known only by its tags section (``@...`` and its
+        space, as bytes: the rest of the line is not UTF-8)."""
+        try:
+            message = parse_message(tags.decode("utf-8") + "X")
+        except UnicodeDecodeError:
+            return ""
+        return self._label(message) if message is not None else ""
+
     def _dispatch(self, m: IrcMessage, out: list[Request]) -> None:
+        """Carry out ``m``; a labelled message's requests come between a
+        :class:`ReplyStart` and a :class:`ReplyEnd` (not when ``m`` waits for ``001``:
+        it gets them when carried out)."""
+        label = self._label(m)
+        if not label:
+            self._run(m, out)
+            return
+        mark, early = len(out), len(self._early)
+        out.append(ReplyStart(label))
+        self._run(m, out)
+        if len(self._early) > early:  # kept for after 001 (take_early labels it then)
+            del out[mark]
+            return
+        out.append(ReplyEnd(label))
+
+    def _run(self, m: IrcMessage, out: list[Request]) -> None:
         command, params = m.command, m.params
         handler = _PRE.get(command) if not self.registered else None
         if handler is not None or command in _ANYTIME:
@@ -1036,6 +1137,8 @@ class IrcCodec:
     def encode(self, event: ServerEvent, ts: float) -> bytes:
         """``event`` as IRC lines for this connection (``b""``: not shown on IRC)."""
         match event:
+            case Labelled(inner):  # an answer to a labelled command: the server frames it
+                return self.encode(inner, ts)
             case Message(sender, text, history, at, group):
                 if not group and not self.in_main:
                     return b""
@@ -1118,6 +1221,14 @@ class IrcCodec:
     def _batch_ref(self) -> str:
         self._batches += 1
         return f"h{self._batches}"
+
+    def labelled_reply(self, label: str, data: bytes) -> bytes:
+        """:func:`frame_reply` for this client: ``data`` (the lines sent while a message
+        labelled ``label`` was carried out) as its labelled answer, from this server,
+        in a ``labeled-response`` batch with its own reference (``r1``, ``r2``...) when
+        it has several lines."""
+        self._replies += 1
+        return frame_reply(label, data, self.server_name, f"r{self._replies}", batch="batch" in self.caps)
 
     def history_batch(self, target: str, events: Sequence[ServerEvent]) -> bytes:
         """The answer to a ``CHATHISTORY`` request: ``events`` (history

@@ -253,6 +253,27 @@ class Registered:
     server half now joins the client to its groups' channels."""
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyStart:
+    """The requests that follow, up to the matching :class:`ReplyEnd`, carry out one
+    message that asked for a labelled answer (IRCv3 labeled-response): what the server
+    sends the connection while carrying them out, now or in a later loop pass, is that
+    message's answer, framed with ``label`` when it ends.
+
+    Attributes:
+        label: the client's label, 1 to 64 bytes (the spec's limit).
+    """
+
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEnd:
+    """The end of the requests of the labelled message :class:`ReplyStart` began."""
+
+    label: str
+
+
 Request = (
     LogIn
     | Send
@@ -278,6 +299,8 @@ Request = (
     | SlashCommand
     | ChatHistory
     | Registered
+    | ReplyStart
+    | ReplyEnd
 )
 """Any typed request."""
 
@@ -306,5 +329,7 @@ REQUEST_TYPES = (
     SlashCommand,
     ChatHistory,
     Registered,
+    ReplyStart,
+    ReplyEnd,
 )
 """The request classes, for ``isinstance`` checks."""

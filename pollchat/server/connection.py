@@ -45,6 +45,10 @@ class Owner(Protocol):
     """The connection whose labelled JSON-mode line is being answered, and its label
     (:mod:`pollchat.protocol.labels`), or ``None``."""
 
+    gathering: int
+    """How many connections gather every line sent to them (a :class:`Capture` with
+    ``always``): the fan-out then sends them their copy through :meth:`Connection.send`."""
+
     def queue(self, conn: Connection, data: bytes) -> None: ...
 
     def switch_mode(self, conn: Connection, mode: str) -> None: ...
@@ -54,6 +58,33 @@ class Owner(Protocol):
     def pause_reading(self, conn: Connection) -> None: ...
 
     def resume_reading(self, conn: Connection) -> None: ...
+
+
+class Capture:
+    """What is sent to one connection while it is answered a labelled message (IRCv3
+    labeled-response), gathered to be framed at the end (:meth:`Connection.end_capture`).
+
+    A line is gathered while the loop's ``replying`` names this connection (its own
+    answers, in the pass the message came or in the later pass an answer comes back
+    from the worker pool or the database), or at any time when ``always`` is true
+    (before connection registration nothing but the client's own answers can be sent
+    to it, and a login's answer comes from deep in the service). Everything else (a
+    line someone says meanwhile) is queued as usual.
+
+    Attributes:
+        label: the message's label.
+        always: gather every line, not only those sent while ``replying`` is set.
+        frame: turns the gathered bytes into the answer's bytes.
+        data: the gathered bytes.
+    """
+
+    __slots__ = ("label", "always", "frame", "data")
+
+    def __init__(self, label: str, frame: Callable[[bytes], bytes], *, always: bool = False) -> None:
+        self.label = label
+        self.always = always
+        self.frame = frame
+        self.data = bytearray()
 
 
 class GroupShare(Protocol):
@@ -152,6 +183,7 @@ class Connection:
         "dropped",
         "input_tat",
         "held",
+        "capture",
     )
 
     def __init__(
@@ -185,13 +217,14 @@ class Connection:
         self.bucket: TokenBucket | None = None
         self.dropped = 0
         self.input_tat = 0.0  # the input budget's state (pollchat.server.flood)
+        self.capture: Capture | None = None  # a labelled message is being answered
 
     # --- the Peer protocol (pollchat.server.peer) --------------------------------------------
 
     def send(self, event: ServerEvent) -> None:
         """Queue ``event`` encoded by this connection's codec (with the label of the
         line being answered, if it had one: :mod:`pollchat.protocol.labels`)."""
-        self.loop.queue(self, self.encode(event))
+        self.write(self.encode(event))
 
     def encode(self, event: ServerEvent) -> bytes:
         """``event`` as this connection's bytes, not queued (labelled as :meth:`send`)."""
@@ -201,8 +234,37 @@ class Connection:
         return self.codec.encode(event, self.loop.clock())
 
     def write(self, data: bytes) -> None:
-        """Queue ``data`` (see :meth:`EventLoop.queue`)."""
+        """Queue ``data`` (see :meth:`EventLoop.queue`), or gather it into the answer
+        being captured (:class:`Capture`)."""
+        capture = self.capture
+        if capture is not None and (capture.always or self.is_replying()):
+            capture.data += data
+            return
         self.loop.queue(self, data)
+
+    def is_replying(self) -> bool:
+        """The loop is handling a labelled message of this connection (its ``replying``)."""
+        replying = self.loop.replying
+        return replying is not None and replying[0] is self
+
+    def begin_capture(self, capture: Capture) -> None:
+        """Gather what is sent to this connection into ``capture`` (one runs at a time:
+        a running one ends first)."""
+        self.end_capture()
+        self.capture = capture
+        if capture.always:
+            self.loop.gathering += 1
+
+    def end_capture(self, *, send: bool = True) -> None:
+        """Stop gathering and queue the framed answer (``send=False``: drop it; nothing
+        if no capture runs)."""
+        capture, self.capture = self.capture, None
+        if capture is None:
+            return
+        if capture.always:
+            self.loop.gathering -= 1
+        if send:
+            self.loop.queue(self, capture.frame(bytes(capture.data)))
 
     def switch_mode(self, mode: str) -> None:
         """Render later events in ``mode`` (``"text"`` or ``"json"``); through the loop,

@@ -19,8 +19,10 @@ import logging
 import math
 import time
 from concurrent.futures import Future
+from contextlib import contextmanager
+from functools import partial
 from dataclasses import replace
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, TypeVar
 
 from pollchat.core.group_chat import group_name
@@ -41,6 +43,8 @@ from pollchat.protocol.requests import (
     HistoryPoint,
     Invite,
     Registered,
+    ReplyEnd,
+    ReplyStart,
     Join,
     Kick,
     Kill,
@@ -63,7 +67,7 @@ from pollchat.protocol.requests import (
 from pollchat.protocol.session import text_error
 from pollchat.errors import StoreError
 from pollchat.server.commands import history_event
-from pollchat.server.connection import Connection
+from pollchat.server.connection import Capture, Connection
 from pollchat.server.service import ChatService
 from pollchat.texts import ErrorCode, GroupChange, NoticeCode
 
@@ -115,6 +119,51 @@ class IrcGateway:
         if codec.busy:  # an OPER's password check runs: later requests wait, in order
             codec.held.append(request)
             return
+        match request:
+            case ReplyStart(label):
+                # Before 001 only the client's own answers reach it, some from deep in a login.
+                conn.begin_capture(Capture(label, partial(codec.labelled_reply, label), always=not codec.registered))
+                return
+            case ReplyEnd():
+                conn.end_capture()
+                return
+        if conn.capture is None:
+            self._carry_out(conn, codec, request)
+            return
+        with self._answering(conn):
+            self._carry_out(conn, codec, request)
+
+    @contextmanager
+    def _answering(self, conn: Connection) -> Iterator[None]:
+        """While inside: what is sent to ``conn`` is the answer to its labelled message,
+        if one is being answered (IRCv3 labeled-response, :class:`Capture`), with the
+        loop's ``replying`` set as for a labelled JSON line (a group line or a broadcast
+        that reaches ``conn`` too comes to it alone). Used around the requests of the
+        message and around answers that come back in a later loop pass."""
+        capture = conn.capture
+        loop = conn.loop
+        previous = loop.replying
+        if capture is not None:
+            loop.replying = (conn, capture.label)
+        try:
+            yield
+        finally:
+            loop.replying = previous
+
+    @contextmanager
+    def _not_answering(self, conn: Connection) -> Iterator[None]:
+        """While inside: what is sent to ``conn`` is not part of an answer (a message to
+        oneself as its recipient gets it: IRCv3 labeled-response labels the echo only)."""
+        loop = conn.loop
+        previous = loop.replying
+        if previous is not None and previous[0] is conn:
+            loop.replying = None
+        try:
+            yield
+        finally:
+            loop.replying = previous
+
+    def _carry_out(self, conn: Connection, codec: IrcCodec, request: Request) -> None:
         match request:
             case Send(data):
                 conn.write(data)
@@ -232,10 +281,17 @@ class IrcGateway:
                 conn.write(codec.numeric("401", target, "No such nick/channel"))
             return
         line = f"* {session.account.name} {text}" if request.action else text
-        deliveries = self.hub.private(conn, target, line)
+        deliveries = self.hub.private(conn, target, line, to_self=True)
         self._said_at = self.records.time_or(self._said_at)
-        self._deliver(conn, codec, deliveries, request.notice, session=session, request=request)
         other = self.hub.online(target)
+        if other is not None and other.account.id == session.account.id:
+            # To oneself (as IRC servers do): kept, and received as a recipient receives
+            # it (not part of a labelled answer: with echo-message only the echo is).
+            with self._not_answering(conn):  # (nothing to hold back: no error can come from it)
+                self._deliver(conn, codec, deliveries, session=session, request=request)
+            self._echo(conn, codec, session, other.account.name, request)
+            return
+        self._deliver(conn, codec, deliveries, request.notice, session=session, request=request)
         if other is not None and not request.notice and other.presence.status in (Status.AWAY, Status.BUSY):
             conn.write(codec.numeric("301", other.account.name, other.presence.message or other.presence.status.value))
         self._echo(conn, codec, session, other.account.name if other is not None else target, request)
@@ -257,8 +313,10 @@ class IrcGateway:
             )
 
     def _tag_only(self, conn: Connection, codec: IrcCodec, session: OnlineSession[Connection], request: Say) -> None:
-        """A TAGMSG: the tags go to the IRC recipients with message-tags, nothing is kept."""
+        """A TAGMSG: the tags go to the IRC recipients with message-tags, nothing is kept
+        (to one's own nick: to each of one's IRC sessions, this one too, as a recipient)."""
         target = request.target
+        to_self = False
         self._said_at = time.time()
         if fold_channel(target) == self.main_key:
             people = [s for n in self.hub.online_names() if (s := self.hub.online(n)) is not None]
@@ -277,13 +335,14 @@ class IrcGateway:
                 conn.write(codec.numeric("401", target, "No such nick/channel"))
                 return
             people, shown = self.hub.roster.sessions_for(other), target
+            to_self = other.account.id == session.account.id
         if self.hub.ignores.ignorers(session.account.id):  # those who ignore the sender get no tags either
             people = [p for p in people if not self.hub.ignores.ignores(p.account.id, session.account.id)]
         account = self._account_name(session)
         rendered: dict[str, bytes] = {}  # once per mode key
         for person in people:
             other_codec = person.handle.codec
-            if person.handle is conn or not isinstance(other_codec, IrcCodec):
+            if (person.handle is conn and not to_self) or not isinstance(other_codec, IrcCodec):
                 continue
             data = rendered.get(other_codec.mode_key)
             if data is None:
@@ -291,7 +350,8 @@ class IrcGateway:
                     session.account.name, shown, "", self._said_at, account=account, client_tags=request.tags, tag_only=True
                 )
             if data:
-                person.handle.write(data)
+                with self._not_answering(conn):  # received, not answered (the echo is the answer)
+                    person.handle.write(data)
         self._echo(conn, codec, session, shown, request)
 
     def _deliver(
@@ -801,7 +861,8 @@ class IrcGateway:
         def checked(future: Future[bool]) -> None:
             codec.busy = False
             held, codec.held = codec.held, []
-            self._answer_oper(conn, codec, session, name, admin and future.result())
+            with self._answering(conn):  # a labelled OPER: this is its answer
+                self._answer_oper(conn, codec, session, name, admin and future.result())
             for request in held:
                 self.handle(conn, request)
 
@@ -939,7 +1000,8 @@ class IrcGateway:
 
         def finish(answer: Callable[[], None]) -> None:
             try:
-                answer()
+                with self._answering(conn):  # a labelled CHATHISTORY: this is its answer
+                    answer()
             finally:
                 if held:
                     self.service.answer_sent(conn)

@@ -215,6 +215,9 @@ class EventLoop:
         self._to_flush = self.output.to_flush
         self._backlogged = self.output.backlogged
         self.replying: tuple[Connection, str] | None = None
+        self.gathering = 0
+        """Connections that gather every line sent to them (an IRC client's labelled
+        message before registration: :class:`~pollchat.server.connection.Capture`)."""
         """While a labelled JSON-mode line is handled: its connection and label
         (:mod:`pollchat.protocol.labels`); what is sent to that connection carries it."""
         self.before_flush: list[Callable[[], None]] = []
@@ -371,11 +374,26 @@ class EventLoop:
                 conn.send(event)
         return targets
 
+    def _answer_gathering(self, targets: Iterable[Connection], event: ServerEvent) -> Iterable[Connection]:
+        """Send ``event`` alone to the ``targets`` that gather every line (their copy
+        goes into their answer); return the others."""
+        others = []
+        for conn in targets:
+            capture = conn.capture
+            if capture is not None and capture.always:
+                if not conn.closing:
+                    conn.send(event)
+            else:
+                others.append(conn)
+        return others
+
     def fan_out(self, targets: Iterable[Connection], event: ServerEvent) -> None:
         """Queue one event to many connections, encoded once per output mode
         (:meth:`Outputs.fan_out <pollchat.server.output.Outputs.fan_out>`)."""
         if self.replying is not None:  # rare: a labelled line is being answered
             targets = self._answer_labelled(targets, event)
+        if self.gathering:  # rarer: a labelled IRC message before registration
+            targets = self._answer_gathering(targets, event)
         self.output.fan_out(targets, event)
 
     def join_everyone(self, conn: Connection) -> None:
@@ -392,7 +410,19 @@ class EventLoop:
         """Queue ``event`` to every connection that joined (:meth:`join_everyone`) but
         ``exclude`` and those in ``skip``, appended at the end of the pass with the
         pass's other broadcasts
-        (:meth:`Broadcaster.broadcast <pollchat.server.broadcast.Broadcaster.broadcast>`)."""
+        (:meth:`Broadcaster.broadcast <pollchat.server.broadcast.Broadcaster.broadcast>`).
+
+        A connection whose labelled IRC message is being answered (a ``NICK``: everyone
+        sees it, and it is also the answer) gets its copy alone, gathered into that
+        answer (:class:`~pollchat.server.connection.Capture`); a JSON-mode labelled
+        line's broadcasts stay unlabelled (docs/protocol.md)."""
+        replying = self.replying
+        if replying is not None:
+            conn = replying[0]
+            if conn.capture is not None and conn is not exclude and conn not in skip and conn.audience is not None:
+                skip = {*skip, conn}
+                if not conn.closing:
+                    conn.send(event)
         self.broadcasts.broadcast(event, exclude, skip)
 
     def to_group(
@@ -429,6 +459,8 @@ class EventLoop:
         """
         if conn.closing:
             return
+        if conn.capture is not None:  # a labelled answer cut short: what it has so far
+            conn.end_capture(send=flush)
         # Broadcast bytes queued before the close come first; an overflow there closes
         # it as a slow consumer instead.
         if (conn.audience is not None or conn.group_audience is not None) and not self.broadcasts.leave(

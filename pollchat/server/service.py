@@ -53,7 +53,7 @@ from pollchat.protocol.events import (
     ShuttingDown,
 )
 from pollchat.protocol.codec import Input
-from pollchat.protocol.requests import REQUEST_TYPES, Request
+from pollchat.protocol.requests import REQUEST_TYPES, ReplyEnd, ReplyStart, Request
 from pollchat.protocol.names import name_key
 from pollchat.protocol.render import render_text
 from pollchat.protocol.session import (
@@ -331,7 +331,7 @@ class ChatService(Generic[P]):
         for item in items:
             if peer.closing:
                 return
-            if peer.bucket is not None and not self._within_rate(peer):
+            if peer.bucket is not None and not isinstance(item, _REPLY_MARKS) and not self._within_rate(peer):
                 continue
             self._apply(peer, session.feed(item))
         if session.backlog_full and not peer.closing:
@@ -901,6 +901,10 @@ class ChatService(Generic[P]):
         if peer.session is not None and peer.session.backlog_full and not peer.closing:
             peer.pause_reading()
 
+
+_REPLY_MARKS = (ReplyStart, ReplyEnd)
+"""The marks around a labelled IRC message's requests: not lines, so the rate limit
+counts the message's requests only (one IRC message costs what it costs unlabelled)."""
 
 _DONE = {Verb.LOGIN: "logged in", Verb.REGISTER: "registered and logged in", Verb.GUEST: "came in as a guest"}
 

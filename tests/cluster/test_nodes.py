@@ -276,8 +276,16 @@ def test_a_group_made_on_one_node_is_joined_and_used_from_another(tmp_path: Path
         assert amy.readline() == b"bob has entered the chat"
         amy.send(b"/create #familia public\n")
         assert amy.readline() == b"[#familia] public group created: others join with /join #familia"
-        bob.send(b"/join #familia\n")  # node b reads the groups again when node a says so
-        assert bob.readline() == b"[#familia] bob has joined the group"
+        # node b reads the groups again when node a's record arrives, a moment after amy's
+        # answer: until then node b has no such group (a group miss does not ask the
+        # database: docs/scaling.md, "Not done yet")
+        for _ in range(100):
+            bob.send(b"/join #familia\n")
+            answer = bob.readline()
+            if answer != b"no such group: #familia":
+                break
+            time.sleep(0.05)
+        assert answer == b"[#familia] bob has joined the group"
         assert amy.readline() == b"[#familia] bob has joined the group"
         bob.send(b"#familia hola\n")
         assert amy.readline() == b"[#familia] bob: hola"

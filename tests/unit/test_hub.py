@@ -605,6 +605,18 @@ def test_private_message_to_oneself_is_refused(name: str) -> None:
     assert hub.history.take() == []
 
 
+@pytest.mark.parametrize("name", ["user1", "USER1"])
+def test_private_message_to_oneself_from_irc_is_kept_and_received_by_every_own_session(name: str) -> None:
+    """``to_self`` (an IRC PRIVMSG to one's own nick): a private record from the account
+    to itself, delivered to its sessions as an incoming private message."""
+    hub, _ = make_hub()
+    a, _b = online(hub, "user1", "user2")
+    assert hub.private(a, name, "note to me", to_self=True) == [Delivery((a,), PrivateMessage("user1", "user1", "note to me"))]
+    (record,) = hub.history.take()
+    assert (record.kind, record.sender, record.recipient, record.text) == (RecordKind.PRIVATE, "user1", "user1", "note to me")
+    assert record.sender_id == record.recipient_id
+
+
 def test_no_offline_promise_while_the_history_cannot_be_written() -> None:
     """While the history cannot be written, the message is kept (and retried) but the
     sender is not told the recipient will see it; the record is marked so the sender
