@@ -52,6 +52,30 @@ def test_replies_reach_their_callbacks_in_order(redis_url: str) -> None:
     link.stop()
 
 
+def test_poll_takes_a_reply_that_is_there_already_and_never_waits(redis_url: str) -> None:
+    """A cluster node polls its bus link before each flush (a burst's next entry may be
+    in already): a reply sent meanwhile reaches its callback without a loop pass, and
+    with nothing there the poll returns at once."""
+    host, port, db = parse_redis_url(redis_url)
+    loop = _loop()
+    link = RedisLink(loop, host, port, db, "test")
+    link.start()
+    run_until(loop, lambda: link.up)
+    replies: list[object] = []
+    link.poll()  # nothing sent, nothing there: returns
+    link.command("PING", callback=replies.append)
+    deadline = time.monotonic() + 10
+    while not replies:  # no loop pass: only the poll reads
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+        link.poll()
+    assert replies == [b"PONG"]
+    link.command("BLPOP", "never", 0, callback=replies.append)  # answered only when the link goes
+    link.poll()  # returns (a poll that waited would never come back)
+    assert replies == [b"PONG"]
+    link.stop()
+
+
 def test_an_engine_restart_fails_what_waits_and_reconnects(redis_server: RedisServer, redis_url: str) -> None:
     host, port, db = parse_redis_url(redis_url)
     loop = _loop()

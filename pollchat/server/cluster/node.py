@@ -308,6 +308,7 @@ class ClusterNode:
         service.admin.everywhere = self._shutdown_everywhere
         self.cluster_stopping = False
         """An admin's ``/shutdown`` countdown for the whole cluster is under way."""
+        self._read_more = False  # this pass applied entries: read_more() tries once more
         self.published = 0
         """Bus entries this node wrote."""
         self.applied = 0
@@ -672,18 +673,35 @@ class ClusterNode:
             if reply is not LINK_DOWN:
                 log.error("cluster: XREAD: %s", reply)
             return
+        batches: list[tuple[bool, Any]] = []
         for stream, entries in reply or ():
             inbox = stream != scripts.BUS.encode()
-            for entry_id, fields in entries:
+            if entries:
                 if inbox:
-                    self._inbox_id = entry_id
+                    self._inbox_id = entries[-1][0]
                 else:
-                    self._last_id = entry_id
+                    self._last_id = entries[-1][0]
+                batches.append((inbox, entries))
+        # The next read goes out before these are applied: a burst written as several
+        # entries (one per node that took lines) may then be answered by this pass's
+        # end, and read_more() applies it before the flush, in the stream's order.
+        self._maybe_read()
+        self._read_more = bool(batches)
+        for inbox, entries in batches:
+            for entry_id, fields in entries:
                 try:
                     self.apply(parse_entry(fields), inbox=inbox)
                 except BusFormatError as exc:
                     log.error("cluster: bus entry %s skipped: %s", entry_id.decode(errors="replace"), exc)
-        self._maybe_read()
+
+    def read_more(self) -> None:
+        """Before the pass's flush: if this pass applied entries, the read sent before
+        they were applied may be answered already; one non-blocking ``recv`` takes that
+        answer (applied now, so its lines leave in this flush, not the next pass's).
+        Never waits: a lone line is not delayed."""
+        if self._read_more:
+            self._read_more = False
+            self.reader.poll()
 
     def apply(self, entry: Entry, *, inbox: bool = False) -> None:
         """Apply one entry of the bus, or of this node's delivery stream (``inbox``: its

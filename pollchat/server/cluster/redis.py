@@ -271,6 +271,11 @@ class RedisLink:
             return
         self._flush()
 
+    def poll(self) -> None:
+        """Take what the engine has sent already, without waiting (one non-blocking
+        ``recv``): its replies go to their callbacks now."""
+        self._on_readable()
+
     def _on_readable(self) -> None:
         sock = self._sock
         if sock is None or self._connecting:
