@@ -351,3 +351,25 @@ def test_a_close_notify_right_behind_a_line_ends_the_connection(tls_harness: Har
     time.sleep(0.05)
     user1.drain()
     assert [user1.take_line(), user1.take_line()] == ["alice: last words", "alice has left the chat"]
+
+
+
+def test_a_burst_held_by_the_input_budget_ends_after_its_last_line(make_harness: Callable[..., Harness],
+                                                                   ca: trustme.CA, tmp_path: Path) -> None:
+    """2,000 pipelined lines and close_notify, the TCP connection left open, with the
+    input budgets on (as by default): one read takes the lines and the end, the budget
+    holds most lines and pauses reading, and the end, already out of the kernel, is read
+    again once reading resumes; every line arrives, in order, then the left notice."""
+    cert, key = write_cert(ca, tmp_path / "tls")
+    h = make_harness(tls_cert=cert, tls_key=key, tls_port=0)  # the budgets as shipped
+    watcher = h.login("user2", "345")
+    sender = h.login("user1", "123", client=tls_connect(h, ca))
+    sender.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sender.send(b"".join(b"line %d\n" % i for i in range(2000)))
+    sender.sock.setblocking(False)
+    try:
+        sender.sock.unwrap()  # type: ignore[attr-defined]
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+        pass
+    h.forget_online(sender)
+    assert watcher.lines(2001) == [f"user1: line {i}" for i in range(2000)] + ["user1 has left the chat"]
