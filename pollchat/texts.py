@@ -190,6 +190,8 @@ class ErrorCode(enum.Enum):
     INVISIBLE_CHARACTERS = "line contains an invisible or text-direction character ({char}), discarded"
     TOO_SLOW = "you are not reading your messages, closing the connection"
     INTERNAL = "server error, please try again later"
+    CLUSTER_UNAVAILABLE = "the cluster is unavailable, try again shortly"
+    CLUSTER_LINE_LOCAL = "the cluster is unavailable: your line reached only the users of this server"
     UNKNOWN_COMMAND = "unknown command /{name} (try /help)"
     USAGE = "usage: {usage}"
     NO_SUCH_USER = "no such user: {name}"

@@ -11,4 +11,4 @@ settings.register_profile(
 settings.load_profile("pollchat")
 
 # The loopback server fixtures (``harness``, ``make_harness``) live in tests/harness.py.
-pytest_plugins = ["tests.harness", "tests.postgres"]
+pytest_plugins = ["tests.harness", "tests.postgres", "tests.redis"]

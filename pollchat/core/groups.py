@@ -164,27 +164,45 @@ class Groups:
     def __init__(self, store: GroupStore, limits: GroupLimits | None = None) -> None:
         self.store = store
         self.limits = limits or GroupLimits()
+        self.version = 0
+        """Counts membership changes (a member added or removed, a group deleted), so
+        a caller may keep what it derives from memberships until this changes."""
+        self.reload_on_miss = False
+        """Another server shares the store (a cluster node): a name not found here is
+        looked for in the store before it is called unknown (:meth:`find`)."""
+        self._load()
+
+    def _load(self) -> None:
         self._by_key: dict[str, Group] = {}
         self._keys: dict[int, str] = {}  # group id -> its key in _by_key
-        for group in sorted(store.load_groups(), key=lambda g: g.id):
+        for group in sorted(self.store.load_groups(), key=lambda g: g.id):
             # Two old groups whose names are one NFKC key (#familia, #ｆａｍｉｌｉａ): the
             # older keeps the key, the other its pre-NFKC one (names compare as NFKC now).
             key = group.key if group.key not in self._by_key else legacy_key(group.name)
             self._by_key[key] = group
             self._keys[group.id] = key
         self._by_id: dict[int, Group] = {group.id: group for group in self._by_key.values()}
-        self.version = 0
-        """Counts membership changes (a member added or removed, a group deleted), so
-        a caller may keep what it derives from memberships until this changes."""
+
+    def reload(self) -> None:
+        """Read every group again from the store: another server sharing the store
+        changed some (a cluster node, docs/scaling.md). What was derived from
+        memberships is stale after this (:attr:`version` changes)."""
+        self._load()
+        self.version += 1
 
     # --- queries --------------------------------------------------------------------------------
 
     def find(self, name: str) -> Group | None:
         """The live group called ``name`` (any case, any compatibility form, without
         ``#``), or ``None``. The spelling as typed is tried first, for an old group that
-        kept its pre-NFKC key."""
+        kept its pre-NFKC key. With :attr:`reload_on_miss`, a miss reads the store again
+        first."""
         old = legacy_key(name)
-        return (self._by_key.get(old) if old != name_key(name) else None) or self._by_key.get(name_key(name))
+        found = (self._by_key.get(old) if old != name_key(name) else None) or self._by_key.get(name_key(name))
+        if found is None and self.reload_on_miss:  # made on another node a moment ago?
+            self.reload()
+            found = (self._by_key.get(old) if old != name_key(name) else None) or self._by_key.get(name_key(name))
+        return found
 
     def get(self, group_id: int) -> Group | None:
         """The live group with id ``group_id``, or ``None`` (deleted or unknown)."""

@@ -79,6 +79,27 @@ class Ignores:
         if account_id < 0 or self._store is None:
             self._names.pop(account_id, None)
 
+    def refresh(self, account_id: int) -> None:
+        """``account_id``'s stored list changed elsewhere (another node of a cluster):
+        if it is online here, read its list from the store again (the entries kept in
+        memory only, for guests, stay). Nothing if it is offline here.
+
+        Raises:
+            StoreError: the store cannot be read (the list here stays as it was).
+        """
+        if account_id not in self._of or self._store is None or account_id < 0:
+            return
+        ids = set(self._store.ignored_ids(account_id)) | set(self._names.get(account_id, ()))
+        for ignored in self._of[account_id] - ids:
+            ignorers = self._by.get(ignored)
+            if ignorers is not None:
+                ignorers.discard(account_id)
+                if not ignorers:
+                    del self._by[ignored]
+        for ignored in ids - self._of[account_id]:
+            self._by.setdefault(ignored, set()).add(account_id)
+        self._of[account_id] = ids
+
     @property
     def anyone(self) -> bool:
         """Some online account ignores somebody: while false (the usual case), no line

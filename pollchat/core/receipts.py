@@ -67,6 +67,15 @@ class Receipts:
         else:
             self._off.add(account_id)
 
+    def reload(self) -> None:
+        """Read which accounts have receipts off from the store again (the setting was
+        changed elsewhere: another node of a cluster).
+
+        Raises:
+            StoreError: the store cannot be read (the setting here stays as it was).
+        """
+        self._off = set(self.store.receipts_off_accounts())
+
     def read(self, reader_id: int, partner_id: int, until: float, now: float) -> float | None:
         """``reader_id`` has read ``partner_id``'s messages sent up to ``until`` (never
         later than ``now``). Returns the time to tell ``partner_id`` (its messages sent

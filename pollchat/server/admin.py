@@ -144,6 +144,9 @@ class AdminActions(Generic[P]):
         self.countdown = countdown
         self.clock = clock
         self.networks = networks
+        self.everywhere: Callable[[int, str], None] | None = None
+        """Set by a cluster node: tells every other node of an admin's ``/shutdown``
+        (seconds and reason; 0 seconds: cancelled), so the whole cluster stops."""
 
     def kick(self, actor: str, name: str, reason: str = "", *, console: bool = False) -> Notice | Error:
         """Disconnect ``name``'s session (``console``: the actor is the operator, no account)."""
@@ -207,8 +210,10 @@ class AdminActions(Generic[P]):
         self.out.deliver(self.moderation.announce(actor, text))
         return None
 
-    def shutdown(self, actor: str, rest: str = "") -> Notice | Error:
-        """``[SECONDS] [reason]`` starts the countdown; ``cancel`` stops it."""
+    def shutdown(self, actor: str, rest: str = "", *, everywhere: bool = False) -> Notice | Error:
+        """``[SECONDS] [reason]`` starts the countdown; ``cancel`` stops it.
+        ``everywhere`` (an admin's ``/shutdown``, not the operator's console): in a
+        cluster, every node counts down and stops (:attr:`everywhere`)."""
         if has_control_characters(rest):
             return Error.of(ErrorCode.CONTROL_CHARACTERS)
         first, more = (rest.split(maxsplit=1) + ["", ""])[:2]
@@ -216,6 +221,8 @@ class AdminActions(Generic[P]):
             if not self.countdown.cancel():
                 return Error.of(ErrorCode.NO_SHUTDOWN)
             log.warning("admin %s cancelled the shutdown", actor)
+            if everywhere and self.everywhere is not None:
+                self.everywhere(0, "")
             return Notice.of(NoticeCode.SHUTDOWN_CANCELLED_DONE)
         seconds, reason = DEFAULT_COUNTDOWN, rest.strip()
         if first.isascii() and first.isdigit():  # else the whole rest is the reason
@@ -223,6 +230,8 @@ class AdminActions(Generic[P]):
             if not 1 <= seconds <= MAX_COUNTDOWN:
                 return Error.of(ErrorCode.USAGE, usage="/shutdown [SECONDS] [reason] | /shutdown cancel")
         log.warning("admin %s: shutdown in %d s%s", actor, seconds, f" ({reason})" if reason else "")
+        if everywhere and self.everywhere is not None:
+            self.everywhere(seconds, reason)
         self.countdown.start(seconds, reason)
         return Notice.of(NoticeCode.SHUTDOWN_STARTED, seconds=seconds)
 

@@ -19,7 +19,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pollchat import __version__, texts
 from pollchat.config import ServerConfig
@@ -43,6 +43,9 @@ from pollchat.server.tls import server_context
 from pollchat.store.ports import Store
 from pollchat.store.lock import DataDirLock
 
+if TYPE_CHECKING:
+    from pollchat.server.cluster.node import ClusterSettings
+
 log = logging.getLogger(__name__)
 
 
@@ -58,6 +61,7 @@ class Server:
         rng: random numbers for the game (tests pass a seeded ``random.Random``).
         lock: the data-directory lock the caller took (:mod:`pollchat.store.lock`);
             :meth:`close` releases it.
+        cluster: join this cluster (``--cluster``; docs/scaling.md), or ``None``.
 
     Raises:
         ConfigError: more preconfigured accounts than ``max_users``
@@ -75,6 +79,7 @@ class Server:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         lock: DataDirLock | None = None,
+        cluster: ClusterSettings | None = None,
     ) -> None:
         if len(preconfigured) > config.max_users:
             raise ConfigError(texts.TOO_FEW_SEATS)
@@ -149,6 +154,7 @@ class Server:
             rng=rng,
             on_shutdown=self.shutdown,
             on_reload=self.reload_tls,
+            cluster=cluster,
         )
         self.service: ChatService[Connection] = self.chat.service
         self.hub: Hub[Connection] = self.service.hub
@@ -291,6 +297,8 @@ class Server:
             return
         self._closed = True
         self.chat.history.close()  # one last try to write the history; what is lost is counted
+        if self.service.cluster is not None:  # while the loop's selector is open
+            self.service.cluster.stop()
         self.loop.close_all()
         self.pool.shutdown()
         self.database.close()

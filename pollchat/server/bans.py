@@ -21,7 +21,12 @@ class NetworkBans:
 
     def __init__(self, database: BanStore, now: float) -> None:
         self._database = database
+        self.reload(now)
+
+    def reload(self, now: float) -> None:
+        """Read the bans again from the database (in a cluster another node changed them)."""
         loaded = []
+        database = self._database
         for text, until, reason, by in database.address_bans(now):
             network = parse_network(text)
             if network is not None:

@@ -22,7 +22,9 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from pollchat.protocol.events import Error
 from pollchat.server.connection import Connection
+from pollchat.texts import ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -118,18 +120,40 @@ class CommitBarrier:
         for conn in ready:
             _, _, ranges = self._held.pop(conn)
             if not conn.closed and any(self.store.failed_between(low, high) for low, high in ranges):
-                log.error(
-                    "connection #%d %s: the database refused a write its reply acknowledged; closing it unanswered",
-                    conn.id,
-                    conn.peer,
-                )
                 self._pending.discard(conn)
                 conn.outbuf.clear()
-                self._close(conn, "a write was refused by the database", flush=False)
+                code = self._refusal(ranges)
+                if code is None:
+                    log.error(
+                        "connection #%d %s: the database refused a write its reply acknowledged; closing it unanswered",
+                        conn.id,
+                        conn.peer,
+                    )
+                    self._close(conn, "a write was refused by the database", flush=False)
+                    continue
+                # The store knows what the refusal means (another node registered the name
+                # first): the client is told that instead of what it was about to be told.
+                log.warning("connection #%d %s: the database refused its write: %s", conn.id, conn.peer, code.value)
+                conn.held = False
+                conn.direct_writes = conn.transport.direct_writes
+                conn.send(Error.of(code))
+                self._close(conn, code.value, flush=True)
                 continue
             if conn in self._pending:
                 continue  # a write of this pass is still to come: held until its hold()
             self._let_go(conn)
+
+    def _refusal(self, ranges: list[tuple[int, int]]) -> ErrorCode | None:
+        """What the store says a client whose write in ``ranges`` was refused is told
+        (``refusal_between``, optional), or ``None``: closed unanswered."""
+        refusal_between = getattr(self.store, "refusal_between", None)
+        if refusal_between is None:
+            return None
+        for low, high in ranges:
+            code = refusal_between(low, high)
+            if code is not None:
+                return code  # type: ignore[no-any-return]
+        return None
 
     def _let_go(self, conn: Connection) -> None:
         conn.held = False

@@ -17,7 +17,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pollchat.config import ServerConfig
 from pollchat.errors import ConfigError, StoreError
@@ -43,6 +43,9 @@ from pollchat.server.workers import PasswordPool, WorkerPool
 from pollchat.store.database import Database
 from pollchat.store.ports import Store
 
+if TYPE_CHECKING:
+    from pollchat.server.cluster.node import ClusterSettings
+
 P = TypeVar("P", bound=Peer)
 
 
@@ -58,6 +61,7 @@ def build_chat(
     rng: random.Random | None = None,
     on_shutdown: Callable[[], None] | None = None,
     dummy_hash: str | None = None,
+    budget: SeatBudget | None = None,
 ) -> ChatService[P]:
     """The chat service over ``database``, with its hub, groups and history log.
 
@@ -76,6 +80,8 @@ def build_chat(
         on_shutdown: begins the graceful shutdown (the end of an admin's countdown).
         dummy_hash: the hash checked for unknown accounts; by default one of a random
             password at ``config.kdf_iterations`` (about 0.14 s of CPU at the default).
+        budget: the seat budget; by default ``config.max_users`` with a reserved seat
+            per preconfigured account (a cluster node passes one its engine referees).
 
     Returns:
         The service; its ``hub``, ``groups`` and ``history`` are the rest of the graph.
@@ -90,7 +96,7 @@ def build_chat(
     )
     hub: Hub[P] = Hub(
         AccountDirectory(preconfigured, database),
-        SeatBudget(config.max_users, len(preconfigured)),
+        budget or SeatBudget(config.max_users, len(preconfigured)),
         clock=clock,
         idle_after=config.idle_after,
         offline_quota=config.offline_quota,
@@ -127,6 +133,7 @@ def build_server_loop(
     rng: random.Random | None = None,
     on_shutdown: Callable[[], None] | None = None,
     on_reload: Callable[[], None] | None = None,
+    cluster: ClusterSettings | None = None,
 ) -> tuple[LoopAdapter, WorkerPool]:
     """The chat on ``loop``: a worker pool for password work, the service (its output
     is the loop), the IRC gateway's request handler (with ``config.irc``) and the loop
@@ -137,10 +144,20 @@ def build_server_loop(
     SQLite engine, registrations are group-committed once per pass
     (:mod:`pollchat.server.registrations`), the loop's first before-flush hook.
 
+    With ``cluster``, the service is one node of a cluster
+    (:class:`~pollchat.server.cluster.node.ClusterNode`, needs ``hiredis``): its seats
+    are the engine's, its broadcasts go over the engine's bus, and the node starts
+    connecting at once (``service.cluster.stop()`` leaves).
+
     Returns:
         The loop adapter (its ``service`` is the chat) and the worker pool (to shut down).
     """
     pool = WorkerPool(loop, config.hash_workers)
+    budget: SeatBudget | None = None
+    if cluster is not None:
+        from pollchat.server.cluster.node import RefereedSeats  # hiredis: only in a cluster
+
+        budget = RefereedSeats(config.max_users, len(preconfigured))
     service: ChatService[Connection] = build_chat(
         config,
         preconfigured,
@@ -151,6 +168,7 @@ def build_server_loop(
         clock=clock,
         rng=rng,
         on_shutdown=on_shutdown,
+        budget=budget,
     )
     attach = getattr(database, "attach", None)
     if attach is not None:  # a write-behind store (PostgreSQL): its driver runs on this loop
@@ -161,6 +179,9 @@ def build_server_loop(
             raise ConfigError(str(exc)) from None
         service.barrier = CommitBarrier(database, loop.output.to_flush, loop.close)  # type: ignore[arg-type]
         service.store_available = lambda: bool(getattr(database, "available", True))
+        await_id = getattr(database, "await_id", None)
+        if await_id is not None:  # a burst of registrations waits for the next block of ids
+            service.await_account_id = lambda then: bool(await_id("account", then))
     if config.irc:  # the IRC gateway's server half: it hooks itself into the service
         IrcGateway(service, config.irc_main_channel)
     adapter = LoopAdapter(loop, service, on_shutdown=on_shutdown, on_reload=on_reload)
@@ -171,4 +192,16 @@ def build_server_loop(
         # of the pass is committed or sent.
         loop.before_flush.insert(0, service.registration_commit.before_flush)
     loop.handler = adapter
+    if cluster is not None:
+        from pollchat.server.cluster.node import ClusterNode
+
+        shared = database if hasattr(database, "apply_remote") else None  # a view per node: kept current
+        node = ClusterNode(
+            loop, service, cluster, config.max_users - len(preconfigured), clock=clock, store=shared  # type: ignore[arg-type]
+        )
+        service.cluster = node
+        if shared is not None:  # a login for an account this node's view lacks asks the database
+            service.fetch_account = shared.fetch_account  # type: ignore[attr-defined]
+        loop.after_flush.append(node.publish)  # last: the pass's records, one XADD
+        node.start()
     return adapter, pool

@@ -15,7 +15,7 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pollchat import __version__, texts
 from pollchat.cliargs import OneLineParser, kdf_iterations_argument, non_negative_float, whole_number
@@ -25,6 +25,7 @@ from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.addresses import WILDCARDS, local_addresses, urls_for_others
 from pollchat.server.app import Server
+from pollchat.server.cluster import check_cluster_flags
 from pollchat.server.files import PrivateRotatingFileHandler, exposure_warnings
 from pollchat.server.rlimits import raise_open_file_limit
 from pollchat.server.subcommands import register_all
@@ -33,6 +34,9 @@ from pollchat.store.engines import check_location, open_store
 from pollchat.store.ports import Store
 from pollchat.store.urls import redact
 from pollchat.store.lock import DataDirLock
+
+if TYPE_CHECKING:
+    from pollchat.server.cluster.node import ClusterSettings
 
 PROG = "pollchat-server"
 log = logging.getLogger("pollchat.server")
@@ -345,6 +349,28 @@ def build_parser() -> argparse.ArgumentParser:
         "the password from PGPASSWORD, PGPASSFILE or ~/.pgpass; needs pip install 'pollchat[postgres]') "
         f"instead of {DATABASE_NAME} in the data directory",
     )
+    cluster = parser.add_argument_group("cluster (several nodes, one chat: docs/scaling.md)")
+    cluster.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="join the cluster whose engine is this Redis (redis://HOST:PORT/DB); needs --database "
+        "postgresql://... and pip install 'pollchat[cluster]'",
+    )
+    cluster.add_argument("--node-name", metavar="NAME", help="this node's name in the cluster (default: host name:port)")
+    cluster.add_argument(
+        "--cluster-heartbeat",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between this node's heartbeats (default: %(default)s)",
+    )
+    cluster.add_argument(
+        "--cluster-expiry",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="a node silent this long is dead: its users are shown offline, their seats freed (default: %(default)s)",
+    )
     kdf_iterations_argument(parser, default=_default("kdf_iterations"), maximum=MAX_ITERATIONS)
     _add_config_flags(parser, main_options=True)
     parser.add_argument(
@@ -564,11 +590,23 @@ def _web_urls_for_others(server: Server) -> list[str]:
     return urls_for_others(scheme, address[1], host_name, local_addresses(host_name), ipv6=address[0] == "::")
 
 
+def _cluster_settings(args: argparse.Namespace, port: int) -> ClusterSettings:
+    """The ``--cluster`` flags, checked (a bad URL or node name is a one-line error)."""
+    from pollchat.server.cluster.node import ClusterSettings, default_node_name
+
+    settings = ClusterSettings(
+        args.cluster, args.node_name or default_node_name(port), args.cluster_heartbeat, args.cluster_expiry
+    )
+    settings.check()
+    return settings
+
+
 def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
     # Everything that can fail on bad input is checked before the prompt's answer is used
     # and before anything is written to disk.
     preconfigured = load_accounts_file(args.accounts) if args.accounts else []
     check_location(args.database)
+    check_cluster_flags(args.cluster, args.database)
     if args.database is not None and args.backup_every > 0:
         raise ConfigError("--backup-every snapshots the SQLite file; back up PostgreSQL with pg_dump (docs/operations.md)")
     max_users = args.max_users if args.max_users is not None else _ask_max_users(stdin)
@@ -586,7 +624,8 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
         database = open_store(config.data_dir, args.database)
         log_path = log_file_path(config)
         logging.getLogger().addHandler(file_log_handler(log_path))
-        server = Server(config, preconfigured, database, lock=lock)  # closes both in close()
+        cluster = _cluster_settings(args, config.port) if args.cluster is not None else None
+        server = Server(config, preconfigured, database, lock=lock, cluster=cluster)  # closes both in close()
     except BaseException:
         if database is not None:
             database.close()

@@ -767,7 +767,7 @@ class Commands(Generic[P]):
             self._send(conn, error)
 
     def do_shutdown(self, conn: P, args: tuple[str, ...]) -> None:
-        self._send(conn, self.admin.shutdown(self._actor(conn), args[0] if args else ""))
+        self._send(conn, self.admin.shutdown(self._actor(conn), args[0] if args else "", everywhere=True))
 
 
 def describe_connection(conn: P) -> tuple[int, str]:

@@ -35,6 +35,7 @@ from pollchat.core.accounts import Account
 from pollchat.core.group_chat import GroupChat
 from pollchat.core.effects import Delivery, Effect, JoinedEveryone, LeftEveryone, ToEveryone, ToGroup
 from pollchat.core.hub import Admission, Hub
+from pollchat.core.seats import AccountKind
 from pollchat.core.lockout import LoginThrottle
 from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
@@ -114,6 +115,32 @@ class Output(Protocol[P_contra]):
 
     def leave_everyone(self, peer: P_contra) -> None:
         """``peer`` logged out: it receives no more broadcasts."""
+
+
+class ClusterPort(Protocol):
+    """What the service asks of a cluster (:class:`pollchat.server.cluster.node.ClusterNode`),
+    when it runs as one node of several."""
+
+    def take_seat(
+        self, peer: object, name: str, kind: AccountKind, answer: Callable[[ErrorCode | None], None], account_id: int = 0
+    ) -> None:
+        """Take a cluster-wide seat for ``peer`` logging in as ``name`` (account
+        ``account_id``, 0 if it has none yet); ``answer`` (on the loop thread) gets
+        ``None`` or the refusal."""
+
+    def seat_unused(self, peer: object) -> None:
+        """The seat taken for ``peer`` was not used: give it back."""
+
+    def stop(self) -> None:
+        """Leave the cluster (the server is stopping)."""
+
+    def login_checked(self, host: str, key: str, ok: bool) -> None:
+        """A password check for account ``key`` from ``host`` succeeded or failed here:
+        the other nodes count it in their login throttles too."""
+
+    def route(self, effects: Iterable[Effect[Any]]) -> list[Effect[Any]]:
+        """Take what is for other nodes, or for everyone, out of ``effects``; return
+        what is for this node's peers now."""
 
 
 class PeerOutput(Generic[P]):
@@ -209,7 +236,7 @@ class ChatService(Generic[P]):
             self,
             ShutdownCountdown(
                 timers,
-                warn=lambda event: self.deliver([ToEveryone(self.hub.everyone(), event)]),
+                warn=self._warn_everyone,
                 finish=on_shutdown or (lambda: None),
                 on_change=self._set_closing,
             ),
@@ -228,14 +255,26 @@ class ChatService(Generic[P]):
         self.on_leaving: list[Callable[[P], None]] = []
         """Called with each logged-in peer whose connection is ending, before its seat is
         freed and the others are told (a front end tells what only it knows)."""
+        self.await_account_id: Callable[[Callable[[], None]], bool] | None = None
+        """A store that takes account ids from reserved blocks (PostgreSQL): ``False`` if
+        none is reserved now, and then it calls the callable once it has more; a
+        registration waits for that rather than being refused (``None``: never waits)."""
         self.barrier: Any = None
         """The commit barrier (:class:`pollchat.server.barrier.CommitBarrier`) of a
         write-behind store (PostgreSQL): a connection whose request issued writes is
         held until they are committed. ``None`` (SQLite): writes commit when they return."""
         self.store_available: Callable[[], bool] | None = None
+        self.fetch_account: Callable[[str, Callable[[], None]], None] | None = None
+        self._looked_up: Command | None = None  # the step being run again after its lookup
+        """In a cluster on the view store: ask the database for an account key the view
+        does not have, then call back (a login on one node right after a registration
+        on another)."""
         """Whether the account database can be reached (``None``: always); while it
         cannot, logins and registrations are refused with one line."""
         self._history_waiters: dict[P, int] = {}  # peers whose private or group line waits for the history batch
+        self.cluster: ClusterPort | None = None
+        """Set when this server is one node of a cluster (``--cluster``): seats are the
+        engine's, and effects pass through it (:meth:`deliver`)."""
         # Bound once: every connection's timer refers to these, not to a closure of its own.
         self._on_login_timeout = self._login_timed_out
         self._on_idle_check = self._idle_check
@@ -348,6 +387,14 @@ class ChatService(Generic[P]):
 
     # --- the output port (also used by Commands and AdminActions) --------------------------------
 
+    def _warn_everyone(self, event: ServerEvent) -> None:
+        """A shutdown countdown's warning to everyone online here (in a cluster, each
+        node warns its own users: a node's countdown is its own)."""
+        if self.cluster is not None:
+            self.output.broadcast(event)
+        else:
+            self.deliver([ToEveryone(self.hub.everyone(), event)])
+
     def send(self, peer: P, event: ServerEvent) -> None:
         """Queue ``event`` for ``peer`` alone."""
         peer.send(event)
@@ -355,7 +402,11 @@ class ChatService(Generic[P]):
     def deliver(self, effects: Iterable[Effect[P]]) -> None:
         """Carry out the core's effects, in order: each event rendered once per
         encoding in use; one to everyone logged in goes out as one broadcast, one to a
-        group's members as one group line (batched per pass by the loop)."""
+        group's members as one group line (batched per pass by the loop). In a cluster,
+        what is for everyone or for other nodes goes over the cluster's bus first
+        (:meth:`ClusterPort.route`)."""
+        if self.cluster is not None:
+            effects = self.cluster.route(effects)
         output = self.output
         for effect in effects:
             match effect:
@@ -464,8 +515,26 @@ class ChatService(Generic[P]):
                 barrier.hold_pending(peer)
 
     def _run_steps(self, peer: P, steps: list[SessionStep]) -> None:
-        for step in steps:
+        for index, step in enumerate(steps):
             if peer.closing:
+                return
+            if isinstance(step, Command) and self._misses_account(step):
+                # /msg or /whois of a name this node's view lacks (a cluster): ask the
+                # database first; this step and the rest wait, in order, reading paused.
+                looked_up, rest = step, steps[index:]
+                peer.pause_reading()
+
+                def found() -> None:
+                    self._looked_up = looked_up
+                    try:
+                        if not peer.closing:
+                            self._resume(peer, rest)
+                    finally:
+                        self._looked_up = None
+
+                fetch = self.fetch_account
+                assert fetch is not None
+                fetch(name_key(step.args[0]), found)
                 return
             match step:
                 case Chat(text):
@@ -498,6 +567,14 @@ class ChatService(Generic[P]):
                         peer.send(event)
                         peer.close(render_text(event))
 
+    def _misses_account(self, step: Command) -> bool:
+        """Whether ``step`` is a ``/msg`` or ``/whois`` of a name neither online nor in
+        the store's view, to be looked up in the database first (in a cluster only)."""
+        if self.fetch_account is None or step.name not in ("msg", "whois") or not step.args or step is self._looked_up:
+            return False
+        name = step.args[0]
+        return not name.startswith("#") and self.hub.roster.by_key(name_key(name)) is None and self.hub.accounts.find(name) is None
+
     def _step_failed(self, peer: P, what: str) -> None:
         """An unexpected exception while running ``what`` (a command or a chat line) for
         ``peer``: log its traceback once, answer one ``internal`` error line, and keep
@@ -527,7 +604,7 @@ class ChatService(Generic[P]):
                 self._verify(peer, step)
             return
         if step.verb is Verb.GUEST:
-            self._finish(peer, step, lambda: self.hub.guest(peer, step.name))
+            self._seated(peer, step, step.name, AccountKind.REGISTERED, lambda: self._finish(peer, step, lambda: self.hub.guest(peer, step.name)))
             return
         refusal = self.hub.check_registration(step.name)
         if refusal is None and self.config.max_accounts and self.count_accounts is not None:
@@ -545,20 +622,33 @@ class ChatService(Generic[P]):
             hash_password,
             step.password,
             self.config.kdf_iterations,
-            on_done=lambda f: self._finish(peer, step, lambda: self.hub.register(peer, step.name, f.result())),
+            on_done=lambda f: self._seated(
+                peer, step, step.name, AccountKind.REGISTERED, lambda: self._finish(peer, step, lambda: self.hub.register(peer, step.name, f.result()))
+            ),
         )
 
-    def _verify(self, peer: P, step: Authenticate) -> None:
+    def _verify(self, peer: P, step: Authenticate, *, looked_up: bool = False) -> None:
         host, key = peer.host, name_key(step.name)
         if peer.closing:
             self.throttle.end(host, key)
             return
         account = self.hub.accounts.find(step.name)
+        if account is None and not looked_up and self.fetch_account is not None:
+            self.fetch_account(key, lambda: self._verify(peer, step, looked_up=True))
+            return
         encoded = account.password_hash if account is not None else self.dummy_hash
 
         def checked(future: Future[bool]) -> None:
             self.throttle.end(host, key)
-            self._finish(peer, step, lambda: self._login(peer, step, account, future.result()))
+            ok = future.result()
+
+            def finish() -> None:
+                self._finish(peer, step, lambda: self._login(peer, step, account, ok))
+
+            if ok and account is not None:  # only a right password asks for a seat
+                self._seated(peer, step, account.name, account.kind, finish, account.id)
+            else:
+                finish()
 
         self.pool.submit(verify_password, step.password, encoded, on_done=checked)
 
@@ -569,14 +659,45 @@ class ChatService(Generic[P]):
             self.throttle.succeeded(host, key)
         elif self.throttle.failed(host, key, self.timers.clock()):
             log.warning("failed logins from %s for %r: locked out for %gs", host, step.name, self.config.lockout_seconds)
+        if self.cluster is not None:  # every node counts it: guesses cannot be spread over nodes
+            self.cluster.login_checked(host, key, ok and account is not None)
         return self.hub.login(peer, account, ok)
 
+    def _seated(
+        self, peer: P, step: Authenticate, name: str, kind: AccountKind, admit: Callable[[], None], account_id: int = 0
+    ) -> None:
+        """Run ``admit`` once this login has a seat: at once on a single server; in a
+        cluster, once the engine's seat script said yes (a refusal is answered here)."""
+        cluster = self.cluster
+        if cluster is None:
+            admit()
+            return
+
+        def answered(refusal: ErrorCode | None) -> None:
+            if refusal is None:
+                admit()
+            elif refusal is ErrorCode.TOO_MANY_SESSIONS and not peer.closing:
+                self._refused(peer, step, refusal, limit=self.hub.sessions_per_account)
+            elif not peer.closing:
+                self._refused(peer, step, refusal)
+
+        cluster.take_seat(peer, name, kind, answered, account_id)
+
     def _finish(self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]) -> None:
-        """On the loop thread, once the password work is done. With the group commit,
-        a registration waits for the end of the pass (:meth:`_decide` then runs with
-        the pass's other registrations, and :meth:`_admit` after their commit)."""
+        """On the loop thread, once the password work (and in a cluster, the seat) is
+        done. With the group commit (the SQLite store only; a cluster has none), a
+        registration waits for the end of the pass (:meth:`_decide` then runs with the
+        pass's other registrations, and :meth:`_admit` after their commit)."""
+        if peer.closing:  # gone meanwhile: no seat taken, no account created
+            if self.cluster is not None:
+                self.cluster.seat_unused(peer)
+            return
         if step.verb is Verb.REGISTER and self.registration_commit is not None:
             self.registration_commit.after_pass(lambda: self._decide(peer, step, decide))
+            return
+        await_id = self.await_account_id
+        if step.verb is Verb.REGISTER and await_id is not None and not await_id(lambda: self._finish(peer, step, decide)):
+            return  # no account id reserved yet: once the database has given more
             return
         if self.barrier is not None:  # PostgreSQL: the replies wait for the writes they acknowledge
             mark = self.barrier.mark()
@@ -591,6 +712,7 @@ class ChatService(Generic[P]):
         decided = self._decide(peer, step, decide)
         if decided is not None:
             decided[1]()
+
     def _decide(
         self, peer: P, step: Authenticate, decide: Callable[[], Admission[P]]
     ) -> tuple[P, Callable[[], None]] | None:
@@ -598,16 +720,22 @@ class ChatService(Generic[P]):
         it was refused or failed (the peer was told), else the peer and its admission to
         carry out (the welcome, the entered notices...)."""
         if peer.closing:  # gone meanwhile: no seat taken, no account created
+            if self.cluster is not None:
+                self.cluster.seat_unused(peer)
             return None
         try:
             admission = decide()
         except Exception:  # e.g. the database refused the new account (disk full)
             log.exception("login or registration failed for connection #%d", peer.id)
+            if self.cluster is not None:
+                self.cluster.seat_unused(peer)
             peer.send(Error.of(ErrorCode.INTERNAL))
             peer.close("internal error")
             return None
         assert peer.session is not None
         if admission.refusal is not None:
+            if self.cluster is not None:
+                self.cluster.seat_unused(peer)
             self._refused(peer, step, admission.refusal, **admission.detail)
             return None
         return peer, lambda: self._admit(peer, step, admission)

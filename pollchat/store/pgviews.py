@@ -17,10 +17,16 @@ event loop:
   each account -- the blocking connection is closed, and a
   :class:`~pollchat.store.pgdriver.PgDriver` takes over. Every read is answered from
   the views at once; every write updates them at once and becomes one transaction
-  queued, in order, to the driver (**write-behind**). Ids are given here (the largest
-  in each table plus one): on one node the views are authoritative. The database's
-  unique indexes stay the last word: a write it refuses is logged as an error and the
-  view corrected (a refused registration removes the account again).
+  queued, in order, to the driver (**write-behind**). Ids are taken here from blocks
+  reserved from the tables' sequences (:data:`ID_BLOCKS`), so several nodes on one
+  database never take one id. The database's unique indexes stay the last word: a
+  write it refuses is logged as an error and the view corrected (a refused
+  registration removes the account again; its client is told the name is taken).
+* **Several nodes** (a cluster, docs/scaling.md): with :attr:`PgViewStore.changes` set,
+  every view write is also a record for the other nodes, which apply it to their
+  views without writing (:meth:`PgViewStore.apply_remote`); a login the view misses
+  asks the database (:meth:`PgViewStore.fetch_account`), and lost records are made up
+  for by reading the views again (:meth:`PgViewStore.reload_views`).
 
 Acknowledged means committed: every write has a commit sequence number
 (:attr:`PgViewStore.issued` after it; :attr:`PgViewStore.done` says how far the server
@@ -39,18 +45,21 @@ transaction resent after a lost connection cannot apply twice.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import logging
 import math
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from pollchat.core.accounts import Account
 from pollchat.core.groups import Group, Member, PendingChange, Visibility
 from pollchat.core.history import Conversation, HistoryRecord, RecordKind
 from pollchat.core.seats import AccountKind
 from pollchat.errors import StoreConflict, StoreError
+from pollchat.texts import ErrorCode
 from pollchat.protocol.names import name_key, skeleton
 from pollchat.store.accounts import _now_iso, _registered
 from pollchat.store.groups import MAX_PENDING_CHANGES
@@ -93,6 +102,105 @@ def _insert_messages(count: int) -> str:
     )
 
 
+ID_BLOCKS = {"account": 256, "chat_group": 64, "message": 10_000, "pending_change": 256}
+"""Ids a node reserves at a time per table from the table's sequence (one ``nextval``
+query over ``generate_series``), asked again when half are used: several nodes on one
+database never take one id, and a node's writes never wait for one. Half a block must
+outlast one database round trip of the busiest burst: the message block covers 5,000
+lines between a refill's question and its answer (a round trip is milliseconds).
+Unused ids of a block are skipped after a restart (ids are unique and grow per node,
+not gapless)."""
+
+
+def _reserve(table: str) -> str:
+    return f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s::int)"
+
+
+_BUS_TYPES: dict[str, type] = {
+    cls.__name__: cls for cls in (Account, PendingChange, HistoryRecord, AccountKind, RecordKind)
+}
+
+
+def _to_json(value: object) -> object:
+    """A shared call's argument as JSON-ready values (dataclasses and enumerations of
+    :data:`_BUS_TYPES` by name)."""
+    if isinstance(value, HistoryRecord):  # the bulk of the records: positional, measured 2 x cheaper
+        return {"@h": [value.ts, value.kind.value, value.sender_id, value.sender, value.text, value.recipient_id,
+                       value.recipient, value.id, value.group_id, value.warned]}
+    if isinstance(value, enum.Enum):
+        return {"@e": type(value).__name__, "v": value.value}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, object] = {"@": type(value).__name__}
+        for field in dataclasses.fields(value):
+            out[field.name] = _to_json(getattr(value, field.name))
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_to_json(item) for item in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"cannot share {type(value).__name__}")
+
+
+def _from_json(value: object) -> object:
+    """The value :func:`_to_json` made ``value`` from (lists stay lists).
+
+    Raises:
+        ValueError: a type that is not one of :data:`_BUS_TYPES`."""
+    if isinstance(value, list):
+        return [_from_json(item) for item in value]
+    if isinstance(value, dict):
+        if "@h" in value:
+            ts, kind, sender_id, sender, text, recipient_id, recipient, record_id, group_id, warned = value["@h"]
+            return HistoryRecord(ts, RecordKind(kind), sender_id, sender, text, recipient_id, recipient, record_id,
+                                 group_id, warned)
+        if "@e" in value:
+            kind = _BUS_TYPES.get(str(value["@e"]))
+            if kind is None or not issubclass(kind, enum.Enum):
+                raise ValueError(f"unknown enumeration {value!r}")
+            return kind(value["v"])
+        cls = _BUS_TYPES.get(str(value.get("@")))
+        if cls is None or not dataclasses.is_dataclass(cls):
+            raise ValueError(f"unknown type {value.get('@')!r}")
+        return cls(**{key: _from_json(item) for key, item in value.items() if key != "@"})
+    return value
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_SHARED: set[str] = set()
+
+
+def _shared(unchanged: object = ...) -> Callable[[_F], _F]:
+    """Mark a view write as shared: once attached with :attr:`PgViewStore.changes` set
+    (a cluster node), each call that returns anything but ``unchanged`` appends the
+    record ``["store", name, args, kwargs, draws]`` (``draws``: the ids and times it
+    took) for the other nodes' :meth:`PgViewStore.apply_remote`."""
+
+    def decorate(method: _F) -> _F:
+        name = method.__name__
+        _SHARED.add(name)
+
+        @functools.wraps(method)
+        def wrapper(self: PgViewStore, *args: Any, **kwargs: Any) -> Any:
+            if self.changes is None or self._db is not None or self._replay is not None:
+                return method(self, *args, **kwargs)
+            draws: list[Any] = []
+            self._draws = draws
+            try:
+                result = method(self, *args, **kwargs)
+            finally:
+                self._draws = None
+            if result is not unchanged:
+                record = ["store", name, _to_json(args), {k: _to_json(v) for k, v in kwargs.items()}, draws]
+                self.changes.append(record)
+                if self._reloading is not None:
+                    self._reloading.append(record)
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
 @dataclasses.dataclass(slots=True)
 class AccountRow:
     """One ``account`` row as the view keeps it."""
@@ -128,14 +236,17 @@ def open_pg_views(url: str) -> PgViewStore:
 
 
 def _sync_sequences(database: PostgresDatabase) -> None:
-    """Move each identity sequence past the largest id in its table: after attach the
-    views give ids themselves (explicit ids do not advance a sequence), so a later start
-    or the blocking engine must not hand out one of them again."""
+    """Move each identity sequence past the largest id in its table, never back: a
+    database written by an older version (which gave ids from memory, explicit ids do
+    not advance a sequence) must not hand out one of them again, and a block another
+    node reserved beyond the largest id stays reserved."""
     conn = database._conn
     try:
         for table in _IDENTITY_TABLES:
+            sequence = conn.execute(f"SELECT pg_get_serial_sequence('{table}', 'id')").fetchone()[0]
             conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table} HAVING max(id) IS NOT NULL"
+                f"SELECT setval('{sequence}', top) FROM (SELECT max(id) AS top FROM {table}) AS t"
+                f" WHERE top > (SELECT last_value FROM {sequence})"
             )
     except Exception as exc:  # psycopg.Error: not imported here
         raise StoreError(f"cannot prepare {redact(database.url)}: {exc}") from None
@@ -160,6 +271,17 @@ class PgViewStore:
         self._failed: deque[int] = deque(maxlen=1000)
         self._closed = False
         self._sql: dict[str, str] = {}
+        self.changes: list[list[Any]] | None = None
+        """Set to a list by a cluster node: every view write after attach appends its
+        record here (see :func:`_shared`), for the node to publish on its bus."""
+        self._draws: list[Any] | None = None  # ids and times a recorded call took
+        self._replay: list[Any] | None = None  # those of the remote call being applied
+        self._ids: dict[str, deque[int]] = {}
+        self._refilling: set[str] = set()
+        self._id_waiters: dict[str, list[Callable[[], None]]] = {}  # calls waiting for a refill
+        self._failed_codes: dict[int, ErrorCode] = {}
+        self._reloading: list[Sequence[Any]] | None = None  # calls since the reload was asked
+        self._reloaded: list[Callable[[], None]] = []
         self._written = 0  # the commit sequence number of the last write queued
 
     # --- the commit barrier's side ----------------------------------------------------------------
@@ -185,6 +307,14 @@ class PgViewStore:
     def failed_between(self, low: int, high: int) -> bool:
         """Whether a write numbered in ``(low, high]`` was refused by the database."""
         return any(low < seq <= high for seq in self._failed)
+
+    def refusal_between(self, low: int, high: int) -> ErrorCode | None:
+        """What to tell the client whose write numbered in ``(low, high]`` was refused
+        (``NAME_TAKEN``: another node registered the name first), or ``None``."""
+        for seq, code in self._failed_codes.items():
+            if low < seq <= high:
+                return code
+        return None
 
     def on_done(self, callback: Callable[[int], None]) -> None:
         """Call ``callback(done)`` each time the database has committed more writes."""
@@ -216,15 +346,7 @@ class PgViewStore:
         self._closed = True
         if self._db is not None:
             self._db.close()
-        if self.driver is not None:
-            try:  # the next start sets them too (open_pg_views): a full queue may skip this
-                self.driver.submit([(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
-                    " HAVING max(id) IS NOT NULL",
-                    (),
-                ) for table in _IDENTITY_TABLES])
-            except StoreError:
-                pass
+        if self.driver is not None:  # ids come from the sequences: nothing to set back
             self.driver.close()
 
     def __enter__(self) -> PgViewStore:
@@ -301,15 +423,77 @@ class PgViewStore:
         self._marks: dict[int, dict[int, float]] = {}  # partner id -> {reader id: read until}
         for reader_id, partner_id, until in conn.execute("SELECT reader_id, partner_id, until FROM read_mark"):
             self._marks.setdefault(partner_id, {})[reader_id] = float(until)
-        self._next: dict[str, int] = {}
         for table in _IDENTITY_TABLES:
-            largest = conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
-            self._next[table] = int(largest or 0) + 1
+            self._ids[table] = deque(row[0] for row in conn.execute(_reserve(table), (ID_BLOCKS[table],)))
 
     def _take_id(self, table: str) -> int:
-        value = self._next[table]
-        self._next[table] = value + 1
+        """The next id reserved for ``table`` (applying a remote call: the one it took).
+
+        Raises:
+            StoreError: every reserved id is used and the refill has not come back yet
+                (a burst beyond :data:`ID_BLOCKS` within one database round trip)."""
+        if self._replay is not None:
+            return int(self._replay.pop(0))
+        pool = self._ids[table]
+        if len(pool) <= ID_BLOCKS[table] // 2:
+            self._refill(table)
+        if not pool:
+            raise StoreError(f"no {table} ids reserved yet: the database has not answered")
+        value = pool.popleft()
+        if self._draws is not None:
+            self._draws.append(value)
         return value
+
+    def await_id(self, table: str, then: Callable[[], None]) -> bool:
+        """Whether an id for ``table`` is reserved now (a write that takes one will not be
+        refused for the lack of it). If not, a refill is asked for and ``then`` is called
+        (on the loop) once it is answered, reserved or refused, and ``False`` returned:
+        the caller does its write from ``then``. A burst of registrations larger than a
+        block within one database round trip waits here instead of failing."""
+        if self._replay is not None or self.driver is None or self._ids[table]:
+            return True
+        self._id_waiters.setdefault(table, []).append(then)
+        self._refill(table)
+        if table not in self._refilling:  # the refill could not even be sent: do not wait for it
+            self._id_waiters.pop(table, None)
+            return True
+        return False
+
+    def _give_back(self, table: str, value: int) -> None:
+        """An id taken for a write that was not queued (a full queue): used next."""
+        if self._replay is None:
+            self._ids[table].appendleft(value)
+            if self._draws:
+                self._draws.pop()
+
+    def _refill(self, table: str, wanted: int = 0) -> None:
+        """Reserve another block of ids for ``table`` (asynchronously, one at a time)."""
+        if table in self._refilling or self.driver is None:
+            return
+        self._refilling.add(table)
+
+        def reserved(result: Rows | StoreError) -> None:
+            self._refilling.discard(table)
+            if isinstance(result, StoreError):
+                log.warning("reserving %s ids failed: %s", table, result)
+            else:
+                self._ids[table].extend(row[0] for row in result[0])
+            for then in self._id_waiters.pop(table, []):  # each tries again (and may wait again)
+                then()
+
+        try:
+            self.driver.submit([(self._placeholders(_reserve(table)), (max(ID_BLOCKS[table], wanted),))], reserved)
+        except StoreError:
+            self._refilling.discard(table)
+
+    def _stamp(self) -> str:
+        """Now as the ``created_at`` text (applying a remote call: the time it took)."""
+        if self._replay is not None:
+            return str(self._replay.pop(0))
+        stamp = _now_iso()
+        if self._draws is not None:
+            self._draws.append(stamp)
+        return stamp
 
     # --- writing ----------------------------------------------------------------------------------
 
@@ -317,14 +501,19 @@ class PgViewStore:
         self,
         statements: Sequence[tuple[str, Sequence[object]]],
         on_done: Callable[[Rows | StoreError], bool] | None = None,
+        code: ErrorCode | None = None,
     ) -> None:
         """Queue ``statements`` as one transaction (``%s`` placeholders); a refusal is
         remembered for :meth:`failed_between` and given to ``on_done``, which may also
-        call the result a refusal by returning true (a row that is not the one written).
+        call the result a refusal by returning true (a row that is not the one written);
+        ``code`` is what the client the refused write was for is told
+        (:meth:`refusal_between`). Applying another node's call: nothing is written.
 
         Raises:
             StoreError: the driver's queue is full; nothing was queued.
         """
+        if self._replay is not None:  # another node's write: it writes it, this view follows
+            return
         assert self.driver is not None
         converted = [(self._placeholders(sql), params) for sql, params in statements]
         seq = 0
@@ -333,6 +522,10 @@ class PgViewStore:
             refused = on_done(result) if on_done is not None else False
             if refused or isinstance(result, StoreError):
                 self._failed.append(seq)
+                if code is not None:
+                    self._failed_codes[seq] = code
+                    while len(self._failed_codes) > 1000:
+                        del self._failed_codes[next(iter(self._failed_codes))]
 
         seq = self.driver.submit(converted, completed)
         self._written = seq
@@ -390,6 +583,7 @@ class PgViewStore:
             return self._db.find_lookalikes(shape)
         return [self._account(self._accounts[i]) for i in sorted(self._shapes.get(shape, ()))]
 
+    @_shared(None)
     def create(self, account: Account) -> Account | None:
         if self._db is not None:
             return self._db.create(account)
@@ -399,33 +593,41 @@ class PgViewStore:
         if account.key in self._registered or self._shape_taken(shape):
             return None
         assert account.password_hash is not None
-        row = AccountRow(self._next["account"], account.key, account.name, "registered", account.password_hash,
-                         _now_iso(), None, shape, False)
+        row = AccountRow(self._take_id("account"), account.key, account.name, "registered", account.password_hash,
+                         self._stamp(), None, shape, False)
 
         def refused(result: Rows | StoreError) -> bool:
             # Sent again after a lost connection, the row may be there already (ours:
-            # fine); a row of another writer under this id is a refusal too.
+            # fine); a row of another writer under this id is a refusal too. Another
+            # node that registered the name first (the unique index) is the usual one.
             if isinstance(result, StoreError) or not result[1]:
                 why = result if isinstance(result, StoreError) else "its id belongs to another row"
                 log.error(
                     "the database refused the new account %r (%s): it is removed again; a connection waiting "
-                    "for it is closed", row.name, why,
+                    "for it is told the name is taken and closed", row.name, why,
                 )
                 self._drop_account(row)
+                if self.changes is not None:  # the other nodes drop it too, and find the winner
+                    self.changes.append(["store", "@refused", [row.id, row.key], {}, []])
+                    self.fetch_account(row.key)
                 return True
             return False
 
-        self._write([
-            ("INSERT INTO account (id, key, name, kind, password_hash, created_at, skeleton)"
-             " VALUES (%s, %s, %s, 'registered', %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-             (row.id, row.key, row.name, row.password_hash, row.created_at, shape)),
-            ("SELECT 1 FROM account WHERE id = %s AND key = %s AND password_hash = %s",
-             (row.id, row.key, row.password_hash)),
-        ], refused)
-        self._take_id("account")
+        try:
+            self._write([
+                ("INSERT INTO account (id, key, name, kind, password_hash, created_at, skeleton)"
+                 " VALUES (%s, %s, %s, 'registered', %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                 (row.id, row.key, row.name, row.password_hash, row.created_at, shape)),
+                ("SELECT 1 FROM account WHERE id = %s AND key = %s AND password_hash = %s",
+                 (row.id, row.key, row.password_hash)),
+            ], refused, ErrorCode.NAME_TAKEN)
+        except StoreError:
+            self._give_back("account", row.id)
+            raise
         self._add_account(row)
         return dataclasses.replace(account, id=row.id)
 
+    @_shared(False)
     def rename(self, account_id: int, new_name: str) -> bool:
         if self._db is not None:
             return self._db.rename(account_id, new_name)
@@ -447,6 +649,7 @@ class PgViewStore:
         self._add_account(row)
         return True
 
+    @_shared()
     def set_password(self, account_id: int, password_hash: str) -> None:
         if self._db is not None:
             return self._db.set_password(account_id, password_hash)
@@ -457,6 +660,7 @@ class PgViewStore:
         row.password_hash = password_hash
         return None
 
+    @_shared()
     def delete(self, account_id: int) -> None:
         if self._db is not None:
             return self._db.delete(account_id)
@@ -472,12 +676,13 @@ class PgViewStore:
             return self._db.count_accounts()
         return len(self._registered)
 
+    @_shared()
     def sync_preconfigured(self, accounts: Sequence[Account]) -> list[Account]:
         if self._db is not None:
             return self._db.sync_preconfigured(accounts)
         result: list[Account] = []
         statements: list[tuple[str, Sequence[object]]] = []
-        created = _now_iso()
+        created = self._stamp()
         for account in accounts:
             row = self._preconfigured.get(account.key)
             if row is None:
@@ -498,6 +703,7 @@ class PgViewStore:
             self._write(statements)
         return result
 
+    @_shared()
     def set_last_seen(self, account_id: int, ts: float) -> None:
         if self._db is not None:
             return self._db.set_last_seen(account_id, ts)
@@ -529,6 +735,7 @@ class PgViewStore:
 
     # --- messages ---------------------------------------------------------------------------------
 
+    @_shared()
     def append_messages(self, records: Sequence[HistoryRecord]) -> None:
         """Store a batch (see :class:`pollchat.store.ports.MessageStore`): queued as one
         transaction, seen by the queries at once.
@@ -546,10 +753,14 @@ class PgViewStore:
         if any(not isinstance(record.text, str) or not isinstance(record.sender, str) for record in records):
             raise StoreError("the database refused the write (a message without text or sender)")
         assert self.driver is not None
-        if not self.driver.connected:
-            raise StoreError(f"the database {self.path} is unavailable")
-        first = self._next["message"]
-        ids = range(first, first + len(records))
+        if self._replay is None:
+            if not self.driver.connected:
+                raise StoreError(f"the database {self.path} is unavailable")
+            pool = self._ids["message"]
+            if len(pool) < len(records):
+                self._refill("message", 2 * len(records))
+                raise StoreError(f"no message ids reserved yet for {len(records)} messages: the database has not answered")
+        ids = [self._take_id("message") for _ in records]
         statements: list[tuple[str, Sequence[object]]] = []
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start : start + _ROWS_PER_INSERT]
@@ -559,8 +770,12 @@ class PgViewStore:
                 parameters.append(message_id)
                 parameters.extend(row)
             statements.append((_insert_messages(len(chunk)), parameters))
-        self._write(statements)
-        self._next["message"] = first + len(records)
+        try:
+            self._write(statements)
+        except StoreError:
+            for message_id in reversed(ids):
+                self._give_back("message", message_id)
+            raise
         self._message_count += len(records)
         for message_id, record in zip(ids, records):
             stored = HistoryRecord(
@@ -778,6 +993,7 @@ class PgViewStore:
             return self._db.count_main()
         return self._main_count
 
+    @_shared()
     def prune_main(self, keep: int, batch: int = 1000) -> int:
         """As the port says; the count returned is the number the queued ``DELETE``
         removes (the view counts the main chat's rows)."""
@@ -796,6 +1012,7 @@ class PgViewStore:
             self._public.popleft()
         return excess
 
+    @_shared()
     def prune_private(self, a: int, b: int, keep: int, batch: int = 1000) -> int:
         """As the port says. When the view holds the whole conversation (an account's
         tail is not full: a conversation kept to ``--private-keep`` is small) the rows
@@ -849,6 +1066,7 @@ class PgViewStore:
         )])
         return 0
 
+    @_shared()
     def prune_group(self, group_id: int, keep: int, batch: int = 1000) -> int:
         """As the port says; the view counts each group's rows."""
         if self._db is not None:
@@ -884,6 +1102,7 @@ class PgViewStore:
 
     # --- bans -------------------------------------------------------------------------------------
 
+    @_shared()
     def set_ban(self, account_id: int, until: float | None, reason: str, by: str, now: float) -> None:
         if self._db is not None:
             return self._db.set_ban(account_id, until, reason, by, now)
@@ -896,6 +1115,7 @@ class PgViewStore:
         self._bans[account_id] = (until, reason, by)
         return None
 
+    @_shared(False)
     def clear_ban(self, account_id: int) -> bool:
         if self._db is not None:
             return self._db.clear_ban(account_id)
@@ -913,6 +1133,7 @@ class PgViewStore:
             return None
         return ban
 
+    @_shared()
     def set_address_ban(self, network: str, until: float | None, reason: str, by: str, now: float) -> None:
         if self._db is not None:
             return self._db.set_address_ban(network, until, reason, by, now)
@@ -925,6 +1146,7 @@ class PgViewStore:
         self._address_bans[network] = (until, reason, by)
         return None
 
+    @_shared()
     def clear_address_ban(self, network: str) -> None:
         if self._db is not None:
             return self._db.clear_address_ban(network)
@@ -969,6 +1191,7 @@ class PgViewStore:
         row = self._accounts.get(account_id)
         return Member(account_id, row.name if row is not None else "", since)
 
+    @_shared()
     def create_group(self, name: str, visibility: str, owner_id: int, now: float) -> int:
         """As the port says.
 
@@ -985,20 +1208,20 @@ class PgViewStore:
             kind = Visibility(visibility)
         except ValueError:
             raise StoreError(f"the database refused the write (visibility {visibility!r})") from None
-        group_id = self._next["chat_group"]
+        group_id = self._take_id("chat_group")
         self._write([
             ("INSERT INTO chat_group (id, key, name, visibility, owner_id, created) VALUES (%s, %s, %s, %s, %s, %s)"
              " ON CONFLICT (id) DO NOTHING", (group_id, key, name, visibility, owner_id, now)),
             ("INSERT INTO group_member (group_id, account_id, joined) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
              (group_id, owner_id, now)),
         ])
-        self._take_id("chat_group")
         group = Group(group_id, name, kind, owner_id)
         group.members[owner_id] = self._member(owner_id, now)
         self._live[group_id] = group
         self._group_keys[key] = group_id
         return group_id
 
+    @_shared()
     def add_member(self, group_id: int, account_id: int, now: float) -> None:
         if self._db is not None:
             return self._db.add_member(group_id, account_id, now)
@@ -1014,6 +1237,7 @@ class PgViewStore:
                 group.members[account_id] = self._member(account_id, now)
         return None
 
+    @_shared()
     def remove_member(self, group_id: int, account_id: int, new_owner_id: int | None) -> None:
         if self._db is not None:
             return self._db.remove_member(group_id, account_id, new_owner_id)
@@ -1030,6 +1254,7 @@ class PgViewStore:
                 group.owner_id = new_owner_id
         return None
 
+    @_shared()
     def delete_group(self, group_id: int, now: float) -> None:
         if self._db is not None:
             return self._db.delete_group(group_id, now)
@@ -1042,6 +1267,7 @@ class PgViewStore:
             del self._group_keys[group.key]
         return None
 
+    @_shared()
     def rename_group(self, group_id: int, name: str) -> None:
         """As the port says.
 
@@ -1063,6 +1289,7 @@ class PgViewStore:
             self._group_keys[key] = group_id
         return None
 
+    @_shared()
     def set_topic(self, group_id: int, topic: str) -> None:
         if self._db is not None:
             return self._db.set_topic(group_id, topic)
@@ -1072,6 +1299,7 @@ class PgViewStore:
             group.topic = topic
         return None
 
+    @_shared()
     def add_group_ban(self, group_id: int, account_id: int, by: str, now: float) -> None:
         if self._db is not None:
             return self._db.add_group_ban(group_id, account_id, by, now)
@@ -1089,6 +1317,7 @@ class PgViewStore:
             group.bans.add(account_id)
         return None
 
+    @_shared()
     def remove_group_ban(self, group_id: int, account_id: int) -> None:
         if self._db is not None:
             return self._db.remove_group_ban(group_id, account_id)
@@ -1098,6 +1327,7 @@ class PgViewStore:
             group.bans.discard(account_id)
         return None
 
+    @_shared()
     def add_request(self, group_id: int, account_id: int, now: float) -> None:
         if self._db is not None:
             return self._db.add_request(group_id, account_id, now)
@@ -1110,6 +1340,7 @@ class PgViewStore:
             group.requests[account_id] = self._member(account_id, now)
         return None
 
+    @_shared()
     def remove_request(self, group_id: int, account_id: int) -> None:
         if self._db is not None:
             return self._db.remove_request(group_id, account_id)
@@ -1119,6 +1350,7 @@ class PgViewStore:
             group.requests.pop(account_id, None)
         return None
 
+    @_shared()
     def forget_account(self, account_id: int) -> None:
         if self._db is not None:
             return self._db.forget_account(account_id)
@@ -1131,6 +1363,7 @@ class PgViewStore:
             group.requests.pop(account_id, None)
         return None
 
+    @_shared()
     def queue_change(self, account_id: int, change: PendingChange) -> None:
         if self._db is not None:
             return self._db.queue_change(account_id, change)
@@ -1148,6 +1381,7 @@ class PgViewStore:
         del kept[:-MAX_PENDING_CHANGES]
         return None
 
+    @_shared()
     def take_changes(self, account_id: int) -> list[PendingChange]:
         if self._db is not None:
             return self._db.take_changes(account_id)
@@ -1174,9 +1408,16 @@ class PgViewStore:
     def add_ignore(self, account_id: int, ignored_id: int, now: float) -> None:
         if self._db is not None:
             return self._db.add_ignore(account_id, ignored_id, now)
+        self._ignore_added(account_id, ignored_id, now)
+        return None
+
+    @_shared(False)
+    def _ignore_added(self, account_id: int, ignored_id: int, now: float) -> bool:
+        """:meth:`add_ignore` on the view (shared with the other nodes); ``False``: the
+        pair was there already (nothing written, nothing published)."""
         kept = self._ignores.setdefault(account_id, {})
         if ignored_id in kept:
-            return None
+            return False
         self._write([(
             "INSERT INTO account_ignore (account_id, ignored_id, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (account_id, ignored_id, now),
@@ -1184,21 +1425,27 @@ class PgViewStore:
         kept[ignored_id] = now
         if any(since > now for since in kept.values()):  # an earlier clock: keep the database's order
             self._ignores[account_id] = dict(sorted(kept.items(), key=lambda item: (item[1], item[0])))
-        return None
+        return True
 
     def remove_ignore(self, account_id: int, ignored_id: int) -> None:
         if self._db is not None:
             return self._db.remove_ignore(account_id, ignored_id)
+        self._ignore_removed(account_id, ignored_id)
+        return None
+
+    @_shared(False)
+    def _ignore_removed(self, account_id: int, ignored_id: int) -> bool:
+        """:meth:`remove_ignore` on the view (shared); ``False``: it was not there."""
         kept = self._ignores.get(account_id)
         if kept is None or ignored_id not in kept:
-            return None
+            return False
         self._write([
             ("DELETE FROM account_ignore WHERE account_id = %s AND ignored_id = %s", (account_id, ignored_id))
         ])
         del kept[ignored_id]
         if not kept:
             del self._ignores[account_id]
-        return None
+        return True
 
     # --- read receipts ----------------------------------------------------------------------------
 
@@ -1210,30 +1457,44 @@ class PgViewStore:
     def set_receipts(self, account_id: int, on: bool) -> None:
         if self._db is not None:
             return self._db.set_receipts(account_id, on)
+        self._receipts_set(account_id, on)
+        return None
+
+    @_shared(False)
+    def _receipts_set(self, account_id: int, on: bool) -> bool:
+        """:meth:`set_receipts` on the view (shared); ``False``: no such account, or
+        the setting was that already."""
         if account_id not in self._accounts or (account_id not in self._receipts_off) == on:
-            return None
+            return False
         self._write([("UPDATE account SET receipts = %s WHERE id = %s", (on, account_id))])
         if on:
             self._receipts_off.discard(account_id)
         else:
             self._receipts_off.add(account_id)
-        return None
+        return True
 
     def mark_read(self, reader_id: int, partner_id: int, until: float) -> float:
         """As the port says; the mark now comes from the view (it never moves back)."""
         if self._db is not None:
             return self._db.mark_read(reader_id, partner_id, until)
+        self._mark_moved(reader_id, partner_id, until)
+        return self._marks[partner_id][reader_id]
+
+    @_shared(False)
+    def _mark_moved(self, reader_id: int, partner_id: int, until: float) -> bool:
+        """:meth:`mark_read` on the view (shared); ``False``: the mark was there or
+        later already."""
         marks = self._marks.setdefault(partner_id, {})
         now = marks.get(reader_id)
         if now is not None and now >= until:
-            return now
+            return False
         self._write([(
             "INSERT INTO read_mark (reader_id, partner_id, until) VALUES (%s, %s, %s)"
             " ON CONFLICT (reader_id, partner_id) DO UPDATE SET until = GREATEST(read_mark.until, excluded.until)",
             (reader_id, partner_id, until),
         )])
         marks[reader_id] = until
-        return until
+        return True
 
     def read_by_others(self, account_id: int) -> list[tuple[int, str, float]]:
         if self._db is not None:
@@ -1244,3 +1505,173 @@ class PgViewStore:
             for reader, until in sorted(self._marks.get(account_id, {}).items())
             if reader in accounts
         ]
+
+    # --- several nodes on one database ------------------------------------------------------------
+
+    def apply_remote(self, record: Sequence[Any]) -> str:
+        """Apply another node's view write to this view, writing nothing: ``record`` is
+        one :attr:`changes` record (``["store", name, args, kwargs, draws]``) of that
+        node; the call runs here with the ids and times it took there. ``"@refused"``
+        (``args``: id, key): the database refused that node's new account, dropped here
+        too. A call this view cannot take (a name taken here meanwhile) is logged and
+        skipped: the database has the last word, and a miss asks it
+        (:meth:`fetch_account`).
+
+        Returns:
+            the call's name (the caller refreshes what caches it, such as the groups).
+
+        Raises:
+            ValueError: not a store record, or a call or type this version does not share.
+        """
+        _, name, args, kwargs, draws = record
+        if self._reloading is not None:
+            self._reloading.append(record)
+        if name == "@refused":
+            account_id, key = args
+            row = self._accounts.get(int(account_id))
+            if row is not None and row.key == key:
+                self._drop_account(row)
+            return str(name)
+        if name not in _SHARED or self.driver is None or not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise ValueError(f"not a store call this node can apply: {name!r}")
+        try:
+            values = _from_json(args)
+            named = {str(key): _from_json(value) for key, value in kwargs.items()}
+        except (KeyError, TypeError) as exc:  # a malformed record costs that record
+            raise ValueError(f"malformed arguments of {name!r}: {exc!r}") from None
+        assert isinstance(values, list)
+        self._replay = list(draws)
+        try:
+            getattr(self, name)(*values, **named)
+        except (StoreConflict, StoreError, IndexError) as exc:
+            log.warning("another node's %s does not apply to this node's view: %s", name, exc)
+        finally:
+            self._replay = None
+        return str(name)
+
+    def fetch_account(self, key: str, then: Callable[[], None] | None = None) -> None:
+        """Ask the database for the account whose key is ``key`` (and its ban), which
+        the view does not have (registered on another node a moment ago, or its bus
+        record lost), and add it to the view; then call ``then`` (on the loop, once the
+        answer is in: found or not, or the database unreachable). Never waits."""
+        if self.driver is None or not self.driver.connected:
+            if then is not None:
+                then()
+            return
+
+        def found(result: Rows | StoreError) -> None:
+            if isinstance(result, StoreError):
+                log.warning("looking up account %r failed: %s", key, result)
+            else:
+                for row in result[0]:
+                    self._load_account_row(row)
+            if then is not None:
+                then()
+
+        try:
+            self.driver.submit([(self._placeholders(
+                "SELECT a.id, a.key, a.name, a.kind, a.password_hash, a.created_at, a.last_seen, a.skeleton,"
+                ' a.lookalike_allowed, b.account_id IS NOT NULL, b.until, b.reason, b."by"'
+                " FROM account a LEFT JOIN ban b ON b.account_id = a.id WHERE a.key = %s"
+            ), (key,))], found)
+        except StoreError:
+            if then is not None:
+                then()
+
+    def _load_account_row(self, row: Sequence[Any]) -> None:
+        """Add one looked-up account row (with its ban) unless the view has it or its
+        name already (the view's own row wins until the bus or the database says more)."""
+        account_id, key, name, kind, password_hash, created_at, last_seen, shape, allowed, banned = row[:10]
+        if account_id in self._accounts or key in (self._registered if kind == "registered" else self._preconfigured):
+            return
+        self._add_account(AccountRow(account_id, key, name, kind, password_hash, created_at, last_seen,
+                                     shape or skeleton(name), bool(allowed)))
+        if banned:
+            self._bans[account_id] = (row[10], row[11], row[12])
+
+    def reload_views(self, then: Callable[[], None]) -> None:
+        """Read the accounts, bans, address bans, pending changes, groups, ignore lists,
+        receipt settings and read marks again from the database (entries of the
+        cluster's bus were lost, or the node was reaped), in one query sent through the
+        driver, then call ``then``. The view writes made
+        here or applied from other nodes between the question and the answer are applied
+        again over it (the answer may predate them). The history's tails are kept."""
+        self._reloaded.append(then)
+        if self._reloading is not None:
+            return
+        if self.driver is None:
+            self._reload_done()
+            return
+        self._reloading = []
+        try:
+            self.driver.submit([(self._placeholders(sql), ()) for sql in _RELOAD], self._reload_answered)
+        except StoreError as exc:
+            log.warning("reading the views again failed: %s", exc)
+            self._reloading = None
+            self._reload_done()
+
+    def _reload_answered(self, result: Rows | StoreError) -> None:
+        since, self._reloading = self._reloading or [], None
+        if isinstance(result, StoreError):
+            log.warning("reading the views again failed: %s", result)
+            self._reload_done()
+            return
+        accounts, bans, address_bans, changes, groups, members, requests, group_bans, ignores, off, marks = result
+        self._accounts, self._registered, self._preconfigured, self._shapes = {}, {}, {}, {}
+        for row in accounts:
+            account_id, key, name, kind, password_hash, created_at, last_seen, shape, allowed = row
+            self._add_account(AccountRow(account_id, key, name, kind, password_hash, created_at, last_seen,
+                                         shape or skeleton(name), bool(allowed)))
+        self._bans = {r[0]: (r[1], r[2], r[3]) for r in bans}
+        self._address_bans = {r[0]: (r[1], r[2], r[3]) for r in address_bans}
+        self._changes = {}
+        for row in changes:
+            self._changes.setdefault(row[1], []).append((row[0], PendingChange(*row[2:])))
+        live: dict[int, Group] = {}
+        for group_id, name, visibility, owner_id, topic in groups:
+            live[group_id] = Group(group_id, name, Visibility(visibility), owner_id, topic)
+        for table, rows in (("members", members), ("requests", requests)):
+            for group_id, account_id, name, since_ts in rows:
+                if group_id in live:
+                    getattr(live[group_id], table)[account_id] = Member(account_id, name, since_ts)
+        for group_id, account_id in group_bans:
+            if group_id in live:
+                live[group_id].bans.add(account_id)
+        self._live = live
+        self._group_keys = {group.key: group.id for group in live.values()}
+        self._ignores = {}
+        for account_id, ignored_id, created in ignores:
+            self._ignores.setdefault(account_id, {})[ignored_id] = float(created)
+        self._receipts_off = {row[0] for row in off}
+        self._marks = {}
+        for reader_id, partner_id, until in marks:
+            self._marks.setdefault(partner_id, {})[reader_id] = float(until)
+        for record in since:
+            if record[1] not in _HISTORY_CALLS:  # the tails were not read again
+                self.apply_remote(record)
+        log.info("views read again: %d accounts, %d groups", len(self._accounts), len(live))
+        self._reload_done()
+
+    def _reload_done(self) -> None:
+        waiting, self._reloaded = self._reloaded, []
+        for then in waiting:
+            then()
+
+
+_HISTORY_CALLS = frozenset({"append_messages", "prune_main", "prune_private", "prune_group"})
+
+_RELOAD = (
+    "SELECT id, key, name, kind, password_hash, created_at, last_seen, skeleton, lookalike_allowed FROM account ORDER BY id",
+    'SELECT account_id, until, reason, "by" FROM ban',
+    'SELECT network, until, reason, "by" FROM address_ban',
+    'SELECT id, account_id, change, group_name, name, "by", at FROM pending_change ORDER BY id',
+    "SELECT id, name, visibility, owner_id, topic FROM chat_group WHERE deleted IS NULL ORDER BY id",
+    "SELECT m.group_id, m.account_id, a.name, m.joined FROM group_member m JOIN account a ON a.id = m.account_id ORDER BY m.seq",
+    "SELECT r.group_id, r.account_id, a.name, r.created FROM group_request r JOIN account a ON a.id = r.account_id"
+    " ORDER BY r.seq",
+    "SELECT group_id, account_id FROM group_ban",
+    "SELECT account_id, ignored_id, created FROM account_ignore ORDER BY created, ignored_id",
+    "SELECT id FROM account WHERE NOT receipts",
+    "SELECT reader_id, partner_id, until FROM read_mark",
+)
+"""What :meth:`PgViewStore.reload_views` reads, in one transaction."""

@@ -489,3 +489,35 @@ class DevicesMachine(RuleBasedStateMachine):
 
 
 TestDevicesMachine = DevicesMachine.TestCase
+
+
+def test_refresh_reads_an_online_account_s_list_again_and_keeps_its_guests() -> None:
+    """Another node of a cluster changed the stored list: ``refresh`` follows it (who
+    ignores whom both ways), keeps the in-memory entries for guests, and leaves an
+    account that is offline here alone."""
+    from pollchat.core.ignores import Ignores
+
+    store = MemoryIgnores({1: "ann", 2: "bob", 3: "cy"})
+    ignores = Ignores(store)
+    ignores.load(1)
+    ignores.add(1, 2, "bob", 0.0)
+    ignores.add(1, -5, "guest5", 0.0)  # a guest: in memory only
+    store.remove_ignore(1, 2)  # elsewhere
+    store.add_ignore(1, 3, 1.0)
+    store.add_ignore(7, 2, 1.0)  # an account offline here
+    ignores.refresh(1)
+    ignores.refresh(7)
+    assert ignores.of(1) == {3, -5}
+    assert ignores.ignorers(2) == set() and ignores.ignorers(3) == {1} and ignores.ignorers(-5) == {1}
+    assert ignores.of(7) == set()
+
+
+def test_receipts_reload_follows_the_store() -> None:
+    from pollchat.core.receipts import ReceiptList, Receipts
+
+    store = ReceiptList()
+    receipts = Receipts(store)
+    store.set_receipts(4, False)  # elsewhere
+    assert receipts.enabled(4)
+    receipts.reload()
+    assert not receipts.enabled(4)

@@ -49,6 +49,7 @@ LAYER_OF = {
     "pollchat.core": "core",
     "pollchat.store": "store",
     "pollchat.server": "server",
+    "pollchat.server.cluster": "server",  # several nodes over Redis: the only user of hiredis
     "pollchat.client": "client",
 }
 
@@ -177,6 +178,25 @@ def problems(source: str, module: str, is_package: bool = False) -> set[str]:
     return bad
 
 
+OPTIONAL_LIBRARIES = {
+    # an optional extra's library -> the only package that may import it (the extra's
+    # user), so a single server never loads it and a missing one is one clear error
+    "hiredis": "pollchat.server.cluster",
+    "psycopg": "pollchat.store",
+}
+
+
+def optional_library_problems(source: str, module: str, is_package: bool = False) -> set[str]:
+    """The optional libraries ``module`` imports though it is not their package."""
+    imports = imported_modules(source, module, is_package)
+    return {
+        name
+        for name in imports
+        for library, owner in OPTIONAL_LIBRARIES.items()
+        if (name == library or name.startswith(library + ".")) and not within(module, (owner,))
+    }
+
+
 def modules() -> list[Path]:
     return sorted(PACKAGE_ROOT.rglob("*.py"))
 
@@ -205,6 +225,19 @@ def test_imports_point_the_right_way(path: Path) -> None:
     module = module_name(path)
     bad = problems(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
     assert not bad, f"{module} ({layer_of(module)}) imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: module_name(p))
+def test_optional_libraries_stay_in_their_package(path: Path) -> None:
+    module = module_name(path)
+    bad = optional_library_problems(path.read_text(encoding="utf-8"), module, path.name == "__init__.py")
+    assert not bad, f"{module} imports {sorted(bad)} (see OPTIONAL_LIBRARIES)"
+
+
+def test_the_optional_library_check_on_small_sources() -> None:
+    assert optional_library_problems("import hiredis\n", "pollchat.server.loop") == {"hiredis"}
+    assert optional_library_problems("def f():\n    import hiredis\n", "pollchat.server.cluster.redis") == set()
+    assert optional_library_problems("from psycopg import pq\n", "pollchat.server.app") == {"psycopg", "psycopg.pq"}
 
 
 def import_graph(sources: dict[str, tuple[str, bool]]) -> dict[str, set[str]]:

@@ -112,6 +112,8 @@ TEXT_GOLDEN = [
     ),
     (Error.of(ErrorCode.TOO_SLOW), b"you are not reading your messages, closing the connection\n"),
     (Error.of(ErrorCode.INTERNAL), b"server error, please try again later\n"),
+    (Error.of(ErrorCode.CLUSTER_UNAVAILABLE), b"the cluster is unavailable, try again shortly\n"),
+    (Error.of(ErrorCode.CLUSTER_LINE_LOCAL), b"the cluster is unavailable: your line reached only the users of this server\n"),
     (Error.of(ErrorCode.UNKNOWN_COMMAND, name="foo"), b"unknown command /foo (try /help)\n"),
     (Error.of(ErrorCode.USAGE, usage="/msg NAME text"), b"usage: /msg NAME text\n"),
     (Error.of(ErrorCode.NO_SUCH_USER, name="zed"), b"no such user: zed\n"),

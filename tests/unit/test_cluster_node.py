@@ -1,0 +1,353 @@
+"""The cluster node over the chat service, without Redis: the service harness's
+in-memory peers, and a fake engine that answers the seat scripts and hands each
+``XADD`` back to the node as its ``XREAD`` would (or keeps it, to show what waits).
+
+What a node decides is tested here in milliseconds; tests/cluster/ runs real processes
+over a real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pollchat.core.seats import AccountKind
+from pollchat.protocol.events import PrivateMessage
+from pollchat.server.cluster import node as node_module
+from pollchat.server.cluster import scripts
+from pollchat.server.cluster.node import ClusterNode, ClusterSettings, RefereedSeats
+from pollchat.server.cluster.records import Entry, decode_event, encode_event, parse_entry
+from pollchat.server.timers import Timers
+from pollchat.texts import ErrorCode
+from tests.service_harness import ServiceHarness
+
+pytest.importorskip("hiredis", reason="pip install 'pollchat[cluster]'")
+
+SCRIPTS = {s.sha: s.name for s in (scripts.TAKE_SEAT, scripts.RELEASE_SEAT, scripts.HEARTBEAT, scripts.SYNC)}
+
+
+class FakeEngine:
+    """Stands for the node's command link: answers scripts, loops XADDs back."""
+
+    up = True
+
+    def __init__(self, node: ClusterNode) -> None:
+        self.node = node
+        self.loop_back = True
+        self.waiting: list[Entry] = []
+        self.published: list[Entry] = []
+        self.seat_answer = b"ok"
+        self.released: list[str] = []
+        self.inboxes: list[str] = []
+
+    def command(self, *args: Any, callback: Any = None) -> bool:
+        reply: object = b"OK"
+        if args[0] == "EVALSHA":
+            name = SCRIPTS[args[1]]
+            if name == "take_seat":
+                reply = self.seat_answer
+            elif name == "release_seat":
+                self.released.append(args[2 + args[2] + 1])  # the name key, after the keys
+                reply = 1
+        elif args[0] == "XADD":
+            entry = parse_entry([a if isinstance(a, bytes) else str(a).encode() for a in args[6:]])
+            self.published.append(entry)
+            if args[1] != scripts.BUS:
+                self.inboxes.append(args[1])  # another node's delivery stream: not read here
+            elif self.loop_back:
+                self.node.apply(entry)
+            else:
+                self.waiting.append(entry)
+        if callback is not None:
+            callback(reply)
+        return True
+
+    def deliver_waiting(self) -> None:
+        entries, self.waiting = self.waiting, []
+        for entry in entries:
+            self.node.apply(entry)
+
+    def records(self) -> list[list[Any]]:
+        return [record for entry in self.published for record in entry.records]
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self.timers = Timers()
+        self.after_flush: list[Any] = []
+
+    def watch(self, *args: Any) -> None: ...
+
+    def want_write(self, *args: Any) -> None: ...
+
+    def unwatch(self, *args: Any) -> None: ...
+
+
+def make_cluster(tmp_path: Path, **config: object) -> tuple[ServiceHarness, ClusterNode, FakeEngine]:
+    chat = ServiceHarness(tmp_path, max_users=10, **config)
+    service = chat.service
+    service.hub.budget = RefereedSeats(10, 3)  # as build_server_loop makes it for a cluster
+    node = ClusterNode(_Loop(), service, ClusterSettings("redis://127.0.0.1:1/0", "a"), 7)
+    engine = FakeEngine(node)
+    node.commands = engine  # type: ignore[assignment]
+    node.available = True
+    service.cluster = node
+    after_pass = service.after_pass
+
+    def pass_end() -> None:  # the loop's after-flush hooks: the service's, then the node's
+        after_pass()
+        node.publish()
+
+    service.after_pass = pass_end  # type: ignore[method-assign]
+    return chat, node, engine
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[ServiceHarness, ClusterNode, FakeEngine]]:
+    made = make_cluster(tmp_path)
+    yield made
+    made[0].close()
+
+
+def remote_entry(seq: int, *records: list[Any]) -> Entry:
+    return Entry("b#1", seq, records)
+
+
+def test_a_node_shows_its_own_main_chat_line_only_when_the_bus_gives_it_back(cluster) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    b = chat.login("user2", "345")
+    engine.loop_back = False
+    a.send(b"hello\n")
+    b.expect_silence()  # published, not shown
+    assert [r[0] for r in engine.records()][-1] == "all"
+    engine.deliver_waiting()
+    assert b.line() == "user1: hello"
+    a.expect_silence()  # the sender is skipped, as on one node
+
+
+def test_a_session_of_another_node_is_listed_and_reached_over_the_bus(cluster) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    node.apply(remote_entry(1, ["join", "b#1/7", 42, "registered", "bob", False], ["all", "b#1/7", encode_event_entered("bob")]))
+    assert a.line() == "bob has entered the chat"
+    a.send(b"/who\n")
+    assert a.lines(3)[0] == "online users (2):"
+    a.send(b"/msg bob are you there?\n")
+    assert a.line() == "[private to bob] are you there?"
+    to = [r for r in engine.records() if r[0] == "to"]
+    assert to[-1][1] == ["b#1/7"] and decode_event(to[-1][2]) == PrivateMessage("user1", "bob", "are you there?")
+    assert engine.inboxes[-1] == scripts.INBOX + "b#1"  # on bob's node's delivery stream, not the bus
+    node.apply(remote_entry(2, ["leave", "b#1/7"], ["all", None, encode_event_left("bob")]))
+    assert a.line() == "bob has left the chat"
+    node.apply(remote_entry(2, ["all", None, encode_event_left("bob")]))  # the same entry again: dropped
+    a.expect_silence()
+
+
+def test_a_reaped_session_leaves_with_one_notice(cluster) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    node.apply(remote_entry(1, ["join", "b#1/7", 42, "registered", "bob", False]))
+    node.apply(Entry("@reaper", 1, (["reaped", "b#1/7", "bob"], ["gone", "b#1"])))
+    assert a.line() == "bob has left the chat"
+    node.apply(Entry("@reaper", 2, (["reaped", "b#1/7", "bob"],)))  # reaped twice: told once
+    a.expect_silence()
+    assert chat.hub.online("bob") is None
+
+
+def test_the_engine_refusing_a_seat_is_the_seed_s_reply(cluster) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    engine.seat_answer = b"online"
+    c = chat.connect()
+    c.send(b"login\nuser1,123\n")
+    assert c.line() == "Password already used"
+    engine.seat_answer = b"full"
+    c.send(b"login\nuser1,123\n")
+    assert c.line() == "Max number of chat users"
+    node.available = False
+    c.send(b"login\nuser1,123\n")
+    assert c.line() == "the cluster is unavailable, try again shortly"
+
+
+def test_a_wrong_password_asks_the_engine_nothing(cluster) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    engine.seat_answer = b"online"
+    c = chat.connect()
+    c.send(b"login\nuser1,wrong\n")
+    assert c.line() == "Wrong Password"  # not "Password already used": nothing learnt
+
+
+def test_a_refused_admission_gives_the_seat_back(cluster) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    chat.login("user1", "123")
+    c = chat.connect()
+    c.send(b"register\nuser1,pw\n")  # the name is taken: refused before any seat
+    assert c.line() == "username is already used"
+    assert engine.released == []
+    chat.hub.closing = True  # refused by the hub after the engine gave a seat
+    c.send(b"login\nuser2,345\n")
+    assert c.line() == ErrorCode.SERVER_CLOSING.value
+    assert engine.released == ["user2"]
+
+
+def test_while_the_engine_is_away_lines_stay_on_this_node_and_are_held(cluster, monkeypatch) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    b = chat.login("user2", "345")
+    node.available = False
+    monkeypatch.setattr(node_module, "HOLD_MAX", 2)
+    a.send(b"one\n")
+    assert b.line() == "user1: one"  # shown at once to this node's users
+    a.send(b"two\n")
+    assert b.line() == "user1: two"
+    a.send(b"three\n")  # past the bound
+    assert b.line() == "user1: three"
+    assert a.line() == "the cluster is unavailable: your line reached only the users of this server"
+    published = len(engine.published)
+    node.available = True
+    node.publish()  # back: the held records go first
+    held = [r for entry in engine.published[published:] for r in entry.records]
+    assert [decode_event(r[2]).text for r in held if r[0] == "all"] == ["one", "two"]
+    assert all(r[3] == 1 for r in held if r[0] == "all")  # marked: shown here already
+    b.expect_silence()  # read back, not shown twice
+
+
+def test_an_admin_on_another_node_ends_a_session_here_with_one_left_notice(cluster) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    b = chat.login("user2", "345")
+    sid = node._local[b.conn].sid
+    before = len(engine.records())
+    node.apply(remote_entry(1, ["to", [sid], encode_event_notice()], ["close", sid, "kicked by root"]))
+    assert b.closed() == ["you were disconnected by root"]
+    a.expect_silence()  # the left notice is the kicking node's to send
+    node.publish()  # the pass's end
+    records = engine.records()[before:]
+    assert ["leave", sid] in records
+    assert not [r for r in records if r[0] == "all"]  # the kicking node announced it
+    assert chat.hub.online("user2") is None
+
+
+def encode_event_entered(name: str) -> object:
+    from pollchat.protocol.events import Entered
+
+    return encode_event(Entered(name))
+
+
+def encode_event_left(name: str) -> object:
+    from pollchat.protocol.events import Left
+
+    return encode_event(Left(name))
+
+
+def encode_event_notice() -> object:
+    from pollchat.protocol.events import Notice
+    from pollchat.texts import NoticeCode
+
+    return encode_event(Notice.of(NoticeCode.KICKED, by="root", reason=""))
+
+
+def test_remote_guests_get_ids_of_their_own(cluster) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    node.apply(remote_entry(1, ["join", "b#1/7", -1, "registered", "gus", True]))
+    session = chat.hub.online("gus")
+    assert session is not None and session.account.id < -1 and session.account.kind is AccountKind.REGISTERED
+
+
+def test_a_rename_on_another_node_renames_its_session_here(cluster) -> None:  # noqa: ANN001
+    from pollchat.protocol.events import Renamed
+
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    node.apply(remote_entry(1, ["join", "b#1/7", 42, "registered", "bob", False]))
+    node.apply(remote_entry(2, ["all", None, encode_event(Renamed("bob", "robert"))]))
+    assert a.line() == "bob is now known as robert"
+    assert chat.hub.online("bob") is None and chat.hub.online("robert") is not None
+    a.send(b"/msg robert hi\n")
+    assert a.line() == "[private to robert] hi"
+
+
+def test_a_group_another_node_made_is_found_and_changes_are_announced(cluster) -> None:  # noqa: ANN001
+    from pollchat.core.groups import Groups, Visibility
+
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    owner = chat.find_account("user2") or chat.hub.accounts.find("user2")
+    other_node = Groups(chat.database)  # another node's view of the same database
+    other_node.create("familia", Visibility.PUBLIC, owner.id, owner.name, 0.0)
+    a.send(b"/join #familia\n")  # unknown here a moment ago: the miss reads the store
+    assert a.line() == "[#familia] user1 has joined the group"
+    node.publish()
+    assert ["groups"] in engine.records()  # the other nodes are told to read the groups again
+    other_node.rename(other_node.find("familia"), "familia2")
+    node.apply(remote_entry(1, ["groups"]))
+    assert chat.service.groups.groups.find("familia2") is not None
+
+
+def test_failed_logins_on_other_nodes_count_in_this_node_s_throttle(tmp_path: Path) -> None:
+    chat, node, engine = make_cluster(tmp_path, lockout_after=3, lockout_seconds=60)
+    try:
+        for seq in (1, 2, 3):  # three wrong guesses for user1 from one address, on node b
+            node.apply(remote_entry(seq, ["login", "127.0.0.1", "user1", False]))
+        c = chat.connect()
+        c.send(b"login\nuser1,123\n")  # the right password, but the pair is locked out
+        assert c.line().startswith("too many attempts, try again in ")
+        c.send(b"login\nuser2,wrong\n")
+        assert c.line() == "Wrong Password"
+        node.publish()
+        assert ["login", "127.0.0.1", "user2", False] in engine.records()  # told to the others
+    finally:
+        chat.close()
+
+
+def test_an_admin_s_shutdown_goes_to_every_node_and_the_console_s_stays_here(cluster) -> None:  # noqa: ANN001
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    admin = chat.service.admin
+    admin.shutdown("operator", "30")  # the node's own console: this node only
+    chat.service.after_pass()
+    assert not any(r[0] == "shutdown" for r in engine.records())
+    assert a.line() == "*** the server shuts down in 30 second(s)"  # warned here, not over the bus
+    admin.shutdown("operator", "cancel")
+    assert a.line() == "*** the shutdown was cancelled"
+    admin.shutdown("root", "20 upgrade", everywhere=True)  # an admin's /shutdown
+    admin.shutdown("root", "cancel", everywhere=True)
+    chat.service.after_pass()
+    assert [r for r in engine.records() if r[0] == "shutdown"] == [["shutdown", 20, "upgrade"], ["shutdown", 0, ""]]
+    a.lines(2)
+    node.apply(remote_entry(1, ["shutdown", 10, "from b"]))  # another node's admin
+    assert admin.countdown.running and node.cluster_stopping
+    assert a.line() == "*** the server shuts down in 10 second(s): from b"
+    node.apply(remote_entry(2, ["shutdown", 0, ""]))
+    assert not admin.countdown.running and not node.cluster_stopping
+
+
+def test_a_registration_waits_for_account_ids_rather_than_failing(tmp_path: Path) -> None:
+    """A store whose reserved account ids ran out (a burst of registrations within one
+    database round trip) makes the registration wait for the next block: its client
+    gets ``Access Provided`` once the ids come, never an internal error."""
+    chat = ServiceHarness(tmp_path)
+    waiting: list[Any] = []
+
+    def await_id(then: Any) -> bool:
+        if waiting or not hasattr(await_id, "called"):
+            await_id.called = True  # type: ignore[attr-defined]
+            waiting.append(then)
+            return False
+        return True
+
+    chat.service.await_account_id = await_id
+    try:
+        client = chat.connect()
+        client.send(b"register\nnewbie,secret\n")
+        chat.pump_until(lambda: bool(waiting), "the registration to wait for ids")
+        client.expect_silence()
+        then = waiting.pop()
+        then()  # the database gave more ids
+        chat.pump()
+        assert client.line() == "Access Provided"
+        assert chat.find_account("newbie") is not None
+    finally:
+        chat.close()
