@@ -180,15 +180,7 @@ class TlsTransport:
 
     def accept(self, sock: socket.socket, keepalive: float) -> socket.socket:
         tune(sock, keepalive)
-        tls = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        # The fan-out sends one record per member per pass, and SSLSocket.send is Python
-        # around the C write (a closed check, a flags check): about 0.2 to 0.5 us of a
-        # record's 1.5 to 7. Every sender of this server calls send(data) without flags
-        # and stops sending before shutdown_write, so the C write does the same thing.
-        # CPython 3.11's ssl module: _sslobj is the _ssl._SSLSocket the wrapper calls.
-        if tls._sslobj is not None:  # type: ignore[attr-defined]  # None: the peer went before the wrap
-            tls.send = tls._sslobj.write  # type: ignore[attr-defined,method-assign]
-        return tls
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
 
     def handshake(self, sock: socket.socket, phase: Handshake, plain_reply: bytes = PLAIN_ON_TLS_PORT) -> Handshake:
         assert isinstance(sock, ssl.SSLSocket)
