@@ -303,6 +303,35 @@ def client_kind(o: Options, i: int) -> tuple[str, bool, int]:
     return mode, False, o.port
 
 
+def tls_recv(sock: ssl.SSLSocket, limit: int = RECV_SIZE) -> bytes:
+    """Every whole record ``sock`` can decrypt now, up to about ``limit`` bytes of plaintext.
+
+    ``SSLSocket.recv`` returns at most one record (OpenSSL's ``SSL_read``), and
+    ``pending()`` counts only the rest of that record, while a plain receiver's one
+    ``recv`` takes everything the kernel holds. Reading one record per readiness made a
+    TLS receiver fall a record behind each time the server sent it two between two of its
+    loop passes; in the closed-loop burst the acknowledging receivers then paced the senders
+    on that backlog, not on the server. So: read until OpenSSL wants more bytes from the
+    socket. Raises what the first ``recv`` raises (``SSLWantReadError`` when no whole
+    record is there yet, ``OSError``); ``b""`` at the end of the stream. A later read that
+    raises or finds the end only stops the loop: the next readiness reports it."""
+    data = sock.recv(limit)
+    if not data:
+        return data
+    parts = [data]
+    n = len(data)
+    while n < limit:
+        try:
+            more = sock.recv(limit - n)
+        except OSError:  # SSLWantReadError (no whole record left) included
+            break
+        if not more:
+            break
+        parts.append(more)
+        n += len(more)
+    return b"".join(parts) if len(parts) > 1 else data
+
+
 def tls_client_context(o: Options) -> ssl.SSLContext:
     """The load clients' TLS context: the server's certificate checked against
     ``o.cafile`` (or the system's CAs), or not checked at all with ``verify=False``."""
@@ -546,10 +575,7 @@ def _worker(wid: int, o: Options, mine: list[int], storm_mine: list[int], ctl, c
             if not mask & selectors.EVENT_READ:
                 continue
             try:
-                data = c.sock.recv(RECV_SIZE)
-                if c.tls:  # records already decrypted are not signalled by select(): take them now
-                    while c.sock.pending() and len(data) < RECV_SIZE:
-                        data += c.sock.recv(RECV_SIZE - len(data))
+                data = tls_recv(c.sock) if c.tls else c.sock.recv(RECV_SIZE)
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 continue  # TLS: no whole record yet (or only a session ticket)
             except OSError:

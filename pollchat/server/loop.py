@@ -207,6 +207,11 @@ class EventLoop:
         self.selector.register(self._wake_r, selectors.EVENT_READ, _WAKEUP)
         self._results: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._to_finalize: list[Connection] = []
+        self._ended: dict[Connection, None] = {}
+        """Connections whose read met the end of the stream (or an error) right behind
+        their last bytes, which no readiness event reports again (TLS: the close_notify
+        is out of the kernel already): read once more in this pass, or when reading
+        resumes (:meth:`_read_ended`)."""
         self._recv_view = memoryview(bytearray(RECV_SIZE))  # every read lands here
         self.output = Outputs(
             max_output=max_output, max_output_total=max_output_total, clock=clock, close_slow=self._close_slow
@@ -241,6 +246,8 @@ class EventLoop:
     def run_once(self, timeout: float | None = None) -> None:
         """One pass: wait at most ``timeout`` seconds (or until the next timer), handle
         every ready event, run results and timers, flush output, finalize closes."""
+        if self._ended and any(conn.reading for conn in self._ended):
+            timeout = 0  # an end to report, resumed since the last pass
         for key, mask in self.selector.select(self.timers.timeout(timeout)):
             data = key.data
             if isinstance(data, Listener):
@@ -266,6 +273,8 @@ class EventLoop:
                     self.close(data, "internal error", flush=False)
         self._run_results()
         self.timers.run_due()
+        if self._ended:
+            self._read_ended()
         for hook in self.before_flush:
             hook()
         self._flush()
@@ -586,6 +595,8 @@ class EventLoop:
         except OSError as exc:  # reset, timeout, a TLS error: the peer is gone
             self._lost(conn, f"read error: {exc.strerror or exc}")
             return
+        if data and conn.transport.read_again:  # the end came right behind: no event will tell
+            self._ended[conn] = None
         if conn.outbuf and not conn.writing and not conn.closing:
             # Output left unsent without write interest waits for this read (TLS
             # needed the peer's bytes first): try it again at the end of the pass.
@@ -602,6 +613,17 @@ class EventLoop:
             self.handler.on_eof(conn)
             return
         self.handler.on_data(conn, data)
+
+    def _read_ended(self) -> None:
+        """Read the connections of :attr:`_ended` again, those still reading (a paused
+        one waits for :meth:`resume_reading`): the read returns ``b""`` or raises, and
+        the end is handled as if a readiness event had reported it."""
+        for conn in list(self._ended):
+            if conn.closed:
+                del self._ended[conn]
+            elif conn.reading:
+                del self._ended[conn]
+                self._read(conn)
 
     def _send(self, conn: Connection) -> None:
         """Send what the kernel takes; manage write interest; finish a flushed close."""

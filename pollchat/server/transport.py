@@ -13,9 +13,10 @@ first phase          :attr:`Handshake.DONE`      :attr:`Handshake.FIRST_BYTE`
 handshake            never called                peek the first byte (plain text on the
                                                  TLS port gets one line in clear), then
                                                  ``do_handshake`` step by step
-recv                 one ``recv_into``           that, plus the records OpenSSL already
-                                                 decrypted (``pending()``: ``select()``
-                                                 does not signal them)
+recv                 one ``recv_into``: all the  every whole record there is, up to
+                     kernel holds, up to 64 KiB  64 KiB (``SSL_read`` returns one record
+                                                 per call); an end met after some bytes
+                                                 sets :attr:`~Transport.read_again`
 send                 ``sock.send``: any prefix   ``sock.send``: whole records;
                      is taken                    :data:`SEND_NEEDS_READ` when TLS needs
                                                  the peer's bytes first
@@ -40,7 +41,8 @@ import ssl
 from typing import Protocol
 
 RECV_SIZE = 64 * 1024
-"""Bytes read per readiness event; one read per connection per pass keeps it fair."""
+"""Bytes read per readiness event, plain or TLS; one read of at most this many bytes per
+connection per pass keeps it fair."""
 KEEPALIVE_INTERVAL = 10
 """Seconds between keepalive probes once they start."""
 KEEPALIVE_PROBES = 3
@@ -90,6 +92,12 @@ class Transport(Protocol):
     where the broadcast flush reads it once per member."""
     first_phase: Handshake
     """``Connection.handshaking`` of a connection just accepted."""
+    read_again: bool
+    """Set by every :meth:`recv`: true when it returned bytes and then met the end of the
+    stream or an error, which no readiness event may report again (TLS: OpenSSL has
+    taken the close_notify out of the kernel, and a peer waiting for ours sends nothing
+    more). The caller reads the socket once more after handling the bytes; that read
+    returns ``b""`` or raises."""
 
     def accept(self, sock: socket.socket, keepalive: float) -> socket.socket:
         """Tune an accepted non-blocking socket (:func:`tune`) and return the socket the
@@ -118,6 +126,7 @@ class PlainTransport:
 
     direct_writes = True
     first_phase = Handshake.DONE
+    read_again = False  # one recv_into takes everything up to the end; the end stays readable
 
     def accept(self, sock: socket.socket, keepalive: float) -> socket.socket:
         tune(sock, keepalive)
@@ -167,6 +176,7 @@ class TlsTransport:
 
     def __init__(self, context: ssl.SSLContext) -> None:
         self.context = context
+        self.read_again = False
 
     def accept(self, sock: socket.socket, keepalive: float) -> socket.socket:
         tune(sock, keepalive)
@@ -195,13 +205,29 @@ class TlsTransport:
         return Handshake.DONE
 
     def recv(self, sock: socket.socket, view: memoryview) -> bytes:
-        data = bytes(view[: sock.recv_into(view)])
-        # Records already decrypted inside the SSL object are not signalled by select():
-        # take them now, or they wait for the peer's next packet.
+        # SSL_read returns one record per call, and a client that sends each line as it
+        # is typed (or a load generator's window of lines) has several records waiting:
+        # reading one per pass let at most one line per sender into a pass, and each pass
+        # costs one record per member (docs/performance.md, issue 26). So read every whole
+        # record there is, up to the view's size, as one plain recv takes every byte;
+        # this also takes the records already decrypted inside the SSL object, which
+        # select() does not signal.
+        self.read_again = False
+        n = sock.recv_into(view)
         size = len(view)
-        while sock.pending() and len(data) < size:  # type: ignore[attr-defined]
-            data += sock.recv(size - len(data))
-        return data
+        while n and n < size:
+            try:
+                more = sock.recv_into(view[n:])
+            except RECV_BLOCKED:  # no whole record left
+                break
+            except OSError:  # a reset or a TLS error after good records: those first
+                self.read_again = True
+                break
+            if not more:  # close_notify (or EOF) right behind the records
+                self.read_again = True
+                break
+            n += more
+        return bytes(view[:n])
 
     def shutdown_write(self, sock: socket.socket) -> None:
         assert isinstance(sock, ssl.SSLSocket)

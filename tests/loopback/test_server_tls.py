@@ -301,3 +301,75 @@ def test_a_tls_reader_that_falls_behind_gets_every_line_in_order(
     assert blocked, "the reader's socket never filled: the test did not reach the blocked path"
     assert reader.lines(len(sent), timeout=30) == [f"user1: {line}" for line in sent]
     assert not conn.closing
+
+
+def test_every_record_a_tls_client_sent_is_read_in_one_pass(tls_harness: Harness, ca: trustme.CA) -> None:
+    """``SSL_read`` returns one record per call: a server that read one per readiness let
+    one line per TLS sender into a pass, and a pass costs one record per member. Three
+    lines sent as three records, all in the server's socket before the pass: one pass
+    handles them all (as one ``recv`` takes a plain client's three lines)."""
+    h = tls_harness
+    alice = h.register("alice", "secret", client=tls_connect(h, ca))
+    user1 = h.login("user1", "123")
+    h.pump(3)
+    alice.drain()
+    alice.buf.clear()
+    user1.drain()
+    user1.buf.clear()
+    alice.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each record leaves at once
+    for i in range(3):  # one SSLSocket.send per line: one record each
+        alice.send(b"line %d\n" % i)
+    h.pump(1)
+    user1.wait_readable()
+    time.sleep(0.05)  # the whole pass's bytes, not just the first segment
+    user1.drain()
+    assert [user1.take_line() for _ in range(3)] == ["alice: line 0", "alice: line 1", "alice: line 2"]
+
+
+def test_a_close_notify_right_behind_a_line_ends_the_connection(tls_harness: Harness, ca: trustme.CA) -> None:
+    """A client's last line and its close_notify, back to back, with the TCP connection
+    left open (a client waiting for the server's close_notify): reading every record at
+    once takes the close_notify out of the kernel with the line, so no readiness event
+    will report it; the loop reads the connection again and the end is handled in the
+    same pass (the line delivered, then the left notice)."""
+    h = tls_harness
+    alice = h.register("alice", "secret", client=tls_connect(h, ca))
+    user1 = h.login("user1", "123")
+    h.pump(3)
+    user1.drain()
+    user1.buf.clear()
+    alice.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the two records leave at once
+    alice.send(b"last words\n")
+    alice.sock.setblocking(False)
+    try:
+        alice.sock.unwrap()  # type: ignore[attr-defined]  # sends our close_notify; the TCP stays open
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+        pass
+    h.forget_online(alice)
+    h.pump(3)  # no readiness event is due after the first: the kernel holds nothing more
+    user1.wait_readable()
+    time.sleep(0.05)
+    user1.drain()
+    assert [user1.take_line(), user1.take_line()] == ["alice: last words", "alice has left the chat"]
+
+
+
+def test_a_burst_held_by_the_input_budget_ends_after_its_last_line(make_harness: Callable[..., Harness],
+                                                                   ca: trustme.CA, tmp_path: Path) -> None:
+    """2,000 pipelined lines and close_notify, the TCP connection left open, with the
+    input budgets on (as by default): one read takes the lines and the end, the budget
+    holds most lines and pauses reading, and the end, already out of the kernel, is read
+    again once reading resumes; every line arrives, in order, then the left notice."""
+    cert, key = write_cert(ca, tmp_path / "tls")
+    h = make_harness(tls_cert=cert, tls_key=key, tls_port=0)  # the budgets as shipped
+    watcher = h.login("user2", "345")
+    sender = h.login("user1", "123", client=tls_connect(h, ca))
+    sender.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sender.send(b"".join(b"line %d\n" % i for i in range(2000)))
+    sender.sock.setblocking(False)
+    try:
+        sender.sock.unwrap()  # type: ignore[attr-defined]
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+        pass
+    h.forget_online(sender)
+    assert watcher.lines(2001) == [f"user1: line {i}" for i in range(2000)] + ["user1 has left the chat"]
