@@ -387,9 +387,14 @@ def test_every_node_s_view_follows_the_others_and_a_miss_asks_the_database(
         assert [dora.readline(), dora.readline()] == [b"Access Provided", b"active users are: amy bob cleo dora"]
         amy.send(b"/msg emma offline mail\n/msg nobody at all\n")  # a /msg the view misses asks too
         seen = [amy.readline() for _ in range(4)]
-        assert seen == [
+        # the entered notices come through the bus and amy's own answers do not, so the two
+        # kinds may interleave (and a login's entered record leaves after its welcome:
+        # scaling.md); each kind in its own order, dora's notice once
+        assert sorted(line for line in seen if line.endswith(b"has entered the chat")) == [
             b"cleo has entered the chat",
             b"dora has entered the chat",  # once: the refused registration was never announced
+        ]
+        assert [line for line in seen if not line.endswith(b"has entered the chat")] == [
             b"[private to emma] offline mail",
             b"emma is offline; they will see your message when they log in",
         ]
