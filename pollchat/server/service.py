@@ -269,10 +269,10 @@ class ChatService(Generic[P]):
         self._registering: set[P] = set()  # cluster registrations waiting for their row's commit
         self.store_available: Callable[[], bool] | None = None
         self.fetch_account: Callable[[str, Callable[[], None]], None] | None = None
-        self._looked_up: Command | None = None  # the step being run again after its lookup
         """In a cluster on the view store: ask the database for an account key the view
         does not have, then call back (a login on one node right after a registration
         on another)."""
+        self._looked_up: Command | None = None  # the step being run again after its lookup
         """Whether the account database can be reached (``None``: always); while it
         cannot, logins and registrations are refused with one line."""
         self._history_waiters: dict[P, int] = {}  # peers whose private or group line waits for the history batch
