@@ -62,6 +62,31 @@ JSON_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 PRECONFIGURED = {"user1": "123", "user2": "345", "user3": "123"}
 """The seed-004 accounts (name -> password)."""
 
+TEST_SETTINGS: dict[str, object] = dict(
+    kdf_iterations=KDF_ITERATIONS,
+    # The foundation's byte-exact login flow (--replay 0 --no-game); tests of history
+    # replay and the game turn them back on.
+    replay=0,
+    games=False,
+    # Tests open many connections and send fast: the protection limits are off unless a
+    # test turns one on.
+    max_connections_per_address=0,
+    login_timeout=0,
+    rate_limit=0,
+    throttle_after=0,
+    lockout_after=0,
+    address_lockout_after=0,
+    account_throttle_after=0,
+    register_rate=0,
+    # One listener unless a test asks for the browser's (web=True, web_port=0).
+    web=False,
+    # seed-004 flows use short passwords ("123"): tests of the rule turn it on.
+    min_password_length=1,
+)
+"""The server settings both harnesses start from (this one over sockets, the in-process
+one in tests/service_harness.py): the seed's byte-exact flow, protections off, one
+listener; a test passes its own to change one."""
+
 _HASHES: dict[tuple[str, str], str] = {}
 
 
@@ -340,27 +365,9 @@ class Harness:
             host="127.0.0.1",
             port=0,
             data_dir=self.data_dir,
-            kdf_iterations=KDF_ITERATIONS,
             linger=0.5,
-            # The foundation's byte-exact login flow (--replay 0 --no-game); tests of
-            # history replay and the game turn them back on.
-            replay=0,
-            games=False,
-            # Loopback tests open many connections and send fast: the protection limits
-            # are off unless a test turns one on.
-            max_connections_per_address=0,
-            login_timeout=0,
-            rate_limit=0,
-            throttle_after=0,
-            lockout_after=0,
-            address_lockout_after=0,
-            account_throttle_after=0,
-            register_rate=0,
-            # One listener unless a test asks for the browser's (web=True, web_port=0).
-            web=False,
+            **TEST_SETTINGS,
             irc=False,  # the IRC gateway's tests turn it on (irc=True, irc_port=0)
-            # seed-004 flows use short passwords ("123"): tests of the rule turn it on.
-            min_password_length=1,
         )
         settings.update(config)
         self.config = ServerConfig(**settings)  # type: ignore[arg-type]

@@ -54,7 +54,7 @@ from pollchat.server.build import build_chat
 from pollchat.server.service import ChatService, PeerOutput
 from pollchat.server.timers import Timers
 from pollchat.store.database import DATABASE_NAME, Database
-from tests.harness import JSON_TS, KDF_ITERATIONS, PRECONFIGURED, FakeClock, preconfigured_accounts
+from tests.harness import JSON_TS, PRECONFIGURED, TEST_SETTINGS, FakeClock, preconfigured_accounts
 
 PASSES = 5
 """Passes :meth:`MemoryClient.line` and :meth:`MemoryClient.closed` run before they
@@ -303,19 +303,7 @@ class ServiceHarness:
         settings: dict[str, object] = dict(
             max_users=4,
             data_dir=self.data_dir,
-            kdf_iterations=KDF_ITERATIONS,
-            replay=0,
-            games=False,
-            max_connections_per_address=0,
-            login_timeout=0,
-            rate_limit=0,
-            throttle_after=0,
-            lockout_after=0,
-            address_lockout_after=0,
-            account_throttle_after=0,
-            register_rate=0,
-            web=False,
-            min_password_length=1,
+            **TEST_SETTINGS,
         )
         settings.update(config)
         self.config = ServerConfig(**settings)  # type: ignore[arg-type]
