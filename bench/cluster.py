@@ -116,7 +116,10 @@ def node(
     args = [sys.executable, "-m", "pollchat.server", "--host", "127.0.0.1", "--port", "0",
             "--data-dir", str(workdir / name), "--kdf-iterations", "1000", "--replay", "0", "--no-game", "--no-web",
             "--no-irc", "--max-connections-per-address", "0", "--rate-limit", "0", "--login-timeout", "0",
-            "--database", database, "--log-level", "warning", *flags]
+            # one worker's thousands of logins come from one address, all under way at
+            # once: the login throttle would take them for guesses (attempts under way count)
+            "--throttle-after", "0", "--lockout-after", "0", "--address-lockout-after", "0",
+            "--account-throttle-after", "0", "--database", database, "--log-level", "warning", *flags]
     if cluster is not None:
         args += ["--cluster", cluster, "--node-name", name]
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115
@@ -582,6 +585,11 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 database = pg.new_database(name)
                 results.append(scenario(name, database, redis_url if nodes > 1 else None, nodes, o, workdir))
+    except BaseException:
+        for log in sorted(workdir.glob("*.log")):  # what the nodes said before the run stopped
+            lines = log.read_text(errors="replace").splitlines()
+            print(f"--- {log.name}, last {min(20, len(lines))} of {len(lines)} lines:", *lines[-20:], sep="\n", file=sys.stderr)
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for r in results:
