@@ -321,7 +321,8 @@ class Worker:
             pending = still
             if time.monotonic() > next_note:
                 next_note += 10
-                self.log(f"{done} of {self.last - self.first} {verb.decode()}ed, {self.bytes_in / 1e6:.0f} MB read")
+                what = "registered" if verb == b"register" else "logged in"
+                self.log(f"{done} of {self.last - self.first} {what}, {self.bytes_in / 1e6:.0f} MB read")
         return started, self.last_welcome
 
     def run(self) -> None:
