@@ -260,6 +260,7 @@ class Hub(Generic[H]):
             return self._admit_another(handle, online)
         if not self.budget.has_seat(account.kind):
             return Admission(ErrorCode.SERVER_FULL)
+        self.ignores.load(account.id)  # may raise StoreError: nothing taken or decided yet
         others = self.roster.everyone(handle)  # taken before this session joins the list
         decision = self.announcer.entry(self.roster.accounts_online + 1)
         entered: list[Effect[H]] = []
@@ -273,7 +274,6 @@ class Hub(Generic[H]):
                 if other.game is not None:
                     other.game = None
                     entered.append(self._notice(other.handle, NoticeCode.GAME_OVER, name=account.name))
-        self.ignores.load(account.id)  # may raise StoreError: nothing taken yet
         self.budget.take(account.kind)
         now = self.clock()
         session = OnlineSession(handle, account, Presence(online_since=now, last_active=now), announced=decision.announce)

@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from pollchat.core.announce import Announcer, EntryDecision
 from pollchat.core.effects import Delivery, Effect, ToEveryone
 from pollchat.core.hub import Hub
+from pollchat.core.ignores import Ignores
+from pollchat.errors import StoreError
 from pollchat.protocol.events import Entered, Left, Notice, Welcome
 from pollchat.texts import NoticeCode
 from tests.unit.test_hub import Conn, make_hub, quick_hash_cached, register, sends
@@ -221,3 +223,27 @@ def test_observers_lists_stay_truthful(limit: int, steps: list[tuple[bool, int]]
             assert observer.saw_enter <= actual  # no ghost of an announced entry
     if limit == 0:
         assert not any(observer.told for observer in observers.values())
+
+
+def test_a_login_the_store_fails_decides_nothing_so_the_next_quiet_login_still_tells_everyone() -> None:
+    hub = limited_hub(1)
+    a, _ = join(hub, "amy")
+    hub.accounts.register("bob", quick_hash_cached("pw"))
+
+    class FailingOnce:
+        """An ignore store whose first read fails (a disk error)."""
+
+        failed = False
+
+        def ignored_ids(self, account_id: int) -> list[int]:
+            if not self.failed:
+                self.failed = True
+                raise StoreError("disk full")
+            return []
+
+    hub.ignores = Ignores(FailingOnce())  # type: ignore[arg-type]
+    with pytest.raises(StoreError):
+        hub.login(Conn("bob"), hub.accounts.find("bob"), True)
+    b = Conn("bob")
+    effects = hub.login(b, hub.accounts.find("bob"), True).deliveries
+    assert ToEveryone((a,), Notice.of(OFF, limit=1)) in effects
