@@ -69,6 +69,8 @@ class ServerConfig:
         group_keep: messages kept per group, live or deleted (0 = all kept).
         offline_quota: unread private messages an offline account may have waiting;
             past it, messages to it are refused (0 = no limit).
+        announce_limit: the most accounts online for which entered and left notices go
+            to everyone (0 = always, seed 004; :mod:`pollchat.core.announce`).
         sessions_per_account: sessions (devices) one account may have online at once;
             1 is seed 004's rule (a second login gets ``Password already used``).
         max_connections_per_address: open connections allowed from one peer address
@@ -148,6 +150,7 @@ class ServerConfig:
     group_keep: int = 10_000
     offline_quota: int = 500
     sessions_per_account: int = 1
+    announce_limit: int = 0
     max_connections_per_address: int = 20
     max_connections: int | None = None
     max_output_total: int = 256 * 1024 * 1024

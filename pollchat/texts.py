@@ -141,6 +141,10 @@ class NoticeCode(enum.Enum):
     GAME_NOT_A_NUMBER = "type a number from 1 to {top} (or /play to stop)"
     GAME_STOPPED = "game stopped"
     GAME_OVER = "{name} has arrived: the game is over"
+    ANNOUNCEMENTS_OFF = (
+        "more than {limit} users are online: entered and left notices are off while so many are "
+        "(/who lists who is online)"
+    )
     KICKED = "you were disconnected by {by}{reason}"
     BANNED_NOW = "you are banned by {by} {until}{reason}"
     KICK_DONE = "{name} was disconnected"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar, cast
 
 from pollchat.core.accounts import Account, AccountDirectory
+from pollchat.core.announce import Announcer
 from pollchat.core.effects import Delivery, Effect, JoinedEveryone, LeftEveryone, ToEveryone
 from pollchat.core.game import GuessingGame
 from pollchat.core.history import HistoryRecord, RecordKind, RecordList, RecordSink
@@ -98,6 +99,9 @@ class Hub(Generic[H]):
             what is sent to its account, the account takes one seat, and ``has
             entered`` / ``has left`` are told once (first in, last out).
         ignores: where ignore lists are kept (the store); ``None``: in memory only.
+        announce_limit: the most accounts online for which entered and left notices
+            go to everyone (``--announce-limit``, :mod:`pollchat.core.announce`); 0:
+            always, as seed 004 does.
     """
 
     def __init__(
@@ -111,6 +115,7 @@ class Hub(Generic[H]):
         history: RecordSink | None = None,
         sessions_per_account: int = 1,
         ignores: IgnoreStore | None = None,
+        announce_limit: int = 0,
     ) -> None:
         if sessions_per_account < 1:
             raise ValueError("sessions per account must be at least 1")
@@ -128,6 +133,8 @@ class Hub(Generic[H]):
         self.messages = 0
         """Chat lines, actions and private messages so far (for the console's stats)."""
         self.roster: Roster[H] = Roster()
+        self.announcer = Announcer(announce_limit)
+        """Whether entered and left notices go to everyone (``--announce-limit``)."""
         self._maybe_playing = False  # a game may be running somewhere (none: no walk at a login)
         self._guest_ids = itertools.count(1)  # guests' ids are -1, -2, ...: never an account's
 
@@ -253,24 +260,35 @@ class Hub(Generic[H]):
             return self._admit_another(handle, online)
         if not self.budget.has_seat(account.kind):
             return Admission(ErrorCode.SERVER_FULL)
+        self.ignores.load(account.id)  # may raise StoreError: nothing taken or decided yet
         others = self.roster.everyone(handle)  # taken before this session joins the list
-        entered: list[Effect[H]] = [ToEveryone(others, Entered(account.name))]
+        decision = self.announcer.entry(self.roster.accounts_online + 1)
+        entered: list[Effect[H]] = []
+        if decision.announce:
+            entered.append(ToEveryone(others, Entered(account.name)))
+        elif decision.tell_others:
+            entered.append(ToEveryone(others, self._announcements_off()))
         if self._maybe_playing:  # someone arrived: games for the lonely end
             self._maybe_playing = False
             for other in self.roster.sessions():
                 if other.game is not None:
                     other.game = None
                     entered.append(self._notice(other.handle, NoticeCode.GAME_OVER, name=account.name))
-        self.ignores.load(account.id)  # may raise StoreError: nothing taken yet
         self.budget.take(account.kind)
         now = self.clock()
-        session = OnlineSession(handle, account, Presence(online_since=now, last_active=now))
+        session = OnlineSession(handle, account, Presence(online_since=now, last_active=now), announced=decision.announce)
         self.roster.add(session)
         # A NameList iterates, compares and hashes as the tuple of its names, and renders
         # without a copy of them (Welcome's field is typed as that tuple for its readers).
         names = cast("tuple[str, ...]", self.online_names())
-        welcome = Delivery((handle,), Welcome(account.name, names))
-        return Admission(None, (JoinedEveryone(handle), welcome, *entered), account, alone=not others)
+        welcome: list[Effect[H]] = [Delivery((handle,), Welcome(account.name, names))]
+        if decision.tell_newcomer:
+            welcome.append(Delivery((handle,), self._announcements_off()))
+        return Admission(None, (JoinedEveryone(handle), *welcome, *entered), account, alone=not others)
+
+    def _announcements_off(self) -> Notice:
+        """The line that says entered and left notices are off (``--announce-limit``)."""
+        return Notice.of(NoticeCode.ANNOUNCEMENTS_OFF, limit=self.announcer.limit)
 
     def _admit_another(self, handle: H, online: OnlineSession[H]) -> Admission[H]:
         """One more session (another device) of the online account of ``online``: it
@@ -283,7 +301,7 @@ class Hub(Generic[H]):
                 return Admission(ErrorCode.ALREADY_ONLINE)
             return Admission(ErrorCode.TOO_MANY_SESSIONS, detail={"limit": limit})
         account = online.account
-        self.roster.add(OnlineSession(handle, account, online.presence))
+        self.roster.add(OnlineSession(handle, account, online.presence, announced=online.announced))
         names = cast("tuple[str, ...]", self.online_names())
         welcome = Delivery((handle,), Welcome(account.name, names))
         return Admission(None, (JoinedEveryone(handle), welcome), account, alone=self.roster.accounts_online == 1)
@@ -656,8 +674,9 @@ class Hub(Generic[H]):
     def leave(self, handle: H, reason: str = "", *, record_last_seen: bool = True) -> list[Effect[H]]:
         """End ``handle``'s session, if any. If it was its account's last, free the
         seat, remember when it was last seen, and tell everyone else (with the
-        ``/quit`` message as ``reason``); a session that leaves others of its account
-        online ends silently.
+        ``/quit`` message as ``reason``) if its entry was announced or the count is
+        within ``announce_limit``; a session that leaves others of its account online
+        ends silently.
 
         Idempotent: a second call for the same handle returns no deliveries, so the
         left notice goes out exactly once however the connection ended."""
@@ -668,11 +687,14 @@ class Hub(Generic[H]):
             return [LeftEveryone(handle)]
         self.ignores.unload(session.account.id)
         self.budget.release(session.account.kind)
+        announce = self.announcer.leave(self.roster.accounts_online + 1, session.announced)
         if record_last_seen and not session.account.guest:
             try:
                 self.accounts.set_last_seen(session.account, self.clock())
             except StoreError as exc:  # bookkeeping: a full disk costs the record, not the notice
                 log.warning("could not record when %s was last seen: %s", session.account.name, exc)
+        if not announce:
+            return [LeftEveryone(handle)]
         return [LeftEveryone(handle), ToEveryone(self.roster.everyone(), Left(session.account.name, reason))]
 
     def unignored(self, records: list[HistoryRecord], account_id: int) -> list[HistoryRecord]:

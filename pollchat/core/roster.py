@@ -105,6 +105,9 @@ class OnlineSession(Generic[H]):
     game: GuessingGame | None = field(default=None)
     focus: int | None = None
     """The id of the group plain lines go to (``/focus #name``), or ``None``: the main chat."""
+    announced: bool = True
+    """Its account's entered notice went to everyone (``--announce-limit``): its left
+    notice will too, so no client keeps it listed after it has gone."""
 
 
 class Roster(Generic[H]):

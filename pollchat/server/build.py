@@ -103,6 +103,7 @@ def build_chat(
         history=history,
         sessions_per_account=config.sessions_per_account,
         ignores=database,
+        announce_limit=config.announce_limit,
     )
     limits = GroupLimits(config.max_groups_per_owner, config.max_group_members, config.max_group_requests)
     return ChatService(

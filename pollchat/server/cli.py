@@ -124,6 +124,13 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         "--group-keep", "group_keep", whole_number(0),
         "messages kept per group; older ones are pruned; 0 keeps all (default: %(default)s)", "N",
     ),
+    ConfigFlag(
+        "--announce-limit", "announce_limit", whole_number(0),
+        "entered and left notices go to everyone while at most N users are online (in a cluster, "
+        "on all nodes); past it a login is not announced, a leave only if its entry was, and users "
+        "are told once that the notices are off (/who still lists everyone); 0 announces always, "
+        "as seed 004 does (default: %(default)s)", "N",
+    ),
     # protection against floods, slow or dead peers and password guessing
     ConfigFlag(
         "--max-connections-per-address", "max_connections_per_address", whole_number(0),

@@ -728,3 +728,34 @@ def test_two_registrations_of_one_name_on_two_nodes_admit_one_and_the_other_may_
         assert amy.readline() == b"zoe has entered the chat"  # never a second zed
         for client in (first, second, amy):
             client.close()
+
+
+def test_the_announce_limit_counts_the_users_of_every_node(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    """``--announce-limit 2`` over two nodes: the third login (on node a) counts bob on
+    node b and is not announced; everyone on both nodes is told once; a fourth on node b
+    is quiet too (b heard that everyone was told); when node b dies, its announced user's
+    leave is shown and its quiet user's is not."""
+    off = b"more than 2 users are online: entered and left notices are off while so many are (/who lists who is online)"
+    with node(tmp_path, "a", pg_url, redis_url, "--announce-limit", "2") as a, \
+            node(tmp_path, "b", pg_url, redis_url, "--announce-limit", "2") as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        cid, lines = login(a, "cid")
+        assert lines == [b"Access Provided", b"active users are: amy bob cid"]
+        assert cid.readline() == off
+        assert amy.readline() == off
+        assert bob.readline() == off  # through the bus: node b's users are told too
+        dan, lines = login(b, "dan")
+        assert lines == [b"Access Provided", b"active users are: amy bob cid dan"]
+        assert dan.readline() == off
+        dan.send(b"hi from b\n")  # nobody was shown dan arriving, nor told again
+        for watcher in (amy, bob, cid):
+            assert watcher.readline() == b"dan: hi from b"
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait(timeout=TIMEOUT)
+        assert amy.readline() == b"bob has left the chat"  # announced entry: announced leave
+        cid.send(b"still here\n")
+        assert amy.readline() == b"cid: still here"  # and nothing for dan
+        for client in (amy, bob, cid, dan):
+            client.close()

@@ -224,6 +224,10 @@ TEXT_GOLDEN = [
     (Notice.of(NoticeCode.GAME_NOT_A_NUMBER, top=100), b"type a number from 1 to 100 (or /play to stop)\n"),
     (Notice.of(NoticeCode.GAME_STOPPED), b"game stopped\n"),
     (Notice.of(NoticeCode.GAME_OVER, name="bob"), b"bob has arrived: the game is over\n"),
+    (
+        Notice.of(NoticeCode.ANNOUNCEMENTS_OFF, limit=1000),
+        b"more than 1000 users are online: entered and left notices are off while so many are (/who lists who is online)\n",
+    ),
     # --- issue 5: admin commands and protection
     (Announcement("root", "restart at 22:00"), b"*** announcement from root: restart at 22:00\n"),
     (ShutdownWarning(30, "upgrade"), b"*** the server shuts down in 30 second(s): upgrade\n"),

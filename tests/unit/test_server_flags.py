@@ -57,6 +57,7 @@ FLAGS = [
     ("--group-keep", "7", "group_keep", 7),
     ("--offline-quota", "0", "offline_quota", 0),
     ("--sessions-per-account", "3", "sessions_per_account", 3),
+    ("--announce-limit", "1000", "announce_limit", 1000),
     ("--input-budget", "0", "input_budget", 0.0),
     ("--address-input-budget", "250.5", "address_input_budget", 250.5),
     ("--irc-port", "7000", "irc_port", 7000),

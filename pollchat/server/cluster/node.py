@@ -163,6 +163,9 @@ class Seat:
     was the account's last session anywhere (several devices per account)."""
     deciding: bool = False
     """Its left notice waits for the release script's answer."""
+    entry_announced: bool = True
+    """Its account's entered notice went to everyone (``--announce-limit``), so its
+    left notice must too."""
 
     @property
     def value(self) -> str:
@@ -453,7 +456,9 @@ class ClusterNode:
                     leaving[gone.name] = gone
                 local.append(effect)
         for seat in joined.values():
-            if seat.first and not seat.announced:  # this hub still showed a device that has left
+            # this hub still showed a device that has left (and the announce limit allows it)
+            if seat.first and not seat.announced and self.hub.announcer.announces(self.hub.roster.accounts_online):
+                seat.entry_announced = True
                 records.append(["all", seat.sid, encode_event(Entered(seat.name))])
         return local
 
@@ -495,6 +500,7 @@ class ClusterNode:
             return None
         account = session.account
         seat.name, seat.account_id = account.name, account.id  # as the hub spells it
+        seat.entry_announced = session.announced
         self._local[handle] = seat
         self._by_sid[seat.sid] = handle
         self._records.append(self._join_record(seat, account))
@@ -510,15 +516,23 @@ class ClusterNode:
             return None
         self._by_sid.pop(seat.sid, None)
         self._records.append(["leave", seat.sid])  # held if need be: presence needs it
-        if self.service.stopping and not self.cluster_stopping:  # its own users are not told; the others are
+        if self.service.stopping and not self.cluster_stopping and self._leave_announced(seat):
+            # its own users are not told; the others are
             self._records.append(["all", None, encode_event(Left(seat.name, "")), 1])
         seat.deciding = decide
         self._release(seat)
         return seat
 
+    def _leave_announced(self, seat: Seat) -> bool:
+        """Whether ``seat``'s session leaving (the hub has let it go) is told to
+        everyone: its entry was, or the count is within ``--announce-limit``."""
+        return self.hub.announcer.leave_announced(self.hub.roster.accounts_online + 1, seat.entry_announced)
+
     def _release(self, seat: Seat) -> None:
         def released(reply: Reply) -> None:
             event = left_notice(reply, seat.left, seat.name)
+            if event is not None and seat.left is None and not self._leave_announced(seat):
+                event = None  # the hub's view of the devices was late, and the announce limit says no
             if event is not None:
                 self.service.deliver([ToEveryone(self.hub.roster.everyone(), event)])
 
@@ -575,7 +589,7 @@ class ClusterNode:
             # another device of an account online already (here or on a third node):
             # it shares that session's account and presence, and takes no seat
             peer = RemotePeer(self, sid)
-            self.hub.roster.add(OnlineSession(peer, online.account, online.presence))
+            self.hub.roster.add(OnlineSession(peer, online.account, online.presence, announced=online.announced))
             self._remote[sid] = peer
             return
         if online is not None and self.hub.sessions_per_account == 1:
@@ -586,7 +600,10 @@ class ClusterNode:
         self.hub.ignores.load(account.id)  # this hub decides for it too: /msg, mentions, group lines
         peer = RemotePeer(self, sid)
         now = self.clock()
-        self.hub.roster.add(OnlineSession(peer, account, Presence(online_since=now, last_active=now)))
+        # Whether its node announced it: decided as that node did, from this node's count
+        # (the nodes' counts differ only by the logins on their way through the bus).
+        announced = self.hub.announcer.announces(self.hub.roster.accounts_online + 1)
+        self.hub.roster.add(OnlineSession(peer, account, Presence(online_since=now, last_active=now), announced=announced))
         self.hub.budget.take(account.kind)
         self._remote[sid] = peer
 
@@ -730,6 +747,8 @@ class ClusterNode:
             event = decode_event(record[2])
             if not own:
                 self._follow_presence(event)
+                if isinstance(event, Notice) and event.code is NoticeCode.ANNOUNCEMENTS_OFF:
+                    self.hub.announcer.heard_told()  # everyone was told: this node need not
             exclude = self._by_sid.get(record[1]) if record[1] else None
             if record[1] and self.hub.ignores.anyone and isinstance(event, (Message, Emote)):
                 skip = self._ignoring(exclude if exclude is not None else self._remote.get(record[1]))
@@ -756,8 +775,12 @@ class ClusterNode:
         elif kind == "reaped":
             sid, name = str(record[1]), str(record[2])
             still_online = len(record) > 3 and record[3]  # the account has another session
+            peer = self._remote.get(sid)
+            session = self.hub.session_of(peer) if peer is not None else None
+            announced = session is None or session.announced
             if self._drop_remote(sid) is not None and not still_online:
-                output.broadcast(Left(name, ""), None)
+                if self.hub.announcer.leave_announced(self.hub.roster.accounts_online + 1, announced):
+                    output.broadcast(Left(name, ""), None)
         elif kind == "login":
             if not own:
                 _, host, key, ok = record
@@ -946,7 +969,8 @@ class ClusterNode:
                 session = self.hub.session_of(handle)
                 if session is not None:
                     self._records.append(self._join_record(seat, session.account))
-                    self._records.append(["all", seat.sid, encode_event(Entered(session.account.name))])
+                    if session.announced or self.hub.announcer.announces(self.hub.roster.accounts_online):
+                        self._records.append(["all", seat.sid, encode_event(Entered(session.account.name))])
         log.info(
             "cluster: node %s in sync with the engine (%d sessions online in the cluster)%s",
             self.origin,
