@@ -276,16 +276,10 @@ def test_a_group_made_on_one_node_is_joined_and_used_from_another(tmp_path: Path
         assert amy.readline() == b"bob has entered the chat"
         amy.send(b"/create #familia public\n")
         assert amy.readline() == b"[#familia] public group created: others join with /join #familia"
-        # node b reads the groups again when node a's record arrives, a moment after amy's
-        # answer: until then node b has no such group (a group miss does not ask the
-        # database: docs/scaling.md, "Not done yet")
-        for _ in range(100):
-            bob.send(b"/join #familia\n")
-            answer = bob.readline()
-            if answer != b"no such group: #familia":
-                break
-            time.sleep(0.05)
-        assert answer == b"[#familia] bob has joined the group"
+        # at once: if node a's record has not reached node b yet, node b's view misses
+        # the name and asks the database
+        bob.send(b"/join #familia\n")
+        assert bob.readline() == b"[#familia] bob has joined the group"
         assert amy.readline() == b"[#familia] bob has joined the group"
         bob.send(b"#familia hola\n")
         assert amy.readline() == b"[#familia] bob: hola"
@@ -585,15 +579,7 @@ def test_irc_who_and_names_list_the_users_of_every_node(tmp_path: Path, pg_url: 
         assert amy.read_until(b"[#familia] public group created: others join with /join #familia")[:2] == [
             b"cy has entered the chat", b"bob has entered the chat"
         ]
-        for _ in range(100):  # until node b has the group (else its JOIN would make one of its own)
-            irc.send("LIST #familia")
-            listed = [irc.line()]
-            while " 323 " not in listed[-1]:
-                listed.append(irc.line())
-            if any(" 322 bob #familia " in line for line in listed):
-                break
-            time.sleep(0.05)
-        irc.send("JOIN #familia")
+        irc.send("JOIN #familia")  # node b's view has the group, or misses it and asks the database
         names = irc.expect(r" 353 bob = #familia :")
         assert sorted(names.split(":")[-1].split()) == ["@amy", "bob"], names
         irc.send("WHO #familia")
@@ -607,13 +593,40 @@ def test_irc_who_and_names_list_the_users_of_every_node(tmp_path: Path, pg_url: 
         cy.close()
 
 
+def waiting_locks(pg_url: str, count: int) -> None:
+    """Wait until ``count`` PostgreSQL sessions wait for a lock (a node's transaction
+    held at a known statement, so a race is not left to chance)."""
+    import psycopg
+
+    deadline = time.monotonic() + TIMEOUT
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0] < count:  # type: ignore[index]
+            assert time.monotonic() < deadline, f"{count} waiting transactions never came"
+            time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def held_group_inserts(pg_url: str) -> Iterator[None]:
+    """While inside, a group's creation stops after its ``chat_group`` row (the
+    name's unique index entry taken, uncommitted) at its ``group_member`` row: a second
+    node's lookup of that name finds nothing, its insert waits for the first one's
+    outcome, and the first one wins."""
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:  # one transaction, committed when the block ends
+        conn.execute("LOCK TABLE group_member IN SHARE ROW EXCLUSIVE MODE")
+        yield
+
+
 def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
     tmp_path: Path, pg_url: str, redis_url: str, redis_server: RedisServer
 ) -> None:
-    """Two nodes make one group name before either hears of the other's (the bus held
-    back by ``CLIENT PAUSE ... WRITE``, so the race is not left to chance): the database
-    keeps node a's; node b's text client is told ``#tea exists already`` and its IRC
-    client's ``JOIN`` joins the group that exists; both stay connected and chat on."""
+    """Two nodes make one group name at once: node a's creation holds the name
+    (uncommitted) when node b looks it up, finds nothing and makes its own (the
+    transactions held at known points, the bus held back by ``CLIENT PAUSE ...
+    WRITE``, so the race is not left to chance): the database keeps node a's; node
+    b's text client is told ``#tea exists already`` and its IRC client's ``JOIN``
+    joins the group that exists; both stay connected and chat on."""
     slow = ("--cluster-expiry", "10")  # the pause must not look like a dead node
     with node(tmp_path, "a", pg_url, redis_url, *slow) as a, node(tmp_path, "b", pg_url, redis_url, *slow, irc=True) as b:
         amy, _ = login(a, "amy")
@@ -622,13 +635,15 @@ def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
         irc = irc_register(b.irc_port, "ivy", "secret")  # type: ignore[attr-defined]
         assert amy.readline() == b"ivy has entered the chat"
         assert bob.readline() == b"ivy has entered the chat"
-        redis_server.command("CLIENT", "PAUSE", 3000, "WRITE")  # no node hears of the other's groups
-        amy.send(b"/create #tea\n/create #cafe\n")
-        assert amy.readline() == b"[#tea] public group created: others join with /join #tea"
-        assert amy.readline() == b"[#cafe] public group created: others join with /join #cafe"
-        bob.send(b"/create #Tea private\n")
+        for name, on_b in (("tea", lambda: bob.send(b"/create #Tea private\n")), ("cafe", lambda: irc.send("JOIN #cafe"))):
+            redis_server.command("CLIENT", "PAUSE", 3000, "WRITE")  # no node hears of the other's groups
+            with held_group_inserts(pg_url):
+                amy.send(b"/create #%s\n" % name.encode())
+                waiting_locks(pg_url, 1)  # node a's insert holds the name
+                on_b()
+                waiting_locks(pg_url, 2)  # node b looked it up, found nothing, and waits to insert
+            assert amy.readline() == b"[#%s] public group created: others join with /join #%s" % (name.encode(), name.encode())
         assert bob.readline() == b"#tea exists already"  # the winner's name, never "created"
-        irc.send("JOIN #cafe")
         assert irc.expect(r" JOIN #cafe") == ":ivy!ivy@pollchat JOIN #cafe"
         assert irc.expect(r" 353 ivy ").endswith(" #cafe :@amy ivy")  # amy's group: she owns it
         assert amy.readline() == b"[#cafe] ivy has joined the group"  # once the bus is back
@@ -641,6 +656,46 @@ def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
         irc.close()
         bob.close()
         amy.close()
+
+
+def test_a_group_another_node_made_a_moment_ago_is_found_in_the_database(
+    tmp_path: Path, pg_url: str, redis_url: str, redis_server: RedisServer
+) -> None:
+    """amy makes groups on node a; before node b hears of them (the bus held back by
+    ``CLIENT PAUSE ... WRITE``), its users name them: node b's view misses each name
+    and asks the database, so ``/join #g``, a ``#g`` line and IRC ``JOIN #g`` find
+    amy's group instead of answering ``no such group`` or making one of their own."""
+    slow = ("--cluster-expiry", "10")  # the pause must not look like a dead node
+    with node(tmp_path, "a", pg_url, redis_url, *slow) as a, node(tmp_path, "b", pg_url, redis_url, *slow, irc=True) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        cy, _ = login(b, "cy")
+        assert amy.read_until(b"cy has entered the chat")[0] == b"bob has entered the chat"
+        irc = irc_register(b.irc_port, "ivy", "secret")  # type: ignore[attr-defined]
+        for user in (amy, bob, cy):
+            assert user.read_until(b"ivy has entered the chat")[-1] == b"ivy has entered the chat"
+        redis_server.command("CLIENT", "PAUSE", 3000, "WRITE")  # node b hears nothing of node a
+        amy.send(b"/create #tea\n/create #cafe private\n/create #pub\n")
+        assert amy.readline() == b"[#tea] public group created: others join with /join #tea"
+        assert amy.readline() == b"[#cafe] private group created: others join with /join #cafe"
+        assert amy.readline() == b"[#pub] public group created: others join with /join #pub"
+        bob.send(b"/join #tea\n")
+        assert bob.readline() == b"[#tea] bob has joined the group"
+        cy.send(b"#pub anyone?\n/join #cafe\n")
+        assert cy.readline() == b"you are not a member of #pub; that line was not sent (/join #pub first)"
+        assert cy.readline() == b"[#cafe] your request to join was sent to the owner: analysis in progress"
+        irc.send("JOIN #pub")
+        assert irc.expect(r" 353 ivy = #pub ").endswith(" #pub :@amy ivy")  # amy's group, not one of node b's own
+        # once the bus is back, node a hears of what node b did with its groups
+        seen = amy.read_until(b"[#pub] ivy has joined the group")
+        assert b"[#tea] bob has joined the group" in seen
+        assert any(b"cy" in line and b"#cafe" in line for line in seen), seen  # the request reached its owner
+        bob.send(b"#tea on node b\n")
+        assert amy.readline() == b"[#tea] bob: on node b"
+        assert "another node made it first" not in b.stderr() and "Traceback" not in b.stderr()
+        irc.close()
+        for client in (amy, bob, cy):
+            client.close()
 
 
 def test_a_private_message_to_someone_who_just_left_another_node_is_offline_mail(
