@@ -120,6 +120,30 @@ def test_two_nodes_one_chat_and_a_dead_node_s_users_leave(tmp_path: Path, pg_url
         amy.close()
 
 
+def test_a_user_whose_node_died_is_told_only_of_the_mail_that_came_after(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    """bob reads amy's private message on node b; node b is killed (``kill -9``), so
+    nobody records bob's logout: the heartbeat that reaps him records his last seen
+    as node b's last heartbeat. At his next login (node a) only the message sent after
+    that counts as arrived while he was away."""
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        amy.send(b"/msg bob read this\n")
+        assert bob.readline() == b"[private] amy: read this"
+        time.sleep(3 * float(HEARTBEAT))  # node b beats again after bob read it
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait(timeout=TIMEOUT)
+        assert amy.read_until(b"bob has left the chat")[-1] == b"bob has left the chat"
+        amy.send(b"/msg bob while you were away\n")
+        assert amy.readline() == b"[private to bob] while you were away"
+        back, lines = login(a, "bob", b"login")
+        assert lines == [b"Access Provided", b"active users are: amy bob"]
+        assert back.readline() == b"1 private message(s) arrived while you were away: type /history to read them"
+        for client in (amy, back):
+            client.close()
+
+
 def test_cluster_without_postgresql_is_one_line(tmp_path: Path) -> None:
     result = run_cli(*server_args(tmp_path, "--max-users", "2", "--cluster", "redis://127.0.0.1:1/0"))
     assert "--cluster needs --database postgresql://" in assert_one_line_error(result)

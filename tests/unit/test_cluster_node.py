@@ -157,6 +157,30 @@ def test_a_reaped_session_leaves_with_one_notice(cluster) -> None:  # noqa: ANN0
     assert chat.hub.online("bob") is None
 
 
+def test_the_reaper_records_a_reaped_account_s_last_seen_as_its_node_s_last_heartbeat(cluster) -> None:  # noqa: ANN001
+    """Only the node whose heartbeat reaped the session records it (once for the
+    cluster: the store shares it), only for the account's last session, and only with
+    a known heartbeat time."""
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    accounts = chat.hub.accounts
+    user2, user3 = accounts.find("user2"), accounts.find("user3")
+    assert user2 is not None and user3 is not None and accounts.last_seen(user2) is None
+    node.apply(remote_entry(1, ["join", "b#1/7", user2.id, "registered", "user2", False],
+                            ["join", "b#1/8", user3.id, "registered", "user3", False]))
+    node.apply(Entry("@reaper", 1, (["reaped", "b#1/7", "user2", 0, "1700000123.25", node.origin],
+                                    ["reaped", "b#1/8", "user3", 0, "1700000123.25", "c#2"], ["gone", "b#1"])))
+    assert a.lines(2) == ["user2 has left the chat", "user3 has left the chat"]
+    assert accounts.last_seen(user2) == 1700000123.25
+    assert accounts.last_seen(user3) is None  # node c reaped it: node c records it
+    node.apply(remote_entry(2, ["join", "b#1/9", user3.id, "registered", "user3", False]))
+    node.apply(Entry("@reaper", 2, (["reaped", "b#1/9", "user3", 1, "1700000200", node.origin],
+                                    ["gone", "b#1"])))  # another device stays online
+    node.apply(remote_entry(3, ["join", "b#1/10", user3.id, "registered", "user3", False]))
+    node.apply(Entry("@reaper", 3, (["reaped", "b#1/10", "user3", 0, "0", node.origin], ["gone", "b#1"])))
+    assert accounts.last_seen(user3) is None  # still online elsewhere; then a heartbeat never noted
+
+
 def test_the_engine_refusing_a_seat_is_the_seed_s_reply(cluster) -> None:  # noqa: ANN001
     chat, node, engine = cluster
     engine.seat_answer = b"online"

@@ -756,6 +756,8 @@ class ClusterNode:
         elif kind == "reaped":
             sid, name = str(record[1]), str(record[2])
             still_online = len(record) > 3 and record[3]  # the account has another session
+            if not still_online and len(record) > 5 and record[5] == self.origin:
+                self._record_last_seen(sid, float(record[4]))  # this node's heartbeat reaped it
             if self._drop_remote(sid) is not None and not still_online:
                 output.broadcast(Left(name, ""), None)
         elif kind == "login":
@@ -791,6 +793,20 @@ class ClusterNode:
                 self._drop_remote(sid)
         else:
             raise BusFormatError(f"unknown record {kind!r}")
+
+    def _record_last_seen(self, sid: str, last_beat: float) -> None:
+        """Session ``sid`` of a dead node was reaped by this node's heartbeat, and its
+        account has no other session: record the account's last seen as the dead
+        node's last heartbeat (``last_beat``, seconds; 0: unknown, nothing recorded),
+        the last moment it was known to be there, as its own node would have at logout.
+        Once, by the reaper: the store's record takes it to the other nodes' views, and
+        at the next login the private messages read before the node died no longer
+        count as arrived while away."""
+        peer = self._remote.get(sid)
+        session = self.hub.session_of(peer) if peer is not None else None
+        if session is None or session.account.guest or session.account.id <= 0 or last_beat <= 0:
+            return
+        self.hub.accounts.set_last_seen(session.account, last_beat)
 
     def _mail_kept(self, message: PrivateMessage) -> None:
         """A private message came for sessions this node no longer holds: the recipient
@@ -912,7 +928,7 @@ class ClusterNode:
         self._eval(
             scripts.SYNC,
             [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.NODE + self.origin, scripts.BUS, self._inbox,
-             scripts.SESSIONS],
+             scripts.SESSIONS, scripts.BEATS],
             args,
             synced,
         )
@@ -971,7 +987,8 @@ class ClusterNode:
 
         self._eval(
             scripts.HEARTBEAT,
-            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.BUS, scripts.REAPER, scripts.SESSIONS],
+            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.BUS, scripts.REAPER, scripts.SESSIONS,
+             scripts.BEATS],
             [self.origin, self.settings.expiry, BUS_LENGTH, scripts.NODE, scripts.INBOX],
             beaten,
         )
