@@ -181,6 +181,41 @@ def test_the_reaper_records_a_reaped_account_s_last_seen_as_its_node_s_last_hear
     assert accounts.last_seen(user3) is None  # still online elsewhere; then a heartbeat never noted
 
 
+def test_a_login_s_records_are_written_to_the_engine_before_its_welcome_is_queued(cluster) -> None:  # noqa: ANN001
+    """The join and entered records of a login (and of a registration) leave in their
+    own ``XADD`` as the hub admits it, before the welcome is queued to the client: a
+    line said after the welcome, here or on any node, comes after them in the stream."""
+    chat, node, engine = cluster
+    watcher = chat.login("user1", "123")
+    engine.loop_back = False
+    client = chat.connect()
+    seen: list[bytes] = []  # what the client had been sent when each entry was written
+    command = engine.command
+
+    def command_seen(*args: Any, callback: Any = None) -> bool:
+        if args[0] == "XADD":
+            seen.append(bytes(client.conn.received))
+        return command(*args, callback=callback)
+
+    engine.command = command_seen  # type: ignore[method-assign]
+    for verb, name, password in ((b"login", b"user2", b"345"), (b"register", b"newbie", b"secret")):
+        seen.clear()
+        client.send(verb + b"\n" + name + b"," + password + b"\n")
+        assert client.line() == "Access Provided"
+        first = engine.published[-len(seen)] if seen else None
+        assert first is not None and [r[0] for r in first.records][-2:] == ["join", "all"], first
+        assert seen[0] == b""  # written before the welcome was queued
+        engine.deliver_waiting()
+        assert watcher.line() == f"{name.decode()} has entered the chat"
+        client.line()  # the list of who is online
+        if verb == b"login":
+            client.send(b"/quit\n")
+            chat.pump()
+            engine.deliver_waiting()
+            assert watcher.line() == "user2 has left the chat"
+            client = chat.connect()
+
+
 def test_the_engine_refusing_a_seat_is_the_seed_s_reply(cluster) -> None:  # noqa: ANN001
     chat, node, engine = cluster
     engine.seat_answer = b"online"

@@ -20,7 +20,7 @@ never in the loop's broadcast lists. The local seat budget does not refuse anyon
 (:class:`RefereedSeats`): the engine is the referee.
 
 One ``XADD`` per loop pass publishes the pass's records (:meth:`publish`, an
-after-flush hook), and one per node that has sessions to reach gets their events on
+after-flush hook; a login's records leave at once, before its welcome is queued), and one per node that has sessions to reach gets their events on
 its delivery stream (``inbox:INSTANCE``); a second Redis connection keeps one
 ``XREAD BLOCK`` outstanding on the bus and this node's delivery stream and applies
 each entry in stream order (:meth:`_on_entries`), dropping duplicates and
@@ -401,6 +401,7 @@ class ClusterNode:
         devices = self.hub.sessions_per_account > 1 and self.available and not self.service.stopping
         joined: dict[object, Seat] = {}
         leaving: dict[str, Seat] = {}
+        admitted = False  # a login or registration of this node: its records leave now
         for effect in effects:
             if not self._groups_changed and isinstance(getattr(effect, "event", None), GroupEvent):
                 self._groups_changed = effect.event.change not in _GROUP_QUERIES  # type: ignore[union-attr]
@@ -442,6 +443,7 @@ class ClusterNode:
                 if isinstance(effect.handle, RemotePeer):
                     continue
                 new = self._joined(effect.handle)
+                admitted = admitted or new is not None
                 if new is not None and devices:
                     joined[effect.handle] = new
                 local.append(effect)
@@ -455,6 +457,12 @@ class ClusterNode:
         for seat in joined.values():
             if seat.first and not seat.announced:  # this hub still showed a device that has left
                 records.append(["all", seat.sid, encode_event(Entered(seat.name))])
+        if admitted:
+            # The join and entered records go to the engine before the welcome (among
+            # the effects returned) is even queued: whatever the user, or anyone told
+            # by them, says after the welcome comes after them in the stream. Written,
+            # not waited for: no round trip is added to a login.
+            self.publish()
         return local
 
     def forward(self, sids: Sequence[str], event: ServerEvent) -> None:
