@@ -200,6 +200,7 @@ def build_server_loop(
             loop, service, cluster, config.max_users - len(preconfigured), clock=clock, store=shared  # type: ignore[arg-type]
         )
         service.cluster = node
+        node.on_refused = on_shutdown  # nodes of another version run this cluster: stop
         if shared is not None:  # a login, or a #group, this node's view lacks asks the database
             service.fetch_account = shared.fetch_account  # type: ignore[attr-defined]
             service.fetch_group = shared.fetch_group  # type: ignore[attr-defined]

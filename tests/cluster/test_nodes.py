@@ -149,6 +149,31 @@ def test_cluster_without_postgresql_is_one_line(tmp_path: Path) -> None:
     assert "--cluster needs --database postgresql://" in assert_one_line_error(result)
 
 
+def test_a_node_of_another_bus_format_refuses_to_start_until_every_node_is_stopped(
+    tmp_path: Path, pg_url: str, redis_server: RedisServer, redis_url: str
+) -> None:
+    """Nodes of two versions cannot share a cluster: a node refuses to start (one line,
+    exit 2) while live nodes of another bus format use the engine, whether they wrote
+    the format key or predate it; once every one of them is stopped, it starts and
+    the cluster's format is its own."""
+    from pollchat.server.cluster.scripts import BUS_FORMAT
+
+    args = server_args(tmp_path / "a", "--max-users", "5", "--database", pg_url, "--cluster", redis_url, "--no-web", "--no-irc")
+    redis_server.command("ZADD", "pollchat:nodes", int(time.time()) + 3600, "old:3490#1")  # a live node, no format key
+    for theirs in ("1", "99"):
+        if theirs != "1":
+            redis_server.command("SET", "pollchat:format", theirs)
+        line = assert_one_line_error(run_cli(*args))
+        assert f"runs nodes of bus format {theirs}, and this pollchat" in line and f"speaks format {BUS_FORMAT}" in line
+        assert line.endswith("rolling upgrades are not supported): stop every node, upgrade them all, then start them")
+    redis_server.command("ZADD", "pollchat:nodes", 0, "old:3490#1")  # stopped (as a stopping node marks itself)
+    with node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, lines = login(b, "amy")
+        assert lines[0] == b"Access Provided"
+        assert redis_server.command("GET", "pollchat:format") == BUS_FORMAT.encode()
+        amy.close()
+
+
 def test_without_hiredis_the_error_names_the_extra(tmp_path: Path) -> None:
     code = "import sys; sys.modules['hiredis'] = None; from pollchat.server.cli import main; sys.exit(main())"
     args = server_args(tmp_path, "--max-users", "2", "--database", "postgresql://u@127.0.0.1/db", "--cluster", "redis://127.0.0.1/0")

@@ -25,7 +25,9 @@ from tests.service_harness import ServiceHarness
 
 pytest.importorskip("hiredis", reason="pip install 'pollchat[cluster]'")
 
-SCRIPTS = {s.sha: s.name for s in (scripts.TAKE_SEAT, scripts.RELEASE_SEAT, scripts.HEARTBEAT, scripts.SYNC)}
+SCRIPTS = {
+    s.sha: s.name for s in (scripts.TAKE_SEAT, scripts.RELEASE_SEAT, scripts.HEARTBEAT, scripts.SYNC, scripts.CLAIM_FORMAT)
+}
 
 
 class FakeEngine:
@@ -39,6 +41,7 @@ class FakeEngine:
         self.waiting: list[Entry] = []
         self.published: list[Entry] = []
         self.seat_answer = b"ok"
+        self.format_answer: object = [b"ok", scripts.BUS_FORMAT.encode()]
         self.released: list[str] = []
         self.inboxes: list[str] = []
 
@@ -48,6 +51,10 @@ class FakeEngine:
             name = SCRIPTS[args[1]]
             if name == "take_seat":
                 reply = self.seat_answer
+            elif name == "claim_format":
+                reply = self.format_answer
+            elif name == "sync":
+                reply = [b"0-0", [], [], b"0-0"]  # an empty engine
             elif name == "release_seat":
                 self.released.append(args[2 + args[2] + 1])  # the name key, after the keys
                 reply = 1
@@ -214,6 +221,32 @@ def test_a_login_s_records_are_written_to_the_engine_before_its_welcome_is_queue
             engine.deliver_waiting()
             assert watcher.line() == "user2 has left the chat"
             client = chat.connect()
+
+
+def test_a_node_joins_only_a_cluster_of_its_own_bus_format(cluster) -> None:  # noqa: ANN001
+    """The format check comes first on every connection to the engine: the same format
+    (or none alive) goes on to load the scripts and sync; another one says why in one
+    line, stops the server and never takes a seat."""
+    chat, node, engine = cluster
+    sent: list[tuple[Any, ...]] = []
+    command = engine.command
+
+    def recorded(*args: Any, callback: Any = None) -> bool:
+        sent.append(args)
+        return command(*args, callback=callback)
+
+    engine.command = recorded  # type: ignore[method-assign]
+    stopped: list[bool] = []
+    node.on_refused = lambda: stopped.append(True)
+    node._commands_up()
+    assert SCRIPTS[sent[0][1]] == "claim_format" and sent[0][2:5] == (2, scripts.FORMAT, scripts.NODES)
+    assert any(args[:2] == ("SCRIPT", "LOAD") for args in sent) and node.refused is None and stopped == []
+    sent.clear()
+    node.available = False
+    engine.format_answer = [b"other", b"1"]
+    node._commands_up()
+    assert len(sent) == 1 and stopped == [True] and not node.available
+    assert node.refused is not None and "bus format 1" in node.refused and "stop every node" in node.refused
 
 
 def test_the_engine_refusing_a_seat_is_the_seed_s_reply(cluster) -> None:  # noqa: ANN001

@@ -65,6 +65,7 @@ from pollchat.protocol.events import (
 from pollchat.protocol.names import name_key
 from pollchat.server.cluster import scripts
 from pollchat.server.cluster.records import BusFormatError, Entry, Sequences, decode_event, encode_event, parse_entry
+from pollchat import __version__
 from pollchat.server.cluster.redis import LINK_DOWN, LoopPort, RedisLink, Reply, is_error, parse_redis_url
 from pollchat.server.cluster.scripts import Script
 from pollchat.server.timers import Timer
@@ -123,6 +124,49 @@ class ClusterSettings:
         if not 0 < self.heartbeat < self.expiry:
             raise ConfigError("--cluster-heartbeat must be above 0 and below --cluster-expiry")
         return address
+
+
+def format_refusal(theirs: str, url: str) -> str:
+    """The one line a node of bus format :data:`~.scripts.BUS_FORMAT` says when the live
+    nodes of the cluster at ``url`` use format ``theirs``."""
+    return (
+        f"the cluster at {url} runs nodes of bus format {theirs}, and this pollchat ({__version__}) speaks "
+        f"format {scripts.BUS_FORMAT}: nodes of different versions cannot share a cluster (rolling upgrades are "
+        "not supported): stop every node, upgrade them all, then start them"
+    )
+
+
+def claim_format(url: str, timeout: float = 2.0) -> None:
+    """Before a node starts: check (or set, if no node is alive) the cluster's bus
+    format with :data:`~.scripts.CLAIM_FORMAT`, over a short blocking connection. An
+    engine that cannot be reached is not an error here: the node serves without it and
+    checks again when its link comes up (:meth:`ClusterNode._commands_up`).
+
+    Raises:
+        ConfigError: live nodes of another format use this engine (one line, from
+            :func:`format_refusal`)."""
+    host, port, db = parse_redis_url(url)
+    reader = hiredis.Reader()
+    script = scripts.CLAIM_FORMAT
+    request = hiredis.pack_command(cast(Any, ("SELECT", db))) + hiredis.pack_command(
+        cast(Any, ("EVAL", script.source, 2, scripts.FORMAT, scripts.NODES, scripts.BUS_FORMAT, ""))
+    )
+    replies: list[Any] = []
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(request)
+            while len(replies) < 2:
+                data = sock.recv(4096)
+                if not data:
+                    return
+                reader.feed(data)
+                while (reply := reader.gets()) is not False:
+                    replies.append(reply)
+    except OSError:
+        return  # not there yet: checked when the node's link comes up
+    answer = replies[1]
+    if isinstance(answer, list) and answer[0] == b"other":
+        raise ConfigError(format_refusal(answer[1].decode(errors="replace"), url))
 
 
 def default_node_name(port: int) -> str:
@@ -308,6 +352,10 @@ class ClusterNode:
         service.admin.everywhere = self._shutdown_everywhere
         self.cluster_stopping = False
         """An admin's ``/shutdown`` countdown for the whole cluster is under way."""
+        self.refused: str | None = None
+        """Why this node refused to join: live nodes of another bus format (one line)."""
+        self.on_refused: Callable[[], None] | None = None
+        """Called once :attr:`refused` is set: the server shuts down (exit status 2)."""
         self._read_more = False  # this pass applied entries: read_more() tries once more
         self.published = 0
         """Bus entries this node wrote."""
@@ -900,9 +948,23 @@ class ClusterNode:
     # --- the engine's connection -------------------------------------------------------------
 
     def _commands_up(self) -> None:
-        for script in (scripts.TAKE_SEAT, scripts.RELEASE_SEAT, scripts.HEARTBEAT, scripts.SYNC):
-            self.commands.command("SCRIPT", "LOAD", script.source)  # EVALSHA finds them from now on
-        self._resync(announce=False)
+        def claimed(reply: Reply) -> None:
+            if isinstance(reply, list) and reply[0] == b"other":
+                self.refused = format_refusal(reply[1].decode(errors="replace"), self.settings.url)
+                log.error("cluster: %s", self.refused)  # never available: no seat, no bus
+                if self.on_refused is not None:
+                    self.on_refused()
+                return
+            if is_error(reply):
+                if reply is not LINK_DOWN:
+                    log.error("cluster: format check: %s", reply)
+                return
+            for script in (scripts.TAKE_SEAT, scripts.RELEASE_SEAT, scripts.HEARTBEAT, scripts.SYNC):
+                self.commands.command("SCRIPT", "LOAD", script.source)  # EVALSHA finds them from now on
+            self._resync(announce=False)
+
+        # First of all, on every connection: nodes of two versions never share a cluster.
+        self._eval(scripts.CLAIM_FORMAT, [scripts.FORMAT, scripts.NODES], [scripts.BUS_FORMAT, self.origin], claimed)
 
     def _down(self) -> None:
         if self.available:

@@ -20,7 +20,9 @@ get one ``ok`` and one ``full``. The keys (all under ``pollchat:``):
   node reads only its own;
 * ``reaper`` (string): the sequence of the heartbeat script's own bus entries;
 * ``beats`` (hash): node instance -> the time of its last heartbeat (or sync), in
-  Redis's clock: a reaped node's users were last seen then.
+  Redis's clock: a reaped node's users were last seen then;
+* ``format`` (string): the bus format (:data:`BUS_FORMAT`) of the nodes using these
+  keys, set by the first node (:data:`CLAIM_FORMAT`).
 
 The seat rule is the seed's budget (:mod:`pollchat.core.seats`) across the cluster:
 registered accounts share ``max_users - preconfigured`` seats; a preconfigured account
@@ -42,6 +44,14 @@ BUS = PREFIX + "bus"
 INBOX = PREFIX + "inbox:"
 REAPER = PREFIX + "reaper"
 BEATS = PREFIX + "beats"
+FORMAT = PREFIX + "format"
+
+BUS_FORMAT = "2"
+"""The version of everything nodes share in Redis: these keys and scripts and the bus's
+records (:mod:`pollchat.server.cluster.records`). Change it whenever a change to them
+would confuse a node of the previous version: nodes of two formats refuse to share a
+cluster (:data:`CLAIM_FORMAT`). Format 1 was the first cluster release, which wrote no
+``format`` key."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,29 @@ class Script:
         """Its SHA-1, as Redis names a loaded script."""
         return hashlib.sha1(self.source.encode()).hexdigest()
 
+
+CLAIM_FORMAT = Script(
+    "claim_format",
+    """
+-- KEYS: format, nodes
+-- ARGV: this node's format, its instance ('' before it has joined)
+local have = redis.call('GET', KEYS[1])
+if have == ARGV[1] then return {'ok', have} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+for _, node in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')) do
+  if node ~= ARGV[2] then return {'other', have or '1'} end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return {'ok', ARGV[1]}
+""",
+)
+"""Check this node's bus format against the cluster's: ``["ok", format]`` when they are
+the same, or when no other node is alive (its expiry not passed), in which case this
+node's format becomes the cluster's (every node was stopped for an upgrade); else
+``["other", format]``, the live nodes' format (``"1"`` when they wrote no key: the
+first cluster release). Nodes of two formats never share a cluster: rolling upgrades
+are not supported."""
 
 TAKE_SEAT = Script(
     "take_seat",
