@@ -505,6 +505,35 @@ def test_an_ignore_list_holds_on_every_node(tmp_path: Path, pg_url: str, redis_u
             client.close()
 
 
+def test_an_irc_guest_s_ignore_list_holds_for_senders_on_other_nodes(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    """gus, an IRC guest on node b (``--irc-guests``: his list is never stored), ignores
+    amy on node a: node a cannot know it and sends her private message and mention, and
+    node b holds them back; cy's, from the same node, reach him."""
+    from tests.loopback.test_server_irc import IrcClient
+
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url, "--irc-guests", irc=True) as b:
+        amy, _ = login(a, "amy")
+        cy, _ = login(a, "cy")
+        assert amy.readline() == b"cy has entered the chat"
+        gus = IrcClient(b.irc_port)  # type: ignore[attr-defined]
+        gus.send("NICK gus", "USER u 0 * :Gus")
+        gus.expect(r" 001 gus ")
+        assert amy.readline() == cy.readline() == b"gus has entered the chat"
+        gus.send("PRIVMSG *pollchat :/ignore amy")
+        assert "you ignore amy now" in gus.expect(r"NOTICE gus :")
+        amy.send(b"/msg gus psst\n@gus look\n")
+        assert amy.readline() == b"[private to gus] psst"  # as if delivered, as on one node
+        assert cy.readline() == b"amy: @gus look"
+        cy.send(b"/msg gus hello\n")
+        assert cy.readline() == b"[private to gus] hello"
+        line = gus.expect(r" PRIVMSG gus ")
+        assert line == ":cy!cy@pollchat PRIVMSG gus hello", line  # nothing of amy's came before
+        assert not any("psst" in seen or "look" in seen for seen in gus.seen), gus.seen
+        gus.close()
+        amy.close()
+        cy.close()
+
+
 def test_a_read_receipt_reaches_the_sender_on_another_node(tmp_path: Path, pg_url: str, redis_url: str) -> None:
     """bob reads amy's private message on node b: amy, on node a, gets the receipt, and
     again at her next login on node a (the read mark is in node a's view too); bob's

@@ -55,12 +55,14 @@ from pollchat.protocol.events import (
     Error,
     GroupEvent,
     Left,
+    Mention,
     Message,
     Notice,
     PrivateMessage,
     Renamed,
     ServerEvent,
     StatusChanged,
+    Typing,
 )
 from pollchat.protocol.names import name_key
 from pollchat.server.cluster import scripts
@@ -797,7 +799,10 @@ class ClusterNode:
             event = decode_event(record[2])
             targets = [h for h in map(self._by_sid.get, record[1]) if h is not None]
             if targets:
-                output.fan_out(targets, event)
+                if self.hub.ignores.anyone:
+                    targets = self._unless_a_guest_ignores(targets, event)
+                if targets:
+                    output.fan_out(targets, event)
             elif isinstance(event, PrivateMessage) and not event.outgoing and not event.history:
                 self._mail_kept(event)
         elif kind == "join":
@@ -849,6 +854,32 @@ class ClusterNode:
                 self._drop_remote(sid)
         else:
             raise BusFormatError(f"unknown record {kind!r}")
+
+    def _unless_a_guest_ignores(self, targets: list[object], event: ServerEvent) -> list[object]:
+        """Of ``targets`` (this node's connections), those not logged in as a guest who
+        ignores ``event``'s sender. A guest's ignore list is never stored, so only its
+        own node has it: a private message, mention, group line or typing hint another
+        node decided to send is held back here instead (the sender was shown it as
+        delivered, as on one node). Accounts' lists are on every node: their senders'
+        nodes decided."""
+        if isinstance(event, (PrivateMessage, Message, Emote, Mention)):
+            if isinstance(event, PrivateMessage) and event.outgoing:
+                return targets  # a copy of the guest's own message
+            sender = event.sender
+        elif isinstance(event, Typing):
+            sender = event.name
+        else:
+            return targets
+        session = self.hub.roster.by_key(name_key(sender))
+        if session is None:
+            return targets
+        ignores, sender_id = self.hub.ignores, session.account.id
+        kept = []
+        for handle in targets:
+            target = self.hub.session_of(handle)
+            if target is None or not target.account.guest or not ignores.ignores(target.account.id, sender_id):
+                kept.append(handle)
+        return kept
 
     def _record_last_seen(self, sid: str, last_beat: float) -> None:
         """Session ``sid`` of a dead node was reaped by this node's heartbeat, and its
