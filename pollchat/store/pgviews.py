@@ -303,6 +303,10 @@ class PgViewStore:
         self._refilling: set[str] = set()
         self._id_waiters: dict[str, list[Callable[[], None]]] = {}  # calls waiting for a refill
         self._failed_codes: dict[int, Refusal] = {}
+        self.on_lines_lost: Callable[[str, list[HistoryRecord]], None] | None = None
+        """Set by a cluster node: called with the winner's name and the group lines this
+        view had taken for its own group of that name when the database gave the name to
+        another node's group (they are deleted; their senders are to be told)."""
         self.on_corrected: Callable[[str], None] | None = None
         """Set by a cluster node: called with a store call's name when the database
         refused one of this view's writes and the view was corrected (the node then
@@ -1263,10 +1267,17 @@ class PgViewStore:
                         name, winner[0], group_id)
             members = [list(member) for member in result[3]]
             record: list[Any] = [group_id, key, list(winner), members]
+            lost = list(self._groups.get(group_id, ()))  # lines said in ours meanwhile
             self._group_refused(group_id, key, winner, members)
+            # What was written for our group (lines, members who joined it) goes: ids
+            # are unique across nodes, so nothing else has this group id.
+            self._write([(f"DELETE FROM {table} WHERE group_id = %s", (group_id,))
+                         for table in ("message", "group_member", "group_request", "group_ban")])
             if self.changes is not None:
                 self.changes.append(["store", "@group_refused", record, {}, []])
             self._corrected("create_group")
+            if lost and self.on_lines_lost is not None:
+                self.on_lines_lost(str(winner[1]), lost)
             return Refusal(ErrorCode.GROUP_EXISTS, {"group": str(winner[1])}, stays=True)
 
         self._write([
@@ -1296,6 +1307,8 @@ class PgViewStore:
         ``account_id, name, joined``) another node made first: drop the one, keep the other."""
         if refused_id in self._live and self._live[refused_id].key == key:
             self._drop_group(refused_id)
+        self._groups.pop(refused_id, None)  # its lines were not kept
+        self._message_count -= self._group_counts.pop(refused_id, 0)
         winner_id, name, visibility, owner_id, topic = winner
         if winner_id in self._live or name_key(name) in self._group_keys:
             return

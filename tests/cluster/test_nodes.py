@@ -703,8 +703,9 @@ def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
     (uncommitted) when node b looks it up, finds nothing and makes its own (the
     transactions held at known points, the bus held back by ``CLIENT PAUSE ...
     WRITE``, so the race is not left to chance): the database keeps node a's; node
-    b's text client is told ``#tea exists already`` and its IRC client's ``JOIN``
-    joins the group that exists; both stay connected and chat on."""
+    b's text client is told ``#tea exists already`` (and that the line it said in its
+    own ``#Tea`` meanwhile was not kept) and its IRC client's ``JOIN`` joins the group
+    that exists; both stay connected and chat on."""
     slow = ("--cluster-expiry", "10")  # the pause must not look like a dead node
     with node(tmp_path, "a", pg_url, redis_url, *slow) as a, node(tmp_path, "b", pg_url, redis_url, *slow, irc=True) as b:
         amy, _ = login(a, "amy")
@@ -713,7 +714,8 @@ def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
         irc = irc_register(b.irc_port, "ivy", "secret")  # type: ignore[attr-defined]
         assert amy.readline() == b"ivy has entered the chat"
         assert bob.readline() == b"ivy has entered the chat"
-        for name, on_b in (("tea", lambda: bob.send(b"/create #Tea private\n")), ("cafe", lambda: irc.send("JOIN #cafe"))):
+        bob_s = b"/create #Tea private\n#Tea said in my own #Tea\n"  # a line before the refusal: not kept
+        for name, on_b in (("tea", lambda: bob.send(bob_s)), ("cafe", lambda: irc.send("JOIN #cafe"))):
             redis_server.command("CLIENT", "PAUSE", 3000, "WRITE")  # no node hears of the other's groups
             with held_group_inserts(pg_url):
                 amy.send(b"/create #%s\n" % name.encode())
@@ -721,7 +723,11 @@ def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
                 on_b()
                 waiting_locks(pg_url, 2)  # node b looked it up, found nothing, and waits to insert
             assert amy.readline() == b"[#%s] public group created: others join with /join #%s" % (name.encode(), name.encode())
-        assert bob.readline() == b"#tea exists already"  # the winner's name, never "created"
+        assert sorted([bob.readline(), bob.readline()]) == [  # in either order
+            b"#tea exists already",  # the winner's name, never "created"
+            b"1 line(s) you sent to #tea just now went to a group of that name another server had already made:"
+            b" they were not kept; #tea is that group now, send them again there",
+        ]
         assert irc.expect(r" JOIN #cafe") == ":ivy!ivy@pollchat JOIN #cafe"
         assert irc.expect(r" 353 ivy ").endswith(" #cafe :@amy ivy")  # amy's group: she owns it
         assert amy.readline() == b"[#cafe] ivy has joined the group"  # once the bus is back

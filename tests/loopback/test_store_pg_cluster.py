@@ -246,8 +246,16 @@ def test_a_group_another_view_made_first_replaces_this_view_s_own(
     mark = b.issued
     loser = b.create_group("tea", "private", bob.id, T + 2)  # b has not heard of a's
     third.apply_remote(over_the_bus(b.changes or [])[-1])  # a third node heard of b's first
+    line = HistoryRecord(T + 3, RecordKind.CHAT, bob.id, "bob", "in ours", group_id=loser)
+    b.append_messages([line])  # bob's line in b's own #tea, before the refusal
+    third.apply_remote(over_the_bus(b.changes or [])[-1])
+    lost: list[tuple[str, list[str]]] = []
+    b.on_lines_lost = lambda group, lines: lost.append((group, [record.text for record in lines]))
     b.changes = []
     settle(b)
+    assert lost == [("Tea", ["in ours"])]  # its sender is to be told
+    settle(b)  # the deletion of what was written for b's group
+    assert b.group_messages(loser, 5) == []
     refusal = b.refusal_of(mark, b.issued)
     assert b.failed_between(mark, b.issued) and refusal is not None
     assert (refusal.code, dict(refusal.detail), refusal.stays) == (ErrorCode.GROUP_EXISTS, {"group": "Tea"}, True)
@@ -258,8 +266,10 @@ def test_a_group_another_view_made_first_replaces_this_view_s_own(
     assert [record[1] for record in records] == ["@group_refused"]
     try:
         assert [g.id for g in third.load_groups()] == [loser]
+        assert third.group_messages(loser, 5) != []
         assert third.apply_remote(records[0]) == "create_group"
         assert [(g.id, g.name) for g in third.load_groups()] == [(winner, "Tea")]
+        assert third.group_messages(loser, 5) == []
         assert a.apply_remote(records[0]) == "create_group"  # the winner's own view keeps its group
         assert [(g.id, g.name) for g in a.load_groups()] == [(winner, "Tea")]
     finally:
@@ -267,6 +277,7 @@ def test_a_group_another_view_made_first_replaces_this_view_s_own(
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT id FROM chat_group WHERE deleted IS NULL").fetchall() == [(winner,)]
         assert conn.execute("SELECT count(*) FROM group_member WHERE group_id = %s", (loser,)).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM message WHERE group_id = %s", (loser,)).fetchone()[0] == 0
 
 
 def test_a_view_reads_itself_again_and_keeps_the_writes_made_meanwhile(

@@ -318,6 +318,8 @@ class ClusterNode:
             # a write the database refused corrected the view (a group another node
             # made first): the service's caches follow, as after another node's call
             store.on_corrected = lambda call: self._store_applied(call, ())
+            # lines said in this node's group of a name another node had taken first
+            store.on_lines_lost = lambda group, lines: service.deliver(service.groups.lost(group, lines))
         self.loop = loop
         self.service = service
         self.hub = service.hub
@@ -1124,6 +1126,7 @@ class SharedStore(Protocol):
 
     changes: list[list[Any]] | None
     on_corrected: Callable[[str], None] | None
+    on_lines_lost: Callable[[str, list[Any]], None] | None
 
     def apply_remote(self, record: Sequence[Any]) -> str:
         """Apply another node's view write; the call's name."""
