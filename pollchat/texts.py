@@ -125,6 +125,10 @@ class NoticeCode(enum.Enum):
         "your message to {where} could not be saved yet (the server cannot write its history): "
         "it is kept and retried, but may be lost"
     )
+    GROUP_LINES_LOST = (
+        "{count} line(s) you sent to #{group} just now went to a group of that name another server had "
+        "already made: they were not kept; #{group} is that group now, send them again there"
+    )
     RECIPIENT_AWAY = "{name} is {status}: {message}"
     RECIPIENT_AWAY_NO_MESSAGE = "{name} is {status}"
     PASSWORD_CHANGED = "password changed"

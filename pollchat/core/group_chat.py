@@ -549,6 +549,21 @@ class GroupChat(Generic[H]):
                 deliveries.append(Delivery(self.hub.roster.handles_for(session), Notice.of(NoticeCode.NOT_SAVED, where=where)))
         return deliveries
 
+    def lost(self, group: str, records: Iterable[HistoryRecord]) -> list[Effect[H]]:
+        """Group lines sent to a group that turned out not to exist (``records``: a
+        cluster node's own group of the name ``group``, which another node had made
+        first; they were not kept): tell each online sender, once, how many of theirs."""
+        counts: dict[int, int] = {}
+        for record in records:
+            counts[record.sender_id] = counts.get(record.sender_id, 0) + 1
+        deliveries: list[Effect[H]] = []
+        for sender_id, count in counts.items():
+            session = self.hub.session_by_id(sender_id)
+            if session is not None:
+                event = Notice.of(NoticeCode.GROUP_LINES_LOST, count=count, group=group)
+                deliveries.append(Delivery(self.hub.roster.handles_for(session), event))
+        return deliveries
+
     # --- helpers -----------------------------------------------------------------------------------
 
     def _find(self, argument: str) -> Group:

@@ -201,8 +201,10 @@ def build_server_loop(
             loop, service, cluster, config.max_users - len(preconfigured), clock=clock, store=shared  # type: ignore[arg-type]
         )
         service.cluster = node
-        if shared is not None:  # a login for an account this node's view lacks asks the database
+        node.on_refused = on_shutdown  # nodes of another version run this cluster: stop
+        if shared is not None:  # a login, or a #group, this node's view lacks asks the database
             service.fetch_account = shared.fetch_account  # type: ignore[attr-defined]
+            service.fetch_group = shared.fetch_group  # type: ignore[attr-defined]
         loop.before_flush.insert(0, node.read_more)  # a burst's second entry, if it is there already
         loop.after_flush.append(node.publish)  # last: the pass's records, one XADD
         node.start()

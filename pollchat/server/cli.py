@@ -614,6 +614,10 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
     preconfigured = load_accounts_file(args.accounts) if args.accounts else []
     check_location(args.database)
     check_cluster_flags(args.cluster, args.database)
+    if args.cluster is not None:  # nodes of two versions never share a cluster
+        from pollchat.server.cluster.node import claim_format
+
+        claim_format(args.cluster)
     if args.database is not None and args.backup_every > 0:
         raise ConfigError("--backup-every snapshots the SQLite file; back up PostgreSQL with pg_dump (docs/operations.md)")
     max_users = args.max_users if args.max_users is not None else _ask_max_users(stdin)
@@ -685,6 +689,8 @@ def _serve(args: argparse.Namespace, stdin: TextIO) -> int:
     if stdin.isatty():  # an operator at the server's terminal: the console
         server.attach_console(stdin.fileno(), sys.stdout)
     server.serve_forever()
+    if getattr(server.service.cluster, "refused", None):  # said in the log when it was found
+        return 2
     return 0
 
 

@@ -100,6 +100,7 @@ class IrcGateway:
         self.main_channel = main_channel
         self.main_key = fold_channel(main_channel)
         service.on_request = self.handle
+        service.request_groups = self.named_groups
         service.on_leaving.append(self._leaving)
         service.on_admitted.append(self._admitted)
         if service.barrier is not None:  # PostgreSQL: a refused write may be answered the IRC way
@@ -399,6 +400,16 @@ class IrcGateway:
         self.service.deliver(kept)
 
     # --- channels -------------------------------------------------------------------------------
+
+    def named_groups(self, request: Request) -> list[str]:
+        """The group names (without ``#``) ``request`` names: its channel (or a
+        ``PRIVMSG``'s or ``CHATHISTORY``'s target) when that is a group's, never the main channel's; a
+        cluster node looks up one its view lacks before the request runs."""
+        channel = getattr(request, "channel", None) or getattr(request, "target", None)  # Say, ChatHistory: a target
+        if not isinstance(channel, str) or not channel.startswith("#") or fold_channel(channel) == self.main_key:
+            return []
+        name = group_name(channel)
+        return [name] if name is not None else []
 
     def _group(self, channel: str) -> Group | None:
         name = group_name(channel) if channel.startswith("#") else None

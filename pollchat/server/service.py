@@ -32,7 +32,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pollchat.config import ServerConfig
 from pollchat.core.accounts import Account
-from pollchat.core.group_chat import GroupChat
+from pollchat.core.group_chat import GroupChat, group_name
 from pollchat.core.effects import Delivery, Effect, JoinedEveryone, LeftEveryone, ToEveryone, ToGroup
 from pollchat.core.hub import Admission, Hub
 from pollchat.core.seats import AccountKind
@@ -41,7 +41,7 @@ from pollchat.core.passwords import hash_password, verify_password
 from pollchat.core.ratelimit import TokenBucket
 from pollchat.core.receipts import Receipts
 from pollchat.core.registration import RegistrationLimit
-from pollchat.protocol.commands import COMMANDS, Command
+from pollchat.protocol.commands import COMMANDS, Command, group_argument
 from pollchat.protocol.events import (
     Error,
     Greeting,
@@ -268,13 +268,21 @@ class ChatService(Generic[P]):
         held until they are committed. ``None`` (SQLite): writes commit when they return."""
         self._registering: set[P] = set()  # cluster registrations waiting for their row's commit
         self.store_available: Callable[[], bool] | None = None
+        """Whether the account database can be reached (``None``: always); while it
+        cannot, logins and registrations are refused with one line."""
         self.fetch_account: Callable[[str, Callable[[], None]], None] | None = None
         """In a cluster on the view store: ask the database for an account key the view
         does not have, then call back (a login on one node right after a registration
         on another)."""
-        self._looked_up: Command | None = None  # the step being run again after its lookup
-        """Whether the account database can be reached (``None``: always); while it
-        cannot, logins and registrations are refused with one line."""
+        self.fetch_group: Callable[[str, Callable[[], None]], None] | None = None
+        """In a cluster on the view store: ask the database for a live group whose name
+        key the view does not have, then call back (a ``/join #g`` on one node right
+        after a ``/create #g`` on another)."""
+        self.request_groups: Callable[[Any], Sequence[str]] | None = None
+        """The group names (without ``#``) a front end's typed request names (the IRC
+        gateway sets it: its channels but the main one), for :attr:`fetch_group`."""
+        self._looked_up: SessionStep | None = None  # the step being run again after its lookup
+        self._lookups: dict[P, list[Input]] = {}  # peers whose step waits for a lookup: input after it
         self._history_waiters: dict[P, int] = {}  # peers whose private or group line waits for the history batch
         self.cluster: ClusterPort | None = None
         """Set when this server is one node of a cluster (``--cluster``): seats are the
@@ -328,8 +336,12 @@ class ChatService(Generic[P]):
         """Lines (or line errors) decoded from ``peer``'s input, in order."""
         session = peer.session
         assert session is not None
-        for item in items:
+        for index, item in enumerate(items):
             if peer.closing:
+                return
+            held = self._lookups.get(peer)
+            if held is not None:  # a step waits for the database: these come after it
+                held.extend(items[index:])
                 return
             if peer.bucket is not None and not isinstance(item, _REPLY_MARKS) and not self._within_rate(peer):
                 continue
@@ -353,6 +365,7 @@ class ChatService(Generic[P]):
             self._per_address.pop(host, None)
         if peer.timer is not None:
             peer.timer.cancel()
+        self._lookups.pop(peer, None)
         session = self.hub.session_of(peer)
         if peer in self._registering:  # a registration not admitted yet: nobody saw it enter
             self.hub.leave(peer, record_last_seen=False)
@@ -525,23 +538,31 @@ class ChatService(Generic[P]):
         for index, step in enumerate(steps):
             if peer.closing:
                 return
-            if isinstance(step, Command) and self._misses_account(step):
-                # /msg or /whois of a name this node's view lacks (a cluster): ask the
-                # database first; this step and the rest wait, in order, reading paused.
+            missing = self._missing(step)
+            if missing is not None:
+                # /msg or /whois of a name, or a step naming a #group, that this node's
+                # view lacks (a cluster): ask the database first; this step and the rest
+                # wait, in order, reading paused.
+                fetch, key = missing
                 looked_up, rest = step, steps[index:]
                 peer.pause_reading()
+                self._lookups[peer] = []  # lines decoded meanwhile wait too (received())
 
                 def found() -> None:
+                    later = self._lookups.pop(peer, [])
                     self._looked_up = looked_up
                     try:
                         if not peer.closing:
                             self._resume(peer, rest)
                     finally:
                         self._looked_up = None
+                    if later and not peer.closing:
+                        if peer in self._lookups:  # a later step of the same line asks too
+                            self._lookups[peer][:0] = later
+                        else:
+                            self.received(peer, later)
 
-                fetch = self.fetch_account
-                assert fetch is not None
-                fetch(name_key(step.args[0]), found)
+                fetch(key, found)
                 return
             match step:
                 case Chat(text):
@@ -574,13 +595,47 @@ class ChatService(Generic[P]):
                         peer.send(event)
                         peer.close(render_text(event))
 
-    def _misses_account(self, step: Command) -> bool:
-        """Whether ``step`` is a ``/msg`` or ``/whois`` of a name neither online nor in
-        the store's view, to be looked up in the database first (in a cluster only)."""
-        if self.fetch_account is None or step.name not in ("msg", "whois") or not step.args or step is self._looked_up:
-            return False
-        name = step.args[0]
-        return not name.startswith("#") and self.hub.roster.by_key(name_key(name)) is None and self.hub.accounts.find(name) is None
+    def _missing(self, step: SessionStep) -> tuple[Callable[[str, Callable[[], None]], None], str] | None:
+        """What ``step`` names that this node's view lacks, to be looked up in the
+        database first (in a cluster only: another node made it a moment ago, or its bus
+        record was lost): ``(fetch, key)`` for a ``/msg`` or ``/whois`` of a name neither
+        online nor in the view (:attr:`fetch_account`), or for the first ``#group`` of a
+        command, a group line or a front end's request that no live group has
+        (:attr:`fetch_group`); ``None`` when nothing is missing or it was looked up."""
+        if step is self._looked_up:
+            return None
+        if self.fetch_account is not None and isinstance(step, Command) and step.name in ("msg", "whois") and step.args:
+            name = step.args[0]
+            if not name.startswith("#") and self.hub.roster.by_key(name_key(name)) is None and self.hub.accounts.find(name) is None:
+                return self.fetch_account, name_key(name)
+        if self.fetch_group is not None:
+            groups = self.groups.groups
+            for word in self._group_words(step):
+                group = group_name(word)
+                if group is not None and groups.find(word.removeprefix("#")) is None:
+                    return self.fetch_group, name_key(group)
+        return None
+
+    def _group_words(self, step: SessionStep) -> list[str]:
+        """The ``#group`` words ``step`` names: a command's group arguments (``/join
+        #g``, ``/msg #g text``, ``/kick NAME #g``), the first word of a line or an
+        action (``#g text``), a front end's channel (:attr:`request_groups`)."""
+        if isinstance(step, Chat):
+            text = step.text
+        elif isinstance(step, Command):
+            spec = COMMANDS[step.name]
+            if spec.name == "me" and step.args:
+                text = step.args[0]
+            else:
+                words = [arg for arg in step.args[: spec.words] if arg.startswith("#")]
+                extra = group_argument(step)
+                return words + [extra] if extra is not None and len(extra.split()) == 1 else words
+        elif isinstance(step, REQUEST_TYPES) and self.request_groups is not None:
+            return ["#" + name for name in self.request_groups(step)]
+        else:
+            return []
+        stripped = text.lstrip()
+        return stripped.split(maxsplit=1)[:1] if stripped.startswith("#") else []
 
     def _step_failed(self, peer: P, what: str) -> None:
         """An unexpected exception while running ``what`` (a command or a chat line) for

@@ -303,11 +303,16 @@ class PgViewStore:
         self._refilling: set[str] = set()
         self._id_waiters: dict[str, list[Callable[[], None]]] = {}  # calls waiting for a refill
         self._failed_codes: dict[int, Refusal] = {}
+        self.on_lines_lost: Callable[[str, list[HistoryRecord]], None] | None = None
+        """Set by a cluster node: called with the winner's name and the group lines this
+        view had taken for its own group of that name when the database gave the name to
+        another node's group (they are deleted; their senders are to be told)."""
         self.on_corrected: Callable[[str], None] | None = None
         """Set by a cluster node: called with a store call's name when the database
         refused one of this view's writes and the view was corrected (the node then
         refreshes what caches it, as after another node's call of that name)."""
         self._reloading: list[Sequence[Any]] | None = None  # calls since the reload was asked
+        self._fetching: list[list[Sequence[Any]]] = []  # per group lookup under way: calls applied since
         self._reloaded: list[Callable[[], None]] = []
         self._written = 0  # the commit sequence number of the last write queued
 
@@ -1262,10 +1267,17 @@ class PgViewStore:
                         name, winner[0], group_id)
             members = [list(member) for member in result[3]]
             record: list[Any] = [group_id, key, list(winner), members]
+            lost = list(self._groups.get(group_id, ()))  # lines said in ours meanwhile
             self._group_refused(group_id, key, winner, members)
+            # What was written for our group (lines, members who joined it) goes: ids
+            # are unique across nodes, so nothing else has this group id.
+            self._write([(f"DELETE FROM {table} WHERE group_id = %s", (group_id,))
+                         for table in ("message", "group_member", "group_request", "group_ban")])
             if self.changes is not None:
                 self.changes.append(["store", "@group_refused", record, {}, []])
             self._corrected("create_group")
+            if lost and self.on_lines_lost is not None:
+                self.on_lines_lost(str(winner[1]), lost)
             return Refusal(ErrorCode.GROUP_EXISTS, {"group": str(winner[1])}, stays=True)
 
         self._write([
@@ -1295,6 +1307,8 @@ class PgViewStore:
         ``account_id, name, joined``) another node made first: drop the one, keep the other."""
         if refused_id in self._live and self._live[refused_id].key == key:
             self._drop_group(refused_id)
+        self._groups.pop(refused_id, None)  # its lines were not kept
+        self._message_count -= self._group_counts.pop(refused_id, 0)
         winner_id, name, visibility, owner_id, topic = winner
         if winner_id in self._live or name_key(name) in self._group_keys:
             return
@@ -1615,6 +1629,10 @@ class PgViewStore:
         _, name, args, kwargs, draws = record
         if self._reloading is not None:
             self._reloading.append(record)
+        for since in self._fetching:
+            since.append(record)
+        if name == "create_group" and draws and draws[0] in self._live:
+            return str(name)  # looked up from the database already (fetch_group)
         if name == "@group_refused":
             self._group_refused(int(args[0]), str(args[1]), args[2], args[3])
             return "create_group"
@@ -1662,13 +1680,79 @@ class PgViewStore:
 
         try:
             self.driver.submit([(self._placeholders(
-                "SELECT a.id, a.key, a.name, a.kind, a.password_hash, a.created_at, a.last_seen, a.skeleton,"
-                ' a.lookalike_allowed, b.account_id IS NOT NULL, b.until, b.reason, b."by"'
-                " FROM account a LEFT JOIN ban b ON b.account_id = a.id WHERE a.key = %s"
+                f"SELECT {_ACCOUNT_COLUMNS} FROM account a LEFT JOIN ban b ON b.account_id = a.id WHERE a.key = %s"
             ), (key,))], found)
         except StoreError:
             if then is not None:
                 then()
+
+    def fetch_group(self, key: str, then: Callable[[], None] | None = None) -> None:
+        """Ask the database for the live group whose name key is ``key`` (with its
+        members, requests and bans, and the rows of member accounts the view lacks),
+        which the view does not have (made on another node a moment ago, or its bus
+        record lost), and add it to the view; then call ``then`` (on the loop, once the
+        answer is in: found or not, or the database unreachable). Never waits.
+
+        Another node's changes to that group applied while the question was out are
+        applied again over the answer (it may predate them: a member added, the group
+        deleted), as :meth:`reload_views` does."""
+        if self.driver is None or not self.driver.connected:
+            if then is not None:
+                then()
+            return
+        since: list[Sequence[Any]] = []
+
+        def found(result: Rows | StoreError) -> None:
+            self._fetching.remove(since)
+            if isinstance(result, StoreError):
+                log.warning("looking up group %r failed: %s", key, result)
+            elif result[0]:
+                self._load_group_rows(result[0][0], result[1], result[2], result[3], since)
+            if then is not None:
+                then()
+
+        live = "(SELECT id FROM chat_group WHERE key = %s AND deleted IS NULL)"
+        try:
+            self.driver.submit([(self._placeholders(sql), (key,)) for sql in (
+                "SELECT id, name, visibility, owner_id, topic FROM chat_group WHERE key = %s AND deleted IS NULL",
+                f"SELECT m.joined, {_ACCOUNT_COLUMNS} FROM group_member m JOIN account a ON a.id = m.account_id"
+                f" LEFT JOIN ban b ON b.account_id = a.id WHERE m.group_id = {live} ORDER BY m.seq",
+                f"SELECT r.created, {_ACCOUNT_COLUMNS} FROM group_request r JOIN account a ON a.id = r.account_id"
+                f" LEFT JOIN ban b ON b.account_id = a.id WHERE r.group_id = {live} ORDER BY r.seq",
+                f"SELECT account_id FROM group_ban WHERE group_id = {live}",
+            )], found)
+        except StoreError:
+            if then is not None:
+                then()
+            return
+        self._fetching.append(since)
+
+    def _load_group_rows(
+        self,
+        row: Sequence[Any],
+        members: Sequence[Sequence[Any]],
+        requests: Sequence[Sequence[Any]],
+        bans: Sequence[Sequence[Any]],
+        since: Sequence[Sequence[Any]],
+    ) -> None:
+        """Add one looked-up group (``row``: id, name, visibility, owner id, topic;
+        ``members`` and ``requests``: the time, then an account row as
+        :meth:`_load_account_row` takes it; ``bans``: account ids) unless the view has
+        it or its name already; then apply again the calls on it in ``since``."""
+        group_id, name, visibility, owner_id, topic = row
+        if group_id in self._live or name_key(name) in self._group_keys:
+            return
+        group = Group(int(group_id), name, Visibility(visibility), owner_id, topic)
+        for table, rows in ((group.members, members), (group.requests, requests)):
+            for joined, *account in rows:
+                self._load_account_row(account)
+                table[int(account[0])] = Member(int(account[0]), str(account[2]), float(joined))
+        group.bans.update(int(ban[0]) for ban in bans)
+        self._live[group.id] = group
+        self._group_keys[group.key] = group.id
+        for record in since:
+            if record[1] in _GROUP_WRITES and record[2] and record[2][0] == group.id:
+                self.apply_remote(record)
 
     def _load_account_row(self, row: Sequence[Any]) -> None:
         """Add one looked-up account row (with its ban) unless the view has it or its
@@ -1751,6 +1835,19 @@ class PgViewStore:
 
 
 _HISTORY_CALLS = frozenset({"append_messages", "prune_main", "prune_private", "prune_group"})
+
+_GROUP_WRITES = frozenset({
+    "add_member", "remove_member", "delete_group", "rename_group", "set_topic", "add_group_ban", "remove_group_ban",
+    "add_request", "remove_request",
+})
+"""The view writes whose first argument is a group's id (each may be applied twice)."""
+
+_ACCOUNT_COLUMNS = (
+    "a.id, a.key, a.name, a.kind, a.password_hash, a.created_at, a.last_seen, a.skeleton, a.lookalike_allowed,"
+    ' b.account_id IS NOT NULL, b.until, b.reason, b."by"'
+)
+"""An account row with its ban (``account a LEFT JOIN ban b``), as
+:meth:`PgViewStore._load_account_row` takes it."""
 
 _RELOAD = (
     "SELECT id, key, name, kind, password_hash, created_at, last_seen, skeleton, lookalike_allowed FROM account ORDER BY id",

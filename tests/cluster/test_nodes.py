@@ -120,9 +120,58 @@ def test_two_nodes_one_chat_and_a_dead_node_s_users_leave(tmp_path: Path, pg_url
         amy.close()
 
 
+def test_a_user_whose_node_died_is_told_only_of_the_mail_that_came_after(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    """bob reads amy's private message on node b; node b is killed (``kill -9``), so
+    nobody records bob's logout: the heartbeat that reaps him records his last seen
+    as node b's last heartbeat. At his next login (node a) only the message sent after
+    that counts as arrived while he was away."""
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        assert amy.readline() == b"bob has entered the chat"
+        amy.send(b"/msg bob read this\n")
+        assert bob.readline() == b"[private] amy: read this"
+        time.sleep(3 * float(HEARTBEAT))  # node b beats again after bob read it
+        b.proc.send_signal(signal.SIGKILL)
+        b.proc.wait(timeout=TIMEOUT)
+        assert amy.read_until(b"bob has left the chat")[-1] == b"bob has left the chat"
+        amy.send(b"/msg bob while you were away\n")
+        assert amy.readline() == b"[private to bob] while you were away"
+        back, lines = login(a, "bob", b"login")
+        assert lines == [b"Access Provided", b"active users are: amy bob"]
+        assert back.readline() == b"1 private message(s) arrived while you were away: type /history to read them"
+        for client in (amy, back):
+            client.close()
+
+
 def test_cluster_without_postgresql_is_one_line(tmp_path: Path) -> None:
     result = run_cli(*server_args(tmp_path, "--max-users", "2", "--cluster", "redis://127.0.0.1:1/0"))
     assert "--cluster needs --database postgresql://" in assert_one_line_error(result)
+
+
+def test_a_node_of_another_bus_format_refuses_to_start_until_every_node_is_stopped(
+    tmp_path: Path, pg_url: str, redis_server: RedisServer, redis_url: str
+) -> None:
+    """Nodes of two versions cannot share a cluster: a node refuses to start (one line,
+    exit 2) while live nodes of another bus format use the engine, whether they wrote
+    the format key or predate it; once every one of them is stopped, it starts and
+    the cluster's format is its own."""
+    from pollchat.server.cluster.scripts import BUS_FORMAT
+
+    args = server_args(tmp_path / "a", "--max-users", "5", "--database", pg_url, "--cluster", redis_url, "--no-web", "--no-irc")
+    redis_server.command("ZADD", "pollchat:nodes", int(time.time()) + 3600, "old:3490#1")  # a live node, no format key
+    for theirs in ("1", "99"):
+        if theirs != "1":
+            redis_server.command("SET", "pollchat:format", theirs)
+        line = assert_one_line_error(run_cli(*args))
+        assert f"runs nodes of bus format {theirs}, and this pollchat" in line and f"speaks format {BUS_FORMAT}" in line
+        assert line.endswith("rolling upgrades are not supported): stop every node, upgrade them all, then start them")
+    redis_server.command("ZADD", "pollchat:nodes", 0, "old:3490#1")  # stopped (as a stopping node marks itself)
+    with node(tmp_path, "b", pg_url, redis_url) as b:
+        amy, lines = login(b, "amy")
+        assert lines[0] == b"Access Provided"
+        assert redis_server.command("GET", "pollchat:format") == BUS_FORMAT.encode()
+        amy.close()
 
 
 def test_without_hiredis_the_error_names_the_extra(tmp_path: Path) -> None:
@@ -276,16 +325,10 @@ def test_a_group_made_on_one_node_is_joined_and_used_from_another(tmp_path: Path
         assert amy.readline() == b"bob has entered the chat"
         amy.send(b"/create #familia public\n")
         assert amy.readline() == b"[#familia] public group created: others join with /join #familia"
-        # node b reads the groups again when node a's record arrives, a moment after amy's
-        # answer: until then node b has no such group (a group miss does not ask the
-        # database: docs/scaling.md, "Not done yet")
-        for _ in range(100):
-            bob.send(b"/join #familia\n")
-            answer = bob.readline()
-            if answer != b"no such group: #familia":
-                break
-            time.sleep(0.05)
-        assert answer == b"[#familia] bob has joined the group"
+        # at once: if node a's record has not reached node b yet, node b's view misses
+        # the name and asks the database
+        bob.send(b"/join #familia\n")
+        assert bob.readline() == b"[#familia] bob has joined the group"
         assert amy.readline() == b"[#familia] bob has joined the group"
         bob.send(b"#familia hola\n")
         assert amy.readline() == b"[#familia] bob: hola"
@@ -388,9 +431,9 @@ def test_every_node_s_view_follows_the_others_and_a_miss_asks_the_database(
         amy.send(b"/msg emma offline mail\n/msg nobody at all\n")  # a /msg the view misses asks too
         seen = [amy.readline() for _ in range(4)]
         # the entered notices come through the bus and amy's own answers do not, so the two
-        # kinds may interleave (and a login's entered record leaves after its welcome:
-        # scaling.md); each kind in its own order, dora's notice once
-        assert sorted(line for line in seen if line.endswith(b"has entered the chat")) == [
+        # kinds may interleave; each kind in its own order (a login's entered record
+        # leaves before its welcome: cleo's before dora's), dora's notice once
+        assert [line for line in seen if line.endswith(b"has entered the chat")] == [
             b"cleo has entered the chat",
             b"dora has entered the chat",  # once: the refused registration was never announced
         ]
@@ -460,6 +503,35 @@ def test_an_ignore_list_holds_on_every_node(tmp_path: Path, pg_url: str, redis_u
         assert amy.readline() == b"bob: back"
         for client in (amy, bob, cy, dan):
             client.close()
+
+
+def test_an_irc_guest_s_ignore_list_holds_for_senders_on_other_nodes(tmp_path: Path, pg_url: str, redis_url: str) -> None:
+    """gus, an IRC guest on node b (``--irc-guests``: his list is never stored), ignores
+    amy on node a: node a cannot know it and sends her private message and mention, and
+    node b holds them back; cy's, from the same node, reach him."""
+    from tests.loopback.test_server_irc import IrcClient
+
+    with node(tmp_path, "a", pg_url, redis_url) as a, node(tmp_path, "b", pg_url, redis_url, "--irc-guests", irc=True) as b:
+        amy, _ = login(a, "amy")
+        cy, _ = login(a, "cy")
+        assert amy.readline() == b"cy has entered the chat"
+        gus = IrcClient(b.irc_port)  # type: ignore[attr-defined]
+        gus.send("NICK gus", "USER u 0 * :Gus")
+        gus.expect(r" 001 gus ")
+        assert amy.readline() == cy.readline() == b"gus has entered the chat"
+        gus.send("PRIVMSG *pollchat :/ignore amy")
+        assert "you ignore amy now" in gus.expect(r"NOTICE gus :")
+        amy.send(b"/msg gus psst\n@gus look\n")
+        assert amy.readline() == b"[private to gus] psst"  # as if delivered, as on one node
+        assert cy.readline() == b"amy: @gus look"
+        cy.send(b"/msg gus hello\n")
+        assert cy.readline() == b"[private to gus] hello"
+        line = gus.expect(r" PRIVMSG gus ")
+        assert line == ":cy!cy@pollchat PRIVMSG gus hello", line  # nothing of amy's came before
+        assert not any("psst" in seen or "look" in seen for seen in gus.seen), gus.seen
+        gus.close()
+        amy.close()
+        cy.close()
 
 
 def test_a_read_receipt_reaches_the_sender_on_another_node(tmp_path: Path, pg_url: str, redis_url: str) -> None:
@@ -585,15 +657,7 @@ def test_irc_who_and_names_list_the_users_of_every_node(tmp_path: Path, pg_url: 
         assert amy.read_until(b"[#familia] public group created: others join with /join #familia")[:2] == [
             b"cy has entered the chat", b"bob has entered the chat"
         ]
-        for _ in range(100):  # until node b has the group (else its JOIN would make one of its own)
-            irc.send("LIST #familia")
-            listed = [irc.line()]
-            while " 323 " not in listed[-1]:
-                listed.append(irc.line())
-            if any(" 322 bob #familia " in line for line in listed):
-                break
-            time.sleep(0.05)
-        irc.send("JOIN #familia")
+        irc.send("JOIN #familia")  # node b's view has the group, or misses it and asks the database
         names = irc.expect(r" 353 bob = #familia :")
         assert sorted(names.split(":")[-1].split()) == ["@amy", "bob"], names
         irc.send("WHO #familia")
@@ -607,13 +671,41 @@ def test_irc_who_and_names_list_the_users_of_every_node(tmp_path: Path, pg_url: 
         cy.close()
 
 
+def waiting_locks(pg_url: str, count: int) -> None:
+    """Wait until ``count`` PostgreSQL sessions wait for a lock (a node's transaction
+    held at a known statement, so a race is not left to chance)."""
+    import psycopg
+
+    deadline = time.monotonic() + TIMEOUT
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0] < count:  # type: ignore[index]
+            assert time.monotonic() < deadline, f"{count} waiting transactions never came"
+            time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def held_group_inserts(pg_url: str) -> Iterator[None]:
+    """While inside, a group's creation stops after its ``chat_group`` row (the
+    name's unique index entry taken, uncommitted) at its ``group_member`` row: a second
+    node's lookup of that name finds nothing, its insert waits for the first one's
+    outcome, and the first one wins."""
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:  # one transaction, committed when the block ends
+        conn.execute("LOCK TABLE group_member IN SHARE ROW EXCLUSIVE MODE")
+        yield
+
+
 def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
     tmp_path: Path, pg_url: str, redis_url: str, redis_server: RedisServer
 ) -> None:
-    """Two nodes make one group name before either hears of the other's (the bus held
-    back by ``CLIENT PAUSE ... WRITE``, so the race is not left to chance): the database
-    keeps node a's; node b's text client is told ``#tea exists already`` and its IRC
-    client's ``JOIN`` joins the group that exists; both stay connected and chat on."""
+    """Two nodes make one group name at once: node a's creation holds the name
+    (uncommitted) when node b looks it up, finds nothing and makes its own (the
+    transactions held at known points, the bus held back by ``CLIENT PAUSE ...
+    WRITE``, so the race is not left to chance): the database keeps node a's; node
+    b's text client is told ``#tea exists already`` (and that the line it said in its
+    own ``#Tea`` meanwhile was not kept) and its IRC client's ``JOIN`` joins the group
+    that exists; both stay connected and chat on."""
     slow = ("--cluster-expiry", "10")  # the pause must not look like a dead node
     with node(tmp_path, "a", pg_url, redis_url, *slow) as a, node(tmp_path, "b", pg_url, redis_url, *slow, irc=True) as b:
         amy, _ = login(a, "amy")
@@ -622,13 +714,20 @@ def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
         irc = irc_register(b.irc_port, "ivy", "secret")  # type: ignore[attr-defined]
         assert amy.readline() == b"ivy has entered the chat"
         assert bob.readline() == b"ivy has entered the chat"
-        redis_server.command("CLIENT", "PAUSE", 3000, "WRITE")  # no node hears of the other's groups
-        amy.send(b"/create #tea\n/create #cafe\n")
-        assert amy.readline() == b"[#tea] public group created: others join with /join #tea"
-        assert amy.readline() == b"[#cafe] public group created: others join with /join #cafe"
-        bob.send(b"/create #Tea private\n")
-        assert bob.readline() == b"#tea exists already"  # the winner's name, never "created"
-        irc.send("JOIN #cafe")
+        bob_s = b"/create #Tea private\n#Tea said in my own #Tea\n"  # a line before the refusal: not kept
+        for name, on_b in (("tea", lambda: bob.send(bob_s)), ("cafe", lambda: irc.send("JOIN #cafe"))):
+            redis_server.command("CLIENT", "PAUSE", 3000, "WRITE")  # no node hears of the other's groups
+            with held_group_inserts(pg_url):
+                amy.send(b"/create #%s\n" % name.encode())
+                waiting_locks(pg_url, 1)  # node a's insert holds the name
+                on_b()
+                waiting_locks(pg_url, 2)  # node b looked it up, found nothing, and waits to insert
+            assert amy.readline() == b"[#%s] public group created: others join with /join #%s" % (name.encode(), name.encode())
+        assert sorted([bob.readline(), bob.readline()]) == [  # in either order
+            b"#tea exists already",  # the winner's name, never "created"
+            b"1 line(s) you sent to #tea just now went to a group of that name another server had already made:"
+            b" they were not kept; #tea is that group now, send them again there",
+        ]
         assert irc.expect(r" JOIN #cafe") == ":ivy!ivy@pollchat JOIN #cafe"
         assert irc.expect(r" 353 ivy ").endswith(" #cafe :@amy ivy")  # amy's group: she owns it
         assert amy.readline() == b"[#cafe] ivy has joined the group"  # once the bus is back
@@ -641,6 +740,46 @@ def test_a_group_name_another_node_took_a_moment_ago_is_answered_as_taken(
         irc.close()
         bob.close()
         amy.close()
+
+
+def test_a_group_another_node_made_a_moment_ago_is_found_in_the_database(
+    tmp_path: Path, pg_url: str, redis_url: str, redis_server: RedisServer
+) -> None:
+    """amy makes groups on node a; before node b hears of them (the bus held back by
+    ``CLIENT PAUSE ... WRITE``), its users name them: node b's view misses each name
+    and asks the database, so ``/join #g``, a ``#g`` line and IRC ``JOIN #g`` find
+    amy's group instead of answering ``no such group`` or making one of their own."""
+    slow = ("--cluster-expiry", "10")  # the pause must not look like a dead node
+    with node(tmp_path, "a", pg_url, redis_url, *slow) as a, node(tmp_path, "b", pg_url, redis_url, *slow, irc=True) as b:
+        amy, _ = login(a, "amy")
+        bob, _ = login(b, "bob")
+        cy, _ = login(b, "cy")
+        assert amy.read_until(b"cy has entered the chat")[0] == b"bob has entered the chat"
+        irc = irc_register(b.irc_port, "ivy", "secret")  # type: ignore[attr-defined]
+        for user in (amy, bob, cy):
+            assert user.read_until(b"ivy has entered the chat")[-1] == b"ivy has entered the chat"
+        redis_server.command("CLIENT", "PAUSE", 3000, "WRITE")  # node b hears nothing of node a
+        amy.send(b"/create #tea\n/create #cafe private\n/create #pub\n")
+        assert amy.readline() == b"[#tea] public group created: others join with /join #tea"
+        assert amy.readline() == b"[#cafe] private group created: others join with /join #cafe"
+        assert amy.readline() == b"[#pub] public group created: others join with /join #pub"
+        bob.send(b"/join #tea\n")
+        assert bob.readline() == b"[#tea] bob has joined the group"
+        cy.send(b"#pub anyone?\n/join #cafe\n")
+        assert cy.readline() == b"you are not a member of #pub; that line was not sent (/join #pub first)"
+        assert cy.readline() == b"[#cafe] your request to join was sent to the owner: analysis in progress"
+        irc.send("JOIN #pub")
+        assert irc.expect(r" 353 ivy = #pub ").endswith(" #pub :@amy ivy")  # amy's group, not one of node b's own
+        # once the bus is back, node a hears of what node b did with its groups
+        seen = amy.read_until(b"[#pub] ivy has joined the group")
+        assert b"[#tea] bob has joined the group" in seen
+        assert any(b"cy" in line and b"#cafe" in line for line in seen), seen  # the request reached its owner
+        bob.send(b"#tea on node b\n")
+        assert amy.readline() == b"[#tea] bob: on node b"
+        assert "another node made it first" not in b.stderr() and "Traceback" not in b.stderr()
+        irc.close()
+        for client in (amy, bob, cy):
+            client.close()
 
 
 def test_a_private_message_to_someone_who_just_left_another_node_is_offline_mail(

@@ -153,6 +153,44 @@ def test_a_miss_asks_the_database_and_loads_the_account_with_its_ban(pair: tuple
     assert called == [True, False] and b.find("nobody") is None
 
 
+def test_a_group_miss_asks_the_database_with_members_requests_and_bans(pair: tuple[PgViewStore, PgViewStore]) -> None:
+    """A group another view made a moment ago (its records not applied here) is looked
+    up by name key with its members (the rows of accounts this view lacks too), its
+    requests and its bans; a change to it applied while the answer was on its way is
+    applied again over the answer; a name no live group has stays unknown."""
+    a, b = pair
+    ann, ben, cy = make(a, "ann"), make(a, "ben"), make(a, "cy")
+    for record in over_the_bus(a.changes or [])[:1]:  # b has heard of ann only
+        b.apply_remote(record)
+    a.changes = []
+    tea = a.create_group("Tea", "private", ann.id, T)
+    a.add_member(tea, ben.id, T + 1)
+    a.add_request(tea, cy.id, T + 2)
+    a.add_group_ban(tea, make(a, "dan").id, "ann", T + 3)
+    a.create_group("gone", "public", ann.id, T)
+    settle(a)
+    records = over_the_bus(a.changes or [])
+    assert b.load_groups() == [] and b.find("ben") is None
+    called: list[str] = []
+    b.fetch_group("tea", lambda: called.append("tea"))
+    b.fetch_group("gone", lambda: called.append("gone"))
+    a.changes = []
+    a.delete_group(records[-1][4][0], T + 4)  # "gone" is deleted; b applies it before the answers
+    settle(a)
+    b.apply_remote(over_the_bus(a.changes)[0])
+    settle(b)
+    assert called == ["tea", "gone"]
+    assert b.load_groups() == [g for g in a.load_groups() if g.id == tea]
+    assert b.find("ben") == ben and b.find("cy") == cy  # the members' and requesters' accounts came along
+    for record in records[:-1]:  # tea's records arrive late: the view has the group already
+        b.apply_remote(record)
+    assert b.load_groups() == a.load_groups()
+    b.fetch_group("nothing", lambda: called.append("nothing"))
+    settle(b)
+    assert called[-1] == "nothing" and [g.name for g in b.load_groups()] == ["Tea"]
+    assert b.issued == 0  # looked up and applied, never written
+
+
 def test_a_registration_the_database_refuses_is_told_the_name_is_taken(
     pg_url: str, pair: tuple[PgViewStore, PgViewStore]
 ) -> None:
@@ -208,8 +246,16 @@ def test_a_group_another_view_made_first_replaces_this_view_s_own(
     mark = b.issued
     loser = b.create_group("tea", "private", bob.id, T + 2)  # b has not heard of a's
     third.apply_remote(over_the_bus(b.changes or [])[-1])  # a third node heard of b's first
+    line = HistoryRecord(T + 3, RecordKind.CHAT, bob.id, "bob", "in ours", group_id=loser)
+    b.append_messages([line])  # bob's line in b's own #tea, before the refusal
+    third.apply_remote(over_the_bus(b.changes or [])[-1])
+    lost: list[tuple[str, list[str]]] = []
+    b.on_lines_lost = lambda group, lines: lost.append((group, [record.text for record in lines]))
     b.changes = []
     settle(b)
+    assert lost == [("Tea", ["in ours"])]  # its sender is to be told
+    settle(b)  # the deletion of what was written for b's group
+    assert b.group_messages(loser, 5) == []
     refusal = b.refusal_of(mark, b.issued)
     assert b.failed_between(mark, b.issued) and refusal is not None
     assert (refusal.code, dict(refusal.detail), refusal.stays) == (ErrorCode.GROUP_EXISTS, {"group": "Tea"}, True)
@@ -220,8 +266,10 @@ def test_a_group_another_view_made_first_replaces_this_view_s_own(
     assert [record[1] for record in records] == ["@group_refused"]
     try:
         assert [g.id for g in third.load_groups()] == [loser]
+        assert third.group_messages(loser, 5) != []
         assert third.apply_remote(records[0]) == "create_group"
         assert [(g.id, g.name) for g in third.load_groups()] == [(winner, "Tea")]
+        assert third.group_messages(loser, 5) == []
         assert a.apply_remote(records[0]) == "create_group"  # the winner's own view keeps its group
         assert [(g.id, g.name) for g in a.load_groups()] == [(winner, "Tea")]
     finally:
@@ -229,6 +277,7 @@ def test_a_group_another_view_made_first_replaces_this_view_s_own(
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT id FROM chat_group WHERE deleted IS NULL").fetchall() == [(winner,)]
         assert conn.execute("SELECT count(*) FROM group_member WHERE group_id = %s", (loser,)).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM message WHERE group_id = %s", (loser,)).fetchone()[0] == 0
 
 
 def test_a_view_reads_itself_again_and_keeps_the_writes_made_meanwhile(

@@ -25,7 +25,9 @@ from tests.service_harness import ServiceHarness
 
 pytest.importorskip("hiredis", reason="pip install 'pollchat[cluster]'")
 
-SCRIPTS = {s.sha: s.name for s in (scripts.TAKE_SEAT, scripts.RELEASE_SEAT, scripts.HEARTBEAT, scripts.SYNC)}
+SCRIPTS = {
+    s.sha: s.name for s in (scripts.TAKE_SEAT, scripts.RELEASE_SEAT, scripts.HEARTBEAT, scripts.SYNC, scripts.CLAIM_FORMAT)
+}
 
 
 class FakeEngine:
@@ -39,6 +41,7 @@ class FakeEngine:
         self.waiting: list[Entry] = []
         self.published: list[Entry] = []
         self.seat_answer = b"ok"
+        self.format_answer: object = [b"ok", scripts.BUS_FORMAT.encode()]
         self.released: list[str] = []
         self.inboxes: list[str] = []
 
@@ -48,6 +51,10 @@ class FakeEngine:
             name = SCRIPTS[args[1]]
             if name == "take_seat":
                 reply = self.seat_answer
+            elif name == "claim_format":
+                reply = self.format_answer
+            elif name == "sync":
+                reply = [b"0-0", [], [], b"0-0"]  # an empty engine
             elif name == "release_seat":
                 self.released.append(args[2 + args[2] + 1])  # the name key, after the keys
                 reply = 1
@@ -155,6 +162,91 @@ def test_a_reaped_session_leaves_with_one_notice(cluster) -> None:  # noqa: ANN0
     node.apply(Entry("@reaper", 2, (["reaped", "b#1/7", "bob"],)))  # reaped twice: told once
     a.expect_silence()
     assert chat.hub.online("bob") is None
+
+
+def test_the_reaper_records_a_reaped_account_s_last_seen_as_its_node_s_last_heartbeat(cluster) -> None:  # noqa: ANN001
+    """Only the node whose heartbeat reaped the session records it (once for the
+    cluster: the store shares it), only for the account's last session, and only with
+    a known heartbeat time."""
+    chat, node, engine = cluster
+    a = chat.login("user1", "123")
+    accounts = chat.hub.accounts
+    user2, user3 = accounts.find("user2"), accounts.find("user3")
+    assert user2 is not None and user3 is not None and accounts.last_seen(user2) is None
+    node.apply(remote_entry(1, ["join", "b#1/7", user2.id, "registered", "user2", False],
+                            ["join", "b#1/8", user3.id, "registered", "user3", False]))
+    node.apply(Entry("@reaper", 1, (["reaped", "b#1/7", "user2", 0, "1700000123.25", node.origin],
+                                    ["reaped", "b#1/8", "user3", 0, "1700000123.25", "c#2"], ["gone", "b#1"])))
+    assert a.lines(2) == ["user2 has left the chat", "user3 has left the chat"]
+    assert accounts.last_seen(user2) == 1700000123.25
+    assert accounts.last_seen(user3) is None  # node c reaped it: node c records it
+    node.apply(remote_entry(2, ["join", "b#1/9", user3.id, "registered", "user3", False]))
+    node.apply(Entry("@reaper", 2, (["reaped", "b#1/9", "user3", 1, "1700000200", node.origin],
+                                    ["gone", "b#1"])))  # another device stays online
+    node.apply(remote_entry(3, ["join", "b#1/10", user3.id, "registered", "user3", False]))
+    node.apply(Entry("@reaper", 3, (["reaped", "b#1/10", "user3", 0, "0", node.origin], ["gone", "b#1"])))
+    assert accounts.last_seen(user3) is None  # still online elsewhere; then a heartbeat never noted
+
+
+def test_a_login_s_records_are_written_to_the_engine_before_its_welcome_is_queued(cluster) -> None:  # noqa: ANN001
+    """The join and entered records of a login (and of a registration) leave in their
+    own ``XADD`` as the hub admits it, before the welcome is queued to the client: a
+    line said after the welcome, here or on any node, comes after them in the stream."""
+    chat, node, engine = cluster
+    watcher = chat.login("user1", "123")
+    engine.loop_back = False
+    client = chat.connect()
+    seen: list[bytes] = []  # what the client had been sent when each entry was written
+    command = engine.command
+
+    def command_seen(*args: Any, callback: Any = None) -> bool:
+        if args[0] == "XADD":
+            seen.append(bytes(client.conn.received))
+        return command(*args, callback=callback)
+
+    engine.command = command_seen  # type: ignore[method-assign]
+    for verb, name, password in ((b"login", b"user2", b"345"), (b"register", b"newbie", b"secret")):
+        seen.clear()
+        client.send(verb + b"\n" + name + b"," + password + b"\n")
+        assert client.line() == "Access Provided"
+        first = engine.published[-len(seen)] if seen else None
+        assert first is not None and [r[0] for r in first.records][-2:] == ["join", "all"], first
+        assert seen[0] == b""  # written before the welcome was queued
+        engine.deliver_waiting()
+        assert watcher.line() == f"{name.decode()} has entered the chat"
+        client.line()  # the list of who is online
+        if verb == b"login":
+            client.send(b"/quit\n")
+            chat.pump()
+            engine.deliver_waiting()
+            assert watcher.line() == "user2 has left the chat"
+            client = chat.connect()
+
+
+def test_a_node_joins_only_a_cluster_of_its_own_bus_format(cluster) -> None:  # noqa: ANN001
+    """The format check comes first on every connection to the engine: the same format
+    (or none alive) goes on to load the scripts and sync; another one says why in one
+    line, stops the server and never takes a seat."""
+    chat, node, engine = cluster
+    sent: list[tuple[Any, ...]] = []
+    command = engine.command
+
+    def recorded(*args: Any, callback: Any = None) -> bool:
+        sent.append(args)
+        return command(*args, callback=callback)
+
+    engine.command = recorded  # type: ignore[method-assign]
+    stopped: list[bool] = []
+    node.on_refused = lambda: stopped.append(True)
+    node._commands_up()
+    assert SCRIPTS[sent[0][1]] == "claim_format" and sent[0][2:5] == (2, scripts.FORMAT, scripts.NODES)
+    assert any(args[:2] == ("SCRIPT", "LOAD") for args in sent) and node.refused is None and stopped == []
+    sent.clear()
+    node.available = False
+    engine.format_answer = [b"other", b"1"]
+    node._commands_up()
+    assert len(sent) == 1 and stopped == [True] and not node.available
+    assert node.refused is not None and "bus format 1" in node.refused and "stop every node" in node.refused
 
 
 def test_the_engine_refusing_a_seat_is_the_seed_s_reply(cluster) -> None:  # noqa: ANN001

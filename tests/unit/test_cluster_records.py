@@ -83,7 +83,10 @@ _records = st.lists(
         st.builds(lambda sid, e: ["to", [sid], encode_event(e)], st.text(min_size=1, max_size=12), server_events()),
         st.builds(lambda sid: ["leave", sid], st.text(min_size=1, max_size=12)),
         st.builds(lambda sid, name: ["reaped", sid, name], st.text(min_size=1, max_size=12), valid_names()),
-        st.builds(lambda sid, name: ["reaped", sid, name, 1], st.text(min_size=1, max_size=12), valid_names()),
+        st.builds(
+            lambda sid, name, stays, beat: ["reaped", sid, name, stays, f"{beat}", "a#1"],
+            st.text(min_size=1, max_size=12), valid_names(), st.integers(0, 1), st.floats(0, 2e9),
+        ),
         st.builds(lambda seconds, reason: ["shutdown", seconds, reason], st.integers(0, 86400), st.text(max_size=40)),
     ),
     min_size=1,

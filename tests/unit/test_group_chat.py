@@ -479,3 +479,21 @@ def test_unsaved_records_are_told_to_their_senders_once_per_conversation(w: Worl
         Delivery((w.h["ann"],), Notice.of(NoticeCode.NOT_SAVED, where="bob")),
         Delivery((w.h["ann"],), Notice.of(NoticeCode.NOT_SAVED, where="#tea")),
     ]
+
+
+def test_lines_said_in_a_group_that_lost_its_name_are_told_to_their_online_senders_with_a_count(w: World) -> None:
+    """A cluster node's group lost its name to another node's: the lines said in it
+    were not kept; each online sender hears once how many of theirs, offline ones
+    nothing."""
+    from pollchat.core.history import HistoryRecord
+
+    records = [
+        HistoryRecord(1.0, RecordKind.CHAT, 1, "ann", "one", group_id=77),
+        HistoryRecord(1.0, RecordKind.ACTION, 1, "ann", "two", group_id=77),
+        HistoryRecord(1.0, RecordKind.CHAT, 2, "bob", "three", group_id=77),
+        HistoryRecord(1.0, RecordKind.CHAT, 9, "root", "offline sender", group_id=77),
+    ]
+    assert w.chat.lost("Tea", records) == [
+        Delivery((w.h["ann"],), Notice.of(NoticeCode.GROUP_LINES_LOST, count=2, group="Tea")),
+        Delivery((w.h["bob"],), Notice.of(NoticeCode.GROUP_LINES_LOST, count=1, group="Tea")),
+    ]

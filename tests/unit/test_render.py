@@ -184,6 +184,11 @@ TEXT_GOLDEN = [
         b"your message to #familia could not be saved yet (the server cannot write its history): "
         b"it is kept and retried, but may be lost\n",
     ),
+    (
+        Notice.of(NoticeCode.GROUP_LINES_LOST, count=2, group="familia"),
+        b"2 line(s) you sent to #familia just now went to a group of that name another server had already made: "
+        b"they were not kept; #familia is that group now, send them again there\n",
+    ),
     (Notice.of(NoticeCode.RECIPIENT_AWAY, name="bob", status="away", message="lunch"), b"bob is away: lunch\n"),
     (Notice.of(NoticeCode.RECIPIENT_AWAY_NO_MESSAGE, name="bob", status="busy"), b"bob is busy\n"),
     (Notice.of(NoticeCode.PASSWORD_CHANGED), b"password changed\n"),

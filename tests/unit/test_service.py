@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,52 @@ def test_a_chat_line_that_fails_answers_one_error_line_and_the_session_goes_on(m
     monkeypatch.undo()
     alice.type(b"/help msg\n")
     assert alice.take()[0] == "/msg NAME text"
+
+
+def test_a_group_name_missing_here_is_looked_up_first_and_the_steps_after_it_wait_in_order() -> None:
+    """A cluster node's view may lack a group another node made a moment ago: a step
+    naming a ``#group`` no live group has (a command, a ``#g`` line, an action) asks
+    ``fetch_group`` first, with reading paused; that step and the ones after it run,
+    in order, once it answers; a name still missing then is answered as unknown (no
+    second lookup); a line naming no group never asks."""
+    service = make_service()
+    asked: list[str] = []
+    answers: list[Callable[[], None]] = []
+    service.fetch_group = lambda key, then: (asked.append(key), answers.append(then))  # type: ignore[func-returns-value]
+    service.groups.groups.reload_on_miss = True  # as a cluster node's
+    alice, user1 = join(service), join(service)
+    alice.type(b"register\nalice,secret-pw\n")
+    user1.type(b"login\nuser1,123\n")
+    alice.take(), user1.take()
+    alice.type(b"just a line\n")
+    assert asked == [] and user1.take() == ["alice: just a line"]
+    alice.type(b"/join #Tea\nhello\n")
+    assert asked == ["tea"] and alice.paused and alice.take() == [] and user1.take() == []
+    owner = service.hub.accounts.find("user1")
+    assert owner is not None
+    service.groups.groups.store.create_group("tea", "public", owner.id, 0.0)  # made elsewhere meanwhile
+    answers.pop()()
+    assert not alice.paused and alice.take() == ["[#tea] alice has joined the group"]
+    assert user1.take() == ["[#tea] alice has joined the group", "alice: hello"]
+    alice.type(b"#nope hi\n/me #tea waves\n")
+    assert asked == ["tea", "nope"]
+    answers.pop()()  # nobody has it
+    assert alice.take() == ["you are not in #nope: that line was not sent (to say it to everyone anyway: /say #nope ...)"]
+    assert user1.take() == ["[#tea] * alice waves"]
+    assert asked == ["tea", "nope"]  # #tea is known now: no second lookup
+
+
+def test_the_irc_gateway_names_the_groups_of_a_request_but_never_its_main_channel() -> None:
+    """What a cluster node looks up before an IRC request runs: the group a channel or
+    a message's target names (as typed, without ``#``), not the main channel (any
+    case), a nick, or a name no group could have."""
+    from pollchat.protocol.requests import Join, Names, Part, Say
+    from pollchat.server.irc import IrcGateway
+
+    service = make_service()
+    gateway = IrcGateway(service, "#lobby")  # type: ignore[arg-type]
+    assert service.request_groups == gateway.named_groups
+    named = gateway.named_groups
+    assert named(Join("#tea")) == ["tea"] and named(Part("#Tea")) == ["Tea"] and named(Say("#tea", "hi")) == ["tea"]
+    assert named(Join("#Lobby")) == named(Say("#lobby", "hi")) == named(Say("bob", "hi")) == []
+    assert named(Names("")) == named(Join("#two words")) == []

@@ -20,7 +20,7 @@ never in the loop's broadcast lists. The local seat budget does not refuse anyon
 (:class:`RefereedSeats`): the engine is the referee.
 
 One ``XADD`` per loop pass publishes the pass's records (:meth:`publish`, an
-after-flush hook), and one per node that has sessions to reach gets their events on
+after-flush hook; a login's records leave at once, before its welcome is queued), and one per node that has sessions to reach gets their events on
 its delivery stream (``inbox:INSTANCE``); a second Redis connection keeps one
 ``XREAD BLOCK`` outstanding on the bus and this node's delivery stream and applies
 each entry in stream order (:meth:`_on_entries`), dropping duplicates and
@@ -55,16 +55,19 @@ from pollchat.protocol.events import (
     Error,
     GroupEvent,
     Left,
+    Mention,
     Message,
     Notice,
     PrivateMessage,
     Renamed,
     ServerEvent,
     StatusChanged,
+    Typing,
 )
 from pollchat.protocol.names import name_key
 from pollchat.server.cluster import scripts
 from pollchat.server.cluster.records import BusFormatError, Entry, Sequences, decode_event, encode_event, parse_entry
+from pollchat import __version__
 from pollchat.server.cluster.redis import LINK_DOWN, LoopPort, RedisLink, Reply, is_error, parse_redis_url
 from pollchat.server.cluster.scripts import Script
 from pollchat.server.timers import Timer
@@ -123,6 +126,49 @@ class ClusterSettings:
         if not 0 < self.heartbeat < self.expiry:
             raise ConfigError("--cluster-heartbeat must be above 0 and below --cluster-expiry")
         return address
+
+
+def format_refusal(theirs: str, url: str) -> str:
+    """The one line a node of bus format :data:`~.scripts.BUS_FORMAT` says when the live
+    nodes of the cluster at ``url`` use format ``theirs``."""
+    return (
+        f"the cluster at {url} runs nodes of bus format {theirs}, and this pollchat ({__version__}) speaks "
+        f"format {scripts.BUS_FORMAT}: nodes of different versions cannot share a cluster (rolling upgrades are "
+        "not supported): stop every node, upgrade them all, then start them"
+    )
+
+
+def claim_format(url: str, timeout: float = 2.0) -> None:
+    """Before a node starts: check (or set, if no node is alive) the cluster's bus
+    format with :data:`~.scripts.CLAIM_FORMAT`, over a short blocking connection. An
+    engine that cannot be reached is not an error here: the node serves without it and
+    checks again when its link comes up (:meth:`ClusterNode._commands_up`).
+
+    Raises:
+        ConfigError: live nodes of another format use this engine (one line, from
+            :func:`format_refusal`)."""
+    host, port, db = parse_redis_url(url)
+    reader = hiredis.Reader()
+    script = scripts.CLAIM_FORMAT
+    request = hiredis.pack_command(cast(Any, ("SELECT", db))) + hiredis.pack_command(
+        cast(Any, ("EVAL", script.source, 2, scripts.FORMAT, scripts.NODES, scripts.BUS_FORMAT, ""))
+    )
+    replies: list[Any] = []
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(request)
+            while len(replies) < 2:
+                data = sock.recv(4096)
+                if not data:
+                    return
+                reader.feed(data)
+                while (reply := reader.gets()) is not False:
+                    replies.append(reply)
+    except OSError:
+        return  # not there yet: checked when the node's link comes up
+    answer = replies[1]
+    if isinstance(answer, list) and answer[0] == b"other":
+        raise ConfigError(format_refusal(answer[1].decode(errors="replace"), url))
 
 
 def default_node_name(port: int) -> str:
@@ -275,6 +321,8 @@ class ClusterNode:
             # a write the database refused corrected the view (a group another node
             # made first): the service's caches follow, as after another node's call
             store.on_corrected = lambda call: self._store_applied(call, ())
+            # lines said in this node's group of a name another node had taken first
+            store.on_lines_lost = lambda group, lines: service.deliver(service.groups.lost(group, lines))
         self.loop = loop
         self.service = service
         self.hub = service.hub
@@ -311,6 +359,10 @@ class ClusterNode:
         service.admin.everywhere = self._shutdown_everywhere
         self.cluster_stopping = False
         """An admin's ``/shutdown`` countdown for the whole cluster is under way."""
+        self.refused: str | None = None
+        """Why this node refused to join: live nodes of another bus format (one line)."""
+        self.on_refused: Callable[[], None] | None = None
+        """Called once :attr:`refused` is set: the server shuts down (exit status 2)."""
         self._read_more = False  # this pass applied entries: read_more() tries once more
         self.published = 0
         """Bus entries this node wrote."""
@@ -404,6 +456,7 @@ class ClusterNode:
         devices = self.hub.sessions_per_account > 1 and self.available and not self.service.stopping
         joined: dict[object, Seat] = {}
         leaving: dict[str, Seat] = {}
+        admitted = False  # a login or registration of this node: its records leave now
         for effect in effects:
             if not self._groups_changed and isinstance(getattr(effect, "event", None), GroupEvent):
                 self._groups_changed = effect.event.change not in _GROUP_QUERIES  # type: ignore[union-attr]
@@ -445,6 +498,7 @@ class ClusterNode:
                 if isinstance(effect.handle, RemotePeer):
                     continue
                 new = self._joined(effect.handle)
+                admitted = admitted or new is not None
                 if new is not None and devices:
                     joined[effect.handle] = new
                 local.append(effect)
@@ -460,6 +514,12 @@ class ClusterNode:
             if seat.first and not seat.announced and self.hub.announcer.announces(self.hub.roster.accounts_online):
                 seat.entry_announced = True
                 records.append(["all", seat.sid, encode_event(Entered(seat.name))])
+        if admitted:
+            # The join and entered records go to the engine before the welcome (among
+            # the effects returned) is even queued: whatever the user, or anyone told
+            # by them, says after the welcome comes after them in the stream. Written,
+            # not waited for: no round trip is added to a login.
+            self.publish()
         return local
 
     def forward(self, sids: Sequence[str], event: ServerEvent) -> None:
@@ -760,7 +820,10 @@ class ClusterNode:
             event = decode_event(record[2])
             targets = [h for h in map(self._by_sid.get, record[1]) if h is not None]
             if targets:
-                output.fan_out(targets, event)
+                if self.hub.ignores.anyone:
+                    targets = self._unless_a_guest_ignores(targets, event)
+                if targets:
+                    output.fan_out(targets, event)
             elif isinstance(event, PrivateMessage) and not event.outgoing and not event.history:
                 self._mail_kept(event)
         elif kind == "join":
@@ -778,6 +841,8 @@ class ClusterNode:
             peer = self._remote.get(sid)
             session = self.hub.session_of(peer) if peer is not None else None
             announced = session is None or session.announced
+            if not still_online and len(record) > 5 and record[5] == self.origin:
+                self._record_last_seen(sid, float(record[4]))  # this node's heartbeat reaped it
             if self._drop_remote(sid) is not None and not still_online:
                 if self.hub.announcer.leave_announced(self.hub.roster.accounts_online + 1, announced):
                     output.broadcast(Left(name, ""), None)
@@ -814,6 +879,46 @@ class ClusterNode:
                 self._drop_remote(sid)
         else:
             raise BusFormatError(f"unknown record {kind!r}")
+
+    def _unless_a_guest_ignores(self, targets: list[object], event: ServerEvent) -> list[object]:
+        """Of ``targets`` (this node's connections), those not logged in as a guest who
+        ignores ``event``'s sender. A guest's ignore list is never stored, so only its
+        own node has it: a private message, mention, group line or typing hint another
+        node decided to send is held back here instead (the sender was shown it as
+        delivered, as on one node). Accounts' lists are on every node: their senders'
+        nodes decided."""
+        if isinstance(event, (PrivateMessage, Message, Emote, Mention)):
+            if isinstance(event, PrivateMessage) and event.outgoing:
+                return targets  # a copy of the guest's own message
+            sender = event.sender
+        elif isinstance(event, Typing):
+            sender = event.name
+        else:
+            return targets
+        session = self.hub.roster.by_key(name_key(sender))
+        if session is None:
+            return targets
+        ignores, sender_id = self.hub.ignores, session.account.id
+        kept = []
+        for handle in targets:
+            target = self.hub.session_of(handle)
+            if target is None or not target.account.guest or not ignores.ignores(target.account.id, sender_id):
+                kept.append(handle)
+        return kept
+
+    def _record_last_seen(self, sid: str, last_beat: float) -> None:
+        """Session ``sid`` of a dead node was reaped by this node's heartbeat, and its
+        account has no other session: record the account's last seen as the dead
+        node's last heartbeat (``last_beat``, seconds; 0: unknown, nothing recorded),
+        the last moment it was known to be there, as its own node would have at logout.
+        Once, by the reaper: the store's record takes it to the other nodes' views, and
+        at the next login the private messages read before the node died no longer
+        count as arrived while away."""
+        peer = self._remote.get(sid)
+        session = self.hub.session_of(peer) if peer is not None else None
+        if session is None or session.account.guest or session.account.id <= 0 or last_beat <= 0:
+            return
+        self.hub.accounts.set_last_seen(session.account, last_beat)
 
     def _mail_kept(self, message: PrivateMessage) -> None:
         """A private message came for sessions this node no longer holds: the recipient
@@ -899,9 +1004,23 @@ class ClusterNode:
     # --- the engine's connection -------------------------------------------------------------
 
     def _commands_up(self) -> None:
-        for script in (scripts.TAKE_SEAT, scripts.RELEASE_SEAT, scripts.HEARTBEAT, scripts.SYNC):
-            self.commands.command("SCRIPT", "LOAD", script.source)  # EVALSHA finds them from now on
-        self._resync(announce=False)
+        def claimed(reply: Reply) -> None:
+            if isinstance(reply, list) and reply[0] == b"other":
+                self.refused = format_refusal(reply[1].decode(errors="replace"), self.settings.url)
+                log.error("cluster: %s", self.refused)  # never available: no seat, no bus
+                if self.on_refused is not None:
+                    self.on_refused()
+                return
+            if is_error(reply):
+                if reply is not LINK_DOWN:
+                    log.error("cluster: format check: %s", reply)
+                return
+            for script in (scripts.TAKE_SEAT, scripts.RELEASE_SEAT, scripts.HEARTBEAT, scripts.SYNC):
+                self.commands.command("SCRIPT", "LOAD", script.source)  # EVALSHA finds them from now on
+            self._resync(announce=False)
+
+        # First of all, on every connection: nodes of two versions never share a cluster.
+        self._eval(scripts.CLAIM_FORMAT, [scripts.FORMAT, scripts.NODES], [scripts.BUS_FORMAT, self.origin], claimed)
 
     def _down(self) -> None:
         if self.available:
@@ -935,7 +1054,7 @@ class ClusterNode:
         self._eval(
             scripts.SYNC,
             [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.NODE + self.origin, scripts.BUS, self._inbox,
-             scripts.SESSIONS],
+             scripts.SESSIONS, scripts.BEATS],
             args,
             synced,
         )
@@ -995,7 +1114,8 @@ class ClusterNode:
 
         self._eval(
             scripts.HEARTBEAT,
-            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.BUS, scripts.REAPER, scripts.SESSIONS],
+            [scripts.ONLINE, scripts.REGISTERED, scripts.NODES, scripts.BUS, scripts.REAPER, scripts.SESSIONS,
+             scripts.BEATS],
             [self.origin, self.settings.expiry, BUS_LENGTH, scripts.NODE, scripts.INBOX],
             beaten,
         )
@@ -1030,6 +1150,7 @@ class SharedStore(Protocol):
 
     changes: list[list[Any]] | None
     on_corrected: Callable[[str], None] | None
+    on_lines_lost: Callable[[str, list[Any]], None] | None
 
     def apply_remote(self, record: Sequence[Any]) -> str:
         """Apply another node's view write; the call's name."""

@@ -21,9 +21,13 @@ array whose first item says what it is:
 * ``["store", call, args, kwargs, draws]``: a write the origin node made to its store's
   in-memory views (PostgreSQL), for the others to apply to theirs without writing
   (:meth:`pollchat.store.pgviews.PgViewStore.apply_remote`, which owns its shape);
-* ``["reaped", sid, name]``: the engine's heartbeat script found the session's node
-  dead: the session is gone and everyone is told ``name`` left (written by the Lua
-  script of :mod:`pollchat.server.cluster.scripts`, so its shape is fixed here).
+* ``["reaped", sid, name, stays, last_beat, reaper]``: the engine's heartbeat script
+  found the session's node dead: the session is gone and, unless ``stays`` (1: the
+  account has a session on another node), everyone is told ``name`` left and the node
+  ``reaper`` records the account's last seen as ``last_beat`` (decimal text, seconds),
+  the dead node's last heartbeat (written by the Lua script of
+  :mod:`pollchat.server.cluster.scripts`, so its shape is fixed there);
+* ``["gone", origin]``: the node ``origin`` was reaped (after its ``reaped`` records).
 
 An event is any :mod:`pollchat.protocol.events` dataclass, written as an object with
 its class name under ``"@"`` and its fields; enumerations (error, notice and group

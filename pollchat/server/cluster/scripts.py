@@ -18,7 +18,11 @@ get one ``ok`` and one ``full``. The keys (all under ``pollchat:``):
 * ``inbox:INSTANCE`` (stream): a node's delivery stream: events for a few of its
   sessions (private messages, mentions, group lines) and requests to end one, so a
   node reads only its own;
-* ``reaper`` (string): the sequence of the heartbeat script's own bus entries.
+* ``reaper`` (string): the sequence of the heartbeat script's own bus entries;
+* ``beats`` (hash): node instance -> the time of its last heartbeat (or sync), in
+  Redis's clock: a reaped node's users were last seen then;
+* ``format`` (string): the bus format (:data:`BUS_FORMAT`) of the nodes using these
+  keys, set by the first node (:data:`CLAIM_FORMAT`).
 
 The seat rule is the seed's budget (:mod:`pollchat.core.seats`) across the cluster:
 registered accounts share ``max_users - preconfigured`` seats; a preconfigured account
@@ -39,6 +43,15 @@ NODE = PREFIX + "node:"
 BUS = PREFIX + "bus"
 INBOX = PREFIX + "inbox:"
 REAPER = PREFIX + "reaper"
+BEATS = PREFIX + "beats"
+FORMAT = PREFIX + "format"
+
+BUS_FORMAT = "2"
+"""The version of everything nodes share in Redis: these keys and scripts and the bus's
+records (:mod:`pollchat.server.cluster.records`). Change it whenever a change to them
+would confuse a node of the previous version: nodes of two formats refuse to share a
+cluster (:data:`CLAIM_FORMAT`). Format 1 was the first cluster release, which wrote no
+``format`` key."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,29 @@ class Script:
         """Its SHA-1, as Redis names a loaded script."""
         return hashlib.sha1(self.source.encode()).hexdigest()
 
+
+CLAIM_FORMAT = Script(
+    "claim_format",
+    """
+-- KEYS: format, nodes
+-- ARGV: this node's format, its instance ('' before it has joined)
+local have = redis.call('GET', KEYS[1])
+if have == ARGV[1] then return {'ok', have} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+for _, node in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')) do
+  if node ~= ARGV[2] then return {'other', have or '1'} end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return {'ok', ARGV[1]}
+""",
+)
+"""Check this node's bus format against the cluster's: ``["ok", format]`` when they are
+the same, or when no other node is alive (its expiry not passed), in which case this
+node's format becomes the cluster's (every node was stopped for an upgrade); else
+``["other", format]``, the live nodes' format (``"1"`` when they wrote no key: the
+first cluster release). Nodes of two formats never share a cluster: rolling upgrades
+are not supported."""
 
 TAKE_SEAT = Script(
     "take_seat",
@@ -122,31 +158,32 @@ else nothing (0: it was reaped, or never taken)."""
 HEARTBEAT = Script(
     "heartbeat",
     _FREE_SESSION.replace("SESSIONS_KEY", "6") + """
--- KEYS: online, registered, nodes, bus, reaper, sessions
+-- KEYS: online, registered, nodes, bus, reaper, sessions, beats
 -- ARGV: instance, expiry (s), bus length, node-set key prefix, inbox key prefix
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local present = redis.call('ZSCORE', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[7], ARGV[1], tostring(now))
 local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. now)
 for _, origin in ipairs(dead) do
   local set = ARGV[4] .. origin
+  local beat = tonumber(redis.call('HGET', KEYS[7], origin) or '0')
   local records = {}
   for _, sid in ipairs(redis.call('SMEMBERS', set)) do
     local held = redis.call('HGET', KEYS[1], sid)
     if held then
       local name, last = free_session(sid, held)
-      if last then
-        records[#records + 1] = {'reaped', sid, name}
-      else
-        records[#records + 1] = {'reaped', sid, name, 1}
-      end
+      local stays = 1
+      if last then stays = 0 end
+      records[#records + 1] = {'reaped', sid, name, stays, tostring(beat), ARGV[1]}
     end
   end
   records[#records + 1] = {'gone', origin}
   redis.call('DEL', set)
   redis.call('DEL', ARGV[5] .. origin)
   redis.call('ZREM', KEYS[3], origin)
+  redis.call('HDEL', KEYS[7], origin)
   local seq = redis.call('INCR', KEYS[5])
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'o', '@reaper', 's', seq, 'd', cjson.encode(records))
 end
@@ -154,23 +191,27 @@ if present then return 1 end
 return 0
 """,
 )
-"""Renew this node's expiry (Redis's clock, so nodes' clocks need not agree) and reap
-every node whose expiry passed: its sessions leave ``online`` (seats freed with an
-account's last session) and one bus entry tells everyone (``reaped`` records, a
-fourth element 1 when the account stays online on another session, then ``gone``);
-its delivery stream is deleted. The script is atomic,
+"""Renew this node's expiry (Redis's clock, so nodes' clocks need not agree), note
+its heartbeat's time in ``beats``, and reap every node whose expiry passed: its
+sessions leave ``online`` (seats freed with an account's last session) and one bus
+entry tells everyone (``reaped`` records: ``["reaped", sid, name, stays, last_beat,
+reaper]``, ``stays`` 1 when the account stays online on another session, ``last_beat``
+the dead node's last heartbeat as decimal text (``"0"``: unknown), ``reaper`` this
+node's instance, which records the users' last seen; then ``gone``); its delivery
+stream is deleted. The script is atomic,
 so a dead node is reaped by exactly one heartbeat. Returns 1, or 0 if this node was
 not a member (reaped while it was frozen: it must sync and announce its users again)."""
 
 SYNC = Script(
     "sync",
     _FREE_SESSION.replace("SESSIONS_KEY", "7") + """
--- KEYS: online, registered, nodes, node:INSTANCE, bus, inbox:INSTANCE, sessions
+-- KEYS: online, registered, nodes, node:INSTANCE, bus, inbox:INSTANCE, sessions, beats
 -- ARGV: instance, expiry (s), registered seats, sessions per account, then (name key, kind, value, SID)
 --       per local session
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', KEYS[8], ARGV[1], tostring(now))
 local conflicts = {}
 local mine = {}
 for i = 5, #ARGV, 4 do mine[ARGV[i + 3]] = true end
