@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pollchat.server.cluster.linger import LINGER_MAX, LINGER_MEMORY, Linger
+from pollchat.server.cluster.linger import LINGER_MAX, LINGER_MEMORY, LINGER_MISSES, Linger
 
 COST = 0.006  # the last flush of the broadcasts took 6 ms (500 members, measured): above the cap
 
@@ -39,14 +39,26 @@ def test_after_entries_arrive_in_a_cluster_a_burst_s_first_entry_waits_at_most_t
     assert (linger.lingers, linger.joined) == (2, 1)
 
 
-def test_a_linger_nobody_joined_stops_lingering_until_entries_cluster_again() -> None:
+def test_two_lingers_in_a_row_nobody_joined_stop_lingering_until_entries_cluster_again() -> None:
     linger = Linger()
     burst(linger, 10.0, [0.0001], flushes=0)
     assert linger.arrived(10.5, COST, 1) == 10.5 + LINGER_MAX
-    assert linger.arrived(11.0, COST, 2) == 0.0  # flushed alone: it did not pay
-    assert linger.arrived(11.5, COST, 3) == 0.0
-    assert linger.arrived(11.5002, COST, 3) == 0.0  # clustered again; within a burst nothing waits
-    assert linger.arrived(12.0, COST, 4) == 12.0 + LINGER_MAX
+    assert linger.arrived(10.52, COST, 2) == 10.52 + LINGER_MAX  # flushed alone; the rest may come now
+    assert linger.arrived(11.0, COST, 3) == 0.0  # flushed alone again: it did not pay twice
+    assert linger.arrived(11.5, COST, 4) == 0.0
+    assert linger.arrived(11.5002, COST, 4) == 0.0  # clustered again; within a burst nothing waits
+    assert linger.arrived(12.0, COST, 5) == 12.0 + LINGER_MAX
+    assert (linger.lingers, linger.joined) == (3, 0)
+
+
+def test_when_a_burst_s_first_line_leaves_alone_the_next_linger_gathers_the_rest() -> None:
+    linger = Linger()
+    burst(linger, 10.0, [0.0001], flushes=0)
+    assert linger.arrived(10.5, COST, 1) == 10.5 + LINGER_MAX  # the first line waits for nothing
+    assert linger.arrived(10.52, COST, 2) == 10.52 + LINGER_MAX  # 20 ms later, one node's rest
+    assert linger.arrived(10.5205, COST, 2) == 10.52 + LINGER_MAX  # and the other's, together
+    assert linger.arrived(11.0, COST, 3) == 11.0 + LINGER_MAX  # it paid: the next burst lingers
+    assert linger.joined == 1
 
 
 def test_the_wait_is_no_longer_than_the_last_flush_took() -> None:
@@ -116,3 +128,15 @@ def test_lines_that_never_arrive_in_a_cluster_never_wait(steps: list[tuple[float
         flushes += flushed
         assert linger.arrived(now, COST, flushes) == 0.0
     assert linger.lingers == 0
+
+
+@given(st.lists(st.floats(min_value=LINGER_MAX * 1.01, max_value=0.2), max_size=60))
+def test_after_lines_happened_to_arrive_together_at_most_a_few_lone_lines_wait(gaps: list[float]) -> None:
+    linger = Linger()
+    burst(linger, 10.0, [0.0001], flushes=0)
+    now, flushes = 10.0001, 0
+    for gap in gaps:  # one line per entry from now on, each flushed before the next
+        now += gap
+        flushes += 1
+        linger.arrived(now, COST, flushes)
+    assert linger.lingers <= LINGER_MISSES

@@ -19,8 +19,10 @@ that a lone line is not delayed:
 * a linger lasts at most as long as the last flush of the broadcasts took, and never
   more than :data:`LINGER_MAX`: without it, a line arriving just after a flush began
   would have waited behind that flush anyway;
-* a linger that no other entry joined did not pay: lingering stops until entries
-  arrive in a cluster again.
+* a linger that no other entry joined did not pay: after :data:`LINGER_MISSES` of them
+  in a row, lingering stops until entries arrive in a cluster again (one is not
+  enough: when a burst's first line leaves alone, the rest of the burst often comes a
+  few milliseconds later as several entries, which the next linger gathers).
 
 Pure: times are arguments (seconds, one monotonic clock); the node applies the answer
 with :meth:`EventLoop.hold_broadcasts <pollchat.server.loop.EventLoop.hold_broadcasts>`.
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["LINGER_MAX", "LINGER_MEMORY", "Linger"]
+__all__ = ["LINGER_MAX", "LINGER_MEMORY", "LINGER_MISSES", "Linger"]
 
 LINGER_MAX = 0.002
 """Seconds a line from the bus waits for more at most (and the nearness of two
@@ -41,6 +43,12 @@ is not flushed at once (docs/scaling.md, "Measured")."""
 LINGER_MEMORY = 2.0
 """Seconds a cluster of arrivals is remembered: bursts further apart than this start
 without a linger (their first entry is flushed at once)."""
+
+
+LINGER_MISSES = 2
+"""Lingers in a row that no other entry joined after which lingering stops. Users
+typing at their own pace pay at most this many short waits after two of their lines
+happened to arrive together."""
 
 
 class Linger:
@@ -56,7 +64,10 @@ class Linger:
         joined: lingers that another entry joined, ever (the ones that saved a flush).
     """
 
-    __slots__ = ("max_wait", "memory", "until", "lingers", "joined", "_clustered_at", "_last_arrival", "_flushes", "_joiners")
+    __slots__ = (
+        "max_wait", "memory", "until", "lingers", "joined", "_clustered_at", "_last_arrival", "_flushes", "_joiners",
+        "_misses",
+    )
 
     def __init__(self, max_wait: float = LINGER_MAX, memory: float = LINGER_MEMORY) -> None:
         self.max_wait = max_wait
@@ -68,6 +79,7 @@ class Linger:
         self._last_arrival = -math.inf
         self._flushes = 0  # the loop's count of broadcast flushes when the linger began
         self._joiners = 0  # entries that arrived during the linger under way
+        self._misses = 0  # lingers in a row that nobody joined
 
     def arrived(self, now: float, flush_cost: float, flushes: int) -> float:
         """An entry with main-chat lines was applied at ``now``; ``flush_cost``: seconds
@@ -102,10 +114,14 @@ class Linger:
         return self.until
 
     def _ended(self) -> None:
-        """The lines that waited went out: a linger nobody joined did not pay, so
-        lingering stops until entries arrive in a cluster again."""
+        """The lines that waited went out: after :data:`LINGER_MISSES` lingers in a row
+        that nobody joined, lingering stops until entries arrive in a cluster again."""
+        self.until = 0.0
         if self._joiners:
             self.joined += 1
-        else:
+            self._misses = 0
+            return
+        self._misses += 1
+        if self._misses >= LINGER_MISSES:
+            self._misses = 0
             self._clustered_at = -math.inf
-        self.until = 0.0
