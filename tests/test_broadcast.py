@@ -297,3 +297,47 @@ def test_presence_notices_wait_three_times_what_the_last_flush_took(monkeypatch)
             conn.sock.close()
             end.close()
         loop.close_all()
+
+
+def test_held_broadcasts_leave_together_when_due_and_a_reply_takes_its_member_s_along() -> None:
+    """``hold_broadcasts`` (a cluster node's bus lines lingering for the rest of a
+    burst): what is broadcast meanwhile stays pending, a timer wakes the loop when it is
+    due, and then every member gets all of it in one flush; a reply queued meanwhile
+    first gives its connection the lines it is owed (one order); 0.0 releases them."""
+    from tests.harness import FakeClock
+
+    clock = FakeClock(1000.0)
+    loop = EventLoop(_Handler(), max_output=1 << 20, linger=5.0, keepalive=0, timers=Timers(clock=clock), clock=clock)
+    members = [_line_member(loop, port) for port in (1, 2)]
+    try:
+        loop.hold_broadcasts(clock() + 0.002)
+        loop.broadcast(Message("ana", "one"))
+        loop.run_once(0)
+        assert all(_read_all(end) == b"" for _, end in members)
+        assert abs(loop.timers.timeout(None) - 0.002) < 1e-9  # the loop wakes when they are due
+        loop.broadcast(Message("bea", "two"))  # the rest of the burst, a pass later
+        loop.run_once(0)
+        assert all(_read_all(end) == b"" for _, end in members)
+        assert loop.broadcast_flushes == 0
+        clock.advance(0.002)
+        loop.run_once(0)
+        assert all(_read_all(end) == b"ana: one\nbea: two\n" for _, end in members)
+        assert loop.broadcast_flushes == 1  # one send() per member for both lines
+        loop.hold_broadcasts(clock() + 0.002)
+        loop.broadcast(Message("ana", "three"))
+        loop.queue(members[0][0], b"a reply\n")
+        loop.run_once(0)
+        assert _read_all(members[0][1]) == b"ana: three\na reply\n"
+        assert _read_all(members[1][1]) == b""
+        loop.hold_broadcasts(0.0)
+        loop.run_once(0)
+        assert _read_all(members[1][1]) == b"ana: three\n"
+        assert _read_all(members[0][1]) == b""  # had it already
+        loop.broadcast(Message("cid", "four"))  # nothing held: at the end of the pass
+        loop.run_once(0)
+        assert all(_read_all(end) == b"cid: four\n" for _, end in members)
+    finally:
+        for conn, end in members:
+            conn.sock.close()
+            end.close()
+        loop.close_all()

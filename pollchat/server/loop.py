@@ -49,7 +49,7 @@ from pollchat.protocol.codec import Codec
 from pollchat.protocol.events import ServerEvent
 from pollchat.server.connection import Connection
 from pollchat.server.output import WRITE_NOW, Outputs
-from pollchat.server.timers import Timers
+from pollchat.server.timers import Timer, Timers
 from pollchat.server.transport import (
     PLAIN,
     PLAIN_ON_TLS_PORT,
@@ -234,7 +234,11 @@ class EventLoop:
         the history batch, pruning)."""
         self._broadcast_flushed = 0.0  # timers' clock at the end of the last flush of the broadcasts
         self._broadcast_cost = 0.0  # seconds that flush took
-        self._presence_timer: object | None = None  # wakes the loop when waiting notices are due
+        self.broadcast_flushes = 0
+        """Flushes of the broadcasts so far (:meth:`hold_broadcasts`: a change means the
+        held bytes went out)."""
+        self._held_until = 0.0  # timers' clock: the broadcasts wait until then (hold_broadcasts)
+        self._wait_timer: Timer | None = None  # wakes the loop when waiting broadcasts are due
 
     @property
     def wakeup_fd(self) -> int:
@@ -718,39 +722,70 @@ class EventLoop:
                     if not conn.closed:
                         self._send(conn)
             elif broadcasts.active:
-                if not broadcasts.urgent and self._presence_waits():
+                if self._broadcasts_wait():
                     return
                 started = self.timers.clock()
                 broadcasts.flush()
+                self.broadcast_flushes += 1
                 self._broadcast_flushed = self.timers.clock()
                 self._broadcast_cost = self._broadcast_flushed - started
             else:
                 return
 
-    def _presence_waits(self) -> bool:
-        """Whether the pass's broadcasts, only entered and left notices, wait for a
-        later pass: with :data:`PRESENCE_BATCH_MIN` members or more, until
-        :data:`PRESENCE_SEND_SECONDS` per member, and :data:`PRESENCE_WAIT_FACTOR` times
-        what the last flush took (at most :data:`PRESENCE_WAIT_MAX`), have passed since
-        the end of that flush (a timer wakes the loop then). In a storm of 19,000 logins a pass admits a few;
-        flushing each pass's notices cost one ``send()`` per member per pass, so the
-        logins' time grew with the square of their number. Chat lines, group lines
-        and replies never wait; order holds because the notices stay pending
-        (:meth:`Broadcaster.settle`)."""
-        members = self.broadcasts.members()
-        if members < PRESENCE_BATCH_MIN:
-            return False
+    @property
+    def broadcast_cost(self) -> float:
+        """Seconds the last flush of the broadcasts took (0.0 before the first)."""
+        return self._broadcast_cost
+
+    def hold_broadcasts(self, until: float) -> None:
+        """Keep what is broadcast pending until ``until`` (the timers' clock, seconds;
+        0.0 or a time past: no longer), then flush it in the first pass at or after it
+        (a timer wakes the loop then). Everything pending waits, group lines included;
+        replies and private lines do not (a connection given one first gets the
+        broadcast bytes it is owed: :meth:`Broadcaster.settle`, so order holds). A
+        cluster node's bus lines linger so (:mod:`pollchat.server.cluster.linger`)."""
+        self._held_until = until
+
+    def _broadcasts_wait(self) -> bool:
+        """Whether the pending broadcasts wait for a later pass: held by
+        :meth:`hold_broadcasts` until a time not yet reached, or only presence
+        notices (:meth:`_presence_waits`); a timer wakes the loop when they are due."""
         now = self.timers.clock()
-        wait = max(members * PRESENCE_SEND_SECONDS, min(PRESENCE_WAIT_FACTOR * self._broadcast_cost, PRESENCE_WAIT_MAX))
-        due = self._broadcast_flushed + wait
-        if now >= due:
-            return False
-        if self._presence_timer is None:
-            self._presence_timer = self.timers.call_later(due - now, self._presence_due)
+        due = self._held_until
+        if due and now >= due:
+            due = self._held_until = 0.0
+        if not due:
+            if self.broadcasts.urgent:
+                return False
+            due = self._presence_waits(now)
+            if not due:
+                return False
+        timer = self._wait_timer
+        if timer is None or timer.cancelled or timer.when > due:
+            if timer is not None:
+                timer.cancel()
+            self._wait_timer = self.timers.call_later(due - now, self._wait_due)
         return True
 
-    def _presence_due(self) -> None:
-        self._presence_timer = None  # this pass flushes them (no longer early)
+    def _presence_waits(self, now: float) -> float:
+        """When the pass's broadcasts, only entered and left notices, are due, if they
+        wait for a later pass (0.0: they do not): with :data:`PRESENCE_BATCH_MIN`
+        members or more, until :data:`PRESENCE_SEND_SECONDS` per member, and
+        :data:`PRESENCE_WAIT_FACTOR` times what the last flush took (at most
+        :data:`PRESENCE_WAIT_MAX`), have passed since the end of that flush. In a storm
+        of 19,000 logins a pass admits a few; flushing each pass's notices cost one
+        ``send()`` per member per pass, so the logins' time grew with the square of
+        their number. Chat lines, group lines and replies never wait; order holds
+        because the notices stay pending (:meth:`Broadcaster.settle`)."""
+        members = self.broadcasts.members()
+        if members < PRESENCE_BATCH_MIN:
+            return 0.0
+        wait = max(members * PRESENCE_SEND_SECONDS, min(PRESENCE_WAIT_FACTOR * self._broadcast_cost, PRESENCE_WAIT_MAX))
+        due = self._broadcast_flushed + wait
+        return due if now < due else 0.0
+
+    def _wait_due(self) -> None:
+        self._wait_timer = None  # this pass flushes them (no longer early)
 
     # --- closing ----------------------------------------------------------------------------------
 

@@ -206,6 +206,12 @@ def test_every_node_shows_main_chat_lines_in_one_order(tmp_path: Path, pg_url: s
         seen_bob = [bob.readline() for _ in range(2 * n)]
         assert seen_amy == seen_bob
         assert sorted(seen_amy) == sorted([b"cid: c%d" % i for i in range(n)] + [b"dan: d%d" % i for i in range(n)])
+        # a burst's entries came together, so the nodes linger on the next burst's first
+        # entry (pollchat.server.cluster.linger); a lone line after it still arrives, once
+        for sender, text in ((dan, b"alone"), (cid, b"alone too")):
+            sender.send(text + b"\n")
+            name = b"dan" if sender is dan else b"cid"
+            assert amy.readline() == bob.readline() == name + b": " + text
 
 
 def test_120_logins_over_two_nodes_with_50_seats_admit_exactly_50(tmp_path: Path, pg_url: str, redis_url: str) -> None:

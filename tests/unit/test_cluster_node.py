@@ -14,13 +14,15 @@ from typing import Any
 import pytest
 
 from pollchat.core.seats import AccountKind
-from pollchat.protocol.events import PrivateMessage
+from pollchat.protocol.events import Message, PrivateMessage
 from pollchat.server.cluster import node as node_module
 from pollchat.server.cluster import scripts
+from pollchat.server.cluster.linger import LINGER_MAX, LINGER_MEMORY
 from pollchat.server.cluster.node import ClusterNode, ClusterSettings, RefereedSeats
 from pollchat.server.cluster.records import Entry, decode_event, encode_event, parse_entry
 from pollchat.server.timers import Timers
 from pollchat.texts import ErrorCode
+from tests.harness import FakeClock
 from tests.service_harness import ServiceHarness
 
 pytest.importorskip("hiredis", reason="pip install 'pollchat[cluster]'")
@@ -84,6 +86,12 @@ class _Loop:
     def __init__(self) -> None:
         self.timers = Timers()
         self.after_flush: list[Any] = []
+        self.broadcast_flushes = 0
+        self.broadcast_cost = 0.0
+        self.held_until = 0.0
+
+    def hold_broadcasts(self, until: float) -> None:
+        self.held_until = until
 
     def watch(self, *args: Any) -> None: ...
 
@@ -443,3 +451,49 @@ def test_a_registration_waits_for_account_ids_rather_than_failing(tmp_path: Path
         assert chat.find_account("newbie") is not None
     finally:
         chat.close()
+
+
+def xread(*entries: Entry) -> list[Any]:
+    """An ``XREAD`` reply of the bus carrying ``entries``, as hiredis gives it."""
+    return [[scripts.BUS.encode(), [[b"%d-0" % entry.seq, [str(f).encode() for f in entry.fields()]] for entry in entries]]]
+
+
+def test_a_burst_s_first_entry_lingers_for_the_rest_only_after_entries_came_in_a_cluster(cluster) -> None:  # noqa: ANN001
+    """What the node asks of the loop as entries arrive (pollchat.server.cluster.linger):
+    a lone line is flushed in its pass; after a burst whose entries came together, the
+    next burst's first entry holds the broadcasts at most LINGER_MAX, its other entries
+    join it; entries without main-chat lines (a join) ask nothing. Every line is shown
+    once, in the stream's order."""
+    chat, node, engine = cluster
+    clock = FakeClock(1000.0)
+    loop = node.loop
+    loop.timers = Timers(clock=clock)
+    loop.broadcast_cost = 0.006  # the last flush of the broadcasts took 6 ms (500 members)
+    holds: list[float] = []
+    loop.hold_broadcasts = holds.append
+    a = chat.login("user1", "123")
+    seq = iter(range(1, 100))
+
+    def line(text: str) -> Entry:
+        return remote_entry(next(seq), ["all", None, encode_event(Message("bob", text))])
+
+    node._on_entries(xread(line("lone")))
+    assert holds == [0.0]  # nothing came in a cluster yet: at the end of this pass
+    node._on_entries(xread(remote_entry(next(seq), ["join", "b#1/8", 43, "registered", "cid", False])))
+    assert holds == [0.0]  # no line (cid's session, announced by its own record): nothing asked
+    clock.advance(0.5)
+    node._on_entries(xread(line("b1"), line("b2")))  # a burst written by two nodes, read at once
+    assert holds[-2:] == [0.0, 0.0]
+    loop.broadcast_flushes += 1
+    clock.advance(0.5)
+    node._on_entries(xread(line("c1")))  # the next burst's first entry waits for the rest
+    assert holds[-1] == clock() + LINGER_MAX
+    clock.advance(0.0008)
+    node._on_entries(xread(line("c2")))  # and the other node's entry joins it
+    assert holds[-1] == clock() - 0.0008 + LINGER_MAX
+    loop.broadcast_flushes += 1
+    clock.advance(LINGER_MEMORY + 0.1)
+    node._on_entries(xread(line("late")))  # bursts long ago: a lone line goes at once
+    assert holds[-1] == 0.0
+    assert a.lines(6) == ["bob: lone", "bob: b1", "bob: b2", "bob: c1", "bob: c2", "bob: late"]
+    a.expect_silence()

@@ -66,6 +66,7 @@ from pollchat.protocol.events import (
 )
 from pollchat.protocol.names import name_key
 from pollchat.server.cluster import scripts
+from pollchat.server.cluster.linger import Linger
 from pollchat.server.cluster.records import BusFormatError, Entry, Sequences, decode_event, encode_event, parse_entry
 from pollchat import __version__
 from pollchat.server.cluster.redis import LINK_DOWN, LoopPort, RedisLink, Reply, is_error, parse_redis_url
@@ -175,6 +176,18 @@ def default_node_name(port: int) -> str:
     """The host name and the line protocol's port, such as ``chat1:3490``."""
     host = socket.gethostname().split(".")[0] or "node"
     return f"{host}:{port}".replace(" ", "-")
+
+
+class NodeLoop(LoopPort, Protocol):
+    """What a node needs of the event loop (:class:`~pollchat.server.loop.EventLoop`):
+    its links' needs, and holding the broadcasts while bus lines linger."""
+
+    broadcast_flushes: int
+
+    @property
+    def broadcast_cost(self) -> float: ...
+
+    def hold_broadcasts(self, until: float) -> None: ...
 
 
 class RefereedSeats(SeatBudget):
@@ -306,7 +319,7 @@ class ClusterNode:
 
     def __init__(
         self,
-        loop: LoopPort,
+        loop: NodeLoop,
         service: ChatService[Any],
         settings: ClusterSettings,
         registered_seats: int,
@@ -364,6 +377,9 @@ class ClusterNode:
         self.on_refused: Callable[[], None] | None = None
         """Called once :attr:`refused` is set: the server shuts down (exit status 2)."""
         self._read_more = False  # this pass applied entries: read_more() tries once more
+        self.linger = Linger()
+        """Whether bus lines wait a moment for another node's entry (a burst)."""
+        self._lines = False  # the entry being applied showed main-chat lines
         self.published = 0
         """Bus entries this node wrote."""
         self.applied = 0
@@ -764,12 +780,17 @@ class ClusterNode:
         # end, and read_more() applies it before the flush, in the stream's order.
         self._maybe_read()
         self._read_more = bool(batches)
+        loop = self.loop
         for inbox, entries in batches:
             for entry_id, fields in entries:
+                self._lines = False
                 try:
                     self.apply(parse_entry(fields), inbox=inbox)
                 except BusFormatError as exc:
                     log.error("cluster: bus entry %s skipped: %s", entry_id.decode(errors="replace"), exc)
+                if self._lines:  # a burst's other entries may be a moment behind: linger?
+                    until = self.linger.arrived(loop.timers.clock(), loop.broadcast_cost, loop.broadcast_flushes)
+                    loop.hold_broadcasts(until)
 
     def read_more(self) -> None:
         """Before the pass's flush: if this pass applied entries, the read sent before
@@ -814,8 +835,11 @@ class ClusterNode:
                 skip = self._ignoring(exclude if exclude is not None else self._remote.get(record[1]))
                 if skip:  # sessions here whose accounts ignore the sender (as on one node)
                     output.broadcast(event, exclude, skip)
+                    self._lines = True
                     return
             output.broadcast(event, exclude)
+            if isinstance(event, (Message, Emote)):
+                self._lines = True
         elif kind == "to":
             event = decode_event(record[2])
             targets = [h for h in map(self._by_sid.get, record[1]) if h is not None]
