@@ -13,7 +13,7 @@ from typing import Any
 from websockets.sync.client import connect
 
 from tests.loopback.test_cli import server_args, start_server
-from tests.loopback.test_server_irc import IRC_RE, TIMEOUT, WEB_RE, event, events_until, irc_register
+from tests.loopback.test_server_irc import TIMEOUT, event, events_until, irc_register, web_and_irc
 
 OFF = "more than 2 users are online: entered and left notices are off while so many are (/who lists who is online)"
 
@@ -24,16 +24,7 @@ def test_past_the_limit_logins_are_quiet_on_every_front_end_and_announced_users_
         "--irc-server-name", "irc.test", "--announce-limit", "2",
     )
     with start_server(args, tmp_path) as proc:
-        proc.wait_listening()
-        page = irc_port = None
-        for _ in range(3):
-            line = proc.out.readline() or ""
-            if (m := WEB_RE.fullmatch(line)) is not None:
-                page = m.group(1)
-            if (m := IRC_RE.fullmatch(line)) is not None:
-                irc_port = int(m.group(1))
-                break
-        assert page is not None and irc_port is not None
+        page, irc_port = web_and_irc(proc)
 
         bob = proc.client()
         bob.send(b"register\nbob,pw\n")

@@ -24,6 +24,26 @@ IRC_RE = re.compile(r"irc: listening on 127\.0\.0\.1:(\d+)")
 WEB_RE = re.compile(r"web client: (http://127\.0\.0\.1:\d+/)")
 
 
+def web_and_irc(proc: ServerProcess) -> tuple[str, int]:
+    """Wait until ``proc`` listens and read its start-up lines: ``(the web client's
+    address, the IRC port)``.
+
+    Raises:
+        AssertionError: the lines did not come within its first three lines.
+    """
+    proc.wait_listening()
+    page = irc_port = None
+    for _ in range(3):
+        line = proc.out.readline() or ""
+        if (m := WEB_RE.fullmatch(line)) is not None:
+            page = m.group(1)
+        if (m := IRC_RE.fullmatch(line)) is not None:
+            irc_port = int(m.group(1))
+            break
+    assert page is not None and irc_port is not None, "no 'web client:' and 'irc: listening on' lines"
+    return page, irc_port
+
+
 class IrcClient:
     """A line-based IRC client on a blocking socket with a timeout."""
 
@@ -77,16 +97,7 @@ def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, int, str]]:
         "--irc-server-name", "irc.test",
     )
     with start_server(args, tmp_path) as proc:
-        proc.wait_listening()
-        page = irc_port = None
-        for _ in range(3):
-            line = proc.out.readline() or ""
-            if (m := WEB_RE.fullmatch(line)) is not None:
-                page = m.group(1)
-            if (m := IRC_RE.fullmatch(line)) is not None:
-                irc_port = int(m.group(1))
-                break
-        assert page is not None and irc_port is not None, "no 'web client:' and 'irc: listening on' lines"
+        page, irc_port = web_and_irc(proc)
         yield proc, irc_port, page
         assert proc.stop() == 0
 
