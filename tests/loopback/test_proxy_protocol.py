@@ -144,6 +144,19 @@ def test_connections_per_address_count_the_header_addresses(make_harness: Callab
     h.login("user2", "345", client=second)
 
 
+def test_an_address_ban_applies_to_the_header_address(make_harness: Callable[..., Harness]) -> None:
+    import io
+
+    from pollchat.server.console import OperatorConsole
+
+    h = make_harness(proxy_protocol_from=TRUST_LOOPBACK)
+    console = OperatorConsole(h.server.chat, io.StringIO())
+    assert console.run("ban 203.0.113.0/28 spam") == "203.0.113.0/28 is banned for good"
+    assert proxied(h, v2("203.0.113.3"), greet=False).closed() == ["your address is banned for good: spam"]
+    h.login("user1", "123", client=proxied(h, v2("203.0.113.16")))  # outside the network
+    h.login("user2", "345", client=proxied(h, V2_LOCAL))  # the proxy's own address is not banned
+
+
 def test_the_header_and_the_first_lines_in_one_send(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(proxy_protocol_from=TRUST_LOOPBACK)
     client = proxied(h, v2("203.0.113.9") + b"login\nuser1,123\n", greet=False)
