@@ -8,7 +8,9 @@ the line protocol on 3490, later a web port. One iteration (:meth:`EventLoop.run
 
     select(timeout from the timer heap)
     for each ready key:            the object in key.data, never a lookup by descriptor
-        listener  -> accept a burst of connections, each with a new codec
+        listener  -> accept a burst of connections, each with a new codec (a trusted
+                     proxy's waits for its PROXY header first)
+        header    -> read a trusted proxy's PROXY header, then begin its connection
         wake-up   -> collect signal numbers and worker results
         connection (skipped if closed) -> read once, then write if writable
     run worker results, then due timers
