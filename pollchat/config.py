@@ -114,6 +114,11 @@ class ServerConfig:
         web_host_names: the only ``Host`` names (and addresses) the web listener
             answers, without ports; others get 421 (a DNS rebinding defence). Empty:
             any.
+        proxy_protocol_from: addresses and CIDR networks of trusted TCP proxies
+            (HAProxy, nginx ``stream``): a connection from one must begin with a PROXY
+            protocol header (:mod:`pollchat.protocol.proxy`), and the client address in
+            it is the connection's for every per-address rule, ban and log line. Empty:
+            none is read.
         irc: serve the IRC gateway (issue 23, ``docs/irc.md``) on ``irc_port`` (and
             with TLS on ``irc_tls_port``).
         irc_port, irc_tls_port: the IRC listeners' ports (0 picks a free one).
@@ -180,6 +185,7 @@ class ServerConfig:
     web_port: int = DEFAULT_WEB_PORT
     web_allow_origins: tuple[str, ...] = ()
     web_host_names: tuple[str, ...] = ()
+    proxy_protocol_from: tuple[str, ...] = ()
     irc: bool = True
     irc_port: int = DEFAULT_IRC_PORT
     irc_tls_port: int = DEFAULT_IRC_TLS_PORT

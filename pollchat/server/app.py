@@ -12,6 +12,7 @@ the database.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import logging
 import random
@@ -28,6 +29,7 @@ from pollchat.core.hub import Hub
 from pollchat.errors import ConfigError
 from pollchat.protocol.codec import LineCodec
 from pollchat.protocol.irc import IrcCodec
+from pollchat.protocol.proxy import parse_networks
 from pollchat.protocol.web import WebCodec
 from pollchat.server.backups import BackupScheduler
 from pollchat.server.build import build_server_loop
@@ -101,13 +103,19 @@ class Server:
             clock=clock,
         )
         max_line = config.max_line
+        # Every listener reads the PROXY header of the trusted proxies' connections.
+        try:
+            proxies = tuple(network for text in config.proxy_protocol_from for network in parse_networks(text))
+        except ValueError as exc:
+            raise ConfigError(f"--proxy-protocol-from: {exc}") from None
+        listen = functools.partial(self.loop.listen, proxy_from=proxies)
         self.listener: socket.socket | None = None
         self.tls_listener: Listener | None = None
         if not config.tls_only:
             self.listener = _listen(config.host, config.port)
-            self.loop.listen(self.listener, lambda: LineCodec(max_line))
+            listen(self.listener, lambda: LineCodec(max_line))
         if tls is not None:
-            self.tls_listener = self.loop.listen(_listen(config.host, config.tls_port), lambda: LineCodec(max_line), tls=tls)
+            self.tls_listener = listen(_listen(config.host, config.tls_port), lambda: LineCodec(max_line), tls=tls)
         self.web_listener: Listener | None = None
         if config.web:  # seed 003: the browser client, HTTPS/WSS when TLS is on
             site, origins = load_site(), frozenset(config.web_allow_origins)
@@ -116,7 +124,7 @@ class Server:
             except ConfigError as exc:
                 raise ConfigError(f"{exc} (the web client's port: pick another with --web-port, or --no-web)") from None
             names = frozenset(config.web_host_names)  # only these Host names: a DNS-rebinding page is refused
-            self.web_listener = self.loop.listen(web_socket, lambda: WebCodec(max_line, site, origins, names), tls=tls)
+            self.web_listener = listen(web_socket, lambda: WebCodec(max_line, site, origins, names), tls=tls)
         self.irc_listener: Listener | None = None
         self.irc_tls_listener: Listener | None = None
         if config.irc:  # issue 23: the IRC gateway
@@ -138,10 +146,10 @@ class Server:
 
             try:
                 if not config.tls_only:  # --tls-only: no password crosses the network in clear
-                    self.irc_listener = self.loop.listen(_listen(config.host, config.irc_port), make_irc_codec)
+                    self.irc_listener = listen(_listen(config.host, config.irc_port), make_irc_codec)
                 if tls is not None:
                     irc_tls_socket = _listen(config.host, config.irc_tls_port)
-                    self.irc_tls_listener = self.loop.listen(irc_tls_socket, make_irc_codec, tls=tls)
+                    self.irc_tls_listener = listen(irc_tls_socket, make_irc_codec, tls=tls)
             except ConfigError as exc:
                 raise ConfigError(f"{exc} (the IRC gateway's port: pick another with --irc-port, or --no-irc)") from None
         preconfigured = database.sync_preconfigured(preconfigured)  # stable ids for history

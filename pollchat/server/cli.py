@@ -21,6 +21,7 @@ from pollchat import __version__, texts
 from pollchat.cliargs import OneLineParser, kdf_iterations_argument, non_negative_float, whole_number
 from pollchat.config import DEFAULT_IRC_PORT, DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_WEB_PORT, ServerConfig, default_data_dir
 from pollchat.core.passwords import MAX_ITERATIONS
+from pollchat.protocol.proxy import parse_networks
 from pollchat.errors import ConfigError, PollchatError
 from pollchat.server.accounts_file import load_accounts_file
 from pollchat.server.addresses import WILDCARDS, local_addresses, urls_for_others
@@ -278,6 +279,15 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
 from this table."""
 
 
+def _proxy_networks(text: str) -> tuple[str, ...]:
+    """``--proxy-protocol-from``'s value: the networks as CIDR text (argparse reports the
+    ``ValueError`` of a bad item as a usage error)."""
+    try:
+        return tuple(str(network) for network in parse_networks(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _default(name: str) -> Any:
     """The :class:`ServerConfig` default of field ``name`` (one source of truth)."""
     return {field.name: field.default for field in dataclasses.fields(ServerConfig)}[name]
@@ -355,6 +365,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep accounts and history in this PostgreSQL database (postgresql://USER@HOST[:PORT]/DB; "
         "the password from PGPASSWORD, PGPASSFILE or ~/.pgpass; needs pip install 'pollchat[postgres]') "
         f"instead of {DATABASE_NAME} in the data directory",
+    )
+    parser.add_argument(
+        "--proxy-protocol-from",
+        dest="proxy_protocol_from",
+        action="append",
+        type=_proxy_networks,
+        default=[],
+        metavar="CIDR[,CIDR...]",
+        help="addresses or networks of TCP proxies (HAProxy send-proxy/send-proxy-v2, nginx "
+        "proxy_protocol) whose connections begin with a PROXY protocol header: the client address "
+        "in it counts for every per-address limit, ban and log line, on every port; a connection "
+        "from them without a valid header is closed (repeatable; default: none)",
     )
     cluster = parser.add_argument_group("cluster (several nodes, one chat: docs/scaling.md)")
     cluster.add_argument(
@@ -522,6 +544,7 @@ def config_from_args(args: argparse.Namespace, max_users: int) -> ServerConfig:
         web_port=args.web_port,
         web_allow_origins=tuple(args.web_allow_origins),
         web_host_names=tuple(args.web_host_names),
+        proxy_protocol_from=tuple(item for items in args.proxy_protocol_from for item in items),
         irc=args.irc,
         irc_port=args.irc_port,
         irc_tls_port=args.irc_tls_port,

@@ -8,7 +8,9 @@ the line protocol on 3490, later a web port. One iteration (:meth:`EventLoop.run
 
     select(timeout from the timer heap)
     for each ready key:            the object in key.data, never a lookup by descriptor
-        listener  -> accept a burst of connections, each with a new codec
+        listener  -> accept a burst of connections, each with a new codec (a trusted
+                     proxy's waits for its PROXY header first)
+        header    -> read a trusted proxy's PROXY header, then begin its connection
         wake-up   -> collect signal numbers and worker results
         connection (skipped if closed) -> read once, then write if writable
     run worker results, then due timers
@@ -36,6 +38,7 @@ uses.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import queue
 import selectors
@@ -45,6 +48,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Protocol
 
+from pollchat.protocol import proxy
 from pollchat.protocol.codec import Codec
 from pollchat.protocol.events import ServerEvent
 from pollchat.server.connection import Connection
@@ -63,7 +67,18 @@ from pollchat.server.transport import (
     Transport,
 )
 
-__all__ = ["ACCEPT_BURST", "ACCEPT_PAUSE", "PLAIN_ON_TLS_PORT", "RECV_SIZE", "WRITE_NOW", "EventLoop", "Handler", "Listener"]
+__all__ = [
+    "ACCEPT_BURST",
+    "ACCEPT_PAUSE",
+    "PLAIN_ON_TLS_PORT",
+    "PROXY_HEADER_TIMEOUT",
+    "RECV_SIZE",
+    "WRITE_NOW",
+    "EventLoop",
+    "Handler",
+    "Listener",
+    "ProxySources",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +105,11 @@ login storm (py-spy, docs/performance.md)."""
 PRESENCE_WAIT_MAX = 1.0
 """Seconds presence notices alone wait at most after a flush (a flush slowed by a stall
 of the machine must not hold them for long)."""
+PROXY_HEADER_TIMEOUT = 5.0
+"""Seconds a connection from a trusted proxy may take to send its PROXY header (a
+proxy sends it at once, with its connect)."""
+ProxySources = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+"""The networks of trusted proxies (``--proxy-protocol-from``)."""
 _WAKE_WORK = b"\x00"  # worker results; any other byte is a signal number from set_wakeup_fd
 _WAKEUP = object()
 
@@ -129,16 +149,27 @@ class Listener:
         make_codec: called once per accepted connection for its codec.
         transport: how accepted connections carry bytes (:mod:`pollchat.server.transport`).
         accept_failing: accepting fails for lack of descriptors (logged once).
+        proxy_from: networks of trusted proxies (see the attribute).
     """
 
-    __slots__ = ("sock", "make_codec", "transport", "accept_failing")
+    __slots__ = ("sock", "make_codec", "transport", "accept_failing", "proxy_from")
 
-    def __init__(self, sock: socket.socket, make_codec: Callable[[], Codec], tls: ssl.SSLContext | None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        make_codec: Callable[[], Codec],
+        tls: ssl.SSLContext | None,
+        proxy_from: ProxySources = (),
+    ) -> None:
         self.sock: socket.socket | None = sock
         self.make_codec = make_codec
         self.transport: Transport = PLAIN
         self.tls = tls
         self.accept_failing = False
+        self.proxy_from = proxy_from
+        """Networks of trusted proxies: a connection from one must begin with a PROXY
+        header (:mod:`pollchat.protocol.proxy`), whose source address becomes the
+        connection's; empty: no header is read from anyone."""
 
     @property
     def tls(self) -> ssl.SSLContext | None:
@@ -173,6 +204,8 @@ class EventLoop:
             a vanished client is found and dropped.
         timers: the timer queue (tests inject one with a fake clock).
         clock: wall-clock seconds, the timestamp of encoded events (JSON ``ts``).
+        proxy_timeout: seconds a connection from a trusted proxy may take to send its
+            PROXY header before it is closed.
 
     Listening sockets are added with :meth:`listen`. Output buffers are ``loop.output``'s
     (:class:`~pollchat.server.output.Outputs`), broadcasts ``loop.broadcasts``'
@@ -190,8 +223,12 @@ class EventLoop:
         keepalive: float,
         timers: Timers | None = None,
         clock: Callable[[], float] = time.time,
+        proxy_timeout: float = PROXY_HEADER_TIMEOUT,
     ) -> None:
         self.handler: Handler = handler  # type: ignore[assignment]
+        self.proxy_timeout = proxy_timeout
+        self._awaiting_header: dict[_AwaitingHeader, None] = {}
+        """Accepted sockets from trusted proxies whose PROXY header is not read yet."""
         self.linger = linger
         self.keepalive = keepalive
         self.clock = clock
@@ -256,6 +293,14 @@ class EventLoop:
             data = key.data
             if isinstance(data, Listener):
                 self._accept(data)
+            elif isinstance(data, _AwaitingHeader):
+                try:
+                    self._read_header(data)
+                except Exception:  # a bug must cost one connection, not the server
+                    log.exception("connection from proxy %s: internal error", _show(data.address))
+                    if data in self._awaiting_header:
+                        self._end_wait(data)
+                        data.sock.close()
             elif data is _WAKEUP:
                 self._drain_wakeup()
             elif isinstance(data, _Watch):
@@ -338,13 +383,20 @@ class EventLoop:
             pass
 
     def listen(
-        self, sock: socket.socket, make_codec: Callable[[], Codec], *, tls: ssl.SSLContext | None = None
+        self,
+        sock: socket.socket,
+        make_codec: Callable[[], Codec],
+        *,
+        tls: ssl.SSLContext | None = None,
+        proxy_from: ProxySources = (),
     ) -> Listener:
         """Accept connections on ``sock`` (bound and listening; made non-blocking here),
         each with the codec ``make_codec()`` returns; with ``tls``, each is wrapped in a
-        server-side TLS connection whose handshake runs in this loop, non-blocking."""
+        server-side TLS connection whose handshake runs in this loop, non-blocking.
+        A connection from an address in ``proxy_from`` must first send a PROXY header
+        (before any TLS): its source address becomes the connection's."""
         sock.setblocking(False)
-        listener = Listener(sock, make_codec, tls)
+        listener = Listener(sock, make_codec, tls, proxy_from)
         self.selector.register(sock, selectors.EVENT_READ, listener)
         self.listeners.append(listener)
         return listener
@@ -361,6 +413,9 @@ class EventLoop:
     def close_all(self) -> None:
         """Release the selector and the wake-up pair (after the last pass)."""
         self.stop_accepting()
+        for waiting in list(self._awaiting_header):
+            self._end_wait(waiting)
+            waiting.sock.close()
         for conn in list(self.connections):
             self._finalize_one(conn)
         self.selector.close()
@@ -532,22 +587,96 @@ class EventLoop:
                 log.warning("accepting connections again")
                 listener.accept_failing = False
             sock.setblocking(False)
-            transport = listener.transport
-            try:
-                sock = transport.accept(sock, self.keepalive)
-            except OSError as exc:  # the peer reset already
-                log.info("connection from %s failed before it began: %s", address, exc)
-                sock.close()
-                continue
-            conn = Connection(sock, address, self, listener.make_codec(), transport)
-            self.connections[conn] = None
-            self._update_interest(conn)
-            log.info("connection #%d from %s", conn.id, conn.peer)
-            try:
-                self.handler.on_connect(conn)
-            except Exception:  # a bug must cost one connection, not the server
-                log.exception("connection #%d %s: internal error", conn.id, conn.peer)
-                self.close(conn, "internal error", flush=False)
+            if listener.proxy_from and _is_from(address, listener.proxy_from):
+                self._await_header(listener, sock, address)
+            else:
+                self._begin(listener, sock, address)
+
+    def _begin(self, listener: Listener, sock: socket.socket, address: object, via: str = "") -> None:
+        """Make the connection of an accepted socket and tell the handler (the greeting,
+        the per-address count); ``address`` is the client's (a PROXY header's source, with
+        ``via`` naming the proxy for the log)."""
+        transport = listener.transport
+        try:
+            sock = transport.accept(sock, self.keepalive)
+        except OSError as exc:  # the peer reset already
+            log.info("connection from %s failed before it began: %s", address, exc)
+            sock.close()
+            return
+        conn = Connection(sock, address, self, listener.make_codec(), transport)
+        self.connections[conn] = None
+        self._update_interest(conn)
+        log.info("connection #%d from %s%s", conn.id, conn.peer, via)
+        try:
+            self.handler.on_connect(conn)
+        except Exception:  # a bug must cost one connection, not the server
+            log.exception("connection #%d %s: internal error", conn.id, conn.peer)
+            self.close(conn, "internal error", flush=False)
+
+    # --- the PROXY header of a trusted proxy's connection ------------------------------------
+
+    def _await_header(self, listener: Listener, sock: socket.socket, address: object) -> None:
+        waiting = _AwaitingHeader(listener, sock, address)
+        waiting.timer = self.timers.call_later(self.proxy_timeout, self._header_late, waiting)
+        self._awaiting_header[waiting] = None
+        self.selector.register(sock, selectors.EVENT_READ, waiting)
+
+    def _header_late(self, waiting: _AwaitingHeader) -> None:
+        waiting.timer = None
+        if waiting in self._awaiting_header:
+            self._refuse_header(waiting, f"no PROXY header within {self.proxy_timeout:g} s")
+
+    def _read_header(self, waiting: _AwaitingHeader) -> None:
+        """Read the PROXY header of a trusted proxy's connection without taking a byte
+        past it: the header is peeked at and only its own bytes are consumed, so the
+        client's bytes behind it (a first line, a TLS ClientHello) stay in the kernel
+        for the codec or the TLS layer."""
+        sock = waiting.sock
+        try:
+            peeked = sock.recv(proxy.V2_FIXED + proxy.V2_MAX_LENGTH, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._refuse_header(waiting, f"read error before the PROXY header: {exc.strerror or exc}")
+            return
+        if not peeked:
+            self._refuse_header(waiting, "closed before its PROXY header")
+            return
+        try:
+            header = proxy.parse(bytes(waiting.taken) + peeked)
+        except proxy.NotProxyHeader as exc:
+            self._refuse_header(waiting, str(exc))
+            return
+        # A header still incomplete is all header (parse's promise): take it out of the
+        # kernel, or the level-triggered selector would report it again at once.
+        want = len(peeked) if header is None else header.length - len(waiting.taken)
+        try:
+            got = sock.recv(want)
+        except OSError as exc:
+            self._refuse_header(waiting, f"read error in the PROXY header: {exc.strerror or exc}")
+            return
+        if header is None or len(got) < want:
+            waiting.taken += got
+            return
+        self._end_wait(waiting)
+        address = waiting.address if header.source is None else header.source
+        via = f" (PROXY v{header.version} from {_show(waiting.address)})"
+        self._begin(waiting.listener, sock, address, via)
+
+    def _refuse_header(self, waiting: _AwaitingHeader, reason: str) -> None:
+        """Close a trusted proxy's connection whose header is missing, malformed or late:
+        one log line, no reply (the proxy is misconfigured; no user could act on it)."""
+        self._end_wait(waiting)
+        log.warning("connection from proxy %s closed: %s", _show(waiting.address), reason)
+        waiting.sock.close()
+
+    def _end_wait(self, waiting: _AwaitingHeader) -> None:
+        self._awaiting_header.pop(waiting, None)
+        if waiting.timer is not None:
+            waiting.timer.cancel()
+            waiting.timer = None
+        if self._is_registered(waiting.sock):
+            self.selector.unregister(waiting.sock)
 
     def _pause_accepting(self, listener: Listener) -> None:
         sock = listener.sock
@@ -840,6 +969,40 @@ class EventLoop:
         except KeyError:
             return False
         return True
+
+
+class _AwaitingHeader:
+    """An accepted socket from a trusted proxy, until its PROXY header is read."""
+
+    __slots__ = ("listener", "sock", "address", "taken", "timer")
+
+    def __init__(self, listener: Listener, sock: socket.socket, address: object) -> None:
+        self.listener = listener
+        self.sock = sock
+        self.address = address  # the proxy's
+        self.taken = bytearray()  # the header's bytes read so far
+        self.timer: Timer | None = None
+
+
+def _is_from(address: object, networks: ProxySources) -> bool:
+    """Whether a peer's socket address is in one of ``networks`` (an IPv4-mapped IPv6
+    address, as a dual-stack socket reports IPv4 peers, counts as its IPv4 address)."""
+    if not isinstance(address, tuple):
+        return False
+    try:
+        ip = ipaddress.ip_address(str(address[0]).split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
+
+
+def _show(address: object) -> str:
+    """``host:port`` of a socket address, for the log."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
 
 
 class _Watch:

@@ -52,6 +52,7 @@ FLAGS = [
     ("--no-web", None, "web", False),
     ("--web-allow-origin", "https://chat.example.org", "web_allow_origins", ("https://chat.example.org",)),
     ("--web-host-name", "chat.lan", "web_host_names", ("chat.lan",)),
+    ("--proxy-protocol-from", "10.0.0.5, 2001:db8::/32", "proxy_protocol_from", ("10.0.0.5/32", "2001:db8::/32")),
     ("--min-password-length", "12", "min_password_length", 12),
     ("--private-keep", "0", "private_keep", 0),
     ("--group-keep", "7", "group_keep", 7),
@@ -179,3 +180,10 @@ def test_every_password_tool_takes_the_same_iteration_counts(
 def test_the_server_and_the_tools_hash_with_the_same_default() -> None:
     # ServerConfig (bottom layer) cannot import pollchat.core, so the number is written twice.
     assert ServerConfig(max_users=1).kdf_iterations == DEFAULT_ITERATIONS
+
+
+def test_proxy_protocol_from_is_repeatable_and_checked() -> None:
+    args = build_parser().parse_args(["--proxy-protocol-from", "127.0.0.1", "--proxy-protocol-from", "10.1.2.3/8"])
+    assert config_from_args(args, 2).proxy_protocol_from == ("127.0.0.1/32", "10.0.0.0/8")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--proxy-protocol-from", "haproxy.lan"])
