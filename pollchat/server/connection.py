@@ -286,12 +286,22 @@ class Connection:
     @property
     def peer(self) -> str:
         """``"host:port"`` of the remote end; IPv6 hosts are bracketed (``[::1]:5000``)."""
-        if self.port is None:
-            return self.address
-        return f"[{self.address}]:{self.port}" if ":" in self.address else f"{self.address}:{self.port}"
+        return _host_port(self.address, self.port)
 
     def __repr__(self) -> str:
         return f"<Connection #{self.id} {self.peer}{' closing' if self.closing else ''}>"
+
+
+def show_address(address: object) -> str:
+    """``"host:port"`` of a socket address as :attr:`Connection.peer` shows it (IPv6
+    hosts bracketed), for the log of a socket that is not a connection yet."""
+    return _host_port(*_split_address(address))
+
+
+def _host_port(host: str, port: int | None) -> str:
+    if port is None:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _split_address(address: object) -> tuple[str, int | None]:

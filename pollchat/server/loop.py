@@ -51,7 +51,7 @@ from typing import Protocol
 from pollchat.protocol import proxy
 from pollchat.protocol.codec import Codec
 from pollchat.protocol.events import ServerEvent
-from pollchat.server.connection import Connection
+from pollchat.server.connection import Connection, show_address
 from pollchat.server.output import WRITE_NOW, Outputs
 from pollchat.server.timers import Timer, Timers
 from pollchat.server.transport import (
@@ -297,7 +297,7 @@ class EventLoop:
                 try:
                     self._read_header(data)
                 except Exception:  # a bug must cost one connection, not the server
-                    log.exception("connection from proxy %s: internal error", _show(data.address))
+                    log.exception("connection from proxy %s: internal error", show_address(data.address))
                     if data in self._awaiting_header:
                         self._end_wait(data)
                         data.sock.close()
@@ -660,14 +660,14 @@ class EventLoop:
             return
         self._end_wait(waiting)
         address = waiting.address if header.source is None else header.source
-        via = f" (PROXY v{header.version} from {_show(waiting.address)})"
+        via = f" (PROXY v{header.version} from {show_address(waiting.address)})"
         self._begin(waiting.listener, sock, address, via)
 
     def _refuse_header(self, waiting: _AwaitingHeader, reason: str) -> None:
         """Close a trusted proxy's connection whose header is missing, malformed or late:
         one log line, no reply (the proxy is misconfigured; no user could act on it)."""
         self._end_wait(waiting)
-        log.warning("connection from proxy %s closed: %s", _show(waiting.address), reason)
+        log.warning("connection from proxy %s closed: %s", show_address(waiting.address), reason)
         waiting.sock.close()
 
     def _end_wait(self, waiting: _AwaitingHeader) -> None:
@@ -996,13 +996,6 @@ def _is_from(address: object, networks: ProxySources) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return any(ip in network for network in networks)
-
-
-def _show(address: object) -> str:
-    """``host:port`` of a socket address, for the log."""
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)
 
 
 class _Watch:
