@@ -1309,14 +1309,23 @@ class PgViewStore:
             self._drop_group(refused_id)
         self._groups.pop(refused_id, None)  # its lines were not kept
         self._message_count -= self._group_counts.pop(refused_id, 0)
-        winner_id, name, visibility, owner_id, topic = winner
-        if winner_id in self._live or name_key(name) in self._group_keys:
+        group = self._adopt_group(winner)
+        if group is None:
             return
-        group = Group(int(winner_id), name, Visibility(visibility), owner_id, topic)
         for account_id, member_name, joined in members:
             group.members[int(account_id)] = Member(int(account_id), member_name, float(joined))
+
+    def _adopt_group(self, row: Sequence[Any]) -> Group | None:
+        """Add the live group of ``row`` (``id, name, visibility, owner_id, topic``,
+        from the database) to the view, without members (the caller adds them);
+        ``None``: the view has that group or its name already."""
+        group_id, name, visibility, owner_id, topic = row
+        if group_id in self._live or name_key(name) in self._group_keys:
+            return None
+        group = Group(int(group_id), name, Visibility(visibility), owner_id, topic)
         self._live[group.id] = group
         self._group_keys[group.key] = group.id
+        return group
 
     def _corrected(self, call: str) -> None:
         """The database corrected this view (a refused write): tell the node, which
@@ -1739,17 +1748,14 @@ class PgViewStore:
         ``members`` and ``requests``: the time, then an account row as
         :meth:`_load_account_row` takes it; ``bans``: account ids) unless the view has
         it or its name already; then apply again the calls on it in ``since``."""
-        group_id, name, visibility, owner_id, topic = row
-        if group_id in self._live or name_key(name) in self._group_keys:
+        group = self._adopt_group(row)
+        if group is None:
             return
-        group = Group(int(group_id), name, Visibility(visibility), owner_id, topic)
         for table, rows in ((group.members, members), (group.requests, requests)):
             for joined, *account in rows:
                 self._load_account_row(account)
                 table[int(account[0])] = Member(int(account[0]), str(account[2]), float(joined))
         group.bans.update(int(ban[0]) for ban in bans)
-        self._live[group.id] = group
-        self._group_keys[group.key] = group.id
         for record in since:
             if record[1] in _GROUP_WRITES and record[2] and record[2][0] == group.id:
                 self.apply_remote(record)
